@@ -1,0 +1,34 @@
+"""Settings, read from ``SMARTBANK_*`` environment variables (lazily, never at import time)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMARTBANK_", extra="ignore")
+
+    database_url: str = "sqlite:///./var/smartbank.db"
+    secret_key: str = "dev-only-change-me"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_minutes: int = 30
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    default_daily_limit_minor: int = 50_000_00  # CNY 50,000.00 per customer per day
+    default_currency: str = "CNY"
+    seal_interval_seconds: float = 1.0
+    log_json: bool = True
+    var_dir: Path = Path("./var")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

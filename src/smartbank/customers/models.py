@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from smartbank.db import Base, BigId
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # customer number shown to staff
+    kind: Mapped[str] = mapped_column(String(16))  # individual | business
+    name: Mapped[str] = mapped_column(String(200))
+    id_type: Mapped[str] = mapped_column(String(24))  # resident_id | business_licence | passport
+    id_number: Mapped[str] = mapped_column(String(40))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(1))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(300))
+    occupation: Mapped[str | None] = mapped_column(String(64))
+    annual_income_minor: Mapped[int | None] = mapped_column(BigInteger)
+    kyc_status: Mapped[str] = mapped_column(String(16), default="verified")  # pending|verified|rejected
+    risk_level: Mapped[str] = mapped_column(String(8), default="low")
+    daily_limit_minor: Mapped[int | None] = mapped_column(BigInteger)  # None = bank default
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_customers_id_doc", "id_type", "id_number", unique=True),
+        Index("ix_customers_phone", "phone"),
+        Index("ix_customers_name", "name"),
+    )
+
+
+class CustomerDailyUsage(Base):
+    """Running total of a customer's outgoing payments per day, checked against the daily limit."""
+
+    __tablename__ = "customer_daily_usage"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,82 @@
+"""The exception hierarchy. Every error carries its HTTP status and a stable code.
+
+One handler in :mod:`smartbank.api.app` renders them as ``{"code", "message", "details"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SmartbankError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code is not None:
+            self.code = code
+
+
+class ValidationFailed(SmartbankError):
+    status_code = 422
+    code = "validation_error"
+
+
+class NotAuthenticated(SmartbankError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+class Forbidden(SmartbankError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(SmartbankError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(SmartbankError):
+    status_code = 409
+    code = "conflict"
+
+
+class TooManyAttempts(SmartbankError):
+    status_code = 429
+    code = "too_many_attempts"
+
+
+# --- ledger -----------------------------------------------------------------------------------
+
+
+class LedgerError(SmartbankError):
+    status_code = 422
+    code = "ledger_rejected"
+
+
+class InsufficientFunds(LedgerError):
+    code = "insufficient_funds"
+
+
+class AccountNotOpen(LedgerError):
+    code = "account_not_open"
+
+
+class CurrencyMismatch(LedgerError):
+    code = "currency_mismatch"
+
+
+class DailyLimitExceeded(LedgerError):
+    code = "daily_limit_exceeded"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_key_reused"
+
+
+class PendingAlreadyResolved(Conflict):
+    code = "pending_already_resolved"

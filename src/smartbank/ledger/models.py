@@ -1,0 +1,156 @@
+"""Ledger tables: accounts with posted/pending totals, immutable transfers, entries, the seal chain.
+
+Sign convention: an entry's ``amount_minor`` is positive for a credit and negative for a debit,
+so every transfer's entries sum to zero and an account's balance is the sum of its entries
+(= ``credits_posted - debits_posted``). A customer's deposit is a positive balance; the bank's
+internal source accounts (settlement, interest expense) go negative as money enters customer
+accounts, so the sum of all balances per currency is always exactly zero.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from smartbank.db import Base, BigId
+
+ACCOUNT_KINDS = ("demand", "savings", "internal")
+INTERNAL_PURPOSES = ("settlement", "fees", "interest_expense", "biller_settlement", "suspense")
+ACCOUNT_STATUSES = ("open", "frozen", "closed")
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str | None] = mapped_column(String(32))  # internal accounts only
+    name: Mapped[str] = mapped_column(String(200), default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    # None = no limit (internal accounts that source money entering the bank).
+    overdraft_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    interest_rate: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))  # annual, e.g. 0.0135
+    # Interest accrued but not yet capitalised, in millionths of a minor unit (exact, no floats).
+    accrued_interest_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    debits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    debits_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    opened_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("debits_posted >= 0 AND credits_posted >= 0", name="posted_nonneg"),
+        CheckConstraint("debits_pending >= 0 AND credits_pending >= 0", name="pending_nonneg"),
+        Index("ix_accounts_purpose", "purpose"),
+    )
+
+    @property
+    def balance_minor(self) -> int:
+        return self.credits_posted - self.debits_posted
+
+    @property
+    def available_minor(self) -> int:
+        return self.credits_posted - self.debits_posted - self.debits_pending
+
+
+class Transfer(Base):
+    """An immutable money movement. Corrections are new (reversing) transfers, never edits."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    # posted | pending | post_pending | void_pending
+    flags: Mapped[str] = mapped_column(String(16), default="posted")
+    debit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    pending_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), unique=True)
+    memo: Mapped[str] = mapped_column(String(200), default="")
+    reference: Mapped[str | None] = mapped_column(String(64))  # e.g. bill id, schedule run
+    initiated_by: Mapped[int | None] = mapped_column(BigInteger)  # users.id (None = system)
+    value_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
+        Index("ix_transfers_debit", "debit_account_id", "id"),
+        Index("ix_transfers_credit", "credit_account_id", "id"),
+    )
+
+
+class Entry(Base):
+    """One posting. Each posted transfer has exactly two entries that sum to zero."""
+
+    __tablename__ = "entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # + credit, - debit
+    currency: Mapped[str] = mapped_column(String(3))
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    value_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_entries_account", "account_id", "id"),
+        Index("ix_entries_transfer", "transfer_id"),
+        CheckConstraint("amount_minor <> 0", name="amount_nonzero"),
+    )
+
+
+class Unsealed(Base):
+    """Transfers committed but not yet chained; the sealer drains this queue in id order."""
+
+    __tablename__ = "ledger_unsealed"
+
+    transfer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class Seal(Base):
+    """The tamper-evident journal: each sealed transfer's SHA-256 chained to the previous one."""
+
+    __tablename__ = "ledger_seals"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    transfer_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BusinessDay(Base):
+    """Close-of-day runs: one row per business date, so a rerun never posts twice."""
+
+    __tablename__ = "business_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # done
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)

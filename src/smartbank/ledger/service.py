@@ -1,0 +1,456 @@
+"""The ledger service: double-entry transfers, pending holds, reversals, balances and sealing.
+
+Rules enforced on every transfer (TigerBeetle-style):
+- amount is a positive integer of minor units; both accounts exist and share the transfer's currency;
+- the debit account is open (frozen accounts reject debits; closed accounts reject everything);
+- the debit may not take available balance below ``-overdraft_limit`` (None = unlimited, internal);
+- customer-initiated payments to another customer count against the payer's daily limit;
+- the client-supplied idempotency key posts once: same key + same body returns the original,
+  same key + different body is a 409.
+
+Accounts are locked in id order (``SELECT ... FOR UPDATE``), so concurrent transfers never
+deadlock each other; the entry point retries the rare serialization failure. Services flush, the
+entry point commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from smartbank.config import get_settings
+from smartbank.errors import (
+    AccountNotOpen,
+    CurrencyMismatch,
+    DailyLimitExceeded,
+    IdempotencyConflict,
+    InsufficientFunds,
+    NotFound,
+    PendingAlreadyResolved,
+    ValidationFailed,
+)
+from smartbank.ledger.models import Account, Entry, Transfer
+from smartbank.money import CURRENCIES, MAX_MINOR, check_currency
+
+TRANSFER_KINDS = (
+    "transfer", "bill_payment", "deposit", "withdrawal", "salary", "interest", "fee",
+    "card_payment", "reversal", "scheduled", "opening", "post_pending", "void_pending",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCommand:
+    key: str
+    debit_account_id: int
+    credit_account_id: int
+    amount_minor: int
+    currency: str
+    kind: str = "transfer"
+    memo: str = ""
+    reference: str | None = None
+    pending: bool = False
+    initiated_by: int | None = None
+    enforce_daily_limit: bool = False
+    value_date: date | None = None
+    meta: dict[str, Any] | None = None
+
+    def request_hash(self) -> str:
+        body = {
+            "d": self.debit_account_id, "c": self.credit_account_id, "a": self.amount_minor,
+            "cur": self.currency, "k": self.kind, "m": self.memo, "r": self.reference,
+            "p": self.pending, "meta": self.meta,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class TransferResult:
+    transfer: dict[str, Any]
+    replayed: bool = False
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return int(self.transfer["id"])
+
+
+# ----------------------------------------------------------------------------------------------
+# account helpers
+
+
+def luhn_digit(digits: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def new_account_number(prefix: str = "621700", rand: int | None = None) -> str:
+    body = prefix + f"{(rand if rand is not None else secrets.randbelow(10**12)):012d}"
+    return body + luhn_digit(body)
+
+
+def valid_account_number(number: str) -> bool:
+    return number.isdigit() and len(number) >= 12 and luhn_digit(number[:-1]) == number[-1]
+
+
+def open_account(
+    session: Session,
+    *,
+    customer_id: int | None,
+    kind: str,
+    currency: str = "CNY",
+    name: str = "",
+    purpose: str | None = None,
+    overdraft_limit_minor: int | None = 0,
+    interest_rate=None,
+    number: str | None = None,
+    opened_on: date | None = None,
+) -> Account:
+    if kind not in ("demand", "savings", "internal"):
+        raise ValidationFailed(f"unknown account kind {kind!r}")
+    if kind == "internal" and customer_id is not None:
+        raise ValidationFailed("internal accounts belong to the bank, not a customer")
+    if kind != "internal" and customer_id is None:
+        raise ValidationFailed("customer accounts need a customer")
+    if overdraft_limit_minor is not None and overdraft_limit_minor < 0:
+        raise ValidationFailed("overdraft limit cannot be negative")
+    acct = Account(
+        number=number or new_account_number("990000" if kind == "internal" else "621700"),
+        customer_id=customer_id,
+        kind=kind,
+        purpose=purpose,
+        name=name,
+        currency=check_currency(currency),
+        status="open",
+        overdraft_limit_minor=overdraft_limit_minor,
+        interest_rate=interest_rate,
+        opened_on=opened_on or utcnow().date(),
+        debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0, accrued_interest_micro=0,
+    )
+    session.add(acct)
+    session.flush()
+    return acct
+
+
+def internal_account(session: Session, purpose: str, currency: str = "CNY") -> Account:
+    acct = session.scalars(
+        select(Account)
+        .where(Account.kind == "internal", Account.purpose == purpose, Account.currency == currency)
+        .order_by(Account.id)
+        .limit(1)
+    ).first()
+    if acct is None:
+        acct = open_account(
+            session, customer_id=None, kind="internal", purpose=purpose, currency=currency,
+            name=f"{purpose} {currency}", overdraft_limit_minor=None,
+        )
+    return acct
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    acct = session.get(Account, account_id)
+    if acct is None:
+        raise NotFound("account not found", details={"account_id": account_id})
+    return acct
+
+
+def get_account_by_number(session: Session, number: str) -> Account:
+    acct = session.scalars(select(Account).where(Account.number == number.replace(" ", ""))).first()
+    if acct is None:
+        raise NotFound("no account with that number", details={"account_number": number})
+    return acct
+
+
+def set_account_status(session: Session, account: Account, status: str) -> Account:
+    if status not in ("open", "frozen", "closed"):
+        raise ValidationFailed(f"unknown status {status!r}")
+    if account.status == "closed":
+        raise AccountNotOpen("a closed account cannot change status")
+    if status == "closed" and (account.balance_minor != 0 or account.debits_pending or account.credits_pending):
+        raise ValidationFailed("only an account with zero balance and no holds can be closed")
+    account.status = status
+    session.flush()
+    return account
+
+
+# ----------------------------------------------------------------------------------------------
+# the hot path
+
+_LOCK_SQL = text(
+    "SELECT id, customer_id, currency, status, overdraft_limit_minor, debits_posted, credits_posted,"
+    " debits_pending, credits_pending FROM accounts WHERE id IN (:a, :b) ORDER BY id"
+)
+_LOCK_SQL_PG = text(
+    "SELECT id, customer_id, currency, status, overdraft_limit_minor, debits_posted, credits_posted,"
+    " debits_pending, credits_pending FROM accounts WHERE id IN (:a, :b) ORDER BY id FOR UPDATE"
+)
+_INSERT_TRANSFER = text(
+    "INSERT INTO transfers (idempotency_key, request_hash, kind, flags, debit_account_id,"
+    " credit_account_id, amount_minor, currency, pending_id, reverses_id, memo, reference, initiated_by,"
+    " value_date, created_at, meta) VALUES (:key, :hash, :kind, :flags, :d, :c, :amt, :cur, :pid, :rid,"
+    " :memo, :ref, :by, :vd, :at, :meta) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+)
+_UPDATE_POSTED = text(
+    "UPDATE accounts SET debits_posted = debits_posted + CASE WHEN id = :d THEN :amt ELSE 0 END,"
+    " credits_posted = credits_posted + CASE WHEN id = :c THEN :amt ELSE 0 END,"
+    " debits_pending = debits_pending - CASE WHEN id = :d THEN :rel ELSE 0 END,"
+    " credits_pending = credits_pending - CASE WHEN id = :c THEN :rel ELSE 0 END"
+    " WHERE id IN (:d, :c) RETURNING id, credits_posted - debits_posted"
+)
+_UPDATE_PENDING = text(
+    "UPDATE accounts SET debits_pending = debits_pending + CASE WHEN id = :d THEN :amt ELSE 0 END,"
+    " credits_pending = credits_pending + CASE WHEN id = :c THEN :amt ELSE 0 END WHERE id IN (:d, :c)"
+)
+_INSERT_ENTRIES = text(
+    "INSERT INTO entries (transfer_id, account_id, amount_minor, currency, balance_after, value_date,"
+    " created_at) VALUES (:t, :d, :neg, :cur, :bd, :vd, :at), (:t, :c, :amt, :cur, :bc, :vd, :at)"
+)
+_INSERT_UNSEALED = text("INSERT INTO ledger_unsealed (transfer_id) VALUES (:t)")
+_USAGE_UPSERT = text(
+    "INSERT INTO customer_daily_usage (customer_id, day, currency, amount_minor) VALUES (:cid, :day, :cur, :amt)"
+    " ON CONFLICT (customer_id, day, currency) DO UPDATE"
+    " SET amount_minor = customer_daily_usage.amount_minor + excluded.amount_minor RETURNING amount_minor"
+)
+_CUSTOMER_LIMIT = text("SELECT daily_limit_minor FROM customers WHERE id = :cid")
+_TRANSFER_COLS = (
+    "id, idempotency_key, request_hash, kind, flags, debit_account_id, credit_account_id, amount_minor,"
+    " currency, pending_id, reverses_id, memo, reference, initiated_by, value_date, created_at, meta"
+)
+_GET_BY_KEY = text(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE idempotency_key = :key")
+_GET_BY_ID = text(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id = :id")
+
+
+def _validate(cmd: TransferCommand) -> None:
+    if not isinstance(cmd.amount_minor, int) or isinstance(cmd.amount_minor, bool):
+        raise ValidationFailed("amount must be an integer number of minor units")
+    if cmd.amount_minor <= 0:
+        raise ValidationFailed("amount must be positive", details={"amount_minor": cmd.amount_minor})
+    if cmd.amount_minor > MAX_MINOR:
+        raise ValidationFailed("amount is too large", details={"amount_minor": cmd.amount_minor})
+    if cmd.currency not in CURRENCIES:
+        raise ValidationFailed(f"unknown currency {cmd.currency!r}", details={"currency": cmd.currency})
+    if cmd.debit_account_id == cmd.credit_account_id:
+        raise ValidationFailed("debit and credit accounts must differ")
+    if not cmd.key or len(cmd.key) > 160:
+        raise ValidationFailed("an idempotency key of 1-160 characters is required")
+    if cmd.kind not in TRANSFER_KINDS:
+        raise ValidationFailed(f"unknown transfer kind {cmd.kind!r}")
+    if len(cmd.memo) > 200:
+        raise ValidationFailed("memo is longer than 200 characters")
+
+
+def _row_dict(row) -> dict[str, Any]:
+    d = dict(row._mapping)
+    if isinstance(d.get("meta"), str):
+        d["meta"] = json.loads(d["meta"])
+    return d
+
+
+def _replay(session: Session, key: str, request_hash: str) -> TransferResult:
+    row = session.execute(_GET_BY_KEY, {"key": key}).first()
+    if row is None:  # pragma: no cover - the conflicting row always exists once ON CONFLICT fired
+        raise IdempotencyConflict("idempotency key in use by a transaction in flight; retry")
+    if row.request_hash != request_hash:
+        raise IdempotencyConflict(
+            "this idempotency key was already used for a different request",
+            details={"transfer_id": row.id},
+        )
+    return TransferResult(transfer=_row_dict(row), replayed=True)
+
+
+def _lock(session: Session, a: int, b: int) -> dict[int, Any]:
+    pg = session.get_bind().dialect.name == "postgresql"
+    rows = session.execute(_LOCK_SQL_PG if pg else _LOCK_SQL, {"a": a, "b": b}).all()
+    return {r.id: r for r in rows}
+
+
+def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, Any] | None = None,
+             _reverses: int | None = None, _allow_overdraft: bool = False) -> TransferResult:
+    """Post (or hold, with ``cmd.pending``) one transfer. Flushes; the caller commits."""
+    _validate(cmd)
+    rhash = cmd.request_hash()
+    accts = _lock(session, cmd.debit_account_id, cmd.credit_account_id)
+    debit = accts.get(cmd.debit_account_id)
+    credit = accts.get(cmd.credit_account_id)
+    if debit is None or credit is None:
+        missing = cmd.debit_account_id if debit is None else cmd.credit_account_id
+        raise NotFound("account not found", details={"account_id": missing})
+    now = utcnow()
+    vd = cmd.value_date or now.date()
+    flags = "pending" if cmd.pending else ("post_pending" if _pending_of is not None and cmd.kind == "post_pending"
+                                           else "void_pending" if cmd.kind == "void_pending" else "posted")
+    new_id = session.execute(_INSERT_TRANSFER, {
+        "key": cmd.key, "hash": rhash, "kind": cmd.kind, "flags": flags, "d": cmd.debit_account_id,
+        "c": cmd.credit_account_id, "amt": cmd.amount_minor, "cur": cmd.currency,
+        "pid": _pending_of["id"] if _pending_of else None, "rid": _reverses, "memo": cmd.memo,
+        "ref": cmd.reference, "by": cmd.initiated_by, "vd": vd, "at": now,
+        "meta": json.dumps(cmd.meta) if cmd.meta is not None else None,
+    }).scalar()
+    if new_id is None:
+        return _replay(session, cmd.key, rhash)
+
+    # -- rules ----------------------------------------------------------------------------------
+    for acct in (debit, credit):
+        if acct.currency != cmd.currency:
+            raise CurrencyMismatch(
+                f"account is in {acct.currency}, transfer is in {cmd.currency}",
+                details={"account_id": acct.id, "account_currency": acct.currency},
+            )
+    resolving = _pending_of is not None
+    if credit.status == "closed":
+        raise AccountNotOpen("the receiving account is closed", details={"account_id": credit.id})
+    if debit.status != "open" and not resolving:
+        raise AccountNotOpen(f"the paying account is {debit.status}", details={"account_id": debit.id})
+    if cmd.kind == "void_pending":
+        session.execute(_UPDATE_PENDING, {"d": cmd.debit_account_id, "c": cmd.credit_account_id,
+                                          "amt": -cmd.amount_minor})
+        session.execute(_INSERT_UNSEALED, {"t": new_id})
+        _expire_accounts(session, (cmd.debit_account_id, cmd.credit_account_id))
+        return _result(session, new_id)
+    if not resolving and not _allow_overdraft and debit.overdraft_limit_minor is not None:
+        available = debit.credits_posted - debit.debits_posted - debit.debits_pending
+        if available - cmd.amount_minor < -debit.overdraft_limit_minor:
+            raise InsufficientFunds(
+                "insufficient funds", details={"account_id": debit.id, "available_minor": available}
+            )
+    if cmd.enforce_daily_limit and debit.customer_id is not None and debit.customer_id != credit.customer_id:
+        limit = session.execute(_CUSTOMER_LIMIT, {"cid": debit.customer_id}).scalar()
+        if limit is None:
+            limit = get_settings().default_daily_limit_minor
+        used = session.execute(_USAGE_UPSERT, {"cid": debit.customer_id, "day": vd, "cur": cmd.currency,
+                                               "amt": cmd.amount_minor}).scalar()
+        if used is not None and used > limit:
+            raise DailyLimitExceeded(
+                "this payment would exceed the customer's daily limit",
+                details={"daily_limit_minor": limit, "used_minor": used - cmd.amount_minor},
+            )
+
+    if cmd.pending:
+        session.execute(_UPDATE_PENDING, {"d": cmd.debit_account_id, "c": cmd.credit_account_id,
+                                          "amt": cmd.amount_minor})
+    else:
+        release = _pending_of["amount_minor"] if resolving else 0
+        bal = dict(session.execute(_UPDATE_POSTED, {"d": cmd.debit_account_id, "c": cmd.credit_account_id,
+                                                    "amt": cmd.amount_minor, "rel": release}).all())
+        session.execute(_INSERT_ENTRIES, {
+            "t": new_id, "d": cmd.debit_account_id, "c": cmd.credit_account_id, "neg": -cmd.amount_minor,
+            "amt": cmd.amount_minor, "cur": cmd.currency, "bd": bal[cmd.debit_account_id],
+            "bc": bal[cmd.credit_account_id], "vd": vd, "at": now,
+        })
+    session.execute(_INSERT_UNSEALED, {"t": new_id})
+    if session.identity_map:
+        _expire_accounts(session, (cmd.debit_account_id, cmd.credit_account_id))
+    return _result(session, new_id)
+
+
+def _expire_accounts(session: Session, ids: Sequence[int]) -> None:
+    """Raw SQL moved these balances: drop any stale ORM copies held by this session."""
+    for i in ids:
+        obj = session.identity_map.get(identity_key(Account, i))
+        if obj is not None:
+            session.expire(obj)
+
+
+def _result(session: Session, transfer_id: int) -> TransferResult:
+    row = session.execute(_GET_BY_ID, {"id": transfer_id}).one()
+    return TransferResult(transfer=_row_dict(row))
+
+
+def get_transfer(session: Session, transfer_id: int) -> dict[str, Any]:
+    row = session.execute(_GET_BY_ID, {"id": transfer_id}).first()
+    if row is None:
+        raise NotFound("transfer not found", details={"transfer_id": transfer_id})
+    return _row_dict(row)
+
+
+def pending_state(session: Session, transfer_id: int) -> str:
+    """'pending', 'posted' or 'voided' for a pending transfer."""
+    row = session.execute(text("SELECT flags FROM transfers WHERE pending_id = :p"), {"p": transfer_id}).first()
+    if row is None:
+        return "pending"
+    return "posted" if row.flags == "post_pending" else "voided"
+
+
+def resolve_pending(session: Session, *, pending_id: int, post: bool, key: str,
+                    initiated_by: int | None = None, memo: str = "") -> TransferResult:
+    """Post or void a pending transfer, exactly once (the resolving row is unique per pending id)."""
+    pend = get_transfer(session, pending_id)
+    if pend["flags"] != "pending":
+        raise ValidationFailed("not a pending transfer", details={"transfer_id": pending_id})
+    kind = "post_pending" if post else "void_pending"
+    cmd = TransferCommand(
+        key=key, debit_account_id=pend["debit_account_id"], credit_account_id=pend["credit_account_id"],
+        amount_minor=pend["amount_minor"], currency=pend["currency"], kind=kind, memo=memo or pend["memo"],
+        reference=str(pending_id), initiated_by=initiated_by,
+    )
+    # lock both accounts first: the check below is then serialised with any other resolver
+    _lock(session, cmd.debit_account_id, cmd.credit_account_id)
+    existing = session.execute(_GET_BY_KEY, {"key": key}).first()
+    if existing is not None:
+        return _replay(session, key, cmd.request_hash())
+    done = session.execute(text("SELECT id, flags FROM transfers WHERE pending_id = :p"), {"p": pending_id}).first()
+    if done is not None:
+        raise PendingAlreadyResolved(
+            f"pending transfer already {'posted' if done.flags == 'post_pending' else 'voided'}",
+            details={"transfer_id": pending_id, "resolved_by": done.id},
+        )
+    return transfer(session, cmd, _pending_of=pend)
+
+
+def reverse(session: Session, *, transfer_id: int, key: str, initiated_by: int | None = None,
+            memo: str = "", allow_overdraft: bool = False) -> TransferResult:
+    """Correct a posted transfer with a reversing transfer (never an edit). Once per transfer."""
+    orig = get_transfer(session, transfer_id)
+    if orig["flags"] not in ("posted", "post_pending"):
+        raise ValidationFailed("only posted transfers can be reversed", details={"transfer_id": transfer_id})
+    if orig["kind"] == "reversal":
+        raise ValidationFailed("a reversal cannot itself be reversed; post a new transfer")
+    existing = session.execute(text("SELECT id FROM transfers WHERE reverses_id = :r"), {"r": transfer_id}).first()
+    if existing is not None:
+        prior = session.execute(_GET_BY_KEY, {"key": key}).first()
+        if prior is not None and prior.id == existing.id:
+            return TransferResult(transfer=_row_dict(prior), replayed=True)
+        raise PendingAlreadyResolved("transfer already reversed", details={"reversal_id": existing.id})
+    cmd = TransferCommand(
+        key=key, debit_account_id=orig["credit_account_id"], credit_account_id=orig["debit_account_id"],
+        amount_minor=orig["amount_minor"], currency=orig["currency"], kind="reversal",
+        memo=memo or f"reversal of #{transfer_id}", reference=str(transfer_id), initiated_by=initiated_by,
+    )
+    return transfer(session, cmd, _reverses=transfer_id, _allow_overdraft=allow_overdraft)
+
+
+def balances(session: Session, account_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    rows = session.execute(select(Account).where(Account.id.in_(list(account_ids)))).scalars()
+    return {a.id: {"ledger": a.balance_minor, "available": a.available_minor} for a in rows}
+
+
+def entries_for(session: Session, account_id: int, limit: int = 100) -> list[Entry]:
+    return list(session.scalars(
+        select(Entry).where(Entry.account_id == account_id).order_by(Entry.id.desc()).limit(limit)
+    ))
+
+
+__all__ = [
+    "Transfer", "TransferCommand", "TransferResult", "balances", "get_account", "get_account_by_number",
+    "get_transfer", "internal_account", "open_account", "pending_state", "resolve_pending", "reverse",
+    "set_account_status", "transfer", "valid_account_number",
+]

@@ -1,0 +1,72 @@
+"""Money as integer minor units. No floats anywhere near money."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from smartbank.errors import CurrencyMismatch, ValidationFailed
+
+# ISO 4217 minor-unit exponents for the currencies the data model knows.
+CURRENCIES: dict[str, int] = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0, "GBP": 2}
+MAX_MINOR = 10**15  # one quadrillion minor units: anything larger is absurd for one transfer
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    minor: int
+    currency: str
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"cannot add {other.currency} to {self.currency}")
+        return Money(self.minor + other.minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"cannot subtract {other.currency} from {self.currency}")
+        return Money(self.minor - other.minor, self.currency)
+
+    def __str__(self) -> str:
+        return f"{format_minor(self.minor, self.currency)} {self.currency}"
+
+
+def check_currency(code: str) -> str:
+    code = (code or "").upper()
+    if code not in CURRENCIES:
+        raise ValidationFailed(f"unknown currency {code!r}", details={"currency": code})
+    return code
+
+
+def format_minor(minor: int, currency: str = "CNY", *, grouping: bool = False) -> str:
+    exp = CURRENCIES.get(currency, 2)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**exp) if exp else (abs(minor), 0)
+    whole_s = f"{whole:,}" if grouping else str(whole)
+    return f"{sign}{whole_s}.{frac:0{exp}d}" if exp else f"{sign}{whole_s}"
+
+
+_AMOUNT_RE = re.compile(r"^\s*(\d{1,15})(?:\.(\d{1,4}))?\s*$")
+
+
+def parse_major(text: str, currency: str = "CNY") -> int:
+    """Parse a decimal string in major units ("12.34") into minor units, refusing extra precision."""
+    exp = CURRENCIES.get(currency, 2)
+    cleaned = str(text).replace(",", "").replace("¥", "").replace("￥", "").strip()
+    m = _AMOUNT_RE.match(cleaned)
+    if not m:
+        raise ValidationFailed(f"not an amount: {text!r}", details={"amount": str(text)})
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation as exc:  # pragma: no cover - regex guards this
+        raise ValidationFailed(f"not an amount: {text!r}") from exc
+    scaled = value * (10**exp)
+    if scaled != scaled.to_integral_value():
+        raise ValidationFailed(f"{text!r} has more decimals than {currency} allows", details={"amount": text})
+    return int(scaled)
+
+
+def round_minor(value: Decimal) -> int:
+    """Round a Decimal amount of minor units once, half-even (banker's rounding)."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))

@@ -1,0 +1,107 @@
+"""Close of day: interest accrual, monthly capitalisation, scheduled transfers, overdue bills.
+
+Each business date is run once (``business_days`` row, in the same transaction), so a rerun never
+posts twice; catching up runs every missed date in order.
+
+Interest: each savings account accrues ``balance * rate / 365`` per day into an exact integer
+counter of millionths of a minor unit (no rounding happens here). On the last day of the month
+the accrued amount is capitalised: rounded once, half-even, to whole minor units and posted from
+the bank's interest-expense account; the sub-cent remainder is carried into the next month.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from smartbank.ledger import service as ledger
+from smartbank.ledger.models import Account, BusinessDay
+from smartbank.money import round_minor
+from smartbank.payments.service import run_due_scheduled
+
+MICRO = 1_000_000
+
+
+def daily_accrual_micro(balance_minor: int, rate: Decimal) -> int:
+    """One day's interest in millionths of a minor unit (ACT/365), rounded half-even once."""
+    if balance_minor <= 0 or rate <= 0:
+        return 0
+    return round_minor(Decimal(balance_minor) * rate * MICRO / 365)
+
+
+def capitalise_amount(accrued_micro: int) -> tuple[int, int]:
+    """Whole minor units to post (half-even) and the remainder carried forward."""
+    minor = round_minor(Decimal(accrued_micro) / MICRO)
+    return minor, accrued_micro - minor * MICRO
+
+
+@dataclass
+class DayResult:
+    day: date
+    skipped: bool
+    accrued_accounts: int = 0
+    capitalised_accounts: int = 0
+    interest_posted_minor: int = 0
+    scheduled: dict[str, int] | None = None
+    overdue_bills: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "skipped": self.skipped, "accrued_accounts": self.accrued_accounts,
+                "capitalised_accounts": self.capitalised_accounts,
+                "interest_posted_minor": self.interest_posted_minor, "scheduled": self.scheduled,
+                "overdue_bills": self.overdue_bills}
+
+
+def last_closed_day(session: Session) -> date | None:
+    return session.scalar(select(BusinessDay.day).order_by(BusinessDay.day.desc()).limit(1))
+
+
+def close_day(session: Session, day: date) -> DayResult:
+    if session.get(BusinessDay, day) is not None:
+        return DayResult(day=day, skipped=True)
+    res = DayResult(day=day, skipped=False)
+    is_month_end = day.day == calendar.monthrange(day.year, day.month)[1]
+    savings = session.scalars(select(Account).where(
+        Account.kind == "savings", Account.status != "closed", Account.interest_rate.is_not(None)
+    ).order_by(Account.id)).all()
+    expense_by_ccy: dict[str, Account] = {}
+    for acct in savings:
+        accrual = daily_accrual_micro(acct.balance_minor, Decimal(acct.interest_rate or 0))
+        if accrual:
+            acct.accrued_interest_micro = (acct.accrued_interest_micro or 0) + accrual
+            res.accrued_accounts += 1
+        if is_month_end and acct.accrued_interest_micro:
+            minor, rest = capitalise_amount(acct.accrued_interest_micro)
+            if minor > 0:
+                exp = expense_by_ccy.get(acct.currency) or ledger.internal_account(session, "interest_expense",
+                                                                                    acct.currency)
+                expense_by_ccy[acct.currency] = exp
+                session.flush()
+                ledger.transfer(session, ledger.TransferCommand(
+                    key=f"interest:{acct.id}:{day.isoformat()}", debit_account_id=exp.id,
+                    credit_account_id=acct.id, amount_minor=minor, currency=acct.currency, kind="interest",
+                    memo=f"interest {day:%Y-%m}", value_date=day,
+                ))
+                session.refresh(acct)
+                acct.accrued_interest_micro = rest
+                res.capitalised_accounts += 1
+                res.interest_posted_minor += minor
+    session.flush()
+    res.scheduled = run_due_scheduled(session, day)
+    res.overdue_bills = session.execute(text(
+        "UPDATE bills SET status = 'overdue' WHERE status = 'unpaid' AND due_date < :d"), {"d": day}).rowcount or 0
+    session.add(BusinessDay(day=day, status="done", finished_at=ledger.utcnow(), summary=res.as_dict()))
+    session.flush()
+    return res
+
+
+def days_to_close(session: Session, until: date, start: date | None = None) -> list[date]:
+    last = last_closed_day(session)
+    first = start or (last + timedelta(days=1) if last else until)
+    return [first + timedelta(days=i) for i in range((until - first).days + 1)]

@@ -1,0 +1,335 @@
+"""Customer payments: transfers by account number, payees, scheduled/recurring transfers, bill payment.
+
+Every function takes the acting :class:`Principal` and enforces object-level authorisation: a
+customer acts only on their own accounts (another customer's account is reported as not found,
+so its existence is not revealed); staff act on any.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartbank.errors import Conflict, Forbidden, NotFound, SmartbankError, ValidationFailed
+from smartbank.ledger import service as ledger
+from smartbank.ledger.models import Account
+from smartbank.money import check_currency
+from smartbank.payments.models import BILL_CATEGORIES, FREQUENCIES, Bill, Biller, Payee, ScheduledTransfer
+from smartbank.security.service import Principal
+
+
+def owned_account(session: Session, actor: Principal, account_id: int, *, for_debit: bool = True) -> Account:
+    acct = session.get(Account, account_id)
+    if acct is None or acct.kind == "internal" and not actor.is_staff:
+        raise NotFound("account not found", details={"account_id": account_id})
+    if not actor.is_staff and acct.customer_id != actor.customer_id:
+        raise NotFound("account not found", details={"account_id": account_id})
+    return acct
+
+
+def customer_scope(actor: Principal, customer_id: int) -> None:
+    if not actor.is_staff and actor.customer_id != customer_id:
+        raise NotFound("customer not found", details={"customer_id": customer_id})
+
+
+def list_accounts(session: Session, actor: Principal, customer_id: int | None = None) -> list[Account]:
+    cid = customer_id if customer_id is not None else actor.customer_id
+    if cid is None:
+        raise ValidationFailed("which customer?")
+    customer_scope(actor, cid)
+    return list(session.scalars(select(Account).where(Account.customer_id == cid).order_by(Account.id)))
+
+
+def idem_key(actor: Principal, key: str) -> str:
+    key = (key or "").strip()
+    if not key or len(key) > 128:
+        raise ValidationFailed("an idempotency key of 1-128 characters is required", details={"idempotency_key": key})
+    return f"u{actor.user_id}:{key}"
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    from_account_id: int
+    to_account_number: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+    memo: str = ""
+
+
+def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = "transfer",
+        reference: str | None = None) -> ledger.TransferResult:
+    """A customer-initiated payment to any customer account of the bank, by account number."""
+    src = owned_account(session, actor, req.from_account_id)
+    if src.kind == "internal":
+        raise Forbidden("payments are made from customer accounts")
+    number = (req.to_account_number or "").replace(" ", "")
+    dst = session.scalars(select(Account).where(Account.number == number)).first()
+    if dst is None or (dst.kind == "internal" and kind == "transfer"):
+        raise NotFound("no account with that number", details={"account_number": req.to_account_number})
+    cmd = ledger.TransferCommand(
+        key=idem_key(actor, req.idempotency_key), debit_account_id=src.id, credit_account_id=dst.id,
+        amount_minor=req.amount_minor, currency=check_currency(req.currency), kind=kind, memo=req.memo or "",
+        reference=reference, initiated_by=actor.user_id, enforce_daily_limit=True,
+    )
+    return ledger.transfer(session, cmd)
+
+
+# ----------------------------------------------------------------------------------------------
+# payees
+
+
+def list_payees(session: Session, actor: Principal, customer_id: int) -> list[Payee]:
+    customer_scope(actor, customer_id)
+    return list(session.scalars(select(Payee).where(Payee.customer_id == customer_id).order_by(Payee.name)))
+
+
+def add_payee(session: Session, actor: Principal, customer_id: int, *, name: str, account_number: str,
+              nickname: str | None = None) -> Payee:
+    customer_scope(actor, customer_id)
+    number = (account_number or "").replace(" ", "")
+    if not ledger.valid_account_number(number):
+        raise ValidationFailed("not a valid account number (check digit)", details={"account_number": account_number})
+    acct = session.scalars(select(Account).where(Account.number == number, Account.kind != "internal")).first()
+    if acct is None:
+        raise NotFound("no account with that number", details={"account_number": account_number})
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200:
+        raise ValidationFailed("a payee needs a name")
+    if session.scalars(select(Payee.id).where(Payee.customer_id == customer_id, Payee.account_number == number)).first():
+        raise Conflict("this payee is already saved", details={"account_number": number})
+    p = Payee(customer_id=customer_id, name=name, account_number=number, nickname=nickname)
+    session.add(p)
+    session.flush()
+    return p
+
+
+def get_payee(session: Session, actor: Principal, payee_id: int) -> Payee:
+    p = session.get(Payee, payee_id)
+    if p is None:
+        raise NotFound("payee not found", details={"payee_id": payee_id})
+    customer_scope(actor, p.customer_id)
+    return p
+
+
+def delete_payee(session: Session, actor: Principal, payee_id: int) -> None:
+    p = get_payee(session, actor, payee_id)
+    session.delete(p)
+    session.flush()
+
+
+# ----------------------------------------------------------------------------------------------
+# scheduled and recurring transfers
+
+
+def add_months(d: date, months: int, anchor_day: int | None = None) -> date:
+    m = d.month - 1 + months
+    y, m = d.year + m // 12, m % 12 + 1
+    day = min(anchor_day or d.day, calendar.monthrange(y, m)[1])
+    return date(y, m, day)
+
+
+def next_run_after(s: ScheduledTransfer, run: date) -> date | None:
+    if s.frequency == "once":
+        return None
+    nxt = {"daily": lambda: run + timedelta(days=1), "weekly": lambda: run + timedelta(days=7),
+           "monthly": lambda: add_months(run, 1, s.start_date.day)}[s.frequency]()
+    if s.end_date is not None and nxt > s.end_date:
+        return None
+    return nxt
+
+
+def schedule_transfer(session: Session, actor: Principal, *, from_account_id: int, to_account_number: str,
+                      amount_minor: int, currency: str, frequency: str, start_date: date,
+                      end_date: date | None = None, memo: str = "", today: date | None = None) -> ScheduledTransfer:
+    src = owned_account(session, actor, from_account_id)
+    dst = session.scalars(select(Account).where(Account.number == (to_account_number or "").replace(" ", ""),
+                                                Account.kind != "internal")).first()
+    if dst is None:
+        raise NotFound("no account with that number", details={"account_number": to_account_number})
+    if dst.id == src.id:
+        raise ValidationFailed("the two accounts must differ")
+    if frequency not in FREQUENCIES:
+        raise ValidationFailed(f"frequency must be one of {', '.join(FREQUENCIES)}")
+    if not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise ValidationFailed("amount must be positive")
+    today = today or date.today()
+    if start_date < today:
+        raise ValidationFailed("the first run cannot be in the past", details={"start_date": str(start_date)})
+    if end_date is not None and end_date < start_date:
+        raise ValidationFailed("the end date is before the start date")
+    currency = check_currency(currency)
+    if src.currency != currency or dst.currency != currency:
+        raise ValidationFailed("both accounts must be in the transfer currency")
+    s = ScheduledTransfer(customer_id=src.customer_id, created_by=actor.user_id, from_account_id=src.id,
+                          to_account_id=dst.id, amount_minor=amount_minor, currency=currency, memo=memo or "",
+                          frequency=frequency, start_date=start_date, end_date=end_date, next_run=start_date,
+                          runs=0, failures=0, status="active")
+    session.add(s)
+    session.flush()
+    return s
+
+
+def list_scheduled(session: Session, actor: Principal, customer_id: int) -> list[ScheduledTransfer]:
+    customer_scope(actor, customer_id)
+    return list(session.scalars(select(ScheduledTransfer).where(ScheduledTransfer.customer_id == customer_id)
+                                .order_by(ScheduledTransfer.id)))
+
+
+def cancel_scheduled(session: Session, actor: Principal, scheduled_id: int) -> ScheduledTransfer:
+    s = session.get(ScheduledTransfer, scheduled_id)
+    if s is None:
+        raise NotFound("scheduled transfer not found")
+    customer_scope(actor, s.customer_id)
+    if s.status != "active":
+        raise Conflict(f"this scheduled transfer is already {s.status}")
+    s.status = "cancelled"
+    s.next_run = None
+    session.flush()
+    return s
+
+
+def run_due_scheduled(session: Session, day: date) -> dict[str, int]:
+    """Execute every scheduled transfer due on or before ``day`` (close-of-day). Rerunnable:
+    each run's idempotency key is the schedule id and its run date."""
+    done = failed = 0
+    due = list(session.scalars(select(ScheduledTransfer).where(
+        ScheduledTransfer.status == "active", ScheduledTransfer.next_run <= day).order_by(ScheduledTransfer.id)))
+    for s in due:
+        while s.next_run is not None and s.next_run <= day:
+            run = s.next_run
+            cmd = ledger.TransferCommand(
+                key=f"sched:{s.id}:{run.isoformat()}", debit_account_id=s.from_account_id,
+                credit_account_id=s.to_account_id, amount_minor=s.amount_minor, currency=s.currency,
+                kind="scheduled", memo=s.memo, reference=f"schedule:{s.id}", initiated_by=s.created_by,
+                enforce_daily_limit=True, value_date=run,
+            )
+            try:
+                with session.begin_nested():
+                    ledger.transfer(session, cmd)
+                s.runs += 1
+                s.last_error = None
+                done += 1
+            except SmartbankError as exc:
+                s.failures += 1
+                s.last_error = f"{run}: {exc.message}"[:200]
+                failed += 1
+            s.next_run = next_run_after(s, run)
+        if s.next_run is None:
+            s.status = "completed"
+    session.flush()
+    return {"executed": done, "failed": failed}
+
+
+# ----------------------------------------------------------------------------------------------
+# billers and bills
+
+
+def list_billers(session: Session, category: str | None = None) -> list[Biller]:
+    stmt = select(Biller).order_by(Biller.category, Biller.code)
+    if category:
+        if category not in BILL_CATEGORIES:
+            raise ValidationFailed(f"category must be one of {', '.join(BILL_CATEGORIES)}")
+        stmt = stmt.where(Biller.category == category)
+    return list(session.scalars(stmt))
+
+
+def get_biller(session: Session, code: str) -> Biller:
+    b = session.scalars(select(Biller).where(Biller.code == code)).first()
+    if b is None:
+        raise NotFound("biller not found", details={"biller": code})
+    return b
+
+
+def lookup_bills(session: Session, biller_code: str, reference: str) -> list[Bill]:
+    b = get_biller(session, biller_code)
+    ref = (reference or "").strip()
+    if not ref or len(ref) > 40:
+        raise ValidationFailed("enter the customer reference number printed on the bill")
+    return list(session.scalars(select(Bill).where(Bill.biller_id == b.id, Bill.reference == ref,
+                                                   Bill.status != "paid").order_by(Bill.due_date)))
+
+
+def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_id: int,
+             idempotency_key: str) -> tuple[Bill, ledger.TransferResult]:
+    bill = session.get(Bill, bill_id)
+    if bill is None:
+        raise NotFound("bill not found", details={"bill_id": bill_id})
+    biller = session.get(Biller, bill.biller_id)
+    assert biller is not None
+    key = idem_key(actor, idempotency_key)
+    if bill.status == "paid":
+        # a replay of the same payment returns the original; anything else is a double payment
+        prior = session.scalars(select(ledger.Transfer).where(ledger.Transfer.idempotency_key == key)).first()
+        if prior is not None and prior.id == bill.paid_transfer_id:
+            return bill, ledger.TransferResult(transfer=ledger.get_transfer(session, prior.id), replayed=True)
+        raise Conflict("this bill is already paid", details={"bill_id": bill_id})
+    src = owned_account(session, actor, from_account_id)
+    settle = session.get(Account, biller.settlement_account_id)
+    assert settle is not None
+    cmd = ledger.TransferCommand(
+        key=key, debit_account_id=src.id, credit_account_id=settle.id, amount_minor=bill.amount_minor,
+        currency=bill.currency, kind="bill_payment", memo=f"{biller.name_en} {bill.period}",
+        reference=f"bill:{bill.id}", initiated_by=actor.user_id, enforce_daily_limit=True,
+        meta={"biller": biller.code, "category": biller.category, "bill_reference": bill.reference},
+    )
+    res = ledger.transfer(session, cmd)
+    if not res.replayed:
+        bill.status = "paid"
+        bill.paid_transfer_id = res.id
+        bill.paid_at = ledger.utcnow()
+        session.flush()
+    return bill, res
+
+
+def top_up(session: Session, actor: Principal, *, from_account_id: int, biller_code: str, phone: str,
+           amount_minor: int, idempotency_key: str) -> ledger.TransferResult:
+    """Mobile top-up: no bill, the customer chooses the amount for a phone number."""
+    from smartbank.customers.validation import normalise_phone
+
+    biller = get_biller(session, biller_code)
+    if biller.requires_bill:
+        raise ValidationFailed("this biller takes bill payments, not top-ups")
+    number = normalise_phone(phone)
+    if amount_minor not in (10_00, 20_00, 30_00, 50_00, 100_00, 200_00, 300_00, 500_00):
+        raise ValidationFailed("choose a top-up amount of 10, 20, 30, 50, 100, 200, 300 or 500 yuan")
+    src = owned_account(session, actor, from_account_id)
+    cmd = ledger.TransferCommand(
+        key=idem_key(actor, idempotency_key), debit_account_id=src.id,
+        credit_account_id=biller.settlement_account_id, amount_minor=amount_minor, currency="CNY",
+        kind="bill_payment", memo=f"{biller.name_en} top-up {number}", reference=f"topup:{number}",
+        initiated_by=actor.user_id, enforce_daily_limit=True,
+        meta={"biller": biller.code, "category": biller.category, "phone": number},
+    )
+    return ledger.transfer(session, cmd)
+
+
+def add_biller(session: Session, *, code: str, name_zh: str, name_en: str, category: str,
+               city: str | None = None, requires_bill: bool = True) -> Biller:
+    if category not in BILL_CATEGORIES:
+        raise ValidationFailed(f"category must be one of {', '.join(BILL_CATEGORIES)}")
+    if session.scalars(select(Biller.id).where(Biller.code == code)).first():
+        raise Conflict("biller code exists", details={"code": code})
+    settle = ledger.open_account(session, customer_id=None, kind="internal", purpose="biller_settlement",
+                                 currency="CNY", name=f"{name_en} settlement", overdraft_limit_minor=0)
+    b = Biller(code=code, name_zh=name_zh, name_en=name_en, category=category, city=city,
+               settlement_account_id=settle.id, requires_bill=1 if requires_bill else 0)
+    session.add(b)
+    session.flush()
+    return b
+
+
+def issue_bill(session: Session, *, biller_code: str, reference: str, period: str, amount_minor: int,
+               due_date: date) -> Bill:
+    b = get_biller(session, biller_code)
+    if amount_minor <= 0:
+        raise ValidationFailed("a bill amount is positive")
+    bill = Bill(biller_id=b.id, reference=reference, period=period, amount_minor=amount_minor, currency="CNY",
+                due_date=due_date, status="unpaid")
+    session.add(bill)
+    session.flush()
+    return bill

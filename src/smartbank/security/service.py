@@ -1,0 +1,176 @@
+"""Identity and access: users, sign-in with throttling, expiring sessions, authorisation, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from smartbank.config import get_settings
+from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
+from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, User
+from smartbank.security.passwords import dummy_verify, hash_password, verify_password
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: resolved from a session token by the entry point."""
+
+    user_id: int
+    username: str
+    role: str
+    customer_id: int | None
+    display_name: str = ""
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    def require_role(self, *roles: str) -> None:
+        if self.role not in roles and self.role != "admin":
+            raise Forbidden("your role may not do this", details={"role": self.role, "needs": list(roles)})
+
+    def require_staff(self) -> None:
+        if not self.is_staff:
+            raise Forbidden("staff only")
+
+
+SYSTEM = Principal(user_id=0, username="system", role="admin", customer_id=None, display_name="system")
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 8 or len(password) > 128:
+        raise ValidationFailed("a password needs 8-128 characters")
+    if password.isdigit() or password.isalpha():
+        raise ValidationFailed("a password needs both letters and digits")
+
+
+def create_user(session: Session, *, username: str, password: str, role: str, customer_id: int | None = None,
+                display_name: str = "", check_strength: bool = True, password_hash: str | None = None) -> User:
+    if not _USERNAME.match(username or ""):
+        raise ValidationFailed("a username has 3-64 letters, digits or . _ @ -", details={"username": username})
+    if role not in ROLES:
+        raise ValidationFailed(f"unknown role {role!r}", details={"roles": list(ROLES)})
+    if role == "customer" and customer_id is None:
+        raise ValidationFailed("a customer user must belong to a customer")
+    if role != "customer" and customer_id is not None:
+        raise ValidationFailed("staff users do not belong to a customer")
+    if check_strength:
+        check_password_strength(password)
+    if session.scalars(select(User.id).where(User.username == username)).first() is not None:
+        raise Conflict("that username is taken", details={"username": username})
+    u = User(username=username, password_hash=password_hash or hash_password(password), role=role,
+             customer_id=customer_id, display_name=display_name or username, is_active=True, failed_logins=0)
+    session.add(u)
+    session.flush()
+    return u
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(session: Session, *, username: str, password: str, staff: bool | None = None) -> tuple[str, User]:
+    """Check the password and open a session. Locks the user after repeated failures.
+
+    The failure counter is written even when the sign-in fails, so the caller must commit
+    on :class:`NotAuthenticated` too (see the API and web entry points).
+    """
+    s = get_settings()
+    user = session.scalars(select(User).where(User.username == username)).first()
+    now = _now()
+    if user is None:
+        dummy_verify(password)
+        raise NotAuthenticated("wrong username or password")
+    locked = _aware(user.locked_until)
+    if locked is not None and locked > now:
+        raise TooManyAttempts("too many failed sign-ins; try again later",
+                              details={"retry_after_seconds": int((locked - now).total_seconds())})
+    if not user.is_active or not verify_password(user.password_hash, password):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= s.login_max_failures:
+            user.locked_until = now + timedelta(minutes=s.login_lock_minutes)
+            user.failed_logins = 0
+        session.flush()
+        raise NotAuthenticated("wrong username or password")
+    if staff is True and user.role not in STAFF_ROLES:
+        raise NotAuthenticated("this sign-in is for bank staff")
+    if staff is False and user.role != "customer":
+        raise NotAuthenticated("staff sign in at the operator console")
+    user.failed_logins = 0
+    user.locked_until = None
+    token = secrets.token_urlsafe(32)
+    session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
+                            expires_at=now + timedelta(minutes=s.session_minutes), revoked=False))
+    session.flush()
+    return token, user
+
+
+def authenticate(session: Session, token: str | None, *, touch: bool = True) -> Principal:
+    if not token:
+        raise NotAuthenticated("sign in first")
+    row = session.get(AuthSession, _token_hash(token))
+    now = _now()
+    if row is None or row.revoked:
+        raise NotAuthenticated("your session is not valid; sign in again")
+    exp = _aware(row.expires_at)
+    if exp is None or exp <= now:
+        raise NotAuthenticated("your session has expired; sign in again", code="session_expired")
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("your account is disabled")
+    if touch and exp - now < timedelta(minutes=get_settings().session_minutes) / 2:
+        # sliding expiry, written at most twice per session lifetime
+        row.expires_at = now + timedelta(minutes=get_settings().session_minutes)
+        session.flush()
+    return Principal(user_id=user.id, username=user.username, role=user.role, customer_id=user.customer_id,
+                     display_name=user.display_name)
+
+
+def sign_out(session: Session, token: str) -> None:
+    session.execute(update(AuthSession).where(AuthSession.token_hash == _token_hash(token)).values(revoked=True))
+
+
+def expire_token_now(session: Session, token: str) -> None:
+    """For tests and for forced sign-out by an administrator."""
+    session.execute(update(AuthSession).where(AuthSession.token_hash == _token_hash(token))
+                    .values(expires_at=_now() - timedelta(seconds=1)))
+
+
+def audit(session: Session, actor: Principal, *, action: str, object_type: str, object_id: Any,
+          before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+          request_id: str | None = None, note: str | None = None) -> AuditLog:
+    entry = AuditLog(actor_user_id=actor.user_id or None, actor_role=actor.role, action=action,
+                     object_type=object_type, object_id=None if object_id is None else str(object_id),
+                     before=before, after=after, request_id=request_id, note=note, at=_now())
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def audit_trail(session: Session, *, object_type: str | None = None, object_id: str | None = None,
+                limit: int = 200) -> list[AuditLog]:
+    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    if object_type:
+        stmt = stmt.where(AuditLog.object_type == object_type)
+    if object_id:
+        stmt = stmt.where(AuditLog.object_id == str(object_id))
+    return list(session.scalars(stmt))

@@ -1,0 +1,207 @@
+"""Read side: account history with filters and cursor pagination, CSV export, monthly PDF statements."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from smartbank.errors import ValidationFailed
+from smartbank.ledger.models import Account, Entry, Transfer
+from smartbank.money import format_minor
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    date_from: date | None = None
+    date_to: date | None = None
+    kind: str | None = None  # transfer kind, or "in"/"out" for direction
+    min_amount_minor: int | None = None
+    max_amount_minor: int | None = None
+    counterparty: str | None = None  # account number or name fragment
+    q: str | None = None  # free text over memo / reference / counterparty
+    cursor: str | None = None
+    limit: int = 50
+
+
+def encode_cursor(entry_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"e": entry_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        pad = "=" * (-len(cursor) % 4)
+        return int(json.loads(base64.urlsafe_b64decode(cursor + pad))["e"])
+    except Exception as exc:  # noqa: BLE001 - any garbage is the client's mistake
+        raise ValidationFailed("invalid cursor", details={"cursor": cursor}) from exc
+
+
+def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, Any]:
+    """Entries of one account, newest first. Returns ``{"items": [...], "next_cursor": str|None}``."""
+    if f.limit < 1 or f.limit > 500:
+        raise ValidationFailed("limit must be between 1 and 500")
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        raise ValidationFailed("date_from is after date_to")
+    if f.min_amount_minor is not None and f.max_amount_minor is not None and f.min_amount_minor > f.max_amount_minor:
+        raise ValidationFailed("min_amount is above max_amount")
+    other = aliased(Entry)
+    cp = aliased(Account)
+    stmt = (
+        select(Entry, Transfer, cp)
+        .join(Transfer, Transfer.id == Entry.transfer_id)
+        .join(other, and_(other.transfer_id == Entry.transfer_id, other.id != Entry.id))
+        .join(cp, cp.id == other.account_id)
+        .where(Entry.account_id == account.id)
+        .order_by(Entry.id.desc())
+        .limit(f.limit + 1)
+    )
+    if f.cursor:
+        stmt = stmt.where(Entry.id < decode_cursor(f.cursor))
+    if f.date_from:
+        stmt = stmt.where(Entry.value_date >= f.date_from)
+    if f.date_to:
+        stmt = stmt.where(Entry.value_date <= f.date_to)
+    if f.kind == "in":
+        stmt = stmt.where(Entry.amount_minor > 0)
+    elif f.kind == "out":
+        stmt = stmt.where(Entry.amount_minor < 0)
+    elif f.kind:
+        stmt = stmt.where(Transfer.kind == f.kind)
+    if f.min_amount_minor is not None:
+        stmt = stmt.where(Transfer.amount_minor >= f.min_amount_minor)
+    if f.max_amount_minor is not None:
+        stmt = stmt.where(Transfer.amount_minor <= f.max_amount_minor)
+    if f.counterparty:
+        c = f.counterparty.strip()
+        stmt = stmt.where(or_(cp.number == c.replace(" ", ""), cp.name.like(f"%{c}%")))
+    if f.q:
+        like = f"%{f.q.strip()}%"
+        stmt = stmt.where(or_(Transfer.memo.like(like), Transfer.reference.like(like), cp.name.like(like)))
+    rows = session.execute(stmt).all()
+    items = [_item(e, t, c) for e, t, c in rows[: f.limit]]
+    nxt = encode_cursor(rows[f.limit - 1][0].id) if len(rows) > f.limit else None
+    return {"items": items, "next_cursor": nxt}
+
+
+def _item(e: Entry, t: Transfer, cp: Account) -> dict[str, Any]:
+    return {
+        "entry_id": e.id, "transfer_id": t.id, "value_date": e.value_date.isoformat(),
+        "created_at": e.created_at.isoformat() if isinstance(e.created_at, datetime) else str(e.created_at),
+        "kind": t.kind, "direction": "in" if e.amount_minor > 0 else "out", "amount_minor": e.amount_minor,
+        "currency": e.currency, "balance_after_minor": e.balance_after, "memo": t.memo, "reference": t.reference,
+        "counterparty_account": cp.number, "counterparty_name": cp.name,
+    }
+
+
+def iter_all(session: Session, account: Account, f: HistoryFilter):
+    cursor = None
+    while True:
+        page = history(session, account, HistoryFilter(**{**f.__dict__, "cursor": cursor, "limit": 500}))
+        yield from page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return
+
+
+CSV_COLUMNS = ["value_date", "created_at", "transfer_id", "kind", "direction", "amount", "currency",
+               "balance_after", "counterparty_account", "counterparty_name", "memo", "reference"]
+
+
+def export_csv(session: Session, account: Account, f: HistoryFilter) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for it in iter_all(session, account, f):
+        w.writerow([it["value_date"], it["created_at"], it["transfer_id"], it["kind"], it["direction"],
+                    format_minor(it["amount_minor"], it["currency"]), it["currency"],
+                    format_minor(it["balance_after_minor"], it["currency"]), it["counterparty_account"],
+                    _csv_safe(it["counterparty_name"]), _csv_safe(it["memo"]), _csv_safe(it["reference"] or "")])
+    return buf.getvalue()
+
+
+def _csv_safe(v: str) -> str:
+    # neutralise spreadsheet formula injection
+    return "'" + v if v and v[0] in "=+-@\t\r" else v
+
+
+def month_bounds(year: int, month: int) -> tuple[date, date]:
+    if not (1 <= month <= 12) or not (2000 <= year <= 2100):
+        raise ValidationFailed("no such month")
+    first = date(year, month, 1)
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    return first, nxt - timedelta(days=1)
+
+
+def statement_data(session: Session, account: Account, year: int, month: int) -> dict[str, Any]:
+    first, last = month_bounds(year, month)
+    items = list(iter_all(session, account, HistoryFilter(date_from=first, date_to=last)))
+    items.reverse()  # oldest first on paper
+    # opening balance: the balance after the last entry before the month
+    prev = session.execute(select(Entry.balance_after).where(Entry.account_id == account.id,
+                                                             Entry.value_date < first)
+                           .order_by(Entry.id.desc()).limit(1)).scalar()
+    opening = int(prev or 0)
+    credits = sum(i["amount_minor"] for i in items if i["amount_minor"] > 0)
+    debits = -sum(i["amount_minor"] for i in items if i["amount_minor"] < 0)
+    return {"first": first, "last": last, "items": items, "opening": opening, "credits": credits,
+            "debits": debits, "closing": opening + credits - debits}
+
+
+def statement_pdf(session: Session, account: Account, owner_name: str, year: int, month: int) -> bytes:
+    """A monthly statement rendered with ReportLab (CJK text through its built-in STSong font)."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    d = statement_data(session, account, year, month)
+    cur = account.currency
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+                            bottomMargin=15 * mm, title=f"Statement {account.number} {year}-{month:02d}")
+    h = ParagraphStyle("h", fontName="STSong-Light", fontSize=16, leading=20)
+    p = ParagraphStyle("p", fontName="STSong-Light", fontSize=9, leading=12)
+    story: list[Any] = [
+        Paragraph("smartbank 对账单 / Account statement", h), Spacer(1, 4 * mm),
+        Paragraph(f"户名 Name: {owner_name}", p),
+        Paragraph(f"账号 Account: {account.number} ({account.kind}, {cur})", p),
+        Paragraph(f"期间 Period: {d['first']} – {d['last']}", p), Spacer(1, 3 * mm),
+        Paragraph(f"期初余额 Opening: {format_minor(d['opening'], cur, grouping=True)} &nbsp; "
+                  f"收入 Credits: {format_minor(d['credits'], cur, grouping=True)} &nbsp; "
+                  f"支出 Debits: {format_minor(d['debits'], cur, grouping=True)} &nbsp; "
+                  f"期末余额 Closing: {format_minor(d['closing'], cur, grouping=True)}", p),
+        Spacer(1, 4 * mm),
+    ]
+    rows = [["日期 Date", "摘要 Description", "对方 Counterparty", "金额 Amount", "余额 Balance"]]
+    for it in d["items"]:
+        rows.append([it["value_date"], Paragraph((it["memo"] or it["kind"])[:60], p),
+                     Paragraph((it["counterparty_name"] or it["counterparty_account"])[:40], p),
+                     format_minor(it["amount_minor"], cur, grouping=True),
+                     format_minor(it["balance_after_minor"], cur, grouping=True)])
+    if len(rows) == 1:
+        rows.append(["", "本期无交易 No transactions", "", "", ""])
+    t = Table(rows, colWidths=[22 * mm, 62 * mm, 46 * mm, 25 * mm, 25 * mm], repeatRows=1)
+    t.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), "STSong-Light", 8), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1f4e79")),
+        ("TEXTCOLOR", (0, 0), (-1, 0), colors.white), ("ALIGN", (3, 0), (-1, -1), "RIGHT"),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]))
+    story.append(t)
+    doc.build(story)
+    return buf.getvalue()
+
+
+def day_start(d: date) -> datetime:
+    return datetime.combine(d, time.min)
