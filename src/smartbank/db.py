@@ -77,7 +77,8 @@ def make_engine(url: str, **kw) -> Engine:
     if "poolclass" not in kw:
         kw.setdefault("pool_size", 20)
         kw.setdefault("max_overflow", 20)
-    kw.setdefault("pool_pre_ping", True)
+    # no pre-ping: it costs a round trip on every checkout; stale connections are recycled instead
+    kw.setdefault("pool_recycle", 1800)
     return create_engine(url, **kw)
 
 
@@ -96,8 +97,15 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+_factories: dict[int, sessionmaker[Session]] = {}
+
+
 def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine or get_engine(), expire_on_commit=False, autoflush=False)
+    engine = engine or get_engine()
+    f = _factories.get(id(engine))
+    if f is None or f.kw.get("bind") is not engine:
+        f = _factories[id(engine)] = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    return f
 
 
 @contextmanager

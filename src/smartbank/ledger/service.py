@@ -228,8 +228,13 @@ _INSERT_UNSEALED = text("INSERT INTO ledger_unsealed (transfer_id) VALUES (:t)")
 _USAGE_UPSERT = text(
     "INSERT INTO customer_daily_usage (customer_id, day, currency, amount_minor) VALUES (:cid, :day, :cur, :amt)"
     " ON CONFLICT (customer_id, day, currency) DO UPDATE"
-    " SET amount_minor = customer_daily_usage.amount_minor + excluded.amount_minor RETURNING amount_minor"
+    " SET amount_minor = customer_daily_usage.amount_minor + excluded.amount_minor"
+    " WHERE customer_daily_usage.amount_minor + excluded.amount_minor <= :lim RETURNING amount_minor"
 )
+_USAGE_GET = text(
+    "SELECT amount_minor FROM customer_daily_usage WHERE customer_id = :cid AND day = :day AND currency = :cur"
+)
+_KEY_USED = text("SELECT 1 FROM transfers WHERE idempotency_key = :key")
 _CUSTOMER_LIMIT = text("SELECT daily_limit_minor FROM customers WHERE id = :cid")
 _TRANSFER_COLS = (
     "id, idempotency_key, request_hash, kind, flags, debit_account_id, credit_account_id, amount_minor,"
@@ -285,27 +290,27 @@ def _lock(session: Session, a: int, b: int) -> dict[int, Any]:
 
 def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, Any] | None = None,
              _reverses: int | None = None, _allow_overdraft: bool = False) -> TransferResult:
-    """Post (or hold, with ``cmd.pending``) one transfer. Flushes; the caller commits."""
+    """Post (or hold, with ``cmd.pending``) one transfer. Flushes; the caller commits.
+
+    Order of work (mirrored by the PostgreSQL procedure ``sb_transfer``): lock both accounts in
+    id order; an already-used key replays or conflicts; the rules; the daily-limit counter; the
+    transfer row; the balances and entries; the sealing queue. Nothing is written before every
+    rule has passed.
+    """
     _validate(cmd)
     rhash = cmd.request_hash()
+    now = utcnow()
+    vd = cmd.value_date or now.date()
+    simple = _pending_of is None and _reverses is None and not _allow_overdraft
+    if simple and session.get_bind().dialect.name == "postgresql":
+        return _transfer_pg(session, cmd, rhash, now, vd)
     accts = _lock(session, cmd.debit_account_id, cmd.credit_account_id)
     debit = accts.get(cmd.debit_account_id)
     credit = accts.get(cmd.credit_account_id)
     if debit is None or credit is None:
         missing = cmd.debit_account_id if debit is None else cmd.credit_account_id
         raise NotFound("account not found", details={"account_id": missing})
-    now = utcnow()
-    vd = cmd.value_date or now.date()
-    flags = "pending" if cmd.pending else ("post_pending" if _pending_of is not None and cmd.kind == "post_pending"
-                                           else "void_pending" if cmd.kind == "void_pending" else "posted")
-    new_id = session.execute(_INSERT_TRANSFER, {
-        "key": cmd.key, "hash": rhash, "kind": cmd.kind, "flags": flags, "d": cmd.debit_account_id,
-        "c": cmd.credit_account_id, "amt": cmd.amount_minor, "cur": cmd.currency,
-        "pid": _pending_of["id"] if _pending_of else None, "rid": _reverses, "memo": cmd.memo,
-        "ref": cmd.reference, "by": cmd.initiated_by, "vd": vd, "at": now,
-        "meta": json.dumps(cmd.meta) if cmd.meta is not None else None,
-    }).scalar()
-    if new_id is None:
+    if session.execute(_KEY_USED, {"key": cmd.key}).first() is not None:
         return _replay(session, cmd.key, rhash)
 
     # -- rules ----------------------------------------------------------------------------------
@@ -320,12 +325,6 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
         raise AccountNotOpen("the receiving account is closed", details={"account_id": credit.id})
     if debit.status != "open" and not resolving:
         raise AccountNotOpen(f"the paying account is {debit.status}", details={"account_id": debit.id})
-    if cmd.kind == "void_pending":
-        session.execute(_UPDATE_PENDING, {"d": cmd.debit_account_id, "c": cmd.credit_account_id,
-                                          "amt": -cmd.amount_minor})
-        session.execute(_INSERT_UNSEALED, {"t": new_id})
-        _expire_accounts(session, (cmd.debit_account_id, cmd.credit_account_id))
-        return _result(session, new_id)
     if not resolving and not _allow_overdraft and debit.overdraft_limit_minor is not None:
         available = debit.credits_posted - debit.debits_posted - debit.debits_pending
         if available - cmd.amount_minor < -debit.overdraft_limit_minor:
@@ -336,15 +335,27 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
         limit = session.execute(_CUSTOMER_LIMIT, {"cid": debit.customer_id}).scalar()
         if limit is None:
             limit = get_settings().default_daily_limit_minor
-        used = session.execute(_USAGE_UPSERT, {"cid": debit.customer_id, "day": vd, "cur": cmd.currency,
-                                               "amt": cmd.amount_minor}).scalar()
-        if used is not None and used > limit:
-            raise DailyLimitExceeded(
-                "this payment would exceed the customer's daily limit",
-                details={"daily_limit_minor": limit, "used_minor": used - cmd.amount_minor},
-            )
+        used = None
+        if cmd.amount_minor <= limit:
+            used = session.execute(_USAGE_UPSERT, {"cid": debit.customer_id, "day": vd, "cur": cmd.currency,
+                                                   "amt": cmd.amount_minor, "lim": limit}).scalar()
+        if used is None:
+            raise _limit_error(session, debit.customer_id, vd, cmd.currency, limit)
 
-    if cmd.pending:
+    flags = "pending" if cmd.pending else "posted" if not resolving else cmd.kind
+    new_id = session.execute(_INSERT_TRANSFER, {
+        "key": cmd.key, "hash": rhash, "kind": cmd.kind, "flags": flags, "d": cmd.debit_account_id,
+        "c": cmd.credit_account_id, "amt": cmd.amount_minor, "cur": cmd.currency,
+        "pid": _pending_of["id"] if _pending_of else None, "rid": _reverses, "memo": cmd.memo,
+        "ref": cmd.reference, "by": cmd.initiated_by, "vd": vd, "at": now,
+        "meta": json.dumps(cmd.meta) if cmd.meta is not None else None,
+    }).scalar()
+    if new_id is None:  # pragma: no cover - only when the same key races in on other accounts
+        raise IdempotencyConflict("this idempotency key is in use by a request in flight; retry")
+    if cmd.kind == "void_pending":
+        session.execute(_UPDATE_PENDING, {"d": cmd.debit_account_id, "c": cmd.credit_account_id,
+                                          "amt": -cmd.amount_minor})
+    elif cmd.pending:
         session.execute(_UPDATE_PENDING, {"d": cmd.debit_account_id, "c": cmd.credit_account_id,
                                           "amt": cmd.amount_minor})
     else:
@@ -357,9 +368,66 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
             "bc": bal[cmd.credit_account_id], "vd": vd, "at": now,
         })
     session.execute(_INSERT_UNSEALED, {"t": new_id})
-    if session.identity_map:
-        _expire_accounts(session, (cmd.debit_account_id, cmd.credit_account_id))
+    _expire_accounts(session, (cmd.debit_account_id, cmd.credit_account_id))
     return _result(session, new_id)
+
+
+def _limit_error(session: Session, customer_id: int, day: date, currency: str, limit: int) -> DailyLimitExceeded:
+    used = session.execute(_USAGE_GET, {"cid": customer_id, "day": day, "cur": currency}).scalar() or 0
+    return DailyLimitExceeded(
+        "this payment would exceed the customer's daily limit",
+        details={"daily_limit_minor": int(limit), "used_minor": int(used)},
+    )
+
+
+_PG_CALL = (
+    "SELECT status, info, tid FROM sb_transfer(%(key)s, %(hash)s, %(kind)s, %(d)s, %(c)s, %(amt)s, %(cur)s,"
+    " %(memo)s, %(ref)s, %(by)s, %(vd)s, %(at)s, %(meta)s, %(pending)s, %(lim)s, %(deflim)s)"
+)
+
+
+def _transfer_pg(session: Session, cmd: TransferCommand, rhash: str, now: datetime, vd: date) -> TransferResult:
+    """PostgreSQL: the same steps in one round trip, as the stored procedure ``sb_transfer``."""
+    params = {
+        "key": cmd.key, "hash": rhash, "kind": cmd.kind, "d": cmd.debit_account_id, "c": cmd.credit_account_id,
+        "amt": cmd.amount_minor, "cur": cmd.currency, "memo": cmd.memo, "ref": cmd.reference,
+        "by": cmd.initiated_by, "vd": vd, "at": now,
+        "meta": json.dumps(cmd.meta) if cmd.meta is not None else None, "pending": cmd.pending,
+        "lim": cmd.enforce_daily_limit, "deflim": get_settings().default_daily_limit_minor,
+    }
+    status, info, tid = session.connection().exec_driver_sql(_PG_CALL, params).one()
+    if status == "ok":
+        if session.identity_map:
+            _expire_accounts(session, (cmd.debit_account_id, cmd.credit_account_id))
+        return TransferResult(transfer={
+            "id": tid, "idempotency_key": cmd.key, "request_hash": rhash, "kind": cmd.kind,
+            "flags": "pending" if cmd.pending else "posted", "debit_account_id": cmd.debit_account_id,
+            "credit_account_id": cmd.credit_account_id, "amount_minor": cmd.amount_minor,
+            "currency": cmd.currency, "pending_id": None, "reverses_id": None, "memo": cmd.memo,
+            "reference": cmd.reference, "initiated_by": cmd.initiated_by, "value_date": vd, "created_at": now,
+            "meta": cmd.meta,
+        })
+    if status in ("replay", "conflict"):
+        return _replay(session, cmd.key, rhash)
+    if status == "not_found":
+        raise NotFound("account not found", details={"account_id": info})
+    if status == "currency":
+        cur = session.execute(text("SELECT currency FROM accounts WHERE id = :i"), {"i": info}).scalar()
+        raise CurrencyMismatch(f"account is in {cur}, transfer is in {cmd.currency}",
+                               details={"account_id": info, "account_currency": cur})
+    if status == "credit_closed":
+        raise AccountNotOpen("the receiving account is closed", details={"account_id": info})
+    if status in ("debit_frozen", "debit_closed"):
+        raise AccountNotOpen(f"the paying account is {status[6:]}", details={"account_id": info})
+    if status == "funds":
+        raise InsufficientFunds("insufficient funds",
+                                details={"account_id": cmd.debit_account_id, "available_minor": info})
+    if status == "limit":
+        cid = session.execute(text("SELECT customer_id FROM accounts WHERE id = :i"),
+                              {"i": cmd.debit_account_id}).scalar()
+        limit = session.execute(_CUSTOMER_LIMIT, {"cid": cid}).scalar() or get_settings().default_daily_limit_minor
+        raise _limit_error(session, cid, vd, cmd.currency, limit)
+    raise RuntimeError(f"unexpected ledger status {status!r}")  # pragma: no cover
 
 
 def _expire_accounts(session: Session, ids: Sequence[int]) -> None:
