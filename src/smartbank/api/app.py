@@ -1,0 +1,128 @@
+"""The FastAPI application: API under /api/v1, web pages at /, one error body for everything."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from smartbank import __version__, db
+from smartbank.api.observability import RequestContextMiddleware, configure_logging, metrics_payload
+from smartbank.api.routers import accounts, auth, backoffice, payments
+from smartbank.config import get_settings
+from smartbank.errors import SmartbankError
+
+log = logging.getLogger("smartbank.api")
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"code": code, "message": message, "details": details or {}}
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+class Sealer:
+    """Background thread chaining committed transfers into the journal every second."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, name="ledger-sealer", daemon=True)
+
+    def start(self) -> None:
+        self._t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._t.join(timeout=5)
+
+    def _run(self) -> None:
+        from smartbank.ledger.journal import seal
+
+        while not self._stop.wait(self.interval):
+            try:
+                db.run_in_transaction(lambda s: seal(s, max_batches=20))
+            except Exception:  # noqa: BLE001 - keep sealing; the next tick retries
+                log.exception("sealer failed")
+
+
+def create_app(*, run_sealer: bool = False) -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        sealer = Sealer(settings.seal_interval_seconds) if run_sealer else None
+        if sealer:
+            sealer.start()
+        yield
+        if sealer:
+            sealer.stop()
+
+    app = FastAPI(title="smartbank", version=__version__, lifespan=lifespan,
+                  openapi_url="/api/v1/openapi.json", docs_url="/docs", redoc_url=None,
+                  description="smartbank core banking API. Amounts are integer minor units (fen). "
+                              "Errors are always {code, message, details}.")
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.exception_handler(SmartbankError)
+    async def _domain_error(request: Request, exc: SmartbankError):
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(error_body("malformed_json", "the request body is not valid JSON"), status_code=400)
+        clean = [{"loc": list(e.get("loc", [])), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+        return JSONResponse(error_body("validation_error", "the request is not valid", {"errors": clean}),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}.get(
+            exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error")
+        return JSONResponse(error_body("internal_error", "something went wrong on our side"), status_code=500)
+
+    api = APIRouter(prefix="/api/v1")
+    for r in (auth.router, accounts.router, payments.router, backoffice.router):
+        api.include_router(r)
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["system"])
+    def healthz() -> dict:
+        with db.get_engine().connect() as c:
+            c.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["system"], include_in_schema=False)
+    def metrics() -> Response:
+        body, ctype = metrics_payload()
+        return Response(body, media_type=ctype)
+
+    try:
+        from smartbank.web import mount as mount_web
+    except ImportError:  # web package still without pages
+        mount_web = None
+    if mount_web is not None:
+        mount_web(app)
+    return app
+
+
+def serving_app() -> FastAPI:
+    """The app as served by ``smartbank serve`` (with the journal sealer running)."""
+    return create_app(run_sealer=True)

@@ -1,0 +1,52 @@
+"""Entry-point plumbing: who is calling, and running a unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from smartbank import db
+from smartbank.errors import NotAuthenticated
+from smartbank.security import service as security
+from smartbank.security.service import Principal
+
+T = TypeVar("T")
+COOKIE = "sb_session"
+
+
+def token_from(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth and auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.cookies.get(COOKIE)
+
+
+def current_principal(request: Request) -> Principal:
+    token = token_from(request)
+    if not token:
+        raise NotAuthenticated("sign in first")
+    p = db.run_in_transaction(lambda s: security.authenticate(s, token))
+    request.state.principal = p
+    return p
+
+
+def optional_principal(request: Request) -> Principal | None:
+    try:
+        return current_principal(request)
+    except NotAuthenticated:
+        return None
+
+
+Actor = Annotated[Principal, Depends(current_principal)]
+
+
+def uow(fn: Callable[[Session], T]) -> T:
+    """The request's transaction: commit on success, roll back on error, retry deadlocks."""
+    return db.run_in_transaction(fn)
+
+
+def request_id(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")

@@ -1,0 +1,91 @@
+"""Request ids, structured JSON logs and Prometheus metrics, as a pure ASGI middleware."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+import uuid
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+REQUESTS = Counter("smartbank_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("smartbank_http_request_seconds", "HTTP request latency", ["method", "route"],
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+TRANSFERS = Counter("smartbank_transfers_total", "Transfers through the API", ["kind", "outcome"])
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
+               "msg": record.getMessage()}
+        rid = request_id_var.get()
+        if rid:
+            out["request_id"] = rid
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            out.update(extra)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure_logging(json_logs: bool = True, level: int = logging.INFO) -> None:
+    root = logging.getLogger("smartbank")
+    if getattr(root, "_sb_configured", False):
+        return
+    h = logging.StreamHandler(sys.stderr)
+    h.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root.addHandler(h)
+    root.setLevel(level)
+    root.propagate = False
+    root._sb_configured = True  # type: ignore[attr-defined]
+
+
+log = logging.getLogger("smartbank.http")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        rid = None
+        for k, v in scope.get("headers") or []:
+            if k == b"x-request-id":
+                rid = v.decode("latin-1")[:64]
+                break
+        rid = rid or uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def _send(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            dur = time.perf_counter() - start
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
+            LATENCY.labels(scope["method"], path).observe(dur)
+            log.info("request", extra={"fields": {"method": scope["method"], "path": scope["path"],
+                                                  "route": path, "status": status["code"],
+                                                  "ms": round(dur * 1000, 2)}})
+            request_id_var.reset(token)
+
+
+def metrics_payload() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST

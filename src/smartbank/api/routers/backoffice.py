@@ -1,0 +1,156 @@
+"""Staff endpoints (operator console API). Every write is audited by the service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response
+
+from smartbank.api.deps import Actor, request_id, uow
+from smartbank.api.schemas import (
+    AccountOut,
+    AuditOut,
+    CashIn,
+    CustomerIn,
+    CustomerOut,
+    DailyLimitIn,
+    HoldIn,
+    KeyIn,
+    OpenAccountIn,
+    StatusIn,
+    TransferOut,
+    UserIn,
+)
+from smartbank.backoffice import service as backoffice
+from smartbank.customers import service as customers
+from smartbank.ledger import journal
+from smartbank.security import service as security
+
+router = APIRouter(tags=["back office"])
+
+
+def _replay_status(res, response: Response) -> TransferOut:
+    if res.replayed:
+        response.status_code = 200
+    return TransferOut.of(res.transfer)
+
+
+@router.get("/customers", response_model=list[CustomerOut])
+def search_customers(actor: Actor, q: str = Query("", max_length=64), limit: int = Query(50, ge=1, le=200)):
+    actor.require_staff()
+    return uow(lambda s: [CustomerOut.model_validate(c) for c in customers.search_customers(s, q, limit=limit)])
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut)
+def get_customer(customer_id: int, actor: Actor) -> CustomerOut:
+    from smartbank.payments.service import customer_scope
+
+    customer_scope(actor, customer_id)
+    return uow(lambda s: CustomerOut.model_validate(customers.get_customer(s, customer_id)))
+
+
+@router.post("/customers", response_model=CustomerOut, status_code=201)
+def create_customer(body: CustomerIn, actor: Actor, request: Request) -> CustomerOut:
+    cmd = customers.CustomerCreate(**body.model_dump())
+    return uow(lambda s: CustomerOut.model_validate(
+        backoffice.create_customer(s, actor, cmd, rid=request_id(request))))
+
+
+@router.post("/customers/{customer_id}/accounts", response_model=AccountOut, status_code=201)
+def open_account(customer_id: int, body: OpenAccountIn, actor: Actor, request: Request) -> AccountOut:
+    return uow(lambda s: AccountOut.of(backoffice.open_account(
+        s, actor, customer_id, kind=body.kind, currency=body.currency, name=body.name,
+        interest_rate=body.interest_rate, overdraft_limit_minor=body.overdraft_limit_minor,
+        rid=request_id(request))))
+
+
+@router.put("/customers/{customer_id}/daily-limit", response_model=CustomerOut)
+def set_daily_limit(customer_id: int, body: DailyLimitIn, actor: Actor, request: Request) -> CustomerOut:
+    return uow(lambda s: CustomerOut.model_validate(backoffice.set_daily_limit(
+        s, actor, customer_id, body.daily_limit_minor, rid=request_id(request))))
+
+
+def _status(account_id: int, status: str, body: StatusIn, actor, request) -> AccountOut:
+    return uow(lambda s: AccountOut.of(backoffice.set_account_status(
+        s, actor, account_id, status, reason=body.reason, rid=request_id(request))))
+
+
+@router.post("/accounts/{account_id}/freeze", response_model=AccountOut)
+def freeze(account_id: int, body: StatusIn, actor: Actor, request: Request) -> AccountOut:
+    return _status(account_id, "frozen", body, actor, request)
+
+
+@router.post("/accounts/{account_id}/unfreeze", response_model=AccountOut)
+def unfreeze(account_id: int, body: StatusIn, actor: Actor, request: Request) -> AccountOut:
+    return _status(account_id, "open", body, actor, request)
+
+
+@router.post("/accounts/{account_id}/close", response_model=AccountOut)
+def close(account_id: int, body: StatusIn, actor: Actor, request: Request) -> AccountOut:
+    return _status(account_id, "closed", body, actor, request)
+
+
+@router.post("/cash/deposits", response_model=TransferOut, status_code=201)
+def cash_deposit(body: CashIn, actor: Actor, request: Request, response: Response) -> TransferOut:
+    res = uow(lambda s: backoffice.cash(s, actor, account_id=body.account_id, amount_minor=body.amount_minor,
+                                        currency=body.currency.upper(), key=body.idempotency_key, deposit=True,
+                                        memo=body.memo, rid=request_id(request)))
+    return _replay_status(res, response)
+
+
+@router.post("/cash/withdrawals", response_model=TransferOut, status_code=201)
+def cash_withdrawal(body: CashIn, actor: Actor, request: Request, response: Response) -> TransferOut:
+    res = uow(lambda s: backoffice.cash(s, actor, account_id=body.account_id, amount_minor=body.amount_minor,
+                                        currency=body.currency.upper(), key=body.idempotency_key, deposit=False,
+                                        memo=body.memo, rid=request_id(request)))
+    return _replay_status(res, response)
+
+
+@router.post("/holds", response_model=TransferOut, status_code=201)
+def create_hold(body: HoldIn, actor: Actor, request: Request, response: Response) -> TransferOut:
+    res = uow(lambda s: backoffice.hold(s, actor, from_account_id=body.from_account_id,
+                                        to_account_id=body.to_account_id, amount_minor=body.amount_minor,
+                                        currency=body.currency.upper(), key=body.idempotency_key, memo=body.memo,
+                                        rid=request_id(request)))
+    return _replay_status(res, response)
+
+
+@router.post("/holds/{transfer_id}/post", response_model=TransferOut, status_code=201)
+def post_hold(transfer_id: int, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
+    res = uow(lambda s: backoffice.resolve_hold(s, actor, pending_id=transfer_id, post=True,
+                                                key=body.idempotency_key, memo=body.memo, rid=request_id(request)))
+    return _replay_status(res, response)
+
+
+@router.post("/holds/{transfer_id}/void", response_model=TransferOut, status_code=201)
+def void_hold(transfer_id: int, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
+    res = uow(lambda s: backoffice.resolve_hold(s, actor, pending_id=transfer_id, post=False,
+                                                key=body.idempotency_key, memo=body.memo, rid=request_id(request)))
+    return _replay_status(res, response)
+
+
+@router.post("/transfers/{transfer_id}/reverse", response_model=TransferOut, status_code=201)
+def reverse(transfer_id: int, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
+    res = uow(lambda s: backoffice.reverse(s, actor, transfer_id=transfer_id, key=body.idempotency_key,
+                                           memo=body.memo, rid=request_id(request)))
+    return _replay_status(res, response)
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserIn, actor: Actor, request: Request) -> dict:
+    u = uow(lambda s: backoffice.create_staff_user(s, actor, username=body.username, password=body.password,
+                                                   role=body.role, display_name=body.display_name,
+                                                   rid=request_id(request)))
+    return {"id": u.id, "username": u.username, "role": u.role}
+
+
+@router.get("/audit", response_model=list[AuditOut])
+def audit_log(actor: Actor, object_type: str | None = Query(None, max_length=64),
+              object_id: str | None = Query(None, max_length=64), limit: int = Query(200, ge=1, le=1000)):
+    actor.require_role("admin")
+    return uow(lambda s: [AuditOut.model_validate(a) for a in security.audit_trail(
+        s, object_type=object_type, object_id=object_id, limit=limit)])
+
+
+@router.get("/ledger/verify")
+def verify(actor: Actor) -> dict:
+    actor.require_role("admin")
+    return uow(lambda s: journal.verify(s).as_dict())

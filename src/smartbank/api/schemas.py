@@ -1,0 +1,286 @@
+"""Pydantic request/response schemas of the public API. Unknown fields are refused."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+Amount = Field(gt=0, le=10**15, description="integer minor units (fen for CNY)")
+Key = Field(min_length=1, max_length=128, description="client-chosen idempotency key")
+
+
+class LoginIn(In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class SignupIn(In):
+    name: str = Field(min_length=1, max_length=200)
+    id_number: str = Field(min_length=18, max_length=18, description="PRC resident identity card number")
+    phone: str = Field(min_length=5, max_length=20)
+    email: str | None = Field(default=None, max_length=200)
+    username: str = Field(min_length=3, max_length=64)
+    password: str = Field(min_length=8, max_length=128)
+
+
+class TokenOut(Out):
+    token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: str
+    user_id: int
+    customer_id: int | None
+
+
+class MeOut(Out):
+    user_id: int
+    username: str
+    role: str
+    customer_id: int | None
+    display_name: str
+
+
+class AccountOut(Out):
+    id: int
+    number: str
+    customer_id: int | None
+    kind: str
+    name: str
+    currency: str
+    status: str
+    balance_minor: int
+    available_minor: int
+    overdraft_limit_minor: int | None
+    interest_rate: float | None = None
+    opened_on: date | None
+
+    @classmethod
+    def of(cls, a) -> AccountOut:
+        return cls(id=a.id, number=a.number, customer_id=a.customer_id, kind=a.kind, name=a.name,
+                   currency=a.currency, status=a.status, balance_minor=a.balance_minor,
+                   available_minor=a.available_minor, overdraft_limit_minor=a.overdraft_limit_minor,
+                   interest_rate=float(a.interest_rate) if a.interest_rate is not None else None,
+                   opened_on=a.opened_on)
+
+
+class TransferIn(In):
+    from_account_id: int
+    to_account_number: str = Field(min_length=6, max_length=32)
+    amount_minor: int = Amount
+    currency: str = Field(default="CNY", min_length=3, max_length=3)
+    memo: str = Field(default="", max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128,
+                                        description="or send the Idempotency-Key header")
+
+
+class TransferOut(Out):
+    id: int
+    kind: str
+    status: str
+    debit_account_id: int
+    credit_account_id: int
+    amount_minor: int
+    currency: str
+    memo: str
+    reference: str | None
+    value_date: date
+    created_at: datetime | str
+    pending_id: int | None = None
+    reverses_id: int | None = None
+
+    @classmethod
+    def of(cls, t: dict[str, Any]) -> TransferOut:
+        status = {"posted": "posted", "pending": "pending", "post_pending": "posted",
+                  "void_pending": "voided"}.get(t["flags"], t["flags"])
+        return cls(id=t["id"], kind=t["kind"], status=status, debit_account_id=t["debit_account_id"],
+                   credit_account_id=t["credit_account_id"], amount_minor=t["amount_minor"],
+                   currency=t["currency"], memo=t["memo"], reference=t["reference"], value_date=t["value_date"],
+                   created_at=t["created_at"], pending_id=t.get("pending_id"), reverses_id=t.get("reverses_id"))
+
+
+class PayeeIn(In):
+    name: str = Field(min_length=1, max_length=200)
+    account_number: str = Field(min_length=6, max_length=32)
+    nickname: str | None = Field(default=None, max_length=64)
+
+
+class PayeeOut(Out):
+    id: int
+    customer_id: int
+    name: str
+    account_number: str
+    nickname: str | None
+
+
+class ScheduledIn(In):
+    from_account_id: int
+    to_account_number: str = Field(min_length=6, max_length=32)
+    amount_minor: int = Amount
+    currency: str = Field(default="CNY", min_length=3, max_length=3)
+    frequency: Literal["once", "daily", "weekly", "monthly"]
+    start_date: date
+    end_date: date | None = None
+    memo: str = Field(default="", max_length=200)
+
+
+class ScheduledOut(Out):
+    id: int
+    from_account_id: int
+    to_account_id: int
+    amount_minor: int
+    currency: str
+    frequency: str
+    start_date: date
+    end_date: date | None
+    next_run: date | None
+    runs: int
+    failures: int
+    last_error: str | None
+    status: str
+    memo: str
+
+
+class BillerOut(Out):
+    code: str
+    name_zh: str
+    name_en: str
+    category: str
+    city: str | None
+    requires_bill: bool
+
+
+class BillOut(Out):
+    id: int
+    reference: str
+    period: str
+    amount_minor: int
+    currency: str
+    due_date: date
+    status: str
+
+
+class BillPaymentIn(In):
+    from_account_id: int
+    bill_id: int
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class TopUpIn(In):
+    from_account_id: int
+    biller_code: str = Field(min_length=1, max_length=32)
+    phone: str = Field(min_length=5, max_length=20)
+    amount_minor: int = Amount
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class HistoryOut(Out):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class CustomerIn(In):
+    kind: Literal["individual", "business"] = "individual"
+    name: str = Field(min_length=1, max_length=200)
+    id_number: str = Field(min_length=5, max_length=40)
+    id_type: str | None = Field(default=None, max_length=24)
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=300)
+    occupation: str | None = Field(default=None, max_length=64)
+    annual_income_minor: int | None = Field(default=None, ge=0, le=10**15)
+    daily_limit_minor: int | None = Field(default=None, ge=0, le=10**15)
+
+
+class CustomerOut(Out):
+    id: int
+    number: str
+    kind: str
+    name: str
+    id_type: str
+    id_number: str
+    birth_date: date | None
+    gender: str | None
+    phone: str | None
+    email: str | None
+    city: str | None
+    occupation: str | None
+    annual_income_minor: int | None
+    kyc_status: str
+    daily_limit_minor: int | None
+    status: str
+
+
+class OpenAccountIn(In):
+    kind: Literal["demand", "savings"] = "demand"
+    currency: str = Field(default="CNY", min_length=3, max_length=3)
+    name: str = Field(default="", max_length=200)
+    interest_rate: float | None = Field(default=None, ge=0, le=0.2)
+    overdraft_limit_minor: int = Field(default=0, ge=0, le=10**12)
+
+
+class CashIn(In):
+    account_id: int
+    amount_minor: int = Amount
+    currency: str = Field(default="CNY", min_length=3, max_length=3)
+    idempotency_key: str = Key
+    memo: str = Field(default="", max_length=200)
+
+
+class HoldIn(In):
+    from_account_id: int
+    to_account_id: int
+    amount_minor: int = Amount
+    currency: str = Field(default="CNY", min_length=3, max_length=3)
+    idempotency_key: str = Key
+    memo: str = Field(default="", max_length=200)
+
+
+class KeyIn(In):
+    idempotency_key: str = Key
+    memo: str = Field(default="", max_length=200)
+
+
+class StatusIn(In):
+    reason: str = Field(default="", max_length=200)
+
+
+class DailyLimitIn(In):
+    daily_limit_minor: int | None = Field(ge=0, le=10**15)
+
+
+class UserIn(In):
+    username: str = Field(min_length=3, max_length=64)
+    password: str = Field(min_length=8, max_length=128)
+    role: Literal["teller", "loan_officer", "risk_officer", "marketer", "service_agent", "admin"]
+    display_name: str = Field(default="", max_length=200)
+
+
+class AuditOut(Out):
+    id: int
+    at: datetime
+    actor_user_id: int | None
+    actor_role: str | None
+    action: str
+    object_type: str
+    object_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str | None
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}

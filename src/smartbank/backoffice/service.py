@@ -1,0 +1,145 @@
+"""Staff operations. Each one checks the role and writes an audit record (who, what, before/after)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from smartbank.customers import service as customers
+from smartbank.customers.models import Customer
+from smartbank.errors import NotFound, ValidationFailed
+from smartbank.ledger import service as ledger
+from smartbank.ledger.models import Account
+from smartbank.money import check_currency
+from smartbank.security import service as security
+from smartbank.security.service import Principal
+
+TELLERS = ("teller",)
+ACCOUNT_ADMINS = ("teller", "risk_officer")
+
+
+def _acct_state(a: Account) -> dict[str, Any]:
+    return {"status": a.status, "balance_minor": a.balance_minor, "overdraft_limit_minor": a.overdraft_limit_minor}
+
+
+def _cust_state(c: Customer) -> dict[str, Any]:
+    return {"name": c.name, "phone": c.phone, "daily_limit_minor": c.daily_limit_minor, "status": c.status}
+
+
+def create_customer(session: Session, actor: Principal, cmd: customers.CustomerCreate, *, rid: str | None = None):
+    actor.require_role(*TELLERS)
+    c = customers.create_customer(session, cmd)
+    security.audit(session, actor, action="customer.create", object_type="customer", object_id=c.id,
+                   after=_cust_state(c), request_id=rid)
+    return c
+
+
+def open_account(session: Session, actor: Principal, customer_id: int, *, kind: str, currency: str, name: str,
+                 interest_rate: float | None, overdraft_limit_minor: int, rid: str | None = None) -> Account:
+    actor.require_role(*TELLERS)
+    customers.get_customer(session, customer_id)
+    if kind == "savings" and interest_rate is None:
+        interest_rate = 0.0135
+    a = ledger.open_account(session, customer_id=customer_id, kind=kind, currency=check_currency(currency),
+                            name=name, overdraft_limit_minor=overdraft_limit_minor,
+                            interest_rate=Decimal(str(interest_rate)) if interest_rate is not None else None)
+    security.audit(session, actor, action="account.open", object_type="account", object_id=a.id,
+                   after=_acct_state(a) | {"kind": kind, "currency": a.currency}, request_id=rid)
+    return a
+
+
+def set_account_status(session: Session, actor: Principal, account_id: int, status: str, *, reason: str = "",
+                       rid: str | None = None) -> Account:
+    actor.require_role(*ACCOUNT_ADMINS)
+    a = ledger.get_account(session, account_id)
+    if a.kind == "internal" and actor.role != "admin":
+        raise NotFound("account not found")
+    before = _acct_state(a)
+    ledger.set_account_status(session, a, status)
+    security.audit(session, actor, action=f"account.{status}", object_type="account", object_id=a.id,
+                   before=before, after=_acct_state(a), request_id=rid, note=reason or None)
+    return a
+
+
+def set_daily_limit(session: Session, actor: Principal, customer_id: int, limit: int | None, *,
+                    rid: str | None = None) -> Customer:
+    actor.require_role("teller", "risk_officer")
+    c = customers.get_customer(session, customer_id)
+    before = _cust_state(c)
+    customers.set_daily_limit(session, c, limit)
+    security.audit(session, actor, action="customer.daily_limit", object_type="customer", object_id=c.id,
+                   before=before, after=_cust_state(c), request_id=rid)
+    return c
+
+
+def cash(session: Session, actor: Principal, *, account_id: int, amount_minor: int, currency: str, key: str,
+         deposit: bool, memo: str = "", rid: str | None = None) -> ledger.TransferResult:
+    """Cash over the counter: the bank's settlement (cash) account is the other side."""
+    actor.require_role(*TELLERS)
+    a = ledger.get_account(session, account_id)
+    if a.kind == "internal":
+        raise ValidationFailed("cash goes to customer accounts")
+    till = ledger.internal_account(session, "settlement", check_currency(currency))
+    before = _acct_state(a)
+    cmd = ledger.TransferCommand(
+        key=f"u{actor.user_id}:{key}", debit_account_id=till.id if deposit else a.id,
+        credit_account_id=a.id if deposit else till.id, amount_minor=amount_minor, currency=currency,
+        kind="deposit" if deposit else "withdrawal", memo=memo or ("cash deposit" if deposit else "cash withdrawal"),
+        initiated_by=actor.user_id,
+    )
+    res = ledger.transfer(session, cmd)
+    if not res.replayed:
+        session.refresh(a)
+        security.audit(session, actor, action="cash.deposit" if deposit else "cash.withdrawal",
+                       object_type="transfer", object_id=res.id, before=before, after=_acct_state(a),
+                       request_id=rid)
+    return res
+
+
+def hold(session: Session, actor: Principal, *, from_account_id: int, to_account_id: int, amount_minor: int,
+         currency: str, key: str, memo: str = "", rid: str | None = None) -> ledger.TransferResult:
+    """A pending transfer: funds reserved now, posted or voided later, exactly once."""
+    actor.require_role("teller", "risk_officer")
+    res = ledger.transfer(session, ledger.TransferCommand(
+        key=f"u{actor.user_id}:{key}", debit_account_id=from_account_id, credit_account_id=to_account_id,
+        amount_minor=amount_minor, currency=check_currency(currency), pending=True, memo=memo,
+        initiated_by=actor.user_id))
+    if not res.replayed:
+        security.audit(session, actor, action="hold.create", object_type="transfer", object_id=res.id,
+                       after={"amount_minor": amount_minor, "from": from_account_id, "to": to_account_id},
+                       request_id=rid)
+    return res
+
+
+def resolve_hold(session: Session, actor: Principal, *, pending_id: int, post: bool, key: str, memo: str = "",
+                 rid: str | None = None) -> ledger.TransferResult:
+    actor.require_role("teller", "risk_officer")
+    res = ledger.resolve_pending(session, pending_id=pending_id, post=post, key=f"u{actor.user_id}:{key}",
+                                 initiated_by=actor.user_id, memo=memo)
+    if not res.replayed:
+        security.audit(session, actor, action="hold.post" if post else "hold.void", object_type="transfer",
+                       object_id=pending_id, before={"state": "pending"},
+                       after={"state": "posted" if post else "voided", "by_transfer": res.id}, request_id=rid)
+    return res
+
+
+def reverse(session: Session, actor: Principal, *, transfer_id: int, key: str, memo: str = "",
+            rid: str | None = None) -> ledger.TransferResult:
+    actor.require_role("risk_officer")
+    res = ledger.reverse(session, transfer_id=transfer_id, key=f"u{actor.user_id}:{key}",
+                         initiated_by=actor.user_id, memo=memo, allow_overdraft=True)
+    if not res.replayed:
+        security.audit(session, actor, action="transfer.reverse", object_type="transfer", object_id=transfer_id,
+                       after={"reversal_id": res.id}, request_id=rid, note=memo or None)
+    return res
+
+
+def create_staff_user(session: Session, actor: Principal, *, username: str, password: str, role: str,
+                      display_name: str = "", rid: str | None = None):
+    actor.require_role("admin")
+    u = security.create_user(session, username=username, password=password, role=role, display_name=display_name)
+    security.audit(session, actor, action="user.create", object_type="user", object_id=u.id,
+                   after={"username": u.username, "role": u.role}, request_id=rid)
+    return u

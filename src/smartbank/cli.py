@@ -1,0 +1,290 @@
+"""The ``smartbank`` command line. Every command calls the same services as the API and web UI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="smartbank: an open-source intelligent digital-banking platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger: verify and seal the tamper-evident journal.", no_args_is_help=True)
+user_app = typer.Typer(help="Users: staff and customer sign-ins.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: each prints figures, the last line is one JSON object.",
+                        no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(user_app, name="user")
+app.add_typer(bench_app, name="bench")
+
+console = Console(stderr=True)
+
+DbUrl = Annotated[Optional[str], typer.Option("--database-url", envvar="SMARTBANK_DATABASE_URL",  # noqa: UP007
+                                             help="defaults to SMARTBANK_DATABASE_URL")]
+
+
+def _use(url: str | None) -> str:
+    import os
+
+    from smartbank.config import get_settings, reset_settings
+
+    if url:
+        os.environ["SMARTBANK_DATABASE_URL"] = url
+        reset_settings()
+    return get_settings().database_url
+
+
+def _emit(obj: dict) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DbUrl = None, revision: str = "head") -> None:
+    """Create or migrate the schema to the latest revision."""
+    from smartbank.ops.migrate import upgrade
+
+    url = _use(database_url)
+    upgrade(url, revision)
+    console.print(f"[green]schema at {revision}[/] ({url.split('@')[-1]})")
+
+
+@ledger_app.command("verify")
+def ledger_verify(database_url: DbUrl = None) -> None:
+    """Recompute the hash chain and every balance; exit 1 naming the first broken entry."""
+    from smartbank import db
+    from smartbank.ledger.journal import verify
+
+    _use(database_url)
+    rep = db.run_in_transaction(lambda s: verify(s))
+    d = rep.as_dict()
+    if rep.ok:
+        console.print(f"[green]ledger OK[/]: {rep.sealed} sealed transfers, {rep.unsealed} awaiting seal, "
+                      f"{rep.accounts} accounts, totals {rep.totals_by_currency}")
+    else:
+        fb = rep.first_broken or {}
+        console.print(f"[red]LEDGER BROKEN[/]: first broken: {fb.get('problem') or rep.problems[0]}")
+        for p in rep.problems[:10]:
+            console.print(f"  - {p}")
+    _emit(d)
+    raise typer.Exit(0 if rep.ok else 1)
+
+
+@ledger_app.command("seal")
+def ledger_seal(database_url: DbUrl = None) -> None:
+    """Chain every committed transfer into the journal now (the server does this every second)."""
+    from smartbank import db
+    from smartbank.ledger.journal import seal
+
+    _use(database_url)
+    n = db.run_in_transaction(lambda s: seal(s))
+    _emit({"sealed": n})
+
+
+@app.command("close-of-day")
+def close_of_day(
+    database_url: DbUrl = None,
+    day: Annotated[Optional[str], typer.Option("--date", help="business date YYYY-MM-DD (default today)")] = None,  # noqa: UP007
+) -> None:
+    """Accrue interest, capitalise at month end, run scheduled transfers; every missed day in order.
+    Rerunnable: a closed day is never posted twice."""
+    from smartbank import db
+    from smartbank.ledger.journal import seal
+    from smartbank.ops.close_of_day import close_day, days_to_close
+
+    _use(database_url)
+    try:
+        until = date.fromisoformat(day) if day else date.today()
+    except ValueError:
+        console.print(f"[red]not a date: {day!r} (use YYYY-MM-DD)[/]")
+        raise typer.Exit(2) from None
+    days = db.run_in_transaction(lambda s: days_to_close(s, until))
+    results = []
+    for d in days:
+        r = db.run_in_transaction(lambda s, d=d: close_day(s, d))
+        results.append(r.as_dict())
+        console.print(f"{d}: {'already closed' if r.skipped else 'closed'}"
+                      f" accrued={r.accrued_accounts} capitalised={r.capitalised_accounts}"
+                      f" interest={r.interest_posted_minor} scheduled={r.scheduled}")
+    db.run_in_transaction(lambda s: seal(s))
+    _emit({"days": len(results), "results": results[-5:]})
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="customer, teller, loan_officer, risk_officer, marketer, "
+                                           "service_agent or admin")] = "teller",
+    password: Annotated[Optional[str], typer.Option(help="prompted when omitted")] = None,  # noqa: UP007
+    customer_id: Annotated[Optional[int], typer.Option(help="for role=customer")] = None,  # noqa: UP007
+    database_url: DbUrl = None,
+) -> None:
+    """Create a sign-in (the audit log records it as done by the command line)."""
+    from smartbank import db
+    from smartbank.errors import SmartbankError
+    from smartbank.security import service as security
+
+    _use(database_url)
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+    def work(s):
+        u = security.create_user(s, username=username, password=password, role=role, customer_id=customer_id)
+        security.audit(s, security.SYSTEM, action="user.create", object_type="user", object_id=u.id,
+                       after={"username": username, "role": role}, note="smartbank user create")
+        return u.id
+
+    try:
+        uid = db.run_in_transaction(work)
+    except SmartbankError as exc:
+        console.print(f"[red]{exc.message}[/] {exc.details or ''}")
+        raise typer.Exit(2) from None
+    _emit({"user_id": uid, "username": username, "role": role})
+
+
+@app.command("synth")
+def synth(
+    customers: Annotated[int, typer.Option(min=1)] = 1000,
+    months: Annotated[int, typer.Option(min=1, max=120)] = 12,
+    seed: int = 42,
+    bulk: Annotated[Optional[bool], typer.Option("--bulk/--no-bulk", help="default: bulk for large runs")] = None,  # noqa: UP007
+    database_url: DbUrl = None,
+) -> None:
+    """Generate a deterministic synthetic bank (customers, accounts, a history of transactions)."""
+    from smartbank import synth as synth_mod
+    from smartbank.ops.migrate import upgrade
+
+    url = _use(database_url)
+    upgrade(url)
+    summary = synth_mod.run(url, customers=customers, months=months, seed=seed, bulk=bulk, progress=True)
+    _emit(summary)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP007
+    port: Annotated[Optional[int], typer.Option()] = None,  # noqa: UP007
+    workers: int = 1,
+    database_url: DbUrl = None,
+) -> None:
+    """Serve the web UI and the API (the journal sealer runs in the background)."""
+    import uvicorn
+
+    from smartbank.config import get_settings
+
+    _use(database_url)
+    s = get_settings()
+    uvicorn.run("smartbank.api.app:serving_app", factory=True, host=host or s.host, port=port or s.port,
+                workers=workers, log_level="warning", access_log=False)
+
+
+DEMO_STAFF = [("teller", "teller"), ("loan", "loan_officer"), ("risk", "risk_officer"), ("marketer", "marketer"),
+              ("agent", "service_agent"), ("admin", "admin")]
+DEMO_PASSWORD = "demo1234"
+
+
+@app.command("demo")
+def demo(
+    customers: int = 300,
+    months: int = 6,
+    seed: int = 42,
+    serve_too: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    database_url: DbUrl = None,
+) -> None:
+    """Migrate, seed a synthetic bank with demo sign-ins (first run only), print them and serve."""
+    from sqlalchemy import func, select
+
+    from smartbank import db
+    from smartbank import synth as synth_mod
+    from smartbank.config import get_settings
+    from smartbank.customers.models import Customer
+    from smartbank.ledger.models import Account
+    from smartbank.ops.migrate import upgrade
+    from smartbank.security import service as security
+    from smartbank.security.models import User
+
+    url = _use(database_url)
+    console.print("[bold]smartbank demo[/]: migrating the database ...")
+    upgrade(url)
+    has_users = db.run_in_transaction(lambda s: s.scalar(select(func.count()).select_from(User)))
+    if not has_users:
+        console.print(f"seeding a synthetic bank: {customers} customers, {months} months (seed {seed}) ...")
+        synth_mod.run(url, customers=customers, months=months, seed=seed, progress=True)
+
+        def users(s):
+            cust = s.scalars(select(Customer).join(Account, Account.customer_id == Customer.id)
+                             .where(Customer.kind == "individual", Account.kind == "demand")
+                             .order_by(Customer.id).limit(2)).all()
+            for i, c in enumerate(cust):
+                security.create_user(s, username="demo" if i == 0 else "demo2", password=DEMO_PASSWORD,
+                                     role="customer", customer_id=c.id, display_name=c.name)
+            for name, role in DEMO_STAFF:
+                security.create_user(s, username=name, password=DEMO_PASSWORD, role=role, display_name=name)
+
+        db.run_in_transaction(users)
+    s = get_settings()
+    base = f"http://{s.host}:{s.port}"
+    console.print(f"\n[bold green]smartbank is ready[/] at {base}  (API docs: {base}/docs)\n")
+    console.print(f"  customer portal  {base}/login          demo / {DEMO_PASSWORD}   (second customer: demo2)")
+    for name, role in DEMO_STAFF:
+        console.print(f"  console {role:<14} {base}/console/login  {name} / {DEMO_PASSWORD}")
+    console.print("")
+    if serve_too:
+        serve(host=None, port=None, workers=1, database_url=None)
+
+
+@bench_app.command("ledger")
+def bench_ledger(
+    database_url: DbUrl = None,
+    clients: int = 8,
+    seconds: float = 10.0,
+    accounts: int = 1000,
+    compare_pgbench: Annotated[bool, typer.Option(help="run pgbench tpcb-like on the same server first")] = False,
+) -> None:
+    """Concurrent transfers through the ledger service; last line: JSON with tps, p50_ms, p99_ms, conserved."""
+    from smartbank.bench import ledger as bl
+
+    url = _use(database_url)
+    out: dict = {}
+    if compare_pgbench:
+        from smartbank.bench.pgbench import run_pgbench
+
+        pg = run_pgbench(url, clients=clients, seconds=seconds)
+        out["pgbench_tps"] = pg["tps"]
+        console.print(f"pgbench tpcb-like -c {clients}: {pg['tps']:.0f} tps")
+    res = bl.run(url, clients=clients, seconds=seconds, accounts=accounts)
+    out = {**res, **out}
+    if "pgbench_tps" in out and out["pgbench_tps"]:
+        out["vs_pgbench"] = round(out["tps"] / out["pgbench_tps"], 3)
+    console.print(f"ledger: {res['tps']:.0f} transfers/s, p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms, "
+                  f"conserved={res['conserved']}")
+    _emit(out)
+    if not res["conserved"]:
+        raise typer.Exit(1)
+
+
+@bench_app.command("http")
+def bench_http(
+    database_url: DbUrl = None,
+    clients: int = 16,
+    seconds: float = 10.0,
+    workers: int = 2,
+) -> None:
+    """POST /api/v1/transfers from concurrent clients against a real server; last line is JSON."""
+    from smartbank.bench import http as bh
+
+    url = _use(database_url)
+    res = bh.run(url, clients=clients, seconds=seconds, workers=workers)
+    console.print(f"http: {res['tps']:.0f} transfers/s, p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms")
+    _emit(res)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

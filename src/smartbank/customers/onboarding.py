@@ -1,0 +1,31 @@
+"""Self-service sign-up: a verified customer, a user and a first demand account, in one unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from smartbank.customers import service as customers
+from smartbank.ledger import service as ledger
+from smartbank.security import service as security
+
+
+@dataclass(frozen=True)
+class Signup:
+    name: str
+    id_number: str
+    phone: str
+    username: str
+    password: str
+    email: str | None = None
+
+
+def sign_up(session: Session, cmd: Signup):
+    security.check_password_strength(cmd.password)
+    c = customers.create_customer(session, customers.CustomerCreate(
+        kind="individual", name=cmd.name, id_number=cmd.id_number, phone=cmd.phone, email=cmd.email))
+    u = security.create_user(session, username=cmd.username, password=cmd.password, role="customer",
+                             customer_id=c.id, display_name=c.name)
+    acct = ledger.open_account(session, customer_id=c.id, kind="demand", name="活期 Current")
+    return c, u, acct
