@@ -150,6 +150,25 @@ def run_in_transaction(fn: Callable[[Session], T], *, engine: Engine | None = No
             time.sleep(min(0.002 * 2**attempt, 0.2))
 
 
+def run_read(fn: Callable[[Session], T], *, engine: Engine | None = None) -> T:
+    """A mostly-reading unit of work. On PostgreSQL it runs in autocommit mode (no BEGIN/COMMIT round
+    trips; any single write it makes commits on its own); elsewhere it is a normal transaction."""
+    engine = engine or get_engine()
+    if engine.dialect.name != "postgresql":
+        return run_in_transaction(fn, engine=engine)
+    auto = _autocommit.get(id(engine))
+    if auto is None:
+        auto = _autocommit[id(engine)] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    session = session_factory(auto)()
+    try:
+        return fn(session)
+    finally:
+        session.close()
+
+
+_autocommit: dict[int, Engine] = {}
+
+
 def is_postgres(session_or_engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"

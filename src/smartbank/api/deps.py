@@ -28,7 +28,7 @@ def current_principal(request: Request) -> Principal:
     token = token_from(request)
     if not token:
         raise NotAuthenticated("sign in first")
-    p = db.run_in_transaction(lambda s: security.authenticate(s, token))
+    p = db.run_read(lambda s: security.authenticate(s, token))
     request.state.principal = p
     return p
 

@@ -49,7 +49,8 @@ def create_customer(session: Session, cmd: CustomerCreate, *, number: str | None
         id_number = cmd.id_number.strip().upper()
         # unified social credit code: 18 characters
         if id_type == "business_licence" and len(id_number) != 18:
-            raise ValidationFailed("a unified social credit code has 18 characters", details={"id_number": cmd.id_number})
+            raise ValidationFailed("a unified social credit code has 18 characters",
+                                   details={"id_number": cmd.id_number})
     phone = normalise_phone(cmd.phone) if cmd.phone else None
     if cmd.email and "@" not in cmd.email:
         raise ValidationFailed("not an e-mail address", details={"email": cmd.email})

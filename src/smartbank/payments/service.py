@@ -11,10 +11,10 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from smartbank.errors import Conflict, Forbidden, NotFound, SmartbankError, ValidationFailed
+from smartbank.errors import Conflict, NotFound, SmartbankError, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.money import check_currency
@@ -64,11 +64,16 @@ class PaymentRequest:
 def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = "transfer",
         reference: str | None = None) -> ledger.TransferResult:
     """A customer-initiated payment to any customer account of the bank, by account number."""
-    src = owned_account(session, actor, req.from_account_id)
-    if src.kind == "internal":
-        raise Forbidden("payments are made from customer accounts")
     number = (req.to_account_number or "").replace(" ", "")
-    dst = session.scalars(select(Account).where(Account.number == number)).first()
+    # both accounts in one query: the payer's by id, the payee's by number
+    found = session.execute(
+        select(Account.id, Account.number, Account.customer_id, Account.kind)
+        .where(or_(Account.id == req.from_account_id, Account.number == number))
+    ).all()
+    src = next((a for a in found if a.id == req.from_account_id), None)
+    dst = next((a for a in found if a.number == number), None)
+    if src is None or src.kind == "internal" or (not actor.is_staff and src.customer_id != actor.customer_id):
+        raise NotFound("account not found", details={"account_id": req.from_account_id})
     if dst is None or (dst.kind == "internal" and kind == "transfer"):
         raise NotFound("no account with that number", details={"account_number": req.to_account_number})
     cmd = ledger.TransferCommand(
@@ -100,7 +105,8 @@ def add_payee(session: Session, actor: Principal, customer_id: int, *, name: str
     name = " ".join((name or "").split())
     if not name or len(name) > 200:
         raise ValidationFailed("a payee needs a name")
-    if session.scalars(select(Payee.id).where(Payee.customer_id == customer_id, Payee.account_number == number)).first():
+    dup = select(Payee.id).where(Payee.customer_id == customer_id, Payee.account_number == number)
+    if session.scalars(dup).first():
         raise Conflict("this payee is already saved", details={"account_number": number})
     p = Payee(customer_id=customer_id, name=name, account_number=number, nickname=nickname)
     session.add(p)

@@ -62,7 +62,8 @@ def get_transfer(transfer_id: int, actor: Actor) -> TransferOut:
     def work(s):
         t = ledger.get_transfer(s, transfer_id)
         if not actor.is_staff:
-            owners = {s.get(Account, t["debit_account_id"]).customer_id, s.get(Account, t["credit_account_id"]).customer_id}
+            owners = {s.get(Account, t["debit_account_id"]).customer_id,
+                      s.get(Account, t["credit_account_id"]).customer_id}
             if actor.customer_id not in owners:
                 raise NotFound("transfer not found", details={"transfer_id": transfer_id})
         return TransferOut.of(t)
