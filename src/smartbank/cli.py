@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from datetime import date
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,7 +24,7 @@ app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 
-DbUrl = Annotated[Optional[str], typer.Option("--database-url", envvar="SMARTBANK_DATABASE_URL",  # noqa: UP007
+DbUrl = Annotated[str | None, typer.Option("--database-url", envvar="SMARTBANK_DATABASE_URL",  # noqa: UP007
                                              help="defaults to SMARTBANK_DATABASE_URL")]
 
 
@@ -87,7 +88,7 @@ def ledger_seal(database_url: DbUrl = None) -> None:
 @app.command("close-of-day")
 def close_of_day(
     database_url: DbUrl = None,
-    day: Annotated[Optional[str], typer.Option("--date", help="business date YYYY-MM-DD (default today)")] = None,  # noqa: UP007
+    day: Annotated[str | None, typer.Option("--date", help="business date YYYY-MM-DD (default today)")] = None,  # noqa: UP007
 ) -> None:
     """Accrue interest, capitalise at month end, run scheduled transfers; every missed day in order.
     Rerunnable: a closed day is never posted twice."""
@@ -104,7 +105,7 @@ def close_of_day(
     days = db.run_in_transaction(lambda s: days_to_close(s, until))
     results = []
     for d in days:
-        r = db.run_in_transaction(lambda s, d=d: close_day(s, d))
+        r = db.run_in_transaction(partial(close_day, day=d))
         results.append(r.as_dict())
         console.print(f"{d}: {'already closed' if r.skipped else 'closed'}"
                       f" accrued={r.accrued_accounts} capitalised={r.capitalised_accounts}"
@@ -118,8 +119,8 @@ def user_create(
     username: str,
     role: Annotated[str, typer.Option(help="customer, teller, loan_officer, risk_officer, marketer, "
                                            "service_agent or admin")] = "teller",
-    password: Annotated[Optional[str], typer.Option(help="prompted when omitted")] = None,  # noqa: UP007
-    customer_id: Annotated[Optional[int], typer.Option(help="for role=customer")] = None,  # noqa: UP007
+    password: Annotated[str | None, typer.Option(help="prompted when omitted")] = None,  # noqa: UP007
+    customer_id: Annotated[int | None, typer.Option(help="for role=customer")] = None,  # noqa: UP007
     database_url: DbUrl = None,
 ) -> None:
     """Create a sign-in (the audit log records it as done by the command line)."""
@@ -150,7 +151,7 @@ def synth(
     customers: Annotated[int, typer.Option(min=1)] = 1000,
     months: Annotated[int, typer.Option(min=1, max=120)] = 12,
     seed: int = 42,
-    bulk: Annotated[Optional[bool], typer.Option("--bulk/--no-bulk", help="default: bulk for large runs")] = None,  # noqa: UP007
+    bulk: Annotated[bool | None, typer.Option("--bulk/--no-bulk", help="default: bulk for large runs")] = None,  # noqa: UP007
     database_url: DbUrl = None,
 ) -> None:
     """Generate a deterministic synthetic bank (customers, accounts, a history of transactions)."""
@@ -165,8 +166,8 @@ def synth(
 
 @app.command("serve")
 def serve(
-    host: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP007
-    port: Annotated[Optional[int], typer.Option()] = None,  # noqa: UP007
+    host: Annotated[str | None, typer.Option()] = None,  # noqa: UP007
+    port: Annotated[int | None, typer.Option()] = None,  # noqa: UP007
     workers: int = 1,
     database_url: DbUrl = None,
 ) -> None:

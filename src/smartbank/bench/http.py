@@ -92,6 +92,7 @@ def _client(port: int, creds: list[tuple[str, int]], numbers: list[str], seconds
 
 
 def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2) -> dict[str, Any]:
+    from smartbank.bench.ledger import prepare as prepare_accounts
     from smartbank.bench.ledger import total_balance
 
     users, numbers = prepare(url, clients)
@@ -114,9 +115,6 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
             if time.time() > deadline or server.poll() is not None:
                 raise RuntimeError("the server did not start")
             time.sleep(0.2)
-        ids = [a for _, a in users]
-        from smartbank.bench.ledger import prepare as prepare_accounts
-
         all_ids = prepare_accounts(url, max(1000, len(users)))
         before, _ = total_balance(url, all_ids)
         ctx = mp.get_context("fork")
@@ -142,14 +140,13 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
     for _, st in results:
         for k, v in st.items():
             statuses[k] = statuses.get(k, 0) + v
-    after, everything = total_balance(url, all_ids)
+    after, sound = total_balance(url, all_ids)
     n = len(lat)
     ok = statuses.get(201, 0)
 
     def pct(p: float) -> float:
         return round(lat[min(n - 1, int(p * n))] * 1000, 2) if n else 0.0
 
-    del ids
     return {"clients": clients, "workers": workers, "seconds": seconds, "requests": n, "transfers": ok,
             "statuses": {str(k): v for k, v in sorted(statuses.items())}, "tps": round(ok / seconds, 1),
-            "p50_ms": pct(0.5), "p99_ms": pct(0.99), "conserved": before == after and everything == 0}
+            "p50_ms": pct(0.5), "p99_ms": pct(0.99), "conserved": before == after and sound}

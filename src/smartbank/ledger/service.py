@@ -359,9 +359,10 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
         session.execute(_UPDATE_PENDING, {"d": cmd.debit_account_id, "c": cmd.credit_account_id,
                                           "amt": cmd.amount_minor})
     else:
-        release = _pending_of["amount_minor"] if resolving else 0
-        bal = dict(session.execute(_UPDATE_POSTED, {"d": cmd.debit_account_id, "c": cmd.credit_account_id,
-                                                    "amt": cmd.amount_minor, "rel": release}).all())
+        release = _pending_of["amount_minor"] if _pending_of is not None else 0
+        moved = session.execute(_UPDATE_POSTED, {"d": cmd.debit_account_id, "c": cmd.credit_account_id,
+                                                 "amt": cmd.amount_minor, "rel": release}).all()
+        bal: dict[int, int] = {int(r[0]): int(r[1]) for r in moved}
         session.execute(_INSERT_ENTRIES, {
             "t": new_id, "d": cmd.debit_account_id, "c": cmd.credit_account_id, "neg": -cmd.amount_minor,
             "amt": cmd.amount_minor, "cur": cmd.currency, "bd": bal[cmd.debit_account_id],
@@ -423,10 +424,9 @@ def _transfer_pg(session: Session, cmd: TransferCommand, rhash: str, now: dateti
         raise InsufficientFunds("insufficient funds",
                                 details={"account_id": cmd.debit_account_id, "available_minor": info})
     if status == "limit":
-        cid = session.execute(text("SELECT customer_id FROM accounts WHERE id = :i"),
-                              {"i": cmd.debit_account_id}).scalar()
-        limit = session.execute(_CUSTOMER_LIMIT, {"cid": cid}).scalar() or get_settings().default_daily_limit_minor
-        raise _limit_error(session, cid, vd, cmd.currency, limit)
+        cid = int(session.execute(text("SELECT customer_id FROM accounts WHERE id = :i"),
+                                  {"i": cmd.debit_account_id}).scalar_one())
+        raise _limit_error(session, cid, vd, cmd.currency, int(info))  # info: the limit in force
     raise RuntimeError(f"unexpected ledger status {status!r}")  # pragma: no cover
 
 

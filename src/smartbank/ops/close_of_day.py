@@ -94,8 +94,9 @@ def close_day(session: Session, day: date) -> DayResult:
                 res.interest_posted_minor += minor
     session.flush()
     res.scheduled = run_due_scheduled(session, day)
-    res.overdue_bills = session.execute(text(
-        "UPDATE bills SET status = 'overdue' WHERE status = 'unpaid' AND due_date < :d"), {"d": day}).rowcount or 0
+    overdue = session.execute(text("UPDATE bills SET status = 'overdue' WHERE status = 'unpaid' AND due_date < :d"),
+                              {"d": day})
+    res.overdue_bills = getattr(overdue, "rowcount", 0) or 0
     session.add(BusinessDay(day=day, status="done", finished_at=ledger.utcnow(), summary=res.as_dict()))
     session.flush()
     return res
