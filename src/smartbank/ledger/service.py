@@ -492,6 +492,9 @@ def reverse(session: Session, *, transfer_id: int, key: str, initiated_by: int |
         raise ValidationFailed("only posted transfers can be reversed", details={"transfer_id": transfer_id})
     if orig["kind"] == "reversal":
         raise ValidationFailed("a reversal cannot itself be reversed; post a new transfer")
+    # lock both accounts first (as resolve_pending does): the check below is then serialised with any
+    # concurrent reversal of the same transfer, which would otherwise hit the unique reverses_id
+    _lock(session, orig["debit_account_id"], orig["credit_account_id"])
     existing = session.execute(text("SELECT id FROM transfers WHERE reverses_id = :r"), {"r": transfer_id}).first()
     if existing is not None:
         prior = session.execute(_GET_BY_KEY, {"key": key}).first()
