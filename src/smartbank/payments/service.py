@@ -2,7 +2,9 @@
 
 Every function takes the acting :class:`Principal` and enforces object-level authorisation: a
 customer acts only on their own accounts (another customer's account is reported as not found,
-so its existence is not revealed); staff act on any.
+so its existence is not revealed); staff may read any. Payments (transfers, bills, top-ups,
+scheduled transfers) are initiated only by the customer who owns the paying account: staff move
+money through the role-checked, audited back-office operations instead.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from smartbank.errors import Conflict, NotFound, SmartbankError, ValidationFailed
+from smartbank.errors import Conflict, Forbidden, NotFound, SmartbankError, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.money import check_currency
@@ -29,6 +31,14 @@ def owned_account(session: Session, actor: Principal, account_id: int, *, for_de
     if not actor.is_staff and acct.customer_id != actor.customer_id:
         raise NotFound("account not found", details={"account_id": account_id})
     return acct
+
+
+def require_customer(actor: Principal) -> None:
+    """Customer payments are initiated by the customer. Staff move money only through the
+    role-checked, audited back-office operations (cash, holds, reversals)."""
+    if actor.customer_id is None or actor.is_staff:
+        raise Forbidden("payments are made by the customer who owns the account",
+                        details={"role": actor.role})
 
 
 def customer_scope(actor: Principal, customer_id: int) -> None:
@@ -64,6 +74,7 @@ class PaymentRequest:
 def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = "transfer",
         reference: str | None = None) -> ledger.TransferResult:
     """A customer-initiated payment to any customer account of the bank, by account number."""
+    require_customer(actor)
     number = (req.to_account_number or "").replace(" ", "")
     # both accounts in one query: the payer's by id, the payee's by number
     found = session.execute(
@@ -152,6 +163,7 @@ def next_run_after(s: ScheduledTransfer, run: date) -> date | None:
 def schedule_transfer(session: Session, actor: Principal, *, from_account_id: int, to_account_number: str,
                       amount_minor: int, currency: str, frequency: str, start_date: date,
                       end_date: date | None = None, memo: str = "", today: date | None = None) -> ScheduledTransfer:
+    require_customer(actor)
     src = owned_account(session, actor, from_account_id)
     dst = session.scalars(select(Account).where(Account.number == (to_account_number or "").replace(" ", ""),
                                                 Account.kind != "internal")).first()
@@ -262,6 +274,7 @@ def lookup_bills(session: Session, biller_code: str, reference: str) -> list[Bil
 
 def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_id: int,
              idempotency_key: str) -> tuple[Bill, ledger.TransferResult]:
+    require_customer(actor)
     bill = session.get(Bill, bill_id)
     if bill is None:
         raise NotFound("bill not found", details={"bill_id": bill_id})
@@ -297,6 +310,7 @@ def top_up(session: Session, actor: Principal, *, from_account_id: int, biller_c
     """Mobile top-up: no bill, the customer chooses the amount for a phone number."""
     from smartbank.customers.validation import normalise_phone
 
+    require_customer(actor)
     biller = get_biller(session, biller_code)
     if biller.requires_bill:
         raise ValidationFailed("this biller takes bill payments, not top-ups")
