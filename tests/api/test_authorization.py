@@ -1,0 +1,359 @@
+"""Object-level and role authorisation for every endpoint that names an object.
+
+A customer never reads or moves another customer's money or data: the object is reported as not
+found (404, so its existence is not revealed) and nothing is written. Staff-only endpoints answer
+403 to customers and to staff whose role may not do the operation.
+
+``test_every_id_taking_route_is_covered`` enumerates the published routes, so a new route that
+takes an id (path parameter, ``*_id`` query parameter or ``*_id`` body field) fails the suite
+until a case for it is added to ``CASES`` below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from smartbank import db
+from smartbank.api.app import create_app
+from smartbank.backoffice import service as backoffice
+from smartbank.ledger import service as ledger
+from smartbank.payments import service as payments
+from smartbank.security.service import SYSTEM, Principal
+from tests.api.support import API, add_biller, assert_error, issue_bill, number, state
+from tests.conftest import login
+
+
+@dataclass
+class World:
+    alice: int
+    bob: int
+    a1: int  # alice, funded
+    a3: int  # alice, empty (closable)
+    b1: int  # bob
+    settlement: int
+    payee: int  # alice's payee
+    scheduled: int  # alice's scheduled transfer
+    transfer: int  # alice -> bob, posted
+    deposit: int  # settlement -> alice
+    hold: int  # alice -> bob, pending
+    bill: int
+    h: dict[str, dict[str, str]]
+    nb1: str  # bob's account number
+
+
+def _world(client, bank, engine) -> World:
+    alice, bob = bank.customer("王芳"), bank.customer("李娜")
+    a1 = bank.account(alice, balance=100_000)
+    a3 = bank.account(alice)
+    b1 = bank.account(bob, balance=50_000)
+    uid = bank.user("alice", customer_id=alice)
+    bank.user("bob", customer_id=bob)
+    for name, role in (("teller1", "teller"), ("mark1", "marketer"), ("risk1", "risk_officer"),
+                       ("admin1", "admin")):
+        bank.user(name, role=role)
+    add_biller(engine, "BJPOWER")
+    add_biller(engine, "CMCC", category="mobile", requires_bill=False)
+    bill = issue_bill(engine, "BJPOWER", "0012345678", 12_345)
+    me = Principal(user_id=uid, username="alice", role="customer", customer_id=alice)
+    nb1 = number(engine, b1)
+    with db.session_scope(engine) as s:
+        payee = payments.add_payee(s, me, alice, name="李娜", account_number=nb1).id
+        sched = payments.schedule_transfer(
+            s, me, from_account_id=a1, to_account_number=nb1, amount_minor=1_000, currency="CNY",
+            frequency="monthly", start_date=date.today() + timedelta(days=3)).id
+        transfer = payments.pay(s, me, payments.PaymentRequest(
+            from_account_id=a1, to_account_number=nb1, amount_minor=500, currency="CNY",
+            idempotency_key="setup-pay")).id
+        hold = backoffice.hold(s, SYSTEM, from_account_id=a1, to_account_id=b1, amount_minor=1_000,
+                               currency="CNY", key="setup-hold").id
+        settlement = ledger.internal_account(s, "settlement", "CNY").id
+    deposit = int(_scalar(engine, "SELECT id FROM transfers WHERE credit_account_id = :a AND kind = 'deposit'", a=a1))
+    h = {u: login(client, u) for u in ("alice", "bob", "teller1", "mark1", "risk1", "admin1")}
+    return World(alice, bob, a1, a3, b1, settlement, payee, sched, transfer, deposit, hold, bill, h, nb1)
+
+
+def _scalar(engine, sql, **kw):
+    from tests.api.support import scalar
+
+    return scalar(engine, sql, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# One case per (method, route): the attack by a customer on alice's objects, and the control
+# that shows the same request succeeds for someone entitled to it (so the refusal is about who
+# asks, not about a malformed request).
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    route: str  # as published in the OpenAPI document
+    attack: Any  # (World) -> (url, json|None)
+    attacker: str  # "bob": another customer -> 404; "customer": staff-only endpoint -> 403
+    control: Any = None  # (World) -> (user, url, json|None, expected status)
+
+
+def _t(w, **kw):
+    return {"from_account_id": w.a1, "amount_minor": 100, "currency": "CNY", **kw}
+
+
+CASES: list[Case] = [
+    # --- reads of alice's data ---------------------------------------------------------------
+    Case("get", "/api/v1/accounts/{account_id}", lambda w: (f"{API}/accounts/{w.a1}", None), "bob",
+         lambda w: ("alice", f"{API}/accounts/{w.a1}", None, 200)),
+    Case("get", "/api/v1/accounts/{account_id}/transactions",
+         lambda w: (f"{API}/accounts/{w.a1}/transactions", None), "bob",
+         lambda w: ("alice", f"{API}/accounts/{w.a1}/transactions", None, 200)),
+    Case("get", "/api/v1/accounts/{account_id}/transactions.csv",
+         lambda w: (f"{API}/accounts/{w.a1}/transactions.csv", None), "bob",
+         lambda w: ("alice", f"{API}/accounts/{w.a1}/transactions.csv", None, 200)),
+    Case("get", "/api/v1/accounts/{account_id}/statements/{year}/{month}",
+         lambda w: (f"{API}/accounts/{w.a1}/statements/{date.today().year}/{date.today().month}", None), "bob",
+         lambda w: ("alice", f"{API}/accounts/{w.a1}/statements/{date.today().year}/{date.today().month}",
+                    None, 200)),
+    Case("get", "/api/v1/transfers/{transfer_id}", lambda w: (f"{API}/transfers/{w.deposit}", None), "bob",
+         lambda w: ("alice", f"{API}/transfers/{w.deposit}", None, 200)),
+    Case("get", "/api/v1/customers/{customer_id}", lambda w: (f"{API}/customers/{w.alice}", None), "bob",
+         lambda w: ("alice", f"{API}/customers/{w.alice}", None, 200)),
+    Case("get", "/api/v1/accounts", lambda w: (f"{API}/accounts?customer_id={w.alice}", None), "bob",
+         lambda w: ("alice", f"{API}/accounts?customer_id={w.alice}", None, 200)),
+    Case("get", "/api/v1/payees", lambda w: (f"{API}/payees?customer_id={w.alice}", None), "bob",
+         lambda w: ("alice", f"{API}/payees?customer_id={w.alice}", None, 200)),
+    Case("get", "/api/v1/scheduled-transfers", lambda w: (f"{API}/scheduled-transfers?customer_id={w.alice}", None),
+         "bob", lambda w: ("alice", f"{API}/scheduled-transfers?customer_id={w.alice}", None, 200)),
+    # --- moving alice's money --------------------------------------------------------------------
+    Case("post", "/api/v1/transfers",
+         lambda w: (f"{API}/transfers", _t(w, to_account_number=w.nb1, idempotency_key="x1")), "bob",
+         lambda w: ("alice", f"{API}/transfers", _t(w, to_account_number=w.nb1, idempotency_key="x1"), 201)),
+    Case("post", "/api/v1/bill-payments",
+         lambda w: (f"{API}/bill-payments", {"from_account_id": w.a1, "bill_id": w.bill, "idempotency_key": "x2"}),
+         "bob", lambda w: ("alice", f"{API}/bill-payments",
+                           {"from_account_id": w.a1, "bill_id": w.bill, "idempotency_key": "x2"}, 201)),
+    Case("post", "/api/v1/top-ups",
+         lambda w: (f"{API}/top-ups", {"from_account_id": w.a1, "biller_code": "CMCC", "phone": "13912345678",
+                                       "amount_minor": 50_00, "idempotency_key": "x3"}), "bob",
+         lambda w: ("alice", f"{API}/top-ups", {"from_account_id": w.a1, "biller_code": "CMCC",
+                                                "phone": "13912345678", "amount_minor": 50_00,
+                                                "idempotency_key": "x3"}, 201)),
+    Case("post", "/api/v1/scheduled-transfers",
+         lambda w: (f"{API}/scheduled-transfers", {
+             "from_account_id": w.a1, "to_account_number": w.nb1, "amount_minor": 100, "frequency": "weekly",
+             "start_date": str(date.today() + timedelta(days=1))}), "bob",
+         lambda w: ("alice", f"{API}/scheduled-transfers", {
+             "from_account_id": w.a1, "to_account_number": w.nb1, "amount_minor": 100, "frequency": "weekly",
+             "start_date": str(date.today() + timedelta(days=1))}, 201)),
+    Case("delete", "/api/v1/payees/{payee_id}", lambda w: (f"{API}/payees/{w.payee}", None), "bob",
+         lambda w: ("alice", f"{API}/payees/{w.payee}", None, 204)),
+    Case("delete", "/api/v1/scheduled-transfers/{scheduled_id}",
+         lambda w: (f"{API}/scheduled-transfers/{w.scheduled}", None), "bob",
+         lambda w: ("alice", f"{API}/scheduled-transfers/{w.scheduled}", None, 200)),
+    # --- staff-only endpoints: a customer gets 403 whatever the object ---------------------------
+    Case("post", "/api/v1/customers/{customer_id}/accounts",
+         lambda w: (f"{API}/customers/{w.alice}/accounts", {"kind": "savings"}), "customer",
+         lambda w: ("teller1", f"{API}/customers/{w.alice}/accounts", {"kind": "savings"}, 201)),
+    Case("put", "/api/v1/customers/{customer_id}/daily-limit",
+         lambda w: (f"{API}/customers/{w.alice}/daily-limit", {"daily_limit_minor": 10**12}), "customer",
+         lambda w: ("teller1", f"{API}/customers/{w.alice}/daily-limit", {"daily_limit_minor": 10**12}, 200)),
+    Case("post", "/api/v1/accounts/{account_id}/freeze",
+         lambda w: (f"{API}/accounts/{w.a1}/freeze", {"reason": "x"}), "customer",
+         lambda w: ("teller1", f"{API}/accounts/{w.a1}/freeze", {"reason": "x"}, 200)),
+    Case("post", "/api/v1/accounts/{account_id}/unfreeze",
+         lambda w: (f"{API}/accounts/{w.a1}/unfreeze", {}), "customer",
+         lambda w: ("teller1", f"{API}/accounts/{w.a1}/unfreeze", {}, 200)),
+    Case("post", "/api/v1/accounts/{account_id}/close", lambda w: (f"{API}/accounts/{w.a3}/close", {}), "customer",
+         lambda w: ("teller1", f"{API}/accounts/{w.a3}/close", {}, 200)),
+    Case("post", "/api/v1/cash/deposits",
+         lambda w: (f"{API}/cash/deposits", {"account_id": w.b1, "amount_minor": 100, "idempotency_key": "c1"}),
+         "customer", lambda w: ("teller1", f"{API}/cash/deposits",
+                                {"account_id": w.b1, "amount_minor": 100, "idempotency_key": "c1"}, 201)),
+    Case("post", "/api/v1/cash/withdrawals",
+         lambda w: (f"{API}/cash/withdrawals", {"account_id": w.a1, "amount_minor": 100, "idempotency_key": "c2"}),
+         "customer", lambda w: ("teller1", f"{API}/cash/withdrawals",
+                                {"account_id": w.a1, "amount_minor": 100, "idempotency_key": "c2"}, 201)),
+    Case("post", "/api/v1/holds",
+         lambda w: (f"{API}/holds", {"from_account_id": w.a1, "to_account_id": w.b1, "amount_minor": 100,
+                                     "idempotency_key": "h1"}), "customer",
+         lambda w: ("teller1", f"{API}/holds", {"from_account_id": w.a1, "to_account_id": w.b1,
+                                                "amount_minor": 100, "idempotency_key": "h1"}, 201)),
+    Case("post", "/api/v1/holds/{transfer_id}/post",
+         lambda w: (f"{API}/holds/{w.hold}/post", {"idempotency_key": "p1"}), "customer",
+         lambda w: ("teller1", f"{API}/holds/{w.hold}/post", {"idempotency_key": "p1"}, 201)),
+    Case("post", "/api/v1/holds/{transfer_id}/void",
+         lambda w: (f"{API}/holds/{w.hold}/void", {"idempotency_key": "v1"}), "customer",
+         # the hold was posted by the previous control: voiding it now is refused, exactly once
+         lambda w: ("teller1", f"{API}/holds/{w.hold}/void", {"idempotency_key": "v1"}, 409)),
+    Case("post", "/api/v1/transfers/{transfer_id}/reverse",
+         lambda w: (f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "r1"}), "customer",
+         lambda w: ("risk1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "r1"}, 201)),
+    Case("get", "/api/v1/audit", lambda w: (f"{API}/audit?object_type=account&object_id={w.a1}", None), "customer",
+         lambda w: ("admin1", f"{API}/audit?object_type=account&object_id={w.a1}", None, 200)),
+    # --- bills are looked up by the reference printed on them: any signed-in user, nobody else --
+    Case("get", "/api/v1/billers/{code}/bills",
+         lambda w: (f"{API}/billers/BJPOWER/bills?reference=0012345678", None), "anonymous",
+         lambda w: ("bob", f"{API}/billers/BJPOWER/bills?reference=0012345678", None, 200)),
+]
+
+
+def _id_taking_routes() -> set[tuple[str, str]]:
+    """(method, path) of every published operation that takes an id: a path parameter, a query
+    parameter named ``*_id`` or a JSON body field named ``*_id``."""
+    doc = create_app().openapi()
+    schemas = doc.get("components", {}).get("schemas", {})
+
+    def body_fields(op) -> set[str]:
+        content = (op.get("requestBody") or {}).get("content", {})
+        ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+        if not ref:
+            return set()
+        return set(schemas[ref.rsplit("/", 1)[-1]].get("properties", {}))
+
+    out = set()
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            params = op.get("parameters", [])
+            takes_id = (any(p["in"] == "path" for p in params)
+                        or any(p["in"] == "query" and p["name"].endswith("_id") for p in params)
+                        or any(f.endswith("_id") for f in body_fields(op)))
+            if takes_id:
+                out.add((method, path))
+    return out
+
+
+def test_every_id_taking_route_is_covered():
+    routes = _id_taking_routes()
+    covered = {(c.method, c.route) for c in CASES}
+    assert routes - covered == set(), "id-taking routes without an authorisation case"
+    assert covered - routes == set(), "cases for routes that no longer exist or take no id"
+    assert len(covered) == len(CASES), "one case per route"
+
+
+def test_no_customer_reaches_another_customers_objects(client, bank, engine):
+    w = _world(client, bank, engine)
+    unknown = {"bob": 404, "customer": 403, "anonymous": 401}
+    for case in CASES:
+        url, body = case.attack(w)
+        headers = {"anonymous": {}, "bob": w.h["bob"], "customer": w.h["bob"]}[case.attacker]
+        before = state(engine)
+        r = client.request(case.method.upper(), url, json=body, headers=headers)
+        assert_error(r, unknown[case.attacker],
+                     {"bob": "not_found", "customer": "forbidden", "anonymous": "not_authenticated"}[case.attacker])
+        assert state(engine) == before, f"{case.method} {case.route} wrote something"
+        if case.attacker == "customer":
+            # alice may not do it to her own account either: the role, not the object, decides
+            r = client.request(case.method.upper(), url, json=body, headers=w.h["alice"])
+            assert_error(r, 403, "forbidden")
+            assert state(engine) == before
+        if case.control:
+            user, curl, cbody, status = case.control(w)
+            r = client.request(case.method.upper(), curl, json=cbody, headers=w.h[user])
+            assert r.status_code == status, (case.route, r.text)
+    bank.assert_invariants()
+
+
+def test_refusal_does_not_reveal_existence(client, bank, engine):
+    """Another customer's account, the bank's internal accounts and a missing account look alike."""
+    w = _world(client, bank, engine)
+    hb = w.h["bob"]
+    missing = 10**9
+    for aid in (w.a1, w.settlement, missing):
+        for suffix in ("", "/transactions", "/transactions.csv", "/statements/2026/1"):
+            r = client.get(f"{API}/accounts/{aid}{suffix}", headers=hb)
+            body = assert_error(r, 404, "not_found")
+            assert body["message"] == "account not found"
+    for tid in (w.deposit, missing):
+        assert_error(client.get(f"{API}/transfers/{tid}", headers=hb), 404, "not_found")
+    # bob does see the transfer he received and his own account
+    assert client.get(f"{API}/transfers/{w.transfer}", headers=hb).status_code == 200
+    assert client.get(f"{API}/accounts/{w.b1}", headers=hb).status_code == 200
+    # bob's own account list never includes alice's accounts
+    ids = {a["id"] for a in client.get(f"{API}/accounts", headers=hb).json()}
+    assert ids == {w.b1}
+
+
+def test_history_never_shows_another_customers_entries_through_the_counterparty(client, bank, engine):
+    w = _world(client, bank, engine)
+    items = client.get(f"{API}/accounts/{w.b1}/transactions", headers=w.h["bob"]).json()["items"]
+    assert {i["transfer_id"] for i in items} == {w.transfer, _scalar(
+        engine, "SELECT id FROM transfers WHERE credit_account_id = :b AND kind = 'deposit'", b=w.b1)}
+    # bob sees alice's account number and name as counterparty, never her balance
+    assert all("balance_after_minor" in i for i in items)
+    alice_entry = _scalar(engine, "SELECT balance_after FROM entries WHERE account_id = :a AND transfer_id = :t",
+                          a=w.a1, t=w.transfer)
+    assert alice_entry not in {i["balance_after_minor"] for i in items}
+
+
+# --------------------------------------------------------------------------------------------
+# roles
+
+
+def _post(client, w, user, url, body):
+    return client.post(url, json=body, headers=w.h[user])
+
+
+def test_staff_roles(client, bank, engine):
+    w = _world(client, bank, engine)
+    deny = [  # (user, url, body): each answers 403 and writes nothing
+        ("mark1", f"{API}/accounts/{w.a1}/freeze", {}),
+        ("mark1", f"{API}/cash/deposits", {"account_id": w.a1, "amount_minor": 100, "idempotency_key": "m1"}),
+        ("mark1", f"{API}/cash/withdrawals", {"account_id": w.a1, "amount_minor": 100, "idempotency_key": "m2"}),
+        ("mark1", f"{API}/holds", {"from_account_id": w.a1, "to_account_id": w.b1, "amount_minor": 1,
+                                   "idempotency_key": "m3"}),
+        ("mark1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "m4"}),
+        ("mark1", f"{API}/customers/{w.alice}/accounts", {}),
+        ("mark1", f"{API}/users", {"username": "eve", "password": "passw0rd!x", "role": "admin"}),
+        ("teller1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "t1"}),
+        ("teller1", f"{API}/users", {"username": "eve", "password": "passw0rd!x", "role": "admin"}),
+        ("risk1", f"{API}/cash/deposits", {"account_id": w.a1, "amount_minor": 100, "idempotency_key": "r1"}),
+        ("risk1", f"{API}/users", {"username": "eve", "password": "passw0rd!x", "role": "teller"}),
+        ("alice", f"{API}/users", {"username": "eve", "password": "passw0rd!x", "role": "admin"}),
+    ]
+    for user, url, body in deny:
+        before = state(engine)
+        assert_error(_post(client, w, user, url, body), 403, "forbidden")
+        assert state(engine) == before, (user, url)
+    for user in ("alice", "teller1", "mark1", "risk1"):
+        assert_error(client.get(f"{API}/audit", headers=w.h[user]), 403, "forbidden")
+        assert_error(client.get(f"{API}/ledger/verify", headers=w.h[user]), 403, "forbidden")
+    # customers never list or search customers
+    assert_error(client.get(f"{API}/customers", headers=w.h["alice"]), 403, "forbidden")
+
+    # the allowed side of the same rules
+    assert _post(client, w, "teller1", f"{API}/accounts/{w.a1}/freeze", {}).json()["status"] == "frozen"
+    assert _post(client, w, "risk1", f"{API}/accounts/{w.a1}/unfreeze", {}).json()["status"] == "open"
+    r = _post(client, w, "teller1", f"{API}/cash/deposits", {"account_id": w.a1, "amount_minor": 700,
+                                                             "idempotency_key": "d1"})
+    assert r.status_code == 201 and r.json()["kind"] == "deposit"
+    assert _post(client, w, "risk1", f"{API}/transfers/{w.transfer}/reverse",
+                 {"idempotency_key": "rv"}).status_code == 201
+    assert _post(client, w, "admin1", f"{API}/transfers/{r.json()['id']}/reverse",
+                 {"idempotency_key": "rv2"}).status_code == 201
+    r = _post(client, w, "admin1", f"{API}/users", {"username": "teller2", "password": "passw0rd!x",
+                                                    "role": "teller"})
+    assert r.status_code == 201 and r.json()["role"] == "teller"
+    assert client.get(f"{API}/audit", headers=w.h["admin1"]).status_code == 200
+    assert client.get(f"{API}/ledger/verify", headers=w.h["admin1"]).status_code == 200
+    bank.assert_invariants()
+
+
+@pytest.mark.parametrize("role_user", ["teller1", "mark1", "admin1"])
+def test_staff_cannot_move_customer_money_through_customer_payment_endpoints(client, bank, engine, role_user):
+    """Customer payments are the customer's: staff move money only through the audited, role-checked
+    back-office operations. Otherwise a marketer could pay out of any account, unaudited."""
+    w = _world(client, bank, engine)
+    nb1 = w.nb1
+    attempts = [
+        (f"{API}/transfers", _t(w, to_account_number=nb1, idempotency_key="s1")),
+        (f"{API}/bill-payments", {"from_account_id": w.a1, "bill_id": w.bill, "idempotency_key": "s2"}),
+        (f"{API}/top-ups", {"from_account_id": w.a1, "biller_code": "CMCC", "phone": "13912345678",
+                            "amount_minor": 50_00, "idempotency_key": "s3"}),
+        (f"{API}/scheduled-transfers", {"from_account_id": w.a1, "to_account_number": nb1, "amount_minor": 100,
+                                        "frequency": "daily", "start_date": str(date.today() + timedelta(days=1))}),
+    ]
+    for url, body in attempts:
+        before = state(engine)
+        assert_error(_post(client, w, role_user, url, body), 403, "forbidden")
+        assert state(engine) == before, url
