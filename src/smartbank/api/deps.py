@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from smartbank import db
+from smartbank.api.schemas import MAX_ID
 from smartbank.errors import NotAuthenticated
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 T = TypeVar("T")
 COOKIE = "sb_session"
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def token_from(request: Request) -> str | None:

@@ -16,7 +16,10 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+MAX_ID = 2**63 - 1  # ids are BIGINT: a larger one cannot exist (and would overflow the database driver)
+
 Amount = Field(gt=0, le=10**15, description="integer minor units (fen for CNY)")
+Id = Field(ge=1, le=MAX_ID)
 Key = Field(min_length=1, max_length=128, description="client-chosen idempotency key")
 
 
@@ -75,7 +78,7 @@ class AccountOut(Out):
 
 
 class TransferIn(In):
-    from_account_id: int
+    from_account_id: int = Id
     to_account_number: str = Field(min_length=6, max_length=32)
     amount_minor: int = Amount
     currency: str = Field(default="CNY", min_length=3, max_length=3)
@@ -124,7 +127,7 @@ class PayeeOut(Out):
 
 
 class ScheduledIn(In):
-    from_account_id: int
+    from_account_id: int = Id
     to_account_number: str = Field(min_length=6, max_length=32)
     amount_minor: int = Amount
     currency: str = Field(default="CNY", min_length=3, max_length=3)
@@ -171,13 +174,13 @@ class BillOut(Out):
 
 
 class BillPaymentIn(In):
-    from_account_id: int
-    bill_id: int
+    from_account_id: int = Id
+    bill_id: int = Id
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class TopUpIn(In):
-    from_account_id: int
+    from_account_id: int = Id
     biller_code: str = Field(min_length=1, max_length=32)
     phone: str = Field(min_length=5, max_length=20)
     amount_minor: int = Amount
@@ -231,7 +234,7 @@ class OpenAccountIn(In):
 
 
 class CashIn(In):
-    account_id: int
+    account_id: int = Id
     amount_minor: int = Amount
     currency: str = Field(default="CNY", min_length=3, max_length=3)
     idempotency_key: str = Key
@@ -239,8 +242,8 @@ class CashIn(In):
 
 
 class HoldIn(In):
-    from_account_id: int
-    to_account_id: int
+    from_account_id: int = Id
+    to_account_id: int = Id
     amount_minor: int = Amount
     currency: str = Field(default="CNY", min_length=3, max_length=3)
     idempotency_key: str = Key

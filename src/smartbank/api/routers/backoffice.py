@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
 
-from smartbank.api.deps import Actor, request_id, uow
+from smartbank.api.deps import Actor, PathId, request_id, uow
 from smartbank.api.schemas import (
     AccountOut,
     AuditOut,
@@ -40,7 +40,7 @@ def search_customers(actor: Actor, q: str = Query("", max_length=64), limit: int
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
-def get_customer(customer_id: int, actor: Actor) -> CustomerOut:
+def get_customer(customer_id: PathId, actor: Actor) -> CustomerOut:
     from smartbank.payments.service import customer_scope
 
     customer_scope(actor, customer_id)
@@ -55,7 +55,7 @@ def create_customer(body: CustomerIn, actor: Actor, request: Request) -> Custome
 
 
 @router.post("/customers/{customer_id}/accounts", response_model=AccountOut, status_code=201)
-def open_account(customer_id: int, body: OpenAccountIn, actor: Actor, request: Request) -> AccountOut:
+def open_account(customer_id: PathId, body: OpenAccountIn, actor: Actor, request: Request) -> AccountOut:
     return uow(lambda s: AccountOut.of(backoffice.open_account(
         s, actor, customer_id, kind=body.kind, currency=body.currency, name=body.name,
         interest_rate=body.interest_rate, overdraft_limit_minor=body.overdraft_limit_minor,
@@ -63,7 +63,7 @@ def open_account(customer_id: int, body: OpenAccountIn, actor: Actor, request: R
 
 
 @router.put("/customers/{customer_id}/daily-limit", response_model=CustomerOut)
-def set_daily_limit(customer_id: int, body: DailyLimitIn, actor: Actor, request: Request) -> CustomerOut:
+def set_daily_limit(customer_id: PathId, body: DailyLimitIn, actor: Actor, request: Request) -> CustomerOut:
     return uow(lambda s: CustomerOut.model_validate(backoffice.set_daily_limit(
         s, actor, customer_id, body.daily_limit_minor, rid=request_id(request))))
 
@@ -74,17 +74,17 @@ def _status(account_id: int, status: str, body: StatusIn, actor, request) -> Acc
 
 
 @router.post("/accounts/{account_id}/freeze", response_model=AccountOut)
-def freeze(account_id: int, body: StatusIn, actor: Actor, request: Request) -> AccountOut:
+def freeze(account_id: PathId, body: StatusIn, actor: Actor, request: Request) -> AccountOut:
     return _status(account_id, "frozen", body, actor, request)
 
 
 @router.post("/accounts/{account_id}/unfreeze", response_model=AccountOut)
-def unfreeze(account_id: int, body: StatusIn, actor: Actor, request: Request) -> AccountOut:
+def unfreeze(account_id: PathId, body: StatusIn, actor: Actor, request: Request) -> AccountOut:
     return _status(account_id, "open", body, actor, request)
 
 
 @router.post("/accounts/{account_id}/close", response_model=AccountOut)
-def close(account_id: int, body: StatusIn, actor: Actor, request: Request) -> AccountOut:
+def close(account_id: PathId, body: StatusIn, actor: Actor, request: Request) -> AccountOut:
     return _status(account_id, "closed", body, actor, request)
 
 
@@ -114,21 +114,21 @@ def create_hold(body: HoldIn, actor: Actor, request: Request, response: Response
 
 
 @router.post("/holds/{transfer_id}/post", response_model=TransferOut, status_code=201)
-def post_hold(transfer_id: int, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
+def post_hold(transfer_id: PathId, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
     res = uow(lambda s: backoffice.resolve_hold(s, actor, pending_id=transfer_id, post=True,
                                                 key=body.idempotency_key, memo=body.memo, rid=request_id(request)))
     return _replay_status(res, response)
 
 
 @router.post("/holds/{transfer_id}/void", response_model=TransferOut, status_code=201)
-def void_hold(transfer_id: int, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
+def void_hold(transfer_id: PathId, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
     res = uow(lambda s: backoffice.resolve_hold(s, actor, pending_id=transfer_id, post=False,
                                                 key=body.idempotency_key, memo=body.memo, rid=request_id(request)))
     return _replay_status(res, response)
 
 
 @router.post("/transfers/{transfer_id}/reverse", response_model=TransferOut, status_code=201)
-def reverse(transfer_id: int, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
+def reverse(transfer_id: PathId, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
     res = uow(lambda s: backoffice.reverse(s, actor, transfer_id=transfer_id, key=body.idempotency_key,
                                            memo=body.memo, rid=request_id(request)))
     return _replay_status(res, response)

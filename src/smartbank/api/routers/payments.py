@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Header, Query, Response
 
-from smartbank.api.deps import Actor, uow
+from smartbank.api.deps import Actor, PathId, QueryId, uow
 from smartbank.api.observability import TRANSFERS
 from smartbank.api.schemas import (
     BillerOut,
@@ -58,7 +58,7 @@ def create_transfer(body: TransferIn, actor: Actor, response: Response,
 
 
 @router.get("/transfers/{transfer_id}", response_model=TransferOut)
-def get_transfer(transfer_id: int, actor: Actor) -> TransferOut:
+def get_transfer(transfer_id: PathId, actor: Actor) -> TransferOut:
     def work(s):
         t = ledger.get_transfer(s, transfer_id)
         if not actor.is_staff:
@@ -72,7 +72,7 @@ def get_transfer(transfer_id: int, actor: Actor) -> TransferOut:
 
 
 @router.get("/payees", response_model=list[PayeeOut])
-def list_payees(actor: Actor, customer_id: int | None = None) -> list[PayeeOut]:
+def list_payees(actor: Actor, customer_id: QueryId = None) -> list[PayeeOut]:
     cid = customer_id if customer_id is not None else _me(actor)
     return uow(lambda s: [PayeeOut.model_validate(p) for p in payments.list_payees(s, actor, cid)])
 
@@ -84,12 +84,12 @@ def add_payee(body: PayeeIn, actor: Actor) -> PayeeOut:
 
 
 @router.delete("/payees/{payee_id}", status_code=204)
-def delete_payee(payee_id: int, actor: Actor) -> None:
+def delete_payee(payee_id: PathId, actor: Actor) -> None:
     uow(lambda s: payments.delete_payee(s, actor, payee_id))
 
 
 @router.get("/scheduled-transfers", response_model=list[ScheduledOut])
-def list_scheduled(actor: Actor, customer_id: int | None = None) -> list[ScheduledOut]:
+def list_scheduled(actor: Actor, customer_id: QueryId = None) -> list[ScheduledOut]:
     cid = customer_id if customer_id is not None else _me(actor)
     return uow(lambda s: [ScheduledOut.model_validate(x) for x in payments.list_scheduled(s, actor, cid)])
 
@@ -103,7 +103,7 @@ def create_scheduled(body: ScheduledIn, actor: Actor) -> ScheduledOut:
 
 
 @router.delete("/scheduled-transfers/{scheduled_id}", response_model=ScheduledOut)
-def cancel_scheduled(scheduled_id: int, actor: Actor) -> ScheduledOut:
+def cancel_scheduled(scheduled_id: PathId, actor: Actor) -> ScheduledOut:
     return uow(lambda s: ScheduledOut.model_validate(payments.cancel_scheduled(s, actor, scheduled_id)))
 
 
