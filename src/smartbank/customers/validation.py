@@ -32,7 +32,9 @@ def resident_id_check_digit(first17: str) -> str:
 def parse_resident_id(raw: str, *, today: date | None = None) -> ResidentId:
     """Validate an 18-digit PRC resident identity card number: format, region, birth date, checksum."""
     number = (raw or "").strip().replace(" ", "").upper()
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    # ASCII only: \d would also match other scripts' digits (which int() reads), letting the same number
+    # be stored under a different spelling, past the unique identity-document index
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         raise ValidationFailed("a resident ID number has 17 digits and a final digit or X", details={"id_number": raw})
     if int(number[:2]) not in _PROVINCES:
         raise ValidationFailed("the resident ID number has an unknown region code", details={"id_number": raw})
@@ -55,7 +57,7 @@ def make_resident_id(region: str, born: date, seq: int) -> str:
     return first17 + resident_id_check_digit(first17)
 
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 def normalise_phone(raw: str) -> str:
@@ -69,6 +71,6 @@ def normalise_phone(raw: str) -> str:
         s = s[2:]
     if _MOBILE.fullmatch(s):
         return "+86" + s
-    if re.fullmatch(r"0\d{2,3}\d{7,8}", s):  # landline with area code
+    if re.fullmatch(r"0[0-9]{2,3}[0-9]{7,8}", s):  # landline with area code
         return "+86" + s[1:]
     raise ValidationFailed("not a valid mainland China phone number", details={"phone": raw})
