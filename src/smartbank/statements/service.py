@@ -38,9 +38,13 @@ def encode_cursor(entry_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         pad = "=" * (-len(cursor) % 4)
-        return int(json.loads(base64.urlsafe_b64decode(cursor + pad))["e"])
+        entry_id = json.loads(base64.urlsafe_b64decode(cursor + pad))["e"]
     except Exception as exc:  # noqa: BLE001 - any garbage is the client's mistake
         raise ValidationFailed("invalid cursor", details={"cursor": cursor}) from exc
+    # only what encode_cursor makes: an entry id inside the BIGINT range (a larger int overflows the driver)
+    if type(entry_id) is not int or not 1 <= entry_id <= 2**63 - 1:
+        raise ValidationFailed("invalid cursor", details={"cursor": cursor})
+    return entry_id
 
 
 def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, Any]:
