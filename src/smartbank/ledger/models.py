@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank.customers import models as _customers_models  # noqa: F401 - foreign-key targets
 from smartbank.db import Base, BigId
 
 ACCOUNT_KINDS = ("demand", "savings", "internal")

@@ -5,7 +5,9 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank.customers import models as _customers_models  # noqa: F401 - foreign-key targets
 from smartbank.db import Base, BigId
+from smartbank.ledger import models as _ledger_models  # noqa: F401 - foreign-key targets
 
 BILL_CATEGORIES = ("electricity", "water", "gas", "mobile", "broadband")
 FREQUENCIES = ("once", "daily", "weekly", "monthly")
