@@ -58,19 +58,25 @@ def make_resident_id(region: str, born: date, seq: int) -> str:
 
 
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+# A landline without its trunk 0: a two-digit area code (Beijing 10, 20-29) and 8 digits, or a
+# three-digit area code (3xx-9xx) and 7 or 8 digits.
+_LANDLINE = re.compile(r"^(?:(?:10|2[0-9])[0-9]{8}|[3-9][0-9]{2}[0-9]{7,8})$")
 
 
 def normalise_phone(raw: str) -> str:
     """Normalise a mainland phone number to E.164 (+86...). Accepts spaces, dashes, 0086/+86 prefixes."""
     s = re.sub(r"[\s\-()（）]", "", (raw or "").strip())
+    international = False
     if s.startswith("+86"):
-        s = s[3:]
+        s, international = s[3:], True
     elif s.startswith("0086"):
-        s = s[4:]
+        s, international = s[4:], True
     elif s.startswith("86") and len(s) == 13:
         s = s[2:]
     if _MOBILE.fullmatch(s):
         return "+86" + s
-    if re.fullmatch(r"0[0-9]{2,3}[0-9]{7,8}", s):  # landline with area code
+    if s.startswith("0") and _LANDLINE.fullmatch(s[1:]):  # landline dialled with its trunk 0
         return "+86" + s[1:]
+    if international and _LANDLINE.fullmatch(s):  # +86 10 ...: the form this function returns
+        return "+86" + s
     raise ValidationFailed("not a valid mainland China phone number", details={"phone": raw})
