@@ -18,8 +18,9 @@ class Out(BaseModel):
 
 MAX_ID = 2**63 - 1  # ids are BIGINT: a larger one cannot exist (and would overflow the database driver)
 
-Amount = Field(gt=0, le=10**15, description="integer minor units (fen for CNY)")
-Id = Field(ge=1, le=MAX_ID)
+# Money and ids are JSON integers only: no true (= 1), "100" or 100.0 coerced into an amount.
+Amount = Field(gt=0, le=10**15, strict=True, description="integer minor units (fen for CNY)")
+Id = Field(ge=1, le=MAX_ID, strict=True)
 Key = Field(min_length=1, max_length=128, description="client-chosen idempotency key")
 
 
@@ -202,8 +203,8 @@ class CustomerIn(In):
     city: str | None = Field(default=None, max_length=64)
     address: str | None = Field(default=None, max_length=300)
     occupation: str | None = Field(default=None, max_length=64)
-    annual_income_minor: int | None = Field(default=None, ge=0, le=10**15)
-    daily_limit_minor: int | None = Field(default=None, ge=0, le=10**15)
+    annual_income_minor: int | None = Field(default=None, ge=0, le=10**15, strict=True)
+    daily_limit_minor: int | None = Field(default=None, ge=0, le=10**15, strict=True)
 
 
 class CustomerOut(Out):
@@ -230,7 +231,7 @@ class OpenAccountIn(In):
     currency: str = Field(default="CNY", min_length=3, max_length=3)
     name: str = Field(default="", max_length=200)
     interest_rate: float | None = Field(default=None, ge=0, le=0.2)
-    overdraft_limit_minor: int = Field(default=0, ge=0, le=10**12)
+    overdraft_limit_minor: int = Field(default=0, ge=0, le=10**12, strict=True)
 
 
 class CashIn(In):
@@ -260,7 +261,7 @@ class StatusIn(In):
 
 
 class DailyLimitIn(In):
-    daily_limit_minor: int | None = Field(ge=0, le=10**15)
+    daily_limit_minor: int | None = Field(ge=0, le=10**15, strict=True)
 
 
 class UserIn(In):
