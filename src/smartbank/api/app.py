@@ -6,13 +6,14 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smartbank import __version__, db
+from smartbank.api.deps import reject_nul
 from smartbank.api.observability import RequestContextMiddleware, configure_logging, metrics_payload
 from smartbank.api.routers import accounts, auth, backoffice, payments
 from smartbank.config import get_settings
@@ -98,7 +99,7 @@ def create_app(*, run_sealer: bool = False) -> FastAPI:
         log.exception("unhandled error")
         return JSONResponse(error_body("internal_error", "something went wrong on our side"), status_code=500)
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
     for r in (auth.router, accounts.router, payments.router, backoffice.router):
         api.include_router(r)
     app.include_router(api)

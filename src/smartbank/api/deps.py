@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import db
 from smartbank.api.schemas import MAX_ID
-from smartbank.errors import NotAuthenticated
+from smartbank.errors import NotAuthenticated, ValidationFailed
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -25,6 +25,12 @@ def token_from(request: Request) -> str | None:
     if auth and auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return request.cookies.get(COOKIE)
+
+
+def reject_nul(request: Request) -> None:
+    """PostgreSQL text cannot hold NUL: a path or query parameter with one is a client error."""
+    if "\x00" in request.url.path or any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+        raise ValidationFailed("the request path or query contains a NUL character")
 
 
 def current_principal(request: Request) -> Principal:
