@@ -1,0 +1,33 @@
+"""Server-rendered web pages: the customer portal at ``/`` and the operator console at ``/console``.
+
+:func:`mount` is called by :func:`smartbank.api.app.create_app`. Each page module exposes a
+``router``; later modules add theirs to :data:`MODULES` and register their navigation entries
+with :func:`register_console_page` / :func:`register_portal_page` and their strings with
+:func:`register_messages`. See ``docs/WEB.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from smartbank.web.i18n import register_messages
+from smartbank.web.nav import register_console_page, register_portal_page
+
+STATIC = Path(__file__).parent / "static"
+
+MODULES = (
+    "smartbank.web.auth",
+    "smartbank.web.prefs",
+)
+
+__all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]
+
+
+def mount(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for name in MODULES:
+        app.include_router(importlib.import_module(name).router)

@@ -1,0 +1,153 @@
+"""Sign-in, sign-up and sign-out for the portal and the operator console; who is calling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from smartbank import db
+from smartbank.api.deps import COOKIE as SESSION_COOKIE
+from smartbank.api.routers.auth import login
+from smartbank.customers.onboarding import Signup, sign_up
+from smartbank.errors import NotAuthenticated, SmartbankError, TooManyAttempts
+from smartbank.security import service as security
+from smartbank.security.service import Principal
+from smartbank.web.i18n import error_text, lang_of, translate
+from smartbank.web.render import render, safe_next
+from smartbank.web.routing import web_router
+
+router = web_router()
+
+
+def _principal(request: Request) -> Principal:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise NotAuthenticated("sign in first")
+    try:
+        return db.run_in_transaction(lambda s: security.authenticate(s, token))
+    except NotAuthenticated:
+        request.state.session_invalid = True
+        raise
+
+
+def customer_principal(request: Request) -> Principal:
+    p = _principal(request)
+    if p.is_staff or p.customer_id is None:
+        raise NotAuthenticated("customers sign in here")
+    request.state.principal = p
+    return p
+
+
+def staff_principal(request: Request) -> Principal:
+    p = _principal(request)
+    if not p.is_staff:
+        raise NotAuthenticated("staff sign in here")
+    request.state.principal = p
+    return p
+
+
+Customer = Annotated[Principal, Depends(customer_principal)]
+Staff = Annotated[Principal, Depends(staff_principal)]
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
+                        secure=request.url.scheme == "https")
+
+
+def _login_page(request: Request, area: str, *, next_url: str = "", username: str = "", error: str | None = None,
+                status_code: int = 200) -> Response:
+    return render(request, "auth/login.html", status_code=status_code, area=area, next_url=next_url,
+                  username=username, error=error, here="/console/login" if area == "console" else "/login")
+
+
+def _sign_in(request: Request, area: str, username: str, password: str, next_url: str) -> Response:
+    home = "/console" if area == "console" else "/"
+    try:
+        token, _user = login(username.strip(), password, staff=area == "console")
+    except (NotAuthenticated, TooManyAttempts) as exc:
+        return _login_page(request, area, next_url=next_url, username=username,
+                           error=error_text(exc, lang_of(request)), status_code=exc.status_code)
+    target = safe_next(next_url, home)
+    if not target.startswith(home) or (area == "portal" and target.startswith("/console")):
+        target = home
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, token)
+    return response
+
+
+def _sign_out(request: Request, to: str) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        db.run_in_transaction(lambda s: security.sign_out(s, token))
+    response = RedirectResponse(f"{to}?notice=signed_out", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/login")
+def get_login(request: Request, next: str = "") -> Response:
+    return _login_page(request, "portal", next_url=next)
+
+
+@router.post("/login")
+def post_login(request: Request, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+               next: Annotated[str, Form()] = "") -> Response:
+    return _sign_in(request, "portal", username, password, next)
+
+
+@router.get("/console/login")
+def get_console_login(request: Request, next: str = "") -> Response:
+    return _login_page(request, "console", next_url=next)
+
+
+@router.post("/console/login")
+def post_console_login(request: Request, username: Annotated[str, Form()] = "",
+                       password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
+    return _sign_in(request, "console", username, password, next)
+
+
+@router.post("/logout")
+def post_logout(request: Request) -> Response:
+    return _sign_out(request, "/login")
+
+
+@router.post("/console/logout")
+def post_console_logout(request: Request) -> Response:
+    return _sign_out(request, "/console/login")
+
+
+SIGNUP_FIELDS = ("name", "id_number", "phone", "email", "username")
+
+
+@router.get("/signup")
+def get_signup(request: Request) -> Response:
+    return render(request, "auth/signup.html", area="portal", values=dict.fromkeys(SIGNUP_FIELDS, ""))
+
+
+@router.post("/signup")
+def post_signup(request: Request, name: Annotated[str, Form()] = "", id_number: Annotated[str, Form()] = "",
+                phone: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
+                username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+                password2: Annotated[str, Form()] = "") -> Response:
+    values = {"name": name, "id_number": id_number, "phone": phone, "email": email, "username": username}
+    lang = lang_of(request)
+
+    def again(error: str, status_code: int = 422) -> Response:
+        return render(request, "auth/signup.html", status_code=status_code, area="portal", values=values,
+                      error=error)
+
+    if password != password2:
+        return again(translate(lang, "signup.password_mismatch"))
+    cmd = Signup(name=name, id_number=id_number, phone=phone, username=username.strip(), password=password,
+                 email=email.strip() or None)
+    try:
+        db.run_in_transaction(lambda s: sign_up(s, cmd))
+        token, _user = login(cmd.username, password, staff=False)
+    except SmartbankError as exc:
+        return again(error_text(exc, lang), exc.status_code)
+    response = RedirectResponse("/?notice=welcome", status_code=303)
+    set_session_cookie(request, response, token)
+    return response

@@ -1,0 +1,62 @@
+"""Navigation registries: the portal and the operator console list their pages here.
+
+Later modules add pages without touching the shell::
+
+    from smartbank.web.nav import register_console_page
+    register_console_page("/console/loans", "nav.console.loans", roles=("loan_officer",))
+
+``roles=None`` means every staff role (console) or every customer (portal); ``admin`` always sees
+every console page. A page's label is a message-catalog key (see :mod:`smartbank.web.i18n`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smartbank.security.service import Principal
+
+
+@dataclass(frozen=True)
+class NavItem:
+    path: str
+    label_key: str
+    roles: tuple[str, ...] | None = None
+    order: int = 100
+
+    def allows(self, principal: Principal | None) -> bool:
+        if principal is None:
+            return False
+        return self.roles is None or principal.role in self.roles or principal.role == "admin"
+
+
+_registry: dict[str, dict[str, NavItem]] = {"console": {}, "portal": {}}
+
+
+def _register(area: str, path: str, label_key: str, roles, order: int) -> NavItem:
+    item = NavItem(path=path, label_key=label_key, roles=tuple(roles) if roles is not None else None, order=order)
+    _registry[area][path] = item
+    return item
+
+
+def register_console_page(path: str, label_key: str, roles: tuple[str, ...] | list[str] | None = None,
+                          *, order: int = 100) -> NavItem:
+    if not path.startswith("/console"):
+        raise ValueError("console pages live under /console")
+    return _register("console", path, label_key, roles, order)
+
+
+def register_portal_page(path: str, label_key: str, *, order: int = 100) -> NavItem:
+    return _register("portal", path, label_key, None, order)
+
+
+def console_page(path: str) -> NavItem | None:
+    return _registry["console"].get(path)
+
+
+def items(area: str, principal: Principal | None) -> list[NavItem]:
+    return sorted((i for i in _registry.get(area, {}).values() if i.allows(principal)),
+                  key=lambda i: (i.order, i.path))
+
+
+def all_items() -> list[NavItem]:
+    return [i for reg in _registry.values() for i in reg.values()]

@@ -1,0 +1,122 @@
+"""Templates: one Jinja2 environment, the context every page gets, and error pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from smartbank.money import format_minor
+from smartbank.web import csrf, nav
+from smartbank.web.i18n import HTML_LANG, has, lang_of, translate
+
+ELDER_COOKIE = "sb_elder"
+TEMPLATES = Path(__file__).parent / "templates"
+
+env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+                  undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def money(minor: int | None, currency: str = "CNY") -> str:
+    if minor is None:
+        return ""
+    minor = int(minor)
+    if currency == "CNY":
+        return ("-" if minor < 0 else "") + "¥" + format_minor(abs(minor), currency, grouping=True)
+    return f"{format_minor(minor, currency, grouping=True)} {currency}"
+
+
+def account_number(number: str | None) -> str:
+    """Group an account number in fours for reading aloud and copying."""
+    n = number or ""
+    return " ".join(n[i:i + 4] for i in range(0, len(n), 4))
+
+
+def mask(value: str | None, keep_start: int = 3, keep_end: int = 4) -> str:
+    v = value or ""
+    if len(v) <= keep_start + keep_end:
+        return v
+    return v[:keep_start] + "*" * (len(v) - keep_start - keep_end) + v[-keep_end:]
+
+
+def show_date(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value or "")[:16].replace("T", " ")
+
+
+env.filters.update(money=money, account_number=account_number, mask=mask, show_date=show_date)
+
+
+def is_elder(request: Request) -> bool:
+    return request.cookies.get(ELDER_COOKIE) == "1"
+
+
+def area_of(request: Request) -> str:
+    return "console" if request.url.path.startswith("/console") else "portal"
+
+
+def here_of(request: Request) -> str:
+    """Where a preference toggle should come back to: this page if it can be fetched again."""
+    if request.method == "GET":
+        q = request.url.query
+        return request.url.path + (f"?{q}" if q else "")
+    return "/console" if area_of(request) == "console" else "/"
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site absolute paths: never ``//host`` or ``http://...`` (no open redirects)."""
+    t = (target or "").strip()
+    if not t.startswith("/") or t.startswith("//") or "\\" in t or any(ord(c) < 32 for c in t):
+        return default
+    return t
+
+
+def csrf_input(request: Request) -> Markup:
+    return Markup('<input type="hidden" name="{}" value="{}">').format(csrf.FIELD, csrf.token(request))
+
+
+def translate_value(lang: str, prefix: str, value: Any) -> str:
+    """A code from the data (an account kind, a status) in words, or the code itself if unknown."""
+    key = f"{prefix}.{value}"
+    return translate(lang, key) if has(lang, key) else str(value)
+
+
+def page_context(request: Request, **ctx: Any) -> dict[str, Any]:
+    lang = lang_of(request)
+    principal = getattr(request.state, "principal", None)
+    area = ctx.pop("area", None) or area_of(request)
+    here = ctx.pop("here", None) or here_of(request)
+    base = {
+        "request": request, "lang": lang, "html_lang": HTML_LANG[lang], "t": partial(translate, lang),
+        "tv": partial(translate_value, lang),
+        "elder": is_elder(request), "area": area, "principal": principal, "here": here,
+        "here_q": quote(here, safe=""), "csrf_input": csrf_input(request),
+        "nav": nav.items(area, principal), "current_path": request.url.path, "urlencode": urlencode,
+        "error": None, "notice": None,
+    }
+    notice = request.query_params.get("notice", "")
+    if re.fullmatch(r"[a-z_]{1,40}", notice) and has(lang, f"notice.{notice}"):
+        base["notice"] = f"notice.{notice}"
+    base.update(ctx)
+    return base
+
+
+def render(request: Request, template: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+    html = env.get_template(template).render(page_context(request, **ctx))
+    return HTMLResponse(html, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, message: str, title_key: str | None = None) -> HTMLResponse:
+    title_key = title_key or {403: "error.forbidden", 404: "error.not_found"}.get(status_code, "error.title")
+    return render(request, "error.html", status_code=status_code, title_key=title_key, message=message)
