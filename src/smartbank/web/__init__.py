@@ -22,6 +22,9 @@ STATIC = Path(__file__).parent / "static"
 MODULES = (
     "smartbank.web.auth",
     "smartbank.web.prefs",
+    "smartbank.web.portal",
+    "smartbank.web.transfers",
+    "smartbank.web.bills",
 )
 
 __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]

@@ -1,0 +1,152 @@
+"""Customer portal: accounts overview, account history, CSV export, monthly PDF statements, receipts."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlencode
+
+from fastapi import Request
+from starlette.responses import Response
+
+from smartbank import db
+from smartbank.customers import service as customers
+from smartbank.errors import NotFound, SmartbankError, ValidationFailed
+from smartbank.ledger import service as ledger
+from smartbank.payments import service as payments
+from smartbank.statements import service as statements
+from smartbank.web import forms, views
+from smartbank.web.auth import Customer
+from smartbank.web.i18n import lang_of
+from smartbank.web.nav import register_portal_page
+from smartbank.web.render import is_elder, render
+from smartbank.web.routing import web_router
+
+router = web_router()
+
+register_portal_page("/", "nav.home", order=0)
+
+HISTORY_KINDS = ("in", "out", "transfer", "bill_payment", "scheduled", "deposit", "withdrawal", "salary",
+                 "interest", "fee", "card_payment", "reversal")
+FILTER_FIELDS = ("date_from", "date_to", "kind", "min_amount", "max_amount", "counterparty", "q")
+
+
+@router.get("/")
+def home(request: Request, actor: Customer) -> Response:
+    accounts = db.run_in_transaction(lambda s: [views.account(a) for a in payments.list_accounts(s, actor)])
+    return render(request, "portal/home.html", accounts=accounts, main=views.main_account(accounts))
+
+
+def history_filter(params: dict[str, str], *, cursor: str | None, limit: int) -> statements.HistoryFilter:
+    kind = params.get("kind") or None
+    if kind is not None and kind not in HISTORY_KINDS:
+        raise forms.FormError("history.bad_kind")
+    if cursor is not None and len(cursor) > 200:
+        raise ValidationFailed("invalid cursor")
+    return statements.HistoryFilter(
+        date_from=forms.optional_date(params.get("date_from")), date_to=forms.optional_date(params.get("date_to")),
+        kind=kind, min_amount_minor=forms.optional_amount(params.get("min_amount")),
+        max_amount_minor=forms.optional_amount(params.get("max_amount")),
+        counterparty=forms.short_text(params.get("counterparty"), 64) or None,
+        q=forms.short_text(params.get("q"), 64) or None, cursor=cursor or None, limit=limit)
+
+
+def _params(request: Request) -> dict[str, str]:
+    return {k: request.query_params.get(k, "").strip() for k in FILTER_FIELDS}
+
+
+def statement_months(today: date | None = None, count: int = 12) -> list[str]:
+    d = today or date.today()
+    y, m = d.year, d.month
+    out = []
+    for _ in range(count):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    return out
+
+
+@router.get("/accounts/{account_id}")
+def account_history(request: Request, account_id: int, actor: Customer, cursor: str = "") -> Response:
+    params = _params(request)
+    lang = lang_of(request)
+    error = None
+    try:
+        f = history_filter(params, cursor=cursor, limit=10 if is_elder(request) else 25)
+    except SmartbankError as exc:
+        f, error = None, forms.message(exc, lang)
+
+    def work(s):
+        acct = payments.owned_account(s, actor, account_id)
+        if f is None:
+            return views.account(acct), None, None
+        try:
+            return views.account(acct), statements.history(s, acct, f), None
+        except ValidationFailed as exc:
+            return views.account(acct), None, exc
+
+    account, page, exc = db.run_in_transaction(work)
+    if exc is not None:
+        error = forms.message(exc, lang)
+    active = {k: v for k, v in params.items() if v}
+    more_url = first_url = None
+    if page and page["next_cursor"]:
+        more_url = f"/accounts/{account_id}?" + urlencode({**active, "cursor": page["next_cursor"]})
+    if cursor:
+        first_url = f"/accounts/{account_id}" + (f"?{urlencode(active)}" if active else "")
+    csv_url = f"/accounts/{account_id}/transactions.csv" + (f"?{urlencode(active)}" if active else "")
+    return render(request, "portal/account.html", account=account, items=page["items"] if page else [],
+                  params=params, kinds=HISTORY_KINDS, error=error, more_url=more_url, first_url=first_url,
+                  csv_url=csv_url, months=statement_months(), filtered=bool(active),
+                  status_code=422 if error else 200)
+
+
+@router.get("/accounts/{account_id}/transactions.csv")
+def account_csv(request: Request, account_id: int, actor: Customer) -> Response:
+    f = history_filter(_params(request), cursor=None, limit=500)
+    body = db.run_in_transaction(
+        lambda s: statements.export_csv(s, payments.owned_account(s, actor, account_id), f))
+    return Response("\ufeff" + body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="transactions-{account_id}.csv"'})
+
+
+@router.get("/accounts/{account_id}/statement")
+def account_statement(request: Request, account_id: int, actor: Customer, month: str = "") -> Response:
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+    except ValueError as exc:
+        raise forms.FormError("statement.bad_month") from exc
+
+    def work(s):
+        a = payments.owned_account(s, actor, account_id)
+        owner = customers.get_customer(s, a.customer_id).name if a.customer_id else ""
+        return statements.statement_pdf(s, a, owner, year, mon)
+
+    pdf = db.run_in_transaction(work)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="statement-{account_id}-{year}-{mon:02d}.pdf"'})
+
+
+@router.get("/transfers/{transfer_id}")
+def receipt(request: Request, transfer_id: int, actor: Customer) -> Response:
+    def work(s):
+        t = ledger.get_transfer(s, transfer_id)
+        sides = {}
+        for side in ("debit_account_id", "credit_account_id"):
+            try:
+                sides[side] = views.account(payments.owned_account(s, actor, t[side]))
+            except NotFound:
+                sides[side] = None
+        if not any(sides.values()):
+            raise NotFound("transfer not found", details={"transfer_id": transfer_id})
+        other_side = "credit_account_id" if sides["debit_account_id"] else "debit_account_id"
+        other = ledger.get_account(s, t[other_side])
+        biller = None
+        meta = t.get("meta") or {}
+        if meta.get("biller"):
+            b = payments.get_biller(s, meta["biller"])
+            biller = {"name_zh": b.name_zh, "name_en": b.name_en, "category": b.category}
+        return t, sides, {"number": other.number, "internal": other.kind == "internal"}, biller
+
+    t, sides, other, biller = db.run_in_transaction(work)
+    return render(request, "portal/receipt.html", transfer=t, outgoing=sides["debit_account_id"] is not None,
+                  mine=sides["debit_account_id"] or sides["credit_account_id"], other=other, biller=biller,
+                  meta=t.get("meta") or {})
