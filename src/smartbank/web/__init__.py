@@ -25,6 +25,7 @@ MODULES = (
     "smartbank.web.portal",
     "smartbank.web.transfers",
     "smartbank.web.bills",
+    "smartbank.web.console",
 )
 
 __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]

@@ -1,0 +1,110 @@
+"""Operator console: a shell whose navigation comes from the page registry, customer search, the
+customer page (accounts and recent history) and account freeze/unfreeze (audited by the service)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from smartbank import db
+from smartbank.api.deps import request_id
+from smartbank.backoffice import service as backoffice
+from smartbank.customers import service as customers
+from smartbank.errors import Forbidden, SmartbankError
+from smartbank.payments import service as payments
+from smartbank.security.service import Principal
+from smartbank.statements import service as statements
+from smartbank.web import forms, views
+from smartbank.web.auth import Staff
+from smartbank.web.i18n import lang_of
+from smartbank.web.nav import console_page, register_console_page
+from smartbank.web.render import render
+from smartbank.web.routing import web_router
+
+router = web_router(prefix="/console")
+
+# Marketers work on segments, not on individual customers' records.
+CUSTOMER_VIEWERS = ("teller", "service_agent", "risk_officer", "loan_officer")
+STATUS_CHANGERS = backoffice.ACCOUNT_ADMINS  # teller, risk_officer (and admin)
+
+register_console_page("/console", "nav.console.home", order=0)
+register_console_page("/console/customers", "nav.console.customers", roles=CUSTOMER_VIEWERS, order=10)
+
+
+def require_page(actor: Principal, path: str) -> None:
+    page = console_page(path)
+    if page is not None and not page.allows(actor):
+        raise Forbidden("your role may not do this")
+
+
+def can_change_status(actor: Principal) -> bool:
+    return actor.role in STATUS_CHANGERS or actor.role == "admin"
+
+
+@router.get("")
+def console_home(request: Request, actor: Staff) -> Response:
+    return render(request, "console/home.html")
+
+
+def _customer(c, *, full: bool = False) -> dict[str, Any]:
+    out = {"id": c.id, "number": c.number, "name": c.name, "kind": c.kind, "phone": c.phone, "status": c.status,
+           "kyc_status": c.kyc_status, "risk_level": c.risk_level}
+    if full:
+        out.update(id_type=c.id_type, id_number=c.id_number, email=c.email, city=c.city,
+                   daily_limit_minor=c.daily_limit_minor, birth_date=c.birth_date)
+    return out
+
+
+@router.get("/customers")
+def customer_search(request: Request, actor: Staff, q: str = "") -> Response:
+    require_page(actor, "/console/customers")
+    q = q.strip()[:64]
+    results = db.run_in_transaction(lambda s: [_customer(c) for c in customers.search_customers(s, q, limit=50)]) \
+        if q else None
+    return render(request, "console/search.html", q=q, results=results)
+
+
+def _customer_page(request: Request, actor: Principal, customer_id: int, *, error: str | None = None,
+                   status_code: int = 200) -> Response:
+    require_page(actor, "/console/customers")
+
+    def work(s):
+        c = _customer(customers.get_customer(s, customer_id), full=True)
+        accounts = []
+        for a in payments.list_accounts(s, actor, customer_id):
+            v = views.account(a)
+            v["recent"] = statements.history(s, a, statements.HistoryFilter(limit=10))["items"]
+            accounts.append(v)
+        return c, accounts
+
+    customer, accounts = db.run_in_transaction(work)
+    return render(request, "console/customer.html", status_code=status_code, customer=customer,
+                  accounts=accounts, can_change_status=can_change_status(actor), error=error,
+                  here=f"/console/customers/{customer_id}")
+
+
+@router.get("/customers/{customer_id}")
+def customer_page(request: Request, customer_id: int, actor: Staff) -> Response:
+    return _customer_page(request, actor, customer_id)
+
+
+@router.post("/accounts/{account_id}/status")
+def account_status(request: Request, account_id: int, actor: Staff, status: Annotated[str, Form()] = "",
+                   reason: Annotated[str, Form()] = "", customer_id: Annotated[str, Form()] = "") -> Response:
+    require_page(actor, "/console/customers")
+    if status not in ("frozen", "open"):
+        raise forms.FormError("console.bad_status")
+    try:
+        note = forms.short_text(reason, 200)
+        acct = db.run_in_transaction(lambda s: views.account(backoffice.set_account_status(
+            s, actor, account_id, status, reason=note, rid=request_id(request))))
+    except Forbidden:
+        raise
+    except SmartbankError as exc:
+        cid = forms.int_id(customer_id, "error.bad_request")
+        return _customer_page(request, actor, cid, error=forms.message(exc, lang_of(request)), status_code=422)
+    notice = "account_frozen" if status == "frozen" else "account_unfrozen"
+    back = f"/console/customers/{acct['customer_id']}" if acct["customer_id"] else "/console/customers"
+    return RedirectResponse(f"{back}?notice={notice}", status_code=303)
