@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from smartbank.errors import InsufficientFunds, NotAuthenticated, ValidationFailed
+from smartbank.web import i18n, nav
+from smartbank.web.forms import FormError, message
+
+WEB = Path(i18n.__file__).parent
+
+
+def _used_keys() -> set[str]:
+    keys: set[str] = set()
+    for f in (WEB / "templates").rglob("*.html"):
+        keys |= set(re.findall(r"\bt\('([a-z_.0-9]+)'", f.read_text()))
+    for f in WEB.glob("*.py"):
+        src = f.read_text()
+        keys |= set(re.findall(r'FormError\(\s*"([a-z_.]+)"', src))
+        keys |= set(re.findall(r'translate\([^,]+,\s*"([a-z_.]+)"', src))
+        keys |= set(re.findall(r'"((?:error|form|notice)\.[a-z_]+)"', src)) - {"error.html"}
+        keys |= {f"notice.{n}" for n in re.findall(r"notice=([a-z_]+)", src)}
+        keys |= {f"notice.{n}" for n in re.findall(r'notice = "([a-z_]+)"', src)}
+        keys |= {f"notice.{n}" for n in re.findall(r'"(account_(?:un)?frozen)"', src)}
+    return keys
+
+
+def test_both_catalogs_have_the_same_keys():
+    zh, en = i18n.load_file("zh"), i18n.load_file("en")
+    assert set(zh) - set(en) == set() and set(en) - set(zh) == set()
+    assert all(v.strip() for v in [*zh.values(), *en.values()])
+
+
+@pytest.mark.parametrize("lang", i18n.LANGS)
+def test_every_key_the_pages_use_is_translated(lang):
+    missing = {k for k in _used_keys() if k not in i18n.load_file(lang)}
+    assert missing == set()
+    labels = {item.label_key for item in nav.all_items()}
+    assert labels - set(i18n.load_file(lang)) == set()
+
+
+def test_placeholders_match_between_languages():
+    zh, en = i18n.load_file("zh"), i18n.load_file("en")
+    for k in zh:
+        assert set(re.findall(r"{(\w+)}", zh[k])) == set(re.findall(r"{(\w+)}", en[k])), k
+
+
+def test_service_errors_are_translated_by_message_then_code():
+    assert message(NotAuthenticated("wrong username or password"), "zh") == "用户名或密码错误。"
+    assert message(InsufficientFunds("anything at all"), "zh") == "余额不足。"
+    assert message(ValidationFailed("something new"), "zh") == "something new"
+    assert message(FormError("form.too_long", limit=5), "en") == "Too long: at most 5 characters."
+
+
+def test_later_modules_can_add_strings():
+    i18n.register_messages("en", {"loans": {"title": "Loans"}})
+    try:
+        assert i18n.translate("en", "loans.title") == "Loans"
+        assert i18n.translate("zh", "loans.title") == "loans.title"  # missing: falls back to the key
+    finally:
+        i18n._extra["en"].clear()
+        i18n._catalogs.clear()
