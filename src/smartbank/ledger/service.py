@@ -298,6 +298,9 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
     rule has passed.
     """
     _validate(cmd)
+    if cmd.kind in ("post_pending", "void_pending") and _pending_of is None:
+        raise ValidationFailed("a pending transfer is posted or voided with resolve_pending()",
+                               details={"kind": cmd.kind})
     rhash = cmd.request_hash()
     now = utcnow()
     vd = cmd.value_date or now.date()
