@@ -95,7 +95,9 @@ def sign_in(session: Session, *, username: str, password: str, staff: bool | Non
     on :class:`NotAuthenticated` too (see the API and web entry points).
     """
     s = get_settings()
-    user = session.scalars(select(User).where(User.username == username)).first()
+    # FOR UPDATE: concurrent attempts on one user take turns, so each sees the failures counted
+    # before it (otherwise parallel guesses all read the same counter and outrun the lock)
+    user = session.scalars(select(User).where(User.username == username).with_for_update()).first()
     now = _now()
     if user is None:
         dummy_verify(password)
