@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank.customers.models import Customer
@@ -67,7 +68,11 @@ def create_customer(session: Session, cmd: CustomerCreate, *, number: str | None
         kyc_status="verified", risk_level="low", daily_limit_minor=cmd.daily_limit_minor, status="active",
     )
     session.add(c)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same document registered concurrently, after the check above
+        raise Conflict("a customer with this identity document already exists",
+                       details={"id_number": id_number}) from exc
     return c
 
 

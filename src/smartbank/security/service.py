@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank.config import get_settings
@@ -80,7 +81,10 @@ def create_user(session: Session, *, username: str, password: str, role: str, cu
     u = User(username=username, password_hash=password_hash or hash_password(password), role=role,
              customer_id=customer_id, display_name=display_name or username, is_active=True, failed_logins=0)
     session.add(u)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same username created concurrently, after the check above
+        raise Conflict("that username is taken", details={"username": username}) from exc
     return u
 
 
