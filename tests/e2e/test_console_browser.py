@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_portal_browser import sign_in
+from tests.web.conftest import make_user
+
+pytestmark = pytest.mark.e2e
+
+
+def test_teller_finds_a_customer_and_freezes_an_account(page: Page, bank, engine):
+    cid = bank.customer("陈静")
+    acct = bank.account(cid, balance=20_000)
+    make_user(engine, "teller1", role="teller")
+    sign_in(page, "teller1", console=True)
+    expect(page.locator("#role")).to_have_text("柜员")
+    page.get_by_role("link", name="客户查询").first.click()
+    page.fill("input[name=q]", "陈静")
+    page.get_by_role("button", name="查询").click()
+    page.get_by_role("link", name="陈静").click()
+    expect(page.locator(f"#account-{acct} .amount").first).to_have_text("¥200.00")
+    page.locator(f"#account-{acct} input[name=reason]").fill("客户挂失")
+    page.click(f"#status-{acct}")
+    expect(page.locator(".notice")).to_have_text("账户已冻结。")
+    expect(page.locator(f"#account-{acct} [data-status]")).to_have_text("已冻结")
+    assert bank.count("audit_log") == 1
