@@ -275,7 +275,9 @@ def lookup_bills(session: Session, biller_code: str, reference: str) -> list[Bil
 def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_id: int,
              idempotency_key: str) -> tuple[Bill, ledger.TransferResult]:
     require_customer(actor)
-    bill = session.get(Bill, bill_id)
+    # FOR UPDATE: two payments of one bill take turns, so the second sees it paid (otherwise both
+    # read "unpaid" and the bill is paid twice)
+    bill = session.get(Bill, bill_id, with_for_update=True)
     if bill is None:
         raise NotFound("bill not found", details={"bill_id": bill_id})
     biller = session.get(Biller, bill.biller_id)
