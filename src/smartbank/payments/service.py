@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from smartbank.errors import Conflict, Forbidden, NotFound, SmartbankError, ValidationFailed
+from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, SmartbankError, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.money import check_currency
@@ -287,6 +287,9 @@ def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_i
         # a replay of the same payment returns the original; anything else is a double payment
         prior = session.scalars(select(ledger.Transfer).where(ledger.Transfer.idempotency_key == key)).first()
         if prior is not None and prior.id == bill.paid_transfer_id:
+            if prior.debit_account_id != from_account_id:
+                raise IdempotencyConflict("this idempotency key was already used for a different request",
+                                          details={"transfer_id": prior.id})
             return bill, ledger.TransferResult(transfer=ledger.get_transfer(session, prior.id), replayed=True)
         raise Conflict("this bill is already paid", details={"bill_id": bill_id})
     src = owned_account(session, actor, from_account_id)
