@@ -199,6 +199,7 @@ def test_payees_add_pay_and_delete(client, people, bank):
     payee_id = re.search(r'href="/transfer\?payee=(\d+)"', page).group(1)
     form = client.get(f"/transfer?payee={payee_id}").text
     assert f'value="{people.bob_number}"' in form
+    assert f'/prefs/lang/en?next=%2Ftransfer%3Fpayee%3D{payee_id}"' in form  # the toggle comes back here
     dup = post_form(client, "/payees", "/payees", {"name": "李娜", "account_number": people.bob_number})
     assert dup.status_code == 422 and "该收款人已保存" in dup.text
     r = post_form(client, "/payees", f"/payees/{payee_id}/delete", {})

@@ -48,6 +48,13 @@ def staff_principal(request: Request) -> Principal:
     return p
 
 
+def me(actor: Principal) -> int:
+    """The signed-in customer's id (``customer_principal`` guarantees there is one)."""
+    if actor.customer_id is None:
+        raise NotAuthenticated("customers sign in here")
+    return actor.customer_id
+
+
 Customer = Annotated[Principal, Depends(customer_principal)]
 Staff = Annotated[Principal, Depends(staff_principal)]
 
@@ -60,7 +67,8 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 def _login_page(request: Request, area: str, *, next_url: str = "", username: str = "", error: str | None = None,
                 status_code: int = 200) -> Response:
     return render(request, "auth/login.html", status_code=status_code, area=area, next_url=next_url,
-                  username=username, error=error, here="/console/login" if area == "console" else "/login")
+                  username=username, error=error,
+                  here=None if request.method == "GET" else ("/console/login" if area == "console" else "/login"))
 
 
 def _sign_in(request: Request, area: str, username: str, password: str, next_url: str) -> Response:

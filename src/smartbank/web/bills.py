@@ -98,7 +98,8 @@ def _topup_page(request: Request, actor, values: dict[str, str], *, error: str |
     if not values.get("from_account") and accounts:
         values["from_account"] = str(accounts[0]["id"])
     return render(request, "portal/topup.html", status_code=status_code, billers=billers, accounts=accounts,
-                  amounts=TOP_UP_YUAN, values=values, error=error, here="/topup")
+                  amounts=TOP_UP_YUAN, values=values, error=error,
+                  here=None if request.method == "GET" else "/topup")
 
 
 @router.get("/topup")

@@ -83,9 +83,9 @@ def account_history(request: Request, account_id: int, actor: Customer, cursor: 
         except ValidationFailed as exc:
             return views.account(acct), None, exc
 
-    account, page, exc = db.run_in_transaction(work)
-    if exc is not None:
-        error = forms.message(exc, lang)
+    account, page, history_error = db.run_in_transaction(work)
+    if history_error is not None:
+        error = forms.message(history_error, lang)
     active = {k: v for k, v in params.items() if v}
     more_url = first_url = None
     if page and page["next_cursor"]:

@@ -61,6 +61,7 @@ class WebRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             csrf.seed(request)
+            response: Response
             try:
                 if request.method == "POST" and not csrf.valid(request, (await request.form()).get(csrf.FIELD)):
                     response = error_page(request, 403, translate(lang_of(request), "error.csrf"),

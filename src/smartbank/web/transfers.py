@@ -14,7 +14,7 @@ from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
 from smartbank.payments.models import FREQUENCIES
 from smartbank.web import forms, views
-from smartbank.web.auth import Customer
+from smartbank.web.auth import Customer, me
 from smartbank.web.i18n import lang_of
 from smartbank.web.nav import register_portal_page
 from smartbank.web.render import render
@@ -34,7 +34,7 @@ def _payee(p) -> dict[str, Any]:
 
 def _choices(s, actor) -> tuple[list[dict], list[dict]]:
     accounts = views.payable([views.account(a) for a in payments.list_accounts(s, actor)])
-    payees = [_payee(p) for p in payments.list_payees(s, actor, actor.customer_id)]
+    payees = [_payee(p) for p in payments.list_payees(s, actor, me(actor))]
     return accounts, payees
 
 
@@ -48,7 +48,7 @@ def _transfer_form(request: Request, actor, values: dict[str, str], *, error: st
     if not values.get("from_account") and accounts:
         values["from_account"] = str(accounts[0]["id"])
     return render(request, "portal/transfer.html", status_code=status_code, accounts=accounts, payees=payees,
-                  values=values, error=error, here="/transfer")
+                  values=values, error=error, here=None if request.method == "GET" else "/transfer")
 
 
 @router.get("/transfer")
@@ -70,7 +70,7 @@ def _checked(s, actor, values: dict[str, str]) -> dict[str, Any]:
         raise forms.FormError("transfer.same_account")
     minor = forms.amount(values["amount"], src.currency)
     memo = forms.short_text(values["memo"], 100)
-    payee = next((p for p in payments.list_payees(s, actor, actor.customer_id) if p.account_number == to_number),
+    payee = next((p for p in payments.list_payees(s, actor, me(actor)) if p.account_number == to_number),
                  None)
     return {"from": views.account(src), "to_account": to_number, "payee": _payee(payee) if payee else None,
             "amount_minor": minor, "currency": src.currency, "memo": memo}
@@ -130,7 +130,7 @@ def transfer_submit(request: Request, actor: Customer, from_account: F = "", to_
 def _payees_page(request: Request, actor, values: dict[str, str] | None = None, *, error: str | None = None,
                  status_code: int = 200) -> Response:
     payees = db.run_in_transaction(
-        lambda s: [_payee(p) for p in payments.list_payees(s, actor, actor.customer_id)])
+        lambda s: [_payee(p) for p in payments.list_payees(s, actor, me(actor))])
     return render(request, "portal/payees.html", status_code=status_code, payees=payees, error=error,
                   values=values or {"name": "", "account_number": "", "nickname": ""}, here="/payees")
 
@@ -147,7 +147,7 @@ def payee_add(request: Request, actor: Customer, name: F = "", account_number: F
     try:
         number = forms.account_number(account_number)
         nick = forms.short_text(nickname, 64) or None
-        db.run_in_transaction(lambda s: payments.add_payee(s, actor, actor.customer_id, name=name,
+        db.run_in_transaction(lambda s: payments.add_payee(s, actor, me(actor), name=name,
                                                            account_number=number, nickname=nick))
     except SmartbankError as exc:
         return _payees_page(request, actor, values, error=forms.message(exc, lang_of(request)), status_code=422)
@@ -166,7 +166,7 @@ def payee_delete(request: Request, payee_id: int, actor: Customer) -> Response:
 
 def _scheduled(s, actor) -> list[dict[str, Any]]:
     out = []
-    for x in payments.list_scheduled(s, actor, actor.customer_id):
+    for x in payments.list_scheduled(s, actor, me(actor)):
         out.append({"id": x.id, "from": ledger.get_account(s, x.from_account_id).number,
                     "to": ledger.get_account(s, x.to_account_id).number, "amount_minor": x.amount_minor,
                     "currency": x.currency, "frequency": x.frequency, "start_date": x.start_date,
