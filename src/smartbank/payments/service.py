@@ -10,6 +10,7 @@ money through the role-checked, audited back-office operations instead.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -320,6 +321,8 @@ def top_up(session: Session, actor: Principal, *, from_account_id: int, biller_c
     if biller.requires_bill:
         raise ValidationFailed("this biller takes bill payments, not top-ups")
     number = normalise_phone(phone)
+    if not re.fullmatch(r"\+861[3-9][0-9]{9}", number):  # a landline is a phone, but cannot be topped up
+        raise ValidationFailed("a top-up needs a mobile phone number", details={"phone": phone})
     if amount_minor not in (10_00, 20_00, 30_00, 50_00, 100_00, 200_00, 300_00, 500_00):
         raise ValidationFailed("choose a top-up amount of 10, 20, 30, 50, 100, 200, 300 or 500 yuan")
     src = owned_account(session, actor, from_account_id)
