@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from xml.sax.saxutils import escape
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -179,7 +180,7 @@ def statement_pdf(session: Session, account: Account, owner_name: str, year: int
     p = ParagraphStyle("p", fontName="STSong-Light", fontSize=9, leading=12)
     story: list[Any] = [
         Paragraph("smartbank 对账单 / Account statement", h), Spacer(1, 4 * mm),
-        Paragraph(f"户名 Name: {owner_name}", p),
+        Paragraph(f"户名 Name: {escape(owner_name)}", p),
         Paragraph(f"账号 Account: {account.number} ({account.kind}, {cur})", p),
         Paragraph(f"期间 Period: {d['first']} – {d['last']}", p), Spacer(1, 3 * mm),
         Paragraph(f"期初余额 Opening: {format_minor(d['opening'], cur, grouping=True)} &nbsp; "
@@ -190,8 +191,9 @@ def statement_pdf(session: Session, account: Account, owner_name: str, year: int
     ]
     rows = [["日期 Date", "摘要 Description", "对方 Counterparty", "金额 Amount", "余额 Balance"]]
     for it in d["items"]:
-        rows.append([it["value_date"], Paragraph((it["memo"] or it["kind"])[:60], p),
-                     Paragraph((it["counterparty_name"] or it["counterparty_account"])[:40], p),
+        # Paragraph parses its text as markup: memos and names are free text, so escape them
+        rows.append([it["value_date"], Paragraph(escape((it["memo"] or it["kind"])[:60]), p),
+                     Paragraph(escape((it["counterparty_name"] or it["counterparty_account"])[:40]), p),
                      format_minor(it["amount_minor"], cur, grouping=True),
                      format_minor(it["balance_after_minor"], cur, grouping=True)])
     if len(rows) == 1:
