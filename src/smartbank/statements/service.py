@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from smartbank.errors import ValidationFailed
@@ -148,11 +148,11 @@ def statement_data(session: Session, account: Account, year: int, month: int) ->
     first, last = month_bounds(year, month)
     items = list(iter_all(session, account, HistoryFilter(date_from=first, date_to=last)))
     items.reverse()  # oldest first on paper
-    # opening balance: the balance after the last entry before the month
-    prev = session.execute(select(Entry.balance_after).where(Entry.account_id == account.id,
-                                                             Entry.value_date < first)
-                           .order_by(Entry.id.desc()).limit(1)).scalar()
-    opening = int(prev or 0)
+    # opening balance: every entry dated before the month. (Not the balance_after of the last such
+    # entry: balance_after follows posting order, and an entry posted later but dated earlier, such
+    # as a catch-up scheduled run, would carry this month's postings into the opening balance.)
+    opening = int(session.execute(select(func.coalesce(func.sum(Entry.amount_minor), 0))
+                                  .where(Entry.account_id == account.id, Entry.value_date < first)).scalar())
     credits = sum(i["amount_minor"] for i in items if i["amount_minor"] > 0)
     debits = -sum(i["amount_minor"] for i in items if i["amount_minor"] < 0)
     return {"first": first, "last": last, "items": items, "opening": opening, "credits": credits,
