@@ -1,0 +1,145 @@
+"""The monthly PDF statement (read back with pypdf), /healthz, /metrics and the published OpenAPI."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+
+from pypdf import PdfReader
+from sqlalchemy import text
+
+from smartbank import db
+from smartbank.ledger import service as ledger
+from smartbank.money import format_minor
+from tests.api.support import API, assert_error, number
+from tests.conftest import login
+
+THIS = date.today().replace(day=1)
+LAST = (THIS - timedelta(days=1)).replace(day=1)  # first day of the previous month
+BEFORE = (LAST - timedelta(days=1)).replace(day=1)  # first day of the month before that
+
+
+def _post(engine, key, debit, credit, amount, value_date, memo=""):
+    with db.session_scope(engine) as s:
+        ledger.transfer(s, ledger.TransferCommand(key=key, debit_account_id=debit, credit_account_id=credit,
+                                                  amount_minor=amount, currency="CNY", memo=memo,
+                                                  value_date=value_date))
+
+
+def _ledger_balance(engine, account_id, *, before: date) -> int:
+    with engine.connect() as c:
+        return int(c.execute(text("SELECT COALESCE(sum(amount_minor), 0) FROM entries WHERE account_id = :a"
+                                  " AND value_date < :d"), {"a": account_id, "d": before}).scalar())
+
+
+def _pdf_text(client, account_id, month: date, headers) -> str:
+    r = client.get(f"{API}/accounts/{account_id}/statements/{month.year}/{month.month}", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF-")
+    assert f"statement-{account_id}-{month.year}-{month.month:02d}.pdf" in r.headers["content-disposition"]
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+
+
+def _amount(label: str, pdf: str) -> str:
+    m = re.search(label + r"\s*:\s*(-?[\d,]+\.\d\d)", pdf)
+    assert m, (label, pdf)
+    return m.group(1)
+
+
+def _setup(client, bank, engine):
+    alice, bob = bank.customer("王芳"), bank.customer("李娜")
+    a1, b1 = bank.account(alice), bank.account(bob, balance=10**9)
+    bank.user("alice", customer_id=alice)
+    with db.session_scope(engine) as s:
+        settle = ledger.internal_account(s, "settlement", "CNY").id
+    return a1, b1, settle, login(client, "alice")
+
+
+def test_monthly_statement_balances_match_the_ledger(client, bank, engine):
+    a1, b1, settle, h = _setup(client, bank, engine)
+    _post(engine, "s1", settle, a1, 1_234_567, BEFORE + timedelta(days=3), "salary")
+    _post(engine, "s2", a1, b1, 34_500, LAST + timedelta(days=1), "rent")
+    _post(engine, "s3", b1, a1, 2_001, LAST + timedelta(days=9), "refund")
+    _post(engine, "s4", a1, b1, 100, THIS, "coffee")  # next month: not on last month's statement
+    pdf = _pdf_text(client, a1, LAST, h)
+
+    assert number(engine, a1) in pdf
+    assert "王芳" in pdf
+    opening = _ledger_balance(engine, a1, before=LAST)
+    closing = _ledger_balance(engine, a1, before=THIS)
+    assert (opening, closing) == (1_234_567, 1_234_567 - 34_500 + 2_001)
+    assert _amount("Opening", pdf) == format_minor(opening, grouping=True) == "12,345.67"
+    assert _amount("Closing", pdf) == format_minor(closing, grouping=True)
+    assert _amount("Credits", pdf) == "20.01" and _amount("Debits", pdf) == "345.00"
+    assert "rent" in pdf and "refund" in pdf and "coffee" not in pdf and "salary" not in pdf
+    # the current month opens where the last one closed
+    assert _amount("Opening", _pdf_text(client, a1, THIS, h)) == format_minor(closing, grouping=True)
+
+
+def test_statement_counts_a_backdated_entry_in_its_own_month(client, bank, engine):
+    """An entry posted today but dated last month (a late scheduled run, a correction) belongs to
+    last month: this month's opening balance includes it, and only once."""
+    a1, b1, settle, h = _setup(client, bank, engine)
+    _post(engine, "now", settle, a1, 10_000, THIS)  # posted first, dated this month
+    _post(engine, "late", settle, a1, 5_000, LAST + timedelta(days=27))  # posted later, dated last month
+    this = _pdf_text(client, a1, THIS, h)
+    assert _amount("Opening", this) == format_minor(_ledger_balance(engine, a1, before=THIS), grouping=True) == "50.00"
+    assert _amount("Closing", this) == format_minor(bank.balance(a1), grouping=True) == "150.00"
+    last = _pdf_text(client, a1, LAST, h)
+    assert (_amount("Opening", last), _amount("Closing", last)) == ("0.00", "50.00")
+
+
+def test_statement_prints_any_memo_literally(client, bank, engine):
+    """Memos are the payer's free text, printed on the payee's statement: markup must not break it."""
+    a1, b1, settle, h = _setup(client, bank, engine)
+    memos = ["R&D <b>bonus</b>", "a < b & c > d", "<font name='nope'>x</font>", "&amp; &#9999999; <para>"]
+    for i, memo in enumerate(memos):
+        _post(engine, f"m{i}", b1, a1, 100 + i, THIS, memo)
+    pdf = _pdf_text(client, a1, THIS, h)
+    for memo in memos:
+        assert memo[:20] in pdf.replace("\n", " "), memo
+    # the holder's name is printed literally too
+    odd = bank.customer("Tom & <Jerry>")
+    bank.user("tom", customer_id=odd)
+    t1 = bank.account(odd, balance=100)
+    assert "Tom & <Jerry>" in _pdf_text(client, t1, THIS, login(client, "tom"))
+
+
+def test_statement_of_an_empty_month_and_bad_months(client, bank, engine):
+    a1, b1, settle, h = _setup(client, bank, engine)
+    _post(engine, "s1", settle, a1, 700, BEFORE)
+    pdf = _pdf_text(client, a1, LAST, h)
+    assert "No transactions" in pdf
+    assert _amount("Opening", pdf) == _amount("Closing", pdf) == "7.00"
+    for y, m in ((2026, 0), (2026, 13), (1999, 12), (2101, 1)):
+        assert_error(client.get(f"{API}/accounts/{a1}/statements/{y}/{m}", headers=h), 422, "validation_error")
+
+
+def test_healthz_metrics_and_openapi(client, bank, engine):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["version"]
+    # one API request, then the counter shows it under its route template
+    a1, b1, settle, h = _setup(client, bank, engine)
+    client.get(f"{API}/accounts/{a1}", headers=h)
+    m = client.get("/metrics")
+    assert m.status_code == 200 and m.headers["content-type"].startswith("text/plain")
+    assert "# TYPE smartbank_http_requests_total counter" in m.text
+    lines = [ln for ln in m.text.splitlines() if ln.startswith("smartbank_http_requests_total{")]
+    assert any('method="GET"' in ln and "{account_id}" in ln and 'status="200"' in ln for ln in lines), lines
+    assert not any(f"/accounts/{a1}\"" in ln for ln in lines)  # ids never become label values
+    assert "smartbank_http_request_seconds_bucket" in m.text
+
+    doc = client.get(f"{API}/openapi.json")
+    assert doc.status_code == 200
+    spec = doc.json()
+    assert spec["info"]["title"] == "smartbank" and spec["openapi"].startswith("3.")
+    for path in ("/api/v1/transfers", "/api/v1/accounts/{account_id}/transactions", "/api/v1/auth/login",
+                 "/api/v1/bill-payments", "/api/v1/audit"):
+        assert path in spec["paths"], path
+    # the published contract states the limits the server enforces
+    amount = spec["components"]["schemas"]["TransferIn"]["properties"]["amount_minor"]
+    assert (amount["type"], amount["exclusiveMinimum"], amount["maximum"]) == ("integer", 0, 10**15)
+    assert spec["components"]["schemas"]["TransferIn"]["additionalProperties"] is False
+    assert client.get("/docs").status_code == 200
