@@ -20,11 +20,18 @@ PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def token_from(request: Request) -> str | None:
+    """The API's credential: a Bearer token. The web session cookie is honoured for reads only, so a
+    cross-site form can never make a signed-in browser move money through the API (no CSRF surface)."""
     auth = request.headers.get("authorization")
     if auth and auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.cookies.get(COOKIE)
+    if request.method in SAFE_METHODS:
+        return request.cookies.get(COOKIE)
+    return None
 
 
 def reject_nul(request: Request) -> None:
