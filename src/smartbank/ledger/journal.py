@@ -187,6 +187,14 @@ def verify(session: Session, *, chunk: int = 20000) -> VerifyReport:
         " AND NOT EXISTS (SELECT 1 FROM ledger_unsealed u WHERE u.transfer_id = t.id) ORDER BY t.id LIMIT 5")).all()
     for o in orphans:
         rep.fail(f"transfer {o.id} is neither sealed nor queued (its seal was removed)", transfer_id=o.id)
+    # entries carry their transfer's dates, which the chain covers; the entries' own copies are what
+    # statements select by, so a copy that differs was edited
+    drift = session.execute(text(
+        "SELECT DISTINCT e.transfer_id FROM entries e JOIN transfers t ON t.id = e.transfer_id"
+        " WHERE e.value_date <> t.value_date OR e.created_at <> t.created_at ORDER BY e.transfer_id LIMIT 5")).all()
+    for d in drift:
+        rep.fail(f"entries of transfer {d.transfer_id} do not carry its dates: they were edited",
+                 transfer_id=d.transfer_id)
     # each transfer's entries sum to zero, one currency
     bad = session.execute(text(
         "SELECT transfer_id, sum(amount_minor) AS s FROM entries GROUP BY transfer_id"
