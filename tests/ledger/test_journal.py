@@ -118,6 +118,16 @@ def test_changed_transfer_fields(book, engine, column, value):
     assert not rep.ok and rep.first_broken["transfer_id"] == t
 
 
+@pytest.mark.parametrize("column,value", [("value_date", "2020-01-01"), ("created_at", "2020-01-01 00:00:00+00:00")])
+def test_changed_entry_dates(book, engine, column, value):
+    """Statements select and open their balances by the entries' value dates: moving one entry to
+    another day must not pass unnoticed."""
+    t = book["pay"][0]
+    sql(engine, f"UPDATE entries SET {column} = :v WHERE transfer_id = :t AND amount_minor > 0", v=value, t=t)
+    rep = verify(engine)
+    assert not rep.ok and rep.first_broken["transfer_id"] == t
+
+
 def test_first_of_several_breaks_is_named(book, engine):
     later, earlier = book["rev"], book["pay"][1]
     sql(engine, "UPDATE transfers SET memo = 'x' WHERE id = :t", t=later)
