@@ -210,6 +210,18 @@ def verify(session: Session, *, chunk: int = 20000) -> VerifyReport:
     for m in mism:
         rep.fail(f"account {m.number} balance {m.bal} differs from the sum of its entries {m.s}",
                  account_id=m.id)
+    # each account's pending totals equal its open holds (pending transfers not yet posted or voided)
+    held = ("(SELECT t.{side}_account_id AS id, sum(t.amount_minor) AS s FROM transfers t WHERE t.flags = 'pending'"
+            " AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id) GROUP BY t.{side}_account_id)")
+    pend = session.execute(text(
+        "SELECT a.id, a.number, a.debits_pending AS dp, a.credits_pending AS cp, COALESCE(d.s, 0) AS ds,"
+        f" COALESCE(c.s, 0) AS cs FROM accounts a LEFT JOIN {held.format(side='debit')} d ON d.id = a.id"
+        f" LEFT JOIN {held.format(side='credit')} c ON c.id = a.id"
+        " WHERE a.debits_pending <> COALESCE(d.s, 0) OR a.credits_pending <> COALESCE(c.s, 0)"
+        " ORDER BY a.id LIMIT 5")).all()
+    for p in pend:
+        rep.fail(f"account {p.number} pending totals {p.dp}/{p.cp} (debit/credit) differ from its open holds"
+                 f" {p.ds}/{p.cs}", account_id=p.id)
     for r in session.execute(text(
         "SELECT currency, sum(credits_posted - debits_posted) AS s, count(*) AS n FROM accounts GROUP BY currency")):
         rep.totals_by_currency[r.currency] = int(r.s or 0)
