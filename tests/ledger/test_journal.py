@@ -191,6 +191,19 @@ def test_edited_account_balance(book, engine, column):
     assert any("money was created or lost" in p for p in rep.problems)
 
 
+@pytest.mark.parametrize("column,delta", [("debits_pending", -100), ("credits_pending", 100)])
+def test_edited_pending_totals(book, bank, engine, column, delta):
+    """Lowering debits_pending releases a hold (more money available to spend): it must not verify."""
+    a = book["a"]
+    xfer(engine, a, book["b"], 300, "open-hold", pending=True)  # one hold still open
+    rep = verify(engine)
+    assert rep.ok, rep.problems
+    sql(engine, f"UPDATE accounts SET {column} = {column} + :d WHERE id = :a", d=delta, a=a)
+    rep = verify(engine)
+    assert not rep.ok
+    assert rep.first_broken["account_id"] == a and "pending" in rep.first_broken["problem"]
+
+
 def test_transfers_after_a_seal_are_queued_then_sealed(book, engine, bank):
     xfer(engine, book["a"], book["b"], 10, "late-1")
     xfer(engine, book["a"], book["b"], 10, "late-2", pending=True)
