@@ -49,6 +49,26 @@ def configure_logging(json_logs: bool = True, level: int = logging.INFO) -> None
 log = logging.getLogger("smartbank.http")
 
 
+def route_label(scope) -> str:
+    """The matched route's full template, e.g. ``/api/v1/accounts/{account_id}`` (never an id).
+
+    A route inside an included router knows only its own template (``/accounts/{account_id}``),
+    the same for the API and for the web page of that name; the router's prefix is the part of the
+    request path in front of the concrete route path.
+    """
+    template = getattr(scope.get("route"), "path", None)
+    if not template:
+        return "unmatched"
+    try:
+        concrete = template.format(**scope.get("path_params") or {})
+    except (KeyError, IndexError, ValueError):  # e.g. {name:path} convertors: keep the template
+        return template
+    path = scope.get("path", "")
+    if path.endswith(concrete):
+        return path[: len(path) - len(concrete)] + template
+    return template
+
+
 class RequestContextMiddleware:
     def __init__(self, app):
         self.app = app
@@ -77,8 +97,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, _send)
         finally:
             dur = time.perf_counter() - start
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = route_label(scope)
             REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
             LATENCY.labels(scope["method"], path).observe(dur)
             log.info("request", extra={"fields": {"method": scope["method"], "path": scope["path"],
