@@ -117,18 +117,32 @@ def test_statement_of_an_empty_month_and_bad_months(client, bank, engine):
         assert_error(client.get(f"{API}/accounts/{a1}/statements/{y}/{m}", headers=h), 422, "validation_error")
 
 
+def _requests(client, route: str) -> float:
+    """smartbank_http_requests_total of one route, summed over methods and statuses."""
+    total = 0.0
+    for ln in client.get("/metrics").text.splitlines():
+        if ln.startswith("smartbank_http_requests_total{") and f'route="{route}"' in ln:
+            total += float(ln.rsplit(" ", 1)[1])
+    return total
+
+
 def test_healthz_metrics_and_openapi(client, bank, engine):
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["version"]
-    # one API request, then the counter shows it under its route template
+    # one API request, then the counter shows it under its full route template
     a1, b1, settle, h = _setup(client, bank, engine)
+    api_route, web_route = "/api/v1/accounts/{account_id}", "/accounts/{account_id}"
+    api0, web0 = _requests(client, api_route), _requests(client, web_route)
     client.get(f"{API}/accounts/{a1}", headers=h)
     m = client.get("/metrics")
     assert m.status_code == 200 and m.headers["content-type"].startswith("text/plain")
     assert "# TYPE smartbank_http_requests_total counter" in m.text
-    lines = [ln for ln in m.text.splitlines() if ln.startswith("smartbank_http_requests_total{")]
-    assert any('method="GET"' in ln and "{account_id}" in ln and 'status="200"' in ln for ln in lines), lines
-    assert not any(f"/accounts/{a1}\"" in ln for ln in lines)  # ids never become label values
+    assert f'smartbank_http_requests_total{{method="GET",route="{api_route}",status="200"}}' in m.text
+    assert f"/accounts/{a1}\"" not in m.text  # ids never become label values
+    assert (_requests(client, api_route), _requests(client, web_route)) == (api0 + 1, web0)
+    # the web page of the same name is counted apart from the API
+    client.get(f"/accounts/{a1}", headers={"Accept": "text/html"})
+    assert (_requests(client, api_route), _requests(client, web_route)) == (api0 + 1, web0 + 1)
     assert "smartbank_http_request_seconds_bucket" in m.text
 
     doc = client.get(f"{API}/openapi.json")
