@@ -48,12 +48,18 @@ def format_minor(minor: int, currency: str = "CNY", *, grouping: bool = False) -
 
 
 _AMOUNT_RE = re.compile(r"^\s*(\d{1,15})(?:\.(\d{1,4}))?\s*$")
+# commas only as thousands separators: "1,234.50" yes; "12,5" or "1,00" (a decimal comma, a typo) no
+_GROUPED_RE = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
 
 
 def parse_major(text: str, currency: str = "CNY") -> int:
     """Parse a decimal string in major units ("12.34") into minor units, refusing extra precision."""
     exp = CURRENCIES.get(currency, 2)
-    cleaned = str(text).replace(",", "").replace("¥", "").replace("￥", "").strip()
+    cleaned = str(text).replace("¥", "").replace("￥", "").strip()
+    if "," in cleaned:
+        if not _GROUPED_RE.match(cleaned):
+            raise ValidationFailed(f"not an amount: {text!r}", details={"amount": str(text)})
+        cleaned = cleaned.replace(",", "")
     m = _AMOUNT_RE.match(cleaned)
     if not m:
         raise ValidationFailed(f"not an amount: {text!r}", details={"amount": str(text)})
