@@ -1,0 +1,80 @@
+"""Money: integer minor units, typed amounts parsed exactly, half-even rounding."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smartbank.errors import CurrencyMismatch, ValidationFailed
+from smartbank.money import MAX_MINOR, Money, check_currency, format_minor, parse_major, round_minor
+
+
+@pytest.mark.parametrize("text,currency,minor", [
+    ("12.34", "CNY", 1234), ("12", "CNY", 1200), ("0.5", "CNY", 50), ("0.05", "CNY", 5), (" 7.10 ", "CNY", 710),
+    ("1,234.50", "CNY", 123450), ("1,000,000", "CNY", 100000000), ("¥1,234.50", "CNY", 123450),
+    ("￥88", "CNY", 8800), ("12.3400", "CNY", 1234), ("1500", "JPY", 1500), ("1,500", "JPY", 1500),
+    ("999999999999999", "CNY", 99999999999999900),
+])
+def test_parse_major(text, currency, minor):
+    assert parse_major(text, currency) == minor
+
+
+@pytest.mark.parametrize("text", [
+    "", " ", "abc", "-1", "+1", "1e5", "12.", ".5", "1.2.3", "12.345", "0.001", "1 000", "NaN", "Infinity",
+    "1234567890123456",
+])
+def test_parse_major_rejects(text):
+    with pytest.raises(ValidationFailed):
+        parse_major(text, "CNY")
+
+
+@pytest.mark.parametrize("text", ["12,5", "1,00", "1,0,0", "1,2345", ",100", "100,", "1,000,00", "12,34.5",
+                                  "1234,567"])
+def test_commas_only_as_thousands_separators(text):
+    """'12,5' is 12.5 written with a decimal comma or a typo, never 125.00: refuse, do not guess."""
+    with pytest.raises(ValidationFailed):
+        parse_major(text, "CNY")
+
+
+def test_more_decimals_than_the_currency_has():
+    with pytest.raises(ValidationFailed, match="decimals"):
+        parse_major("12.5", "JPY")
+    assert parse_major("12.50", "CNY") == 1250
+
+
+@given(minor=st.integers(0, MAX_MINOR - 1), currency=st.sampled_from(["CNY", "USD", "JPY"]), grouping=st.booleans())
+def test_format_then_parse_round_trips(minor, currency, grouping):
+    text = format_minor(minor, currency, grouping=grouping)
+    assert parse_major(text, currency) == minor
+
+
+def test_format_minor():
+    assert format_minor(123450, "CNY", grouping=True) == "1,234.50"
+    assert format_minor(-5, "CNY") == "-0.05"
+    assert format_minor(1500, "JPY", grouping=True) == "1,500"
+    assert str(Money(100, "USD")) == "1.00 USD"
+
+
+@pytest.mark.parametrize("value,expected", [("0.5", 0), ("1.5", 2), ("2.5", 2), ("-0.5", 0), ("-1.5", -2),
+                                            ("2.5000001", 3), ("2.4999999", 2)])
+def test_round_minor_is_half_even(value, expected):
+    assert round_minor(Decimal(value)) == expected
+
+
+def test_money_arithmetic_keeps_currencies_apart():
+    assert Money(100, "CNY") + Money(50, "CNY") == Money(150, "CNY")
+    assert Money(100, "CNY") - Money(150, "CNY") == Money(-50, "CNY")
+    with pytest.raises(CurrencyMismatch):
+        Money(1, "CNY") + Money(1, "USD")
+    with pytest.raises(CurrencyMismatch):
+        Money(1, "CNY") - Money(1, "USD")
+
+
+def test_check_currency():
+    assert check_currency("cny") == "CNY"
+    for bad in ("", None, "RMB", "XXX"):
+        with pytest.raises(ValidationFailed):
+            check_currency(bad)
