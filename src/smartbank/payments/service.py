@@ -35,8 +35,9 @@ def owned_account(session: Session, actor: Principal, account_id: int, *, for_de
 
 
 def require_customer(actor: Principal) -> None:
-    """Customer payments are initiated by the customer. Staff move money only through the
-    role-checked, audited back-office operations (cash, holds, reversals)."""
+    """Customer payments, and the payees and scheduled transfers behind them, are the customer's
+    own. Staff move money only through the role-checked, audited back-office operations (cash,
+    holds, reversals)."""
     if actor.customer_id is None or actor.is_staff:
         raise Forbidden("payments are made by the customer who owns the account",
                         details={"role": actor.role})
@@ -135,6 +136,7 @@ def get_payee(session: Session, actor: Principal, payee_id: int) -> Payee:
 
 
 def delete_payee(session: Session, actor: Principal, payee_id: int) -> None:
+    require_customer(actor)
     p = get_payee(session, actor, payee_id)
     session.delete(p)
     session.flush()
@@ -200,6 +202,7 @@ def list_scheduled(session: Session, actor: Principal, customer_id: int) -> list
 
 
 def cancel_scheduled(session: Session, actor: Principal, scheduled_id: int) -> ScheduledTransfer:
+    require_customer(actor)
     s = session.get(ScheduledTransfer, scheduled_id)
     if s is None:
         raise NotFound("scheduled transfer not found")
