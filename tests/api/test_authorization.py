@@ -357,3 +357,17 @@ def test_staff_cannot_move_customer_money_through_customer_payment_endpoints(cli
         before = state(engine)
         assert_error(_post(client, w, role_user, url, body), 403, "forbidden")
         assert state(engine) == before, url
+
+
+@pytest.mark.parametrize("role_user", ["mark1", "teller1", "admin1"])
+def test_staff_cannot_change_a_customers_payees_or_standing_orders(client, bank, engine, role_user):
+    """Payees and scheduled transfers are the customer's own settings: staff may not delete or
+    cancel them through the customer endpoints (no role check and no audit record there)."""
+    w = _world(client, bank, engine)
+    before = state(engine)
+    assert_error(client.delete(f"{API}/payees/{w.payee}", headers=w.h[role_user]), 403, "forbidden")
+    assert_error(client.delete(f"{API}/scheduled-transfers/{w.scheduled}", headers=w.h[role_user]), 403, "forbidden")
+    assert state(engine) == before
+    # staff still see them (customer service reads)
+    assert client.get(f"{API}/payees?customer_id={w.alice}", headers=w.h[role_user]).status_code == 200
+    assert client.get(f"{API}/scheduled-transfers?customer_id={w.alice}", headers=w.h[role_user]).status_code == 200
