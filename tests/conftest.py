@@ -132,6 +132,7 @@ class Bank:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._n = 0
+        self.funding_date: date | None = None  # value date of opening deposits (default: today)
 
     def customer(self, name: str = "张伟", **kw):
         from smartbank.customers import service as customers
@@ -156,7 +157,7 @@ class Bank:
                 src = ledger.internal_account(s, "settlement", currency)
                 ledger.transfer(s, ledger.TransferCommand(
                     key=f"fund-{a.id}", debit_account_id=src.id, credit_account_id=a.id, amount_minor=balance,
-                    currency=currency, kind="deposit"))
+                    currency=currency, kind="deposit", value_date=self.funding_date))
             return a.id
 
     def user(self, username: str, password: str = "passw0rd!", *, role: str = "customer",

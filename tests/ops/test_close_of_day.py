@@ -54,6 +54,12 @@ def half_even_fen(micro: int) -> int:
     return int((Decimal(micro) / Decimal(1_000_000)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
+@pytest.fixture(autouse=True)
+def _funded_long_ago(bank):
+    """Opening deposits predate every business day closed here (interest uses the day's balance)."""
+    bank.funding_date = date(2020, 1, 1)
+
+
 @pytest.fixture
 def saver(bank):
     return bank.account(bank.customer("王芳"), kind="savings", balance=MILLION_YUAN, rate=RATE)
@@ -340,3 +346,33 @@ def test_overdue_bills_are_marked(bank, engine):
     assert r.overdue_bills == 1 and status() == {b0: "paid", b1: "overdue", b2: "unpaid"}
     (r,) = close(engine, date(2026, 3, 20))
     assert r.overdue_bills == 1 and status() == {b0: "paid", b1: "overdue", b2: "overdue"}
+
+
+def test_catch_up_accrues_on_the_balance_of_each_day(bank, engine):
+    """A deposit dated after a missed day earns no interest for that day."""
+    from datetime import date
+    from decimal import Decimal
+
+    from smartbank import db
+    from smartbank.ledger import service as ledger
+    from smartbank.ops.close_of_day import close_day, daily_accrual_micro
+
+    cust = bank.customer()
+    acct = bank.account(cust, kind="savings", rate=Decimal("0.0200"))
+    with db.session_scope(engine) as s:
+        src = ledger.internal_account(s, "settlement")
+        ledger.transfer(s, ledger.TransferCommand(key="d1", debit_account_id=src.id, credit_account_id=acct,
+                                                  amount_minor=100_000_00, currency="CNY", kind="deposit",
+                                                  value_date=date(2026, 3, 10)))
+        ledger.transfer(s, ledger.TransferCommand(key="d2", debit_account_id=src.id, credit_account_id=acct,
+                                                  amount_minor=50_000_00, currency="CNY", kind="deposit",
+                                                  value_date=date(2026, 3, 12)))
+    for d in (date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 12)):
+        db.run_in_transaction(lambda s, d=d: close_day(s, d))
+    with engine.connect() as c:
+        from sqlalchemy import text
+
+        accrued = c.execute(text("SELECT accrued_interest_micro FROM accounts WHERE id = :i"), {"i": acct}).scalar()
+    rate = Decimal("0.0200")
+    expected = 2 * daily_accrual_micro(100_000_00, rate) + daily_accrual_micro(150_000_00, rate)
+    assert accrued == expected

@@ -70,9 +70,15 @@ def close_day(session: Session, day: date) -> DayResult:
     savings = session.scalars(select(Account).where(
         Account.kind == "savings", Account.status != "closed", Account.interest_rate.is_not(None)
     ).order_by(Account.id)).all()
+    # Interest accrues on the balance at the end of ``day``: when catching up a missed day, money
+    # that arrived later must not earn interest for it.
+    later = dict(session.execute(text(
+        "SELECT e.account_id, sum(e.amount_minor) FROM entries e JOIN accounts a ON a.id = e.account_id"
+        " WHERE a.kind = 'savings' AND e.value_date > :d GROUP BY e.account_id"), {"d": day}).all())
     expense_by_ccy: dict[str, Account] = {}
     for acct in savings:
-        accrual = daily_accrual_micro(acct.balance_minor, Decimal(acct.interest_rate or 0))
+        balance_then = acct.balance_minor - int(later.get(acct.id, 0))
+        accrual = daily_accrual_micro(balance_then, Decimal(acct.interest_rate or 0))
         if accrual:
             acct.accrued_interest_micro = (acct.accrued_interest_micro or 0) + accrual
             res.accrued_accounts += 1
