@@ -107,7 +107,7 @@ class TransferOut(Out):
     memo: str
     reference: str | None
     value_date: date
-    created_at: datetime | str
+    created_at: datetime  # raw SQL rows on SQLite carry it as text: parsed, so both backends answer alike
     pending_id: int | None = None
     reverses_id: int | None = None
 
