@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, SmartbankError, ValidationFailed
@@ -123,7 +124,10 @@ def add_payee(session: Session, actor: Principal, customer_id: int, *, name: str
         raise Conflict("this payee is already saved", details={"account_number": number})
     p = Payee(customer_id=customer_id, name=name, account_number=number, nickname=nickname)
     session.add(p)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same payee saved concurrently, after the check above
+        raise Conflict("this payee is already saved", details={"account_number": number}) from exc
     return p
 
 
