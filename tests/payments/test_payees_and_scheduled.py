@@ -162,3 +162,35 @@ def test_monthly_schedule_keeps_its_day_through_short_months():
     assert runs == [date(2027, 1, 31), date(2027, 2, 28), date(2027, 3, 31), date(2027, 4, 30), date(2027, 5, 31)]
     s.end_date = date(2027, 3, 30)
     assert payments.next_run_after(s, date(2027, 2, 28)) is None
+
+
+def test_concurrent_identical_payees_make_one_payee(client, bank, engine):
+    """A double-tapped 'save payee': one is saved, the other is told it exists (never a 500)."""
+    import threading
+
+    from smartbank.errors import Conflict
+    from smartbank.security.service import Principal
+
+    w = _setup(client, bank, engine)
+    uid = scalar(engine, "SELECT id FROM users WHERE username = 'alice'")
+    me = Principal(user_id=uid, username="alice", role="customer", customer_id=w["alice"])
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def add():
+        barrier.wait()
+        try:
+            db.run_in_transaction(lambda s: payments.add_payee(s, me, w["alice"], name="李娜", account_number=w["nb1"]))
+            outcomes.append("201")
+        except Conflict:
+            outcomes.append("409")
+        except Exception as exc:  # noqa: BLE001 - anything else would be a 500
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["201", "409", "409", "409"], outcomes
+    assert scalar(engine, "SELECT count(*) FROM payees") == 1
