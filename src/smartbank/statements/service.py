@@ -151,8 +151,8 @@ def statement_data(session: Session, account: Account, year: int, month: int) ->
     # opening balance: every entry dated before the month. (Not the balance_after of the last such
     # entry: balance_after follows posting order, and an entry posted later but dated earlier, such
     # as a catch-up scheduled run, would carry this month's postings into the opening balance.)
-    opening = int(session.execute(select(func.coalesce(func.sum(Entry.amount_minor), 0))
-                                  .where(Entry.account_id == account.id, Entry.value_date < first)).scalar())
+    opening = int(session.scalar(select(func.sum(Entry.amount_minor))
+                                 .where(Entry.account_id == account.id, Entry.value_date < first)) or 0)
     credits = sum(i["amount_minor"] for i in items if i["amount_minor"] > 0)
     debits = -sum(i["amount_minor"] for i in items if i["amount_minor"] < 0)
     return {"first": first, "last": last, "items": items, "opening": opening, "credits": credits,
