@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -119,6 +120,7 @@ def create_app(*, run_sealer: bool = False) -> FastAPI:
         body, ctype = metrics_payload()
         return Response(body, media_type=ctype)
 
+    mount_web: Callable[[FastAPI], None] | None
     try:
         from smartbank.web import mount as mount_web
     except ImportError:  # web package still without pages
