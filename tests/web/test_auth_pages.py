@@ -116,3 +116,10 @@ def test_signup_errors_are_shown_and_nothing_is_written(client, bank):
     r = post_form(client, "/signup", "/signup", {**data, "password2": "other123"})
     assert "两次输入的密码不一致" in r.text
     assert bank.count("customers") == 0 and bank.count("users") == 0
+
+
+
+def test_nul_characters_in_a_form_are_refused_without_a_server_error(client):
+    r = post_form(client, "/login", "/login", {"username": "a\x00b", "password": "x\x00y"})
+    assert r.status_code == 400
+    assert client.get("/login?next=%00").status_code == 400

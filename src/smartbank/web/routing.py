@@ -55,6 +55,11 @@ def secure(response: Response) -> Response:
     return response
 
 
+def _has_nul(request: Request) -> bool:
+    return "\x00" in request.url.path or any("\x00" in k or "\x00" in v
+                                              for k, v in request.query_params.multi_items())
+
+
 class WebRoute(APIRoute):
     def get_route_handler(self) -> Callable:
         inner = super().get_route_handler()
@@ -63,7 +68,11 @@ class WebRoute(APIRoute):
             csrf.seed(request)
             response: Response
             try:
-                if request.method == "POST" and not csrf.valid(request, (await request.form()).get(csrf.FIELD)):
+                if _has_nul(request) or (request.method == "POST" and any(
+                        isinstance(v, str) and "\x00" in v for v in (await request.form()).values())):
+                    # PostgreSQL text cannot hold NUL: refuse such input before it reaches a service
+                    response = error_page(request, 400, translate(lang_of(request), "error.bad_request"))
+                elif request.method == "POST" and not csrf.valid(request, (await request.form()).get(csrf.FIELD)):
                     response = error_page(request, 403, translate(lang_of(request), "error.csrf"),
                                           "error.csrf_title")
                 else:
