@@ -121,6 +121,11 @@ def test_filters(client, bank, engine):
     spaced = f"{nb[:4]} {nb[4:8]} {nb[8:]}"
     assert _shape(_get(client, w, counterparty=spaced)["items"]) == _exp(w, lambda e: e["cp"] == w["b1"])
     assert _shape(_get(client, w, counterparty="BJPOWER")["items"]) == _exp(w, lambda e: e["cp"] == w["power"])
+    # ... or by the holder's name: customers' accounts are named after the customer
+    by_name = _get(client, w, counterparty="李娜")["items"]
+    assert _shape(by_name) == _exp(w, lambda e: e["cp"] == w["b1"])
+    assert {i["counterparty_name"] for i in by_name} == {"李娜"}
+    assert _shape(_get(client, w, q="陈静")["items"]) == _exp(w, lambda e: e["cp"] == w["c1"])
     # free text over memo and reference
     assert _shape(_get(client, w, q="rent")["items"]) == _exp(w, lambda e: "rent" in e["memo"])
     assert _shape(_get(client, w, q="ref-3")["items"]) == _exp(w, lambda e: e["memo"].startswith("BJPOWER"))

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from smartbank.customers.models import Customer
 from smartbank.errors import ValidationFailed
 from smartbank.ledger.models import Account, Entry, Transfer
 from smartbank.money import format_minor
@@ -58,11 +59,15 @@ def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, A
         raise ValidationFailed("min_amount is above max_amount")
     other = aliased(Entry)
     cp = aliased(Account)
+    # A read model: the counterparty is named by its holder (a customer), or by the bank's account name.
+    holder = aliased(Customer)
+    cp_name = func.coalesce(holder.name, cp.name)
     stmt = (
-        select(Entry, Transfer, cp)
+        select(Entry, Transfer, cp, cp_name)
         .join(Transfer, Transfer.id == Entry.transfer_id)
         .join(other, and_(other.transfer_id == Entry.transfer_id, other.id != Entry.id))
         .join(cp, cp.id == other.account_id)
+        .outerjoin(holder, holder.id == cp.customer_id)
         .where(Entry.account_id == account.id)
         .order_by(Entry.id.desc())
         .limit(f.limit + 1)
@@ -85,23 +90,24 @@ def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, A
         stmt = stmt.where(Transfer.amount_minor <= f.max_amount_minor)
     if f.counterparty:
         c = f.counterparty.strip()
-        stmt = stmt.where(or_(cp.number == c.replace(" ", ""), cp.name.like(f"%{c}%")))
+        stmt = stmt.where(or_(cp.number == c.replace(" ", ""), cp_name.like(f"%{c}%")))
     if f.q:
         like = f"%{f.q.strip()}%"
-        stmt = stmt.where(or_(Transfer.memo.like(like), Transfer.reference.like(like), cp.name.like(like)))
+        stmt = stmt.where(or_(Transfer.memo.like(like), Transfer.reference.like(like), cp_name.like(like)))
     rows = session.execute(stmt).all()
-    items = [_item(e, t, c) for e, t, c in rows[: f.limit]]
+    items = [_item(e, t, c, name) for e, t, c, name in rows[: f.limit]]
     nxt = encode_cursor(rows[f.limit - 1][0].id) if len(rows) > f.limit else None
     return {"items": items, "next_cursor": nxt}
 
 
-def _item(e: Entry, t: Transfer, cp: Account) -> dict[str, Any]:
+def _item(e: Entry, t: Transfer, cp: Account, cp_name: str | None) -> dict[str, Any]:
     return {
         "entry_id": e.id, "transfer_id": t.id, "value_date": e.value_date.isoformat(),
         "created_at": e.created_at.isoformat() if isinstance(e.created_at, datetime) else str(e.created_at),
         "kind": t.kind, "direction": "in" if e.amount_minor > 0 else "out", "amount_minor": e.amount_minor,
         "currency": e.currency, "balance_after_minor": e.balance_after, "memo": t.memo, "reference": t.reference,
-        "counterparty_account": cp.number, "counterparty_name": cp.name,
+        "counterparty_account": cp.number, "counterparty_name": cp_name or "",
+        "counterparty_kind": cp.kind, "counterparty_purpose": cp.purpose,
     }
 
 
