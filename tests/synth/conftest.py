@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from smartbank import db
+from smartbank.ops.migrate import upgrade
+from tests.conftest import PG_URL
+
+END = date(2026, 11, 24)
+
+
+@pytest.fixture
+def fresh_url(backend: str, tmp_path) -> Iterator[Callable[[], str]]:
+    """Make extra empty, migrated databases of the test's backend (dropped afterwards)."""
+    created: list[str] = []
+    urls: list[str] = []
+
+    def make() -> str:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / f'fresh{len(urls)}.db'}"
+        else:
+            name = f"sbsynth_{uuid.uuid4().hex[:10]}"
+            admin = create_engine(db.normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            created.append(name)
+            url = PG_URL.rsplit("/", 1)[0] + "/" + name
+        upgrade(url)
+        urls.append(url)
+        return url
+
+    yield make
+    for url in urls:
+        db.get_engine(url).dispose()
+    for name in created:
+        admin = create_engine(db.normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def snapshot(url: str) -> dict[str, list[tuple]]:
+    """Everything a synthetic run writes, in id order; bank-side accounts without the parts the
+    services draw at random (account number) or stamp with the wall clock (created_at)."""
+    queries = {
+        "customers": "SELECT * FROM customers ORDER BY id",
+        "customer_accounts": "SELECT * FROM accounts WHERE customer_id IS NOT NULL ORDER BY id",
+        "bank_accounts": "SELECT id, kind, purpose, name, status, overdraft_limit_minor, debits_posted,"
+                         " credits_posted FROM accounts WHERE customer_id IS NULL ORDER BY id",
+        "transfers": "SELECT * FROM transfers ORDER BY id",
+        "entries": "SELECT * FROM entries ORDER BY id",
+        "bills": "SELECT * FROM bills ORDER BY id",
+        "billers": "SELECT id, code, name_zh, name_en, category, city, settlement_account_id, requires_bill"
+                   " FROM billers ORDER BY id",
+        "usage": "SELECT * FROM customer_daily_usage ORDER BY customer_id, day, currency",
+        "seals": "SELECT seq, transfer_id, prev_hash, hash FROM ledger_seals ORDER BY seq",
+    }
+    engine = create_engine(db.normalise_url(url))
+    try:
+        with engine.connect() as c:
+            return {k: [tuple(r) for r in c.execute(text(q))] for k, q in queries.items()}
+    finally:
+        engine.dispose()
