@@ -22,7 +22,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(user_app, name="user")
 app.add_typer(bench_app, name="bench")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 DbUrl = Annotated[str | None, typer.Option("--database-url", envvar="SMARTBANK_DATABASE_URL",  # noqa: UP007
                                              help="defaults to SMARTBANK_DATABASE_URL")]
