@@ -24,6 +24,7 @@ from sqlalchemy import (
     Numeric,
     String,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -88,8 +89,10 @@ class Transfer(Base):
     credit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    pending_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), unique=True)
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), unique=True)
+    # unique where set: a pending transfer is resolved once, a transfer reversed once (partial
+    # indexes, so the common transfer with neither pays no index upkeep)
+    pending_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
     memo: Mapped[str] = mapped_column(String(200), default="")
     reference: Mapped[str | None] = mapped_column(String(64))  # e.g. bill id, schedule run
     initiated_by: Mapped[int | None] = mapped_column(BigInteger)  # users.id (None = system)
@@ -100,8 +103,10 @@ class Transfer(Base):
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
-        Index("ix_transfers_debit", "debit_account_id", "id"),
-        Index("ix_transfers_credit", "credit_account_id", "id"),
+        Index("uq_transfers_pending_id", "pending_id", unique=True,
+              postgresql_where=text("pending_id IS NOT NULL"), sqlite_where=text("pending_id IS NOT NULL")),
+        Index("uq_transfers_reverses_id", "reverses_id", unique=True,
+              postgresql_where=text("reverses_id IS NOT NULL"), sqlite_where=text("reverses_id IS NOT NULL")),
     )
 
 
