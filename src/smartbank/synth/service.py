@@ -24,8 +24,8 @@ from smartbank.synth.progress import Progress
 from smartbank.synth.render import run_tag
 from smartbank.synth.world import build_world
 
-# customer-months above which ``bulk=None`` picks the bulk loader (about 60,000 transfers)
-BULK_THRESHOLD = 2_000
+# customer-months above which ``bulk=None`` picks the bulk loader (about 20,000 transfers)
+BULK_THRESHOLD = 600
 
 
 def run(url: str, *, customers: int, months: int, seed: int, bulk: bool | None = None,
@@ -41,8 +41,11 @@ def run(url: str, *, customers: int, months: int, seed: int, bulk: bool | None =
             catalog = seed_catalog(s)
         with Progress(progress) as prog:
             t_w = time.perf_counter()
+            task = prog.add("drawing customers", total=customers, unit="customers")
             world = build_world(customers=customers, months=months, seed=seed, end=end,
-                                default_limit=get_settings().default_daily_limit_minor)
+                                default_limit=get_settings().default_daily_limit_minor,
+                                on_customer=lambda k: prog.advance(task, k))
+            prog.advance(task, customers % 1000)
             world_seconds = time.perf_counter() - t_w
             use_bulk = bulk if bulk is not None else customers * months > BULK_THRESHOLD
             key_prefix = f"syn{seed}-{run_tag(seed, customers, months, end)}-"

@@ -7,6 +7,7 @@ fixed order, so a seed always gives the same people. Nothing here touches a data
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -178,7 +179,9 @@ def _lognormal_mean1(rng: np.random.Generator, sigma: float, size: int) -> np.nd
     return rng.lognormal(-sigma * sigma / 2, sigma, size)
 
 
-def build_world(*, customers: int, months: int, seed: int, end: date, default_limit: int) -> World:
+def build_world(*, customers: int, months: int, seed: int, end: date, default_limit: int,
+                on_customer: Callable[[int], None] | None = None) -> World:
+    """The population. ``on_customer(n)`` reports progress (n more customers drawn)."""
     if customers < 1:
         raise ValueError("customers must be at least 1")
     if months < 1:
@@ -281,6 +284,8 @@ def build_world(*, customers: int, months: int, seed: int, end: date, default_li
     limit_pick = rng.choice(3, size=n, p=[0.8, 0.1, 0.1])
     phones: list[str] = []
     for i in range(n):
+        if on_customer is not None and i % 1000 == 999:
+            on_customer(1000)
         c = CITIES[city[i]]
         region, district = c.districts[district_pick[i]]
         if kind[i] == 1:
