@@ -42,7 +42,7 @@ from smartbank.payments.models import Bill
 from smartbank.synth.catalog import Catalog
 from smartbank.synth.render import Renderer, Row, meta_json, request_hash
 from smartbank.synth.sim import Batch, Bills, Merchants, Simulator
-from smartbank.synth.world import World
+from smartbank.synth.world import BILLERS, World
 
 ID_TABLES = ("customers", "accounts", "transfers", "entries", "bills")
 BIG_TABLES = ("transfers", "entries", "bills", "customer_daily_usage")
@@ -555,7 +555,7 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
                 k = bills.paid_k[b]
                 status = "paid" if k >= 0 else ("overdue" if bills.due[b] < end else "unpaid")
                 brow.append({"id": ids.base["bills"] + b + 1,
-                             "biller_id": catalog.billers[_biller_code(bills.biller[b])].id,
+                             "biller_id": catalog.billers[BILLERS[bills.biller[b]][0]].id,
                              "reference": bills.reference[b], "period": bills.period[b],
                              "amount_minor": bills.amount[b], "currency": "CNY", "due_date": bills.due[b],
                              "status": status, "paid_transfer_id": ids.transfer(k) if k >= 0 else None,
@@ -609,12 +609,6 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
         "seal_workers": workers,
     })
     return stats
-
-
-def _biller_code(index: int) -> str:
-    from smartbank.synth.world import BILLERS
-
-    return BILLERS[index][0]
 
 
 def _paid_at(rend: Renderer, batches: list[Batch], k: int) -> datetime:

@@ -26,7 +26,6 @@ from smartbank.synth.catalog import (
     CATEGORIES,
     CITIES,
     HOUR_PROFILES,
-    OCC_INDEX,
     OCCUPATIONS,
     SPRING_FESTIVAL,
     TOPUP_AMOUNTS_YUAN,
@@ -311,9 +310,6 @@ class Simulator:
             now = tuple(a[~later] for a in cand)
             order = np.argsort(now[0], kind="stable")
             yield self._apply(tuple(a[order] for a in now))
-
-    def finish_bills(self) -> Bills:
-        return self.bills
 
     # -----------------------------------------------------------------------------------------
     def _times(self, days: np.ndarray, profile: str) -> np.ndarray:
@@ -766,4 +762,3 @@ def _month_chunks(start: date, n_days: int) -> list[tuple[int, int, int, int]]:
 
 
 __all__ = ["KIND", "Batch", "Bills", "Simulator", "season_factor"]
-_ = OCC_INDEX  # re-exported for callers that map occupations

@@ -28,7 +28,7 @@ from smartbank.payments.models import Bill
 from smartbank.synth.bulk import _check_collisions, _SqliteSink
 from smartbank.synth.catalog import Catalog
 from smartbank.synth.render import Renderer
-from smartbank.synth.sim import BILL, CLOSE, FREEZE, Simulator
+from smartbank.synth.sim import BILL, BILL_ISSUE, CLOSE, FREEZE, Simulator
 from smartbank.synth.world import BILLERS, World
 
 _FIX_T = text("UPDATE transfers SET created_at = :at WHERE id = :id")
@@ -86,22 +86,20 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
     sim = Simulator(w, balances, internal_status=statuses)
     slot_ids = np.array(internal + acct_ids, dtype=np.int64)
     rend = Renderer(w, sim.merchants, sim.bills, slot_ids, key_prefix)
-    bill_objs: dict[int, int] = {}
     task = progress.add("posting through the ledger", total=len(sim.chunks), unit="months")
     for batch in sim.run():
         with db.session_scope(engine) as s:
             # bills of this month first (their ids follow issue order, as in the bulk path)
             for _pos, et, aux in batch.events:
-                if et == 50:
+                if et == BILL_ISSUE:
                     bills = sim.bills
                     b = payments.issue_bill(s, biller_code=BILLERS[bills.biller[aux]][0],
                                             reference=bills.reference[aux], period=bills.period[aux],
                                             amount_minor=bills.amount[aux], due_date=bills.due[aux])
                     rend.bill_ids.append(b.id)
-                    bill_objs[aux] = b.id
             rows = rend.rows(batch)
             created = rend.created_at_aware(batch)
-            others = [(pos, et, aux) for pos, et, aux in batch.events if et != 50]
+            others = [(pos, et, aux) for pos, et, aux in batch.events if et != BILL_ISSUE]
             oi = 0
             fixes: list[dict[str, Any]] = []
             for j, row in enumerate(rows):

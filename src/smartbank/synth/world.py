@@ -170,10 +170,6 @@ class World:
     def n_slots(self) -> int:
         return N_INTERNAL + len(self.acct_rows)
 
-    def local_to_utc(self, t_us: int) -> datetime:
-        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC) - TZ_OFFSET + timedelta(
-            microseconds=int(t_us))
-
 
 def _lognormal_mean1(rng: np.random.Generator, sigma: float, size: int) -> np.ndarray:
     return rng.lognormal(-sigma * sigma / 2, sigma, size)
