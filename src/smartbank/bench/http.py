@@ -31,8 +31,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(url: str, clients: int) -> tuple[list[tuple[str, int]], list[str]]:
-    """Bench customers with sign-ins and funded accounts: [(username, account_id)], [account numbers]."""
+def prepare(url: str, clients: int) -> tuple[list[tuple[str, int, str]], list[str]]:
+    """Bench customers with sign-ins and funded accounts: [(username, account id, account number)], and
+    the numbers of every bench account (the payees)."""
     from smartbank.bench.ledger import prepare as prepare_accounts
     from smartbank.db import make_engine, session_scope
     from smartbank.ledger.models import Account
@@ -42,7 +43,7 @@ def prepare(url: str, clients: int) -> tuple[list[tuple[str, int]], list[str]]:
     n_users = clients * USERS_PER_CLIENT
     ids = prepare_accounts(url, max(1000, n_users))
     engine = make_engine(url, poolclass=pool.NullPool)
-    users: list[tuple[str, int]] = []
+    users: list[tuple[str, int, str]] = []
     with session_scope(engine) as s:
         accts = {a.id: a for a in s.scalars(select(Account).where(Account.id.in_(ids)))}
         numbers = [accts[i].number for i in ids]
@@ -52,17 +53,19 @@ def prepare(url: str, clients: int) -> tuple[list[tuple[str, int]], list[str]]:
             if s.scalars(select(User.id).where(User.username == name)).first() is None:
                 security.create_user(s, username=name, password=PASSWORD, role="customer",
                                      customer_id=acct.customer_id, check_strength=False)
-            users.append((name, acct.id))
+            users.append((name, acct.id, acct.number))
     engine.dispose()
     return users, numbers
 
 
-def _client(port: int, creds: list[tuple[str, int]], numbers: list[str], seconds: float, start_at: float,
+def _client(port: int, creds: list[tuple[str, int, str]], numbers: list[str], seconds: float, start_at: float,
             seed: int, q: Any) -> None:
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     tokens = []
-    for username, acct in creds:
+    own: dict[int, str] = {}
+    for username, acct, acct_number in creds:
+        own[acct] = acct_number
         conn.request("POST", "/api/v1/auth/login", json.dumps({"username": username, "password": PASSWORD}),
                      {"Content-Type": "application/json"})
         r = conn.getresponse()
@@ -77,7 +80,10 @@ def _client(port: int, creds: list[tuple[str, int]], numbers: list[str], seconds
     while time.time() < end:
         token, acct = tokens[n % len(tokens)]
         n += 1
-        body = json.dumps({"from_account_id": acct, "to_account_number": rng.choice(numbers),
+        to = rng.choice(numbers)
+        while to == own[acct]:
+            to = rng.choice(numbers)
+        body = json.dumps({"from_account_id": acct, "to_account_number": to,
                            "amount_minor": rng.randint(1, 5000), "currency": "CNY", "memo": "bench"})
         t0 = time.perf_counter()
         conn.request("POST", "/api/v1/transfers", body, {
