@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import partial
 from datetime import date
+from functools import partial
 from typing import Annotated
 
 import typer

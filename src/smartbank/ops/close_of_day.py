@@ -72,7 +72,7 @@ def close_day(session: Session, day: date) -> DayResult:
     ).order_by(Account.id)).all()
     # Interest accrues on the balance at the end of ``day``: when catching up a missed day, money
     # that arrived later must not earn interest for it.
-    later = dict(session.execute(text(
+    later: dict[int, int] = dict(session.execute(text(
         "SELECT e.account_id, sum(e.amount_minor) FROM entries e JOIN accounts a ON a.id = e.account_id"
         " WHERE a.kind = 'savings' AND e.value_date > :d GROUP BY e.account_id"), {"d": day}).all())
     expense_by_ccy: dict[str, Account] = {}
