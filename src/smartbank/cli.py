@@ -151,7 +151,8 @@ def synth(
     customers: Annotated[int, typer.Option(min=1)] = 1000,
     months: Annotated[int, typer.Option(min=1, max=120)] = 12,
     seed: int = 42,
-    bulk: Annotated[bool | None, typer.Option("--bulk/--no-bulk", help="default: bulk for large runs")] = None,  # noqa: UP007
+    bulk: Annotated[bool | None, typer.Option("--bulk/--no-bulk", help="default: bulk for large runs")] = None,
+    end_date: Annotated[str | None, typer.Option("--end-date", help="last day, YYYY-MM-DD")] = None,
     database_url: DbUrl = None,
 ) -> None:
     """Generate a deterministic synthetic bank (customers, accounts, a history of transactions)."""
@@ -160,7 +161,13 @@ def synth(
 
     url = _use(database_url)
     upgrade(url)
-    summary = synth_mod.run(url, customers=customers, months=months, seed=seed, bulk=bulk, progress=True)
+    try:
+        end = date.fromisoformat(end_date) if end_date else None
+    except ValueError:
+        console.print(f"[red]not a date: {end_date!r} (use YYYY-MM-DD)[/]")
+        raise typer.Exit(2) from None
+    summary = synth_mod.run(url, customers=customers, months=months, seed=seed, bulk=bulk, end_date=end,
+                            progress=True)
     _emit(summary)
 
 
