@@ -25,6 +25,7 @@ import queue
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -98,7 +99,7 @@ class Ids:
 # database-specific writers
 
 
-class _Sink:
+class _Sink(ABC):
     """What the loader needs from a database; one subclass per dialect."""
 
     pg = False
@@ -111,20 +112,34 @@ class _Sink:
     def scalar(self, sql: str, **params) -> Any:
         return self.conn.execute(text(sql), params).scalar()
 
-    def lock(self) -> None: ...
-    def bases(self) -> dict[str, int]: raise NotImplementedError
-    def prepare(self, estimate: int) -> None: ...
-    def customers(self, rows: list[dict]) -> None: raise NotImplementedError
-    def accounts(self, rows: list[dict]) -> None: raise NotImplementedError
-    def transfers(self, rows: list[Row], created: list[datetime], ids: Ids) -> None: raise NotImplementedError
-    def drain(self) -> None: ...
-    def bills(self, rows: list[dict]) -> None: raise NotImplementedError
-    def usage(self, rows: list[tuple]) -> None: raise NotImplementedError
-    def totals(self, rows: list[tuple[int, int, int]]) -> None: raise NotImplementedError
-    def finish(self, ids: Ids, counts: dict[str, int]) -> None: ...
-    def seals(self, rows: list[tuple]) -> None: raise NotImplementedError
-    def existing(self, column: str, table: str, values: list[str]) -> list[str]: raise NotImplementedError
-    def analyze(self, engine: Engine) -> None: ...
+    def lock(self) -> None:  # optional step: nothing by default
+        return None
+    @abstractmethod
+    def bases(self) -> dict[str, int]: ...
+    def prepare(self, estimate: int) -> None:  # optional step: nothing by default
+        return None
+    @abstractmethod
+    def customers(self, rows: list[dict]) -> None: ...
+    @abstractmethod
+    def accounts(self, rows: list[dict]) -> None: ...
+    @abstractmethod
+    def transfers(self, rows: list[Row], created: list[datetime], ids: Ids) -> None: ...
+    def drain(self) -> None:  # optional step: nothing by default
+        return None
+    @abstractmethod
+    def bills(self, rows: list[dict]) -> None: ...
+    @abstractmethod
+    def usage(self, rows: list[tuple]) -> None: ...
+    @abstractmethod
+    def totals(self, rows: list[tuple[int, int, int]]) -> None: ...
+    def finish(self, ids: Ids, counts: dict[str, int]) -> None:  # optional step: nothing by default
+        return None
+    @abstractmethod
+    def seals(self, rows: list[tuple]) -> None: ...
+    @abstractmethod
+    def existing(self, column: str, table: str, values: list[str]) -> list[str]: ...
+    def analyze(self, engine: Engine) -> None:  # optional step: nothing by default
+        return None
 
 
 class _SqliteSink(_Sink):
