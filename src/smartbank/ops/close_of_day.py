@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account, BusinessDay
 from smartbank.money import round_minor
-from smartbank.payments.service import run_due_scheduled
+from smartbank.payments.service import mark_overdue_bills, run_due_scheduled
 
 MICRO = 1_000_000
 
@@ -100,9 +100,7 @@ def close_day(session: Session, day: date) -> DayResult:
                 res.interest_posted_minor += minor
     session.flush()
     res.scheduled = run_due_scheduled(session, day)
-    overdue = session.execute(text("UPDATE bills SET status = 'overdue' WHERE status = 'unpaid' AND due_date < :d"),
-                              {"d": day})
-    res.overdue_bills = getattr(overdue, "rowcount", 0) or 0
+    res.overdue_bills = mark_overdue_bills(session, day)
     session.add(BusinessDay(day=day, status="done", finished_at=ledger.utcnow(), summary=res.as_dict()))
     session.flush()
     return res

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -368,3 +368,9 @@ def issue_bill(session: Session, *, biller_code: str, reference: str, period: st
     session.add(bill)
     session.flush()
     return bill
+
+
+def mark_overdue_bills(session: Session, day: date) -> int:
+    """Unpaid bills whose due date has passed by ``day`` become overdue (close of day). Returns how many."""
+    res = session.execute(update(Bill).where(Bill.status == "unpaid", Bill.due_date < day).values(status="overdue"))
+    return int(getattr(res, "rowcount", 0) or 0)
