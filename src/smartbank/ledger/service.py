@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -178,6 +178,32 @@ def get_account_by_number(session: Session, number: str) -> Account:
     if acct is None:
         raise NotFound("no account with that number", details={"account_number": number})
     return acct
+
+
+def find_account(session: Session, account_id: int) -> Account | None:
+    return session.get(Account, account_id)
+
+
+def customer_accounts(session: Session, customer_id: int) -> list[Account]:
+    return list(session.scalars(select(Account).where(Account.customer_id == customer_id).order_by(Account.id)))
+
+
+def find_customer_account(session: Session, number: str) -> Account | None:
+    """A customer (not internal) account by its number; spaces are ignored."""
+    number = (number or "").replace(" ", "")
+    return session.scalars(select(Account).where(Account.number == number, Account.kind != "internal")).first()
+
+
+def payment_accounts(session: Session, from_account_id: int, to_number: str) -> tuple[Any, Any]:
+    """The paying account by id and the receiving account by number, in one query (the payment hot
+    path): rows with ``id, number, customer_id, kind``, or None where there is no such account."""
+    number = (to_number or "").replace(" ", "")
+    found = session.execute(
+        select(Account.id, Account.number, Account.customer_id, Account.kind)
+        .where(or_(Account.id == from_account_id, Account.number == number))
+    ).all()
+    return (next((a for a in found if a.id == from_account_id), None),
+            next((a for a in found if a.number == number), None))
 
 
 def set_account_status(session: Session, account: Account, status: str) -> Account:

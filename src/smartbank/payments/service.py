@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,8 +26,8 @@ from smartbank.payments.models import BILL_CATEGORIES, FREQUENCIES, Bill, Biller
 from smartbank.security.service import Principal
 
 
-def owned_account(session: Session, actor: Principal, account_id: int, *, for_debit: bool = True) -> Account:
-    acct = session.get(Account, account_id)
+def owned_account(session: Session, actor: Principal, account_id: int) -> Account:
+    acct = ledger.find_account(session, account_id)
     if acct is None or acct.kind == "internal" and not actor.is_staff:
         raise NotFound("account not found", details={"account_id": account_id})
     if not actor.is_staff and acct.customer_id != actor.customer_id:
@@ -54,7 +54,7 @@ def list_accounts(session: Session, actor: Principal, customer_id: int | None = 
     if cid is None:
         raise ValidationFailed("which customer?")
     customer_scope(actor, cid)
-    return list(session.scalars(select(Account).where(Account.customer_id == cid).order_by(Account.id)))
+    return ledger.customer_accounts(session, cid)
 
 
 def idem_key(actor: Principal, key: str) -> str:
@@ -78,14 +78,7 @@ def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = 
         reference: str | None = None) -> ledger.TransferResult:
     """A customer-initiated payment to any customer account of the bank, by account number."""
     require_customer(actor)
-    number = (req.to_account_number or "").replace(" ", "")
-    # both accounts in one query: the payer's by id, the payee's by number
-    found = session.execute(
-        select(Account.id, Account.number, Account.customer_id, Account.kind)
-        .where(or_(Account.id == req.from_account_id, Account.number == number))
-    ).all()
-    src = next((a for a in found if a.id == req.from_account_id), None)
-    dst = next((a for a in found if a.number == number), None)
+    src, dst = ledger.payment_accounts(session, req.from_account_id, req.to_account_number)
     if src is None or src.kind == "internal" or (not actor.is_staff and src.customer_id != actor.customer_id):
         raise NotFound("account not found", details={"account_id": req.from_account_id})
     if dst is None or (dst.kind == "internal" and kind == "transfer"):
@@ -113,7 +106,7 @@ def add_payee(session: Session, actor: Principal, customer_id: int, *, name: str
     number = (account_number or "").replace(" ", "")
     if not ledger.valid_account_number(number):
         raise ValidationFailed("not a valid account number (check digit)", details={"account_number": account_number})
-    acct = session.scalars(select(Account).where(Account.number == number, Account.kind != "internal")).first()
+    acct = ledger.find_customer_account(session, number)
     if acct is None:
         raise NotFound("no account with that number", details={"account_number": account_number})
     name = " ".join((name or "").split())
@@ -172,8 +165,7 @@ def schedule_transfer(session: Session, actor: Principal, *, from_account_id: in
                       end_date: date | None = None, memo: str = "", today: date | None = None) -> ScheduledTransfer:
     require_customer(actor)
     src = owned_account(session, actor, from_account_id)
-    dst = session.scalars(select(Account).where(Account.number == (to_account_number or "").replace(" ", ""),
-                                                Account.kind != "internal")).first()
+    dst = ledger.find_customer_account(session, to_account_number)
     if dst is None:
         raise NotFound("no account with that number", details={"account_number": to_account_number})
     if dst.id == src.id:
@@ -301,7 +293,7 @@ def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_i
             return bill, ledger.TransferResult(transfer=ledger.get_transfer(session, prior.id), replayed=True)
         raise Conflict("this bill is already paid", details={"bill_id": bill_id})
     src = owned_account(session, actor, from_account_id)
-    settle = session.get(Account, biller.settlement_account_id)
+    settle = ledger.find_account(session, biller.settlement_account_id)
     assert settle is not None
     cmd = ledger.TransferCommand(
         key=key, debit_account_id=src.id, credit_account_id=settle.id, amount_minor=bill.amount_minor,
