@@ -167,8 +167,3 @@ def run_read(fn: Callable[[Session], T], *, engine: Engine | None = None) -> T:
 
 
 _autocommit: dict[int, Engine] = {}
-
-
-def is_postgres(session_or_engine) -> bool:
-    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
-    return bind.dialect.name == "postgresql"

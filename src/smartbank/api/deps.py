@@ -49,13 +49,6 @@ def current_principal(request: Request) -> Principal:
     return p
 
 
-def optional_principal(request: Request) -> Principal | None:
-    try:
-        return current_principal(request)
-    except NotAuthenticated:
-        return None
-
-
 Actor = Annotated[Principal, Depends(current_principal)]
 
 

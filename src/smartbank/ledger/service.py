@@ -38,7 +38,7 @@ from smartbank.errors import (
     PendingAlreadyResolved,
     ValidationFailed,
 )
-from smartbank.ledger.models import Account, Entry, Transfer
+from smartbank.ledger.models import Account, Transfer
 from smartbank.money import CURRENCIES, MAX_MINOR, check_currency
 
 TRANSFER_KINDS = (
@@ -479,14 +479,6 @@ def get_transfer(session: Session, transfer_id: int) -> dict[str, Any]:
     return _row_dict(row)
 
 
-def pending_state(session: Session, transfer_id: int) -> str:
-    """'pending', 'posted' or 'voided' for a pending transfer."""
-    row = session.execute(text("SELECT flags FROM transfers WHERE pending_id = :p"), {"p": transfer_id}).first()
-    if row is None:
-        return "pending"
-    return "posted" if row.flags == "post_pending" else "voided"
-
-
 def resolve_pending(session: Session, *, pending_id: int, post: bool, key: str,
                     initiated_by: int | None = None, memo: str = "") -> TransferResult:
     """Post or void a pending transfer, exactly once (the resolving row is unique per pending id)."""
@@ -538,19 +530,9 @@ def reverse(session: Session, *, transfer_id: int, key: str, initiated_by: int |
     return transfer(session, cmd, _reverses=transfer_id, _allow_overdraft=allow_overdraft)
 
 
-def balances(session: Session, account_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    rows = session.execute(select(Account).where(Account.id.in_(list(account_ids)))).scalars()
-    return {a.id: {"ledger": a.balance_minor, "available": a.available_minor} for a in rows}
-
-
-def entries_for(session: Session, account_id: int, limit: int = 100) -> list[Entry]:
-    return list(session.scalars(
-        select(Entry).where(Entry.account_id == account_id).order_by(Entry.id.desc()).limit(limit)
-    ))
-
-
 __all__ = [
-    "Transfer", "TransferCommand", "TransferResult", "balances", "get_account", "get_account_by_number",
-    "get_transfer", "internal_account", "open_account", "pending_state", "resolve_pending", "reverse",
+    "Transfer", "TransferCommand", "TransferResult", "customer_accounts", "find_account", "find_customer_account",
+    "get_account", "get_account_by_number", "payment_accounts",
+    "get_transfer", "internal_account", "open_account", "resolve_pending", "reverse",
     "set_account_status", "transfer", "valid_account_number",
 ]

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -213,7 +213,3 @@ def statement_pdf(session: Session, account: Account, owner_name: str, year: int
     story.append(t)
     doc.build(story)
     return buf.getvalue()
-
-
-def day_start(d: date) -> datetime:
-    return datetime.combine(d, time.min)
