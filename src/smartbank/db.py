@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +94,9 @@ def get_engine(url: str | None = None) -> Engine:
 def dispose_engines() -> None:
     with _lock:
         for e in _engines.values():
+            auto = _autocommit.pop(e, None)
+            if auto is not None:
+                auto.dispose()
             e.dispose()
         _engines.clear()
 
@@ -150,20 +154,54 @@ def run_in_transaction(fn: Callable[[Session], T], *, engine: Engine | None = No
             time.sleep(min(0.002 * 2**attempt, 0.2))
 
 
+def autocommit_engine(engine: Engine | None = None) -> Engine:
+    """PostgreSQL: a sibling of ``engine`` (same database, its own small pool) whose connections are
+    in autocommit mode from the start, so a checkout never toggles the isolation level."""
+    engine = engine or get_engine()
+    auto = _autocommit.get(engine)
+    if auto is None:
+        with _lock:
+            auto = _autocommit.get(engine)
+            if auto is None:
+                auto = _autocommit[engine] = create_engine(
+                    engine.url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=30, pool_recycle=1800)
+    return auto
+
+
 def run_read(fn: Callable[[Session], T], *, engine: Engine | None = None) -> T:
     """A mostly-reading unit of work. On PostgreSQL it runs in autocommit mode (no BEGIN/COMMIT round
     trips; any single write it makes commits on its own); elsewhere it is a normal transaction."""
     engine = engine or get_engine()
     if engine.dialect.name != "postgresql":
         return run_in_transaction(fn, engine=engine)
-    auto = _autocommit.get(id(engine))
-    if auto is None:
-        auto = _autocommit[id(engine)] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    session = session_factory(auto)()
+    session = session_factory(autocommit_engine(engine))()
     try:
         return fn(session)
     finally:
         session.close()
 
 
-_autocommit: dict[int, Engine] = {}
+def run_single_write(fn: Callable[[Session], T], *, engine: Engine | None = None, retries: int = 8) -> T:
+    """A unit of work that reads as much as it likes and then writes with ONE statement, such as a
+    payment (the ledger's transfer is one call of the stored procedure ``sb_transfer`` on PostgreSQL).
+
+    On PostgreSQL that statement is its own transaction in autocommit mode - atomic on its own - so
+    the BEGIN and COMMIT round trips are saved; its serialization failures and deadlocks are retried
+    (a failed statement wrote nothing). Elsewhere this is :func:`run_in_transaction`. A function
+    that writes twice must use :func:`run_in_transaction`.
+    """
+    engine = engine or get_engine()
+    if engine.dialect.name != "postgresql":
+        return run_in_transaction(fn, engine=engine, retries=retries)
+    attempt = 0
+    while True:
+        try:
+            return run_read(fn, engine=engine)
+        except DBAPIError as exc:
+            attempt += 1
+            if attempt > retries or not is_retryable(exc):
+                raise
+            time.sleep(min(0.002 * 2**attempt, 0.2))
+
+
+_autocommit: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()

@@ -2,7 +2,7 @@
 
 Each client is a separate process (so Python's GIL does not cap the load) with its own
 connection, running random customer-to-customer payments through :func:`ledger.service.transfer`
-inside :func:`db.run_in_transaction` - the same path the API takes, without HTTP.
+inside :func:`db.run_single_write` - the same path the API takes, without HTTP.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def prepare(url: str, accounts: int, opening_minor: int = 1_000_000_00) -> list[
 
 
 def _worker(url: str, ids: list[int], seconds: float, seed: int, start_at: float, q: Any) -> None:
-    from smartbank.db import make_engine, run_in_transaction
+    from smartbank.db import make_engine, run_single_write
     from smartbank.errors import SmartbankError
     from smartbank.ledger import service as ledger
 
@@ -75,7 +75,7 @@ def _worker(url: str, ids: list[int], seconds: float, seed: int, start_at: float
                                      amount_minor=rng.randint(1, 10_000), currency="CNY",
                                      initiated_by=None, enforce_daily_limit=True)
         try:
-            run_in_transaction(partial(ledger.transfer, cmd=cmd), engine=engine)
+            run_single_write(partial(ledger.transfer, cmd=cmd), engine=engine)
         except SmartbankError:
             rejected += 1
         lat.append(time.perf_counter() - t0)
