@@ -295,3 +295,24 @@ def test_concurrent_transfers_interleaved_with_sealing(bank, engine, is_pg):
         seqs = [r[0] for r in c.execute(text("SELECT seq FROM ledger_seals ORDER BY seq"))]
     assert seqs == list(range(1, len(seqs) + 1))
     bank.assert_invariants()
+
+
+@pytest.mark.parametrize("column,value", [("account_id", 999_999), ("transfer_id", 999_999)])
+def test_entry_pointing_elsewhere(book, engine, column, value):
+    """Entries carry no constraint triggers: a dangling reference is what verify reports."""
+    t = book["pay"][1]
+    sql(engine, f"UPDATE entries SET {column} = :v WHERE transfer_id = :t AND amount_minor > 0", v=value, t=t)
+    rep = verify(engine)
+    assert not rep.ok
+    assert rep.first_broken["transfer_id"] == t  # the chain covers the entries too
+    assert any("do not match" in p for p in rep.problems)
+    if column == "transfer_id":
+        assert any(f"transfer {t} has 1 entries, not two" in p for p in rep.problems)
+
+
+def test_deleted_entry(book, engine):
+    t = book["pay"][2]
+    sql(engine, "DELETE FROM entries WHERE transfer_id = :t AND amount_minor < 0", t=t)
+    rep = verify(engine)
+    assert not rep.ok and rep.first_broken["transfer_id"] == t
+    assert any(f"transfer {t} has 1 entries, not two" in p for p in rep.problems)

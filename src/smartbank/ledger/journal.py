@@ -195,6 +195,21 @@ def verify(session: Session, *, chunk: int = 20000) -> VerifyReport:
     for d in drift:
         rep.fail(f"entries of transfer {d.transfer_id} do not carry its dates: they were edited",
                  transfer_id=d.transfer_id)
+    # every entry belongs to an existing transfer and account; every posted transfer has its two entries
+    dangling = session.execute(text(
+        "SELECT e.id, e.transfer_id, e.account_id FROM entries e"
+        " LEFT JOIN transfers t ON t.id = e.transfer_id LEFT JOIN accounts a ON a.id = e.account_id"
+        " WHERE t.id IS NULL OR a.id IS NULL OR e.account_id NOT IN (t.debit_account_id, t.credit_account_id)"
+        " ORDER BY e.id LIMIT 5")).all()
+    for e in dangling:
+        rep.fail(f"entry {e.id} names transfer {e.transfer_id} and account {e.account_id}, which do not match",
+                 transfer_id=e.transfer_id, account_id=e.account_id)
+    legs = session.execute(text(
+        "SELECT t.id, count(e.id) AS n FROM transfers t LEFT JOIN entries e ON e.transfer_id = t.id"
+        " WHERE t.flags <> 'pending' AND t.flags <> 'void_pending' GROUP BY t.id HAVING count(e.id) <> 2"
+        " ORDER BY t.id LIMIT 5")).all()
+    for g in legs:
+        rep.fail(f"transfer {g.id} has {g.n} entries, not two", transfer_id=g.id)
     # each transfer's entries sum to zero, one currency
     bad = session.execute(text(
         "SELECT transfer_id, sum(amount_minor) AS s FROM entries GROUP BY transfer_id"

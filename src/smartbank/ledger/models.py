@@ -111,13 +111,18 @@ class Transfer(Base):
 
 
 class Entry(Base):
-    """One posting. Each posted transfer has exactly two entries that sum to zero."""
+    """One posting. Each posted transfer has exactly two entries that sum to zero.
+
+    Written only by the ledger's transfer, after it locked and found both accounts; the references
+    to the transfer and the accounts are checked by ``ledger verify`` rather than by constraint
+    triggers on every posting (migration 0004).
+    """
 
     __tablename__ = "entries"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    transfer_id: Mapped[int] = mapped_column(BigInteger)
+    account_id: Mapped[int] = mapped_column(BigInteger)
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # + credit, - debit
     currency: Mapped[str] = mapped_column(String(3))
     balance_after: Mapped[int] = mapped_column(BigInteger)
