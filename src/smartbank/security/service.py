@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, DateTime, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,16 +130,18 @@ def sign_in(session: Session, *, username: str, password: str, staff: bool | Non
     return token, user
 
 
+# every request runs this: a plain statement, compiled once (no ORM query building per call)
+_AUTHENTICATE = text(
+    "SELECT s.token_hash, s.expires_at, s.revoked, u.id, u.username, u.role, u.customer_id, u.display_name,"
+    " u.is_active FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = :h"
+).columns(expires_at=DateTime(timezone=True), revoked=Boolean(), is_active=Boolean())
+
+
 def authenticate(session: Session, token: str | None, *, touch: bool = True) -> Principal:
     """Resolve a session token to its principal (one query; a write only to slide the expiry)."""
     if not token:
         raise NotAuthenticated("sign in first")
-    row = session.execute(
-        select(AuthSession.token_hash, AuthSession.expires_at, AuthSession.revoked, User.id, User.username,
-               User.role, User.customer_id, User.display_name, User.is_active)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == _token_hash(token))
-    ).first()
+    row = session.execute(_AUTHENTICATE, {"h": _token_hash(token)}).first()
     now = _now()
     if row is None or row.revoked:
         raise NotAuthenticated("your session is not valid; sign in again")

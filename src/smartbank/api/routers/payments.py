@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
-from smartbank.api.deps import Actor, PathId, QueryId, uow
+from smartbank import db
+from smartbank.api.deps import Actor, PathId, QueryId, principal_in, uow
 from smartbank.api.observability import TRANSFERS
 from smartbank.api.schemas import (
     BillerOut,
@@ -41,20 +42,28 @@ def _me(actor) -> int:
 
 @router.post("/transfers", response_model=TransferOut, status_code=201,
              responses={200: {"description": "idempotent replay: the original transfer"}})
-def create_transfer(body: TransferIn, actor: Actor, response: Response,
-                    idempotency_key: str | None = Header(None, max_length=128)) -> TransferOut:
-    req = payments.PaymentRequest(from_account_id=body.from_account_id, to_account_number=body.to_account_number,
-                                  amount_minor=body.amount_minor, currency=body.currency.upper(),
-                                  idempotency_key=_key(body.idempotency_key, idempotency_key), memo=body.memo)
+def create_transfer(body: TransferIn, request: Request,
+                    idempotency_key: str | None = Header(None, max_length=128)) -> Response:
+    def work(s):
+        actor = principal_in(s, request)
+        req = payments.PaymentRequest(
+            from_account_id=body.from_account_id, to_account_number=body.to_account_number,
+            amount_minor=body.amount_minor, currency=body.currency.upper(),
+            idempotency_key=_key(body.idempotency_key, idempotency_key), memo=body.memo)
+        return payments.pay(s, actor, req)
+
     try:
-        res = uow(lambda s: payments.pay(s, actor, req))
+        # sign-in check and payment in one thread hand-off and one connection; the payment's only
+        # write is the ledger's one transfer statement (the sign-in check may slide the session's
+        # expiry, a write that commits on its own as on every request)
+        res = db.run_single_write(work)
     except SmartbankError as exc:
         TRANSFERS.labels("transfer", exc.code).inc()
         raise
     TRANSFERS.labels("transfer", "replayed" if res.replayed else "posted").inc()
-    if res.replayed:
-        response.status_code = 200
-    return TransferOut.of(res.transfer)
+    # serialised once here (the response model is the documented shape, not validated again)
+    return Response(TransferOut.of(res.transfer).model_dump_json(), status_code=200 if res.replayed else 201,
+                    media_type="application/json")
 
 
 @router.get("/transfers/{transfer_id}", response_model=TransferOut)
