@@ -77,6 +77,7 @@ def _client(port: int, creds: list[tuple[str, int, str]], numbers: list[str], se
         time.sleep(0.001)
     end = start_at + seconds
     n = 0
+    cpu0 = time.process_time()
     while time.time() < end:
         token, acct = tokens[n % len(tokens)]
         n += 1
@@ -94,7 +95,7 @@ def _client(port: int, creds: list[tuple[str, int, str]], numbers: list[str], se
         lat.append(time.perf_counter() - t0)
         statuses[r.status] = statuses.get(r.status, 0) + 1
     conn.close()
-    q.put((lat, statuses))
+    q.put((lat, statuses, time.process_time() - cpu0))
 
 
 def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2) -> dict[str, Any]:
@@ -141,9 +142,10 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
             server.wait(10)
         except subprocess.TimeoutExpired:  # pragma: no cover
             server.kill()
-    lat = sorted(x for r, _ in results for x in r)
+    lat = sorted(x for r, _, _ in results for x in r)
+    client_cpu = sum(c for _, _, c in results)
     statuses: dict[int, int] = {}
-    for _, st in results:
+    for _, st, _ in results:
         for k, v in st.items():
             statuses[k] = statuses.get(k, 0) + v
     after, sound = total_balance(url, all_ids)
@@ -155,4 +157,6 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
 
     return {"clients": clients, "workers": workers, "seconds": seconds, "requests": n, "transfers": ok,
             "statuses": {str(k): v for k, v in sorted(statuses.items())}, "tps": round(ok / seconds, 1),
-            "p50_ms": pct(0.5), "p99_ms": pct(0.99), "conserved": before == after and sound}
+            "p50_ms": pct(0.5), "p99_ms": pct(0.99), "conserved": before == after and sound,
+            # the load generator shares the machine: its own CPU per request, for reading the figures
+            "client_cpu_ms_per_request": round(client_cpu * 1000 / n, 3) if n else 0.0}
