@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -417,6 +418,20 @@ _PG_CALL = (
 )
 
 
+def _call_pg(session: Session, params: dict[str, Any]) -> Any:
+    """One call of the procedure on the session's own connection (and transaction), straight through
+    the driver as a prepared statement; driver errors surface as SQLAlchemy's, so the units of work
+    retry serialization failures and deadlocks as for any other statement."""
+    import psycopg
+
+    raw: Any = session.connection().connection.driver_connection
+    try:
+        row = raw.execute(_PG_CALL, params, prepare=True).fetchone()
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(_PG_CALL, params, exc, psycopg.Error) from exc
+    return row
+
+
 def _transfer_pg(session: Session, cmd: TransferCommand, rhash: str, now: datetime, vd: date) -> TransferResult:
     """PostgreSQL: the same steps in one round trip, as the stored procedure ``sb_transfer``."""
     params = {
@@ -426,7 +441,7 @@ def _transfer_pg(session: Session, cmd: TransferCommand, rhash: str, now: dateti
         "meta": json.dumps(cmd.meta) if cmd.meta is not None else None, "pending": cmd.pending,
         "lim": cmd.enforce_daily_limit, "deflim": get_settings().default_daily_limit_minor,
     }
-    status, info, tid = session.connection().exec_driver_sql(_PG_CALL, params).one()
+    status, info, tid = _call_pg(session, params)
     if status == "ok":
         if session.identity_map:
             _expire_accounts(session, (cmd.debit_account_id, cmd.credit_account_id))
