@@ -250,26 +250,23 @@ def bench_ledger(
     clients: int = 8,
     seconds: float = 10.0,
     accounts: int = 1000,
-    compare_pgbench: Annotated[bool, typer.Option(help="run pgbench tpcb-like on the same server first")] = False,
+    compare_pgbench: Annotated[bool, typer.Option(
+        help="alternate with pgbench tpcb-like on the same server, in rounds")] = False,
+    rounds: Annotated[int, typer.Option(min=1, help="rounds of the side-by-side comparison")] = 4,
 ) -> None:
     """Concurrent transfers through the ledger service; last line: JSON with tps, p50_ms, p99_ms, conserved."""
     from smartbank.bench import ledger as bl
 
     url = _use(database_url)
-    out: dict = {}
     if compare_pgbench:
-        from smartbank.bench.pgbench import run_pgbench
-
-        pg = run_pgbench(url, clients=clients, seconds=seconds)
-        out["pgbench_tps"] = pg["tps"]
-        console.print(f"pgbench tpcb-like -c {clients}: {pg['tps']:.0f} tps")
-    res = bl.run(url, clients=clients, seconds=seconds, accounts=accounts)
-    out = {**res, **out}
-    if "pgbench_tps" in out and out["pgbench_tps"]:
-        out["vs_pgbench"] = round(out["tps"] / out["pgbench_tps"], 3)
+        res = bl.compare(url, clients=clients, seconds=seconds, accounts=accounts, rounds=rounds)
+        console.print(f"pgbench tpcb-like -c {clients}: {res['pgbench_tps']:.0f} tps"
+                      f" (rounds {res['pgbench_round_tps']})")
+    else:
+        res = bl.run(url, clients=clients, seconds=seconds, accounts=accounts)
     console.print(f"ledger: {res['tps']:.0f} transfers/s, p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms, "
                   f"conserved={res['conserved']}")
-    _emit(out)
+    _emit(res)
     if not res["conserved"]:
         raise typer.Exit(1)
 

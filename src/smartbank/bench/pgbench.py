@@ -9,7 +9,7 @@ import subprocess
 from sqlalchemy.engine import make_url
 
 
-def run_pgbench(url: str, *, clients: int, seconds: float, scale: int = 10) -> dict:
+def run_pgbench(url: str, *, clients: int, seconds: float, scale: int = 10, init: bool = True) -> dict:
     exe = shutil.which("pgbench") or next(iter(sorted(
         __import__("glob").glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None)
     if not exe:
@@ -21,9 +21,32 @@ def run_pgbench(url: str, *, clients: int, seconds: float, scale: int = 10) -> d
     import os
 
     env = {**os.environ, **env}
-    subprocess.run(["createdb", *base, dbname], env=env, capture_output=True)
-    subprocess.run([exe, *base, "-i", "-q", f"-s{scale}", dbname], env=env, check=True, capture_output=True)
+    if init:
+        subprocess.run(["createdb", *base, dbname], env=env, capture_output=True)
+        subprocess.run([exe, *base, "-i", "-q", f"-s{scale}", dbname], env=env, check=True, capture_output=True)
+    checkpoint(url)
     out = subprocess.run([exe, *base, "-b", "tpcb-like", f"-c{clients}", f"-j{min(clients, 2)}",
                           f"-T{int(seconds)}", dbname], env=env, check=True, capture_output=True, text=True).stdout
     m = re.search(r"tps = ([\d.]+)", out)
     return {"tps": float(m.group(1)) if m else 0.0, "output": out}
+
+
+def checkpoint(url: str, vacuum: tuple[str, ...] = ()) -> None:
+    """Before a measured phase: vacuum the tables it writes (as pgbench does for its own before every
+    run) and flush the server's dirty pages, so that neither side of a comparison pays for the other's
+    checkpoint (CHECKPOINT needs a superuser or pg_checkpoint; skipped otherwise)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from smartbank.db import normalise_url
+
+    engine = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as c:
+            for table in vacuum:
+                c.execute(text(f"VACUUM ANALYZE {table}"))
+            c.execute(text("CHECKPOINT"))
+    except DBAPIError:
+        pass
+    finally:
+        engine.dispose()
