@@ -21,6 +21,8 @@ from smartbank.ops.migrate import upgrade
 
 PG_URL = os.environ.get("SMARTBANK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = [
+    "customer_tags", "tag_definitions", "customer_profiles", "segments", "insight_state", "external_transactions",
+    "customer_source_ids", "import_batches",
     "ledger_seals", "ledger_unsealed", "entries", "bills", "scheduled_transfers", "payees", "billers",
     "customer_daily_usage", "business_days", "audit_log", "auth_sessions", "users", "transfers", "accounts",
     "customers",

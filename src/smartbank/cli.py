@@ -287,6 +287,9 @@ def bench_http(
     _emit(res)
 
 
+# command groups of later modules: each module defines register(app, bench_app) (one line each)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -121,8 +121,8 @@ class Entry(Base):
     __tablename__ = "entries"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    transfer_id: Mapped[int] = mapped_column(BigInteger)
-    account_id: Mapped[int] = mapped_column(BigInteger)
+    transfer_id: Mapped[int] = mapped_column(BigId)
+    account_id: Mapped[int] = mapped_column(BigId)
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # + credit, - debit
     currency: Mapped[str] = mapped_column(String(3))
     balance_after: Mapped[int] = mapped_column(BigInteger)
