@@ -20,7 +20,9 @@ bench_app = typer.Typer(help="Benchmarks: each prints figures, the last line is 
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(user_app, name="user")
+insight_app = typer.Typer(help="Customer insight: profiles, tags, segments, value, churn.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(insight_app, name="insight")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -287,7 +289,7 @@ def bench_http(
     _emit(res)
 
 
-# command groups of later modules: each module defines register(app, bench_app) (one line each)
+# commands of later modules: each module defines register(app, bench_app, insight_app); one line each
 
 
 def main() -> None:  # pragma: no cover

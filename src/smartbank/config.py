@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     seal_interval_seconds: float = 1.0
     log_json: bool = True
     var_dir: Path = Path("./var")
+    # trained models (each with its meta.json), and the public datasets used by evals and examples
+    model_dir: Path = Path("./var/models")
+    datasets_dir: Path = Path("../shared/datasets")
+    # how often the server folds new transactions into customer profiles and tags (0 = never)
+    insight_refresh_seconds: float = 5.0
 
 
 @lru_cache(maxsize=1)
