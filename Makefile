@@ -86,6 +86,7 @@ install: $(STAMP) ## create .venv and install smartbank into it (skipped when do
 dev: $(DEV_STAMP) ## install smartbank with the dev extras (tests, linters)
 
 $(STAMP):
+	@bash scripts/ensure-system.sh openmp
 	@$(ENSURE_VENV)
 	@if [ -f "$(DEV_STAMP)" ]; then exit 0; fi; $(call PIP_INSTALL,.)
 	@for f in $(VENV)/.installed-*; do case "$$f" in "$(STAMP)"|"$(DEV_STAMP)") ;; *) rm -f "$$f";; esac; done; \
@@ -97,7 +98,7 @@ $(DEV_STAMP):
 	@for f in $(VENV)/.installed-*; do case "$$f" in "$(STAMP)"|"$(DEV_STAMP)") ;; *) rm -f "$$f";; esac; done; \
 	  touch "$(STAMP)" "$(DEV_STAMP)"
 
-system: ## install/start what the tests need when missing (PostgreSQL, Chromium, CJK fonts)
+system: ## install/start what the tests need when missing (PostgreSQL, Chromium, CJK fonts, OpenMP)
 	bash scripts/ensure-system.sh
 
 test: dev ## run the whole test suite (SQLite and PostgreSQL, browser tests in Chromium)

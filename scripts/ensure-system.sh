@@ -4,12 +4,13 @@
 #   - a PostgreSQL server accepting connections on 127.0.0.1:5432, with the
 #     superuser role "postgres" reachable over TCP without a password;
 #   - Debian's Chromium at /usr/bin/chromium (used by the Playwright tests);
-#   - CJK fonts for screenshots (best effort).
+#   - CJK fonts for screenshots (best effort);
+#   - the OpenMP runtime (libgomp1) that LightGBM's wheels link against.
 #
 # Everything is installed or started only when missing, so on a machine that
 # already has it all this script changes nothing. Uses apt-get (Debian).
 #
-# Usage: scripts/ensure-system.sh [postgres] [chromium] [fonts]   (default: all)
+# Usage: scripts/ensure-system.sh [postgres] [chromium] [fonts] [openmp]   (default: all)
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -184,16 +185,26 @@ ensure_cjk_fonts() {
     apt_install fonts-noto-cjk || warn "fonts-noto-cjk not installed; Chinese text in screenshots may show as boxes"
 }
 
+ensure_openmp() {
+    if compgen -G '/usr/lib/*/libgomp.so.1' >/dev/null || compgen -G '/lib/*/libgomp.so.1' >/dev/null \
+        || { command -v ldconfig >/dev/null 2>&1 && ldconfig -p | grep -q 'libgomp\.so\.1'; }; then
+        return 0
+    fi
+    apt_install libgomp1 || die "could not install libgomp1 (needed by LightGBM)"
+    log "OpenMP runtime: installed"
+}
+
 # Arguments pick what to check (default: everything).
 if [ "$#" -eq 0 ]; then
-    set -- postgres chromium fonts
+    set -- postgres chromium fonts openmp
 fi
 for what in "$@"; do
     case "$what" in
         postgres | postgresql) ensure_postgres ;;
         chromium) ensure_chromium ;;
         fonts) ensure_cjk_fonts ;;
-        *) die "unknown component '$what' (expected: postgres, chromium, fonts)" ;;
+        openmp) ensure_openmp ;;
+        *) die "unknown component '$what' (expected: postgres, chromium, fonts, openmp)" ;;
     esac
 done
 log "done"
