@@ -1,0 +1,473 @@
+"""Customer 360 profiles and tags: refresh (batch and incremental) and the service functions that
+the API, the web pages and the CLI call.
+
+Refresh
+* :func:`refresh_all` extracts every customer's activity in bulk (:mod:`.extract`), computes the
+  features (:mod:`.features`), calls ``insight.analytics.enrich`` when that module is installed,
+  evaluates the active tag definitions (:mod:`.tags`) and replaces ``customer_profiles`` and
+  ``customer_tags`` in one transaction.
+* :func:`refresh_incremental` keeps watermarks in ``insight_state`` (newest ledger entry, imported
+  transaction and customer already folded in) and recomputes only the customers with something
+  newer - over their full history, with the same ``as_of`` - so its result equals a full recompute.
+  When the day changed (time windows moved for everybody) or a tag definition changed, it runs
+  the full refresh instead. Changes that leave no entry (a new city, a new risk level, an audit
+  record) are folded in by the next full refresh, at the latest the next day.
+* Ids are handed out before their transactions commit, so an entry may become visible after a
+  newer one was already folded in. The incremental refresh therefore looks back
+  :data:`OVERLAP_ENTRIES` entries behind its watermark whenever there is something new.
+* Only one refresh runs at a time (a PostgreSQL advisory lock; a process lock on SQLite). A refresh
+  that finds another one running returns ``{"mode": "busy"}``.
+
+Authorisation (object level, here in the service): marketers and admins manage tags and read every
+profile; service agents and risk officers read profiles; a customer reads only their own insights,
+with customer-audience features and tags only; another customer's id is "not found".
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy.orm import Session
+
+from smartbank import db
+from smartbank.config import get_settings
+from smartbank.errors import Forbidden, NotFound
+from smartbank.insight import extract
+from smartbank.insight import features as F
+from smartbank.insight import tags as T
+from smartbank.insight.models import CustomerProfile, CustomerTag, InsightState, Segment, TagDefinition
+from smartbank.security.service import Principal
+
+log = logging.getLogger("smartbank.insight")
+
+TAG_MANAGERS = ("marketer",)  # and admin
+PROFILE_READERS = ("marketer", "service_agent", "risk_officer")  # and admin
+OVERLAP_ENTRIES = 1000
+_ADVISORY_KEY = 0x5B1A7E  # "insight refresh"
+_local_lock = threading.Lock()
+_WRITE_CHUNK = 5000
+
+
+# ------------------------------------------------------------------------------------------------
+# refresh
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+@contextmanager
+def _refresh_lock(engine: Engine) -> Iterator[bool]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as c:
+            got = bool(c.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _ADVISORY_KEY}).scalar())
+            try:
+                yield got
+            finally:
+                if got:
+                    c.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
+                c.commit()
+        return
+    got = _local_lock.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            _local_lock.release()
+
+
+def analytics_module() -> Any | None:
+    """``smartbank.insight.analytics`` when installed, else None (the analytics columns stay null)."""
+    try:
+        return importlib.import_module("smartbank.insight.analytics")
+    except ImportError:
+        return None
+
+
+_ANALYTICS_OUT = ("segment", "rfm", "lifecycle", "value_minor", "clv_minor", "churn_score", "churn_reasons",
+                  "propensity", "model_versions")
+
+
+def _enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date) -> pl.DataFrame | None:
+    mod = analytics_module()
+    if mod is None or not hasattr(mod, "enrich"):
+        return None
+    try:
+        out = mod.enrich(activity, customers, as_of, model_dir=get_settings().model_dir)
+    except Exception:  # noqa: BLE001 - profiles still refresh; the analytics columns stay null
+        log.exception("insight analytics failed; profiles refreshed without them")
+        return None
+    return out if isinstance(out, pl.DataFrame) and "customer_id" in out.columns else None
+
+
+def compute_profiles(engine: Engine, as_of: date, customer_ids: Sequence[int] | None = None
+                     ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Features (with the analytics columns) for the given customers (all when None)."""
+    activity = extract.load_activity(engine, customer_ids=customer_ids)
+    customers = extract.load_customers(engine, customer_ids=customer_ids)
+    analytics = _enrich(activity, customers, as_of)
+    df = F.compute(activity, customers, as_of, holdings=extract.load_holdings(engine, customer_ids=customer_ids),
+                   service=extract.load_service_actions(engine, customer_ids=customer_ids), analytics=analytics)
+    return df, analytics
+
+
+def _profile_rows(df: pl.DataFrame, analytics: pl.DataFrame | None, as_of: date, now: datetime
+                  ) -> list[dict[str, Any]]:
+    extra: dict[int, dict[str, Any]] = {}
+    if analytics is not None:
+        cols = [c for c in _ANALYTICS_OUT if c in analytics.columns]
+        for r in analytics.select("customer_id", *cols).iter_rows(named=True):
+            extra[int(r["customer_id"])] = r
+    rows = []
+    for r in df.iter_rows(named=True):
+        cid = int(r.pop("customer_id"))
+        a = extra.get(cid, {})
+        rows.append({
+            "customer_id": cid, "as_of": as_of, "computed_at": now, "features": r,
+            "segment": a.get("segment"), "rfm": a.get("rfm"), "lifecycle": a.get("lifecycle"),
+            "value_minor": _int(a.get("value_minor")), "clv_minor": _int(a.get("clv_minor")),
+            "churn_score": _float(a.get("churn_score")), "churn_reasons": _plain(a.get("churn_reasons")),
+            "propensity": _plain(a.get("propensity")), "model_versions": _plain(a.get("model_versions")),
+        })
+    return rows
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _plain(v: Any) -> Any:
+    """JSON-ready: Polars structs arrive as dicts, lists as lists; strings holding JSON are parsed."""
+    if isinstance(v, str):
+        import json
+
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    if isinstance(v, pl.Series):
+        return v.to_list()
+    return v
+
+
+def _write(session: Session, df: pl.DataFrame, analytics: pl.DataFrame | None, tagged: pl.DataFrame,
+           as_of: date, customer_ids: Sequence[int] | None) -> None:
+    now = datetime.now(UTC)
+    if customer_ids is None:
+        session.execute(delete(CustomerTag))
+        session.execute(delete(CustomerProfile))
+    else:
+        ids = sorted(int(i) for i in customer_ids)
+        for i in range(0, len(ids), _WRITE_CHUNK):
+            chunk = ids[i:i + _WRITE_CHUNK]
+            session.execute(delete(CustomerTag).where(CustomerTag.customer_id.in_(chunk)))
+            session.execute(delete(CustomerProfile).where(CustomerProfile.customer_id.in_(chunk)))
+    rows = _profile_rows(df, analytics, as_of, now)
+    for i in range(0, len(rows), _WRITE_CHUNK):
+        session.execute(insert(CustomerProfile), rows[i:i + _WRITE_CHUNK])
+    tag_rows = [{"customer_id": int(c), "code": code, "version": int(v), "assigned_at": now}
+                for c, code, v in tagged.iter_rows()]
+    for i in range(0, len(tag_rows), _WRITE_CHUNK):
+        session.execute(insert(CustomerTag), tag_rows[i:i + _WRITE_CHUNK])
+
+
+def _state(session: Session) -> dict[str, int]:
+    return {s.key: int(s.value) for s in session.scalars(select(InsightState))}
+
+
+def _set_state(session: Session, values: dict[str, int]) -> None:
+    now = datetime.now(UTC)
+    for k, v in values.items():
+        row = session.get(InsightState, k)
+        if row is None:
+            session.add(InsightState(key=k, value=int(v), updated_at=now))
+        else:
+            row.value = int(v)
+            row.updated_at = now
+    session.flush()
+
+
+def _definitions(engine: Engine) -> tuple[list[TagDefinition], int]:
+    def work(s: Session) -> tuple[list[TagDefinition], int]:
+        T.seed_defaults(s)
+        return T.current(s), T.fingerprint(s)
+
+    return db.run_in_transaction(work, engine=engine)
+
+
+def refresh_all(engine: Engine | None = None, *, as_of: date | None = None) -> dict[str, Any]:
+    """Recompute every profile and tag. Returns a summary (customers, tags, seconds, mode)."""
+    engine = engine or db.get_engine()
+    with _refresh_lock(engine) as got:
+        if not got:
+            return {"mode": "busy"}
+        return _refresh_all(engine, as_of or _today())
+
+
+def _refresh_all(engine: Engine, as_of: date) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    marks = extract.max_ids(engine)  # read first: anything newer is picked up by the next refresh
+    defs, fp = _definitions(engine)
+    df, analytics = compute_profiles(engine, as_of)
+    tagged = T.assign(df, defs)
+
+    def work(s: Session) -> None:
+        _write(s, df, analytics, tagged, as_of, None)
+        _set_state(s, {"entry_id": marks["entry_id"], "external_id": marks["external_id"],
+                       "customer_id": marks["customer_id"], "as_of": as_of.toordinal(), "tags": fp})
+
+    db.run_in_transaction(work, engine=engine)
+    return {"mode": "full", "as_of": as_of.isoformat(), "customers": df.height, "tags": tagged.height,
+            "analytics": analytics is not None, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def refresh_incremental(engine: Engine | None = None, *, as_of: date | None = None) -> dict[str, Any]:
+    """Fold new activity into the profiles of the customers it belongs to (see the module notes)."""
+    engine = engine or db.get_engine()
+    as_of = as_of or _today()
+    with _refresh_lock(engine) as got:
+        if not got:
+            return {"mode": "busy"}
+        t0 = time.perf_counter()
+        state = db.run_in_transaction(_state, engine=engine)
+        defs, fp = _definitions(engine)
+        if not state or state.get("as_of") != as_of.toordinal() or state.get("tags") != fp:
+            return _refresh_all(engine, as_of)
+        marks = extract.max_ids(engine)
+        if all(marks[k] <= state.get(k, 0) for k in marks):
+            return {"mode": "none", "customers": 0, "seconds": round(time.perf_counter() - t0, 3)}
+        entry_after = state.get("entry_id", 0)
+        if marks["entry_id"] > entry_after:
+            entry_after = max(entry_after - OVERLAP_ENTRIES, 0)
+        ids = extract.customers_with_new_activity(engine, entry_after=entry_after,
+                                                  external_after=state.get("external_id", 0),
+                                                  customer_after=state.get("customer_id", 0))
+        df, analytics = compute_profiles(engine, as_of, ids)
+        tagged = T.assign(df, defs)
+
+        def work(s: Session) -> None:
+            _write(s, df, analytics, tagged, as_of, ids)
+            _set_state(s, {"entry_id": marks["entry_id"], "external_id": marks["external_id"],
+                           "customer_id": marks["customer_id"]})
+
+        db.run_in_transaction(work, engine=engine)
+        return {"mode": "incremental", "as_of": as_of.isoformat(), "customers": df.height, "tags": tagged.height,
+                "analytics": analytics is not None, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+# ------------------------------------------------------------------------------------------------
+# reading profiles
+
+
+def _can_read_all(actor: Principal) -> bool:
+    return actor.role in PROFILE_READERS or actor.role == "admin"
+
+
+def _visible_features(actor: Principal, feats: dict[str, Any]) -> dict[str, Any]:
+    if actor.role == "customer":
+        return {k: v for k, v in feats.items() if k in F.CUSTOMER_FEATURES}
+    return dict(feats)
+
+
+def _tag_rows(session: Session, customer_id: int, *, customer_view: bool) -> list[dict[str, Any]]:
+    defs = {(d.code, d.version): d for d in T.all_versions(session)}
+    out = []
+    for t in session.scalars(select(CustomerTag).where(CustomerTag.customer_id == customer_id)
+                             .order_by(CustomerTag.code)):
+        d = defs.get((t.code, t.version))
+        if d is None or (customer_view and d.audience != "customer"):
+            continue
+        out.append({"code": t.code, "version": t.version, "name_en": d.name_en, "name_zh": d.name_zh,
+                    "audience": d.audience, "description": d.description,
+                    "assigned_at": t.assigned_at.isoformat() if t.assigned_at else None})
+    return out
+
+
+def _timeline(session: Session, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The customer's most recent activity (ledger and imported), newest first."""
+    pg = session.get_bind().dialect.name == "postgresql"
+    meta_cat = "(t.meta ->> 'category')" if pg else "json_extract(t.meta, '$.category')"
+    meta_ch = "(t.meta ->> 'channel')" if pg else "json_extract(t.meta, '$.channel')"
+    sql = text(
+        "SELECT ts, amount_minor, currency, kind, channel, category, source FROM ("
+        f" SELECT e.created_at AS ts, e.amount_minor, e.currency, t.kind, {meta_ch} AS channel,"
+        f" {meta_cat} AS category, 'ledger' AS source, e.id AS seq"
+        " FROM entries e JOIN accounts a ON a.id = e.account_id JOIN transfers t ON t.id = e.transfer_id"
+        " WHERE a.customer_id = :c"
+        " UNION ALL SELECT x.occurred_at, CASE WHEN x.direction = 'credit' THEN x.amount_minor"
+        " ELSE -x.amount_minor END, x.currency, 'card_payment', x.channel, x.category, x.source, x.id"
+        " FROM external_transactions x WHERE x.customer_id = :c"
+        ") s ORDER BY ts DESC, seq DESC LIMIT :n")
+    out = []
+    for r in session.execute(sql, {"c": customer_id, "n": limit}):
+        ts = r[0]
+        out.append({"ts": ts.isoformat() if isinstance(ts, datetime) else str(ts), "amount_minor": int(r[1]),
+                    "currency": r[2], "kind": r[3], "channel": r[4], "category": r[5], "source": r[6]})
+    return out
+
+
+def profile_360(session: Session, actor: Principal, customer_id: int, *, timeline: int = 20) -> dict[str, Any]:
+    """Profile, tags, segment, value, churn and recent activity of one customer.
+
+    Customers may ask only for themselves (anything else is "not found") and see customer-audience
+    features and tags only; staff need a profile-reading role."""
+    if actor.role == "customer":
+        if actor.customer_id != customer_id:
+            raise NotFound("no such customer profile")
+    elif not _can_read_all(actor):
+        raise Forbidden("your role may not read customer profiles",
+                        details={"role": actor.role, "needs": list(PROFILE_READERS)})
+    from smartbank.customers import service as customers
+
+    try:
+        cust = customers.get_customer(session, customer_id)
+    except NotFound:
+        raise NotFound("no such customer profile") from None
+    p = session.get(CustomerProfile, customer_id)
+    customer_view = actor.role == "customer"
+    out: dict[str, Any] = {
+        "customer_id": customer_id, "name": cust.name, "number": cust.number,
+        "profile": None, "as_of": None, "computed_at": None,
+        "tags": _tag_rows(session, customer_id, customer_view=customer_view),
+        "timeline": _timeline(session, customer_id, timeline),
+    }
+    if p is not None:
+        feats = _visible_features(actor, p.features or {})
+        out.update(profile=feats, as_of=p.as_of.isoformat(), computed_at=p.computed_at.isoformat(),
+                   spending_by_category=F.spending_by_category(feats))
+        if not customer_view:
+            out.update(segment=p.segment, rfm=p.rfm, lifecycle=p.lifecycle, value_minor=p.value_minor,
+                       clv_minor=p.clv_minor, churn_score=p.churn_score, churn_reasons=p.churn_reasons,
+                       propensity=p.propensity, model_versions=p.model_versions)
+    else:
+        out["spending_by_category"] = {}
+    return out
+
+
+def my_insights(session: Session, actor: Principal) -> dict[str, Any]:
+    if actor.role != "customer" or actor.customer_id is None:
+        raise NotFound("insights are for customers")
+    return profile_360(session, actor, actor.customer_id)
+
+
+def feature_catalogue(actor: Principal) -> list[dict[str, Any]]:
+    return [{"name": f.name, "type": f.type, "en": f.en, "zh": f.zh, "audience": f.audience, "group": f.group}
+            for f in F.CATALOGUE if actor.role != "customer" or f.audience == "customer"]
+
+
+# ------------------------------------------------------------------------------------------------
+# tag definitions
+
+
+def _require_manager(actor: Principal) -> None:
+    actor.require_role(*TAG_MANAGERS)
+
+
+def _require_reader(actor: Principal) -> None:
+    if not _can_read_all(actor):
+        raise Forbidden("your role may not do this", details={"role": actor.role, "needs": list(PROFILE_READERS)})
+
+
+def list_tags(session: Session, actor: Principal, *, include_retired: bool = False) -> list[dict[str, Any]]:
+    """Tag definitions in force (staff readers), with how many customers carry each."""
+    _require_reader(actor)
+    T.seed_defaults(session)
+    counts: dict[str, int] = dict(session.execute(text("SELECT code, COUNT(*) FROM customer_tags GROUP BY code")).all())
+    out = []
+    for d in T.current(session, include_retired=include_retired):
+        row = T.as_dict(d)
+        row["customers"] = int(counts.get(d.code, 0)) if d.status == "active" else 0
+        out.append(row)
+    return out
+
+
+def tag_history(session: Session, actor: Principal, code: str) -> list[dict[str, Any]]:
+    _require_reader(actor)
+    versions = T.all_versions(session, code)
+    if not versions:
+        raise NotFound("no such tag", details={"code": code})
+    return [T.as_dict(d) for d in versions]
+
+
+def create_tag(session: Session, actor: Principal, *, code: str, name_en: str, name_zh: str, expression: str,
+               audience: str = "staff", description: str = "") -> dict[str, Any]:
+    _require_manager(actor)
+    d = T.create(session, code=code, name_en=name_en, name_zh=name_zh, expression=expression, audience=audience,
+                 description=description, created_by=actor.user_id)
+    return T.as_dict(d)
+
+
+def edit_tag(session: Session, actor: Principal, code: str, **changes: Any) -> dict[str, Any]:
+    _require_manager(actor)
+    return T.as_dict(T.edit(session, code, created_by=actor.user_id, **changes))
+
+
+def retire_tag(session: Session, actor: Principal, code: str) -> dict[str, Any]:
+    _require_manager(actor)
+    d = T.retire(session, code)
+    session.execute(delete(CustomerTag).where(CustomerTag.code == code))
+    return T.as_dict(d)
+
+
+def load_profiles(session: Session) -> pl.DataFrame:
+    """The stored profiles as a frame of features (what a draft rule is tested against)."""
+    rows = session.execute(select(CustomerProfile.customer_id, CustomerProfile.features,
+                                  CustomerProfile.segment, CustomerProfile.value_minor, CustomerProfile.clv_minor,
+                                  CustomerProfile.churn_score, CustomerProfile.rfm, CustomerProfile.lifecycle)).all()
+    schema: dict[str, Any] = {"customer_id": pl.Int64, **{n: F._dtype(n) for n in F.NAMES}}
+    records = []
+    for cid, feats, segment, value, clv, churn, rfm, lifecycle in rows:
+        r = {n: (feats or {}).get(n) for n in F.NAMES}
+        r.update(customer_id=cid, segment=segment, value_minor=value, clv_minor=clv, churn_score=churn, rfm=rfm,
+                 lifecycle=lifecycle)
+        records.append(r)
+    return pl.DataFrame(records, schema=schema, orient="row") if records else pl.DataFrame(schema=schema)
+
+
+def preview_tag(session: Session, actor: Principal, *, expression: str, audience: str = "staff",
+             sample: int = 10) -> dict[str, Any]:
+    """Evaluate a draft rule against the current profiles without saving anything."""
+    _require_manager(actor)
+    compiled = T.compile_expression(expression, audience=audience)
+    profiles = load_profiles(session)
+    ids = T.matches(profiles, compiled)
+    sample_ids = ids.head(max(0, min(sample, 50))).to_list()
+    names: dict[int, str] = {}
+    if sample_ids:
+        names = dict(session.execute(text("SELECT id, name FROM customers WHERE id IN ("
+                                          + ",".join(str(int(i)) for i in sample_ids) + ")")).all())
+    return {"expression": expression, "audience": audience, "profiles": profiles.height, "matches": len(ids),
+            "features": sorted(compiled.features),
+            "sample": [{"customer_id": int(i), "name": names.get(i, "")} for i in sample_ids]}
+
+
+def list_segments(session: Session, actor: Principal) -> list[dict[str, Any]]:
+    """Segments of the newest segmentation run, with how many profiles carry each label now."""
+    _require_reader(actor)
+    newest = session.execute(select(Segment.run_id).order_by(Segment.created_at.desc(), Segment.id.desc())
+                             .limit(1)).scalar()
+    counts: dict[str, int] = dict(session.execute(text(
+        "SELECT segment, COUNT(*) FROM customer_profiles WHERE segment IS NOT NULL GROUP BY segment")).all())
+    out = []
+    if newest is not None:
+        for sg in session.scalars(select(Segment).where(Segment.run_id == newest).order_by(Segment.label)):
+            out.append({"run_id": sg.run_id, "label": sg.label, "name_en": sg.name_en, "name_zh": sg.name_zh,
+                        "description": sg.description, "centroid": sg.centroid, "size": int(sg.size),
+                        "profiles": int(counts.pop(sg.label, 0))})
+    for label, n in sorted(counts.items()):  # labels in profiles without a segments row
+        out.append({"run_id": None, "label": label, "name_en": label, "name_zh": label, "description": {},
+                    "centroid": {}, "size": int(n), "profiles": int(n)})
+    return out
