@@ -1,0 +1,133 @@
+"""Writes of an import: customers (and their source ids), external transactions, ledger accounts.
+
+PostgreSQL gets ``COPY ... FROM STDIN`` fed with CSV that Polars writes; SQLite gets ``executemany``.
+Everything runs on the caller's session, inside its one transaction.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import polars as pl
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
+
+from smartbank.customers.models import Customer
+from smartbank.insight.models import CustomerSourceId, ExternalTransaction
+
+COPY_CHUNK = 250_000
+TX_COLS = ("source", "external_id", "batch_id", "customer_id", "counterparty", "amount_minor", "currency",
+           "direction", "occurred_at", "channel", "category", "is_fraud")
+
+
+def is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def lock_source(session: Session, source: str) -> None:
+    """PostgreSQL: one import per source at a time (released at commit)."""
+    if is_pg(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"smartbank-import:{source}"})
+
+
+def source_customers(session: Session, source: str) -> pl.DataFrame:
+    rows = session.execute(select(CustomerSourceId.external_id, CustomerSourceId.customer_id)
+                           .where(CustomerSourceId.source == source)).all()
+    return pl.DataFrame({"external_id": [r[0] for r in rows], "customer_id": [r[1] for r in rows]},
+                        schema={"external_id": pl.String, "customer_id": pl.Int64})
+
+
+def existing_transaction_ids(session: Session, source: str) -> pl.Series:
+    if is_pg(session):
+        raw: Any = session.connection().connection.driver_connection
+        buf = io.BytesIO()
+        with raw.cursor() as cur, cur.copy("COPY (SELECT external_id FROM external_transactions WHERE source = %s)"
+                                           " TO STDOUT (FORMAT csv)", (source,)) as cp:
+            for block in cp:
+                buf.write(block)
+        if not buf.tell():
+            return pl.Series("external_id", [], dtype=pl.String)
+        buf.seek(0)
+        return pl.read_csv(buf, has_header=False, new_columns=["external_id"], infer_schema=False)["external_id"]
+    ids = session.scalars(select(ExternalTransaction.external_id).where(ExternalTransaction.source == source)).all()
+    return pl.Series("external_id", list(ids), dtype=pl.String)
+
+
+def customers_for_matching(session: Session) -> list[Any]:
+    return list(session.execute(select(Customer.id, Customer.name, Customer.phone, Customer.birth_date,
+                                       Customer.email, Customer.id_type, Customer.id_number).order_by(Customer.id)))
+
+
+def customer_ids_by_document(session: Session, docs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    numbers = sorted({n for _, n in docs})
+    for i in range(0, len(numbers), 1000):
+        part = numbers[i:i + 1000]
+        for cid, t, n in session.execute(select(Customer.id, Customer.id_type, Customer.id_number)
+                                         .where(Customer.id_number.in_(part))):
+            out[(t, n)] = cid
+    return out
+
+
+def insert_customers(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert customers (validated by the import rules, the same validators as the customers service)
+    and return their ids in order."""
+    if not rows:
+        return []
+    stmt = insert(Customer).returning(Customer.id, sort_by_parameter_order=True)
+    ids = [r[0] for r in session.execute(stmt, rows)]
+    return ids
+
+
+def link_sources(session: Session, links: list[dict[str, Any]]) -> None:
+    if links:
+        session.execute(insert(CustomerSourceId), links)
+
+
+def copy_transactions(session: Session, df: pl.DataFrame, *, progress: Callable[[int], None] | None = None) -> int:
+    """Append the frame (columns ``TX_COLS``) to ``external_transactions``; returns rows written."""
+    df = df.select(TX_COLS)
+    if is_pg(session):
+        session.flush()
+        raw: Any = session.connection().connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY external_transactions ({', '.join(TX_COLS)}) FROM STDIN"
+                                           " (FORMAT csv)") as cp:
+            for off in range(0, df.height, COPY_CHUNK):
+                part = df.slice(off, COPY_CHUNK)
+                buf = io.BytesIO()
+                part.write_csv(buf, include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f%:z")
+                cp.write(buf.getvalue())
+                if progress:
+                    progress(part.height)
+        return df.height
+    df = df.with_columns(pl.col("occurred_at").dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+                         .dt.strftime("%Y-%m-%d %H:%M:%S.%6f"), pl.col("is_fraud").cast(pl.Int8))
+    sql = (f"INSERT INTO external_transactions ({', '.join(TX_COLS)}) "
+           f"VALUES ({', '.join('?' for _ in TX_COLS)})")
+    raw_conn: Any = session.connection().connection.driver_connection
+    cur = raw_conn.cursor()
+    for off in range(0, df.height, COPY_CHUNK):
+        part = df.slice(off, COPY_CHUNK)
+        cur.executemany(sql, part.iter_rows())
+        if progress:
+            progress(part.height)
+    cur.close()
+    return df.height
+
+
+def placeholder_customer(source: str, external_id: str, number: str) -> dict[str, Any]:
+    """A minimal customer for an id another system knows and we do not: honest about what it is."""
+    return {
+        "number": number, "kind": "individual", "name": f"Unknown {source} customer {external_id}"[:200],
+        "id_type": "external", "id_number": f"{source}:{external_id}"[:40], "birth_date": None, "gender": None,
+        "phone": None, "email": None, "city": None, "address": None, "occupation": None,
+        "annual_income_minor": None, "kyc_status": "pending", "risk_level": "low", "daily_limit_minor": None,
+        "status": "active",
+    }
+
+
+def as_date(v: Any) -> date | None:
+    return v if isinstance(v, date) or v is None else date.fromisoformat(str(v))
