@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from smartbank import __version__, db
 from smartbank.api.deps import reject_nul
 from smartbank.api.observability import RequestContextMiddleware, configure_logging, metrics_payload
-from smartbank.api.routers import accounts, auth, backoffice, payments
+from smartbank.api.routers import accounts, auth, backoffice, insight, payments
 from smartbank.config import get_settings
 from smartbank.errors import SmartbankError
 
@@ -56,7 +56,34 @@ class Sealer:
                 log.exception("sealer failed")
 
 
-def create_app(*, run_sealer: bool = False) -> FastAPI:
+class InsightRefresher:
+    """Background thread folding new activity into customer profiles and tags every ``interval``
+    seconds (``refresh_incremental``: only customers with new activity; a full refresh when the day
+    or a tag definition changed)."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, name="insight-refresher", daemon=True)
+
+    def start(self) -> None:
+        self._t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._t.join(timeout=30)
+
+    def _run(self) -> None:
+        from smartbank.insight.service import refresh_incremental
+
+        while not self._stop.wait(self.interval):
+            try:
+                refresh_incremental()
+            except Exception:  # noqa: BLE001 - keep refreshing; the next tick retries
+                log.exception("insight refresh failed")
+
+
+def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_json)
 
@@ -65,7 +92,13 @@ def create_app(*, run_sealer: bool = False) -> FastAPI:
         sealer = Sealer(settings.seal_interval_seconds) if run_sealer else None
         if sealer:
             sealer.start()
+        refresher = InsightRefresher(settings.insight_refresh_seconds) \
+            if run_insight and settings.insight_refresh_seconds > 0 else None
+        if refresher:
+            refresher.start()
         yield
+        if refresher:
+            refresher.stop()
         if sealer:
             sealer.stop()
 
@@ -105,7 +138,7 @@ def create_app(*, run_sealer: bool = False) -> FastAPI:
         return JSONResponse(error_body("internal_error", "something went wrong on our side"), status_code=500)
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
-    for r in (auth.router, accounts.router, payments.router, backoffice.router):
+    for r in (auth.router, accounts.router, payments.router, backoffice.router, insight.router):
         api.include_router(r)
     app.include_router(api)
 
@@ -131,5 +164,5 @@ def create_app(*, run_sealer: bool = False) -> FastAPI:
 
 
 def serving_app() -> FastAPI:
-    """The app as served by ``smartbank serve`` (with the journal sealer running)."""
-    return create_app(run_sealer=True)
+    """The app as served by ``smartbank serve`` (with the journal sealer and the insight refresher)."""
+    return create_app(run_sealer=True, run_insight=True)

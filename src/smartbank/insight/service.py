@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import db
 from smartbank.config import get_settings
-from smartbank.errors import Forbidden, NotFound
+from smartbank.errors import Forbidden, NotFound, ValidationFailed
 from smartbank.insight import extract
 from smartbank.insight import features as F
 from smartbank.insight import tags as T
@@ -412,6 +412,8 @@ def create_tag(session: Session, actor: Principal, *, code: str, name_en: str, n
 
 def edit_tag(session: Session, actor: Principal, code: str, **changes: Any) -> dict[str, Any]:
     _require_manager(actor)
+    if not changes:
+        raise ValidationFailed("nothing to change: give a new name, rule, audience or description")
     return T.as_dict(T.edit(session, code, created_by=actor.user_id, **changes))
 
 
