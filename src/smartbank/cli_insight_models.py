@@ -1,0 +1,82 @@
+"""``smartbank insight train`` and ``smartbank insight report``: the insight models' command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def _load_source(source: str, as_of: date | None) -> tuple[Any, Any, date]:
+    if source == "card_fraud":
+        from smartbank.ml.frames import load_card_fraud
+
+        activity, customers = load_card_fraud()
+    elif source == "database":
+        from smartbank import db
+        from smartbank.insight import extract  # written by the profile module
+
+        engine = db.get_engine()
+        activity = extract.load_activity(engine)
+        customers = extract.load_customers(engine)
+    else:
+        raise typer.BadParameter(f"unknown source {source!r} (card_fraud | database)")
+    if as_of is None:
+        last = activity["ts"].max()
+        as_of = (last.date() + timedelta(days=1)) if last is not None else date.today()
+    return activity, customers, as_of
+
+
+def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer) -> None:
+    @insight_app.command("train")
+    def insight_train(
+        source: Annotated[str, typer.Option(help="card_fraud | database")] = "database",
+        as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: day after the last row)")]
+        = None,
+        seed: Annotated[int, typer.Option(help="random seed of every model")] = 0,
+        model_dir: Annotated[Path | None, typer.Option(help="default: settings.model_dir")] = None,
+    ) -> None:
+        """Train segments, CLV, churn, propensity and the spend forecast; print metrics (last line: JSON)."""
+        from rich.console import Console
+
+        from smartbank.insight.analytics import train_all
+
+        console = Console(stderr=False)
+        with console.status(f"loading {source}"):
+            activity, customers, when = _load_source(source, date.fromisoformat(as_of) if as_of else None)
+        console.print(f"{source}: {activity.height:,} activity rows, {customers.height:,} customers, as of {when}")
+        with console.status("training"):
+            m = train_all(activity, customers, when, model_dir=model_dir, seed=seed)
+        console.print(f"segments: k={m['segments']} sizes {m['segment_detail']['sizes']} "
+                      f"dormant {m['segment_detail']['dormant']}")
+        console.print(f"CLV: {m['clv_method']} for {m['clv_customers']:,} customers ({m['clv_detail']['reason']})")
+        auc = m["churn_auc"]
+        console.print(
+            f"churn: AUC {auc:.3f} (recency alone {m['churn_baseline_auc_recency']:.3f}), "
+            f"lift@top10% {m['churn_lift_top_decile']:.2f}, capture@top10% {m['churn_capture_top_decile']:.1%}, "
+            f"positive rate {m['churn_eval_positive_rate']:.2%}" if auc is not None else "churn: AUC n/a (one class)")
+        console.print(f"propensity: {m['propensity']}")
+        console.print(f"forecast: MAE {m['forecast_mae_minor'] / 100:,.2f}, WAPE {m['forecast_wape']:.3f} "
+                      f"(last value {m['baseline_wape']:.3f}, mean of 3 months {m['mean3_wape']:.3f})")
+        console.print(f"saved: {m['versions']}  ({m['train_seconds']:.1f} s)")
+        keys = ["churn_auc", "churn_lift_top_decile", "churn_capture_top_decile", "churn_eval_positive_rate",
+                "segments", "clv_customers", "clv_method", "forecast_mae_minor", "forecast_wape", "baseline_wape",
+                "mean3_wape", "train_seconds"]
+        print(json.dumps({"source": source, "as_of": str(when), "seed": seed, **{k: m[k] for k in keys}}))
+
+    @insight_app.command("report")
+    def insight_report(
+        out: Annotated[Path | None, typer.Option(help="HTML file (default: <var_dir>/reports/insight_models.html)")]
+        = None,
+        model_dir: Annotated[Path | None, typer.Option(help="default: settings.model_dir")] = None,
+    ) -> None:
+        """Write an HTML report of the newest saved insight models (charts for churn, segments, forecast)."""
+        from smartbank.config import get_settings
+        from smartbank.ml.report import build_report
+
+        path = out or Path(get_settings().var_dir) / "reports" / "insight_models.html"
+        written = build_report(model_dir, path)
+        print(json.dumps({"report": str(written), "bytes": written.stat().st_size}))
