@@ -515,7 +515,7 @@ class Cleaner:
         c.flag("BIRTH_CONFLICT", "birth_date", has & pl.col("f_birth_date").is_not_null()
                & (pl.col("f_birth_date") != pl.col("_rid_birth")))
         c.flag("IMP_GENDER", "gender", has & pl.col("f_gender").is_null())
-        c.flag("GENDER_CONFLICT", "gender", has & pl.col("f_gender").is_not_null()
+        c.flag("GENDER_CONFLICT", "gender", has & pl.col("f_gender").is_in(["M", "F"])
                & (pl.col("f_gender") != pl.col("_rid_gender")))
         c.df = c.df.with_columns(
             pl.when(has).then(pl.col("_rid_birth")).otherwise(pl.col("f_birth_date")).alias("f_birth_date"),
