@@ -26,6 +26,7 @@ MODULES = (
     "smartbank.web.transfers",
     "smartbank.web.bills",
     "smartbank.web.console",
+    "smartbank.web.insight",
 )
 
 __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]
