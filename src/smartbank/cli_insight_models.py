@@ -26,7 +26,7 @@ def _load_source(source: str, as_of: date | None) -> tuple[Any, Any, date]:
         raise typer.BadParameter(f"unknown source {source!r} (card_fraud | database)")
     if as_of is None:
         last = activity["ts"].max()
-        as_of = (last.date() + timedelta(days=1)) if last is not None else date.today()
+        as_of = (last.date() + timedelta(days=1)) if last is not None else date.today()  # type: ignore[union-attr]
     return activity, customers, as_of
 
 

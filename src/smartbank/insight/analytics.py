@@ -180,7 +180,7 @@ def train_all(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dat
                    "n_repeat": clv.n_repeat_, "bgf": clv.bgf_params_, "ggf": clv.ggf_params_,
                    "fallback_rows": getattr(clv, "last_fallback_rows_", None),
                    "clv_total_minor": int(clv_pred["clv_minor"].sum()),
-                   "clv_median_minor": float(clv_pred["clv_minor"].median() or 0)}
+                   "clv_median_minor": float(clv_pred["clv_minor"].median() or 0)}  # type: ignore[arg-type]
     save("clv", {"clv": clv.to_dict()}, CLV_FEATURES, clv_metrics)
     metrics["clv_customers"] = int((clv_pred["clv_minor"] > 0).sum())
     metrics["clv_method"] = clv.method_

@@ -152,7 +152,7 @@ class ChurnModel:
         train = []
         for i in range(self.n_train_cutoffs):
             c = eval_cut - timedelta(days=self.horizon_days + i * self.step_days)
-            if first is not None and (c - first).days >= self.min_history_days:  # type: ignore[operator]
+            if first is not None and (c - first).days >= self.min_history_days:  # type: ignore[operator,union-attr]
                 train.append(c)
         train.sort()
         assert all(c + timedelta(days=self.horizon_days) <= eval_cut for c in train)

@@ -15,6 +15,7 @@ from datetime import date, datetime
 import polars as pl
 
 from smartbank.ml.activity_features import behaviour
+from smartbank.ml.frames import normalise
 
 __all__ = ["STAGES", "lifecycle", "lifecycle_from_features"]
 
@@ -49,4 +50,5 @@ def lifecycle_from_features(feats: pl.DataFrame, customers: pl.DataFrame | None 
 def lifecycle(activity: pl.DataFrame, customers: pl.DataFrame | None, as_of: date | datetime,
               *, ids: pl.DataFrame | None = None) -> pl.DataFrame:
     """customer_id, lifecycle."""
+    activity = normalise(activity)
     return lifecycle_from_features(behaviour(activity, as_of, customers=customers, ids=ids), customers)

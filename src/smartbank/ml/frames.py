@@ -10,6 +10,7 @@ import gzip
 import hashlib
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -18,7 +19,7 @@ import polars as pl
 PASSIVE_KINDS = ("salary", "interest", "fee", "scheduled", "opening")
 NIGHT_HOURS = (22, 6)  # [22:00, 06:00) local time of the timestamp (UTC for imported data)
 
-ACTIVITY_SCHEMA = {
+ACTIVITY_SCHEMA: dict[str, Any] = {
     "customer_id": pl.Int64,
     "ts": pl.Datetime("us", "UTC"),
     "amount_minor": pl.Int64,

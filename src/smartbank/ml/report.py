@@ -64,7 +64,7 @@ def churn_charts(ev: dict[str, Any]) -> list[tuple[str, str]]:
 
 def forecast_charts(ev: dict[str, Any]) -> list[tuple[str, str]]:
     plt = _plt()
-    out = []
+    out: list[tuple[str, str]] = []
     s = ev.get("errors_sample") or {}
     if not s.get("actual"):
         return out

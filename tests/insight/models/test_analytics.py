@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from smartbank.insight.analytics import enrich, train_all
+from tests.insight.models.synthetic import AS_OF
+
+COLUMNS = ["customer_id", "segment", "rfm", "lifecycle", "value_minor", "clv_minor", "churn_score", "churn_reasons",
+           "propensity", "model_versions"]
+
+
+@pytest.fixture(scope="module")
+def trained(frames, tmp_path_factory):
+    act, cust = frames
+    model_dir = tmp_path_factory.mktemp("models")
+    metrics = train_all(act, cust, AS_OF, model_dir=model_dir, seed=0)
+    return model_dir, metrics
+
+
+def test_train_all_reports_metrics(trained) -> None:
+    _, m = trained
+    for key in ("churn_auc", "churn_lift_top_decile", "segments", "clv_customers", "forecast_mae_minor",
+                "forecast_wape", "baseline_wape", "train_seconds"):
+        assert key in m
+    assert set(m["versions"]) == {"rfm", "segments", "clv", "churn", "propensity", "forecast"}
+    assert m["propensity"]["loan"] == "rules"
+
+
+def test_enrich_subset_equals_the_same_rows_of_everyone(frames, trained) -> None:
+    act, cust = frames
+    model_dir, _ = trained
+    everyone = enrich(act, cust, AS_OF, model_dir=model_dir)
+    assert everyone.columns[: len(COLUMNS)] == COLUMNS
+    assert everyone.schema["value_minor"] == pl.Int64 and everyone.schema["clv_minor"] == pl.Int64
+    assert everyone.schema["churn_reasons"] == pl.List(pl.Utf8)
+    subset_ids = [3, 41, 70, 88]
+    sub = enrich(act.filter(pl.col("customer_id").is_in(subset_ids)),
+                 cust.filter(pl.col("customer_id").is_in(subset_ids)), AS_OF, model_dir=model_dir)
+    expected = everyone.filter(pl.col("customer_id").is_in(subset_ids)).sort("customer_id")
+    assert sub.sort("customer_id").to_dicts() == expected.to_dicts()
+    versions = sub["model_versions"][0]
+    assert not any(str(v).startswith("rules") for v in versions.values())
+
+
+def test_enrich_without_models_falls_back_and_says_so(frames, tmp_path) -> None:
+    act, cust = frames
+    out = enrich(act, cust, AS_OF, model_dir=tmp_path)
+    versions = out["model_versions"][0]
+    assert versions["churn"].startswith("rules") and versions["segments"].startswith("rules")
+    assert out["churn_score"].is_not_null().all()
+    assert {p["method"] for p in out["propensity"][0].values()} == {"rules"}
