@@ -290,6 +290,7 @@ def bench_http(
 
 
 # commands of later modules: each module defines register(app, bench_app, insight_app); one line each
+__import__("smartbank.cli_insight").cli_insight.register(app, bench_app, insight_app)
 __import__("smartbank.cli_insight_models").cli_insight_models.register(app, bench_app, insight_app)
 __import__("smartbank.cli_import").cli_import.register(app, bench_app, insight_app)
 
