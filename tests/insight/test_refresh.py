@@ -28,6 +28,11 @@ def no_overlap(monkeypatch):
     monkeypatch.setattr(service, "OVERLAP_ENTRIES", 0)
 
 
+@pytest.fixture
+def no_analytics(monkeypatch):
+    monkeypatch.setattr(service, "analytics_module", lambda: None)
+
+
 def test_full_refresh_writes_profiles_tags_and_watermarks(bank, engine):
     w = build(bank, engine)
     r = service.refresh_all(engine, as_of=AS_OF)
@@ -41,16 +46,9 @@ def test_full_refresh_writes_profiles_tags_and_watermarks(bank, engine):
     assert state["as_of"] == AS_OF.toordinal() and state["entry_id"] > 0 and state["customer_id"] == w["c"]
 
 
-def test_incremental_equals_full_recompute(bank, engine):
-    w = build(bank, engine)
+def add_activity(bank, engine, w) -> int:
+    """Two bill payments for A, an imported transaction for C, a new customer D (returned)."""
     mv: Moves = w["moves"]
-    service.refresh_all(engine, as_of=AS_OF)
-    before, before_tags = snapshot(engine)
-    assert (w["a"], "bill_payer") not in before_tags
-    # nothing new: nothing recomputed
-    assert service.refresh_incremental(engine, as_of=AS_OF)["mode"] == "none"
-
-    settle = mv.settlement()
     with db.session_scope(engine) as s:
         from smartbank.ledger import service as ledger
 
@@ -58,7 +56,18 @@ def test_incremental_equals_full_recompute(bank, engine):
     for d in (15, 12):  # A becomes a bill payer
         mv.post(w["a_cur"], bills, 80_00, at(d, 9), kind="bill_payment", meta={"category": "water", "channel": "app"})
     mv.external(w["c"], 120_00, at(2, 8), ext_id="x2", category="dining")   # C: an imported transaction only
-    d = bank.customer("新客户")                                               # D: a new customer, no activity
+    return bank.customer("新客户")                                            # D: a new customer, no activity
+
+
+def test_incremental_equals_full_recompute(bank, engine, no_analytics):
+    w = build(bank, engine)
+    service.refresh_all(engine, as_of=AS_OF)
+    before, before_tags = snapshot(engine)
+    assert (w["a"], "bill_payer") not in before_tags
+    # nothing new: nothing recomputed
+    assert service.refresh_incremental(engine, as_of=AS_OF)["mode"] == "none"
+
+    d = add_activity(bank, engine, w)
     r = service.refresh_incremental(engine, as_of=AS_OF)
     assert r["mode"] == "incremental"
     assert r["customers"] == 3  # A, C, D - not B
@@ -71,7 +80,25 @@ def test_incremental_equals_full_recompute(bank, engine):
     full, full_tags = snapshot(engine)
     assert inc == full
     assert inc_tags == full_tags
-    _ = settle
+
+
+def test_with_analytics_the_result_still_equals_a_full_recompute(bank, engine):
+    """With the analytics module installed, its columns are filled; whether the refresh ran
+    incrementally (trained models) or fell back to a full one (population-fitted rules), the
+    stored result is the one a full recompute gives."""
+    if service.analytics_module() is None:
+        pytest.skip("smartbank.insight.analytics is not installed")
+    w = build(bank, engine)
+    service.refresh_all(engine, as_of=AS_OF)
+    before, _ = snapshot(engine)
+    assert before[w["a"]][2] is not None  # a segment from analytics
+    add_activity(bank, engine, w)
+    r = service.refresh_incremental(engine, as_of=AS_OF)
+    assert r["mode"] == ("incremental" if service.analytics_is_per_customer() else "full")
+    assert r["analytics"] is True
+    inc = snapshot(engine)
+    service.refresh_all(engine, as_of=AS_OF)
+    assert snapshot(engine) == inc
 
 
 def test_incremental_after_a_tag_change_or_a_new_day_is_full(bank, engine):

@@ -12,6 +12,10 @@ Refresh
   When the day changed (time windows moved for everybody) or a tag definition changed, it runs
   the full refresh instead. Changes that leave no entry (a new city, a new risk level, an audit
   record) are folded in by the next full refresh, at the latest the next day.
+* ``analytics.enrich`` is called on the same customers. With trained models it scores a subset
+  exactly as inside the whole population; without a trained RFM model its quintiles are fitted on
+  the customers passed in, so the incremental refresh then runs as a full one (train the models
+  with ``smartbank insight train`` to make it incremental again).
 * Ids are handed out before their transactions commit, so an entry may become visible after a
   newer one was already folded in. The incremental refresh therefore looks back
   :data:`OVERLAP_ENTRIES` entries behind its watermark whenever there is something new.
@@ -107,6 +111,21 @@ def _enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date) -> pl.
         log.exception("insight analytics failed; profiles refreshed without them")
         return None
     return out if isinstance(out, pl.DataFrame) and "customer_id" in out.columns else None
+
+
+def analytics_is_per_customer() -> bool:
+    """Whether ``analytics.enrich`` scores a subset exactly as inside the whole population. True
+    without the analytics module (nothing to score) and with a trained RFM model; without one, RFM
+    quintiles (and the rule segments built on them) are fitted on the customers passed in, so only
+    a full refresh gives every customer the same figures as a full recompute."""
+    mod = analytics_module()
+    if mod is None or not hasattr(mod, "enrich"):
+        return True
+    try:
+        return mod.load_models(get_settings().model_dir)["rfm"][0] is not None
+    except Exception:  # noqa: BLE001 - unknown: take the safe (full) path
+        log.exception("could not load the insight models")
+        return False
 
 
 def compute_profiles(engine: Engine, as_of: date, customer_ids: Sequence[int] | None = None
@@ -249,6 +268,8 @@ def refresh_incremental(engine: Engine | None = None, *, as_of: date | None = No
         marks = extract.max_ids(engine)
         if all(marks[k] <= state.get(k, 0) for k in marks):
             return {"mode": "none", "customers": 0, "seconds": round(time.perf_counter() - t0, 3)}
+        if not analytics_is_per_customer():
+            return _refresh_all(engine, as_of)
         entry_after = state.get("entry_id", 0)
         if marks["entry_id"] > entry_after:
             entry_after = max(entry_after - OVERLAP_ENTRIES, 0)
