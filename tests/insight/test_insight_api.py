@@ -140,3 +140,10 @@ def test_segments_list(client, world, engine):
     segs = client.get(f"{API}/segments", headers=h).json()
     assert segs[0]["label"] == "savers" and segs[0]["profiles"] == 1 and segs[0]["description"]["en"] == "keep money"
     assert_error(client.get(f"{API}/segments", headers=login(client, "amy")), 403)
+
+
+def test_default_tags_are_there_before_any_refresh(client, bank):
+    bank.user("marketer2", role="marketer")
+    h = login(client, "marketer2")
+    assert client.get(f"{API}/tags/bill_payer", headers=h).json()[0]["version"] == 1
+    assert client.put(f"{API}/tags/dormant", headers=h, json={"description": "x"}).json()["version"] == 2

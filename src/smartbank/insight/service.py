@@ -417,6 +417,7 @@ def list_tags(session: Session, actor: Principal, *, include_retired: bool = Fal
 
 def tag_history(session: Session, actor: Principal, code: str) -> list[dict[str, Any]]:
     _require_reader(actor)
+    T.seed_defaults(session)
     versions = T.all_versions(session, code)
     if not versions:
         raise NotFound("no such tag", details={"code": code})
@@ -435,11 +436,13 @@ def edit_tag(session: Session, actor: Principal, code: str, **changes: Any) -> d
     _require_manager(actor)
     if not changes:
         raise ValidationFailed("nothing to change: give a new name, rule, audience or description")
+    T.seed_defaults(session)
     return T.as_dict(T.edit(session, code, created_by=actor.user_id, **changes))
 
 
 def retire_tag(session: Session, actor: Principal, code: str) -> dict[str, Any]:
     _require_manager(actor)
+    T.seed_defaults(session)
     d = T.retire(session, code)
     session.execute(delete(CustomerTag).where(CustomerTag.code == code))
     return T.as_dict(d)
