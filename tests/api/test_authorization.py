@@ -195,6 +195,18 @@ CASES: list[Case] = [
     Case("get", "/api/v1/billers/{code}/bills",
          lambda w: (f"{API}/billers/BJPOWER/bills?reference=0012345678", None), "anonymous",
          lambda w: ("bob", f"{API}/billers/BJPOWER/bills?reference=0012345678", None, 200)),
+    # --- customer insight: a customer reads only their own 360; tags are managed by marketers ------
+    Case("get", "/api/v1/insight/customers/{customer_id}",
+         lambda w: (f"{API}/insight/customers/{w.alice}", None), "bob",
+         lambda w: ("alice", f"{API}/insight/customers/{w.alice}", None, 200)),
+    Case("get", "/api/v1/insight/tags/{code}", lambda w: (f"{API}/insight/tags/bill_payer", None), "customer",
+         lambda w: ("mark1", f"{API}/insight/tags/bill_payer", None, 200)),
+    Case("put", "/api/v1/insight/tags/{code}",
+         lambda w: (f"{API}/insight/tags/bill_payer", {"description": "x"}), "customer",
+         lambda w: ("mark1", f"{API}/insight/tags/bill_payer", {"description": "x"}, 200)),
+    Case("post", "/api/v1/insight/tags/{code}/retire",
+         lambda w: (f"{API}/insight/tags/bill_payer/retire", None), "customer",
+         lambda w: ("mark1", f"{API}/insight/tags/bill_payer/retire", None, 200)),
 ]
 
 
