@@ -40,17 +40,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-ACTIVITY_SCHEMA: dict[str, Any] = {
-    "customer_id": pl.Int64,
-    "ts": pl.Datetime("us", "UTC"),
-    "amount_minor": pl.Int64,
-    "currency": pl.Utf8,
-    "kind": pl.Utf8,
-    "channel": pl.Utf8,
-    "category": pl.Utf8,
-    "counterparty": pl.Utf8,
-    "source": pl.Utf8,
-}
+from smartbank.ml.frames import ACTIVITY_SCHEMA  # the activity contract, shared with the models
 
 CUSTOMER_SCHEMA: dict[str, Any] = {
     "customer_id": pl.Int64,
