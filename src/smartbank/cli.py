@@ -235,6 +235,7 @@ def demo(
                 security.create_user(s, username=name, password=DEMO_PASSWORD, role=role, display_name=name)
 
         db.run_in_transaction(users)
+        _demo_insight(seed)
     s = get_settings()
     base = f"http://{s.host}:{s.port}"
     console.print(f"\n[bold green]smartbank is ready[/] at {base}  (API docs: {base}/docs)\n")
@@ -244,6 +245,29 @@ def demo(
     console.print("")
     if serve_too:
         serve(host=None, port=None, workers=1, database_url=None)
+
+
+def _demo_insight(seed: int) -> None:
+    """Train the insight models on the demo bank and build every profile, so the 360 pages, segments and
+    churn scores have content from the start (the server then keeps them fresh incrementally)."""
+    import time
+    from datetime import timedelta
+
+    from smartbank import db
+    from smartbank.insight import analytics, extract
+    from smartbank.insight import service as insight
+
+    t0 = time.perf_counter()
+    engine = db.get_engine()
+    with console.status("training the insight models on the demo bank ..."):
+        activity = extract.load_activity(engine)
+        last = activity["ts"].max() if activity.height else None
+        as_of = last.date() + timedelta(days=1) if last is not None else date.today()  # type: ignore[union-attr]
+        analytics.train_all(activity, extract.load_customers(engine), as_of, seed=seed)
+    with console.status("building customer profiles and tags ..."):
+        res = insight.refresh_all(engine)
+    console.print(f"insight: models trained, {res.get('customers', 0)} profiles built "
+                  f"({time.perf_counter() - t0:.1f} s)")
 
 
 @bench_app.command("ledger")

@@ -1,0 +1,24 @@
+"""``smartbank demo`` seeds a bank, its sign-ins, the insight models and every profile (first run only)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from smartbank.cli import app
+
+
+def test_demo_seeds_bank_users_models_and_profiles(database_url, engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / "models"))
+    from smartbank import config
+
+    config.reset_settings()
+    r = CliRunner().invoke(app, ["demo", "--no-serve", "--customers", "40", "--months", "4", "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    with engine.connect() as c:
+        customers = c.execute(text("SELECT count(*) FROM customers WHERE kind IN ('individual', 'business')")).scalar()
+        profiles = c.execute(text("SELECT count(*) FROM customer_profiles")).scalar()
+        users = c.execute(text("SELECT count(*) FROM users WHERE username IN ('demo', 'demo2', 'admin')")).scalar()
+    assert users == 3
+    assert profiles == customers > 0
+    assert {p.name for p in (tmp_path / "models").iterdir()} >= {"rfm", "segments", "churn"}
