@@ -21,8 +21,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(user_app, name="user")
 insight_app = typer.Typer(help="Customer insight: profiles, tags, segments, value, churn.", no_args_is_help=True)
+eval_app = typer.Typer(help="Model evaluations on real data: each prints figures, the last line is one JSON object.",
+                       no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(insight_app, name="insight")
+app.add_typer(eval_app, name="eval")
 
 console = Console(stderr=True, soft_wrap=True)
 
