@@ -17,6 +17,7 @@ from smartbank import db
 from smartbank.customers import service as customers
 from smartbank.errors import Forbidden, SmartbankError
 from smartbank.insight import features as F
+from smartbank.insight import segment_runs
 from smartbank.insight import service as insight
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
@@ -61,7 +62,9 @@ register_messages("zh", {
         "save_version": "保存为新版本", "test": "试算", "retire": "停用", "edit": "编辑", "versions": "历史版本",
         "test_result": "试算结果：{matches} / {profiles} 位客户符合。", "sample": "样例", "feature_list": "可用特征",
         "segments_title": "客群分析", "no_segments": "尚无客群划分。", "size": "人数", "profiles": "当前画像数",
-        "label": "标签", "chart_segments": "各客群人数", "my_title": "我的洞察", "my_tags": "我的标签",
+        "label": "标签", "chart_segments": "各客群人数", "chart_profiles": "客群特征对比",
+        "chart_profiles_hint": "每个客群在各行为特征上相对全体平均值的偏离（标准差），红色高于平均、蓝色低于平均。",
+        "my_title": "我的洞察", "my_tags": "我的标签",
         "my_none": "我们还在了解您的用卡习惯，稍后再来看看。", "state": {"retired": "已停用", "active": "启用中"},
         "open_profile": "查看画像",
     },
@@ -87,6 +90,9 @@ register_messages("en", {
         "versions": "Versions", "test_result": "Test: {matches} of {profiles} customers match.", "sample": "Sample",
         "feature_list": "Features you can use", "segments_title": "Segments", "no_segments": "No segmentation yet.",
         "size": "Size", "profiles": "Profiles now", "label": "Label", "chart_segments": "Customers per segment",
+        "chart_profiles": "What distinguishes each segment",
+        "chart_profiles_hint": "Each segment's distance from the average on every behavioural feature, in standard "
+                               "deviations: red above the average, blue below.",
         "my_title": "My insights", "my_tags": "My tags",
         "my_none": "We are still getting to know how you bank; come back later.",
         "state": {"retired": "Retired", "active": "Active"}, "open_profile": "Open profile",
@@ -263,7 +269,9 @@ def segments_page(request: Request, actor: Staff) -> Response:
         sg["text"] = d.get(lang) or d.get("en") or d.get("zh") or ""
         sg["name"] = sg["name_zh"] if lang == "zh" else sg["name_en"]
     chart = _svg_bars([sg["name"] for sg in segs], [float(sg["size"]) for sg in segs])
-    return render(request, "console/insight/segments.html", segments=segs, chart=chart)
+    profile = segment_runs.profile_chart_svg(lang) if segs else None
+    profile_chart = ("data:image/svg+xml;base64," + base64.b64encode(profile.encode()).decode()) if profile else None
+    return render(request, "console/insight/segments.html", segments=segs, chart=chart, profile_chart=profile_chart)
 
 
 # ------------------------------------------------------------------------------------------------
