@@ -10,7 +10,9 @@ from typing import Annotated, Any
 import typer
 
 
-def _load_source(source: str, as_of: date | None) -> tuple[Any, Any, date]:
+def _load_source(source: str, as_of: date | None) -> tuple[Any, Any, date, Any]:
+    """(activity, customers, as_of, holdings or None: card_fraud has no balances)."""
+    holdings = None
     if source == "card_fraud":
         from smartbank.ml.frames import load_card_fraud
 
@@ -22,12 +24,13 @@ def _load_source(source: str, as_of: date | None) -> tuple[Any, Any, date]:
         engine = db.get_engine()
         activity = extract.load_activity(engine)
         customers = extract.load_customers(engine)
+        holdings = extract.load_holdings(engine)
     else:
         raise typer.BadParameter(f"unknown source {source!r} (card_fraud | database)")
     if as_of is None:
         last = activity["ts"].max()
         as_of = (last.date() + timedelta(days=1)) if last is not None else date.today()  # type: ignore[union-attr]
-    return activity, customers, as_of
+    return activity, customers, as_of, holdings
 
 
 def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer) -> None:
@@ -39,17 +42,17 @@ def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer)
         seed: Annotated[int, typer.Option(help="random seed of every model")] = 0,
         model_dir: Annotated[Path | None, typer.Option(help="default: settings.model_dir")] = None,
     ) -> None:
-        """Train segments, CLV, churn, propensity and the spend forecast; print metrics (last line: JSON)."""
+        """Train segments, CLV, churn, propensity, the spend and balance forecasts; print metrics (last line: JSON)."""
         from rich.console import Console
 
         from smartbank.insight.analytics import train_all
 
         console = Console(stderr=False)
         with console.status(f"loading {source}"):
-            activity, customers, when = _load_source(source, date.fromisoformat(as_of) if as_of else None)
+            activity, customers, when, holdings = _load_source(source, date.fromisoformat(as_of) if as_of else None)
         console.print(f"{source}: {activity.height:,} activity rows, {customers.height:,} customers, as of {when}")
         with console.status("training"):
-            m = train_all(activity, customers, when, model_dir=model_dir, seed=seed)
+            m = train_all(activity, customers, when, model_dir=model_dir, seed=seed, holdings=holdings)
         console.print(f"segments: k={m['segments']} sizes {m['segment_detail']['sizes']} "
                       f"dormant {m['segment_detail']['dormant']}")
         console.print(f"CLV: {m['clv_method']} for {m['clv_customers']:,} customers ({m['clv_detail']['reason']})")
@@ -61,10 +64,19 @@ def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer)
         console.print(f"propensity: {m['propensity']}")
         console.print(f"forecast: MAE {m['forecast_mae_minor'] / 100:,.2f}, WAPE {m['forecast_wape']:.3f} "
                       f"(last value {m['baseline_wape']:.3f}, mean of 3 months {m['mean3_wape']:.3f})")
+        if m["balance_forecast_wape"] is not None:
+            console.print(f"balance forecast ({m['balance_holdout_month']}, {m['balance_n_holdout']:,} customers): "
+                          f"MAE {m['balance_forecast_mae_minor'] / 100:,.2f}, WAPE {m['balance_forecast_wape']:.4f} "
+                          f"(last value: MAE {m['balance_baseline_mae_minor'] / 100:,.2f}, "
+                          f"WAPE {m['balance_baseline_wape']:.4f}; last value + mean net flow of 3 months "
+                          f"{m['balance_drift_wape']:.4f})")
+        else:
+            console.print("balance forecast: not trained (no holdings or no ledger rows in this source)")
         console.print(f"saved: {m['versions']}  ({m['train_seconds']:.1f} s)")
         keys = ["churn_auc", "churn_lift_top_decile", "churn_capture_top_decile", "churn_eval_positive_rate",
                 "segments", "clv_customers", "clv_method", "forecast_mae_minor", "forecast_wape", "baseline_wape",
-                "mean3_wape", "train_seconds"]
+                "mean3_wape", "balance_forecast_mae_minor", "balance_forecast_wape", "balance_baseline_wape",
+                "train_seconds"]
         print(json.dumps({"source": source, "as_of": str(when), "seed": seed, **{k: m[k] for k in keys}}))
 
     @insight_app.command("report")

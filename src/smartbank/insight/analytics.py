@@ -3,7 +3,9 @@
 ``enrich`` works on any subset of customers: every figure is computed from that customer's own rows and
 the saved models (RFM quintile edges, segment centroids, CLV parameters, churn / propensity / forecast
 models), so a subset gets exactly the rows it would get inside the whole population. Without a trained
-model each part falls back to its transparent rule and ``model_versions`` says so.
+model each part falls back to its transparent rule and ``model_versions`` says so. The balance forecast
+needs ``holdings`` (``extract.load_holdings``: the current balances it is anchored at); without them or
+without a trained model ``balance_next_month_minor`` is null.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from smartbank.insight import churn as churn_mod
 from smartbank.insight import forecast as forecast_mod
 from smartbank.insight import propensity as prop_mod
 from smartbank.insight.churn import ChurnModel, rule_scores
-from smartbank.insight.forecast import SpendForecaster
+from smartbank.insight.forecast import BalanceForecaster, SpendForecaster
 from smartbank.insight.lifecycle import lifecycle_from_features
 from smartbank.insight.propensity import PropensityModel
 from smartbank.insight.rfm import RFMScorer, rfm_rule_segment
@@ -31,7 +33,7 @@ from smartbank.ml.frames import before, data_hash, normalise
 
 __all__ = ["MODEL_NAMES", "enrich", "load_models", "train_all"]
 
-MODEL_NAMES = ("rfm", "segments", "clv", "churn", "propensity", "forecast")
+MODEL_NAMES = ("rfm", "segments", "clv", "churn", "propensity", "forecast", "balance_forecast")
 RFM_FEATURES = ["recency_days", "frequency", "monetary_minor"]
 CLV_FEATURES = ["frequency", "recency", "T", "monetary"]
 
@@ -69,14 +71,21 @@ def load_models(model_dir: Path | None = None) -> dict[str, tuple[Any, str]]:
     lm, v = _load("forecast", model_dir, forecast_mod.FEATURES)
     out["forecast"] = (SpendForecaster.from_saved(lm.objects["booster"], lm.objects["params"], lm.features,
                                                   lm.objects.get("evaluation")) if lm else None, v)
+    lm, v = _load("balance_forecast", model_dir, forecast_mod.BALANCE_FEATURES)
+    if lm is None:
+        v = v.replace("rules", "none", 1) + ": balance forecast left null"
+    out["balance_forecast"] = (BalanceForecaster.from_saved(lm.objects["booster"], lm.objects["params"],
+                                                            lm.features, lm.objects.get("evaluation"))
+                               if lm else None, v)
     return out
 
 
 def enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | datetime, *,
-           model_dir: Path | None = None) -> pl.DataFrame:
+           model_dir: Path | None = None, holdings: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per customer (of ``customers`` and ``activity``) with segment, rfm, lifecycle, value_minor,
     clv_minor, churn_score, churn_reasons (en; ``churn_reasons_zh`` beside), propensity, model_versions,
-    and ``spend_next_month_minor`` (null without a trained forecaster)."""
+    ``spend_next_month_minor`` (null without a trained forecaster) and ``balance_next_month_minor`` (the
+    balance at the end of the month of ``as_of``; null without a trained model or without ``holdings``)."""
     activity = normalise(activity)
     ids = customer_ids(before(activity, as_of), customers)
     models = load_models(model_dir)
@@ -117,6 +126,15 @@ def enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dateti
     else:
         fc = ids.with_columns(pl.lit(None, dtype=pl.Int64).alias("spend_next_month_minor"))
 
+    bal_model = models["balance_forecast"][0]
+    if bal_model is not None and holdings is not None:
+        bal = bal_model.predict(activity, as_of, holdings=holdings, ids=ids).select("customer_id",
+                                                                                    "balance_next_month_minor")
+    else:
+        bal = ids.with_columns(pl.lit(None, dtype=pl.Int64).alias("balance_next_month_minor"))
+        if bal_model is not None:
+            versions["balance_forecast"] = f"{versions['balance_forecast']} not used (no holdings given)"
+
     out = (
         ids.join(seg, on="customer_id", how="left")
         .join(rfm.select("customer_id", "rfm"), on="customer_id", how="left")
@@ -125,6 +143,7 @@ def enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dateti
         .join(clv.select("customer_id", "clv_minor"), on="customer_id", how="left")
         .join(churn, on="customer_id", how="left")
         .join(fc, on="customer_id", how="left")
+        .join(bal, on="customer_id", how="left")
     )
     reasons = out["churn_reasons"].to_list()
     out = out.with_columns(
@@ -136,12 +155,16 @@ def enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dateti
         pl.col("churn_score").cast(pl.Float64),
     )
     return out.select("customer_id", "segment", "rfm", "lifecycle", "value_minor", "clv_minor", "churn_score",
-                      "churn_reasons", "propensity", "model_versions", "churn_reasons_zh", "spend_next_month_minor")
+                      "churn_reasons", "propensity", "model_versions", "churn_reasons_zh", "spend_next_month_minor",
+                      "balance_next_month_minor")
 
 
 def train_all(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | datetime, *,
-              model_dir: Path | None = None, seed: int = 0) -> dict[str, Any]:
-    """Fit RFM edges, segments, CLV, churn, propensity and the spend forecaster; save each; return metrics."""
+              model_dir: Path | None = None, seed: int = 0, holdings: pl.DataFrame | None = None
+              ) -> dict[str, Any]:
+    """Fit RFM edges, segments, CLV, churn, propensity and the spend forecaster, and the balance forecaster
+    when ``holdings`` (current balances) are given and the activity has ledger rows; save each; return
+    metrics (the balance figures are None when it was not trained)."""
     t0 = time.perf_counter()
     activity = normalise(activity)
     dh = data_hash(before(activity, as_of))
@@ -216,6 +239,22 @@ def train_all(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dat
                     "baseline_wape": fev["last_value"]["wape"], "baseline_mae_minor": fev["last_value"]["mae_minor"],
                     "mean3_wape": fev["mean3"]["wape"]})
     timings["forecast"] = time.perf_counter() - t
+
+    metrics.update({"balance_forecast_mae_minor": None, "balance_forecast_wape": None,
+                    "balance_baseline_wape": None, "balance_baseline_mae_minor": None})
+    if holdings is not None and activity.filter(pl.col("source") == "ledger").height:
+        t = time.perf_counter()
+        bf = BalanceForecaster(random_state=seed).fit(activity, as_of, holdings=holdings)
+        bev = bf.evaluation_
+        save("balance_forecast", {"booster": bf.booster_, "params": bf.params(), "evaluation": bev}, bf.features_,
+             {k: v for k, v in bev.items() if k != "errors_sample"}, bf.params())
+        metrics.update({"balance_forecast_mae_minor": bev["model"]["mae_minor"],
+                        "balance_forecast_wape": bev["model"]["wape"],
+                        "balance_baseline_wape": bev["last_value"]["wape"],
+                        "balance_baseline_mae_minor": bev["last_value"]["mae_minor"],
+                        "balance_drift_wape": bev["last_value_plus_mean_net3"]["wape"],
+                        "balance_holdout_month": bev["holdout_month"], "balance_n_holdout": bev["n_holdout"]})
+        timings["balance_forecast"] = time.perf_counter() - t
 
     metrics["versions"] = versions
     metrics["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}

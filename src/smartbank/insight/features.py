@@ -38,7 +38,8 @@ UTILITIES = ("electricity", "water", "gas", "mobile", "broadband", "utilities")
 SPEND_CATEGORIES = ("groceries", "dining", "transport", "shopping", "travel", "entertainment", "health",
                     "education", "digital", "rent", "utilities", "cash", "other")
 NON_SPENDING = ("savings", "investment", "closure", "opening")  # moving one's own money is not spending
-ANALYTICS_COLUMNS = ("segment", "rfm", "lifecycle", "value_minor", "clv_minor", "churn_score")
+ANALYTICS_COLUMNS = ("segment", "rfm", "lifecycle", "value_minor", "clv_minor", "churn_score",
+                     "spend_next_month_minor", "balance_next_month_minor")
 DAYPARTS = {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
 
 
@@ -118,6 +119,10 @@ def _catalogue() -> tuple[Feature, ...]:
                 "analytics"),
         Feature("clv_minor", "money", "Customer lifetime value (analytics)", "客户终身价值", "staff", "analytics"),
         Feature("churn_score", "float", "Churn score 0-1 (analytics)", "流失风险评分", "staff", "analytics"),
+        Feature("spend_next_month_minor", "money", "Forecast spending this calendar month (analytics)",
+                "本月消费预测", "staff", "analytics"),
+        Feature("balance_next_month_minor", "money", "Forecast total balance at the end of this calendar month "
+                "(analytics)", "本月末总余额预测", "staff", "analytics"),
     ]
     return tuple(f)
 

@@ -101,12 +101,13 @@ _ANALYTICS_OUT = ("segment", "rfm", "lifecycle", "value_minor", "clv_minor", "ch
                   "propensity", "model_versions")
 
 
-def _enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date) -> pl.DataFrame | None:
+def _enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date, holdings: pl.DataFrame | None = None
+            ) -> pl.DataFrame | None:
     mod = analytics_module()
     if mod is None or not hasattr(mod, "enrich"):
         return None
     try:
-        out = mod.enrich(activity, customers, as_of, model_dir=get_settings().model_dir)
+        out = mod.enrich(activity, customers, as_of, model_dir=get_settings().model_dir, holdings=holdings)
     except Exception:  # noqa: BLE001 - profiles still refresh; the analytics columns stay null
         log.exception("insight analytics failed; profiles refreshed without them")
         return None
@@ -133,8 +134,9 @@ def compute_profiles(engine: Engine, as_of: date, customer_ids: Sequence[int] | 
     """Features (with the analytics columns) for the given customers (all when None)."""
     activity = extract.load_activity(engine, customer_ids=customer_ids)
     customers = extract.load_customers(engine, customer_ids=customer_ids)
-    analytics = _enrich(activity, customers, as_of)
-    df = F.compute(activity, customers, as_of, holdings=extract.load_holdings(engine, customer_ids=customer_ids),
+    holdings = extract.load_holdings(engine, customer_ids=customer_ids)
+    analytics = _enrich(activity, customers, as_of, holdings)
+    df = F.compute(activity, customers, as_of, holdings=holdings,
                    service=extract.load_service_actions(engine, customer_ids=customer_ids), analytics=analytics)
     return df, analytics
 
