@@ -19,6 +19,8 @@ def test_demo_seeds_bank_users_models_and_profiles(database_url, engine, tmp_pat
         customers = c.execute(text("SELECT count(*) FROM customers WHERE kind IN ('individual', 'business')")).scalar()
         profiles = c.execute(text("SELECT count(*) FROM customer_profiles")).scalar()
         users = c.execute(text("SELECT count(*) FROM users WHERE username IN ('demo', 'demo2', 'admin')")).scalar()
+        segments = c.execute(text("SELECT count(*) FROM segments")).scalar()
     assert users == 3
     assert profiles == customers > 0
+    assert segments > 0  # the trained segmentation is published for the segment explorer
     assert {p.name for p in (tmp_path / "models").iterdir()} >= {"rfm", "segments", "churn"}

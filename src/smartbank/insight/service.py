@@ -247,6 +247,10 @@ def _refresh_all(engine: Engine, as_of: date) -> dict[str, Any]:
 
     def work(s: Session) -> None:
         _write(s, df, analytics, tagged, as_of, None)
+        if analytics is not None:  # the segmentation the profiles were just labelled with, for the explorer
+            from smartbank.insight import segment_runs  # scikit-learn and matplotlib only when needed
+
+            segment_runs.publish_newest(s, get_settings().model_dir)
         _set_state(s, {"entry_id": marks["entry_id"], "external_id": marks["external_id"],
                        "customer_id": marks["customer_id"], "as_of": as_of.toordinal(), "tags": fp})
 
