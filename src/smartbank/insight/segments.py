@@ -325,13 +325,13 @@ class SegmentModel:
             facts.append({
                 "feature": name, "z": round(float(z[j]), 3), "segment_value": round(seg, 4),
                 "overall_value": round(overall, 4), "ratio": round(ratio, 3) if math.isfinite(ratio) else None,
-                "en": w["en"].format(**fmt), "zh": w["zh"].format(**fmt),
+                "en": w["en"].format(**fmt), "zh": w["zh"].format(**{**fmt, "value": _zh(value)}),
             })
         if idx:
             sign = "+" if z[idx[0]] > 0 else "-"
             key, value = _words_key(self.features_[idx[0]])
             name_en = WORDS[key]["name_en" + sign].format(value=value or "")
-            name_zh = WORDS[key]["name_zh" + sign].format(value=value or "")
+            name_zh = WORDS[key]["name_zh" + sign].format(value=_zh(value))
         else:
             name_en, name_zh = "Typical customers", "典型客群"
         size = self.sizes_[i]
@@ -353,7 +353,7 @@ class SegmentModel:
                     key, value = _words_key(f["feature"])
                     sign = "+" if f["z"] > 0 else "-"
                     d["name_en"] += " · " + WORDS[key]["name_en" + sign].format(value=value or "")
-                    d["name_zh"] += "·" + WORDS[key]["name_zh" + sign].format(value=value or "")
+                    d["name_zh"] += "·" + WORDS[key]["name_zh" + sign].format(value=_zh(value))
                 elif count[d["name_en"]] > 1:
                     d["name_en"] = f"{d['name_en']} ({d['label']})"
                     d["name_zh"] = f"{d['name_zh']}（{d['label']}）"
@@ -434,10 +434,23 @@ class SegmentModel:
         return m
 
 
+# Chinese names of channel and category codes (words and chart labels); unknown codes are shown as they are
+VALUES_ZH = {
+    "app": "手机银行", "card": "银行卡", "counter": "柜面", "atm": "ATM", "online": "网上银行", "branch": "网点",
+    "mobile": "手机", "groceries": "超市生鲜", "dining": "餐饮", "transport": "交通出行", "shopping": "购物",
+    "travel": "旅行", "entertainment": "休闲娱乐", "health": "医疗健康", "education": "教育培训",
+    "digital": "数字订阅", "rent": "房租", "utilities": "生活缴费", "cash": "取现", "other": "其他",
+}
+
+
+def _zh(value: str | None) -> str:
+    return VALUES_ZH.get(value or "", value or "")
+
+
 def _feature_label(name: str, lang: str) -> str:
     key, value = _words_key(name)
     if value is not None:
-        return f"{key}: {value}" if lang == "en" else f"{'渠道' if key == 'channel' else '类别'}：{value}"
+        return f"{key}: {value}" if lang == "en" else f"{'渠道' if key == 'channel' else '类别'}：{_zh(value)}"
     en, zh = FEATURE_LABELS[key]
     return en if lang == "en" else zh
 
