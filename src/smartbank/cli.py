@@ -320,6 +320,7 @@ def bench_http(
 __import__("smartbank.cli_insight").cli_insight.register(app, bench_app, insight_app)
 __import__("smartbank.cli_insight_models").cli_insight_models.register(app, bench_app, insight_app)
 __import__("smartbank.cli_import").cli_import.register(app, bench_app, insight_app)
+__import__("smartbank.cli_risk").cli_risk.register(app, bench_app, eval_app)
 
 
 def main() -> None:  # pragma: no cover
