@@ -100,6 +100,11 @@ def test_tag_lifecycle_through_versions(client, world, engine):
     assert_error(client.post(f"{API}/tags/big_spender/retire", headers=h), 409)
     assert_error(client.put(f"{API}/tags/nope", headers=h, json={"expression": "age > 1"}), 404)
     assert_error(client.put(f"{API}/tags/bill_payer", headers=h, json={}), 422)
+    with engine.connect() as c:  # every change to a tag is in the audit trail, with who made it
+        trail = c.execute(text("SELECT action, actor_role FROM audit_log WHERE object_type = 'tag'"
+                               " AND object_id = 'big_spender' ORDER BY id")).all()
+    assert [tuple(r) for r in trail] == [("insight.tag.create", "marketer"), ("insight.tag.edit", "marketer"),
+                                         ("insight.tag.retire", "marketer")]
 
 
 def test_bad_expressions_are_422_and_write_nothing(client, world, engine):

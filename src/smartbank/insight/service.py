@@ -49,6 +49,7 @@ from smartbank.insight import extract
 from smartbank.insight import features as F
 from smartbank.insight import tags as T
 from smartbank.insight.models import CustomerProfile, CustomerTag, InsightState, Segment, TagDefinition
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 log = logging.getLogger("smartbank.insight")
@@ -435,7 +436,9 @@ def create_tag(session: Session, actor: Principal, *, code: str, name_en: str, n
     _require_manager(actor)
     d = T.create(session, code=code, name_en=name_en, name_zh=name_zh, expression=expression, audience=audience,
                  description=description, created_by=actor.user_id)
-    return T.as_dict(d)
+    out = T.as_dict(d)
+    security.audit(session, actor, action="insight.tag.create", object_type="tag", object_id=code, after=out)
+    return out
 
 
 def edit_tag(session: Session, actor: Principal, code: str, **changes: Any) -> dict[str, Any]:
@@ -443,7 +446,9 @@ def edit_tag(session: Session, actor: Principal, code: str, **changes: Any) -> d
     if not changes:
         raise ValidationFailed("nothing to change: give a new name, rule, audience or description")
     T.seed_defaults(session)
-    return T.as_dict(T.edit(session, code, created_by=actor.user_id, **changes))
+    out = T.as_dict(T.edit(session, code, created_by=actor.user_id, **changes))
+    security.audit(session, actor, action="insight.tag.edit", object_type="tag", object_id=code, after=out)
+    return out
 
 
 def retire_tag(session: Session, actor: Principal, code: str) -> dict[str, Any]:
@@ -451,7 +456,9 @@ def retire_tag(session: Session, actor: Principal, code: str) -> dict[str, Any]:
     T.seed_defaults(session)
     d = T.retire(session, code)
     session.execute(delete(CustomerTag).where(CustomerTag.code == code))
-    return T.as_dict(d)
+    out = T.as_dict(d)
+    security.audit(session, actor, action="insight.tag.retire", object_type="tag", object_id=code, after=out)
+    return out
 
 
 def load_profiles(session: Session) -> pl.DataFrame:
