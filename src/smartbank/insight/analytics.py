@@ -94,8 +94,8 @@ def enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dateti
 
     rfm_model = models["rfm"][0]
     if rfm_model is None:
-        rfm_model = RFMScorer().fit(activity, as_of, customers=customers)
-        versions["rfm"] = "fitted on the input (no trained model: quintiles of these customers only)"
+        rfm_model = RFMScorer.rules()
+        versions["rfm"] = "rules (fixed score edges; no trained model)"
     rfm = rfm_model.transform(activity, as_of, ids=ids)
 
     seg_model = models["segments"][0]

@@ -23,6 +23,15 @@ __all__ = ["RFMScorer", "rfm_values", "score_by_edges"]
 
 DEFAULT_WINDOW_DAYS = 365
 
+# Fixed score edges used before any model is trained (transparent and the same for every customer, so a
+# subset scores as inside the population): recency in days (<= 7 days scores 5), customer-initiated
+# transactions in 365 days, and their volume in minor units (CNY 1,000 / 5,000 / 20,000 / 50,000).
+RULE_EDGES: dict[str, list[float]] = {
+    "recency_days": [7.0, 14.0, 30.0, 90.0],
+    "frequency": [6.0, 12.0, 24.0, 52.0],
+    "monetary_minor": [100_000.0, 500_000.0, 2_000_000.0, 5_000_000.0],
+}
+
 
 def rfm_values(
     activity: pl.DataFrame,
@@ -110,6 +119,11 @@ class RFMScorer:
             pl.concat_str([pl.col("r_score").cast(pl.Utf8), pl.col("f_score").cast(pl.Utf8),
                            pl.col("m_score").cast(pl.Utf8)]).alias("rfm")
         )
+
+    @classmethod
+    def rules(cls) -> RFMScorer:
+        """A scorer with the fixed :data:`RULE_EDGES` (nothing learned)."""
+        return cls.from_dict({"window_days": DEFAULT_WINDOW_DAYS, "edges": RULE_EDGES, "n_customers": 0})
 
     def to_dict(self) -> dict[str, Any]:
         return {"window_days": self.window_days, "edges": self.edges_, "n_customers": self.n_customers_}

@@ -116,18 +116,10 @@ def _enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date, holdin
 
 
 def analytics_is_per_customer() -> bool:
-    """Whether ``analytics.enrich`` scores a subset exactly as inside the whole population. True
-    without the analytics module (nothing to score) and with a trained RFM model; without one, RFM
-    quintiles (and the rule segments built on them) are fitted on the customers passed in, so only
-    a full refresh gives every customer the same figures as a full recompute."""
-    mod = analytics_module()
-    if mod is None or not hasattr(mod, "enrich"):
-        return True
-    try:
-        return mod.load_models(get_settings().model_dir)["rfm"][0] is not None
-    except Exception:  # noqa: BLE001 - unknown: take the safe (full) path
-        log.exception("could not load the insight models")
-        return False
+    """Whether ``analytics.enrich`` scores a subset exactly as inside the whole population: every part
+    of it reads only the customer's own rows plus saved model state or fixed rules (RFM before any
+    training uses fixed score edges), so an incremental refresh never needs to fall back to a full one."""
+    return True
 
 
 def compute_profiles(engine: Engine, as_of: date, customer_ids: Sequence[int] | None = None
