@@ -1,7 +1,7 @@
 """``smartbank bench http``: POST /api/v1/transfers against a real server, from concurrent clients.
 
 The server is started as it is in production (``uvicorn`` with ``workers`` processes, the journal
-sealer running); each client is a separate process with one keep-alive connection, paying from
+sealer running; the customer-insight refresher off, as this measures the payment API); each client is a separate process with one keep-alive connection, paying from
 its own customer's accounts to random other bench accounts.
 """
 
@@ -104,7 +104,9 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
 
     users, numbers = prepare(url, clients)
     port = _free_port()
-    env = {**os.environ, "SMARTBANK_DATABASE_URL": url, "SMARTBANK_LOG_JSON": "true"}
+    # the payment API alone: the insight refresher (measured by ``bench insight``) stays off here
+    env = {**os.environ, "SMARTBANK_DATABASE_URL": url, "SMARTBANK_LOG_JSON": "true",
+           "SMARTBANK_INSIGHT_REFRESH_SECONDS": "0"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "smartbank.api.app:serving_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
