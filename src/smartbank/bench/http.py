@@ -1,8 +1,9 @@
 """``smartbank bench http``: POST /api/v1/transfers against a real server, from concurrent clients.
 
 The server is started as it is in production (``uvicorn`` with ``workers`` processes, the journal
-sealer running; the customer-insight refresher off, as this measures the payment API); each client is a separate process with one keep-alive connection, paying from
-its own customer's accounts to random other bench accounts.
+sealer running; the customer-insight refresher off, as this measures the payment API); each client is
+a separate process with one keep-alive connection, paying from its own customer's accounts to random
+other bench accounts.
 """
 
 from __future__ import annotations
