@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from smartbank.ml.activity_features import BEHAVIOUR_FEATURES, behaviour
+from smartbank.ml.boosted import BoostedModel
 from smartbank.ml.frames import at_midnight, initiated, window
 
 __all__ = ["ChurnModel", "churn_labels", "lift_table", "rule_scores"]
@@ -126,8 +127,11 @@ def rule_scores(feats: pl.DataFrame) -> pl.DataFrame:
                                                     pl.Series("churn_reasons", reasons))
 
 
-class ChurnModel:
+class ChurnModel(BoostedModel):
     """Activity-drop churn classifier (an estimator; see the module docstring)."""
+
+    PARAMS = ("horizon_days", "drop_ratio", "step_days", "n_train_cutoffs", "min_history_days", "n_estimators",
+              "learning_rate", "num_leaves", "min_child_samples", "random_state")
 
     def __init__(self, *, horizon_days: int = HORIZON_DAYS, drop_ratio: float = DROP_RATIO, step_days: int = STEP_DAYS,
                  n_train_cutoffs: int = N_TRAIN_CUTOFFS, min_history_days: int = MIN_HISTORY_DAYS,
@@ -237,16 +241,3 @@ class ChurnModel:
         return feats.select("customer_id").with_columns(pl.Series("churn_score", p, dtype=pl.Float64),
                                                         pl.Series("churn_reasons", reasons))
 
-    def params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("horizon_days", "drop_ratio", "step_days", "n_train_cutoffs",
-                                              "min_history_days", "n_estimators", "learning_rate", "num_leaves",
-                                              "min_child_samples", "random_state")}
-
-    @classmethod
-    def from_saved(cls, booster: Any, params: dict[str, Any], features: list[str],
-                   evaluation: dict[str, Any] | None = None) -> ChurnModel:
-        m = cls(**params)
-        m.booster_ = booster
-        m.features_ = list(features)
-        m.evaluation_ = evaluation or {}
-        return m

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from smartbank.ml.boosted import BoostedModel
 from smartbank.ml.frames import add_months, at_midnight, before, initiated, month_start
 
 __all__ = ["BALANCE_FEATURES", "FEATURES", "BalanceForecaster", "SpendForecaster", "balance_frame",
@@ -94,8 +95,10 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
             "wape": float(err.sum() / np.abs(y).sum()) if np.abs(y).sum() else 0.0}
 
 
-class SpendForecaster:
+class SpendForecaster(BoostedModel):
     """LightGBM next-month spend regression (an estimator)."""
+
+    PARAMS = ("n_estimators", "learning_rate", "num_leaves", "min_child_samples", "random_state")
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31,
                  min_child_samples: int = 20, random_state: int = 0):
@@ -157,18 +160,6 @@ class SpendForecaster:
             pl.Series("spend_next_month_minor", np.rint(p).astype(np.int64), dtype=pl.Int64),
         )
 
-    def params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves", "min_child_samples",
-                                              "random_state")}
-
-    @classmethod
-    def from_saved(cls, booster: Any, params: dict[str, Any], features: list[str],
-                   evaluation: dict[str, Any] | None = None) -> SpendForecaster:
-        m = cls(**params)
-        m.booster_ = booster
-        m.features_ = list(features)
-        m.evaluation_ = evaluation or {}
-        return m
 
 
 # --- next month-end balance -------------------------------------------------------------------------------
@@ -259,9 +250,11 @@ def balance_frame(monthly: pl.DataFrame, anchor: pl.DataFrame, target: date, ids
     )
 
 
-class BalanceForecaster:
+class BalanceForecaster(BoostedModel):
     """LightGBM next month-end balance (an estimator): predicts the change over the month, adds it to the last
     month-end balance. ``fit``/``predict`` take the activity frame and ``holdings`` (``load_holdings``)."""
+
+    PARAMS = ("n_estimators", "learning_rate", "num_leaves", "min_child_samples", "currency", "random_state")
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31,
                  min_child_samples: int = 20, currency: str = BASE_CURRENCY, random_state: int = 0):
@@ -351,15 +344,3 @@ class BalanceForecaster:
             .otherwise(None).alias("balance_next_month_minor"),
         )
 
-    def params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves", "min_child_samples",
-                                              "currency", "random_state")}
-
-    @classmethod
-    def from_saved(cls, booster: Any, params: dict[str, Any], features: list[str],
-                   evaluation: dict[str, Any] | None = None) -> BalanceForecaster:
-        m = cls(**params)
-        m.booster_ = booster
-        m.features_ = list(features)
-        m.evaluation_ = evaluation or {}
-        return m
