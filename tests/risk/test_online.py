@@ -135,3 +135,19 @@ def test_scorer_probability_equals_the_batch_model(stream: pl.DataFrame) -> None
     scorer._fast = None
     row = rest.row(0, named=True)
     assert scorer.predict(row) == pytest.approx(expected[0], rel=1e-9)
+
+
+def test_bench_risk_command(gz_file: Any, tmp_path: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from smartbank.cli import app
+
+    res = CliRunner().invoke(app, ["bench", "risk", "--transactions", str(gz_file), "--warm-days", "40",
+                                   "--payments", "300", "--model-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["payments"] == 300 and out["features"] == len(FEATURE_NAMES)
+    assert 0 < out["p50_ms"] <= out["p95_ms"] <= out["p99_ms"] <= out["max_ms"]
+    assert out["model_version"] == "trained-in-bench"
