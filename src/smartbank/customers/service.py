@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,3 +107,34 @@ def set_daily_limit(session: Session, customer: Customer, limit_minor: int | Non
 
 def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Customer)) or 0
+
+
+# ----------------------------------------------------------------------------------------------
+# bulk access for imports (rows already validated by the import rules with this module's validators)
+
+
+def matching_records(session: Session) -> list[Any]:
+    """Every customer's identifying fields (id, name, phone, birth date, e-mail, document), for matching
+    incoming records against the customers the bank already has."""
+    return list(session.execute(select(Customer.id, Customer.name, Customer.phone, Customer.birth_date,
+                                       Customer.email, Customer.id_type, Customer.id_number).order_by(Customer.id)))
+
+
+def ids_by_document(session: Session, docs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Customer id per (id type, id number) among ``docs`` that exist."""
+    out: dict[tuple[str, str], int] = {}
+    numbers = sorted({n for _, n in docs})
+    for i in range(0, len(numbers), 1000):
+        part = numbers[i:i + 1000]
+        for cid, t, n in session.execute(select(Customer.id, Customer.id_type, Customer.id_number)
+                                         .where(Customer.id_number.in_(part))):
+            out[(t, n)] = cid
+    return out
+
+
+def insert_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert validated customer rows in one statement; their ids in the order given."""
+    if not rows:
+        return []
+    stmt = insert(Customer).returning(Customer.id, sort_by_parameter_order=True)
+    return [r[0] for r in session.execute(stmt, rows)]

@@ -15,7 +15,6 @@ import polars as pl
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from smartbank.customers.models import Customer
 from smartbank.insight.models import CustomerSourceId, ExternalTransaction
 
 COPY_CHUNK = 250_000
@@ -58,32 +57,6 @@ def existing_transaction_ids(session: Session, source: str) -> pl.Series:
         return pl.read_csv(buf, has_header=False, new_columns=["external_id"], infer_schema=False)["external_id"]
     ids = session.scalars(select(ExternalTransaction.external_id).where(ExternalTransaction.source == source)).all()
     return pl.Series("external_id", list(ids), dtype=pl.String)
-
-
-def customers_for_matching(session: Session) -> list[Any]:
-    return list(session.execute(select(Customer.id, Customer.name, Customer.phone, Customer.birth_date,
-                                       Customer.email, Customer.id_type, Customer.id_number).order_by(Customer.id)))
-
-
-def customer_ids_by_document(session: Session, docs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    out: dict[tuple[str, str], int] = {}
-    numbers = sorted({n for _, n in docs})
-    for i in range(0, len(numbers), 1000):
-        part = numbers[i:i + 1000]
-        for cid, t, n in session.execute(select(Customer.id, Customer.id_type, Customer.id_number)
-                                         .where(Customer.id_number.in_(part))):
-            out[(t, n)] = cid
-    return out
-
-
-def insert_customers(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert customers (validated by the import rules, the same validators as the customers service)
-    and return their ids in order."""
-    if not rows:
-        return []
-    stmt = insert(Customer).returning(Customer.id, sort_by_parameter_order=True)
-    ids = [r[0] for r in session.execute(stmt, rows)]
-    return ids
 
 
 def link_sources(session: Session, links: list[dict[str, Any]]) -> None:

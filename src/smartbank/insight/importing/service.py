@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import db
 from smartbank.config import get_settings
+from smartbank.customers import service as customers
 from smartbank.errors import ValidationFailed
 from smartbank.insight.importing import load
 from smartbank.insight.importing.dedup import Person, clusters
@@ -248,7 +249,7 @@ def _match_customers(session: Session, mapping: Mapping, ok: pl.DataFrame, batch
             ids = unknown["f_customer_external_id"].unique(maintain_order=True).to_list()
             rows = [load.placeholder_customer(mapping.customer_source, x, f"I{batch_id:07d}{i:07d}")
                     for i, x in enumerate(ids, 1)]
-            new_ids = load.insert_customers(session, rows)
+            new_ids = customers.insert_many(session, rows)
             load.link_sources(session, [{"source": mapping.customer_source, "external_id": x, "customer_id": c,
                                          "batch_id": batch_id} for x, c in zip(ids, new_ids, strict=True)])
             created["customers"] += len(ids)
@@ -320,7 +321,7 @@ def _customers(session: Session, mapping: Mapping, c: Cleaned, batch_id: int, ou
     links: list[tuple[str, Any]] = []  # (external_id, customer id or ("row", survivor row))
     survivors: dict[int, dict[str, Any]] = {}
     by_doc: dict[tuple[str, str], int] = {}
-    doc_hits = load.customer_ids_by_document(session, [(r["id_type"], r["id_number"]) for r in recs])
+    doc_hits = customers.ids_by_document(session, [(r["id_type"], r["id_number"]) for r in recs])
     pending: list[dict[str, Any]] = []
     for r in recs:
         doc = (r["id_type"], r["id_number"])
@@ -337,7 +338,7 @@ def _customers(session: Session, mapping: Mapping, c: Cleaned, batch_id: int, ou
             pending.append(r)
     if mapping.opt("fuzzy_dedup") and pending:
         people = [Person(("db", cid), name, phone, birth, email, t, n)
-                  for cid, name, phone, birth, email, t, n in load.customers_for_matching(session)]
+                  for cid, name, phone, birth, email, t, n in customers.matching_records(session)]
         people += [Person(r["_row"], r["name"], r["phone"], r["birth_date"], r["email"], r["id_type"], r["id_number"])
                    for r in pending]
         roots, _stats = clusters(people, float(mapping.opt("fuzzy_threshold")))
@@ -364,7 +365,7 @@ def _customers(session: Session, mapping: Mapping, c: Cleaned, batch_id: int, ou
         "kyc_status": "pending" if r["id_type"] == "external" else kyc, "risk_level": "low",
         "daily_limit_minor": None, "status": "active",
     } for i, r in enumerate(pending, 1)]
-    ids = load.insert_customers(session, rows)
+    ids = customers.insert_many(session, rows)
     created["customers"] += 0
     by_row = {r["_row"]: cid for r, cid in zip(pending, ids, strict=True)}
     out = [{"source": mapping.source, "external_id": r["external_id"], "customer_id": by_row[r["_row"]],
