@@ -190,6 +190,26 @@ def test_account_with_money_cannot_be_closed(bank, two, engine):
         ledger.set_account_status(s, ledger.get_account(s, b), "closed")
 
 
+def test_account_with_unpaid_interest_cannot_be_closed(bank, engine):
+    """Closing before month end would forfeit interest already earned; half a fen or less is rounding."""
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    c = bank.account(bank.customer("孙丽"), kind="savings", rate=Decimal("0.015"))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET accrued_interest_micro = 1500000 WHERE id = :c"), {"c": c})
+    with db.session_scope(engine) as s, pytest.raises(ValidationFailed) as err:
+        ledger.set_account_status(s, ledger.get_account(s, c), "closed")
+    assert err.value.details == {"accrued_interest_minor": 2} and "month end" in err.value.message
+    with db.session_scope(engine) as s:
+        assert ledger.get_account(s, c).status == "open"
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET accrued_interest_micro = 500000 WHERE id = :c"), {"c": c})
+    with db.session_scope(engine) as s:
+        assert ledger.set_account_status(s, ledger.get_account(s, c), "closed").status == "closed"
+
+
 # ---- funds and overdraft -----------------------------------------------------------------------
 
 def test_balance_boundary_without_overdraft(bank, two, engine):

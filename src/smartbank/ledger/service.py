@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, text
@@ -40,7 +41,7 @@ from smartbank.errors import (
     ValidationFailed,
 )
 from smartbank.ledger.models import Account, Transfer
-from smartbank.money import CURRENCIES, MAX_MINOR, check_currency
+from smartbank.money import CURRENCIES, MAX_MINOR, check_currency, format_minor, round_minor
 
 TRANSFER_KINDS = (
     "transfer", "bill_payment", "deposit", "withdrawal", "salary", "interest", "fee",
@@ -215,6 +216,12 @@ def set_account_status(session: Session, account: Account, status: str) -> Accou
         raise AccountNotOpen("a closed account cannot change status")
     if status == "closed" and (account.balance_minor != 0 or account.debits_pending or account.credits_pending):
         raise ValidationFailed("only an account with zero balance and no holds can be closed")
+    owed = round_minor(Decimal(account.accrued_interest_micro or 0) / 1_000_000)
+    if status == "closed" and owed > 0:
+        # closing now would forfeit interest the customer has earned: it is paid at month end first
+        raise ValidationFailed(
+            f"interest of {format_minor(owed, account.currency)} accrued this month is paid at month end;"
+            " close the account after it has been paid out", details={"accrued_interest_minor": owed})
     account.status = status
     session.flush()
     return account
