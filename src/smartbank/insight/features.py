@@ -127,10 +127,19 @@ def _catalogue() -> tuple[Feature, ...]:
     return tuple(f)
 
 
-_ZH_CAT = {"groceries": "超市生鲜", "dining": "餐饮", "transport": "交通出行", "shopping": "购物", "travel": "旅行",
+# display names of category and channel codes (features, segment descriptions, pages): the one copy
+CATEGORY_NAMES: dict[str, dict[str, str]] = {
+    "zh": {"groceries": "超市生鲜", "dining": "餐饮", "transport": "交通出行", "shopping": "购物", "travel": "旅行",
            "entertainment": "休闲娱乐", "health": "医疗健康", "education": "教育培训", "digital": "数字订阅",
-           "rent": "房租", "utilities": "生活缴费", "cash": "取现", "other": "其他"}
-_ZH_CH = {"app": "手机银行", "card": "刷卡", "counter": "柜台", "atm": "ATM", "online": "网银"}
+           "rent": "房租", "utilities": "生活缴费", "cash": "取现", "other": "其他"},
+    "en": {"groceries": "Groceries", "dining": "Dining", "transport": "Transport", "shopping": "Shopping",
+           "travel": "Travel", "entertainment": "Entertainment", "health": "Health", "education": "Education",
+           "digital": "Digital subscriptions", "rent": "Rent", "utilities": "Bills and top-ups", "cash": "Cash",
+           "other": "Other"},
+}
+CHANNEL_NAMES_ZH = {"app": "手机银行", "card": "刷卡", "counter": "柜台", "atm": "ATM", "online": "网银"}
+_ZH_CAT = CATEGORY_NAMES["zh"]
+_ZH_CH = CHANNEL_NAMES_ZH
 _ZH_PART = {"night": "夜间(0-6点)", "morning": "上午(6-12点)", "afternoon": "下午(12-18点)", "evening": "晚间(18-24点)"}
 
 CATALOGUE: tuple[Feature, ...] = _catalogue()

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from smartbank.insight.features import CATEGORY_NAMES, CHANNEL_NAMES_ZH
 from smartbank.ml.activity_features import RECENCY_CAP_DAYS, customer_ids
 from smartbank.ml.frames import NIGHT_HOURS, at_midnight, before, initiated
 
@@ -435,12 +436,7 @@ class SegmentModel:
 
 
 # Chinese names of channel and category codes (words and chart labels); unknown codes are shown as they are
-VALUES_ZH = {
-    "app": "手机银行", "card": "银行卡", "counter": "柜面", "atm": "ATM", "online": "网上银行", "branch": "网点",
-    "mobile": "手机", "groceries": "超市生鲜", "dining": "餐饮", "transport": "交通出行", "shopping": "购物",
-    "travel": "旅行", "entertainment": "休闲娱乐", "health": "医疗健康", "education": "教育培训",
-    "digital": "数字订阅", "rent": "房租", "utilities": "生活缴费", "cash": "取现", "other": "其他",
-}
+VALUES_ZH = {**CATEGORY_NAMES["zh"], **CHANNEL_NAMES_ZH, "branch": "网点", "mobile": "手机"}
 
 
 def _zh(value: str | None) -> str:

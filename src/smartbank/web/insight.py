@@ -36,13 +36,8 @@ register_console_page("/console/insight/tags", "nav.console.insight_tags", roles
 register_console_page("/console/insight/segments", "nav.console.insight_segments", roles=READERS, order=32)
 register_portal_page("/insights", "nav.portal.insights", order=40)
 
-_CATS_ZH = {"groceries": "超市生鲜", "dining": "餐饮", "transport": "交通出行", "shopping": "购物", "travel": "旅行",
-            "entertainment": "休闲娱乐", "health": "医疗健康", "education": "教育培训", "digital": "数字订阅",
-            "rent": "房租", "utilities": "生活缴费", "cash": "取现", "other": "其他"}
-_CATS_EN = {"groceries": "Groceries", "dining": "Dining", "transport": "Transport", "shopping": "Shopping",
-            "travel": "Travel", "entertainment": "Entertainment", "health": "Health", "education": "Education",
-            "digital": "Digital subscriptions", "rent": "Rent", "utilities": "Bills and top-ups", "cash": "Cash",
-            "other": "Other"}
+_CATS_ZH = F.CATEGORY_NAMES["zh"]
+_CATS_EN = F.CATEGORY_NAMES["en"]
 
 register_messages("zh", {
     "nav": {"console": {"insight_customers": "客户画像", "insight_tags": "标签管理", "insight_segments": "客群分析"},
