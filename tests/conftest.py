@@ -21,6 +21,9 @@ from smartbank.ops.migrate import upgrade
 
 PG_URL = os.environ.get("SMARTBANK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = [
+    "risk_decisions", "risk_challenges", "risk_rules", "risk_alerts", "risk_alert_events", "risk_labels",
+    "risk_limits", "risk_limit_breaches", "risk_register", "risk_kris", "risk_kri_values", "risk_warnings",
+    "risk_model_monitor", "notifications",
     "customer_tags", "tag_definitions", "customer_profiles", "segments", "insight_state", "external_transactions",
     "customer_source_ids", "import_batches",
     "ledger_seals", "ledger_unsealed", "entries", "bills", "scheduled_transfers", "payees", "billers",

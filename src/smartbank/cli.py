@@ -26,6 +26,8 @@ eval_app = typer.Typer(help="Model evaluations on real data: each prints figures
 app.add_typer(bench_app, name="bench")
 app.add_typer(insight_app, name="insight")
 app.add_typer(eval_app, name="eval")
+risk_app = typer.Typer(help="Risk control: the fraud model, rules, alerts, limits, monitoring.", no_args_is_help=True)
+app.add_typer(risk_app, name="risk")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -321,6 +323,9 @@ __import__("smartbank.cli_insight").cli_insight.register(app, bench_app, insight
 __import__("smartbank.cli_insight_models").cli_insight_models.register(app, bench_app, insight_app)
 __import__("smartbank.cli_import").cli_import.register(app, bench_app, insight_app)
 __import__("smartbank.cli_risk").cli_risk.register(app, bench_app, eval_app)
+__import__("smartbank.cli_risk").cli_risk.register_risk(risk_app)
+__import__("smartbank.cli_risk_rules").cli_risk_rules.register(risk_app)
+__import__("smartbank.cli_risk_monitor").cli_risk_monitor.register(risk_app)
 
 
 def main() -> None:  # pragma: no cover

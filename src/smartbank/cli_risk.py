@@ -182,3 +182,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, eval_app: typer.Typer) ->
                       f"p99 {res['p99_ms']:.3f} ms  max {res['max_ms']:.3f} ms  {res['per_second']:,.0f} payments/s "
                       f"(loop with labelling {len(lat) / wall:,.0f}/s)")
         print(json.dumps(res))
+
+
+def register_risk(risk_app: typer.Typer) -> None:
+    """``smartbank risk train`` and the other commands of the decision path."""

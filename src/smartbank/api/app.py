@@ -16,7 +16,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from smartbank import __version__, db
 from smartbank.api.deps import reject_nul
 from smartbank.api.observability import RequestContextMiddleware, configure_logging, metrics_payload
-from smartbank.api.routers import accounts, auth, backoffice, insight, payments
+from smartbank.api.routers import (
+    accounts,
+    auth,
+    backoffice,
+    insight,
+    notifications,
+    payments,
+    risk,
+    risk_cases,
+    risk_monitor,
+    risk_rules,
+)
 from smartbank.config import get_settings
 from smartbank.errors import SmartbankError
 
@@ -138,7 +149,8 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
         return JSONResponse(error_body("internal_error", "something went wrong on our side"), status_code=500)
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
-    for r in (auth.router, accounts.router, payments.router, backoffice.router, insight.router):
+    for r in (auth.router, accounts.router, payments.router, backoffice.router, insight.router, risk.router,
+              risk_rules.router, risk_cases.router, risk_monitor.router, notifications.router):
         api.include_router(r)
     app.include_router(api)
 

@@ -27,6 +27,11 @@ MODULES = (
     "smartbank.web.bills",
     "smartbank.web.console",
     "smartbank.web.insight",
+    "smartbank.web.risk",
+    "smartbank.web.risk_rules",
+    "smartbank.web.risk_cases",
+    "smartbank.web.risk_dashboard",
+    "smartbank.web.notifications",
 )
 
 __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]
