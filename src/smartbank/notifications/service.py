@@ -75,13 +75,18 @@ def unread_count(session: Session, actor: Principal) -> int:
 
 
 def mark_read(session: Session, actor: Principal, notification_id: int | None = None) -> int:
-    """Mark one (or, with no id, every) notification of the signed-in customer as read."""
+    """Mark one (or, with no id, every) notification of the signed-in customer as read; returns how many
+    changed. Another customer's (or no such) notification is "not found"; one already read counts 0."""
     cid = _customer_of(actor, None)
     stmt = update(Notification).where(Notification.customer_id == cid, Notification.read_at.is_(None))
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)
     res = session.execute(stmt.values(read_at=datetime.now(UTC)))
-    return int(getattr(res, "rowcount", 0) or 0)
+    marked = int(getattr(res, "rowcount", 0) or 0)
+    if notification_id is not None and marked == 0 and session.scalar(
+            select(Notification.id).where(Notification.id == notification_id, Notification.customer_id == cid)) is None:
+        raise NotFound("notification not found", details={"notification_id": notification_id})
+    return marked
 
 
 def as_dict(n: Notification, lang: str = "en") -> dict[str, Any]:
