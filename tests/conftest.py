@@ -94,6 +94,9 @@ def database_url(backend: str, _databases: dict[str, str], monkeypatch) -> Itera
     config.reset_settings()
     yield url
     _truncate(db.get_engine(url))
+    from smartbank.risk import engine as risk_engine
+
+    risk_engine.reset()
     config.reset_settings()
 
 

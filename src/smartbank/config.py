@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     datasets_dir: Path = Path("../shared/datasets")
     # how often the server folds new transactions into customer profiles and tags (0 = never)
     insight_refresh_seconds: float = 5.0
+    # risk decisions: fraud-score bands of the model (a rule or limit may ask for more), label delay of the
+    # online features, and the step-up one-time code
+    risk_challenge_score: float = 0.5
+    risk_review_score: float = 0.8
+    risk_block_score: float = 0.97
+    risk_label_delay_days: int = 7
+    risk_otp_seconds: int = 300
+    risk_otp_attempts: int = 3
 
 
 @lru_cache(maxsize=1)

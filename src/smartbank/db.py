@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from smartbank.config import get_settings
+from smartbank.errors import SmartbankError
 
 T = TypeVar("T")
 
@@ -119,6 +120,12 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except SmartbankError as exc:
+        if exc.persist:
+            session.commit()  # a refusal that is itself a record (see SmartbankError.persist)
+        else:
+            session.rollback()
+        raise
     except BaseException:
         session.rollback()
         raise
@@ -168,6 +175,15 @@ def autocommit_engine(engine: Engine | None = None) -> Engine:
     return auto
 
 
+class NeedsTransaction(Exception):
+    """Raised by a unit of work running in autocommit mode (:func:`run_single_write`) before its first write
+    when it finds it must write more than once: the unit of work is run again in a transaction."""
+
+
+def in_autocommit(session: Session) -> bool:
+    return bool(session.info.get("autocommit"))
+
+
 def run_read(fn: Callable[[Session], T], *, engine: Engine | None = None) -> T:
     """A mostly-reading unit of work. On PostgreSQL it runs in autocommit mode (no BEGIN/COMMIT round
     trips; any single write it makes commits on its own); elsewhere it is a normal transaction."""
@@ -175,6 +191,7 @@ def run_read(fn: Callable[[Session], T], *, engine: Engine | None = None) -> T:
     if engine.dialect.name != "postgresql":
         return run_in_transaction(fn, engine=engine)
     session = session_factory(autocommit_engine(engine))()
+    session.info["autocommit"] = True
     try:
         return fn(session)
     finally:
@@ -197,6 +214,8 @@ def run_single_write(fn: Callable[[Session], T], *, engine: Engine | None = None
     while True:
         try:
             return run_read(fn, engine=engine)
+        except NeedsTransaction:
+            return run_in_transaction(fn, engine=engine, retries=retries)
         except DBAPIError as exc:
             attempt += 1
             if attempt > retries or not is_retryable(exc):

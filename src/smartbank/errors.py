@@ -11,6 +11,10 @@ from typing import Any
 class SmartbankError(Exception):
     status_code = 400
     code = "bad_request"
+    # a refusal that is itself a record: the unit of work commits what was written before the error (a
+    # risk decision, an alert, a notification) instead of rolling it back. Such errors are raised only
+    # after every write they keep and before any money moves.
+    persist = False
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None):
         super().__init__(message)
@@ -80,3 +84,26 @@ class IdempotencyConflict(Conflict):
 
 class PendingAlreadyResolved(Conflict):
     code = "pending_already_resolved"
+
+
+# --- risk -------------------------------------------------------------------------------------
+
+
+class RiskRefusal(SmartbankError):
+    status_code = 403
+    code = "risk_refused"
+    persist = True
+
+
+class ChallengeRequired(RiskRefusal):
+    """The payment needs a one-time code: resubmit the same request with ``challenge_id`` and ``otp``."""
+
+    code = "challenge_required"
+
+
+class OtpInvalid(RiskRefusal):
+    code = "otp_invalid"
+
+
+class PaymentBlocked(RiskRefusal):
+    code = "payment_blocked"

@@ -94,6 +94,17 @@ class TransferIn(In):
     memo: str = Field(default="", max_length=200)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128,
                                         description="or send the Idempotency-Key header")
+    challenge_id: int | None = Field(default=None, ge=1, le=2**63 - 1,
+                                     description="answering a risk challenge: its id (from the 403 challenge_required)")
+    otp: str | None = Field(default=None, min_length=4, max_length=12, pattern=r"^[0-9]+$",
+                            description="answering a risk challenge: the one-time code sent to the customer")
+
+
+class RiskOut(Out):
+    decision: str
+    decision_id: int
+    reasons: list[str]
+    reasons_zh: list[str]
 
 
 class TransferOut(Out):
@@ -110,6 +121,7 @@ class TransferOut(Out):
     created_at: datetime  # raw SQL rows on SQLite carry it as text: parsed, so both backends answer alike
     pending_id: int | None = None
     reverses_id: int | None = None
+    risk: RiskOut | None = Field(default=None, description="set when the payment is held for a risk review")
 
     @classmethod
     def of(cls, t: dict[str, Any]) -> TransferOut:
@@ -118,7 +130,8 @@ class TransferOut(Out):
         return cls(id=t["id"], kind=t["kind"], status=status, debit_account_id=t["debit_account_id"],
                    credit_account_id=t["credit_account_id"], amount_minor=t["amount_minor"],
                    currency=t["currency"], memo=t["memo"], reference=t["reference"], value_date=t["value_date"],
-                   created_at=t["created_at"], pending_id=t.get("pending_id"), reverses_id=t.get("reverses_id"))
+                   created_at=t["created_at"], pending_id=t.get("pending_id"), reverses_id=t.get("reverses_id"),
+                   risk=t.get("risk"))
 
 
 class PayeeIn(In):
@@ -186,6 +199,10 @@ class BillPaymentIn(In):
     from_account_id: int = Id
     bill_id: int = Id
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+    challenge_id: int | None = Field(default=None, ge=1, le=2**63 - 1,
+                                     description="answering a risk challenge: its id (from the 403 challenge_required)")
+    otp: str | None = Field(default=None, min_length=4, max_length=12, pattern=r"^[0-9]+$",
+                            description="answering a risk challenge: the one-time code sent to the customer")
 
 
 class TopUpIn(In):
@@ -194,6 +211,10 @@ class TopUpIn(In):
     phone: str = Field(min_length=5, max_length=20)
     amount_minor: int = Amount
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+    challenge_id: int | None = Field(default=None, ge=1, le=2**63 - 1,
+                                     description="answering a risk challenge: its id (from the 403 challenge_required)")
+    otp: str | None = Field(default=None, min_length=4, max_length=12, pattern=r"^[0-9]+$",
+                            description="answering a risk challenge: the one-time code sent to the customer")
 
 
 class HistoryOut(Out):

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import DateTime, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -68,12 +68,18 @@ class TransferCommand:
     enforce_daily_limit: bool = False
     value_date: date | None = None
     meta: dict[str, Any] | None = None
+    # held by the risk module for review: pending, but the same request as the customer's payment (a retry
+    # of it replays the hold instead of conflicting with it)
+    held_for_review: bool = False
+    # the payment's risk decision (a ``risk_decisions`` row without its transfer id), written with the
+    # transfer - on PostgreSQL by the same statement. Not part of the request.
+    risk: dict[str, Any] | None = None
 
     def request_hash(self) -> str:
         body = {
             "d": self.debit_account_id, "c": self.credit_account_id, "a": self.amount_minor,
             "cur": self.currency, "k": self.kind, "m": self.memo, "r": self.reference,
-            "p": self.pending, "meta": self.meta,
+            "p": self.pending and not self.held_for_review, "meta": self.meta,
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -196,7 +202,10 @@ def find_customer_account(session: Session, number: str) -> Account | None:
     return session.scalars(select(Account).where(Account.number == number, Account.kind != "internal")).first()
 
 
-_PAYMENT_ACCOUNTS = text("SELECT id, number, customer_id, kind FROM accounts WHERE id = :i OR number = :n")
+# typed: SQLite hands raw statements' timestamps back as text
+_PAYMENT_ACCOUNTS = text(
+    "SELECT id, number, customer_id, kind, currency, created_at FROM accounts WHERE id = :i OR number = :n"
+).columns(created_at=DateTime(timezone=True))
 
 
 def payment_accounts(session: Session, from_account_id: int, to_number: str) -> tuple[Any, Any]:
@@ -207,6 +216,22 @@ def payment_accounts(session: Session, from_account_id: int, to_number: str) -> 
     found = session.execute(_PAYMENT_ACCOUNTS, {"i": from_account_id, "n": number}).all()
     return (next((a for a in found if a.id == from_account_id), None),
             next((a for a in found if a.number == number), None))
+
+
+CUSTOMER_PAYMENT_KINDS = ("transfer", "bill_payment", "card_payment", "scheduled")
+_CUSTOMER_PAYMENTS = text(
+    "SELECT t.id, t.created_at, a.customer_id, t.credit_account_id, t.amount_minor FROM transfers t"
+    " JOIN accounts a ON a.id = t.debit_account_id"
+    " WHERE t.created_at >= :since AND a.customer_id IS NOT NULL AND t.flags IN ('posted', 'pending')"
+    " AND t.kind IN ('transfer', 'bill_payment', 'card_payment', 'scheduled') ORDER BY t.created_at, t.id"
+).columns(created_at=DateTime(timezone=True))
+
+
+def customer_payments_since(session: Session, since: datetime) -> list[tuple[int, datetime, int, int, int]]:
+    """Payments made by customers since ``since``: (transfer id, created at, paying customer, receiving
+    account, amount), oldest first - the history the risk engine's online features start from."""
+    return [(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]))
+            for r in session.execute(_CUSTOMER_PAYMENTS, {"since": since})]
 
 
 def set_account_status(session: Session, account: Account, status: str) -> Account:
@@ -269,6 +294,12 @@ _USAGE_UPSERT = text(
 _USAGE_GET = text(
     "SELECT amount_minor FROM customer_daily_usage WHERE customer_id = :cid AND day = :day AND currency = :cur"
 )
+_RISK_COLS = ("created_at", "transfer_id", "customer_id", "account_id", "counterparty_account_id", "channel", "kind",
+              "product", "amount_minor", "currency", "idempotency_key", "decision", "score", "model_version",
+              "rules_version", "rule_hits", "reasons", "features", "latency_us", "challenge_id", "outcome")
+_RISK_JSON = ("rule_hits", "reasons", "features")
+_RISK_NULLS: dict[str, Any] = dict.fromkeys(_RISK_COLS)
+_INSERT_RISK = text(f"INSERT INTO risk_decisions ({', '.join(_RISK_COLS)}) VALUES ({', '.join(':' + c for c in _RISK_COLS)})")
 _KEY_USED = text("SELECT 1 FROM transfers WHERE idempotency_key = :key")
 _CUSTOMER_LIMIT = text("SELECT daily_limit_minor FROM customers WHERE id = :cid")
 _TRANSFER_COLS = (
@@ -277,6 +308,11 @@ _TRANSFER_COLS = (
 )
 _GET_BY_KEY = text(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE idempotency_key = :key")
 _GET_BY_ID = text(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id = :id")
+
+
+def validate_command(cmd: TransferCommand) -> None:
+    """The command's own checks (amount, currency, key, kind, memo) - before anything is looked up."""
+    _validate(cmd)
 
 
 def _validate(cmd: TransferCommand) -> None:
@@ -407,6 +443,9 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
             "bc": bal[cmd.credit_account_id], "vd": vd, "at": now,
         })
     session.execute(_INSERT_UNSEALED, {"t": new_id})
+    if cmd.risk is not None:
+        session.execute(_INSERT_RISK, {**_RISK_NULLS, **cmd.risk, "transfer_id": new_id, "created_at": now,
+                                       **{k: json.dumps(cmd.risk.get(k)) for k in _RISK_JSON}})
     _expire_accounts(session, (cmd.debit_account_id, cmd.credit_account_id))
     return _result(session, new_id)
 
@@ -421,7 +460,7 @@ def _limit_error(session: Session, customer_id: int, day: date, currency: str, l
 
 _PG_CALL = (
     "SELECT status, info, tid FROM sb_transfer(%(key)s, %(hash)s, %(kind)s, %(d)s, %(c)s, %(amt)s, %(cur)s,"
-    " %(memo)s, %(ref)s, %(by)s, %(vd)s, %(at)s, %(meta)s, %(pending)s, %(lim)s, %(deflim)s)"
+    " %(memo)s, %(ref)s, %(by)s, %(vd)s, %(at)s, %(meta)s, %(pending)s, %(lim)s, %(deflim)s, %(risk)s)"
 )
 
 
@@ -447,6 +486,7 @@ def _transfer_pg(session: Session, cmd: TransferCommand, rhash: str, now: dateti
         "by": cmd.initiated_by, "vd": vd, "at": now,
         "meta": json.dumps(cmd.meta) if cmd.meta is not None else None, "pending": cmd.pending,
         "lim": cmd.enforce_daily_limit, "deflim": get_settings().default_daily_limit_minor,
+        "risk": json.dumps(cmd.risk) if cmd.risk is not None else None,
     }
     status, info, tid = _call_pg(session, params)
     if status == "ok":
@@ -493,6 +533,11 @@ def _expire_accounts(session: Session, ids: Sequence[int]) -> None:
 def _result(session: Session, transfer_id: int) -> TransferResult:
     row = session.execute(_GET_BY_ID, {"id": transfer_id}).one()
     return TransferResult(transfer=_row_dict(row))
+
+
+def find_transfer_by_key(session: Session, key: str) -> dict[str, Any] | None:
+    row = session.execute(_GET_BY_KEY, {"key": key}).first()
+    return _row_dict(row) if row is not None else None
 
 
 def get_transfer(session: Session, transfer_id: int) -> dict[str, Any]:
@@ -554,7 +599,8 @@ def reverse(session: Session, *, transfer_id: int, key: str, initiated_by: int |
 
 
 __all__ = [
-    "Transfer", "TransferCommand", "TransferResult", "customer_accounts", "find_account", "find_customer_account",
+    "CUSTOMER_PAYMENT_KINDS", "Transfer", "TransferCommand", "TransferResult", "customer_accounts",
+    "customer_payments_since", "find_transfer_by_key", "validate_command", "find_account", "find_customer_account",
     "get_account", "get_account_by_number", "payment_accounts",
     "get_transfer", "internal_account", "open_account", "resolve_pending", "reverse",
     "set_account_status", "transfer", "valid_account_number",

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound,
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.money import check_currency
+from smartbank.risk import service as risk
 from smartbank.payments.models import BILL_CATEGORIES, FREQUENCIES, Bill, Biller, Payee, ScheduledTransfer
 from smartbank.security.service import Principal
 
@@ -72,11 +73,36 @@ class PaymentRequest:
     currency: str
     idempotency_key: str
     memo: str = ""
+    channel: str = "api"  # web | api | assistant
+    challenge_id: int | None = None  # the answer to a risk challenge: the challenge and its one-time code
+    otp: str | None = None
+
+
+def _answer(challenge_id: int | None, otp: str | None) -> risk.ChallengeAnswer | None:
+    if challenge_id is None and not otp:
+        return None
+    if challenge_id is None or not otp:
+        raise ValidationFailed("a one-time code needs its challenge_id, and a challenge_id its otp")
+    return risk.ChallengeAnswer(challenge_id=challenge_id, otp=otp)
+
+
+def _channel(channel: str) -> str:
+    if channel not in ("web", "api", "assistant"):
+        raise ValidationFailed("channel must be web, api or assistant", details={"channel": channel})
+    return channel
+
+
+def _is_saved_payee(session: Session, customer_id: int, number: str) -> bool:
+    return session.execute(_SAVED_PAYEE, {"c": customer_id, "n": number}).first() is not None
+
+
+_SAVED_PAYEE = text("SELECT 1 FROM payees WHERE customer_id = :c AND account_number = :n")
 
 
 def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = "transfer",
         reference: str | None = None) -> ledger.TransferResult:
-    """A customer-initiated payment to any customer account of the bank, by account number."""
+    """A customer-initiated payment to any customer account of the bank, by account number. The risk module
+    decides before it posts (allow, challenge, hold for review or block: see :mod:`smartbank.risk.service`)."""
     require_customer(actor)
     src, dst = ledger.payment_accounts(session, req.from_account_id, req.to_account_number)
     if src is None or src.kind == "internal" or (not actor.is_staff and src.customer_id != actor.customer_id):
@@ -88,7 +114,16 @@ def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = 
         amount_minor=req.amount_minor, currency=check_currency(req.currency), kind=kind, memo=req.memo or "",
         reference=reference, initiated_by=actor.user_id, enforce_daily_limit=True,
     )
-    return ledger.transfer(session, cmd)
+    ledger.validate_command(cmd)
+    if src.currency != cmd.currency or dst.currency != cmd.currency:
+        return ledger.transfer(session, cmd)  # refused by the ledger's own rules, with its clear error
+    pc = risk.PaymentContext(
+        customer_id=src.customer_id, account_id=src.id, counterparty_account_id=dst.id,
+        amount_minor=req.amount_minor, currency=cmd.currency, kind=kind, channel=_channel(req.channel),
+        product=src.kind, saved_payee=_is_saved_payee(session, src.customer_id, dst.number),
+        own_account=dst.customer_id == src.customer_id, counterparty_opened_at=dst.created_at)
+    return risk.guarded_transfer(session, cmd, pc, user_id=actor.user_id,
+                                 answer=_answer(req.challenge_id, req.otp))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -272,8 +307,21 @@ def lookup_bills(session: Session, biller_code: str, reference: str) -> list[Bil
                                                    Bill.status != "paid").order_by(Bill.due_date)))
 
 
+def _guarded(session: Session, actor: Principal, cmd: ledger.TransferCommand, src: Account, dst: Account, *,
+             kind: str, channel: str, answer: risk.ChallengeAnswer | None) -> ledger.TransferResult:
+    ledger.validate_command(cmd)
+    if src.currency != cmd.currency or dst.currency != cmd.currency or src.customer_id is None:
+        return ledger.transfer(session, cmd)  # refused by the ledger's own rules, with its clear error
+    pc = risk.PaymentContext(
+        customer_id=src.customer_id, account_id=src.id, counterparty_account_id=dst.id,
+        amount_minor=cmd.amount_minor, currency=cmd.currency, kind=kind, channel=_channel(channel),
+        product=src.kind, saved_payee=False, own_account=False, counterparty_opened_at=dst.created_at)
+    return risk.guarded_transfer(session, cmd, pc, user_id=actor.user_id, answer=answer)
+
+
 def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_id: int,
-             idempotency_key: str) -> tuple[Bill, ledger.TransferResult]:
+             idempotency_key: str, channel: str = "api", challenge_id: int | None = None,
+             otp: str | None = None) -> tuple[Bill, ledger.TransferResult]:
     require_customer(actor)
     # FOR UPDATE: two payments of one bill take turns, so the second sees it paid (otherwise both
     # read "unpaid" and the bill is paid twice)
@@ -301,7 +349,8 @@ def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_i
         reference=f"bill:{bill.id}", initiated_by=actor.user_id, enforce_daily_limit=True,
         meta={"biller": biller.code, "category": biller.category, "bill_reference": bill.reference},
     )
-    res = ledger.transfer(session, cmd)
+    res = _guarded(session, actor, cmd, src, settle, kind="bill_payment", channel=channel,
+                   answer=_answer(challenge_id, otp))
     if not res.replayed:
         bill.status = "paid"
         bill.paid_transfer_id = res.id
@@ -311,7 +360,8 @@ def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_i
 
 
 def top_up(session: Session, actor: Principal, *, from_account_id: int, biller_code: str, phone: str,
-           amount_minor: int, idempotency_key: str) -> ledger.TransferResult:
+           amount_minor: int, idempotency_key: str, channel: str = "api", challenge_id: int | None = None,
+           otp: str | None = None) -> ledger.TransferResult:
     """Mobile top-up: no bill, the customer chooses the amount for a phone number."""
     from smartbank.customers.validation import normalise_phone
 
@@ -332,7 +382,10 @@ def top_up(session: Session, actor: Principal, *, from_account_id: int, biller_c
         initiated_by=actor.user_id, enforce_daily_limit=True,
         meta={"biller": biller.code, "category": biller.category, "phone": number},
     )
-    return ledger.transfer(session, cmd)
+    settle = ledger.find_account(session, biller.settlement_account_id)
+    assert settle is not None
+    return _guarded(session, actor, cmd, src, settle, kind="top_up", channel=channel,
+                    answer=_answer(challenge_id, otp))
 
 
 def add_biller(session: Session, *, code: str, name_zh: str, name_en: str, category: str,

@@ -9,13 +9,13 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
-from smartbank.errors import SmartbankError
+from smartbank.errors import ChallengeRequired, OtpInvalid, PaymentBlocked, SmartbankError
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
 from smartbank.payments.models import FREQUENCIES
 from smartbank.web import forms, views
 from smartbank.web.auth import Customer, me
-from smartbank.web.i18n import lang_of
+from smartbank.web.i18n import lang_of, register_messages
 from smartbank.web.nav import register_portal_page
 from smartbank.web.render import render
 from smartbank.web.routing import web_router
@@ -24,6 +24,18 @@ router = web_router()
 register_portal_page("/transfer", "nav.transfer", order=10)
 register_portal_page("/payees", "nav.payees", order=20)
 register_portal_page("/scheduled", "nav.scheduled", order=30)
+register_messages("en", {"transfer": {
+    "otp_title": "Confirm with a one-time code", "otp_sent": "We sent a one-time code to your notifications "
+    "(and, in a live bank, by SMS). Enter it to make this payment.", "otp_label": "One-time code",
+    "otp_submit": "Confirm payment", "otp_why": "Why we ask", "otp_left": "Attempts left: {n}",
+    "otp_inbox": "Open my notifications"},
+    "notice": {"transfer_held": "Your payment is held for a quick security check; the money is reserved, not "
+                                "sent. We will notify you of the outcome."}})
+register_messages("zh", {"transfer": {
+    "otp_title": "请输入动态验证码", "otp_sent": "我们已将动态验证码发送到您的消息中心（正式环境通过短信发送），输入后即可完成付款。",
+    "otp_label": "动态验证码", "otp_submit": "确认付款", "otp_why": "为什么需要验证", "otp_left": "剩余尝试次数：{n}",
+    "otp_inbox": "查看我的消息"},
+    "notice": {"transfer_held": "您的付款正在进行安全审核，款项已冻结、尚未转出，审核结果将通知您。"}})
 
 F = Annotated[str, Form()]
 
@@ -106,21 +118,48 @@ def transfer_edit(request: Request, actor: Customer, from_account: F = "", to_ac
 
 @router.post("/transfer/submit")
 def transfer_submit(request: Request, actor: Customer, from_account: F = "", to_account: F = "",
-                    amount: F = "", memo: F = "", idempotency_key: F = "") -> Response:
+                    amount: F = "", memo: F = "", idempotency_key: F = "", challenge_id: F = "",
+                    otp: F = "") -> Response:
+    """Make the payment. The risk checks may ask for a one-time code first (the code step posts here again
+    with ``challenge_id`` and ``otp``), hold it for a review, or stop it."""
     values = _values(from_account, to_account, amount, memo, idempotency_key)
+    lang = lang_of(request)
 
     def work(s):
         c = _checked(s, actor, values)
         req = payments.PaymentRequest(from_account_id=c["from"]["id"], to_account_number=c["to_account"],
                                       amount_minor=c["amount_minor"], currency=c["currency"],
-                                      idempotency_key=values["idempotency_key"], memo=c["memo"])
+                                      idempotency_key=values["idempotency_key"], memo=c["memo"], channel="web",
+                                      challenge_id=int(challenge_id) if challenge_id.isdigit() else None,
+                                      otp=otp.strip() or None)
         return payments.pay(s, actor, req)
 
     try:
         res = db.run_in_transaction(work)
+    except ChallengeRequired as exc:
+        return _otp_page(request, values, exc.details, error=None)
+    except OtpInvalid as exc:
+        if exc.details.get("attempts_left"):
+            return _otp_page(request, values, {**exc.details, "challenge_id": int(challenge_id)},
+                             error=forms.message(exc, lang), status_code=422)
+        return _transfer_form(request, actor, values, error=forms.message(exc, lang), status_code=422)
+    except PaymentBlocked as exc:
+        why = exc.details.get("reasons_zh" if lang.startswith("zh") else "reasons") or []
+        return _transfer_form(request, actor, values, error=" ".join([forms.message(exc, lang), *why]),
+                              status_code=403)
     except SmartbankError as exc:
-        return _transfer_form(request, actor, values, error=forms.message(exc, lang_of(request)), status_code=422)
-    return RedirectResponse(f"/transfers/{res.id}?notice=transfer_done", status_code=303)
+        return _transfer_form(request, actor, values, error=forms.message(exc, lang), status_code=422)
+    notice = "transfer_held" if res.transfer.get("risk") is not None else "transfer_done"
+    return RedirectResponse(f"/transfers/{res.id}?notice={notice}", status_code=303)
+
+
+def _otp_page(request: Request, values: dict[str, str], details: dict[str, Any], *, error: str | None,
+              status_code: int = 200) -> Response:
+    lang = lang_of(request)
+    reasons = details.get("reasons_zh" if lang.startswith("zh") else "reasons") or []
+    return render(request, "portal/transfer_otp.html", values=values, challenge_id=details.get("challenge_id"),
+                  attempts_left=details.get("attempts_left"), reasons=reasons, error=error, here="/transfer",
+                  status_code=status_code)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -103,10 +103,10 @@ BEGIN
                                     channel, kind, product, amount_minor, currency, idempotency_key, decision,
                                     score, model_version, rules_version, rule_hits, reasons, features,
                                     latency_us, challenge_id, outcome)
-        SELECT p_at, v_id, r.customer_id, r.account_id, r.counterparty_account_id, r.channel, r.kind, r.product,
-               r.amount_minor, r.currency, r.idempotency_key, r.decision, r.score, r.model_version,
-               r.rules_version, r.rule_hits, r.reasons, r.features, r.latency_us, r.challenge_id, r.outcome
-        FROM json_populate_record(NULL::risk_decisions, p_risk::json) r;
+        SELECT p_at, v_id, rd.customer_id, rd.account_id, rd.counterparty_account_id, rd.channel, rd.kind, rd.product,
+               rd.amount_minor, rd.currency, rd.idempotency_key, rd.decision, rd.score, rd.model_version,
+               rd.rules_version, rd.rule_hits, rd.reasons, rd.features, rd.latency_us, rd.challenge_id, rd.outcome
+        FROM json_populate_record(NULL::risk_decisions, p_risk::json) rd;
     END IF;
     RETURN QUERY SELECT 'ok'::text, NULL::bigint, v_id;
 END

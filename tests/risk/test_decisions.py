@@ -1,0 +1,175 @@
+"""The inline risk decision of customer payments, through the API: allow, challenge (one-time code), review
+(held as a pending transfer) and block, each with its stored decision, reasons and notifications."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+
+from smartbank import db
+from smartbank.risk.models import RiskRule
+from tests.conftest import login
+
+
+def _rule(engine, code: str, expression: str, action: str, mode: str = "active") -> None:
+    with db.session_scope(engine) as s:
+        s.add(RiskRule(code=code, version=1, name_en=code, name_zh=code, expression=expression, action=action,
+                       mode=mode, reason_en=f"{code} reason", reason_zh=f"{code} 原因"))
+
+
+def _setup(client, bank):
+    alice = bank.customer("王芳")
+    bob = bank.customer("李娜")
+    a1 = bank.account(alice, balance=10_000_000)
+    b1 = bank.account(bob)
+    bank.user("alice", customer_id=alice)
+    bank.user("bob", customer_id=bob)
+    ha, hb = login(client, "alice"), login(client, "bob")
+    to = client.get(f"/api/v1/accounts/{b1}", headers=hb).json()["number"]
+    return ha, hb, a1, b1, to, alice
+
+
+def _rows(engine, sql: str, **kw):
+    with engine.connect() as c:
+        return c.execute(text(sql), kw).mappings().all()
+
+
+def _pay(client, headers, a1, to, amount, key, **extra):
+    return client.post("/api/v1/transfers", headers=headers, json={
+        "from_account_id": a1, "to_account_number": to, "amount_minor": amount, "idempotency_key": key, **extra})
+
+
+def test_allowed_payment_stores_its_decision(client, bank, engine):
+    ha, _, a1, _, to, alice = _setup(client, bank)
+    r = _pay(client, ha, a1, to, 12_345, "k1")
+    assert r.status_code == 201, r.text
+    (d,) = _rows(engine, "SELECT * FROM risk_decisions")
+    assert d["decision"] == "allow" and d["transfer_id"] == r.json()["id"] and d["customer_id"] == alice
+    assert d["model_version"] == "rules-only" and d["score"] is None and d["channel"] == "api"
+    assert d["amount_minor"] == 12_345 and d["kind"] == "transfer" and d["latency_us"] is not None
+    # a replay neither scores again nor writes a second decision
+    assert _pay(client, ha, a1, to, 12_345, "k1").status_code == 200
+    assert bank.count("risk_decisions") == 1
+    bank.assert_invariants()
+
+
+def test_block_moves_nothing_and_keeps_the_record(client, bank, engine):
+    _rule(engine, "big", "amount_minor >= 5000000", "block")
+    ha, _, a1, b1, to, alice = _setup(client, bank)
+    transfers = bank.count("transfers")
+    r = _pay(client, ha, a1, to, 6_000_000, "b1")
+    assert r.status_code == 403 and r.json()["code"] == "payment_blocked", r.text
+    assert r.json()["details"]["reasons"] == ["big reason"]
+    assert bank.count("transfers") == transfers and bank.count("entries") == 2
+    assert bank.balance(a1) == 10_000_000 and bank.available(a1) == 10_000_000 and bank.balance(b1) == 0
+    (d,) = _rows(engine, "SELECT * FROM risk_decisions")
+    assert d["decision"] == "block" and d["transfer_id"] is None
+    assert bank.count("risk_alerts") == 1
+    (n,) = _rows(engine, "SELECT * FROM notifications WHERE customer_id = :c", c=alice)
+    assert n["kind"] == "payment_blocked" and "60,000.00" in n["body_en"]
+    # a smaller payment is allowed
+    assert _pay(client, ha, a1, to, 100_000, "b2").status_code == 201
+    bank.assert_invariants()
+
+
+def test_review_holds_the_funds_as_a_pending_transfer(client, bank, engine):
+    _rule(engine, "hold", "amount_minor >= 1000000 and amount_minor < 2000000", "review")
+    ha, _, a1, b1, to, alice = _setup(client, bank)
+    r = _pay(client, ha, a1, to, 1_500_000, "h1")
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["status"] == "pending" and body["risk"]["decision"] == "review"
+    assert bank.balance(a1) == 10_000_000 and bank.available(a1) == 8_500_000 and bank.balance(b1) == 0
+    (d,) = _rows(engine, "SELECT * FROM risk_decisions")
+    assert d["decision"] == "review" and d["transfer_id"] == body["id"]
+    (alert,) = _rows(engine, "SELECT * FROM risk_alerts")
+    assert alert["transfer_id"] == body["id"] and alert["status"] == "open"
+    kinds = [n["kind"] for n in _rows(engine, "SELECT kind FROM notifications WHERE customer_id = :c", c=alice)]
+    assert kinds == ["payment_held"]
+    # the same request again replays the hold
+    again = _pay(client, ha, a1, to, 1_500_000, "h1")
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+    assert bank.count("risk_alerts") == 1
+    bank.assert_invariants()
+
+
+def _otp(engine, customer_id: int) -> str:
+    body = _rows(engine, "SELECT body_en FROM notifications WHERE customer_id = :c AND kind = 'otp'"
+                         " ORDER BY id DESC", c=customer_id)[0]["body_en"]
+    m = re.search(r"Code (\d{6})", body)
+    assert m
+    return m.group(1)
+
+
+def test_challenge_then_the_right_code_posts_once(client, bank, engine):
+    _rule(engine, "otp", "amount_minor >= 300000", "challenge")
+    ha, hb, a1, b1, to, alice = _setup(client, bank)
+    transfers = bank.count("transfers")
+    r = _pay(client, ha, a1, to, 300_000, "c1")
+    assert r.status_code == 403 and r.json()["code"] == "challenge_required", r.text
+    cid = r.json()["details"]["challenge_id"]
+    assert bank.count("transfers") == transfers and bank.available(a1) == 10_000_000
+    code = _otp(engine, alice)
+    wrong = "000000" if code != "000000" else "111111"
+    bad = _pay(client, ha, a1, to, 300_000, "c1", challenge_id=cid, otp=wrong)
+    assert bad.status_code == 403 and bad.json()["code"] == "otp_invalid"
+    assert bad.json()["details"]["attempts_left"] == 2
+    # a code answers only the request it was issued for
+    other = _pay(client, ha, a1, to, 300_001, "c1", challenge_id=cid, otp=code)
+    assert other.status_code == 422
+    # nor can another customer use it
+    assert _pay(client, hb, b1, to, 300_000, "c1", challenge_id=cid, otp=code).status_code in (404, 422)
+    ok = _pay(client, ha, a1, to, 300_000, "c1", challenge_id=cid, otp=code)
+    assert ok.status_code == 201, ok.text
+    assert bank.balance(b1) == 300_000
+    (d,) = _rows(engine, "SELECT * FROM risk_decisions")
+    assert d["decision"] == "challenge" and d["outcome"] == "challenge_passed" and d["transfer_id"] == ok.json()["id"]
+    again = _pay(client, ha, a1, to, 300_000, "c1", challenge_id=cid, otp=code)
+    assert again.status_code == 200 and again.json()["id"] == ok.json()["id"]
+    assert bank.balance(b1) == 300_000
+    bank.assert_invariants()
+
+
+def test_three_wrong_codes_block_the_payment(client, bank, engine):
+    _rule(engine, "otp", "amount_minor >= 300000", "challenge")
+    ha, _, a1, b1, to, alice = _setup(client, bank)
+    cid = _pay(client, ha, a1, to, 400_000, "w1").json()["details"]["challenge_id"]
+    code = _otp(engine, alice)
+    wrong = "000000" if code != "000000" else "111111"
+    codes = [_pay(client, ha, a1, to, 400_000, "w1", challenge_id=cid, otp=wrong).json()["code"] for _ in range(3)]
+    assert codes == ["otp_invalid", "otp_invalid", "payment_blocked"]
+    late = _pay(client, ha, a1, to, 400_000, "w1", challenge_id=cid, otp=code)
+    assert late.status_code == 403 and late.json()["code"] == "otp_invalid"
+    assert bank.balance(b1) == 0 and bank.count("risk_alerts") == 1
+    (d,) = _rows(engine, "SELECT outcome FROM risk_decisions")
+    assert d["outcome"] == "challenge_failed"
+
+
+def test_shadow_and_flag_rules_are_recorded_but_change_nothing(client, bank, engine):
+    _rule(engine, "shadowed", "amount_minor >= 100", "block", mode="shadow")
+    _rule(engine, "flagged", "amount_minor >= 100", "flag")
+    ha, _, a1, b1, to, _ = _setup(client, bank)
+    r = _pay(client, ha, a1, to, 5_000, "s1")
+    assert r.status_code == 201, r.text
+    (d,) = _rows(engine, "SELECT decision, rule_hits FROM risk_decisions")
+    hits = d["rule_hits"] if isinstance(d["rule_hits"], list) else __import__("json").loads(d["rule_hits"])
+    assert d["decision"] == "allow"
+    assert sorted((h["code"], h["shadow"]) for h in hits) == [("flagged", False), ("shadowed", True)]
+
+
+def test_velocity_features_see_earlier_payments(client, bank, engine):
+    _rule(engine, "burst", "cust_n_1h >= 3", "block")
+    ha, _, a1, _, to, _ = _setup(client, bank)
+    codes = [_pay(client, ha, a1, to, 1_000 + i, f"v{i}").status_code for i in range(5)]
+    assert codes == [201, 201, 201, 403, 403]
+
+
+def test_invalid_payment_is_refused_before_scoring(client, bank, engine):
+    _rule(engine, "otp", "amount_minor >= 1", "challenge")
+    ha, _, a1, _, to, _ = _setup(client, bank)
+    r = _pay(client, ha, a1, to, 0, "z")
+    assert r.status_code == 422
+    r = _pay(client, ha, a1, to, 100, "z", otp="123456")
+    assert r.status_code == 422
+    assert bank.count("risk_decisions") == 0 and bank.count("risk_challenges") == 0
