@@ -1,0 +1,245 @@
+"""The risk register and the 5x5 risk matrix.
+
+Each entry (``risk_register``) names a risk, its category (credit / market / operational / compliance /
+infosec), its likelihood and impact on a 1-5 scale, its owner and controls. Its *score* is
+likelihood x impact (1-25), rated by :func:`rating`:
+
+======== ========== =========================
+score    rating     meaning
+======== ========== =========================
+1-4      low        accept, review yearly
+5-9      medium     controls in place, monitor
+10-16    high       owner acts, KRIs watched
+20-25    critical   board attention now
+======== ========== =========================
+
+The matrix counts the entries that are not closed in each (likelihood, impact) cell. Risk officers
+(and admins) edit the register; every change is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.risk.models import RISK_CATEGORIES, RiskRegisterEntry
+from smartbank.security.service import Principal, audit
+
+__all__ = ["REGISTER_MANAGERS", "STATUSES", "create_entry", "edit_entry", "get_entry", "list_entries", "matrix",
+           "rating", "seed_defaults"]
+
+REGISTER_MANAGERS = ("risk_officer",)  # and admin
+STATUSES = ("open", "mitigating", "accepted", "closed")
+RATINGS = ("low", "medium", "high", "critical")
+_CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def rating(likelihood: int, impact: int) -> str:
+    """low (1-4), medium (5-9), high (10-16) or critical (20-25) by likelihood x impact."""
+    score = likelihood * impact
+    if score <= 4:
+        return "low"
+    if score <= 9:
+        return "medium"
+    if score <= 16:
+        return "high"
+    return "critical"
+
+
+def _view(r: RiskRegisterEntry) -> dict[str, Any]:
+    return {"id": r.id, "code": r.code, "category": r.category, "title_en": r.title_en, "title_zh": r.title_zh,
+            "description": r.description, "likelihood": r.likelihood, "impact": r.impact,
+            "score": r.likelihood * r.impact, "rating": rating(r.likelihood, r.impact), "owner": r.owner,
+            "controls": r.controls, "status": r.status, "updated_at": r.updated_at}
+
+
+def _audit_view(r: RiskRegisterEntry) -> dict[str, Any]:
+    v = _view(r)
+    v.pop("updated_at")
+    return v
+
+
+def _scale(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
+        raise ValidationFailed(f"{name} is a whole number from 1 to 5", details={name: v})
+    return v
+
+
+def _text(name: str, v: Any, limit: int, *, required: bool = False) -> str | None:
+    if v is None:
+        if required:
+            raise ValidationFailed(f"{name} is required")
+        return None
+    if not isinstance(v, str):
+        raise ValidationFailed(f"{name} is text", details={name: v})
+    v = v.strip()
+    if required and not v:
+        raise ValidationFailed(f"{name} is required")
+    if len(v) > limit:
+        raise ValidationFailed(f"{name} has at most {limit} characters")
+    return v or None
+
+
+def _check(fields: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "category" in fields:
+        if fields["category"] not in RISK_CATEGORIES:
+            raise ValidationFailed("unknown risk category", details={"categories": list(RISK_CATEGORIES)})
+        out["category"] = fields["category"]
+    if "status" in fields:
+        if fields["status"] not in STATUSES:
+            raise ValidationFailed("unknown status", details={"statuses": list(STATUSES)})
+        out["status"] = fields["status"]
+    for k in ("likelihood", "impact"):
+        if k in fields:
+            out[k] = _scale(k, fields[k])
+    for k in ("title_en", "title_zh"):
+        if k in fields:
+            out[k] = _text(k, fields[k], 200, required=True)
+    if "owner" in fields:
+        out["owner"] = _text("owner", fields["owner"], 80)
+    for k in ("description", "controls"):
+        if k in fields:
+            out[k] = _text(k, fields[k], 4000)
+    return out
+
+
+def list_entries(session: Session, actor: Principal, *, category: str | None = None,
+                 include_closed: bool = True) -> list[dict[str, Any]]:
+    actor.require_role(*REGISTER_MANAGERS)
+    stmt = select(RiskRegisterEntry).order_by(RiskRegisterEntry.code)
+    if category:
+        stmt = stmt.where(RiskRegisterEntry.category == category)
+    if not include_closed:
+        stmt = stmt.where(RiskRegisterEntry.status != "closed")
+    rows = [_view(r) for r in session.execute(stmt).scalars()]
+    rows.sort(key=lambda v: (-v["score"], v["code"]))
+    return rows
+
+
+def _get(session: Session, entry_id: int) -> RiskRegisterEntry:
+    r = session.get(RiskRegisterEntry, entry_id)
+    if r is None:
+        raise NotFound("no such risk", details={"id": entry_id})
+    return r
+
+
+def get_entry(session: Session, actor: Principal, entry_id: int) -> dict[str, Any]:
+    actor.require_role(*REGISTER_MANAGERS)
+    return _view(_get(session, entry_id))
+
+
+def create_entry(session: Session, actor: Principal, *, code: str, category: str, title_en: str, title_zh: str,
+                 likelihood: int, impact: int, description: str | None = None, owner: str | None = None,
+                 controls: str | None = None, status: str = "open", rid: str | None = None) -> dict[str, Any]:
+    actor.require_role(*REGISTER_MANAGERS)
+    code = (code or "").strip().upper()
+    if not 2 <= len(code) <= 40 or not set(code) <= _CODE_CHARS:
+        raise ValidationFailed("a risk code has 2-40 letters, digits, - or _", details={"code": code})
+    fields = _check({"category": category, "title_en": title_en, "title_zh": title_zh, "likelihood": likelihood,
+                     "impact": impact, "description": description, "owner": owner, "controls": controls,
+                     "status": status})
+    if session.execute(select(RiskRegisterEntry.id).where(RiskRegisterEntry.code == code)).first() is not None:
+        raise Conflict("a risk with this code exists", details={"code": code})
+    r = RiskRegisterEntry(code=code, updated_at=datetime.now(UTC), **fields)
+    session.add(r)
+    session.flush()
+    audit(session, actor, action="risk_register.create", object_type="risk_register", object_id=r.id,
+          after=_audit_view(r), request_id=rid)
+    return _view(r)
+
+
+EDITABLE = ("category", "title_en", "title_zh", "description", "likelihood", "impact", "owner", "controls", "status")
+
+
+def edit_entry(session: Session, actor: Principal, entry_id: int, *, rid: str | None = None,
+               **changes: Any) -> dict[str, Any]:
+    actor.require_role(*REGISTER_MANAGERS)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValidationFailed("these fields of a risk cannot be changed", details={"fields": sorted(unknown)})
+    r = _get(session, entry_id)
+    fields = _check(changes)
+    before = _audit_view(r)
+    for k, v in fields.items():
+        setattr(r, k, v)
+    r.updated_at = datetime.now(UTC)
+    session.flush()
+    audit(session, actor, action="risk_register.edit", object_type="risk_register", object_id=r.id, before=before,
+          after=_audit_view(r), request_id=rid)
+    return _view(r)
+
+
+def matrix(session: Session, actor: Principal | None = None) -> dict[str, Any]:
+    """The 5x5 matrix of open risks: ``cells[likelihood-1][impact-1]`` = {count, rating, codes}; rows are
+    likelihood 1..5, columns impact 1..5. Also totals per rating."""
+    if actor is not None:
+        actor.require_role(*REGISTER_MANAGERS)
+    cells: list[list[dict[str, Any]]] = [
+        [{"likelihood": lk, "impact": im, "score": lk * im, "rating": rating(lk, im), "count": 0, "codes": []}
+         for im in range(1, 6)] for lk in range(1, 6)]
+    totals = dict.fromkeys(RATINGS, 0)
+    rows = session.execute(select(RiskRegisterEntry.code, RiskRegisterEntry.likelihood, RiskRegisterEntry.impact)
+                           .where(RiskRegisterEntry.status != "closed").order_by(RiskRegisterEntry.code)).all()
+    for code, lk, im in rows:
+        if not (1 <= lk <= 5 and 1 <= im <= 5):
+            continue
+        cell = cells[lk - 1][im - 1]
+        cell["count"] += 1
+        cell["codes"].append(code)
+        totals[rating(lk, im)] += 1
+    return {"cells": cells, "totals": totals, "n": sum(totals.values())}
+
+
+DEFAULTS: tuple[dict[str, Any], ...] = (
+    {"code": "CR-01", "category": "credit", "likelihood": 3, "impact": 4, "owner": "Credit risk",
+     "title_en": "Retail loan defaults rise above appetite", "title_zh": "零售贷款违约率超出风险偏好",
+     "controls": "Automatic credit decisions with reasons; risk-based pricing; delinquency monitoring"},
+    {"code": "CR-02", "category": "credit", "likelihood": 2, "impact": 4, "owner": "Credit risk",
+     "title_en": "Concentration in one industry or region", "title_zh": "行业或地区授信集中度过高",
+     "controls": "Portfolio limits per industry and region, reviewed quarterly"},
+    {"code": "MK-01", "category": "market", "likelihood": 3, "impact": 3, "owner": "Treasury",
+     "title_en": "Interest-rate moves squeeze the deposit margin", "title_zh": "利率变动压缩存贷利差",
+     "controls": "Asset-liability committee; repricing gap limits"},
+    {"code": "MK-02", "category": "market", "likelihood": 2, "impact": 3, "owner": "Wealth",
+     "title_en": "Fund NAV falls hit customers' wealth products", "title_zh": "基金净值下跌影响客户理财产品",
+     "controls": "Suitability checks; risk-tolerance assessment; product risk ratings"},
+    {"code": "OP-01", "category": "operational", "likelihood": 4, "impact": 4, "owner": "Fraud operations",
+     "title_en": "Payment fraud and account takeover", "title_zh": "支付欺诈与账户盗用",
+     "controls": "Real-time fraud scoring on every payment; rules; step-up challenges; alert queue; limits"},
+    {"code": "OP-02", "category": "operational", "likelihood": 2, "impact": 5, "owner": "Operations",
+     "title_en": "Core system outage stops payments", "title_zh": "核心系统故障导致支付中断",
+     "controls": "Replicated database; tested recovery; close-of-day runs exactly once"},
+    {"code": "OP-03", "category": "operational", "likelihood": 3, "impact": 2, "owner": "Fraud operations",
+     "title_en": "Fraud model drifts and misses new patterns", "title_zh": "欺诈模型漂移、漏识新型欺诈",
+     "controls": "Score-distribution monitoring (PSI); retraining with confirmed labels"},
+    {"code": "CP-01", "category": "compliance", "likelihood": 2, "impact": 5, "owner": "Compliance",
+     "title_en": "Anti-money-laundering reporting failure", "title_zh": "反洗钱报告义务未履行",
+     "controls": "Large and suspicious transaction screening; case review"},
+    {"code": "CP-02", "category": "compliance", "likelihood": 2, "impact": 4, "owner": "Data protection officer",
+     "title_en": "Personal information handled against PIPL", "title_zh": "个人信息处理不符合《个人信息保护法》",
+     "controls": "Consent records; field encryption and masking; data classification (JR/T 0171-2020)"},
+    {"code": "IS-01", "category": "infosec", "likelihood": 3, "impact": 5, "owner": "Information security",
+     "title_en": "Customer data breach", "title_zh": "客户数据泄露",
+     "controls": "Encryption at rest; least-privilege roles; audit log; tamper-evident journal"},
+    {"code": "IS-02", "category": "infosec", "likelihood": 3, "impact": 3, "owner": "Information security",
+     "title_en": "Credential stuffing against customer sign-in", "title_zh": "撞库攻击客户登录",
+     "controls": "Lock-out after repeated failures; strong passwords; session expiry"},
+)
+
+
+def seed_defaults(session: Session) -> int:
+    """Insert the default register entries that are missing (by code); returns how many."""
+    have = set(session.execute(select(RiskRegisterEntry.code)).scalars())
+    added = 0
+    for d in DEFAULTS:
+        if d["code"] in have:
+            continue
+        session.add(RiskRegisterEntry(status="open", updated_at=datetime.now(UTC), **d))
+        added += 1
+    session.flush()
+    return added
