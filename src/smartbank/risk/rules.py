@@ -101,7 +101,8 @@ CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 TEXT_FIELDS = frozenset({"channel", "kind", "product"})
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DELAY_DAYS = 7  # a fraud label becomes known a week after the payment (as the fraud model assumes)
-CUSTOMER_KINDS = ("transfer", "bill_payment", "scheduled")  # the ledger kinds of customer payments
+# the ledger kinds of customer payments (as the engine's online history counts them)
+CUSTOMER_KINDS = ("transfer", "bill_payment", "card_payment", "scheduled")
 SEVERITY = {"block": 0, "review": 1, "challenge": 2, "flag": 3}
 STOPPING = ("review", "block")  # actions that keep the money from leaving
 MAX_SAMPLE = 50
@@ -838,7 +839,7 @@ def _local_ts(col: str) -> pl.Expr:
 def history_frame(session: Session, start: date | datetime, end: date | datetime) -> pl.DataFrame:
     """The bank's customer payments in [start, end) (Asia/Shanghai local) with every name of ``CONTEXT``.
 
-    Payments are transfers of the customer kinds (transfer, bill_payment, scheduled) that were posted or held;
+    Payments are transfers of the customer kinds (transfer, bill_payment, card_payment, scheduled), posted or held;
     the customer is the owner of the paying account, the terminal the receiving account; ``fraud`` is the
     confirmed label (null when unknown). Features see ``HISTORY_DAYS`` + the label delay before ``start``;
     ``new_terminal`` / ``cust_term_n_prev`` count every earlier payment.
