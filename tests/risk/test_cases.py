@@ -141,6 +141,8 @@ def test_priority_rules(engine, w):
     assert cases.priority_of(d()) == 2
     assert cases.priority_of(d(score=None)) == 2
     assert cases.priority_of(d(decision="allow", score=0.1)) == 3
+    assert cases.priority_of(d(decision="challenge", score=0.3)) == 3
+    assert cases.priority_of(d(decision="challenge", score=0.3, outcome="challenge_failed")) == 1
 
 
 # ---- queue, assign, notes --------------------------------------------------------------------------

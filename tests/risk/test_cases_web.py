@@ -159,3 +159,30 @@ def test_pages_refuse_other_roles(client, engine, w):  # noqa: F811
                     follow_redirects=False)
     assert r.status_code == 403
     assert _fingerprint(engine) == before
+
+
+# ---- end to end: a payment held by the decision path, released by an officer -------------------------------
+
+
+@pytest.mark.parametrize("resolution,action,paid", [("false_alarm", "release", True), ("fraud", "void", False)])
+def test_held_payment_end_to_end(client, bank, engine, resolution, action, paid):
+    from tests.risk.test_decisions import _pay, _rule, _setup
+
+    _rule(engine, "hold", "amount_minor >= 1000000 and amount_minor < 2000000", "review")
+    ha, _, a1, b1, to, alice = _setup(client, bank)
+    bank.user("officer", role="risk_officer")
+    r = _pay(client, ha, a1, to, 1_500_000, "e2e-1")
+    assert r.status_code == 202, r.text
+    ho = login(client, "officer")
+    (alert,) = client.get(API, headers=ho).json()["items"]
+    case = client.get(f"{API}/{alert['id']}", headers=ho).json()
+    assert case["payment_state"] == "held" and case["decision"]["rule_hits"][0]["code"] == "hold"
+    assert [n["kind"] for n in case["timeline"]["notifications"]] == ["payment_held"]
+    r = client.post(f"{API}/{alert['id']}/resolve", headers=ho, json={"resolution": resolution, "action": action})
+    assert r.status_code == 200, r.text
+    assert bank.balance(b1) == (1_500_000 if paid else 0)
+    assert bank.available(a1) == bank.balance(a1) == 10_000_000 - (1_500_000 if paid else 0)
+    mine = client.get("/api/v1/notifications", headers=ha).json()
+    assert [n["kind"] for n in mine["items"]] == ["payment_released" if paid else "payment_stopped", "payment_held"]
+    assert "15,000.00" in mine["items"][0]["body"] and "李娜" in mine["items"][0]["body"]
+    bank.assert_invariants()

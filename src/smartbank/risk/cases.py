@@ -95,8 +95,9 @@ def _load(session: Session, alert_id: int, *, lock: bool = False) -> RiskAlert:
 
 
 def priority_of(decision: RiskDecision) -> int:
-    """1 high (blocked, a high score or a large amount), 2 a payment held for review, 3 anything else."""
-    if decision.decision == "block":
+    """1 high (blocked, a failed one-time-code challenge, a high score or a large amount), 2 a payment held
+    for review, 3 anything else."""
+    if decision.decision == "block" or decision.outcome == "challenge_failed":
         return 1
     if decision.score is not None and decision.score >= HIGH_SCORE:
         return 1
