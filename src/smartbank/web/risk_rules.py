@@ -1,7 +1,194 @@
-"""Console pages for risk rules: list, editor with versions, test against history, shadow results."""
+"""Console pages for risk rules: list, editor with versions, test against history, shadow results.
+
+One page (``/console/risk/rules``) lists the rules in force with their live figures (hits, shadow hits,
+precision, money saved), holds the editor (create, or a new version of the rule being edited) and the
+backtest form, and shows a rule's versions. Every action calls :mod:`smartbank.risk.rules`, which checks
+the role and audits the change.
+"""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from smartbank import db
+from smartbank.errors import Forbidden, SmartbankError, ValidationFailed
+from smartbank.risk import rules
+from smartbank.risk.context import CONTEXT
+from smartbank.web.auth import Staff
+from smartbank.web.console import require_page
+from smartbank.web.forms import message
+from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.nav import register_console_page
+from smartbank.web.render import render
 from smartbank.web.routing import web_router
 
 router = web_router()
+
+PAGE = "/console/risk/rules"
+register_console_page(PAGE, "nav.console.risk_rules", roles=rules.RULE_MANAGERS, order=50)
+CARD_FRAUD = "card_fraud/transactions_2018-04-01_2018-08-31.csv.gz"
+SOURCES = {"bank": "bank", "card_fraud": CARD_FRAUD}
+
+register_messages("zh", {
+    "nav": {"console": {"risk_rules": "风控规则"}},
+    "risk_rules": {
+        "title": "风控规则", "new_rule": "新建规则", "edit": "编辑", "code": "代码", "name_en": "英文名",
+        "name_zh": "中文名", "rule": "条件", "action_label": "处置", "mode_label": "模式", "version": "版本",
+        "reason_en": "英文原因（可向客户展示）", "reason_zh": "中文原因（可向客户展示）",
+        "rule_help": "例如：new_terminal == 1 and saved_payee == 0 and amount_minor >= 5000000。"
+                     "金额单位为分；缺失值永不命中。",
+        "save": "保存（影子模式）", "save_version": "保存为新版本", "test": "用历史数据试算",
+        "period": "试算区间", "start": "开始日期", "end": "结束日期（含）", "source": "数据",
+        "source_bank": "本行交易", "source_card": "公开银行卡欺诈数据", "versions": "历史版本", "rules": "规则",
+        "hits": "命中", "shadow_hits": "影子命中", "precision": "精确率", "saved": "挽回金额",
+        "shadow_saved": "影子可挽回", "none": "—", "activate": "启用", "shadow": "转为影子",
+        "retire": "停用", "name_list": "可用字段", "when": "时间", "customer": "客户", "counterparty": "收款方",
+        "amount": "金额", "fraud": "欺诈", "label": {"1": "是", "0": "否", "none": "未知"},
+        "action": {"flag": "标记", "challenge": "验证码确认", "review": "暂停人工审核", "block": "拦截"},
+        "mode": {"active": "生效", "shadow": "影子", "retired": "已停用"},
+        "result": {
+            "title": "试算结果", "scanned": "扫描笔数", "hits": "命中笔数", "hit_rate": "命中率",
+            "recall": "欺诈覆盖（命中欺诈 / 全部已知欺诈）", "precision": "精确率（已标注命中中的欺诈）",
+            "false_positives": "误报（已确认正常）", "unlabelled": "命中但未标注", "saved": "挽回金额（暂停或拦截）",
+            "challenged": "验证码拦下的欺诈金额", "genuine": "被影响的正常交易金额", "sample": "命中样例",
+        },
+    },
+    "notice": {"rule_saved": "规则已保存。", "rule_mode": "规则模式已切换。"},
+})
+register_messages("en", {
+    "nav": {"console": {"risk_rules": "Risk rules"}},
+    "risk_rules": {
+        "title": "Risk rules", "new_rule": "New rule", "edit": "Edit", "code": "Code", "name_en": "English name",
+        "name_zh": "Chinese name", "rule": "Condition", "action_label": "Action", "mode_label": "Mode",
+        "version": "Version", "reason_en": "Reason in English (a customer may see it)",
+        "reason_zh": "Reason in Chinese (a customer may see it)",
+        "rule_help": "For example: new_terminal == 1 and saved_payee == 0 and amount_minor >= 5000000. "
+                     "Amounts are in fen; a missing value never matches.",
+        "save": "Save (shadow mode)", "save_version": "Save as a new version", "test": "Test against history",
+        "period": "Test period", "start": "From", "end": "To (inclusive)", "source": "Data",
+        "source_bank": "This bank's payments", "source_card": "Public card fraud data", "versions": "Versions",
+        "rules": "Rules", "hits": "Hits", "shadow_hits": "Shadow hits", "precision": "Precision",
+        "saved": "Money saved", "shadow_saved": "Shadow would save", "none": "—", "activate": "Activate",
+        "shadow": "Shadow", "retire": "Retire", "name_list": "Names a rule may use", "when": "When",
+        "customer": "Customer", "counterparty": "Counterparty", "amount": "Amount", "fraud": "Fraud",
+        "label": {"1": "yes", "0": "no", "none": "unknown"},
+        "action": {"flag": "Flag", "challenge": "One-time code", "review": "Hold for review", "block": "Block"},
+        "mode": {"active": "Active", "shadow": "Shadow", "retired": "Retired"},
+        "result": {
+            "title": "Test result", "scanned": "Payments scanned", "hits": "Hits", "hit_rate": "Hit rate",
+            "recall": "Frauds caught (of all known frauds)", "precision": "Precision (frauds among labelled hits)",
+            "false_positives": "False positives (confirmed genuine)", "unlabelled": "Hits without a label",
+            "saved": "Money saved (held or blocked)", "challenged": "Fraud met by a one-time code",
+            "genuine": "Genuine payments affected", "sample": "Sample of hits",
+        },
+    },
+    "notice": {"rule_saved": "The rule was saved.", "rule_mode": "The rule's mode was changed."},
+})
+
+Text = Annotated[str, Form()]
+_FIELDS = ("code", "name_en", "name_zh", "expression", "action", "reason_en", "reason_zh")
+
+
+def _pct(v: float | None) -> str | None:
+    return None if v is None else f"{v * 100:.1f}%"
+
+
+def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, error: str | None = None,
+          result: dict[str, Any] | None = None, editing: str | None = None, status_code: int = 200) -> Response:
+    def work(s: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        listed = rules.list_rules(s, actor=actor, include_retired=True)
+        stats = rules.rule_stats(s, actor=actor)
+        vers = rules.versions(s, actor=actor, code=editing) if editing else []
+        return listed, stats, vers
+
+    listed, stats, versions = db.run_in_transaction(work)
+    by_code = {st["code"]: st for st in stats}
+    for r in listed:
+        st = by_code.get(r["code"], {})
+        r["stats"] = {**st, "precision_pct": _pct(st.get("precision"))}
+    today = date.today()
+    if form is None:
+        form = {k: "" for k in _FIELDS} | {"action": "challenge"}
+        if editing and versions:
+            form = {k: versions[-1][k] for k in _FIELDS}
+        form |= {"start": (today - timedelta(days=7)).isoformat(), "end": today.isoformat(), "source": "bank"}
+    if result is not None:
+        result = {**result, "hit_rate_pct": _pct(result["hit_rate"]), "recall_pct": _pct(result["recall"]),
+                  "precision_pct": _pct(result["precision"])}
+    names = [{"name": n, "text": d} for n, d in CONTEXT.items()]
+    return render(request, "console/risk/rules.html", status_code=status_code, rules=listed, form=form, error=error,
+                  result=result, editing=editing, versions=versions, names=names,
+                  actions=("flag", "challenge", "review", "block"))
+
+
+def _error(exc: SmartbankError, lang: str) -> str:
+    text = message(exc, lang)
+    return text if exc.message in text else f"{text}: {exc.message}"
+
+
+@router.get(PAGE)
+def rules_page(request: Request, actor: Staff) -> Response:
+    require_page(actor, PAGE)
+    return _page(request, actor)
+
+
+@router.get(PAGE + "/{code}")
+def rule_edit_page(request: Request, code: str, actor: Staff) -> Response:
+    require_page(actor, PAGE)
+    return _page(request, actor, editing=code)
+
+
+@router.post(PAGE)
+def rule_save(request: Request, actor: Staff, code: Text = "", name_en: Text = "", name_zh: Text = "",
+              expression: Text = "", action: Text = "challenge", reason_en: Text = "", reason_zh: Text = "",
+              start: Text = "", end: Text = "", source: Text = "bank", do: Text = "save",
+              editing: Text = "") -> Response:
+    """One form for create, new version and test: ``do`` is save or test; ``editing`` names the rule being
+    edited (empty when creating)."""
+    require_page(actor, PAGE)
+    edit_code = editing or None
+    form = {"code": edit_code or code.strip(), "name_en": name_en, "name_zh": name_zh, "expression": expression,
+            "action": action, "reason_en": reason_en, "reason_zh": reason_zh, "start": start, "end": end,
+            "source": source}
+    try:
+        if do == "test":
+            try:
+                lo, hi = date.fromisoformat(start), date.fromisoformat(end)
+            except ValueError as exc:
+                raise ValidationFailed("give the test period as two dates (YYYY-MM-DD)") from exc
+            if source not in SOURCES:
+                raise ValidationFailed("unknown history source", details={"source": source})
+            result = db.run_in_transaction(lambda s: rules.test_rule(
+                s, actor=actor, expression=expression, action=action, start=lo, end=hi, source=SOURCES[source]))
+            return _page(request, actor, form=form, result=result, editing=edit_code)
+        if edit_code:
+            db.run_in_transaction(lambda s: rules.edit(
+                s, actor=actor, code=edit_code, name_en=name_en, name_zh=name_zh, expression=expression,
+                action=action, reason_en=reason_en, reason_zh=reason_zh))
+        else:
+            db.run_in_transaction(lambda s: rules.create(
+                s, actor=actor, code=code.strip(), name_en=name_en, name_zh=name_zh, expression=expression,
+                action=action, reason_en=reason_en, reason_zh=reason_zh, mode="shadow"))
+    except Forbidden:
+        raise
+    except SmartbankError as exc:
+        return _page(request, actor, form=form, error=_error(exc, lang_of(request)), editing=edit_code,
+                     status_code=exc.status_code if exc.status_code in (404, 409, 422) else 422)
+    return RedirectResponse(f"{PAGE}/{edit_code or code.strip()}?notice=rule_saved", status_code=303)
+
+
+@router.post(PAGE + "/{code}/mode")
+def rule_mode(request: Request, code: str, actor: Staff, mode: Text = "") -> Response:
+    require_page(actor, PAGE)
+    try:
+        db.run_in_transaction(lambda s: rules.set_mode(s, actor=actor, code=code, mode=mode))
+    except Forbidden:
+        raise
+    except SmartbankError as exc:
+        return _page(request, actor, error=_error(exc, lang_of(request)),
+                     status_code=exc.status_code if exc.status_code in (404, 409, 422) else 422)
+    return RedirectResponse(f"{PAGE}?notice=rule_mode", status_code=303)
