@@ -1,0 +1,142 @@
+"""The console risk dashboard, limits and register pages: roles, both languages, forms through CSRF."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import insert
+
+from smartbank import db
+from smartbank.risk import limits, monitor
+from smartbank.risk.models import RiskAlert, RiskDecision
+from tests.api.support import cheap_argon2  # noqa: F401 - fixture
+from tests.web.conftest import csrf_token, raw_keys, sign_in
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(cheap_argon2):  # noqa: F811
+    limits.invalidate()
+
+
+@pytest.fixture
+def world(bank, engine):
+    c = bank.customer()
+    bank.user("amy", role="customer", customer_id=c)
+    for role in ("risk_officer", "teller"):
+        bank.user(f"{role}1", role=role)
+    now = datetime.now(UTC)
+    rng = np.random.default_rng(1)
+    with db.session_scope(engine) as s:
+        monitor.seed_defaults(s)
+        limits.seed_defaults(s)
+        rows = []
+        for days, scores in ((20, rng.beta(1, 200, 200)), (1, rng.beta(2, 20, 200))):
+            for i, sc in enumerate(scores):
+                rows.append({"created_at": now - timedelta(days=days), "customer_id": c, "account_id": 1,
+                             "channel": "web", "kind": "transfer", "product": "demand", "amount_minor": 100,
+                             "currency": "CNY", "decision": ("allow", "block", "review", "challenge")[i % 4],
+                             "score": float(sc), "model_version": "m1"})
+        s.execute(insert(RiskDecision), rows)
+        s.add(RiskAlert(decision_id=1, decision="review", amount_minor=100, currency="CNY",
+                        created_at=now - timedelta(days=2)))
+        s.flush()
+        monitor.run(s, now)
+    return c
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_pages_render_for_risk_officers(client, world, lang):
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "risk_officer1", console=True)
+    home = client.get("/console").text
+    for path in ("/console/risk", "/console/risk/limits", "/console/risk/register"):
+        assert f'href="{path}"' in home
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:500])
+        assert raw_keys(r.text) == [], path
+        assert 'style="' not in r.text and "<script" not in r.text
+    page = client.get("/console/risk").text
+    for chart in ("matrix-chart", "mix-chart", "backlog-chart", "psi-chart"):
+        assert f'id="{chart}" src="data:image/svg+xml;base64,' in page, chart
+    assert 'id="kri-KRI-BLOCK-RATE"' in page and 'id="cell-4-4"' in page
+    assert ("突破" if lang == "zh" else "Breach") in page
+
+
+def test_acknowledge_and_run(client, world):
+    sign_in(client, "risk_officer1", console=True)
+    page = client.get("/console/risk").text
+    wid = re.search(r'id="ack-(\d+)"', page).group(1)
+    r = client.post(f"/console/risk/warnings/{wid}/ack", data={"csrf_token": csrf_token(page)},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert f'id="ack-{wid}"' not in client.get("/console/risk").text
+    r = client.post("/console/risk/run", data={"csrf_token": csrf_token(page)}, follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_limit_editor(client, world, bank):
+    sign_in(client, "risk_officer1", console=True)
+    page = client.get("/console/risk/limits").text
+    token = csrf_token(page)
+    before = bank.count("risk_limits")
+    r = client.post("/console/risk/limits", data={"csrf_token": token, "scope": "customer",
+                                                   "scope_value": str(world), "daily_amount": "5,000.00",
+                                                   "daily_count": "", "action": "review"}, follow_redirects=False)
+    assert r.status_code == 303 and bank.count("risk_limits") == before + 1
+    bad = client.post("/console/risk/limits", data={"csrf_token": token, "scope": "channel", "scope_value": "fax",
+                                                     "daily_count": "3", "action": "block"})
+    assert bad.status_code == 422 and 'id="form-error"' in bad.text
+    bad = client.post("/console/risk/limits", data={"csrf_token": token, "scope": "channel", "scope_value": "web",
+                                                     "daily_count": "three", "action": "block"})
+    assert bad.status_code == 422 and bank.count("risk_limits") == before + 1
+    page = client.get("/console/risk/limits").text
+    lid = max(int(x) for x in re.findall(r'id="limit-(\d+)"', page))
+    assert 'value="5000.00"' in page
+    r = client.post(f"/console/risk/limits/{lid}", data={"csrf_token": token, "daily_amount": "", "daily_count": "7",
+                                                          "action": "block", "active": "1"}, follow_redirects=False)
+    assert r.status_code == 303
+    r = client.post(f"/console/risk/limits/{lid}/deactivate", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    with db.session_scope(bank.engine) as s:
+        from smartbank.risk.models import RiskLimit
+
+        row = s.get(RiskLimit, lid)
+        assert (row.daily_amount_minor, row.daily_count, row.action, row.active) == (None, 7, "block", False)
+
+
+def test_register_editor(client, world, bank):
+    sign_in(client, "risk_officer1", console=True)
+    page = client.get("/console/risk/register").text
+    token = csrf_token(page)
+    n = bank.count("risk_register")
+    form = {"csrf_token": token, "editing": "", "code": "OP-77", "category": "operational", "title_en": "Outage",
+            "title_zh": "停机", "likelihood": "2", "impact": "5", "status": "open"}
+    assert client.post("/console/risk/register", data=form, follow_redirects=False).status_code == 303
+    bad = client.post("/console/risk/register", data={**form, "code": "OP-78", "impact": "9"})
+    assert bad.status_code == 422 and bank.count("risk_register") == n + 1
+    dup = client.post("/console/risk/register", data=form)
+    assert dup.status_code == 422 and bank.count("risk_register") == n + 1
+    page = client.get("/console/risk/register").text
+    rid = re.search(r'href="/console/risk/register/(\d+)">OP-77<', page).group(1)
+    edit = client.get(f"/console/risk/register/{rid}").text
+    assert 'value="Outage"' in edit
+    r = client.post("/console/risk/register", data={**form, "editing": rid, "likelihood": "5"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert "5×5 = 25" in client.get("/console/risk/register").text
+
+
+def test_other_roles_refused(client, world, bank):
+    sign_in(client, "teller1", console=True)
+    assert "/console/risk" not in client.get("/console").text
+    for path in ("/console/risk", "/console/risk/limits", "/console/risk/register"):
+        assert client.get(path).status_code == 403, path
+    token = csrf_token(client.get("/console").text)
+    n = bank.count("risk_limits")
+    r = client.post("/console/risk/limits", data={"csrf_token": token, "scope": "channel", "scope_value": "web",
+                                                   "daily_count": "1", "action": "block"})
+    assert r.status_code == 403 and bank.count("risk_limits") == n
+    assert client.post("/console/risk/run", data={"csrf_token": token}).status_code == 403
