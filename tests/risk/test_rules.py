@@ -427,3 +427,10 @@ def test_rule_stats_from_decisions_and_labels(session):
     assert s["trial"]["shadow_would_save_minor"] == 9000 and s["trial"]["shadow_precision"] == 1.0
     everything = {r["code"]: r for r in R.rule_stats(session, actor=OFFICER)}
     assert everything["stopper"]["hits"] == 3 and everything["stopper"]["saved_minor"] == 1099
+
+
+def test_test_period_is_checked(session):
+    for start, end in ((date(2024, 5, 2), date(2024, 5, 1)), (date(2022, 1, 1), date(2024, 1, 1))):
+        with pytest.raises(ValidationFailed):
+            R.test_rule(session, actor=OFFICER, expression="amount_minor > 1", action="flag", start=start, end=end)
+    assert R.history_frame(session, date(2022, 1, 1), date(2024, 1, 1)).height == 0  # long reads are allowed

@@ -106,6 +106,7 @@ CUSTOMER_KINDS = ("transfer", "bill_payment", "card_payment", "scheduled")
 SEVERITY = {"block": 0, "review": 1, "challenge": 2, "flag": 3}
 STOPPING = ("review", "block")  # actions that keep the money from leaving
 MAX_SAMPLE = 50
+MAX_TEST_DAYS = 366  # the longest period test_rule (console, API) scans
 
 _CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None, "True": True, "False": False,
                               "None": None}
@@ -766,7 +767,8 @@ HISTORY_SCHEMA: dict[str, Any] = {
 }
 
 
-def _local_range(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:
+def _local_range(start: date | datetime, end: date | datetime, *, max_days: int | None = None
+                 ) -> tuple[datetime, datetime]:
     """Naive Asia/Shanghai local [start, end): a date ``end`` counts as a whole day (inclusive)."""
     s = start if isinstance(start, datetime) else datetime.combine(start, time())
     e = end if isinstance(end, datetime) else datetime.combine(end, time()) + timedelta(days=1)
@@ -777,8 +779,8 @@ def _local_range(start: date | datetime, end: date | datetime) -> tuple[datetime
     if e <= s:
         raise ValidationFailed("the end of the period must be after its start",
                                details={"start": str(start), "end": str(end)})
-    if e - s > timedelta(days=366):
-        raise ValidationFailed("a test covers at most 366 days", details={"start": str(start), "end": str(end)})
+    if max_days is not None and e - s > timedelta(days=max_days):
+        raise ValidationFailed(f"a test covers at most {max_days} days", details={"start": str(start), "end": str(end)})
     return s, e
 
 
@@ -993,7 +995,7 @@ def test_rule(session: Session, *, actor: Principal, expression: str, action: st
     compiled = compile_expression(expression)
     if action not in RULE_ACTIONS:
         raise ValidationFailed("action must be flag, challenge, review or block", details={"action": action})
-    lo, hi = _local_range(start, end)
+    lo, hi = _local_range(start, end, max_days=MAX_TEST_DAYS)
     frame = history_frame(session, lo, hi) if source == "bank" else file_frame(dataset_path(source), lo, hi)
     out = backtest(frame, compiled, action, sample=sample)
     out.update(source=source, start=lo.isoformat(sep=" "), end=hi.isoformat(sep=" "))
