@@ -240,6 +240,9 @@ def demo(
                 security.create_user(s, username=name, password=DEMO_PASSWORD, role=role, display_name=name)
 
         db.run_in_transaction(users)
+        from smartbank.risk import service as risk
+
+        db.run_in_transaction(risk.seed_defaults)
         _demo_insight(seed)
     s = get_settings()
     base = f"http://{s.host}:{s.port}"

@@ -12,6 +12,8 @@ import typer
 if TYPE_CHECKING:
     import polars as pl
 
+DbUrl = Annotated[str | None, typer.Option("--database-url", envvar="SMARTBANK_DATABASE_URL",  # noqa: UP007
+                                           help="database URL (default: SMARTBANK_DATABASE_URL)")]
 CARD_FRAUD_FILE = "card_fraud/transactions_2018-04-01_2018-08-31.csv.gz"
 
 
@@ -105,8 +107,16 @@ def register(app: typer.Typer, bench_app: typer.Typer, eval_app: typer.Typer) ->
         = 20_000,
         delay_days: Annotated[int, typer.Option("--delay-days", min=0, help="label delay in days")] = 7,
         model_dir: Annotated[Path | None, typer.Option(help="where to look for a saved fraud_lgbm")] = None,
+        whole: Annotated[bool, typer.Option(
+            "--decision/--model-only",
+            help="time the whole decision (features, model, the default rules, limits, reasons) or only "
+                 "features + model")] = True,
     ) -> None:
-        """Score payments one at a time (features + model + observe); latency percentiles, last line JSON."""
+        """Decide payments one at a time, in process; latency percentiles, last line JSON.
+
+        With ``--decision`` (default) each payment goes through ``risk.service.assess`` - features, model,
+        the bank's default rules and limits (from a scratch SQLite database), reason codes - then is observed;
+        with ``--model-only``, features + model + observe."""
         import gc
         import time
 
@@ -156,6 +166,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, eval_app: typer.Typer) ->
         console.print(f"state warmed on {history.height:,} payments of {warm_days} days in "
                       f"{time.perf_counter() - t0:.1f} s")
         scorer = OnlineScorer(state, model)
+        decide = _decider(state, model, version, delay_days) if whole else None
         rows = stream.iter_rows(named=True)
         arriving: list[dict[str, Any]] = [
             {k: r[k] for k in ("tx_id", "ts", "customer_id", "terminal_id", "amount_minor")} for r in rows]
@@ -167,7 +178,10 @@ def register(app: typer.Typer, bench_app: typer.Typer, eval_app: typer.Typer) ->
         start = perf()
         for p, (tx_id, ts, fraud) in zip(arriving, labels, strict=True):
             t1 = perf()
-            scorer.process(p)  # features, model, observe: the whole per-payment path
+            if decide is not None:
+                decide(p)  # the whole decision, then observe
+            else:
+                scorer.process(p)  # features, model, observe
             lat.append((perf() - t1) / 1e6)
             if fraud is not None:  # the label will be known after the delay (not timed: not on the payment path)
                 state.label(tx_id, bool(fraud), at=ts + timedelta(days=delay_days))
@@ -177,12 +191,144 @@ def register(app: typer.Typer, bench_app: typer.Typer, eval_app: typer.Typer) ->
         res = {"payments": len(lat), "p50_ms": round(_percentile(lat, 50), 4), "p95_ms": round(_percentile(lat, 95), 4),
                "p99_ms": round(_percentile(lat, 99), 4), "max_ms": round(lat[-1], 4),
                "per_second": round(len(lat) / sum(lat) * 1000, 1), "features": len(FEATURE_NAMES),
-               "model_version": version}
+               "model_version": version, "path": "decision" if whole else "model"}
+        if decide is not None:
+            res["decisions"] = dict(decide.counts)  # type: ignore[attr-defined]
         console.print(f"{len(lat):,} payments: p50 {res['p50_ms']:.3f} ms  p95 {res['p95_ms']:.3f} ms  "
                       f"p99 {res['p99_ms']:.3f} ms  max {res['max_ms']:.3f} ms  {res['per_second']:,.0f} payments/s "
                       f"(loop with labelling {len(lat) / wall:,.0f}/s)")
         print(json.dumps(res))
 
 
+def _decider(state: Any, model: Any, version: str, delay_days: int) -> Any:
+    """A function deciding one card_fraud payment through ``risk.service.assess`` (customer = the card,
+    counterparty = the terminal), with the default rules and limits of a scratch SQLite database."""
+    import tempfile
+    from collections import Counter
+    from datetime import UTC
+
+    from smartbank import db
+    from smartbank.ops.migrate import upgrade
+    from smartbank.risk import engine as risk_engine
+    from smartbank.risk import service as risk
+
+    url = f"sqlite:///{tempfile.mkdtemp(prefix='sb-bench-risk-')}/risk.db"
+    upgrade(url)
+    eng = db.get_engine(url)
+    db.run_in_transaction(risk.seed_defaults, engine=eng)
+    engine = risk_engine.RiskEngine(delay_days=delay_days, model=model, model_version=str(version))
+    engine.state = state
+    engine.scorer = __import__("smartbank.risk.online", fromlist=["OnlineScorer"]).OnlineScorer(state, model)
+    engine.warmed = True
+    risk_engine._engines[str(eng.url)] = engine
+    session = db.session_factory(eng)()
+    counts: Counter[str] = Counter()
+    shift = timedelta(hours=8)  # the file's times are bank-local (Asia/Shanghai, UTC+8)
+
+    def decide(p: dict[str, Any]) -> None:
+        pc = risk.PaymentContext(customer_id=p["customer_id"], account_id=0, counterparty_account_id=p["terminal_id"],
+                                 amount_minor=p["amount_minor"], currency="CNY", kind="transfer", channel="web",
+                                 product="demand")
+        a = risk.assess(session, pc, now=(p["ts"] - shift).replace(tzinfo=UTC))
+        engine.observe({**a.payment, "tx_id": p["tx_id"]}, a.feats)
+        counts[a.decision] += 1
+
+    decide.counts = counts  # type: ignore[attr-defined]
+    return decide
+
+
 def register_risk(risk_app: typer.Typer) -> None:
     """``smartbank risk train`` and the other commands of the decision path."""
+    @risk_app.command("seed")
+    def risk_seed(database_url: DbUrl = None) -> None:
+        """Create the default rules, limits, risk register and KRIs (idempotent)."""
+        from smartbank import db
+        from smartbank.risk import service as risk
+
+        counts = db.run_in_transaction(risk.seed_defaults, engine=db.get_engine(database_url))
+        print(json.dumps({"created": counts}))
+
+    @risk_app.command("train")
+    def risk_train(
+        transactions: Annotated[Path | None, typer.Option(
+            "--transactions", dir_okay=False,
+            help="a labelled card_fraud-style file (tx_id, ts, customer, terminal, amount, fraud)")] = None,
+        from_db: Annotated[bool, typer.Option(
+            "--from-db", help="train on the bank's own payments, labelled by the risk officers' confirmed cases "
+                              "(payments older than the label delay without a fraud label count as genuine)")]
+        = False,
+        days: Annotated[int, typer.Option(min=14, help="--from-db: days of history")] = 120,
+        delay_days: Annotated[int, typer.Option("--delay-days", min=0, help="label delay in days")] = 7,
+        seed: Annotated[int, typer.Option(help="random seed")] = 0,
+        database_url: DbUrl = None,
+        model_dir: Annotated[Path | None, typer.Option(help="model registry (default: SMARTBANK_MODEL_DIR)")] = None,
+    ) -> None:
+        """Train the fraud model the payment decisions use and save it as a new ``fraud_lgbm`` version.
+
+        Servers load the newest version when they start. Last line: one JSON object."""
+        import time
+
+        import polars as pl
+        from rich.console import Console
+
+        from smartbank.risk.features import build_features, load_transactions, transactions_hash
+
+        console = Console(stderr=True)
+        if (transactions is None) == (not from_db):
+            raise typer.BadParameter("give either --transactions FILE or --from-db")
+        if transactions is not None:
+            if not transactions.exists():
+                raise typer.BadParameter(f"no such file: {transactions}")
+            tx = load_transactions(transactions)
+            source = str(transactions)
+        else:
+            tx = _bank_history(database_url, days=days, delay_days=delay_days)
+            source = "bank"
+        if tx.height == 0 or int(tx["fraud"].fill_null(0).sum()) == 0:
+            raise typer.BadParameter("no confirmed frauds to learn from (confirm cases first, or use --transactions)")
+        first: datetime = tx["ts"].min()  # type: ignore[assignment]
+        last: datetime = tx["ts"].max()  # type: ignore[assignment]
+        t0 = time.perf_counter()
+        feats = build_features(tx, delay_days=delay_days)
+        warm = first + timedelta(days=min(30, max(1, (last - first).days // 4)))
+        train = feats.filter((pl.col("ts") >= warm) & pl.col("fraud").is_not_null())
+        console.print(f"{source}: {tx.height:,} payments, training on {train.height:,} "
+                      f"({int(train['fraud'].sum()):,} frauds) from {warm:%Y-%m-%d} to {last:%Y-%m-%d}")
+        from smartbank.risk.fraud_model import select_and_fit
+
+        model, sel = select_and_fit(train, delay_days=delay_days, random_state=seed)
+        secs = time.perf_counter() - t0
+        scores = model.predict_proba(train)[:, 1]
+        # the training scores' distribution: the reference of the drift monitor (PSI)
+        import numpy as np
+
+        from smartbank.risk.monitor import SCORE_BINS
+
+        edges = list(SCORE_BINS)
+        counts, _ = np.histogram(np.clip(scores, 0.0, 1.0), bins=edges)
+        path = model.save(data_hash=transactions_hash(tx), metrics={"validation": sel.validation,
+                                                                    "train_rows": train.height},
+                          model_dir=model_dir,
+                          extra={"source": source, "delay_days": delay_days,
+                                 "score_bins": {"edges": edges, "counts": [int(c) for c in counts]}})
+        console.print(f"saved {path} ({secs:.1f} s); restart the server to use it")
+        print(json.dumps({"model": str(path), "train_rows": train.height, "frauds": int(train["fraud"].sum()),
+                          "train_seconds": round(secs, 1), "params": sel.params,
+                          "validation": sel.validation}, default=str))
+
+
+def _bank_history(database_url: str | None, *, days: int, delay_days: int) -> pl.DataFrame:
+    """The bank's customer payments of the last ``days`` days in the TX_SCHEMA frame: confirmed frauds 1,
+    other payments older than the label delay 0 (genuine), younger unlabelled ones null."""
+    import polars as pl
+
+    from smartbank import db
+    from smartbank.risk import rules
+
+    now = datetime.now()
+    frame = db.run_in_transaction(lambda s: rules.history_frame(s, now - timedelta(days=days), now),
+                                  engine=db.get_engine(database_url))
+    cutoff = now - timedelta(days=delay_days)
+    return frame.select("tx_id", "ts", "customer_id", "terminal_id", "amount_minor", "fraud").with_columns(
+        pl.when(pl.col("fraud").is_null() & (pl.col("ts") < cutoff)).then(0).otherwise(pl.col("fraud"))
+        .cast(pl.Int8).alias("fraud"))

@@ -299,7 +299,8 @@ _RISK_COLS = ("created_at", "transfer_id", "customer_id", "account_id", "counter
               "rules_version", "rule_hits", "reasons", "features", "latency_us", "challenge_id", "outcome")
 _RISK_JSON = ("rule_hits", "reasons", "features")
 _RISK_NULLS: dict[str, Any] = dict.fromkeys(_RISK_COLS)
-_INSERT_RISK = text(f"INSERT INTO risk_decisions ({', '.join(_RISK_COLS)}) VALUES ({', '.join(':' + c for c in _RISK_COLS)})")
+_INSERT_RISK = text(f"INSERT INTO risk_decisions ({', '.join(_RISK_COLS)})"
+                    f" VALUES ({', '.join(':' + c for c in _RISK_COLS)})")
 _KEY_USED = text("SELECT 1 FROM transfers WHERE idempotency_key = :key")
 _CUSTOMER_LIMIT = text("SELECT daily_limit_minor FROM customers WHERE id = :cid")
 _TRANSFER_COLS = (

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account, BusinessDay
 from smartbank.money import round_minor
 from smartbank.payments.service import mark_overdue_bills, run_due_scheduled
+from smartbank.risk import monitor as risk_monitor
 
 MICRO = 1_000_000
 
@@ -50,12 +52,13 @@ class DayResult:
     interest_posted_minor: int = 0
     scheduled: dict[str, int] | None = None
     overdue_bills: int = 0
+    risk_warnings: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"day": self.day.isoformat(), "skipped": self.skipped, "accrued_accounts": self.accrued_accounts,
                 "capitalised_accounts": self.capitalised_accounts,
                 "interest_posted_minor": self.interest_posted_minor, "scheduled": self.scheduled,
-                "overdue_bills": self.overdue_bills}
+                "overdue_bills": self.overdue_bills, "risk_warnings": self.risk_warnings}
 
 
 def last_closed_day(session: Session) -> date | None:
@@ -101,6 +104,9 @@ def close_day(session: Session, day: date) -> DayResult:
     session.flush()
     res.scheduled = run_due_scheduled(session, day)
     res.overdue_bills = mark_overdue_bills(session, day)
+    # the day's risk indicators and model drift, measured at the end of the bank day
+    end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo("Asia/Shanghai"))
+    res.risk_warnings = int(risk_monitor.run(session, end_of_day)["warnings_raised"])
     session.add(BusinessDay(day=day, status="done", finished_at=ledger.utcnow(), summary=res.as_dict()))
     session.flush()
     return res

@@ -17,6 +17,7 @@ reach the state through :func:`on_label`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -135,11 +136,9 @@ class RiskEngine:
                 log.warning("risk engine: payment %s observed out of time order", payment.get("tx_id"))
 
     def label(self, transfer_id: int, fraud: bool) -> None:
-        with self.lock:
-            try:
-                self.state.label(transfer_id, fraud)
-            except (KeyError, ValueError):  # not in this process's state (older, or posted elsewhere)
-                pass
+        # a payment not in this process's state (older, or posted elsewhere) is simply not there to label
+        with self.lock, contextlib.suppress(KeyError, ValueError):
+            self.state.label(transfer_id, fraud)
 
     def reasons_from_model(self, feats: Mapping[str, float], top: int = 3) -> list[str]:
         """The features that pushed this payment's score up most (TreeSHAP contributions), largest first."""
@@ -175,7 +174,7 @@ def _load_model() -> tuple[FraudModel | None, str]:
 
 def get(session: Session) -> RiskEngine:
     """The engine of the session's database in this process (created, with the model loaded, on first use)."""
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     eng = _engines.get(key)
     if eng is None:
         with _lock:

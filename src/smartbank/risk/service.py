@@ -49,7 +49,7 @@ from smartbank.notifications import service as notifications
 from smartbank.risk import engine as risk_engine
 from smartbank.risk.models import RiskChallenge, RiskDecision
 
-__all__ = ["Assessment", "PaymentContext", "assess", "guarded_transfer", "SEVERITY"]
+__all__ = ["SEVERITY", "Assessment", "ChallengeAnswer", "PaymentContext", "assess", "guarded_transfer", "seed_defaults"]
 
 SEVERITY = {"allow": 0, "flag": 0, "challenge": 1, "review": 2, "block": 3}
 _BY_SEVERITY = {v: k for k, v in SEVERITY.items() if k != "flag"}
@@ -112,7 +112,7 @@ def _clean(v: float) -> float | None:
 
 def assess(session: Session, pc: PaymentContext, *, now: datetime | None = None) -> Assessment:
     """Score the payment and decide (nothing is written; the online state is not changed)."""
-    from smartbank.risk import limits, rules
+    from smartbank.risk import limits
 
     t0 = time.perf_counter_ns()
     s = get_settings()
@@ -308,7 +308,8 @@ def _answer_challenge(session: Session, cmd: ledger.TransferCommand, pc: Payment
             title_en="Payment stopped", title_zh="付款已拦截",
             body_en=f"Your payment of {amount} was stopped after {s.risk_otp_attempts} wrong one-time codes. "
                     "If this was not you, call us at once.",
-            body_zh=f"由于验证码连续 {s.risk_otp_attempts} 次错误，您 {amount} 的付款已被拦截。如非本人操作，请立即联系我们。")
+            body_zh=f"由于验证码连续 {s.risk_otp_attempts} 次错误，您 {amount} 的付款已被拦截。"
+                    "如非本人操作，请立即联系我们。")
         raise PaymentBlocked("too many wrong one-time codes: the payment was stopped",
                              details={"challenge_id": ch.id, "decision_id": d.id})
     ch.status = "passed"
@@ -335,7 +336,8 @@ def _hold(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.Trans
         title_en="Payment held for a check", title_zh="付款待审核",
         body_en=f"Your payment of {amount} is held while we check it, usually within a few hours. The money is "
                 "reserved, not sent. Why: " + " ".join(a.customer_reasons("en")),
-        body_zh=f"您 {amount} 的付款正在审核中，通常几小时内完成。款项已冻结，尚未转出。原因：" + "".join(a.customer_reasons("zh")))
+        body_zh=f"您 {amount} 的付款正在审核中，通常几小时内完成。款项已冻结，尚未转出。原因："
+                + "".join(a.customer_reasons("zh")))
     _observe(session, a, res.id)
     res.transfer["risk"] = {"decision": "review", "decision_id": d.id, "reasons": a.customer_reasons("en"),
                             "reasons_zh": a.customer_reasons("zh")}
@@ -362,3 +364,11 @@ def _block(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.Tran
 
 def decisions_for_transfer(session: Session, transfer_id: int) -> list[RiskDecision]:
     return list(session.scalars(select(RiskDecision).where(RiskDecision.transfer_id == transfer_id)))
+
+
+def seed_defaults(session: Session) -> dict[str, int]:
+    """The bank's starting risk set-up (idempotent): rules, limits, the risk register and its KRIs."""
+    from smartbank.risk import limits, monitor, register, rules
+
+    return {"rules": rules.seed_defaults(session), "limits": limits.seed_defaults(session),
+            "register": register.seed_defaults(session), "kris": monitor.seed_defaults(session)}

@@ -32,7 +32,8 @@ register_messages("en", {"transfer": {
     "notice": {"transfer_held": "Your payment is held for a quick security check; the money is reserved, not "
                                 "sent. We will notify you of the outcome."}})
 register_messages("zh", {"transfer": {
-    "otp_title": "请输入动态验证码", "otp_sent": "我们已将动态验证码发送到您的消息中心（正式环境通过短信发送），输入后即可完成付款。",
+    "otp_title": "请输入动态验证码",
+    "otp_sent": "我们已将动态验证码发送到您的消息中心（正式环境通过短信发送），输入后即可完成付款。",
     "otp_label": "动态验证码", "otp_submit": "确认付款", "otp_why": "为什么需要验证", "otp_left": "剩余尝试次数：{n}",
     "otp_inbox": "查看我的消息"},
     "notice": {"transfer_held": "您的付款正在进行安全审核，款项已冻结、尚未转出，审核结果将通知您。"}})
