@@ -173,3 +173,30 @@ def test_invalid_payment_is_refused_before_scoring(client, bank, engine):
     r = _pay(client, ha, a1, to, 100, "z", otp="123456")
     assert r.status_code == 422
     assert bank.count("risk_decisions") == 0 and bank.count("risk_challenges") == 0
+
+
+def test_a_held_bill_payment_voided_as_fraud_leaves_the_bill_unpaid(client, bank, engine):
+    from datetime import date, timedelta
+
+    from smartbank.payments import service as payments
+
+    _rule(engine, "bills", "kind == 'bill_payment' and amount_minor >= 50000", "review")
+    ha, _, a1, _, _, _ = _setup(client, bank)
+    bank.user("rita", role="risk_officer")
+    with db.session_scope(engine) as s:
+        payments.add_biller(s, code="SGCC", name_zh="国家电网", name_en="State Grid", category="electricity")
+        bill = payments.issue_bill(s, biller_code="SGCC", reference="110-22", period="2026-10",
+                                   amount_minor=60_000, due_date=date.today() + timedelta(days=5)).id
+    r = client.post("/api/v1/bill-payments", headers=ha, json={"from_account_id": a1, "bill_id": bill,
+                                                                "idempotency_key": "bill-1"})
+    assert r.status_code == 202 and r.json()["status"] == "pending", r.text
+    assert _rows(engine, "SELECT status FROM bills")[0]["status"] == "paid"
+    (alert,) = _rows(engine, "SELECT id FROM risk_alerts")
+    hr = login(client, "rita")
+    done = client.post(f"/api/v1/risk/alerts/{alert['id']}/resolve", headers=hr,
+                       json={"resolution": "fraud", "action": "void"})
+    assert done.status_code == 200, done.text
+    (b,) = _rows(engine, "SELECT status, paid_transfer_id FROM bills")
+    assert b["status"] == "unpaid" and b["paid_transfer_id"] is None
+    assert bank.available(a1) == 10_000_000
+    bank.assert_invariants()

@@ -22,8 +22,8 @@ from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound,
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.money import check_currency
-from smartbank.risk import service as risk
 from smartbank.payments.models import BILL_CATEGORIES, FREQUENCIES, Bill, Biller, Payee, ScheduledTransfer
+from smartbank.risk import service as risk
 from smartbank.security.service import Principal
 
 
@@ -418,4 +418,12 @@ def issue_bill(session: Session, *, biller_code: str, reference: str, period: st
 def mark_overdue_bills(session: Session, day: date) -> int:
     """Unpaid bills whose due date has passed by ``day`` become overdue (close of day). Returns how many."""
     res = session.execute(update(Bill).where(Bill.status == "unpaid", Bill.due_date < day).values(status="overdue"))
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+def reopen_bill_paid_by(session: Session, transfer_id: int) -> int:
+    """A bill payment that was stopped (a held payment voided, or a payment reversed as fraud) no longer pays
+    its bill: the bill is unpaid again (close of day marks it overdue if its date has passed). Returns how many."""
+    res = session.execute(update(Bill).where(Bill.paid_transfer_id == transfer_id, Bill.status == "paid")
+                          .values(status="unpaid", paid_transfer_id=None, paid_at=None))
     return int(getattr(res, "rowcount", 0) or 0)

@@ -38,6 +38,7 @@ from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.money import format_minor
 from smartbank.notifications import service as notifications
+from smartbank.payments import service as payments
 from smartbank.risk.models import ALERT_RESOLUTIONS, ALERT_STATUSES, RiskAlert, RiskAlertEvent, RiskDecision, RiskLabel
 from smartbank.security import service as security
 from smartbank.security.models import User
@@ -435,6 +436,8 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
     elif action == "reverse" and transfer is not None:
         moved = ledger.reverse(session, transfer_id=transfer["id"], key=key, initiated_by=actor.user_id or None,
                                memo=memo).id
+    if action in ("void", "reverse") and transfer is not None:
+        payments.reopen_bill_paid_by(session, transfer["id"])  # a stopped bill payment leaves the bill unpaid
     done = _DONE[action]
     alert.status = "closed"
     alert.resolution = resolution
