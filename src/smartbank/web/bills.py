@@ -12,6 +12,7 @@ from smartbank.errors import SmartbankError
 from smartbank.payments import service as payments
 from smartbank.payments.models import BILL_CATEGORIES
 from smartbank.web import forms, views
+from smartbank.web import risk as risk_pages
 from smartbank.web.auth import Customer
 from smartbank.web.i18n import lang_of
 from smartbank.web.nav import register_portal_page
@@ -77,16 +78,22 @@ def biller_page(request: Request, code: str, actor: Customer, reference: str = "
 
 @router.post("/bills/pay")
 def bill_pay(request: Request, actor: Customer, biller: F = "", reference: F = "", bill_id: F = "",
-             from_account: F = "", idempotency_key: F = "") -> Response:
+             from_account: F = "", idempotency_key: F = "", challenge_id: F = "", otp: F = "") -> Response:
     key = forms.key_or_new(idempotency_key)
     try:
         _, res = db.run_in_transaction(lambda s: payments.pay_bill(
             s, actor, from_account_id=forms.int_id(from_account), bill_id=forms.int_id(bill_id, "bills.bad_bill"),
-            idempotency_key=key))
+            idempotency_key=key, channel="web", challenge_id=risk_pages.challenge_id_of(challenge_id),
+            otp=otp.strip() or None))
     except SmartbankError as exc:
-        return _biller_page(request, actor, biller, reference[:40], error=forms.message(exc, lang_of(request)),
-                            status_code=422)
-    return RedirectResponse(f"/transfers/{res.id}?notice=bill_paid", status_code=303)
+        values = {"biller": biller, "reference": reference, "bill_id": bill_id, "from_account": from_account,
+                  "idempotency_key": key}
+        page = risk_pages.handle(request, exc, action="/bills/pay", values=values, challenge_id=challenge_id)
+        if isinstance(page, str):
+            return _biller_page(request, actor, biller, reference[:40], error=page, status_code=422)
+        return page
+    notice = "transfer_held" if res.transfer.get("risk") is not None else "bill_paid"
+    return RedirectResponse(f"/transfers/{res.id}?notice={notice}", status_code=303)
 
 
 def _topup_page(request: Request, actor, values: dict[str, str], *, error: str | None = None,
@@ -111,7 +118,7 @@ def topup_form(request: Request, actor: Customer, biller: str = "") -> Response:
 
 @router.post("/topup")
 def topup(request: Request, actor: Customer, biller: F = "", phone: F = "", amount: F = "",
-          from_account: F = "", idempotency_key: F = "") -> Response:
+          from_account: F = "", idempotency_key: F = "", challenge_id: F = "", otp: F = "") -> Response:
     values = {"biller": biller, "phone": phone, "amount": amount, "from_account": from_account,
               "idempotency_key": forms.key_or_new(idempotency_key)}
     try:
@@ -119,7 +126,12 @@ def topup(request: Request, actor: Customer, biller: F = "", phone: F = "", amou
             raise forms.FormError("topup.choose_operator")
         res = db.run_in_transaction(lambda s: payments.top_up(
             s, actor, from_account_id=forms.int_id(from_account), biller_code=biller, phone=phone,
-            amount_minor=forms.amount(amount), idempotency_key=values["idempotency_key"]))
+            amount_minor=forms.amount(amount), idempotency_key=values["idempotency_key"], channel="web",
+            challenge_id=risk_pages.challenge_id_of(challenge_id), otp=otp.strip() or None))
     except SmartbankError as exc:
-        return _topup_page(request, actor, values, error=forms.message(exc, lang_of(request)), status_code=422)
-    return RedirectResponse(f"/transfers/{res.id}?notice=topup_done", status_code=303)
+        page = risk_pages.handle(request, exc, action="/topup", values=values, challenge_id=challenge_id)
+        if isinstance(page, str):
+            return _topup_page(request, actor, values, error=page, status_code=422)
+        return page
+    notice = "transfer_held" if res.transfer.get("risk") is not None else "topup_done"
+    return RedirectResponse(f"/transfers/{res.id}?notice={notice}", status_code=303)

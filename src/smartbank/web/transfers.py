@@ -9,11 +9,12 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
-from smartbank.errors import ChallengeRequired, OtpInvalid, PaymentBlocked, SmartbankError
+from smartbank.errors import SmartbankError
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
 from smartbank.payments.models import FREQUENCIES
 from smartbank.web import forms, views
+from smartbank.web import risk as risk_pages
 from smartbank.web.auth import Customer, me
 from smartbank.web.i18n import lang_of, register_messages
 from smartbank.web.nav import register_portal_page
@@ -124,43 +125,26 @@ def transfer_submit(request: Request, actor: Customer, from_account: F = "", to_
     """Make the payment. The risk checks may ask for a one-time code first (the code step posts here again
     with ``challenge_id`` and ``otp``), hold it for a review, or stop it."""
     values = _values(from_account, to_account, amount, memo, idempotency_key)
-    lang = lang_of(request)
 
     def work(s):
         c = _checked(s, actor, values)
         req = payments.PaymentRequest(from_account_id=c["from"]["id"], to_account_number=c["to_account"],
                                       amount_minor=c["amount_minor"], currency=c["currency"],
                                       idempotency_key=values["idempotency_key"], memo=c["memo"], channel="web",
-                                      challenge_id=int(challenge_id) if challenge_id.isdigit() else None,
+                                      challenge_id=risk_pages.challenge_id_of(challenge_id),
                                       otp=otp.strip() or None)
         return payments.pay(s, actor, req)
 
     try:
         res = db.run_in_transaction(work)
-    except ChallengeRequired as exc:
-        return _otp_page(request, values, exc.details, error=None)
-    except OtpInvalid as exc:
-        if exc.details.get("attempts_left"):
-            return _otp_page(request, values, {**exc.details, "challenge_id": int(challenge_id)},
-                             error=forms.message(exc, lang), status_code=422)
-        return _transfer_form(request, actor, values, error=forms.message(exc, lang), status_code=422)
-    except PaymentBlocked as exc:
-        why = exc.details.get("reasons_zh" if lang.startswith("zh") else "reasons") or []
-        return _transfer_form(request, actor, values, error=" ".join([forms.message(exc, lang), *why]),
-                              status_code=403)
     except SmartbankError as exc:
-        return _transfer_form(request, actor, values, error=forms.message(exc, lang), status_code=422)
+        page = risk_pages.handle(request, exc, action="/transfer/submit", values=values, challenge_id=challenge_id)
+        if isinstance(page, str):
+            return _transfer_form(request, actor, values, error=page,
+                                  status_code=403 if exc.status_code == 403 else 422)
+        return page
     notice = "transfer_held" if res.transfer.get("risk") is not None else "transfer_done"
     return RedirectResponse(f"/transfers/{res.id}?notice={notice}", status_code=303)
-
-
-def _otp_page(request: Request, values: dict[str, str], details: dict[str, Any], *, error: str | None,
-              status_code: int = 200) -> Response:
-    lang = lang_of(request)
-    reasons = details.get("reasons_zh" if lang.startswith("zh") else "reasons") or []
-    return render(request, "portal/transfer_otp.html", values=values, challenge_id=details.get("challenge_id"),
-                  attempts_left=details.get("attempts_left"), reasons=reasons, error=error, here="/transfer",
-                  status_code=status_code)
 
 
 # ----------------------------------------------------------------------------------------------
