@@ -43,6 +43,11 @@ class World:
     bill: int
     h: dict[str, dict[str, str]]
     nb1: str  # bob's account number
+    alert: int = 0  # a risk alert (a blocked payment of alice)
+    limit: int = 0
+    risk: int = 0  # a risk register entry
+    warning: int = 0
+    notification: int = 0  # alice's
 
 
 def _world(client, bank, engine) -> World:
@@ -73,7 +78,37 @@ def _world(client, bank, engine) -> World:
         settlement = ledger.internal_account(s, "settlement", "CNY").id
     deposit = int(_scalar(engine, "SELECT id FROM transfers WHERE credit_account_id = :a AND kind = 'deposit'", a=a1))
     h = {u: login(client, u) for u in ("alice", "bob", "teller1", "mark1", "risk1", "admin1")}
-    return World(alice, bob, a1, a3, b1, settlement, payee, sched, transfer, deposit, hold, bill, h, nb1)
+    w = World(alice, bob, a1, a3, b1, settlement, payee, sched, transfer, deposit, hold, bill, h, nb1)
+    _risk_world(engine, w)
+    return w
+
+
+def _risk_world(engine, w: World) -> None:
+    from datetime import UTC, datetime
+
+    from smartbank.notifications import service as notifications
+    from smartbank.risk import cases, limits, register, rules
+    from smartbank.risk.models import RiskDecision, RiskLimit, RiskRegisterEntry, RiskWarning
+
+    with db.session_scope(engine) as s:
+        rules.seed_defaults(s)
+        limits.seed_defaults(s)
+        register.seed_defaults(s)
+        d = RiskDecision(customer_id=w.alice, account_id=w.a1, counterparty_account_id=w.b1, channel="api",
+                         kind="transfer", product="demand", amount_minor=9_000_000, currency="CNY", decision="block",
+                         model_version="rules-only", created_at=datetime.now(UTC))
+        s.add(d)
+        s.flush()
+        w.alert = cases.open_alert(s, decision=d).id
+        w.limit = s.query(RiskLimit.id).order_by(RiskLimit.id).first()[0]
+        w.risk = s.query(RiskRegisterEntry.id).order_by(RiskRegisterEntry.id).first()[0]
+        warning = RiskWarning(source="kri", level="warning", value=1.0, message_en="x", message_zh="x",
+                              at=datetime.now(UTC))
+        s.add(warning)
+        s.flush()
+        w.warning = warning.id
+        w.notification = notifications.notify(s, customer_id=w.alice, kind="info", title_en="t", title_zh="t",
+                                              body_en="b", body_zh="b").id
 
 
 def _scalar(engine, sql, **kw):
@@ -207,6 +242,46 @@ CASES: list[Case] = [
     Case("post", "/api/v1/insight/tags/{code}/retire",
          lambda w: (f"{API}/insight/tags/bill_payer/retire", None), "customer",
          lambda w: ("mark1", f"{API}/insight/tags/bill_payer/retire", None, 200)),
+    # --- notifications: a customer reads and marks only their own ------------------------------
+    Case("post", "/api/v1/notifications/{notification_id}/read",
+         lambda w: (f"{API}/notifications/{w.notification}/read", None), "bob",
+         lambda w: ("alice", f"{API}/notifications/{w.notification}/read", None, 200)),
+    # --- risk: risk officers only ---------------------------------------------------------------
+    Case("get", "/api/v1/risk/alerts/{alert_id}", lambda w: (f"{API}/risk/alerts/{w.alert}", None), "customer",
+         lambda w: ("risk1", f"{API}/risk/alerts/{w.alert}", None, 200)),
+    Case("post", "/api/v1/risk/alerts/{alert_id}/assign",
+         lambda w: (f"{API}/risk/alerts/{w.alert}/assign", None), "customer",
+         lambda w: ("risk1", f"{API}/risk/alerts/{w.alert}/assign", None, 200)),
+    Case("post", "/api/v1/risk/alerts/{alert_id}/notes",
+         lambda w: (f"{API}/risk/alerts/{w.alert}/notes", {"note": "called the customer"}), "customer",
+         lambda w: ("risk1", f"{API}/risk/alerts/{w.alert}/notes", {"note": "called the customer"}, 201)),
+    Case("post", "/api/v1/risk/alerts/{alert_id}/resolve",
+         lambda w: (f"{API}/risk/alerts/{w.alert}/resolve", {"resolution": "fraud", "action": "none"}), "customer",
+         lambda w: ("risk1", f"{API}/risk/alerts/{w.alert}/resolve", {"resolution": "fraud", "action": "none"}, 200)),
+    Case("get", "/api/v1/risk/rules/{code}", lambda w: (f"{API}/risk/rules/large_to_new_account", None), "customer",
+         lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account", None, 200)),
+    Case("put", "/api/v1/risk/rules/{code}",
+         lambda w: (f"{API}/risk/rules/large_to_new_account", {"name_en": "x"}), "customer",
+         lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account", {"name_en": "Huge to a new account"}, 200)),
+    Case("post", "/api/v1/risk/rules/{code}/mode",
+         lambda w: (f"{API}/risk/rules/large_to_new_account/mode", {"mode": "shadow"}), "customer",
+         lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account/mode", {"mode": "shadow"}, 200)),
+    Case("get", "/api/v1/risk/limits/breaches",
+         lambda w: (f"{API}/risk/limits/breaches?customer_id={w.alice}", None), "customer",
+         lambda w: ("risk1", f"{API}/risk/limits/breaches?customer_id={w.alice}", None, 200)),
+    Case("get", "/api/v1/risk/limits/{limit_id}", lambda w: (f"{API}/risk/limits/{w.limit}", None), "customer",
+         lambda w: ("risk1", f"{API}/risk/limits/{w.limit}", None, 200)),
+    Case("patch", "/api/v1/risk/limits/{limit_id}",
+         lambda w: (f"{API}/risk/limits/{w.limit}", {"daily_count": 30}), "customer",
+         lambda w: ("risk1", f"{API}/risk/limits/{w.limit}", {"daily_count": 30}, 200)),
+    Case("get", "/api/v1/risk/register/{entry_id}", lambda w: (f"{API}/risk/register/{w.risk}", None), "customer",
+         lambda w: ("risk1", f"{API}/risk/register/{w.risk}", None, 200)),
+    Case("patch", "/api/v1/risk/register/{entry_id}",
+         lambda w: (f"{API}/risk/register/{w.risk}", {"likelihood": 4}), "customer",
+         lambda w: ("risk1", f"{API}/risk/register/{w.risk}", {"likelihood": 4}, 200)),
+    Case("post", "/api/v1/risk/warnings/{warning_id}/ack",
+         lambda w: (f"{API}/risk/warnings/{w.warning}/ack", None), "customer",
+         lambda w: ("risk1", f"{API}/risk/warnings/{w.warning}/ack", None, 200)),
 ]
 
 

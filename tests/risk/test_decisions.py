@@ -200,3 +200,30 @@ def test_a_held_bill_payment_voided_as_fraud_leaves_the_bill_unpaid(client, bank
     assert b["status"] == "unpaid" and b["paid_transfer_id"] is None
     assert bank.available(a1) == 10_000_000
     bank.assert_invariants()
+
+
+def test_a_scheduled_run_is_scored_and_a_challenge_holds_it(client, bank, engine):
+    from datetime import date
+
+    from smartbank.payments import service as payments
+    from smartbank.security.service import Principal
+
+    _rule(engine, "sched_otp", "channel == 'schedule' and amount_minor >= 200000", "challenge")
+    _rule(engine, "sched_stop", "channel == 'schedule' and amount_minor >= 900000", "block")
+    _, _, a1, b1, to, alice = _setup(client, bank)
+    me = Principal(user_id=1, username="alice", role="customer", customer_id=alice)
+    with db.session_scope(engine) as s:
+        for amount in (100_000, 200_000, 900_000):
+            payments.schedule_transfer(s, me, from_account_id=a1, to_account_number=to, amount_minor=amount,
+                                       currency="CNY", frequency="once", start_date=date.today())
+    with db.session_scope(engine) as s:
+        out = payments.run_due_scheduled(s, date.today())
+    assert out == {"executed": 2, "failed": 1}
+    decisions = sorted((d["amount_minor"], d["decision"], d["channel"]) for d in
+                       _rows(engine, "SELECT amount_minor, decision, channel FROM risk_decisions"))
+    # no one can answer a code at close of day: the challenged run is held for a risk officer instead
+    assert decisions == [(100_000, "allow", "schedule"), (200_000, "review", "schedule"),
+                         (900_000, "block", "schedule")]
+    assert bank.balance(b1) == 100_000 and bank.available(a1) == 10_000_000 - 300_000
+    assert bank.count("risk_alerts") == 2
+    bank.assert_invariants()

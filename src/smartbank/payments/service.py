@@ -246,6 +246,21 @@ def cancel_scheduled(session: Session, actor: Principal, scheduled_id: int) -> S
     return s
 
 
+def _scheduled_run(session: Session, s: ScheduledTransfer, cmd: ledger.TransferCommand) -> ledger.TransferResult:
+    """One run of a scheduled transfer, decided by the risk checks like any customer payment (channel
+    ``schedule``; no one is there to answer a one-time code, so a challenge holds it for review instead)."""
+    src = ledger.find_account(session, s.from_account_id)
+    dst = ledger.find_account(session, s.to_account_id)
+    if src is None or dst is None or src.customer_id is None:
+        return ledger.transfer(session, cmd)  # refused by the ledger with its clear error
+    pc = risk.PaymentContext(
+        customer_id=src.customer_id, account_id=src.id, counterparty_account_id=dst.id,
+        amount_minor=cmd.amount_minor, currency=cmd.currency, kind="transfer", channel="schedule", product=src.kind,
+        saved_payee=_is_saved_payee(session, src.customer_id, dst.number),
+        own_account=dst.customer_id == src.customer_id, counterparty_opened_at=dst.created_at)
+    return risk.guarded_transfer(session, cmd, pc, user_id=s.created_by, interactive=False)
+
+
 def run_due_scheduled(session: Session, day: date) -> dict[str, int]:
     """Execute every scheduled transfer due on or before ``day`` (close-of-day). Rerunnable:
     each run's idempotency key is the schedule id and its run date."""
@@ -261,13 +276,19 @@ def run_due_scheduled(session: Session, day: date) -> dict[str, int]:
                 kind="scheduled", memo=s.memo, reference=f"schedule:{s.id}", initiated_by=s.created_by,
                 enforce_daily_limit=True, value_date=run,
             )
+            savepoint = session.begin_nested()
             try:
-                with session.begin_nested():
-                    ledger.transfer(session, cmd)
+                _scheduled_run(session, s, cmd)
+                savepoint.commit()
                 s.runs += 1
                 s.last_error = None
                 done += 1
             except SmartbankError as exc:
+                # a refusal that is a record (a run stopped by the risk checks) keeps its decision and alert
+                if exc.persist:
+                    savepoint.commit()
+                else:
+                    savepoint.rollback()
                 s.failures += 1
                 s.last_error = f"{run}: {exc.message}"[:200]
                 failed += 1

@@ -54,7 +54,7 @@ class RiskDecision(Base):
     __table_args__ = (
         Index("ix_risk_decisions_customer_created", "customer_id", "created_at"),
         Index("ix_risk_decisions_transfer", "transfer_id"),
-        Index("ix_risk_decisions_created", "created_at"),
+        Index("ix_risk_decisions_created", "created_at", postgresql_using="brin"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

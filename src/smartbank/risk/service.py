@@ -210,11 +210,17 @@ def _observe(session: Session, a: Assessment, transfer_id: int) -> None:
 
 
 def guarded_transfer(session: Session, cmd: ledger.TransferCommand, pc: PaymentContext, *,
-                     user_id: int | None, answer: ChallengeAnswer | None = None) -> ledger.TransferResult:
-    """Decide, then post / challenge / hold / block the customer payment ``cmd`` (see the module docstring)."""
+                     user_id: int | None, answer: ChallengeAnswer | None = None,
+                     interactive: bool = True) -> ledger.TransferResult:
+    """Decide, then post / challenge / hold / block the customer payment ``cmd`` (see the module docstring).
+
+    ``interactive=False`` (a scheduled run, with no customer present to answer a code): a challenge becomes a
+    review - the payment is held for a risk officer instead."""
     if answer is not None:
         return _answer_challenge(session, cmd, pc, user_id=user_id, answer=answer)
     a = assess(session, pc)
+    if a.decision == "challenge" and not interactive:
+        a.decision = "review"
     if a.decision == "allow":
         res = ledger.transfer(session, replace(cmd, risk=a.row(pc, cmd.key)))
         if not res.replayed:
