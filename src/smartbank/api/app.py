@@ -94,6 +94,15 @@ class InsightRefresher:
                 log.exception("insight refresh failed")
 
 
+def _warm_risk() -> None:
+    from smartbank.risk import engine as risk_engine
+
+    try:
+        db.run_in_transaction(risk_engine.get)
+    except Exception:  # noqa: BLE001 - a database not migrated yet: the first payment warms it instead
+        log.exception("risk engine warm-up failed")
+
+
 def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_json)
@@ -107,6 +116,8 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
             if run_insight and settings.insight_refresh_seconds > 0 else None
         if refresher:
             refresher.start()
+        if run_sealer:  # the served app: load the fraud model and warm the risk features before the first payment
+            _warm_risk()
         yield
         if refresher:
             refresher.stop()

@@ -55,6 +55,11 @@ def prepare(url: str, clients: int) -> tuple[list[tuple[str, int, str]], list[st
                 security.create_user(s, username=name, password=PASSWORD, role="customer",
                                      customer_id=acct.customer_id, check_strength=False)
             users.append((name, acct.id, acct.number))
+    # the bank's default risk rules and limits, as a new installation has them (every payment is scored)
+    from smartbank.risk import service as risk
+
+    with session_scope(engine) as s:
+        risk.seed_defaults(s)
     engine.dispose()
     return users, numbers
 
