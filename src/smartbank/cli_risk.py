@@ -290,7 +290,8 @@ def register_risk(risk_app: typer.Typer) -> None:
         last: datetime = tx["ts"].max()  # type: ignore[assignment]
         t0 = time.perf_counter()
         feats = build_features(tx, delay_days=delay_days)
-        warm = first + timedelta(days=min(30, max(1, (last - first).days // 4)))
+        # the first 30 days only warm the features up - when there is history enough to spare them
+        warm = first + timedelta(days=30) if (last - first).days >= 60 else first
         train = feats.filter((pl.col("ts") >= warm) & pl.col("fraud").is_not_null())
         console.print(f"{source}: {tx.height:,} payments, training on {train.height:,} "
                       f"({int(train['fraud'].sum()):,} frauds) from {warm:%Y-%m-%d} to {last:%Y-%m-%d}")
@@ -320,12 +321,14 @@ def register_risk(risk_app: typer.Typer) -> None:
 def _bank_history(database_url: str | None, *, days: int, delay_days: int) -> pl.DataFrame:
     """The bank's customer payments of the last ``days`` days in the TX_SCHEMA frame: confirmed frauds 1,
     other payments older than the label delay 0 (genuine), younger unlabelled ones null."""
+    from zoneinfo import ZoneInfo
+
     import polars as pl
 
     from smartbank import db
     from smartbank.risk import rules
 
-    now = datetime.now()
+    now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)  # history_frame reads bank-local times
     frame = db.run_in_transaction(lambda s: rules.history_frame(s, now - timedelta(days=days), now),
                                   engine=db.get_engine(database_url))
     cutoff = now - timedelta(days=delay_days)
