@@ -41,7 +41,6 @@ from smartbank.notifications import service as notifications
 from smartbank.payments import service as payments
 from smartbank.risk.models import ALERT_RESOLUTIONS, ALERT_STATUSES, RiskAlert, RiskAlertEvent, RiskDecision, RiskLabel
 from smartbank.security import service as security
-from smartbank.security.models import User
 from smartbank.security.service import Principal
 
 __all__ = [
@@ -135,10 +134,7 @@ def open_alert(session: Session, *, decision: RiskDecision) -> RiskAlert:
 
 
 def _users(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = session.execute(select(User.id, User.username, User.display_name).where(User.id.in_(ids)))
-    return {r.id: (r.display_name or r.username) for r in rows}
+    return security.display_names(session, ids)
 
 
 def _customer_brief(session: Session, customer_id: int | None, cache: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -334,7 +330,7 @@ def assign(session: Session, actor: Principal, alert_id: int, *, user_id: int | 
     """Give the alert to a risk officer (by default the actor); an open alert becomes investigating."""
     _require_officer(actor)
     target = actor.user_id if user_id is None else user_id
-    user = session.get(User, target) if target else None
+    user = security.find_user(session, target) if target else None
     if user is None or not user.is_active or user.role not in (*OFFICER_ROLES, "admin"):
         raise ValidationFailed("alerts are assigned to an active risk officer", details={"user_id": target})
     alert = _load(session, alert_id, lock=True)

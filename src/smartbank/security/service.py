@@ -88,6 +88,18 @@ def create_user(session: Session, *, username: str, password: str, role: str, cu
     return u
 
 
+def find_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def display_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Each user's display name (or username), for staff pages that show who did what."""
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.username, User.display_name).where(User.id.in_(ids)))
+    return {r.id: (r.display_name or r.username) for r in rows}
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
