@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from smartbank.risk.features import FEATURES
 
-__all__ = ["CONTEXT", "PAYMENT_FIELDS", "describe"]
+__all__ = ["CONTEXT", "PAYMENT_FIELDS"]
 
 # the payment's own fields, beside the point-in-time features of risk.features.FEATURES
 PAYMENT_FIELDS: dict[str, str] = {
@@ -34,6 +34,3 @@ PAYMENT_FIELDS: dict[str, str] = {
 # every name a rule may use -> what it means
 CONTEXT: dict[str, str] = {**PAYMENT_FIELDS, **FEATURES}
 
-
-def describe(name: str) -> str:
-    return CONTEXT[name]

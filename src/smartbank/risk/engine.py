@@ -115,10 +115,6 @@ class RiskEngine:
         assert self._rules is not None
         return self._rules
 
-    def forget_rules(self) -> None:
-        """Reload the rules on the next payment (after an edit in this process)."""
-        self._rules = None
-
     # ------------------------------------------------------------------------------------------ per payment
 
     def features(self, payment: Mapping[str, Any]) -> tuple[dict[str, float], float | None]:

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank import db
@@ -366,10 +365,6 @@ def _block(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.Tran
     raise PaymentBlocked("this payment was stopped by our fraud checks; no money moved",
                          details={"decision_id": d.id, "reasons": a.customer_reasons("en"),
                                   "reasons_zh": a.customer_reasons("zh")})
-
-
-def decisions_for_transfer(session: Session, transfer_id: int) -> list[RiskDecision]:
-    return list(session.scalars(select(RiskDecision).where(RiskDecision.transfer_id == transfer_id)))
 
 
 def seed_defaults(session: Session) -> dict[str, int]:
