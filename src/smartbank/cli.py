@@ -28,6 +28,8 @@ app.add_typer(insight_app, name="insight")
 app.add_typer(eval_app, name="eval")
 risk_app = typer.Typer(help="Risk control: the fraud model, rules, alerts, limits, monitoring.", no_args_is_help=True)
 app.add_typer(risk_app, name="risk")
+lending_app = typer.Typer(help="Lending: products, applications, credit models, loans.", no_args_is_help=True)
+app.add_typer(lending_app, name="lending")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -329,6 +331,9 @@ __import__("smartbank.cli_risk").cli_risk.register(app, bench_app, eval_app)
 __import__("smartbank.cli_risk").cli_risk.register_risk(risk_app)
 __import__("smartbank.cli_risk_rules").cli_risk_rules.register(risk_app)
 __import__("smartbank.cli_risk_monitor").cli_risk_monitor.register(risk_app)
+__import__("smartbank.cli_lending").cli_lending.register(app, lending_app, eval_app)
+__import__("smartbank.cli_lending_loans").cli_lending_loans.register(app, lending_app, eval_app)
+__import__("smartbank.cli_lending_models").cli_lending_models.register(app, lending_app, eval_app)
 
 
 def main() -> None:  # pragma: no cover

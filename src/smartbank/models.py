@@ -12,6 +12,18 @@ from smartbank.insight.models import (
     TagDefinition,
 )
 from smartbank.ledger.models import Account, BusinessDay, Entry, Seal, Transfer, Unsealed
+from smartbank.lending.models import (
+    CreditDecision,
+    Loan,
+    LoanApplication,
+    LoanApplicationEvent,
+    LoanInstallment,
+    LoanProduct,
+    LoanRepayment,
+    LoanStatusHistory,
+    LoanWarning,
+    ReferenceRate,
+)
 from smartbank.notifications.models import Notification
 from smartbank.payments.models import Bill, Biller, Payee, ScheduledTransfer
 from smartbank.risk.models import (
@@ -32,10 +44,11 @@ from smartbank.risk.models import (
 from smartbank.security.models import AuditLog, AuthSession, User
 
 __all__ = [
-    "Account", "AuditLog", "AuthSession", "Bill", "Biller", "BusinessDay", "Customer", "CustomerDailyUsage",
-    "CustomerProfile", "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "ImportBatch",
-    "InsightState", "Notification", "Payee", "RiskAlert", "RiskAlertEvent", "RiskChallenge", "RiskDecision",
-    "RiskKri", "RiskKriValue", "RiskLabel", "RiskLimit", "RiskLimitBreach", "RiskModelMonitor",
-    "RiskRegisterEntry", "RiskRule", "RiskWarning", "ScheduledTransfer", "Seal", "Segment", "TagDefinition",
-    "Transfer", "Unsealed", "User",
+    "Account", "AuditLog", "AuthSession", "Bill", "Biller", "BusinessDay", "CreditDecision", "Customer",
+    "CustomerDailyUsage", "CustomerProfile", "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction",
+    "ImportBatch", "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment",
+    "LoanProduct", "LoanRepayment", "LoanStatusHistory", "LoanWarning", "Notification", "Payee", "ReferenceRate",
+    "RiskAlert", "RiskAlertEvent", "RiskChallenge", "RiskDecision", "RiskKri", "RiskKriValue", "RiskLabel",
+    "RiskLimit", "RiskLimitBreach", "RiskModelMonitor", "RiskRegisterEntry", "RiskRule", "RiskWarning",
+    "ScheduledTransfer", "Seal", "Segment", "TagDefinition", "Transfer", "Unsealed", "User",
 ]

@@ -19,7 +19,8 @@ WATCHED_TABLES = (
     "customers", "accounts", "transfers", "entries", "ledger_unsealed", "payees", "scheduled_transfers",
     "bills", "billers", "customer_daily_usage", "audit_log", "users", "risk_decisions", "risk_challenges",
     "risk_alerts", "risk_alert_events", "risk_labels", "risk_rules", "risk_limits", "risk_register", "risk_kris",
-    "risk_warnings", "notifications",
+    "risk_warnings", "notifications", "loan_products", "reference_rates", "loan_applications",
+    "loan_application_events", "credit_decisions", "loans", "loan_installments", "loan_repayments",
 )
 
 

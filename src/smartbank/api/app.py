@@ -21,6 +21,8 @@ from smartbank.api.routers import (
     auth,
     backoffice,
     insight,
+    lending_apply,
+    lending_loans,
     notifications,
     payments,
     risk,
@@ -161,7 +163,8 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
     for r in (auth.router, accounts.router, payments.router, backoffice.router, insight.router, risk.router,
-              risk_rules.router, risk_cases.router, risk_monitor.router, notifications.router):
+              risk_rules.router, risk_cases.router, risk_monitor.router, notifications.router,
+              lending_apply.router, lending_loans.router):
         api.include_router(r)
     app.include_router(api)
 

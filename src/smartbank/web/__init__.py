@@ -32,6 +32,10 @@ MODULES = (
     "smartbank.web.risk_cases",
     "smartbank.web.risk_dashboard",
     "smartbank.web.notifications",
+    "smartbank.web.lending_apply",
+    "smartbank.web.lending_review",
+    "smartbank.web.lending_loans",
+    "smartbank.web.lending_models",
 )
 
 __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]

@@ -1,0 +1,7 @@
+"""Lending pages (placeholder, filled in by the lending module)."""
+
+from __future__ import annotations
+
+from smartbank.web.routing import web_router
+
+router = web_router()
