@@ -13,6 +13,7 @@ from smartbank.insight.models import (
 )
 from smartbank.ledger.models import Account, BusinessDay, Entry, Seal, Transfer, Unsealed
 from smartbank.lending.models import (
+    CreditBlacklist,
     CreditDecision,
     Loan,
     LoanApplication,
@@ -44,7 +45,8 @@ from smartbank.risk.models import (
 from smartbank.security.models import AuditLog, AuthSession, User
 
 __all__ = [
-    "Account", "AuditLog", "AuthSession", "Bill", "Biller", "BusinessDay", "CreditDecision", "Customer",
+    "Account", "AuditLog", "AuthSession", "Bill", "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision",
+    "Customer",
     "CustomerDailyUsage", "CustomerProfile", "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction",
     "ImportBatch", "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment",
     "LoanProduct", "LoanRepayment", "LoanStatusHistory", "LoanWarning", "Notification", "Payee", "ReferenceRate",

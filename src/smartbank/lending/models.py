@@ -16,6 +16,7 @@
   principal, interest and penalty.
 - ``loan_status_history``: the daily delinquency bucket (current, M1, M2, M3+), five-category
   classification and provision of each loan, one row per change.
+- ``credit_blacklist``: people the bank will not lend to, by keyed hash of the resident ID number.
 - ``loan_warnings``: early warnings (a missed payment predicted before the due date), also shown on
   the risk dashboard.
 """
@@ -281,4 +282,19 @@ class LoanWarning(Base):
     reasons: Mapped[list[Any] | None] = mapped_column(JSON)  # [{code, en, zh}]
     risk_warning_id: Mapped[int | None] = mapped_column(BigInteger)  # the row on the risk dashboard
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | paid | missed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CreditBlacklist(Base):
+    """People the bank will not lend to (fraud, court-listed defaulters 失信被执行人, ...), by resident ID
+    number: only its SHA-256 (with the bank's secret as key) and last four characters are kept."""
+
+    __tablename__ = "credit_blacklist"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number_last4: Mapped[str] = mapped_column(String(4))
+    reason: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
