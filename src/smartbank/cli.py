@@ -334,6 +334,7 @@ __import__("smartbank.cli_risk_monitor").cli_risk_monitor.register(risk_app)
 __import__("smartbank.cli_lending").cli_lending.register(app, lending_app, eval_app)
 __import__("smartbank.cli_lending_loans").cli_lending_loans.register(app, lending_app, eval_app)
 __import__("smartbank.cli_lending_models").cli_lending_models.register(app, lending_app, eval_app)
+__import__("smartbank.cli_wealth_eval").cli_wealth_eval.register(app, bench_app, eval_app)
 
 
 def main() -> None:  # pragma: no cover
