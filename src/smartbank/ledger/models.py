@@ -31,8 +31,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from smartbank.customers import models as _customers_models  # noqa: F401 - foreign-key targets
 from smartbank.db import Base, BigId
 
-ACCOUNT_KINDS = ("demand", "savings", "internal")
-INTERNAL_PURPOSES = ("settlement", "fees", "interest_expense", "biller_settlement", "suspense")
+# "loan": a customer's loan (lending): carries the principal owed as a negative balance. Its overdraft limit
+# equals the principal only while the loan is paid out, then 0, so nothing but the disbursement ever debits it.
+ACCOUNT_KINDS = ("demand", "savings", "internal", "loan")
+INTERNAL_PURPOSES = ("settlement", "fees", "interest_expense", "biller_settlement", "suspense",
+                     "loan_interest_income", "loan_penalty_income", "loan_provision_expense", "loan_loss_allowance")
 ACCOUNT_STATUSES = ("open", "frozen", "closed")
 
 

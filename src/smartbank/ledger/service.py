@@ -46,7 +46,10 @@ from smartbank.money import CURRENCIES, MAX_MINOR, check_currency, format_minor,
 TRANSFER_KINDS = (
     "transfer", "bill_payment", "deposit", "withdrawal", "salary", "interest", "fee",
     "card_payment", "reversal", "scheduled", "opening", "post_pending", "void_pending",
+    "loan_disbursement", "loan_repayment", "loan_provision",
 )
+# customer accounts that never pay or receive customer payments: a loan moves only through lending
+NON_PAYMENT_KINDS = ("internal", "loan")
 
 
 def utcnow() -> datetime:
@@ -133,7 +136,7 @@ def open_account(
     number: str | None = None,
     opened_on: date | None = None,
 ) -> Account:
-    if kind not in ("demand", "savings", "internal"):
+    if kind not in ("demand", "savings", "internal", "loan"):
         raise ValidationFailed(f"unknown account kind {kind!r}")
     if kind == "internal" and customer_id is not None:
         raise ValidationFailed("internal accounts belong to the bank, not a customer")
@@ -142,7 +145,7 @@ def open_account(
     if overdraft_limit_minor is not None and overdraft_limit_minor < 0:
         raise ValidationFailed("overdraft limit cannot be negative")
     acct = Account(
-        number=number or new_account_number("990000" if kind == "internal" else "621700"),
+        number=number or new_account_number({"internal": "990000", "loan": "629900"}.get(kind, "621700")),
         customer_id=customer_id,
         kind=kind,
         purpose=purpose,
@@ -174,6 +177,32 @@ def internal_account(session: Session, purpose: str, currency: str = "CNY") -> A
     return acct
 
 
+def internal_balances(session: Session, purpose: str) -> dict[str, int]:
+    """Balance of the bank's internal account(s) with ``purpose``, by currency."""
+    rows = session.execute(select(Account.currency, Account.credits_posted - Account.debits_posted).where(
+        Account.kind == "internal", Account.purpose == purpose)).all()
+    out: dict[str, int] = {}
+    for cur, bal in rows:
+        out[cur] = out.get(cur, 0) + int(bal)
+    return out
+
+
+_FLOWS = text(
+    "SELECT coalesce(sum(CASE WHEN e.amount_minor > 0 THEN e.amount_minor ELSE 0 END), 0),"
+    " coalesce(sum(CASE WHEN e.amount_minor < 0 THEN -e.amount_minor ELSE 0 END), 0)"
+    " FROM entries e JOIN transfers t ON t.id = e.transfer_id"
+    " WHERE e.account_id = :a AND e.value_date >= :s AND e.value_date < :u AND t.kind NOT IN ('loan_disbursement',"
+    " 'loan_repayment', 'reversal')"
+)
+
+
+def account_flows(session: Session, account_id: int, *, since: date, until: date) -> tuple[int, int]:
+    """Money into and out of an account with value dates in ``[since, until)``: (credits, debits), leaving
+    out loan payouts and repayments and reversals (the customer's own income and spending)."""
+    row = session.execute(_FLOWS, {"a": account_id, "s": since, "u": until}).one()
+    return int(row[0]), int(row[1])
+
+
 def get_account(session: Session, account_id: int) -> Account:
     acct = session.get(Account, account_id)
     if acct is None:
@@ -192,14 +221,20 @@ def find_account(session: Session, account_id: int) -> Account | None:
     return session.get(Account, account_id)
 
 
-def customer_accounts(session: Session, customer_id: int) -> list[Account]:
-    return list(session.scalars(select(Account).where(Account.customer_id == customer_id).order_by(Account.id)))
+def customer_accounts(session: Session, customer_id: int, *, include_loans: bool = False) -> list[Account]:
+    """The customer's accounts; their loan accounts (kind ``loan``, shown by lending) only when asked."""
+    stmt = select(Account).where(Account.customer_id == customer_id)
+    if not include_loans:
+        stmt = stmt.where(Account.kind != "loan")
+    return list(session.scalars(stmt.order_by(Account.id)))
 
 
 def find_customer_account(session: Session, number: str) -> Account | None:
-    """A customer (not internal) account by its number; spaces are ignored."""
+    """A customer account that can receive payments (not internal, not a loan) by its number; spaces are
+    ignored."""
     number = (number or "").replace(" ", "")
-    return session.scalars(select(Account).where(Account.number == number, Account.kind != "internal")).first()
+    return session.scalars(select(Account).where(Account.number == number,
+                                                 Account.kind.not_in(NON_PAYMENT_KINDS))).first()
 
 
 # typed: SQLite hands raw statements' timestamps back as text
@@ -600,7 +635,8 @@ def reverse(session: Session, *, transfer_id: int, key: str, initiated_by: int |
 
 
 __all__ = [
-    "CUSTOMER_PAYMENT_KINDS", "Transfer", "TransferCommand", "TransferResult", "customer_accounts",
+    "CUSTOMER_PAYMENT_KINDS", "NON_PAYMENT_KINDS", "Transfer", "account_flows", "internal_balances",
+    "TransferCommand", "TransferResult", "customer_accounts",
     "customer_payments_since", "find_transfer_by_key", "validate_command", "find_account", "find_customer_account",
     "get_account", "get_account_by_number", "payment_accounts",
     "get_transfer", "internal_account", "open_account", "resolve_pending", "reverse",

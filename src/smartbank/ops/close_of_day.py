@@ -1,4 +1,4 @@
-"""Close of day: interest accrual, monthly capitalisation, scheduled transfers, overdue bills.
+"""Close of day: interest accrual, monthly capitalisation, scheduled transfers, overdue bills, loan servicing.
 
 Each business date is run once (``business_days`` row, in the same transaction), so a rerun never
 posts twice; catching up runs every missed date in order.
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account, BusinessDay
+from smartbank.lending import servicing as lending
 from smartbank.money import round_minor
 from smartbank.payments.service import mark_overdue_bills, run_due_scheduled
 from smartbank.risk import monitor as risk_monitor
@@ -53,12 +54,13 @@ class DayResult:
     scheduled: dict[str, int] | None = None
     overdue_bills: int = 0
     risk_warnings: int = 0
+    loans: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"day": self.day.isoformat(), "skipped": self.skipped, "accrued_accounts": self.accrued_accounts,
                 "capitalised_accounts": self.capitalised_accounts,
                 "interest_posted_minor": self.interest_posted_minor, "scheduled": self.scheduled,
-                "overdue_bills": self.overdue_bills, "risk_warnings": self.risk_warnings}
+                "overdue_bills": self.overdue_bills, "risk_warnings": self.risk_warnings, "loans": self.loans}
 
 
 def last_closed_day(session: Session) -> date | None:
@@ -104,6 +106,9 @@ def close_day(session: Session, day: date) -> DayResult:
     session.flush()
     res.scheduled = run_due_scheduled(session, day)
     res.overdue_bills = mark_overdue_bills(session, day)
+    # loans: automatic debits, overdue, penalty, classification, provisions, early warnings (before the KRIs,
+    # which read the delinquency it leaves)
+    res.loans = lending.run_day(session, day)
     # the day's risk indicators and model drift, measured at the end of the bank day
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo("Asia/Shanghai"))
     res.risk_warnings = int(risk_monitor.run(session, end_of_day)["warnings_raised"])

@@ -36,6 +36,15 @@ def owned_account(session: Session, actor: Principal, account_id: int) -> Accoun
     return acct
 
 
+def paying_account(session: Session, actor: Principal, account_id: int) -> Account:
+    """An account of the actor's that may pay: never a loan account (a loan is drawn and repaid only
+    through lending), reported as not found like any account that cannot pay."""
+    acct = owned_account(session, actor, account_id)
+    if acct.kind in ledger.NON_PAYMENT_KINDS:
+        raise NotFound("account not found", details={"account_id": account_id})
+    return acct
+
+
 def require_customer(actor: Principal) -> None:
     """Customer payments, and the payees and scheduled transfers behind them, are the customer's
     own. Staff move money only through the role-checked, audited back-office operations (cash,
@@ -105,9 +114,10 @@ def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = 
     decides before it posts (allow, challenge, hold for review or block: see :mod:`smartbank.risk.service`)."""
     require_customer(actor)
     src, dst = ledger.payment_accounts(session, req.from_account_id, req.to_account_number)
-    if src is None or src.kind == "internal" or (not actor.is_staff and src.customer_id != actor.customer_id):
+    if src is None or src.kind in ledger.NON_PAYMENT_KINDS or (not actor.is_staff
+                                                               and src.customer_id != actor.customer_id):
         raise NotFound("account not found", details={"account_id": req.from_account_id})
-    if dst is None or (dst.kind == "internal" and kind == "transfer"):
+    if dst is None or dst.kind == "loan" or (dst.kind == "internal" and kind == "transfer"):
         raise NotFound("no account with that number", details={"account_number": req.to_account_number})
     cmd = ledger.TransferCommand(
         key=idem_key(actor, req.idempotency_key), debit_account_id=src.id, credit_account_id=dst.id,
@@ -199,7 +209,7 @@ def schedule_transfer(session: Session, actor: Principal, *, from_account_id: in
                       amount_minor: int, currency: str, frequency: str, start_date: date,
                       end_date: date | None = None, memo: str = "", today: date | None = None) -> ScheduledTransfer:
     require_customer(actor)
-    src = owned_account(session, actor, from_account_id)
+    src = paying_account(session, actor, from_account_id)
     dst = ledger.find_customer_account(session, to_account_number)
     if dst is None:
         raise NotFound("no account with that number", details={"account_number": to_account_number})
@@ -361,7 +371,7 @@ def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_i
                                           details={"transfer_id": prior.id})
             return bill, ledger.TransferResult(transfer=ledger.get_transfer(session, prior.id), replayed=True)
         raise Conflict("this bill is already paid", details={"bill_id": bill_id})
-    src = owned_account(session, actor, from_account_id)
+    src = paying_account(session, actor, from_account_id)
     settle = ledger.find_account(session, biller.settlement_account_id)
     assert settle is not None
     cmd = ledger.TransferCommand(
@@ -395,7 +405,7 @@ def top_up(session: Session, actor: Principal, *, from_account_id: int, biller_c
         raise ValidationFailed("a top-up needs a mobile phone number", details={"phone": phone})
     if amount_minor not in (10_00, 20_00, 30_00, 50_00, 100_00, 200_00, 300_00, 500_00):
         raise ValidationFailed("choose a top-up amount of 10, 20, 30, 50, 100, 200, 300 or 500 yuan")
-    src = owned_account(session, actor, from_account_id)
+    src = paying_account(session, actor, from_account_id)
     cmd = ledger.TransferCommand(
         key=idem_key(actor, idempotency_key), debit_account_id=src.id,
         credit_account_id=biller.settlement_account_id, amount_minor=amount_minor, currency="CNY",

@@ -16,7 +16,8 @@ data", never zero). Every metric reads the window ``[start, end)``:
   the window with a resolution.
 * ``model_psi`` - the PSI of the latest model-monitor period ending by ``end`` (the largest across
   model versions).
-* ``delinquency_rate`` - loans past due; always ``None`` until a lending module exists.
+* ``delinquency_rate`` - share of active loans' outstanding principal that is 1+ days past due, as of the
+  last loan close of day (a point in time, not the window); ``None`` when there are no active loans.
 
 **KRIs** (``risk_kris``) bind a register entry to a metric over a trailing window of ``window_days``
 with a warning and a breach threshold (``direction`` ``above``: higher is worse; ``below``: lower is
@@ -60,7 +61,7 @@ from smartbank.risk.models import (
 from smartbank.security.service import Principal, audit
 
 __all__ = ["METRICS", "METRIC_INFO", "MONITOR_READERS", "PSI_DRIFT", "PSI_WARNING", "SCORE_BINS", "acknowledge",
-           "evaluate_kris", "kri_level", "list_kris", "list_warnings", "model_drift", "psi", "run"]
+           "evaluate_kris", "kri_level", "list_kris", "list_warnings", "model_drift", "psi", "raise_warning", "run"]
 
 MONITOR_READERS = ("risk_officer",)  # and admin
 Metric = Callable[[Session, datetime, datetime], float | None]
@@ -147,8 +148,11 @@ def model_psi(session: Session, start: datetime, end: datetime) -> float | None:
 
 
 def delinquency_rate(session: Session, start: datetime, end: datetime) -> float | None:
-    """No lending module yet: no data."""
-    return None
+    """Share of active loans' outstanding principal 1+ days past due (lending's state at its last close of
+    day); None when there are no active loans."""
+    from smartbank.lending import servicing
+
+    return servicing.delinquency_rate(session)
 
 
 METRICS: dict[str, Metric] = {
@@ -175,7 +179,7 @@ METRIC_INFO: dict[str, tuple[str, str, str]] = {
     "challenge_fail_rate": ("share", "Share of challenges failed", "加验失败比例"),
     "false_alarm_share": ("share", "Share of closed alerts that were false alarms", "误报占已结预警比例"),
     "model_psi": ("index", "Fraud model score drift (PSI)", "欺诈模型分数漂移（PSI）"),
-    "delinquency_rate": ("share", "Loans past due (no lending module yet)", "贷款逾期率（暂无信贷模块）"),
+    "delinquency_rate": ("share", "Loan principal 1+ days past due", "贷款逾期率（逾期1天以上本金占比）"),
 }
 
 
@@ -335,6 +339,24 @@ def edit_kri(session: Session, actor: Principal, kri_id: int, *, rid: str | None
     audit(session, actor, action="risk_kri.edit", object_type="risk_kri", object_id=k.id, before=before,
           after={f: getattr(k, f) for f in fields}, request_id=rid)
     return _kri_view(k, _last_values(session, [k.id]).get(k.id), {})
+
+
+WARNING_LEVELS = ("warning", "breach")
+
+
+def raise_warning(session: Session, *, source: str, level: str, value: float | None, message_en: str,
+                  message_zh: str, at: datetime | None = None) -> int:
+    """An early warning from another module (e.g. lending's predicted missed payments) on the risk
+    dashboard; returns its id. The caller commits."""
+    if level not in WARNING_LEVELS:
+        raise ValidationFailed("level is warning or breach", details={"level": level})
+    if not source or len(source) > 24:
+        raise ValidationFailed("a warning source has 1-24 characters", details={"source": source})
+    w = RiskWarning(source=source, level=level, value=value, at=_utc(at or datetime.now(UTC)),
+                    message_en=message_en[:300], message_zh=message_zh[:300])
+    session.add(w)
+    session.flush()
+    return int(w.id)
 
 
 def _warning_view(w: RiskWarning) -> dict[str, Any]:

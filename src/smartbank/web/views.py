@@ -22,4 +22,4 @@ def main_account(accounts: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def payable(accounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [a for a in accounts if a["status"] == "open" and a["kind"] != "internal"]
+    return [a for a in accounts if a["status"] == "open" and a["kind"] not in ("internal", "loan")]
