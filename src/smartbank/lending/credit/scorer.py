@@ -44,7 +44,7 @@ FEATURES: tuple[str, ...] = ("RevolvingUtilizationOfUnsecuredLines", "age", "Num
 TARGET = "SeriousDlqin2yrs"
 MODEL_NAME = "credit"
 DATA_FILE = ("give_me_some_credit", "train.csv")
-FAST_ROWS = 40_000
+FAST_ROWS = 30_000
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def train_production(data: Path | None = None, *, model_dir: Path | None = None,
     """Fit, measure on a held-out 20% and save the production credit model; returns the metrics.
 
     ``data``: a Give-Me-Some-Credit style file (default: the shared data set). ``fast``: at most
-    40,000 rows and the fast settings of :class:`CreditModel` (a demo bank's model in seconds).
+    30,000 rows and the fast settings of :class:`CreditModel` (a demo bank's model in seconds).
     """
     from sklearn.model_selection import train_test_split
 
