@@ -285,6 +285,90 @@ CASES: list[Case] = [
 ]
 
 
+# --- lending: a customer reaches only their own applications; reviews are for loan officers ------
+
+def _lending(w: World) -> dict[str, int]:
+    """Alice's applications (two approved offers, one in manual review), made once per world."""
+    if getattr(w, "lending", None):
+        return w.lending  # type: ignore[attr-defined]
+    from dataclasses import dataclass as _dc
+
+    from smartbank.lending import applications, decision, seed
+
+    @_dc(frozen=True)
+    class _Score:
+        model_version: str = "test"
+        pd: float = 0.01
+        points: int | None = 600
+        reasons: tuple = ()
+        challenger_version: str | None = None
+        challenger_pd: float | None = None
+
+    class _Scorer:
+        def score(self, features):
+            return _Score()
+
+    alice = Principal(user_id=int(_scalar(db.get_engine(), "SELECT id FROM users WHERE username = 'alice'")),
+                      username="alice", role="customer", customer_id=w.alice)
+
+    def cmd(amount: int) -> applications.ApplicationIn:
+        return applications.ApplicationIn(product="PERSONAL", account_id=w.a1, amount_minor=amount, term_months=12,
+                                          method="equal_installment", purpose="furniture",
+                                          monthly_income_minor=2_000_000, employment="employed")
+
+    real = decision.get_scorer
+    out: dict[str, int] = {}
+    try:
+        with db.session_scope() as s:
+            seed.seed(s)
+            decision.get_scorer = lambda: _Scorer()  # type: ignore[assignment]
+            out["accept"] = applications.submit(s, alice, cmd(1_000_000))[0].id
+            out["withdraw"] = applications.submit(s, alice, cmd(1_100_000))[0].id
+            decision.get_scorer = lambda: None  # type: ignore[assignment]
+            out["review"] = applications.submit(s, alice, cmd(1_200_000))[0].id
+    finally:
+        decision.get_scorer = real  # type: ignore[assignment]
+    w.lending = out  # type: ignore[attr-defined]
+    return out
+
+
+def _apply(w: World) -> dict[str, Any]:
+    return {"product": "PERSONAL", "account_id": w.a1, "amount_minor": 500_000, "term_months": 12,
+            "method": "equal_installment", "purpose": "travel", "monthly_income_minor": 2_000_000,
+            "employment": "employed", "existing_debt_minor": 0, "existing_monthly_repayment_minor": 0}
+
+
+CASES += [
+    Case("post", "/api/v1/lending/applications",
+         lambda w: (_lending(w) and f"{API}/lending/applications", _apply(w)), "bob",
+         lambda w: ("alice", f"{API}/lending/applications", _apply(w), 201)),
+    Case("get", "/api/v1/lending/applications/{application_id}",
+         lambda w: (f"{API}/lending/applications/{_lending(w)['accept']}", None), "bob",
+         lambda w: ("alice", f"{API}/lending/applications/{_lending(w)['accept']}", None, 200)),
+    Case("post", "/api/v1/lending/applications/{application_id}/accept",
+         lambda w: (f"{API}/lending/applications/{_lending(w)['accept']}/accept", None), "bob",
+         lambda w: ("alice", f"{API}/lending/applications/{_lending(w)['accept']}/accept", None, 200)),
+    Case("post", "/api/v1/lending/applications/{application_id}/withdraw",
+         lambda w: (f"{API}/lending/applications/{_lending(w)['withdraw']}/withdraw", None), "bob",
+         lambda w: ("alice", f"{API}/lending/applications/{_lending(w)['withdraw']}/withdraw", None, 200)),
+    Case("get", "/api/v1/lending/reviews/{application_id}",
+         lambda w: (f"{API}/lending/reviews/{_lending(w)['review']}", None), "customer",
+         lambda w: ("admin1", f"{API}/lending/reviews/{_lending(w)['review']}", None, 200)),
+    Case("post", "/api/v1/lending/reviews/{application_id}/claim",
+         lambda w: (f"{API}/lending/reviews/{_lending(w)['review']}/claim", None), "customer",
+         lambda w: ("admin1", f"{API}/lending/reviews/{_lending(w)['review']}/claim", None, 200)),
+    Case("post", "/api/v1/lending/reviews/{application_id}/notes",
+         lambda w: (f"{API}/lending/reviews/{_lending(w)['review']}/notes", {"note": "payslips seen"}), "customer",
+         lambda w: ("admin1", f"{API}/lending/reviews/{_lending(w)['review']}/notes", {"note": "payslips seen"}, 201)),
+    Case("post", "/api/v1/lending/reviews/{application_id}/decision",
+         lambda w: (f"{API}/lending/reviews/{_lending(w)['review']}/decision", {"outcome": "approve"}), "customer",
+         lambda w: ("admin1", f"{API}/lending/reviews/{_lending(w)['review']}/decision", {"outcome": "approve"}, 200)),
+    Case("patch", "/api/v1/lending/products/{code}",
+         lambda w: (_lending(w) and f"{API}/lending/products/PERSONAL", {"max_dti": 0.5}), "customer",
+         lambda w: ("admin1", f"{API}/lending/products/PERSONAL", {"max_dti": 0.5}, 200)),
+]
+
+
 def _id_taking_routes() -> set[tuple[str, str]]:
     """(method, path) of every published operation that takes an id: a path parameter, a query
     parameter named ``*_id`` or a JSON body field named ``*_id``."""
