@@ -369,6 +369,35 @@ CASES += [
 ]
 
 
+# --- lending: a customer reads and repays only their own loans ------------------------------------
+
+def _loan(w: World) -> int:
+    """Alice's loan, paid out 40 days ago into her funded account (an instalment is due), made once."""
+    if getattr(w, "loan", None):
+        return w.loan  # type: ignore[attr-defined]
+    from smartbank.lending import servicing
+    from tests.lending.support import disbursed
+
+    loan = disbursed(db.get_engine(), w.alice, w.a1, start=servicing.today() - timedelta(days=40),
+                     amount=600_000, rate_bps=600, term=6)
+    w.loan = loan  # type: ignore[attr-defined]
+    return loan
+
+
+CASES += [
+    Case("get", "/api/v1/lending/loans", lambda w: (f"{API}/lending/loans?customer_id={w.alice}", None), "bob",
+         lambda w: ("alice", f"{API}/lending/loans?customer_id={w.alice}", None, 200)),
+    Case("get", "/api/v1/lending/loans/{loan_id}", lambda w: (f"{API}/lending/loans/{_loan(w)}", None), "bob",
+         lambda w: ("alice", f"{API}/lending/loans/{_loan(w)}", None, 200)),
+    Case("get", "/api/v1/lending/loans/{loan_id}/schedule",
+         lambda w: (f"{API}/lending/loans/{_loan(w)}/schedule", None), "bob",
+         lambda w: ("alice", f"{API}/lending/loans/{_loan(w)}/schedule", None, 200)),
+    Case("post", "/api/v1/lending/loans/{loan_id}/repayments",
+         lambda w: (f"{API}/lending/loans/{_loan(w)}/repayments", {"idempotency_key": "lr1"}), "bob",
+         lambda w: ("alice", f"{API}/lending/loans/{_loan(w)}/repayments", {"idempotency_key": "lr1"}, 201)),
+]
+
+
 def _id_taking_routes() -> set[tuple[str, str]]:
     """(method, path) of every published operation that takes an id: a path parameter, a query
     parameter named ``*_id`` or a JSON body field named ``*_id``."""

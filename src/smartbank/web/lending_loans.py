@@ -1,7 +1,184 @@
-"""Lending pages (placeholder, filled in by the lending module)."""
+"""Loan pages: the customer's "My loans" (schedule, next payment, repay and pay-off forms) and the
+console's loan book (summary by classification and bucket, the loans, one loan's detail).
+
+Every page calls :mod:`smartbank.lending.servicing`, which checks who may see or pay what; every form is
+CSRF-protected and one transaction (a refused repayment writes nothing and shows the loan again).
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from smartbank import db
+from smartbank.errors import Forbidden, NotFound, SmartbankError
+from smartbank.lending import classification as cls
+from smartbank.lending import servicing
+from smartbank.security.service import Principal
+from smartbank.web import forms
+from smartbank.web.auth import Customer, Staff
+from smartbank.web.console import require_page
+from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.nav import register_console_page, register_portal_page
+from smartbank.web.render import render
 from smartbank.web.routing import web_router
 
 router = web_router()
+
+BOOK = "/console/lending/book"
+register_portal_page("/loans", "nav.portal.loans", order=45)
+register_console_page(BOOK, "nav.console.loan_book", roles=servicing.BOOK_READERS, order=62)
+
+register_messages("zh", {
+    "nav": {"portal": {"loans": "我的贷款"}, "console": {"loan_book": "贷款台账"}},
+    "riskdash": {"source": {"lending": "信贷预警"}},
+    "loans": {
+        "title": "我的贷款", "none": "您目前没有贷款。", "number": "贷款编号", "principal": "贷款金额",
+        "outstanding": "剩余本金", "rate": "年利率", "term": "期限", "months": "{n} 个月", "next": "下次还款",
+        "due_now": "当前应还", "overdue_days": "已逾期 {n} 天", "open": "查看",
+        "method": {"equal_installment": "等额本息", "equal_principal": "等额本金"},
+        "status": {"active": "还款中", "closed": "已结清", "written_off": "已核销"},
+        "schedule": "还款计划", "seq": "期数", "due_date": "还款日", "principal_part": "本金", "interest_part": "利息",
+        "penalty_part": "罚息", "payment": "应还", "left": "未还", "state": "状态",
+        "inst": {"paid": "已还", "due": "未到期", "due_today": "今日到期", "overdue": "逾期", "superseded": "已调整"},
+        "repayments": "还款记录", "when": "日期", "amount": "金额",
+        "kind": {"scheduled": "主动还款", "auto_debit": "自动扣款", "early_partial": "提前部分还款",
+                 "early_full": "提前结清"},
+        "repay": "偿还当前应还", "repay_hint": "从尾号 {n} 的账户扣款。",
+        "repay_amount": "还款金额（留空则全部还清当前应还）",
+        "repay_btn": "立即还款", "early": "提前还款", "early_amount": "提前还款金额",
+        "recalc": {"reduce_payment": "期限不变，减少月供", "shorten_term": "月供不变，缩短期限"},
+        "early_btn": "提前部分还款", "payoff": "一次结清",
+        "payoff_hint": "今日结清共需 {amount} 元（含按日计算的利息 {interest} 元）。",
+        "payoff_btn": "全部结清", "class": "五级分类", "bucket": "逾期状态", "paid_principal": "已还本金",
+        "back": "返回我的贷款",
+    },
+    "book": {
+        "title": "贷款台账", "summary": "资产质量", "by_class": "按五级分类", "by_bucket": "按逾期状态",
+        "loans": "笔数", "outstanding": "剩余本金", "provision": "拨备", "rate": "拨备比例", "share": "占比",
+        "delinquency": "逾期率（逾期1天以上本金占比）", "allowance": "贷款损失准备余额", "filter": "筛选",
+        "all": "全部", "customer": "客户", "dpd": "逾期天数", "none": "没有符合条件的贷款。", "open": "查看",
+        "loan_title": "贷款 {n}", "back": "返回台账",
+    },
+    "notice": {"loan_repaid": "还款成功。"},
+})
+register_messages("en", {
+    "nav": {"portal": {"loans": "My loans"}, "console": {"loan_book": "Loan book"}},
+    "riskdash": {"source": {"lending": "Lending"}},
+    "loans": {
+        "title": "My loans", "none": "You have no loans.", "number": "Loan number", "principal": "Amount borrowed",
+        "outstanding": "Principal left", "rate": "Annual rate", "term": "Term", "months": "{n} months",
+        "next": "Next payment", "due_now": "Due now", "overdue_days": "{n} days overdue", "open": "Open",
+        "method": {"equal_installment": "Equal instalments", "equal_principal": "Equal principal"},
+        "status": {"active": "Repaying", "closed": "Repaid", "written_off": "Written off"},
+        "schedule": "Repayment schedule", "seq": "No.", "due_date": "Due", "principal_part": "Principal",
+        "interest_part": "Interest", "penalty_part": "Penalty", "payment": "Payment", "left": "Unpaid",
+        "state": "Status",
+        "inst": {"paid": "Paid", "due": "Upcoming", "due_today": "Due today", "overdue": "Overdue",
+                 "superseded": "Replaced"},
+        "repayments": "Repayments", "when": "Date", "amount": "Amount",
+        "kind": {"scheduled": "Repayment", "auto_debit": "Automatic debit", "early_partial": "Early repayment",
+                 "early_full": "Paid off early"},
+        "repay": "Pay what is due", "repay_hint": "From your account ending {n}.",
+        "repay_amount": "Amount (leave empty to pay everything due)", "repay_btn": "Pay now",
+        "early": "Pay ahead", "early_amount": "Amount to pay ahead",
+        "recalc": {"reduce_payment": "Same term, lower payment", "shorten_term": "Same payment, shorter term"},
+        "early_btn": "Pay ahead", "payoff": "Pay off", "payoff_hint":
+            "Paying off today costs {amount} (with {interest} interest for the days since the last due date).",
+        "payoff_btn": "Pay off the loan", "class": "Classification", "bucket": "Delinquency",
+        "paid_principal": "Principal repaid", "back": "Back to my loans",
+    },
+    "book": {
+        "title": "Loan book", "summary": "Portfolio quality", "by_class": "By classification",
+        "by_bucket": "By delinquency bucket", "loans": "Loans", "outstanding": "Outstanding",
+        "provision": "Provision", "rate": "Provision rate", "share": "Share",
+        "delinquency": "Delinquency rate (principal 1+ days past due)", "allowance": "Loan loss allowance",
+        "filter": "Filter", "all": "All", "customer": "Customer", "dpd": "Days past due",
+        "none": "No loans match.", "open": "Open", "loan_title": "Loan {n}", "back": "Back to the book",
+    },
+    "notice": {"loan_repaid": "Repayment made."},
+})
+
+F = Annotated[str, Form()]
+
+
+@router.get("/loans")
+def my_loans(request: Request, actor: Customer) -> Response:
+    loans = db.run_in_transaction(lambda s: servicing.list_loans(s, actor))
+    return render(request, "portal/loans.html", loans=loans)
+
+
+def _loan_page(request: Request, actor: Principal, loan_id: int, *, error: str | None = None,
+               status_code: int = 200, values: dict[str, str] | None = None) -> Response:
+    lang = lang_of(request)
+    loan = db.run_in_transaction(lambda s: servicing.loan_view(s, actor, loan_id, lang=lang))
+    v = {"amount": "", "early_amount": "", "recalc": "reduce_payment", "idempotency_key": forms.new_key()}
+    v.update(values or {})
+    return render(request, "portal/loan.html", status_code=status_code, loan=loan, error=error, values=v,
+                  here="/loans")
+
+
+@router.get("/loans/{loan_id}")
+def my_loan(request: Request, loan_id: int, actor: Customer) -> Response:
+    return _loan_page(request, actor, loan_id)
+
+
+def _pay(request: Request, actor: Principal, loan_id: int, fn: Any, values: dict[str, str]) -> Response:
+    try:
+        db.run_in_transaction(fn)
+    except (Forbidden, NotFound):
+        raise
+    except SmartbankError as exc:
+        return _loan_page(request, actor, loan_id, error=forms.message(exc, lang_of(request)), status_code=422,
+                          values=values)
+    return RedirectResponse(f"/loans/{loan_id}?notice=loan_repaid", status_code=303)
+
+
+@router.post("/loans/{loan_id}/repay")
+def repay(request: Request, loan_id: int, actor: Customer, amount: F = "", idempotency_key: F = "") -> Response:
+    key = forms.key_or_new(idempotency_key)
+    values = {"amount": amount, "idempotency_key": key}
+    return _pay(request, actor, loan_id, lambda s: servicing.repay(
+        s, actor, loan_id, amount_minor=forms.optional_amount(amount), key=key), values)
+
+
+@router.post("/loans/{loan_id}/early")
+def repay_early(request: Request, loan_id: int, actor: Customer, early_amount: F = "", recalc: F = "reduce_payment",
+                payoff: F = "", idempotency_key: F = "") -> Response:
+    key = forms.key_or_new(idempotency_key)
+    values = {"early_amount": early_amount, "recalc": recalc, "idempotency_key": key}
+
+    def work(s: Any) -> Any:
+        amount = None if payoff else forms.amount(early_amount)
+        return servicing.repay_early(s, actor, loan_id, amount_minor=amount, recalc=recalc, key=key)
+
+    return _pay(request, actor, loan_id, work, values)
+
+
+@router.get(BOOK)
+def loan_book(request: Request, actor: Staff, bucket: str = "", classification: str = "") -> Response:
+    require_page(actor, BOOK)
+    b = bucket if bucket in [x[0] for x in cls.BUCKET_TABLE] else None
+    c = classification if classification in [x[0] for x in cls.CLASSIFICATION_TABLE] else None
+
+    def work(s: Any) -> Any:
+        return (servicing.portfolio_summary(s, actor),
+                servicing.loan_book(s, actor, bucket=b, classification=c, limit=500))
+
+    summary, loans = db.run_in_transaction(work)
+    lang = lang_of(request)
+    names = [x[0] for x in cls.BUCKET_TABLE] + [x[0] for x in cls.CLASSIFICATION_TABLE]
+    labels = {n: cls.label(n, lang) for n in names}
+    return render(request, "console/lending/book.html", summary=summary, loans=loans, bucket=b or "",
+                  classification=c or "", labels=labels, buckets=[x[0] for x in cls.BUCKET_TABLE],
+                  classes=[x[0] for x in cls.CLASSIFICATION_TABLE])
+
+
+@router.get(BOOK + "/{loan_id}")
+def book_loan(request: Request, loan_id: int, actor: Staff) -> Response:
+    require_page(actor, BOOK)
+    lang = lang_of(request)
+    loan = db.run_in_transaction(lambda s: servicing.loan_view(s, actor, loan_id, lang=lang))
+    return render(request, "console/lending/book_loan.html", loan=loan)
