@@ -1,7 +1,273 @@
-"""Lending pages (placeholder, filled in by the lending module)."""
+# ruff: noqa: E501 - the page templates are kept inline, one HTML element a line
+"""Portal loan pages: choose a product, apply with a prefilled form (with the indicative monthly payment),
+follow the application (progress line, decision and reasons in plain words) and accept or withdraw.
+
+Every page calls :mod:`smartbank.lending.applications`, which checks who may see what; every action is a
+CSRF-protected form whose request is one transaction (a refused action writes nothing).
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from smartbank import db
+from smartbank.errors import SmartbankError
+from smartbank.ledger.service import utcnow
+from smartbank.lending import applications, products
+from smartbank.lending.models import EMPLOYMENT
+from smartbank.web import forms
+from smartbank.web.auth import Customer
+from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.nav import register_portal_page
+from smartbank.web.render import env, page_context
 from smartbank.web.routing import web_router
 
 router = web_router()
+register_portal_page("/loans/apply", "nav.loans_apply", order=60)
+
+register_messages("zh", {
+    "nav": {"loans_apply": "贷款"},
+    "loanapp": {
+        "title": "申请贷款", "choose": "选择贷款产品", "amount_range": "额度 {lo} – {hi}",
+        "term_range": "期限 {lo}–{hi} 个月", "apply": "申请", "amount": "借款金额（元）", "term": "期限（月）",
+        "method": "还款方式", "m": {"equal_installment": "等额本息", "equal_principal": "等额本金"},
+        "purpose": "借款用途", "income": "月收入（元）", "employment": "工作情况",
+        "emp": {"employed": "受雇", "self_employed": "自雇", "business_owner": "企业主", "retired": "退休",
+                "student": "学生", "unemployed": "无业"},
+        "employer": "工作单位", "years": "工作年限", "dependents": "供养人数",
+        "debt": "其他贷款余额（元）", "repay": "其他贷款月还款（元）", "card_balance": "信用卡已用额度（元）",
+        "card_limit": "信用卡总额度（元）", "collateral_value": "抵押物价值（元）", "collateral_desc": "抵押物说明",
+        "account": "放款及还款账户", "estimate": "估算", "monthly": "预计月供 {lo} – {hi}（以审批利率为准）",
+        "submit": "提交申请", "no_account": "您需要一个正常状态的活期账户才能申请贷款。",
+        "my": "我的贷款申请", "none": "暂无申请。", "app_title": "贷款申请 {n}",
+        "st": {"submitted": "已提交", "scoring": "审批中", "manual_review": "人工审核", "approved": "已批准",
+               "accepted": "已接受", "disbursed": "已放款", "repaying": "还款中", "closed": "已结清",
+               "declined": "未通过", "withdrawn": "已撤回", "expired": "已过期"},
+        "reasons": "主要原因", "offer": "审批结果", "rate": "年利率 {r}%", "expires": "请在 {d} 前确认",
+        "accept": "接受并放款", "withdraw": "撤回申请", "back": "返回", "bad_number": "请输入整数。",
+    },
+    "notice": {"loan_submitted": "申请已提交。", "loan_accepted": "您已接受贷款。", "loan_withdrawn": "申请已撤回。"},
+})
+register_messages("en", {
+    "nav": {"loans_apply": "Loans"},
+    "loanapp": {
+        "title": "Apply for a loan", "choose": "Choose a loan", "amount_range": "Amount {lo} – {hi}",
+        "term_range": "Term {lo}–{hi} months", "apply": "Apply", "amount": "Amount (yuan)", "term": "Term (months)",
+        "method": "Repayment", "m": {"equal_installment": "Equal instalments", "equal_principal": "Equal principal"},
+        "purpose": "Purpose", "income": "Monthly income (yuan)", "employment": "Employment",
+        "emp": {"employed": "Employed", "self_employed": "Self-employed", "business_owner": "Business owner",
+                "retired": "Retired", "student": "Student", "unemployed": "Not working"},
+        "employer": "Employer", "years": "Years employed", "dependents": "Dependents",
+        "debt": "Other loans outstanding (yuan)", "repay": "Other loans, monthly repayments (yuan)",
+        "card_balance": "Credit cards used (yuan)", "card_limit": "Credit cards limit (yuan)",
+        "collateral_value": "Collateral value (yuan)", "collateral_desc": "Collateral description",
+        "account": "Account for payout and repayments", "estimate": "Estimate",
+        "monthly": "About {lo} – {hi} a month (the approved rate decides)", "submit": "Submit application",
+        "no_account": "You need an open current account to apply for a loan.",
+        "my": "My loan applications", "none": "No applications yet.", "app_title": "Loan application {n}",
+        "st": {"submitted": "Submitted", "scoring": "Being assessed", "manual_review": "Officer review",
+               "approved": "Approved", "accepted": "Accepted", "disbursed": "Paid out", "repaying": "Repaying",
+               "closed": "Repaid", "declined": "Declined", "withdrawn": "Withdrawn", "expired": "Expired"},
+        "reasons": "Main reasons", "offer": "Our offer", "rate": "{r}% a year", "expires": "Please accept by {d}",
+        "accept": "Accept and pay out", "withdraw": "Withdraw", "back": "Back",
+        "bad_number": "Enter a whole number.",
+    },
+    "notice": {"loan_submitted": "Application submitted.", "loan_accepted": "You accepted the loan.",
+               "loan_withdrawn": "Application withdrawn."},
+})
+
+_APPLY = env.from_string("""{% extends "base.html" %}
+{% block title %}{{ t('loanapp.title') }}{% endblock %}
+{% block content %}
+<h1>{{ t('loanapp.title') }}</h1>
+<section class="card"><h2>{{ t('loanapp.choose') }}</h2>
+<ul class="plain">{% for p in products %}<li><a href="/loans/apply?product={{ p.code }}"{% if p.code == product.code %} aria-current="true"{% endif %}>{{ p.name_zh if lang == 'zh' else p.name_en }}</a>
+ <small>{{ t('loanapp.amount_range', lo=p.min_amount_minor|money, hi=p.max_amount_minor|money) }} · {{ t('loanapp.term_range', lo=p.min_term_months, hi=p.max_term_months) }}</small></li>{% endfor %}</ul>
+</section>
+{% if not accounts %}<p class="card">{{ t('loanapp.no_account') }}</p>{% else %}
+<form method="post" action="/loans/apply" class="card stack" id="loan-form">
+  {{ csrf_input }}
+  <input type="hidden" name="idempotency_key" value="{{ v.idempotency_key }}">
+  <input type="hidden" name="product" value="{{ product.code }}">
+  <p>{{ product.description_zh if lang == 'zh' else product.description_en }}</p>
+  <label>{{ t('loanapp.amount') }}<input name="amount" value="{{ v.amount }}" required inputmode="decimal" maxlength="24"></label>
+  <label>{{ t('loanapp.term') }}<input name="term_months" value="{{ v.term_months }}" required inputmode="numeric" maxlength="3"></label>
+  <label>{{ t('loanapp.method') }}<select name="method">{% for m in product.methods %}<option value="{{ m }}"{% if m == v.method %} selected{% endif %}>{{ t('loanapp.m.' ~ m) }}</option>{% endfor %}</select></label>
+  {% if quote %}<p class="notice" id="loan-estimate">{{ t('loanapp.monthly', lo=quote.best[0].payment_minor|money, hi=quote.worst[0].payment_minor|money) }}</p>{% endif %}
+  <button type="submit" name="action" value="estimate" class="link">{{ t('loanapp.estimate') }}</button>
+  <label>{{ t('loanapp.purpose') }}<input name="purpose" value="{{ v.purpose }}" required maxlength="200"></label>
+  <label>{{ t('loanapp.income') }}<input name="income" value="{{ v.income }}" required inputmode="decimal" maxlength="24"></label>
+  <label>{{ t('loanapp.employment') }}<select name="employment">{% for e in employment %}<option value="{{ e }}"{% if e == v.employment %} selected{% endif %}>{{ t('loanapp.emp.' ~ e) }}</option>{% endfor %}</select></label>
+  {% if not elder %}
+  <label>{{ t('loanapp.employer') }} <span class="optional">{{ t('form.optional') }}</span><input name="employer" value="{{ v.employer }}" maxlength="200"></label>
+  <label>{{ t('loanapp.years') }} <span class="optional">{{ t('form.optional') }}</span><input name="years_employed" value="{{ v.years_employed }}" inputmode="numeric" maxlength="2"></label>
+  {% else %}<input type="hidden" name="employer" value="{{ v.employer }}"><input type="hidden" name="years_employed" value="{{ v.years_employed }}">{% endif %}
+  <label>{{ t('loanapp.dependents') }}<input name="dependents" value="{{ v.dependents }}" inputmode="numeric" maxlength="2"></label>
+  <label>{{ t('loanapp.debt') }}<input name="debt" value="{{ v.debt }}" inputmode="decimal" maxlength="24"></label>
+  <label>{{ t('loanapp.repay') }}<input name="repay" value="{{ v.repay }}" inputmode="decimal" maxlength="24"></label>
+  {% if not elder %}
+  <label>{{ t('loanapp.card_balance') }} <span class="optional">{{ t('form.optional') }}</span><input name="card_balance" value="{{ v.card_balance }}" inputmode="decimal" maxlength="24"></label>
+  <label>{{ t('loanapp.card_limit') }} <span class="optional">{{ t('form.optional') }}</span><input name="card_limit" value="{{ v.card_limit }}" inputmode="decimal" maxlength="24"></label>
+  {% else %}<input type="hidden" name="card_balance" value="{{ v.card_balance }}"><input type="hidden" name="card_limit" value="{{ v.card_limit }}">{% endif %}
+  {% if product.collateral %}
+  <label>{{ t('loanapp.collateral_value') }}<input name="collateral_value" value="{{ v.collateral_value }}" required inputmode="decimal" maxlength="24"></label>
+  <label>{{ t('loanapp.collateral_desc') }}<input name="collateral_description" value="{{ v.collateral_description }}" required maxlength="300"></label>
+  {% endif %}
+  <label>{{ t('loanapp.account') }}<select name="account_id">{% for a in accounts %}<option value="{{ a.id }}"{% if a.id|string == v.account_id|string %} selected{% endif %}>{{ a.number|account_number }} · {{ a.balance_minor|money }}</option>{% endfor %}</select></label>
+  <button type="submit" name="action" value="submit" class="primary" id="loan-submit">{{ t('loanapp.submit') }}</button>
+</form>
+{% endif %}
+<section class="card"><h2>{{ t('loanapp.my') }}</h2>
+{% if mine %}<ul class="plain">{% for a in mine %}<li><a href="/loans/applications/{{ a.id }}">{{ a.number }}</a> {{ a.amount_minor|money }} · {{ t('loanapp.st.' ~ a.status) }}</li>{% endfor %}</ul>{% else %}<p>{{ t('loanapp.none') }}</p>{% endif %}
+</section>
+{% endblock %}""")
+
+_APP = env.from_string("""{% extends "base.html" %}
+{% block title %}{{ t('loanapp.app_title', n=a.number) }}{% endblock %}
+{% block content %}
+<h1>{{ t('loanapp.app_title', n=a.number) }}</h1>
+<p>{{ a.product.name_zh if lang == 'zh' else a.product.name_en }} · {{ a.amount_minor|money }} · {{ a.term_months }} {{ t('loanapp.term') }}</p>
+<ol class="steps card" id="loan-progress">{% for p in a.progress %}<li{% if p.current %} class="current" aria-current="step"{% endif %}>{{ '✓ ' if p.done else '' }}{{ t('loanapp.st.' ~ p.state) }}{% if p.at %} <small>{{ p.at|show_date }}</small>{% endif %}</li>{% endfor %}</ol>
+{% if a.offer and a.status == 'approved' %}
+<section class="card" id="loan-offer"><h2>{{ t('loanapp.offer') }}</h2>
+<p>{{ a.offer.amount_minor|money }} · {{ t('loanapp.rate', r='%.2f'|format(a.offer.rate_bps / 100)) }} · {{ t('loanapp.m.' ~ a.offer.method) }}</p>
+<p>{{ a.offer.monthly_payment_minor|money }} / {{ t('loanapp.term') }}</p>
+{% if a.offer.expires_at %}<p>{{ t('loanapp.expires', d=a.offer.expires_at|show_date) }}</p>{% endif %}
+</section>{% endif %}
+{% if a.decision and a.decision.reasons and a.status in ('declined', 'manual_review') %}
+<section class="card" id="loan-reasons"><h2>{{ t('loanapp.reasons') }}</h2>
+<ul>{% for r in a.decision.reasons %}<li>{{ r.zh if lang == 'zh' else r.en }}</li>{% endfor %}</ul></section>{% endif %}
+{% if a.can_accept %}<form method="post" action="/loans/applications/{{ a.id }}/accept" class="inline">{{ csrf_input }}<button type="submit" class="primary" id="loan-accept">{{ t('loanapp.accept') }}</button></form>{% endif %}
+{% if a.can_withdraw %}<form method="post" action="/loans/applications/{{ a.id }}/withdraw" class="inline">{{ csrf_input }}<button type="submit" id="loan-withdraw">{{ t('loanapp.withdraw') }}</button></form>{% endif %}
+<p><a href="/loans/apply">{{ t('loanapp.back') }}</a></p>
+{% endblock %}""")
+
+F = Annotated[str, Form()]
+
+
+def _html(request: Request, tpl: Any, status_code: int = 200, **ctx: Any) -> Response:
+    from starlette.responses import HTMLResponse
+
+    return HTMLResponse(tpl.render(page_context(request, **ctx)), status_code=status_code)
+
+
+def _yuan(minor: int | None) -> str:
+    return "" if minor is None else forms.plain_amount(minor)
+
+
+def _values_from_prefill(p: dict[str, Any]) -> dict[str, str]:
+    v = p["values"]
+    return {"idempotency_key": forms.new_key(), "amount": _yuan(v["amount_minor"]),
+            "term_months": str(v["term_months"]), "method": v["method"], "purpose": v["purpose"] or "",
+            "income": _yuan(v["monthly_income_minor"]), "employment": v["employment"] or "employed",
+            "employer": v["employer"] or "", "years_employed": "" if v["years_employed"] is None
+            else str(v["years_employed"]), "dependents": str(v["dependents"] or 0),
+            "debt": _yuan(v["existing_debt_minor"]), "repay": _yuan(v["existing_monthly_repayment_minor"]),
+            "card_balance": _yuan(v["revolving_balance_minor"]), "card_limit": _yuan(v["revolving_limit_minor"]),
+            "collateral_value": _yuan(v["collateral_value_minor"]),
+            "collateral_description": v["collateral_description"] or "",
+            "account_id": str(v["account_id"] or "")}
+
+
+def _page(request: Request, actor: Any, code: str, values: dict[str, str] | None = None, *,
+          error: str | None = None, status_code: int = 200, quote: dict[str, Any] | None = None) -> Response:
+    def work(s):
+        items = [products.product_dict(p) for p in products.list_products(s)]
+        chosen = code if any(p["code"] == code for p in items) else (items[0]["code"] if items else "")
+        pre = applications.prefill(s, actor, chosen) if chosen else None
+        mine = [{"id": a.id, "number": a.number, "amount_minor": a.amount_minor, "status": a.status}
+                for a in applications.list_applications(s, actor, limit=20)]
+        return items, pre, mine
+
+    items, pre, mine = db.run_in_transaction(work)
+    if pre is None:
+        return _html(request, _APPLY, products=[], product={"code": ""}, accounts=[], v={}, employment=EMPLOYMENT,
+                     mine=mine, quote=None, here="/loans/apply")
+    v = values or _values_from_prefill(pre)
+    if quote is None and v.get("amount") and v.get("term_months", "").isdigit():
+        try:
+            amount = forms.amount(v["amount"])
+            quote = db.run_in_transaction(lambda s: products.quote(
+                s, product_code=pre["product"]["code"], amount_minor=amount, term_months=int(v["term_months"]),
+                method=v.get("method") or "equal_installment", day=utcnow().date()))
+        except SmartbankError:
+            quote = None
+    return _html(request, _APPLY, status_code=status_code, products=items, product=pre["product"],
+                 accounts=pre["accounts"], v=v, employment=EMPLOYMENT, mine=mine, quote=quote, error=error,
+                 here="/loans/apply")
+
+
+@router.get("/loans/apply")
+def apply_page(request: Request, actor: Customer, product: str = "") -> Response:
+    return _page(request, actor, product[:32].upper())
+
+
+def _opt_int(text: str, key: str = "loanapp.bad_number") -> int | None:
+    t = (text or "").strip()
+    if not t:
+        return None
+    if not t.isdigit() or len(t) > 4:
+        raise forms.FormError(key)
+    return int(t)
+
+
+@router.post("/loans/apply")
+def apply_submit(request: Request, actor: Customer, product: F = "", amount: F = "", term_months: F = "",
+                 method: F = "", purpose: F = "", income: F = "", employment: F = "", employer: F = "",
+                 years_employed: F = "", dependents: F = "", debt: F = "", repay: F = "", card_balance: F = "",
+                 card_limit: F = "", collateral_value: F = "", collateral_description: F = "", account_id: F = "",
+                 idempotency_key: F = "", action: F = "submit") -> Response:
+    values = {"idempotency_key": forms.key_or_new(idempotency_key), "amount": amount, "term_months": term_months,
+              "method": method, "purpose": purpose, "income": income, "employment": employment, "employer": employer,
+              "years_employed": years_employed, "dependents": dependents, "debt": debt, "repay": repay,
+              "card_balance": card_balance, "card_limit": card_limit, "collateral_value": collateral_value,
+              "collateral_description": collateral_description, "account_id": account_id}
+    code = product[:32].upper()
+    if action == "estimate":
+        return _page(request, actor, code, values)
+
+    def work(s):
+        p = products.get_product(s, code)
+        secured = products.collateral_kind(p)
+        cmd = applications.ApplicationIn(
+            product=code, account_id=forms.int_id(account_id), amount_minor=forms.amount(amount),
+            term_months=_opt_int(term_months) or 0, method=method, purpose=forms.short_text(purpose, 200),
+            monthly_income_minor=forms.optional_amount(income) or 0, employment=employment,
+            employer=forms.short_text(employer, 200) or None, years_employed=_opt_int(years_employed),
+            dependents=_opt_int(dependents) or 0, existing_debt_minor=forms.optional_amount(debt) or 0,
+            existing_monthly_repayment_minor=forms.optional_amount(repay) or 0,
+            revolving_balance_minor=forms.optional_amount(card_balance),
+            revolving_limit_minor=forms.optional_amount(card_limit),
+            collateral_kind=secured, collateral_value_minor=forms.optional_amount(collateral_value) if secured
+            else None, collateral_description=forms.short_text(collateral_description, 300) or None if secured
+            else None)
+        app, _created = applications.submit(s, actor, cmd, idempotency_key=values["idempotency_key"], channel="web")
+        return app.id
+
+    try:
+        app_id = db.run_in_transaction(work)
+    except SmartbankError as exc:
+        return _page(request, actor, code, values, error=forms.message(exc, lang_of(request)), status_code=422)
+    return RedirectResponse(f"/loans/applications/{app_id}?notice=loan_submitted", status_code=303)
+
+
+@router.get("/loans/applications/{application_id}")
+def application_page(request: Request, application_id: int, actor: Customer) -> Response:
+    a = db.run_in_transaction(lambda s: applications.application_view(
+        s, applications.get_application(s, actor, application_id)))
+    return _html(request, _APP, a=a, here="/loans/apply")
+
+
+@router.post("/loans/applications/{application_id}/accept")
+def accept(request: Request, application_id: int, actor: Customer) -> Response:
+    db.run_in_transaction(lambda s: applications.accept(s, actor, application_id))
+    return RedirectResponse(f"/loans/applications/{application_id}?notice=loan_accepted", status_code=303)
+
+
+@router.post("/loans/applications/{application_id}/withdraw")
+def withdraw(request: Request, application_id: int, actor: Customer) -> Response:
+    db.run_in_transaction(lambda s: applications.withdraw(s, actor, application_id))
+    return RedirectResponse(f"/loans/applications/{application_id}?notice=loan_withdrawn", status_code=303)
