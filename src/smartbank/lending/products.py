@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.lending import schedule
 from smartbank.lending.models import GRADES, PRODUCT_KINDS, REPAYMENT_METHODS, LoanProduct, ReferenceRate
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -325,24 +326,9 @@ def rate_bounds(session: Session, product: LoanProduct, day: date) -> tuple[int,
     return ref + min(spreads), ref + max(spreads)
 
 
-def _own_first_payment(principal: int, rate_bps: int, term: int, method: str) -> int:
-    r = Decimal(rate_bps) / Decimal(120000)
-    if method == "equal_principal":
-        return int((Decimal(principal // term) + Decimal(principal) * r).quantize(Decimal(1), ROUND_HALF_EVEN))
-    if r == 0:
-        return int((Decimal(principal) / term).quantize(Decimal(1), ROUND_HALF_EVEN))
-    f = (1 + r) ** term
-    return int((Decimal(principal) * r * f / (f - 1)).quantize(Decimal(1), ROUND_HALF_EVEN))
-
-
 def schedule_head(principal: int, rate_bps: int, term: int, method: str, start: date, n: int = 3
                   ) -> list[dict[str, Any]]:
-    """The first ``n`` instalments of the repayment schedule (servicing's schedule when it is installed)."""
-    try:
-        from smartbank.lending import schedule
-    except ImportError:  # pragma: no cover - servicing not installed
-        pay = _own_first_payment(principal, rate_bps, term, method)
-        return [{"seq": 1, "due_date": None, "payment_minor": pay, "principal_minor": None, "interest_minor": None}]
+    """The first ``n`` instalments of the repayment schedule (:func:`smartbank.lending.schedule.build`)."""
     rows = schedule.build(principal, rate_bps, term, method, start)
     return [{"seq": r.seq, "due_date": r.due_date.isoformat(), "payment_minor": r.payment_minor,
              "principal_minor": r.principal_minor, "interest_minor": r.interest_minor} for r in rows[:n]]
