@@ -34,7 +34,7 @@ register_console_page(BOOK, "nav.console.loan_book", roles=servicing.BOOK_READER
 register_messages("zh", {
     "nav": {"portal": {"loans": "我的贷款"}, "console": {"loan_book": "贷款台账"}},
     "riskdash": {"source": {"lending": "信贷预警"}},
-    "loans": {
+    "myloans": {
         "title": "我的贷款", "none": "您目前没有贷款。", "number": "贷款编号", "principal": "贷款金额",
         "outstanding": "剩余本金", "rate": "年利率", "term": "期限", "months": "{n} 个月", "next": "下次还款",
         "due_now": "当前应还", "overdue_days": "已逾期 {n} 天", "open": "查看",
@@ -67,7 +67,7 @@ register_messages("zh", {
 register_messages("en", {
     "nav": {"portal": {"loans": "My loans"}, "console": {"loan_book": "Loan book"}},
     "riskdash": {"source": {"lending": "Lending"}},
-    "loans": {
+    "myloans": {
         "title": "My loans", "none": "You have no loans.", "number": "Loan number", "principal": "Amount borrowed",
         "outstanding": "Principal left", "rate": "Annual rate", "term": "Term", "months": "{n} months",
         "next": "Next payment", "due_now": "Due now", "overdue_days": "{n} days overdue", "open": "Open",
