@@ -21,8 +21,8 @@ from smartbank.ops.migrate import upgrade
 
 PG_URL = os.environ.get("SMARTBANK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = [
-    "credit_blacklist", "loan_warnings", "loan_status_history", "loan_repayments", "loan_installments", "loans", "credit_decisions",
-    "loan_application_events", "loan_applications", "reference_rates", "loan_products",
+    "credit_blacklist", "loan_warnings", "loan_status_history", "loan_repayments", "loan_installments", "loans",
+    "credit_decisions", "loan_application_events", "loan_applications", "reference_rates", "loan_products",
     "risk_decisions", "risk_challenges", "risk_rules", "risk_alerts", "risk_alert_events", "risk_labels",
     "risk_limits", "risk_limit_breaches", "risk_register", "risk_kris", "risk_kri_values", "risk_warnings",
     "risk_model_monitor", "notifications",

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from smartbank import db
+from smartbank.backoffice import service as backoffice
 from smartbank.errors import (
     Conflict,
     Forbidden,
@@ -23,6 +24,7 @@ from smartbank.lending import schedule as sched
 from smartbank.lending import servicing
 from smartbank.lending.models import Loan, LoanApplication, LoanInstallment, LoanStatusHistory
 from smartbank.payments import service as payments
+from smartbank.security.service import Principal
 from tests.lending.support import accepted_app, customer, disbursed, fund, run_days
 
 START = date(2025, 1, 15)
@@ -53,6 +55,8 @@ def _state(engine) -> tuple:
 
 def test_disbursement_balances_in_the_ledger(bank, engine):
     cid, acct, me = customer(bank)
+    teller = Principal(user_id=bank.user("teller1", role="teller"), username="teller1", role="teller",
+                       customer_id=None)
     app_id = accepted_app(engine, cid, acct, amount=1_200_000, rate_bps=600, term=12)
     with db.session_scope(engine) as s:
         app = s.get(LoanApplication, app_id)
@@ -82,6 +86,8 @@ def test_disbursement_balances_in_the_ledger(bank, engine):
                                                       amount_minor=1, currency="CNY"))
         notes = s.execute(text("SELECT kind FROM notifications WHERE customer_id = :c"), {"c": cid}).scalars().all()
         assert notes == ["loan_disbursed"]
+        with pytest.raises(ValidationFailed):  # nor can cash over the counter move it out of step with the loan
+            backoffice.cash(s, teller, account_id=loan_acct, amount_minor=100, currency="CNY", key="c1", deposit=True)
 
 
 def test_only_an_accepted_application_is_paid_out(bank, engine):

@@ -81,6 +81,8 @@ def cash(session: Session, actor: Principal, *, account_id: int, amount_minor: i
     a = ledger.get_account(session, account_id)
     if a.kind == "internal":
         raise ValidationFailed("cash goes to customer accounts")
+    if a.kind == "loan":
+        raise ValidationFailed("a loan account is repaid through the loan, not with cash over the counter")
     till = ledger.internal_account(session, "settlement", check_currency(currency))
     before = _acct_state(a)
     cmd = ledger.TransferCommand(
