@@ -376,3 +376,25 @@ def test_catch_up_accrues_on_the_balance_of_each_day(bank, engine):
     rate = Decimal("0.0200")
     expected = 2 * daily_accrual_micro(100_000_00, rate) + daily_accrual_micro(150_000_00, rate)
     assert accrued == expected
+
+
+def test_close_of_day_lets_unaccepted_loan_offers_lapse(bank, engine):
+    from datetime import UTC, datetime
+
+    from smartbank.lending.models import LoanApplication
+    from tests.lending.support import accepted_app
+
+    cid = bank.customer("王芳")
+    acct = bank.account(cid, balance=0)
+    app_id = accepted_app(engine, cid, acct)
+    with db.session_scope(engine) as s:  # an offer made on 1 March that runs out on 15 March
+        a = s.get(LoanApplication, app_id)
+        a.status, a.offer_expires_at = "approved", datetime(2025, 3, 15, 2, 0, tzinfo=UTC)
+    close(engine, date(2025, 3, 14))
+    with db.session_scope(engine) as s:
+        assert s.get(LoanApplication, app_id).status == "approved"
+    close(engine, date(2025, 3, 15))
+    with db.session_scope(engine) as s:
+        assert s.get(LoanApplication, app_id).status == "expired"
+        summary = s.execute(text("SELECT summary FROM business_days WHERE day = :d"), {"d": date(2025, 3, 15)}).scalar()
+        assert (json.loads(summary) if isinstance(summary, str) else summary)["loans"]["offers_expired"] == 1

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account, BusinessDay
+from smartbank.lending import applications as loan_applications
 from smartbank.lending import servicing as lending
 from smartbank.money import round_minor
 from smartbank.payments.service import mark_overdue_bills, run_due_scheduled
@@ -111,6 +112,8 @@ def close_day(session: Session, day: date) -> DayResult:
     res.loans = lending.run_day(session, day)
     # the day's risk indicators and model drift, measured at the end of the bank day
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo("Asia/Shanghai"))
+    # loan offers not accepted by the end of the day lapse
+    res.loans["offers_expired"] = loan_applications.expire_offers(session, end_of_day)
     res.risk_warnings = int(risk_monitor.run(session, end_of_day)["warnings_raised"])
     session.add(BusinessDay(day=day, status="done", finished_at=ledger.utcnow(), summary=res.as_dict()))
     session.flush()
