@@ -246,6 +246,7 @@ def demo(
 
         db.run_in_transaction(risk.seed_defaults)
         _demo_insight(seed)
+        _demo_lending(seed)
     s = get_settings()
     base = f"http://{s.host}:{s.port}"
     console.print(f"\n[bold green]smartbank is ready[/] at {base}  (API docs: {base}/docs)\n")
@@ -255,6 +256,57 @@ def demo(
     console.print("")
     if serve_too:
         serve(host=None, port=None, workers=1, database_url=None)
+
+
+def _demo_lending(seed: int) -> None:
+    """Loan products and the LPR history, a credit model (the fast settings: seconds, on the shared Give Me
+    Some Credit file or, without it, on generated rows of the same shape) and two applications: the first
+    demo customer's small consumer loan, decided automatically (and paid out when approved), and the
+    second's large one, which waits in the loan officers' queue."""
+    import tempfile
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from smartbank import db
+    from smartbank.config import get_settings
+    from smartbank.lending import applications
+    from smartbank.lending import seed as lending_seed
+    from smartbank.lending.credit import scorer
+    from smartbank.security import service as security
+    from smartbank.security.models import User
+
+    db.run_in_transaction(lending_seed.seed)
+    if scorer.load_scorer() is None:
+        data = Path(get_settings().datasets_dir) / "give_me_some_credit" / "train.csv"
+        with tempfile.TemporaryDirectory() as tmp:
+            if not data.exists():
+                data = Path(tmp) / "credit.csv"
+                scorer.synthetic_credit(20_000, seed=seed).to_csv(data, index=False)
+            console.print(f"training the credit model (fast settings) on {data.name} ...")
+            m = scorer.train_production(data, fast=True, seed=seed)
+            console.print(f"credit model {m.get('version', '')}: AUC {m.get('auc', float('nan')):.3f} on held-out rows")
+
+    def apply(s, username: str, product: str, amount_minor: int, income_minor: int) -> None:
+        u = s.scalars(select(User).where(User.username == username)).first()
+        if u is None or u.customer_id is None:
+            return
+        me = security.Principal(user_id=u.id, username=u.username, role=u.role, customer_id=u.customer_id,
+                                display_name=u.display_name)
+        account_id = applications.prefill(s, me, product)["values"]["account_id"]
+        if account_id is None:
+            return
+        app, _ = applications.submit(s, me, applications.ApplicationIn(
+            product=product, account_id=account_id, amount_minor=amount_minor, term_months=12,
+            method="equal_installment", purpose="home renovation 装修", monthly_income_minor=income_minor,
+            employment="employed", years_employed=6, dependents=1, open_credit_lines=3, real_estate_loans=1,
+            revolving_balance_minor=800_000, revolving_limit_minor=5_000_000,
+        ), idempotency_key=f"demo:{username}:{product}", channel="web")
+        if app.status == "approved":
+            applications.accept(s, me, app.id)
+
+    db.run_in_transaction(lambda s: apply(s, "demo", "PERSONAL", 5_000_000, 2_500_000))
+    db.run_in_transaction(lambda s: apply(s, "demo2", "PERSONAL", 28_000_000, 6_000_000))
 
 
 def _demo_insight(seed: int) -> None:
