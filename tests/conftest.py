@@ -21,6 +21,8 @@ from smartbank.ops.migrate import upgrade
 
 PG_URL = os.environ.get("SMARTBANK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = [
+    "rec_served", "rec_events", "rec_items", "portfolio_plans", "holdings", "wealth_orders", "suitability_checks",
+    "product_navs", "wealth_products", "risk_assessments", "risk_questionnaires",
     "credit_blacklist", "loan_warnings", "loan_status_history", "loan_repayments", "loan_installments", "loans",
     "credit_decisions", "loan_application_events", "loan_applications", "reference_rates", "loan_products",
     "risk_decisions", "risk_challenges", "risk_rules", "risk_alerts", "risk_alert_events", "risk_labels",

@@ -30,6 +30,11 @@ risk_app = typer.Typer(help="Risk control: the fraud model, rules, alerts, limit
 app.add_typer(risk_app, name="risk")
 lending_app = typer.Typer(help="Lending: products, applications, credit models, loans.", no_args_is_help=True)
 app.add_typer(lending_app, name="lending")
+wealth_app = typer.Typer(help="Wealth: risk assessment, products and NAV, orders, holdings, robo-advice.",
+                         no_args_is_help=True)
+app.add_typer(wealth_app, name="wealth")
+recommend_app = typer.Typer(help="Recommendation: items, events, training, serving.", no_args_is_help=True)
+app.add_typer(recommend_app, name="recommend")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -387,6 +392,9 @@ __import__("smartbank.cli_lending").cli_lending.register(app, lending_app, eval_
 __import__("smartbank.cli_lending_loans").cli_lending_loans.register(app, lending_app, eval_app)
 __import__("smartbank.cli_lending_models").cli_lending_models.register(app, lending_app, eval_app)
 __import__("smartbank.cli_wealth_eval").cli_wealth_eval.register(app, bench_app, eval_app)
+__import__("smartbank.cli_wealth").cli_wealth.register(app, wealth_app, bench_app)
+__import__("smartbank.cli_wealth_robo").cli_wealth_robo.register(app, wealth_app, bench_app)
+__import__("smartbank.cli_recommend").cli_recommend.register(app, recommend_app, bench_app)
 
 
 def main() -> None:  # pragma: no cover

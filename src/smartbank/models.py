@@ -27,6 +27,7 @@ from smartbank.lending.models import (
 )
 from smartbank.notifications.models import Notification
 from smartbank.payments.models import Bill, Biller, Payee, ScheduledTransfer
+from smartbank.recommend.models import RecEvent, RecItem, RecServed
 from smartbank.risk.models import (
     RiskAlert,
     RiskAlertEvent,
@@ -43,14 +44,25 @@ from smartbank.risk.models import (
     RiskWarning,
 )
 from smartbank.security.models import AuditLog, AuthSession, User
+from smartbank.wealth.models import (
+    Holding,
+    PortfolioPlan,
+    ProductNav,
+    RiskAssessment,
+    RiskQuestionnaire,
+    SuitabilityCheck,
+    WealthOrder,
+    WealthProduct,
+)
 
 __all__ = [
     "Account", "AuditLog", "AuthSession", "Bill", "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision",
-    "Customer",
-    "CustomerDailyUsage", "CustomerProfile", "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction",
-    "ImportBatch", "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment",
-    "LoanProduct", "LoanRepayment", "LoanStatusHistory", "LoanWarning", "Notification", "Payee", "ReferenceRate",
-    "RiskAlert", "RiskAlertEvent", "RiskChallenge", "RiskDecision", "RiskKri", "RiskKriValue", "RiskLabel",
-    "RiskLimit", "RiskLimitBreach", "RiskModelMonitor", "RiskRegisterEntry", "RiskRule", "RiskWarning",
-    "ScheduledTransfer", "Seal", "Segment", "TagDefinition", "Transfer", "Unsealed", "User",
+    "Customer", "CustomerDailyUsage", "CustomerProfile", "CustomerSourceId", "CustomerTag", "Entry",
+    "ExternalTransaction", "Holding", "ImportBatch", "InsightState", "Loan", "LoanApplication",
+    "LoanApplicationEvent", "LoanInstallment", "LoanProduct", "LoanRepayment", "LoanStatusHistory", "LoanWarning",
+    "Notification", "Payee", "PortfolioPlan", "ProductNav", "RecEvent", "RecItem", "RecServed", "ReferenceRate",
+    "RiskAlert", "RiskAlertEvent", "RiskAssessment", "RiskChallenge", "RiskDecision", "RiskKri", "RiskKriValue",
+    "RiskLabel", "RiskLimit", "RiskLimitBreach", "RiskModelMonitor", "RiskQuestionnaire", "RiskRegisterEntry",
+    "RiskRule", "RiskWarning", "ScheduledTransfer", "Seal", "Segment", "SuitabilityCheck", "TagDefinition",
+    "Transfer", "Unsealed", "User", "WealthOrder", "WealthProduct",
 ]

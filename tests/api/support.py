@@ -21,6 +21,8 @@ WATCHED_TABLES = (
     "risk_alerts", "risk_alert_events", "risk_labels", "risk_rules", "risk_limits", "risk_register", "risk_kris",
     "risk_warnings", "notifications", "loan_products", "reference_rates", "loan_applications",
     "loan_application_events", "credit_decisions", "loans", "loan_installments", "loan_repayments",
+    "risk_assessments", "wealth_products", "product_navs", "suitability_checks", "wealth_orders", "holdings",
+    "portfolio_plans", "rec_items", "rec_events", "rec_served",
 )
 
 

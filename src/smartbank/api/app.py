@@ -25,10 +25,13 @@ from smartbank.api.routers import (
     lending_loans,
     notifications,
     payments,
+    recommend,
     risk,
     risk_cases,
     risk_monitor,
     risk_rules,
+    wealth,
+    wealth_robo,
 )
 from smartbank.config import get_settings
 from smartbank.errors import SmartbankError
@@ -164,7 +167,7 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
     for r in (auth.router, accounts.router, payments.router, backoffice.router, insight.router, risk.router,
               risk_rules.router, risk_cases.router, risk_monitor.router, notifications.router,
-              lending_apply.router, lending_loans.router):
+              lending_apply.router, lending_loans.router, wealth.router, wealth_robo.router, recommend.router):
         api.include_router(r)
     app.include_router(api)
 

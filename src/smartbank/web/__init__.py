@@ -36,6 +36,9 @@ MODULES = (
     "smartbank.web.lending_review",
     "smartbank.web.lending_loans",
     "smartbank.web.lending_models",
+    "smartbank.web.wealth",
+    "smartbank.web.wealth_robo",
+    "smartbank.web.recommend",
 )
 
 __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]
