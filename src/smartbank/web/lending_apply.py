@@ -1,4 +1,3 @@
-# ruff: noqa: E501 - the page templates are kept inline, one HTML element a line
 """Portal loan pages: choose a product, apply with a prefilled form (with the indicative monthly payment),
 follow the application (progress line, decision and reasons in plain words) and accept or withdraw.
 
@@ -79,71 +78,9 @@ register_messages("en", {
                "loan_withdrawn": "Application withdrawn."},
 })
 
-_APPLY = env.from_string("""{% extends "base.html" %}
-{% block title %}{{ t('loanapp.title') }}{% endblock %}
-{% block content %}
-<h1>{{ t('loanapp.title') }}</h1>
-<section class="card"><h2>{{ t('loanapp.choose') }}</h2>
-<ul class="plain">{% for p in products %}<li><a href="/loans/apply?product={{ p.code }}"{% if p.code == product.code %} aria-current="true"{% endif %}>{{ p.name_zh if lang == 'zh' else p.name_en }}</a>
- <small>{{ t('loanapp.amount_range', lo=p.min_amount_minor|money, hi=p.max_amount_minor|money) }} · {{ t('loanapp.term_range', lo=p.min_term_months, hi=p.max_term_months) }}</small></li>{% endfor %}</ul>
-</section>
-{% if not accounts %}<p class="card">{{ t('loanapp.no_account') }}</p>{% else %}
-<form method="post" action="/loans/apply" class="card stack" id="loan-form">
-  {{ csrf_input }}
-  <input type="hidden" name="idempotency_key" value="{{ v.idempotency_key }}">
-  <input type="hidden" name="product" value="{{ product.code }}">
-  <p>{{ product.description_zh if lang == 'zh' else product.description_en }}</p>
-  <label>{{ t('loanapp.amount') }}<input name="amount" value="{{ v.amount }}" required inputmode="decimal" maxlength="24"></label>
-  <label>{{ t('loanapp.term') }}<input name="term_months" value="{{ v.term_months }}" required inputmode="numeric" maxlength="3"></label>
-  <label>{{ t('loanapp.method') }}<select name="method">{% for m in product.methods %}<option value="{{ m }}"{% if m == v.method %} selected{% endif %}>{{ t('loanapp.m.' ~ m) }}</option>{% endfor %}</select></label>
-  {% if quote %}<p class="notice" id="loan-estimate">{{ t('loanapp.monthly', lo=quote.best[0].payment_minor|money, hi=quote.worst[0].payment_minor|money) }}</p>{% endif %}
-  <button type="submit" name="action" value="estimate" class="link">{{ t('loanapp.estimate') }}</button>
-  <label>{{ t('loanapp.purpose') }}<input name="purpose" value="{{ v.purpose }}" required maxlength="200"></label>
-  <label>{{ t('loanapp.income') }}<input name="income" value="{{ v.income }}" required inputmode="decimal" maxlength="24"></label>
-  <label>{{ t('loanapp.employment') }}<select name="employment">{% for e in employment %}<option value="{{ e }}"{% if e == v.employment %} selected{% endif %}>{{ t('loanapp.emp.' ~ e) }}</option>{% endfor %}</select></label>
-  {% if not elder %}
-  <label>{{ t('loanapp.employer') }} <span class="optional">{{ t('form.optional') }}</span><input name="employer" value="{{ v.employer }}" maxlength="200"></label>
-  <label>{{ t('loanapp.years') }} <span class="optional">{{ t('form.optional') }}</span><input name="years_employed" value="{{ v.years_employed }}" inputmode="numeric" maxlength="2"></label>
-  {% else %}<input type="hidden" name="employer" value="{{ v.employer }}"><input type="hidden" name="years_employed" value="{{ v.years_employed }}">{% endif %}
-  <label>{{ t('loanapp.dependents') }}<input name="dependents" value="{{ v.dependents }}" inputmode="numeric" maxlength="2"></label>
-  <label>{{ t('loanapp.debt') }}<input name="debt" value="{{ v.debt }}" inputmode="decimal" maxlength="24"></label>
-  <label>{{ t('loanapp.repay') }}<input name="repay" value="{{ v.repay }}" inputmode="decimal" maxlength="24"></label>
-  {% if not elder %}
-  <label>{{ t('loanapp.card_balance') }} <span class="optional">{{ t('form.optional') }}</span><input name="card_balance" value="{{ v.card_balance }}" inputmode="decimal" maxlength="24"></label>
-  <label>{{ t('loanapp.card_limit') }} <span class="optional">{{ t('form.optional') }}</span><input name="card_limit" value="{{ v.card_limit }}" inputmode="decimal" maxlength="24"></label>
-  {% else %}<input type="hidden" name="card_balance" value="{{ v.card_balance }}"><input type="hidden" name="card_limit" value="{{ v.card_limit }}">{% endif %}
-  {% if product.collateral %}
-  <label>{{ t('loanapp.collateral_value') }}<input name="collateral_value" value="{{ v.collateral_value }}" required inputmode="decimal" maxlength="24"></label>
-  <label>{{ t('loanapp.collateral_desc') }}<input name="collateral_description" value="{{ v.collateral_description }}" required maxlength="300"></label>
-  {% endif %}
-  <label>{{ t('loanapp.account') }}<select name="account_id">{% for a in accounts %}<option value="{{ a.id }}"{% if a.id|string == v.account_id|string %} selected{% endif %}>{{ a.number|account_number }} · {{ a.balance_minor|money }}</option>{% endfor %}</select></label>
-  <button type="submit" name="action" value="submit" class="primary" id="loan-submit">{{ t('loanapp.submit') }}</button>
-</form>
-{% endif %}
-<section class="card"><h2>{{ t('loanapp.my') }}</h2>
-{% if mine %}<ul class="plain">{% for a in mine %}<li><a href="/loans/applications/{{ a.id }}">{{ a.number }}</a> {{ a.amount_minor|money }} · {{ t('loanapp.st.' ~ a.status) }}</li>{% endfor %}</ul>{% else %}<p>{{ t('loanapp.none') }}</p>{% endif %}
-</section>
-{% endblock %}""")
+_APPLY = "portal/loan_apply.html"
 
-_APP = env.from_string("""{% extends "base.html" %}
-{% block title %}{{ t('loanapp.app_title', n=a.number) }}{% endblock %}
-{% block content %}
-<h1>{{ t('loanapp.app_title', n=a.number) }}</h1>
-<p>{{ a.product.name_zh if lang == 'zh' else a.product.name_en }} · {{ a.amount_minor|money }} · {{ a.term_months }} {{ t('loanapp.term') }}</p>
-<ol class="steps card" id="loan-progress">{% for p in a.progress %}<li{% if p.current %} class="current" aria-current="step"{% endif %}>{{ '✓ ' if p.done else '' }}{{ t('loanapp.st.' ~ p.state) }}{% if p.at %} <small>{{ p.at|show_date }}</small>{% endif %}</li>{% endfor %}</ol>
-{% if a.offer and a.status == 'approved' %}
-<section class="card" id="loan-offer"><h2>{{ t('loanapp.offer') }}</h2>
-<p>{{ a.offer.amount_minor|money }} · {{ t('loanapp.rate', r='%.2f'|format(a.offer.rate_bps / 100)) }} · {{ t('loanapp.m.' ~ a.offer.method) }}</p>
-<p>{{ a.offer.monthly_payment_minor|money }} / {{ t('loanapp.term') }}</p>
-{% if a.offer.expires_at %}<p>{{ t('loanapp.expires', d=a.offer.expires_at|show_date) }}</p>{% endif %}
-</section>{% endif %}
-{% if a.decision and a.decision.reasons and a.status in ('declined', 'manual_review') %}
-<section class="card" id="loan-reasons"><h2>{{ t('loanapp.reasons') }}</h2>
-<ul>{% for r in a.decision.reasons %}<li>{{ r.zh if lang == 'zh' else r.en }}</li>{% endfor %}</ul></section>{% endif %}
-{% if a.can_accept %}<form method="post" action="/loans/applications/{{ a.id }}/accept" class="inline">{{ csrf_input }}<button type="submit" class="primary" id="loan-accept">{{ t('loanapp.accept') }}</button></form>{% endif %}
-{% if a.can_withdraw %}<form method="post" action="/loans/applications/{{ a.id }}/withdraw" class="inline">{{ csrf_input }}<button type="submit" id="loan-withdraw">{{ t('loanapp.withdraw') }}</button></form>{% endif %}
-<p><a href="/loans/apply">{{ t('loanapp.back') }}</a></p>
-{% endblock %}""")
+_APP = "portal/loan_application.html"
 
 F = Annotated[str, Form()]
 
@@ -151,7 +88,7 @@ F = Annotated[str, Form()]
 def _html(request: Request, tpl: Any, status_code: int = 200, **ctx: Any) -> Response:
     from starlette.responses import HTMLResponse
 
-    return HTMLResponse(tpl.render(page_context(request, **ctx)), status_code=status_code)
+    return HTMLResponse(env.get_template(tpl).render(page_context(request, **ctx)), status_code=status_code)
 
 
 def _yuan(minor: int | None) -> str:

@@ -38,14 +38,7 @@ register_messages("en", {
     "lendmodels": {"title": "Credit models", "download": "Download the report (HTML)"},
 })
 
-_PAGE = env.from_string("""{% extends "base.html" %}
-{% block title %}{{ t('lendmodels.title') }}{% endblock %}
-{% block content %}
-<p><a href="/console/lending/models/report.html" id="report-download">{{ t('lendmodels.download') }}</a></p>
-<section class="card" id="credit-model-report">
-{{ body }}
-</section>
-{% endblock %}""")
+_PAGE = "console/lending/models.html"
 
 # the standalone report carries its own small stylesheet and no script
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
@@ -63,7 +56,7 @@ def models_page(request: Request, actor: Staff) -> Response:
     require_page(actor, PATH)
     lm, recent = _data()
     body = Markup(report_body(lm, recent, lang=lang_of(request)))  # noqa: S704 - built with html.escape
-    return HTMLResponse(_PAGE.render(page_context(request, body=body)))
+    return HTMLResponse(env.get_template(_PAGE).render(page_context(request, body=body)))
 
 
 @router.get(PATH + "/report.html")

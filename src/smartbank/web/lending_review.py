@@ -1,4 +1,3 @@
-# ruff: noqa: E501 - the page templates are kept inline, one HTML element a line
 """Console pages for loan officers: the manual-review queue, a case with its decision form (maker-checker
 state shown), and the product list.
 
@@ -66,62 +65,15 @@ register_messages("en", {
     "notice": {"lreview_done": "Saved."},
 })
 
-_QUEUE = env.from_string("""{% extends "base.html" %}
-{% block title %}{{ t('lreview.queue') }}{% endblock %}
-{% block content %}
-<h1>{{ t('lreview.queue') }}</h1>
-{% if not items %}<p class="card">{{ t('lreview.none') }}</p>{% else %}
-<table class="data" id="review-queue"><thead><tr><th>{{ t('lreview.no') }}</th><th>{{ t('lreview.customer') }}</th><th>{{ t('lreview.product') }}</th><th>{{ t('lreview.amount') }}</th><th>{{ t('lreview.grade') }}</th><th>{{ t('lreview.pd') }}</th><th>{{ t('lreview.reasons') }}</th><th>{{ t('lreview.assignee') }}</th><th>{{ t('lreview.age') }}</th><th></th></tr></thead>
-<tbody>{% for i in items %}<tr><td>{{ i.number }}</td><td>{{ i.customer_name }}</td><td>{{ i.product_name_zh if lang == 'zh' else i.product_name_en }}</td><td>{{ i.amount_minor|money }}{% if i.needs_two %} <small>{{ t('lreview.two') }}</small>{% endif %}</td>
-<td>{{ i.grade or '-' }}</td><td>{{ '%.3f'|format(i.pd) if i.pd is not none else '-' }}</td><td>{% for r in i.reasons %}{{ r.code }} {% endfor %}</td><td>{{ i.assigned_name or '' }}{% if i.maker_name %} <small>{{ t('lreview.maker', n=i.maker_name) }}</small>{% endif %}</td><td>{{ i.age }}</td><td><a href="{{ page }}/{{ i.id }}">{{ t('lreview.open') }}</a></td></tr>{% endfor %}</tbody></table>
-{% endif %}
-{% endblock %}""")
+_QUEUE = "console/lending/reviews.html"
 
-_CASE = env.from_string("""{% extends "base.html" %}
-{% block title %}{{ t('lreview.case', n=a.number) }}{% endblock %}
-{% block content %}
-<h1>{{ t('lreview.case', n=a.number) }}</h1>
-<p id="case-status">{{ a.status }}{% if case.needs_two %} · {{ t('lreview.two') }}{% endif %}{% if case.maker_name %} · <strong>{{ t('lreview.maker', n=case.maker_name) }}</strong>{% endif %}</p>
-<section class="card"><h2>{{ t('lreview.application') }}</h2>
-<p>{{ case.product.name_zh if lang == 'zh' else case.product.name_en }} · {{ a.amount_minor|money }} · {{ a.term_months }} · {{ a.method }} · {{ a.purpose }}</p>
-<ul class="plain">{% for k, v in a.details.items() %}<li>{{ k }}: {{ v if v is not none else '-' }}</li>{% endfor %}</ul></section>
-<section class="card"><h2>{{ t('lreview.customer_ctx') }}</h2><p>{{ c.name }} ({{ c.number }}) · {{ c.birth_date or '' }} · {{ c.occupation or '' }}</p>
-<h3>{{ t('lreview.accounts') }}</h3><ul class="plain">{% for x in c.accounts %}<li>{{ x.number|account_number }} {{ x.kind }} {{ x.status }} {{ x.balance_minor|money }}</li>{% endfor %}</ul>
-<h3>{{ t('lreview.loans') }}</h3><ul class="plain">{% for x in c.loans %}<li>{{ x.number }} {{ x.outstanding_minor|money }} {{ x.status }} DPD {{ x.days_past_due }}</li>{% else %}<li>-</li>{% endfor %}</ul></section>
-{% if case.auto %}<section class="card"><h2>{{ t('lreview.scores') }}</h2>
-<p>{{ t('lreview.champion') }}: {{ case.auto.model_version }} · PD {{ case.auto.pd if case.auto.pd is not none else '-' }} · {{ case.auto.points or '' }} · {{ t('lreview.grade') }} {{ case.auto.grade or '-' }}</p>
-<p>{{ t('lreview.challenger') }}: {{ case.auto.challenger_version or '-' }} · PD {{ case.auto.challenger_pd if case.auto.challenger_pd is not none else '-' }}</p>
-<h3>{{ t('lreview.policy') }}</h3><ul>{% for h in case.auto.policy_hits %}<li>{{ h.code }} ({{ h.action }}): {{ h.zh if lang == 'zh' else h.en }}</li>{% else %}<li>-</li>{% endfor %}</ul>
-<h3>{{ t('lreview.reasons') }}</h3><ul>{% for r in case.auto.reasons %}<li>{{ r.code }}: {{ r.zh if lang == 'zh' else r.en }}</li>{% endfor %}</ul></section>{% endif %}
-<section class="card"><h2>{{ t('lreview.decisions') }}</h2><ul>{% for d in case.decisions %}<li>{{ d.decided_at|show_date }} {{ d.stage }} {{ d.outcome }} {{ d.amount_minor|money if d.amount_minor else '' }} {{ d.rate_bps or '' }} {{ d.decided_by_name or '' }} {{ d.note or '' }}</li>{% endfor %}</ul>
-<h2>{{ t('lreview.events') }}</h2><ul>{% for e in a.events %}<li>{{ e.at|show_date }} {{ e.from or '' }} → {{ e.to }} {{ e.actor_name or '' }} {{ e.note or '' }}</li>{% endfor %}</ul></section>
-{% if case.open %}
-<form method="post" action="{{ page }}/{{ a.id }}/claim" class="inline">{{ csrf_input }}<button type="submit" id="case-claim">{{ t('lreview.claim') }}</button></form>
-<form method="post" action="{{ page }}/{{ a.id }}/note" class="card stack">{{ csrf_input }}<label>{{ t('lreview.note') }}<textarea name="note" maxlength="2000">{{ form.note }}</textarea></label><button type="submit">{{ t('lreview.add_note') }}</button></form>
-<form method="post" action="{{ page }}/{{ a.id }}/decision" class="card stack" id="case-decide">{{ csrf_input }}
-<input type="hidden" name="version" value="{{ a.version }}">
-<fieldset><legend>{{ t('lreview.decide') }}</legend>
-<label><input type="radio" name="outcome" value="approve"> {{ t('lreview.approve') }}</label>
-<label><input type="radio" name="outcome" value="decline"> {{ t('lreview.decline') }}</label>
-{% if case.maker_name %}<label><input type="radio" name="outcome" value="return"> {{ t('lreview.return') }}</label>{% endif %}</fieldset>
-{% if not case.maker_name %}<label>{{ t('lreview.amount_yuan') }}<input name="amount" value="{{ form.amount }}" inputmode="decimal" maxlength="24"></label>
-<label>{{ t('lreview.rate_bps') }} <small>{{ t('lreview.rate_bounds', lo=case.rate_bounds.min_bps, hi=case.rate_bounds.max_bps) }}</small><input name="rate_bps" value="{{ form.rate_bps }}" inputmode="numeric" maxlength="5"></label>{% endif %}
-<label>{{ t('lreview.reason_code') }}<select name="reason_code"><option value=""></option>{% for r in case.decline_reasons %}<option value="{{ r.code }}">{{ r.code }} – {{ r.zh if lang == 'zh' else r.en }}</option>{% endfor %}</select></label>
-<label>{{ t('lreview.note') }}<textarea name="note" maxlength="2000"></textarea></label>
-<button type="submit" class="primary" id="case-submit">{{ t('lreview.decide') }}</button></form>
-{% else %}<p class="card">{{ t('lreview.closed') }}</p>{% endif %}
-{% endblock %}""")
+_CASE = "console/lending/review_case.html"
 
-_PRODUCTS = env.from_string("""{% extends "base.html" %}
-{% block title %}{{ t('lreview.products') }}{% endblock %}
-{% block content %}
-<h1>{{ t('lreview.products') }}</h1>
-<table class="data" id="products"><tbody>{% for p in items %}<tr><td>{{ p.code }}</td><td>{{ p.name_zh if lang == 'zh' else p.name_en }}</td><td>{{ p.min_amount_minor|money }} – {{ p.max_amount_minor|money }}</td><td>{{ p.min_term_months }}–{{ p.max_term_months }}</td><td>{{ p.reference_rate }} + {{ p.spreads_bps }}</td><td>{{ p.status }}</td></tr>{% endfor %}</tbody></table>
-{% endblock %}""")
+_PRODUCTS = "console/lending/products.html"
 
 
 def _html(request: Request, tpl: Any, status_code: int = 200, **ctx: Any) -> Response:
-    return HTMLResponse(tpl.render(page_context(request, **ctx)), status_code=status_code)
+    return HTMLResponse(env.get_template(tpl).render(page_context(request, **ctx)), status_code=status_code)
 
 
 @router.get(PAGE)
