@@ -49,7 +49,7 @@ log = logging.getLogger("smartbank.lending")
 STAFF_READERS = ("loan_officer",)  # and admin
 CHANNELS = ("web", "api", "assistant", "branch")
 MAX_MONEY = 10**13
-COLLATERAL_KINDS = ("property", "vehicle")
+COLLATERAL_KINDS = products.COLLATERAL_KINDS
 WITHDRAWABLE = ("submitted", "scoring", "manual_review", "approved")
 
 

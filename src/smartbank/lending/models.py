@@ -79,6 +79,7 @@ class LoanProduct(Base):
     income_multiple: Mapped[float] = mapped_column(Float, default=12.0)  # amount <= multiple x monthly income
     max_dti: Mapped[float] = mapped_column(Float, default=0.55)  # all monthly debt service / monthly income
     max_ltv: Mapped[float | None] = mapped_column(Float)  # secured products only
+    collateral_kind: Mapped[str | None] = mapped_column(String(16))  # secured: property | vehicle
     penalty_markup: Mapped[float] = mapped_column(Float, default=0.5)  # penalty rate = rate x (1 + markup)
     maker_checker_minor: Mapped[int | None] = mapped_column(BigInteger)  # approvals above need two officers
     min_age: Mapped[int] = mapped_column(Integer, default=18)

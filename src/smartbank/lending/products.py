@@ -49,7 +49,9 @@ EDITABLE = (
     "name_en", "name_zh", "min_amount_minor", "max_amount_minor", "min_term_months", "max_term_months", "methods",
     "reference_rate", "spreads_bps", "grade_limits_minor", "income_multiple", "max_dti", "max_ltv",
     "penalty_markup", "maker_checker_minor", "min_age", "max_age", "status", "description_en", "description_zh",
+    "collateral_kind",
 )
+COLLATERAL_KINDS = ("property", "vehicle")
 
 
 def grade_for(pd: float) -> str:
@@ -74,15 +76,15 @@ def product_dict(p: LoanProduct) -> dict[str, Any]:
         "max_dti": p.max_dti, "max_ltv": p.max_ltv, "penalty_markup": p.penalty_markup,
         "maker_checker_minor": p.maker_checker_minor, "min_age": p.min_age, "max_age": p.max_age,
         "status": p.status, "description_en": p.description_en, "description_zh": p.description_zh,
-        "collateral": collateral_kind(p),
+        "collateral": collateral_kind(p), "collateral_kind": p.collateral_kind,
     }
 
 
 def collateral_kind(p: LoanProduct) -> str | None:
-    """The collateral a secured product takes: a vehicle for car loans (code with CAR or AUTO), else property."""
+    """The collateral a secured product takes (``property`` when a secured product does not say)."""
     if p.kind != "secured":
         return None
-    return "vehicle" if "CAR" in p.code.upper() or "AUTO" in p.code.upper() else "property"
+    return p.collateral_kind or "property"
 
 
 def list_products(session: Session, *, include_retired: bool = False) -> list[LoanProduct]:
@@ -167,6 +169,16 @@ def _check_product(f: dict[str, Any]) -> dict[str, Any]:
     out["max_ltv"] = None if ltv is None else _num("max_ltv", ltv, 0.05, 1.0)
     if out["kind"] == "secured" and out["max_ltv"] is None:
         raise ValidationFailed("a secured product needs max_ltv")
+    ck = f.get("collateral_kind")
+    if out["kind"] == "secured":
+        if ck not in COLLATERAL_KINDS:
+            raise ValidationFailed("a secured product takes property or vehicle as collateral",
+                                   details={"collateral_kind": ck})
+        out["collateral_kind"] = ck
+    elif ck is not None:
+        raise ValidationFailed("only secured products take collateral", details={"collateral_kind": ck})
+    else:
+        out["collateral_kind"] = None
     out["penalty_markup"] = _num("penalty_markup", f.get("penalty_markup", 0.5), 0, 1.0)
     mc = f.get("maker_checker_minor")
     out["maker_checker_minor"] = None if mc is None else _int("maker_checker_minor", mc, 1, 10**13)

@@ -89,6 +89,7 @@ class ProductIn(In):
     income_multiple: float = Field(12.0, ge=0.5, le=1000)
     max_dti: float = Field(0.55, ge=0.05, le=1.0)
     max_ltv: float | None = Field(None, ge=0.05, le=1.0)
+    collateral_kind: Literal["property", "vehicle"] | None = None
     penalty_markup: float = Field(0.5, ge=0, le=1.0)
     maker_checker_minor: int | None = Field(None, gt=0, le=10**13, strict=True)
     min_age: int = Field(18, ge=18, le=100, strict=True)

@@ -173,6 +173,7 @@ def upgrade() -> None:
         sa.Column("income_multiple", sa.Float(), nullable=False),
         sa.Column("max_dti", sa.Float(), nullable=False),
         sa.Column("max_ltv", sa.Float(), nullable=True),
+        sa.Column("collateral_kind", sa.String(length=16), nullable=True),
         sa.Column("penalty_markup", sa.Float(), nullable=False),
         sa.Column("maker_checker_minor", sa.BigInteger(), nullable=True),
         sa.Column("min_age", sa.Integer(), nullable=False),
