@@ -95,20 +95,18 @@ def test_quote_uses_best_and_worst_rate(seeded, engine):
                            day=date(2025, 6, 1))
 
 
-def test_a_secured_product_says_what_collateral_it_takes(session):
-    from smartbank.lending import products as prod
-    from smartbank.security.service import Principal
-
-    admin = Principal(user_id=1, username="admin", role="admin", customer_id=None)
+def test_a_secured_product_says_what_collateral_it_takes(bank, engine):
+    admin = officer(bank, "admin1", "admin")
     base = {"code": "BOAT", "name_en": "Boat loan", "name_zh": "游艇贷", "kind": "secured", "min_amount_minor": 100,
             "max_amount_minor": 10**8, "min_term_months": 6, "max_term_months": 60, "methods": ["equal_principal"],
             "reference_rate": "LPR1Y", "spreads_bps": dict.fromkeys("ABCDE", 100),
             "grade_limits_minor": dict.fromkeys("ABCDE", 10**8),
             "max_ltv": 0.6}
-    with pytest.raises(ValidationFailed):
-        prod.create_product(session, admin, **base)
-    with pytest.raises(ValidationFailed):
-        prod.create_product(session, admin, **{**base, "kind": "consumer", "max_ltv": None,
-                                               "collateral_kind": "vehicle"})
-    p = prod.create_product(session, admin, **{**base, "collateral_kind": "vehicle"})
-    assert prod.collateral_kind(p) == "vehicle" and prod.product_dict(p)["collateral_kind"] == "vehicle"
+    with db.session_scope(engine) as s:
+        with pytest.raises(ValidationFailed):
+            products.create_product(s, admin, **base)
+        with pytest.raises(ValidationFailed):
+            products.create_product(s, admin, **{**base, "kind": "consumer", "max_ltv": None,
+                                                 "collateral_kind": "vehicle"})
+        p = products.create_product(s, admin, **{**base, "collateral_kind": "vehicle"})
+        assert products.collateral_kind(p) == "vehicle" and products.product_dict(p)["collateral_kind"] == "vehicle"
