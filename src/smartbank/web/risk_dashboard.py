@@ -59,7 +59,7 @@ register_messages("zh", {
         "model": "模型监控", "version": "模型版本", "period": "期间", "n": "笔数", "psi": "PSI",
         "alert_rate": "非放行比例", "status": "状态",
         "mstatus": {"ok": "稳定", "warning": "轻微漂移", "drift": "显著漂移", "no_data": "无数据"},
-        "delinquency_note": "贷款逾期率在信贷模块上线前显示为“无数据”。",
+        "delinquency_note": "贷款逾期率：上一次日终时逾期1天以上的贷款本金占全部在贷本金的比例。",
         "run": "立即评估", "top_risks": "主要风险",
         "decision": {"allow": "放行", "challenge": "加验", "review": "挂起复核", "block": "拦截"},
         "limits_title": "风险限额", "new_limit": "新增限额", "scope_label": "范围", "scope_value": "范围值",
@@ -100,7 +100,8 @@ register_messages("en", {
         "no_psi": "No model monitoring yet.", "model": "Model monitoring", "version": "Model version",
         "period": "Period", "n": "Payments", "psi": "PSI", "alert_rate": "Not allowed", "status": "Status",
         "mstatus": {"ok": "Stable", "warning": "Some drift", "drift": "Drift", "no_data": "No data"},
-        "delinquency_note": "Loan delinquency reads \"no data\" until the lending module exists.",
+        "delinquency_note": ("Loan delinquency: the share of outstanding loan principal 1+ days past due at the last"
+                             " close of day."),
         "run": "Evaluate now", "top_risks": "Top risks",
         "decision": {"allow": "Allowed", "challenge": "Challenged", "review": "Held", "block": "Blocked"},
         "limits_title": "Risk limits", "new_limit": "New limit", "scope_label": "Scope", "scope_value": "Applies to",
