@@ -41,7 +41,8 @@ LABELS: dict[str, dict[str, str]] = {
            "psi_hint": "PSI below 0.10: stable; 0.10-0.25: some shift; above 0.25: significant shift.",
            "scorecard": "Scorecard points", "feature": "Feature", "bin": "Bin", "woe": "WoE", "points": "Points",
            "missing": "missing", "yes": "yes", "no": "no", "days": "days", "status": "Status",
-           "stable": "stable", "shift": "some shift", "drift": "significant shift"},
+           "stable": "stable", "shift": "some shift", "drift": "significant shift",
+           "too_few": "too few applications to judge (fewer than 50)"},
     "zh": {"title": "信用评分模型报告", "none": "尚未训练信用评分模型：请运行 <code>smartbank lending train</code>。",
            "model": "模型", "version": "版本", "created": "训练时间", "data": "训练数据", "fast": "快速（演示）训练",
            "description": "模型构成", "rows": "样本数（训练 / 留出）", "bad_rate": "坏样本率",
@@ -55,7 +56,8 @@ LABELS: dict[str, dict[str, str]] = {
            "PSI 低于 0.10 为稳定，0.10-0.25 为轻微偏移，高于 0.25 为显著偏移。", "scorecard": "评分卡分值表",
            "feature": "特征", "bin": "分箱", "woe": "WoE",
            "points": "分值", "missing": "缺失", "yes": "是", "no": "否", "days": "天", "status": "状态",
-           "stable": "稳定", "shift": "轻微偏移", "drift": "显著偏移"},
+           "stable": "稳定", "shift": "轻微偏移", "drift": "显著偏移",
+           "too_few": "近期申请不足 50 笔，暂不评判"},
 }
 
 
@@ -148,7 +150,12 @@ def _f(v: Any, nd: int = 4) -> str:
     return "" if v is None else f"{float(v):.{nd}f}"
 
 
-def _psi_status(p: float) -> str:
+MIN_RECENT = 50  # fewer recent applications: the PSI is shown but not judged (ten deciles need more)
+
+
+def _psi_status(p: float, n: int) -> str:
+    if n < MIN_RECENT:
+        return "too_few"
     return "stable" if p < 0.10 else ("shift" if p < 0.25 else "drift")
 
 
@@ -199,8 +206,9 @@ def report_body(lm: Any | None, recent: dict[str, Any] | None = None, *, lang: s
         parts.append(f"<p id='no-recent'>{L['no_recent']} ({days} {L['days']}).</p>")
     else:
         p = psi_shares(dist.get("pd_shares", []), dist.get("pd_edges", []), recent["pd"])
+        status = L[_psi_status(p, int(recent["n"]))]
         parts.append(_table([L["recent"], L["psi"], L["status"]],
-                            [[f"{recent['n']} ({recent['days']} {L['days']})", _f(p), L[_psi_status(p)]]], "psi"))
+                            [[f"{recent['n']} ({recent['days']} {L['days']})", _f(p), status]], "psi"))
         parts.append(f"<p>{L['psi_hint']}</p>")
     parts.append(f"<h2 id='scorecard'>{L['scorecard']}</h2>")
     sc = lm.objects.get("scorecard", {})
