@@ -1,0 +1,243 @@
+"""Serving recommendations: rank with the engine, filter, explain, record.
+
+``recommend`` is the only way a list reaches a customer. After the model has ranked the items,
+:func:`apply_filters` - the one place the compliance filters live - removes, in this order:
+
+- ``dismissed``: items the customer dismissed;
+- ``inactive``: the item or its product is not on sale (the product's own table is read again: a stale
+  catalogue copy cannot let a closed product through);
+- ``held``: wealth products the customer holds or has a pending purchase of;
+- ``suitability``: wealth products that do not pass ``wealth.rules.allowed_without_acknowledgement`` for the
+  customer's grade in force (no valid grade: only time deposits, which need no assessment);
+- ``loan_age``: loan products outside the product's age range for the customer (unknown age: refused);
+- ``loan_delinquent``: loan products for a customer with a loan past due or written off;
+- ``unknown_type``: anything the filters do not know how to judge.
+
+Whatever the model ranks first, nothing reaches the list without passing all of them. The removed items
+that ranked above the last shown item are stored in ``rec_served.filtered`` with the rule.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
+
+from smartbank.errors import NotFound, ValidationFailed
+from smartbank.recommend import engine as rec_engine
+from smartbank.recommend.models import RecEvent, RecServed
+from smartbank.recommend.reasons import reason_for
+from smartbank.security.service import Principal
+from smartbank.wealth import grades
+from smartbank.wealth.rules import allowed_without_acknowledgement
+
+__all__ = ["MAX_N", "SLOT_PATTERN", "Context", "apply_filters", "recommend"]
+
+SLOT_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+_SLOT = re.compile(SLOT_PATTERN)
+MAX_N = 50
+
+
+@dataclass
+class Context:
+    """What the filters judge against, read fresh for every list."""
+
+    customer_id: int
+    grade: str | None
+    age: int | None
+    delinquent: bool
+    held_wealth: set[int] = field(default_factory=set)  # wealth product ids held or being bought
+    wealth: dict[int, tuple[str, str, str]] = field(default_factory=dict)  # product id -> (status, kind, risk)
+    loans: dict[int, tuple[str, int, int]] = field(default_factory=dict)  # product id -> (status, min, max age)
+    dismissed: set[int] = field(default_factory=set)  # item indexes
+
+
+def _rule(r: rec_engine.Ranked, items: rec_engine.Items, ctx: Context) -> str | None:
+    """The first filter that removes the item, or None when it may be shown."""
+    i = r.index
+    if i in ctx.dismissed:
+        return "dismissed"
+    if items.status[i] != "active":
+        return "inactive"
+    kind, ref = items.types[i], items.ref_ids[i]
+    if kind == "wealth":
+        truth = ctx.wealth.get(ref) if ref is not None else None
+        if truth is None or truth[0] != "active":
+            return "inactive"
+        if ref in ctx.held_wealth:
+            return "held"
+        if not allowed_without_acknowledgement(ctx.grade, truth[1], truth[2]):
+            return "suitability"
+        return None
+    if kind == "loan":
+        lt = ctx.loans.get(ref) if ref is not None else None
+        if lt is None or lt[0] != "active":
+            return "inactive"
+        if ctx.age is None or ctx.age < max(18, lt[1]) or ctx.age >= lt[2]:
+            return "loan_age"
+        if ctx.delinquent:
+            return "loan_delinquent"
+        return None
+    return "unknown_type"
+
+
+def apply_filters(ranked: Iterable[rec_engine.Ranked], items: rec_engine.Items, ctx: Context, n: int
+                  ) -> tuple[list[rec_engine.Ranked], list[dict[str, Any]]]:
+    """The first ``n`` ranked items that pass every filter, and the removed items ranked above the last one
+    kept (``{"item_id", "item_key", "rule"}``)."""
+    kept: list[rec_engine.Ranked] = []
+    removed: list[dict[str, Any]] = []
+    for r in ranked:
+        if len(kept) >= n:
+            break
+        rule = _rule(r, items, ctx)
+        if rule is None:
+            kept.append(r)
+        else:
+            removed.append({"item_id": r.item_id, "item_key": items.keys[r.index], "rule": rule})
+    return kept, removed
+
+
+# ------------------------------------------------------------------------------------------------
+# the context: small reads, fresh per list
+
+
+def _age(session: Session, customer_id: int) -> tuple[int | None, str | None]:
+    from smartbank.customers import service as customers
+    from smartbank.customers.validation import parse_resident_id
+
+    try:
+        c = customers.get_customer(session, customer_id)
+    except NotFound:
+        return None, None
+    born = c.birth_date
+    if born is None and c.id_type == "resident_id":
+        try:
+            born = parse_resident_id(c.id_number).birth_date
+        except ValidationFailed:
+            born = None
+    if born is None:
+        return None, c.kind
+    d = date.today()
+    return d.year - born.year - ((d.month, d.day) < (born.month, born.day)), c.kind
+
+
+def _held_wealth(session: Session, customer_id: int) -> set[int]:
+    return {int(r[0]) for r in session.execute(text(
+        "SELECT product_id FROM holdings WHERE customer_id = :c AND (units_micro > 0 OR pending_units_micro > 0)"
+        " UNION SELECT product_id FROM wealth_orders WHERE customer_id = :c AND kind = 'purchase'"
+        " AND status = 'pending'"), {"c": customer_id})}
+
+
+def _wealth_truth(session: Session, ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    if not ids:
+        return {}
+    from smartbank.wealth.models import WealthProduct
+
+    return {int(i): (str(s), str(k), str(r)) for i, s, k, r in session.execute(
+        select(WealthProduct.id, WealthProduct.status, WealthProduct.kind, WealthProduct.risk_level)
+        .where(WealthProduct.id.in_(ids)))}
+
+
+def _loan_truth(session: Session) -> dict[int, tuple[str, int, int]]:
+    from smartbank.lending import products as loan_products
+
+    return {p.id: (p.status, p.min_age, p.max_age) for p in loan_products.list_products(session, include_retired=True)}
+
+
+def _delinquent(session: Session, customer_id: int) -> bool:
+    return session.execute(text(
+        "SELECT 1 FROM loans WHERE customer_id = :c AND ((status = 'active' AND days_past_due > 0)"
+        " OR status = 'written_off')"), {"c": customer_id}).first() is not None
+
+
+def _context(session: Session, eng: rec_engine.RecEngine, customer_id: int, grade: str | None,
+             ranked: list[rec_engine.Ranked]) -> Context:
+    assert eng.items is not None
+    items = eng.items
+    wealth_ids = [items.ref_ids[r.index] for r in ranked if items.types[r.index] == "wealth"]
+    any_loan = any(items.types[r.index] == "loan" for r in ranked)
+    age, _kind = _age(session, customer_id) if any_loan else (None, None)
+    with eng.lock:
+        dismissed = set(eng.dismissed.get(customer_id, ()))
+    return Context(customer_id=customer_id, grade=grade, age=age,
+                   delinquent=_delinquent(session, customer_id) if any_loan else False,
+                   held_wealth=_held_wealth(session, customer_id) if wealth_ids else set(),
+                   wealth=_wealth_truth(session, [i for i in wealth_ids if i is not None]),
+                   loans=_loan_truth(session) if any_loan else {}, dismissed=dismissed)
+
+
+def _link(item_type: str, code: str) -> str:
+    if item_type == "wealth":
+        return f"/wealth/products/{code}"
+    if item_type == "loan":
+        return f"/loans/apply?product={code}"
+    return "/for-you"
+
+
+# ------------------------------------------------------------------------------------------------
+# serving
+
+
+def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> dict[str, Any]:
+    """The signed-in customer's top ``n`` for ``slot``: ranked by the hybrid model, filtered (see the
+    module docstring), each with a reason in zh and en; records the list (``rec_served``) and one
+    ``impression`` event per item shown."""
+    t0 = time.perf_counter()
+    if actor.role != "customer" or actor.customer_id is None:
+        raise NotFound("recommendations are for customers")
+    if not isinstance(slot, str) or not _SLOT.match(slot):
+        raise ValidationFailed("slot: lower-case letters, digits and _ (up to 32)", details={"slot": slot})
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+        raise ValidationFailed(f"n must be 1..{MAX_N}", details={"n": n})
+    cid = actor.customer_id
+    eng = rec_engine.get(session)
+    grade = grades.current_grade(session, cid)
+    items = eng.items
+    kept: list[rec_engine.Ranked] = []
+    removed: list[dict[str, Any]] = []
+    if items is not None and len(items):
+        limit: int | None = max(4 * n, 40)
+        while True:
+            ranked = eng.rank(cid, grade, limit=limit)
+            ctx = _context(session, eng, cid, grade, ranked)
+            kept, removed = apply_filters(ranked, items, ctx, n)
+            if len(kept) >= n or limit is None or len(ranked) < limit:
+                break
+            limit = None  # the head was not enough: judge every item
+    out_items: list[dict[str, Any]] = []
+    stored: list[dict[str, Any]] = []
+    for rank, r in enumerate(kept, 1):
+        assert items is not None
+        i = r.index
+        t, code = items.types[i], items.features[i].get("code") or items.keys[i].partition(":")[2]
+        reason = reason_for(r.parts, grade=grade, top_interest=r.top_interest,
+                            anchor_name=items.names[r.anchor] if r.anchor is not None else None,
+                            item_has_risk=bool(items.risk[i] > 0))
+        stored.append({"item_id": r.item_id, "item_key": items.keys[i], "score": round(r.score, 6),
+                       "reason_code": reason["code"], "en": reason["en"], "zh": reason["zh"],
+                       "source": reason["source"]})
+        f = items.features[i]
+        out_items.append({"rank": rank, "item_id": r.item_id, "item_key": items.keys[i], "item_type": t, "code": code,
+                          "name_en": items.names[i][0], "name_zh": items.names[i][1], "kind": f.get("kind"),
+                          "asset_class": f.get("asset_class"), "risk_level": f.get("risk_level"),
+                          "score": round(r.score, 6), "reason": {k: reason[k] for k in ("code", "en", "zh")},
+                          "source": reason["source"], "link": _link(t, str(code))})
+    now = datetime.now(UTC)
+    latency_us = int((time.perf_counter() - t0) * 1e6)
+    served_id = int(session.execute(insert(RecServed).returning(RecServed.id), {
+        "customer_id": cid, "slot": slot, "model_version": eng.model_version, "items": stored,
+        "filtered": removed, "latency_us": latency_us, "at": now}).scalar_one())
+    if stored:
+        session.execute(insert(RecEvent), [
+            {"customer_id": cid, "item_id": s["item_id"], "event": "impression", "weight": 1.0,
+             "served_id": served_id, "slot": slot, "model_version": eng.model_version, "at": now}
+            for s in stored])
+    return {"served_id": served_id, "customer_id": cid, "slot": slot, "model_version": eng.model_version,
+            "grade": grade, "items": out_items, "filtered": removed, "latency_us": latency_us}
