@@ -35,7 +35,8 @@ from smartbank.db import Base, BigId
 # equals the principal only while the loan is paid out, then 0, so nothing but the disbursement ever debits it.
 ACCOUNT_KINDS = ("demand", "savings", "internal", "loan")
 INTERNAL_PURPOSES = ("settlement", "fees", "interest_expense", "biller_settlement", "suspense",
-                     "loan_interest_income", "loan_penalty_income", "loan_provision_expense", "loan_loss_allowance")
+                     "loan_interest_income", "loan_penalty_income", "loan_provision_expense", "loan_loss_allowance",
+                     "wealth_custody")
 ACCOUNT_STATUSES = ("open", "frozen", "closed")
 
 

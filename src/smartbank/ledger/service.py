@@ -47,6 +47,7 @@ TRANSFER_KINDS = (
     "transfer", "bill_payment", "deposit", "withdrawal", "salary", "interest", "fee",
     "card_payment", "reversal", "scheduled", "opening", "post_pending", "void_pending",
     "loan_disbursement", "loan_repayment", "loan_provision",
+    "wealth_purchase", "wealth_redemption", "wealth_fee",
 )
 # customer accounts that never pay or receive customer payments: a loan moves only through lending
 NON_PAYMENT_KINDS = ("internal", "loan")

@@ -28,6 +28,8 @@ from smartbank.lending import servicing as lending
 from smartbank.money import round_minor
 from smartbank.payments.service import mark_overdue_bills, run_due_scheduled
 from smartbank.risk import monitor as risk_monitor
+from smartbank.wealth import orders as wealth_orders
+from smartbank.wealth import products as wealth_products
 
 MICRO = 1_000_000
 
@@ -56,12 +58,14 @@ class DayResult:
     overdue_bills: int = 0
     risk_warnings: int = 0
     loans: dict[str, int] | None = None
+    wealth: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"day": self.day.isoformat(), "skipped": self.skipped, "accrued_accounts": self.accrued_accounts,
                 "capitalised_accounts": self.capitalised_accounts,
                 "interest_posted_minor": self.interest_posted_minor, "scheduled": self.scheduled,
-                "overdue_bills": self.overdue_bills, "risk_warnings": self.risk_warnings, "loans": self.loans}
+                "overdue_bills": self.overdue_bills, "risk_warnings": self.risk_warnings, "loans": self.loans,
+                "wealth": self.wealth}
 
 
 def last_closed_day(session: Session) -> date | None:
@@ -115,6 +119,8 @@ def close_day(session: Session, day: date) -> DayResult:
     # loan offers not accepted by the end of the day lapse
     res.loans["offers_expired"] = loan_applications.expire_offers(session, end_of_day)
     res.risk_warnings = int(risk_monitor.run(session, end_of_day)["warnings_raised"])
+    # wealth: the day's NAVs, then time deposits at maturity and the orders due (filled at trade-date NAVs)
+    res.wealth = wealth_products.publish_day(session, day) | wealth_orders.settle_day(session, day)
     session.add(BusinessDay(day=day, status="done", finished_at=ledger.utcnow(), summary=res.as_dict()))
     session.flush()
     return res
