@@ -20,7 +20,14 @@ def test_demo_seeds_bank_users_models_and_profiles(database_url, engine, tmp_pat
         profiles = c.execute(text("SELECT count(*) FROM customer_profiles")).scalar()
         users = c.execute(text("SELECT count(*) FROM users WHERE username IN ('demo', 'demo2', 'admin')")).scalar()
         segments = c.execute(text("SELECT count(*) FROM segments")).scalar()
+        products = c.execute(text("SELECT count(*) FROM loan_products")).scalar()
+        decided = c.execute(text("SELECT count(*) FROM credit_decisions WHERE model_version <> 'none'")).scalar()
+        loans = c.execute(text("SELECT count(*) FROM loans")).scalar()
+        queue = c.execute(text("SELECT count(*) FROM loan_applications WHERE status = 'manual_review'")).scalar()
     assert users == 3
+    # lending: products, a trained credit model deciding every application, a loan book, an officer's queue
+    assert products >= 4 and decided > 0 and loans > 0 and queue >= 1
     assert profiles == customers > 0
     assert segments > 0  # the trained segmentation is published for the segment explorer
-    assert {p.name for p in (tmp_path / "models").iterdir()} >= {"rfm", "segments", "churn"}
+    assert {p.name for p in (tmp_path / "models").iterdir()} >= {"rfm", "segments", "churn", "credit"}
+    assert CliRunner().invoke(app, ["ledger", "verify"]).exit_code == 0

@@ -265,9 +265,10 @@ def demo(
 
 def _demo_lending(seed: int) -> None:
     """Loan products and the LPR history, a credit model (the fast settings: seconds, on the shared Give Me
-    Some Credit file or, without it, on generated rows of the same shape) and two applications: the first
+    Some Credit file or, without it, on generated rows of the same shape), two applications - the first
     demo customer's small consumer loan, decided automatically (and paid out when approved), and the
-    second's large one, which waits in the loan officers' queue."""
+    second's large one, which waits in the loan officers' queue - and a loan book of other customers'
+    loans taken over the last months and serviced day by day (:mod:`smartbank.synth.loans`)."""
     import tempfile
     from pathlib import Path
 
@@ -312,6 +313,10 @@ def _demo_lending(seed: int) -> None:
 
     db.run_in_transaction(lambda s: apply(s, "demo", "PERSONAL", 5_000_000, 2_500_000))
     db.run_in_transaction(lambda s: apply(s, "demo2", "PERSONAL", 28_000_000, 6_000_000))
+    from smartbank.synth.loans import seed_loan_book
+
+    book = seed_loan_book(db.get_engine(), seed=seed)
+    console.print(f"loan book: {book['loans']} loans serviced day by day, applications {book['applications']}")
 
 
 def _demo_insight(seed: int) -> None:
