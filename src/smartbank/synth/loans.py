@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -80,7 +81,7 @@ def seed_loan_book(engine: Engine, *, applicants: int = 30, months: int = 5, see
     if starts:
         d = min(starts) + timedelta(days=1)
         while d < today:
-            db.run_in_transaction(lambda s, d=d: servicing.run_day(s, d), engine=engine)
+            db.run_in_transaction(partial(servicing.run_day, day=d), engine=engine)
             d += timedelta(days=1)
-    book = db.run_in_transaction(lambda s: servicing.delinquency_rate(s), engine=engine)
+    book = db.run_in_transaction(servicing.delinquency_rate, engine=engine)
     return {"applications": outcomes, "loans": len(starts), "delinquency_rate": book}
