@@ -60,7 +60,7 @@ REFRESH_SECONDS = 2.0
 ITEMS_CHECK_SECONDS = 5.0
 MODEL_CHECK_SECONDS = 10.0
 PROFILE_SECONDS = 300.0
-OVERLAP_EVENTS = 2000  # re-read this many ids below the watermark (ids may commit out of order)
+OVERLAP_EVENTS = 500  # re-read this many ids below the watermark (ids may commit out of order)
 MIN_SEGMENT_WEIGHT = 5.0  # a segment with less feedback than this falls back to everyone's popularity
 RISK_NUM = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
 GRADE_NUM = {"C1": 1, "C2": 2, "C3": 3, "C4": 4, "C5": 5}
@@ -349,9 +349,10 @@ class RecEngine:
 
     # ------------------------------------------------------------------------------------------ scoring
 
-    def rank(self, customer_id: int, grade: str | None, limit: int | None = None) -> list[Ranked]:
-        """The items, best first (the first ``limit``, or all), with the parts of each score. Nothing is
-        filtered here: the service filters after ranking (and drops what the customer dismissed)."""
+    def rank(self, customer_id: int, grade: str | None, limit: int | None = None, offset: int = 0) -> list[Ranked]:
+        """The items, best first (``limit`` of them from rank ``offset``, or all), with the parts of each
+        score. Nothing is filtered here: the service filters after ranking (and drops what the customer
+        dismissed). Scoring every item is a few vector products; only the slice asked for is built."""
         with self.lock:
             items = self.items
             if items is None or len(items) == 0:
@@ -395,7 +396,7 @@ class RecEngine:
                      "popularity": BLEND["popularity"] * pop}
             total = parts["cf"] + parts["content"] + parts["popularity"]
             order = np.lexsort((np.arange(n), -total))
-            head = order if limit is None else order[:limit]
+            head = order[offset:] if limit is None else order[offset:offset + limit]
             anchors = self._anchors(row, head) if self.B is not None and row else {}
             out = []
             for i in head:

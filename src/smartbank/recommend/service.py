@@ -158,19 +158,23 @@ def _delinquent(session: Session, customer_id: int) -> bool:
 
 
 def _context(session: Session, eng: rec_engine.RecEngine, customer_id: int, grade: str | None,
-             ranked: list[rec_engine.Ranked]) -> Context:
+             ranked: list[rec_engine.Ranked], ctx: Context | None = None) -> Context:
+    """The context for judging ``ranked``: read on first need, extended for later slices."""
     assert eng.items is not None
     items = eng.items
-    wealth_ids = [items.ref_ids[r.index] for r in ranked if items.types[r.index] == "wealth"]
-    any_loan = any(items.types[r.index] == "loan" for r in ranked)
-    age, _kind = _age(session, customer_id) if any_loan else (None, None)
-    with eng.lock:
-        dismissed = set(eng.dismissed.get(customer_id, ()))
-    return Context(customer_id=customer_id, grade=grade, age=age,
-                   delinquent=_delinquent(session, customer_id) if any_loan else False,
-                   held_wealth=_held_wealth(session, customer_id) if wealth_ids else set(),
-                   wealth=_wealth_truth(session, [i for i in wealth_ids if i is not None]),
-                   loans=_loan_truth(session) if any_loan else {}, dismissed=dismissed)
+    if ctx is None:
+        with eng.lock:
+            dismissed = set(eng.dismissed.get(customer_id, ()))
+        ctx = Context(customer_id=customer_id, grade=grade, age=None, delinquent=False,
+                      held_wealth=_held_wealth(session, customer_id), dismissed=dismissed)
+    wealth_ids = [i for r in ranked if items.types[r.index] == "wealth"
+                  and (i := items.ref_ids[r.index]) is not None and i not in ctx.wealth]
+    ctx.wealth.update(_wealth_truth(session, wealth_ids))
+    if not ctx.loans and any(items.types[r.index] == "loan" for r in ranked):
+        ctx.loans = _loan_truth(session)
+        ctx.age = _age(session, customer_id)[0]
+        ctx.delinquent = _delinquent(session, customer_id)
+    return ctx
 
 
 def _link(item_type: str, code: str) -> str:
@@ -203,14 +207,19 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
     kept: list[rec_engine.Ranked] = []
     removed: list[dict[str, Any]] = []
     if items is not None and len(items):
-        limit: int | None = max(4 * n, 40)
-        while True:
-            ranked = eng.rank(cid, grade, limit=limit)
-            ctx = _context(session, eng, cid, grade, ranked)
-            kept, removed = apply_filters(ranked, items, ctx, n)
-            if len(kept) >= n or limit is None or len(ranked) < limit:
+        # judge the ranking slice by slice (the head first, then 4x larger slices) until n items pass
+        ctx: Context | None = None
+        offset, size = 0, max(2 * n, 20)
+        while len(kept) < n and offset < len(items):
+            ranked = eng.rank(cid, grade, limit=size, offset=offset)
+            if not ranked:
                 break
-            limit = None  # the head was not enough: judge every item
+            ctx = _context(session, eng, cid, grade, ranked, ctx)
+            passed, dropped = apply_filters(ranked, items, ctx, n - len(kept))
+            kept += passed
+            removed += dropped
+            offset += len(ranked)
+            size *= 4
     out_items: list[dict[str, Any]] = []
     stored: list[dict[str, Any]] = []
     for rank, r in enumerate(kept, 1):
@@ -231,6 +240,10 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
                           "source": reason["source"], "link": _link(t, str(code))})
     now = datetime.now(UTC)
     latency_us = int((time.perf_counter() - t0) * 1e6)
+    if session.get_bind().dialect.name == "postgresql":
+        # the list and its impressions are a log: the commit need not wait for the disk (a crash may lose
+        # the last moments of served lists). Entry points run recommend in a unit of work of its own.
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     served_id = int(session.execute(insert(RecServed).returning(RecServed.id), {
         "customer_id": cid, "slot": slot, "model_version": eng.model_version, "items": stored,
         "filtered": removed, "latency_us": latency_us, "at": now}).scalar_one())
