@@ -398,6 +398,71 @@ CASES += [
 ]
 
 
+# --- wealth: a customer reaches only their own orders and holdings; the catalogue is managed by staff ----------
+
+def _wealth(w: World) -> dict[str, int]:
+    """Two of the catalogue's products, alice's two pending time-deposit orders and a bond-fund holding."""
+    if getattr(w, "wealth", None):
+        return w.wealth  # type: ignore[attr-defined]
+    from smartbank.wealth import orders, seed
+    from smartbank.wealth.models import Holding
+
+    alice = Principal(user_id=int(_scalar(db.get_engine(), "SELECT id FROM users WHERE username = 'alice'")),
+                      username="alice", role="customer", customer_id=w.alice)
+    out: dict[str, int] = {}
+    with db.session_scope() as s:
+        seed.seed(s, codes=["TD3M", "F-BOND"], years=1)
+        for name in ("get", "cancel"):
+            out[name] = orders.purchase(s, alice, product_code="TD3M", account_id=w.a1, amount_minor=5_000,
+                                        idempotency_key=f"wealth-{name}").id
+        pid = seed.products.get_product(s, "F-BOND").id
+        s.add(Holding(customer_id=w.alice, product_id=pid, units_micro=10_000_000, pending_units_micro=0,
+                      cost_minor=1_000, opened_on=date.today()))
+    w.wealth = out  # type: ignore[attr-defined]
+    return out
+
+
+def _buy(w: World, key: str) -> dict[str, Any]:
+    return {"product_code": "TD3M", "account_id": w.a1, "amount_minor": 5_000, "idempotency_key": key}
+
+
+CASES += [
+    Case("post", "/api/v1/wealth/orders/purchase",
+         lambda w: (_wealth(w) and f"{API}/wealth/orders/purchase", _buy(w, "wb1")), "bob",
+         lambda w: ("alice", f"{API}/wealth/orders/purchase", _buy(w, "wb1"), 201)),
+    Case("post", "/api/v1/wealth/orders/redeem",
+         lambda w: (_wealth(w) and f"{API}/wealth/orders/redeem",
+                    {"product_code": "F-BOND", "account_id": w.a1, "idempotency_key": "wr1"}), "bob",
+         lambda w: ("alice", f"{API}/wealth/orders/redeem",
+                    {"product_code": "F-BOND", "account_id": w.a1, "idempotency_key": "wr1"}, 201)),
+    Case("get", "/api/v1/wealth/orders", lambda w: (f"{API}/wealth/orders?customer_id={w.alice}", None), "bob",
+         lambda w: ("alice", f"{API}/wealth/orders?customer_id={w.alice}", None, 200)),
+    Case("get", "/api/v1/wealth/orders/{order_id}",
+         lambda w: (f"{API}/wealth/orders/{_wealth(w)['get']}", None), "bob",
+         lambda w: ("alice", f"{API}/wealth/orders/{_wealth(w)['get']}", None, 200)),
+    Case("post", "/api/v1/wealth/orders/{order_id}/cancel",
+         lambda w: (f"{API}/wealth/orders/{_wealth(w)['cancel']}/cancel", None), "bob",
+         lambda w: ("alice", f"{API}/wealth/orders/{_wealth(w)['cancel']}/cancel", None, 200)),
+    Case("get", "/api/v1/wealth/holdings", lambda w: (f"{API}/wealth/holdings?customer_id={w.alice}", None), "bob",
+         lambda w: ("alice", f"{API}/wealth/holdings?customer_id={w.alice}", None, 200)),
+    Case("get", "/api/v1/wealth/products/{code}", lambda w: (_wealth(w) and f"{API}/wealth/products/F-BOND", None),
+         "anonymous", lambda w: ("alice", f"{API}/wealth/products/F-BOND", None, 200)),
+    Case("get", "/api/v1/wealth/products/{code}/navs",
+         lambda w: (_wealth(w) and f"{API}/wealth/products/F-BOND/navs", None), "anonymous",
+         lambda w: ("alice", f"{API}/wealth/products/F-BOND/navs", None, 200)),
+    Case("patch", "/api/v1/wealth/products/{code}",
+         lambda w: (_wealth(w) and f"{API}/wealth/products/F-BOND", {"subscription_fee_bps": 50}), "customer",
+         lambda w: ("mark1", f"{API}/wealth/products/F-BOND", {"subscription_fee_bps": 50}, 200)),
+    Case("post", "/api/v1/wealth/products/{code}/navs",
+         lambda w: (_wealth(w) and f"{API}/wealth/products/F-BOND/navs", {"day": "2030-01-02", "nav_micro": 1_000_000}),
+         "customer",
+         lambda w: ("mark1", f"{API}/wealth/products/F-BOND/navs", {"day": "2030-01-02", "nav_micro": 1_000_000}, 201)),
+    Case("post", "/api/v1/wealth/products/{code}/close",
+         lambda w: (_wealth(w) and f"{API}/wealth/products/F-BOND/close", None), "customer",
+         lambda w: ("admin1", f"{API}/wealth/products/F-BOND/close", None, 200)),
+]
+
+
 def _id_taking_routes() -> set[tuple[str, str]]:
     """(method, path) of every published operation that takes an id: a path parameter, a query
     parameter named ``*_id`` or a JSON body field named ``*_id``."""

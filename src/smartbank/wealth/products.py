@@ -39,8 +39,8 @@ from smartbank.wealth import analytics
 from smartbank.wealth.models import ASSET_CLASSES, PRODUCT_KINDS, RISK_LEVELS, UNIT, ProductNav, WealthProduct
 
 __all__ = ["DRIFT", "PRODUCT_MANAGERS", "close_product", "create_product", "custody_account", "fixed_nav",
-           "get_product", "is_nav_day", "list_products", "nav_history", "nav_on", "nav_point", "product_page",
-           "product_view", "publish_day", "publish_nav", "update_product"]
+           "get_product", "get_product_by_id", "is_nav_day", "list_products", "nav_history", "nav_on", "nav_point",
+           "product_page", "product_view", "publish_day", "publish_nav", "update_product"]
 
 PRODUCT_MANAGERS = ("marketer",)  # and admin
 DRIFT = {"cash": 0.018, "bond": 0.03, "mixed": 0.045, "equity": 0.06, "alternative": 0.05}  # annual, continuation
@@ -69,6 +69,13 @@ def get_product(session: Session, code: str) -> WealthProduct:
     p = session.scalars(select(WealthProduct).where(WealthProduct.code == (code or "").strip().upper())).first()
     if p is None:
         raise NotFound("product not found", details={"code": code})
+    return p
+
+
+def get_product_by_id(session: Session, product_id: int) -> WealthProduct:
+    p = session.get(WealthProduct, product_id)
+    if p is None:
+        raise NotFound("product not found", details={"product_id": product_id})
     return p
 
 
