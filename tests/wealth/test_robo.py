@@ -349,3 +349,27 @@ def test_authorisation(bank, engine):
             robo.get_plan(s, teller, plan)
         agent = Principal(user_id=8, username="a", role="service_agent", customer_id=None)
         assert robo.list_plans(s, agent, alice)[0]["id"] == plan
+
+
+def test_follow_buys_the_plan_amounts_once(bank, engine):
+    from tests.lending.support import customer
+
+    make_catalogue(engine)
+    cid, acct, me = customer(bank, balance=500_000_00)
+    assess(engine, cid, "C2")
+    with db.session_scope(engine) as s:
+        plan = robo.propose(s, me, amount_minor=200_000_00, horizon_months=24, now=NOW)
+        pid, amounts = plan.id, dict(plan.amounts)
+    for _ in range(2):  # the retry with the same key places nothing new
+        with db.session_scope(engine) as s:
+            res = robo.follow(s, me, pid, account_id=acct, idempotency_key="follow-1", now=NOW)
+        assert res["status"] == "followed" and res["total_minor"] == 200_000_00
+        assert {o["product_code"]: o["amount_minor"] for o in res["orders"]} == amounts
+    assert bank.count("wealth_orders") == len(amounts)
+    assert bank.balance(acct) == 300_000_00
+    other_cid, other_acct, other = customer(bank, "李娜")
+    with db.session_scope(engine) as s, pytest.raises(NotFound):
+        robo.follow(s, other, pid, account_id=other_acct, idempotency_key="x")
+    with db.session_scope(engine) as s, pytest.raises(Forbidden):
+        robo.follow(s, SYSTEM, pid, account_id=acct, idempotency_key="x")
+    bank.assert_invariants()

@@ -23,7 +23,8 @@ How a plan is built (:func:`propose`; the reasons are in ``docs/ROBO.md``):
    :data:`LOOKBACK_DAYS`, hold the next period) against equal weight over the same universe and days.
 
 A new plan supersedes the customer's older proposed ones. :func:`drift` compares holdings (units x latest
-NAV) in a plan's products with its weights and suggests trades when a weight is off by more than the plan's
+NAV, from the holdings service) in a plan's products with its
+weights and suggests trades when a weight is off by more than the plan's
 band; :func:`follow` buys a plan's amounts through the wealth orders service.
 """
 
@@ -31,10 +32,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -46,15 +46,13 @@ from smartbank.errors import Forbidden, NotFound, ValidationFailed
 from smartbank.money import MAX_MINOR, format_minor
 from smartbank.security import service as security
 from smartbank.security.service import Principal
-from smartbank.wealth import grades, rules
+from smartbank.wealth import grades, holdings, orders, products, rules
 from smartbank.wealth.evaluate import TRADING_DAYS, portfolio_metrics
 from smartbank.wealth.models import (
     ASSET_CLASSES,
     GRADES,
     UNIT,
-    Holding,
     PortfolioPlan,
-    ProductNav,
     WealthProduct,
 )
 
@@ -345,52 +343,45 @@ def _clean(d: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if not math.isfinite(v) else float(v)) for k, v in d.items()}
 
 
-# --- reading the catalogue (private queries until the products service lands) -----------------------------
+# --- reading the catalogue (through the products service) --------------------------------------------------
 
 
-def _active_products(session: Session) -> list[WealthProduct]:
-    return list(session.scalars(select(WealthProduct).where(WealthProduct.status == "active")
-                                .order_by(WealthProduct.code)))
-
-
-def _nav_frame(session: Session, products: list[WealthProduct], until: date) -> pd.DataFrame:
+def _nav_frame(session: Session, items: list[dict[str, Any]], until: date) -> pd.DataFrame:
     """Wide NAVs (a row per day, a column per product code) over the last MAX_HISTORY_DAYS of each product;
     a time deposit without NAVs accrues its rate on the same days."""
     start = until - timedelta(days=int(MAX_HISTORY_DAYS * 7 / 5) + 10)
     cols: dict[str, pd.Series] = {}
-    for p in products:
-        rows = session.execute(select(ProductNav.day, ProductNav.nav_micro)
-                               .where(ProductNav.product_id == p.id, ProductNav.day >= start,
-                                      ProductNav.day <= until).order_by(ProductNav.day)).all()
+    for p in items:
+        rows = products.nav_history(session, p["id"], start=start, end=until)
         if rows:
-            cols[p.code] = pd.Series([r[1] / UNIT for r in rows], index=pd.to_datetime([r[0] for r in rows]))
+            cols[p["code"]] = pd.Series([r[1] / UNIT for r in rows], index=pd.to_datetime([r[0] for r in rows]))
     if not cols:
         return pd.DataFrame()
     frame = pd.DataFrame(cols).sort_index()
-    for p in products:
-        if p.code not in cols and p.kind == "time_deposit" and p.rate_bps:
+    for p in items:
+        if p["code"] not in cols and p["kind"] == "time_deposit" and p["rate_bps"]:
             d = (frame.index - frame.index[0]).days.to_numpy()
-            frame[p.code] = (1 + p.rate_bps / 10_000 / 365) ** d
+            frame[p["code"]] = (1 + p["rate_bps"] / 10_000 / 365) ** d
     return frame.tail(MAX_HISTORY_DAYS)
 
 
 def _universe(session: Session, grade: str, horizon_months: int, until: date
-              ) -> tuple[pd.DataFrame, dict[str, WealthProduct], list[dict[str, str]]]:
+              ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]], list[dict[str, str]]]:
     """(daily returns of the products the plan may use, those products by code, the products left out and
     why)."""
     caps, growth = budget(grade, horizon_months)
-    out: dict[str, WealthProduct] = {}
+    out: dict[str, dict[str, Any]] = {}
     left_out: list[dict[str, str]] = []
     horizon_days = horizon_months * 365 / 12
-    for p in _active_products(session):
-        if rules.check(grade, p.kind, p.risk_level).outcome != "pass":
+    for p in products.list_products(session, status="active"):
+        if rules.check(grade, p["kind"], p["risk_level"]).outcome != "pass":
             continue  # never shown: above the grade
-        if caps.get(p.asset_class, 0.0) <= 0 or (p.asset_class in GROWTH and growth <= 0):
-            left_out.append({"code": p.code, "reason": "asset_class_outside_budget"})
-        elif p.term_days and p.term_days > horizon_days:
-            left_out.append({"code": p.code, "reason": "term_longer_than_horizon"})
+        if caps.get(p["asset_class"], 0.0) <= 0 or (p["asset_class"] in GROWTH and growth <= 0):
+            left_out.append({"code": p["code"], "reason": "asset_class_outside_budget"})
+        elif p["term_days"] and p["term_days"] > horizon_days:
+            left_out.append({"code": p["code"], "reason": "term_longer_than_horizon"})
         else:
-            out[p.code] = p
+            out[p["code"]] = p
     prices = _nav_frame(session, list(out.values()), until)
     keep = []
     for code in list(out):
@@ -449,11 +440,12 @@ def _build(session: Session, grade: str, amount_minor: int, horizon_months: int,
            *, with_backtest: bool = True) -> dict[str, Any]:
     caps, growth = budget(grade, horizon_months)
     method = METHOD_BY_GRADE[grade]
-    rets, products, left_out = _universe(session, grade, horizon_months, until)
-    if not products:
+    rets, universe, left_out = _universe(session, grade, horizon_months, until)
+    if not universe:
         raise ValidationFailed("no product in the catalogue fits your grade and horizon yet",
                                code="robo_no_products", details={"grade": grade, "horizon_months": horizon_months})
-    assets = {k: Asset(k, p.asset_class, p.min_amount_minor, p.step_minor or 1) for k, p in products.items()}
+    assets = {k: Asset(k, p["asset_class"], p["min_amount_minor"], p["step_minor"] or 1)
+              for k, p in universe.items()}
     weights, amounts, uninvested, dropped, mw = fit_amounts(
         rets.tail(LOOKBACK_DAYS), assets, amount_minor, method=method, caps=caps, growth_cap=growth)
     left_out += [{"code": k, "reason": "below_minimum_amount"} for k in dropped]
@@ -568,18 +560,6 @@ def list_plans(session: Session, actor: Principal, customer_id: int | None = Non
 # --- drift and rebalancing ---------------------------------------------------------------------------------
 
 
-def _latest_nav(session: Session, product_id: int, until: date) -> int | None:
-    return session.scalars(select(ProductNav.nav_micro).where(ProductNav.product_id == product_id,
-                                                              ProductNav.day <= until)
-                           .order_by(ProductNav.day.desc()).limit(1)).first()
-
-
-def _market_value(units_micro: int, nav_micro: int) -> int:
-    """units x NAV in fen (units and NAV in millionths; NAV in yuan per unit), rounded half-even."""
-    return int((Decimal(units_micro) * nav_micro * 100 / Decimal(UNIT * UNIT))
-               .quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
 def _pct(x: float) -> str:
     return f"{x * 100:.1f}%"
 
@@ -605,18 +585,9 @@ def drift(session: Session, actor: Principal, plan_id: int | None = None, *, cus
             raise NotFound("no plan yet", details={"customer_id": cid})
         plan = found
     prods = _products_by_code(session, list(plan.weights))
-    held = {h.product_id: h for h in session.scalars(
-        select(Holding).where(Holding.customer_id == plan.customer_id,
-                              Holding.product_id.in_([p.id for p in prods.values()])))} if prods else {}
-    values: dict[str, int] = {}
-    for code in plan.weights:
-        p = prods.get(code)
-        h = held.get(p.id) if p else None
-        if p is None or h is None or h.units_micro <= 0:
-            values[code] = 0
-            continue
-        nav = _latest_nav(session, p.id, now.date())
-        values[code] = _market_value(h.units_micro, nav) if nav else int(h.cost_minor)
+    book = holdings.customer_holdings(session, plan.customer_id, day=now.date(), with_analytics=False)
+    held = {h["code"]: int(h["market_value_minor"]) for h in book["holdings"]}
+    values = {code: held.get(code, 0) for code in plan.weights}
     total = sum(values.values())
     band = float(plan.drift_band or DEFAULT_DRIFT_BAND)
     lines: list[dict[str, Any]] = []
@@ -676,37 +647,30 @@ def drift(session: Session, actor: Principal, plan_id: int | None = None, *, cus
 # --- following a plan --------------------------------------------------------------------------------------
 
 
-def _purchase_fn() -> Callable[..., Any] | None:
-    try:
-        from smartbank.wealth import orders  # the wealth orders service
-    except ImportError:
-        return None
-    return getattr(orders, "purchase", None)
-
-
 def follow(session: Session, actor: Principal, plan_id: int, *, account_id: int, idempotency_key: str,
            now: datetime | None = None) -> dict[str, Any]:
-    """Buy the plan's amounts from the customer's account through the wealth orders service (one order per
-    product, keys derived from ``idempotency_key`` so a retry places nothing twice) and mark the plan
-    followed. Only the customer who owns the plan may do this."""
+    """Buy the plan's amounts from the customer's account through :func:`smartbank.wealth.orders.purchase`
+    (one order per product, its key derived from ``idempotency_key``, so a retry places nothing twice) and
+    mark the plan followed. Only the customer who owns the plan may do this; the orders service checks the
+    account, minimums, balance and suitability again, and any refusal leaves nothing written."""
     plan = _own_plan(session, actor, plan_id)
     if actor.is_staff or actor.customer_id is None:
         raise Forbidden("a plan is followed by the customer who owns it", details={"role": actor.role})
     if plan.status == "superseded":
         raise ValidationFailed("this plan was replaced by a newer one", code="plan_superseded",
                                details={"plan_id": plan_id})
-    if not idempotency_key or len(idempotency_key) > 100:
-        raise ValidationFailed("an idempotency key of 1 to 100 characters is required")
-    purchase = _purchase_fn()
-    if purchase is None:
-        raise ValidationFailed("purchases are not available yet", code="orders_unavailable")
-    orders = []
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 100:
+        raise ValidationFailed("an idempotency key of 1 to 100 characters is required",
+                               details={"field": "idempotency_key"})
+    placed = []
     for code, amount in sorted((plan.amounts or {}).items()):
         if int(amount) <= 0:
             continue
-        o = purchase(session, actor, product_code=code, account_id=account_id, amount_minor=int(amount),
-                     idempotency_key=f"{idempotency_key}:{code}", channel="robo", now=now)
-        orders.append(o)
+        o = orders.purchase(session, actor, product_code=code, account_id=account_id, amount_minor=int(amount),
+                            idempotency_key=f"robo{plan.id}:{key}:{code}", channel="robo", now=now)
+        placed.append(orders.order_view(o, products.get_product(session, code)))
     plan.status = "followed"
     session.flush()
-    return {"plan_id": plan.id, "status": plan.status, "orders": orders}
+    return {"plan_id": plan.id, "status": plan.status, "orders": placed,
+            "total_minor": sum(int(o["amount_minor"] or 0) for o in placed)}
