@@ -636,3 +636,50 @@ def test_staff_cannot_change_a_customers_payees_or_standing_orders(client, bank,
     # staff still see them (customer service reads)
     assert client.get(f"{API}/payees?customer_id={w.alice}", headers=w.h[role_user]).status_code == 200
     assert client.get(f"{API}/scheduled-transfers?customer_id={w.alice}", headers=w.h[role_user]).status_code == 200
+
+
+# --- wealth robo-advice: a customer reads, checks and follows only their own plans ------------------------
+
+def _robo(w: World) -> int:
+    """Alice's plan (all in a money-market product she may buy), with a small catalogue and her grade, once."""
+    if getattr(w, "robo_plan", None):
+        return w.robo_plan  # type: ignore[attr-defined]
+    from datetime import UTC, datetime
+
+    from smartbank.wealth.models import PortfolioPlan
+    from tests.wealth.test_robo import CATALOGUE, assess, make_catalogue
+
+    engine = db.get_engine()
+    make_catalogue(engine, until=date.today(), days=130,
+                   rows=[r for r in CATALOGUE if r[0] in ("MMF", "BOND0", "BONDF", "MIXF", "EQF1")])
+    assess(engine, w.alice, "C3", at=datetime.now(UTC))
+    with db.session_scope(engine) as s:
+        p = PortfolioPlan(customer_id=w.alice, grade="C3", horizon_months=12, amount_minor=500_00, method="min_cvar",
+                          weights={"MMF": 1.0}, amounts={"MMF": 500_00}, backtest={}, status="followed",
+                          drift_band=0.05)
+        s.add(p)
+        s.flush()
+        w.robo_plan = p.id  # type: ignore[attr-defined]
+    return w.robo_plan  # type: ignore[attr-defined]
+
+
+def _robo_body(w: World) -> dict[str, Any]:
+    return {"amount_minor": 200_000_00, "horizon_months": 36, "customer_id": w.alice}
+
+
+CASES += [
+    Case("post", "/api/v1/wealth/robo/plans", lambda w: (_robo(w) and f"{API}/wealth/robo/plans", _robo_body(w)),
+         "bob", lambda w: ("alice", f"{API}/wealth/robo/plans", _robo_body(w), 201)),
+    Case("get", "/api/v1/wealth/robo/plans",
+         lambda w: (_robo(w) and f"{API}/wealth/robo/plans?customer_id={w.alice}", None), "bob",
+         lambda w: ("alice", f"{API}/wealth/robo/plans?customer_id={w.alice}", None, 200)),
+    Case("get", "/api/v1/wealth/robo/plans/{plan_id}", lambda w: (f"{API}/wealth/robo/plans/{_robo(w)}", None),
+         "bob", lambda w: ("alice", f"{API}/wealth/robo/plans/{_robo(w)}", None, 200)),
+    Case("get", "/api/v1/wealth/robo/plans/{plan_id}/drift",
+         lambda w: (f"{API}/wealth/robo/plans/{_robo(w)}/drift", None), "bob",
+         lambda w: ("alice", f"{API}/wealth/robo/plans/{_robo(w)}/drift", None, 200)),
+    Case("post", "/api/v1/wealth/robo/plans/{plan_id}/follow",
+         lambda w: (f"{API}/wealth/robo/plans/{_robo(w)}/follow", {"account_id": w.b1, "idempotency_key": "rf1"}),
+         "bob", lambda w: ("alice", f"{API}/wealth/robo/plans/{_robo(w)}/follow",
+                           {"account_id": w.a1, "idempotency_key": "rf1"}, 201)),
+]

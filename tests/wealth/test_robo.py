@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from smartbank import db
 from smartbank.errors import Forbidden, NotFound, ValidationFailed
 from smartbank.security.service import SYSTEM, Principal
-from smartbank.wealth import robo, rules
+from smartbank.wealth import products, robo, rules
 from smartbank.wealth.models import (
     UNIT,
     Holding,
@@ -74,7 +74,9 @@ def write_catalogue(s, *, days: int = 300, until: date | None = None,
             s.add(p)
             s.flush()
             ids[code] = p.id
-            if kind == "time_deposit":
+            if kind == "time_deposit":  # a fixed NAV, as the catalogue publishes for deposits
+                for d in dates:
+                    s.add(ProductNav(product_id=p.id, day=d, nav_micro=products.fixed_nav(rate, dates[0], d)))
                 continue
             n = 60 if code == "SHORTH" else days
             for d, v in zip(dates[-n:], nav_path(code, n, mu, vol), strict=True):
@@ -82,9 +84,9 @@ def write_catalogue(s, *, days: int = 300, until: date | None = None,
     return ids
 
 
-def assess(engine, customer_id: int, grade: str, *, lapsed: bool = False) -> None:
+def assess(engine, customer_id: int, grade: str, *, lapsed: bool = False, at: datetime = NOW) -> None:
     with db.session_scope(engine) as s:
-        taken = NOW - timedelta(days=400 if lapsed else 10)
+        taken = at - timedelta(days=400 if lapsed else 10)
         s.add(RiskAssessment(customer_id=customer_id, questionnaire_version=1, answers={}, score=50, grade=grade,
                              taken_at=taken, expires_at=taken + timedelta(days=365)))
 

@@ -664,13 +664,15 @@ def follow(session: Session, actor: Principal, plan_id: int, *, account_id: int,
         raise ValidationFailed("an idempotency key of 1 to 100 characters is required",
                                details={"field": "idempotency_key"})
     placed = []
+    replayed = True
     for code, amount in sorted((plan.amounts or {}).items()):
         if int(amount) <= 0:
             continue
         o = orders.purchase(session, actor, product_code=code, account_id=account_id, amount_minor=int(amount),
                             idempotency_key=f"robo{plan.id}:{key}:{code}", channel="robo", now=now)
+        replayed = replayed and orders.was_replayed(o)
         placed.append(orders.order_view(o, products.get_product(session, code)))
     plan.status = "followed"
     session.flush()
-    return {"plan_id": plan.id, "status": plan.status, "orders": placed,
+    return {"plan_id": plan.id, "status": plan.status, "orders": placed, "replayed": bool(placed) and replayed,
             "total_minor": sum(int(o["amount_minor"] or 0) for o in placed)}
