@@ -1,7 +1,296 @@
-"""Pages placeholder (filled in by the wealth module)."""
+"""Wealth pages: the customer's "My wealth" (holdings, P&L, chart, assessment status), the risk questionnaire,
+the product list and page (risk, fees, returns, volatility, NAV chart, the purchase form with its suitability
+step) and redemption; the console's catalogue (with NAV publication) and suitability log.
+
+Charts are inline SVG polylines drawn on the server (no script, no CDN). Every rule is in
+:mod:`smartbank.wealth`; a refused purchase keeps its suitability check and shows the reason in plain words.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from smartbank import db
+from smartbank.errors import NotFound, SmartbankError
+from smartbank.ledger import service as ledger
+from smartbank.security.service import Principal
+from smartbank.wealth import holdings, orders, products, questionnaire, suitability
+from smartbank.web import forms
+from smartbank.web.auth import Customer, Staff
+from smartbank.web.console import require_page
+from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.nav import register_console_page, register_portal_page
+from smartbank.web.render import render
 from smartbank.web.routing import web_router
 
 router = web_router()
+
+CATALOGUE = "/console/wealth/products"
+SUITABILITY = "/console/wealth/suitability"
+register_portal_page("/wealth", "nav.portal.wealth", order=50)
+register_console_page(CATALOGUE, "nav.console.wealth_products", roles=products.PRODUCT_MANAGERS, order=70)
+register_console_page(SUITABILITY, "nav.console.wealth_suitability", roles=suitability.LOG_READERS, order=71)
+
+register_messages("zh", {
+    "nav": {"portal": {"wealth": "我的理财"},
+            "console": {"wealth_products": "理财产品", "wealth_suitability": "适当性记录"}},
+    "wealth": {
+        "title": "我的理财", "value": "总市值", "cost": "投入本金", "pnl": "累计盈亏", "ret": "收益率",
+        "holdings": "持仓", "none": "您还没有理财持仓。", "browse": "浏览理财产品", "units": "份额", "nav": "单位净值",
+        "pending": "处理中的订单", "chart": "组合市值走势", "ann_ret": "年化收益", "ann_vol": "年化波动率",
+        "mdd": "最大回撤", "sharpe": "夏普比率", "redeem": "赎回", "redeem_all": "全部赎回",
+        "redeem_units": "赎回份额（留空则全部）",
+        "redeem_btn": "确认赎回", "to_account": "收款账户", "matures": "定期存款到期自动转回",
+        "grade": "风险承受能力", "expires": "有效期至", "days_left": "剩余 {n} 天",
+        "lapsed": "您的风险测评已过期，请重新测评后再购买理财产品。",
+        "never": "购买基金、理财、保险前，请先完成风险承受能力评估。", "retake": "重新测评", "take": "开始测评",
+        "grade_names": {"C1": "C1 保守型", "C2": "C2 稳健型", "C3": "C3 平衡型", "C4": "C4 成长型", "C5": "C5 进取型"},
+        "kind": {"time_deposit": "定期存款", "wmp": "银行理财", "fund": "基金", "insurance": "保险"},
+        "status": {"pending": "处理中", "settled": "已确认", "cancelled": "已撤销", "failed": "失败"},
+        "okind": {"purchase": "申购", "redemption": "赎回"},
+        "products": "理财产品", "all": "全部", "risk": "风险等级", "min": "起购金额", "fees": "费用",
+        "sub_fee": "申购费", "red_fee": "赎回费", "mgmt_fee": "管理费（已含在净值中）", "settle": "确认时间",
+        "t_plus": "T+{n}", "term": "期限", "days": "{n} 天", "rate": "年利率", "issuer": "发行机构",
+        "returns": "历史收益", "r1m": "近1月", "r3m": "近3月", "r1y": "近1年", "rsl": "成立以来",
+        "nav_chart": "净值走势", "buy": "购买", "amount": "购买金额（元）", "buy_btn": "确认购买",
+        "ack_title": "风险提示", "ack_label": "我已阅读并确认：", "refused_title": "暂不能购买",
+        "suits": "该产品与您的风险承受能力相匹配。", "back": "返回产品列表", "open": "查看",
+        "past": "过往业绩不代表未来表现，理财非存款，投资须谨慎。",
+        "q_title": "风险承受能力评估", "q_hint": "共 {n} 题，请根据实际情况作答。结果有效期 {d} 天。",
+        "q_submit": "提交测评",
+        "cancel": "撤销",
+    },
+    "cwealth": {
+        "products": "理财产品目录", "suitability": "适当性检查记录", "code": "代码", "name": "名称",
+        "navday": "最新净值日",
+        "publish": "发布净值", "day": "日期", "nav_micro": "单位净值（×1,000,000）", "publish_btn": "发布",
+        "customer": "客户", "product": "产品", "outcome": "结果", "reason": "原因代码", "ack": "确认文本", "at": "时间",
+        "grade": "客户等级", "outcomes": {"pass": "通过", "refused": "拒绝", "acknowledged": "已确认风险"},
+        "none": "没有记录。", "closed": "已停售",
+    },
+    "notice": {"wealth_bought": "购买申请已提交，份额将在确认日到账。",
+    "wealth_redeemed": "赎回申请已提交，资金将在确认日到账。",
+               "wealth_assessed": "测评完成。", "wealth_nav": "净值已发布。", "wealth_cancelled": "订单已撤销。"},
+})
+register_messages("en", {
+    "nav": {"portal": {"wealth": "My wealth"},
+            "console": {"wealth_products": "Wealth products", "wealth_suitability": "Suitability log"}},
+    "wealth": {
+        "title": "My wealth", "value": "Market value", "cost": "Invested", "pnl": "Profit / loss", "ret": "Return",
+        "holdings": "Holdings", "none": "You hold no investments yet.", "browse": "Browse products", "units": "Units",
+        "nav": "NAV", "pending": "Orders in progress", "chart": "Portfolio value", "ann_ret": "Annualised return",
+        "ann_vol": "Annualised volatility", "mdd": "Maximum drawdown", "sharpe": "Sharpe ratio", "redeem": "Redeem",
+        "redeem_all": "Redeem all", "redeem_units": "Units to redeem (empty: all)", "redeem_btn": "Redeem",
+        "to_account": "Pay into", "matures": "Time deposits are paid back automatically at maturity",
+        "grade": "Risk tolerance", "expires": "Valid until", "days_left": "{n} days left",
+        "lapsed": "Your risk assessment has lapsed: please take it again before buying investments.",
+        "never": "Before buying funds, wealth products or insurance, please take the risk assessment.",
+        "retake": "Take it again", "take": "Start the assessment",
+        "grade_names": {"C1": "C1 Conservative", "C2": "C2 Cautious", "C3": "C3 Balanced", "C4": "C4 Growth",
+                        "C5": "C5 Aggressive"},
+        "kind": {"time_deposit": "Time deposits", "wmp": "Wealth products", "fund": "Funds", "insurance": "Insurance"},
+        "status": {"pending": "In progress", "settled": "Done", "cancelled": "Cancelled", "failed": "Failed"},
+        "okind": {"purchase": "Purchase", "redemption": "Redemption"},
+        "products": "Products", "all": "All", "risk": "Risk level", "min": "Minimum", "fees": "Fees",
+        "sub_fee": "Subscription fee", "red_fee": "Redemption fee", "mgmt_fee": "Management fee (in the NAV)",
+        "settle": "Settlement", "t_plus": "T+{n}", "term": "Term", "days": "{n} days", "rate": "Annual rate",
+        "issuer": "Issuer", "returns": "Past returns", "r1m": "1 month", "r3m": "3 months", "r1y": "1 year",
+        "rsl": "Since launch", "nav_chart": "NAV history", "buy": "Buy", "amount": "Amount (yuan)",
+        "buy_btn": "Buy now", "ack_title": "Risk warning", "ack_label": "I have read and confirm:",
+        "refused_title": "You cannot buy this product", "suits": "This product suits your risk tolerance.",
+        "back": "Back to products", "open": "Open",
+        "past": "Past performance does not predict future returns. Investments are not deposits and can lose value.",
+        "q_title": "Risk tolerance assessment", "q_hint": "{n} questions: answer as things are. The result is valid "
+                                                          "for {d} days.", "q_submit": "Submit", "cancel": "Cancel",
+    },
+    "cwealth": {
+        "products": "Wealth catalogue", "suitability": "Suitability checks", "code": "Code", "name": "Name",
+        "navday": "Latest NAV day", "publish": "Publish a NAV", "day": "Day", "nav_micro": "NAV (x 1,000,000)",
+        "publish_btn": "Publish", "customer": "Customer", "product": "Product", "outcome": "Outcome",
+        "reason": "Reason code", "ack": "Confirmed text", "at": "When", "grade": "Grade",
+        "outcomes": {"pass": "Passed", "refused": "Refused", "acknowledged": "Risk acknowledged"},
+        "none": "No records.", "closed": "Closed",
+    },
+    "notice": {"wealth_bought": "Order placed: the units arrive on the settlement date.",
+               "wealth_redeemed": "Redemption placed: the money arrives on the settlement date.",
+               "wealth_assessed": "Assessment done.", "wealth_nav": "NAV published.",
+               "wealth_cancelled": "Order cancelled."},
+})
+
+F = Annotated[str, Form()]
+
+
+def svg_points(series: list[tuple[Any, int]], width: int = 320, height: int = 120) -> str:
+    """``x,y`` pairs of an SVG polyline scaled into ``width`` x ``height`` (y grows downwards)."""
+    values = [float(v) for _, v in series]
+    if len(values) < 2:
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    n = len(values) - 1
+    return " ".join(f"{i * width / n:.1f},{height - (v - lo) / span * (height - 4) - 2:.1f}"
+                    for i, v in enumerate(values))
+
+
+def _cash_accounts(session: Any, customer_id: int) -> list[dict[str, Any]]:
+    return [{"id": a.id, "number": a.number, "name": a.name, "kind": a.kind, "currency": a.currency,
+             "available": a.available_minor} for a in ledger.customer_accounts(session, customer_id)
+            if a.kind in orders.CASH_ACCOUNT_KINDS and a.status == "open"]
+
+
+@router.get("/wealth")
+def my_wealth(request: Request, actor: Customer) -> Response:
+    def work(s: Any) -> Any:
+        return (holdings.customer_holdings(s, actor), questionnaire.status(s, actor),
+                _cash_accounts(s, int(actor.customer_id or 0)))
+
+    data, status, accounts = db.run_in_transaction(work)
+    return render(request, "portal/wealth.html", data=data, status=status, accounts=accounts,
+                  points=svg_points(data["series"]), key=forms.new_key())
+
+
+@router.get("/wealth/assessment")
+def assessment(request: Request, actor: Customer) -> Response:
+    q = db.run_in_transaction(lambda s: questionnaire.view(questionnaire.ensure_seeded(s)))
+    return render(request, "portal/wealth_assessment.html", q=q, answers={}, here="/wealth")
+
+
+@router.post("/wealth/assessment")
+async def take_assessment(request: Request, actor: Customer) -> Response:
+    form = await request.form()
+    q = db.run_in_transaction(lambda s: questionnaire.view(questionnaire.ensure_seeded(s)))
+    answers: dict[str, Any] = {}
+    for item in q["questions"]:
+        v = str(form.get(f"q_{item['id']}", "")).strip()
+        if v.isdigit():
+            answers[item["id"]] = int(v)
+    try:
+        db.run_in_transaction(lambda s: questionnaire.take(s, actor, answers, channel="web"))
+    except SmartbankError as exc:
+        return render(request, "portal/wealth_assessment.html", status_code=422, q=q, answers=answers,
+                      error=forms.message(exc, lang_of(request)), here="/wealth")
+    return RedirectResponse("/wealth?notice=wealth_assessed", status_code=303)
+
+
+@router.get("/wealth/products")
+def product_list(request: Request, actor: Customer, kind: str = "") -> Response:
+    k = kind if kind in ("time_deposit", "wmp", "fund", "insurance") else None
+    items = db.run_in_transaction(lambda s: products.list_products(s, kind=k))
+    return render(request, "portal/wealth_products.html", items=items, kind=k or "")
+
+
+def _product_page(request: Request, actor: Principal, code: str, *, error: str | None = None,
+                  refused: dict[str, Any] | None = None, status_code: int = 200,
+                  values: dict[str, str] | None = None) -> Response:
+    lang = lang_of(request)
+
+    def work(s: Any) -> Any:
+        page = products.product_page(s, code)
+        p = products.get_product(s, code)
+        verdict, grade = suitability.preview(s, int(actor.customer_id or 0), p)
+        return page, verdict, grade, _cash_accounts(s, int(actor.customer_id or 0))
+
+    page, verdict, grade, accounts = db.run_in_transaction(work)
+    v = {"amount": "", "account_id": "", "idempotency_key": forms.new_key()}
+    v.update(values or {})
+    return render(request, "portal/wealth_product.html", status_code=status_code, p=page, verdict=verdict,
+                  ack_text=verdict.zh if lang == "zh" else verdict.en, grade=grade, accounts=accounts, values=v,
+                  points=svg_points(page["chart"]), error=error, refused=refused, here="/wealth/products")
+
+
+@router.get("/wealth/products/{code}")
+def product(request: Request, code: str, actor: Customer) -> Response:
+    return _product_page(request, actor, code)
+
+
+@router.post("/wealth/products/{code}/buy")
+def buy(request: Request, code: str, actor: Customer, amount: F = "", account_id: F = "", acknowledgement: F = "",
+        idempotency_key: F = "") -> Response:
+    key = forms.key_or_new(idempotency_key)
+    values = {"amount": amount, "account_id": account_id, "idempotency_key": key}
+    lang = lang_of(request)
+    try:
+        amt = forms.amount(amount)
+        acct = int(account_id) if account_id.strip().isdigit() else 0
+        db.run_in_transaction(lambda s: orders.purchase(
+            s, actor, product_code=code, account_id=acct, amount_minor=amt, idempotency_key=key,
+            acknowledgement=acknowledgement or None, channel="web"))
+    except suitability.Unsuitable as exc:
+        reason = exc.details.get("reason_zh" if lang == "zh" else "reason_en", exc.message)
+        return _product_page(request, actor, code, refused={"reason": reason}, status_code=403, values=values)
+    except NotFound as exc:
+        if exc.details.get("code"):
+            raise
+        return _product_page(request, actor, code, error=forms.message(exc, lang), status_code=422, values=values)
+    except SmartbankError as exc:
+        return _product_page(request, actor, code, error=forms.message(exc, lang), status_code=422, values=values)
+    return RedirectResponse("/wealth?notice=wealth_bought", status_code=303)
+
+
+@router.post("/wealth/redeem")
+def redeem(request: Request, actor: Customer, product_code: F = "", units: F = "", account_id: F = "",
+           idempotency_key: F = "") -> Response:
+    key = forms.key_or_new(idempotency_key)
+    try:
+        u = None
+        if units.strip():
+            # units typed like an amount with up to 6 decimals
+            whole, _, frac = units.strip().replace(",", "").partition(".")
+            if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 6)):
+                raise forms.FormError("form.bad_amount")
+            u = int(whole) * 1_000_000 + int((frac or "0").ljust(6, "0"))
+        acct = int(account_id) if account_id.strip().isdigit() else 0
+        db.run_in_transaction(lambda s: orders.redeem(s, actor, product_code=product_code, units_micro=u,
+                                                      account_id=acct, idempotency_key=key, channel="web"))
+    except SmartbankError as exc:
+        def work(s: Any) -> Any:
+            return (holdings.customer_holdings(s, actor), questionnaire.status(s, actor),
+                    _cash_accounts(s, int(actor.customer_id or 0)))
+
+        data, status, accounts = db.run_in_transaction(work)
+        return render(request, "portal/wealth.html", status_code=422, data=data, status=status, accounts=accounts,
+                      points=svg_points(data["series"]), key=forms.new_key(),
+                      error=forms.message(exc, lang_of(request)), here="/wealth")
+    return RedirectResponse("/wealth?notice=wealth_redeemed", status_code=303)
+
+
+@router.post("/wealth/orders/{order_id}/cancel")
+def cancel(request: Request, order_id: int, actor: Customer) -> Response:
+    db.run_in_transaction(lambda s: orders.cancel(s, actor, order_id))
+    return RedirectResponse("/wealth?notice=wealth_cancelled", status_code=303)
+
+
+# --- console -------------------------------------------------------------------------------------------------
+
+
+@router.get(CATALOGUE)
+def console_products(request: Request, actor: Staff) -> Response:
+    require_page(actor, CATALOGUE)
+    items = db.run_in_transaction(lambda s: products.list_products(s, status=None))
+    return render(request, "console/wealth_products.html", items=items, today=orders.today().isoformat())
+
+
+@router.post(CATALOGUE + "/{code}/nav")
+def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", nav_micro: F = "") -> Response:
+    require_page(actor, CATALOGUE)
+    try:
+        d = forms.required_date(day)
+        n = int(nav_micro.strip().replace(",", "")) if nav_micro.strip().replace(",", "").isdigit() else 0
+        db.run_in_transaction(lambda s: products.publish_nav(s, actor, code, day=d, nav_micro=n))
+    except SmartbankError as exc:
+        items = db.run_in_transaction(lambda s: products.list_products(s, status=None))
+        return render(request, "console/wealth_products.html", status_code=422, items=items,
+                      today=date.today().isoformat(), error=forms.message(exc, lang_of(request)))
+    return RedirectResponse(CATALOGUE + "?notice=wealth_nav", status_code=303)
+
+
+@router.get(SUITABILITY)
+def console_suitability(request: Request, actor: Staff, outcome: str = "") -> Response:
+    require_page(actor, SUITABILITY)
+    o = outcome if outcome in ("pass", "refused", "acknowledged") else None
+    rows = db.run_in_transaction(lambda s: suitability.checks_log(s, actor, outcome=o, limit=500))
+    return render(request, "console/wealth_suitability.html", rows=rows, outcome=o or "")
