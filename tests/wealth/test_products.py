@@ -121,3 +121,22 @@ def test_staff_manage_the_catalogue_audited(bank, engine):
         with pytest.raises(NotFound):
             products.get_product(s, "NOPE")
     assert bank.count("audit_log") == 4
+
+
+def test_cli_seed_products_navs_settle(database_url):
+    import json
+
+    from typer.testing import CliRunner
+
+    from smartbank.cli import app
+
+    run = CliRunner()
+    r = run.invoke(app, ["wealth", "seed", "--until", "2026-02-27", "--years", "1"])
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout.strip().splitlines()[-1])["products"]) == 22
+    r = run.invoke(app, ["wealth", "products", "--kind", "fund"])
+    assert r.exit_code == 0 and len(json.loads(r.stdout.strip().splitlines()[-1])) == 10
+    r = run.invoke(app, ["wealth", "navs", "F-SP500", "--start", "2026-02-23"])
+    assert r.exit_code == 0 and r.stdout.splitlines()[0] == "day,nav_micro" and len(r.stdout.splitlines()) == 6
+    r = run.invoke(app, ["wealth", "settle", "--day", "2026-03-02"])
+    assert r.exit_code == 0 and json.loads(r.stdout.strip().splitlines()[-1])["navs_published"] == 22
