@@ -1,0 +1,79 @@
+"""Robo-advice page: propose in both languages (allocation, donut, backtest figures and curve), refusals shown
+on the page with nothing written, follow, drift suggestions, another customer's plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from smartbank import db
+from smartbank.wealth.models import Holding
+from tests.wealth.test_robo import assess, make_catalogue
+from tests.web.conftest import csrf_token, make_user, post_form, raw_keys, sign_in
+
+
+@pytest.fixture
+def setup(client, bank, engine):
+    ids = make_catalogue(engine, until=date.today(), days=260)
+    alice, bob = bank.customer("王芳"), bank.customer("李娜")
+    a1 = bank.account(alice, balance=1_000_000_00)
+    make_user(engine, "alice", customer_id=alice)
+    make_user(engine, "bob", customer_id=bob)
+    assess(engine, alice, "C4", at=datetime.now(UTC))
+    return {"alice": alice, "a1": a1, "ids": ids}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_propose_and_see_the_plan(client, setup, lang):
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "alice")
+    page = client.get("/wealth/robo")
+    assert page.status_code == 200 and 'id="robo-none"' in page.text and raw_keys(page.text) == []
+    assert ("智能投顾" if lang == "zh" else "Robo-advice") in page.text
+    assert 'href="/wealth/robo"' in page.text  # in the navigation
+    r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "200,000.00", "horizon": "48"})
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert raw_keys(page) == []
+    for part in ('id="robo-plan"', 'id="robo-donut"', 'id="robo-lines"', 'id="robo-figures"', 'id="robo-curve"',
+                 'id="robo-drift"', 'id="robo-follow"'):
+        assert part in page, part
+    assert ("最大分散化" if lang == "zh" else "Maximum diversification") in page
+    assert "200,000.00" in page
+
+
+def test_refusals_are_shown_and_write_nothing(client, setup, bank):
+    sign_in(client, "bob")  # no assessment
+    client.cookies.set("sb_lang", "en")
+    r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "10000", "horizon": "24"})
+    assert r.status_code == 422 and "risk-tolerance assessment" in r.text
+    r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "abc", "horizon": "24"})
+    assert r.status_code == 422 and 'id="robo-error"' in r.text
+    r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "100", "horizon": "x"})
+    assert r.status_code == 422 and "whole number of months" in r.text
+    assert bank.count("portfolio_plans") == 0
+
+
+def test_follow_drift_and_another_customers_plan(client, setup, bank, engine):
+    client.cookies.set("sb_lang", "zh")
+    sign_in(client, "alice")
+    r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "100000", "horizon": "60"})
+    url = r.headers["location"]
+    plan_id = int(url.split("plan=")[1].split("&")[0])
+    page = client.get(url).text
+    r = client.post(f"/wealth/robo/{plan_id}/follow", data={"csrf_token": csrf_token(page),
+                                                             "from_account": str(setup["a1"]),
+                                                             "idempotency_key": "robo-web-follow-1"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert bank.balance(setup["a1"]) == 900_000_00 and bank.count("wealth_orders") >= 2
+    # all of it held in one product: suggestions appear, in Chinese
+    with db.session_scope(engine) as s:
+        s.add(Holding(customer_id=setup["alice"], product_id=setup["ids"]["MMF"], units_micro=100_000 * 1_000_000,
+                      cost_minor=100_000_00))
+    page = client.get(f"/wealth/robo?plan={plan_id}").text
+    assert 'data-status="rebalance"' in page and 'id="robo-suggestions"' in page and "建议" in page
+    client.cookies.clear()
+    sign_in(client, "bob")
+    assert client.get(f"/wealth/robo?plan={plan_id}").status_code == 404
