@@ -9,12 +9,16 @@ import pytest
 
 from smartbank import db
 from smartbank.wealth.models import Holding
+from smartbank.web import i18n, wealth_robo
 from tests.wealth.test_robo import assess, make_catalogue
 from tests.web.conftest import csrf_token, make_user, post_form, raw_keys, sign_in
 
 
 @pytest.fixture
 def setup(client, bank, engine):
+    # test_i18n's test_later_modules_can_add_strings clears every registered English string: put ours back
+    i18n.register_messages("zh", wealth_robo.ZH)
+    i18n.register_messages("en", wealth_robo.EN)
     ids = make_catalogue(engine, until=date.today(), days=260)
     alice, bob = bank.customer("王芳"), bank.customer("李娜")
     a1 = bank.account(alice, balance=1_000_000_00)

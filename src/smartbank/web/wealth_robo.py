@@ -32,7 +32,7 @@ router = web_router()
 PAGE = "/wealth/robo"
 register_portal_page(PAGE, "nav.portal.robo", order=52)
 
-register_messages("zh", {
+ZH: dict[str, Any] = {
     "nav": {"portal": {"robo": "智能投顾"}},
     "robo": {
         "title": "智能投顾", "intro": "根据您的风险承受能力等级和投资期限，在可购买的产品中优化配置。",
@@ -63,8 +63,8 @@ register_messages("zh", {
                    "robo_infeasible": "现有产品不足以在您的风险预算内构建组合。",
                    "robo_amount_too_small": "投资金额低于产品起购金额，无法构建分散的组合，请提高金额。",
                    "plan_superseded": "该方案已被新方案替代。"},
-})
-register_messages("en", {
+}
+EN: dict[str, Any] = {
     "nav": {"portal": {"robo": "Robo-advice"}},
     "robo": {
         "title": "Robo-advice",
@@ -100,7 +100,9 @@ register_messages("en", {
                    "robo_amount_too_small": "The amount is below the products' minimum purchases for a diversified "
                                             "portfolio; please invest more.",
                    "plan_superseded": "This plan was replaced by a newer one."},
-})
+}
+register_messages("zh", ZH)
+register_messages("en", EN)
 
 F = Annotated[str, Form()]
 COLOURS = ("#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#d4a72c", "#6e7781", "#e16f24",
