@@ -683,3 +683,29 @@ CASES += [
          "bob", lambda w: ("alice", f"{API}/wealth/robo/plans/{_robo(w)}/follow",
                            {"account_id": w.a1, "idempotency_key": "rf1"}, 201)),
 ]
+
+
+def _rec_list(w: World) -> int:
+    if getattr(w, "rec_served", None):
+        return w.rec_served  # type: ignore[attr-defined]
+    from smartbank.recommend import items as rec_items
+    from smartbank.recommend import service as rec_service
+    from smartbank.wealth.models import WealthProduct
+
+    with db.session_scope() as s:
+        s.add(WealthProduct(code="TDREC", name_en="Time deposit", name_zh="定期存款", kind="time_deposit",
+                            risk_level="R1", asset_class="cash", min_amount_minor=100_00))
+        s.flush()
+        rec_items.sync_items(s, SYSTEM)
+        alice = Principal(user_id=0, username="alice", role="customer", customer_id=w.alice)
+        w.rec_served = rec_service.recommend(s, alice, slot="api")["served_id"]  # type: ignore[attr-defined]
+    return w.rec_served  # type: ignore[attr-defined]
+
+
+CASES += [
+    Case("post", "/api/v1/recommendations/events",
+         lambda w: (f"{API}/recommendations/events",
+                    {"event": "click", "item_key": "wealth:TDREC", "served_id": _rec_list(w)}), "bob",
+         lambda w: ("alice", f"{API}/recommendations/events",
+                    {"event": "click", "item_key": "wealth:TDREC", "served_id": _rec_list(w)}, 201)),
+]
