@@ -306,3 +306,32 @@ def test_filters_alone_never_pass_what_the_rule_refuses():
         for r in kept:
             s_, k, risk = truth[r.index]
             assert s_ == "active" and r.index not in held_ and allowed_without_acknowledgement(g, k, risk), trial
+
+
+def test_a_wealth_purchase_reaches_the_recommender_at_once(bank, engine):
+    """Buying a product records a purchase event in the same transaction (and the product then drops out of
+    the customer's lists as held)."""
+    from sqlalchemy import text
+
+    from smartbank import db
+    from smartbank.recommend import items as rec_items
+    from smartbank.security.service import SYSTEM, Principal
+    from smartbank.wealth import orders
+    from smartbank.wealth.models import WealthProduct
+
+    cid = bank.customer("王芳")
+    acct = bank.account(cid, balance=1_000_000)
+    uid = bank.user("wangfang", customer_id=cid)
+    me = Principal(user_id=uid, username="wangfang", role="customer", customer_id=cid)
+    with db.session_scope(engine) as s:
+        s.add(WealthProduct(code="TD1Y", name_en="1-year deposit", name_zh="一年定期", kind="time_deposit",
+                            risk_level="R1", asset_class="cash", min_amount_minor=100_00, term_days=365,
+                            rate_bps=150, settlement_days=0))
+        s.flush()
+        rec_items.sync_items(s, SYSTEM)
+    with db.session_scope(engine) as s:
+        orders.purchase(s, me, product_code="TD1Y", account_id=acct, amount_minor=500_00, idempotency_key="p1")
+    with engine.connect() as c:
+        events = c.execute(text("SELECT e.event FROM rec_events e JOIN rec_items i ON i.id = e.item_id"
+                                " WHERE e.customer_id = :c AND i.item_key = 'wealth:TD1Y'"), {"c": cid}).scalars().all()
+    assert events == ["purchase"]

@@ -212,7 +212,23 @@ def purchase(session: Session, actor: Principal, *, product_code: str, account_i
     order.transfer_ids = [tid]
     check.order_id = order.id
     session.flush()
+    _tell_recommender(session, actor, order, product, now)
     return order
+
+
+def _tell_recommender(session: Session, actor: Principal, order: WealthOrder, product: WealthProduct,
+                      now: datetime | None) -> None:
+    """A purchase is behaviour the recommender learns from at once (and a conversion when the product was
+    shown to the customer). A product the recommender does not list yet is simply not recorded there."""
+    from smartbank.recommend import events as rec_events
+
+    try:
+        with session.begin_nested():
+            rec_events.record_purchase(session, actor, customer_id=order.customer_id,
+                                       item_key=f"wealth:{product.code}", served_id=order.recommendation_id,
+                                       at=now)
+    except NotFound:
+        pass
 
 
 # ------------------------------------------------------------------------------------------------
