@@ -69,5 +69,5 @@ def test_later_modules_can_add_strings():
         assert i18n.translate("en", "zzprobe.title") == "Probe"
         assert i18n.translate("zh", "zzprobe.title") == "zzprobe.title"  # missing: falls back to the key
     finally:  # take back only what this test added: the modules' own strings stay registered
-        i18n._extra["en"].pop("zzprobe", None)
+        i18n._extra["en"].pop("zzprobe.title", None)
         i18n._catalogs.clear()
