@@ -116,6 +116,11 @@ def test_budget_is_the_tighter_of_grade_and_horizon():
     assert robo.budget("C3", 24)[0]["equity"] == 0.35  # grade tighter than the medium horizon
     for g in ("C1", "C2", "C3", "C4", "C5"):
         assert robo.METHOD_BY_GRADE[g] in robo.METHODS
+    # the growth floor: the grade's, a quarter at most under three years, none under a year
+    assert robo.budget("C4", 60)[0]["growth_floor"] == 0.45
+    assert robo.budget("C4", 24)[0]["growth_floor"] == 0.25
+    assert robo.budget("C4", 6)[0]["growth_floor"] == 0.0
+    assert robo.budget("C1", 60)[0]["growth_floor"] == 0.0
 
 
 def test_split_amount_is_exact_and_in_steps():
@@ -180,7 +185,8 @@ def test_optimise_respects_caps_for_every_method():
             assert v.sum() == pytest.approx(1.0, abs=1e-9) and v.min() >= 0 and v.max() <= 0.35 + 1e-6
             for c in ("mixed", "equity", "alternative"):
                 assert sum(w[k] for k in codes if classes[k] == c) <= caps[c] + 1e-6, (grade, method, c)
-            assert sum(w[k] for k in codes if classes[k] in robo.GROWTH) <= growth + 1e-6
+            share = sum(w[k] for k in codes if classes[k] in robo.GROWTH)
+            assert caps["growth_floor"] - 1e-3 <= share <= growth + 1e-6, (grade, method, share)
 
 
 # --- on the database --------------------------------------------------------------------------------------

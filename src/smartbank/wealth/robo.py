@@ -74,6 +74,9 @@ GRADE_CLASS_CAPS: dict[str, dict[str, float]] = {
 }
 # the most a grade may hold in growth assets together (mixed + equity + alternative)
 GRADE_GROWTH_CAPS: dict[str, float] = {"C1": 0.0, "C2": 0.30, "C3": 0.60, "C4": 0.80, "C5": 1.0}
+# the least a grade holds in growth assets when its universe has them (the budget's floor: without it the
+# risk-based methods, which need no return forecast, put a growth-seeking customer almost all in deposits)
+GRADE_GROWTH_FLOORS: dict[str, float] = {"C1": 0.0, "C2": 0.10, "C3": 0.30, "C4": 0.45, "C5": 0.60}
 # horizons shorter than the first number of months cap the classes (and growth) further
 HORIZON_CAPS: tuple[tuple[int, dict[str, float]], ...] = (
     (12, {"mixed": 0.20, "equity": 0.10, "alternative": 0.0, "growth": 0.20}),
@@ -95,11 +98,13 @@ _TOL = 1e-6
 
 def budget(grade: str, horizon_months: int) -> tuple[dict[str, float], float]:
     """(cap per asset class, cap on growth assets together) for a grade and horizon: the tighter of the
-    grade's and the horizon's."""
+    grade's and the horizon's. ``caps["growth_floor"]`` is the least share of growth assets: the grade's
+    floor, none under a year, at most a quarter under three years, never above the growth cap."""
     if grade not in GRADE_CLASS_CAPS:
         raise ValidationFailed(f"unknown grade {grade!r}", details={"grades": list(GRADES)})
     caps = dict(GRADE_CLASS_CAPS[grade])
     growth = GRADE_GROWTH_CAPS[grade]
+    floor = GRADE_GROWTH_FLOORS[grade]
     for below, limits in HORIZON_CAPS:
         if horizon_months < below:
             for c, v in limits.items():
@@ -107,7 +112,9 @@ def budget(grade: str, horizon_months: int) -> tuple[dict[str, float], float]:
                     growth = min(growth, v)
                 else:
                     caps[c] = min(caps[c], v)
+            floor = 0.0 if below == 12 else min(floor, 0.25)
             break
+    caps["growth_floor"] = min(floor, growth)
     return caps, growth
 
 
@@ -123,8 +130,9 @@ class Asset:
 
 
 def _constraints(codes: list[str], classes: dict[str, str], caps: dict[str, float],
-                 growth_cap: float) -> tuple[np.ndarray, np.ndarray]:
-    """Rows A, bounds b with A w <= b: one row per asset class present, one for growth assets."""
+                 growth_cap: float, growth_floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows A, bounds b with A w <= b: one row per asset class present, one for growth assets (and one for
+    their floor)."""
     rows, bounds = [], []
     for c in ASSET_CLASSES:
         member = np.array([1.0 if classes[k] == c else 0.0 for k in codes])
@@ -135,6 +143,9 @@ def _constraints(codes: list[str], classes: dict[str, str], caps: dict[str, floa
     if g.any() and growth_cap < 1.0:
         rows.append(g)
         bounds.append(growth_cap)
+    if g.any() and growth_floor > 0.0:
+        rows.append(-g)
+        bounds.append(-growth_floor)
     if not rows:
         return np.zeros((0, len(codes))), np.zeros(0)
     return np.vstack(rows), np.array(bounds)
@@ -215,7 +226,10 @@ def optimise(returns: pd.DataFrame, classes: dict[str, str], *, method: str, cap
     if n == 0:
         raise ValidationFailed("no product to allocate", code="robo_no_products")
     ub = np.array([min(max_weight, caps.get(classes[k], 1.0)) for k in codes])
-    a, b = _constraints(codes, classes, caps, growth_cap)
+    in_growth = np.array([classes[k] in GROWTH for k in codes])
+    # the floor as far as this universe can meet it (a little under, so the solvers see room)
+    floor = min(float(caps.get("growth_floor", 0.0)), growth_cap, float(ub[in_growth].sum())) * 0.999
+    a, b = _constraints(codes, classes, caps, growth_cap, floor)
     if _capacity(codes, classes, caps, growth_cap, max_weight) < 1.0 - 1e-9:
         raise ValidationFailed("no allocation satisfies the risk budget", code="robo_infeasible")
     x = returns.astype(float)
