@@ -24,10 +24,15 @@ def test_demo_seeds_bank_users_models_and_profiles(database_url, engine, tmp_pat
         decided = c.execute(text("SELECT count(*) FROM credit_decisions WHERE model_version <> 'none'")).scalar()
         loans = c.execute(text("SELECT count(*) FROM loans")).scalar()
         queue = c.execute(text("SELECT count(*) FROM loan_applications WHERE status = 'manual_review'")).scalar()
+        wealth = c.execute(text("SELECT count(*) FROM wealth_products")).scalar()
+        held = c.execute(text("SELECT count(DISTINCT customer_id) FROM holdings WHERE units_micro > 0")).scalar()
+        assessed = c.execute(text("SELECT count(*) FROM risk_assessments")).scalar()
     assert users == 3
     # lending: products, a trained credit model deciding every application, a loan book, an officer's queue
     assert products >= 4 and decided > 0 and loans > 0 and queue >= 1
+    # wealth: a catalogue, assessed customers holding settled products (the recommender's feedback)
+    assert wealth >= 10 and assessed > 0 and held > 0
     assert profiles == customers > 0
     assert segments > 0  # the trained segmentation is published for the segment explorer
-    assert {p.name for p in (tmp_path / "models").iterdir()} >= {"rfm", "segments", "churn", "credit"}
+    assert {p.name for p in (tmp_path / "models").iterdir()} >= {"rfm", "segments", "churn", "credit", "rec_hybrid"}
     assert CliRunner().invoke(app, ["ledger", "verify"]).exit_code == 0

@@ -252,6 +252,7 @@ def demo(
         db.run_in_transaction(risk.seed_defaults)
         _demo_insight(seed)
         _demo_lending(seed)
+        _demo_wealth(seed)
     s = get_settings()
     base = f"http://{s.host}:{s.port}"
     console.print(f"\n[bold green]smartbank is ready[/] at {base}  (API docs: {base}/docs)\n")
@@ -317,6 +318,60 @@ def _demo_lending(seed: int) -> None:
 
     book = seed_loan_book(db.get_engine(), seed=seed)
     console.print(f"loan book: {book['loans']} loans serviced day by day, applications {book['applications']}")
+
+
+def _demo_wealth(seed: int) -> None:
+    """The risk questionnaire and the product catalogue with three years of NAVs (real index and stock prices
+    where the shared data has them), the first demo customer assessed (middle answers) with two holdings and the
+    second left unassessed, other customers' assessments and purchases settled day by day, and the
+    recommender trained on those holdings (:mod:`smartbank.synth.wealth`)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from smartbank import db
+    from smartbank.errors import SmartbankError
+    from smartbank.recommend import engine as rec_engine
+    from smartbank.security import service as security
+    from smartbank.security.models import User
+    from smartbank.synth.wealth import seed_wealth_book
+    from smartbank.wealth import orders, questionnaire
+    from smartbank.wealth import seed as wealth_seed
+
+    console.print("wealth: products and NAV history ...")
+    db.run_in_transaction(wealth_seed.seed)
+
+    def demo_investor(s) -> None:
+        u = s.scalars(select(User).where(User.username == "demo")).first()
+        if u is None or u.customer_id is None:
+            return
+        me = security.Principal(user_id=u.id, username=u.username, role=u.role, customer_id=u.customer_id,
+                                display_name=u.display_name)
+        q = questionnaire.active(s)
+        assert q is not None
+        answers = {qq["id"]: len(qq["options"]) // 2 for qq in q.questions}
+        at = datetime.now(UTC) - timedelta(days=40)
+        questionnaire.take(s, me, answers, now=at)
+        acct = demand_account(s, u.customer_id)
+        for code, amount in (("WMP-FI", 2_000_000), ("F-BOND", 1_000_000)):
+            orders.purchase(s, me, product_code=code, account_id=acct, amount_minor=amount,
+                            idempotency_key=f"demo-wealth:{code}", now=at + timedelta(days=1))
+
+    def demand_account(s, customer_id: int) -> int:
+        from smartbank.ledger import service as ledger
+
+        return next(a.id for a in ledger.customer_accounts(s, customer_id) if a.kind == "demand")
+
+    try:
+        db.run_in_transaction(demo_investor)
+    except SmartbankError as exc:  # e.g. the demo customer's balance is too small: the portal still works
+        console.print(f"wealth: the demo customer's purchases were skipped ({exc})")
+    book = seed_wealth_book(db.get_engine(), seed=seed)
+    console.print(f"wealth: {book['assessed']} customers assessed {book['grades']}, {book['orders']} orders")
+    rec_engine.reset()
+    rec = rec_engine.train(db.get_engine())
+    console.print(f"recommendation: model {rec.get('model_version', '-')} on {rec.get('interactions', 0)} "
+                  "interactions")
 
 
 def _demo_insight(seed: int) -> None:

@@ -37,20 +37,12 @@ def register(app: typer.Typer, group: typer.Typer, bench_app: typer.Typer) -> No
         serving processes load it within seconds."""
         from smartbank import db
         from smartbank.recommend import engine as rec_engine
-        from smartbank.recommend import events, items
-        from smartbank.security.service import SYSTEM
 
-        eng_db = db.get_engine(database_url)
-        synced = db.run_in_transaction(lambda s: {"items": items.sync_items(s, SYSTEM),
-                                                  "feedback": events.sync_wealth(s, SYSTEM)}, engine=eng_db)
-        eng = rec_engine.RecEngine()
-        with db.session_scope(eng_db) as s:
-            eng.warm(s, fit=False)
-        res = rec_engine.fit_artefact(eng)
+        res = rec_engine.train(db.get_engine(database_url))
         print(f"recommend: {res.get('customers', 0)} customers x {res.get('items', 0)} items, "
               f"{res.get('interactions', 0)} interactions; model {res.get('model_version', '-')}",
               file=__import__("sys").stderr)
-        _emit({**res, **synced})
+        _emit(res)
 
     @group.command("show")
     def rec_show(customer_id: Annotated[int, typer.Option("--customer", min=1, help="the customer's id")],

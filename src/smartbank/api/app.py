@@ -99,13 +99,17 @@ class InsightRefresher:
                 log.exception("insight refresh failed")
 
 
-def _warm_risk() -> None:
+def _warm_engines() -> None:
+    """Load the fraud model and the risk features, and the recommender's items, feedback and model, before
+    the first request needs them."""
+    from smartbank.recommend import engine as rec_engine
     from smartbank.risk import engine as risk_engine
 
-    try:
-        db.run_in_transaction(risk_engine.get)
-    except Exception:  # noqa: BLE001 - a database not migrated yet: the first payment warms it instead
-        log.exception("risk engine warm-up failed")
+    for name, fn in (("risk", risk_engine.get), ("recommendation", rec_engine.get)):
+        try:
+            db.run_in_transaction(fn)
+        except Exception:  # noqa: BLE001 - a database not migrated yet: the first request warms it instead
+            log.exception("%s engine warm-up failed", name)
 
 
 def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAPI:
@@ -121,8 +125,8 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
             if run_insight and settings.insight_refresh_seconds > 0 else None
         if refresher:
             refresher.start()
-        if run_sealer:  # the served app: load the fraud model and warm the risk features before the first payment
-            _warm_risk()
+        if run_sealer:  # the served app: warm the risk and recommendation engines before the first request
+            _warm_engines()
         yield
         if refresher:
             refresher.stop()

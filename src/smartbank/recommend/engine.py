@@ -451,6 +451,22 @@ def fit_artefact(engine_: RecEngine) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
+def train(bind: Any) -> dict[str, Any]:
+    """``smartbank recommend train`` (and the demo): copy the catalogues into ``rec_items``, back-fill
+    holdings and purchases as feedback, then fit and save the item-item model on all of it. ``bind``: the
+    SQLAlchemy engine of the bank's database."""
+    from smartbank import db
+    from smartbank.recommend import events, items
+    from smartbank.security.service import SYSTEM
+
+    synced = db.run_in_transaction(lambda s: {"items": items.sync_items(s, SYSTEM),
+                                              "feedback": events.sync_wealth(s, SYSTEM)}, engine=bind)
+    eng = RecEngine()
+    with db.session_scope(bind) as s:
+        eng.warm(s, fit=False)
+    return {**fit_artefact(eng), **synced}
+
+
 _engines: dict[str, RecEngine] = {}
 _lock = threading.Lock()
 

@@ -28,7 +28,7 @@ router = web_router()
 register_portal_page("/loans/apply", "nav.loans_apply", order=60)
 
 register_messages("zh", {
-    "nav": {"loans_apply": "贷款"},
+    "nav": {"loans_apply": "申请贷款"},
     "loanapp": {
         "title": "申请贷款", "choose": "选择贷款产品", "amount_range": "额度 {lo} – {hi}",
         "term_range": "期限 {lo}–{hi} 个月", "apply": "申请", "amount": "借款金额（元）", "term": "期限（月）",
@@ -51,7 +51,7 @@ register_messages("zh", {
     "notice": {"loan_submitted": "申请已提交。", "loan_accepted": "您已接受贷款。", "loan_withdrawn": "申请已撤回。"},
 })
 register_messages("en", {
-    "nav": {"loans_apply": "Loans"},
+    "nav": {"loans_apply": "Apply for a loan"},
     "loanapp": {
         "title": "Apply for a loan", "choose": "Choose a loan", "amount_range": "Amount {lo} – {hi}",
         "term_range": "Term {lo}–{hi} months", "apply": "Apply", "amount": "Amount (yuan)", "term": "Term (months)",

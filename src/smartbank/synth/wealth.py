@@ -1,0 +1,109 @@
+"""Wealth customers for the synthetic bank: some customers take the risk-tolerance questionnaire (answers
+drawn around a temperament per customer, so grades spread over C1-C5), then buy one to three products
+their grade allows, through the same suitability check and order code as the portal, on days in the last
+months; the orders settle day by day at those days' NAVs. The holdings and purchases are the implicit
+feedback the recommender learns from."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from smartbank import db
+from smartbank.customers.models import Customer
+from smartbank.errors import SmartbankError
+from smartbank.ledger.models import Account
+from smartbank.security.service import Principal
+from smartbank.wealth import orders, products, questionnaire, rules
+
+# what a temperament likes to buy, by asset class (the remaining weight is spread evenly)
+TASTES = {
+    "cautious": {"cash": 5.0, "bond": 3.0},
+    "balanced": {"bond": 3.0, "mixed": 3.0, "cash": 1.5},
+    "growth": {"equity": 4.0, "mixed": 2.0, "alternative": 1.0},
+}
+
+
+def _answers(rng: random.Random, questions: list[dict[str, Any]], temperament: str) -> dict[str, int]:
+    centre = {"cautious": 0.15, "balanced": 0.5, "growth": 0.85}[temperament]
+    out = {}
+    for q in questions:
+        n = len(q["options"])
+        pos = min(0.999, max(0.0, rng.gauss(centre, 0.2)))
+        out[q["id"]] = int(pos * n)
+    return out
+
+
+def _assess(session: Any, *, actor: Principal, answers: dict[str, int], at: datetime) -> str:
+    return questionnaire.take(session, actor, answers, channel="branch", now=at).grade
+
+
+def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, seed: int = 42,
+                     today: date | None = None, skip_first: int = 2) -> dict[str, Any]:
+    """Assess ``customers`` individual customers (after the first ``skip_first``) and place their purchases;
+    returns counts by grade, orders placed and refused."""
+    rng = random.Random(seed)
+    today = today or datetime.now(UTC).date()
+    first_day = today - timedelta(days=30 * months)
+
+    def candidates(s) -> list[tuple[int, int, int]]:
+        rows = s.execute(select(Customer.id, Account.id, Account.credits_posted - Account.debits_posted)
+                         .join(Account, Account.customer_id == Customer.id)
+                         .where(Customer.kind == "individual", Account.kind == "demand", Account.status == "open",
+                                Account.currency == "CNY")
+                         .order_by(Customer.id, Account.id)).all()
+        seen: dict[int, tuple[int, int, int]] = {}
+        for cid, aid, bal in rows:
+            seen.setdefault(cid, (cid, aid, int(bal)))
+        return list(seen.values())[skip_first:]
+
+    pool = [c for c in db.run_in_transaction(candidates, engine=engine) if c[2] >= 200_000]
+    chosen = rng.sample(pool, min(customers, len(pool)))
+    catalogue = db.run_in_transaction(lambda s: products.list_products(s), engine=engine)
+    questions = db.run_in_transaction(lambda s: questionnaire.view(questionnaire.ensure_seeded(s)),
+                                      engine=engine)["questions"]
+    grades: dict[str, int] = {}
+    placed = refused = 0
+    for i, (cid, aid, balance) in enumerate(chosen):
+        temperament = rng.choice(tuple(TASTES))
+        taken = datetime.combine(first_day + timedelta(days=rng.randrange(10)), time(2), tzinfo=UTC)
+        actor = Principal(user_id=0, username=f"customer{cid}", role="customer", customer_id=cid)
+        answers = _answers(rng, questions, temperament)
+        grade: str = db.run_in_transaction(partial(_assess, actor=actor, answers=answers, at=taken), engine=engine)
+        grades[grade] = grades.get(grade, 0) + 1
+        allowed = [p for p in catalogue if rules.check(grade, p["kind"], p["risk_level"]).outcome == "pass"]
+        taste = TASTES[temperament]
+        weights = [taste.get(p["asset_class"], 0.5) for p in allowed]
+        budget = balance // 2
+        for k in range(rng.randint(1, 3)):
+            if not allowed or budget < 100_000:
+                break
+            p = rng.choices(allowed, weights=weights)[0]
+            step = max(1, int(p["step_minor"] or 1))
+            amount = max(int(p["min_amount_minor"]), min(budget, rng.choice((1, 2, 5, 10, 20)) * 100_000))
+            amount = amount // step * step
+            if amount > budget or amount <= 0:
+                continue
+            day = taken.date() + timedelta(days=1 + rng.randrange(max(1, (today - taken.date()).days - 10)))
+            at = datetime.combine(day, time(2 + k), tzinfo=UTC)
+
+            def buy(s, p=p, amount=amount, who=actor, at=at, aid=aid, key=f"synth-wealth:{seed}:{i}:{k}") -> None:
+                orders.purchase(s, who, product_code=p["code"], account_id=aid, amount_minor=amount,
+                                idempotency_key=key, channel="branch", now=at)
+
+            try:
+                db.run_in_transaction(buy, engine=engine)
+                placed += 1
+                budget -= amount
+            except SmartbankError:  # a refusal (funds, minimums, suitability) is part of the simulation
+                refused += 1
+    d = first_day
+    while d < today:
+        db.run_in_transaction(partial(orders.settle_day, day=d), engine=engine)
+        d += timedelta(days=1)
+    return {"assessed": sum(grades.values()), "grades": grades, "orders": placed, "refused": refused}
