@@ -35,6 +35,9 @@ wealth_app = typer.Typer(help="Wealth: risk assessment, products and NAV, orders
 app.add_typer(wealth_app, name="wealth")
 recommend_app = typer.Typer(help="Recommendation: items, events, training, serving.", no_args_is_help=True)
 app.add_typer(recommend_app, name="recommend")
+assistant_app = typer.Typer(help="The assistant: language models, FAQ knowledge base, conversations.",
+                            no_args_is_help=True)
+app.add_typer(assistant_app, name="assistant")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -455,6 +458,8 @@ __import__("smartbank.cli_wealth_eval").cli_wealth_eval.register(app, bench_app,
 __import__("smartbank.cli_wealth").cli_wealth.register(app, wealth_app, bench_app)
 __import__("smartbank.cli_wealth_robo").cli_wealth_robo.register(app, wealth_app, bench_app)
 __import__("smartbank.cli_recommend").cli_recommend.register(app, recommend_app, bench_app)
+__import__("smartbank.cli_assistant").cli_assistant.register(app, assistant_app, eval_app)
+__import__("smartbank.cli_nlp_eval").cli_nlp_eval.register(app, assistant_app, eval_app)
 
 
 def main() -> None:  # pragma: no cover

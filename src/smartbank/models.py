@@ -1,5 +1,6 @@
 """Import every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage, FaqEntry
 from smartbank.customers.models import Customer, CustomerDailyUsage
 from smartbank.insight.models import (
     CustomerProfile,
@@ -56,13 +57,14 @@ from smartbank.wealth.models import (
 )
 
 __all__ = [
-    "Account", "AuditLog", "AuthSession", "Bill", "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision",
-    "Customer", "CustomerDailyUsage", "CustomerProfile", "CustomerSourceId", "CustomerTag", "Entry",
-    "ExternalTransaction", "Holding", "ImportBatch", "InsightState", "Loan", "LoanApplication",
-    "LoanApplicationEvent", "LoanInstallment", "LoanProduct", "LoanRepayment", "LoanStatusHistory", "LoanWarning",
-    "Notification", "Payee", "PortfolioPlan", "ProductNav", "RecEvent", "RecItem", "RecServed", "ReferenceRate",
-    "RiskAlert", "RiskAlertEvent", "RiskAssessment", "RiskChallenge", "RiskDecision", "RiskKri", "RiskKriValue",
-    "RiskLabel", "RiskLimit", "RiskLimitBreach", "RiskModelMonitor", "RiskQuestionnaire", "RiskRegisterEntry",
-    "RiskRule", "RiskWarning", "ScheduledTransfer", "Seal", "Segment", "SuitabilityCheck", "TagDefinition",
-    "Transfer", "Unsealed", "User", "WealthOrder", "WealthProduct",
+    "Account", "AssistantConversation", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
+    "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage", "CustomerProfile",
+    "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "FaqEntry", "Holding", "ImportBatch",
+    "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment", "LoanProduct",
+    "LoanRepayment", "LoanStatusHistory", "LoanWarning", "Notification", "Payee", "PortfolioPlan", "ProductNav",
+    "RecEvent", "RecItem", "RecServed", "ReferenceRate", "RiskAlert", "RiskAlertEvent", "RiskAssessment",
+    "RiskChallenge", "RiskDecision", "RiskKri", "RiskKriValue", "RiskLabel", "RiskLimit", "RiskLimitBreach",
+    "RiskModelMonitor", "RiskQuestionnaire", "RiskRegisterEntry", "RiskRule", "RiskWarning", "ScheduledTransfer",
+    "Seal", "Segment", "SuitabilityCheck", "TagDefinition", "Transfer", "Unsealed", "User", "WealthOrder",
+    "WealthProduct",
 ]

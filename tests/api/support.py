@@ -22,7 +22,8 @@ WATCHED_TABLES = (
     "risk_warnings", "notifications", "loan_products", "reference_rates", "loan_applications",
     "loan_application_events", "credit_decisions", "loans", "loan_installments", "loan_repayments",
     "risk_assessments", "wealth_products", "product_navs", "suitability_checks", "wealth_orders", "holdings",
-    "portfolio_plans", "rec_items", "rec_events", "rec_served",
+    "portfolio_plans", "rec_items", "rec_events", "rec_served", "assistant_conversations", "assistant_messages",
+    "faq_entries", "assistant_handoffs",
 )
 
 

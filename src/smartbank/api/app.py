@@ -18,6 +18,8 @@ from smartbank.api.deps import reject_nul
 from smartbank.api.observability import RequestContextMiddleware, configure_logging, metrics_payload
 from smartbank.api.routers import (
     accounts,
+    assistant,
+    assistant_agent,
     auth,
     backoffice,
     insight,
@@ -171,7 +173,8 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
     for r in (auth.router, accounts.router, payments.router, backoffice.router, insight.router, risk.router,
               risk_rules.router, risk_cases.router, risk_monitor.router, notifications.router,
-              lending_apply.router, lending_loans.router, wealth.router, wealth_robo.router, recommend.router):
+              lending_apply.router, lending_loans.router, wealth.router, wealth_robo.router, recommend.router,
+              assistant.router, assistant_agent.router):
         api.include_router(r)
     app.include_router(api)
 

@@ -39,6 +39,8 @@ MODULES = (
     "smartbank.web.wealth",
     "smartbank.web.wealth_robo",
     "smartbank.web.recommend",
+    "smartbank.web.assistant",
+    "smartbank.web.assistant_agent",
 )
 
 __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]
