@@ -62,7 +62,7 @@ def test_posts_without_a_valid_csrf_token_are_rejected(client, people, bank):
         assert r.status_code == 403 and "页面已过期" in r.text
     # a token from another browser (other seed) does not work either
     other = csrf_token(form)
-    client.cookies.set("sb_csrf", "x" * 32)
+    client.cookies.set("sb_csrf", "x" * 32, domain="testserver.local")  # replaces this browser's seed
     r = client.post("/transfer/submit", data={**data, "csrf_token": other}, follow_redirects=False)
     assert r.status_code == 403
     assert bank.count("transfers") == 3  # only the three funding deposits

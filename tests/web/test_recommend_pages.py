@@ -62,3 +62,28 @@ def test_console_report_for_marketers_only(client, people, engine):
     client.cookies.clear()
     sign_in(client, "teller1", console=True)
     assert client.get("/console/recommend").status_code == 403
+
+
+def test_home_page_shows_the_top_three_with_reasons(client, people, engine):
+    make_products(engine)
+    grade(engine, people.alice, "C3")
+    sign_in(client, "alice")
+    r = client.get("/")
+    assert r.status_code == 200 and 'id="home-for-you"' in r.text and not raw_keys(r.text)
+    card = r.text.split('id="home-for-you"', 1)[1].split("</section>", 1)[0]
+    assert 1 <= len(re.findall(r'data-item="', card)) <= 3
+    with db.session_scope(engine) as s:
+        slots = {e.slot for e in s.query(RecEvent).filter(RecEvent.event == "impression").all()}
+    assert "portal_home" in slots
+
+
+def test_home_page_without_recommendations_still_shows_the_accounts(client, people, engine, monkeypatch):
+    from smartbank.recommend import service
+
+    def broken(*a, **kw):
+        raise RuntimeError("recommender down")
+
+    monkeypatch.setattr(service, "recommend", broken)
+    sign_in(client, "alice")
+    r = client.get("/")
+    assert r.status_code == 200 and "home-for-you" not in r.text and 'class="card account"' in r.text

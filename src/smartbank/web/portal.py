@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -13,6 +15,7 @@ from smartbank.customers import service as customers
 from smartbank.errors import NotFound, SmartbankError, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
+from smartbank.security.service import Principal
 from smartbank.statements import service as statements
 from smartbank.web import forms, views
 from smartbank.web.auth import Customer
@@ -22,6 +25,7 @@ from smartbank.web.render import is_elder, render
 from smartbank.web.routing import web_router
 
 router = web_router()
+log = logging.getLogger("smartbank.web")
 
 register_portal_page("/", "nav.home", order=0)
 
@@ -33,7 +37,20 @@ FILTER_FIELDS = ("date_from", "date_to", "kind", "min_amount", "max_amount", "co
 @router.get("/")
 def home(request: Request, actor: Customer) -> Response:
     accounts = db.run_in_transaction(lambda s: [views.account(a) for a in payments.list_accounts(s, actor)])
-    return render(request, "portal/home.html", accounts=accounts, main=views.main_account(accounts))
+    return render(request, "portal/home.html", accounts=accounts, main=views.main_account(accounts),
+                  rec=_home_recommendations(actor), lang=lang_of(request))
+
+
+def _home_recommendations(actor: Principal) -> dict[str, Any] | None:
+    """The top three of the customer's recommendations (slot ``portal_home``), in a unit of work of their
+    own; the home page shows without them if the recommender cannot answer."""
+    from smartbank.recommend import service as recommend
+
+    try:
+        return db.run_in_transaction(lambda s: recommend.recommend(s, actor, slot="portal_home", n=3))
+    except Exception:  # noqa: BLE001 - the accounts are what the home page is for
+        log.exception("home page recommendations failed")
+        return None
 
 
 def history_filter(params: dict[str, str], *, cursor: str | None, limit: int) -> statements.HistoryFilter:
