@@ -1,0 +1,192 @@
+"""What the assistant does for the customer, through the same services as the portal: payments (channel
+``assistant``, so the risk checks decide as for any payment), the ledger and statements read services,
+lending and wealth. Every function acts as the signed-in customer on their own accounts only.
+
+A payment runs in a savepoint: a refusal that is a record (``persist``: the risk decision, the one-time-code
+challenge, the alert) is kept, any other refusal rolls back what the attempt wrote; either way the refusal
+comes back as an :class:`Outcome` for the dialogue to put in plain words, and the conversation's turn is
+committed with it by the entry point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from smartbank.assistant.entities import Party
+from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, SmartbankError
+from smartbank.ledger import service as ledger
+from smartbank.payments import service as payments
+from smartbank.security.service import Principal
+
+
+@dataclass
+class Outcome:
+    status: str  # done | held | challenge | otp_invalid | blocked | failed
+    result: dict[str, Any] = field(default_factory=dict)
+    error: SmartbankError | None = None
+
+    def record(self, name: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": name, "status": self.status, "result": self.result}
+        if self.error is not None:
+            out["error"] = {"code": self.error.code, "message": self.error.message}
+        return out
+
+
+def parties(session: Session, actor: Principal) -> list[Party]:
+    """The customer's payees and own payable accounts: the only parties the assistant may name."""
+    assert actor.customer_id is not None
+    out = [Party("payee", p.id, p.name, p.account_number, p.nickname)
+           for p in payments.list_payees(session, actor, actor.customer_id)]
+    out += [Party("account", a.id, a.name or a.kind, a.number)
+            for a in payments.list_accounts(session, actor) if a.kind not in ledger.NON_PAYMENT_KINDS]
+    return out
+
+
+def paying_account(session: Session, actor: Principal) -> Any:
+    accts = [a for a in payments.list_accounts(session, actor)
+             if a.kind not in ledger.NON_PAYMENT_KINDS and a.status == "open"]
+    if not accts:
+        raise NotFound("you have no account that can pay")
+    accts.sort(key=lambda a: (a.kind != "demand", a.id))
+    return accts[0]
+
+
+def balances(session: Session, actor: Principal) -> list[dict[str, Any]]:
+    return [{"id": a.id, "kind": a.kind, "last4": a.number[-4:], "currency": a.currency,
+             "balance_minor": a.credits_posted - a.debits_posted,
+             "available_minor": a.credits_posted - a.debits_posted - a.debits_pending}
+            for a in payments.list_accounts(session, actor)]
+
+
+def recent(session: Session, actor: Principal, limit: int = 5) -> list[dict[str, Any]]:
+    from smartbank.statements import service as statements
+
+    items: list[dict[str, Any]] = []
+    for a in payments.list_accounts(session, actor):
+        if a.kind in ledger.NON_PAYMENT_KINDS:
+            continue
+        items += statements.history(session, a, statements.HistoryFilter(limit=limit))["items"]
+    items.sort(key=lambda x: (x["created_at"], x["entry_id"]), reverse=True)
+    return items[:limit]
+
+
+def loans(session: Session, actor: Principal) -> dict[str, Any]:
+    from smartbank.lending import applications, servicing
+
+    apps = applications.list_applications(session, actor, limit=5)
+    return {"applications": [{"id": a.id, "status": a.status, "amount_minor": a.amount_minor} for a in apps],
+            "loans": servicing.list_loans(session, actor)}
+
+
+def products(session: Session, actor: Principal, limit: int = 3) -> dict[str, Any]:
+    from smartbank.wealth import grades, products, rules
+
+    assert actor.customer_id is not None
+    grade = grades.current_grade(session, actor.customer_id)
+    if grade is None:
+        return {"grade": None, "products": []}
+    fit = [p for p in products.list_products(session)
+           if rules.check(grade, p["kind"], p["risk_level"]).outcome == "pass"]
+    return {"grade": grade, "products": [{"code": p["code"], "name_zh": p.get("name_zh"),
+                                          "name_en": p.get("name_en"), "risk_level": p["risk_level"]}
+                                         for p in fit[:limit]]}
+
+
+def _guard(session: Session, fn: Any) -> Outcome:
+    sp = session.begin_nested()
+    try:
+        res = fn()
+    except ChallengeRequired as exc:
+        sp.commit()
+        return Outcome("challenge", {"challenge_id": exc.details.get("challenge_id"),
+                                     "attempts_left": exc.details.get("attempts_left")}, exc)
+    except OtpInvalid as exc:
+        sp.commit()
+        return Outcome("otp_invalid", {"attempts_left": exc.details.get("attempts_left")}, exc)
+    except PaymentBlocked as exc:
+        sp.commit()
+        return Outcome("blocked", {"reasons": exc.details.get("reasons") or [],
+                                   "reasons_zh": exc.details.get("reasons_zh") or []}, exc)
+    except SmartbankError as exc:
+        if exc.persist:
+            sp.commit()
+        else:
+            sp.rollback()
+        return Outcome("failed", {}, exc)
+    sp.commit()
+    transfer = res.transfer if hasattr(res, "transfer") else res[1].transfer
+    held = transfer.get("risk") is not None and transfer.get("status") == "pending"
+    return Outcome("held" if held else "done", {"transfer_id": transfer["id"]})
+
+
+def transfer(session: Session, actor: Principal, slots: dict[str, Any], *, key: str,
+             challenge_id: int | None = None, otp: str | None = None) -> Outcome:
+    """Pay the customer's own payee (named in ``slots``) now, or schedule it for a later date."""
+    from datetime import date
+
+    payee = payments.get_payee(session, actor, int(slots["payee"]["id"]))
+    if actor.customer_id is None or payee.customer_id != actor.customer_id:
+        raise NotFound("payee not found")
+    src = paying_account(session, actor)
+    when = slots.get("date")
+    if when and date.fromisoformat(when) > date.today():
+        def schedule() -> Any:
+            s = payments.schedule_transfer(session, actor, from_account_id=src.id,
+                                           to_account_number=payee.account_number,
+                                           amount_minor=int(slots["amount_minor"]), currency=src.currency,
+                                           frequency="once", start_date=date.fromisoformat(when),
+                                           memo="assistant")
+            return s
+
+        sp = session.begin_nested()
+        try:
+            s = schedule()
+        except SmartbankError as exc:
+            sp.rollback()
+            return Outcome("failed", {}, exc)
+        sp.commit()
+        return Outcome("scheduled", {"scheduled_id": s.id, "date": when})
+    req = payments.PaymentRequest(from_account_id=src.id, to_account_number=payee.account_number,
+                                  amount_minor=int(slots["amount_minor"]), currency=src.currency,
+                                  idempotency_key=key, memo="assistant", channel="assistant",
+                                  challenge_id=challenge_id, otp=otp)
+    return _guard(session, lambda: payments.pay(session, actor, req))
+
+
+def find_bill(session: Session, category: str, reference: str) -> Any:
+    for biller in payments.list_billers(session, category):
+        if biller.requires_bill:
+            bills = payments.lookup_bills(session, biller.code, reference)
+            if bills:
+                return bills[0]
+    return None
+
+
+def pay_bill(session: Session, actor: Principal, slots: dict[str, Any], *, key: str,
+             challenge_id: int | None = None, otp: str | None = None) -> Outcome:
+    src = paying_account(session, actor)
+    return _guard(session, lambda: payments.pay_bill(
+        session, actor, from_account_id=src.id, bill_id=int(slots["bill_id"]), idempotency_key=key,
+        channel="assistant", challenge_id=challenge_id, otp=otp))
+
+
+def top_up_biller(session: Session) -> Any:
+    return next((b for b in payments.list_billers(session, "mobile") if not b.requires_bill), None)
+
+
+def top_up(session: Session, actor: Principal, slots: dict[str, Any], *, key: str,
+           challenge_id: int | None = None, otp: str | None = None) -> Outcome:
+    src = paying_account(session, actor)
+    biller = top_up_biller(session)
+    if biller is None:
+        return Outcome("failed", {}, NotFound("mobile top-up is not available"))
+    return _guard(session, lambda: payments.top_up(
+        session, actor, from_account_id=src.id, biller_code=biller.code, phone=slots["phone"],
+        amount_minor=int(slots["amount_minor"]), idempotency_key=key, channel="assistant",
+        challenge_id=challenge_id, otp=otp))
+
+
+PAYMENTS = {"transfer": transfer, "pay_bill": pay_bill, "top_up": top_up}

@@ -1,0 +1,194 @@
+"""The customer's chat with the assistant: one turn in, stored with everything decided about it.
+
+Each customer message is stored with its language, intent and confidence, entities, sentiment and emotion,
+the action taken, the model versions and the latency; the assistant's replies are stored after it. The
+entry point owns the transaction. A customer sees only their own conversations (another's is "not found").
+
+Hand-off to a person (:mod:`smartbank.assistant.handoff`) when the customer asks for one or complains, when
+a message is very negative (sentiment <= -0.6) or two in a row are negative (<= -0.3), or when two turns
+in a row are not understood. While a conversation waits for or is with an agent, customer messages are
+stored and the assistant does not answer. Sentiment comes from :mod:`smartbank.assistant.nlp.sentiment`
+(neutral when unavailable); FAQ answers from :mod:`smartbank.assistant.faq` (none when unavailable).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartbank.assistant import actions, entities, intents
+from smartbank.assistant.dialogue import Dialogue, Nlu, say
+from smartbank.assistant.models import AssistantConversation, AssistantMessage
+from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from smartbank.security.service import Principal
+
+MAX_TEXT = 1000
+VERY_NEGATIVE = -0.6
+NEGATIVE = -0.3
+CHANNELS = ("web", "api")
+
+
+def _customer(actor: Principal) -> int:
+    if actor.customer_id is None or actor.is_staff:
+        raise Forbidden("the assistant talks with customers", details={"role": actor.role})
+    return actor.customer_id
+
+
+def get_conversation(session: Session, actor: Principal, conversation_id: int) -> AssistantConversation:
+    cid = _customer(actor)
+    c = session.get(AssistantConversation, conversation_id)
+    if c is None or c.customer_id != cid:
+        raise NotFound("conversation not found", details={"conversation_id": conversation_id})
+    return c
+
+
+def _sentiment(text: str) -> tuple[float, str, str | None]:
+    try:
+        from smartbank.assistant.nlp import sentiment
+    except ImportError:
+        return 0.0, "neutral", None
+    s = sentiment.score(text)
+    return float(s.value), s.emotion, s.model_version
+
+
+def _faq(session: Session) -> Any:
+    def ask(text: str, lang: str) -> tuple[str, float] | None:
+        try:
+            from smartbank.assistant import faq
+        except ImportError:
+            return None
+        m = faq.match(session, text, language=lang)
+        if m is None or m.confidence < faq.THRESHOLD:
+            return None
+        return m.answer, float(m.confidence)
+    return ask
+
+
+def _hand_off(session: Session, conv: AssistantConversation, reason: str, summary: dict[str, Any]) -> None:
+    try:
+        from smartbank.assistant import handoff
+    except ImportError:
+        conv.status = "waiting"
+        conv.handoff_reason = reason
+        return
+    handoff.hand_off(session, conv, reason=reason, summary=summary)
+    conv.handoff_reason = conv.handoff_reason or reason
+
+
+def _message(session: Session, conv: AssistantConversation, sender: str, text: str, **kw: Any) -> AssistantMessage:
+    m = AssistantMessage(conversation_id=conv.id, sender=sender, text=text, **kw)
+    session.add(m)
+    return m
+
+
+def send(session: Session, actor: Principal, *, text: str, conversation_id: int | None = None,
+         channel: str = "web", today: date | None = None) -> dict[str, Any]:
+    """One customer turn (see the module docstring)."""
+    started = time.perf_counter()
+    cid = _customer(actor)
+    text = (text or "").strip()
+    if not text or len(text) > MAX_TEXT:
+        raise ValidationFailed(f"a message has 1-{MAX_TEXT} characters", details={"length": len(text)})
+    if channel not in CHANNELS:
+        raise ValidationFailed("channel must be web or api", details={"channel": channel})
+    lang = entities.language(text)
+    if conversation_id is None:
+        conv = AssistantConversation(customer_id=cid, channel=channel, language=lang, status="bot", state={},
+                                     misunderstood=0, version=1)
+        session.add(conv)
+        session.flush()
+    else:
+        conv = get_conversation(session, actor, conversation_id)
+        if conv.status == "closed":
+            raise Conflict("this conversation is closed; start a new one", details={"conversation_id": conv.id})
+    value, emotion, sentiment_version = _sentiment(text)
+    conv.language = lang
+    now = datetime.now(UTC)
+    conv.updated_at = now
+    prev = conv.last_sentiment
+    conv.last_sentiment = value
+    if conv.status in ("waiting", "agent"):
+        _message(session, conv, "customer", text, language=lang, sentiment=value, emotion=emotion,
+                 model_versions={"sentiment": sentiment_version},
+                 latency_ms=round((time.perf_counter() - started) * 1000, 2))
+        session.flush()
+        return {"conversation_id": conv.id, "status": conv.status, "replies": [], "intent": None,
+                "confidence": None, "entities": {}, "sentiment": value, "action": None}
+    today = today or date.today()
+    parties = actions.parties(session, actor)
+    pred = intents.classify(text)
+    ent = entities.extract(text, today=today, candidates=parties)
+    dlg = Dialogue(session, actor, conv.state, today=today, faq=_faq(session))
+    turn = dlg.turn(Nlu(text=text, lang=lang, prediction=pred, entities=ent))
+    conv.misunderstood = 0 if turn.understood else conv.misunderstood + 1
+    reason = turn.handoff
+    if reason is None and (value <= VERY_NEGATIVE or (value <= NEGATIVE and prev is not None and prev <= NEGATIVE)):
+        reason = "sentiment"
+    if reason is None and conv.misunderstood >= 2:
+        reason = "misunderstood"
+    if reason is not None and turn.handoff is None:
+        turn.reply(say(lang, "handoff"), kind="handoff")
+    if pred.intent not in ("unknown", "affirm", "deny", "cancel"):
+        conv.top_intent = pred.intent
+    conv.state = turn.state
+    versions = {"intent": pred.model_version, "sentiment": sentiment_version}
+    _message(session, conv, "customer", text, language=lang, intent=pred.intent, confidence=pred.confidence,
+             entities=ent, sentiment=value, emotion=emotion, action=turn.action, model_versions=versions,
+             latency_ms=round((time.perf_counter() - started) * 1000, 2))
+    for r in turn.replies:
+        _message(session, conv, "assistant", r["text"], language=lang, action={"kind": r["kind"]})
+    session.flush()
+    if reason is not None:
+        _hand_off(session, conv, reason, {"intent": pred.intent, "top_intent": conv.top_intent,
+                                          "slots": (turn.state or {}).get("slots"), "sentiment": value,
+                                          "emotion": emotion, "text": text, "language": lang})
+        session.flush()
+    return {"conversation_id": conv.id, "status": conv.status, "replies": turn.replies, "intent": pred.intent,
+            "confidence": pred.confidence, "entities": ent, "sentiment": value, "action": turn.action}
+
+
+def _conv_dict(c: AssistantConversation) -> dict[str, Any]:
+    return {"id": c.id, "status": c.status, "language": c.language, "channel": c.channel,
+            "top_intent": c.top_intent, "started_at": c.started_at, "updated_at": c.updated_at,
+            "closed_at": c.closed_at, "satisfaction": c.satisfaction}
+
+
+def list_conversations(session: Session, actor: Principal, *, limit: int = 20) -> list[dict[str, Any]]:
+    cid = _customer(actor)
+    rows = session.scalars(select(AssistantConversation).where(AssistantConversation.customer_id == cid)
+                           .order_by(AssistantConversation.id.desc()).limit(limit))
+    return [_conv_dict(c) for c in rows]
+
+
+def history(session: Session, actor: Principal, conversation_id: int, *, after_id: int = 0) -> dict[str, Any]:
+    c = get_conversation(session, actor, conversation_id)
+    msgs = session.scalars(select(AssistantMessage).where(AssistantMessage.conversation_id == c.id,
+                                                          AssistantMessage.id > after_id)
+                           .order_by(AssistantMessage.id))
+    return {**_conv_dict(c), "messages": [
+        {"id": m.id, "sender": m.sender, "text": m.text, "intent": m.intent, "created_at": m.created_at,
+         "kind": (m.action or {}).get("kind") if m.sender == "assistant" else None} for m in msgs]}
+
+
+def rate(session: Session, actor: Principal, conversation_id: int, *, score: int,
+         comment: str | None = None) -> dict[str, Any]:
+    """The customer's satisfaction (1..5) at the end; closes the conversation."""
+    c = get_conversation(session, actor, conversation_id)
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise ValidationFailed("a rating is 1 to 5", details={"score": score})
+    comment = (comment or "").strip() or None
+    if comment is not None and len(comment) > MAX_TEXT:
+        raise ValidationFailed(f"a comment has at most {MAX_TEXT} characters")
+    if c.satisfaction is not None:
+        raise Conflict("this conversation is already rated", details={"conversation_id": c.id})
+    c.satisfaction = score
+    c.satisfaction_comment = comment
+    c.status = "closed"
+    c.closed_at = datetime.now(UTC)
+    c.version += 1
+    session.flush()
+    return _conv_dict(c)

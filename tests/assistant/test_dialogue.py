@@ -1,0 +1,115 @@
+"""Dialogue flows end to end through the service layer: slot filling, confirmation, corrections, context,
+interruptions, cancellation, risk refusals, hand-off and object-level authorisation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from smartbank import db
+from smartbank.assistant import service
+from smartbank.errors import NotFound
+from smartbank.payments import service as payments
+from smartbank.risk.models import RiskRule
+from smartbank.security.service import Principal
+
+TODAY = date(2026, 11, 24)
+
+
+@pytest.fixture
+def world(bank, engine):
+    alice, bob = bank.customer("王芳"), bank.customer("李娜")
+    a1 = bank.account(alice, balance=10_000_000)
+    b1 = bank.account(bob, balance=1_000)
+    b2 = bank.account(bob, balance=0)
+    au = bank.user("alice", customer_id=alice)
+    bu = bank.user("bob", customer_id=bob)
+    pa = Principal(user_id=au, username="alice", role="customer", customer_id=alice)
+    pb = Principal(user_id=bu, username="bob", role="customer", customer_id=bob)
+    with db.session_scope(engine) as s:
+        n1 = s.execute(text("SELECT number FROM accounts WHERE id = :i"), {"i": b1}).scalar_one()
+        n2 = s.execute(text("SELECT number FROM accounts WHERE id = :i"), {"i": b2}).scalar_one()
+        payments.add_payee(s, pa, alice, name="李娜", account_number=n1, nickname="妈妈")
+        payments.add_payee(s, pb, bob, name="房东", account_number=n2, nickname="landlord")
+    return {"alice": pa, "bob": pb, "a1": a1, "b1": b1, "b2": b2, "n1": n1}
+
+
+def say(actor, txt, cid=None):
+    return db.run_in_transaction(lambda s: service.send(s, actor, text=txt, conversation_id=cid, today=TODAY))
+
+
+def test_confirmed_transfer_moves_money(world, bank):
+    r = say(world["alice"], "给妈妈转500")
+    assert r["intent"] == "transfer" and r["replies"][-1]["kind"] == "confirm"
+    assert "¥500.00" in r["replies"][-1]["text"] and "妈妈" in r["replies"][-1]["text"]
+    assert bank.balance(world["b1"]) == 1_000  # nothing before the explicit yes
+    r = say(world["alice"], "确认", r["conversation_id"])
+    assert r["action"]["status"] == "done", r
+    assert bank.balance(world["b1"]) == 51_000 and bank.balance(world["a1"]) == 10_000_000 - 50_000
+    bank.assert_invariants()
+
+
+def test_slot_filling_correction_and_context(world, bank):
+    r = say(world["alice"], "I want to make a transfer")
+    cid = r["conversation_id"]
+    assert "payees" in r["replies"][-1]["text"]
+    r = say(world["alice"], "to my mother", cid)
+    assert r["replies"][-1]["text"] == "How much?"
+    r = say(world["alice"], "300", cid)
+    assert "¥300.00" in r["replies"][-1]["text"]
+    r = say(world["alice"], "no, 800", cid)  # a correction asks again with the new amount
+    assert "¥800.00" in r["replies"][-1]["text"] and r["replies"][-1]["kind"] == "confirm"
+    r = say(world["alice"], "yes", cid)
+    assert r["action"]["status"] == "done"
+    assert bank.balance(world["b1"]) == 81_000
+    r = say(world["alice"], "再给妈妈转200", cid)  # the last intent with the new slot
+    assert r["replies"][-1]["kind"] == "confirm" and "¥200.00" in r["replies"][-1]["text"]
+    r = say(world["alice"], "确认", cid)
+    assert bank.balance(world["b1"]) == 101_000
+
+
+def test_interruption_and_cancellation(world, bank):
+    r = say(world["alice"], "转1000块给妈妈")
+    cid = r["conversation_id"]
+    r = say(world["alice"], "我的余额是多少", cid)  # answered, then the confirmation again
+    assert "余额" in r["replies"][0]["text"] and r["replies"][-1]["kind"] == "confirm"
+    r = say(world["alice"], "取消", cid)
+    assert "取消" in r["replies"][-1]["text"]
+    r = say(world["alice"], "确认", cid)  # nothing pending any more
+    assert r["action"] is None
+    assert bank.balance(world["b1"]) == 1_000
+
+
+def test_unintelligible_never_acts_and_two_hand_off(world, bank):
+    r = say(world["alice"], "asdfghjkl")
+    assert r["intent"] == "unknown" and r["action"] is None and r["status"] == "bot"
+    r = say(world["alice"], "qwpeoi zxmcn", r["conversation_id"])
+    assert r["status"] == "waiting" and bank.count("transfers") == 2
+
+
+def test_cannot_name_another_customers_payee(world, bank):
+    r = say(world["alice"], "transfer 500 to my landlord")  # bob's payee, not alice's
+    assert r["replies"][-1]["kind"] != "confirm"
+    with pytest.raises(NotFound):
+        say(world["bob"], "hello", r["conversation_id"])
+
+
+@pytest.mark.parametrize("words", ["我要人工", "talk to a person"])
+def test_hand_off_on_request(world, words):
+    r = say(world["alice"], words)
+    assert r["intent"] == "human" and r["status"] == "waiting"
+    r2 = say(world["alice"], "hello?", r["conversation_id"])  # stored, not answered by the bot
+    assert r2["replies"] == [] and r2["status"] == "waiting"
+
+
+def test_risk_block_reported_in_plain_words(world, bank, engine):
+    with db.session_scope(engine) as s:
+        s.add(RiskRule(code="big", version=1, name_en="big", name_zh="big", expression="amount_minor >= 100000",
+                       action="block", mode="active", reason_en="big reason", reason_zh="大额原因"))
+    r = say(world["alice"], "send 2000 to my mother")
+    r = say(world["alice"], "yes", r["conversation_id"])
+    assert r["action"]["status"] == "blocked"
+    assert "no money moved" in r["replies"][-1]["text"] and "big reason" in r["replies"][-1]["text"]
+    assert bank.balance(world["b1"]) == 1_000 and bank.count("risk_decisions") == 1
