@@ -709,3 +709,29 @@ CASES += [
          lambda w: ("alice", f"{API}/recommendations/events",
                     {"event": "click", "item_key": "wealth:TDREC", "served_id": _rec_list(w)}, 201)),
 ]
+
+
+def _chat(w: World) -> int:
+    """Alice's assistant conversation (one turn, no money moves)."""
+    if getattr(w, "chat", None):
+        return w.chat  # type: ignore[attr-defined]
+    from smartbank.assistant import service as assistant
+
+    with db.session_scope() as s:
+        alice = Principal(user_id=0, username="alice", role="customer", customer_id=w.alice)
+        w.chat = assistant.send(s, alice, text="你好")["conversation_id"]  # type: ignore[attr-defined]
+    return w.chat  # type: ignore[attr-defined]
+
+
+CASES += [
+    Case("post", "/api/v1/assistant/messages",
+         lambda w: (f"{API}/assistant/messages", {"text": "我的余额是多少", "conversation_id": _chat(w)}), "bob",
+         lambda w: ("alice", f"{API}/assistant/messages", {"text": "我的余额是多少", "conversation_id": _chat(w)},
+                    200)),
+    Case("get", "/api/v1/assistant/conversations/{conversation_id}",
+         lambda w: (f"{API}/assistant/conversations/{_chat(w)}", None), "bob",
+         lambda w: ("alice", f"{API}/assistant/conversations/{_chat(w)}", None, 200)),
+    Case("post", "/api/v1/assistant/conversations/{conversation_id}/rating",
+         lambda w: (f"{API}/assistant/conversations/{_chat(w)}/rating", {"score": 5}), "bob",
+         lambda w: ("alice", f"{API}/assistant/conversations/{_chat(w)}/rating", {"score": 5}, 200)),
+]

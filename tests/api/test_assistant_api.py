@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.api.support import API, assert_error, state
+from tests.conftest import login
+
+
+@pytest.fixture
+def alice(client, bank):
+    c = bank.customer("王芳")
+    bank.account(c, balance=100_000)
+    bank.user("alice", customer_id=c)
+    other = bank.customer("李娜")
+    bank.user("bob", customer_id=other)
+    return login(client, "alice")
+
+
+def test_chat_round_trip(client, alice):
+    r = client.post(f"{API}/assistant/messages", json={"text": "what's my balance"}, headers=alice)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["intent"] == "balance" and "¥1,000.00" in body["replies"][0]["text"]
+    cid = body["conversation_id"]
+    h = client.get(f"{API}/assistant/conversations/{cid}", headers=alice).json()
+    assert [m["sender"] for m in h["messages"]] == ["customer", "assistant"]
+    assert [c["id"] for c in client.get(f"{API}/assistant/conversations", headers=alice).json()] == [cid]
+    r = client.post(f"{API}/assistant/conversations/{cid}/rating", json={"score": 4}, headers=alice)
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+    assert_error(client.post(f"{API}/assistant/messages", json={"text": "hi", "conversation_id": cid},
+                             headers=alice), 409)
+
+
+@pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": "x" * 1001}, {"text": "hi", "conversation_id": "a"},
+                                  {"text": "hi", "extra": 1}, {"text": 5}])
+def test_bad_input_writes_nothing(client, alice, engine, body):
+    before = state(engine)
+    assert_error(client.post(f"{API}/assistant/messages", json=body, headers=alice), 422)
+    assert state(engine) == before
+
+
+def test_bad_rating_and_others_conversation(client, alice, engine):
+    cid = client.post(f"{API}/assistant/messages", json={"text": "你好"}, headers=alice).json()["conversation_id"]
+    before = state(engine)
+    for score in (0, 6, "5"):
+        assert_error(client.post(f"{API}/assistant/conversations/{cid}/rating", json={"score": score},
+                                 headers=alice), 422)
+    bob = login(client, "bob")
+    assert_error(client.get(f"{API}/assistant/conversations/{cid}", headers=bob), 404)
+    assert_error(client.post(f"{API}/assistant/messages", json={"text": "hi", "conversation_id": cid},
+                             headers=bob), 404)
+    assert state(engine) == before
