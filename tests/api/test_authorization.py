@@ -735,3 +735,56 @@ CASES += [
          lambda w: (f"{API}/assistant/conversations/{_chat(w)}/rating", {"score": 5}), "bob",
          lambda w: ("alice", f"{API}/assistant/conversations/{_chat(w)}/rating", {"score": 5}, 200)),
 ]
+
+
+def _faq_entry(w: World) -> int:
+    """A knowledge-base entry (staff-only routes)."""
+    if getattr(w, "faq", None):
+        return w.faq  # type: ignore[attr-defined]
+    from smartbank.assistant import faq
+
+    with db.session_scope() as s:
+        w.faq = faq.create_entry(s, SYSTEM, question_zh="问", question_en="Q", answer_zh="答",  # type: ignore[attr-defined]
+                                 answer_en="A")["id"]
+    return w.faq  # type: ignore[attr-defined]
+
+
+def _handed(w: World) -> int:
+    """Alice's conversation handed to an agent (the agents' routes are staff-only)."""
+    if getattr(w, "handed", None):
+        return w.handed  # type: ignore[attr-defined]
+    from smartbank.assistant import handoff
+    from smartbank.assistant.models import AssistantConversation
+
+    with db.session_scope() as s:
+        c = AssistantConversation(customer_id=w.alice, status="bot")
+        s.add(c)
+        s.flush()
+        handoff.hand_off(s, c, reason="explicit", summary={})
+        w.handed = c.id  # type: ignore[attr-defined]
+    return w.handed  # type: ignore[attr-defined]
+
+
+_AGENT = f"{API}/assistant/agent/conversations"
+CASES += [
+    Case("get", "/api/v1/assistant/faq/{entry_id}", lambda w: (f"{API}/assistant/faq/{_faq_entry(w)}", None),
+         "customer", lambda w: ("admin1", f"{API}/assistant/faq/{_faq_entry(w)}", None, 200)),
+    Case("patch", "/api/v1/assistant/faq/{entry_id}",
+         lambda w: (f"{API}/assistant/faq/{_faq_entry(w)}", {"answer_en": "B"}), "customer",
+         lambda w: ("admin1", f"{API}/assistant/faq/{_faq_entry(w)}", {"answer_en": "B"}, 200)),
+    Case("post", "/api/v1/assistant/faq/{entry_id}/active",
+         lambda w: (f"{API}/assistant/faq/{_faq_entry(w)}/active", {"active": False}), "customer",
+         lambda w: ("admin1", f"{API}/assistant/faq/{_faq_entry(w)}/active", {"active": False}, 200)),
+    Case("get", "/api/v1/assistant/agent/conversations/{conversation_id}",
+         lambda w: (f"{_AGENT}/{_handed(w)}", None), "customer",
+         lambda w: ("admin1", f"{_AGENT}/{_handed(w)}", None, 200)),
+    Case("post", "/api/v1/assistant/agent/conversations/{conversation_id}/claim",
+         lambda w: (f"{_AGENT}/{_handed(w)}/claim", None), "customer",
+         lambda w: ("admin1", f"{_AGENT}/{_handed(w)}/claim", None, 200)),
+    Case("post", "/api/v1/assistant/agent/conversations/{conversation_id}/messages",
+         lambda w: (f"{_AGENT}/{_handed(w)}/messages", {"text": "您好"}), "customer",
+         lambda w: ("admin1", f"{_AGENT}/{_handed(w)}/messages", {"text": "您好"}, 201)),
+    Case("post", "/api/v1/assistant/agent/conversations/{conversation_id}/close",
+         lambda w: (f"{_AGENT}/{_handed(w)}/close", None), "customer",
+         lambda w: ("admin1", f"{_AGENT}/{_handed(w)}/close", None, 200)),
+]

@@ -35,7 +35,7 @@ from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 __all__ = [
-    "CATEGORIES", "EDITOR_ROLES", "THRESHOLD", "FaqMatch", "create_entry", "entry_dict", "get_entry",
+    "CATEGORIES", "EDITOR_ROLES", "THRESHOLD", "FaqMatch", "create_entry", "entry_dict", "explain", "get_entry",
     "list_entries", "match", "ranked", "set_active", "update_entry",
 ]
 
@@ -209,6 +209,21 @@ def match(session: Session, text: str, *, language: str) -> FaqMatch | None:
     en = language == "en"
     return FaqMatch(entry_id=e.id, question=e.question_en if en else e.question_zh,
                     answer=e.answer_en if en else e.answer_zh, confidence=round(min(1.0, max(0.0, score)), 4))
+
+
+def explain(session: Session, actor: Principal, text: str, *, language: str = "zh") -> dict[str, Any]:
+    """For staff trying the knowledge base: the match (None below the threshold) and the best candidates."""
+    _require_editor(actor)
+    if language not in LANGUAGES:
+        raise ValidationFailed("language is zh or en", details={"language": language})
+    m = match(session, text, language=language)
+    cands = []
+    for eid, score in ranked(session, text, limit=3):
+        e = session.get(FaqEntry, eid)
+        cands.append({"entry_id": eid, "score": round(score, 4),
+                      "question": (e.question_en if language == "en" else e.question_zh) if e else None})
+    return {"text": text, "threshold": THRESHOLD, "candidates": cands, "match": None if m is None else {
+        "entry_id": m.entry_id, "question": m.question, "answer": m.answer, "confidence": m.confidence}}
 
 
 def clear_cache() -> None:
