@@ -113,3 +113,89 @@ def test_risk_block_reported_in_plain_words(world, bank, engine):
     assert r["action"]["status"] == "blocked"
     assert "no money moved" in r["replies"][-1]["text"] and "big reason" in r["replies"][-1]["text"]
     assert bank.balance(world["b1"]) == 1_000 and bank.count("risk_decisions") == 1
+
+
+def _rule(engine, action: str, expression: str = "amount_minor >= 100000") -> None:
+    with db.session_scope(engine) as s:
+        s.add(RiskRule(code="r", version=1, name_en="r", name_zh="r", expression=expression, action=action,
+                       mode="active", reason_en="r reason", reason_zh="r 原因"))
+
+
+def _otp(engine, customer_id: int) -> str:
+    import re
+
+    with engine.connect() as c:
+        body = c.execute(text("SELECT body_en FROM notifications WHERE customer_id = :c AND kind = 'otp'"
+                              " ORDER BY id DESC"), {"c": customer_id}).scalar_one()
+    m = re.search(r"Code (\d{6})", body)
+    assert m
+    return m.group(1)
+
+
+def test_challenge_asks_for_the_code_in_chat(world, bank, engine):
+    _rule(engine, "challenge")
+    r = say(world["alice"], "send 2000 to my mother")
+    cid = r["conversation_id"]
+    r = say(world["alice"], "yes", cid)
+    assert r["action"]["status"] == "challenge" and r["replies"][-1]["kind"] == "otp"
+    assert bank.count("risk_challenges") == 1 and bank.balance(world["b1"]) == 1_000  # the challenge is kept
+    code = _otp(engine, world["alice"].customer_id)
+    wrong = "000000" if code != "000000" else "111111"
+    r = say(world["alice"], wrong, cid)
+    assert r["action"]["status"] == "otp_invalid" and r["replies"][-1]["kind"] == "otp"
+    r = say(world["alice"], code, cid)
+    assert r["action"]["status"] == "done", r
+    assert bank.balance(world["b1"]) == 201_000
+    bank.assert_invariants()
+
+
+def test_bill_payment_and_top_up(world, bank, engine):
+    from tests.api.support import add_biller, issue_bill
+
+    add_biller(engine, "BJPOWER")
+    add_biller(engine, "CMCC", category="mobile", requires_bill=False)
+    bill = issue_bill(engine, "BJPOWER", "88776655", 12_345)
+    r = say(world["alice"], "交电费")
+    cid = r["conversation_id"]
+    assert "户号" in r["replies"][-1]["text"]
+    r = say(world["alice"], "11112222", cid)  # no such bill: asked again
+    assert "11112222" in r["replies"][-1]["text"] and r["replies"][-1]["kind"] != "confirm"
+    r = say(world["alice"], "户号 88776655", cid)
+    assert r["replies"][-1]["kind"] == "confirm" and "¥123.45" in r["replies"][-1]["text"]
+    r = say(world["alice"], "确认", cid)
+    assert r["action"]["status"] == "done"
+    with engine.connect() as c:
+        assert c.execute(text("SELECT status FROM bills WHERE id = :i"), {"i": bill}).scalar_one() == "paid"
+    r = say(world["alice"], "给13812345678充值100元", cid)
+    assert r["replies"][-1]["kind"] == "confirm"
+    r = say(world["alice"], "yes", cid)
+    assert r["action"]["status"] == "done"
+    assert bank.balance(world["a1"]) == 10_000_000 - 12_345 - 10_000
+
+
+def test_later_date_schedules_the_transfer(world, bank, engine):
+    r = say(world["alice"], "下个月5号给妈妈转300")
+    assert "2026-12-05" in r["replies"][-1]["text"]
+    r = say(world["alice"], "确认", r["conversation_id"])
+    assert r["action"]["status"] == "scheduled"
+    assert bank.count("scheduled_transfers") == 1 and bank.balance(world["b1"]) == 1_000
+
+
+def test_complaint_and_negative_sentiment_hand_off(world, monkeypatch):
+    r = say(world["alice"], "我要投诉")
+    assert r["status"] == "waiting"
+    from smartbank.assistant.nlp import sentiment
+
+    monkeypatch.setattr(sentiment, "score", lambda t, **kw: sentiment.Sentiment(-0.9, "angry", "en", "fake"))
+    r = say(world["bob"], "what's my balance")
+    assert r["intent"] == "balance" and r["status"] == "waiting" and r["sentiment"] == -0.9
+
+
+def test_messages_store_what_was_decided(world, engine):
+    r = say(world["alice"], "给妈妈转500")
+    with engine.connect() as c:
+        row = c.execute(text("SELECT intent, confidence, entities, sentiment, model_versions, latency_ms FROM "
+                             "assistant_messages WHERE conversation_id = :c AND sender = 'customer'"),
+                        {"c": r["conversation_id"]}).one()
+    assert row.intent == "transfer" and row.confidence > 0.3 and row.latency_ms is not None
+    assert row.sentiment is not None and row.model_versions is not None and row.entities is not None

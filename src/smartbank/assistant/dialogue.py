@@ -221,8 +221,8 @@ def _slot_updates(intent: str, ent: dict[str, Any]) -> dict[str, Any]:
     elif intent == "pay_bill":
         if ent.get("bill_type") and ent["bill_type"] != "mobile":
             up["bill_type"] = ent["bill_type"]
-        if "reference" in ent:
-            up["reference"] = ent["reference"]
+        if "reference" in ent or len(ent.get("otp") or "") >= 6:  # a bare number answers "which reference?"
+            up["reference"] = ent.get("reference") or ent["otp"]
     elif intent == "top_up":
         if "phone" in ent:
             up["phone"] = ent["phone"]

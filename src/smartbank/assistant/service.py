@@ -13,6 +13,7 @@ stored and the assistant does not answer. Sentiment comes from :mod:`smartbank.a
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, date, datetime
 from typing import Any
@@ -105,6 +106,8 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
         conv = get_conversation(session, actor, conversation_id)
         if conv.status == "closed":
             raise Conflict("this conversation is closed; start a new one", details={"conversation_id": conv.id})
+        if not re.search(r"[^\W\d_]", text):  # digits and signs only: keep the conversation's language
+            lang = conv.language
     value, emotion, sentiment_version = _sentiment(text)
     conv.language = lang
     now = datetime.now(UTC)
