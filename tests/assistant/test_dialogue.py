@@ -199,3 +199,30 @@ def test_messages_store_what_was_decided(world, engine):
                         {"c": r["conversation_id"]}).one()
     assert row.intent == "transfer" and row.confidence > 0.3 and row.latency_ms is not None
     assert row.sentiment is not None and row.model_versions is not None and row.entities is not None
+
+
+def test_follow_up_in_english_reuses_the_amount(world, bank, engine):
+    from tests.web.conftest import account_number
+
+    with db.session_scope(engine) as s:
+        payments.add_payee(s, world["alice"], world["alice"].customer_id, name="Zhang Wei",
+                           account_number=account_number(engine, world["b2"]), nickname="landlord")
+    r = say(world["alice"], "send 300 to my landlord")
+    cid = r["conversation_id"]
+    say(world["alice"], "yes", cid)
+    r = say(world["alice"], "and to my mother?", cid)
+    assert r["replies"][-1]["kind"] == "confirm" and "¥300.00" in r["replies"][-1]["text"]
+    assert "妈妈" in r["replies"][-1]["text"]
+    say(world["alice"], "yes", cid)
+    assert bank.balance(world["b1"]) == 31_000 and bank.balance(world["b2"]) == 30_000
+
+
+def test_cli_chat_one_turn(world, database_url):
+    from typer.testing import CliRunner
+
+    from smartbank.cli import app
+
+    r = CliRunner().invoke(app, ["assistant", "chat", "--customer", str(world["alice"].customer_id),
+                                 "我的余额是多少"])
+    assert r.exit_code == 0, r.output
+    assert "¥100,000.00" in r.output and "balance" in r.output
