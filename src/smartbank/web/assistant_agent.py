@@ -99,6 +99,15 @@ def _html(request: Request, tpl: str, status_code: int = 200, **ctx: Any) -> Res
     return HTMLResponse(env.get_template(tpl).render(page_context(request, **ctx)), status_code=status_code)
 
 
+def _labels(lang: str) -> dict[str, dict[str, str]]:
+    """Translated hand-off reasons and status names (looked up by value in the templates)."""
+    from smartbank.assistant.models import HANDOFF_REASONS
+    from smartbank.web.i18n import translate
+
+    return {"reasons": {r: translate(lang, f"asst.r.{r}") for r in HANDOFF_REASONS},
+            "statuses": {st: translate(lang, f"asst.{st}") for st in handoff.TABS}}
+
+
 def _refused(exc: SmartbankError) -> int:
     return exc.status_code if exc.status_code in (409, 422) else 422
 
@@ -130,7 +139,7 @@ def queue_page(request: Request, actor: Staff, tab: str = "waiting") -> Response
     for i in items:
         i["sla_text"] = sla_text(i, lang)
     return _html(request, "console/assistant_queue.html", items=items, counts=counts, tab=tab, tabs=handoff.TABS,
-                 page=QUEUE, conv=CONV)
+                 page=QUEUE, conv=CONV, labels=_labels(lang))
 
 
 def _conversation(request: Request, actor: Principal, conversation_id: int, *, error: str | None = None,
@@ -139,7 +148,8 @@ def _conversation(request: Request, actor: Principal, conversation_id: int, *, e
     case = db.run_in_transaction(lambda s: handoff.get_conversation(s, actor, conversation_id))
     case["handoff"]["sla_text"] = sla_text(case["handoff"], lang_of(request))
     return _html(request, "console/assistant_conversation.html", status_code=status_code, case=case,
-                 h=case["handoff"], c=case["customer"], page=QUEUE, conv=CONV, error=error, reply=reply, here=QUEUE)
+                 h=case["handoff"], c=case["customer"], page=QUEUE, conv=CONV, error=error, reply=reply, here=QUEUE,
+                 labels=_labels(lang_of(request)))
 
 
 @router.get(CONV + "/{conversation_id}")
@@ -339,7 +349,8 @@ def analytics_page(request: Request, actor: Staff, start: str = "", end: str = "
         res = db.run_in_transaction(lambda s: analytics.summary(s, actor))
     from smartbank.web.i18n import translate
 
-    reasons = [(translate(lang, f"asst.r.{r['reason']}"), float(r["count"])) for r in res["handoff_reasons"]]
+    names = _labels(lang)["reasons"]
+    reasons = [(names.get(r["reason"], r["reason"]), float(r["count"])) for r in res["handoff_reasons"]]
     sat = res["satisfaction"]
     charts = {
         "intents": bar_chart([(r["intent"], float(r["count"])) for r in res["top_intents"]],
