@@ -27,11 +27,13 @@ def test_demo_seeds_bank_users_models_and_profiles(database_url, engine, tmp_pat
         wealth = c.execute(text("SELECT count(*) FROM wealth_products")).scalar()
         held = c.execute(text("SELECT count(DISTINCT customer_id) FROM holdings WHERE units_micro > 0")).scalar()
         assessed = c.execute(text("SELECT count(*) FROM risk_assessments")).scalar()
+        faqs = c.execute(text("SELECT count(*) FROM faq_entries WHERE active")).scalar()
     assert users == 3
     # lending: products, a trained credit model deciding every application, a loan book, an officer's queue
     assert products >= 4 and decided > 0 and loans > 0 and queue >= 1
     # wealth: a catalogue, assessed customers holding settled products (the recommender's feedback)
     assert wealth >= 10 and assessed > 0 and held > 0
+    assert faqs >= 20  # the assistant's knowledge base
     assert profiles == customers > 0
     assert segments > 0  # the trained segmentation is published for the segment explorer
     assert {p.name for p in (tmp_path / "models").iterdir()} >= {"rfm", "segments", "churn", "credit", "rec_hybrid"}

@@ -256,6 +256,11 @@ def demo(
         _demo_insight(seed)
         _demo_lending(seed)
         _demo_wealth(seed)
+        from smartbank.assistant import faq_seed
+        from smartbank.security.service import SYSTEM
+
+        faq = db.run_in_transaction(lambda s: faq_seed.seed(s, SYSTEM))
+        console.print(f"assistant: knowledge base {faq}")
     s = get_settings()
     base = f"http://{s.host}:{s.port}"
     console.print(f"\n[bold green]smartbank is ready[/] at {base}  (API docs: {base}/docs)\n")
