@@ -62,6 +62,19 @@ else \
 fi
 endef
 
+# torch for the assistant's intent encoder (the `nlp` extra), CPU build only: a "+cpu" version is on no
+# default index, so this never pulls the CUDA build. Installed before uv, which then keeps it. Without
+# it the project installs without the extra and the intent model falls back to TF-IDF.
+TORCH_SPEC ?= torch==2.13.0+cpu
+COMMA := ,
+define TORCH_INSTALL
+"$(VENV_PY)" -c 'import torch' >/dev/null 2>&1 || { \
+  echo ">> pip install '$(TORCH_SPEC)'"; \
+  "$(VENV_PY)" -m pip install '$(TORCH_SPEC)' \
+    || echo ">> torch unavailable: installing without the nlp extra (intent model: TF-IDF)"; }
+endef
+HAS_TORCH := "$(VENV_PY)" -c 'import torch' >/dev/null 2>&1
+
 # A stamp only counts while the venv still works here: its python starts and its scripts
 # point at this directory (not so for a .venv copied from elsewhere or checked into git).
 VENV_OK := $(shell "$(VENV_PY)" -c 'import sys' >/dev/null 2>&1 \
@@ -88,13 +101,15 @@ dev: $(DEV_STAMP) ## install smartbank with the dev extras (tests, linters)
 $(STAMP):
 	@bash scripts/ensure-system.sh openmp
 	@$(ENSURE_VENV)
-	@if [ -f "$(DEV_STAMP)" ]; then exit 0; fi; $(call PIP_INSTALL,.)
+	@if [ -f "$(DEV_STAMP)" ]; then exit 0; fi; $(TORCH_INSTALL); \
+	  if $(HAS_TORCH); then $(call PIP_INSTALL,.[nlp]); else $(call PIP_INSTALL,.); fi
 	@for f in $(VENV)/.installed-*; do case "$$f" in "$(STAMP)"|"$(DEV_STAMP)") ;; *) rm -f "$$f";; esac; done; \
 	  touch "$(STAMP)"
 
 $(DEV_STAMP):
 	@$(ENSURE_VENV)
-	@$(call PIP_INSTALL,.[dev])
+	@$(TORCH_INSTALL); \
+	  if $(HAS_TORCH); then $(call PIP_INSTALL,.[dev$(COMMA)nlp]); else $(call PIP_INSTALL,.[dev]); fi
 	@for f in $(VENV)/.installed-*; do case "$$f" in "$(STAMP)"|"$(DEV_STAMP)") ;; *) rm -f "$$f";; esac; done; \
 	  touch "$(STAMP)" "$(DEV_STAMP)"
 

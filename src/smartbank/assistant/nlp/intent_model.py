@@ -31,8 +31,8 @@ __all__ = ["KINDS", "MODEL_NAME", "IntentModel", "default_kind", "encoder_availa
 
 MODEL_NAME = "assistant_intent"
 KINDS = ("tfidf", "encoder", "ensemble", "baseline")
-SVM_SCALE = 6.0  # softmax temperature of the SVM margins (margins are about -1..1)
-ENSEMBLE_ENCODER_WEIGHT = 0.5
+SVM_SCALE = 3.0  # softmax temperature of the SVM margins (margins are about -1..1)
+ENSEMBLE_ENCODER_WEIGHT = 0.6
 
 
 def encoder_available() -> bool:
