@@ -127,6 +127,10 @@ def test_eval_cli_and_trained_model(tmp_path: Path) -> None:
     assert s.value < 0 and s.model_version == f"assistant_sentiment/{saved['version']}+{LEXICON_VERSION}"
     assert score("服务很好，很满意", model_dir=models).value > 0
     assert score("not good at all", model_dir=models).model_version == LEXICON_VERSION  # English: lexicon
+    for t in NEU_ZH:  # no cue word: the review model is damped, the request stays neutral
+        s = score(t, model_dir=models)
+        assert abs(s.value) <= 0.25 and s.emotion == "neutral"
+    assert sentiment.warm(models) == saved["version"]
     t0 = time.perf_counter()
     for _ in range(50):
         score("房间很差，太失望了", model_dir=models)

@@ -16,8 +16,10 @@ Two scorers:
   logistic regression of ``sentiment_model.py`` on the shared Chinese review sets and saves it with the
   model registry. It is loaded lazily on the first Chinese message and cached (a newer version is picked
   up within ``RECHECK_SECONDS``). Reviews are not chat, so the model's ``2p - 1`` is blended with the
-  lexicon: ``0.6 model + 0.4 lexicon`` when the lexicon found a cue, ``0.5 model`` (damped towards
-  neutral) when it found none. English always uses the lexicon (no English sentiment data is shared).
+  lexicon: ``0.6 model + 0.4 lexicon`` when the lexicon found a cue, ``0.25 model`` (damped towards
+  neutral: plain requests such as "查一下余额" read as mildly negative reviews) when it found none. ``warm()``
+  loads it ahead of the first message (a few seconds). English always uses the lexicon (no English
+  sentiment data is shared).
 
 The emotion comes from cue words (angry > anxious > sad > happy), the negative ones counting only when
 the value is negative; without a cue a clearly positive value is happy, a clearly negative one angry when
@@ -38,13 +40,15 @@ from typing import Any
 
 from smartbank.assistant.nlp import sentiment_lexicon as lex
 
-__all__ = ["EMOTIONS", "LEXICON_VERSION", "Sentiment", "detect_language", "lexicon_score", "reset_cache", "score"]
+__all__ = ["EMOTIONS", "LEXICON_VERSION", "Sentiment", "detect_language", "lexicon_score", "reset_cache", "score",
+           "warm"]
 
 log = logging.getLogger(__name__)
 
 EMOTIONS = ("angry", "anxious", "sad", "neutral", "happy")
 LEXICON_VERSION = "lexicon-1"
 RECHECK_SECONDS = 300.0
+NO_CUE_WEIGHT = 0.25  # a review model reads plain requests ("查一下余额") as mildly negative
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -185,6 +189,11 @@ def _model(model_dir: Path | None) -> tuple[Any, str | None]:
         return pipeline, loaded
 
 
+def warm(model_dir: Path | None = None) -> str | None:
+    """Load the trained model now (e.g. when the server starts); returns its version or None."""
+    return _model(model_dir)[1]
+
+
 def score(text: str, *, model_dir: Path | None = None, use_model: bool = True) -> Sentiment:
     """The sentiment of one message (see the module docstring)."""
     text = (text or "").strip()
@@ -198,7 +207,7 @@ def score(text: str, *, model_dir: Path | None = None, use_model: bool = True) -
         if pipeline is not None:
             p = float(pipeline.predict_proba([text])[0][1])
             mval = 2 * p - 1
-            value = 0.6 * mval + 0.4 * lexv if ncues else 0.5 * mval
+            value = 0.6 * mval + 0.4 * lexv if ncues else NO_CUE_WEIGHT * mval
             version = f"assistant_sentiment/{mv}+{LEXICON_VERSION}"
     value = max(-1.0, min(1.0, value))
     return Sentiment(round(value, 4), _emotion(text, value), language, version)
