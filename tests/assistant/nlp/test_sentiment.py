@@ -24,7 +24,9 @@ NEU_EN = ["I want to check my balance", "Send 200 yuan to Li Lei tomorrow", "Whe
 
 @pytest.fixture(autouse=True)
 def _no_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / "models"))
+    import smartbank.ml.registry as registry
+
+    monkeypatch.setattr(registry, "default_model_dir", lambda: tmp_path / "no-models")  # the lexicon
     sentiment.reset_cache()
 
 
