@@ -112,6 +112,20 @@ def _warm_engines() -> None:
             db.run_in_transaction(fn)
         except Exception:  # noqa: BLE001 - a database not migrated yet: the first request warms it instead
             log.exception("%s engine warm-up failed", name)
+    threading.Thread(target=_warm_assistant, name="assistant-warm-up", daemon=True).start()
+
+
+def _warm_assistant() -> None:
+    """The assistant's intent model (trained in memory when none is saved: a few seconds) and sentiment model,
+    loaded in the background so the first chat message does not wait for them."""
+    from smartbank.assistant import intents
+    from smartbank.assistant.nlp import sentiment
+
+    try:
+        intents.model()
+        sentiment.warm()
+    except Exception:  # noqa: BLE001 - the first message loads them instead
+        log.exception("assistant warm-up failed")
 
 
 def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAPI:
