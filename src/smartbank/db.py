@@ -12,8 +12,9 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -224,3 +225,15 @@ def run_single_write(fn: Callable[[Session], T], *, engine: Engine | None = None
 
 
 _autocommit: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+@overload
+def aware(dt: datetime) -> datetime: ...
+@overload
+def aware(dt: None) -> None: ...
+def aware(dt: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime: SQLite hands back ``DateTime(timezone=True)`` columns
+    naive (in UTC), PostgreSQL aware."""
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage
+from smartbank.db import aware as _aware
 from smartbank.errors import ValidationFailed
 from smartbank.security.service import Principal
 
@@ -29,12 +30,6 @@ __all__ = ["MAX_DAYS", "VIEWER_ROLES", "default_range", "summary"]
 VIEWER_ROLES = ("service_agent", "marketer")  # and admin
 MAX_DAYS = 366
 TOP = 10
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
 
 
 def default_range(today: date | None = None) -> tuple[date, date]:

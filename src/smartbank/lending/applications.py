@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank.customers import service as customers
+from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import utcnow
@@ -83,12 +84,6 @@ class ApplicationIn:
 
 def _now() -> datetime:
     return utcnow()
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:  # SQLite returns naive UTC
-        return dt.replace(tzinfo=UTC)
-    return dt
 
 
 def _iso(dt: datetime | None) -> str | None:

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from smartbank.customers import service as customers
+from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.lending import applications, decision, products, states
@@ -60,12 +61,6 @@ class StaleVersion(Conflict):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
 
 
 def _require_officer(actor: Principal) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from smartbank.db import aware as _aware
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.recommend import engine as rec_engine
 from smartbank.recommend.models import RecEvent, RecItem, RecServed
@@ -164,10 +165,6 @@ def record_purchase(session: Session, actor: Principal, *, customer_id: int, ite
     conv = rows[1] if len(rows) > 1 else None
     return {"item_key": item.item_key, "conversion": conv is not None,
             "served_id": conv["served_id"] if conv else None}
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def sync_wealth(session: Session, actor: Principal) -> dict[str, int]:

@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from smartbank.customers import service as customers
+from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.money import format_minor
@@ -59,12 +60,6 @@ QUEUE_FILTERS = ("active", "all", *ALERT_STATUSES)
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:  # SQLite returns naive UTC
-        return dt.replace(tzinfo=UTC)
-    return dt
 
 
 def _iso(dt: datetime | None) -> str | None:

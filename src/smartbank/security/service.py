@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank.config import get_settings
+from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
 from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, User
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
@@ -23,12 +24,6 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
 
 
 @dataclass(frozen=True)
