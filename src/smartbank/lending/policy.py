@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank.config import get_settings
@@ -116,14 +116,11 @@ def evaluate(x: PolicyInput) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------------
 # fraud flags (read from the risk module's tables: it has no per-customer read function)
 
-_FRAUD_CONFIRMED = text("SELECT count(*) FROM risk_labels WHERE customer_id = :c AND label = 1")
-_ALERTS_OPEN = text("SELECT count(*) FROM risk_alerts WHERE customer_id = :c AND status <> 'closed'")
-
-
 def fraud_flags(session: Session, customer_id: int) -> dict[str, int]:
-    """Confirmed fraud labels and open risk alerts on the customer."""
-    return {"confirmed": int(session.execute(_FRAUD_CONFIRMED, {"c": customer_id}).scalar() or 0),
-            "open": int(session.execute(_ALERTS_OPEN, {"c": customer_id}).scalar() or 0)}
+    """Confirmed fraud labels and open risk alerts on the customer (asked of the risk module)."""
+    from smartbank.risk import cases as risk_cases
+
+    return risk_cases.customer_flags(session, customer_id)
 
 
 # ------------------------------------------------------------------------------------------------

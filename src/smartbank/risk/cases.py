@@ -470,3 +470,13 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
         engine.on_label(alert.transfer_id, fraud)
     return {"id": alert.id, "status": alert.status, "resolution": alert.resolution, "action": alert.action,
             "transfer_id": alert.transfer_id, "ledger_transfer_id": moved}
+
+
+def customer_flags(session: Session, customer_id: int) -> dict[str, int]:
+    """What risk knows against a customer, for other modules' decisions (e.g. credit policy): confirmed
+    fraud labels and alerts still open."""
+    confirmed = session.scalar(select(func.count()).select_from(RiskLabel)
+                               .where(RiskLabel.customer_id == customer_id, RiskLabel.label == 1))
+    open_alerts = session.scalar(select(func.count()).select_from(RiskAlert)
+                                 .where(RiskAlert.customer_id == customer_id, RiskAlert.status != "closed"))
+    return {"confirmed": int(confirmed or 0), "open": int(open_alerts or 0)}
