@@ -151,3 +151,36 @@ def test_bench_risk_command(gz_file: Any, tmp_path: Any) -> None:
     assert out["payments"] == 300 and out["features"] == len(FEATURE_NAMES)
     assert 0 < out["p50_ms"] <= out["p95_ms"] <= out["p99_ms"] <= out["max_ms"]
     assert out["model_version"] == "trained-in-bench"
+
+
+def test_a_customer_with_thousands_of_payments_in_the_window_equals_batch() -> None:
+    """One busy customer (~60 payments a day for 90 days, repeated amounts, same-second pairs, frauds,
+    late and reversed labels) beside light ones: the indexed windows, the moving median and the compaction
+    of expired entries give the batch features."""
+    rng = np.random.default_rng(11)
+    t0 = datetime(2018, 4, 1)
+    rows = []
+    for i in range(6000):
+        busy = i % 8 != 0
+        ts = t0 + timedelta(seconds=int(i * 1350 + rng.integers(0, 600)))
+        if i % 97 == 1:
+            ts = rows[-1][1]  # the same second as the previous payment
+        amount = int(rng.choice([500, 1000, 2500])) if i % 5 == 0 else int(rng.integers(100, 90_000))
+        rows.append((i + 1, ts, 1 if busy else int(rng.integers(2, 6)), int(rng.integers(0, 40)), amount,
+                     None if i % 13 == 0 else int(rng.random() < 0.04)))
+    rows.sort(key=lambda r: (r[1], r[0]))
+    stream = pl.DataFrame(rows, schema={"tx_id": pl.Int64, "ts": pl.Datetime("us"), "customer_id": pl.Int64,
+                                        "terminal_id": pl.Int64, "amount_minor": pl.Int64, "fraud": pl.Int8},
+                          orient="row")
+    batch = {r["tx_id"]: r for r in build_features(stream, delay_days=DELAY).iter_rows(named=True)}
+    state = OnlineState(delay_days=DELAY)
+    peak = 0
+    for row in stream.iter_rows(named=True):
+        p = _payment(row)
+        _assert_same(state.features(p), batch[row["tx_id"]], f"tx {row['tx_id']} at {row['ts']}")
+        state.observe(p)
+        peak = max(peak, len(state._cust[1]) if 1 in state._cust else 0)
+        if row["fraud"] is not None:
+            lag = timedelta(days=DELAY) * (row["tx_id"] % 4) / 3
+            state.label(row["tx_id"], bool(row["fraud"]), at=row["ts"] + lag)
+    assert peak > 1500  # the busy customer's window really held that many
