@@ -157,3 +157,15 @@ def test_healthz_metrics_and_openapi(client, bank, engine):
     assert (amount["type"], amount["exclusiveMinimum"], amount["maximum"]) == ("integer", 0, 10**15)
     assert spec["components"]["schemas"]["TransferIn"]["additionalProperties"] is False
     assert client.get("/docs").status_code == 200
+
+
+def test_readyz_answers_503_while_the_models_load(client, monkeypatch):
+    from smartbank.api import app as app_module
+
+    assert client.get("/readyz").status_code == 200  # an app that warms nothing is ready at once
+    warming = app_module.threading.Event()
+    monkeypatch.setattr(app_module, "_ready", warming)
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["code"] == "warming_up"
+    warming.set()
+    assert client.get("/readyz").json()["status"] == "ready"

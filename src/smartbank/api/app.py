@@ -101,9 +101,15 @@ class InsightRefresher:
                 log.exception("insight refresh failed")
 
 
+# set once this process has loaded what its first requests need (at once for an app that warms nothing);
+# ``/readyz`` answers 503 until then, so a load balancer, or a benchmark, waits for the warm-up to end
+_ready = threading.Event()
+
+
 def _warm_engines() -> None:
     """Load the fraud model and the risk features, and the recommender's items, feedback and model, before
-    the first request needs them."""
+    the first request needs them; the assistant's models follow in the background, then the process is
+    ready."""
     from smartbank.recommend import engine as rec_engine
     from smartbank.risk import engine as risk_engine
 
@@ -126,6 +132,8 @@ def _warm_assistant() -> None:
         sentiment.warm()
     except Exception:  # noqa: BLE001 - the first message loads them instead
         log.exception("assistant warm-up failed")
+    finally:
+        _ready.set()
 
 
 def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAPI:
@@ -143,6 +151,8 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
             refresher.start()
         if run_sealer:  # the served app: warm the risk and recommendation engines before the first request
             _warm_engines()
+        else:
+            _ready.set()
         yield
         if refresher:
             refresher.stop()
@@ -197,6 +207,14 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
         with db.get_engine().connect() as c:
             c.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["system"], responses={503: {"description": "still loading its models"}})
+    def readyz() -> JSONResponse:
+        """Ready once this process has loaded its models (risk, recommendation, assistant)."""
+        if not _ready.is_set():
+            return JSONResponse(error_body("warming_up", "the server is still loading its models", {}),
+                                status_code=503)
+        return JSONResponse({"status": "ready", "version": __version__})
 
     @app.get("/metrics", tags=["system"], include_in_schema=False)
     def metrics() -> Response:

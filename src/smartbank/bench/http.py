@@ -119,18 +119,22 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
          "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 60
-        while True:
+        # measure the steady state: wait until the workers have loaded their models (``/readyz``; the
+        # assistant's in-memory intent model alone is seconds of CPU per worker), i.e. until several
+        # answers in a row, each on a new connection and so from any worker, say ready
+        deadline = time.time() + 180
+        in_a_row = 0
+        while in_a_row < 5 * workers:
             try:
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
+                c.request("GET", "/readyz")
+                in_a_row = in_a_row + 1 if c.getresponse().status == 200 else 0
+                c.close()
             except OSError:
-                pass
+                in_a_row = 0
             if time.time() > deadline or server.poll() is not None:
                 raise RuntimeError("the server did not start")
-            time.sleep(0.2)
+            time.sleep(0.2 if in_a_row == 0 else 0.02)
         all_ids = prepare_accounts(url, max(1000, len(users)))
         before, _ = total_balance(url, all_ids)
         ctx = mp.get_context("fork")
