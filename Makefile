@@ -45,7 +45,10 @@ fi
 endef
 
 # Install the project (editable) with the given requirement spec: uv when it can be had
-# (fast), pip otherwise. The installers print their own progress.
+# (fast), pip otherwise. The installers print their own progress. Bytecode is compiled at install
+# (pip does so by default, uv when asked): with PYTHONDONTWRITEBYTECODE set, as on many CI machines,
+# nothing would ever cache it and every process would compile scikit-learn, SciPy... again on import
+# (6.4 s against 2.6 s to import the server's libraries here).
 define PIP_INSTALL
 if [ ! -x "$(VENV)/bin/uv" ]; then \
   echo ">> installing uv into $(VENV)"; \
@@ -53,7 +56,7 @@ if [ ! -x "$(VENV)/bin/uv" ]; then \
 fi; \
 if [ -x "$(VENV)/bin/uv" ] && "$(VENV)/bin/uv" --version >/dev/null 2>&1; then \
   echo ">> uv pip install -e '$(1)'"; \
-  UV_LINK_MODE="$${UV_LINK_MODE:-copy}" "$(VENV)/bin/uv" pip install --python "$(VENV_PY)" -e '$(1)' || { \
+  UV_LINK_MODE="$${UV_LINK_MODE:-copy}" "$(VENV)/bin/uv" pip install --compile-bytecode --python "$(VENV_PY)" -e '$(1)' || { \
     echo ">> uv failed: retrying with pip"; \
     "$(VENV_PY)" -m pip install -e '$(1)'; }; \
 else \
