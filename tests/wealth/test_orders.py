@@ -238,3 +238,48 @@ def test_units_never_pay_out_more_than_was_put_in(amount, nav, bps):
     assert 0 <= back <= amount - fee
     # the loss to rounding is below one unit's worth plus a fen
     assert amount - fee - back <= nav // orders.SCALE + 1
+
+
+def test_the_same_key_bought_twice_at_once_buys_once(bank, engine, is_pg, monkeypatch):
+    """Both requests look the key up before either has written (held at a barrier right after the look-up):
+    the second one's order is refused by the unique key and it returns the first one's order, replayed."""
+    import threading
+
+    if not is_pg:
+        pytest.skip("concurrent writers: PostgreSQL (SQLite serialises them)")
+    cid, acct, me = customer(bank, balance=1_000_000)
+    pid = make_product(engine, "F-RACE", navs=NAVS)
+    grade(engine, cid, "C3")
+    barrier = threading.Barrier(2, timeout=10)
+    first = threading.local()
+    real_by_key = orders._by_key
+
+    def by_key_then_wait(session, key):
+        found = real_by_key(session, key)
+        if not getattr(first, "done", False):
+            first.done = True
+            barrier.wait()
+        return found
+
+    monkeypatch.setattr(orders, "_by_key", by_key_then_wait)
+    results: list[Any] = []
+
+    def go():
+        try:
+            results.append(db.run_in_transaction(lambda s: (lambda o: (o.id, orders.was_replayed(o)))(
+                orders.purchase(s, me, product_code="F-RACE", account_id=acct, amount_minor=100_000,
+                                idempotency_key="same", now=MON)), engine=engine))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and all(isinstance(r, tuple) for r in results), results
+    assert results[0][0] == results[1][0] and sorted(r[1] for r in results) == [False, True]
+    assert bank.balance(acct) == 900_000 and custody_balance(engine, pid) == 100_000
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM wealth_orders WHERE product_id = :p"), {"p": pid}).scalar() == 1
+    bank.assert_invariants()

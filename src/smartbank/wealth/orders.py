@@ -36,12 +36,14 @@ settled, each transfer's key is derived from its order, and the maturity orders'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, InsufficientFunds, NotFound, ValidationFailed
@@ -129,6 +131,25 @@ def _by_key(session: Session, key: str) -> WealthOrder | None:
     return session.scalars(select(WealthOrder).where(WealthOrder.idempotency_key == key)).first()
 
 
+def _insert(session: Session, order: WealthOrder, same_request: Callable[[WealthOrder], bool]) -> WealthOrder | None:
+    """Insert a new order. When a concurrent request with the same key inserted its order after our look-up
+    (the unique key refuses ours), that order is returned replayed - or a conflict when it was another
+    request - and nothing of ours is written past this point."""
+    try:
+        with session.begin_nested():
+            session.add(order)
+            session.flush()
+    except IntegrityError as exc:
+        old = _by_key(session, order.idempotency_key)
+        if old is None:
+            raise Conflict("the order could not be recorded; try again") from exc
+        if not same_request(old):
+            raise IdempotencyConflict("this idempotency key was already used for a different request",
+                                      details={"order_id": old.id}) from exc
+        return _replayed(old)
+    return None
+
+
 def _cash_account(session: Session, customer_id: int, account_id: int, currency: str) -> Any:
     acct = ledger.find_account(session, account_id)
     if acct is None or acct.customer_id != customer_id:
@@ -176,9 +197,13 @@ def purchase(session: Session, actor: Principal, *, product_code: str, account_i
                                details={"amount_minor": amount_minor})
     k = _key(actor, idempotency_key)
     product = products.get_product(session, product_code)
+
+    def same_request(old: WealthOrder) -> bool:
+        return (old.kind, old.product_id, old.account_id, old.amount_minor) == ("purchase", product.id, account_id,
+                                                                              amount_minor)
+
     if (old := _by_key(session, k)) is not None:
-        if (old.kind, old.product_id, old.account_id, old.amount_minor) != ("purchase", product.id, account_id,
-                                                                          amount_minor):
+        if not same_request(old):
             raise IdempotencyConflict("this idempotency key was already used for a different request",
                                       details={"order_id": old.id})
         return _replayed(old)
@@ -203,8 +228,8 @@ def purchase(session: Session, actor: Principal, *, product_code: str, account_i
                         kind="purchase", status="pending", amount_minor=amount_minor, fee_minor=0, trade_date=trade,
                         settle_date=add_weekdays(trade, product.settlement_days), suitability_check_id=check.id,
                         recommendation_id=recommendation_id, channel=(channel or "web")[:16])
-    session.add(order)
-    session.flush()
+    if (earlier := _insert(session, order, same_request)) is not None:
+        return earlier  # the same key bought concurrently: its order, not a second one
     custody = products.custody_account(session, product)
     tid = _move(session, key=f"wealth:purchase:{order.id}", debit=acct.id, credit=custody, amount=amount_minor,
                 currency=product.currency, kind="wealth_purchase", memo=f"buy {product.code}", order=order,
@@ -253,9 +278,13 @@ def redeem(session: Session, actor: Principal, *, product_code: str, units_micro
                                details={"units_micro": units_micro})
     k = _key(actor, idempotency_key)
     product = products.get_product(session, product_code)
+
+    def same_request(old: WealthOrder) -> bool:
+        return (old.kind, old.product_id, old.account_id) == ("redemption", product.id, account_id) and (
+            units_micro is None or units_micro == old.units_micro)
+
     if (old := _by_key(session, k)) is not None:
-        if (old.kind, old.product_id, old.account_id) != ("redemption", product.id, account_id) or (
-                units_micro is not None and units_micro != old.units_micro):
+        if not same_request(old):
             raise IdempotencyConflict("this idempotency key was already used for a different request",
                                       details={"order_id": old.id})
         return _replayed(old)
@@ -277,7 +306,8 @@ def redeem(session: Session, actor: Principal, *, product_code: str, units_micro
     order = WealthOrder(idempotency_key=k, customer_id=cid, product_id=product.id, account_id=acct.id,
                         kind="redemption", status="pending", units_micro=units, fee_minor=0, trade_date=trade,
                         settle_date=add_weekdays(trade, product.settlement_days), channel=(channel or "web")[:16])
-    session.add(order)
+    if (earlier := _insert(session, order, same_request)) is not None:
+        return earlier
     h.pending_units_micro += units
     session.flush()
     return order
