@@ -57,7 +57,8 @@
         if (res.conversation_id) {
           chat.dataset.conversation = res.conversation_id;
           form.elements.conversation_id.value = res.conversation_id;
-          (res.replies || []).forEach(function (r) { add("assistant", r.text); });
+          // the replies come from the poll, which also moves `last` past them (adding them from
+          // this response as well would show each one twice)
           setStatus(res.status);
           poll();
         } else if (res.message) {
