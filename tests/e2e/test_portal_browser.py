@@ -31,6 +31,7 @@ def sign_in(page: Page, username: str = "alice", *, console: bool = False) -> No
 
 
 def no_sideways_scroll(page: Page) -> bool:
+    page.wait_for_load_state("load")  # a page mid-navigation has no document to measure
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
@@ -128,6 +129,7 @@ def test_phone_sized_screen(phone: Page, alice, bank):
     phone.fill("input[name=to_account]", alice["bob_number"])
     phone.fill("input[name=amount]", "50")
     phone.click("#transfer-next")
+    expect(phone.locator("#transfer-confirm")).to_be_visible()  # the confirm page has loaded
     assert no_sideways_scroll(phone)
     phone.click("#transfer-confirm")
     expect(phone.locator("#receipt-amount")).to_have_text("¥50.00")
