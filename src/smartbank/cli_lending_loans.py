@@ -1,5 +1,6 @@
-"""``smartbank lending loans`` and ``smartbank lending book``: loans after disbursement, from the command
-line (as the system; the last line printed is one JSON object)."""
+"""``smartbank lending loans``, ``smartbank lending book`` and ``smartbank lending write-off``: loans after
+disbursement, from the command line (reads as the system; a write-off as the named staff user, ``--as``; the
+last line printed is one JSON object)."""
 
 from __future__ import annotations
 
@@ -71,4 +72,35 @@ def register(app: typer.Typer, lending_app: typer.Typer, eval_app: typer.Typer) 
         rate = res["delinquency_rate"]
         console.print(f"delinquency rate: {'-' if rate is None else f'{rate:.2%}'}; allowance "
                       f"{format_minor(res['allowance_balance_minor'])}")
+        typer.echo(json.dumps(res, default=str))
+
+    @lending_app.command("write-off")
+    def write_off_cmd(
+        loan_id: Annotated[int, typer.Argument(min=1, help="the loan to write off")],
+        reason: Annotated[str, typer.Option("--reason", help="why (1-200 characters; audited)")],
+        as_user: Annotated[str, typer.Option("--as", help="the acting staff user (a risk officer or an admin)")],
+    ) -> None:
+        """Write off an active loan classified loss, as a named staff user: the provision is brought to 100 %,
+        the allowance is used up against the loan's account, the write-off is audited under that user."""
+        from sqlalchemy import select
+
+        from smartbank import db
+        from smartbank.errors import SmartbankError
+        from smartbank.lending import writeoff
+        from smartbank.security.models import User
+        from smartbank.security.service import Principal
+
+        def work(s: Any) -> dict[str, Any]:
+            user = s.scalars(select(User).where(User.username == as_user)).first()
+            if user is None or not user.is_active or user.role == "customer":
+                raise typer.BadParameter(f"no active staff user {as_user!r}", param_hint="--as")
+            actor = Principal(user_id=user.id, username=user.username, role=user.role, customer_id=None,
+                              display_name=user.display_name or user.username)
+            return writeoff.write_off(s, actor, loan_id, reason=reason)
+
+        try:
+            res = db.run_in_transaction(work)
+        except SmartbankError as exc:
+            typer.echo(f"refused ({exc.status_code} {exc.code}): {exc.message}", err=True)
+            raise typer.Exit(2) from None
         typer.echo(json.dumps(res, default=str))

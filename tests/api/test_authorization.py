@@ -395,6 +395,11 @@ CASES += [
     Case("post", "/api/v1/lending/loans/{loan_id}/repayments",
          lambda w: (f"{API}/lending/loans/{_loan(w)}/repayments", {"idempotency_key": "lr1"}), "bob",
          lambda w: ("alice", f"{API}/lending/loans/{_loan(w)}/repayments", {"idempotency_key": "lr1"}, 201)),
+    # staff only (risk officers, admins); alice's loan is current, so the admin passes the role check and is
+    # refused on the loan's state (409: only a loan classified loss is written off)
+    Case("post", "/api/v1/lending/loans/{loan_id}/write-off",
+         lambda w: (f"{API}/lending/loans/{_loan(w)}/write-off", {"reason": "uncollectable"}), "customer",
+         lambda w: ("admin1", f"{API}/lending/loans/{_loan(w)}/write-off", {"reason": "uncollectable"}, 409)),
 ]
 
 

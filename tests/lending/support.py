@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import text
 
 from smartbank import db
+from smartbank.ledger import service as ledger
 from smartbank.lending import servicing
-from smartbank.lending.models import LoanApplication, LoanProduct
+from smartbank.lending.models import Loan, LoanApplication, LoanProduct
 from smartbank.security.service import Principal
 
 
@@ -67,3 +68,23 @@ def run_days(engine, first: date, last: date) -> list[dict[str, int]]:
             out.append(servicing.run_day(s, d))
         d += timedelta(days=1)
     return out
+
+
+def loan_row(engine, loan_id: int) -> Loan:
+    """The loan as stored now (detached)."""
+    with db.session_scope(engine) as s:
+        loan = s.get(Loan, loan_id)
+        s.expunge(loan)
+        return loan
+
+
+def allowance(engine) -> int:
+    """The loan-loss allowance accounts' total balance."""
+    with db.session_scope(engine) as s:
+        return sum(ledger.internal_balances(s, "loan_loss_allowance").values())
+
+
+def provisions(engine) -> int:
+    """The sum of every loan's provision."""
+    with engine.connect() as c:
+        return int(c.execute(text("SELECT coalesce(sum(provision_minor), 0) FROM loans")).scalar())

@@ -31,6 +31,7 @@ SECURED = replace(OK, secured=True, collateral_value_minor=10_000_000, max_ltv=0
     (replace(OK, age_now=None, age_at_end=None), [("POL-AGE", "decline")]),
     (replace(OK, monthly_income_minor=0, employment="unemployed"), [("POL-INCOME", "decline")]),
     (replace(OK, days_past_due=31), [("POL-DELINQ", "decline")]),
+    (replace(OK, written_off=1), [("POL-WRITTEN-OFF", "decline")]),
     (replace(OK, days_past_due=1), [("POL-DELINQ-RECENT", "review")]),
     (replace(OK, days_past_due=30), [("POL-DELINQ-RECENT", "review")]),
     (replace(OK, new_payment_minor=1_000_001), [("POL-DTI", "decline")]),  # (100,000 + 1,000,001) / 2,000,000

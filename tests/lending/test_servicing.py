@@ -26,25 +26,11 @@ from smartbank.lending.models import Loan, LoanApplication, LoanInstallment, Loa
 from smartbank.payments import service as payments
 from smartbank.security.service import Principal
 from tests.lending.support import accepted_app, customer, disbursed, fund, run_days
+from tests.lending.support import allowance as _allowance
+from tests.lending.support import loan_row as _loan
+from tests.lending.support import provisions as _provisions
 
 START = date(2025, 1, 15)
-
-
-def _loan(engine, loan_id: int) -> Loan:
-    with db.session_scope(engine) as s:
-        loan = s.get(Loan, loan_id)
-        s.expunge(loan)
-        return loan
-
-
-def _allowance(engine) -> int:
-    with db.session_scope(engine) as s:
-        return sum(ledger.internal_balances(s, "loan_loss_allowance").values())
-
-
-def _provisions(engine) -> int:
-    with engine.connect() as c:
-        return int(c.execute(text("SELECT coalesce(sum(provision_minor), 0) FROM loans")).scalar())
 
 
 def _state(engine) -> tuple:

@@ -155,7 +155,7 @@ def evaluate(session: Session, app: LoanApplication, product: LoanProduct, *, no
         else False,
         fraud_confirmed=flags["confirmed"], fraud_open=flags["open"], secured=product.kind == "secured",
         amount_minor=int(app.amount_minor), collateral_value_minor=app.collateral_value_minor,
-        max_ltv=product.max_ltv)
+        max_ltv=product.max_ltv, written_off=history.written_off)
     hits = policy.evaluate(pin)
     declines = [{"code": h["code"], "en": h["en"], "zh": h["zh"]} for h in hits if h["action"] == "decline"]
     reviews = [{"code": h["code"], "en": h["en"], "zh": h["zh"]} for h in hits if h["action"] == "review"]

@@ -49,6 +49,7 @@ class BankHistory:
     late_90: int
     max_days_past_due: int  # today, over the customer's active loans
     monthly_repayment_minor: int  # the next instalments due on the active loans
+    written_off: int = 0  # loans this bank wrote off
 
 
 def bank_history(session: Session, customer_id: int, today: date) -> BankHistory:
@@ -83,7 +84,8 @@ def bank_history(session: Session, customer_id: int, today: date) -> BankHistory
                 counts["90"] += 1
         monthly = sum(next_due.values())
     return BankHistory(active_loans=len(active), late_30_59=counts["30"], late_60_89=counts["60"],
-                       late_90=counts["90"], max_days_past_due=dpd, monthly_repayment_minor=monthly)
+                       late_90=counts["90"], max_days_past_due=dpd, monthly_repayment_minor=monthly,
+                       written_off=sum(1 for ln in loans if ln.status == "written_off"))
 
 
 def build(app: LoanApplication, *, birth_date: date | None, history: BankHistory, today: date) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class PolicyInput:
     amount_minor: int
     collateral_value_minor: int | None
     max_ltv: float | None
+    written_off: int = 0  # loans this bank wrote off
 
     @property
     def dti(self) -> float | None:
@@ -91,6 +92,8 @@ RULES: tuple[Rule, ...] = (
          lambda x: x.age_now is None or x.age_now < max(18, x.min_age) or _too_old(x)),
     Rule("POL-INCOME", "decline", "A loan needs a regular income.", "贷款需要有稳定的收入。",
          lambda x: x.monthly_income_minor <= 0),
+    Rule("POL-WRITTEN-OFF", "decline", "A loan with us was written off as unpaid.", "您在本行有贷款因未偿还已被核销。",
+         lambda x: x.written_off > 0),
     Rule("POL-DELINQ", "decline", "A loan with us is more than 30 days overdue.", "您在本行的贷款逾期超过 30 天。",
          lambda x: x.days_past_due > 30),
     Rule("POL-DELINQ-RECENT", "review", "A loan with us is overdue.", "您在本行的贷款目前有逾期。",

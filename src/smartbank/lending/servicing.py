@@ -338,7 +338,8 @@ def _ensure_funds(session: Session, loan: Loan, amount: int) -> None:
 
 def _active(loan: Loan) -> None:
     if loan.status != "active":
-        raise Conflict("this loan is already repaid", details={"loan_id": loan.id, "status": loan.status})
+        what = "written off" if loan.status == "written_off" else "already repaid"
+        raise Conflict(f"this loan is {what}", details={"loan_id": loan.id, "status": loan.status})
 
 
 def repay(session: Session, actor: Principal, loan_id: int, *, amount_minor: int | None = None, key: str,
@@ -629,6 +630,9 @@ def _next_due(insts: list[LoanInstallment], day: date) -> dict[str, Any] | None:
 
 def _plain(loan: Loan, next_due: dict[str, Any] | None, due_now: int, lang: str) -> str:
     cur = loan.currency
+    if loan.status == "written_off":
+        return "该贷款已核销，请就尚欠款项与本行联系。" if lang == "zh" else (
+            "This loan has been written off; please contact the bank about what is still owed.")
     if loan.status != "active":
         return "贷款已还清。" if lang == "zh" else "This loan is repaid."
     if loan.days_past_due > 0:

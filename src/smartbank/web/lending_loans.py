@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import db
 from smartbank.errors import Forbidden, NotFound, SmartbankError
 from smartbank.lending import classification as cls
-from smartbank.lending import servicing
+from smartbank.lending import servicing, writeoff
 from smartbank.security.service import Principal
 from smartbank.web import forms
 from smartbank.web.auth import Customer, Staff
@@ -42,7 +42,8 @@ register_messages("zh", {
         "status": {"active": "还款中", "closed": "已结清", "written_off": "已核销"},
         "schedule": "还款计划", "seq": "期数", "due_date": "还款日", "principal_part": "本金", "interest_part": "利息",
         "penalty_part": "罚息", "payment": "应还", "left": "未还", "state": "状态",
-        "inst": {"paid": "已还", "due": "未到期", "due_today": "今日到期", "overdue": "逾期", "superseded": "已调整"},
+        "inst": {"paid": "已还", "due": "未到期", "due_today": "今日到期", "overdue": "逾期", "superseded": "已调整",
+                 "written_off": "已核销"},
         "repayments": "还款记录", "when": "日期", "amount": "金额",
         "kind": {"scheduled": "主动还款", "auto_debit": "自动扣款", "early_partial": "提前部分还款",
                  "early_full": "提前结清"},
@@ -61,8 +62,13 @@ register_messages("zh", {
         "delinquency": "逾期率（逾期1天以上本金占比）", "allowance": "贷款损失准备余额", "filter": "筛选",
         "all": "全部", "customer": "客户", "dpd": "逾期天数", "none": "没有符合条件的贷款。", "open": "查看",
         "loan_title": "贷款 {n}", "back": "返回台账",
+        "writeoff": "核销贷款",
+        "writeoff_hint": "该贷款已列为损失类：核销时先将拨备补足至剩余本金的100%，"
+                         "再以贷款损失准备冲销剩余本金 {amount}。未收利息和罚息不确认为收入。",
+        "writeoff_reason": "核销原因（必填，最多200字）", "writeoff_btn": "确认核销",
+        "written_off": "该贷款已核销。",
     },
-    "notice": {"loan_repaid": "还款成功。"},
+    "notice": {"loan_repaid": "还款成功。", "loan_written_off": "贷款已核销。"},
 })
 register_messages("en", {
     "nav": {"portal": {"loans": "My loans"}, "console": {"loan_book": "Loan book"}},
@@ -77,7 +83,7 @@ register_messages("en", {
         "interest_part": "Interest", "penalty_part": "Penalty", "payment": "Payment", "left": "Unpaid",
         "state": "Status",
         "inst": {"paid": "Paid", "due": "Upcoming", "due_today": "Due today", "overdue": "Overdue",
-                 "superseded": "Replaced"},
+                 "superseded": "Replaced", "written_off": "Written off"},
         "repayments": "Repayments", "when": "Date", "amount": "Amount",
         "kind": {"scheduled": "Repayment", "auto_debit": "Automatic debit", "early_partial": "Early repayment",
                  "early_full": "Paid off early"},
@@ -97,8 +103,13 @@ register_messages("en", {
         "delinquency": "Delinquency rate (principal 1+ days past due)", "allowance": "Loan loss allowance",
         "filter": "Filter", "all": "All", "customer": "Customer", "dpd": "Days past due",
         "none": "No loans match.", "open": "Open", "loan_title": "Loan {n}", "back": "Back to the book",
+        "writeoff": "Write off the loan", "writeoff_hint": "This loan is classified loss: the provision is first "
+            "brought to 100 % of the principal left, then the loan loss allowance is used up against the {amount} "
+            "principal left. Unpaid interest and penalty are not booked as income.",
+        "writeoff_reason": "Reason (required, up to 200 characters)", "writeoff_btn": "Write off",
+        "written_off": "This loan has been written off.",
     },
-    "notice": {"loan_repaid": "Repayment made."},
+    "notice": {"loan_repaid": "Repayment made.", "loan_written_off": "The loan has been written off."},
 })
 
 F = Annotated[str, Form()]
@@ -176,9 +187,32 @@ def loan_book(request: Request, actor: Staff, bucket: str = "", classification: 
                   classes=[x[0] for x in cls.CLASSIFICATION_TABLE])
 
 
-@router.get(BOOK + "/{loan_id}")
-def book_loan(request: Request, loan_id: int, actor: Staff) -> Response:
+def _book_loan_page(request: Request, actor: Principal, loan_id: int, *, error: str | None = None,
+                    status_code: int = 200, reason: str = "") -> Response:
     require_page(actor, BOOK)
     lang = lang_of(request)
     loan = db.run_in_transaction(lambda s: servicing.loan_view(s, actor, loan_id, lang=lang))
-    return render(request, "console/lending/book_loan.html", loan=loan)
+    can_write_off = actor.role in (*writeoff.WRITERS, "admin") and loan["status"] == "active" and (
+        loan["classification"] == "loss")
+    return render(request, "console/lending/book_loan.html", status_code=status_code, loan=loan, error=error,
+                  reason=reason, can_write_off=can_write_off, here=BOOK)
+
+
+@router.get(BOOK + "/{loan_id}")
+def book_loan(request: Request, loan_id: int, actor: Staff) -> Response:
+    return _book_loan_page(request, actor, loan_id)
+
+
+@router.post(BOOK + "/{loan_id}/write-off")
+def write_off(request: Request, loan_id: int, actor: Staff, reason: F = "") -> Response:
+    """Risk officers and administrators write off a loan classified loss (audited, one transaction)."""
+    require_page(actor, BOOK)
+    try:
+        db.run_in_transaction(lambda s: writeoff.write_off(s, actor, loan_id, reason=reason))
+    except (Forbidden, NotFound):
+        raise
+    except SmartbankError as exc:
+        code = exc.status_code if exc.status_code in (409, 422) else 422
+        return _book_loan_page(request, actor, loan_id, error=forms.message(exc, lang_of(request)), status_code=code,
+                               reason=reason)
+    return RedirectResponse(f"{BOOK}/{loan_id}?notice=loan_written_off", status_code=303)

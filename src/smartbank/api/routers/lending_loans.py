@@ -16,7 +16,7 @@ from pydantic import Field
 from smartbank.api.deps import Actor, PathId, QueryId, uow
 from smartbank.api.schemas import In
 from smartbank.errors import ValidationFailed
-from smartbank.lending import servicing
+from smartbank.lending import servicing, writeoff
 from smartbank.money import MAX_MINOR
 
 router = APIRouter(prefix="/lending", tags=["lending"])
@@ -33,6 +33,10 @@ class RepaymentIn(In):
     recalc: Literal["reduce_payment", "shorten_term"] = Field(
         "reduce_payment", description="after an early partial repayment: lower payment or shorter term")
     idempotency_key: str | None = Field(None, min_length=1, max_length=128)
+
+
+class WriteOffIn(In):
+    reason: str = Field(..., min_length=1, max_length=200, description="why the loan is written off (audited)")
 
 
 def _key(body_key: str | None, header_key: str | None) -> str:
@@ -77,9 +81,16 @@ def repay(loan_id: PathId, body: RepaymentIn, actor: Actor,
     return JSONResponse(jsonable_encoder(res), status_code=200 if res.get("replayed") else 201)
 
 
+@router.post("/loans/{loan_id}/write-off")
+def write_off(loan_id: PathId, body: WriteOffIn, actor: Actor) -> dict[str, Any]:
+    """Staff (risk officers, administrators): write off an active loan classified loss; the allowance is used
+    up against the loan's account (409 for any other loan)."""
+    return uow(lambda s: writeoff.write_off(s, actor, loan_id, reason=body.reason))
+
+
 @router.get("/book")
 def loan_book(actor: Actor, bucket: Bucket | None = None, classification: Classification | None = None,
-              status: Literal["active", "closed", "all"] = "active",
+              status: Literal["active", "closed", "written_off", "all"] = "active",
               limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Staff (loan officers, risk officers): loans, most days past due first."""
     return uow(lambda s: servicing.loan_book(s, actor, bucket=bucket, classification=classification, status=status,

@@ -1,0 +1,159 @@
+"""Writing off a bad loan (核销): the end of a loan classified ``loss`` that the bank no longer expects to
+collect.
+
+Only a risk officer or an administrator writes a loan off, only an ``active`` loan classified ``loss``, and
+always with a reason. In one transaction:
+
+1. the provision is brought to 100 % of the outstanding principal (``loan_provision``, expense -> allowance,
+   through :func:`servicing._set_provision`; nothing when the close of day already did it);
+2. the write-off itself: ``loan_loss_allowance`` -> the loan's own ledger account, the outstanding principal
+   (key ``loan:<id>:writeoff``, so a rerun cannot post it twice): the loan account's balance becomes 0 and
+   the allowance is used up by exactly that amount;
+3. the loan's provision is set to 0 without another posting (the allowance was consumed by step 2), so the
+   allowance's balance stays the sum of the loans' provisions;
+4. the loan becomes ``written_off`` (outstanding 0, open instalments ``written_off``), one
+   ``loan_status_history`` row, its ledger account closed, the customer told and the staff write audited.
+
+Unpaid interest and penalty interest were never booked as income (income is booked when collected), so
+nothing is reversed for them; they are simply no longer collected. The loan application stays in its
+last state (``disbursed`` or ``repaying``): the loan's own status is the record of the write-off.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from smartbank.errors import Conflict, ValidationFailed
+from smartbank.ledger import service as ledger
+from smartbank.lending import servicing
+from smartbank.lending.models import Loan
+from smartbank.money import format_minor
+from smartbank.notifications import service as notifications
+from smartbank.security import service as security
+from smartbank.security.service import Principal
+
+__all__ = ["WRITERS", "write_off"]
+
+WRITERS = ("risk_officer",)  # and admin
+MAX_REASON = 200
+
+
+def _reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationFailed("a reason for the write-off is required")
+    if len(text) > MAX_REASON:
+        raise ValidationFailed(f"the reason is longer than {MAX_REASON} characters", details={"length": len(text)})
+    if "\x00" in text:
+        raise ValidationFailed("the reason contains a NUL character")
+    return text
+
+
+def _snapshot(loan: Loan) -> dict[str, Any]:
+    return {
+        "status": loan.status,
+        "outstanding_minor": loan.outstanding_minor,
+        "provision_minor": loan.provision_minor,
+        "classification": loan.classification,
+        "days_past_due": loan.days_past_due,
+        "version": loan.version,
+    }
+
+
+def write_off(
+    session: Session, actor: Principal, loan_id: int, *, reason: str, day: date | None = None
+) -> dict[str, Any]:
+    """Write off an active loan classified ``loss`` (see the module's docstring). Refusals (403 for other
+    roles, 422 without a reason, 404 for no such loan, 409 for a loan that is not active or not ``loss``)
+    write nothing."""
+    actor.require_role(*WRITERS)
+    text = _reason(reason)
+    loan = servicing._own_loan(session, actor, loan_id, lock=True)
+    if loan.status != "active":
+        raise Conflict(
+            f"only an active loan can be written off (this one is {loan.status})",
+            details={"loan_id": loan.id, "status": loan.status},
+        )
+    if loan.classification != "loss":
+        raise Conflict(
+            f"only a loan classified loss can be written off (this one is {loan.classification})",
+            details={"loan_id": loan.id, "classification": loan.classification},
+        )
+    d = day or servicing.today()
+    before = _snapshot(loan)
+    amount = loan.outstanding_minor
+    topped_up = servicing._set_provision(session, loan, amount, d, note="write-off")
+    transfer_id = None
+    if amount > 0:
+        allowance = ledger.internal_account(session, "loan_loss_allowance", loan.currency)
+        res = ledger.transfer(
+            session,
+            ledger.TransferCommand(
+                key=f"loan:{loan.id}:writeoff",
+                debit_account_id=allowance.id,
+                credit_account_id=loan.loan_account_id,
+                amount_minor=amount,
+                currency=loan.currency,
+                kind="loan_provision",
+                memo=f"loan {loan.number} written off",
+                reference=f"loan:{loan.id}",
+                initiated_by=actor.user_id or None,
+                value_date=d,
+            ),
+        )
+        transfer_id = res.id
+    loan.provision_minor = 0  # the allowance was used up by the write-off itself: no release posting
+    loan.outstanding_minor = 0
+    loan.status, loan.closed_at = "written_off", ledger.utcnow()
+    loan.version += 1
+    for i in servicing._installments(session, loan.id, open_only=True):
+        i.status = "written_off"
+    acct = ledger.get_account(session, loan.loan_account_id)
+    session.refresh(acct)
+    acct.overdraft_limit_minor = 0  # nothing is owed on it any more
+    if acct.balance_minor == 0 and acct.status != "closed":
+        ledger.set_account_status(session, acct, "closed")
+    servicing._history(session, loan, d, f"written off: {text}"[:200])
+    amt, cur = format_minor(amount, loan.currency), loan.currency
+    notifications.notify(
+        session,
+        customer_id=loan.customer_id,
+        kind="loan_written_off",
+        ref=f"loan:{loan.id}",
+        title_en=f"Loan {loan.number} has been written off",
+        title_zh=f"贷款 {loan.number} 已核销",
+        body_en=f"The bank has written off loan {loan.number} ({amt} {cur} of principal unpaid) after a long "
+        "period without repayment. No more automatic debits or penalty interest are charged on it. "
+        "Please contact the bank about the amount still owed.",
+        body_zh=f"因长期未还款，本行已将贷款 {loan.number}（未还本金 {amt} {cur}）核销，此后不再自动扣款或计收罚息。"
+        "请就尚欠款项与本行联系。",
+    )
+    after = _snapshot(loan) | {
+        "written_off_minor": amount,
+        "provision_top_up_minor": topped_up,
+        "transfer_id": transfer_id,
+    }
+    security.audit(
+        session,
+        actor,
+        action="loan.write_off",
+        object_type="loan",
+        object_id=loan.id,
+        before=before,
+        after=after,
+        note=text,
+    )
+    session.flush()
+    return {
+        "id": loan.id,
+        "number": loan.number,
+        "status": loan.status,
+        "written_off_minor": amount,
+        "provision_top_up_minor": topped_up,
+        "transfer_id": transfer_id,
+        "day": d,
+        "reason": text,
+    }

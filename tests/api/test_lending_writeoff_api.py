@@ -1,0 +1,54 @@
+"""``POST /lending/loans/{id}/write-off``: risk officers and admins write off a loan classified loss; every
+refusal writes nothing."""
+
+from __future__ import annotations
+
+from smartbank.lending import servicing
+from tests.api.support import API, assert_error, state
+from tests.conftest import login
+from tests.lending.support import customer, disbursed
+from tests.lending.test_writeoff import bad_loan
+
+
+def test_write_off_over_the_api(client, bank, engine):
+    loan_id, _acct, _me = bad_loan(bank, engine, name="王芳")
+    bank.user("alice", customer_id=_me.customer_id)
+    for name, role in (("risk1", "risk_officer"), ("officer1", "loan_officer"), ("teller1", "teller")):
+        bank.user(name, role=role)
+    cid, acct, _ = customer(bank, "李娜", balance=100_000)
+    current = disbursed(engine, cid, acct, start=servicing.today(), amount=300_000, rate_bps=600, term=12)
+    h = {u: login(client, u) for u in ("alice", "risk1", "officer1", "teller1")}
+    url = f"{API}/lending/loans/{loan_id}/write-off"
+    before = state(engine)
+    for user in ("alice", "officer1", "teller1"):
+        assert_error(client.post(url, json={"reason": "uncollectable"}, headers=h[user]), 403, "forbidden")
+    for body in ({}, {"reason": ""}, {"reason": "x" * 201}, {"reason": "ok", "amount_minor": 1}):
+        assert client.post(url, json=body, headers=h["risk1"]).status_code == 422
+    assert client.post(url, content=b"{", headers=h["risk1"] | {"Content-Type": "application/json"}).status_code == 400
+    assert_error(
+        client.post(f"{API}/lending/loans/{10**9}/write-off", json={"reason": "x"}, headers=h["risk1"]),
+        404,
+        "not_found",
+    )
+    body = assert_error(
+        client.post(f"{API}/lending/loans/{current}/write-off", json={"reason": "x"}, headers=h["risk1"]), 409
+    )
+    assert "classified loss" in body["message"]
+    assert state(engine) == before
+
+    r = client.post(url, json={"reason": "borrower untraceable"}, headers=h["risk1"])
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "written_off" and r.json()["written_off_minor"] == 600_000
+    after = state(engine)
+    assert_error(client.post(url, json={"reason": "again"}, headers=h["risk1"]), 409)
+    assert state(engine) == after
+    view = client.get(f"{API}/lending/loans/{loan_id}", headers=h["alice"]).json()
+    assert view["status"] == "written_off" and view["outstanding_minor"] == 0
+    body = assert_error(
+        client.post(
+            f"{API}/lending/loans/{loan_id}/repayments", json={}, headers=h["alice"] | {"Idempotency-Key": "k1"}
+        ),
+        409,
+    )
+    assert "written off" in body["message"]
+    bank.assert_invariants()

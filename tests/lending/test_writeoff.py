@@ -1,0 +1,250 @@
+"""Writing off a loan classified loss: exact ledger moves, the allowance still equal to the provisions, who
+may do it, refusals that write nothing, and a written-off loan left alone by the daily run and repayments."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from smartbank import db
+from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from smartbank.ledger import service as ledger
+from smartbank.lending import servicing, writeoff
+from smartbank.lending.models import LoanApplication, LoanInstallment, LoanStatusHistory
+from smartbank.security.models import AuditLog
+from smartbank.security.service import Principal
+from tests.lending.support import allowance as _allowance
+from tests.lending.support import customer, disbursed, fund, run_days
+from tests.lending.support import loan_row as _loan
+from tests.lending.support import provisions as _provisions
+
+START = date(2025, 1, 15)
+FIRST_DUE = date(2025, 2, 15)
+LOSS_DAY = FIRST_DUE + timedelta(days=361)  # the first day the loan is classified loss
+DOUBTFUL_DAY = FIRST_DUE + timedelta(days=200)
+
+
+def _staff(bank, username: str, role: str) -> Principal:
+    return Principal(user_id=bank.user(username, role=role), username=username, role=role, customer_id=None)
+
+
+def _spend_all(engine, acct: int, amount: int, key: str) -> None:
+    with db.session_scope(engine) as s:
+        sink = ledger.internal_account(s, "settlement", "CNY")
+        ledger.transfer(
+            s,
+            ledger.TransferCommand(
+                key=key,
+                debit_account_id=acct,
+                credit_account_id=sink.id,
+                amount_minor=amount,
+                currency="CNY",
+                kind="withdrawal",
+            ),
+        )
+
+
+def bad_loan(bank, engine, day: date = LOSS_DAY, *, name: str = "张伟") -> tuple[int, int, Principal]:
+    """A 6,000.00 CNY loan whose borrower spent the payout and never paid: one close of day on ``day`` makes it
+    overdue (loss on LOSS_DAY, with a 100 % provision). Returns (loan id, deposit account, the customer)."""
+    cid, acct, me = customer(bank, name)
+    loan_id = disbursed(engine, cid, acct, start=START, amount=600_000, rate_bps=1_200, term=6)
+    _spend_all(engine, acct, 600_000, f"spend-{cid}")
+    run_days(engine, day, day)
+    return loan_id, acct, me
+
+
+def _state(engine) -> tuple:
+    with engine.connect() as c:
+        return tuple(
+            int(c.execute(text(f"SELECT count(*) FROM {t}")).scalar())
+            for t in ("transfers", "entries", "loan_status_history", "notifications", "audit_log", "loan_repayments")
+        )
+
+
+def test_write_off_posts_exactly_and_ends_the_loan(bank, engine):
+    loan_id, _acct, _me = bad_loan(bank, engine)
+    # a healthy loan alongside keeps a provision: the allowance must still equal the sum of provisions
+    cid2, acct2, _ = customer(bank, "李娜", balance=1_000_000)
+    other = disbursed(engine, cid2, acct2, start=LOSS_DAY - timedelta(days=5), amount=300_000, rate_bps=600, term=12)
+    run_days(engine, LOSS_DAY, LOSS_DAY)
+    loan = _loan(engine, loan_id)
+    assert loan.classification == "loss" and loan.provision_minor == loan.outstanding_minor == 600_000
+    assert _allowance(engine) == _provisions(engine) == 600_000 + 3_000
+    assert bank.balance(loan.loan_account_id) == -600_000
+    with db.session_scope(engine) as s:
+        expense_before = ledger.internal_balances(s, "loan_provision_expense")["CNY"]
+        income_before = {
+            p: ledger.internal_balances(s, p).get("CNY", 0) for p in ("loan_interest_income", "loan_penalty_income")
+        }
+    risk = _staff(bank, "risk1", "risk_officer")
+    with db.session_scope(engine) as s:
+        res = writeoff.write_off(s, risk, loan_id, reason="  borrower untraceable for a year  ", day=LOSS_DAY)
+    assert res["status"] == "written_off" and res["written_off_minor"] == 600_000
+    assert res["provision_top_up_minor"] == 0 and res["reason"] == "borrower untraceable for a year"
+
+    loan = _loan(engine, loan_id)
+    assert (loan.status, loan.outstanding_minor, loan.provision_minor) == ("written_off", 0, 0)
+    assert bank.balance(loan.loan_account_id) == 0
+    assert _allowance(engine) == _provisions(engine) == 3_000  # used up by exactly 600,000 fen
+    assert _loan(engine, other).provision_minor == 3_000
+    with db.session_scope(engine) as s:
+        # the expense was booked by the provisions; the write-off itself is no new expense and no income
+        assert ledger.internal_balances(s, "loan_provision_expense")["CNY"] == expense_before
+        for p, v in income_before.items():
+            assert ledger.internal_balances(s, p).get("CNY", 0) == v
+        t = s.get(ledger.Transfer, res["transfer_id"])
+        assert (t.idempotency_key, t.amount_minor, t.credit_account_id) == (
+            f"loan:{loan_id}:writeoff",
+            600_000,
+            loan.loan_account_id,
+        )
+        assert t.debit_account_id == ledger.internal_account(s, "loan_loss_allowance", "CNY").id
+        acct = ledger.get_account(s, loan.loan_account_id)
+        assert acct.status == "closed" and acct.overdraft_limit_minor == 0
+        insts = s.scalars(select(LoanInstallment).where(LoanInstallment.loan_id == loan_id)).all()
+        assert {i.status for i in insts} == {"written_off"}
+        hist = s.scalars(
+            select(LoanStatusHistory).where(LoanStatusHistory.loan_id == loan_id).order_by(LoanStatusHistory.id)
+        ).all()
+        assert hist[-1].note == "written off: borrower untraceable for a year" and hist[-1].provision_minor == 0
+        assert s.get(LoanApplication, loan.application_id).status == "disbursed"  # left in its last state
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == "loan.write_off")).one()
+        assert audit.object_id == str(loan_id) and audit.actor_role == "risk_officer"
+        assert audit.before["status"] == "active" and audit.before["outstanding_minor"] == 600_000
+        assert audit.after["status"] == "written_off" and audit.after["written_off_minor"] == 600_000
+        kinds = (
+            s.execute(text("SELECT kind FROM notifications WHERE customer_id = :c"), {"c": loan.customer_id})
+            .scalars()
+            .all()
+        )
+        assert "loan_written_off" in kinds
+    bank.assert_invariants()
+
+
+def test_a_repayment_after_the_close_of_day_is_reflected_exactly(bank, engine):
+    """The customer paid part after the loan turned loss: the provision is trimmed to 100 % of what is left
+    (released to expense), then exactly that is written off."""
+    loan_id, acct, me = bad_loan(bank, engine)
+    fund(bank, acct, 150_000, "late-money")
+    with db.session_scope(engine) as s:
+        servicing.repay(s, me, loan_id, amount_minor=150_000, key="p1", day=LOSS_DAY)
+    left = _loan(engine, loan_id).outstanding_minor
+    assert 0 < left < 600_000 and _loan(engine, loan_id).provision_minor == 600_000
+    admin = _staff(bank, "admin1", "admin")
+    with db.session_scope(engine) as s:
+        res = writeoff.write_off(s, admin, loan_id, reason="uncollectable", day=LOSS_DAY)
+    assert res["provision_top_up_minor"] == left - 600_000 and res["written_off_minor"] == left
+    loan = _loan(engine, loan_id)
+    assert bank.balance(loan.loan_account_id) == 0 and _allowance(engine) == _provisions(engine) == 0
+    bank.assert_invariants()
+
+
+def test_only_a_loss_loan_is_written_off_and_refusals_write_nothing(bank, engine):
+    loan_id, _acct, owner = bad_loan(bank, engine, DOUBTFUL_DAY)
+    assert _loan(engine, loan_id).classification == "doubtful"
+    risk = _staff(bank, "risk1", "risk_officer")
+    before = _state(engine)
+    with db.session_scope(engine) as s, pytest.raises(Conflict, match="classified loss") as e:
+        writeoff.write_off(s, risk, loan_id, reason="hopeless", day=DOUBTFUL_DAY)
+    assert e.value.status_code == 409
+    for username, role in (("teller1", "teller"), ("officer1", "loan_officer"), ("mark1", "marketer")):
+        with db.session_scope(engine) as s, pytest.raises(Forbidden):
+            writeoff.write_off(s, _staff(bank, username, role), loan_id, reason="hopeless")
+    with db.session_scope(engine) as s, pytest.raises(Forbidden):
+        writeoff.write_off(s, owner, loan_id, reason="please forget it")
+    for reason in ("", "   ", "x" * 201, "a\x00b"):
+        with db.session_scope(engine) as s, pytest.raises(ValidationFailed):
+            writeoff.write_off(s, risk, loan_id, reason=reason)
+    with db.session_scope(engine) as s, pytest.raises(NotFound):
+        writeoff.write_off(s, risk, 10**9, reason="hopeless")
+    assert _state(engine) == before
+    assert _loan(engine, loan_id).status == "active"
+
+
+def test_a_rerun_is_refused_and_the_daily_run_and_repayments_leave_it_alone(bank, engine):
+    loan_id, acct, me = bad_loan(bank, engine)
+    risk = _staff(bank, "risk1", "risk_officer")
+    with db.session_scope(engine) as s:
+        writeoff.write_off(s, risk, loan_id, reason="uncollectable", day=LOSS_DAY)
+    snapshot = _state(engine)
+    with db.session_scope(engine) as s, pytest.raises(Conflict, match="written_off"):
+        writeoff.write_off(s, risk, loan_id, reason="uncollectable", day=LOSS_DAY)
+    assert _state(engine) == snapshot
+    loan = _loan(engine, loan_id)
+    fund(bank, acct, 500_000, "found-money")
+    snapshot = _state(engine)
+    out = run_days(engine, LOSS_DAY, LOSS_DAY + timedelta(days=3))
+    assert all(o["loans"] == 0 and o["collected_minor"] == 0 for o in out)
+    assert _state(engine) == snapshot and bank.balance(acct) == 500_000
+    after = _loan(engine, loan_id)
+    assert (after.status, after.penalty_accrued_micro, after.version) == (
+        "written_off",
+        loan.penalty_accrued_micro,
+        loan.version,
+    )
+    for fn in (
+        lambda s: servicing.repay(s, me, loan_id, key="r1", day=LOSS_DAY),
+        lambda s: servicing.repay_early(s, me, loan_id, key="r2", day=LOSS_DAY),
+    ):
+        with db.session_scope(engine) as s, pytest.raises(Conflict, match="written off"):
+            fn(s)
+    assert _state(engine) == snapshot
+    with db.session_scope(engine) as s:
+        view = servicing.loan_view(s, me, loan_id, lang="en", day=LOSS_DAY)
+    assert view["status"] == "written_off" and "written off" in view["plain"] and view["payoff"] is None
+    assert _allowance(engine) == _provisions(engine) == 0
+    bank.assert_invariants()
+
+
+def test_a_written_off_loan_still_counts_against_the_customer(bank, engine):
+    """Once written off the loan is no longer active (so no longer "past due"), but the customer's record at
+    this bank keeps it and the credit policy declines a new application for it."""
+    from smartbank.lending import features, policy
+
+    loan_id, _, me = bad_loan(bank, engine)
+    risk = _staff(bank, "risk1", "risk_officer")
+    with db.session_scope(engine) as s:
+        before = features.bank_history(s, me.customer_id, LOSS_DAY)
+        writeoff.write_off(s, risk, loan_id, reason="uncollectable", day=LOSS_DAY)
+    with db.session_scope(engine) as s:
+        after = features.bank_history(s, me.customer_id, LOSS_DAY)
+    assert (before.written_off, before.max_days_past_due > 30) == (0, True)
+    assert (after.written_off, after.max_days_past_due, after.late_90) == (1, 0, before.late_90)
+    hits = {h["code"]: h["action"] for h in policy.evaluate(policy.PolicyInput(
+        age_now=40, age_at_end=41, min_age=18, max_age=65, monthly_income_minor=2_000_000, employment="employed",
+        monthly_debt_minor=0, new_payment_minor=100_000, max_dti=0.5, days_past_due=after.max_days_past_due,
+        blacklisted=False, fraud_confirmed=0, fraud_open=0, secured=False, amount_minor=1_000_000,
+        collateral_value_minor=None, max_ltv=None, written_off=after.written_off))}
+    assert hits == {"POL-WRITTEN-OFF": "decline"}
+
+
+def test_cli_write_off_as_a_named_staff_user(bank, engine, database_url):
+    import json
+
+    from typer.testing import CliRunner
+
+    from smartbank.cli import app
+
+    loan_id, _acct, _me = bad_loan(bank, engine)
+    bank.user("risk1", role="risk_officer")
+    bank.user("teller1", role="teller")
+    before = _state(engine)
+    for who, code in (("teller1", 2), ("nobody", 2), ("cust" + str(_me.customer_id), 2)):
+        r = CliRunner().invoke(app, ["lending", "write-off", str(loan_id), "--reason", "uncollectable", "--as", who])
+        assert r.exit_code == code, r.output
+    r = CliRunner().invoke(app, ["lending", "write-off", str(loan_id), "--reason", "", "--as", "risk1"])
+    assert r.exit_code == 2
+    assert _state(engine) == before
+    r = CliRunner().invoke(app, ["lending", "write-off", str(loan_id), "--reason", "uncollectable", "--as", "risk1"])
+    assert r.exit_code == 0, r.output
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert last["status"] == "written_off" and last["written_off_minor"] == 600_000
+    with db.session_scope(engine) as s:
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == "loan.write_off")).one()
+        assert audit.actor_role == "risk_officer" and audit.note == "uncollectable"
+    r = CliRunner().invoke(app, ["lending", "write-off", str(loan_id), "--reason", "again", "--as", "risk1"])
+    assert r.exit_code == 2 and "409" in r.output
+    bank.assert_invariants()

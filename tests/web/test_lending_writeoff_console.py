@@ -1,0 +1,64 @@
+"""The console's loan page: risk officers and admins write off a loan classified loss (form, CSRF, zh/en);
+loan officers see the loan but no form and are refused if they post anyway."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from smartbank import db
+from smartbank.lending.models import Loan
+from tests.lending.test_writeoff import bad_loan
+from tests.web.conftest import csrf_token, raw_keys, sign_in
+
+
+def _counts(engine) -> tuple:
+    with engine.connect() as c:
+        return tuple(
+            int(c.execute(text(f"SELECT count(*) FROM {t}")).scalar())
+            for t in ("transfers", "loan_status_history", "audit_log")
+        )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_console_write_off(client, bank, engine, lang):
+    loan_id, _acct, _me = bad_loan(bank, engine)
+    bank.user("risk1", role="risk_officer")
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "risk1", console=True)
+    page = f"/console/lending/book/{loan_id}"
+    r = client.get(page)
+    assert r.status_code == 200 and raw_keys(r.text) == [], raw_keys(r.text)
+    assert 'id="write-off-form"' in r.text
+    token = csrf_token(r.text)
+    before = _counts(engine)
+    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "  "}, follow_redirects=False)
+    assert r.status_code == 422 and 'id="form-error"' in r.text and 'id="write-off-form"' in r.text
+    r = client.post(f"{page}/write-off", data={"reason": "no token"}, follow_redirects=False)
+    assert r.status_code in (400, 403)
+    assert _counts(engine) == before
+    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "借款人失联一年"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("notice=loan_written_off")
+    r = client.get(r.headers["location"])
+    assert r.status_code == 200 and raw_keys(r.text) == [], raw_keys(r.text)
+    assert 'id="loan-written-off"' in r.text and 'id="write-off-form"' not in r.text
+    with db.session_scope(engine) as s:
+        assert s.get(Loan, loan_id).status == "written_off"
+    after = _counts(engine)
+    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "again"}, follow_redirects=False)
+    assert r.status_code == 409 and 'id="form-error"' in r.text
+    assert _counts(engine) == after
+    bank.assert_invariants()
+
+
+def test_loan_officers_see_no_write_off_form(client, bank, engine):
+    loan_id, _acct, _me = bad_loan(bank, engine)
+    bank.user("officer1", role="loan_officer")
+    sign_in(client, "officer1", console=True)
+    page = f"/console/lending/book/{loan_id}"
+    r = client.get(page)
+    assert r.status_code == 200 and 'id="write-off-form"' not in r.text
+    before = _counts(engine)
+    r = client.post(f"{page}/write-off", data={"csrf_token": csrf_token(r.text), "reason": "x"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert _counts(engine) == before
