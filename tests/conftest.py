@@ -97,12 +97,21 @@ def database_url(backend: str, _databases: dict[str, str], monkeypatch) -> Itera
     monkeypatch.setenv("SMARTBANK_DATABASE_URL", url)
     monkeypatch.setenv("SMARTBANK_LOG_JSON", "false")
     config.reset_settings()
+    _forget_process_caches()
     yield url
     _truncate(db.get_engine(url))
+    _forget_process_caches()
+    config.reset_settings()
+
+
+def _forget_process_caches() -> None:
+    """Each test reuses its worker's database (truncated after it), so the engines a process keeps per
+    database URL must forget what an earlier test's rows taught them."""
+    from smartbank.recommend import engine as rec_engine
     from smartbank.risk import engine as risk_engine
 
     risk_engine.reset()
-    config.reset_settings()
+    rec_engine.reset()
 
 
 def _truncate(engine: Engine) -> None:
