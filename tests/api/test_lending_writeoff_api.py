@@ -6,7 +6,7 @@ from __future__ import annotations
 from smartbank.lending import servicing
 from tests.api.support import API, assert_error, state
 from tests.conftest import login
-from tests.lending.support import customer, disbursed
+from tests.lending.support import customer, disbursed, fund
 from tests.lending.test_writeoff import bad_loan
 
 
@@ -44,10 +44,20 @@ def test_write_off_over_the_api(client, bank, engine):
     assert state(engine) == after
     view = client.get(f"{API}/lending/loans/{loan_id}", headers=h["alice"]).json()
     assert view["status"] == "written_off" and view["outstanding_minor"] == 0
+    owed = view["still_owed_minor"]
+    assert owed == r.json()["still_owed_minor"] > 600_000
+    # what is still owed is paid with an ordinary repayment (a recovery), here with money the account lacks
+    pay = f"{API}/lending/loans/{loan_id}/repayments"
+    assert_error(client.post(pay, json={}, headers=h["alice"] | {"Idempotency-Key": "k1"}), 422, "insufficient_funds")
+    assert state(engine) == after
+    fund(bank, _acct, 50_000, "found-money")
+    r = client.post(pay, json={"amount_minor": 50_000}, headers=h["alice"] | {"Idempotency-Key": "k2"})
+    assert r.status_code in (200, 201), r.text
+    assert r.json()["kind"] == "recovery" and r.json()["amount_minor"] == 50_000
+    view = client.get(f"{API}/lending/loans/{loan_id}", headers=h["alice"]).json()
+    assert view["still_owed_minor"] == owed - 50_000 and view["status"] == "written_off"
     body = assert_error(
-        client.post(
-            f"{API}/lending/loans/{loan_id}/repayments", json={}, headers=h["alice"] | {"Idempotency-Key": "k1"}
-        ),
+        client.post(pay, json={"early": True}, headers=h["alice"] | {"Idempotency-Key": "k3"}),
         409,
     )
     assert "written off" in body["message"]

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select, text
 
 from smartbank import db
-from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from smartbank.errors import Conflict, Forbidden, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.lending import servicing, writeoff
-from smartbank.lending.models import LoanApplication, LoanInstallment, LoanStatusHistory
+from smartbank.lending.models import LoanApplication, LoanInstallment, LoanRepayment, LoanStatusHistory
 from smartbank.security.models import AuditLog
 from smartbank.security.service import Principal
 from tests.lending.support import allowance as _allowance
@@ -185,17 +185,126 @@ def test_a_rerun_is_refused_and_the_daily_run_and_repayments_leave_it_alone(bank
         loan.penalty_accrued_micro,
         loan.version,
     )
-    for fn in (
-        lambda s: servicing.repay(s, me, loan_id, key="r1", day=LOSS_DAY),
-        lambda s: servicing.repay_early(s, me, loan_id, key="r2", day=LOSS_DAY),
-    ):
-        with db.session_scope(engine) as s, pytest.raises(Conflict, match="written off"):
-            fn(s)
+    with db.session_scope(engine) as s, pytest.raises(Conflict, match="written off"):
+        servicing.repay_early(s, me, loan_id, key="r2", day=LOSS_DAY)
+    with db.session_scope(engine) as s, pytest.raises(InsufficientFunds):  # everything still owed is due
+        servicing.repay(s, me, loan_id, key="r1", day=LOSS_DAY)
     assert _state(engine) == snapshot
     with db.session_scope(engine) as s:
         view = servicing.loan_view(s, me, loan_id, lang="en", day=LOSS_DAY)
     assert view["status"] == "written_off" and "written off" in view["plain"] and view["payoff"] is None
+    assert view["due_now_minor"] == view["still_owed_minor"] > 600_000  # principal, interest and penalty
     assert _allowance(engine) == _provisions(engine) == 0
+    bank.assert_invariants()
+
+
+def _income(engine) -> dict[str, int]:
+    with db.session_scope(engine) as s:
+        return {p: ledger.internal_balances(s, p).get("CNY", 0)
+                for p in ("loan_interest_income", "loan_penalty_income", "loan_provision_expense")}
+
+
+def _owed_parts(engine, loan_id: int) -> tuple[int, int, int]:
+    """(penalty, interest, principal) left on the loan's written-off instalments."""
+    with engine.connect() as c:
+        row = c.execute(text(
+            "SELECT coalesce(sum(penalty_minor - paid_penalty_minor), 0), coalesce(sum(interest_minor -"
+            " paid_interest_minor), 0), coalesce(sum(principal_minor - paid_principal_minor), 0)"
+            " FROM loan_installments WHERE loan_id = :l AND status = 'written_off'"), {"l": loan_id}).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def test_what_is_still_owed_can_be_paid_after_the_write_off(bank, engine):
+    """账销案存: the customer still owes what was due; paying it is a recovery: penalty and interest are income,
+    the principal part reverses the loss the provision booked; the loan stays written off and nothing more
+    than is owed can be paid."""
+    loan_id, acct, me = bad_loan(bank, engine)
+    with db.session_scope(engine) as s:
+        res = writeoff.write_off(s, _staff(bank, "risk1", "risk_officer"), loan_id, reason="uncollectable",
+                                 day=LOSS_DAY)
+    pen, intr, prin = _owed_parts(engine, loan_id)
+    assert prin == 600_000 and intr > 0 and pen > 0  # every instalment was due: no interest cancelled
+    owed = pen + intr + prin
+    assert res["still_owed_minor"] == owed and res["interest_cancelled_minor"] == 0
+    fund(bank, acct, owed + 5_000, "found-money")
+    before, day = _income(engine), LOSS_DAY + timedelta(days=3)
+
+    # more than is owed: refused, nothing written
+    snapshot = _state(engine)
+    with db.session_scope(engine) as s, pytest.raises(ValidationFailed, match="more than is still owed"):
+        servicing.repay(s, me, loan_id, amount_minor=owed + 1, key="too-much", day=day)
+    assert _state(engine) == snapshot
+
+    # a part: oldest instalment first, penalty, then interest, then principal
+    part = pen + 1_000
+    with db.session_scope(engine) as s:
+        r1 = servicing.repay(s, me, loan_id, amount_minor=part, key="rec-1", day=day)
+    assert r1["kind"] == "recovery" and (r1["penalty_minor"] + r1["interest_minor"] + r1["principal_minor"]) == part
+    assert bank.balance(acct) == owed + 5_000 - part
+    assert _owed_parts(engine, loan_id) != (pen, intr, prin) and sum(_owed_parts(engine, loan_id)) == owed - part
+    with db.session_scope(engine) as s:  # the same key again: the same recovery, replayed
+        again = servicing.repay(s, me, loan_id, amount_minor=part, key="rec-1", day=day)
+        assert again["replayed"] and again["id"] == r1["id"]
+        view = servicing.loan_view(s, me, loan_id, lang="zh", day=day)
+    assert view["still_owed_minor"] == view["due_now_minor"] == owed - part and "仍欠" in view["plain"]
+
+    # the rest (no amount: everything still owed)
+    with db.session_scope(engine) as s:
+        r2 = servicing.repay(s, me, loan_id, key="rec-2", day=day)
+    assert r2["amount_minor"] == owed - part and _owed_parts(engine, loan_id) == (0, 0, 0)
+    assert bank.balance(acct) == 5_000
+    after = _income(engine)
+    assert after["loan_penalty_income"] - before["loan_penalty_income"] == pen
+    assert after["loan_interest_income"] - before["loan_interest_income"] == intr
+    assert after["loan_provision_expense"] - before["loan_provision_expense"] == prin  # credited: the loss reversed
+    loan = _loan(engine, loan_id)
+    assert (loan.status, loan.outstanding_minor, loan.provision_minor) == ("written_off", 0, 0)
+    assert bank.balance(loan.loan_account_id) == 0 and _allowance(engine) == _provisions(engine) == 0
+    with db.session_scope(engine) as s:
+        kinds = {s.get(ledger.Transfer, t).kind for r in (r1, r2) for t in r["transfer_ids"]}
+        assert kinds == {"loan_recovery"}
+        assert {i.status for i in s.scalars(select(LoanInstallment).where(LoanInstallment.loan_id == loan_id))} == {
+            "paid"}
+        assert [r.kind for r in s.scalars(select(LoanRepayment).where(LoanRepayment.loan_id == loan_id))] == [
+            "recovery", "recovery"]
+        notes = [h.note for h in s.scalars(select(LoanStatusHistory).where(LoanStatusHistory.loan_id == loan_id)
+                                              .order_by(LoanStatusHistory.id))]
+        assert notes[-1].endswith("nothing more is owed")
+        assert s.execute(text("SELECT count(*) FROM notifications WHERE kind = 'loan_recovered'")).scalar() == 1
+        view = servicing.loan_view(s, me, loan_id, lang="en", day=day)
+    assert view["still_owed_minor"] == 0 and "nothing more is owed" in view["plain"]
+
+    # once it is all paid, nothing more is taken
+    snapshot = _state(engine)
+    with db.session_scope(engine) as s, pytest.raises(Conflict, match="nothing is owed"):
+        servicing.repay(s, me, loan_id, amount_minor=100, key="rec-3", day=day)
+    assert _state(engine) == snapshot
+    bank.assert_invariants()
+
+
+def test_interest_not_yet_due_is_cancelled_by_the_write_off(bank, engine):
+    """A long loan written off half way: the later instalments' interest is no longer owed, their principal is."""
+    cid, acct, me = customer(bank, "王芳")
+    loan_id = disbursed(engine, cid, acct, start=START, amount=2_400_000, rate_bps=1_200, term=24)
+    _spend_all(engine, acct, 2_400_000, f"spend-{cid}")
+    run_days(engine, LOSS_DAY, LOSS_DAY)
+    with engine.connect() as c:
+        future = c.execute(text(
+            "SELECT coalesce(sum(interest_minor), 0), coalesce(sum(principal_minor), 0), count(*)"
+            " FROM loan_installments WHERE loan_id = :l AND status = 'due' AND due_date > :d"),
+            {"l": loan_id, "d": LOSS_DAY}).one()
+    assert future[2] > 0 and future[0] > 0
+    due_before = _owed_parts(engine, loan_id)  # nothing is written off yet
+    assert due_before == (0, 0, 0)
+    with db.session_scope(engine) as s:
+        res = writeoff.write_off(s, _staff(bank, "risk1", "risk_officer"), loan_id, reason="fled", day=LOSS_DAY)
+    pen, intr, prin = _owed_parts(engine, loan_id)
+    assert prin == 2_400_000 and res["interest_cancelled_minor"] == future[0]
+    assert res["still_owed_minor"] == pen + intr + prin
+    with engine.connect() as c:
+        left = c.execute(text("SELECT coalesce(sum(interest_minor - paid_interest_minor), 0) FROM loan_installments"
+                              " WHERE loan_id = :l AND due_date > :d"), {"l": loan_id, "d": LOSS_DAY}).scalar()
+    assert left == 0
     bank.assert_invariants()
 
 

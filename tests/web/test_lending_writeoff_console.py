@@ -62,3 +62,33 @@ def test_loan_officers_see_no_write_off_form(client, bank, engine):
     r = client.post(f"{page}/write-off", data={"csrf_token": csrf_token(r.text), "reason": "x"}, follow_redirects=False)
     assert r.status_code == 403
     assert _counts(engine) == before
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_customer_pays_what_is_still_owed_on_the_portal(client, bank, engine, lang):
+    from smartbank.lending import writeoff
+    from smartbank.security.service import Principal
+    from tests.lending.support import fund
+
+    loan_id, acct, me = bad_loan(bank, engine)
+    risk = Principal(user_id=bank.user("risk1", role="risk_officer"), username="risk1", role="risk_officer",
+                     customer_id=None)
+    with db.session_scope(engine) as s:
+        owed = writeoff.write_off(s, risk, loan_id, reason="uncollectable")["still_owed_minor"]
+    fund(bank, acct, 20_000, "found-money")
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, me.username)
+    page = f"/loans/{loan_id}"
+    r = client.get(page)
+    assert r.status_code == 200 and raw_keys(r.text) == [], raw_keys(r.text)
+    assert 'id="still-owed"' in r.text and 'id="repay-form"' in r.text
+    assert 'id="early-form"' not in r.text and 'id="payoff-form"' not in r.text
+    r = client.post(f"{page}/repay", data={"csrf_token": csrf_token(r.text), "amount": "200.00",
+                                           "idempotency_key": "w1"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert bank.balance(acct) == 0
+    with db.session_scope(engine) as s:
+        from smartbank.lending import servicing
+
+        assert servicing.loan_view(s, me, loan_id)["still_owed_minor"] == owed - 20_000
+    bank.assert_invariants()

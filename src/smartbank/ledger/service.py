@@ -46,7 +46,7 @@ from smartbank.money import CURRENCIES, MAX_MINOR, check_currency, format_minor,
 TRANSFER_KINDS = (
     "transfer", "bill_payment", "deposit", "withdrawal", "salary", "interest", "fee",
     "card_payment", "reversal", "scheduled", "opening", "post_pending", "void_pending",
-    "loan_disbursement", "loan_repayment", "loan_provision",
+    "loan_disbursement", "loan_repayment", "loan_provision", "loan_writeoff", "loan_recovery",
     "wealth_purchase", "wealth_redemption", "wealth_fee",
 )
 # customer accounts that never pay or receive customer payments: a loan moves only through lending
@@ -193,13 +193,14 @@ _FLOWS = text(
     " coalesce(sum(CASE WHEN e.amount_minor < 0 THEN -e.amount_minor ELSE 0 END), 0)"
     " FROM entries e JOIN transfers t ON t.id = e.transfer_id"
     " WHERE e.account_id = :a AND e.value_date >= :s AND e.value_date < :u AND t.kind NOT IN ('loan_disbursement',"
-    " 'loan_repayment', 'reversal')"
+    " 'loan_repayment', 'loan_recovery', 'reversal')"
 )
 
 
 def account_flows(session: Session, account_id: int, *, since: date, until: date) -> tuple[int, int]:
     """Money into and out of an account with value dates in ``[since, until)``: (credits, debits), leaving
-    out loan payouts and repayments and reversals (the customer's own income and spending)."""
+    out loan payouts, repayments (recoveries of written-off loans too) and reversals (the customer's own
+    income and spending)."""
     row = session.execute(_FLOWS, {"a": account_id, "s": since, "u": until}).one()
     return int(row[0]), int(row[1])
 

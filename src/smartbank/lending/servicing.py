@@ -13,6 +13,10 @@ Ledger accounts (every move is a ``ledger.transfer`` with a key derived from the
   deposit -> ``loan_penalty_income`` (penalty interest);
 * ``loan_provision``: ``loan_provision_expense`` -> ``loan_loss_allowance`` when a loan's provision grows,
   the other way when it shrinks, so the allowance's balance is the sum of the loans' provisions.
+* ``loan_recovery`` (a written-off loan, see :mod:`smartbank.lending.writeoff`): what the customer still pays
+  goes deposit -> ``loan_interest_income`` / ``loan_penalty_income`` for interest and penalty, and its
+  principal part deposit -> ``loan_provision_expense`` (a recovery reverses the loss the provision booked;
+  the loan account, closed at the write-off, is not touched).
 
 Allocation of any payment: instalment by instalment, oldest first, and within one instalment penalty,
 then interest, then principal. Penalty interest accrues daily on the overdue principal and interest at the
@@ -55,7 +59,7 @@ from smartbank.notifications import service as notifications
 from smartbank.security.service import Principal
 
 __all__ = ["BOOK_READERS", "disburse", "list_loans", "loan_view", "loan_book", "payoff_quote", "portfolio_summary",
-           "repay", "repay_early", "run_day", "today"]
+           "repay", "repay_early", "run_day", "still_owed", "today"]
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MICRO = 1_000_000
@@ -241,19 +245,22 @@ def _row(loan_id: int, version: int, r: sched.Row) -> LoanInstallment:
 # collecting money
 
 
-def _post(session: Session, loan: Loan, rep: LoanRepayment, s: Split, *, initiated_by: int | None) -> list[int]:
-    """The repayment's ledger legs: penalty, interest, principal (each only when non-zero)."""
+def _post(session: Session, loan: Loan, rep: LoanRepayment, s: Split, *, initiated_by: int | None,
+          recovery: bool = False) -> list[int]:
+    """The repayment's ledger legs: penalty, interest, principal (each only when non-zero). The principal goes
+    to the loan account, or for a recovery after a write-off to ``loan_provision_expense``."""
     ids = []
     legs = (("n", s.penalty, "loan_penalty_income"), ("i", s.interest, "loan_interest_income"),
-            ("p", s.principal, None))
+            ("p", s.principal, "loan_provision_expense" if recovery else None))
     for leg, amount, purpose in legs:
         if amount <= 0:
             continue
         to = loan.loan_account_id if purpose is None else ledger.internal_account(session, purpose, loan.currency).id
+        what = "principal" if leg == "p" else purpose[5:].replace("_", " ") if purpose else ""
         res = ledger.transfer(session, ledger.TransferCommand(
             key=f"loan:repay:{rep.id}:{leg}", debit_account_id=loan.account_id, credit_account_id=to,
-            amount_minor=amount, currency=loan.currency, kind="loan_repayment",
-            memo=f"loan {loan.number} {'principal' if purpose is None else purpose[5:].replace('_', ' ')}",
+            amount_minor=amount, currency=loan.currency, kind="loan_recovery" if recovery else "loan_repayment",
+            memo=f"loan {loan.number} {what}{' recovered after write-off' if recovery else ''}",
             reference=f"loan:{loan.id}", initiated_by=initiated_by, value_date=rep.value_date))
         ids.append(res.id)
     return ids
@@ -337,20 +344,66 @@ def _ensure_funds(session: Session, loan: Loan, amount: int) -> None:
 
 
 def _active(loan: Loan) -> None:
+    if loan.status == "written_off":
+        raise Conflict("this loan is written off: what is still owed is paid with an ordinary repayment",
+                       details={"loan_id": loan.id, "status": loan.status})
     if loan.status != "active":
-        what = "written off" if loan.status == "written_off" else "already repaid"
-        raise Conflict(f"this loan is {what}", details={"loan_id": loan.id, "status": loan.status})
+        raise Conflict("this loan is already repaid", details={"loan_id": loan.id, "status": loan.status})
+
+
+def still_owed(insts: Iterable[LoanInstallment]) -> int:
+    """What the customer of a written-off loan still owes: what is left on its written-off instalments (the
+    write-off cancelled the interest of instalments not yet due)."""
+    return sum(_owed(i) for i in insts if i.status == "written_off")
+
+
+def _recover(session: Session, actor: Principal, loan: Loan, amount_minor: int | None, key: str,
+             day: date) -> LoanRepayment:
+    """A repayment on a written-off loan (核销后收回): oldest instalment first, penalty, interest, principal,
+    posted as ``loan_recovery``; the loan stays written off. Nothing is due any more: more than is still
+    owed, or anything once it is all paid, is refused."""
+    insts = [i for i in _installments(session, loan.id) if i.status == "written_off"]
+    owed = still_owed(insts)
+    if owed == 0:
+        raise Conflict("nothing is owed on this written-off loan any more", details={"loan_id": loan.id})
+    amount = owed if amount_minor is None else amount_minor
+    if amount > owed:
+        raise ValidationFailed("this is more than is still owed on the written-off loan",
+                               details={"owed_minor": owed, "amount_minor": amount})
+    _ensure_funds(session, loan, amount)
+    s = _allocate(insts, amount, day)
+    rep = LoanRepayment(loan_id=loan.id, kind="recovery", amount_minor=s.total, principal_minor=s.principal,
+                        interest_minor=s.interest, penalty_minor=s.penalty, value_date=day, idempotency_key=key,
+                        initiated_by=actor.user_id, created_at=ledger.utcnow())
+    session.add(rep)
+    session.flush()
+    rep.transfer_ids = _post(session, loan, rep, s, initiated_by=actor.user_id, recovery=True)
+    loan.version += 1
+    left, cur = owed - amount, loan.currency
+    _history(session, loan, day, f"recovered {format_minor(amount, cur)} {cur} after the write-off"
+             + ("; nothing more is owed" if left == 0 else f"; {format_minor(left, cur)} {cur} still owed"))
+    if left == 0:
+        notifications.notify(
+            session, customer_id=loan.customer_id, kind="loan_recovered", ref=f"loan:{loan.id}",
+            title_en=f"Loan {loan.number}: nothing more is owed", title_zh=f"贷款 {loan.number} 欠款已结清",
+            body_en="Thank you: everything still owed on this written-off loan has been paid.",
+            body_zh="感谢您：该笔已核销贷款的尚欠款项已全部还清。")
+    session.flush()
+    return rep
 
 
 def repay(session: Session, actor: Principal, loan_id: int, *, amount_minor: int | None = None, key: str,
           day: date | None = None) -> dict[str, Any]:
-    """Pay what is due now (``amount_minor`` None: all of it; less: a part, oldest first)."""
+    """Pay what is due now (``amount_minor`` None: all of it; less: a part, oldest first). On a written-off
+    loan everything still owed is due: see :func:`_recover`."""
     _require_customer(actor)
     _check_amount(amount_minor)
     k = _idem(actor, key)
     loan = _own_loan(session, actor, loan_id, lock=True)
     if (old := _replay(session, loan, k, amount_minor)) is not None:
         return _repayment_view(old) | {"replayed": True}
+    if loan.status == "written_off":
+        return _repayment_view(_recover(session, actor, loan, amount_minor, k, day or today())) | {"replayed": False}
     _active(loan)
     d = day or today()
     due = _due_now(_installments(session, loan.id), d)
@@ -631,8 +684,12 @@ def _next_due(insts: list[LoanInstallment], day: date) -> dict[str, Any] | None:
 def _plain(loan: Loan, next_due: dict[str, Any] | None, due_now: int, lang: str) -> str:
     cur = loan.currency
     if loan.status == "written_off":
-        return "该贷款已核销，请就尚欠款项与本行联系。" if lang == "zh" else (
-            "This loan has been written off; please contact the bank about what is still owed.")
+        if due_now == 0:
+            return "该贷款已核销，尚欠款项已全部还清。" if lang == "zh" else (
+                "This loan was written off; nothing more is owed on it.")
+        amt = format_minor(due_now, cur)
+        return f"该贷款已核销，您仍欠 {amt} {cur}，可在此还款或与本行联系。" if lang == "zh" else (
+            f"This loan has been written off; {amt} {cur} is still owed. You can pay it here or contact the bank.")
     if loan.status != "active":
         return "贷款已还清。" if lang == "zh" else "This loan is repaid."
     if loan.days_past_due > 0:
@@ -657,7 +714,8 @@ def loan_view(session: Session, actor: Principal, loan_id: int, *, lang: str = "
     loan = _own_loan(session, actor, loan_id)
     d = day or today()
     insts = _installments(session, loan.id)
-    due_now = sum(_owed(i) for i in _due_now(insts, d))
+    owed = still_owed(insts) if loan.status == "written_off" else None
+    due_now = owed if owed is not None else sum(_owed(i) for i in _due_now(insts, d))
     nxt = _next_due(insts, d)
     reps = session.scalars(select(LoanRepayment).where(LoanRepayment.loan_id == loan.id)
                            .order_by(LoanRepayment.id.desc()))
@@ -670,6 +728,7 @@ def loan_view(session: Session, actor: Principal, loan_id: int, *, lang: str = "
         bucket_label=cls.label(loan.bucket, lang), classification_label=cls.label(loan.classification, lang),
         plain=_plain(loan, nxt, due_now, lang),
         paid_principal_minor=loan.principal_minor - loan.outstanding_minor,
+        still_owed_minor=owed,  # a written-off loan: everything still owed is due (None otherwise)
     )
     return v
 

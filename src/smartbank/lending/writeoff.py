@@ -6,17 +6,20 @@ always with a reason. In one transaction:
 
 1. the provision is brought to 100 % of the outstanding principal (``loan_provision``, expense -> allowance,
    through :func:`servicing._set_provision`; nothing when the close of day already did it);
-2. the write-off itself: ``loan_loss_allowance`` -> the loan's own ledger account, the outstanding principal
-   (key ``loan:<id>:writeoff``, so a rerun cannot post it twice): the loan account's balance becomes 0 and
-   the allowance is used up by exactly that amount;
+2. the write-off itself (``loan_writeoff``): ``loan_loss_allowance`` -> the loan's own ledger account, the
+   outstanding principal (key ``loan:<id>:writeoff``, so a rerun cannot post it twice): the loan account's
+   balance becomes 0 and the allowance is used up by exactly that amount;
 3. the loan's provision is set to 0 without another posting (the allowance was consumed by step 2), so the
    allowance's balance stays the sum of the loans' provisions;
 4. the loan becomes ``written_off`` (outstanding 0, open instalments ``written_off``), one
    ``loan_status_history`` row, its ledger account closed, the customer told and the staff write audited.
 
 Unpaid interest and penalty interest were never booked as income (income is booked when collected), so
-nothing is reversed for them; they are simply no longer collected. The loan application stays in its
-last state (``disbursed`` or ``repaying``): the loan's own status is the record of the write-off.
+nothing is reversed for them. The interest of instalments not yet due is cancelled (no longer charged); what
+was due (principal, interest, penalty) and the principal of later instalments stay owed (账销案存): the
+customer may still pay it with an ordinary repayment, posted as a recovery (``loan_recovery``, see
+:func:`servicing.repay`). The loan application stays in its last state (``disbursed`` or ``repaying``): the
+loan's own status is the record of the write-off.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ def write_off(
                 credit_account_id=loan.loan_account_id,
                 amount_minor=amount,
                 currency=loan.currency,
-                kind="loan_provision",
+                kind="loan_writeoff",
                 memo=f"loan {loan.number} written off",
                 reference=f"loan:{loan.id}",
                 initiated_by=actor.user_id or None,
@@ -109,15 +112,20 @@ def write_off(
     loan.outstanding_minor = 0
     loan.status, loan.closed_at = "written_off", ledger.utcnow()
     loan.version += 1
+    cancelled = 0
     for i in servicing._installments(session, loan.id, open_only=True):
         i.status = "written_off"
+        if i.due_date > d:  # interest not yet due is no longer charged: the claim is what was due plus principal
+            cancelled += i.interest_minor - i.paid_interest_minor
+            i.interest_minor = i.paid_interest_minor
+    owed = servicing.still_owed(servicing._installments(session, loan.id))
     acct = ledger.get_account(session, loan.loan_account_id)
     session.refresh(acct)
     acct.overdraft_limit_minor = 0  # nothing is owed on it any more
     if acct.balance_minor == 0 and acct.status != "closed":
         ledger.set_account_status(session, acct, "closed")
     servicing._history(session, loan, d, f"written off: {text}"[:200])
-    amt, cur = format_minor(amount, loan.currency), loan.currency
+    amt, cur, owed_text = format_minor(amount, loan.currency), loan.currency, format_minor(owed, loan.currency)
     notifications.notify(
         session,
         customer_id=loan.customer_id,
@@ -126,15 +134,18 @@ def write_off(
         title_en=f"Loan {loan.number} has been written off",
         title_zh=f"贷款 {loan.number} 已核销",
         body_en=f"The bank has written off loan {loan.number} ({amt} {cur} of principal unpaid) after a long "
-        "period without repayment. No more automatic debits or penalty interest are charged on it. "
-        "Please contact the bank about the amount still owed.",
-        body_zh=f"因长期未还款，本行已将贷款 {loan.number}（未还本金 {amt} {cur}）核销，此后不再自动扣款或计收罚息。"
-        "请就尚欠款项与本行联系。",
+        "period without repayment. No more automatic debits, interest or penalty interest are charged on it. "
+        f"{owed_text} {cur} is still owed: you can pay it on the loan's page or contact the bank.",
+        body_zh=f"因长期未还款，本行已将贷款 {loan.number}（未还本金 {amt} {cur}）核销，"
+        "此后不再自动扣款、计息或计收罚息。"
+        f"您仍欠 {owed_text} {cur}，可在贷款页面还款或与本行联系。",
     )
     after = _snapshot(loan) | {
         "written_off_minor": amount,
         "provision_top_up_minor": topped_up,
         "transfer_id": transfer_id,
+        "interest_cancelled_minor": cancelled,
+        "still_owed_minor": owed,
     }
     security.audit(
         session,
@@ -154,6 +165,8 @@ def write_off(
         "written_off_minor": amount,
         "provision_top_up_minor": topped_up,
         "transfer_id": transfer_id,
+        "interest_cancelled_minor": cancelled,
+        "still_owed_minor": owed,
         "day": d,
         "reason": text,
     }

@@ -71,7 +71,8 @@ def get_schedule(loan_id: PathId, actor: Actor, include_superseded: bool = False
 def repay(loan_id: PathId, body: RepaymentIn, actor: Actor,
           idempotency_key: str | None = Header(None, max_length=128)) -> JSONResponse:
     """Repay from the loan's deposit account: what is due now (or a part of it), or, with ``early``, ahead of
-    the schedule (no amount: pay off)."""
+    the schedule (no amount: pay off). On a written-off loan everything still owed is due: the payment is a
+    recovery (``kind`` ``recovery``); ``early`` is refused (409)."""
     key = _key(body.idempotency_key, idempotency_key)
     if body.early:
         res = uow(lambda s: servicing.repay_early(s, actor, loan_id, amount_minor=body.amount_minor,
