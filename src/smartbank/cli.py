@@ -398,7 +398,9 @@ def _demo_insight(seed: int) -> None:
         activity = extract.load_activity(engine)
         last = activity["ts"].max() if activity.height else None
         as_of = last.date() + timedelta(days=1) if last is not None else date.today()  # type: ignore[union-attr]
-        analytics.train_all(activity, extract.load_customers(engine), as_of, seed=seed)
+        trained = analytics.train_all(activity, extract.load_customers(engine), as_of, seed=seed)
+    for name, why in trained["skipped"].items():
+        console.print(f"insight: [yellow]{name} not trained[/] ({why})")
     with console.status("building customer profiles and tags ..."):
         res = insight.refresh_all(engine)
     console.print(f"insight: models trained, {res.get('customers', 0)} profiles built "

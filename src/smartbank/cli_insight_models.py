@@ -56,27 +56,37 @@ def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer)
         console.print(f"segments: k={m['segments']} sizes {m['segment_detail']['sizes']} "
                       f"dormant {m['segment_detail']['dormant']}")
         console.print(f"CLV: {m['clv_method']} for {m['clv_customers']:,} customers ({m['clv_detail']['reason']})")
+        skipped = m["skipped"]
         auc = m["churn_auc"]
-        console.print(
-            f"churn: AUC {auc:.3f} (recency alone {m['churn_baseline_auc_recency']:.3f}), "
-            f"lift@top10% {m['churn_lift_top_decile']:.2f}, capture@top10% {m['churn_capture_top_decile']:.1%}, "
-            f"positive rate {m['churn_eval_positive_rate']:.2%}" if auc is not None else "churn: AUC n/a (one class)")
-        console.print(f"propensity: {m['propensity']}")
-        console.print(f"forecast: MAE {m['forecast_mae_minor'] / 100:,.2f}, WAPE {m['forecast_wape']:.3f} "
-                      f"(last value {m['baseline_wape']:.3f}, mean of 3 months {m['mean3_wape']:.3f})")
-        if m["balance_forecast_wape"] is not None:
+        if "churn" in skipped:
+            pass
+        elif auc is None:
+            console.print("churn: AUC n/a (one class)")
+        else:
+            console.print(
+                f"churn: AUC {auc:.3f} (recency alone {m['churn_baseline_auc_recency']:.3f}), "
+                f"lift@top10% {m['churn_lift_top_decile']:.2f}, capture@top10% {m['churn_capture_top_decile']:.1%}, "
+                f"positive rate {m['churn_eval_positive_rate']:.2%}")
+        if "propensity" not in skipped:
+            console.print(f"propensity: {m['propensity']}")
+        if "forecast" not in skipped:
+            console.print(f"forecast: MAE {m['forecast_mae_minor'] / 100:,.2f}, WAPE {m['forecast_wape']:.3f} "
+                          f"(last value {m['baseline_wape']:.3f}, mean of 3 months {m['mean3_wape']:.3f})")
+        for name, why in skipped.items():
+            console.print(f"[yellow]{name}: not trained[/] ({why}); the previously saved version, if any, stays in use")
+        if "balance_forecast" not in skipped and m["balance_forecast_wape"] is not None:
             console.print(f"balance forecast ({m['balance_holdout_month']}, {m['balance_n_holdout']:,} customers): "
                           f"MAE {m['balance_forecast_mae_minor'] / 100:,.2f}, WAPE {m['balance_forecast_wape']:.4f} "
                           f"(last value: MAE {m['balance_baseline_mae_minor'] / 100:,.2f}, "
                           f"WAPE {m['balance_baseline_wape']:.4f}; last value + mean net flow of 3 months "
                           f"{m['balance_drift_wape']:.4f})")
-        else:
+        elif "balance_forecast" not in skipped:
             console.print("balance forecast: not trained (no holdings or no ledger rows in this source)")
         console.print(f"saved: {m['versions']}  ({m['train_seconds']:.1f} s)")
         keys = ["churn_auc", "churn_lift_top_decile", "churn_capture_top_decile", "churn_eval_positive_rate",
                 "segments", "clv_customers", "clv_method", "forecast_mae_minor", "forecast_wape", "baseline_wape",
                 "mean3_wape", "balance_forecast_mae_minor", "balance_forecast_wape", "balance_baseline_wape",
-                "train_seconds"]
+                "train_seconds", "skipped"]
         print(json.dumps({"source": source, "as_of": str(when), "seed": seed, **{k: m[k] for k in keys}}))
 
     @insight_app.command("report")

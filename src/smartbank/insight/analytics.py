@@ -10,6 +10,7 @@ without a trained model ``balance_next_month_minor`` is null.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = ["MODEL_NAMES", "enrich", "load_models", "train_all"]
 MODEL_NAMES = ("rfm", "segments", "clv", "churn", "propensity", "forecast", "balance_forecast")
 RFM_FEATURES = ["recency_days", "frequency", "monetary_minor"]
 CLV_FEATURES = ["frequency", "recency", "T", "monetary"]
+log = logging.getLogger(__name__)
 
 
 def _load(name: str, model_dir: Path | None, features: list[str] | None) -> tuple[Any, str]:
@@ -164,7 +166,9 @@ def train_all(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dat
               ) -> dict[str, Any]:
     """Fit RFM edges, segments, CLV, churn, propensity and the spend forecaster, and the balance forecaster
     when ``holdings`` (current balances) are given and the activity has ledger rows; save each; return
-    metrics (the balance figures are None when it was not trained)."""
+    metrics (a model's figures are None when it was not trained). Churn, propensity and the forecasters
+    learn from time splits: with too little history they are not trained (``skipped``: name -> reason)
+    and the previously saved version, if any, stays in use."""
     t0 = time.perf_counter()
     activity = normalise(activity)
     dh = data_hash(before(activity, as_of))
@@ -210,40 +214,48 @@ def train_all(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dat
     metrics["clv_detail"] = clv_metrics
     timings["clv"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    ch = ChurnModel(random_state=seed).fit(activity, as_of, customers=customers)
-    ev = ch.evaluation_
-    save("churn", {"booster": ch.booster_, "params": ch.params(), "evaluation": ev}, ch.features_,
-         {k: v for k, v in ev.items() if k not in ("roc", "calibration", "lift_table")}, ch.params())
-    metrics.update({"churn_auc": ev.get("auc"), "churn_lift_top_decile": ev.get("lift_top_decile"),
-                    "churn_capture_top_decile": ev.get("capture_top_decile"),
-                    "churn_eval_positive_rate": ev.get("eval_positive_rate"),
-                    "churn_baseline_auc_recency": ev.get("baseline_auc_recency")})
-    timings["churn"] = time.perf_counter() - t
+    skipped: dict[str, str] = {}
 
-    t = time.perf_counter()
-    pm = PropensityModel(random_state=seed).fit(activity, as_of, customers=customers)
-    objs: dict[str, Any] = {"params": {"horizon_days": pm.horizon_days, "min_positives": pm.min_positives,
-                                       "random_state": pm.random_state}, "report": pm.report_}
-    objs.update({f"model_{k}": m for k, m in pm.models_.items()})
-    save("propensity", objs, prop_mod.FEATURES, {"products": pm.report_})
-    metrics["propensity"] = {k: v["method"] for k, v in pm.report_.items()}
-    timings["propensity"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    fc = SpendForecaster(random_state=seed).fit(activity, as_of)
-    fev = fc.evaluation_
-    save("forecast", {"booster": fc.booster_, "params": fc.params(), "evaluation": fev}, fc.features_,
-         {k: v for k, v in fev.items() if k != "errors_sample"}, fc.params())
-    metrics.update({"forecast_mae_minor": fev["model"]["mae_minor"], "forecast_wape": fev["model"]["wape"],
-                    "baseline_wape": fev["last_value"]["wape"], "baseline_mae_minor": fev["last_value"]["mae_minor"],
-                    "mean3_wape": fev["mean3"]["wape"]})
-    timings["forecast"] = time.perf_counter() - t
-
-    metrics.update({"balance_forecast_mae_minor": None, "balance_forecast_wape": None,
-                    "balance_baseline_wape": None, "balance_baseline_mae_minor": None})
-    if holdings is not None and activity.filter(pl.col("source") == "ledger").height:
+    def attempt(name: str, fit: Any) -> None:
+        """Fit one of the models learned from time splits; with too little history (or a single class) it
+        cannot be learned: the previous saved version stays in use and the reason is reported."""
         t = time.perf_counter()
+        try:
+            fit()
+        except ValueError as e:
+            skipped[name] = str(e)
+            log.warning("insight: %s not trained: %s", name, e)
+        timings[name] = time.perf_counter() - t
+
+    def churn() -> None:
+        ch = ChurnModel(random_state=seed).fit(activity, as_of, customers=customers)
+        ev = ch.evaluation_
+        save("churn", {"booster": ch.booster_, "params": ch.params(), "evaluation": ev}, ch.features_,
+             {k: v for k, v in ev.items() if k not in ("roc", "calibration", "lift_table")}, ch.params())
+        metrics.update({"churn_auc": ev.get("auc"), "churn_lift_top_decile": ev.get("lift_top_decile"),
+                        "churn_capture_top_decile": ev.get("capture_top_decile"),
+                        "churn_eval_positive_rate": ev.get("eval_positive_rate"),
+                        "churn_baseline_auc_recency": ev.get("baseline_auc_recency")})
+
+    def propensity() -> None:
+        pm = PropensityModel(random_state=seed).fit(activity, as_of, customers=customers)
+        objs: dict[str, Any] = {"params": {"horizon_days": pm.horizon_days, "min_positives": pm.min_positives,
+                                           "random_state": pm.random_state}, "report": pm.report_}
+        objs.update({f"model_{k}": m for k, m in pm.models_.items()})
+        save("propensity", objs, prop_mod.FEATURES, {"products": pm.report_})
+        metrics["propensity"] = {k: v["method"] for k, v in pm.report_.items()}
+
+    def forecast() -> None:
+        fc = SpendForecaster(random_state=seed).fit(activity, as_of)
+        fev = fc.evaluation_
+        save("forecast", {"booster": fc.booster_, "params": fc.params(), "evaluation": fev}, fc.features_,
+             {k: v for k, v in fev.items() if k != "errors_sample"}, fc.params())
+        metrics.update({"forecast_mae_minor": fev["model"]["mae_minor"], "forecast_wape": fev["model"]["wape"],
+                        "baseline_wape": fev["last_value"]["wape"],
+                        "baseline_mae_minor": fev["last_value"]["mae_minor"], "mean3_wape": fev["mean3"]["wape"]})
+
+    def balance_forecast() -> None:
+        assert holdings is not None
         bf = BalanceForecaster(random_state=seed).fit(activity, as_of, holdings=holdings)
         bev = bf.evaluation_
         save("balance_forecast", {"booster": bf.booster_, "params": bf.params(), "evaluation": bev}, bf.features_,
@@ -254,8 +266,20 @@ def train_all(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dat
                         "balance_baseline_mae_minor": bev["last_value"]["mae_minor"],
                         "balance_drift_wape": bev["last_value_plus_mean_net3"]["wape"],
                         "balance_holdout_month": bev["holdout_month"], "balance_n_holdout": bev["n_holdout"]})
-        timings["balance_forecast"] = time.perf_counter() - t
 
+    metrics.update({"churn_auc": None, "churn_lift_top_decile": None, "churn_capture_top_decile": None,
+                    "churn_eval_positive_rate": None, "churn_baseline_auc_recency": None, "propensity": {},
+                    "forecast_mae_minor": None, "forecast_wape": None, "baseline_wape": None,
+                    "baseline_mae_minor": None, "mean3_wape": None,
+                    "balance_forecast_mae_minor": None, "balance_forecast_wape": None,
+                    "balance_baseline_wape": None, "balance_baseline_mae_minor": None})
+    attempt("churn", churn)
+    attempt("propensity", propensity)
+    attempt("forecast", forecast)
+    if holdings is not None and activity.filter(pl.col("source") == "ledger").height:
+        attempt("balance_forecast", balance_forecast)
+
+    metrics["skipped"] = skipped
     metrics["versions"] = versions
     metrics["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
     metrics["train_seconds"] = round(time.perf_counter() - t0, 2)

@@ -50,3 +50,24 @@ def test_enrich_without_models_falls_back_and_says_so(frames, tmp_path) -> None:
     assert versions["churn"].startswith("rules") and versions["segments"].startswith("rules")
     assert out["churn_score"].is_not_null().all()
     assert {p["method"] for p in out["propensity"][0].values()} == {"rules"}
+
+
+def test_too_little_history_skips_the_time_split_models_and_keeps_the_previous_ones(frames, trained, tmp_path):
+    """Six weeks of activity: churn and the forecasters cannot be learned from time splits; the rest is
+    trained, the reasons are reported, and a model saved earlier stays the one in use."""
+    import shutil
+    from datetime import timedelta
+
+    from smartbank.ml import registry
+
+    act, cust = frames
+    first = act["ts"].max() - timedelta(days=42)
+    short = act.filter(pl.col("ts") >= first)
+    model_dir, _ = trained
+    shutil.copytree(model_dir, tmp_path / "models")
+    before = registry.load_model("churn", model_dir=tmp_path / "models").version
+    m = train_all(short, cust, AS_OF, model_dir=tmp_path / "models", seed=0)
+    assert {"churn", "forecast"} <= set(m["skipped"]) and "not enough history" in m["skipped"]["churn"]
+    assert m["churn_auc"] is None and m["forecast_wape"] is None
+    assert {"rfm", "segments", "clv"} <= set(m["versions"]) and "churn" not in m["versions"]
+    assert registry.load_model("churn", model_dir=tmp_path / "models").version == before
