@@ -32,7 +32,7 @@ def test_chat_round_trip(client, alice):
 
 
 @pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": "x" * 1001}, {"text": "hi", "conversation_id": "a"},
-                                  {"text": "hi", "extra": 1}, {"text": 5}])
+                                  {"text": "hi", "conversation_id": 2**63}, {"text": "hi", "extra": 1}, {"text": 5}])
 def test_bad_input_writes_nothing(client, alice, engine, body):
     before = state(engine)
     assert_error(client.post(f"{API}/assistant/messages", json=body, headers=alice), 422)

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from smartbank.api.deps import Actor, PathId, uow
-from smartbank.api.schemas import In
+from smartbank.api.schemas import MAX_ID, In
 from smartbank.assistant import service
 
 router = APIRouter(prefix="/assistant", tags=["assistant"])
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/assistant", tags=["assistant"])
 
 class MessageIn(In):
     text: str = Field(min_length=1, max_length=service.MAX_TEXT)
-    conversation_id: int | None = Field(None, ge=1, strict=True)
+    conversation_id: int | None = Field(None, ge=1, le=MAX_ID, strict=True)
 
 
 class RatingIn(In):

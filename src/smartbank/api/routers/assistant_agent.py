@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from smartbank.api.deps import Actor, PathId, uow
-from smartbank.api.schemas import In
+from smartbank.api.schemas import MAX_ID, In
 from smartbank.assistant import analytics, faq, handoff
 
 router = APIRouter(tags=["assistant-staff"])
@@ -34,7 +34,8 @@ class FaqIn(In):
 
 
 class FaqPatch(In):
-    version: int | None = Field(None, ge=1, strict=True, description="the version edited (409 if it changed)")
+    version: int | None = Field(None, ge=1, le=MAX_ID, strict=True,
+                                description="the version edited (409 if it changed)")
     category: Category | None = None
     question_zh: str | None = Field(None, min_length=1, max_length=faq.MAX_QUESTION)
     question_en: str | None = Field(None, min_length=1, max_length=faq.MAX_QUESTION)
