@@ -34,6 +34,10 @@ def register(app: typer.Typer, group: typer.Typer, bench_app: typer.Typer) -> No
                 console.print(f"{label:>12}: return {bt[p + 'annual_return']:.2%}  "
                               f"vol {bt[p + 'annual_volatility']:.2%}  max drawdown {bt[p + 'max_drawdown']:.2%}  "
                               f"Sharpe {bt[p + 'sharpe']:.2f}")
+            if "fees_paid" in bt:
+                console.print(f"after fees: {bt['fees_paid']:.2%} of the start paid in subscription and redemption "
+                              f"fees (equal weight {bt['equal_weight_fees_paid']:.2%}); total return before fees "
+                              f"{bt['gross_total_return']:.2%}, after {bt['total_return']:.2%}")
             console.print(f"out of sample {bt['start']} .. {bt['end']}, {bt['n_refits']} monthly refits")
         else:
             console.print("no backtest: the NAV history is too short")

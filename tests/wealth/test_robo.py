@@ -171,6 +171,33 @@ def test_backtest_figures_on_a_hand_made_path():
                          max_weight=1.0) is None
 
 
+def test_backtest_net_of_subscription_and_redemption_fees(monkeypatch):
+    """Each refit pays redemption fees on what it sells and subscription fees on what it buys, out of the
+    wealth at the start of its first day; equal weight pays its subscription fees once."""
+    n = 180
+    a = np.tile([0.01, -0.005], n // 2)
+    b = np.tile([0.002, 0.001], n // 2)
+    rets = pd.DataFrame({"A": a, "B": b}, index=pd.bdate_range("2024-01-01", periods=n))
+    plan = iter([{"A": 1.0, "B": 0.0}, {"A": 0.0, "B": 1.0}, {"A": 1.0, "B": 0.0}])
+    monkeypatch.setattr(robo, "optimise", lambda *args, **kw: next(plan))
+    fees = {"A": (0.015, 0.005), "B": (0.01, 0.002)}
+    bt = robo.backtest(rets, {"A": "equity", "B": "bond"}, method="min_cvar", caps={}, growth_cap=1.0,
+                       max_weight=1.0, first_fit_days=120, rebalance_days=21, fees=fees)
+    assert bt is not None and bt["n_refits"] == 3
+    gross = np.concatenate([a[120:141], b[141:162], a[162:180]])
+    cost = np.zeros(60)
+    cost[0], cost[21], cost[42] = 0.015, 0.005 + 0.01, 0.002 + 0.015  # buy A; A -> B; B -> A
+    wealth = np.cumprod((1 + gross) * (1 - cost))
+    assert bt["total_return"] == pytest.approx(wealth[-1] - 1)
+    assert bt["gross_total_return"] == pytest.approx(np.prod(1 + gross) - 1)
+    before = np.concatenate([[1.0], wealth[:-1]])
+    assert bt["fees_paid"] == pytest.approx(float((cost * before).sum()))
+    held = (a[120:] + b[120:]) / 2
+    assert bt["equal_weight_total_return"] == pytest.approx((1 - 0.0125) * np.prod(1 + held) - 1)
+    assert bt["equal_weight_fees_paid"] == pytest.approx(0.0125)
+    assert bt["total_return"] < bt["gross_total_return"]
+
+
 def test_optimise_respects_caps_for_every_method():
     rng = np.random.default_rng(1)
     codes = ["C1", "B1", "B2", "M1", "E1", "E2", "A1"]

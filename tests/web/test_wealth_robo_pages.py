@@ -41,7 +41,7 @@ def test_propose_and_see_the_plan(client, setup, lang):
     page = client.get(r.headers["location"]).text
     assert raw_keys(page) == []
     for part in ('id="robo-plan"', 'id="robo-donut"', 'id="robo-lines"', 'id="robo-figures"', 'id="robo-curve"',
-                 'id="robo-drift"', 'id="robo-follow"'):
+                 'id="robo-drift"', 'id="robo-follow"', 'data-figure="fees_paid"'):
         assert part in page, part
     assert ("最大分散化" if lang == "zh" else "Maximum diversification") in page
     assert "200,000.00" in page

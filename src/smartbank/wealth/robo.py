@@ -320,31 +320,57 @@ def fit_amounts(returns: pd.DataFrame, assets: dict[str, Asset], amount_minor: i
 def backtest(returns: pd.DataFrame, classes: dict[str, str], *, method: str, caps: dict[str, float],
              growth_cap: float, max_weight: float, lookback_days: int = LOOKBACK_DAYS,
              rebalance_days: int = REBALANCE_DAYS, first_fit_days: int = MIN_HISTORY_DAYS,
-             curve_points: int = 60) -> dict[str, Any] | None:
+             curve_points: int = 60, fees: dict[str, tuple[float, float]] | None = None) -> dict[str, Any] | None:
     """Walk-forward, out of sample: at rows first_fit_days, + rebalance_days, ... fit on the previous
-    ``lookback_days`` rows (never a later one) and hold the weights (rebalanced daily, skfolio's convention,
-    no costs) until the next refit; equal weight over the same products and days. Figures as in
+    ``lookback_days`` rows (never a later one) and hold the weights (rebalanced daily, skfolio's convention)
+    until the next refit; equal weight over the same products and days. Figures as in
     :func:`smartbank.wealth.evaluate.portfolio_metrics` (252 days a year, risk-free 0) for both, and the
-    cumulative-return curves. None when the history is too short for one holding period."""
+    cumulative-return curves. None when the history is too short for one holding period.
+
+    ``fees``: per product (subscription rate, redemption rate), as the orders service charges them. The
+    figures are then net of what the trades would have cost: the first day's buying pays subscription fees,
+    each refit pays redemption fees on what it sells and subscription fees on what it buys, taken from the
+    wealth at the start of that day (the daily rebalancing inside a period is not charged; management fees are
+    already in the NAVs). ``fees_paid`` is the fraction of the starting wealth paid in fees, ``gross_*`` the
+    figures before them. Equal weight pays its subscription fees once."""
     n = len(returns)
     if n < first_fit_days + rebalance_days:
         return None
     x = returns.to_numpy(dtype=float)
+    cols = [str(c) for c in returns.columns]
+    sub = np.array([(fees or {}).get(c, (0.0, 0.0))[0] for c in cols])
+    red = np.array([(fees or {}).get(c, (0.0, 0.0))[1] for c in cols])
     port: list[np.ndarray] = []
+    costs: list[np.ndarray] = []
+    held = np.zeros(len(cols))  # all in cash before the first day
     refits = 0
     for t in range(first_fit_days, n, rebalance_days):
         hist = returns.iloc[max(0, t - lookback_days):t]
         w = optimise(hist, classes, method=method, caps=caps, growth_cap=growth_cap, max_weight=max_weight)
-        port.append(x[t:min(t + rebalance_days, n)] @ np.array([w[str(c)] for c in returns.columns]))
+        wv = np.array([w[c] for c in cols])
+        period = x[t:min(t + rebalance_days, n)] @ wv
+        cost = np.zeros(len(period))
+        cost[0] = float(np.clip(wv - held, 0, None) @ sub + np.clip(held - wv, 0, None) @ red)
+        port.append(period)
+        costs.append(cost)
+        held = wv
         refits += 1
-    r = np.concatenate(port)
-    ew = x[first_fit_days:].mean(axis=1)
+    gross = np.concatenate(port)
+    r = (1 + gross) * (1 - np.concatenate(costs)) - 1
+    ew_gross = x[first_fit_days:].mean(axis=1)
+    ew = ew_gross.copy()
+    ew[0] = (1 + ew[0]) * (1 - float(sub.mean())) - 1
     days = [str(d.date()) if hasattr(d, "date") else str(d) for d in returns.index[first_fit_days:]]
     cum_p, cum_e = np.cumprod(1 + r) - 1, np.cumprod(1 + ew) - 1
+    wealth_gross = np.cumprod(1 + gross)
+    paid = float(np.sum(np.concatenate(costs) * np.concatenate([[1.0], np.cumprod(1 + r)[:-1]])))
     idx = sorted(set(np.linspace(0, len(r) - 1, min(curve_points, len(r))).round().astype(int).tolist()))
     out: dict[str, Any] = {
         **_clean(portfolio_metrics(r)), **_clean(portfolio_metrics(ew, "equal_weight_")),
         "total_return": float(cum_p[-1]), "equal_weight_total_return": float(cum_e[-1]),
+        "fees_paid": paid, "equal_weight_fees_paid": float(sub.mean()),
+        "gross_annual_return": _clean(portfolio_metrics(gross))["annual_return"],
+        "gross_total_return": float(wealth_gross[-1] - 1),
         "start": days[0], "end": days[-1], "n_days": len(r), "n_refits": refits,
         "lookback_days": lookback_days, "rebalance_days": rebalance_days, "trading_days_per_year": TRADING_DAYS,
         "curve": {"dates": [days[i] for i in idx], "plan": [round(float(cum_p[i]), 6) for i in idx],
@@ -466,9 +492,11 @@ def _build(session: Session, grade: str, amount_minor: int, horizon_months: int,
     bt = None
     if with_backtest:
         used = list(weights)
+        fees = {k: (0.0 if universe[k]["kind"] == "time_deposit" else universe[k]["subscription_fee_bps"] / 10_000,
+                    universe[k]["redemption_fee_bps"] / 10_000) for k in used}
         bt = backtest(rets[used], {k: assets[k].asset_class for k in used}, method=method, caps=caps,
                       growth_cap=growth, max_weight=feasible_max_weight(
-                          used, {k: assets[k].asset_class for k in used}, caps, growth) or 1.0)
+                          used, {k: assets[k].asset_class for k in used}, caps, growth) or 1.0, fees=fees)
         if bt is not None:
             bt["universe"] = used
     return {"grade": grade, "method": method, "weights": {k: round(v, 8) for k, v in weights.items()},

@@ -46,10 +46,12 @@ ZH: dict[str, Any] = {
                   "unknown": "其他"},
         "uninvested": "因购买单位限制未投资 {amount} 元。",
         "backtest": "历史回测（样本外）", "backtest_hint":
-            "每月用此前一年的数据重新配置，持有至下月；与同一组产品的等权重组合比较。过往表现不代表未来收益。",
+            "每月用此前一年的数据重新配置，持有至下月；与同一组产品的等权重组合比较。收益已扣除调仓的申购费和赎回费"
+            "（管理费已含在净值中）。过往表现不代表未来收益。",
         "backtest_none": "产品净值历史较短，暂无回测。", "figure": "指标", "ours": "本方案", "equal": "等权重",
         "annual_return": "年化收益率", "annual_volatility": "年化波动率", "max_drawdown": "最大回撤",
-        "sharpe": "夏普比率", "total_return": "累计收益率", "period": "回测区间：{start} 至 {end}",
+        "sharpe": "夏普比率", "total_return": "累计收益率", "fees_paid": "申购赎回费合计（占初始资金）",
+        "period": "回测区间：{start} 至 {end}",
         "curve": "累计收益走势",
         "drift": "偏离与再平衡", "band": "允许偏离：±{band}", "actual": "当前占比", "target": "目标占比",
         "value": "市值", "suggestions": "调整建议",
@@ -81,11 +83,13 @@ EN: dict[str, Any] = {
         "uninvested": "{amount} stays uninvested because of purchase steps.",
         "backtest": "Backtest (out of sample)", "backtest_hint":
             "Refitted every month on the year before and held to the next month, against an equal-weight mix of "
-            "the same products. Past performance does not guarantee future returns.",
+            "the same products. Returns are after the subscription and redemption fees of the trades (management "
+            "fees are already in the NAVs). Past performance does not guarantee future returns.",
         "backtest_none": "The products' NAV history is too short for a backtest yet.", "figure": "Figure",
         "ours": "This plan", "equal": "Equal weight", "annual_return": "Annual return",
         "annual_volatility": "Annual volatility", "max_drawdown": "Maximum drawdown", "sharpe": "Sharpe ratio",
-        "total_return": "Total return", "period": "Period: {start} to {end}", "curve": "Cumulative return",
+        "total_return": "Total return", "fees_paid": "Subscription and redemption fees (share of the start)",
+        "period": "Period: {start} to {end}", "curve": "Cumulative return",
         "drift": "Drift and rebalancing", "band": "Band: ±{band}", "actual": "Now", "target": "Target",
         "value": "Value", "suggestions": "Suggestions",
         "follow": "Follow this plan", "follow_hint": "Buys each product for the amount above from the account chosen.",
