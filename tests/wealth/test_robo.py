@@ -198,6 +198,22 @@ def test_backtest_net_of_subscription_and_redemption_fees(monkeypatch):
     assert bt["total_return"] < bt["gross_total_return"]
 
 
+def test_mean_variance_counts_the_cost_of_leaving_what_is_held():
+    rng = np.random.default_rng(7)
+    rets = pd.DataFrame({"A": rng.normal(0.0012, 0.01, 252), "B": rng.normal(0.0004, 0.01, 252),
+                         "C": rng.normal(0.0001, 0.002, 252)}, index=pd.bdate_range("2024-01-01", periods=252))
+    classes = {"A": "equity", "B": "equity", "C": "bond"}
+    kw = {"method": "mean_variance", "caps": {}, "growth_cap": 1.0, "max_weight": 1.0}
+    free = robo.optimise(rets, classes, **kw)
+    held = {"A": 0.0, "B": 0.5, "C": 0.5}
+    assert sum(abs(free[k] - held[k]) for k in held) > 0.5  # without costs it moves far from what is held
+    cheap = robo.optimise(rets, classes, previous=held, costs={k: 0.0001 for k in held}, **kw)
+    dear = robo.optimise(rets, classes, previous=held, costs={k: 0.05 for k in held}, **kw)
+    turnover = {name: sum(abs(w[k] - held[k]) for k in held) for name, w in (("cheap", cheap), ("dear", dear))}
+    assert turnover["dear"] < 0.05 < turnover["cheap"]  # 5% a switch cannot be earned back in a month
+    assert abs(sum(dear.values()) - 1) < 1e-9 and min(dear.values()) >= 0
+
+
 def test_optimise_respects_caps_for_every_method():
     rng = np.random.default_rng(1)
     codes = ["C1", "B1", "B2", "M1", "E1", "E2", "A1"]

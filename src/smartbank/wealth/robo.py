@@ -185,7 +185,8 @@ def _project(w: np.ndarray, ub: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.
     return np.asarray(x.value, dtype=float)
 
 
-def _estimator(method: str, ub: np.ndarray, a: np.ndarray, b: np.ndarray, rf: float) -> Any:
+def _estimator(method: str, ub: np.ndarray, a: np.ndarray, b: np.ndarray, rf: float,
+               trading: dict[str, Any] | None = None) -> Any:
     from skfolio import RiskMeasure
     from skfolio.moments import LedoitWolf, ShrunkMu
     from skfolio.optimization import (
@@ -212,15 +213,21 @@ def _estimator(method: str, ub: np.ndarray, a: np.ndarray, b: np.ndarray, rf: fl
         return MeanRisk(risk_measure=RiskMeasure.VARIANCE, objective_function=ObjectiveFunction.MAXIMIZE_RATIO,
                         risk_free_rate=rf,
                         prior_estimator=EmpiricalPrior(mu_estimator=ShrunkMu(), covariance_estimator=LedoitWolf()),
-                        **kw)
+                        **(kw | ({"fallback": ["previous_weights", EqualWeighted()], **trading} if trading else {})))
     raise ValueError(f"unknown method {method!r}; one of {', '.join(METHODS)}")
 
 
 def optimise(returns: pd.DataFrame, classes: dict[str, str], *, method: str, caps: dict[str, float],
-             growth_cap: float, max_weight: float) -> dict[str, float]:
+             growth_cap: float, max_weight: float, previous: dict[str, float] | None = None,
+             costs: dict[str, float] | None = None, holding_days: int = REBALANCE_DAYS) -> dict[str, float]:
     """Weights per column of ``returns`` (daily simple returns): >= 0, summing to 1, each at most
     ``min(max_weight, its class cap)``, each class within its cap and growth assets within ``growth_cap``.
-    Raises ``ValidationFailed`` when no such weights exist."""
+    Raises ``ValidationFailed`` when no such weights exist.
+
+    ``previous`` (the weights held) and ``costs`` (per product, the cost of trading one unit of weight): the
+    methods that use expected returns (mean-variance) then count the cost of moving away from what is held
+    against the expected return, spread over ``holding_days`` (skfolio's ``transaction_costs`` are in the
+    returns' time unit), so a refit trades only when it expects to earn the fees back within a period."""
     codes = [str(c) for c in returns.columns]
     n = len(codes)
     if n == 0:
@@ -238,7 +245,11 @@ def optimise(returns: pd.DataFrame, classes: dict[str, str], *, method: str, cap
     else:
         cash = [k for k in codes if classes[k] == "cash"]
         rf = max(0.0, float(x[cash].mean().mean())) if cash else 0.0
-        est = _estimator(method, ub, a, b, rf)
+        trading = None
+        if previous is not None and costs:
+            trading = {"previous_weights": np.array([previous.get(k, 0.0) for k in codes]),
+                       "transaction_costs": np.array([costs.get(k, 0.0) for k in codes]) / max(1, holding_days)}
+        est = _estimator(method, ub, a, b, rf, trading)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -343,10 +354,13 @@ def backtest(returns: pd.DataFrame, classes: dict[str, str], *, method: str, cap
     port: list[np.ndarray] = []
     costs: list[np.ndarray] = []
     held = np.zeros(len(cols))  # all in cash before the first day
+    unit = {c: (float(sub[i]) + float(red[i])) / 2 for i, c in enumerate(cols)}  # a switch buys and sells
     refits = 0
     for t in range(first_fit_days, n, rebalance_days):
         hist = returns.iloc[max(0, t - lookback_days):t]
-        w = optimise(hist, classes, method=method, caps=caps, growth_cap=growth_cap, max_weight=max_weight)
+        w = optimise(hist, classes, method=method, caps=caps, growth_cap=growth_cap, max_weight=max_weight,
+                     previous=dict(zip(cols, held.tolist(), strict=True)) if refits else None,
+                     costs=unit if fees else None, holding_days=rebalance_days)
         wv = np.array([w[c] for c in cols])
         period = x[t:min(t + rebalance_days, n)] @ wv
         cost = np.zeros(len(period))
