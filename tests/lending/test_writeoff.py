@@ -357,3 +357,16 @@ def test_cli_write_off_as_a_named_staff_user(bank, engine, database_url):
     r = CliRunner().invoke(app, ["lending", "write-off", str(loan_id), "--reason", "again", "--as", "risk1"])
     assert r.exit_code == 2 and "409" in r.output
     bank.assert_invariants()
+
+
+def test_the_assistant_tells_what_is_still_owed_on_a_written_off_loan(bank, engine):
+    from smartbank.assistant import service as assistant
+
+    loan_id, _acct, me = bad_loan(bank, engine)
+    with db.session_scope(engine) as s:
+        owed = writeoff.write_off(s, _staff(bank, "risk1", "risk_officer"), loan_id, reason="uncollectable",
+                                  day=LOSS_DAY)["still_owed_minor"]
+    r = db.run_in_transaction(lambda s: assistant.send(s, me, text="查一下我的贷款", conversation_id=None))
+    assert r["intent"] == "loan_status"
+    reply = r["replies"][-1]["text"]
+    assert "已核销" in reply and f"¥{owed // 100:,}.{owed % 100:02d}" in reply, reply

@@ -154,6 +154,8 @@ BILL_NAMES = {"en": {"electricity": "electricity", "water": "water", "gas": "gas
                      "broadband": "broadband"},
               "zh": {"electricity": "电费", "water": "水费", "gas": "燃气费", "mobile": "话费", "broadband": "宽带费"}}
 KIND_NAMES = {"zh": {"demand": "活期", "savings": "储蓄", "loan": "贷款"}}
+LOAN_STATUS = {"zh": {"active": "还款中", "closed": "已结清", "written_off": "已核销"},
+               "en": {"active": "repaying", "closed": "repaid", "written_off": "written off"}}
 
 
 def money(minor: int, currency: str = "CNY") -> str:
@@ -480,7 +482,8 @@ class Dialogue:
         elif intent == "loan_status":
             data = actions.loans(self.s, self.actor)
             lines = [say(lang, "loan_line", number=x.get("number", x.get("id")),
-                         outstanding=money(int(x.get("outstanding_minor") or 0)), status=x.get("status"))
+                         outstanding=money(int(x.get("still_owed_minor") or x.get("outstanding_minor") or 0)),
+                         status=LOAN_STATUS.get(lang, {}).get(x.get("status"), x.get("status")))
                      for x in data["loans"]]
             lines += [say(lang, "app_line", id=a["id"], status=a["status"]) for a in data["applications"]]
             t.reply(say(lang, "loans", lines="; ".join(lines)) if lines else say(lang, "no_loans"))

@@ -657,7 +657,9 @@ def list_loans(session: Session, actor: Principal, customer_id: int | None = Non
     out = []
     for loan in session.scalars(select(Loan).where(Loan.customer_id == cid).order_by(Loan.id.desc())):
         v = _summary(loan)
-        v["next_due"] = _next_due(_installments(session, loan.id), d)
+        insts = _installments(session, loan.id)
+        v["next_due"] = _next_due(insts, d)
+        v["still_owed_minor"] = still_owed(insts) if loan.status == "written_off" else None
         out.append(v)
     return out
 
