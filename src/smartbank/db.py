@@ -35,6 +35,7 @@ NAMING = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger keys map to it there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ID = 2**63 - 1  # ids are BIGINT: a larger one cannot exist (and would overflow the database driver)
 
 
 class Base(DeclarativeBase):

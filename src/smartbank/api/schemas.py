@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from smartbank.db import MAX_ID  # re-exported for the routers
+
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -24,7 +26,6 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-MAX_ID = 2**63 - 1  # ids are BIGINT: a larger one cannot exist (and would overflow the database driver)
 
 # Money and ids are JSON integers only: no true (= 1), "100" or 100.0 coerced into an amount.
 Amount = Field(gt=0, le=10**15, strict=True, description="integer minor units (fen for CNY)")

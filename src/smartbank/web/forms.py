@@ -6,6 +6,7 @@ import re
 import secrets
 from datetime import date
 
+from smartbank.db import MAX_ID
 from smartbank.errors import SmartbankError, ValidationFailed
 from smartbank.ledger.service import valid_account_number
 from smartbank.money import format_minor, parse_major
@@ -85,7 +86,7 @@ def int_id(text: str | int | None, key: str = "form.choose_account") -> int:
         value = int(str(text or "").strip())
     except ValueError as exc:
         raise FormError(key) from exc
-    if value <= 0:
+    if not 0 < value <= MAX_ID:  # a larger id cannot exist (and would overflow the database driver)
         raise FormError(key)
     return value
 

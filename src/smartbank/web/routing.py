@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank.api.deps import COOKIE as SESSION_COOKIE
+from smartbank.db import MAX_ID
 from smartbank.errors import NotAuthenticated, SmartbankError
 from smartbank.web import csrf
 from smartbank.web.forms import message
@@ -72,6 +73,9 @@ class WebRoute(APIRoute):
                         isinstance(v, str) and "\x00" in v for v in (await request.form()).values())):
                     # PostgreSQL text cannot hold NUL: refuse such input before it reaches a service
                     response = error_page(request, 400, translate(lang_of(request), "error.bad_request"))
+                elif any(isinstance(v, str) and v.isdigit() and int(v) > MAX_ID for v in request.path_params.values()):
+                    # an id beyond BIGINT cannot exist (and would overflow the database driver)
+                    response = error_page(request, 404, translate(lang_of(request), "error.not_found"))
                 elif request.method == "POST" and not csrf.valid(request, (await request.form()).get(csrf.FIELD)):
                     response = error_page(request, 403, translate(lang_of(request), "error.csrf"),
                                           "error.csrf_title")
