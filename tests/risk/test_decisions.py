@@ -227,3 +227,24 @@ def test_a_scheduled_run_is_scored_and_a_challenge_holds_it(client, bank, engine
     assert bank.balance(b1) == 100_000 and bank.available(a1) == 10_000_000 - 300_000
     assert bank.count("risk_alerts") == 2
     bank.assert_invariants()
+
+
+def test_velocity_features_count_payments_another_process_posted(client, bank, engine, monkeypatch):
+    """Each server process keeps its own feature state; before scoring it reads what the others committed."""
+    from smartbank.ledger import service as ledger
+    from smartbank.risk import engine as risk_engine
+
+    monkeypatch.setattr(risk_engine, "CATCH_UP_SECONDS", 0.0)
+    _rule(engine, "burst", "cust_n_1h >= 3", "block")
+    ha, _, a1, b1, to, _ = _setup(client, bank)
+    assert _pay(client, ha, a1, to, 1_000, "p1").status_code == 201  # this process scores and observes it
+    with db.session_scope(engine) as s:  # two more, posted by "another process": never observed here
+        for i in range(2):
+            ledger.transfer(s, ledger.TransferCommand(key=f"elsewhere-{i}", debit_account_id=a1,
+                                                      credit_account_id=b1, amount_minor=2_000 + i,
+                                                      currency="CNY", kind="transfer"))
+    r = _pay(client, ha, a1, to, 1_001, "p2")
+    assert r.status_code == 403, r.text
+    (d,) = _rows(engine, "SELECT features FROM risk_decisions WHERE decision = 'block'")
+    feats = d["features"] if isinstance(d["features"], dict) else __import__("json").loads(d["features"])
+    assert feats["cust_n_1h"] == 3

@@ -120,6 +120,22 @@ def test_features_are_read_before_the_payment_is_added() -> None:
         state.observe({**p, "ts": t0 - timedelta(seconds=1)})
 
 
+def test_a_payment_read_late_counts_at_the_last_time_seen() -> None:
+    """Another process's payment, committed a moment before the last one this process saw, is clamped to
+    that time: it counts in every window, and the state stays in time order."""
+    t0 = datetime(2018, 4, 2, 3, 4, 5)
+    state = OnlineState(delay_days=DELAY)
+    p = {"tx_id": 1, "ts": t0, "customer_id": 1, "terminal_id": 2, "amount_minor": 10_000}
+    state.observe(p)
+    late = {**p, "tx_id": 2, "ts": t0 - timedelta(milliseconds=300), "amount_minor": 20_000}
+    assert not state.seen(2)
+    state.observe(late, clamp=True)
+    assert state.seen(1) and state.seen(2)
+    f = state.features({**p, "tx_id": 3, "ts": t0 + timedelta(minutes=1)})
+    assert f["cust_n_1h"] == 2 and f["cust_sum_1h"] == 300.0 and f["cust_max_1h"] == 200.0
+    state.observe({**p, "tx_id": 3, "ts": t0 + timedelta(minutes=1)})  # later ones go on as before
+
+
 def test_scorer_probability_equals_the_batch_model(stream: pl.DataFrame) -> None:
     feats = build_features(stream, delay_days=DELAY)
     cut = datetime(2018, 5, 20)

@@ -264,6 +264,21 @@ _CUSTOMER_PAYMENTS = text(
 ).columns(created_at=DateTime(timezone=True))
 
 
+_CUSTOMER_PAYMENTS_AFTER = text(
+    "SELECT t.id, t.created_at, a.customer_id, t.credit_account_id, t.amount_minor FROM transfers t"
+    " JOIN accounts a ON a.id = t.debit_account_id"
+    " WHERE t.id > :after AND a.customer_id IS NOT NULL AND t.flags IN ('posted', 'pending')"
+    " AND t.kind IN ('transfer', 'bill_payment', 'card_payment', 'scheduled') ORDER BY t.id LIMIT :n"
+).columns(created_at=DateTime(timezone=True))
+
+
+def customer_payments_after(session: Session, after_id: int, limit: int = 10_000
+                            ) -> list[tuple[int, datetime, int, int, int]]:
+    """The same rows as :func:`customer_payments_since` for transfer ids above ``after_id``, in id order."""
+    return [(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]))
+            for r in session.execute(_CUSTOMER_PAYMENTS_AFTER, {"after": after_id, "n": limit})]
+
+
 def customer_payments_since(session: Session, since: datetime) -> list[tuple[int, datetime, int, int, int]]:
     """Payments made by customers since ``since``: (transfer id, created at, paying customer, receiving
     account, amount), oldest first - the history the risk engine's online features start from."""

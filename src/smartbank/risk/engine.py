@@ -10,9 +10,12 @@ One engine per database per process (:func:`get`). It holds
 - the rules in force, reloaded when their fingerprint changes (checked at most every
   ``RULES_CHECK_SECONDS``).
 
-Each process keeps its own state: with several server processes, a customer's velocity features count
-the payments this process saw since start plus everything in the ledger at warm-up. Confirmed labels
-reach the state through :func:`on_label`.
+Each process keeps its own state. With several server processes each also reads, before scoring, the
+customer payments that the others committed (:meth:`RiskEngine.catch_up`: ledger ids above the highest it
+has read, at most every ``CATCH_UP_SECONDS``, re-reading the last ``CATCH_UP_OVERLAP`` ids for transactions
+that committed out of id order), so velocity features count every process's payments, a payment read late
+counting at the time of the last one this process saw. Confirmed labels reach the state through
+:func:`on_label` (in the process that confirmed them; the others learn them at their next warm-up).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 RULES_ONLY = "rules-only"
 RULES_CHECK_SECONDS = 2.0
+CATCH_UP_SECONDS = 0.2
+CATCH_UP_OVERLAP = 500
 
 
 def local_naive(ts: datetime) -> datetime:
@@ -65,6 +70,8 @@ class RiskEngine:
         self._rules: RuleSet | None = None
         self._rules_fp: str | None = None
         self._rules_checked = 0.0
+        self.watermark = 0  # the highest ledger id of a customer payment read from the database
+        self._caught_up = 0.0
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -89,6 +96,8 @@ class RiskEngine:
         state = OnlineState.from_history(frame, delay_days=self.delay_days)
         with self.lock:
             self.state = state
+            self.watermark = max((r[0] for r in rows), default=0)
+            self._caught_up = time.monotonic()
             if self.model is not None:
                 self.scorer = OnlineScorer(state, self.model)
             self.warmed = True
@@ -101,6 +110,27 @@ class RiskEngine:
             except Exception:  # an empty or partly migrated database: start cold, say so once
                 log.exception("risk engine: warm-up failed; starting with an empty feature state")
                 self.warmed = True
+
+    def catch_up(self, session: Session, *, force: bool = False) -> int:
+        """Observe the customer payments other processes committed since the last look (see the module's
+        docstring); returns how many were new to this process."""
+        from smartbank.ledger import service as ledger
+
+        now = time.monotonic()
+        if not force and now - self._caught_up < CATCH_UP_SECONDS:
+            return 0
+        self._caught_up = now
+        rows = ledger.customer_payments_after(session, max(0, self.watermark - CATCH_UP_OVERLAP))
+        new = 0
+        with self.lock:
+            for tx_id, created, cust, term, amount in rows:
+                self.watermark = max(self.watermark, tx_id)
+                if self.state.seen(tx_id):
+                    continue
+                self.state.observe({"ts": local_naive(created), "customer_id": cust, "terminal_id": term,
+                                    "amount_minor": amount, "tx_id": tx_id}, clamp=True)
+                new += 1
+        return new
 
     def ruleset(self, session: Session) -> RuleSet:
         from smartbank.risk import rules

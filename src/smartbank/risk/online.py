@@ -330,12 +330,21 @@ class OnlineState:
         if r.tx_id is not None:
             self._by_id[r.tx_id] = r
 
-    def observe(self, payment: Mapping[str, Any], features: Mapping[str, float] | None = None) -> None:
-        """Add a payment (after its features were read). ``features``: its features, if already computed."""
+    def seen(self, tx_id: int) -> bool:
+        """Whether the payment with this ledger id is in the state's recent entries."""
+        return tx_id in self._by_id
+
+    def observe(self, payment: Mapping[str, Any], features: Mapping[str, float] | None = None, *,
+                clamp: bool = False) -> None:
+        """Add a payment (after its features were read). ``features``: its features, if already computed.
+        Payments come in time order; ``clamp``: one a little older than the last (posted by another process and
+        read late) counts as made at the last one's time, off by at most that delay."""
         ts: datetime = payment["ts"]
         t = _us(ts)
         if t < self._last_observed:
-            raise ValueError("payments must be observed in time order")
+            if not clamp:
+                raise ValueError("payments must be observed in time order")
+            t = self._last_observed
         self._advance(t)
         self._last_observed = t
         cust, term, amount = int(payment["customer_id"]), int(payment["terminal_id"]), int(payment["amount_minor"])

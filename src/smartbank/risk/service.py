@@ -119,6 +119,7 @@ def assess(session: Session, pc: PaymentContext, *, now: datetime | None = None)
     now = now or datetime.now(UTC)
     payment = {"ts": risk_engine.local_naive(now), "customer_id": pc.customer_id,
                "terminal_id": pc.counterparty_account_id, "amount_minor": pc.amount_minor}
+    eng.catch_up(session)  # what other server processes posted
     feats, score = eng.features(payment)
     opened = pc.counterparty_opened_at
     if opened is not None and opened.tzinfo is None:
