@@ -274,6 +274,11 @@ def test_what_is_still_owed_can_be_paid_after_the_write_off(bank, engine):
         view = servicing.loan_view(s, me, loan_id, lang="en", day=day)
     assert view["still_owed_minor"] == 0 and "nothing more is owed" in view["plain"]
 
+    with db.session_scope(engine) as s:  # the loan book's summary: written off, and recovered since
+        wo = servicing.portfolio_summary(s, _staff(bank, "risk2", "risk_officer"))["written_off"]
+    assert wo == {"loans": 1, "principal_minor": 600_000, "recovered_minor": owed,
+                  "recovered_principal_minor": 600_000, "recovery_rate": 1.0}
+
     # once it is all paid, nothing more is taken
     snapshot = _state(engine)
     with db.session_scope(engine) as s, pytest.raises(Conflict, match="nothing is owed"):

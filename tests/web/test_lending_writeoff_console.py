@@ -43,6 +43,8 @@ def test_console_write_off(client, bank, engine, lang):
     assert r.status_code == 200 and raw_keys(r.text) == [], raw_keys(r.text)
     assert 'id="loan-written-off"' in r.text and 'id="write-off-form"' not in r.text
     assert 'id="still-owed"' in r.text  # what the customer still owes after the write-off
+    r = client.get("/console/lending/book")
+    assert r.status_code == 200 and 'id="written-off-summary"' in r.text and raw_keys(r.text) == []
     with db.session_scope(engine) as s:
         assert s.get(Loan, loan_id).status == "written_off"
     after = _counts(engine)

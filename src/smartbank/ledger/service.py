@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, select, text
+from sqlalchemy import DateTime, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -195,6 +195,14 @@ _FLOWS = text(
     " WHERE e.account_id = :a AND e.value_date >= :s AND e.value_date < :u AND t.kind NOT IN ('loan_disbursement',"
     " 'loan_repayment', 'loan_recovery', 'reversal')"
 )
+
+
+def total_by_kind(session: Session, kind: str) -> int:
+    """The sum of the amounts of posted transfers of one kind (all currencies' minor units together)."""
+    if kind not in TRANSFER_KINDS:
+        raise ValidationFailed(f"unknown transfer kind {kind!r}")
+    return int(session.scalar(select(func.coalesce(func.sum(Transfer.amount_minor), 0))
+                              .where(Transfer.kind == kind, Transfer.flags == "posted")) or 0)
 
 
 def account_flows(session: Session, account_id: int, *, since: date, until: date) -> tuple[int, int]:

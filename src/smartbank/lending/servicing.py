@@ -767,7 +767,8 @@ def loan_book(session: Session, actor: Principal, *, bucket: str | None = None, 
 
 def portfolio_summary(session: Session, actor: Principal) -> dict[str, Any]:
     """Staff: active loans' outstanding principal and provisions by classification, outstanding by bucket,
-    the delinquency rate (share of outstanding 1+ days past due) and the allowance account's balance."""
+    the delinquency rate (share of outstanding 1+ days past due), the allowance account's balance, and the
+    loans written off with what has been recovered on them."""
     actor.require_role(*BOOK_READERS)
     rows = session.execute(select(Loan.currency, Loan.classification, Loan.bucket, func.count(),
                                   func.sum(Loan.outstanding_minor), func.sum(Loan.provision_minor))
@@ -790,10 +791,21 @@ def portfolio_summary(session: Session, actor: Principal) -> dict[str, Any]:
         v["share"] = v["outstanding_minor"] / total if total else None
     past_due = total - by_bucket["current"]["outstanding_minor"]
     allowance = ledger.internal_balances(session, "loan_loss_allowance")
+    n_off = int(session.scalar(select(func.count()).where(Loan.status == "written_off")) or 0)
+    principal_off = ledger.total_by_kind(session, "loan_writeoff")
+    rec = session.execute(select(func.coalesce(func.sum(LoanRepayment.amount_minor), 0),
+                                 func.coalesce(func.sum(LoanRepayment.principal_minor), 0))
+                          .where(LoanRepayment.kind == "recovery")).one()
+    recovered, recovered_principal = int(rec[0]), int(rec[1])
     return {"loans": sum(v["loans"] for v in by_bucket.values()), "outstanding_minor": total,
             "provision_minor": provisions, "allowance_balance_minor": sum(allowance.values()),
             "delinquency_rate": past_due / total if total else None,
-            "by_classification": by_class, "by_bucket": by_bucket}
+            "by_classification": by_class, "by_bucket": by_bucket,
+            # written off so far, what their customers have paid since (principal, interest and penalty) and the
+            # share of the written-off principal recovered
+            "written_off": {"loans": n_off, "principal_minor": principal_off, "recovered_minor": recovered,
+                            "recovered_principal_minor": recovered_principal,
+                            "recovery_rate": recovered_principal / principal_off if principal_off else None}}
 
 
 def delinquency_rate(session: Session) -> float | None:

@@ -68,6 +68,7 @@ register_messages("zh", {
                          "再以贷款损失准备冲销剩余本金 {amount}。未收利息和罚息不确认为收入。",
         "writeoff_reason": "核销原因（必填，最多200字）", "writeoff_btn": "确认核销",
         "written_off": "该贷款已核销。",
+        "written_off_total": "已核销 {n} 笔，本金 {amount}，核销后收回 {recovered}", "recovery_rate": "本金收回率",
     },
     "notice": {"loan_repaid": "还款成功。", "loan_written_off": "贷款已核销。"},
 })
@@ -110,6 +111,8 @@ register_messages("en", {
             "principal left. Unpaid interest and penalty are not booked as income.",
         "writeoff_reason": "Reason (required, up to 200 characters)", "writeoff_btn": "Write off",
         "written_off": "This loan has been written off.",
+        "written_off_total": "Written off: {n} loans, {amount} of principal; recovered since: {recovered}",
+        "recovery_rate": "Principal recovered",
     },
     "notice": {"loan_repaid": "Repayment made.", "loan_written_off": "The loan has been written off."},
 })
