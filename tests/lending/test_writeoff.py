@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from smartbank import db
@@ -375,3 +377,34 @@ def test_the_assistant_tells_what_is_still_owed_on_a_written_off_loan(bank, engi
     assert r["intent"] == "loan_status"
     reply = r["replies"][-1]["text"]
     assert "已核销" in reply and f"¥{owed // 100:,}.{owed % 100:02d}" in reply, reply
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.integers(min_value=1, max_value=10**6), min_size=1, max_size=5))
+def test_recoveries_in_any_parts_conserve_money_and_never_exceed_what_is_owed(bank, engine, parts):
+    """Whatever the parts, each recovery moves exactly its amount out of the customer's account, what is still
+    owed falls by exactly that, income plus reversed expense equal what was paid, the allowance is untouched,
+    and a part larger than what is left is refused without writing anything."""
+    loan_id, acct, me = bad_loan(bank, engine, name=f"张{len(parts)}")
+    with db.session_scope(engine) as s:
+        owed = writeoff.write_off(s, _staff(bank, f"risk{loan_id}", "risk_officer"), loan_id, reason="gone",
+                                  day=LOSS_DAY)["still_owed_minor"]
+    fund(bank, acct, owed, f"money-{loan_id}")
+    start, allowance, paid = _income(engine), _allowance(engine), 0
+    for i, part in enumerate(parts):
+        key = f"rec-{loan_id}-{i}"
+        if part > owed - paid or paid == owed:
+            snapshot = _state(engine)
+            with db.session_scope(engine) as s, pytest.raises((ValidationFailed, Conflict)):
+                servicing.repay(s, me, loan_id, amount_minor=part, key=key, day=LOSS_DAY)
+            assert _state(engine) == snapshot
+            continue
+        with db.session_scope(engine) as s:
+            r = servicing.repay(s, me, loan_id, amount_minor=part, key=key, day=LOSS_DAY)
+        paid += part
+        assert r["penalty_minor"] + r["interest_minor"] + r["principal_minor"] == part
+        assert bank.balance(acct) == owed - paid and sum(_owed_parts(engine, loan_id)) == owed - paid
+    now = _income(engine)
+    assert sum(now[k] - start[k] for k in now) == paid  # every fen paid landed in income or reversed expense
+    assert _allowance(engine) == allowance == _provisions(engine)
+    bank.assert_invariants()
