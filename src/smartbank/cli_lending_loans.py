@@ -30,7 +30,9 @@ def register(app: typer.Typer, lending_app: typer.Typer, eval_app: typer.Typer) 
             table.add_column(col)
         for r in rows:
             nxt = r["next_due"]
-            table.add_row(r["number"], r["status"], format_minor(r["outstanding_minor"], r["currency"]),
+            owed = r.get("still_owed_minor")
+            table.add_row(r["number"], r["status"], format_minor(r["outstanding_minor"], r["currency"])
+                          + (f" (still owed {format_minor(owed, r['currency'])})" if owed else ""),
                           f"{format_minor(nxt['amount_minor'], r['currency'])} on {nxt['due_date']}" if nxt else "-",
                           str(r["days_past_due"]), r["classification"])
         Console(stderr=True).print(table)
@@ -72,6 +74,10 @@ def register(app: typer.Typer, lending_app: typer.Typer, eval_app: typer.Typer) 
         rate = res["delinquency_rate"]
         console.print(f"delinquency rate: {'-' if rate is None else f'{rate:.2%}'}; allowance "
                       f"{format_minor(res['allowance_balance_minor'])}")
+        wo = res["written_off"]
+        console.print(f"written off: {wo['loans']} loans, {format_minor(wo['principal_minor'])} of principal; "
+                      f"recovered since {format_minor(wo['recovered_minor'])}"
+                      + ("" if wo["recovery_rate"] is None else f" ({wo['recovery_rate']:.2%} of the principal)"))
         typer.echo(json.dumps(res, default=str))
 
     @lending_app.command("write-off")

@@ -363,6 +363,14 @@ def test_cli_write_off_as_a_named_staff_user(bank, engine, database_url):
         assert audit.actor_role == "risk_officer" and audit.note == "uncollectable"
     r = CliRunner().invoke(app, ["lending", "write-off", str(loan_id), "--reason", "again", "--as", "risk1"])
     assert r.exit_code == 2 and "409" in r.output
+    r = CliRunner().invoke(app, ["lending", "loans", "--customer-id", str(_loan(engine, loan_id).customer_id)])
+    assert r.exit_code == 0, r.output
+    (loan,) = json.loads(r.stdout.strip().splitlines()[-1])["loans"]
+    assert loan["status"] == "written_off" and loan["still_owed_minor"] > 600_000
+    r = CliRunner().invoke(app, ["lending", "book"])
+    assert r.exit_code == 0, r.output
+    wo = json.loads(r.stdout.strip().splitlines()[-1])["written_off"]
+    assert (wo["loans"], wo["principal_minor"], wo["recovered_minor"]) == (1, 600_000, 0)
     bank.assert_invariants()
 
 
