@@ -189,4 +189,42 @@ def top_up(session: Session, actor: Principal, slots: dict[str, Any], *, key: st
         challenge_id=challenge_id, otp=otp))
 
 
-PAYMENTS = {"transfer": transfer, "pay_bill": pay_bill, "top_up": top_up}
+def repayable_loan(session: Session, actor: Principal) -> dict[str, Any] | None:
+    """The customer's loan to repay by chat: the one with something due now that fell due first (a loan
+    written off counts with everything still owed); None when nothing is due on any loan."""
+    from smartbank.lending import servicing
+
+    best: tuple[Any, dict[str, Any]] | None = None
+    for loan in servicing.list_loans(session, actor):
+        if loan["status"] == "written_off":
+            due, since = int(loan.get("still_owed_minor") or 0), loan["start_date"]
+        elif loan["status"] == "active" and loan["next_due"] is not None:
+            due = int(servicing.loan_view(session, actor, loan["id"])["due_now_minor"])
+            since = loan["next_due"]["due_date"]
+        else:
+            continue
+        if due > 0 and (best is None or since < best[0]):
+            best = (since, {"id": loan["id"], "number": loan["number"], "due_minor": due,
+                            "currency": loan["currency"]})
+    return best[1] if best else None
+
+
+def loan_repay(session: Session, actor: Principal, slots: dict[str, Any], *, key: str,
+               challenge_id: int | None = None, otp: str | None = None) -> Outcome:
+    """Repay what is due now on the loan in ``slots`` (or the amount asked for), through the lending service's
+    ``repay`` (the loan's own repayment account, the customer's ownership checked again)."""
+    from smartbank.lending import servicing
+
+    loan = slots["loan"]
+    amount = int(slots["amount_minor"]) if slots.get("amount_minor") else None
+    sp = session.begin_nested()
+    try:
+        res = servicing.repay(session, actor, int(loan["id"]), amount_minor=amount, key=key)
+    except SmartbankError as exc:
+        sp.rollback()
+        return Outcome("failed", {}, exc)
+    sp.commit()
+    return Outcome("done", {"repayment_id": res["id"], "amount_minor": res["amount_minor"]})
+
+
+PAYMENTS = {"transfer": transfer, "pay_bill": pay_bill, "top_up": top_up, "loan_repay": loan_repay}

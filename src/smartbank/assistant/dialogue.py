@@ -32,10 +32,10 @@ from smartbank.assistant import actions
 from smartbank.assistant.intents import Prediction
 from smartbank.security.service import Principal
 
-TRANSACTIONAL = ("transfer", "pay_bill", "top_up")
+TRANSACTIONAL = ("transfer", "pay_bill", "top_up", "loan_repay")
 READ_ONLY = ("balance", "recent_transactions", "loan_status", "loan_apply", "product_question")
 REQUIRED = {"transfer": ("payee", "amount_minor"), "pay_bill": ("bill_type", "reference"),
-            "top_up": ("phone", "amount_minor")}
+            "top_up": ("phone", "amount_minor"), "loan_repay": ("loan", "amount_minor")}
 _FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|plus)\b|^\s*(再|也|还有|那|另外)|又", re.I)
 
 M: dict[str, dict[str, str]] = {
@@ -75,6 +75,9 @@ M: dict[str, dict[str, str]] = {
         "confirm_bill": "Please confirm: pay the {bill} bill {reference} ({period}) of {amount}. Reply \"yes\" to "
                         "confirm or \"cancel\".",
         "confirm_top_up": "Please confirm: top up {phone} with {amount}. Reply \"yes\" to confirm or \"cancel\".",
+        "confirm_loan_repay": "Please confirm: repay {amount} on loan {number}, from the loan's repayment account. "
+                              "Reply \"yes\" to confirm or \"cancel\".",
+        "no_loan_due": "Nothing is due on your loans right now.",
         "confirm_again": "Please reply \"yes\" to confirm, or \"cancel\".",
         "on_date": " on {date}",
         "cancelled": "OK, cancelled. Nothing was paid.",
@@ -96,6 +99,7 @@ M: dict[str, dict[str, str]] = {
         "summary_transfer": "{amount} to {payee}",
         "summary_bill": "{bill} bill {reference}, {amount}",
         "summary_top_up": "{amount} top-up for {phone}",
+        "summary_loan_repay": "{amount} repaid on loan {number}",
     },
     "zh": {
         "greeting": "您好！我可以帮您查余额和交易、转账、缴费、话费充值，也可以回答问题。请问有什么可以帮您？",
@@ -129,6 +133,8 @@ M: dict[str, dict[str, str]] = {
         "confirm_transfer": "请确认：向 {payee} 转账 {amount}{when}。回复“确认”执行，或回复“取消”。",
         "confirm_bill": "请确认：缴纳{bill}（户号 {reference}，{period}）{amount}。回复“确认”执行，或回复“取消”。",
         "confirm_top_up": "请确认：为 {phone} 充值 {amount}。回复“确认”执行，或回复“取消”。",
+        "confirm_loan_repay": "请确认：从贷款还款账户偿还贷款 {number} {amount}。回复“确认”执行，或回复“取消”。",
+        "no_loan_due": "您的贷款目前没有应还款项。",
         "confirm_again": "请回复“确认”执行，或回复“取消”。",
         "on_date": "（{date}执行）",
         "cancelled": "好的，已取消，没有付款。",
@@ -148,6 +154,7 @@ M: dict[str, dict[str, str]] = {
         "summary_transfer": "向 {payee} 转账 {amount}",
         "summary_bill": "{bill}（户号 {reference}）{amount}",
         "summary_top_up": "为 {phone} 充值 {amount}",
+        "summary_loan_repay": "偿还贷款 {number} {amount}",
     },
 }
 BILL_NAMES = {"en": {"electricity": "electricity", "water": "water", "gas": "gas", "mobile": "mobile",
@@ -230,6 +237,8 @@ def _slot_updates(intent: str, ent: dict[str, Any]) -> dict[str, Any]:
             up["phone"] = ent["phone"]
         if "amount_minor" in ent:
             up["amount_minor"] = ent["amount_minor"]
+    elif intent == "loan_repay" and "amount_minor" in ent:
+        up["amount_minor"] = ent["amount_minor"]
     return up
 
 
@@ -240,6 +249,8 @@ def _summary(lang: str, intent: str, slots: dict[str, Any]) -> str:
     if intent == "pay_bill":
         return say(lang, "summary_bill", amount=amount, bill=BILL_NAMES[lang][slots["bill_type"]],
                    reference=slots["reference"])
+    if intent == "loan_repay":
+        return say(lang, "summary_loan_repay", amount=amount, number=slots["loan"]["number"])
     return say(lang, "summary_top_up", amount=amount, phone=slots["phone"])
 
 
@@ -363,7 +374,15 @@ class Dialogue:
 
     def _start(self, t: Turn, nlu: Nlu) -> None:
         self.state.update(intent=nlu.intent, slots={}, stage=None, key=None, challenge_id=None)
-        self._fill(nlu.intent, _slot_updates(nlu.intent, nlu.entities))
+        up = _slot_updates(nlu.intent, nlu.entities)
+        if nlu.intent == "loan_repay":  # the loan is not asked for: the one with something due first
+            loan = actions.repayable_loan(self.s, self.actor)
+            if loan is None:
+                t.reply(say(nlu.lang, "no_loan_due"))
+                self._clear()
+                return
+            up = {"loan": loan, "amount_minor": loan["due_minor"]} | up
+        self._fill(nlu.intent, up)
         self._next(t, nlu.lang)
 
     def _fill(self, intent: str, up: dict[str, Any]) -> None:
@@ -424,6 +443,8 @@ class Dialogue:
         if intent == "pay_bill":
             return say(lang, "confirm_bill", amount=amount, bill=BILL_NAMES[lang][slots["bill_type"]],
                        reference=slots["reference"], period=slots.get("period", ""))
+        if intent == "loan_repay":
+            return say(lang, "confirm_loan_repay", amount=amount, number=slots["loan"]["number"])
         return say(lang, "confirm_top_up", amount=amount, phone=slots["phone"])
 
     def _execute(self, t: Turn, lang: str, *, otp: str | None = None) -> None:

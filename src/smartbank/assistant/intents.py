@@ -102,7 +102,8 @@ def reset() -> None:
 
 
 def model() -> tuple[Any, str]:
-    """(pipeline, version): the newest saved model, else one trained in memory (version ``builtin-<hash>``)."""
+    """(pipeline, version): the newest saved model when it was trained on this version's utterances, else one
+    trained in memory (version ``builtin-<hash>``): a model saved before an intent was added cannot know it."""
     global _model
     with _lock:
         if _model is None:
@@ -110,6 +111,8 @@ def model() -> tuple[Any, str]:
 
             try:
                 loaded = registry.load_model(MODEL_NAME, features=FEATURES)
+                if loaded.meta.get("data_hash") != data_hash():
+                    raise registry.RegistryError("trained on other utterances")
                 _model = (loaded.objects["pipeline"], loaded.version)
             except registry.RegistryError:
                 _model = (fit(), f"builtin-{data_hash()[:12]}")
