@@ -40,8 +40,8 @@ _FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|plus)\b|^\s*(再|�
 
 M: dict[str, dict[str, str]] = {
     "en": {
-        "greeting": "Hello! I can check balances and transactions, make transfers, pay bills and top up phones, "
-                    "and answer questions. What can I do for you?",
+        "greeting": "Hello! I can check balances and transactions, make transfers, pay bills, top up phones, "
+                    "repay loans and answer questions. What can I do for you?",
         "goodbye": "Goodbye! How was this chat? You can rate it below.",
         "thanks": "You're welcome. Anything else?",
         "help": "What can I do for you? For example: \"my balance\", \"send 500 to my mother\", "
@@ -102,7 +102,8 @@ M: dict[str, dict[str, str]] = {
         "summary_loan_repay": "{amount} repaid on loan {number}",
     },
     "zh": {
-        "greeting": "您好！我可以帮您查余额和交易、转账、缴费、话费充值，也可以回答问题。请问有什么可以帮您？",
+        "greeting": "您好！我可以帮您查余额和交易、转账、缴费、话费充值、偿还贷款，也可以回答问题。"
+                    "请问有什么可以帮您？",
         "goodbye": "再见！欢迎为本次服务打分。",
         "thanks": "不客气，还有其他需要吗？",
         "help": "请问需要什么帮助？例如：“查余额”“给妈妈转500”“交电费”。",
