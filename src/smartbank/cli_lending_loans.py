@@ -1,6 +1,6 @@
-"""``smartbank lending loans``, ``smartbank lending book`` and ``smartbank lending write-off``: loans after
-disbursement, from the command line (reads as the system; a write-off as the named staff user, ``--as``; the
-last line printed is one JSON object)."""
+"""``smartbank lending loans``, ``smartbank lending book``, ``smartbank lending write-off`` and ``smartbank
+lending collect``: loans after disbursement, from the command line (reads as the system; a write-off or a
+recovery collected as the named staff user, ``--as``; the last line printed is one JSON object)."""
 
 from __future__ import annotations
 
@@ -88,25 +88,62 @@ def register(app: typer.Typer, lending_app: typer.Typer, eval_app: typer.Typer) 
     ) -> None:
         """Write off an active loan classified loss, as a named staff user: the provision is brought to 100 %,
         the allowance is used up against the loan's account, the write-off is audited under that user."""
-        from sqlalchemy import select
-
-        from smartbank import db
-        from smartbank.errors import SmartbankError
         from smartbank.lending import writeoff
-        from smartbank.security.models import User
-        from smartbank.security.service import Principal
 
         def work(s: Any) -> dict[str, Any]:
-            user = s.scalars(select(User).where(User.username == as_user)).first()
-            if user is None or not user.is_active or user.role == "customer":
-                raise typer.BadParameter(f"no active staff user {as_user!r}", param_hint="--as")
-            actor = Principal(user_id=user.id, username=user.username, role=user.role, customer_id=None,
-                              display_name=user.display_name or user.username)
-            return writeoff.write_off(s, actor, loan_id, reason=reason)
+            return writeoff.write_off(s, _staff_user(s, as_user), loan_id, reason=reason)
+
+        _run_as_staff(work)
+
+    @lending_app.command("collect")
+    def collect_cmd(
+        loan_id: Annotated[int, typer.Argument(min=1, help="the written-off loan")],
+        amount: Annotated[str, typer.Option("--amount", help="yuan received, e.g. 1200 or 1,200.50")],
+        reference: Annotated[str, typer.Option("--reference", help="the incoming payment's reference")],
+        as_user: Annotated[str, typer.Option("--as", help="the acting staff user (a risk officer or an admin)")],
+        key: Annotated[str | None, typer.Option("--key", help="idempotency key (default: from the reference)")]  # noqa: UP007
+        = None,
+    ) -> None:
+        """Record money received for a written-off loan outside the customer's accounts (a collection agency's
+        or a court's payment, through settlement), as a named staff user; audited. Last line: JSON."""
+        from smartbank.errors import ValidationFailed
+        from smartbank.lending import writeoff
+        from smartbank.money import parse_major
 
         try:
-            res = db.run_in_transaction(work)
-        except SmartbankError as exc:
-            typer.echo(f"refused ({exc.status_code} {exc.code}): {exc.message}", err=True)
-            raise typer.Exit(2) from None
-        typer.echo(json.dumps(res, default=str))
+            minor = parse_major(amount)
+        except ValidationFailed as exc:
+            raise typer.BadParameter(exc.message, param_hint="--amount") from None
+
+        def work(s: Any) -> dict[str, Any]:
+            return writeoff.record_collection(s, _staff_user(s, as_user), loan_id, amount_minor=minor,
+                                              reference=reference, key=key or f"collect:{loan_id}:{reference}")
+
+        _run_as_staff(work)
+
+
+def _staff_user(session: Any, username: str) -> Any:
+    """The named active staff user as the acting principal (the one audited)."""
+    from sqlalchemy import select
+
+    from smartbank.security.models import User
+    from smartbank.security.service import Principal
+
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None or not user.is_active or user.role == "customer":
+        raise typer.BadParameter(f"no active staff user {username!r}", param_hint="--as")
+    return Principal(user_id=user.id, username=user.username, role=user.role, customer_id=None,
+                     display_name=user.display_name or user.username)
+
+
+def _run_as_staff(work: Any) -> None:
+    """One transaction; a refusal is exit 2 with its reason, success prints the result as JSON."""
+    from smartbank import db
+    from smartbank.errors import SmartbankError
+
+    try:
+        res = db.run_in_transaction(work)
+    except SmartbankError as exc:
+        typer.echo(f"refused ({exc.status_code} {exc.code}): {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(res, default=str))

@@ -400,6 +400,13 @@ CASES += [
     Case("post", "/api/v1/lending/loans/{loan_id}/write-off",
          lambda w: (f"{API}/lending/loans/{_loan(w)}/write-off", {"reason": "uncollectable"}), "customer",
          lambda w: ("admin1", f"{API}/lending/loans/{_loan(w)}/write-off", {"reason": "uncollectable"}, 409)),
+    # staff only (risk officers, admins); alice's loan is not written off, so the risk officer passes the role
+    # check and is refused on the loan's state (409)
+    Case("post", "/api/v1/lending/loans/{loan_id}/collections",
+         lambda w: (f"{API}/lending/loans/{_loan(w)}/collections",
+                    {"amount_minor": 100, "reference": "AGY-1", "idempotency_key": "col1"}), "customer",
+         lambda w: ("risk1", f"{API}/lending/loans/{_loan(w)}/collections",
+                    {"amount_minor": 100, "reference": "AGY-1", "idempotency_key": "col1"}, 409)),
 ]
 
 

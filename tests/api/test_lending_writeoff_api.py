@@ -62,3 +62,32 @@ def test_write_off_over_the_api(client, bank, engine):
     )
     assert "written off" in body["message"]
     bank.assert_invariants()
+
+
+def test_collections_over_the_api(client, bank, engine):
+    loan_id, _acct, me = bad_loan(bank, engine, name="赵敏")
+    bank.user("risk1", role="risk_officer")
+    bank.user("bob", customer_id=me.customer_id)
+    h = {u: login(client, u) for u in ("risk1", "bob")}
+    r = client.post(f"{API}/lending/loans/{loan_id}/write-off", json={"reason": "gone"}, headers=h["risk1"])
+    owed = r.json()["still_owed_minor"]
+    url = f"{API}/lending/loans/{loan_id}/collections"
+    before = state(engine)
+    assert_error(client.post(url, json={"amount_minor": 1_000, "reference": "A1"},
+                             headers=h["bob"] | {"Idempotency-Key": "k"}), 403, "forbidden")
+    for body in ({"amount_minor": 1_000}, {"amount_minor": 0, "reference": "A1"},
+                 {"amount_minor": "10", "reference": "A1"}, {"amount_minor": owed + 1, "reference": "A1"},
+                 {"amount_minor": 1_000, "reference": "x" * 101}):
+        assert client.post(url, json=body, headers=h["risk1"] | {"Idempotency-Key": "k"}).status_code == 422, body
+    assert client.post(url, json={"amount_minor": 1_000, "reference": "A1"}, headers=h["risk1"]).status_code == 422
+    assert state(engine) == before
+    r = client.post(url, json={"amount_minor": 50_000, "reference": "AGY-1"},
+                    headers=h["risk1"] | {"Idempotency-Key": "k"})
+    assert r.status_code == 201, r.text
+    assert r.json()["kind"] == "collected" and r.json()["still_owed_minor"] == owed - 50_000
+    again = client.post(url, json={"amount_minor": 50_000, "reference": "AGY-1"},
+                        headers=h["risk1"] | {"Idempotency-Key": "k"})
+    assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
+    view = client.get(f"{API}/lending/loans/{loan_id}", headers=h["bob"]).json()
+    assert view["still_owed_minor"] == owed - 50_000
+    bank.assert_invariants()

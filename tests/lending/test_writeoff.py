@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from smartbank import db
-from smartbank.errors import Conflict, Forbidden, InsufficientFunds, NotFound, ValidationFailed
+from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.lending import servicing, writeoff
 from smartbank.lending.models import LoanApplication, LoanInstallment, LoanRepayment, LoanStatusHistory
@@ -371,6 +371,14 @@ def test_cli_write_off_as_a_named_staff_user(bank, engine, database_url):
     assert r.exit_code == 0, r.output
     wo = json.loads(r.stdout.strip().splitlines()[-1])["written_off"]
     assert (wo["loans"], wo["principal_minor"], wo["recovered_minor"]) == (1, 600_000, 0)
+    collect = ["lending", "collect", str(loan_id), "--reference", "AGY-9", "--as", "risk1"]
+    assert CliRunner().invoke(app, [*collect, "--amount", "lots"]).exit_code == 2
+    r = CliRunner().invoke(app, [*collect, "--amount", "1,000.00"])
+    assert r.exit_code == 0, r.output
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert last["kind"] == "collected" and last["amount_minor"] == 100_000 and not last["replayed"]
+    r = CliRunner().invoke(app, [*collect, "--amount", "1,000.00"])  # the same reference again: a replay
+    assert r.exit_code == 0 and json.loads(r.stdout.strip().splitlines()[-1])["replayed"]
     bank.assert_invariants()
 
 
@@ -415,4 +423,54 @@ def test_recoveries_in_any_parts_conserve_money_and_never_exceed_what_is_owed(ba
     now = _income(engine)
     assert sum(now[k] - start[k] for k in now) == paid  # every fen paid landed in income or reversed expense
     assert _allowance(engine) == allowance == _provisions(engine)
+    bank.assert_invariants()
+
+
+def test_collections_record_money_received_elsewhere(bank, engine):
+    """A collection agency's payment, arriving through settlement: applied like the customer's own recovery,
+    with its reference, audited, replayed on retry; refusals write nothing."""
+    loan_id, acct, me = bad_loan(bank, engine)
+    risk = _staff(bank, "risk1", "risk_officer")
+    with db.session_scope(engine) as s:
+        owed = writeoff.write_off(s, risk, loan_id, reason="gone", day=LOSS_DAY)["still_owed_minor"]
+    start, customer_balance = _income(engine), bank.balance(acct)
+    with db.session_scope(engine) as s:
+        settlement = ledger.internal_account(s, "settlement", "CNY").id
+    settled = bank.balance(settlement)
+    snapshot = _state(engine)
+    for who, kw, err in (
+        (_staff(bank, "teller1", "teller"), {}, Forbidden),
+        (me, {}, Forbidden),
+        (risk, {"reference": " "}, ValidationFailed),
+        (risk, {"amount_minor": 0}, ValidationFailed),
+        (risk, {"amount_minor": owed + 1}, ValidationFailed),
+    ):
+        args = {"amount_minor": 100_000, "reference": "AGY-2026-001", "key": "c1"} | kw
+        with db.session_scope(engine) as s, pytest.raises(err):
+            writeoff.record_collection(s, who, loan_id, day=LOSS_DAY, **args)
+    assert _state(engine) == snapshot
+    with db.session_scope(engine) as s:
+        r = writeoff.record_collection(s, risk, loan_id, amount_minor=100_000, reference="AGY-2026-001", key="c1",
+                                       day=LOSS_DAY)
+    assert r["kind"] == "collected" and r["still_owed_minor"] == owed - 100_000 and not r["replayed"]
+    with db.session_scope(engine) as s:  # the same key again: the same record
+        again = writeoff.record_collection(s, risk, loan_id, amount_minor=100_000, reference="AGY-2026-001",
+                                           key="c1", day=LOSS_DAY)
+        assert again["replayed"] and again["id"] == r["id"]
+        with pytest.raises(IdempotencyConflict):
+            writeoff.record_collection(s, risk, loan_id, amount_minor=1, reference="x", key="c1", day=LOSS_DAY)
+    assert bank.balance(acct) == customer_balance  # the customer's account is not touched
+    assert settled - bank.balance(settlement) == 100_000
+    now = _income(engine)
+    assert sum(now[k] - start[k] for k in now) == 100_000
+    assert sum(_owed_parts(engine, loan_id)) == owed - 100_000
+    with db.session_scope(engine) as s:
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == "loan.recovery")).one()
+        assert audit.note == "AGY-2026-001" and audit.after["still_owed_minor"] == owed - 100_000
+        wo = servicing.portfolio_summary(s, risk)["written_off"]
+    assert wo["recovered_minor"] == 100_000
+    with db.session_scope(engine) as s, pytest.raises(Conflict):  # an active loan is repaid, not collected
+        cid2, acct2, _ = customer(bank, "李娜", balance=0)
+        other = disbursed(engine, cid2, acct2, start=LOSS_DAY, amount=300_000, rate_bps=600, term=12)
+        writeoff.record_collection(s, risk, other, amount_minor=1_000, reference="x", key="c2", day=LOSS_DAY)
     bank.assert_invariants()

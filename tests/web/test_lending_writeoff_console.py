@@ -95,3 +95,31 @@ def test_the_customer_pays_what_is_still_owed_on_the_portal(client, bank, engine
 
         assert servicing.loan_view(s, me, loan_id)["still_owed_minor"] == owed - 20_000
     bank.assert_invariants()
+
+
+def test_console_records_money_collected_on_a_written_off_loan(client, bank, engine):
+    from smartbank.lending import servicing, writeoff
+    from smartbank.security.service import Principal
+
+    loan_id, _acct, me = bad_loan(bank, engine)
+    risk = Principal(user_id=bank.user("risk1", role="risk_officer"), username="risk1", role="risk_officer",
+                     customer_id=None)
+    with db.session_scope(engine) as s:
+        owed = writeoff.write_off(s, risk, loan_id, reason="gone")["still_owed_minor"]
+    sign_in(client, "risk1", console=True)
+    page = f"/console/lending/book/{loan_id}"
+    r = client.get(page)
+    assert r.status_code == 200 and 'id="collection-form"' in r.text and raw_keys(r.text) == []
+    token = csrf_token(r.text)
+    before = _counts(engine)
+    r = client.post(f"{page}/collections", data={"csrf_token": token, "amount": "abc", "reference": "A1",
+                                                 "idempotency_key": "w1"}, follow_redirects=False)
+    assert r.status_code == 422 and 'id="form-error"' in r.text and 'value="A1"' in r.text
+    assert _counts(engine) == before
+    r = client.post(f"{page}/collections", data={"csrf_token": token, "amount": "300.00", "reference": "AGY-7",
+                                                 "idempotency_key": "w1"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("notice=loan_collected")
+    r = client.get(r.headers["location"])
+    assert r.status_code == 200 and raw_keys(r.text) == []
+    with db.session_scope(engine) as s:
+        assert servicing.loan_view(s, me, loan_id)["still_owed_minor"] == owed - 30_000

@@ -246,9 +246,10 @@ def _row(loan_id: int, version: int, r: sched.Row) -> LoanInstallment:
 
 
 def _post(session: Session, loan: Loan, rep: LoanRepayment, s: Split, *, initiated_by: int | None,
-          recovery: bool = False) -> list[int]:
-    """The repayment's ledger legs: penalty, interest, principal (each only when non-zero). The principal goes
-    to the loan account, or for a recovery after a write-off to ``loan_provision_expense``."""
+          recovery: bool = False, source_account_id: int | None = None) -> list[int]:
+    """The repayment's ledger legs: penalty, interest, principal (each only when non-zero), from the loan's
+    repayment account (or ``source_account_id``). The principal goes to the loan account, or for a recovery
+    after a write-off to ``loan_provision_expense``."""
     ids = []
     legs = (("n", s.penalty, "loan_penalty_income"), ("i", s.interest, "loan_interest_income"),
             ("p", s.principal, "loan_provision_expense" if recovery else None))
@@ -258,7 +259,8 @@ def _post(session: Session, loan: Loan, rep: LoanRepayment, s: Split, *, initiat
         to = loan.loan_account_id if purpose is None else ledger.internal_account(session, purpose, loan.currency).id
         what = "principal" if leg == "p" else purpose[5:].replace("_", " ") if purpose else ""
         res = ledger.transfer(session, ledger.TransferCommand(
-            key=f"loan:repay:{rep.id}:{leg}", debit_account_id=loan.account_id, credit_account_id=to,
+            key=f"loan:repay:{rep.id}:{leg}", debit_account_id=source_account_id or loan.account_id,
+            credit_account_id=to,
             amount_minor=amount, currency=loan.currency, kind="loan_recovery" if recovery else "loan_repayment",
             memo=f"loan {loan.number} {what}{' recovered after write-off' if recovery else ''}",
             reference=f"loan:{loan.id}", initiated_by=initiated_by, value_date=rep.value_date))
@@ -357,11 +359,17 @@ def still_owed(insts: Iterable[LoanInstallment]) -> int:
     return sum(_owed(i) for i in insts if i.status == "written_off")
 
 
+RECOVERY_KINDS = ("recovery", "collected")
+
+
 def _recover(session: Session, actor: Principal, loan: Loan, amount_minor: int | None, key: str,
-             day: date) -> LoanRepayment:
+             day: date, *, source_account_id: int | None = None, kind: str = "recovery",
+             note: str = "") -> LoanRepayment:
     """A repayment on a written-off loan (核销后收回): oldest instalment first, penalty, interest, principal,
     posted as ``loan_recovery``; the loan stays written off. Nothing is due any more: more than is still
-    owed, or anything once it is all paid, is refused."""
+    owed, or anything once it is all paid, is refused. By default the customer pays from the loan's
+    repayment account (kind ``recovery``); collections record money received elsewhere through
+    ``source_account_id`` (kind ``collected``, see :func:`smartbank.lending.writeoff.record_collection`)."""
     insts = [i for i in _installments(session, loan.id) if i.status == "written_off"]
     owed = still_owed(insts)
     if owed == 0:
@@ -370,18 +378,21 @@ def _recover(session: Session, actor: Principal, loan: Loan, amount_minor: int |
     if amount > owed:
         raise ValidationFailed("this is more than is still owed on the written-off loan",
                                details={"owed_minor": owed, "amount_minor": amount})
-    _ensure_funds(session, loan, amount)
+    if source_account_id is None:
+        _ensure_funds(session, loan, amount)
     s = _allocate(insts, amount, day)
-    rep = LoanRepayment(loan_id=loan.id, kind="recovery", amount_minor=s.total, principal_minor=s.principal,
+    rep = LoanRepayment(loan_id=loan.id, kind=kind, amount_minor=s.total, principal_minor=s.principal,
                         interest_minor=s.interest, penalty_minor=s.penalty, value_date=day, idempotency_key=key,
                         initiated_by=actor.user_id, created_at=ledger.utcnow())
     session.add(rep)
     session.flush()
-    rep.transfer_ids = _post(session, loan, rep, s, initiated_by=actor.user_id, recovery=True)
+    rep.transfer_ids = _post(session, loan, rep, s, initiated_by=actor.user_id, recovery=True,
+                             source_account_id=source_account_id)
     loan.version += 1
     left, cur = owed - amount, loan.currency
-    _history(session, loan, day, f"recovered {format_minor(amount, cur)} {cur} after the write-off"
-             + ("; nothing more is owed" if left == 0 else f"; {format_minor(left, cur)} {cur} still owed"))
+    _history(session, loan, day, (f"recovered {format_minor(amount, cur)} {cur} after the write-off{note}"
+                                  + ("; nothing more is owed" if left == 0
+                                     else f"; {format_minor(left, cur)} {cur} still owed"))[:200])
     if left == 0:
         notifications.notify(
             session, customer_id=loan.customer_id, kind="loan_recovered", ref=f"loan:{loan.id}",
@@ -795,7 +806,7 @@ def portfolio_summary(session: Session, actor: Principal) -> dict[str, Any]:
     principal_off = ledger.total_by_kind(session, "loan_writeoff")
     rec = session.execute(select(func.coalesce(func.sum(LoanRepayment.amount_minor), 0),
                                  func.coalesce(func.sum(LoanRepayment.principal_minor), 0))
-                          .where(LoanRepayment.kind == "recovery")).one()
+                          .where(LoanRepayment.kind.in_(RECOVERY_KINDS))).one()
     recovered, recovered_principal = int(rec[0]), int(rec[1])
     return {"loans": sum(v["loans"] for v in by_bucket.values()), "outstanding_minor": total,
             "provision_minor": provisions, "allowance_balance_minor": sum(allowance.values()),

@@ -29,16 +29,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from smartbank.errors import Conflict, ValidationFailed
+from smartbank.errors import Conflict, IdempotencyConflict, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.lending import servicing
 from smartbank.lending.models import Loan
-from smartbank.money import format_minor
+from smartbank.money import MAX_MINOR, format_minor
 from smartbank.notifications import service as notifications
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
-__all__ = ["WRITERS", "write_off"]
+__all__ = ["WRITERS", "record_collection", "write_off"]
 
 WRITERS = ("risk_officer",)  # and admin
 MAX_REASON = 200
@@ -170,3 +170,45 @@ def write_off(
         "day": d,
         "reason": text,
     }
+
+
+MAX_REFERENCE = 100
+
+
+def record_collection(session: Session, actor: Principal, loan_id: int, *, amount_minor: int, reference: str,
+                      key: str, day: date | None = None) -> dict[str, Any]:
+    """Collections record money received for a written-off loan outside the customer's accounts (a collection
+    agency's or a court's payment, arriving through the bank's ``settlement`` account): allocated and posted
+    like the customer's own recovery (kind ``collected``), with the payment's reference, audited. Only risk
+    officers and administrators; ``key`` makes a retry return the first record (a different request with the
+    same key is 409). Refusals write nothing."""
+    actor.require_role(*WRITERS)
+    ref = (reference or "").strip()
+    if not ref or len(ref) > MAX_REFERENCE or "\x00" in ref:
+        raise ValidationFailed(f"the payment's reference is required (1-{MAX_REFERENCE} characters)",
+                               details={"reference": reference})
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or not 0 < amount_minor <= MAX_MINOR:
+        raise ValidationFailed("the amount must be a positive whole number of fen",
+                               details={"amount_minor": amount_minor})
+    k = servicing._idem(actor, key)
+    loan = servicing._own_loan(session, actor, loan_id, lock=True)
+    old = servicing._replay(session, loan, k, amount_minor)
+    if old is not None:
+        if old.kind != "collected":
+            raise IdempotencyConflict("this idempotency key was already used for a different request",
+                                      details={"repayment_id": old.id})
+        return servicing._repayment_view(old) | {"replayed": True}
+    if loan.status != "written_off":
+        raise Conflict("only a written-off loan's recoveries are recorded here (an active loan is repaid)",
+                       details={"loan_id": loan.id, "status": loan.status})
+    d = day or servicing.today()
+    settlement = ledger.internal_account(session, "settlement", loan.currency)
+    rep = servicing._recover(session, actor, loan, amount_minor, k, d, source_account_id=settlement.id,
+                             kind="collected", note=f" (collected: {ref})")
+    left = servicing.still_owed(servicing._installments(session, loan.id))
+    security.audit(session, actor, action="loan.recovery", object_type="loan", object_id=loan.id,
+                   before={"still_owed_minor": left + rep.amount_minor},
+                   after={"still_owed_minor": left, "repayment_id": rep.id, "amount_minor": rep.amount_minor},
+                   note=ref)
+    session.flush()
+    return servicing._repayment_view(rep) | {"replayed": False, "reference": ref, "still_owed_minor": left}

@@ -46,7 +46,8 @@ register_messages("zh", {
                  "written_off": "已核销"},
         "repayments": "还款记录", "when": "日期", "amount": "金额",
         "kind": {"scheduled": "主动还款", "auto_debit": "自动扣款", "early_partial": "提前部分还款",
-                 "early_full": "提前结清", "recovery": "核销后还款"},
+                 "early_full": "提前结清", "recovery": "核销后还款",
+                 "collected": "核销后催收回款"},
         "repay": "偿还当前应还", "repay_owed": "偿还尚欠款项", "still_owed": "尚欠款项",
         "repay_hint": "从尾号 {n} 的账户扣款。",
         "repay_amount": "还款金额（留空则全部还清当前应还）",
@@ -69,8 +70,11 @@ register_messages("zh", {
         "writeoff_reason": "核销原因（必填，最多200字）", "writeoff_btn": "确认核销",
         "written_off": "该贷款已核销。",
         "written_off_total": "已核销 {n} 笔，本金 {amount}，核销后收回 {recovered}", "recovery_rate": "本金收回率",
+        "collection": "登记核销后收回款项", "collection_hint": "客户尚欠 {amount}。登记经清算账户收到的催收或诉讼回款，"
+        "按先罚息、再利息、后本金的顺序冲抵。", "collection_amount": "收回金额（元）",
+        "collection_reference": "来款参考号（必填）", "collection_btn": "登记收回",
     },
-    "notice": {"loan_repaid": "还款成功。", "loan_written_off": "贷款已核销。"},
+    "notice": {"loan_repaid": "还款成功。", "loan_written_off": "贷款已核销。", "loan_collected": "收回款项已登记。"},
 })
 register_messages("en", {
     "nav": {"portal": {"loans": "My loans"}, "console": {"loan_book": "Loan book"}},
@@ -88,7 +92,8 @@ register_messages("en", {
                  "superseded": "Replaced", "written_off": "Written off"},
         "repayments": "Repayments", "when": "Date", "amount": "Amount",
         "kind": {"scheduled": "Repayment", "auto_debit": "Automatic debit", "early_partial": "Early repayment",
-                 "early_full": "Paid off early", "recovery": "Paid after write-off"},
+                 "early_full": "Paid off early", "recovery": "Paid after write-off",
+                 "collected": "Recovered by collections"},
         "repay": "Pay what is due", "repay_owed": "Pay what is still owed", "still_owed": "Still owed",
         "repay_hint": "From your account ending {n}.",
         "repay_amount": "Amount (leave empty to pay everything due)", "repay_btn": "Pay now",
@@ -113,8 +118,13 @@ register_messages("en", {
         "written_off": "This loan has been written off.",
         "written_off_total": "Written off: {n} loans, {amount} of principal; recovered since: {recovered}",
         "recovery_rate": "Principal recovered",
+        "collection": "Record money recovered", "collection_hint": "The customer still owes {amount}. Record a "
+        "payment received through settlement (a collection agency's, a court's); it is applied to penalty, then "
+        "interest, then principal.", "collection_amount": "Amount received (yuan)",
+        "collection_reference": "Payment reference (required)", "collection_btn": "Record",
     },
-    "notice": {"loan_repaid": "Repayment made.", "loan_written_off": "The loan has been written off."},
+    "notice": {"loan_repaid": "Repayment made.", "loan_written_off": "The loan has been written off.",
+               "loan_collected": "The money recovered has been recorded."},
 })
 
 F = Annotated[str, Form()]
@@ -193,14 +203,18 @@ def loan_book(request: Request, actor: Staff, bucket: str = "", classification: 
 
 
 def _book_loan_page(request: Request, actor: Principal, loan_id: int, *, error: str | None = None,
-                    status_code: int = 200, reason: str = "") -> Response:
+                    status_code: int = 200, reason: str = "", collection: dict[str, str] | None = None
+                    ) -> Response:
     require_page(actor, BOOK)
     lang = lang_of(request)
     loan = db.run_in_transaction(lambda s: servicing.loan_view(s, actor, loan_id, lang=lang))
-    can_write_off = actor.role in (*writeoff.WRITERS, "admin") and loan["status"] == "active" and (
-        loan["classification"] == "loss")
+    writer = actor.role in (*writeoff.WRITERS, "admin")
+    can_write_off = writer and loan["status"] == "active" and loan["classification"] == "loss"
+    can_collect = writer and loan["status"] == "written_off" and bool(loan["still_owed_minor"])
+    collection = collection or {"amount": "", "reference": "", "idempotency_key": forms.key_or_new(None)}
     return render(request, "console/lending/book_loan.html", status_code=status_code, loan=loan, error=error,
-                  reason=reason, can_write_off=can_write_off, here=BOOK)
+                  reason=reason, can_write_off=can_write_off, can_collect=can_collect, collection=collection,
+                  here=BOOK)
 
 
 @router.get(BOOK + "/{loan_id}")
@@ -221,3 +235,22 @@ def write_off(request: Request, loan_id: int, actor: Staff, reason: F = "") -> R
         return _book_loan_page(request, actor, loan_id, error=forms.message(exc, lang_of(request)), status_code=code,
                                reason=reason)
     return RedirectResponse(f"{BOOK}/{loan_id}?notice=loan_written_off", status_code=303)
+
+
+@router.post(BOOK + "/{loan_id}/collections")
+def record_collection(request: Request, loan_id: int, actor: Staff, amount: F = "", reference: F = "",
+                      idempotency_key: F = "") -> Response:
+    """Risk officers and administrators record money received for a written-off loan (audited)."""
+    require_page(actor, BOOK)
+    values = {"amount": amount, "reference": reference, "idempotency_key": forms.key_or_new(idempotency_key)}
+    try:
+        db.run_in_transaction(lambda s: writeoff.record_collection(
+            s, actor, loan_id, amount_minor=forms.amount(amount), reference=reference,
+            key=values["idempotency_key"]))
+    except (Forbidden, NotFound):
+        raise
+    except SmartbankError as exc:
+        code = exc.status_code if exc.status_code in (409, 422) else 422
+        return _book_loan_page(request, actor, loan_id, error=forms.message(exc, lang_of(request)), status_code=code,
+                               collection=values)
+    return RedirectResponse(f"{BOOK}/{loan_id}?notice=loan_collected", status_code=303)

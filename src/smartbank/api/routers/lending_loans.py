@@ -39,6 +39,13 @@ class WriteOffIn(In):
     reason: str = Field(..., min_length=1, max_length=200, description="why the loan is written off (audited)")
 
 
+class CollectionIn(In):
+    amount_minor: int = Field(..., ge=1, le=MAX_MINOR, strict=True, description="received, in fen")
+    reference: str = Field(..., min_length=1, max_length=writeoff.MAX_REFERENCE,
+                           description="the incoming payment's reference (a collection agency's, a court's)")
+    idempotency_key: str | None = Field(None, min_length=1, max_length=128)
+
+
 def _key(body_key: str | None, header_key: str | None) -> str:
     if body_key and header_key and body_key != header_key:
         raise ValidationFailed("Idempotency-Key header and body idempotency_key differ")
@@ -87,6 +94,19 @@ def write_off(loan_id: PathId, body: WriteOffIn, actor: Actor) -> dict[str, Any]
     """Staff (risk officers, administrators): write off an active loan classified loss; the allowance is used
     up against the loan's account (409 for any other loan)."""
     return uow(lambda s: writeoff.write_off(s, actor, loan_id, reason=body.reason))
+
+
+@router.post("/loans/{loan_id}/collections", status_code=201,
+             responses={200: {"description": "idempotent replay: the original record"}})
+def record_collection(loan_id: PathId, body: CollectionIn, actor: Actor,
+                      idempotency_key: str | None = Header(None, max_length=128)) -> JSONResponse:
+    """Staff (risk officers, administrators): money received for a written-off loan outside the customer's
+    accounts, through the settlement account; allocated and posted like a recovery (409 for a loan that is
+    not written off or owes nothing; 422 for more than is still owed)."""
+    key = _key(body.idempotency_key, idempotency_key)
+    res = uow(lambda s: writeoff.record_collection(s, actor, loan_id, amount_minor=body.amount_minor,
+                                                   reference=body.reference, key=key))
+    return JSONResponse(jsonable_encoder(res), status_code=200 if res.get("replayed") else 201)
 
 
 @router.get("/book")
