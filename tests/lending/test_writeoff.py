@@ -112,7 +112,12 @@ def test_write_off_posts_exactly_and_ends_the_loan(bank, engine):
             select(LoanStatusHistory).where(LoanStatusHistory.loan_id == loan_id).order_by(LoanStatusHistory.id)
         ).all()
         assert hist[-1].note == "written off: borrower untraceable for a year" and hist[-1].provision_minor == 0
-        assert s.get(LoanApplication, loan.application_id).status == "disbursed"  # left in its last state
+        app = s.get(LoanApplication, loan.application_id)
+        assert app.status == "written_off"  # its final state, the last step of the customer's progress line
+        from smartbank.lending import applications
+
+        line = applications.progress(applications.events_of(s, app.id), app.status)
+        assert line[-1] == {"state": "written_off", "at": line[-1]["at"], "done": True, "current": True}
         audit = s.scalars(select(AuditLog).where(AuditLog.action == "loan.write_off")).one()
         assert audit.object_id == str(loan_id) and audit.actor_role == "risk_officer"
         assert audit.before["status"] == "active" and audit.before["outstanding_minor"] == 600_000

@@ -290,7 +290,7 @@ def events_of(session: Session, application_id: int) -> list[LoanApplicationEven
 
 def progress(events: list[LoanApplicationEvent], status: str) -> list[dict[str, Any]]:
     """The progress line: each state of :data:`states.PROGRESS` with when it was reached; manual review
-    only when the application went through it; an early end (declined, withdrawn, expired) last."""
+    only when the application went through it; an early end (declined, withdrawn, expired, written off) last."""
     reached: dict[str, str | None] = {}
     for e in events:
         if e.from_status != e.to_status and e.to_status not in reached:
@@ -300,7 +300,7 @@ def progress(events: list[LoanApplicationEvent], status: str) -> list[dict[str, 
         if st == "manual_review" and st not in reached:
             continue
         line.append({"state": st, "at": reached.get(st), "done": st in reached, "current": st == status})
-    if status in ("declined", "withdrawn", "expired"):
+    if status in ("declined", "withdrawn", "expired", "written_off"):
         line = [x for x in line if x["done"]]
         line.append({"state": status, "at": reached.get(status), "done": True, "current": True})
     return line
@@ -334,7 +334,7 @@ def application_view(session: Session, app: LoanApplication, *, staff: bool = Fa
     expires = _aware(app.offer_expires_at)
     offer = None
     if app.approved_amount_minor is not None and app.rate_bps is not None and app.status in (
-            "approved", "accepted", "disbursed", "repaying", "closed", "expired"):
+            "approved", "accepted", "disbursed", "repaying", "closed", "expired", "written_off"):
         head = products.schedule_head(app.approved_amount_minor, app.rate_bps, app.term_months, app.method,
                                       now.date(), 3)
         offer = {"amount_minor": app.approved_amount_minor, "rate_bps": app.rate_bps, "term_months": app.term_months,

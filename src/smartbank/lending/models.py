@@ -49,7 +49,7 @@ REPAYMENT_METHODS = ("equal_installment", "equal_principal")  # 等额本息, �
 GRADES = ("A", "B", "C", "D", "E")
 APPLICATION_STATES = (
     "submitted", "scoring", "manual_review", "approved", "declined", "accepted", "disbursed", "repaying",
-    "closed", "withdrawn", "expired",
+    "closed", "withdrawn", "expired", "written_off",
 )
 EMPLOYMENT = ("employed", "self_employed", "business_owner", "retired", "student", "unemployed")
 DECISION_OUTCOMES = ("approve", "decline", "review")

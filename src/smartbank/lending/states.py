@@ -4,7 +4,7 @@
     manual_review -> approved | declined            (a loan officer; two for large amounts)
     approved -> accepted (the customer takes the offer) | withdrawn | expired
     accepted -> disbursed (money paid out through the ledger) -> repaying (first instalment collected)
-    disbursed | repaying -> closed (the loan is repaid in full)
+    disbursed | repaying -> closed (the loan is repaid in full) | written_off (the loan is written off)
     submitted | scoring | manual_review -> withdrawn (the customer changes their mind)
 
 Every move writes a ``loan_application_events`` row (who, from, to, note): the progress the
@@ -25,12 +25,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "manual_review": frozenset({"approved", "declined", "withdrawn"}),
     "approved": frozenset({"accepted", "withdrawn", "expired"}),
     "accepted": frozenset({"disbursed"}),
-    "disbursed": frozenset({"repaying", "closed"}),
-    "repaying": frozenset({"closed"}),
+    "disbursed": frozenset({"repaying", "closed", "written_off"}),
+    "repaying": frozenset({"closed", "written_off"}),
     "declined": frozenset(),
     "withdrawn": frozenset(),
     "expired": frozenset(),
     "closed": frozenset(),
+    "written_off": frozenset(),
 }
 FINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 # the customer-facing progress line, in order (declined / withdrawn / expired end it early)

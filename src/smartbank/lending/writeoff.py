@@ -18,8 +18,7 @@ Unpaid interest and penalty interest were never booked as income (income is book
 nothing is reversed for them. The interest of instalments not yet due is cancelled (no longer charged); what
 was due (principal, interest, penalty) and the principal of later instalments stay owed (账销案存): the
 customer may still pay it with an ordinary repayment, posted as a recovery (``loan_recovery``, see
-:func:`servicing.repay`). The loan application stays in its last state (``disbursed`` or ``repaying``): the
-loan's own status is the record of the write-off.
+:func:`servicing.repay`). The loan application moves to ``written_off`` (a final state).
 """
 
 from __future__ import annotations
@@ -31,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from smartbank.errors import Conflict, IdempotencyConflict, ValidationFailed
 from smartbank.ledger import service as ledger
-from smartbank.lending import servicing
-from smartbank.lending.models import Loan
+from smartbank.lending import servicing, states
+from smartbank.lending.models import Loan, LoanApplication
 from smartbank.money import MAX_MINOR, format_minor
 from smartbank.notifications import service as notifications
 from smartbank.security import service as security
@@ -125,6 +124,10 @@ def write_off(
     if acct.balance_minor == 0 and acct.status != "closed":
         ledger.set_account_status(session, acct, "closed")
     servicing._history(session, loan, d, f"written off: {text}"[:200])
+    app = session.get(LoanApplication, loan.application_id)
+    if app is not None and states.can_move(app.status, "written_off"):
+        states.transition(session, app, "written_off", actor_id=actor.user_id or None,
+                          note=f"loan {loan.number} written off")
     amt, cur, owed_text = format_minor(amount, loan.currency), loan.currency, format_minor(owed, loan.currency)
     notifications.notify(
         session,
