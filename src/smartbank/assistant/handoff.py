@@ -29,6 +29,7 @@ from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.security import service as security
 from smartbank.security.service import Principal
+from smartbank.text import clean_text
 
 __all__ = [
     "AGENT_ROLES", "NEGATIVE", "AlreadyClaimed", "agent_reply", "claim", "close", "counts", "get_conversation",
@@ -283,14 +284,7 @@ def claim(session: Session, actor: Principal, conversation_id: int) -> dict[str,
 
 
 def _text(text: str) -> str:
-    t = (text or "").strip() if isinstance(text, str) else ""
-    if not t:
-        raise ValidationFailed("the reply is empty")
-    if len(t) > MAX_REPLY:
-        raise ValidationFailed(f"the reply is longer than {MAX_REPLY} characters", details={"length": len(t)})
-    if "\x00" in t:
-        raise ValidationFailed("the reply contains a NUL character")
-    return t
+    return clean_text(text, "the reply", MAX_REPLY, empty="the reply is empty")
 
 
 def _own(session: Session, actor: Principal, conversation_id: int) -> tuple[AssistantHandoff, AssistantConversation]:

@@ -32,6 +32,7 @@ from smartbank.lending import applications, decision, products, states
 from smartbank.lending.models import CreditDecision, LoanApplication, LoanApplicationEvent, LoanProduct
 from smartbank.security import service as security
 from smartbank.security.service import Principal
+from smartbank.text import clean_text
 
 __all__ = [
     "DECLINE_REASONS", "OFFICER_ROLES", "SameOfficer", "StaleVersion", "add_note", "claim", "decide", "get_case",
@@ -68,14 +69,7 @@ def _require_officer(actor: Principal) -> None:
 
 
 def _note(note: str | None, *, required: bool = False) -> str:
-    text = (note or "").strip()
-    if required and not text:
-        raise ValidationFailed("a note is required")
-    if len(text) > MAX_NOTE:
-        raise ValidationFailed(f"the note is longer than {MAX_NOTE} characters", details={"length": len(text)})
-    if "\x00" in text:
-        raise ValidationFailed("the note contains a NUL character")
-    return text
+    return clean_text(note, "the note", MAX_NOTE, required=required, empty="a note is required")
 
 
 def _event(session: Session, app: LoanApplication, actor: Principal, note: str) -> None:

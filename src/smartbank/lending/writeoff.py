@@ -36,6 +36,7 @@ from smartbank.money import MAX_MINOR, format_minor
 from smartbank.notifications import service as notifications
 from smartbank.security import service as security
 from smartbank.security.service import Principal
+from smartbank.text import clean_text
 
 __all__ = ["WRITERS", "record_collection", "write_off"]
 
@@ -44,14 +45,7 @@ MAX_REASON = 200
 
 
 def _reason(reason: str | None) -> str:
-    text = (reason or "").strip()
-    if not text:
-        raise ValidationFailed("a reason for the write-off is required")
-    if len(text) > MAX_REASON:
-        raise ValidationFailed(f"the reason is longer than {MAX_REASON} characters", details={"length": len(text)})
-    if "\x00" in text:
-        raise ValidationFailed("the reason contains a NUL character")
-    return text
+    return clean_text(reason, "the reason", MAX_REASON, empty="a reason for the write-off is required")
 
 
 def _snapshot(loan: Loan) -> dict[str, Any]:
@@ -186,10 +180,7 @@ def record_collection(session: Session, actor: Principal, loan_id: int, *, amoun
     officers and administrators; ``key`` makes a retry return the first record (a different request with the
     same key is 409). Refusals write nothing."""
     actor.require_role(*WRITERS)
-    ref = (reference or "").strip()
-    if not ref or len(ref) > MAX_REFERENCE or "\x00" in ref:
-        raise ValidationFailed(f"the payment's reference is required (1-{MAX_REFERENCE} characters)",
-                               details={"reference": reference})
+    ref = clean_text(reference, "the payment's reference", MAX_REFERENCE)
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or not 0 < amount_minor <= MAX_MINOR:
         raise ValidationFailed("the amount must be a positive whole number of fen",
                                details={"amount_minor": amount_minor})

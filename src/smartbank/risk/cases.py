@@ -43,6 +43,7 @@ from smartbank.payments import service as payments
 from smartbank.risk.models import ALERT_RESOLUTIONS, ALERT_STATUSES, RiskAlert, RiskAlertEvent, RiskDecision, RiskLabel
 from smartbank.security import service as security
 from smartbank.security.service import Principal
+from smartbank.text import clean_text
 
 __all__ = [
     "ACTIONS", "HIGH_AMOUNT_MINOR", "HIGH_SCORE", "OFFICER_ROLES", "add_note", "allowed_actions", "assign", "counts",
@@ -344,13 +345,7 @@ def assign(session: Session, actor: Principal, alert_id: int, *, user_id: int | 
 def add_note(session: Session, actor: Principal, alert_id: int, note: str) -> dict[str, Any]:
     """A note on the case's timeline (also after it is closed)."""
     _require_officer(actor)
-    text = (note or "").strip()
-    if not text:
-        raise ValidationFailed("the note is empty")
-    if len(text) > MAX_NOTE:
-        raise ValidationFailed(f"the note is longer than {MAX_NOTE} characters", details={"length": len(text)})
-    if "\x00" in text:
-        raise ValidationFailed("the note contains a NUL character")
+    text = clean_text(note, "the note", MAX_NOTE, empty="the note is empty")
     alert = _load(session, alert_id, lock=True)
     _event(session, alert.id, actor.user_id, "note", text)
     session.flush()
@@ -402,11 +397,7 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
         raise ValidationFailed("resolution is fraud or false_alarm", details={"resolution": resolution})
     if action not in ACTIONS:
         raise ValidationFailed("action is release, void, reverse or none", details={"action": action})
-    note = (note or "").strip()
-    if len(note) > MAX_NOTE:
-        raise ValidationFailed(f"the note is longer than {MAX_NOTE} characters", details={"length": len(note)})
-    if "\x00" in note:
-        raise ValidationFailed("the note contains a NUL character")
+    note = clean_text(note, "the note", MAX_NOTE, required=False)
     alert = _load(session, alert_id, lock=True)
     if alert.status == "closed":
         raise Conflict("the alert is already resolved",
