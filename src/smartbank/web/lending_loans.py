@@ -222,35 +222,34 @@ def book_loan(request: Request, loan_id: int, actor: Staff) -> Response:
     return _book_loan_page(request, actor, loan_id)
 
 
-@router.post(BOOK + "/{loan_id}/write-off")
-def write_off(request: Request, loan_id: int, actor: Staff, reason: F = "") -> Response:
-    """Risk officers and administrators write off a loan classified loss (audited, one transaction)."""
+def _staff_action(request: Request, actor: Principal, loan_id: int, work: Any, notice: str,
+                  **form: Any) -> Response:
+    """Run a staff action on a loan in one transaction: back to the loan with a notice, or the loan page again
+    with the refusal and what was typed (403 and 404 go to the error page)."""
     require_page(actor, BOOK)
     try:
-        db.run_in_transaction(lambda s: writeoff.write_off(s, actor, loan_id, reason=reason))
+        db.run_in_transaction(work)
     except (Forbidden, NotFound):
         raise
     except SmartbankError as exc:
         code = exc.status_code if exc.status_code in (409, 422) else 422
         return _book_loan_page(request, actor, loan_id, error=forms.message(exc, lang_of(request)), status_code=code,
-                               reason=reason)
-    return RedirectResponse(f"{BOOK}/{loan_id}?notice=loan_written_off", status_code=303)
+                               **form)
+    return RedirectResponse(f"{BOOK}/{loan_id}?notice={notice}", status_code=303)
+
+
+@router.post(BOOK + "/{loan_id}/write-off")
+def write_off(request: Request, loan_id: int, actor: Staff, reason: F = "") -> Response:
+    """Risk officers and administrators write off a loan classified loss (audited, one transaction)."""
+    return _staff_action(request, actor, loan_id, lambda s: writeoff.write_off(s, actor, loan_id, reason=reason),
+                         "loan_written_off", reason=reason)
 
 
 @router.post(BOOK + "/{loan_id}/collections")
 def record_collection(request: Request, loan_id: int, actor: Staff, amount: F = "", reference: F = "",
                       idempotency_key: F = "") -> Response:
     """Risk officers and administrators record money received for a written-off loan (audited)."""
-    require_page(actor, BOOK)
     values = {"amount": amount, "reference": reference, "idempotency_key": forms.key_or_new(idempotency_key)}
-    try:
-        db.run_in_transaction(lambda s: writeoff.record_collection(
-            s, actor, loan_id, amount_minor=forms.amount(amount), reference=reference,
-            key=values["idempotency_key"]))
-    except (Forbidden, NotFound):
-        raise
-    except SmartbankError as exc:
-        code = exc.status_code if exc.status_code in (409, 422) else 422
-        return _book_loan_page(request, actor, loan_id, error=forms.message(exc, lang_of(request)), status_code=code,
-                               collection=values)
-    return RedirectResponse(f"{BOOK}/{loan_id}?notice=loan_collected", status_code=303)
+    return _staff_action(request, actor, loan_id, lambda s: writeoff.record_collection(
+        s, actor, loan_id, amount_minor=forms.amount(amount), reference=reference, key=values["idempotency_key"]),
+        "loan_collected", collection=values)
