@@ -73,13 +73,9 @@ def test_a_part_more_than_is_due_is_refused_in_plain_words(bank, engine):
 
 
 def test_a_written_off_loan_is_repaid_as_a_recovery(bank, engine):
-    from smartbank.lending import writeoff
-    from tests.lending.test_writeoff import LOSS_DAY, _staff, bad_loan
+    from tests.lending.test_writeoff import written_off
 
-    loan_id, acct, me = bad_loan(bank, engine)
-    with db.session_scope(engine) as s:
-        owed = writeoff.write_off(s, _staff(bank, "risk1", "risk_officer"), loan_id, reason="gone",
-                                  day=LOSS_DAY)["still_owed_minor"]
+    loan_id, acct, me, owed = written_off(bank, engine)
     fund(bank, acct, owed, "found-money")
     r = say(me, "我要还款")
     assert r["replies"][-1]["kind"] == "confirm" and f"¥{owed // 100:,}.{owed % 100:02d}" in r["replies"][-1]["text"]

@@ -58,6 +58,17 @@ def bad_loan(bank, engine, day: date = LOSS_DAY, *, name: str = "张伟") -> tup
     return loan_id, acct, me
 
 
+def written_off(bank, engine, *, name: str = "张伟", risk_user: str = "risk1",
+                reason: str = "uncollectable") -> tuple[int, int, Principal, int]:
+    """A :func:`bad_loan` written off on LOSS_DAY by the risk officer ``risk_user`` (created here). Returns
+    (loan id, deposit account, the customer, what is still owed)."""
+    loan_id, acct, me = bad_loan(bank, engine, name=name)
+    with db.session_scope(engine) as s:
+        owed = writeoff.write_off(s, _staff(bank, risk_user, "risk_officer"), loan_id, reason=reason,
+                                  day=LOSS_DAY)["still_owed_minor"]
+    return loan_id, acct, me, owed
+
+
 def _state(engine) -> tuple:
     with engine.connect() as c:
         return tuple(
@@ -390,10 +401,7 @@ def test_cli_write_off_as_a_named_staff_user(bank, engine, database_url):
 def test_the_assistant_tells_what_is_still_owed_on_a_written_off_loan(bank, engine):
     from smartbank.assistant import service as assistant
 
-    loan_id, _acct, me = bad_loan(bank, engine)
-    with db.session_scope(engine) as s:
-        owed = writeoff.write_off(s, _staff(bank, "risk1", "risk_officer"), loan_id, reason="uncollectable",
-                                  day=LOSS_DAY)["still_owed_minor"]
+    loan_id, _acct, me, owed = written_off(bank, engine)
     r = db.run_in_transaction(lambda s: assistant.send(s, me, text="查一下我的贷款", conversation_id=None))
     assert r["intent"] == "loan_status"
     reply = r["replies"][-1]["text"]
@@ -406,10 +414,10 @@ def test_recoveries_in_any_parts_conserve_money_and_never_exceed_what_is_owed(ba
     """Whatever the parts, each recovery moves exactly its amount out of the customer's account, what is still
     owed falls by exactly that, income plus reversed expense equal what was paid, the allowance is untouched,
     and a part larger than what is left is refused without writing anything."""
-    loan_id, acct, me = bad_loan(bank, engine, name=f"张{len(parts)}")
-    with db.session_scope(engine) as s:
-        owed = writeoff.write_off(s, _staff(bank, f"risk{loan_id}", "risk_officer"), loan_id, reason="gone",
-                                  day=LOSS_DAY)["still_owed_minor"]
+    import secrets  # a new officer per example: usernames are unique
+
+    loan_id, acct, me, owed = written_off(bank, engine, name=f"张{len(parts)}",
+                                          risk_user=f"risk{secrets.token_hex(4)}", reason="gone")
     fund(bank, acct, owed, f"money-{loan_id}")
     start, allowance, paid = _income(engine), _allowance(engine), 0
     for i, part in enumerate(parts):

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from smartbank import db
 from smartbank.lending.models import Loan
-from tests.lending.test_writeoff import bad_loan
+from tests.lending.test_writeoff import bad_loan, written_off
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
 
@@ -69,15 +69,9 @@ def test_loan_officers_see_no_write_off_form(client, bank, engine):
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_customer_pays_what_is_still_owed_on_the_portal(client, bank, engine, lang):
-    from smartbank.lending import writeoff
-    from smartbank.security.service import Principal
     from tests.lending.support import fund
 
-    loan_id, acct, me = bad_loan(bank, engine)
-    risk = Principal(user_id=bank.user("risk1", role="risk_officer"), username="risk1", role="risk_officer",
-                     customer_id=None)
-    with db.session_scope(engine) as s:
-        owed = writeoff.write_off(s, risk, loan_id, reason="uncollectable")["still_owed_minor"]
+    loan_id, acct, me, owed = written_off(bank, engine)
     fund(bank, acct, 20_000, "found-money")
     client.cookies.set("sb_lang", lang)
     sign_in(client, me.username)
@@ -98,14 +92,9 @@ def test_the_customer_pays_what_is_still_owed_on_the_portal(client, bank, engine
 
 
 def test_console_records_money_collected_on_a_written_off_loan(client, bank, engine):
-    from smartbank.lending import servicing, writeoff
-    from smartbank.security.service import Principal
+    from smartbank.lending import servicing
 
-    loan_id, _acct, me = bad_loan(bank, engine)
-    risk = Principal(user_id=bank.user("risk1", role="risk_officer"), username="risk1", role="risk_officer",
-                     customer_id=None)
-    with db.session_scope(engine) as s:
-        owed = writeoff.write_off(s, risk, loan_id, reason="gone")["still_owed_minor"]
+    loan_id, _acct, me, owed = written_off(bank, engine)
     sign_in(client, "risk1", console=True)
     page = f"/console/lending/book/{loan_id}"
     r = client.get(page)
