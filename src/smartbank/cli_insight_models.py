@@ -58,11 +58,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer)
         console.print(f"CLV: {m['clv_method']} for {m['clv_customers']:,} customers ({m['clv_detail']['reason']})")
         skipped = m["skipped"]
         auc = m["churn_auc"]
-        if "churn" in skipped:
-            pass
-        elif auc is None:
+        if "churn" not in skipped and auc is None:
             console.print("churn: AUC n/a (one class)")
-        else:
+        elif "churn" not in skipped:
             console.print(
                 f"churn: AUC {auc:.3f} (recency alone {m['churn_baseline_auc_recency']:.3f}), "
                 f"lift@top10% {m['churn_lift_top_decile']:.2f}, capture@top10% {m['churn_capture_top_decile']:.1%}, "
