@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from smartbank import config, db
+from smartbank import clock, config, db
 from smartbank.ops.migrate import upgrade
 
 PG_URL = os.environ.get("SMARTBANK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -35,6 +35,18 @@ TABLES = [
     "customer_daily_usage", "business_days", "audit_log", "auth_sessions", "users", "transfers", "accounts",
     "customers",
 ]
+
+
+# The bank's clock in every test: it starts at this instant (bank time) and ticks. No test depends on the
+# day it runs; SMARTBANK_TEST_NOW moves the whole suite to another instant.
+TEST_NOW = clock.parse_instant(os.environ.get("SMARTBANK_TEST_NOW", "2026-11-24T10:00:00+08:00"))
+
+
+@pytest.fixture(autouse=True)
+def bank_clock() -> Iterator[clock.TickingClock]:
+    """The platform clock for this test, started at ``TEST_NOW``; ``bank_clock.advance(timedelta)`` moves it."""
+    with clock.use(clock.TickingClock(TEST_NOW)) as c:
+        yield c  # type: ignore[misc]
 
 
 def _pg_available() -> bool:

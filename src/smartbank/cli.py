@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from smartbank import clock
+
 app = typer.Typer(help="smartbank: an open-source intelligent digital-banking platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger: verify and seal the tamper-evident journal.", no_args_is_help=True)
@@ -115,7 +117,7 @@ def close_of_day(
 
     _use(database_url)
     try:
-        until = date.fromisoformat(day) if day else date.today()
+        until = date.fromisoformat(day) if day else clock.today()
     except ValueError:
         console.print(f"[red]not a date: {day!r} (use YYYY-MM-DD)[/]")
         raise typer.Exit(2) from None
@@ -333,7 +335,7 @@ def _demo_wealth(seed: int) -> None:
     where the shared data has them), the first demo customer assessed (middle answers) with two holdings and the
     second left unassessed, other customers' assessments and purchases settled day by day, and the
     recommender trained on those holdings (:mod:`smartbank.synth.wealth`)."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from sqlalchemy import select
 
@@ -358,7 +360,7 @@ def _demo_wealth(seed: int) -> None:
         q = questionnaire.active(s)
         assert q is not None
         answers = {qq["id"]: len(qq["options"]) // 2 for qq in q.questions}
-        at = datetime.now(UTC) - timedelta(days=40)
+        at = clock.now() - timedelta(days=40)
         questionnaire.take(s, me, answers, now=at)
         acct = demand_account(s, u.customer_id)
         for code, amount in (("WMP-FI", 2_000_000), ("F-BOND", 1_000_000)):
@@ -397,7 +399,7 @@ def _demo_insight(seed: int) -> None:
     with console.status("training the insight models on the demo bank ..."):
         activity = extract.load_activity(engine)
         last = activity["ts"].max() if activity.height else None
-        as_of = last.date() + timedelta(days=1) if last is not None else date.today()  # type: ignore[union-attr]
+        as_of = last.date() + timedelta(days=1) if last is not None else clock.today()  # type: ignore[union-attr]
         trained = analytics.train_all(activity, extract.load_customers(engine), as_of, seed=seed)
     for name, why in trained["skipped"].items():
         console.print(f"insight: [yellow]{name} not trained[/] ({why})")

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from smartbank import clock
+
 
 def _load_source(source: str, as_of: date | None) -> tuple[Any, Any, date, Any]:
     """(activity, customers, as_of, holdings or None: card_fraud has no balances)."""
@@ -29,7 +31,7 @@ def _load_source(source: str, as_of: date | None) -> tuple[Any, Any, date, Any]:
         raise typer.BadParameter(f"unknown source {source!r} (card_fraud | database)")
     if as_of is None:
         last = activity["ts"].max()
-        as_of = (last.date() + timedelta(days=1)) if last is not None else date.today()  # type: ignore[union-attr]
+        as_of = (last.date() + timedelta(days=1)) if last is not None else clock.today()  # type: ignore[union-attr]
     return activity, customers, as_of, holdings
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from smartbank import clock
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -321,14 +323,13 @@ def register_risk(risk_app: typer.Typer) -> None:
 def _bank_history(database_url: str | None, *, days: int, delay_days: int) -> pl.DataFrame:
     """The bank's customer payments of the last ``days`` days in the TX_SCHEMA frame: confirmed frauds 1,
     other payments older than the label delay 0 (genuine), younger unlabelled ones null."""
-    from zoneinfo import ZoneInfo
 
     import polars as pl
 
     from smartbank import db
     from smartbank.risk import rules
 
-    now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)  # history_frame reads bank-local times
+    now = clock.local_now().replace(tzinfo=None)  # history_frame reads bank-local times
     frame = db.run_in_transaction(lambda s: rules.history_frame(s, now - timedelta(days=days), now),
                                   engine=db.get_engine(database_url))
     cutoff = now - timedelta(days=delay_days)

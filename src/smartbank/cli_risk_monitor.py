@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from smartbank import clock
+
 
 def _parse_now(text: str | None) -> datetime:
     if not text:
-        return datetime.now(UTC)
+        return clock.now()
     try:
         dt = datetime.fromisoformat(text)
     except ValueError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.assistant.entities import Party
 from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, SmartbankError
 from smartbank.ledger import service as ledger
@@ -132,7 +133,7 @@ def transfer(session: Session, actor: Principal, slots: dict[str, Any], *, key: 
         raise NotFound("payee not found")
     src = paying_account(session, actor)
     when = slots.get("date")
-    if when and date.fromisoformat(when) > date.today():
+    if when and date.fromisoformat(when) > clock.today():
         def schedule() -> Any:
             s = payments.schedule_transfer(session, actor, from_account_id=src.id,
                                            to_account_number=payee.account_number,

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage
 from smartbank.db import aware as _aware
 from smartbank.errors import ValidationFailed
@@ -34,7 +35,7 @@ TOP = 10
 
 def default_range(today: date | None = None) -> tuple[date, date]:
     """The last 30 days, today included."""
-    end = today or datetime.now(UTC).date()
+    end = today or clock.today()
     return end - timedelta(days=29), end
 
 
@@ -53,7 +54,7 @@ def summary(session: Session, actor: Principal, *, start: date | None = None, en
     d0, d1 = default_range()
     start, end = start or (end - timedelta(days=29) if end else d0), end or d1
     lo, hi = _bounds(start, end)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
 
     convs = list(session.execute(select(
         AssistantConversation.id, AssistantConversation.handoff_reason, AssistantConversation.satisfaction).where(

@@ -23,12 +23,12 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.assistant.models import FaqEntry
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.security import service as security
@@ -323,7 +323,7 @@ def create_entry(session: Session, actor: Principal, **fields: Any) -> dict[str,
     e = FaqEntry(category=data.get("category", "general"), question_zh=data["question_zh"],
                  question_en=data["question_en"], variants=data.get("variants", []), answer_zh=data["answer_zh"],
                  answer_en=data["answer_en"], active=True, version=1, updated_by=actor.user_id or None,
-                 updated_at=datetime.now(UTC))
+                 updated_at=clock.now())
     session.add(e)
     session.flush()
     out = entry_dict(e)
@@ -348,7 +348,7 @@ def update_entry(session: Session, actor: Principal, entry_id: int, *, version: 
         setattr(e, k, v)
     e.version += 1
     e.updated_by = actor.user_id or None
-    e.updated_at = datetime.now(UTC)
+    e.updated_at = clock.now()
     session.flush()
     after = entry_dict(e)
     security.audit(session, actor, action="faq.update", object_type="faq_entry", object_id=e.id,
@@ -367,7 +367,7 @@ def set_active(session: Session, actor: Principal, entry_id: int, active: bool) 
     e.active = active
     e.version += 1
     e.updated_by = actor.user_id or None
-    e.updated_at = datetime.now(UTC)
+    e.updated_at = clock.now()
     session.flush()
     after = entry_dict(e)
     security.audit(session, actor, action="faq.activate" if active else "faq.deactivate",

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, AssistantHandoff, AssistantMessage
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
@@ -47,7 +48,7 @@ class AlreadyClaimed(Conflict):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _iso(dt: datetime | None) -> str | None:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank import clock
 from smartbank.db import Base, BigId
 
 CONVERSATION_STATUSES = ("bot", "waiting", "agent", "closed")
@@ -44,8 +45,8 @@ class AssistantConversation(Base):
     top_intent: Mapped[str | None] = mapped_column(String(64))
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1..5
     satisfaction_comment: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -69,7 +70,7 @@ class AssistantMessage(Base):
     action: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {name, status, result / error code}
     model_versions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     latency_ms: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class FaqEntry(Base):
@@ -85,7 +86,7 @@ class FaqEntry(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[int | None] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class AssistantHandoff(Base):
@@ -100,7 +101,7 @@ class AssistantHandoff(Base):
     status: Mapped[str] = mapped_column(String(12), default="waiting")
     assigned_to: Mapped[int | None] = mapped_column(BigInteger)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # detected intent, slots, sentiment, context
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     sla_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

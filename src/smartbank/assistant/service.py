@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.assistant import actions, entities, intents
 from smartbank.assistant.dialogue import Dialogue, Nlu, say
 from smartbank.assistant.models import AssistantConversation, AssistantMessage
@@ -110,7 +111,7 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
             lang = conv.language
     value, emotion, sentiment_version = _sentiment(text)
     conv.language = lang
-    now = datetime.now(UTC)
+    now = clock.now()
     conv.updated_at = now
     prev = conv.last_sentiment
     conv.last_sentiment = value
@@ -121,7 +122,7 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
         session.flush()
         return {"conversation_id": conv.id, "status": conv.status, "replies": [], "intent": None,
                 "confidence": None, "entities": {}, "sentiment": value, "action": None}
-    today = today or date.today()
+    today = today or clock.today()
     parties = actions.parties(session, actor)
     pred = intents.classify(text)
     ent = entities.extract(text, today=today, candidates=parties)
@@ -191,7 +192,7 @@ def rate(session: Session, actor: Principal, conversation_id: int, *, score: int
     c.satisfaction = score
     c.satisfaction_comment = comment
     c.status = "closed"
-    c.closed_at = datetime.now(UTC)
+    c.closed_at = clock.now()
     c.version += 1
     session.flush()
     return _conv_dict(c)

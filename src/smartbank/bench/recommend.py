@@ -15,13 +15,14 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
 from sqlalchemy import func, insert, pool, select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.security.service import Principal
 
 PREFIX = "RBENCH"
@@ -43,7 +44,7 @@ def build(url: str, *, customers: int, items: int, seed: int = 7) -> dict[str, A
     upgrade(url)
     engine = make_engine(url, poolclass=pool.NullPool)
     rng = random.Random(seed)
-    now = datetime.now(UTC)
+    now = clock.now()
     with session_scope(engine) as s:
         have = s.scalar(select(func.count(Customer.id)).where(Customer.number.like(f"{PREFIX}%"))) or 0
         if have >= customers:

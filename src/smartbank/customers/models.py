@@ -5,6 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank import clock
 from smartbank.db import Base, BigId
 
 
@@ -29,7 +30,7 @@ class Customer(Base):
     risk_level: Mapped[str] = mapped_column(String(8), default="low")
     daily_limit_minor: Mapped[int | None] = mapped_column(BigInteger)  # None = bank default
     status: Mapped[str] = mapped_column(String(16), default="active")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
     __table_args__ = (
         Index("ix_customers_id_doc", "id_type", "id_number", unique=True),

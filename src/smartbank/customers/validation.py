@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from smartbank import clock
 from smartbank.errors import ValidationFailed
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -43,7 +44,7 @@ def parse_resident_id(raw: str, *, today: date | None = None) -> ResidentId:
     except ValueError as exc:
         raise ValidationFailed("the resident ID number has an impossible birth date",
                                details={"id_number": raw}) from exc
-    today = today or date.today()
+    today = today or clock.today()
     if born > today or born.year < 1900:
         raise ValidationFailed("the resident ID number's birth date is out of range", details={"id_number": raw})
     if resident_id_check_digit(number[:17]) != number[17]:

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank import clock
 from smartbank.db import Base, BigId
 
 
@@ -48,7 +49,7 @@ class ImportBatch(Base):
     rule_hits: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # rule code -> count
     report_path: Mapped[str | None] = mapped_column(String(500))
     rejects_path: Mapped[str | None] = mapped_column(String(500))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -127,7 +128,7 @@ class TagDefinition(Base):
     audience: Mapped[str] = mapped_column(String(16), default="staff")  # staff | customer
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
     __table_args__ = (UniqueConstraint("code", "version", name="uq_tag_definitions_code_version"),)
 
@@ -156,7 +157,7 @@ class Segment(Base):
     description: Mapped[dict[str, Any]] = mapped_column(JSON)  # words and the figures behind them
     centroid: Mapped[dict[str, Any]] = mapped_column(JSON)
     size: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class InsightState(Base):

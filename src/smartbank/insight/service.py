@@ -35,14 +35,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.config import get_settings
 from smartbank.errors import Forbidden, NotFound, ValidationFailed
 from smartbank.insight import extract
@@ -67,7 +67,7 @@ _WRITE_CHUNK = 5000
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return clock.today()
 
 
 @contextmanager
@@ -179,7 +179,7 @@ def _plain(v: Any) -> Any:
 
 def _write(session: Session, df: pl.DataFrame, analytics: pl.DataFrame | None, tagged: pl.DataFrame,
            as_of: date, customer_ids: Sequence[int] | None) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     if customer_ids is None:
         session.execute(delete(CustomerTag))
         session.execute(delete(CustomerProfile))
@@ -203,7 +203,7 @@ def _state(session: Session) -> dict[str, int]:
 
 
 def _set_state(session: Session, values: dict[str, int]) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     for k, v in values.items():
         row = session.get(InsightState, k)
         if row is None:

@@ -28,13 +28,14 @@ import ast
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import polars as pl
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.insight import features as F
 from smartbank.insight.models import TagDefinition
@@ -280,7 +281,7 @@ DEFAULT_TAGS: tuple[DefaultTag, ...] = (
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def seed_defaults(session: Session) -> int:

@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank import clock
 from smartbank.db import Base, BigId
 
 PRODUCT_KINDS = ("consumer", "business", "secured")
@@ -87,7 +88,7 @@ class LoanProduct(Base):
     status: Mapped[str] = mapped_column(String(12), default="active")  # active | retired
     description_en: Mapped[str] = mapped_column(Text, default="")
     description_zh: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class ReferenceRate(Base):
@@ -99,7 +100,7 @@ class ReferenceRate(Base):
     effective_date: Mapped[date] = mapped_column(Date)
     rate_bps: Mapped[int] = mapped_column(Integer)  # 300 = 3.00% a year
     created_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class LoanApplication(Base):
@@ -141,8 +142,8 @@ class LoanApplication(Base):
     maker_id: Mapped[int | None] = mapped_column(BigInteger)  # first officer of a maker-checker approval
     loan_id: Mapped[int | None] = mapped_column(BigInteger)
     offer_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -155,7 +156,7 @@ class LoanApplicationEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[int | None] = mapped_column(BigInteger)  # users.id; null = the system
     note: Mapped[str | None] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class CreditDecision(Base):
@@ -183,7 +184,7 @@ class CreditDecision(Base):
     features: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
     latency_ms: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class Loan(Base):
@@ -254,7 +255,7 @@ class LoanRepayment(Base):
     transfer_ids: Mapped[list[Any] | None] = mapped_column(JSON)
     idempotency_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     initiated_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class LoanStatusHistory(Base):
@@ -283,7 +284,7 @@ class LoanWarning(Base):
     reasons: Mapped[list[Any] | None] = mapped_column(JSON)  # [{code, en, zh}]
     risk_warning_id: Mapped[int | None] = mapped_column(BigInteger)  # the row on the risk dashboard
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | paid | missed
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class CreditBlacklist(Base):
@@ -298,4 +299,4 @@ class CreditBlacklist(Base):
     reason: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     added_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())

@@ -18,12 +18,13 @@ Deciding (:func:`decide`):
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.customers import service as customers
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
@@ -61,7 +62,7 @@ class StaleVersion(Conflict):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _require_officer(actor: Principal) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.lending import classification as cls
@@ -68,7 +69,7 @@ OPEN = ("due", "overdue")
 
 
 def today() -> date:
-    return datetime.now(LOCAL_TZ).date()
+    return clock.today()
 
 
 # ------------------------------------------------------------------------------------------------

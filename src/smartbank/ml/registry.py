@@ -17,10 +17,11 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from smartbank import clock
 from smartbank.errors import SmartbankError
 
 __all__ = [
@@ -158,7 +159,7 @@ def save_model(
 ) -> LoadedModel:
     """Write ``objects`` (key -> booster / JSON data / sklearn object) as a new version of ``name``."""
     root = Path(model_dir) if model_dir is not None else default_model_dir()
-    now = datetime.now(UTC)
+    now = clock.now()
     version = version or now.strftime("%Y%m%dT%H%M%S%fZ")
     folder = root / name / version
     if folder.exists():

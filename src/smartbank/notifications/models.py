@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank import clock
 from smartbank.db import Base, BigId
 
 
@@ -24,5 +25,5 @@ class Notification(Base):
     body_en: Mapped[str] = mapped_column(Text)
     body_zh: Mapped[str] = mapped_column(Text)
     ref: Mapped[str | None] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -5,12 +5,12 @@ Each message is stored in Chinese and English; the reader's language chooses whi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import NotFound
 from smartbank.notifications.models import Notification
 from smartbank.security.service import Principal
@@ -37,7 +37,7 @@ def notify(
         body_en=body_en,
         body_zh=body_zh,
         ref=ref,
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
     )
     session.add(n)
     session.flush()
@@ -81,7 +81,7 @@ def mark_read(session: Session, actor: Principal, notification_id: int | None = 
     stmt = update(Notification).where(Notification.customer_id == cid, Notification.read_at.is_(None))
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)
-    res = session.execute(stmt.values(read_at=datetime.now(UTC)))
+    res = session.execute(stmt.values(read_at=clock.now()))
     marked = int(getattr(res, "rowcount", 0) or 0)
     if notification_id is not None and marked == 0 and session.scalar(
             select(Notification.id).where(Notification.id == notification_id, Notification.customer_id == cid)) is None:

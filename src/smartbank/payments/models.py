@@ -5,6 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank import clock
 from smartbank.customers import models as _customers_models  # noqa: F401 - foreign-key targets
 from smartbank.db import Base, BigId
 from smartbank.ledger import models as _ledger_models  # noqa: F401 - foreign-key targets
@@ -21,7 +22,7 @@ class Payee(Base):
     name: Mapped[str] = mapped_column(String(200))
     account_number: Mapped[str] = mapped_column(String(32))
     nickname: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
     __table_args__ = (UniqueConstraint("customer_id", "account_number", name="uq_payees_customer_account"),)
 
@@ -45,7 +46,7 @@ class ScheduledTransfer(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active|completed|cancelled
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class Biller(Base):

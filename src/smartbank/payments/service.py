@@ -18,6 +18,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, SmartbankError, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
@@ -219,7 +220,7 @@ def schedule_transfer(session: Session, actor: Principal, *, from_account_id: in
         raise ValidationFailed(f"frequency must be one of {', '.join(FREQUENCIES)}")
     if not isinstance(amount_minor, int) or amount_minor <= 0:
         raise ValidationFailed("amount must be positive")
-    today = today or date.today()
+    today = today or clock.today()
     if start_date < today:
         raise ValidationFailed("the first run cannot be in the past", details={"start_date": str(start_date)})
     if end_date is not None and end_date < start_date:

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.recommend.algorithms import EASE
 from smartbank.recommend.models import RecEvent, RecItem
 
@@ -193,7 +194,7 @@ class RecEngine:
         """Load items, segments and the feedback of the last :data:`HISTORY_DAYS`, then load or fit ``B``."""
         items = load_items(session)
         segments = _segments(session)
-        since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
+        since = clock.now() - timedelta(days=HISTORY_DAYS)
         events = _feedback_rows(session, since)
         holds = _holdings(session)
         with self.lock:
@@ -337,7 +338,7 @@ class RecEngine:
                 return
         if now - self._checked["events"] >= REFRESH_SECONDS:
             self._checked["events"] = now
-            since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
+            since = clock.now() - timedelta(days=HISTORY_DAYS)
             rows = _feedback_rows(session, since, max(0, self.watermark - OVERLAP_EVENTS))
             with self.lock:
                 for eid, c, i, e in rows:

@@ -19,13 +19,14 @@ when the transaction commits (nothing from a rolled-back transaction), other pro
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.db import aware as _aware
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.recommend import engine as rec_engine
@@ -112,7 +113,7 @@ def record(session: Session, actor: Principal, *, event: str, item_key: str | No
     elif event != "view":
         raise ValidationFailed(f"a {event} names the list it came from (served_id)")
     e = RecEvent(customer_id=actor.customer_id, item_id=item.id, event=event, weight=1.0, served_id=served_id,
-                 slot=slot, model_version=model_version, at=datetime.now(UTC))
+                 slot=slot, model_version=model_version, at=clock.now())
     session.add(e)
     session.flush()
     _observe_later(session, [(actor.customer_id, item.id, event)])
@@ -158,7 +159,7 @@ def record_purchase(session: Session, actor: Principal, *, customer_id: int, ite
     if actor.role == "customer" and actor.customer_id != customer_id:
         raise NotFound("customer not found", details={"customer_id": customer_id})
     item = _item(session, item_key=item_key)
-    at = at or datetime.now(UTC)
+    at = at or clock.now()
     rows = _purchase_rows(session, customer_id, item, at, served_id)
     session.execute(insert(RecEvent), rows)
     _observe_later(session, [(customer_id, item.id, "purchase")])
@@ -189,7 +190,7 @@ def sync_wealth(session: Session, actor: Principal) -> dict[str, int]:
         if i is not None and (int(c), i) not in have_hold:
             rows.append({"customer_id": int(c), "item_id": i, "event": "hold", "weight": 1.0, "served_id": None,
                          "slot": None, "model_version": None,
-                         "at": _aware(opened) if isinstance(opened, datetime) else datetime.now(UTC)})
+                         "at": _aware(opened) if isinstance(opened, datetime) else clock.now()})
             have_hold.add((int(c), i))
             holds += 1
     buys = conversions = 0
@@ -199,7 +200,7 @@ def sync_wealth(session: Session, actor: Principal) -> dict[str, int]:
         i = wealth_items.get(int(p))
         if i is None:
             continue
-        at = _aware(created) if isinstance(created, datetime) else datetime.now(UTC)
+        at = _aware(created) if isinstance(created, datetime) else clock.now()
         if (int(c), i, at.replace(microsecond=0)) in have_buy:
             continue
         new = _purchase_rows(session, int(c), by_id[i], at, int(rec_id) if rec_id else None)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank import clock
 from smartbank.db import Base, BigId
 
 ITEM_TYPES = ("wealth", "loan", "offer")
@@ -35,7 +36,7 @@ class RecItem(Base):
     risk_level: Mapped[str | None] = mapped_column(String(2))  # R1..R5 for investment products
     features: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # content features (asset class, term, tags)
     status: Mapped[str] = mapped_column(String(12), default="active")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class RecEvent(Base):
@@ -53,7 +54,7 @@ class RecEvent(Base):
     served_id: Mapped[int | None] = mapped_column(BigInteger)  # the list it came from, if any
     slot: Mapped[str | None] = mapped_column(String(32))
     model_version: Mapped[str | None] = mapped_column(String(80))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class RecServed(Base):
@@ -67,4 +68,4 @@ class RecServed(Base):
     items: Mapped[list[Any]] = mapped_column(JSON)  # [{item_id, score, reason_code, en, zh, source}]
     filtered: Mapped[list[Any] | None] = mapped_column(JSON)  # [{item_id, rule}] removed after ranking
     latency_us: Mapped[int | None] = mapped_column(BigInteger)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import ValidationFailed
 from smartbank.recommend.models import RecEvent, RecServed
 from smartbank.security.service import Principal
@@ -50,7 +51,7 @@ def report(session: Session, actor: Principal, *, date_from: date | None = None,
            ) -> dict[str, Any]:
     """CTR and conversion per slot, per model version and per (slot, model) between two days."""
     actor.require_role(*REPORT_ROLES)
-    date_to = date_to or datetime.now(UTC).date()
+    date_to = date_to or clock.today()
     date_from = date_from or date_to - timedelta(days=29)
     if date_from > date_to:
         raise ValidationFailed("date_from is after date_to", details={"date_from": str(date_from),

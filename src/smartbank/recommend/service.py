@@ -23,12 +23,12 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.recommend import engine as rec_engine
 from smartbank.recommend.models import RecEvent, RecServed
@@ -124,7 +124,7 @@ def _age(session: Session, customer_id: int) -> tuple[int | None, str | None]:
             born = None
     if born is None:
         return None, c.kind
-    d = date.today()
+    d = clock.today()
     return d.year - born.year - ((d.month, d.day) < (born.month, born.day)), c.kind
 
 
@@ -238,7 +238,7 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
                           "asset_class": f.get("asset_class"), "risk_level": f.get("risk_level"),
                           "score": round(r.score, 6), "reason": {k: reason[k] for k in ("code", "en", "zh")},
                           "source": reason["source"], "link": _link(t, str(code))})
-    now = datetime.now(UTC)
+    now = clock.now()
     latency_us = int((time.perf_counter() - t0) * 1e6)
     if session.get_bind().dialect.name == "postgresql":
         # the list and its impressions are a log: the commit need not wait for the disk (a crash may lose

@@ -27,12 +27,13 @@ Only risk officers (and administrators) see or touch alerts; every other role ge
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.customers import service as customers
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
@@ -60,7 +61,7 @@ QUEUE_FILTERS = ("active", "all", *ALERT_STATUSES)
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _iso(dt: datetime | None) -> str | None:

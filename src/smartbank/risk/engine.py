@@ -33,6 +33,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.risk.features import HISTORY_DAYS, TX_SCHEMA
 from smartbank.risk.online import OnlineScorer, OnlineState
@@ -80,7 +81,7 @@ class RiskEngine:
         from smartbank.ledger import service as ledger
         from smartbank.risk.models import RiskLabel
 
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         since = now - timedelta(days=HISTORY_DAYS + self.delay_days + 1)
         rows = ledger.customer_payments_since(session, since)
         labels = dict(session.execute(select(RiskLabel.transfer_id, RiskLabel.label)

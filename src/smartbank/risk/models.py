@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank import clock
 from smartbank.db import Base, BigId
 
 DECISIONS = ("allow", "challenge", "review", "block")
@@ -58,7 +59,7 @@ class RiskDecision(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     transfer_id: Mapped[int | None] = mapped_column(BigInteger)  # null when nothing was posted or held
     customer_id: Mapped[int | None] = mapped_column(BigInteger)
     account_id: Mapped[int] = mapped_column(BigInteger)
@@ -92,7 +93,7 @@ class RiskChallenge(Base):
     code_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | passed | failed | expired
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     passed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -112,7 +113,7 @@ class RiskRule(Base):
     reason_en: Mapped[str] = mapped_column(String(300))  # plain words a customer may be shown
     reason_zh: Mapped[str] = mapped_column(String(300))
     created_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -133,7 +134,7 @@ class RiskAlert(Base):
     assigned_to: Mapped[int | None] = mapped_column(BigInteger)
     resolution: Mapped[str | None] = mapped_column(String(16))  # fraud | false_alarm
     action: Mapped[str | None] = mapped_column(String(16))  # released | voided | reversed | none
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -142,7 +143,7 @@ class RiskAlertEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     alert_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
     event: Mapped[str] = mapped_column(String(24))  # created | assigned | note | confirmed | released ...
     note: Mapped[str | None] = mapped_column(Text)
@@ -158,7 +159,7 @@ class RiskLabel(Base):
     label: Mapped[int] = mapped_column(Integer)  # 1 fraud, 0 genuine
     source: Mapped[str] = mapped_column(String(16))  # case | challenge | import
     created_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class RiskLimit(Base):
@@ -173,7 +174,7 @@ class RiskLimit(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     note: Mapped[str | None] = mapped_column(String(300))
     created_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class RiskLimitBreach(Base):
@@ -183,7 +184,7 @@ class RiskLimitBreach(Base):
     limit_id: Mapped[int] = mapped_column(BigInteger, index=True)
     customer_id: Mapped[int | None] = mapped_column(BigInteger)
     decision_id: Mapped[int | None] = mapped_column(BigInteger)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # the payment's amount
     used_amount_minor: Mapped[int] = mapped_column(BigInteger)  # the day's use before it
     used_count: Mapped[int] = mapped_column(Integer)
@@ -204,7 +205,7 @@ class RiskRegisterEntry(Base):
     owner: Mapped[str | None] = mapped_column(String(80))
     controls: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class RiskKri(Base):
@@ -244,7 +245,7 @@ class RiskWarning(Base):
     value: Mapped[float | None] = mapped_column(Float)
     message_en: Mapped[str] = mapped_column(String(300))
     message_zh: Mapped[str] = mapped_column(String(300))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     acknowledged_by: Mapped[int | None] = mapped_column(BigInteger)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -253,7 +254,7 @@ class RiskModelMonitor(Base):
     __tablename__ = "risk_model_monitor"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     model_version: Mapped[str] = mapped_column(String(80))
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)

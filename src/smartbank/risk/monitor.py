@@ -45,6 +45,7 @@ import numpy as np
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.risk import register as risk_register
 from smartbank.risk.limits import LOCAL_TZ
@@ -352,7 +353,7 @@ def raise_warning(session: Session, *, source: str, level: str, value: float | N
         raise ValidationFailed("level is warning or breach", details={"level": level})
     if not source or len(source) > 24:
         raise ValidationFailed("a warning source has 1-24 characters", details={"source": source})
-    w = RiskWarning(source=source, level=level, value=value, at=_utc(at or datetime.now(UTC)),
+    w = RiskWarning(source=source, level=level, value=value, at=_utc(at or clock.now()),
                     message_en=message_en[:300], message_zh=message_zh[:300])
     session.add(w)
     session.flush()
@@ -382,7 +383,7 @@ def acknowledge(session: Session, actor: Principal, warning_id: int, *, rid: str
         raise NotFound("no such warning", details={"id": warning_id})
     if w.acknowledged_at is None:
         w.acknowledged_by = actor.user_id or None
-        w.acknowledged_at = datetime.now(UTC)
+        w.acknowledged_at = clock.now()
         session.flush()
         audit(session, actor, action="risk_warning.acknowledge", object_type="risk_warning", object_id=w.id,
               after={"acknowledged_by": w.acknowledged_by}, request_id=rid)

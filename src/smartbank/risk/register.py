@@ -19,12 +19,12 @@ The matrix counts the entries that are not closed in each (likelihood, impact) c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.risk.models import RISK_CATEGORIES, RiskRegisterEntry
 from smartbank.security.service import Principal, audit
@@ -145,7 +145,7 @@ def create_entry(session: Session, actor: Principal, *, code: str, category: str
                      "status": status})
     if session.execute(select(RiskRegisterEntry.id).where(RiskRegisterEntry.code == code)).first() is not None:
         raise Conflict("a risk with this code exists", details={"code": code})
-    r = RiskRegisterEntry(code=code, updated_at=datetime.now(UTC), **fields)
+    r = RiskRegisterEntry(code=code, updated_at=clock.now(), **fields)
     session.add(r)
     session.flush()
     audit(session, actor, action="risk_register.create", object_type="risk_register", object_id=r.id,
@@ -167,7 +167,7 @@ def edit_entry(session: Session, actor: Principal, entry_id: int, *, rid: str | 
     before = _audit_view(r)
     for k, v in fields.items():
         setattr(r, k, v)
-    r.updated_at = datetime.now(UTC)
+    r.updated_at = clock.now()
     session.flush()
     audit(session, actor, action="risk_register.edit", object_type="risk_register", object_id=r.id, before=before,
           after=_audit_view(r), request_id=rid)
@@ -239,7 +239,7 @@ def seed_defaults(session: Session) -> int:
     for d in DEFAULTS:
         if d["code"] in have:
             continue
-        session.add(RiskRegisterEntry(status="open", updated_at=datetime.now(UTC), **d))
+        session.add(RiskRegisterEntry(status="open", updated_at=clock.now(), **d))
         added += 1
     session.flush()
     return added

@@ -61,6 +61,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.risk.context import CONTEXT, PAYMENT_FIELDS
 from smartbank.risk.features import FEATURE_NAMES, HISTORY_DAYS, TX_SCHEMA, build_features, load_transactions
@@ -626,7 +627,7 @@ def seed_defaults(session: Session) -> int:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def as_dict(r: RiskRule) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.config import get_settings
 from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, ValidationFailed
 from smartbank.ledger import service as ledger
@@ -116,7 +116,7 @@ def assess(session: Session, pc: PaymentContext, *, now: datetime | None = None)
     t0 = time.perf_counter_ns()
     s = get_settings()
     eng = risk_engine.get(session)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     payment = {"ts": risk_engine.local_naive(now), "customer_id": pc.customer_id,
                "terminal_id": pc.counterparty_account_id, "amount_minor": pc.amount_minor}
     eng.catch_up(session)  # what other server processes posted
@@ -194,7 +194,7 @@ def _yuan(amount_minor: int, currency: str) -> str:
 
 def _record(session: Session, a: Assessment, pc: PaymentContext, key: str, *, transfer_id: int | None = None,
             outcome: str | None = None) -> RiskDecision:
-    d = RiskDecision(**a.row(pc, key, outcome=outcome), transfer_id=transfer_id, created_at=datetime.now(UTC))
+    d = RiskDecision(**a.row(pc, key, outcome=outcome), transfer_id=transfer_id, created_at=clock.now())
     session.add(d)
     session.flush()
     if a.limit_hits:
@@ -242,7 +242,7 @@ def _challenge(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.
                user_id: int | None) -> None:
     s = get_settings()
     d = _record(session, a, pc, cmd.key)
-    now = datetime.now(UTC)
+    now = clock.now()
     ch = RiskChallenge(decision_id=d.id, customer_id=pc.customer_id, user_id=user_id,
                        request_hash=cmd.request_hash(), code_hash="", status="open", attempts=0, created_at=now,
                        expires_at=now + timedelta(seconds=s.risk_otp_seconds))
@@ -285,7 +285,7 @@ def _answer_challenge(session: Session, cmd: ledger.TransferCommand, pc: Payment
     if ch.status != "open":
         raise OtpInvalid(f"this one-time code can no longer be used ({ch.status}); make the payment again",
                          details={"challenge_id": ch.id, "status": ch.status})
-    now = datetime.now(UTC)
+    now = clock.now()
     expires = ch.expires_at if ch.expires_at.tzinfo else ch.expires_at.replace(tzinfo=UTC)
     d = session.get(RiskDecision, ch.decision_id)
     assert d is not None

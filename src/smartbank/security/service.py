@@ -6,13 +6,14 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Boolean, DateTime, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
@@ -23,7 +24,7 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 @dataclass(frozen=True)

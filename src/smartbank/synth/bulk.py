@@ -35,6 +35,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.customers.models import Customer
 from smartbank.errors import Conflict
 from smartbank.ledger import journal
@@ -472,7 +473,7 @@ def chain(ctx: _SealContext, batches: list[Batch], seq: int, prev: str, *, worke
     def consume(k0: int, canon: list[bytes]) -> None:
         nonlocal seq, prev
         rows = []
-        now = datetime.now(UTC)
+        now = clock.now()
         tid = ctx.transfer_base + k0 + 1
         for c in canon:
             seq += 1

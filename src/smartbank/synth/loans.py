@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.customers.models import Customer
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
@@ -29,7 +29,7 @@ def seed_loan_book(engine: Engine, *, applicants: int = 30, months: int = 5, see
     """``applicants`` individual customers (not the first two, who are the demo sign-ins) apply for a
     consumer loan on a day in the last ``months`` months; returns counts by outcome and the loans' state."""
     rng = random.Random(seed)
-    today = today or datetime.now(UTC).date()
+    today = today or clock.today()
     first_day = today - timedelta(days=30 * months)
 
     def candidates(s) -> list[tuple[int, int]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import pool
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.config import get_settings
 from smartbank.synth import bulk as bulk_loader
 from smartbank.synth import through_services
@@ -34,7 +34,7 @@ def run(url: str, *, customers: int, months: int, seed: int, bulk: bool | None =
     (default: today) into the database at ``url`` (schema already migrated), seal the journal and
     return a summary. ``bulk=None`` uses the bulk loader for large runs."""
     t0 = time.perf_counter()
-    end = end_date or date.today()
+    end = end_date or clock.today()
     engine = db.make_engine(url, poolclass=pool.NullPool)
     try:
         with db.session_scope(engine) as s:

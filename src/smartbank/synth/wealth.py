@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.customers.models import Customer
 from smartbank.errors import SmartbankError
 from smartbank.ledger.models import Account
@@ -48,7 +48,7 @@ def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, se
     """Assess ``customers`` individual customers (after the first ``skip_first``) and place their purchases;
     returns counts by grade, orders placed and refused."""
     rng = random.Random(seed)
-    today = today or datetime.now(UTC).date()
+    today = today or clock.today()
     first_day = today - timedelta(days=30 * months)
 
     def candidates(s) -> list[tuple[int, int, int]]:

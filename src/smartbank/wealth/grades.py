@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.wealth.models import RiskAssessment
 
 
 def current(session: Session, customer_id: int, now: datetime | None = None) -> RiskAssessment | None:
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     return session.scalars(
         select(RiskAssessment)
         .where(RiskAssessment.customer_id == customer_id, RiskAssessment.expires_at > now)

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smartbank import clock
 from smartbank.db import Base, BigId
 
 GRADES = ("C1", "C2", "C3", "C4", "C5")  # conservative .. aggressive
@@ -59,7 +60,7 @@ class RiskQuestionnaire(Base):
     valid_days: Mapped[int] = mapped_column(Integer, default=365)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class RiskAssessment(Base):
@@ -103,7 +104,7 @@ class WealthProduct(Base):
     description_zh: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[Any] | None] = mapped_column(JSON)  # content features for recommendation
     launched_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class ProductNav(Base):
@@ -130,7 +131,7 @@ class SuitabilityCheck(Base):
     acknowledgement: Mapped[str | None] = mapped_column(Text)  # the text the customer confirmed
     order_id: Mapped[int | None] = mapped_column(BigInteger)
     channel: Mapped[str] = mapped_column(String(16), default="web")
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class WealthOrder(Base):
@@ -155,7 +156,7 @@ class WealthOrder(Base):
     suitability_check_id: Mapped[int | None] = mapped_column(BigInteger)
     recommendation_id: Mapped[int | None] = mapped_column(BigInteger)  # when bought from a recommendation
     channel: Mapped[str] = mapped_column(String(16), default="web")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -170,7 +171,7 @@ class Holding(Base):
     pending_units_micro: Mapped[int] = mapped_column(BigInteger, default=0)  # sold, not yet settled
     cost_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # cash invested still held (average cost)
     opened_on: Mapped[date | None] = mapped_column(Date)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 
 class PortfolioPlan(Base):
@@ -186,5 +187,5 @@ class PortfolioPlan(Base):
     amounts: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # product code -> minor units
     backtest: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # out-of-sample figures vs equal weight
     status: Mapped[str] = mapped_column(String(12), default="proposed")  # proposed | followed | superseded
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     drift_band: Mapped[float] = mapped_column(Float, default=0.05)

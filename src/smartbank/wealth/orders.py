@@ -37,7 +37,7 @@ settled, each transfer's key is derived from its order, and the maturity orders'
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,6 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.money import MAX_MINOR, round_minor
@@ -63,7 +64,7 @@ CASH_ACCOUNT_KINDS = ("demand", "savings")
 
 
 def today(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(LOCAL_TZ).date()
+    return (now or clock.now()).astimezone(LOCAL_TZ).date()
 
 
 def add_weekdays(d: date, n: int) -> date:

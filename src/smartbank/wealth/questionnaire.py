@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import Forbidden, NotFound, ValidationFailed
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -174,7 +175,7 @@ def take(session: Session, actor: Principal, answers: dict[str, int], *, channel
     q = active(session)
     assert q is not None
     total = score(q.questions, answers)
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     a = RiskAssessment(customer_id=cid, questionnaire_version=q.version, answers=dict(answers), score=total,
                        grade=grade_for(q.bands, total), channel=(channel or "web")[:16], taken_at=at,
                        expires_at=at + timedelta(days=q.valid_days))
@@ -187,7 +188,7 @@ def status(session: Session, actor: Principal | int, *, now: datetime | None = N
     """The customer's grade in force: grade, when it lapses, whether it has lapsed and days left; the newest
     assessment is reported even when it lapsed (``grade`` then is None and ``last_grade`` says what it was)."""
     cid = actor if isinstance(actor, int) else _customer(actor)
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     newest = session.scalars(select(RiskAssessment).where(RiskAssessment.customer_id == cid)
                              .order_by(RiskAssessment.taken_at.desc(), RiskAssessment.id.desc()).limit(1)).first()
     if newest is None:

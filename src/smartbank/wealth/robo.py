@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +42,7 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.errors import Forbidden, NotFound, ValidationFailed
 from smartbank.money import MAX_MINOR, format_minor
 from smartbank.security import service as security
@@ -523,7 +524,7 @@ def propose(session: Session, actor: Principal, *, amount_minor: int, horizon_mo
             customer_id: int | None = None, now: datetime | None = None) -> PortfolioPlan:
     """A plan for the customer's grade in force (staff advisers name the customer); supersedes the
     customer's older proposed plans. Refused, with nothing written, without a valid assessment."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     cid = _customer(actor, customer_id)
     _validate(amount_minor, horizon_months)
     grade = grades.current_grade(session, cid, now)
@@ -557,7 +558,7 @@ def propose_for_grade(session: Session, *, grade: str, horizon_months: int, amou
     _validate(amount_minor, horizon_months)
     if grade not in GRADE_CLASS_CAPS:
         raise ValidationFailed(f"unknown grade {grade!r}", details={"grades": list(GRADES)})
-    return _build(session, grade, amount_minor, horizon_months, (now or datetime.now(UTC)).date(),
+    return _build(session, grade, amount_minor, horizon_months, (now or clock.now()).date(),
                   with_backtest=with_backtest)
 
 
@@ -627,7 +628,7 @@ def drift(session: Session, actor: Principal, plan_id: int | None = None, *, cus
     holdings back to the weights, each purchase at least the product's minimum (a smaller one is skipped
     and said so), with reasons in plain words (en, zh). Without ``plan_id``: the newest followed plan, else
     the newest plan."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if plan_id is not None:
         plan = _own_plan(session, actor, plan_id)
     else:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import Response
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.customers import service as customers
 from smartbank.errors import NotFound, SmartbankError, ValidationFailed
 from smartbank.ledger import service as ledger
@@ -72,7 +72,7 @@ def _params(request: Request) -> dict[str, str]:
 
 
 def statement_months(today: date | None = None, count: int = 12) -> list[str]:
-    d = today or date.today()
+    d = today or clock.today()
     y, m = d.year, d.month
     out = []
     for _ in range(count):

@@ -15,13 +15,12 @@ import io
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.api.deps import request_id
 from smartbank.errors import Forbidden, SmartbankError
 from smartbank.risk import limits as risk_limits
@@ -245,7 +244,7 @@ def _page(actor: Any, path: str) -> None:
 @router.get("/console/risk")
 def dashboard_page(request: Request, actor: Staff) -> Response:
     _page(actor, "/console/risk")
-    d = db.run_in_transaction(lambda s: monitor.dashboard(s, actor, now=datetime.now(UTC)))
+    d = db.run_in_transaction(lambda s: monitor.dashboard(s, actor, now=clock.now()))
     lang = lang_of(request)
     from smartbank.web.i18n import translate
 
@@ -266,7 +265,7 @@ def ack_warning(request: Request, warning_id: int, actor: Staff) -> Response:
 def run_monitor(request: Request, actor: Staff) -> Response:
     _page(actor, "/console/risk")
     actor.require_role(*ROLES)
-    db.run_in_transaction(lambda s: monitor.run(s, datetime.now(UTC)))
+    db.run_in_transaction(lambda s: monitor.run(s, clock.now()))
     return RedirectResponse("/console/risk?notice=risk_monitor_run", status_code=303)
 
 

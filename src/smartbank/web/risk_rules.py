@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.errors import Forbidden, SmartbankError, ValidationFailed
 from smartbank.risk import rules
 from smartbank.risk.context import CONTEXT
@@ -110,7 +110,7 @@ def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, e
     for r in listed:
         st = by_code.get(r["code"], {})
         r["stats"] = {**st, "precision_pct": _pct(st.get("precision"))}
-    today = date.today()
+    today = clock.today()
     if form is None:
         form = {k: "" for k in _FIELDS} | {"action": "challenge"}
         if editing and versions:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.errors import SmartbankError
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
@@ -206,7 +206,7 @@ def _scheduled_page(request: Request, actor, values: dict[str, str] | None = Non
         return accounts, payees, _scheduled(s, actor)
 
     accounts, payees, items = db.run_in_transaction(work)
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     values = values or {"from_account": str(accounts[0]["id"]) if accounts else "", "to_account": "",
                         "amount": "", "frequency": "monthly", "start_date": tomorrow, "end_date": "", "memo": ""}
     return render(request, "portal/scheduled.html", status_code=status_code, accounts=accounts, payees=payees,

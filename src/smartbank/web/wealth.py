@@ -8,13 +8,12 @@ Charts are inline SVG polylines drawn on the server (no script, no CDN). Every r
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.errors import NotFound, SmartbankError
 from smartbank.ledger import service as ledger
 from smartbank.security.service import Principal
@@ -284,7 +283,7 @@ def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", 
     except SmartbankError as exc:
         items = db.run_in_transaction(lambda s: products.list_products(s, status=None))
         return render(request, "console/wealth_products.html", status_code=422, items=items,
-                      today=date.today().isoformat(), error=forms.message(exc, lang_of(request)))
+                      today=clock.today().isoformat(), error=forms.message(exc, lang_of(request)))
     return RedirectResponse(CATALOGUE + "?notice=wealth_nav", status_code=303)
 
 

@@ -7,12 +7,12 @@ a refused request writes nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
+from smartbank import clock
 from smartbank.api.deps import Actor, PathId, QueryId, request_id, uow
 from smartbank.api.schemas import In
 from smartbank.risk import limits, monitor
@@ -173,4 +173,4 @@ def model_monitor(actor: Actor, limit: int = Query(100, ge=1, le=1000)) -> list[
 def dashboard(actor: Actor) -> dict[str, Any]:
     """Matrix, top risks, KRIs, open warnings, model monitor, limits and breaches, decision mix and alert
     backlog over 30 days, and the live metrics over 7 days."""
-    return uow(lambda s: monitor.dashboard(s, actor, now=datetime.now(UTC)))
+    return uow(lambda s: monitor.dashboard(s, actor, now=clock.now()))

@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from smartbank import clock
 from smartbank.customers.validation import normalise_phone, parse_resident_id
 from smartbank.errors import ValidationFailed
 from smartbank.insight.importing.mapping import ENUMS, REQUIRED, FieldSpec, Mapping
@@ -172,7 +173,7 @@ def nfkc(s: pl.Series) -> pl.Series:
 class Cleaner:
     def __init__(self, mapping: Mapping, *, now: datetime | None = None):
         self.m = mapping
-        self.now = now or datetime.now(UTC)
+        self.now = now or clock.now()
         self.today = self.now.date()
 
     # -- entry --------------------------------------------------------------------------------

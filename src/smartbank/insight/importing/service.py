@@ -14,7 +14,7 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.config import get_settings
 from smartbank.customers import service as customers
 from smartbank.errors import ValidationFailed
@@ -164,7 +164,7 @@ def run_import(*, kind: str, path: str | Path, mapping_path: str | Path | None =
     cleaned.df = cleaned.df.with_columns(cleaned.rejected())
     stages["clean"] = time.perf_counter() - t0 - stages["read"]
     engine = engine or db.get_engine()
-    stem = f"{mapping.source}_{mapping.kind}_{(now or datetime.now(UTC)):%Y%m%dT%H%M%S}"
+    stem = f"{mapping.source}_{mapping.kind}_{(now or clock.now()):%Y%m%dT%H%M%S}"
     out_dir = get_settings().var_dir / "imports"
     rejects_p = Path(rejects_path) if rejects_path else out_dir / f"{stem}_rejects.csv"
     report_p = (Path(report_path) if report_path else out_dir / f"{stem}_report.html") if write_report else None
@@ -217,7 +217,7 @@ def run_import(*, kind: str, path: str | Path, mapping_path: str | Path | None =
         stages["files"] = res.seconds - seconds
         session.execute(update(ImportBatch).where(ImportBatch.id == batch.id).values(
             status="done", rows_read=res.rows_read, rows_loaded=loaded, rows_rejected=rejected, rows_merged=merged,
-            rule_hits=res.hits, finished_at=datetime.now(UTC)))
+            rule_hits=res.hits, finished_at=clock.now()))
         return res
 
     result = db.run_in_transaction(work, engine=engine, retries=0)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.lending.models import CreditDecision
 
 __all__ = ["recent_scores"]
@@ -17,7 +18,7 @@ def recent_scores(session: Session, *, days: int = 30, now: datetime | None = No
                   model_version: str | None = None) -> dict[str, Any]:
     """PDs and points of the applications decided in the last ``days`` days (one per application, its first
     scored decision), optionally only those scored by ``model_version``."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     since = now - timedelta(days=days)
     q = (select(CreditDecision.application_id, CreditDecision.pd, CreditDecision.points,
                 CreditDecision.model_version, CreditDecision.created_at)
