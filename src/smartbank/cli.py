@@ -112,6 +112,7 @@ def close_of_day(
     """Accrue interest, capitalise at month end, run scheduled transfers; every missed day in order.
     Rerunnable: a closed day is never posted twice."""
     from smartbank import db
+    from smartbank.errors import SmartbankError
     from smartbank.ledger.journal import seal
     from smartbank.ops.close_of_day import close_day, days_to_close
 
@@ -121,7 +122,13 @@ def close_of_day(
     except ValueError:
         console.print(f"[red]not a date: {day!r} (use YYYY-MM-DD)[/]")
         raise typer.Exit(2) from None
-    days = db.run_in_transaction(lambda s: days_to_close(s, until))
+    try:
+        days = db.run_in_transaction(lambda s: days_to_close(s, until))
+    except SmartbankError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from None
+    if days:
+        console.print(f"closing {len(days)} business day(s): {days[0]} to {days[-1]}")
     results = []
     for d in days:
         r = db.run_in_transaction(partial(close_day, day=d))

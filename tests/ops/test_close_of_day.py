@@ -398,3 +398,45 @@ def test_close_of_day_lets_unaccepted_loan_offers_lapse(bank, engine):
         assert s.get(LoanApplication, app_id).status == "expired"
         summary = s.execute(text("SELECT summary FROM business_days WHERE day = :d"), {"d": date(2025, 3, 15)}).scalar()
         assert (json.loads(summary) if isinstance(summary, str) else summary)["loans"]["offers_expired"] == 1
+
+
+# ---- after a generated history, and days that have not begun -------------------------------------------
+
+def test_close_of_day_after_a_generated_history_runs_every_day_since_it(engine, bank, database_url, bank_clock):
+    """A synthetic bank's history ends the day before its end date; close of day then runs each following day
+    up to today, none skipped (it used to run only the date it was given)."""
+    from smartbank.synth import service as synth
+
+    today = date(2026, 11, 24)  # the suite's clock
+    end = today - timedelta(days=5)
+    synth.run(database_url, customers=8, months=1, seed=3, end_date=end, progress=False)
+    with db.session_scope(engine) as s:
+        assert days_to_close(s, today) == days(end, today)
+    res = CliRunner().invoke(app, ["close-of-day", "--date", today.isoformat(), "--database-url", database_url])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["days"] == 6 and out["results"][-1]["day"] == today.isoformat()
+    with engine.connect() as c:
+        closed = c.execute(text("SELECT day FROM business_days WHERE day >= :e ORDER BY day"), {"e": end}).scalars()
+        assert [d if isinstance(d, date) else date.fromisoformat(d) for d in closed] == days(end, today)
+
+
+def test_a_day_that_has_not_begun_is_refused_naming_the_next_day(saver, engine, bank, database_url, bank_clock):
+    close(engine, date(2026, 11, 20))
+    res = CliRunner().invoke(app, ["close-of-day", "--date", "2026-11-28", "--database-url", database_url])
+    assert res.exit_code == 2
+    assert "2026-11-28" in res.output and "2026-11-21" in res.output  # the next day to close
+    assert bank.count("business_days") == 1
+    bank_clock.advance(timedelta(days=4))  # the bank's clock reaches 2026-11-28
+    res = CliRunner().invoke(app, ["close-of-day", "--date", "2026-11-28", "--database-url", database_url])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout.strip().splitlines()[-1])["days"] == 8
+
+
+def test_a_bank_that_never_closed_a_day_starts_from_its_first_account(engine, bank):
+    c = bank.customer()
+    a = bank.account(c, kind="demand")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET opened_on = :d WHERE id = :i"), {"d": date(2026, 11, 21), "i": a})
+    with db.session_scope(engine) as s:
+        assert days_to_close(s, date(2026, 11, 24)) == days(date(2026, 11, 21), date(2026, 11, 24))

@@ -18,9 +18,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from smartbank import clock
+from smartbank.errors import ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account, BusinessDay
 from smartbank.lending import applications as loan_applications
@@ -126,7 +128,38 @@ def close_day(session: Session, day: date) -> DayResult:
     return res
 
 
-def days_to_close(session: Session, until: date, start: date | None = None) -> list[date]:
+def next_day_to_close(session: Session) -> date:
+    """The first business date not yet closed: the day after the last closed one; in a bank that never
+    closed a day, the day its first customer account was opened (today when it has none)."""
     last = last_closed_day(session)
-    first = start or (last + timedelta(days=1) if last else until)
+    if last is not None:
+        return last + timedelta(days=1)
+    first_open = session.scalar(select(func.min(Account.opened_on)).where(Account.kind != "internal"))
+    return first_open or clock.today()
+
+
+def days_to_close(session: Session, until: date, start: date | None = None) -> list[date]:
+    """Every business date from the first one not yet closed through ``until``, in order: a missed day is
+    never skipped. A day that has not begun yet (after the bank's today) cannot be closed."""
+    today = clock.today()
+    if until > today:
+        raise ValidationFailed(
+            f"business day {until.isoformat()} has not begun (today is {today.isoformat()}); "
+            f"the next day to close is {next_day_to_close(session).isoformat()}",
+            details={"date": until.isoformat(), "today": today.isoformat(),
+                     "next_day": next_day_to_close(session).isoformat()})
+    first = start or next_day_to_close(session)
     return [first + timedelta(days=i) for i in range((until - first).days + 1)]
+
+
+def mark_closed_through(session: Session, day: date, *, source: str) -> bool:
+    """Record that the bank's history is complete through ``day`` (a generated or migrated history whose
+    interest, schedules and loans were already run day by day), so close of day continues from the next day.
+    Does nothing when a later day is already closed. Flushes."""
+    last = last_closed_day(session)
+    if last is not None and last >= day:
+        return False
+    session.add(BusinessDay(day=day, status="done", finished_at=clock.now(),
+                            summary={"day": day.isoformat(), "source": source}))
+    session.flush()
+    return True

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import pool
 
 from smartbank import clock, db
 from smartbank.config import get_settings
+from smartbank.ops import close_of_day
 from smartbank.synth import bulk as bulk_loader
 from smartbank.synth import through_services
 from smartbank.synth.catalog import seed_catalog
@@ -51,6 +52,10 @@ def run(url: str, *, customers: int, months: int, seed: int, bulk: bool | None =
             key_prefix = f"syn{seed}-{run_tag(seed, customers, months, end)}-"
             loader = bulk_loader if use_bulk else through_services
             stats = loader.load(engine, world, catalog, key_prefix=key_prefix, progress=prog)
+        # the generated history ran every day before ``end`` (interest, bills, schedules): close of day
+        # continues from ``end``, and never re-runs or skips a day of it
+        with db.session_scope(engine) as s:
+            close_of_day.mark_closed_through(s, end - timedelta(days=1), source="synth")
     finally:
         engine.dispose()
     total = time.perf_counter() - t0
