@@ -12,12 +12,12 @@ until a case for it is added to ``CASES`` below.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.api.app import create_app
 from smartbank.backoffice import service as backoffice
 from smartbank.ledger import service as ledger
@@ -69,7 +69,7 @@ def _world(client, bank, engine) -> World:
         payee = payments.add_payee(s, me, alice, name="李娜", account_number=nb1).id
         sched = payments.schedule_transfer(
             s, me, from_account_id=a1, to_account_number=nb1, amount_minor=1_000, currency="CNY",
-            frequency="monthly", start_date=date.today() + timedelta(days=3)).id
+            frequency="monthly", start_date=clock.today() + timedelta(days=3)).id
         transfer = payments.pay(s, me, payments.PaymentRequest(
             from_account_id=a1, to_account_number=nb1, amount_minor=500, currency="CNY",
             idempotency_key="setup-pay")).id
@@ -84,7 +84,6 @@ def _world(client, bank, engine) -> World:
 
 
 def _risk_world(engine, w: World) -> None:
-    from datetime import UTC, datetime
 
     from smartbank.notifications import service as notifications
     from smartbank.risk import cases, limits, register, rules
@@ -96,14 +95,14 @@ def _risk_world(engine, w: World) -> None:
         register.seed_defaults(s)
         d = RiskDecision(customer_id=w.alice, account_id=w.a1, counterparty_account_id=w.b1, channel="api",
                          kind="transfer", product="demand", amount_minor=9_000_000, currency="CNY", decision="block",
-                         model_version="rules-only", created_at=datetime.now(UTC))
+                         model_version="rules-only", created_at=clock.now())
         s.add(d)
         s.flush()
         w.alert = cases.open_alert(s, decision=d).id
         w.limit = s.query(RiskLimit.id).order_by(RiskLimit.id).first()[0]
         w.risk = s.query(RiskRegisterEntry.id).order_by(RiskRegisterEntry.id).first()[0]
         warning = RiskWarning(source="kri", level="warning", value=1.0, message_en="x", message_zh="x",
-                              at=datetime.now(UTC))
+                              at=clock.now())
         s.add(warning)
         s.flush()
         w.warning = warning.id
@@ -147,8 +146,8 @@ CASES: list[Case] = [
          lambda w: (f"{API}/accounts/{w.a1}/transactions.csv", None), "bob",
          lambda w: ("alice", f"{API}/accounts/{w.a1}/transactions.csv", None, 200)),
     Case("get", "/api/v1/accounts/{account_id}/statements/{year}/{month}",
-         lambda w: (f"{API}/accounts/{w.a1}/statements/{date.today().year}/{date.today().month}", None), "bob",
-         lambda w: ("alice", f"{API}/accounts/{w.a1}/statements/{date.today().year}/{date.today().month}",
+         lambda w: (f"{API}/accounts/{w.a1}/statements/{clock.today().year}/{clock.today().month}", None), "bob",
+         lambda w: ("alice", f"{API}/accounts/{w.a1}/statements/{clock.today().year}/{clock.today().month}",
                     None, 200)),
     Case("get", "/api/v1/transfers/{transfer_id}", lambda w: (f"{API}/transfers/{w.deposit}", None), "bob",
          lambda w: ("alice", f"{API}/transfers/{w.deposit}", None, 200)),
@@ -177,10 +176,10 @@ CASES: list[Case] = [
     Case("post", "/api/v1/scheduled-transfers",
          lambda w: (f"{API}/scheduled-transfers", {
              "from_account_id": w.a1, "to_account_number": w.nb1, "amount_minor": 100, "frequency": "weekly",
-             "start_date": str(date.today() + timedelta(days=1))}), "bob",
+             "start_date": str(clock.today() + timedelta(days=1))}), "bob",
          lambda w: ("alice", f"{API}/scheduled-transfers", {
              "from_account_id": w.a1, "to_account_number": w.nb1, "amount_minor": 100, "frequency": "weekly",
-             "start_date": str(date.today() + timedelta(days=1))}, 201)),
+             "start_date": str(clock.today() + timedelta(days=1))}, 201)),
     Case("delete", "/api/v1/payees/{payee_id}", lambda w: (f"{API}/payees/{w.payee}", None), "bob",
          lambda w: ("alice", f"{API}/payees/{w.payee}", None, 204)),
     Case("delete", "/api/v1/scheduled-transfers/{scheduled_id}",
@@ -429,7 +428,7 @@ def _wealth(w: World) -> dict[str, int]:
                                         idempotency_key=f"wealth-{name}").id
         pid = seed.products.get_product(s, "F-BOND").id
         s.add(Holding(customer_id=w.alice, product_id=pid, units_micro=10_000_000, pending_units_micro=0,
-                      cost_minor=1_000, opened_on=date.today()))
+                      cost_minor=1_000, opened_on=clock.today()))
     w.wealth = out  # type: ignore[attr-defined]
     return out
 
@@ -628,7 +627,7 @@ def test_staff_cannot_move_customer_money_through_customer_payment_endpoints(cli
         (f"{API}/top-ups", {"from_account_id": w.a1, "biller_code": "CMCC", "phone": "13912345678",
                             "amount_minor": 50_00, "idempotency_key": "s3"}),
         (f"{API}/scheduled-transfers", {"from_account_id": w.a1, "to_account_number": nb1, "amount_minor": 100,
-                                        "frequency": "daily", "start_date": str(date.today() + timedelta(days=1))}),
+                                        "frequency": "daily", "start_date": str(clock.today() + timedelta(days=1))}),
     ]
     for url, body in attempts:
         before = state(engine)
@@ -656,15 +655,14 @@ def _robo(w: World) -> int:
     """Alice's plan (all in a money-market product she may buy), with a small catalogue and her grade, once."""
     if getattr(w, "robo_plan", None):
         return w.robo_plan  # type: ignore[attr-defined]
-    from datetime import UTC, datetime
 
     from smartbank.wealth.models import PortfolioPlan
     from tests.wealth.test_robo import CATALOGUE, assess, make_catalogue
 
     engine = db.get_engine()
-    make_catalogue(engine, until=date.today(), days=130,
+    make_catalogue(engine, until=clock.today(), days=130,
                    rows=[r for r in CATALOGUE if r[0] in ("MMF", "BOND0", "BONDF", "MIXF", "EQF1")])
-    assess(engine, w.alice, "C3", at=datetime.now(UTC))
+    assess(engine, w.alice, "C3", at=clock.now())
     with db.session_scope(engine) as s:
         p = PortfolioPlan(customer_id=w.alice, grade="C3", horizon_months=12, amount_minor=500_00, method="min_cvar",
                           weights={"MMF": 1.0}, amounts={"MMF": 500_00}, backtest={}, status="followed",

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.customers.validation import make_resident_id
 from smartbank.ledger import service as ledger
 from smartbank.security import service as security
@@ -36,7 +36,7 @@ def _setup(client, bank, engine):
 
 def _bodies(w, amount):
     """Every endpoint that takes an amount, with an otherwise valid body."""
-    start = str(date.today() + timedelta(days=2))
+    start = str(clock.today() + timedelta(days=2))
     return [
         ("ha", f"{API}/transfers", {"from_account_id": w["a1"], "to_account_number": w["nb1"], "amount_minor": amount,
                                     "idempotency_key": "amt0"}),
@@ -265,7 +265,7 @@ field_values = st.one_of(nasty, nasty, nasty, st.text(max_size=40), small_ints, 
 
 
 def _valid_bodies(ctx) -> dict[str, dict]:
-    start = str(date.today() + timedelta(days=1))
+    start = str(clock.today() + timedelta(days=1))
     return {
         "/transfers": {"from_account_id": ctx["a1"], "to_account_number": ctx["nb"], "amount_minor": 1,
                        "currency": "CNY", "memo": "m", "idempotency_key": "k"},

@@ -3,12 +3,12 @@ the acknowledgement path, idempotent purchases, settlement into holdings, redemp
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.wealth import orders, products, seed
 from smartbank.wealth.models import RiskAssessment
 from tests.api.support import API, assert_error
@@ -103,7 +103,7 @@ def test_assessment_purchase_suitability_and_holdings(client, bank, engine, w):
 
 
 def test_lapsed_assessment_refuses_through_the_api(client, bank, engine, w):
-    taken = datetime.now(UTC) - timedelta(days=400)
+    taken = clock.now() - timedelta(days=400)
     with db.session_scope(engine) as s:
         s.add(RiskAssessment(customer_id=w["alice"], questionnaire_version=1, answers={}, score=90, grade="C5",
                              taken_at=taken, expires_at=taken + timedelta(days=365)))

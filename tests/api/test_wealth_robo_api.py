@@ -3,11 +3,9 @@ drift, follow (idempotent), and staff advisers."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 import pytest
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.wealth.models import Holding
 from tests.api.support import API, assert_error, state
 from tests.conftest import login
@@ -18,14 +16,14 @@ R = f"{API}/wealth/robo"
 
 @pytest.fixture
 def w(client, bank, engine):
-    ids = make_catalogue(engine, until=date.today(), days=260)
+    ids = make_catalogue(engine, until=clock.today(), days=260)
     alice, bob = bank.customer("王芳"), bank.customer("李娜")
     a1 = bank.account(alice, balance=1_000_000_00)
     bank.user("alice", customer_id=alice)
     bank.user("bob", customer_id=bob)
     bank.user("agent1", role="service_agent")
     bank.user("teller1", role="teller")
-    assess(engine, alice, "C3", at=datetime.now(UTC))
+    assess(engine, alice, "C3", at=clock.now())
     h = {u: login(client, u) for u in ("alice", "bob", "agent1", "teller1")}
     return {"alice": alice, "bob": bob, "a1": a1, "h": h, "ids": ids}
 

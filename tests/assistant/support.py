@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.assistant import handoff
 from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage
 from smartbank.security.service import Principal
@@ -21,7 +21,7 @@ def conversation(engine, customer_id: int, turns: list[dict[str, Any]], *, reaso
     """A conversation with customer/assistant turns, handed off with ``reason`` (None: not handed off)."""
 
     def work(s):
-        at = started or datetime.now(UTC)
+        at = started or clock.now()
         c = AssistantConversation(customer_id=customer_id, channel="web", language=conv.pop("language", "zh"),
                                   status="bot", started_at=at, updated_at=at, satisfaction=satisfaction, **conv)
         s.add(c)

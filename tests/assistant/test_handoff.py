@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import select, text
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.assistant import handoff
 from smartbank.assistant.models import AssistantConversation, AssistantMessage
 from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -70,7 +70,7 @@ def test_sla_minutes_are_configurable(monkeypatch):
 
 
 def test_queue_shows_transcript_context_and_overdue(engine, desk):
-    old = datetime.now(UTC) - timedelta(minutes=20)
+    old = clock.now() - timedelta(minutes=20)
     late = conversation(engine, desk["cust"], TURNS, reason="explicit", summary={"intent": "transfer"},
                         started=old)
     fresh = conversation(engine, desk["cust"], TURNS[:1], reason="complaint")

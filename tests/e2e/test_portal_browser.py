@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.payments import service as payments
 from tests.web.conftest import PASSWORD, account_number, make_user
 
@@ -69,7 +69,7 @@ def test_bill_payment(page: Page, alice, bank, engine):
     with db.session_scope(engine) as s:
         payments.add_biller(s, code="SH-WATER", name_zh="上海城投水务", name_en="Shanghai Water", category="water")
         payments.issue_bill(s, biller_code="SH-WATER", reference="88776655", period="2025-06", amount_minor=4_560,
-                            due_date=date.today() + timedelta(days=5))
+                            due_date=clock.today() + timedelta(days=5))
     sign_in(page)
     page.get_by_role("link", name="生活缴费").first.click()
     page.get_by_role("link", name="水费", exact=True).click()

@@ -3,12 +3,12 @@ amounts, delinquency at this bank, blacklist and fraud flags; every decision sto
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.lending import decision, policy
 from smartbank.lending.models import Loan, LoanInstallment
 from tests.lending.test_applications import FakeScorer, app_row, applicant, form, seeded, submit, use_scorer
@@ -104,7 +104,7 @@ def test_policy_declines_come_first_in_the_reasons(alice, engine, monkeypatch):
 
 
 def _loan_with_late_instalment(engine, a, days_late: int, *, paid_late: bool = False) -> None:
-    today = date.today()
+    today = clock.today()
     with db.session_scope(engine) as s:
         loan = Loan(number=f"LN{a.customer_id}", application_id=10**9 + a.customer_id, customer_id=a.customer_id,
                     product_id=1, account_id=a.account_id, loan_account_id=10**9 + a.account_id,

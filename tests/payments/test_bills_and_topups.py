@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from smartbank import clock
 from smartbank.security.service import Principal
 from tests.api.support import API, add_biller, assert_error, issue_bill, number, scalar, state
 from tests.conftest import login
@@ -84,8 +85,8 @@ def test_replaying_a_bill_payment_with_a_different_account_is_a_conflict(client,
 
 def test_overdue_bills_can_be_paid_and_a_failed_payment_leaves_the_bill_unpaid(client, bank, engine):
     w = _setup(client, bank, engine, balance=5_000)
-    overdue = issue_bill(engine, "BJPOWER", "77", 4_000, period="2025-06", due=date.today() - timedelta(days=90))
-    big = issue_bill(engine, "BJPOWER", "77", 9_000, period="2025-07", due=date.today() - timedelta(days=60))
+    overdue = issue_bill(engine, "BJPOWER", "77", 4_000, period="2025-06", due=clock.today() - timedelta(days=90))
+    big = issue_bill(engine, "BJPOWER", "77", 9_000, period="2025-07", due=clock.today() - timedelta(days=60))
     before = state(engine)
     assert_error(_pay(client, w, big, "big"), 422, "insufficient_funds")
     assert state(engine) == before
@@ -94,7 +95,7 @@ def test_overdue_bills_can_be_paid_and_a_failed_payment_leaves_the_bill_unpaid(c
     assert scalar(engine, "SELECT status FROM bills WHERE id = :b", b=overdue) == "paid"
     assert_error(_pay(client, w, 10**9, "none"), 404, "not_found")
     # someone else's bill may be paid from one's own account (paying a parent's electricity)
-    small = issue_bill(engine, "BJPOWER", "77", 1_000, period="2025-08", due=date.today())
+    small = issue_bill(engine, "BJPOWER", "77", 1_000, period="2025-08", due=clock.today())
     assert _pay(client, w, small, "bob", account="b1", who="hb").status_code == 201
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
 from tests.api.support import API, assert_error, number, scalar, state
@@ -65,7 +65,7 @@ def test_payees(client, bank, engine):
 
 def test_scheduled_transfer_validation(client, bank, engine):
     w = _setup(client, bank, engine)
-    today = date.today()
+    today = clock.today()
 
     def sched(**kw):
         body = {"from_account_id": w["a1"], "to_account_number": w["nb1"], "amount_minor": 1_000,
@@ -110,7 +110,7 @@ def test_scheduled_transfer_validation(client, bank, engine):
 
 def test_close_of_day_runs_due_schedules_once(client, bank, engine):
     w = _setup(client, bank, engine)
-    today = date.today()
+    today = clock.today()
     start = today + timedelta(days=1)
     body = {"from_account_id": w["a1"], "to_account_number": w["nb1"], "amount_minor": 1_000, "frequency": "daily",
             "start_date": str(start), "end_date": str(start + timedelta(days=2)), "memo": "rent"}
@@ -141,7 +141,7 @@ def test_close_of_day_runs_due_schedules_once(client, bank, engine):
 
 def test_a_failing_scheduled_run_is_recorded_and_moves_no_money(client, bank, engine):
     w = _setup(client, bank, engine)
-    start = date.today() + timedelta(days=1)
+    start = clock.today() + timedelta(days=1)
     body = {"from_account_id": w["a1"], "to_account_number": w["nb1"], "amount_minor": 200_000, "frequency": "once",
             "start_date": str(start)}
     assert client.post(f"{API}/scheduled-transfers", json=body, headers=w["ha"]).status_code == 201

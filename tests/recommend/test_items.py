@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.errors import Forbidden
 from smartbank.recommend import engine as rec_engine
 from smartbank.recommend import items
@@ -64,7 +64,7 @@ def make_products(engine, catalogue=CATALOGUE, *, loans: bool = True) -> dict[st
 
 
 def grade(engine, customer_id: int, g: str, *, lapsed: bool = False) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     with db.session_scope(engine) as s:
         s.add(RiskAssessment(customer_id=customer_id, questionnaire_version=1, answers={}, score=50, grade=g,
                              taken_at=now - timedelta(days=400 if lapsed else 1),

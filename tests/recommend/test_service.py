@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.recommend import engine as rec_engine
 from smartbank.recommend import events, service
@@ -165,7 +165,6 @@ def test_a_click_in_another_process_arrives_with_the_refresh(engine, bank, monke
 
 
 def test_cold_start_falls_back_to_popularity_in_the_segment(engine, bank):
-    from datetime import UTC, date, datetime
 
     from smartbank.insight.models import CustomerProfile
 
@@ -181,7 +180,7 @@ def test_cold_start_falls_back_to_popularity_in_the_segment(engine, bank):
     newcomer = bank.customer()
     with db.session_scope(engine) as s:
         for c in [*seniors, newcomer]:
-            s.add(CustomerProfile(customer_id=c, as_of=date.today(), computed_at=datetime.now(UTC), features={},
+            s.add(CustomerProfile(customer_id=c, as_of=clock.today(), computed_at=clock.now(), features={},
                                   segment="steady_savers"))
     grade(engine, newcomer, "C3")
     out = serve(engine, customer_actor(newcomer))
@@ -221,7 +220,7 @@ def test_loans_only_for_adults_in_good_standing(engine, bank):
     with db.session_scope(engine) as s:
         from smartbank.customers.models import Customer
 
-        s.get(Customer, adult).birth_date = date(date.today().year - 16, 1, 1)
+        s.get(Customer, adult).birth_date = date(clock.today().year - 16, 1, 1)
     out = serve(engine, customer_actor(adult), n=50)
     assert not [i for i in out["items"] if i["item_type"] == "loan"]
     assert "loan_age" in {f["rule"] for f in out["filtered"]}

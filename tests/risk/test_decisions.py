@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import text
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.risk.models import RiskRule
 from tests.conftest import login
 
@@ -176,7 +176,7 @@ def test_invalid_payment_is_refused_before_scoring(client, bank, engine):
 
 
 def test_a_held_bill_payment_voided_as_fraud_leaves_the_bill_unpaid(client, bank, engine):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from smartbank.payments import service as payments
 
@@ -186,7 +186,7 @@ def test_a_held_bill_payment_voided_as_fraud_leaves_the_bill_unpaid(client, bank
     with db.session_scope(engine) as s:
         payments.add_biller(s, code="SGCC", name_zh="国家电网", name_en="State Grid", category="electricity")
         bill = payments.issue_bill(s, biller_code="SGCC", reference="110-22", period="2026-10",
-                                   amount_minor=60_000, due_date=date.today() + timedelta(days=5)).id
+                                   amount_minor=60_000, due_date=clock.today() + timedelta(days=5)).id
     r = client.post("/api/v1/bill-payments", headers=ha, json={"from_account_id": a1, "bill_id": bill,
                                                                 "idempotency_key": "bill-1"})
     assert r.status_code == 202 and r.json()["status"] == "pending", r.text
@@ -203,7 +203,6 @@ def test_a_held_bill_payment_voided_as_fraud_leaves_the_bill_unpaid(client, bank
 
 
 def test_a_scheduled_run_is_scored_and_a_challenge_holds_it(client, bank, engine):
-    from datetime import date
 
     from smartbank.payments import service as payments
     from smartbank.security.service import Principal
@@ -215,9 +214,9 @@ def test_a_scheduled_run_is_scored_and_a_challenge_holds_it(client, bank, engine
     with db.session_scope(engine) as s:
         for amount in (100_000, 200_000, 900_000):
             payments.schedule_transfer(s, me, from_account_id=a1, to_account_number=to, amount_minor=amount,
-                                       currency="CNY", frequency="once", start_date=date.today())
+                                       currency="CNY", frequency="once", start_date=clock.today())
     with db.session_scope(engine) as s:
-        out = payments.run_due_scheduled(s, date.today())
+        out = payments.run_due_scheduled(s, clock.today())
     assert out == {"executed": 2, "failed": 1}
     decisions = sorted((d["amount_minor"], d["decision"], d["channel"]) for d in
                        _rows(engine, "SELECT amount_minor, decision, channel FROM risk_decisions"))

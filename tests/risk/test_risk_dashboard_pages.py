@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from sqlalchemy import insert
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.risk import limits, monitor
 from smartbank.risk.models import RiskAlert, RiskDecision
 from tests.api.support import cheap_argon2  # noqa: F401 - fixture
@@ -27,7 +27,7 @@ def world(bank, engine):
     bank.user("amy", role="customer", customer_id=c)
     for role in ("risk_officer", "teller"):
         bank.user(f"{role}1", role=role)
-    now = datetime.now(UTC)
+    now = clock.now()
     rng = np.random.default_rng(1)
     with db.session_scope(engine) as s:
         monitor.seed_defaults(s)

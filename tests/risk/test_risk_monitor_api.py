@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.risk import limits, monitor
 from smartbank.risk.models import RiskDecision
 from tests.api.support import assert_error, cheap_argon2  # noqa: F401 - fixture
@@ -79,7 +79,7 @@ def test_register_matrix_and_errors(client, users, bank):
 
 
 def test_kris_warnings_dashboard(client, users, engine):
-    now = datetime.now(UTC)
+    now = clock.now()
     with db.session_scope(engine) as s:
         monitor.seed_defaults(s)
         limits.seed_defaults(s)

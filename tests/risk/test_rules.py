@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text, update
 
-from smartbank import config, db
+from smartbank import clock, config, db
 from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.payments.models import Payee
@@ -334,8 +334,8 @@ def test_history_frame_and_backtest_on_the_bank(bank, engine):
         s.execute(text("UPDATE accounts SET created_at = :w WHERE id = :a"), {"w": _at_local(day, 8, 30), "a": a2})
         number = s.scalar(text("SELECT number FROM accounts WHERE id = :i"), {"i": b1})
         s.add(Payee(customer_id=a, name="李雷", account_number=number, created_at=_at_local(day, 12)))
-        s.add(RiskLabel(transfer_id=ids[3], label=1, source="case", created_at=datetime.now(UTC)))
-        s.add(RiskLabel(transfer_id=ids[1], label=0, source="case", created_at=datetime.now(UTC)))
+        s.add(RiskLabel(transfer_id=ids[3], label=1, source="case", created_at=clock.now()))
+        s.add(RiskLabel(transfer_id=ids[1], label=0, source="case", created_at=clock.now()))
         s.add(RiskDecision(transfer_id=ids[3], customer_id=a, account_id=a1, counterparty_account_id=b1,
                            channel="api", kind="transfer", product="demand", amount_minor=60_000_00, currency="CNY",
                            decision="allow", score=0.42, model_version="m1", rule_hits=[]))

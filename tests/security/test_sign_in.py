@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
 
-from smartbank import config, db
+from smartbank import clock, config, db
 from smartbank.errors import NotAuthenticated, TooManyAttempts
 from smartbank.security import passwords
 from smartbank.security import service as security
@@ -60,7 +60,7 @@ def test_failures_lock_the_user_and_the_counter_survives_each_failed_request(cli
     # once the lock has passed, the right password works and clears the state
     with engine.begin() as c:
         c.execute(text("UPDATE users SET locked_until = :t WHERE username = 'alice'"),
-                  {"t": datetime.now(UTC) - timedelta(seconds=1)})
+                  {"t": clock.now() - timedelta(seconds=1)})
     assert _login(client, "alice", "passw0rd!").status_code == 200
     row = _user_row(engine, "alice")
     assert (row.failed_logins, row.locked_until) == (0, None)
@@ -125,13 +125,13 @@ def test_sessions_expire_slide_and_sign_out(client, bank, engine):
 
     # sliding expiry: a session in the second half of its life is extended on use
     minutes = config.get_settings().session_minutes
-    soon = datetime.now(UTC) + timedelta(minutes=minutes / 4)
+    soon = clock.now() + timedelta(minutes=minutes / 4)
     with engine.begin() as c:
         c.execute(text("UPDATE auth_sessions SET expires_at = :t"), {"t": soon})
     assert client.get(f"{API}/auth/me", headers=h1).status_code == 200
     with db.session_scope(engine) as s:
         exp = max(security._aware(x) for x in s.scalars(select(AuthSession.expires_at)))
-    assert exp > datetime.now(UTC) + timedelta(minutes=minutes * 0.9)
+    assert exp > clock.now() + timedelta(minutes=minutes * 0.9)
 
     # sign-out revokes this token only
     r = client.post(f"{API}/auth/logout", headers=h1)

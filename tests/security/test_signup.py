@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from smartbank import clock
 from smartbank.customers.validation import make_resident_id, resident_id_check_digit
 from tests.api.support import API, assert_error, state
 
@@ -50,7 +51,7 @@ def test_signup_creates_a_verified_customer_a_user_and_an_account(client, engine
     (_wrong_check_digit(GOOD_ID), "check digit"),
     ("99" + GOOD_ID[2:], "region"),  # no such province
     (make_resident_id("110101", date(1990, 2, 1), 1)[:10] + "0230" + "001" + "X", "birth date"),  # 30 Feb
-    (make_resident_id("110101", date.today() + timedelta(days=30), 1), "birth date"),  # not born yet
+    (make_resident_id("110101", clock.today() + timedelta(days=30), 1), "birth date"),  # not born yet
     ("11010119900517123A", "17 digits"),
 ])
 def test_bad_resident_id_is_422_with_a_clear_message(client, engine, id_number, words):

@@ -6,14 +6,14 @@ import base64
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.ledger import service as ledger
 from tests.api.support import API, add_biller, assert_error, number
 from tests.conftest import login
 
-D0 = date.today() - timedelta(days=40)
+D0 = clock.today() - timedelta(days=40)
 
 
 def _world(client, bank, engine):

@@ -9,13 +9,13 @@ from datetime import date, timedelta
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.ledger import service as ledger
 from smartbank.money import format_minor
 from tests.api.support import API, assert_error, number
 from tests.conftest import login
 
-THIS = date.today().replace(day=1)
+THIS = clock.today().replace(day=1)
 LAST = (THIS - timedelta(days=1)).replace(day=1)  # first day of the previous month
 BEFORE = (LAST - timedelta(days=1)).replace(day=1)  # first day of the month before that
 

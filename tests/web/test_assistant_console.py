@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.assistant import faq_seed, handoff
 from smartbank.security.service import SYSTEM
 from tests.assistant.support import agent, conversation, get_handoff
@@ -28,7 +28,7 @@ def agents(engine, people):
 
 def test_queue_conversation_claim_reply_close(client, engine, agents):
     late = conversation(engine, agents.alice, TURNS, reason="explicit", summary={"intent": "transfer"},
-                        started=datetime.now(UTC) - timedelta(minutes=40))
+                        started=clock.now() - timedelta(minutes=40))
     sign_in(client, "agent1", console=True)
     page = client.get("/console/assistant/queue")
     assert page.status_code == 200 and "王芳" in page.text and 'class="overdue"' in page.text

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.payments import service as payments
 from tests.web.conftest import csrf_token, hidden, make_user, post_form, raw_keys, sign_in
 
@@ -19,7 +19,7 @@ def _bills(engine):
         payments.add_biller(s, code="CMCC", name_zh="中国移动", name_en="China Mobile", category="mobile",
                             requires_bill=False)
         bill = payments.issue_bill(s, biller_code="SGCC-BJ", reference="0012345678", period="2025-05",
-                                   amount_minor=12_345, due_date=date.today() + timedelta(days=10))
+                                   amount_minor=12_345, due_date=clock.today() + timedelta(days=10))
         return bill.id
 
 
@@ -183,7 +183,7 @@ def test_history_filters_pagination_csv_and_statement(client, people, bank):
     csv = client.get(f"/accounts/{people.alice_acct}/transactions.csv", params={"min_amount": "29", "kind": "out"})
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.text.count("\n") == 3 and "order-29" in csv.text
-    month = date.today().strftime("%Y-%m")
+    month = clock.today().strftime("%Y-%m")
     pdf = client.get(f"/accounts/{people.alice_acct}/statement", params={"month": month})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get(f"/accounts/{people.alice_acct}/statement", params={"month": "soon"}).status_code == 422
@@ -220,7 +220,7 @@ def test_another_customers_payee_cannot_be_deleted(client, people, bank):
 
 def test_scheduled_transfer_create_and_cancel(client, people, bank):
     sign_in(client, "alice")
-    start = (date.today() + timedelta(days=3)).isoformat()
+    start = (clock.today() + timedelta(days=3)).isoformat()
     data = {"from_account": str(people.alice_acct), "to_account": people.bob_number, "amount": "88.80",
             "frequency": "monthly", "start_date": start, "end_date": "", "memo": "生活费"}
     r = post_form(client, "/scheduled", "/scheduled", data)

@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.wealth import questionnaire, seed
 from tests.web.conftest import csrf_token, make_user, raw_keys, sign_in
 
@@ -95,14 +95,14 @@ def test_acknowledgement_checkbox_carries_the_exact_text(client, setup, engine):
 
 
 def test_lapsed_assessment_prompts_a_retake(client, setup, engine, bank):
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from smartbank.wealth.models import RiskAssessment
 
     sign_in(client, "alice")
     with engine.connect() as c:
         cid = int(c.execute(text("SELECT customer_id FROM users WHERE username = 'alice'")).scalar())
-    taken = datetime.now(UTC) - timedelta(days=400)
+    taken = clock.now() - timedelta(days=400)
     with db.session_scope(engine) as s:
         s.add(RiskAssessment(customer_id=cid, questionnaire_version=1, answers={}, score=50, grade="C3",
                              taken_at=taken, expires_at=taken + timedelta(days=365)))

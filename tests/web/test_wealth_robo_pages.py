@@ -3,11 +3,9 @@ on the page with nothing written, follow, drift suggestions, another customer's 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 import pytest
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.wealth.models import Holding
 from smartbank.web import i18n, wealth_robo
 from tests.wealth.test_robo import assess, make_catalogue
@@ -19,12 +17,12 @@ def setup(client, bank, engine):
     # test_i18n's test_later_modules_can_add_strings clears every registered English string: put ours back
     i18n.register_messages("zh", wealth_robo.ZH)
     i18n.register_messages("en", wealth_robo.EN)
-    ids = make_catalogue(engine, until=date.today(), days=260)
+    ids = make_catalogue(engine, until=clock.today(), days=260)
     alice, bob = bank.customer("王芳"), bank.customer("李娜")
     a1 = bank.account(alice, balance=1_000_000_00)
     make_user(engine, "alice", customer_id=alice)
     make_user(engine, "bob", customer_id=bob)
-    assess(engine, alice, "C4", at=datetime.now(UTC))
+    assess(engine, alice, "C4", at=clock.now())
     return {"alice": alice, "a1": a1, "ids": ids}
 
 

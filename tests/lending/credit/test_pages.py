@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.config import reset_settings
 from smartbank.lending.credit.scorer import synthetic_credit, train_production
 from smartbank.lending.models import CreditDecision
@@ -56,7 +56,7 @@ def test_page_for_loan_and_risk_officers(client, staff, lang):
 
 
 def test_psi_against_recent_decisions(client, staff, engine):
-    now = datetime.now(UTC)
+    now = clock.now()
     with db.session_scope(engine) as s:
         s.execute(insert(CreditDecision), [
             {"application_id": i, "stage": "auto", "outcome": "approve", "pd": 0.02 + i / 1000, "points": 600,
