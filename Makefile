@@ -86,7 +86,7 @@ ifneq ($(VENV_OK),yes)
 $(STAMP) $(DEV_STAMP): FORCE
 endif
 
-.PHONY: help run install dev test lint bench migrate clean system FORCE
+.PHONY: help run install dev test test-dates lint bench migrate clean system FORCE
 FORCE:
 
 help: ## list the targets
@@ -127,6 +127,10 @@ test: dev ## run the whole test suite (SQLite and PostgreSQL, browser tests in C
 	rc=0; "$${cmd[@]}" || rc=$$?; \
 	if [ "$$rc" -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit "$$rc"
+
+test-dates: dev ## run the suite with the machine's clock moved to other dates (libfaketime): no test depends on the day
+	bash scripts/ensure-system.sh
+	bash scripts/test-dates.sh
 
 lint: dev ## ruff and mypy
 	@rc=0; \
