@@ -19,6 +19,10 @@ from sqlalchemy.engine import Engine
 from smartbank import clock, config, db
 from smartbank.ops.migrate import upgrade
 
+# the app refuses to serve with the development secret key: the tests use a key of their own
+os.environ["SMARTBANK_SECRET_KEY"] = "tests-only-secret-key-0123456789abcdef"
+os.environ.pop("SMARTBANK_DEV_MODE", None)
+
 PG_URL = os.environ.get("SMARTBANK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = [
     "assistant_handoffs", "assistant_messages", "assistant_conversations", "faq_entries",

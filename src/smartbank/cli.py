@@ -207,10 +207,15 @@ def serve(
     """Serve the web UI and the API (the journal sealer runs in the background)."""
     import uvicorn
 
-    from smartbank.config import get_settings
+    from smartbank.config import InsecureSecretKey, get_settings, require_serving_secret
 
     _use(database_url)
     s = get_settings()
+    try:
+        require_serving_secret(s)
+    except InsecureSecretKey as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
     uvicorn.run("smartbank.api.app:serving_app", factory=True, host=host or s.host, port=port or s.port,
                 workers=workers, log_level="warning", access_log=False)
 
@@ -241,6 +246,7 @@ def demo(
     from smartbank.security.models import User
 
     url = _use(database_url)
+    _demo_dev_mode()
     console.print("[bold]smartbank demo[/]: migrating the database ...")
     upgrade(url)
     has_users = db.run_in_transaction(lambda s: s.scalar(select(func.count()).select_from(User)))
@@ -279,6 +285,23 @@ def demo(
     console.print("")
     if serve_too:
         serve(host=None, port=None, workers=1, database_url=None)
+
+
+def _demo_dev_mode() -> None:
+    """The demo is a development server: without a secret key of its own it turns development mode on
+    (``SMARTBANK_DEV_MODE=1``, inherited by the server's workers) and says so."""
+    import os
+
+    from smartbank.config import get_settings, reset_settings, secret_key_problem
+
+    s = get_settings()
+    problem = secret_key_problem(s)
+    if problem and not s.dev_mode:
+        os.environ["SMARTBANK_DEV_MODE"] = "1"
+        reset_settings()
+    if problem:
+        console.print(f"[yellow]development mode[/]: {problem}; this demo is for this machine only. "
+                      "Set SMARTBANK_SECRET_KEY to a random value before serving anyone else.")
 
 
 def _demo_lending(seed: int) -> None:

@@ -7,12 +7,19 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# the secret key a fresh checkout ships with: fine on a developer's machine, never on a served bank
+DEV_SECRET_KEY = "dev-only-change-me"
+MIN_SECRET_KEY_CHARS = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SMARTBANK_", extra="ignore")
 
     database_url: str = "sqlite:///./var/smartbank.db"
-    secret_key: str = "dev-only-change-me"
+    # keys the web forms' CSRF tokens, the payment one-time codes' hashes and the credit blacklist's hashes
+    secret_key: str = DEV_SECRET_KEY
+    # development mode: the server may run with the development secret key (``smartbank demo`` sets it)
+    dev_mode: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
     session_minutes: int = 30
@@ -36,6 +43,31 @@ class Settings(BaseSettings):
     risk_label_delay_days: int = 7
     risk_otp_seconds: int = 300
     risk_otp_attempts: int = 3
+
+
+class InsecureSecretKey(RuntimeError):
+    """The server was asked to serve with a secret key anyone can know, outside development mode."""
+
+
+def secret_key_problem(settings: Settings) -> str | None:
+    """Why ``settings.secret_key`` must not key a served bank, or None when it may."""
+    key = settings.secret_key
+    if key == DEV_SECRET_KEY:
+        return f"SMARTBANK_SECRET_KEY is the published development default ({DEV_SECRET_KEY!r})"
+    if len(key) < MIN_SECRET_KEY_CHARS:
+        return f"SMARTBANK_SECRET_KEY is shorter than {MIN_SECRET_KEY_CHARS} characters"
+    return None
+
+
+def require_serving_secret(settings: Settings | None = None) -> None:
+    """Refuse to serve with a guessable secret key unless development mode (``SMARTBANK_DEV_MODE=1``) is on."""
+    s = settings or get_settings()
+    problem = secret_key_problem(s)
+    if problem and not s.dev_mode:
+        raise InsecureSecretKey(
+            f"refusing to serve: {problem}. Set SMARTBANK_SECRET_KEY to a random value of at least "
+            f"{MIN_SECRET_KEY_CHARS} characters (python -c 'import secrets; print(secrets.token_hex(32))'), "
+            "or, on a development machine only, set SMARTBANK_DEV_MODE=1.")
 
 
 @lru_cache(maxsize=1)

@@ -35,7 +35,7 @@ from smartbank.api.routers import (
     wealth,
     wealth_robo,
 )
-from smartbank.config import get_settings
+from smartbank.config import get_settings, require_serving_secret
 from smartbank.errors import SmartbankError
 
 log = logging.getLogger("smartbank.api")
@@ -138,6 +138,7 @@ def _warm_assistant() -> None:
 
 def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAPI:
     settings = get_settings()
+    require_serving_secret(settings)  # never serve with a secret key anyone can know (unless in development)
     configure_logging(settings.log_json)
 
     @asynccontextmanager

@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy import pool, select
 
+from smartbank.config import get_settings, secret_key_problem
+
 USERS_PER_CLIENT = 2
 PASSWORD = "bench-pass-1"
 
@@ -114,6 +116,8 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
     # the payment API alone: the insight refresher (measured by ``bench insight``) stays off here
     env = {**os.environ, "SMARTBANK_DATABASE_URL": url, "SMARTBANK_LOG_JSON": "true",
            "SMARTBANK_INSIGHT_REFRESH_SECONDS": "0"}
+    if secret_key_problem(get_settings()):  # a local benchmark server: development mode, like the demo
+        env["SMARTBANK_DEV_MODE"] = "1"
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "smartbank.api.app:serving_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
