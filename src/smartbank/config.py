@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     session_minutes: int = 30
+    # the largest request body the server reads (413 beyond it); no route takes file uploads
+    max_body_bytes: int = 1_048_576
+    # a bearer token a Prometheus scraper may present at /metrics (empty: only signed-in administrators)
+    metrics_token: str = ""
     login_max_failures: int = 5
     login_lock_minutes: int = 15
     default_daily_limit_minor: int = 50_000_00  # CNY 50,000.00 per customer per day

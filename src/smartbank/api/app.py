@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
+import re
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smartbank import __version__, db
-from smartbank.api.deps import reject_nul
+from smartbank.api.deps import reject_nul, token_from
+from smartbank.api.guards import ApiAuthMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from smartbank.api.observability import RequestContextMiddleware, configure_logging, metrics_payload
 from smartbank.api.routers import (
     accounts,
@@ -36,7 +42,8 @@ from smartbank.api.routers import (
     wealth_robo,
 )
 from smartbank.config import get_settings, require_serving_secret
-from smartbank.errors import SmartbankError
+from smartbank.errors import Forbidden, NotAuthenticated, SmartbankError
+from smartbank.security import service as security
 
 log = logging.getLogger("smartbank.api")
 
@@ -136,6 +143,45 @@ def _warm_assistant() -> None:
         _ready.set()
 
 
+OPENAPI_URL = "/api/v1/openapi.json"
+# where the Swagger UI page loads its script and stylesheet from (FastAPI's defaults) and its icon
+DOCS_ASSET_ORIGIN = "https://cdn.jsdelivr.net"
+DOCS_ICON_ORIGIN = "https://fastapi.tiangolo.com"
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def docs_page(title: str) -> HTMLResponse:
+    """The Swagger UI page with a Content-Security-Policy that allows exactly what it loads: its script and
+    stylesheet from the CDN, its one inline start-up script (by hash), the OpenAPI document and the API
+    calls of "try it out" from this origin. Swagger UI adds inline <style> elements, hence style-src
+    'unsafe-inline' (styles only, never scripts). No validator badge (it would call a third party)."""
+    page = get_swagger_ui_html(openapi_url=OPENAPI_URL, title=title, swagger_ui_parameters={"validatorUrl": None})
+    html = bytes(page.body).decode()
+    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest()).decode() + "'"
+                      for m in _INLINE_SCRIPT.findall(html))
+    csp = (f"default-src 'none'; script-src {DOCS_ASSET_ORIGIN} {hashes}; "
+           f"style-src {DOCS_ASSET_ORIGIN} 'unsafe-inline'; img-src 'self' data: {DOCS_ICON_ORIGIN}; "
+           "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+           "form-action 'none'; object-src 'none'")
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp, "X-Frame-Options": "DENY",
+                                       "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+
+
+def require_metrics_access(request: Request) -> None:
+    """``/metrics`` is for the bank's monitoring: a scraper presenting ``SMARTBANK_METRICS_TOKEN`` as its
+    bearer token, or a signed-in administrator. Route labels and counts tell an outsider what the bank
+    runs and how busy it is."""
+    token = token_from(request)
+    if not token:
+        raise NotAuthenticated("sign in first")
+    expected = get_settings().metrics_token
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return
+    principal = db.run_read(lambda s: security.authenticate(s, token))
+    if principal.role != "admin":
+        raise Forbidden("the metrics are for administrators and the monitoring system")
+
+
 def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAPI:
     settings = get_settings()
     require_serving_secret(settings)  # never serve with a secret key anyone can know (unless in development)
@@ -161,9 +207,14 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
             sealer.stop()
 
     app = FastAPI(title="smartbank", version=__version__, lifespan=lifespan,
-                  openapi_url="/api/v1/openapi.json", docs_url="/docs", redoc_url=None,
+                  openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None,
                   description="smartbank core banking API. Amounts are integer minor units (fen). "
                               "Errors are always {code, message, details}.")
+    # outermost last: request id and metrics, then security headers, then the body limit (checked before
+    # anything else reads the body), then authentication of protected API calls (before their body is parsed)
+    app.add_middleware(ApiAuthMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
     @app.exception_handler(SmartbankError)
@@ -217,8 +268,13 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
                                 status_code=503)
         return JSONResponse({"status": "ready", "version": __version__})
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return docs_page(f"{app.title} - API")
+
     @app.get("/metrics", tags=["system"], include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        require_metrics_access(request)
         body, ctype = metrics_payload()
         return Response(body, media_type=ctype)
 

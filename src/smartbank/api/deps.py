@@ -40,7 +40,15 @@ async def reject_nul(request: Request) -> None:
         raise ValidationFailed("the request path or query contains a NUL character")
 
 
+def _checked(request: Request) -> Principal | None:
+    """The principal :class:`smartbank.api.guards.ApiAuthMiddleware` authenticated before the body was read."""
+    p = getattr(request.state, "principal", None)
+    return p if isinstance(p, Principal) else None
+
+
 def current_principal(request: Request) -> Principal:
+    if (p := _checked(request)) is not None:
+        return p
     token = token_from(request)
     if not token:
         raise NotAuthenticated("sign in first")
@@ -52,6 +60,8 @@ def current_principal(request: Request) -> Principal:
 def principal_in(session: Session, request: Request) -> Principal:
     """The caller, resolved inside an endpoint's own unit of work (one thread hand-off and one
     connection for authentication and work together, on the hot paths)."""
+    if (p := _checked(request)) is not None:
+        return p
     token = token_from(request)
     if not token:
         raise NotAuthenticated("sign in first")
