@@ -27,7 +27,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     # a bearer token a Prometheus scraper may present at /metrics (empty: only signed-in administrators)
     metrics_token: str = ""
+    # sign-in throttling: failures per (username, client address), per client address and bank-wide within a
+    # window of login_lock_minutes; a key at its limit is refused for the next login_lock_minutes. While the
+    # bank-wide count is over its limit, a pair gets login_alert_max_failures and an address login_max_failures.
     login_max_failures: int = 5
+    login_address_max_failures: int = 20
+    login_global_max_failures: int = 1000
+    login_alert_max_failures: int = 2
     login_lock_minutes: int = 15
     default_daily_limit_minor: int = 50_000_00  # CNY 50,000.00 per customer per day
     default_currency: str = "CNY"

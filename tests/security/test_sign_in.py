@@ -41,29 +41,47 @@ def test_passwords_are_stored_as_argon2id(bank, engine):
     assert _user_row(engine, "bob").password_hash != h
 
 
-def test_failures_lock_the_user_and_the_counter_survives_each_failed_request(client, bank, engine):
+def _from(client, address: str):
+    """Another caller of the same app, at ``address``."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(client.app, client=(address, 50000), raise_server_exceptions=False)
+
+
+def _failures(engine, key_prefix: str) -> int:
+    return scalar(engine, "SELECT COALESCE(sum(failures), 0) FROM login_throttle WHERE key LIKE :k", k=key_prefix + "%")
+
+
+def test_failures_throttle_that_name_from_that_address_only(client, bank, engine, bank_clock):
+    """Five wrong passwords from one address block that (name, address) pair - even the right password,
+    with the time to wait - but the customer still signs in from their own address."""
     bank.user("alice", customer_id=bank.customer())
     limit = config.get_settings().login_max_failures
-    for n in range(1, limit):
+    for n in range(1, limit + 1):
         assert_error(_login(client, "alice", f"wrong-{n}"), 401, "not_authenticated")
-        # the failed request raised, yet its counter was committed
-        assert _user_row(engine, "alice").failed_logins == n
-    assert _user_row(engine, "alice").locked_until is None
-    assert_error(_login(client, "alice", "wrong-last"), 401, "not_authenticated")
-    row = _user_row(engine, "alice")
-    assert row.locked_until is not None
-    # locked: even the right password is refused, with the time to wait
+        # the failed request raised, yet its counters were committed
+        assert _failures(engine, "a:testclient") == n
     body = assert_error(_login(client, "alice", "passw0rd!"), 429, "too_many_attempts")
     minutes = config.get_settings().login_lock_minutes
     assert 0 < body["details"]["retry_after_seconds"] <= minutes * 60
     assert_error(_login(client, "alice", "wrong-again"), 429, "too_many_attempts")
-    # once the lock has passed, the right password works and clears the state
-    with engine.begin() as c:
-        c.execute(text("UPDATE users SET locked_until = :t WHERE username = 'alice'"),
-                  {"t": clock.now() - timedelta(seconds=1)})
+    # the stranger's failures do not lock the customer out: her own address signs in
+    assert _login(_from(client, "198.51.100.7"), "alice", "passw0rd!").status_code == 200
+    # once the block has passed, the right password works from the first address too
+    bank_clock.advance(timedelta(minutes=minutes, seconds=1))
     assert _login(client, "alice", "passw0rd!").status_code == 200
-    row = _user_row(engine, "alice")
-    assert (row.failed_logins, row.locked_until) == (0, None)
+    assert scalar(engine, "SELECT failed_logins FROM users WHERE username = 'alice'") == 0  # no per-user lock
+
+
+def test_known_and_unknown_names_are_throttled_alike(client, bank):
+    bank.user("alice", customer_id=bank.customer())
+    limit = config.get_settings().login_max_failures
+    known = [_login(client, "alice", f"wrong-{n}") for n in range(limit + 2)]
+    unknown = [_login(client, "nobody", f"wrong-{n}") for n in range(limit + 2)]
+    assert [r.status_code for r in known] == [r.status_code for r in unknown] == [401] * limit + [429, 429]
+    for a, b in zip(known, unknown, strict=True):
+        ba, bb = a.json(), b.json()
+        assert (ba["code"], ba["message"], set(ba["details"])) == (bb["code"], bb["message"], set(bb["details"]))
 
 
 def test_success_resets_the_counter(client, bank, engine):
@@ -72,20 +90,48 @@ def test_success_resets_the_counter(client, bank, engine):
     for _ in range(limit - 1):
         _login(client, "alice", "wrong")
     assert _login(client, "alice", "passw0rd!").status_code == 200
-    assert _user_row(engine, "alice").failed_logins == 0
+    assert _failures(engine, "u:") == 0
     for _ in range(limit - 1):
         _login(client, "alice", "wrong")
-    assert _login(client, "alice", "passw0rd!").status_code == 200  # still not locked
+    assert _login(client, "alice", "passw0rd!").status_code == 200  # still not blocked
 
 
-def test_unknown_user_and_wrong_password_look_the_same(client, bank):
+def test_one_address_trying_many_names_is_throttled(client, bank, monkeypatch):
+    """Password spraying: one address, one guess per name. After the per-address limit the address is
+    refused for every name, the right password included; other addresses are not affected."""
+    monkeypatch.setenv("SMARTBANK_LOGIN_ADDRESS_MAX_FAILURES", "6")
+    config.reset_settings()
     bank.user("alice", customer_id=bank.customer())
-    a = assert_error(_login(client, "alice", "wrong"), 401, "not_authenticated")
-    b = assert_error(_login(client, "nobody", "wrong"), 401, "not_authenticated")
-    assert a == b
+    sprayer = _from(client, "203.0.113.5")
+    for n in range(6):
+        assert_error(_login(sprayer, f"user{n}", "123456"), 401, "not_authenticated")
+    assert_error(_login(sprayer, "user99", "123456"), 429, "too_many_attempts")
+    assert_error(_login(sprayer, "alice", "passw0rd!"), 429, "too_many_attempts")
+    assert _login(client, "alice", "passw0rd!").status_code == 200
+    # an IPv6 client is one /64: the next address in the block is the same client
+    v6 = _from(client, "2001:db8:1:2::1")
+    for n in range(6):
+        _login(v6, f"user{n}", "123456")
+    assert_error(_login(_from(client, "2001:db8:1:2::ffff"), "alice", "passw0rd!"), 429, "too_many_attempts")
+    assert _login(_from(client, "2001:db8:1:3::1"), "alice", "passw0rd!").status_code == 200
 
 
-def test_concurrent_failures_cannot_outrun_the_lock(client, bank, engine, backend):
+def test_many_failures_bank_wide_tighten_the_limits_without_locking_anyone_out(client, bank, monkeypatch):
+    monkeypatch.setenv("SMARTBANK_LOGIN_GLOBAL_MAX_FAILURES", "8")
+    config.reset_settings()
+    bank.user("alice", customer_id=bank.customer())
+    for n in range(8):  # a botnet: one guess at alice from each of eight addresses
+        assert_error(_login(_from(client, f"192.0.2.{n + 1}"), "alice", "wrong"), 401)
+    # under attack: a new address gets two failures for a name instead of five
+    bot = _from(client, "192.0.2.100")
+    assert_error(_login(bot, "alice", "wrong"), 401)
+    assert_error(_login(bot, "alice", "wrong"), 401)
+    assert_error(_login(bot, "alice", "passw0rd!"), 429, "too_many_attempts")
+    # the customer, from her own address, still signs in
+    assert _login(_from(client, "198.51.100.7"), "alice", "passw0rd!").status_code == 200
+
+
+def test_concurrent_failures_cannot_outrun_the_limit(client, bank, engine, backend):
     """Parallel wrong guesses must all be counted: otherwise an attacker gets more than
     ``login_max_failures`` guesses by sending them at the same time."""
     from smartbank.api.routers.auth import login as api_login
@@ -98,7 +144,7 @@ def test_concurrent_failures_cannot_outrun_the_lock(client, bank, engine, backen
     def guess(i):
         barrier.wait()
         try:
-            api_login("alice", f"wrong-{i}")
+            api_login("alice", f"wrong-{i}", address="testclient")
             outcomes.append("ok")
         except NotAuthenticated:
             outcomes.append("401")
@@ -172,5 +218,4 @@ def test_staff_flag_of_sign_in(client, bank, engine):
             security.sign_in(s, username="teller1", password="passw0rd!", staff=False)
         with pytest.raises(NotAuthenticated, match="bank staff"):
             security.sign_in(s, username="alice", password="passw0rd!", staff=True)
-    assert _user_row(engine, "teller1").failed_logins == 0
-    assert _user_row(engine, "alice").failed_logins == 0
+    assert _failures(engine, "") == 0

@@ -63,7 +63,7 @@ def test_wrong_password_is_shown_translated_and_counted(client, people, engine):
     r = post_form(client, "/login", "/login", {"username": "alice", "password": "nope12345"})
     assert "Wrong username or password" in r.text
     with engine.connect() as c:
-        assert c.execute(text("SELECT failed_logins FROM users WHERE username = 'alice'")).scalar() == 2
+        assert c.execute(text("SELECT failures FROM login_throttle WHERE key = 'a:testclient'")).scalar() == 2
 
 
 def test_staff_and_customers_use_their_own_sign_in(client, people):

@@ -42,6 +42,19 @@ class AuthSession(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class LoginThrottle(Base):
+    """Failed sign-ins counted per key: one (username, client address) pair, one client address, or the whole
+    bank. A key with ``blocked_until`` in the future refuses sign-ins (for the global key: tightens the limits).
+    The username part of a pair key is an HMAC of what was typed, for known and unknown names alike."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class AuditLog(Base):
     """Every staff write: who, what, when, before and after."""
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, select, text, update
+from sqlalchemy import Boolean, DateTime, delete, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,7 +21,7 @@ from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
-from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, User
+from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, LoginThrottle, User
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
@@ -100,37 +104,112 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def sign_in(session: Session, *, username: str, password: str, staff: bool | None = None) -> tuple[str, User]:
-    """Check the password and open a session. Locks the user after repeated failures.
+GLOBAL_THROTTLE_KEY = "*"
 
-    The failure counter is written even when the sign-in fails, so the caller must commit
-    on :class:`NotAuthenticated` too (see the API and web entry points).
+
+def client_key(address: str | None) -> str:
+    """The client address as throttling sees it: an IPv6 address by its /64 (one subscriber's block, which
+    its owner can fill with as many addresses as it likes), anything else as given."""
+    addr = (address or "unknown").strip()[:64] or "unknown"
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _pair_key(username: str, address: str) -> str:
+    # an HMAC of the typed name: unknown names (and passwords typed into the name field) are not stored
+    name = hmac.new(get_settings().secret_key.encode(), username.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"u:{name}@{address}"[:100]
+
+
+def _throttle(session: Session, key: str, now: datetime, *, lock: bool) -> LoginThrottle | None:
+    """The throttle row of ``key``; with ``lock``, created when missing and locked (FOR UPDATE) until commit."""
+    if not lock:
+        return session.get(LoginThrottle, key)
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(ins(LoginThrottle).values(key=key, failures=0, window_start=now).on_conflict_do_nothing())
+    return session.scalars(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()
+                           .execution_options(populate_existing=True)).one()
+
+
+def _blocked(row: LoginThrottle | None, now: datetime) -> datetime | None:
+    until = _aware(row.blocked_until) if row is not None else None
+    return until if until is not None and until > now else None
+
+
+def _count_failure(row: LoginThrottle, now: datetime, window: timedelta, limit: int) -> None:
+    """One more failure in the row's window (a fixed window from its first failure); at ``limit`` the key is
+    blocked for one window and its count starts again."""
+    if _aware(row.window_start) + window <= now:
+        row.failures, row.window_start = 0, now
+    row.failures += 1
+    if row.failures >= limit:
+        row.blocked_until = now + window
+        row.failures, row.window_start = 0, now
+
+
+def _purge_throttle(session: Session, now: datetime, window: timedelta) -> None:
+    """Forget keys whose window and block have both passed (run when the global window starts again)."""
+    session.execute(delete(LoginThrottle).where(
+        LoginThrottle.key != GLOBAL_THROTTLE_KEY, LoginThrottle.window_start < now - window,
+        (LoginThrottle.blocked_until.is_(None)) | (LoginThrottle.blocked_until < now)))
+
+
+def sign_in(session: Session, *, username: str, password: str, staff: bool | None = None,
+            address: str | None = None) -> tuple[str, User]:
+    """Check the password and open a session, throttling failed attempts.
+
+    Failures are counted per (typed username, client address), per client address and for the whole bank,
+    never per user alone: a stranger who types a customer's name with wrong passwords blocks only their own
+    address, and the customer still signs in from theirs. A blocked key answers 429 before any password is
+    checked, identically for known and unknown names. While the whole bank sees an unusual number of
+    failures (the global key is blocked), each pair and address gets fewer attempts.
+
+    The counters are written even when the sign-in fails, so the caller must commit on
+    :class:`NotAuthenticated` too (see the API and web entry points).
     """
     s = get_settings()
-    # FOR UPDATE: concurrent attempts on one user take turns, so each sees the failures counted
-    # before it (otherwise parallel guesses all read the same counter and outrun the lock)
-    user = session.scalars(select(User).where(User.username == username).with_for_update()).first()
     now = _now()
+    window = timedelta(minutes=s.login_lock_minutes)
+    addr = client_key(address)
+    # FOR UPDATE on the pair: concurrent attempts on one name from one address take turns, so each sees the
+    # failures counted before it (otherwise parallel guesses all read the same counter and outrun the limit)
+    pair = _throttle(session, _pair_key(username, addr), now, lock=True)
+    assert pair is not None
+    per_address = _throttle(session, "a:" + addr, now, lock=False)
+    under_attack = _blocked(_throttle(session, GLOBAL_THROTTLE_KEY, now, lock=False), now) is not None
+    until = max((u for u in (_blocked(pair, now), _blocked(per_address, now)) if u is not None), default=None)
+    if until is not None:
+        raise TooManyAttempts("too many failed sign-ins; try again later",
+                              details={"retry_after_seconds": max(1, int((until - now).total_seconds()))})
+    user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         dummy_verify(password)
-        raise NotAuthenticated("wrong username or password")
-    locked = _aware(user.locked_until)
-    if locked is not None and locked > now:
-        raise TooManyAttempts("too many failed sign-ins; try again later",
-                              details={"retry_after_seconds": int((locked - now).total_seconds())})
-    if not user.is_active or not verify_password(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= s.login_max_failures:
-            user.locked_until = now + timedelta(minutes=s.login_lock_minutes)
-            user.failed_logins = 0
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        _count_failure(pair, now, window, s.login_alert_max_failures if under_attack else s.login_max_failures)
+        per_address = _throttle(session, "a:" + addr, now, lock=True)
+        assert per_address is not None
+        _count_failure(per_address, now, window,
+                       s.login_max_failures if under_attack else s.login_address_max_failures)
+        bank = _throttle(session, GLOBAL_THROTTLE_KEY, now, lock=True)
+        assert bank is not None
+        if _aware(bank.window_start) + window <= now:
+            _purge_throttle(session, now, window)
+        _count_failure(bank, now, window, s.login_global_max_failures)
         session.flush()
         raise NotAuthenticated("wrong username or password")
     if staff is True and user.role not in STAFF_ROLES:
         raise NotAuthenticated("this sign-in is for bank staff")
     if staff is False and user.role != "customer":
         raise NotAuthenticated("staff sign in at the operator console")
-    user.failed_logins = 0
-    user.locked_until = None
+    pair.failures = 0
     token = secrets.token_urlsafe(32)
     session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
                             expires_at=now + timedelta(minutes=s.session_minutes), revoked=False))

@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
 from smartbank.api.deps import COOKIE as SESSION_COOKIE
-from smartbank.api.routers.auth import login
+from smartbank.api.routers.auth import client_address, login
 from smartbank.customers.onboarding import Signup, sign_up
 from smartbank.errors import NotAuthenticated, SmartbankError, TooManyAttempts
 from smartbank.security import service as security
@@ -74,7 +74,7 @@ def _login_page(request: Request, area: str, *, next_url: str = "", username: st
 def _sign_in(request: Request, area: str, username: str, password: str, next_url: str) -> Response:
     home = "/console" if area == "console" else "/"
     try:
-        token, _user = login(username.strip(), password, staff=area == "console")
+        token, _user = login(username.strip(), password, staff=area == "console", address=client_address(request))
     except (NotAuthenticated, TooManyAttempts) as exc:
         return _login_page(request, area, next_url=next_url, username=username,
                            error=error_text(exc, lang_of(request)), status_code=exc.status_code)
@@ -153,7 +153,7 @@ def post_signup(request: Request, name: Annotated[str, Form()] = "", id_number: 
                  email=email.strip() or None)
     try:
         db.run_in_transaction(lambda s: sign_up(s, cmd))
-        token, _user = login(cmd.username, password, staff=False)
+        token, _user = login(cmd.username, password, staff=False, address=client_address(request))
     except SmartbankError as exc:
         return again(error_text(exc, lang), exc.status_code)
     response = RedirectResponse("/?notice=welcome", status_code=303)

@@ -13,13 +13,20 @@ from smartbank.security import service as security
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def login(username: str, password: str, staff: bool | None = None) -> tuple[str, object]:
-    """Sign in; a failed attempt's counter is committed even though the call raises."""
+def client_address(request: Request) -> str | None:
+    """The caller's address, as the ASGI server reports it (behind a reverse proxy, list the proxy in the
+    server's trusted forwarders - uvicorn's ``FORWARDED_ALLOW_IPS`` - so this is the client, not the proxy)."""
+    return request.client.host if request.client else None
+
+
+def login(username: str, password: str, staff: bool | None = None, *,
+          address: str | None = None) -> tuple[str, object]:
+    """Sign in from ``address``; a failed attempt's counters are committed even though the call raises."""
     box: dict = {}
 
     def work(s):
         try:
-            box["ok"] = security.sign_in(s, username=username, password=password, staff=staff)
+            box["ok"] = security.sign_in(s, username=username, password=password, staff=staff, address=address)
         except (NotAuthenticated, TooManyAttempts) as exc:
             box["err"] = exc
 
@@ -35,17 +42,17 @@ def _token_out(token: str, user) -> TokenOut:
 
 
 @router.post("/login", response_model=TokenOut)
-def post_login(body: LoginIn) -> TokenOut:
-    token, user = login(body.username, body.password)
+def post_login(body: LoginIn, request: Request) -> TokenOut:
+    token, user = login(body.username, body.password, address=client_address(request))
     return _token_out(token, user)
 
 
 @router.post("/signup", response_model=TokenOut, status_code=201)
-def post_signup(body: SignupIn) -> TokenOut:
+def post_signup(body: SignupIn, request: Request) -> TokenOut:
     db.run_in_transaction(lambda s: sign_up(s, Signup(name=body.name, id_number=body.id_number, phone=body.phone,
                                                       username=body.username, password=body.password,
                                                       email=body.email)))
-    token, user = login(body.username, body.password)
+    token, user = login(body.username, body.password, address=client_address(request))
     return _token_out(token, user)
 
 
