@@ -1,4 +1,5 @@
-"""KYC field validation: PRC resident identity numbers (GB 11643-1999) and mainland phone numbers."""
+"""KYC field validation: PRC resident identity numbers (GB 11643-1999), the other identity documents the bank
+accepts, and mainland phone numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smartbank.customers.validation import make_resident_id, normalise_phone, parse_resident_id
+from smartbank.customers.validation import (
+    IdDocument,
+    make_resident_id,
+    normalise_phone,
+    parse_id_document,
+    parse_resident_id,
+)
 from smartbank.errors import ValidationFailed
 
 TODAY = date(2026, 3, 2)
@@ -203,3 +210,55 @@ def test_any_mobile_number_normalises_to_e164(prefix, second, rest, sep):
     out = normalise_phone(raw)
     assert out == "+86" + national
     assert normalise_phone(out) == out
+
+
+# ---- the other identity documents -------------------------------------------------------------------
+
+# unified social credit codes of well-known companies, as published on their business licences
+REAL_USCC = ["914403001922038216", "91330100799655058B", "9144030071526726XG", "91110000100006485K"]
+
+
+@pytest.mark.parametrize("code", REAL_USCC)
+def test_published_unified_social_credit_codes_are_valid(code):
+    assert parse_id_document("business", None, code.lower(), today=TODAY) == IdDocument("business_licence", code)
+
+
+@pytest.mark.parametrize("raw", ["914403001922038217", "91440300192203821", "9144030019220382160",
+                                 "91440300192203821I", "914403001922O38216", ""])
+def test_bad_unified_social_credit_codes(raw):
+    with pytest.raises(ValidationFailed):
+        parse_id_document("business", "business_licence", raw, today=TODAY)
+
+
+@pytest.mark.parametrize(("id_type", "raw", "number"), [
+    ("passport", "E12345678", "E12345678"),
+    ("passport", "ea 1234567", "EA1234567"),
+    ("passport", "123456789", "123456789"),
+    ("hk_macau_permit", "H12345678", "H12345678"),
+    ("hk_macau_permit", "m87654321", "M87654321"),
+    ("taiwan_permit", "01234567", "01234567"),
+])
+def test_accepted_passports_and_travel_permits(id_type, raw, number):
+    doc = parse_id_document("individual", id_type, raw, today=TODAY)
+    assert (doc.id_type, doc.number, doc.birth_date) == (id_type, number, None)
+
+
+@pytest.mark.parametrize(("id_type", "raw"), [
+    ("passport", "abc!!"), ("passport", "ABCDEFGH"), ("passport", "E1234"), ("passport", "E123456789"),
+    ("passport", "Ｅ12345678"), ("hk_macau_permit", "H1234567"), ("hk_macau_permit", "X12345678"),
+    ("hk_macau_permit", "H1234567890"), ("taiwan_permit", "1234567"), ("taiwan_permit", "1234567890"),
+    ("taiwan_permit", "T1234567"),
+])
+def test_malformed_passports_and_travel_permits(id_type, raw):
+    with pytest.raises(ValidationFailed):
+        parse_id_document("individual", id_type, raw, today=TODAY)
+
+
+@pytest.mark.parametrize(("kind", "id_type"), [
+    ("individual", "PRC_ID"), ("individual", "foo"), ("individual", "business_licence"), ("individual", "external"),
+    ("business", "resident_id"), ("business", "passport"), ("individual", "RESIDENT_ID"),
+])
+def test_unsupported_document_types_are_refused(kind, id_type):
+    with pytest.raises(ValidationFailed, match="does not accept") as exc:
+        parse_id_document(kind, id_type, "11010519491231002X", today=TODAY)
+    assert exc.value.details["id_type"] == id_type and "supported" in exc.value.details

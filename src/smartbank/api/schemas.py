@@ -227,7 +227,13 @@ class CustomerIn(In):
     kind: Literal["individual", "business"] = "individual"
     name: str = Field(min_length=1, max_length=200)
     id_number: str = Field(min_length=5, max_length=40)
-    id_type: str | None = Field(default=None, max_length=24)
+    id_type: str | None = Field(default=None, max_length=24, description=(
+        "resident_id (default for individuals), passport, hk_macau_permit, taiwan_permit; business_licence "
+        "(unified social credit code, default for businesses)"))
+    birth_date: date | None = Field(default=None, description="required with a passport or travel permit")
+    document_checked: bool = Field(default=False, strict=True, description=(
+        "the teller examined the original identity document with its holder: records the identity as verified "
+        "by this teller (otherwise the customer's KYC is pending)"))
     phone: str | None = Field(default=None, max_length=20)
     email: str | None = Field(default=None, max_length=200)
     city: str | None = Field(default=None, max_length=64)
@@ -252,8 +258,15 @@ class CustomerOut(Out):
     occupation: str | None
     annual_income_minor: int | None
     kyc_status: str
+    kyc_method: str | None = None
+    kyc_verified_at: datetime | None = None
     daily_limit_minor: int | None
     status: str
+
+
+class KycIn(In):
+    outcome: Literal["verified", "rejected"]
+    note: str = Field(default="", max_length=200)
 
 
 class OpenAccountIn(In):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from smartbank.customers import service as customers
 from smartbank.customers.models import Customer
-from smartbank.errors import NotFound, ValidationFailed
+from smartbank.errors import Forbidden, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.money import check_currency
@@ -17,6 +17,7 @@ from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 TELLERS = ("teller",)
+KYC_VERIFIERS = ("teller",)
 ACCOUNT_ADMINS = ("teller", "risk_officer")
 
 
@@ -28,11 +29,50 @@ def _cust_state(c: Customer) -> dict[str, Any]:
     return {"name": c.name, "phone": c.phone, "daily_limit_minor": c.daily_limit_minor, "status": c.status}
 
 
-def create_customer(session: Session, actor: Principal, cmd: customers.CustomerCreate, *, rid: str | None = None):
+def _kyc_state(c: Customer) -> dict[str, Any]:
+    return {"kyc_status": c.kyc_status, "kyc_method": c.kyc_method}
+
+
+def _require_kyc_verifier(actor: Principal) -> None:
+    # seeing the original document with its holder is a teller's job: no other role (admin included) verifies
+    if actor.role not in KYC_VERIFIERS:
+        raise Forbidden("only a teller verifies an identity",
+                        details={"role": actor.role, "needs": list(KYC_VERIFIERS)})
+
+
+def create_customer(session: Session, actor: Principal, cmd: customers.CustomerCreate, *,
+                    document_checked: bool = False, rid: str | None = None):
+    """A customer opened at a branch. ``document_checked``: the teller examined the original identity
+    document with its holder, which verifies the identity (recorded as this teller's verification)."""
     actor.require_role(*TELLERS)
+    if document_checked:
+        _require_kyc_verifier(actor)
     c = customers.create_customer(session, cmd)
     security.audit(session, actor, action="customer.create", object_type="customer", object_id=c.id,
-                   after=_cust_state(c), request_id=rid)
+                   after=_cust_state(c) | _kyc_state(c), request_id=rid)
+    if document_checked:
+        _verify(session, actor, c, "verified", note="", rid=rid)
+    return c
+
+
+def verify_identity(session: Session, actor: Principal, customer_id: int, *, outcome: str, note: str = "",
+                    rid: str | None = None) -> Customer:
+    """A teller's KYC decision on a customer whose identity is pending: ``verified`` after examining the
+    original document with its holder, or ``rejected``. Audited with who, when and the status before."""
+    _require_kyc_verifier(actor)
+    if outcome not in ("verified", "rejected"):
+        raise ValidationFailed("the outcome is verified or rejected", details={"outcome": outcome})
+    return _verify(session, actor, customers.get_customer(session, customer_id), outcome, note=note, rid=rid)
+
+
+def _verify(session: Session, actor: Principal, c: Customer, outcome: str, *, note: str, rid: str | None) -> Customer:
+    before = _kyc_state(c)
+    if outcome == "verified":
+        customers.record_verification(session, c, method="branch_document_check", verified_by=actor.user_id)
+    else:
+        customers.record_rejection(session, c, rejected_by=actor.user_id)
+    security.audit(session, actor, action=f"customer.kyc.{outcome}", object_type="customer", object_id=c.id,
+                   before=before, after=_kyc_state(c), request_id=rid, note=note or None)
     return c
 
 

@@ -16,7 +16,7 @@ class Customer(Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)  # customer number shown to staff
     kind: Mapped[str] = mapped_column(String(16))  # individual | business
     name: Mapped[str] = mapped_column(String(200))
-    id_type: Mapped[str] = mapped_column(String(24))  # resident_id | business_licence | passport
+    id_type: Mapped[str] = mapped_column(String(24))  # see customers.validation.ID_TYPES
     id_number: Mapped[str] = mapped_column(String(40))
     birth_date: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(1))
@@ -26,7 +26,11 @@ class Customer(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     occupation: Mapped[str | None] = mapped_column(String(64))
     annual_income_minor: Mapped[int | None] = mapped_column(BigInteger)
-    kyc_status: Mapped[str] = mapped_column(String(16), default="verified")  # pending|verified|rejected
+    kyc_status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|verified|rejected
+    # who decided the KYC status (a staff user id; none for the synthetic history), how and when
+    kyc_method: Mapped[str | None] = mapped_column(String(32))
+    kyc_verified_by: Mapped[int | None] = mapped_column(BigInteger)
+    kyc_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     risk_level: Mapped[str] = mapped_column(String(8), default="low")
     daily_limit_minor: Mapped[int | None] = mapped_column(BigInteger)  # None = bank default
     status: Mapped[str] = mapped_column(String(16), default="active")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.customers.models import Customer
-from smartbank.customers.validation import normalise_phone, parse_resident_id
+from smartbank.customers.validation import normalise_phone, parse_id_document
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 
 
@@ -33,26 +34,24 @@ class CustomerCreate:
 
 
 def create_customer(session: Session, cmd: CustomerCreate, *, number: str | None = None) -> Customer:
+    """A new customer, its identity document validated by its type's rule. The customer starts with KYC
+    ``pending``: only :func:`record_verification` (a teller who saw the original document) verifies it."""
     name = " ".join((cmd.name or "").split())
     if not name or len(name) > 200:
         raise ValidationFailed("a name of 1-200 characters is required", details={"name": cmd.name})
     if cmd.kind not in ("individual", "business"):
         raise ValidationFailed("kind must be individual or business", details={"kind": cmd.kind})
-    birth, gender = cmd.birth_date, None
-    if cmd.kind == "individual":
-        id_type = cmd.id_type or "resident_id"
-        if id_type == "resident_id":
-            rid = parse_resident_id(cmd.id_number)
-            id_number, birth, gender = rid.number, rid.birth_date, rid.gender
-        else:
-            id_number = cmd.id_number.strip().upper()
-    else:
-        id_type = cmd.id_type or "business_licence"
-        id_number = cmd.id_number.strip().upper()
-        # unified social credit code: 18 characters
-        if id_type == "business_licence" and len(id_number) != 18:
-            raise ValidationFailed("a unified social credit code has 18 characters",
-                                   details={"id_number": cmd.id_number})
+    today = clock.today()
+    doc = parse_id_document(cmd.kind, cmd.id_type, cmd.id_number, today=today)
+    id_type, id_number = doc.id_type, doc.number
+    birth, gender = doc.birth_date or cmd.birth_date, doc.gender
+    if cmd.kind == "individual" and doc.birth_date is None:
+        # a passport or travel permit number does not carry the holder's birth date: it is read off the document
+        if birth is None:
+            raise ValidationFailed("the birth date on the identity document is required",
+                                   details={"id_type": id_type, "birth_date": None})
+        if birth > today or birth.year < 1900:
+            raise ValidationFailed("the birth date is out of range", details={"birth_date": birth.isoformat()})
     phone = normalise_phone(cmd.phone) if cmd.phone else None
     if cmd.email and "@" not in cmd.email:
         raise ValidationFailed("not an e-mail address", details={"email": cmd.email})
@@ -66,7 +65,7 @@ def create_customer(session: Session, cmd: CustomerCreate, *, number: str | None
         number=number or f"C{secrets.randbelow(10**10):010d}", kind=cmd.kind, name=name, id_type=id_type,
         id_number=id_number, birth_date=birth, gender=gender, phone=phone, email=cmd.email, city=cmd.city,
         address=cmd.address, occupation=cmd.occupation, annual_income_minor=cmd.annual_income_minor,
-        kyc_status="verified", risk_level="low", daily_limit_minor=cmd.daily_limit_minor, status="active",
+        kyc_status="pending", risk_level="low", daily_limit_minor=cmd.daily_limit_minor, status="active",
     )
     session.add(c)
     try:
@@ -75,6 +74,44 @@ def create_customer(session: Session, cmd: CustomerCreate, *, number: str | None
         raise Conflict("a customer with this identity document already exists",
                        details={"id_number": id_number}) from exc
     return c
+
+
+# ----------------------------------------------------------------------------------------------
+# identity verification (KYC)
+
+KYC_STATUSES = ("pending", "verified", "rejected")
+# how an identity was verified: a teller examined the original document with its holder at a branch; or
+# the synthetic bank's history (customers it generates were verified before the window it simulates)
+KYC_METHODS = ("branch_document_check", "synthetic")
+
+
+def record_verification(session: Session, customer: Customer, *, method: str, verified_by: int | None,
+                        at: datetime | None = None) -> Customer:
+    """Mark the customer's identity verified: who verified it (a staff user id), how and when."""
+    if method not in KYC_METHODS:
+        raise ValidationFailed("unknown verification method", details={"method": method, "methods": list(KYC_METHODS)})
+    if customer.kyc_status == "verified":
+        raise Conflict("this customer's identity is already verified", details={"customer_id": customer.id})
+    customer.kyc_status = "verified"
+    customer.kyc_method = method
+    customer.kyc_verified_by = verified_by
+    customer.kyc_verified_at = at or clock.now()
+    session.flush()
+    return customer
+
+
+def record_rejection(session: Session, customer: Customer, *, rejected_by: int | None,
+                     at: datetime | None = None) -> Customer:
+    """The identity could not be verified (the document did not match its holder, or was not valid)."""
+    if customer.kyc_status != "pending":
+        raise Conflict(f"only a pending identity can be rejected; this one is {customer.kyc_status}",
+                       details={"customer_id": customer.id, "kyc_status": customer.kyc_status})
+    customer.kyc_status = "rejected"
+    customer.kyc_method = "branch_document_check"
+    customer.kyc_verified_by = rejected_by
+    customer.kyc_verified_at = at or clock.now()
+    session.flush()
+    return customer
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:

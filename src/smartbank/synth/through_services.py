@@ -67,6 +67,7 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
             assert c.phone == r["phone"] and c.birth_date == r["birth_date"] and c.gender == r["gender"]
             c.risk_level = r["risk_level"]
             c.created_at = r["created_at"]
+            customers.record_verification(s, c, method=r["kyc_method"], verified_by=None, at=r["kyc_verified_at"])
             cust_ids.append(c.id)
             progress.advance(task)
         for a in w.acct_rows:

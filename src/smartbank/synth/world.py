@@ -361,6 +361,8 @@ def build_world(*, customers: int, months: int, seed: int, end: date, default_li
             days_before = max(int(years_before[i] * 365), 1)
             created.append(_utc(start, -days_before * DAY_US + 10 * HOUR_US + int(room[i]) * 1_000_000))
         rows[i]["created_at"] = created[i]
+        rows[i]["kyc_method"] = "synthetic"  # verified when the customer joined, before the simulated window
+        rows[i]["kyc_verified_at"] = created[i]
 
     # employers, landlords, families, contacts ---------------------------------------------------
     ind = np.flatnonzero(kind == 0)

@@ -14,6 +14,7 @@ from smartbank.api.schemas import (
     DailyLimitIn,
     HoldIn,
     KeyIn,
+    KycIn,
     OpenAccountIn,
     StatusIn,
     TransferOut,
@@ -49,9 +50,16 @@ def get_customer(customer_id: PathId, actor: Actor) -> CustomerOut:
 
 @router.post("/customers", response_model=CustomerOut, status_code=201)
 def create_customer(body: CustomerIn, actor: Actor, request: Request) -> CustomerOut:
-    cmd = customers.CustomerCreate(**body.model_dump())
-    return uow(lambda s: CustomerOut.model_validate(
-        backoffice.create_customer(s, actor, cmd, rid=request_id(request))))
+    cmd = customers.CustomerCreate(**body.model_dump(exclude={"document_checked"}))
+    return uow(lambda s: CustomerOut.model_validate(backoffice.create_customer(
+        s, actor, cmd, document_checked=body.document_checked, rid=request_id(request))))
+
+
+@router.post("/customers/{customer_id}/kyc", response_model=CustomerOut)
+def verify_identity(customer_id: PathId, body: KycIn, actor: Actor, request: Request) -> CustomerOut:
+    """A teller's identity verification (the original document examined with its holder) or rejection."""
+    return uow(lambda s: CustomerOut.model_validate(backoffice.verify_identity(
+        s, actor, customer_id, outcome=body.outcome, note=body.note, rid=request_id(request))))
 
 
 @router.post("/customers/{customer_id}/accounts", response_model=AccountOut, status_code=201)
