@@ -1,7 +1,7 @@
 """Sign-in throttling per (username, client address), per client address and for the whole bank.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-25 09:00:00
 """
 
