@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -264,16 +265,40 @@ def register_risk(risk_app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="random seed")] = 0,
         database_url: DbUrl = None,
         model_dir: Annotated[Path | None, typer.Option(help="model registry (default: SMARTBANK_MODEL_DIR)")] = None,
+        min_frauds: Annotated[int | None, typer.Option(
+            "--min-frauds", min=1, envvar="SMARTBANK_RISK_TRAIN_MIN_FRAUDS",
+            help="refuse to register a model trained on fewer confirmed frauds [default: 50]")] = None,
+        min_genuine: Annotated[int | None, typer.Option(
+            "--min-genuine", min=1, envvar="SMARTBANK_RISK_TRAIN_MIN_GENUINE",
+            help="refuse to register a model trained on fewer genuine payments [default: 50]")] = None,
+        min_validation_frauds: Annotated[int | None, typer.Option(
+            "--min-validation-frauds", min=1, envvar="SMARTBANK_RISK_TRAIN_MIN_VALIDATION_FRAUDS",
+            help="frauds needed in the validation window to compare models [default: 5]")] = None,
+        min_gain: Annotated[float | None, typer.Option(
+            "--min-gain", min=0.0, envvar="SMARTBANK_RISK_TRAIN_MIN_GAIN",
+            help="validation average precision to add over the current model [default: 0]")] = None,
     ) -> None:
         """Train the fraud model the payment decisions use and save it as a new ``fraud_lgbm`` version.
 
-        Servers load the newest version when they start. Last line: one JSON object."""
+        Servers load the newest version when they start, so a model is saved only when it has enough labels
+        (--min-frauds, --min-genuine) and its validation on the last days of the period beats the current
+        model on the same days (or, with none, a score that knows nothing); otherwise nothing is saved, the
+        reason is printed and the exit code is 1. Last line: one JSON object."""
         import time
 
         import polars as pl
         from rich.console import Console
 
+        from smartbank.ml.registry import RegistryError, latest_version
         from smartbank.risk.features import build_features, load_transactions, transactions_hash
+        from smartbank.risk.fraud_model import (
+            MODEL_NAME,
+            RegistrationBar,
+            check_labels,
+            judge,
+            label_counts,
+            load_fraud_model,
+        )
 
         console = Console(stderr=True)
         if (transactions is None) == (not from_db):
@@ -297,10 +322,45 @@ def register_risk(risk_app: typer.Typer) -> None:
         train = feats.filter((pl.col("ts") >= warm) & pl.col("fraud").is_not_null())
         console.print(f"{source}: {tx.height:,} payments, training on {train.height:,} "
                       f"({int(train['fraud'].sum()):,} frauds) from {warm:%Y-%m-%d} to {last:%Y-%m-%d}")
+        given = {"min_frauds": min_frauds, "min_genuine": min_genuine,
+                 "min_validation_frauds": min_validation_frauds, "min_gain": min_gain}
+        bar = RegistrationBar(**{k: v for k, v in given.items() if v is not None})
+        frauds, genuine = label_counts(train)
+        out: dict[str, Any] = {"model": None, "train_rows": train.height, "frauds": frauds, "train_seconds": 0.0,
+                               "params": None, "validation": None, "genuine": genuine, "registered": False,
+                               "refused": None, "reason": None, "champion": None, "comparison": None,
+                               "bar": dataclasses.asdict(bar)}
+
+        def refuse(code: str, reason: str) -> NoReturn:
+            out.update(refused=code, reason=reason)
+            console.print(f"[bold red]not registered[/]: {reason}. Nothing was saved; the payment decisions "
+                          "keep the model they use now.")
+            print(json.dumps(out, default=str))
+            raise typer.Exit(code=1)
+
+        early = check_labels(train, bar)
+        if early is not None:  # not worth the training time
+            refuse(early.code, early.reason)
+        champion, champion_version = None, latest_version(MODEL_NAME, model_dir=model_dir)
+        if champion_version is not None:
+            try:
+                champion = load_fraud_model(model_dir=model_dir, version=champion_version)
+            except RegistryError as exc:  # servers cannot load it either: they decide by rules only
+                console.print(f"the current model {champion_version} cannot be loaded ({exc.message}); "
+                              "comparing with rules only")
+                out["champion_unusable"] = {"version": champion_version, "error": exc.message}
+                champion_version = None
+        out["champion"] = champion_version
         from smartbank.risk.fraud_model import select_and_fit
 
         model, sel = select_and_fit(train, delay_days=delay_days, random_state=seed)
         secs = time.perf_counter() - t0
+        out.update(train_seconds=round(secs, 1), params=sel.params, validation=sel.validation)
+        verdict = judge(train, sel, champion=champion, champion_version=champion_version, bar=bar)
+        out["comparison"] = verdict.comparison or None
+        if not verdict.register:
+            refuse(verdict.code, verdict.reason)
+        console.print(verdict.reason)
         scores = model.predict_proba(train)[:, 1]
         # the training scores' distribution: the reference of the drift monitor (PSI)
         import numpy as np
@@ -310,14 +370,15 @@ def register_risk(risk_app: typer.Typer) -> None:
         edges = list(SCORE_BINS)
         counts, _ = np.histogram(np.clip(scores, 0.0, 1.0), bins=edges)
         path = model.save(data_hash=transactions_hash(tx), metrics={"validation": sel.validation,
-                                                                    "train_rows": train.height},
+                                                                    "train_rows": train.height,
+                                                                    "frauds": frauds, "genuine": genuine,
+                                                                    "comparison": verdict.comparison},
                           model_dir=model_dir,
                           extra={"source": source, "delay_days": delay_days,
                                  "score_bins": {"edges": edges, "counts": [int(c) for c in counts]}})
         console.print(f"saved {path} ({secs:.1f} s); restart the server to use it")
-        print(json.dumps({"model": str(path), "train_rows": train.height, "frauds": int(train["fraud"].sum()),
-                          "train_seconds": round(secs, 1), "params": sel.params,
-                          "validation": sel.validation}, default=str))
+        out.update(model=str(path), registered=True, reason=verdict.reason)
+        print(json.dumps(out, default=str))
 
 
 def _bank_history(database_url: str | None, *, days: int, delay_days: int) -> pl.DataFrame:

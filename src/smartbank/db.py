@@ -7,6 +7,7 @@ serialization failures and deadlocks so that they never reach a client.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -24,6 +25,7 @@ from smartbank.config import get_settings
 from smartbank.errors import SmartbankError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -226,6 +228,72 @@ def run_single_write(fn: Callable[[Session], T], *, engine: Engine | None = None
 
 
 _autocommit: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+# ----------------------------------------------------------------------------------------------
+# work that must wait for the commit
+
+_HOOKS = "after_commit_hooks"
+
+
+def after_commit(session: Session, fn: Callable[[], None]) -> None:
+    """Run ``fn()`` once what the session has written so far is committed; never if it is rolled back.
+
+    For in-memory state that mirrors the database (the risk engine's online features, for one): updated
+    before the commit, a commit that fails would leave it holding something that never happened.
+
+    - In autocommit mode (:func:`run_read`, :func:`run_single_write` on PostgreSQL) each statement has
+      committed when it returns: ``fn`` runs now.
+    - Otherwise ``fn`` runs after the outermost COMMIT (releasing a savepoint is not a commit). It is
+      dropped when the transaction, or a savepoint it was registered inside, rolls back, and when the
+      session closes without committing.
+    - A hook that fails is logged, not raised: the data is committed, and what mirrors it in memory catches up
+      from the database.
+    """
+    if in_autocommit(session):
+        _run_hook(fn)
+        return
+    hooks: list[tuple[object, Callable[[], None]]] | None = session.info.get(_HOOKS)
+    if hooks is None:
+        hooks = session.info[_HOOKS] = []
+        event.listen(session, "after_commit", _run_hooks)
+        event.listen(session, "after_soft_rollback", _drop_rolled_back)
+        event.listen(session, "after_transaction_end", _forget_hooks)
+    hooks.append((session.get_nested_transaction() or session.get_transaction(), fn))
+
+
+def _run_hook(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - committed already; see after_commit
+        log.exception("a post-commit hook failed")
+
+
+def _run_hooks(session: Session) -> None:
+    if session.get_nested_transaction() is not None:  # a savepoint was released: not committed yet
+        return
+    todo = session.info.get(_HOOKS) or []
+    session.info[_HOOKS] = []
+    for _, fn in todo:
+        _run_hook(fn)
+
+
+def _drop_rolled_back(session: Session, previous_transaction) -> None:
+    def inside(tx) -> bool:
+        while tx is not None:
+            if tx is previous_transaction:
+                return True
+            tx = tx.parent
+        return False
+
+    hooks = session.info.get(_HOOKS)
+    if hooks:
+        session.info[_HOOKS] = [h for h in hooks if not inside(h[0])]
+
+
+def _forget_hooks(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: run (after_commit) or never
+        session.info[_HOOKS] = []
 
 
 @overload

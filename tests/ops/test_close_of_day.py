@@ -285,7 +285,7 @@ def test_a_failing_scheduled_transfer_is_recorded_and_the_rest_still_run(payer, 
 
 
 def test_scheduled_transfers_respect_the_daily_limit_without_consuming_it_on_failure(bank, engine):
-    alice = bank.customer("王芳", daily_limit_minor=1_000)
+    alice = bank.customer("王芳", daily_limit_minor=2_000)
     src = bank.account(alice, balance=100_000)
     uid = bank.user("alice", customer_id=alice)
     actor = Principal(user_id=uid, username="alice", role="customer", customer_id=alice)
@@ -294,6 +294,8 @@ def test_scheduled_transfers_respect_the_daily_limit_without_consuming_it_on_fai
         number = ledger.get_account(s, dst).number
     big = schedule(engine, actor, src, number, 1_001, "once", date(2026, 3, 10))
     small = schedule(engine, actor, src, number, 1_000, "once", date(2026, 3, 10))
+    with engine.begin() as c:  # the limit is lowered after both were scheduled (above it, one is refused at once)
+        c.execute(text("UPDATE customers SET daily_limit_minor = 1000 WHERE id = :i"), {"i": alice})
     (res,) = close(engine, date(2026, 3, 10))
     assert res.scheduled == {"executed": 1, "failed": 1}
     assert sched_row(engine, big).failures == 1 and runs_of(engine, small) == ["2026-03-10"]

@@ -194,3 +194,67 @@ def test_concurrent_identical_payees_make_one_payee(client, bank, engine):
         t.join()
     assert sorted(outcomes) == ["201", "409", "409", "409"], outcomes
     assert scalar(engine, "SELECT count(*) FROM payees") == 1
+
+
+def test_a_scheduled_transfer_is_checked_like_a_payment_when_it_is_made(client, bank, engine):
+    """¥99,999,999,999 from an account holding ¥8,499 used to be accepted. The amount is now held to what an
+    immediate transfer is held to (bounds, the daily limit to another customer); a balance that is too small
+    now is a warning, since money may arrive before the date."""
+    alice, bob = bank.customer("王芳"), bank.customer("李娜")
+    a1 = bank.account(alice, balance=849_900)
+    a2 = bank.account(alice)
+    b1 = bank.account(bob)
+    bank.user("alice", customer_id=alice)
+    h = login(client, "alice")
+    today = clock.today()
+
+    def sched(amount, to=None, **kw):
+        body = {"from_account_id": a1, "to_account_number": to or number(engine, b1), "amount_minor": amount,
+                "frequency": "monthly", "start_date": str(today + timedelta(days=1)), **kw}
+        return client.post(f"{API}/scheduled-transfers", json=body, headers=h)
+
+    before = state(engine)
+    huge = assert_error(sched(9_999_999_999_900), 422, "daily_limit_exceeded")
+    assert huge["details"] == {"daily_limit_minor": 5_000_000, "amount_minor": 9_999_999_999_900}
+    assert_error(sched(5_000_001), 422, "daily_limit_exceeded")  # one fen over the daily limit
+    assert_error(sched(10**15 + 1), 422, "validation_error")
+    assert_error(sched(1_000, memo="x" * 201), 422, "validation_error")
+    assert state(engine) == before
+
+    # at the limit, above the balance: accepted, with a warning saying what the account holds
+    r = sched(5_000_000)
+    assert r.status_code == 201, r.text
+    (w,) = r.json()["warnings"]
+    assert w["code"] == "insufficient_funds" and "8,499.00" in w["message"]
+    assert w["details"] == {"available_minor": 849_900, "amount_minor": 5_000_000,
+                            "next_run": str(today + timedelta(days=1))}
+    # within the balance: no warning
+    assert sched(849_900).json()["warnings"] == []
+    # between one's own accounts there is no daily limit, only the amount bounds (and the balance warning)
+    own = sched(60_000_000, to=number(engine, a2))
+    assert own.status_code == 201 and [x["code"] for x in own.json()["warnings"]] == ["insufficient_funds"]
+    listed = client.get(f"{API}/scheduled-transfers", headers=h).json()
+    assert [len(x["warnings"]) for x in listed] == [1, 0, 1]
+    assert bank.balance(a1) == 849_900
+
+
+def test_a_schedule_due_today_warns_of_what_is_left_of_todays_limit(client, bank, engine):
+    alice, bob = bank.customer("王芳"), bank.customer("李娜")
+    a1 = bank.account(alice, balance=10_000_000)
+    b1 = bank.account(bob)
+    bank.user("alice", customer_id=alice)
+    h = login(client, "alice")
+    nb1 = number(engine, b1)
+    paid = client.post(f"{API}/transfers", headers=h, json={"from_account_id": a1, "to_account_number": nb1,
+                                                             "amount_minor": 4_500_000, "idempotency_key": "k1"})
+    assert paid.status_code == 201, paid.text
+    body = {"from_account_id": a1, "to_account_number": nb1, "amount_minor": 1_000_000, "frequency": "once",
+            "start_date": str(clock.today())}
+    r = client.post(f"{API}/scheduled-transfers", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    (w,) = r.json()["warnings"]
+    assert w["code"] == "daily_limit" and w["details"]["remaining_minor"] == 500_000
+    # on a later day the whole limit is there again
+    later = client.post(f"{API}/scheduled-transfers", headers=h,
+                        json={**body, "start_date": str(clock.today() + timedelta(days=1))})
+    assert later.status_code == 201 and later.json()["warnings"] == []

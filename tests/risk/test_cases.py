@@ -391,3 +391,15 @@ def test_two_officers_resolving_at_once_move_money_once(engine, bank, w, is_pg, 
     assert bank.balance(w.a) == 100_000 - released and bank.available(w.a) == 100_000 - released
     assert bank.balance(w.b) == 1_000 + released
     bank.assert_invariants()
+
+
+def test_a_resolution_rolled_back_tells_the_online_features_nothing(engine, bank, w, monkeypatch):
+    from smartbank.risk import engine as risk_engine
+
+    seen: list[tuple[int, bool]] = []
+    monkeypatch.setattr(risk_engine, "on_label", lambda tid, fraud: seen.append((tid, fraud)))
+    aid, _ = held(engine, w)
+    with pytest.raises(RuntimeError), db.session_scope(engine) as s:
+        cases.resolve(s, w.officer, aid, resolution="fraud", action="void")
+        raise RuntimeError("the commit never happens")
+    assert seen == [] and bank.count("risk_labels") == 0

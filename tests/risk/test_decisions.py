@@ -247,3 +247,36 @@ def test_velocity_features_count_payments_another_process_posted(client, bank, e
     (d,) = _rows(engine, "SELECT features FROM risk_decisions WHERE decision = 'block'")
     feats = d["features"] if isinstance(d["features"], dict) else __import__("json").loads(d["features"])
     assert feats["cust_n_1h"] == 3
+
+
+def test_a_held_payment_whose_commit_fails_leaves_no_trace_in_the_online_features(client, bank, engine):
+    """The online state learns a payment only once its transaction commits: a held payment whose commit fails
+    never happened, so it must not count in the next payment's velocity features."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from smartbank.risk import engine as risk_engine
+
+    _rule(engine, "hold", "amount_minor >= 1000000", "review")
+    _rule(engine, "burst", "cust_n_1h >= 1 and amount_minor < 1000000", "block")
+    ha, _, a1, _, to, _ = _setup(client, bank)
+    transfers = bank.count("transfers")
+
+    def failing_commit(session):
+        raise RuntimeError("the database refused the commit")
+
+    event.listen(Session, "before_commit", failing_commit)
+    try:
+        r = _pay(client, ha, a1, to, 1_500_000, "held-then-lost")
+    finally:
+        event.remove(Session, "before_commit", failing_commit)
+    assert r.status_code == 500, r.text
+    assert bank.count("transfers") == transfers and bank.count("risk_decisions") == 0
+    assert bank.available(a1) == 10_000_000
+    with db.session_scope(engine) as s:
+        state = risk_engine.get(s).state
+    assert not state._by_id  # no payment of this process's state
+    # the next payment sees no earlier payment in the last hour
+    r = _pay(client, ha, a1, to, 1_000, "next")
+    assert r.status_code == 201, r.text
+    bank.assert_invariants()

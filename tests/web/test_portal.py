@@ -7,7 +7,7 @@ import pytest
 
 from smartbank import clock, db
 from smartbank.payments import service as payments
-from tests.web.conftest import csrf_token, hidden, make_user, post_form, raw_keys, sign_in
+from tests.web.conftest import account_number, csrf_token, hidden, make_user, post_form, raw_keys, sign_in
 
 PORTAL_PAGES = ["/", "/transfer", "/payees", "/scheduled", "/bills", "/topup"]
 
@@ -272,3 +272,58 @@ def test_mobile_top_up(client, people, bank, engine):
     assert r.status_code == 303
     assert bank.balance(people.alice_acct) == 95_000
     assert "充值成功" in client.get(r.headers["location"]).text
+
+
+def test_the_transfer_form_says_what_is_left_today_and_refuses_more_before_the_confirm_step(client, people, bank,
+                                                                                             engine):
+    with db.session_scope(engine) as s:  # Alice's daily limit is ¥500.00
+        from smartbank.customers.models import Customer
+
+        s.get(Customer, people.alice).daily_limit_minor = 50_000
+    sign_in(client, "alice")
+    form = client.get("/transfer").text
+    assert "今日剩余额度 ¥500.00" in form
+    client.cookies.set("sb_lang", "en")
+    assert "Remaining today ¥500.00" in client.get("/transfer").text
+    client.cookies.set("sb_lang", "zh")
+    data = {"from_account": str(people.alice_acct), "to_account": people.bob_number, "amount": "500.01", "memo": "",
+            "idempotency_key": hidden(form, "idempotency_key"), "csrf_token": csrf_token(form)}
+    r = client.post("/transfer/confirm", data=data)
+    assert r.status_code == 422 and "超过今日剩余转账额度（剩余 ¥500.00，每日限额 ¥500.00）" in r.text
+    assert "请确认转账信息" not in r.text and 'value="500.01"' in r.text
+    # what is within the limit goes through, and the form then shows what is left
+    confirm = client.post("/transfer/confirm", data={**data, "amount": "300"})
+    assert confirm.status_code == 200 and "请确认转账信息" in confirm.text
+    submit = {k: hidden(confirm.text, k) for k in ("from_account", "to_account", "amount", "memo", "idempotency_key")}
+    r = client.post("/transfer/submit", data={**submit, "csrf_token": csrf_token(confirm.text)},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    form = client.get("/transfer").text
+    assert "今日剩余额度 ¥200.00" in form
+    r = client.post("/transfer/confirm", data={**data, "amount": "200.01", "idempotency_key": hidden(form,
+                                                                                                   "idempotency_key")})
+    assert r.status_code == 422 and "剩余 ¥200.00" in r.text
+    # between one's own accounts the daily limit does not apply
+    own = client.post("/transfer/confirm", data={**data, "amount": "600",
+                                                 "to_account": account_number(engine, people.alice_savings)})
+    assert own.status_code == 200 and "请确认转账信息" in own.text
+    assert bank.count("transfers") == 4
+
+
+def test_a_scheduled_transfer_over_the_limit_is_refused_and_a_short_balance_is_shown(client, people, bank):
+    sign_in(client, "alice")
+    start = (clock.today() + timedelta(days=3)).isoformat()
+    data = {"from_account": str(people.alice_acct), "to_account": people.bob_number, "amount": "99,999,999,999",
+            "frequency": "monthly", "start_date": start, "end_date": "", "memo": ""}
+    r = post_form(client, "/scheduled", "/scheduled", data)
+    assert r.status_code == 422 and "金额超过每日转账限额，该预约转账将无法执行。" in r.text
+    assert "scheduled_added" not in r.text and bank.count("scheduled_transfers") == 0
+    r = post_form(client, "/scheduled", "/scheduled", {**data, "amount": "20,000"})
+    assert r.headers["location"] == "/scheduled?notice=scheduled_added_warning"
+    page = client.get(r.headers["location"]).text
+    assert "预约转账已创建，请留意下方列表中的提示。" in page
+    assert f"付款账户当前可用余额 ¥1,000.00，不足 ¥20,000.00；如 {start} 前未存入足够资金" in page
+    client.cookies.set("sb_lang", "en")
+    page = client.get("/scheduled").text
+    assert "The account has ¥1,000.00 available now, less than ¥20,000.00" in page and raw_keys(page) == []
+    assert bank.count("transfers") == 3

@@ -160,6 +160,13 @@ class ScheduledIn(In):
     memo: str = Field(default="", max_length=200)
 
 
+class PaymentWarningOut(Out):
+    code: str = Field(description="insufficient_funds (the account holds less than the next run) or daily_limit "
+                                  "(less than the amount is left of today's limit, for a run due today)")
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
 class ScheduledOut(Out):
     id: int
     from_account_id: int
@@ -175,6 +182,9 @@ class ScheduledOut(Out):
     last_error: str | None
     status: str
     memo: str
+    warnings: list[PaymentWarningOut] = Field(
+        default_factory=list, description="what stands in the way of the next run as things are now; the "
+                                          "transfer is accepted anyway (money may arrive before the date)")
 
 
 class BillerOut(Out):

@@ -512,6 +512,19 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
     return _result(session, new_id)
 
 
+def daily_limit_status(session: Session, customer_id: int, *, currency: str = "CNY",
+                       day: date | None = None) -> tuple[int, int]:
+    """The customer's daily limit on payments to other customers and how much of it payments valued on ``day``
+    have used: ``(limit, used)`` in minor units. ``day`` defaults to the value date :func:`transfer` gives a
+    payment posted now. The same figures :func:`transfer` checks (``enforce_daily_limit``)."""
+    limit = session.execute(_CUSTOMER_LIMIT, {"cid": customer_id}).scalar()
+    if limit is None:
+        limit = get_settings().default_daily_limit_minor
+    day = day or utcnow().date()
+    used = session.execute(_USAGE_GET, {"cid": customer_id, "day": day, "cur": currency}).scalar() or 0
+    return int(limit), int(used)
+
+
 def _limit_error(session: Session, customer_id: int, day: date, currency: str, limit: int) -> DailyLimitExceeded:
     used = session.execute(_USAGE_GET, {"cid": customer_id, "day": day, "cur": currency}).scalar() or 0
     return DailyLimitExceeded(
@@ -663,7 +676,8 @@ def reverse(session: Session, *, transfer_id: int, key: str, initiated_by: int |
 __all__ = [
     "CUSTOMER_PAYMENT_KINDS", "NON_PAYMENT_KINDS", "Transfer", "account_flows", "internal_balances",
     "TransferCommand", "TransferResult", "customer_accounts",
-    "customer_payments_since", "find_transfer_by_key", "validate_command", "find_account", "find_customer_account",
+    "customer_payments_since", "daily_limit_status", "find_transfer_by_key",
+    "validate_command", "find_account", "find_customer_account",
     "get_account", "get_account_by_number", "payment_accounts",
     "get_transfer", "internal_account", "open_account", "resolve_pending", "reverse",
     "set_account_status", "transfer", "valid_account_number",

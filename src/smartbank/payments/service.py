@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank import clock
-from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, SmartbankError, ValidationFailed
+from smartbank.errors import (
+    Conflict,
+    DailyLimitExceeded,
+    Forbidden,
+    IdempotencyConflict,
+    NotFound,
+    SmartbankError,
+    ValidationFailed,
+)
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
-from smartbank.money import check_currency
+from smartbank.money import check_currency, format_minor
 from smartbank.payments.models import BILL_CATEGORIES, FREQUENCIES, Bill, Biller, Payee, ScheduledTransfer
 from smartbank.risk import service as risk
 from smartbank.security.service import Principal
@@ -138,6 +147,39 @@ def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = 
 
 
 # ----------------------------------------------------------------------------------------------
+# the daily limit, ahead of a payment
+
+
+@dataclass(frozen=True)
+class DailyAllowance:
+    """The customer's daily limit on payments to other customers, and what is left of it on ``day``."""
+
+    limit_minor: int
+    used_minor: int
+    currency: str
+    day: date
+
+    @property
+    def remaining_minor(self) -> int:
+        return max(0, self.limit_minor - self.used_minor)
+
+
+def daily_allowance(session: Session, actor: Principal, *, currency: str = "CNY",
+                    day: date | None = None) -> DailyAllowance:
+    """The actor's own daily limit and its use (``day``: default the day a payment made now counts on)."""
+    require_customer(actor)
+    assert actor.customer_id is not None
+    day = day or ledger.utcnow().date()  # the value date the ledger gives a payment posted now
+    limit, used = ledger.daily_limit_status(session, actor.customer_id, currency=currency, day=day)
+    return DailyAllowance(limit, used, currency, day)
+
+
+def limit_applies(src: Any, dst: Any) -> bool:
+    """Whether a payment from ``src`` to ``dst`` counts against the payer's daily limit: to another customer."""
+    return src.customer_id is not None and src.customer_id != dst.customer_id
+
+
+# ----------------------------------------------------------------------------------------------
 # payees
 
 
@@ -218,7 +260,7 @@ def schedule_transfer(session: Session, actor: Principal, *, from_account_id: in
         raise ValidationFailed("the two accounts must differ")
     if frequency not in FREQUENCIES:
         raise ValidationFailed(f"frequency must be one of {', '.join(FREQUENCIES)}")
-    if not isinstance(amount_minor, int) or amount_minor <= 0:
+    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or amount_minor <= 0:
         raise ValidationFailed("amount must be positive")
     today = today or clock.today()
     if start_date < today:
@@ -228,6 +270,17 @@ def schedule_transfer(session: Session, actor: Principal, *, from_account_id: in
     currency = check_currency(currency)
     if src.currency != currency or dst.currency != currency:
         raise ValidationFailed("both accounts must be in the transfer currency")
+    # every run is a payment: the same bounds an immediate transfer has (amount, memo) ...
+    ledger.validate_command(ledger.TransferCommand(
+        key="scheduled", debit_account_id=src.id, credit_account_id=dst.id, amount_minor=amount_minor,
+        currency=currency, kind="scheduled", memo=memo or ""))
+    # ... and the daily limit: a run above it could never post
+    if limit_applies(src, dst):
+        limit, _ = ledger.daily_limit_status(session, src.customer_id, currency=currency, day=start_date)
+        if amount_minor > limit:
+            raise DailyLimitExceeded(
+                "a scheduled transfer above the daily transfer limit could never run",
+                details={"daily_limit_minor": limit, "amount_minor": amount_minor})
     s = ScheduledTransfer(customer_id=src.customer_id, created_by=actor.user_id, from_account_id=src.id,
                           to_account_id=dst.id, amount_minor=amount_minor, currency=currency, memo=memo or "",
                           frequency=frequency, start_date=start_date, end_date=end_date, next_run=start_date,
@@ -235,6 +288,52 @@ def schedule_transfer(session: Session, actor: Principal, *, from_account_id: in
     session.add(s)
     session.flush()
     return s
+
+
+@dataclass(frozen=True)
+class PaymentWarning:
+    """Something the customer should know about a payment that is accepted anyway: ``code``, plain words
+    (``message``, English; the web pages translate the code) and the figures behind it."""
+
+    code: str  # insufficient_funds | daily_limit
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def scheduling_warnings(session: Session, s: ScheduledTransfer, *, today: date | None = None
+                        ) -> list[PaymentWarning]:
+    """What stands in the way of the next run of an active scheduled transfer, as things are now: the paying
+    account does not hold enough (money may still arrive before the date, so this is a warning, not a
+    refusal), or - for a run due today - what is left of today's limit is less than the amount."""
+    if s.status != "active" or s.next_run is None:
+        return []
+    out: list[PaymentWarning] = []
+    src = ledger.get_account(session, s.from_account_id)
+    dst = ledger.get_account(session, s.to_account_id)
+    run = s.next_run.isoformat()
+
+    def amount(minor: int) -> str:
+        return f"{format_minor(minor, s.currency, grouping=True)} {s.currency}"
+
+    if src.overdraft_limit_minor is not None:
+        available = src.available_minor + src.overdraft_limit_minor
+        if available < s.amount_minor:
+            out.append(PaymentWarning(
+                "insufficient_funds",
+                f"the paying account has {amount(available)} available now, less than the "
+                f"{amount(s.amount_minor)} of the run on {run}: it will fail unless money arrives first",
+                {"available_minor": available, "amount_minor": s.amount_minor, "next_run": run}))
+    today = today or clock.today()
+    if s.next_run <= today and limit_applies(src, dst):
+        limit, used = ledger.daily_limit_status(session, s.customer_id, currency=s.currency, day=s.next_run)
+        if used + s.amount_minor > limit:
+            left = max(0, limit - used)
+            out.append(PaymentWarning(
+                "daily_limit",
+                f"only {amount(left)} of today's transfer limit is left: the run today may be refused",
+                {"remaining_minor": left, "daily_limit_minor": limit, "amount_minor": s.amount_minor,
+                 "next_run": run}))
+    return out
 
 
 def list_scheduled(session: Session, actor: Principal, customer_id: int) -> list[ScheduledTransfer]:

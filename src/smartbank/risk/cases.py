@@ -16,8 +16,8 @@ none (blocked)         fraud | false_alarm -> none     -
 =====================  ==============================  =====================================
 
 Each resolution writes a :class:`RiskLabel` (1 fraud, 0 genuine; none when there is no transfer), case
-events, an audit record and a customer notification, and tells the online features the label
-(:func:`smartbank.risk.engine.on_label`). The alert row is locked first, so two officers resolving
+events, an audit record and a customer notification, and tells the online features the label once it
+commits (:func:`smartbank.risk.engine.on_label`). The alert row is locked first, so two officers resolving
 the same alert at once move money once: the second sees a closed alert (409). Ledger idempotency keys
 derive from the alert id, so a retried request cannot move money twice either.
 
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.customers import service as customers
+from smartbank.db import after_commit
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
@@ -459,7 +460,8 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
     if alert.transfer_id is not None:
         from smartbank.risk import engine
 
-        engine.on_label(alert.transfer_id, fraud)
+        tid = alert.transfer_id
+        after_commit(session, lambda: engine.on_label(tid, fraud))  # a resolution rolled back labels nothing
     return {"id": alert.id, "status": alert.status, "resolution": alert.resolution, "action": alert.action,
             "transfer_id": alert.transfer_id, "ledger_transfer_id": moved}
 

@@ -156,11 +156,14 @@ class RiskEngine:
         return feats, score
 
     def observe(self, payment: Mapping[str, Any], feats: Mapping[str, float] | None = None) -> None:
+        """A payment this process posted, once its transaction has committed. Another request may have
+        committed a later one in between (it counts at that one's time, as :meth:`catch_up` does), or
+        :meth:`catch_up` may have read this one from the database already (then it is not counted twice)."""
         with self.lock:
-            try:
-                self.state.observe(payment, feats)
-            except ValueError:  # out of time order (a clock step back): keep serving, skip this one
-                log.warning("risk engine: payment %s observed out of time order", payment.get("tx_id"))
+            tx_id = payment.get("tx_id")
+            if tx_id is not None and self.state.seen(int(tx_id)):
+                return
+            self.state.observe(payment, feats, clamp=True)
 
     def label(self, transfer_id: int, fraud: bool) -> None:
         # a payment not in this process's state (older, or posted elsewhere) is simply not there to label

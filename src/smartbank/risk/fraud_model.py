@@ -5,6 +5,11 @@ randomness only through ``random_state``). :func:`select_and_fit` chooses the hy
 the class-imbalance weight and the number of trees) on a validation window carved from the END of the
 training period - never on a test window - and refits on the whole training period. Saving and loading go
 through :mod:`smartbank.ml.registry` (``meta.json`` with the feature list, the data hash and the metrics).
+
+A trained model goes live when a server restarts (the newest ``fraud_lgbm`` version), so it is registered only
+when it clears :class:`RegistrationBar` (:func:`judge`): enough labels of both kinds, a time-based validation
+window with enough frauds, and a validation average precision above the current model's on the SAME window
+(no current model: above what a score that knows nothing gets, the window's fraud rate).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import polars as pl
 
 from smartbank.risk.features import FEATURE_NAMES
 
-__all__ = ["DEFAULT_GRID", "FraudModel", "MODEL_NAME", "Selection", "load_fraud_model", "select_and_fit"]
+__all__ = ["DEFAULT_GRID", "FraudModel", "MODEL_NAME", "RegistrationBar", "Selection", "Verdict", "judge",
+           "label_counts", "load_fraud_model", "select_and_fit"]
 
 MODEL_NAME = "fraud_lgbm"
 
@@ -155,6 +161,10 @@ class Selection:
     validation: dict[str, Any]
     candidates: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    # the validation window and the chosen candidate's scores on it (trained without it): what a champion is
+    # compared on; None when there was no validation window
+    val_frame: pl.DataFrame | None = field(default=None, repr=False)
+    val_scores: np.ndarray | None = field(default=None, repr=False)
 
 
 def select_and_fit(
@@ -185,12 +195,17 @@ def select_and_fit(
     ok = sub.height > 0 and val.height > 0 and sub["fraud"].sum() > 0 and val["fraud"].sum() > 0
     candidates: list[dict[str, Any]] = []
     grid = list(grid or DEFAULT_GRID)
+    val_scores: np.ndarray | None = None
     if ok:
+        scores: list[np.ndarray] = []
         for cand in grid:
             m = FraudModel(**cand, n_estimators=max_rounds, random_state=random_state, n_jobs=n_jobs)
             m.fit(sub, sub["fraud"].to_numpy(), eval_set=(val, val["fraud"].to_numpy()))
             candidates.append({**cand, "best_iteration": m.best_iteration_, "val_average_precision": m.best_score_})
-        best = max(candidates, key=lambda c: c["val_average_precision"])
+            scores.append(m.predict_proba(val)[:, 1])
+        best_i = max(range(len(candidates)), key=lambda i: candidates[i]["val_average_precision"])
+        best = candidates[best_i]
+        val_scores = scores[best_i]
         params = {k: best[k] for k in grid[0]}
         rounds = int(round(best["best_iteration"] * max(1.0, train.height / max(sub.height, 1))))
         validation = {"val_start": val_start.isoformat(), "val_days": val_days, "sub_rows": sub.height,
@@ -201,4 +216,114 @@ def select_and_fit(
     model = FraudModel(**params, n_estimators=max(rounds, 10), random_state=random_state, n_jobs=n_jobs)
     model.fit(train, train["fraud"].to_numpy())
     return model, Selection(params=params, n_estimators=model.n_estimators, validation=validation,
-                            candidates=candidates, seconds=time.perf_counter() - t0)
+                            candidates=candidates, seconds=time.perf_counter() - t0,
+                            val_frame=val if ok else None, val_scores=val_scores)
+
+
+# ------------------------------------------------------------------------------------------------
+# may a trained model go live?
+
+
+@dataclass(frozen=True)
+class RegistrationBar:
+    """What a newly trained model must show before it is registered (and so goes live at the next restart).
+
+    - ``min_frauds`` / ``min_genuine``: labelled training payments of each kind. Tens of frauds are the least a
+      gradient-boosted model can learn a pattern from rather than memorise a few payments;
+    - ``min_validation_frauds``: frauds in the validation window (the last days of the training period,
+      scored by a model trained without them), so the comparison below is not decided by one or two payments;
+    - ``min_gain``: the validation average precision must exceed the current model's on the same window by
+      more than this (no current model: the window's fraud rate, what a score that knows nothing gets).
+    """
+
+    min_frauds: int = 50
+    min_genuine: int = 50
+    min_validation_frauds: int = 5
+    min_gain: float = 0.0
+
+
+@dataclass
+class Verdict:
+    """Whether the trained model may be registered, and why (``reason`` in plain words)."""
+
+    register: bool
+    code: str  # ok | too_few_frauds | too_few_genuine | no_validation | too_few_validation_frauds | not_better
+    reason: str
+    comparison: dict[str, Any] = field(default_factory=dict)
+
+
+def label_counts(train: pl.DataFrame) -> tuple[int, int]:
+    """(frauds, genuine) among the labelled rows of ``train``."""
+    y = train["fraud"].drop_nulls()
+    frauds = int(y.sum())
+    return frauds, int(y.len()) - frauds
+
+
+def check_labels(train: pl.DataFrame, bar: RegistrationBar) -> Verdict | None:
+    """A refusal when there are too few labels to train a model worth registering (None: enough)."""
+    frauds, genuine = label_counts(train)
+    if frauds < bar.min_frauds:
+        return Verdict(False, "too_few_frauds",
+                       f"only {frauds} confirmed fraud(s) to learn from; at least {bar.min_frauds} are needed "
+                       "before a fraud model may decide payments")
+    if genuine < bar.min_genuine:
+        return Verdict(False, "too_few_genuine",
+                       f"only {genuine} genuine payment(s) to learn from; at least {bar.min_genuine} are needed")
+    return None
+
+
+def _average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y, score))
+
+
+def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score))
+
+
+def judge(train: pl.DataFrame, sel: Selection, *, champion: FraudModel | None, champion_version: str | None,
+          bar: RegistrationBar) -> Verdict:
+    """May the model chosen by ``sel`` replace ``champion`` (None: decisions are made by rules only)?
+
+    Both are scored on the same validation window: the challenger by its sub-model, trained only on payments
+    before the window (less the label delay); the champion as it is. Average precision (PR-AUC) decides, as
+    frauds are rare; ROC AUC is reported alongside.
+    """
+    refused = check_labels(train, bar)
+    if refused is not None:
+        return refused
+    if sel.val_frame is None or sel.val_scores is None:
+        return Verdict(False, "no_validation",
+                       "not enough labelled history for a validation window (frauds both before and inside the "
+                       "last days of the period): the model cannot be checked, so it is not registered")
+    y = sel.val_frame["fraud"].to_numpy().astype(int)
+    val_frauds = int(y.sum())
+    if val_frauds < bar.min_validation_frauds:
+        return Verdict(False, "too_few_validation_frauds",
+                       f"the validation window holds only {val_frauds} fraud(s); at least "
+                       f"{bar.min_validation_frauds} are needed to compare models")
+    comparison: dict[str, Any] = {
+        "metric": "average_precision", "val_rows": int(len(y)), "val_frauds": val_frauds,
+        "challenger_average_precision": _average_precision(y, sel.val_scores),
+        "challenger_auc": _roc_auc(y, sel.val_scores) if 0 < val_frauds < len(y) else None,
+        "champion": champion_version, "min_gain": bar.min_gain,
+    }
+    if champion is not None:
+        cs = champion.predict_proba(sel.val_frame)[:, 1]
+        comparison.update(champion_average_precision=_average_precision(y, cs),
+                          champion_auc=_roc_auc(y, cs) if 0 < val_frauds < len(y) else None)
+        bar_value, against = comparison["champion_average_precision"], f"the current model {champion_version}"
+    else:
+        comparison["baseline_average_precision"] = val_frauds / len(y)
+        bar_value, against = comparison["baseline_average_precision"], "a score that knows nothing (the fraud rate)"
+    comparison["bar"] = bar_value
+    ours = comparison["challenger_average_precision"]
+    if ours <= bar_value + bar.min_gain:
+        return Verdict(False, "not_better",
+                       f"validation average precision {ours:.4f} does not beat {against} ({bar_value:.4f}"
+                       + (f" + {bar.min_gain:g}" if bar.min_gain else "") + ") on the same window", comparison)
+    return Verdict(True, "ok", f"validation average precision {ours:.4f} beats {against} ({bar_value:.4f})",
+                   comparison)

@@ -205,8 +205,11 @@ def _record(session: Session, a: Assessment, pc: PaymentContext, key: str, *, tr
     return d
 
 
-def _observe(session: Session, a: Assessment, transfer_id: int) -> None:
-    risk_engine.get(session).observe({**a.payment, "tx_id": transfer_id}, a.feats)
+def _observe(session: Session, payment: dict[str, Any], feats: dict[str, float] | None = None) -> None:
+    """The payment joins this process's online features once its transaction commits (at once in autocommit
+    mode, where the ledger's statement has committed already); a rolled-back payment never does."""
+    eng = risk_engine.get(session)
+    db.after_commit(session, lambda: eng.observe(payment, feats))
 
 
 def guarded_transfer(session: Session, cmd: ledger.TransferCommand, pc: PaymentContext, *,
@@ -224,7 +227,7 @@ def guarded_transfer(session: Session, cmd: ledger.TransferCommand, pc: PaymentC
     if a.decision == "allow":
         res = ledger.transfer(session, replace(cmd, risk=a.row(pc, cmd.key)))
         if not res.replayed:
-            _observe(session, a, res.id)
+            _observe(session, {**a.payment, "tx_id": res.id}, a.feats)
         return res
     if db.in_autocommit(session):
         raise db.NeedsTransaction  # more than one write follows: rerun in a transaction
@@ -324,9 +327,8 @@ def _answer_challenge(session: Session, cmd: ledger.TransferCommand, pc: Payment
     d.transfer_id = res.id
     d.outcome = "challenge_passed"
     session.flush()
-    eng = risk_engine.get(session)
-    eng.observe({"ts": risk_engine.local_naive(now), "customer_id": pc.customer_id,
-                 "terminal_id": pc.counterparty_account_id, "amount_minor": pc.amount_minor, "tx_id": res.id})
+    _observe(session, {"ts": risk_engine.local_naive(now), "customer_id": pc.customer_id,
+                       "terminal_id": pc.counterparty_account_id, "amount_minor": pc.amount_minor, "tx_id": res.id})
     return res
 
 
@@ -344,7 +346,7 @@ def _hold(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.Trans
                 "reserved, not sent. Why: " + " ".join(a.customer_reasons("en")),
         body_zh=f"您 {amount} 的付款正在审核中，通常几小时内完成。款项已冻结，尚未转出。原因："
                 + "".join(a.customer_reasons("zh")))
-    _observe(session, a, res.id)
+    _observe(session, {**a.payment, "tx_id": res.id}, a.feats)
     res.transfer["risk"] = {"decision": "review", "decision_id": d.id, "reasons": a.customer_reasons("en"),
                             "reasons_zh": a.customer_reasons("zh")}
     return res

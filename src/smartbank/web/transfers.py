@@ -18,7 +18,7 @@ from smartbank.web import risk as risk_pages
 from smartbank.web.auth import Customer, me
 from smartbank.web.i18n import lang_of, register_messages
 from smartbank.web.nav import register_portal_page
-from smartbank.web.render import render
+from smartbank.web.render import money, render
 from smartbank.web.routing import web_router
 
 router = web_router()
@@ -58,11 +58,18 @@ def _choices(s, actor) -> tuple[list[dict], list[dict]]:
 
 def _transfer_form(request: Request, actor, values: dict[str, str], *, error: str | None = None,
                    status_code: int = 200) -> Response:
-    accounts, payees = db.run_in_transaction(lambda s: _choices(s, actor))
-    if not values.get("from_account") and accounts:
-        values["from_account"] = str(accounts[0]["id"])
+    def work(s):
+        accounts, payees = _choices(s, actor)
+        if not values.get("from_account") and accounts:
+            values["from_account"] = str(accounts[0]["id"])
+        chosen = next((a for a in accounts if str(a["id"]) == values.get("from_account")), None)
+        currency = chosen["currency"] if chosen else "CNY"
+        return accounts, payees, payments.daily_allowance(s, actor, currency=currency)
+
+    accounts, payees, allowance = db.run_in_transaction(work)
     return render(request, "portal/transfer.html", status_code=status_code, accounts=accounts, payees=payees,
-                  values=values, error=error, here=None if request.method == "GET" else "/transfer")
+                  values=values, error=error, allowance=allowance,
+                  here=None if request.method == "GET" else "/transfer")
 
 
 @router.get("/transfer")
@@ -83,6 +90,13 @@ def _checked(s, actor, values: dict[str, str]) -> dict[str, Any]:
     if to_number == src.number:
         raise forms.FormError("transfer.same_account")
     minor = forms.amount(values["amount"], src.currency)
+    dst = ledger.find_customer_account(s, to_number)
+    if dst is not None and payments.limit_applies(src, dst):
+        # refused here, at the first step, rather than after the customer has confirmed
+        allowance = payments.daily_allowance(s, actor, currency=src.currency)
+        if minor > allowance.remaining_minor:
+            raise forms.FormError("transfer.over_limit", remaining=money(allowance.remaining_minor, src.currency),
+                                  limit=money(allowance.limit_minor, src.currency))
     memo = forms.short_text(values["memo"], 100)
     payee = next((p for p in payments.list_payees(s, actor, me(actor)) if p.account_number == to_number),
                  None)
@@ -188,6 +202,15 @@ def payee_delete(request: Request, payee_id: int, actor: Customer) -> Response:
 # scheduled and recurring transfers
 
 
+def _warning(w: payments.PaymentWarning, currency: str) -> dict[str, Any]:
+    """A scheduling warning as the page shows it: its catalogue key and its figures formatted."""
+    d = w.details
+    return {"key": f"scheduled.warn_{w.code}",
+            "kw": {"available": money(d.get("available_minor"), currency),
+                   "amount": money(d.get("amount_minor"), currency),
+                   "remaining": money(d.get("remaining_minor"), currency), "date": d.get("next_run", "")}}
+
+
 def _scheduled(s, actor) -> list[dict[str, Any]]:
     out = []
     for x in payments.list_scheduled(s, actor, me(actor)):
@@ -195,7 +218,8 @@ def _scheduled(s, actor) -> list[dict[str, Any]]:
                     "to": ledger.get_account(s, x.to_account_id).number, "amount_minor": x.amount_minor,
                     "currency": x.currency, "frequency": x.frequency, "start_date": x.start_date,
                     "end_date": x.end_date, "next_run": x.next_run, "runs": x.runs, "failures": x.failures,
-                    "last_error": x.last_error, "status": x.status, "memo": x.memo})
+                    "last_error": x.last_error, "status": x.status, "memo": x.memo,
+                    "warnings": [_warning(w, x.currency) for w in payments.scheduling_warnings(s, x)]})
     return out
 
 
@@ -229,18 +253,21 @@ def scheduled_create(request: Request, actor: Customer, from_account: F = "", to
         src = payments.owned_account(s, actor, forms.int_id(from_account))
         if frequency not in FREQUENCIES:
             raise forms.FormError("scheduled.bad_frequency")
-        return payments.schedule_transfer(
+        x = payments.schedule_transfer(
             s, actor, from_account_id=src.id, to_account_number=forms.account_number(to_account),
             amount_minor=forms.amount(amount, src.currency), currency=src.currency, frequency=frequency,
             start_date=forms.required_date(start_date), end_date=forms.optional_date(end_date),
             memo=forms.short_text(memo, 100))
+        return payments.scheduling_warnings(s, x)
 
     try:
-        db.run_in_transaction(work)
+        warnings = db.run_in_transaction(work)
     except SmartbankError as exc:
         return _scheduled_page(request, actor, values, error=forms.message(exc, lang_of(request)),
                                status_code=422)
-    return RedirectResponse("/scheduled?notice=scheduled_added", status_code=303)
+    # created; what stands in its way (the account holds too little now) is shown next to it in the list
+    notice = "scheduled_added_warning" if warnings else "scheduled_added"
+    return RedirectResponse(f"/scheduled?notice={notice}", status_code=303)
 
 
 @router.post("/scheduled/{scheduled_id}/cancel")

@@ -11,6 +11,7 @@ from smartbank.api.schemas import (
     BillPaymentIn,
     PayeeIn,
     PayeeOut,
+    PaymentWarningOut,
     ScheduledIn,
     ScheduledOut,
     TopUpIn,
@@ -103,15 +104,26 @@ def delete_payee(payee_id: PathId, actor: Actor) -> None:
     uow(lambda s: payments.delete_payee(s, actor, payee_id))
 
 
+def _scheduled_out(s, x) -> ScheduledOut:
+    out = ScheduledOut.model_validate(x)
+    out.warnings = [PaymentWarningOut(code=w.code, message=w.message, details=w.details)
+                    for w in payments.scheduling_warnings(s, x)]
+    return out
+
+
 @router.get("/scheduled-transfers", response_model=list[ScheduledOut])
 def list_scheduled(actor: Actor, customer_id: QueryId = None) -> list[ScheduledOut]:
     cid = customer_id if customer_id is not None else _me(actor)
-    return uow(lambda s: [ScheduledOut.model_validate(x) for x in payments.list_scheduled(s, actor, cid)])
+    return uow(lambda s: [_scheduled_out(s, x) for x in payments.list_scheduled(s, actor, cid)])
 
 
-@router.post("/scheduled-transfers", response_model=ScheduledOut, status_code=201)
+@router.post("/scheduled-transfers", response_model=ScheduledOut, status_code=201,
+             responses={422: {"description": "invalid, or above the daily transfer limit (it could never run)"}})
 def create_scheduled(body: ScheduledIn, actor: Actor) -> ScheduledOut:
-    return uow(lambda s: ScheduledOut.model_validate(payments.schedule_transfer(
+    """Schedule a transfer. Its amount is checked as an immediate transfer's is (bounds, and the daily limit
+    for a transfer to another customer); a paying account that holds too little now is a warning in
+    ``warnings``, not a refusal."""
+    return uow(lambda s: _scheduled_out(s, payments.schedule_transfer(
         s, actor, from_account_id=body.from_account_id, to_account_number=body.to_account_number,
         amount_minor=body.amount_minor, currency=body.currency.upper(), frequency=body.frequency,
         start_date=body.start_date, end_date=body.end_date, memo=body.memo)))
