@@ -47,15 +47,21 @@ def format_minor(minor: int, currency: str = "CNY", *, grouping: bool = False) -
     return f"{sign}{whole_s}.{frac:0{exp}d}" if exp else f"{sign}{whole_s}"
 
 
-_AMOUNT_RE = re.compile(r"^\s*(\d{1,15})(?:\.(\d{1,4}))?\s*$")
+# ASCII digits only ([0-9], not \d, which matches every script's digits: Arabic-Indic, Devanagari...)
+_AMOUNT_RE = re.compile(r"^\s*([0-9]{1,15})(?:\.([0-9]{1,4}))?\s*$")
 # commas only as thousands separators: "1,234.50" yes; "12,5" or "1,00" (a decimal comma, a typo) no
-_GROUPED_RE = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
+_GROUPED_RE = re.compile(r"^[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$")
+# a Chinese input method types full-width digits, point and comma ("１２３．５０"): read as their ASCII forms
+_FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "．": ".", "，": ","})
 
 
 def parse_major(text: str, currency: str = "CNY") -> int:
-    """Parse a decimal string in major units ("12.34") into minor units, refusing extra precision."""
+    """Parse a decimal string in major units ("12.34") into minor units, refusing extra precision.
+
+    Digits are ASCII or full-width (as a Chinese input method types them); digits of any other script are
+    refused, not read as numbers."""
     exp = CURRENCIES.get(currency, 2)
-    cleaned = str(text).replace("¥", "").replace("￥", "").strip()
+    cleaned = str(text).translate(_FULL_WIDTH).replace("¥", "").replace("￥", "").strip()
     if "," in cleaned:
         if not _GROUPED_RE.match(cleaned):
             raise ValidationFailed(f"not an amount: {text!r}", details={"amount": str(text)})

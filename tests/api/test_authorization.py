@@ -551,6 +551,17 @@ def test_refusal_does_not_reveal_existence(client, bank, engine):
     # bob's own account list never includes alice's accounts
     ids = {a["id"] for a in client.get(f"{API}/accounts", headers=hb).json()}
     assert ids == {w.b1}
+    # alice's payee and standing order look exactly like ones that do not exist: a plain 404 naming only the
+    # id asked for, never alice's customer id
+    for path, obj, what in (("payees", w.payee, "payee not found"),
+                            ("scheduled-transfers", w.scheduled, "scheduled transfer not found")):
+        before = state(engine)
+        theirs = assert_error(client.delete(f"{API}/{path}/{obj}", headers=hb), 404, "not_found")
+        none = assert_error(client.delete(f"{API}/{path}/{missing}", headers=hb), 404, "not_found")
+        assert theirs["message"] == none["message"] == what
+        assert set(theirs["details"]) == set(none["details"]) and "customer_id" not in theirs["details"]
+        assert str(w.alice) not in str(theirs["details"]).replace(str(obj), "")
+        assert state(engine) == before
 
 
 def test_history_never_shows_another_customers_entries_through_the_counterparty(client, bank, engine):

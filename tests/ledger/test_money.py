@@ -39,6 +39,27 @@ def test_commas_only_as_thousands_separators(text):
         parse_major(text, "CNY")
 
 
+@pytest.mark.parametrize("text", [
+    "\u0661\u0662", "\u0661\u0662.\u0665\u0660",  # Arabic-Indic ١٢ and ١٢.٥٠
+    "\u06f1\u06f2",  # extended Arabic-Indic (Persian)
+    "\u0967\u0968",  # Devanagari
+    "\u0e51\u0e52",  # Thai
+    "1\u0662", "\U0001d7cf\U0001d7d0",  # a mixed amount; mathematical bold digits
+    "1,\u0662\u0663\u0664",
+])
+def test_digits_of_other_scripts_are_not_amounts(text):
+    """Only ASCII (and full-width) digits are read: an amount in another script's digits is refused."""
+    with pytest.raises(ValidationFailed):
+        parse_major(text, "CNY")
+
+
+@pytest.mark.parametrize("text,minor", [
+    ("１２", 1200), ("１２３４．５０", 123450), ("１，２３４．５０", 123450), ("￥８８", 8800), ("12．5", 1250),
+])
+def test_full_width_digits_are_read(text, minor):
+    assert parse_major(text, "CNY") == minor
+
+
 def test_more_decimals_than_the_currency_has():
     with pytest.raises(ValidationFailed, match="decimals"):
         parse_major("12.5", "JPY")

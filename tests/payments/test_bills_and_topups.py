@@ -99,6 +99,35 @@ def test_overdue_bills_can_be_paid_and_a_failed_payment_leaves_the_bill_unpaid(c
     assert _pay(client, w, small, "bob", account="b1", who="hb").status_code == 201
 
 
+def _reverse(client, transfer_id, key):
+    """A reversal through the back-office API."""
+    return client.post(f"{API}/transfers/{transfer_id}/reverse", json={"idempotency_key": key},
+                       headers=login(client, "risk1"))
+
+
+def test_a_reversed_bill_payment_reopens_the_bill(client, bank, engine):
+    """Reversing a bill payment gives the money back and the bill is open again: it can be paid anew."""
+    w = _setup(client, bank, engine)
+    bank.user("risk1", role="risk_officer")
+    bill = issue_bill(engine, "BJPOWER", "0012345678", 12_345)
+    paid = _pay(client, w, bill, "pay-1")
+    assert paid.status_code == 201, paid.text
+    r = _reverse(client, paid.json()["id"], "rev-1")
+    assert r.status_code == 201, r.text
+    assert bank.balance(w["a1"]) == 100_000
+    assert scalar(engine, "SELECT status FROM bills WHERE id = :b", b=bill) == "unpaid"
+    assert scalar(engine, "SELECT paid_transfer_id FROM bills WHERE id = :b", b=bill) is None
+    found = client.get(f"{API}/billers/BJPOWER/bills", params={"reference": "0012345678"}, headers=w["ha"]).json()
+    assert [b["id"] for b in found] == [bill]
+    again = _pay(client, w, bill, "pay-2")
+    assert again.status_code == 201, again.text
+    assert scalar(engine, "SELECT paid_transfer_id FROM bills WHERE id = :b", b=bill) == again.json()["id"]
+    assert bank.balance(w["a1"]) == 100_000 - 12_345
+    # the old payment's key still replays the old (reversed) payment, it does not pay twice
+    assert_error(_pay(client, w, bill, "pay-1"), 409, "conflict")
+    bank.assert_invariants()
+
+
 def test_concurrent_payments_of_one_bill_pay_it_once(client, bank, engine):
     """Two devices paying the same bill at once with different keys: one payment, one 409."""
     from smartbank import db

@@ -110,7 +110,12 @@ def test_filters(client, bank, engine):
     assert _shape(_get(client, w, kind="out")["items"]) == _exp(w, lambda e: e["amount_minor"] < 0)
     assert _shape(_get(client, w, kind="bill_payment")["items"]) == _exp(w, lambda e: e["kind"] == "bill_payment")
     assert _shape(_get(client, w, kind="salary")["items"]) == _exp(w, lambda e: e["kind"] == "salary")
-    assert _get(client, w, kind="no_such_kind")["items"] == []
+    # an unknown kind is refused (422), for the page and for the CSV export, instead of answering nothing
+    for suffix in ("transactions", "transactions.csv"):
+        for bad in ("no_such_kind", "foo", "IN", "transfer "):
+            r = client.get(f"{API}/accounts/{w['a1']}/{suffix}", params={"kind": bad}, headers=w["h"])
+            body = assert_error(r, 422, "validation_error")
+            assert "in" in body["details"]["allowed"] and "bill_payment" in body["details"]["allowed"]
     # amounts are compared without sign, bounds included
     assert _shape(_get(client, w, min_amount_minor=2_000, max_amount_minor=12_345)["items"]) == _exp(
         w, lambda e: 2_000 <= abs(e["amount_minor"]) <= 12_345)

@@ -102,6 +102,7 @@ def test_transfer_goes_through_the_confirm_step_and_posts_once(client, people, b
 @pytest.mark.parametrize("amount, message", [
     ("12.345", "金额格式不正确"), ("abc", "金额格式不正确"), ("-5", "金额格式不正确"), ("0", "金额必须大于零"),
     ("", "请输入金额"), ("2000", "余额不足"),
+    ("\u0661\u0660", "金额格式不正确"), ("\u0967\u0966", "金额格式不正确"),  # Arabic-Indic, Devanagari "10"
 ])
 def test_bad_amounts_are_explained_and_write_nothing(client, people, bank, amount, message):
     sign_in(client, "alice")
@@ -112,6 +113,18 @@ def test_bad_amounts_are_explained_and_write_nothing(client, people, bank, amoun
     r = client.post(step, data=data)
     assert r.status_code == 422 and message in r.text, r.text[-1500:]
     assert f'value="{amount}"' in r.text
+    assert bank.count("transfers") == 3
+
+
+def test_full_width_digits_are_an_amount(client, people, bank):
+    """A Chinese input method types full-width digits: they are read as the same amount."""
+    sign_in(client, "alice")
+    form = client.get("/transfer").text
+    data = {"from_account": str(people.alice_acct), "to_account": people.bob_number, "amount": "１，２３４．５０",
+            "memo": "", "idempotency_key": hidden(form, "idempotency_key"), "csrf_token": csrf_token(form)}
+    confirm = client.post("/transfer/confirm", data=data)
+    assert confirm.status_code == 200, confirm.text[-1500:]
+    assert 'id="confirm-amount">¥1,234.50<' in confirm.text and hidden(confirm.text, "amount") == "1234.50"
     assert bank.count("transfers") == 3
 
 

@@ -13,6 +13,7 @@ from smartbank.errors import Forbidden, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.money import check_currency
+from smartbank.payments import service as payments
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -173,8 +174,11 @@ def reverse(session: Session, actor: Principal, *, transfer_id: int, key: str, m
     res = ledger.reverse(session, transfer_id=transfer_id, key=f"u{actor.user_id}:{key}",
                          initiated_by=actor.user_id, memo=memo, allow_overdraft=True)
     if not res.replayed:
+        # a reversed bill payment no longer pays its bill: the bill is open again and can be paid
+        reopened = payments.reopen_bill_paid_by(session, transfer_id)
         security.audit(session, actor, action="transfer.reverse", object_type="transfer", object_id=transfer_id,
-                       after={"reversal_id": res.id}, request_id=rid, note=memo or None)
+                       after={"reversal_id": res.id, "bills_reopened": reopened}, request_id=rid,
+                       note=memo or None)
     return res
 
 

@@ -213,10 +213,11 @@ def add_payee(session: Session, actor: Principal, customer_id: int, *, name: str
 
 
 def get_payee(session: Session, actor: Principal, payee_id: int) -> Payee:
+    """One of the actor's payees (staff: anyone's). Another customer's payee is reported exactly as a payee
+    that does not exist: the answer names only the id asked for, never its owner."""
     p = session.get(Payee, payee_id)
-    if p is None:
+    if p is None or (not actor.is_staff and actor.customer_id != p.customer_id):
         raise NotFound("payee not found", details={"payee_id": payee_id})
-    customer_scope(actor, p.customer_id)
     return p
 
 
@@ -345,9 +346,8 @@ def list_scheduled(session: Session, actor: Principal, customer_id: int) -> list
 def cancel_scheduled(session: Session, actor: Principal, scheduled_id: int) -> ScheduledTransfer:
     require_customer(actor)
     s = session.get(ScheduledTransfer, scheduled_id)
-    if s is None:
-        raise NotFound("scheduled transfer not found")
-    customer_scope(actor, s.customer_id)
+    if s is None or actor.customer_id != s.customer_id:  # another customer's: as if there were none
+        raise NotFound("scheduled transfer not found", details={"scheduled_id": scheduled_id})
     if s.status != "active":
         raise Conflict(f"this scheduled transfer is already {s.status}")
     s.status = "cancelled"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from smartbank.customers.models import Customer
 from smartbank.errors import ValidationFailed
 from smartbank.ledger.models import Account, Entry, Transfer
+from smartbank.ledger.service import TRANSFER_KINDS
 from smartbank.money import format_minor
 
 
@@ -31,6 +32,10 @@ class HistoryFilter:
     q: str | None = None  # free text over memo / reference / counterparty
     cursor: str | None = None
     limit: int = 50
+
+
+# the history's ``kind`` filter: a direction, or a transfer kind
+HISTORY_KINDS = ("in", "out", *TRANSFER_KINDS)
 
 
 def encode_cursor(entry_id: int) -> str:
@@ -57,6 +62,10 @@ def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, A
         raise ValidationFailed("date_from is after date_to")
     if f.min_amount_minor is not None and f.max_amount_minor is not None and f.min_amount_minor > f.max_amount_minor:
         raise ValidationFailed("min_amount is above max_amount")
+    if f.kind is not None and f.kind not in HISTORY_KINDS:
+        # an unknown kind is a mistake, not a filter that matches nothing
+        raise ValidationFailed(f"unknown kind {f.kind!r}: use in, out or a transfer kind",
+                               details={"kind": f.kind, "allowed": list(HISTORY_KINDS)})
     other = aliased(Entry)
     cp = aliased(Account)
     # A read model: the counterparty is named by its holder (a customer), or by the bank's account name.
