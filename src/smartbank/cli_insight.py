@@ -178,6 +178,8 @@ def generate(customers: int, transactions: int, *, seed: int = 7, as_of: date = 
         "category": labels(cat, _CATS),
         "counterparty": pl.Series(merchant).cast(pl.Utf8),
         "source": pl.repeat("ledger", transactions, dtype=pl.Utf8, eager=True),
+        "account_kind": pl.repeat("demand", transactions, dtype=pl.Utf8, eager=True),
+        "own_account": pl.repeat(False, transactions, dtype=pl.Boolean, eager=True),
     }, schema=ACTIVITY_SCHEMA)
     k = pl.col("kind")
     activity = activity.with_columns(

@@ -50,3 +50,26 @@ def test_bad_rating_and_others_conversation(client, alice, engine):
     assert_error(client.post(f"{API}/assistant/messages", json={"text": "hi", "conversation_id": cid},
                              headers=bob), 404)
     assert state(engine) == before
+
+
+def test_faq_answers_quote_the_catalogue(client, alice, engine):
+    from smartbank import clock, db
+    from smartbank.assistant import faq, faq_seed
+    from smartbank.lending import seed as lending_seed
+    from smartbank.security.service import SYSTEM
+    from smartbank.wealth import seed as wealth_seed
+
+    def work(s):
+        wealth_seed.seed(s, until=clock.today(), codes=["TD3M", "TD6M", "TD1Y", "TD2Y", "TD3Y"])
+        lending_seed.seed(s)
+        faq_seed.seed(s, SYSTEM)
+
+    db.run_in_transaction(work, engine=engine)
+    faq.clear_cache()
+    r = client.post(f"{API}/assistant/messages", json={"text": "一年定期存款利率多少"}, headers=alice)
+    assert r.status_code == 200, r.text
+    text = r.json()["replies"][0]["text"]
+    assert "1年 0.95%" in text and "1年 1.25%" not in text and "0.10%" not in text
+    r = client.post(f"{API}/assistant/messages", json={"text": "我的密码忘记了怎么办"}, headers=alice)
+    text = r.json()["replies"][0]["text"]
+    assert "没有“忘记密码”入口" in text and "网点" in text

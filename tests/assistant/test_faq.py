@@ -60,7 +60,7 @@ def _match(engine, text, language="zh"):
 def test_seed_is_rerunnable(engine, seeded):
     assert len(seeded) == len(faq_seed.ENTRIES) >= 30
     again = db.run_in_transaction(lambda s: faq_seed.seed(s, SYSTEM), engine=engine)
-    assert again == {"created": 0, "existing": len(faq_seed.ENTRIES)}
+    assert again == {"created": 0, "existing": len(faq_seed.ENTRIES), "updated": 0}
 
 
 def test_paraphrases_hit_the_right_entry(engine, seeded):
@@ -130,3 +130,105 @@ def test_staff_only_editing_and_validation(engine):
         db.run_in_transaction(lambda s: faq.update_entry(s, CUSTOMER, out["id"], answer_en="B"), engine=engine)
     assert db.run_in_transaction(lambda s: s.scalar(select(AuditLog.action).where(
         AuditLog.object_type == "faq_entry")), engine=engine) == "faq.create"
+
+
+# ------------------------------------------------------------------------------------------------ catalogue figures
+
+
+@pytest.fixture
+def catalogue(engine):
+    from smartbank import clock
+    from smartbank.lending import seed as lending_seed
+    from smartbank.wealth import seed as wealth_seed
+
+    def work(s):
+        wealth_seed.seed(s, until=clock.today(), codes=["TD3M", "TD6M", "TD1Y", "TD2Y", "TD3Y", "WMP-CASH", "WMP-FI"])
+        lending_seed.seed(s)
+
+    db.run_in_transaction(work, engine=engine)
+
+
+def _catalogue_rates(engine) -> set[float]:
+    """Every percentage the catalogue stands behind today: deposit rates, loan rate bounds, the LPRs and the
+    penalty markup."""
+    from smartbank import clock
+    from smartbank.lending import products as loan_products
+    from smartbank.wealth import products as wealth_products
+
+    def work(s):
+        out = {p["rate_bps"] / 100 for p in wealth_products.list_products(s) if p.get("rate_bps") is not None}
+        for p in loan_products.list_products(s):
+            out |= {b / 100 for b in loan_products.rate_bounds(s, p, clock.today())}
+            out.add(loan_products.rate_on(s, p.reference_rate, clock.today()) / 100)
+            out.add(float(p.penalty_markup) * 100)
+        return out
+
+    return db.run_in_transaction(work, engine=engine)
+
+
+def test_every_rate_quoted_in_an_answer_is_the_catalogues(engine, catalogue, seeded):
+    from smartbank.assistant import faq_facts
+
+    allowed = _catalogue_rates(engine)
+    assert 0.95 in allowed and 1.25 in allowed  # TD1Y and TD3Y
+    quoted = 0
+    for entry in faq_seed.ENTRIES:
+        for lang in ("zh", "en"):
+            text = db.run_in_transaction(
+                lambda s, e=entry, lg=lang: faq_facts.render(s, e[f"answer_{lg}"], language=lg), engine=engine)
+            assert "{{" not in text, text
+            for rate in faq_facts.quoted_rates(text):
+                quoted += 1
+                assert rate in allowed, (entry["question_en"], lang, rate, text)
+    assert quoted >= 20
+    zh = _match(engine, "一年定期存款利率多少", "zh").answer
+    en = _match(engine, "what interest do you pay on fixed deposits", "en").answer
+    assert "1年 0.95%" in zh and "1 year 0.95%" in en
+    assert "1.25%" not in zh.split("1年")[1].split("，")[0]  # the old 1-year figure is gone
+
+
+def test_an_answer_follows_a_rate_change_in_the_catalogue(engine, catalogue, seeded):
+    from sqlalchemy import update
+
+    from smartbank.wealth.models import WealthProduct
+
+    db.run_in_transaction(lambda s: s.execute(update(WealthProduct).where(WealthProduct.code == "TD1Y")
+                                              .values(rate_bps=110)), engine=engine)
+    assert "1年 1.10%" in _match(engine, "定期存款利率是多少", "zh").answer
+
+
+def test_no_catalogue_no_invented_figure(engine, seeded):
+    text = _match(engine, "定期存款利率是多少", "zh").answer
+    assert "%" not in text and "产品页面" in text
+
+
+def test_password_answer_is_how_the_bank_really_works(engine, seeded, client):
+    login_page = client.get("/login").text
+    client.cookies.set("sb_lang", "en")
+    login_page += client.get("/login").text
+    assert "忘记密码" not in login_page and "forgot" not in login_page.lower()  # there is no reset link
+    for text, lang in (("我的密码忘记了怎么办", "zh"), ("how can I reset my password", "en")):
+        answer = _match(engine, text, lang).answer
+        assert ("网点" in answer and "客服热线" in answer) if lang == "zh" else \
+            ("branch" in answer and "hotline" in answer)
+        assert "点击“忘记密码”" not in answer and "Choose 'Forgot password'" not in answer
+    locked = _match(engine, "account locked", "en").answer
+    assert "5 wrong passwords" in locked and "15 minutes" in locked and "reset the password;" not in locked
+
+
+def test_seed_brings_unedited_old_answers_up_to_date(engine):
+    q = "What are your time deposit rates?"
+    old_zh, old_en = faq_seed._SUPERSEDED[q]
+    entry = next(e for e in faq_seed.ENTRIES if e["question_en"] == q)
+    edited = next(e for e in faq_seed.ENTRIES if e["question_en"] == "I forgot my password. How do I reset it?")
+    db.run_in_transaction(lambda s: (faq.create_entry(s, SYSTEM, **{**entry, "answer_zh": old_zh,
+                                                                     "answer_en": old_en}),
+                                     faq.create_entry(s, SYSTEM, **{**edited, "answer_zh": "请到网点办理。",
+                                                                    "answer_en": "Visit a branch."})),
+                          engine=engine)
+    out = db.run_in_transaction(lambda s: faq_seed.seed(s, SYSTEM), engine=engine)
+    assert out["updated"] == 1 and out["created"] == len(faq_seed.ENTRIES) - 2
+    rows = db.run_in_transaction(lambda s: {e.question_en: (e.answer_zh, e.version) for e in s.scalars(
+        select(FaqEntry))}, engine=engine)
+    assert rows[q] == (entry["answer_zh"], 2)
+    assert rows[edited["question_en"]] == ("请到网点办理。", 1)

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from smartbank.insight import service
 from tests.api.support import assert_error, cheap_argon2  # noqa: F401 - fixture
 from tests.conftest import login
-from tests.insight.test_profiles import AS_OF, build
+from tests.insight.test_profiles import AS_OF, build, build_borrower
 
 API = "/api/v1/insight"
 
@@ -152,3 +152,20 @@ def test_default_tags_are_there_before_any_refresh(client, bank):
     h = login(client, "marketer2")
     assert client.get(f"{API}/tags/bill_payer", headers=h).json()[0]["version"] == 1
     assert client.put(f"{API}/tags/dormant", headers=h, json={"description": "x"}).json()["version"] == 2
+
+
+def test_my_insights_report_a_loan_as_owed_and_spending_without_own_money_moves(client, bank, engine):
+    w = build_borrower(bank, engine)
+    service.refresh_all(engine, as_of=AS_OF)
+    bank.user("dora", role="customer", customer_id=w["d"])
+    me = client.get(f"{API}/me", headers=login(client, "dora"))
+    assert me.status_code == 200, me.text
+    p = me.json()["profile"]
+    assert p["loan_outstanding_minor"] == 46_000_00 and p["overdraft_used_minor"] == 0
+    assert p["total_balance_minor"] > 0
+    assert me.json()["spending_by_category"] == {"dining": 300_00}
+    from tests.web.conftest import sign_in
+
+    sign_in(client, "dora")
+    page = client.get("/insights")
+    assert page.status_code == 200 and "¥300.00" in page.text and "¥10,000.00" not in page.text

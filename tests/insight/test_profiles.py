@@ -180,3 +180,41 @@ def test_catalogue_names_unique_and_described():
     for f in features.CATALOGUE:
         assert f.en and f.zh and f.type in ("int", "float", "money", "text") and f.audience in ("staff", "customer")
     assert "churn_score" not in features.CUSTOMER_FEATURES and "age" in features.CUSTOMER_FEATURES
+
+
+def build_borrower(bank, engine):
+    """Customer D: a loan paid into the current account and partly repaid, a wealth purchase, a move to their
+    own savings account without a category, and one dinner."""
+    mv = Moves(engine)
+    d = bank.customer("赵敏")
+    cur = bank.account(d, balance=2_000_00)
+    sav = bank.account(d, kind="savings")
+    loan = bank.account(d, kind="loan", overdraft=50_000_00)
+    settle = mv.settlement()
+    mv.post(loan, cur, 50_000_00, at(60), kind="loan_disbursement")
+    mv.post(cur, loan, 4_000_00, at(30), kind="loan_repayment")            # principal
+    mv.post(cur, settle, 200_00, at(30), kind="loan_repayment")            # interest
+    mv.post(cur, settle, 10_000_00, at(20), kind="wealth_purchase", meta={"channel": "app"})
+    mv.post(settle, cur, 1_000_00, at(10), kind="wealth_redemption", meta={"channel": "app"})
+    mv.post(cur, sav, 5_000_00, at(5), meta={"channel": "app"})             # own accounts, no category
+    mv.post(cur, settle, 300_00, at(2), kind="card_payment", meta={"category": "dining", "channel": "card"})
+    return {"d": d, "cur": cur, "sav": sav, "loan": loan}
+
+
+def test_a_loan_is_owed_not_an_overdraft_and_moving_own_money_is_not_spending(bank, engine):
+    w = build_borrower(bank, engine)
+    act = extract.load_activity(engine, customer_ids=[w["d"]])
+    own = act.filter(pl.col("own_account"))
+    assert sorted(own["kind"].to_list()) == ["loan_disbursement", "loan_disbursement", "loan_repayment",
+                                             "loan_repayment", "transfer", "transfer"]
+    assert set(act.filter(pl.col("kind") == "loan_disbursement")["account_kind"]) == {"loan", "demand"}
+    r = profile_frame(engine).filter(pl.col("customer_id") == w["d"]).row(0, named=True)
+    cur = 2_000_00 + 50_000_00 - 4_000_00 - 200_00 - 10_000_00 + 1_000_00 - 5_000_00 - 300_00
+    assert r["balance_demand_minor"] == cur and r["balance_savings_minor"] == 5_000_00
+    assert r["total_balance_minor"] == cur + 5_000_00 > 0
+    assert r["overdraft_used_minor"] == 0
+    assert r["loan_outstanding_minor"] == 46_000_00
+    assert features.spending_by_category(r) == {"dining": 300_00}
+    assert r["monetary_365d"] == 300_00
+    # the loan account's own rows are not activity: the deposit side shows each move once
+    assert r["txn_count_365d"] == 8

@@ -97,3 +97,61 @@ def test_seed_defaults(session):
     rows = register.list_entries(session, OFFICER)
     assert {r["category"] for r in rows} == set(RISK_CATEGORIES)
     assert all(r["title_zh"] and r["title_en"] and r["controls"] for r in rows)
+
+
+def _resolve(ref):
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def test_every_implemented_control_names_code_that_exists():
+    assert set(register.DEFAULT_CONTROLS) == {d["code"] for d in register.DEFAULTS}
+    for code, controls in register.DEFAULT_CONTROLS.items():
+        assert controls, code
+        for c in controls:
+            assert c.status in register.CONTROL_STATUSES, (code, c)
+            if c.status == "implemented":
+                assert c.ref, (code, c)
+                assert _resolve(c.ref) is not None, (code, c)
+            else:
+                assert c.ref is None, (code, c)
+
+
+def test_controls_that_do_not_exist_are_marked_planned(session):
+    register.seed_defaults(session)
+    items = {r["code"]: r["control_items"] for r in register.list_entries(session, OFFICER)}
+    planned = {i["name"].lower() for v in items.values() for i in v if i["status"] == "planned"}
+    implemented = {i["name"].lower() for v in items.values() for i in v if i["status"] == "implemented"}
+    for name in ("consent records", "field encryption", "encryption at rest", "replicated database"):
+        assert name in planned and name not in implemented
+    assert not any("encryption" in n or "consent" in n for n in implemented)
+    # the stored text reads back to the same statuses
+    for d in register.DEFAULTS:
+        assert [(i["name"], i["status"]) for i in items[d["code"]]] == \
+            [(c.name, c.status) for c in register.DEFAULT_CONTROLS[d["code"]]]
+
+
+def test_parse_controls_marks():
+    assert register.parse_controls("A; B [planned]；C [计划] ; ") == [
+        {"name": "A", "status": "implemented"}, {"name": "B", "status": "planned"},
+        {"name": "C", "status": "planned"}]
+    assert register.parse_controls(None) == []
+
+
+def test_seed_corrects_stale_default_controls_but_keeps_officer_edits(session):
+    session.add(RiskRegisterEntry(code="IS-01", category="infosec", title_en="t", title_zh="t", likelihood=3,
+                                  impact=5, status="open",
+                                  controls="Encryption at rest; least-privilege roles; audit log; "
+                                           "tamper-evident journal"))
+    session.add(RiskRegisterEntry(code="CP-02", category="compliance", title_en="t", title_zh="t", likelihood=2,
+                                  impact=4, status="open", controls="Our own wording"))
+    session.flush()
+    register.seed_defaults(session)
+    rows = {r["code"]: r for r in register.list_entries(session, OFFICER)}
+    assert {"name": "Encryption at rest", "status": "planned"} in rows["IS-01"]["control_items"]
+    assert rows["CP-02"]["controls"] == "Our own wording"

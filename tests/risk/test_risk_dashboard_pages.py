@@ -140,3 +140,16 @@ def test_other_roles_refused(client, world, bank):
                                                    "daily_count": "1", "action": "block"})
     assert r.status_code == 403 and bank.count("risk_limits") == n
     assert client.post("/console/risk/run", data={"csrf_token": token}).status_code == 403
+
+
+def test_register_page_marks_planned_controls(client, world, engine):
+    from smartbank.risk import register
+
+    with db.session_scope(engine) as s:
+        register.seed_defaults(s)
+    client.cookies.set("sb_lang", "zh")
+    sign_in(client, "risk_officer1", console=True)
+    page = client.get("/console/risk/register").text
+    row = page[page.index('id="risk-IS-01"'):]
+    row = row[:row.index("</tr>")]
+    assert "Encryption at rest" in row and "计划中" in row and "[planned]" not in row

@@ -36,6 +36,7 @@ TRANSACTIONAL = ("transfer", "pay_bill", "top_up", "loan_repay")
 READ_ONLY = ("balance", "recent_transactions", "loan_status", "loan_apply", "product_question")
 REQUIRED = {"transfer": ("payee", "amount_minor"), "pay_bill": ("bill_type", "reference"),
             "top_up": ("phone", "amount_minor"), "loan_repay": ("loan", "amount_minor")}
+_RATE_WORDS = re.compile(r"利率|利息|收益率|LPR|\brates?\b|\binterest\b", re.I)
 _FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|plus)\b|^\s*(再|也|还有|那|另外)|又", re.I)
 
 M: dict[str, dict[str, str]] = {
@@ -511,6 +512,10 @@ class Dialogue:
             t.reply(say(lang, "loans", lines="; ".join(lines)) if lines else say(lang, "no_loans"))
         elif intent == "loan_apply":
             t.reply(say(lang, "loan_apply"), kind="link", buttons=[{"label": "/loans/apply", "href": "/loans/apply"}])
+        elif intent == "product_question" and _RATE_WORDS.search(nlu.text) and (hit := self.faq(nlu.text, lang)):
+            # "what are your deposit rates": the knowledge base quotes the catalogue's rates
+            t.reply(hit[0], kind="faq")
+            t.action = {"name": "faq", "status": "answered", "result": {"confidence": hit[1]}}
         elif intent == "product_question":
             data = actions.products(self.s, self.actor)
             if data["grade"] is None:

@@ -12,6 +12,9 @@ entry's id, version and active flag, read with one small query per match). When 
 multilingual embedding package is installed, its cosine similarity is blended in (mean of both); without it
 the TF-IDF score alone decides. Nothing is downloaded at run time.
 
+Answers name figures by placeholder (``{{deposit_rates}}``, ``{{rate:TD1Y}}``, ``{{loan_rates}}``...), filled
+from the catalogue when the answer is given; agents see and edit the placeholders.
+
 Editing (:func:`create_entry`, :func:`update_entry`, :func:`set_active`) is for service agents and
 administrators; every change is audited and an edit adds 1 to the entry's ``version``.
 """
@@ -29,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank import clock
+from smartbank.assistant import faq_facts
 from smartbank.assistant.models import FaqEntry
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.security import service as security
@@ -198,7 +202,8 @@ def ranked(session: Session, text: str, *, limit: int = 3) -> list[tuple[int, fl
 
 def match(session: Session, text: str, *, language: str) -> FaqMatch | None:
     """The knowledge-base entry answering ``text`` (question and answer in ``language``: zh or en), or
-    None when no entry is similar enough (confidence below :data:`THRESHOLD`)."""
+    None when no entry is similar enough (confidence below :data:`THRESHOLD`). The answer's placeholders
+    (``{{deposit_rates}}``...) are filled from today's catalogue (:mod:`smartbank.assistant.faq_facts`)."""
     top = ranked(session, text, limit=1)
     if not top or top[0][1] < THRESHOLD:
         return None
@@ -207,8 +212,9 @@ def match(session: Session, text: str, *, language: str) -> FaqMatch | None:
     if e is None:
         return None
     en = language == "en"
+    answer = faq_facts.render(session, e.answer_en if en else e.answer_zh, language="en" if en else "zh")
     return FaqMatch(entry_id=e.id, question=e.question_en if en else e.question_zh,
-                    answer=e.answer_en if en else e.answer_zh, confidence=round(min(1.0, max(0.0, score)), 4))
+                    answer=answer, confidence=round(min(1.0, max(0.0, score)), 4))
 
 
 def explain(session: Session, actor: Principal, text: str, *, language: str = "zh") -> dict[str, Any]:

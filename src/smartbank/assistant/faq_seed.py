@@ -1,9 +1,14 @@
 """The starting knowledge base: common questions of a retail bank's customers, in Chinese and English.
 
-Figures follow the bank's own rules where they exist (default daily transfer limit CNY 50,000, LPR-based loan
-pricing, both repayment methods, penalty rate = loan rate x 1.5, risk assessments valid 365 days, wealth
-orders settled T+1 and time deposits T+0). :func:`seed` adds the entries that are not there yet (matched on
-the English question), so it can be run again.
+An answer never types a rate, a product list or a limit: it names a placeholder (``{{deposit_rates}}``,
+``{{loan_rates}}``, ``{{lpr}}``, ``{{penalty_markup}}``, ``{{settlement}}``, ``{{daily_limit}}``,
+``{{lock_failures}}``...) that :mod:`smartbank.assistant.faq_facts` fills from the catalogue and the settings when
+the customer asks. Answers describe only what the bank really offers: there is no online password reset, time
+deposits cannot be withdrawn early, current accounts pay no interest.
+
+:func:`seed` adds the entries that are not there yet (matched on the English question), so it can be run again;
+an entry whose answers are still exactly an earlier seed's wording (which quoted figures or features that were
+wrong) gets the current answers, an entry an agent has edited is left alone.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ ENTRIES: list[dict[str, Any]] = [
     _e("transfer", "转账的每日限额是多少？", "What is the daily transfer limit?",
        ["一天最多能转多少钱", "转账额度是多少", "单日转账上限", "How much can I transfer per day?",
         "maximum transfer amount a day"],
-       "默认每日对外转账、缴费和充值合计限额为人民币 50,000 元；本人账户之间互转不占用额度。如需调整请到柜台办理。",
-       "By default transfers to others, bill payments and top-ups are limited to CNY 50,000 a day in total; "
+       "默认每日对外转账、缴费和充值合计限额为{{daily_limit}}；本人账户之间互转不占用额度。如需调整请到柜台办理。",
+       "By default transfers to others, bill payments and top-ups are limited to {{daily_limit}} a day in total; "
        "transfers between your own accounts do not count. Visit a branch to change the limit."),
     _e("transfer", "跨行转账多久到账？", "How long does a transfer to another bank take?",
        ["跨行汇款什么时候到", "转到别的银行要多久", "他行转账到账时间", "When will my interbank transfer arrive?",
@@ -55,14 +60,19 @@ ENTRIES: list[dict[str, Any]] = [
        "We charge no account maintenance fee, small-balance fee or annual debit-card fee on personal accounts."),
     _e("security", "忘记登录密码怎么办？", "I forgot my password. How do I reset it?",
        ["密码忘了", "怎么重置密码", "登录密码找回", "reset my login password", "can't remember my password"],
-       "在登录页点击“忘记密码”，验证身份证号和预留手机号的短信验证码后即可设置新密码；也可携带身份证到柜台重置。",
-       "Choose 'Forgot password' on the sign-in page, confirm your ID number and the text-message code sent to "
-       "your registered phone, then set a new password. A branch can also reset it with your ID card."),
+       "目前网上银行和手机银行都不能自助找回、重置或修改登录密码，登录页也没有“忘记密码”入口。"
+       "请携带本人有效身份证件到网点，或拨打客服热线 95588-0（人工服务每天 8:00–22:00），工作人员核实身份后协助您处理。"
+       "请勿向任何人透露密码或验证码。",
+       "Online and mobile banking cannot recover, reset or change a sign-in password yet, and the sign-in page has "
+       "no 'Forgot password' link. Bring your ID card to a branch, or call the hotline 95588-0 (agents every day "
+       "8:00-22:00); staff will check your identity and help you. Never tell anyone your password or codes."),
     _e("security", "账户被锁定了怎么办？", "My account is locked after wrong passwords. What can I do?",
        ["密码输错被锁", "登录被锁定", "多次输错密码", "account locked", "too many failed sign-in attempts"],
-       "连续多次输错密码后登录会被暂时锁定，请稍后再试或通过“忘记密码”重置；如仍无法登录请联系客服。",
-       "After repeated wrong passwords sign-in is locked for a while. Try again later or reset the password; "
-       "if it is still locked, contact customer service."),
+       "连续输错密码 {{lock_failures}} 次后，登录将被锁定 {{lock_minutes}} 分钟，到时自动解锁，请稍后再试。"
+       "如果忘记了密码，目前不能在线重置，请携带身份证件到网点或拨打客服热线。",
+       "After {{lock_failures}} wrong passwords in a row sign-in is locked for {{lock_minutes}} minutes and then "
+       "unlocks by itself; please try again later. If you have forgotten the password, it cannot be reset online "
+       "yet: visit a branch with your ID card or call the hotline."),
     _e("card", "银行卡丢了怎么办？", "I lost my bank card. What should I do?",
        ["卡丢了", "银行卡被偷了", "怎么挂失", "report a lost card", "my debit card was stolen"],
        "请立即通过手机银行“卡片挂失”或拨打客服热线办理口头挂失，账户将被冻结止付；之后携带身份证到网点补办新卡。",
@@ -90,26 +100,31 @@ ENTRIES: list[dict[str, Any]] = [
        "but not pay out. Contact customer service or a branch with your ID to find out why."),
     _e("deposit", "定期存款利率是多少？", "What are your time deposit rates?",
        ["存款利息多少", "定期利率", "存一年利息多少", "fixed deposit interest rate", "savings rates"],
-       "当前挂牌利率：活期 0.10%，三个月 0.80%，六个月 1.05%，一年 1.25%，两年 1.35%，三年 1.65%（年化）。"
-       "以网点公告为准。",
-       "Current board rates: demand 0.10%, 3 months 0.80%, 6 months 1.05%, 1 year 1.25%, 2 years 1.35%, 3 years "
-       "1.65% a year. The branch notice prevails."),
+       "当前整存整取定期存款年利率：{{deposit_rates}}。可在“理财”页面购买定期存款；活期结算账户不计利息。",
+       "Our time deposits currently pay, a year: {{deposit_rates}}. You can open one on the Wealth page; current "
+       "accounts pay no interest."),
     _e("deposit", "活期存款利息怎么算？", "How is interest on my current account calculated?",
        ["活期利息怎么计算", "结息时间", "利息什么时候到账", "when is interest paid", "demand deposit interest"],
-       "活期存款按日计息（实际天数/365），每月末结息计入账户。",
-       "Interest on demand deposits accrues daily (actual days / 365) and is paid into the account at month end."),
+       "活期结算账户不计利息。储蓄账户按开户时约定的年利率按日计息（实际天数/365），每月末结息计入账户；"
+       "定期存款的利率见“定期存款利率是多少”。",
+       "Current accounts pay no interest. Savings accounts accrue interest daily at the rate agreed when they were "
+       "opened (actual days / 365) and it is paid into the account at month end; for time deposits see our time "
+       "deposit rates."),
     _e("deposit", "定期存款可以提前支取吗？", "Can I withdraw a time deposit early?",
        ["定期提前取出", "存款没到期能取吗", "提前支取利息", "break a fixed deposit",
         "early withdrawal of a time deposit"],
-       "可以。提前支取部分按支取日活期利率计息，未支取部分仍按原定期利率计息。",
-       "Yes. The amount taken out early earns the demand rate of the day; the rest keeps its original rate."),
+       "不可以。本行定期存款不能提前支取，到期后本金和利息自动转回原账户。需要随时支取的资金可以选择活期或现金管理类产品。",
+       "No. Our time deposits cannot be withdrawn before they mature; at maturity principal and interest go back "
+       "to your account automatically. For money you may need at any time, keep it in your current account or a "
+       "cash-management product."),
     _e("loan", "贷款利率怎么定的？LPR 是什么？", "How are loan rates set? What is the LPR?",
        ["贷款利息多少", "LPR是多少", "房贷利率", "loan interest rate", "what is the loan prime rate"],
        "贷款利率 = 贷款市场报价利率（LPR）+ 按信用等级确定的加点。消费贷、经营贷、车贷参照一年期 LPR，"
-       "房贷参照五年期以上 LPR。"
-       "最新 LPR 以全国银行间同业拆借中心每月 20 日公布为准。",
+       "房贷参照五年期以上 LPR。当前执行的 LPR：{{lpr}}。各产品年利率范围：{{loan_rates}}。"
+       "LPR 由全国银行间同业拆借中心每月 20 日公布。",
        "A loan's rate is the Loan Prime Rate (LPR) plus a spread set by your credit grade: consumer, business and "
-       "car loans use the 1-year LPR, mortgages the 5-year LPR. The LPR is published on the 20th of each month."),
+       "car loans use the 1-year LPR, mortgages the 5-year LPR. The LPR in force: {{lpr}}. Rates by product: "
+       "{{loan_rates}}. The LPR is published on the 20th of each month."),
     _e("loan", "等额本息和等额本金有什么区别？",
        "What is the difference between equal instalments and equal principal?",
        ["等额本息还是等额本金", "哪种还款方式划算", "还款方式有哪些", "repayment methods",
@@ -127,9 +142,11 @@ ENTRIES: list[dict[str, Any]] = [
     _e("loan", "贷款逾期会怎样？罚息怎么算？",
        "What happens if a loan payment is overdue? How is penalty interest charged?",
        ["逾期罚息", "晚还款会怎样", "贷款逾期影响征信吗", "late loan payment penalty", "overdue interest"],
-       "逾期本金和利息从到期日次日起按日计收罚息，罚息利率为合同利率上浮 50%；逾期记录会报送征信系统，请尽快还款。",
+       "逾期本金和利息从到期日次日起按日计收罚息，罚息利率为合同利率上浮 {{penalty_markup}}；"
+       "逾期记录会报送征信系统，请尽快还款。",
        "From the day after the due date, penalty interest accrues daily on the overdue principal and interest at "
-       "the loan rate plus 50%. Overdue payments are reported to the credit bureau, so please repay quickly."),
+       "the loan rate plus {{penalty_markup}}. Overdue payments are reported to the credit bureau, so please repay "
+       "quickly."),
     _e("loan", "每月还款日会自动扣款吗？", "Is my loan repayment debited automatically?",
        ["贷款怎么还", "月供自动扣吗", "还款账户余额不足", "how do I repay my loan", "automatic loan repayment"],
        "会。还款日当天从您的还款账户自动扣收当期应还款，请在还款日前存入足够资金；余额不足部分将逾期。",
@@ -154,9 +171,10 @@ ENTRIES: list[dict[str, Any]] = [
        "deposits until you take it again in mobile banking."),
     _e("wealth", "理财产品什么时候确认份额？", "When are wealth product purchases confirmed?",
        ["理财多久到账", "基金什么时候确认", "申购确认时间", "when do I get my fund units", "T+1 settlement"],
-       "理财和基金申购按交易日净值在 T+1 个工作日确认份额，赎回款同样在 T+1 个工作日到账；定期存款当日（T+0）生效。",
-       "Fund and wealth purchases are confirmed at the trade date's NAV on T+1 business days and redemptions are "
-       "paid on T+1 as well; time deposits take effect the same day (T+0)."),
+       "申购按交易日净值确认份额，赎回款按同样的天数到账。各产品的确认时间：{{settlement}}"
+       "（T+N 指交易日后第 N 个工作日）。",
+       "Purchases are confirmed at the trade date's NAV and redemptions are paid after the same number of business "
+       "days. By product: {{settlement}} (T+N is N business days after the trade date)."),
     _e("wealth", "为什么我不能购买这个理财产品？", "Why can't I buy this wealth product?",
        ["理财产品买不了", "风险等级不匹配", "购买被拒绝", "product not suitable for me", "purchase refused risk level"],
        "产品风险等级高于您的风险测评等级，或测评已过期时，系统会拒绝购买。请查看产品风险等级或重新测评。",
@@ -194,14 +212,66 @@ ENTRIES: list[dict[str, Any]] = [
        "Branches are open 9:00-17:00 on weekdays and some also 9:00-16:00 at weekends; see the branch notice."),
 ]
 
+# Earlier seed answers that quoted figures or features that were wrong; :func:`seed` replaces an entry's
+# answers while they still read exactly so.
+_SUPERSEDED: dict[str, tuple[str, str]] = {
+    "What is the daily transfer limit?": (
+        "默认每日对外转账、缴费和充值合计限额为人民币 50,000 元；本人账户之间互转不占用额度。如需调整请到柜台"
+        "办理。",
+        "By default transfers to others, bill payments and top-ups are limited to CNY 50,000 a day in total; "
+        "transfers between your own accounts do not count. Visit a branch to change the limit."),
+    "I forgot my password. How do I reset it?": (
+        "在登录页点击“忘记密码”，验证身份证号和预留手机号的短信验证码后即可设置新密码；也可携带身份证到柜台"
+        "重置。",
+        "Choose 'Forgot password' on the sign-in page, confirm your ID number and the text-message code sent "
+        "to your registered phone, then set a new password. A branch can also reset it with your ID card."),
+    "My account is locked after wrong passwords. What can I do?": (
+        "连续多次输错密码后登录会被暂时锁定，请稍后再试或通过“忘记密码”重置；如仍无法登录请联系客服。",
+        "After repeated wrong passwords sign-in is locked for a while. Try again later or reset the "
+        "password; if it is still locked, contact customer service."),
+    "What are your time deposit rates?": (
+        "当前挂牌利率：活期 0.10%，三个月 0.80%，六个月 1.05%，一年 1.25%，两年 1.35%，三年 1.65%（年化）。以"
+        "网点公告为准。",
+        "Current board rates: demand 0.10%, 3 months 0.80%, 6 months 1.05%, 1 year 1.25%, 2 years 1.35%, 3 "
+        "years 1.65% a year. The branch notice prevails."),
+    "How is interest on my current account calculated?": (
+        "活期存款按日计息（实际天数/365），每月末结息计入账户。",
+        "Interest on demand deposits accrues daily (actual days / 365) and is paid into the account at month "
+        "end."),
+    "Can I withdraw a time deposit early?": (
+        "可以。提前支取部分按支取日活期利率计息，未支取部分仍按原定期利率计息。",
+        "Yes. The amount taken out early earns the demand rate of the day; the rest keeps its original rate."),
+    "How are loan rates set? What is the LPR?": (
+        "贷款利率 = 贷款市场报价利率（LPR）+ 按信用等级确定的加点。消费贷、经营贷、车贷参照一年期 LPR，房贷参"
+        "照五年期以上 LPR。最新 LPR 以全国银行间同业拆借中心每月 20 日公布为准。",
+        "A loan's rate is the Loan Prime Rate (LPR) plus a spread set by your credit grade: consumer, "
+        "business and car loans use the 1-year LPR, mortgages the 5-year LPR. The LPR is published on the "
+        "20th of each month."),
+    "What happens if a loan payment is overdue? How is penalty interest charged?": (
+        "逾期本金和利息从到期日次日起按日计收罚息，罚息利率为合同利率上浮 50%；逾期记录会报送征信系统，请尽快"
+        "还款。",
+        "From the day after the due date, penalty interest accrues daily on the overdue principal and "
+        "interest at the loan rate plus 50%. Overdue payments are reported to the credit bureau, so please "
+        "repay quickly."),
+    "When are wealth product purchases confirmed?": (
+        "理财和基金申购按交易日净值在 T+1 个工作日确认份额，赎回款同样在 T+1 个工作日到账；定期存款当日（T+0"
+        "）生效。",
+        "Fund and wealth purchases are confirmed at the trade date's NAV on T+1 business days and "
+        "redemptions are paid on T+1 as well; time deposits take effect the same day (T+0)."),
+}
+
 
 def seed(session: Session, actor: Principal) -> dict[str, int]:
-    """Add the entries not yet present (by English question); returns ``{"created", "existing"}``."""
-    have = set(session.scalars(select(FaqEntry.question_en)))
-    created = 0
+    """Add the entries not yet present (by English question) and bring unedited earlier answers up to date;
+    returns ``{"created", "existing", "updated"}``."""
+    have = {e.question_en: e for e in session.scalars(select(FaqEntry))}
+    created = updated = 0
     for entry in ENTRIES:
-        if entry["question_en"] in have:
-            continue
-        faq.create_entry(session, actor, **entry)
-        created += 1
-    return {"created": created, "existing": len(ENTRIES) - created}
+        old = have.get(entry["question_en"])
+        if old is None:
+            faq.create_entry(session, actor, **entry)
+            created += 1
+        elif _SUPERSEDED.get(entry["question_en"]) == (old.answer_zh, old.answer_en):
+            faq.update_entry(session, actor, old.id, answer_zh=entry["answer_zh"], answer_en=entry["answer_en"])
+            updated += 1
+    return {"created": created, "existing": len(ENTRIES) - created, "updated": updated}

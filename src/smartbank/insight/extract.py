@@ -25,10 +25,15 @@ category        Utf8 (nullable)  ``transfers.meta.category`` (biller type for bi
 counterparty    Utf8 (nullable)  merchant / biller / payee / employer named in the meta, else the
                                  other account's number; imports: their counterparty
 source          Utf8             ``ledger`` or the import source name
+account_kind    Utf8 (nullable)  the customer's account the row is on (demand, savings, loan);
+                                 imports: null
+own_account     Boolean          the other side is another account of the same customer (a move
+                                 between their own accounts, a loan disbursed to or repaid from
+                                 their deposit account); imports: false
 ==============  ===============  ==============================================================
 
 A customer's transfer between two of their own accounts appears twice (out of one, into the
-other), exactly as on their statements.
+other), exactly as on their statements; both rows have ``own_account`` true.
 """
 
 from __future__ import annotations
@@ -116,7 +121,8 @@ def _ledger_sql(engine: Engine, ids: Sequence[int] | None, min_entry_id: int | N
     return (
         f"SELECT a.customer_id, {_epoch_us(engine, 'e.created_at')} AS ts, e.amount_minor, e.currency, t.kind,"
         f" {_meta(engine, 'channel')} AS channel, {_meta(engine, 'category')} AS category, {cp} AS counterparty,"
-        " 'ledger' AS source"
+        " 'ledger' AS source, a.kind AS account_kind,"
+        " CASE WHEN oa.customer_id = a.customer_id THEN 1 ELSE 0 END AS own_account"
         " FROM entries e JOIN accounts a ON a.id = e.account_id"
         " JOIN transfers t ON t.id = e.transfer_id"
         " LEFT JOIN accounts oa ON oa.id = CASE WHEN e.amount_minor > 0 THEN t.debit_account_id"
@@ -129,7 +135,8 @@ def _external_sql(engine: Engine, ids: Sequence[int] | None) -> str:
     return (
         f"SELECT x.customer_id, {_epoch_us(engine, 'x.occurred_at')} AS ts,"
         " CASE WHEN x.direction = 'credit' THEN x.amount_minor ELSE -x.amount_minor END AS amount_minor,"
-        " x.currency, 'card_payment' AS kind, x.channel, x.category, x.counterparty, x.source"
+        " x.currency, 'card_payment' AS kind, x.channel, x.category, x.counterparty, x.source,"
+        " NULL AS account_kind, 0 AS own_account"
         f" FROM external_transactions x WHERE 1 = 1{_id_filter('x.customer_id', ids)}"
     )
 
@@ -161,7 +168,7 @@ def _fetch(engine: Engine, sql: str, schema: dict[str, Any], *, raw_types: dict[
         conn.close()
 
 
-_ACTIVITY_WIRE = {**ACTIVITY_SCHEMA, "ts": pl.Int64}
+_ACTIVITY_WIRE = {**ACTIVITY_SCHEMA, "ts": pl.Int64, "own_account": pl.Int64}
 
 
 def _finish_activity(df: pl.DataFrame) -> pl.DataFrame:

@@ -12,6 +12,12 @@ Conventions
   currencies count in the counts and shares but not in the sums.
 * Time of day and weekend are read in the bank's local time (Asia/Shanghai).
 * "Active" rows are the ones a customer causes: interest and fees are not activity.
+* Rows on a loan account are not activity: the same money shows on the deposit account it was paid to or
+  from. Balances are deposits (current and savings accounts); a loan is reported as what is owed
+  (``loan_outstanding_minor``), never as a balance or an overdraft.
+* Spending (``spend_*``, ``monetary_365d``) is money leaving for someone else: moves between the customer's own
+  accounts, wealth purchases and redemptions, loan disbursements and repayments (principal, interest and
+  penalty), interest and fees are not spending (:data:`NON_SPENDING_KINDS`, :data:`NON_SPENDING`).
 
 :data:`CATALOGUE` names every feature with its description (en/zh), type and audience; tag
 expressions may use exactly these names.
@@ -38,6 +44,13 @@ UTILITIES = ("electricity", "water", "gas", "mobile", "broadband", "utilities")
 SPEND_CATEGORIES = ("groceries", "dining", "transport", "shopping", "travel", "entertainment", "health",
                     "education", "digital", "rent", "utilities", "cash", "other")
 NON_SPENDING = ("savings", "investment", "closure", "opening")  # moving one's own money is not spending
+# kinds that are never spending: buying or selling wealth products (money stays the customer's), a loan paid
+# out or paid back (principal is the customer's debt, interest and penalty are the cost of credit, reported
+# with the loan, not as consumption), and the bank's own interest and fees
+NON_SPENDING_KINDS = ("wealth_purchase", "wealth_redemption", "wealth_fee", "loan_disbursement", "loan_repayment",
+                      "loan_recovery", "loan_writeoff", "loan_provision", "reversal")
+# accounts that hold the customer's money; a loan account holds what they owe
+DEPOSIT_KINDS = ("demand", "savings")
 ANALYTICS_COLUMNS = ("segment", "rfm", "lifecycle", "value_minor", "clv_minor", "churn_score",
                      "spend_next_month_minor", "balance_next_month_minor")
 DAYPARTS = {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
@@ -63,15 +76,18 @@ def _catalogue() -> tuple[Feature, ...]:
         Feature("occupation", "text", "Occupation", "职业", group="demographic"),
         Feature("tenure_days", "int", "Days since becoming a customer", "成为客户的天数", group="demographic"),
         Feature("status", "text", "Customer status", "客户状态", "staff", "demographic"),
-        Feature("total_balance_minor", "money", "Total balance of open accounts (CNY)", "开立账户总余额（人民币）",
-                group="financial"),
+        Feature("total_balance_minor", "money", "Total balance of open current and savings accounts (CNY)",
+                "活期和储蓄账户总余额（人民币）", group="financial"),
         Feature("balance_demand_minor", "money", "Balance of current accounts (CNY)", "活期账户余额",
                 group="financial"),
         Feature("balance_savings_minor", "money", "Balance of savings accounts (CNY)", "储蓄账户余额",
                 group="financial"),
         Feature("products_held", "int", "Open accounts held", "持有的账户数", group="financial"),
         Feature("product_kinds", "int", "Kinds of account held", "持有的账户种类数", group="financial"),
-        Feature("overdraft_used_minor", "money", "Overdraft in use (CNY)", "已用透支额度", group="financial"),
+        Feature("overdraft_used_minor", "money", "Overdraft in use on current accounts (CNY)", "活期账户已用透支额度",
+                group="financial"),
+        Feature("loan_outstanding_minor", "money", "Loan principal still owed (CNY)", "贷款未还本金",
+                group="financial"),
         Feature("declared_income_monthly_minor", "money", "Declared income per month (CNY)", "申报月收入",
                 group="financial"),
         Feature("salary_monthly_minor", "money", "Average salary or pension credit per month with one, last 365 days",
@@ -163,7 +179,12 @@ def _share(cond: pl.Expr, denom: pl.Expr) -> pl.Expr:
 def activity_features(activity: pl.DataFrame | pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     """Behavioural aggregates per customer that has activity up to ``as_of``."""
     ref = reference_time(as_of)
-    lf = activity.lazy().filter(pl.col("ts") < ref)
+    lf = activity.lazy()
+    names = lf.collect_schema().names()
+    if "account_kind" in names:
+        lf = lf.filter(pl.col("account_kind").fill_null("") != "loan")
+    own_account = pl.col("own_account").fill_null(False) if "own_account" in names else pl.lit(False)
+    lf = lf.filter(pl.col("ts") < ref)
     amt, ts = pl.col("amount_minor"), pl.col("ts")
     base = pl.col("currency") == BASE_CURRENCY
     cat = pl.col("category").fill_null("")
@@ -174,7 +195,8 @@ def activity_features(activity: pl.DataFrame | pl.LazyFrame, as_of: date) -> pl.
         w365=ts >= ref - timedelta(days=365),
         prior90=(ts >= ref - timedelta(days=180)) & (ts < ref - timedelta(days=90)),
         active=~kind.is_in(SYSTEM_KINDS),
-        spend=(amt < 0) & base & ~cat.is_in(NON_SPENDING) & ~kind.is_in(SYSTEM_KINDS),
+        spend=(amt < 0) & base & ~cat.is_in(NON_SPENDING) & ~kind.is_in(SYSTEM_KINDS)
+        & ~kind.is_in(NON_SPENDING_KINDS) & ~own_account,
         salary=(amt > 0) & base & (cat.is_in(SALARY_CATEGORIES) | ((kind == "salary") & (cat != "bonus"))),
         hour=local.dt.hour(), weekend=local.dt.weekday() >= 6, month=local.dt.strftime("%Y-%m"),
         chosen=pl.col("channel").is_in(CHOSEN_CHANNELS).fill_null(False),
@@ -231,13 +253,16 @@ def holding_features(holdings: pl.DataFrame) -> pl.LazyFrame:
     h = holdings.lazy()
     base = pl.col("currency") == BASE_CURRENCY
     bal = pl.col("balance_minor")
+    deposit = pl.col("account_kind").is_in(DEPOSIT_KINDS)
     return h.group_by("customer_id").agg(
-        bal.filter(base).sum().cast(pl.Int64).alias("total_balance_minor"),
+        bal.filter(base & deposit).sum().cast(pl.Int64).alias("total_balance_minor"),
         bal.filter(base & (pl.col("account_kind") == "demand")).sum().cast(pl.Int64).alias("balance_demand_minor"),
         bal.filter(base & (pl.col("account_kind") == "savings")).sum().cast(pl.Int64).alias("balance_savings_minor"),
         pl.col("accounts").sum().cast(pl.Int64).alias("products_held"),
         pl.col("account_kind").n_unique().cast(pl.Int64).alias("product_kinds"),
-        pl.col("overdraft_used_minor").filter(base).sum().cast(pl.Int64).alias("overdraft_used_minor"),
+        pl.col("overdraft_used_minor").filter(base & deposit).sum().cast(pl.Int64).alias("overdraft_used_minor"),
+        (-bal).filter(base & (pl.col("account_kind") == "loan")).sum().clip(lower_bound=0).cast(pl.Int64)
+        .alias("loan_outstanding_minor"),
     )
 
 
@@ -246,7 +271,8 @@ _ZERO_FILLED = (
     + [f"out_minor_{d}d" for d in (30, 90, 365)]
     + ["txn_count_prior_90d", "frequency_365d", "monetary_365d", "bill_payments_365d", "travel_txn_365d",
        "distinct_counterparties_365d", "salary_months_365d", "total_balance_minor", "balance_demand_minor",
-       "balance_savings_minor", "products_held", "product_kinds", "overdraft_used_minor", "service_actions"]
+       "balance_savings_minor", "products_held", "product_kinds", "overdraft_used_minor", "loan_outstanding_minor",
+       "service_actions"]
     + [f"spend_{c}_365d" for c in SPEND_CATEGORIES]
 )
 

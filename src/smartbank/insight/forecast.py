@@ -174,6 +174,8 @@ def ledger_monthly(activity: pl.DataFrame, currency: str = BASE_CURRENCY) -> pl.
     """(customer_id, month, net, inflow, outflow, salary) in Int64 minor units per calendar month (UTC) of
     every ledger row in ``currency``, all dates (rows after ``as_of`` are needed to anchor the balances)."""
     led = activity.filter((pl.col("source") == "ledger") & (pl.col("currency") == currency))
+    if "account_kind" in led.columns:  # a loan account holds debt, not the customer's balance
+        led = led.filter(pl.col("account_kind").fill_null("") != "loan")
     amt = pl.col("amount_minor")
     salary = (amt > 0) & ((pl.col("kind") == "salary") | pl.col("category").is_in(list(SALARY_CATEGORIES)))
     return led.with_columns(pl.col("ts").dt.date().dt.truncate("1mo").alias("month")).group_by(
@@ -188,7 +190,8 @@ def ledger_monthly(activity: pl.DataFrame, currency: str = BASE_CURRENCY) -> pl.
 def _anchor(monthly: pl.DataFrame, holdings: pl.DataFrame, currency: str = BASE_CURRENCY) -> pl.DataFrame:
     """customer_id, offset = current balance - sum of every ledger amount (the balance before the first row),
     first_month (null without ledger rows), for every customer with ledger rows or holdings."""
-    cur = holdings.filter(pl.col("currency") == currency).group_by("customer_id").agg(
+    cur = holdings.filter((pl.col("currency") == currency) & (pl.col("account_kind") != "loan")).group_by(
+        "customer_id").agg(
         pl.col("balance_minor").sum().cast(pl.Int64).alias("current"))
     tot = monthly.group_by("customer_id").agg(pl.col("net").sum().cast(pl.Int64).alias("total"),
                                               pl.col("month").min().alias("first_month"))

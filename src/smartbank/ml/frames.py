@@ -1,7 +1,9 @@
 """Helpers over the activity frame (the contract of ``smartbank.insight.extract.load_activity``).
 
 activity: ``customer_id`` Int64, ``ts`` Datetime(UTC), ``amount_minor`` Int64 (signed from the customer's
-view: + in, - out), ``currency``, ``kind``, ``channel``, ``category``, ``counterparty``, ``source``.
+view: + in, - out), ``currency``, ``kind``, ``channel``, ``category``, ``counterparty``, ``source``,
+``account_kind`` (the customer's account the row is on: demand / savings / loan; null for imported rows) and
+``own_account`` (the other side is another account of the same customer; null when unknown).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ ACTIVITY_SCHEMA: dict[str, Any] = {
     "category": pl.Utf8,
     "counterparty": pl.Utf8,
     "source": pl.Utf8,
+    "account_kind": pl.Utf8,
+    "own_account": pl.Boolean,
 }
 
 

@@ -2,7 +2,8 @@
 
 Each entry (``risk_register``) names a risk, its category (credit / market / operational / compliance /
 infosec), its likelihood and impact on a 1-5 scale, its owner and controls. Its *score* is
-likelihood x impact (1-25), rated by :func:`rating`:
+likelihood x impact (1-25), rated by :func:`rating`. Each control is ``implemented`` or ``planned`` (see
+:data:`DEFAULT_CONTROLS`):
 
 ======== ========== =========================
 score    rating     meaning
@@ -19,6 +20,7 @@ The matrix counts the entries that are not closed in each (likelihood, impact) c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -29,8 +31,9 @@ from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.risk.models import RISK_CATEGORIES, RiskRegisterEntry
 from smartbank.security.service import Principal, audit
 
-__all__ = ["REGISTER_MANAGERS", "STATUSES", "create_entry", "edit_entry", "get_entry", "list_entries", "matrix",
-           "rating", "seed_defaults"]
+__all__ = ["CONTROL_STATUSES", "DEFAULT_CONTROLS", "REGISTER_MANAGERS", "STATUSES", "Control", "controls_text",
+           "create_entry", "edit_entry", "get_entry", "list_entries", "matrix", "parse_controls", "rating",
+           "seed_defaults"]
 
 REGISTER_MANAGERS = ("risk_officer",)  # and admin
 STATUSES = ("open", "mitigating", "accepted", "closed")
@@ -54,12 +57,14 @@ def _view(r: RiskRegisterEntry) -> dict[str, Any]:
     return {"id": r.id, "code": r.code, "category": r.category, "title_en": r.title_en, "title_zh": r.title_zh,
             "description": r.description, "likelihood": r.likelihood, "impact": r.impact,
             "score": r.likelihood * r.impact, "rating": rating(r.likelihood, r.impact), "owner": r.owner,
-            "controls": r.controls, "status": r.status, "updated_at": r.updated_at}
+            "controls": r.controls, "control_items": parse_controls(r.controls), "status": r.status,
+            "updated_at": r.updated_at}
 
 
 def _audit_view(r: RiskRegisterEntry) -> dict[str, Any]:
     v = _view(r)
     v.pop("updated_at")
+    v.pop("control_items")
     return v
 
 
@@ -195,49 +200,137 @@ def matrix(session: Session, actor: Principal | None = None) -> dict[str, Any]:
     return {"cells": cells, "totals": totals, "n": sum(totals.values())}
 
 
-DEFAULTS: tuple[dict[str, Any], ...] = (
+# ------------------------------------------------------------------------------------------------ controls
+#
+# A register states only controls that exist. Each default control is either ``implemented`` and names the code
+# that carries it out (``module:attribute``; tests/risk/test_register.py imports every one), or ``planned``:
+# named so the gap is visible, never presented as in place. In the ``controls`` text controls are separated by
+# ``;`` and a planned one ends with ``[planned]`` (``[计划]`` is read the same way).
+
+CONTROL_STATUSES = ("implemented", "planned")
+PLANNED_MARKS = ("[planned]", "[计划]", "【计划】")
+PLANNED_MARK = PLANNED_MARKS[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    name: str
+    status: str  # implemented | planned
+    ref: str | None = None  # "module:attribute[.attribute]" that implements it (implemented controls only)
+
+
+def _done(name: str, ref: str) -> Control:
+    return Control(name, "implemented", ref)
+
+
+def _planned(name: str) -> Control:
+    return Control(name, "planned")
+
+
+def controls_text(controls: tuple[Control, ...]) -> str:
+    """The ``controls`` text of a register entry: ``a; b; c [planned]``."""
+    return "; ".join(c.name + (f" {PLANNED_MARK}" if c.status == "planned" else "") for c in controls)
+
+
+def parse_controls(text: str | None) -> list[dict[str, str]]:
+    """The controls of a ``controls`` text, each ``{"name", "status"}`` (``planned`` when marked so)."""
+    out: list[dict[str, str]] = []
+    for part in (text or "").replace("；", ";").split(";"):
+        name, status = part.strip(), "implemented"
+        for mark in PLANNED_MARKS:
+            if name.lower().endswith(mark):
+                name, status = name[: -len(mark)].rstrip(), "planned"
+                break
+        if name:
+            out.append({"name": name, "status": status})
+    return out
+
+
+DEFAULT_CONTROLS: dict[str, tuple[Control, ...]] = {
+    "CR-01": (_done("Automatic credit decisions with reasons", "smartbank.lending.decision:evaluate"),
+              _done("risk-based pricing", "smartbank.lending.products:price"),
+              _done("delinquency monitoring", "smartbank.risk.monitor:delinquency_rate"),
+              _done("early warning on loans", "smartbank.lending.warning:run")),
+    "CR-02": (_planned("Portfolio limits per industry and region, reviewed quarterly"),),
+    "MK-01": (_planned("Asset-liability committee"), _planned("repricing gap limits")),
+    "MK-02": (_done("Suitability checks", "smartbank.wealth.suitability:assess_purchase"),
+              _done("risk-tolerance assessment", "smartbank.wealth.questionnaire:take"),
+              _done("product risk ratings", "smartbank.wealth.models:RISK_LEVELS")),
+    "OP-01": (_done("Real-time fraud scoring on every payment", "smartbank.risk.service:assess"),
+              _done("rules", "smartbank.risk.rules:load_ruleset"),
+              _done("step-up challenges", "smartbank.risk.service:guarded_transfer"),
+              _done("alert queue", "smartbank.risk.cases:queue"),
+              _done("limits", "smartbank.risk.limits:check")),
+    "OP-02": (_done("close-of-day runs exactly once", "smartbank.ops.close_of_day:mark_closed_through"),
+              _planned("Replicated database"), _planned("tested recovery")),
+    "OP-03": (_done("Score-distribution monitoring (PSI)", "smartbank.risk.monitor:model_psi"),
+              _done("retraining with confirmed labels", "smartbank.risk.rules:history_frame")),
+    "CP-01": (_planned("Large and suspicious transaction screening"), _planned("AML case review")),
+    "CP-02": (_done("masking of ID numbers and phone numbers on staff pages", "smartbank.web.render:mask"),
+              _done("audit log of staff actions", "smartbank.security.service:audit"),
+              _planned("Consent records"), _planned("field encryption"),
+              _planned("data classification (JR/T 0171-2020)")),
+    "IS-01": (_done("least-privilege roles", "smartbank.security.service:Principal.require_role"),
+              _done("audit log", "smartbank.security.service:audit"),
+              _done("tamper-evident journal", "smartbank.ledger.journal:verify"),
+              _planned("Encryption at rest")),
+    "IS-02": (_done("Lock-out after repeated failures", "smartbank.security.service:sign_in"),
+              _done("strong passwords", "smartbank.security.service:check_password_strength"),
+              _done("session expiry", "smartbank.security.service:authenticate")),
+}
+
+# the controls text the defaults once carried, which named controls that do not exist; seed_defaults replaces
+# it where an officer has not changed it since
+_STALE_CONTROLS: dict[str, str] = {
+    "CR-02": "Portfolio limits per industry and region, reviewed quarterly",
+    "MK-01": "Asset-liability committee; repricing gap limits",
+    "OP-02": "Replicated database; tested recovery; close-of-day runs exactly once",
+    "CP-01": "Large and suspicious transaction screening; case review",
+    "CP-02": "Consent records; field encryption and masking; data classification (JR/T 0171-2020)",
+    "IS-01": "Encryption at rest; least-privilege roles; audit log; tamper-evident journal",
+}
+
+_DEFAULT_RISKS: tuple[dict[str, Any], ...] = (
     {"code": "CR-01", "category": "credit", "likelihood": 3, "impact": 4, "owner": "Credit risk",
-     "title_en": "Retail loan defaults rise above appetite", "title_zh": "零售贷款违约率超出风险偏好",
-     "controls": "Automatic credit decisions with reasons; risk-based pricing; delinquency monitoring"},
+     "title_en": "Retail loan defaults rise above appetite", "title_zh": "零售贷款违约率超出风险偏好"},
     {"code": "CR-02", "category": "credit", "likelihood": 2, "impact": 4, "owner": "Credit risk",
-     "title_en": "Concentration in one industry or region", "title_zh": "行业或地区授信集中度过高",
-     "controls": "Portfolio limits per industry and region, reviewed quarterly"},
+     "title_en": "Concentration in one industry or region", "title_zh": "行业或地区授信集中度过高"},
     {"code": "MK-01", "category": "market", "likelihood": 3, "impact": 3, "owner": "Treasury",
-     "title_en": "Interest-rate moves squeeze the deposit margin", "title_zh": "利率变动压缩存贷利差",
-     "controls": "Asset-liability committee; repricing gap limits"},
+     "title_en": "Interest-rate moves squeeze the deposit margin", "title_zh": "利率变动压缩存贷利差"},
     {"code": "MK-02", "category": "market", "likelihood": 2, "impact": 3, "owner": "Wealth",
-     "title_en": "Fund NAV falls hit customers' wealth products", "title_zh": "基金净值下跌影响客户理财产品",
-     "controls": "Suitability checks; risk-tolerance assessment; product risk ratings"},
+     "title_en": "Fund NAV falls hit customers' wealth products", "title_zh": "基金净值下跌影响客户理财产品"},
     {"code": "OP-01", "category": "operational", "likelihood": 4, "impact": 4, "owner": "Fraud operations",
-     "title_en": "Payment fraud and account takeover", "title_zh": "支付欺诈与账户盗用",
-     "controls": "Real-time fraud scoring on every payment; rules; step-up challenges; alert queue; limits"},
+     "title_en": "Payment fraud and account takeover", "title_zh": "支付欺诈与账户盗用"},
     {"code": "OP-02", "category": "operational", "likelihood": 2, "impact": 5, "owner": "Operations",
-     "title_en": "Core system outage stops payments", "title_zh": "核心系统故障导致支付中断",
-     "controls": "Replicated database; tested recovery; close-of-day runs exactly once"},
+     "title_en": "Core system outage stops payments", "title_zh": "核心系统故障导致支付中断"},
     {"code": "OP-03", "category": "operational", "likelihood": 3, "impact": 2, "owner": "Fraud operations",
-     "title_en": "Fraud model drifts and misses new patterns", "title_zh": "欺诈模型漂移、漏识新型欺诈",
-     "controls": "Score-distribution monitoring (PSI); retraining with confirmed labels"},
+     "title_en": "Fraud model drifts and misses new patterns", "title_zh": "欺诈模型漂移、漏识新型欺诈"},
     {"code": "CP-01", "category": "compliance", "likelihood": 2, "impact": 5, "owner": "Compliance",
-     "title_en": "Anti-money-laundering reporting failure", "title_zh": "反洗钱报告义务未履行",
-     "controls": "Large and suspicious transaction screening; case review"},
+     "title_en": "Anti-money-laundering reporting failure", "title_zh": "反洗钱报告义务未履行"},
     {"code": "CP-02", "category": "compliance", "likelihood": 2, "impact": 4, "owner": "Data protection officer",
-     "title_en": "Personal information handled against PIPL", "title_zh": "个人信息处理不符合《个人信息保护法》",
-     "controls": "Consent records; field encryption and masking; data classification (JR/T 0171-2020)"},
+     "title_en": "Personal information handled against PIPL", "title_zh": "个人信息处理不符合《个人信息保护法》"},
     {"code": "IS-01", "category": "infosec", "likelihood": 3, "impact": 5, "owner": "Information security",
-     "title_en": "Customer data breach", "title_zh": "客户数据泄露",
-     "controls": "Encryption at rest; least-privilege roles; audit log; tamper-evident journal"},
+     "title_en": "Customer data breach", "title_zh": "客户数据泄露"},
     {"code": "IS-02", "category": "infosec", "likelihood": 3, "impact": 3, "owner": "Information security",
-     "title_en": "Credential stuffing against customer sign-in", "title_zh": "撞库攻击客户登录",
-     "controls": "Lock-out after repeated failures; strong passwords; session expiry"},
+     "title_en": "Credential stuffing against customer sign-in", "title_zh": "撞库攻击客户登录"},
 )
 
 
+DEFAULTS: tuple[dict[str, Any], ...] = tuple(
+    {**d, "controls": controls_text(DEFAULT_CONTROLS[d["code"]])} for d in _DEFAULT_RISKS)
+
+
 def seed_defaults(session: Session) -> int:
-    """Insert the default register entries that are missing (by code); returns how many."""
-    have = set(session.execute(select(RiskRegisterEntry.code)).scalars())
+    """Insert the default register entries that are missing (by code); returns how many. A default entry whose
+    controls still read as first seeded (naming controls that do not exist) gets the corrected text."""
+    have = {r.code: r for r in session.execute(select(RiskRegisterEntry)).scalars()}
     added = 0
     for d in DEFAULTS:
         if d["code"] in have:
+            old = have[d["code"]]
+            if _STALE_CONTROLS.get(d["code"]) == old.controls:
+                old.controls = d["controls"]
+                old.updated_at = clock.now()
             continue
         session.add(RiskRegisterEntry(status="open", updated_at=clock.now(), **d))
         added += 1
