@@ -54,8 +54,8 @@ from smartbank.security.service import Principal
 from smartbank.wealth import products, suitability
 from smartbank.wealth.models import Holding, WealthOrder, WealthProduct
 
-__all__ = ["ORDER_READERS", "SCALE", "cancel", "fee_for", "get_order", "list_orders", "proceeds_for", "purchase",
-           "redeem", "settle_day", "today", "units_for", "was_replayed"]
+__all__ = ["ORDER_READERS", "SCALE", "available_to_invest", "cancel", "fee_for", "get_order", "is_placed",
+           "list_orders", "proceeds_for", "purchase", "redeem", "settle_day", "today", "units_for", "was_replayed"]
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SCALE = 10**10  # fen * 10**10 / nav_micro = units_micro (1 unit at 1.000000 = 100 fen)
@@ -164,6 +164,19 @@ def _cash_account(session: Session, customer_id: int, account_id: int, currency:
         raise ValidationFailed("the account's currency is not the product's",
                                details={"account_currency": acct.currency, "product_currency": currency})
     return acct
+
+
+def available_to_invest(session: Session, actor: Principal, account_id: int, currency: str = "CNY") -> int:
+    """The available balance (fen) of the customer's own open deposit account that would pay for a purchase
+    (the same checks as :func:`purchase`; an overdraft is not money to invest)."""
+    acct = _cash_account(session, _customer(actor), account_id, currency)
+    session.refresh(acct)
+    return int(acct.available_minor)
+
+
+def is_placed(session: Session, actor: Principal, idempotency_key: str) -> bool:
+    """True when the customer already placed an order with this idempotency key."""
+    return _by_key(session, _key(actor, idempotency_key)) is not None
 
 
 def _holding(session: Session, customer_id: int, product_id: int, *, lock: bool = False) -> Holding | None:
