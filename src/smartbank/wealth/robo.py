@@ -435,7 +435,7 @@ def _nav_frame(session: Session, items: list[dict[str, Any]], until: date) -> pd
     start = until - timedelta(days=int(MAX_HISTORY_DAYS * 7 / 5) + 10)
     cols: dict[str, pd.Series] = {}
     for p in items:
-        rows = products.nav_history(session, p["id"], start=start, end=until)
+        rows = products.value_history(session, p["id"], start=start, end=until)  # money-market: income reinvested
         if rows:
             cols[p["code"]] = pd.Series([r[1] / UNIT for r in rows], index=pd.to_datetime([r[0] for r in rows]))
     if not cols:
