@@ -26,7 +26,8 @@ os.environ.pop("SMARTBANK_DEV_MODE", None)
 PG_URL = os.environ.get("SMARTBANK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = [
     "assistant_handoffs", "assistant_messages", "assistant_conversations", "faq_entries",
-    "rec_served", "rec_events", "rec_items", "portfolio_plans", "holdings", "wealth_orders", "suitability_checks",
+    "rec_served", "rec_events", "rec_items", "portfolio_plans", "money_market_income", "holdings", "wealth_orders",
+    "suitability_checks",
     "product_navs", "wealth_products", "risk_assessments", "risk_questionnaires",
     "credit_blacklist", "loan_warnings", "loan_status_history", "loan_repayments", "loan_installments", "loans",
     "credit_decisions", "loan_application_events", "loan_applications", "reference_rates", "loan_products",

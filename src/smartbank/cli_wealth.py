@@ -43,7 +43,9 @@ def register(app: typer.Typer, group: typer.Typer, bench_app: typer.Typer) -> No
         for p in rows:
             table.add_row(p["code"], p["kind"], p["risk_level"], format_minor(p["min_amount_minor"], p["currency"]),
                           f"{p['subscription_fee_bps']}/{p['redemption_fee_bps']}", str(p["settlement_days"]),
-                          "-" if p["nav_micro"] is None else f"{p['nav_micro'] / 1e6:.6f}", str(p["nav_day"] or "-"),
+                          "-" if p["nav_micro"] is None else f"{p['nav_micro'] / 1e6:.6f}" + (
+                              f" (7-day {p['yield_7d_ppm'] / 1e4:.4f}%)" if p.get("yield_7d_ppm") is not None else ""),
+                          str(p["nav_day"] or "-"),
                           p["status"])
         Console(stderr=True).print(table)
         typer.echo(json.dumps(rows, default=str))
@@ -76,7 +78,8 @@ def register(app: typer.Typer, group: typer.Typer, bench_app: typer.Typer) -> No
         day: Annotated[str | None, typer.Option(help="business day (YYYY-MM-DD); default today")] = None,
         publish: Annotated[bool, typer.Option(help="publish the day's NAVs first")] = True,
     ) -> None:
-        """Publish the day's NAVs and settle the orders due (what close of day does for wealth); rerunnable."""
+        """Publish the day's NAVs, credit money-market income and settle the orders due (what close of day does for
+        wealth); rerunnable."""
         from smartbank import db
         from smartbank.wealth import orders, products
 
@@ -84,6 +87,6 @@ def register(app: typer.Typer, group: typer.Typer, bench_app: typer.Typer) -> No
 
         def work(s):
             out = products.publish_day(s, d) if publish else {}
-            return out | orders.settle_day(s, d)
+            return out | orders.accrue_income(s, d) | orders.settle_day(s, d)
 
         typer.echo(json.dumps({"day": d.isoformat()} | db.run_in_transaction(work)))

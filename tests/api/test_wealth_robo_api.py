@@ -92,3 +92,55 @@ def test_follow_then_drift(client, w, engine, bank):
     assert d["status"] == "rebalance" and d["rebalance"]
     actions = {x["code"]: x["action"] for x in d["suggestions"]}
     assert actions[first] == "sell" and set(actions.values()) <= {"buy", "sell"}
+
+
+def test_a_5000_yuan_plan_never_leaves_out_a_1_10_or_50_yuan_product_as_below_its_minimum(client, w, bank, engine):
+    carol = bank.customer("张伟")
+    bank.user("carol", customer_id=carol)
+    assess(engine, carol, "C5", at=clock.now())
+    h = login(client, "carol")
+    for horizon in (6, 36):
+        r = client.post(f"{R}/plans", json={"amount_minor": 5_000_00, "horizon_months": horizon}, headers=h)
+        assert r.status_code == 201, r.text
+        plan = r.json()
+        mins = {p.code: p.min_amount_minor for p in _products(engine)}
+        small = [x for x in plan["left_out"] if mins[x["code"]] <= 50_00
+                 and x["reason"] in ("below_minimum_amount", "allocation_below_minimum")]
+        assert small == [], small
+        assert all(a >= mins[k] for k, a in plan["amounts"].items())
+        assert sum(plan["amounts"].values()) + plan["uninvested_minor"] == 5_000_00
+
+
+def _products(engine):
+    from sqlalchemy import select
+
+    from smartbank.wealth.models import WealthProduct
+    with db.session_scope(engine) as s:
+        out = list(s.scalars(select(WealthProduct)))
+        s.expunge_all()
+        return out
+
+
+def test_a_plan_is_not_bought_from_an_account_short_of_its_amount(client, w, bank, engine):
+    carol = bank.customer("张伟")
+    poor = bank.account(carol, balance=8_499_00)
+    bank.user("carol", customer_id=carol)
+    assess(engine, carol, "C3", at=clock.now())
+    h = login(client, "carol")
+    plan = client.post(f"{R}/plans", json={"amount_minor": 100_000_00, "horizon_months": 36}, headers=h).json()
+    before = state(engine)
+    body = assert_error(client.post(f"{R}/plans/{plan['id']}/follow",
+                                    json={"account_id": poor, "idempotency_key": "short-1"}, headers=h),
+                        422, "plan_insufficient_funds")
+    assert body["details"]["available_minor"] == 8_499_00 and body["details"]["needed_minor"] == 100_000_00
+    assert body["details"]["shortfall_minor"] == 100_000_00 - 8_499_00
+    assert state(engine) == before and bank.balance(poor) == 8_499_00
+    assert client.get(f"{R}/plans/{plan['id']}", headers=h).json()["status"] == "proposed"
+    # with enough money the same plan is bought, and a replay still answers after the balance went down
+    rich = bank.account(carol, balance=150_000_00)
+    ok = {"account_id": rich, "idempotency_key": "enough-1"}
+    r = client.post(f"{R}/plans/{plan['id']}/follow", json=ok, headers=h)
+    assert r.status_code == 201, r.text
+    assert bank.balance(rich) == 50_000_00
+    r = client.post(f"{R}/plans/{plan['id']}/follow", json=ok, headers=h)
+    assert r.status_code == 200 and r.json()["replayed"]

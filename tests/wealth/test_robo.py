@@ -295,6 +295,29 @@ def test_minimums_drop_products_and_resolve(bank, engine):
     assert e.value.code == "robo_amount_too_small"
 
 
+@pytest.mark.parametrize("grade", ["C1", "C3", "C4", "C5"])
+@pytest.mark.parametrize("horizon", [6, 36])
+def test_small_minimums_are_never_below_the_minimum_of_a_5000_yuan_plan(session, grade, horizon):
+    # the minimums are in fen like the plan's amount: a product that can be bought for 1, 10 or 50 yuan is never
+    # "below its minimum" in a 5,000-yuan plan; one whose minimum exceeds what the plan could put in it is
+    if session.scalar(select(func.count()).select_from(WealthProduct)) == 0:
+        write_catalogue(session)
+    amount = 5_000_00
+    res = robo.propose_for_grade(session, grade=grade, horizon_months=horizon, amount_minor=amount, now=NOW,
+                                 with_backtest=False)
+    prods = {p.code: p for p in session.scalars(select(WealthProduct))}
+    caps, growth = robo.budget(grade, horizon)
+    for item in res["left_out"]:
+        p = prods[item["code"]]
+        if item["reason"] == "below_minimum_amount":
+            most = amount * min(caps[p.asset_class], growth if p.asset_class in robo.GROWTH else 1.0)
+            assert p.min_amount_minor > most, item
+        if item["reason"] in ("below_minimum_amount", "allocation_below_minimum"):
+            assert p.min_amount_minor > 50_00, item
+    assert all(res["amounts"][k] >= prods[k].min_amount_minor for k in res["amounts"])
+    assert sum(res["amounts"].values()) + res["uninvested_minor"] == amount
+
+
 @pytest.mark.parametrize("lapsed", [False, True])
 def test_no_grade_is_refused_and_nothing_written(bank, engine, lapsed):
     make_catalogue(engine, days=150)

@@ -79,3 +79,27 @@ def test_follow_drift_and_another_customers_plan(client, setup, bank, engine):
     client.cookies.clear()
     sign_in(client, "bob")
     assert client.get(f"/wealth/robo?plan={plan_id}").status_code == 404
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_plan_beyond_the_available_balance_is_advice_not_a_purchase(client, setup, bank, engine, lang):
+    carol = bank.customer("张伟")
+    poor = bank.account(carol, balance=8_499_00)
+    make_user(engine, "carol", customer_id=carol)
+    assess(engine, carol, "C3", at=clock.now())
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "carol")
+    r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "100000", "horizon": "36"})
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert 'id="robo-plan"' in page and raw_keys(page) == []
+    assert 'id="robo-follow"' not in page and 'id="robo-short-funds"' in page
+    assert "8,499.00" in page and "100,000.00" in page
+    # posting the form anyway is refused with the reason, nothing bought
+    plan_id = int(r.headers["location"].split("plan=")[1].split("&")[0])
+    r = client.post(f"/wealth/robo/{plan_id}/follow", data={"csrf_token": csrf_token(page), "from_account": str(poor),
+                                                             "idempotency_key": "robo-web-short-1"},
+                    follow_redirects=False)
+    assert r.status_code == 422 and 'id="robo-error"' in r.text
+    assert ("余额不足" if lang == "zh" else "available balance is short") in r.text
+    assert bank.balance(poor) == 8_499_00 and bank.count("wealth_orders") == 0

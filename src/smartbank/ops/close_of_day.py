@@ -121,8 +121,10 @@ def close_day(session: Session, day: date) -> DayResult:
     # loan offers not accepted by the end of the day lapse
     res.loans["offers_expired"] = loan_applications.expire_offers(session, end_of_day)
     res.risk_warnings = int(risk_monitor.run(session, end_of_day)["warnings_raised"])
-    # wealth: the day's NAVs, then time deposits at maturity and the orders due (filled at trade-date NAVs)
-    res.wealth = wealth_products.publish_day(session, day) | wealth_orders.settle_day(session, day)
+    # wealth: the day's NAVs (money-market income), the income credited to money-market holdings as units, then
+    # time deposits at maturity and the orders due (filled at trade-date NAVs)
+    res.wealth = (wealth_products.publish_day(session, day) | wealth_orders.accrue_income(session, day)
+                  | wealth_orders.settle_day(session, day))
     session.add(BusinessDay(day=day, status="done", finished_at=ledger.utcnow(), summary=res.as_dict()))
     session.flush()
     return res

@@ -104,6 +104,7 @@ def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, se
                 refused += 1
     d = first_day
     while d < today:
+        db.run_in_transaction(partial(orders.accrue_income, day=d), engine=engine)
         db.run_in_transaction(partial(orders.settle_day, day=d), engine=engine)
         d += timedelta(days=1)
     return {"assessed": sum(grades.values()), "grades": grades, "orders": placed, "refused": refused}

@@ -4,6 +4,9 @@ Per holding: market value ``floor(units_micro * nav_micro / 10**10)`` fen (what 
 its fee), profit/loss = market value - cost (cost includes subscription fees), return = P&L / cost, and the
 figures of :mod:`analytics` over the product's NAV since the holding was opened.
 
+A money-market holding (NAV 1.000000) grows by the income credited to it as units; it shows the latest day's
+income and the total credited, and its figures read the value of a unit with the income reinvested.
+
 Portfolio figures: today's holdings (their current units) valued at each weekday's NAVs (the latest on or
 before the day) since the first of them was opened - the performance of the portfolio as it stands now. The
 risk-free rate of the Sharpe ratio is the one-year time deposit's rate in the catalogue (0.95% without one).
@@ -16,6 +19,7 @@ recommender, robo-advice) may pass a customer id directly: they are trusted code
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from smartbank.security.service import Principal
 from smartbank.wealth import analytics, products
-from smartbank.wealth.models import Holding, WealthOrder, WealthProduct
+from smartbank.wealth.models import UNIT, Holding, MoneyMarketIncome, WealthOrder, WealthProduct
 from smartbank.wealth.orders import _reader_customer, order_view, proceeds_for, today
 
 __all__ = ["DEFAULT_RISK_FREE", "customer_holdings", "portfolio_series", "risk_free_rate"]
@@ -47,6 +51,15 @@ def _ffill(series: list[tuple[date, int]], days: list[date]) -> list[int | None]
     return out
 
 
+def _money_market_income(session: Session, customer_id: int, product_id: int) -> dict[str, Any]:
+    rows = session.execute(select(MoneyMarketIncome.day, MoneyMarketIncome.income_units_micro).where(
+        MoneyMarketIncome.customer_id == customer_id, MoneyMarketIncome.product_id == product_id)
+        .order_by(MoneyMarketIncome.day.desc())).all()
+    return {"income_day": rows[0][0] if rows else None,
+            "last_income_minor": proceeds_for(int(rows[0][1]), UNIT) if rows else 0,
+            "total_income_minor": proceeds_for(sum(int(r[1]) for r in rows), UNIT)}
+
+
 def portfolio_series(session: Session, units: dict[int, int], start: date, end: date) -> list[tuple[date, int]]:
     """``[(day, value in fen)]`` on the weekdays from ``start`` to ``end`` of fixed ``units`` (product id ->
     units_micro); a product counts from its first NAV on."""
@@ -56,10 +69,13 @@ def portfolio_series(session: Session, units: dict[int, int], start: date, end: 
         return []
     total = [0] * len(days)
     for pid, u in units.items():
-        navs = _ffill(products.nav_history(session, pid, end=end), days)
+        history = products.value_history(session, pid, end=end)
+        navs = _ffill(history, days)
+        # a money-market product: today's units (NAV 1) were fewer units earlier, by the income added since
+        scale = Decimal(UNIT) / history[-1][1] if history and products.is_money_market(session, pid) else None
         for i, n in enumerate(navs):
             if n is not None:
-                total[i] += proceeds_for(u, n)
+                total[i] += proceeds_for(u, int(n * scale) if scale is not None else n)
     return [(d, v) for d, v in zip(days, total, strict=True) if v > 0]
 
 
@@ -88,10 +104,12 @@ def customer_holdings(session: Session, actor_or_customer_id: Principal | int, *
                 "available_units_micro": h.units_micro - h.pending_units_micro,
                 "nav_micro": nav, "nav_day": point[0] if point else None, "market_value_minor": value,
                 "cost_minor": h.cost_minor, "pnl_minor": pnl, "return": pnl / h.cost_minor if h.cost_minor else None,
-                "opened_on": h.opened_on, "term_days": p.term_days}
+                "opened_on": h.opened_on, "term_days": p.term_days, "money_market": bool(p.money_market)}
+        if p.money_market:  # the income credited as units: yesterday's (the latest day) and in all
+            item.update(_money_market_income(session, cid, p.id))
         if with_analytics:
             start = h.opened_on or d
-            navs = [n for _, n in products.nav_history(session, p.id, start=start, end=d)]
+            navs = [n for _, n in products.value_history(session, p.id, start=start, end=d)]
             item["analytics"] = analytics.summary(navs, rf)
         items.append(item)
         total_value += value

@@ -6,7 +6,13 @@
 - ``wealth_products``: the catalogue as data - time deposits (term, rate), wealth-management products
   (R1-R5) with a daily net asset value, funds and insurance; fees, minimums, settlement delay, the asset
   class robo-advice allocates across, and the bank's custody account for the product in the ledger.
-- ``product_navs``: daily NAV per product (``nav_micro``: NAV x 1,000,000, exact integers).
+- ``product_navs``: daily NAV per product (``nav_micro``: NAV x 1,000,000, exact integers). A money-market
+  product (``wealth_products.money_market``: money-market funds and cash-management products) keeps its NAV at
+  1.000000 and publishes instead its income per 10,000 units for the days since its previous publication
+  (万份收益, ``income_per_10k_micro``: yuan x 1,000,000) and its 7-day annualised yield (七日年化,
+  ``yield_7d_ppm``: the yield x 1,000,000, 1.8230% -> 18230).
+- ``money_market_income``: the income a money-market holding earned on a publication day, credited as
+  additional units (one row per customer, product and day: close of day credits it once).
 - ``suitability_checks``: every check of a purchase against the customer's grade (pass, refused,
   acknowledged), kept for audit.
 - ``wealth_orders``: purchases and redemptions (cash <-> units at NAV, fees, trade and settlement
@@ -33,6 +39,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -105,6 +112,8 @@ class WealthProduct(Base):
     tags: Mapped[list[Any] | None] = mapped_column(JSON)  # content features for recommendation
     launched_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
+    # a money-market product: NAV fixed at 1.000000, income accrued daily as units (万份收益, 七日年化)
+    money_market: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ProductNav(Base):
@@ -115,6 +124,22 @@ class ProductNav(Base):
     product_id: Mapped[int] = mapped_column(BigInteger)
     day: Mapped[date] = mapped_column(Date)
     nav_micro: Mapped[int] = mapped_column(BigInteger)  # 1.023456 -> 1023456
+    # money-market products only: 万份收益 (yuan per 10,000 units x 1e6) and 七日年化 (x 1e6)
+    income_per_10k_micro: Mapped[int | None] = mapped_column(BigInteger)
+    yield_7d_ppm: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class MoneyMarketIncome(Base):
+    __tablename__ = "money_market_income"
+    __table_args__ = (UniqueConstraint("customer_id", "product_id", "day", name="uq_money_market_income_day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    day: Mapped[date] = mapped_column(Date)
+    units_micro: Mapped[int] = mapped_column(BigInteger)  # the units that earned
+    income_per_10k_micro: Mapped[int] = mapped_column(BigInteger)
+    income_units_micro: Mapped[int] = mapped_column(BigInteger)  # credited to the holding (NAV 1: = yuan)
 
 
 class SuitabilityCheck(Base):

@@ -29,6 +29,10 @@ deposit cannot be redeemed before its term (a redemption request is a 409 naming
 The customer's average cost (``holdings.cost_minor``) includes the subscription fee; a redemption removes the
 redeemed share of it (half-even; all of it when the last units go).
 
+Money-market products (NAV fixed at 1.000000): :func:`accrue_income`, at close of day, credits each holding the
+day's income as additional units, ``floor(units * income_per_10k_micro / 10**10)`` units_micro on the units not
+being redeemed; one ``money_market_income`` row per customer, product and day makes a rerun credit nothing.
+
 Idempotency: the client's key, namespaced by user. The same key with the same request returns the original
 order; with a different request it is a 409. :func:`settle_day` is safe to rerun: only pending orders are
 settled, each transfer's key is derived from its order, and the maturity orders' keys from the purchase.
@@ -52,10 +56,11 @@ from smartbank.ledger import service as ledger
 from smartbank.money import MAX_MINOR, round_minor
 from smartbank.security.service import Principal
 from smartbank.wealth import products, suitability
-from smartbank.wealth.models import Holding, WealthOrder, WealthProduct
+from smartbank.wealth.models import Holding, MoneyMarketIncome, ProductNav, WealthOrder, WealthProduct
 
-__all__ = ["ORDER_READERS", "SCALE", "cancel", "fee_for", "get_order", "list_orders", "proceeds_for", "purchase",
-           "redeem", "settle_day", "today", "units_for", "was_replayed"]
+__all__ = ["ORDER_READERS", "SCALE", "accrue_income", "available_to_invest", "cancel", "fee_for", "get_order",
+           "is_placed", "list_orders", "proceeds_for", "purchase", "redeem", "settle_day", "today", "units_for",
+           "was_replayed"]
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SCALE = 10**10  # fen * 10**10 / nav_micro = units_micro (1 unit at 1.000000 = 100 fen)
@@ -164,6 +169,19 @@ def _cash_account(session: Session, customer_id: int, account_id: int, currency:
         raise ValidationFailed("the account's currency is not the product's",
                                details={"account_currency": acct.currency, "product_currency": currency})
     return acct
+
+
+def available_to_invest(session: Session, actor: Principal, account_id: int, currency: str = "CNY") -> int:
+    """The available balance (fen) of the customer's own open deposit account that would pay for a purchase
+    (the same checks as :func:`purchase`; an overdraft is not money to invest)."""
+    acct = _cash_account(session, _customer(actor), account_id, currency)
+    session.refresh(acct)
+    return int(acct.available_minor)
+
+
+def is_placed(session: Session, actor: Principal, idempotency_key: str) -> bool:
+    """True when the customer already placed an order with this idempotency key."""
+    return _by_key(session, _key(actor, idempotency_key)) is not None
 
 
 def _holding(session: Session, customer_id: int, product_id: int, *, lock: bool = False) -> Holding | None:
@@ -446,6 +464,35 @@ def _mature(session: Session, day: date, out: dict[str, int]) -> None:
             session.flush()
             out["matured"] += 1
             out["paid_out_minor"] += proceeds
+
+
+def accrue_income(session: Session, day: date) -> dict[str, int]:
+    """Credit the money-market income published for ``day`` to every holding of those products, as units (NAV 1:
+    a unit is a yuan). Earns: the settled units not being redeemed. Safe to rerun: a holding credited for the
+    day is not credited again."""
+    out = {"money_market_credits": 0, "money_market_income_units_micro": 0}
+    rows = session.execute(select(ProductNav.product_id, ProductNav.income_per_10k_micro).join(
+        WealthProduct, WealthProduct.id == ProductNav.product_id).where(
+        WealthProduct.money_market.is_(True), ProductNav.day == day,
+        ProductNav.income_per_10k_micro.is_not(None))).all()
+    for pid, income in rows:
+        done = set(session.scalars(select(MoneyMarketIncome.customer_id).where(
+            MoneyMarketIncome.product_id == pid, MoneyMarketIncome.day == day)))
+        stmt = select(Holding).where(Holding.product_id == pid, Holding.units_micro > 0).order_by(Holding.id)
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        for h in session.scalars(stmt):
+            earning = h.units_micro - h.pending_units_micro
+            if h.customer_id in done or earning <= 0:
+                continue
+            units = earning * int(income) // SCALE
+            session.add(MoneyMarketIncome(customer_id=h.customer_id, product_id=pid, day=day, units_micro=earning,
+                                          income_per_10k_micro=int(income), income_units_micro=units))
+            h.units_micro += units
+            out["money_market_credits"] += 1
+            out["money_market_income_units_micro"] += units
+    session.flush()
+    return out
 
 
 def settle_day(session: Session, day: date) -> dict[str, int]:

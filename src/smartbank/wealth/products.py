@@ -13,6 +13,15 @@ Daily publication (close of day, :func:`publish_day`), for every active product 
   asset class (:data:`DRIFT`) and the volatility of the product's own last 60 daily returns, the normal draw
   from a generator seeded with the product code and the day - the same day always publishes the same NAV.
 
+Money-market products (``money_market``: money-market funds 货币基金 and cash-management products 现金管理类理财)
+are valued at amortised cost: their NAV stays 1.000000 and what they earn is published each NAV day as the
+income per 10,000 units for the calendar days since the previous publication (万份收益, a Monday's covers the
+weekend) with the 7-day annualised yield (七日年化, compounded: ``prod(1 + R_i / 10000) ** (365 / 7) - 1`` over the
+publications of the last 7 calendar days). Close of day credits each holding its income as additional units
+(:func:`smartbank.wealth.orders.accrue_income`). Their figures (returns, volatility, robo-advice) read the
+value of a unit with the income reinvested (:func:`value_history`), never the flat NAV. Published by close of day
+(:func:`publish_day`): the annual yield moves a little each day, mean-reverting to the asset class's drift.
+
 Who manages the catalogue: product managers (role ``marketer``) and administrators create, edit and close
 products and publish NAVs by hand; every such change is audited. Anyone signed in reads the catalogue.
 """
@@ -38,9 +47,10 @@ from smartbank.security.service import Principal
 from smartbank.wealth import analytics
 from smartbank.wealth.models import ASSET_CLASSES, PRODUCT_KINDS, RISK_LEVELS, UNIT, ProductNav, WealthProduct
 
-__all__ = ["DRIFT", "PRODUCT_MANAGERS", "close_product", "create_product", "custody_account", "fixed_nav",
-           "get_product", "get_product_by_id", "is_nav_day", "list_products", "nav_history", "nav_on", "nav_point",
-           "product_page", "product_view", "publish_day", "publish_nav", "update_product"]
+__all__ = ["DRIFT", "PRODUCT_MANAGERS", "STABLE_NAV", "close_product", "create_product", "custody_account",
+           "fixed_nav", "get_product", "get_product_by_id", "income_for_days", "is_money_market", "is_nav_day",
+           "list_products", "money_market_rows", "nav_history", "nav_on", "nav_point", "product_page", "product_view",
+           "publish_day", "publish_nav", "seven_day_yield", "update_product", "value_history"]
 
 PRODUCT_MANAGERS = ("marketer",)  # and admin
 DRIFT = {"cash": 0.018, "bond": 0.03, "mixed": 0.045, "equity": 0.06, "alternative": 0.05}  # annual, continuation
@@ -48,6 +58,28 @@ DEFAULT_VOL = {"cash": 0.001, "bond": 0.02, "mixed": 0.08, "equity": 0.18, "alte
 EDITABLE = ("name_en", "name_zh", "min_amount_minor", "step_minor", "subscription_fee_bps", "redemption_fee_bps",
             "management_fee_bps", "settlement_days", "issuer", "description_en", "description_zh", "tags",
             "risk_level", "asset_class")
+
+
+STABLE_NAV = UNIT  # a money-market product's NAV: 1.000000
+TEN_K = 10_000
+MMF_YIELD_BOUNDS = (0.0005, 0.08)  # the annual yield a money-market product publishes stays within these
+MMF_YIELD_STEP = 0.0004  # daily volatility of the published annual yield
+MMF_YIELD_PULL = 0.05  # how fast it returns to the asset class's drift
+
+
+def income_for_days(annual_yield: float, days: int) -> int:
+    """万份收益 (yuan x 1e6 per 10,000 units) of ``days`` calendar days at an annual yield, compounded daily."""
+    growth = (Decimal(1) + Decimal(repr(annual_yield)) / Decimal(365)) ** max(1, days) - 1
+    return int((Decimal(TEN_K * UNIT) * growth).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def seven_day_yield(incomes: list[int], days: int = 7) -> int:
+    """七日年化 (x 1e6) from the 万份收益 published over the last 7 calendar days (which cover exactly those days):
+    ``prod(1 + R / 10000) ** (365 / 7) - 1`` (``days``: fewer in a product's first week)."""
+    growth = 1.0
+    for r in incomes:
+        growth *= 1 + r / (TEN_K * UNIT)
+    return round((growth ** (365 / max(1, days)) - 1) * UNIT)
 
 
 def is_nav_day(d: date) -> bool:
@@ -79,18 +111,28 @@ def get_product_by_id(session: Session, product_id: int) -> WealthProduct:
     return p
 
 
-def _latest_navs(session: Session, product_ids: list[int] | None = None) -> dict[int, tuple[date, int]]:
+Latest = tuple[date, int, int | None, int | None]  # day, nav_micro, income_per_10k_micro, yield_7d_ppm
+
+
+def _latest_navs(session: Session, product_ids: list[int] | None = None) -> dict[int, Latest]:
     last = select(ProductNav.product_id, func.max(ProductNav.day).label("d")).group_by(ProductNav.product_id)
     if product_ids is not None:
         last = last.where(ProductNav.product_id.in_(product_ids))
     sub = last.subquery()
-    rows = session.execute(select(ProductNav.product_id, ProductNav.day, ProductNav.nav_micro).join(
+    rows = session.execute(select(ProductNav.product_id, ProductNav.day, ProductNav.nav_micro,
+                                  ProductNav.income_per_10k_micro, ProductNav.yield_7d_ppm).join(
         sub, (sub.c.product_id == ProductNav.product_id) & (sub.c.d == ProductNav.day))).all()
-    return {int(r[0]): (r[1], int(r[2])) for r in rows}
+    return {int(r[0]): (r[1], int(r[2]), r[3], r[4]) for r in rows}
 
 
-def product_view(p: WealthProduct, latest: tuple[date, int] | None = None) -> dict[str, Any]:
-    return {"id": p.id, "code": p.code, "name_en": p.name_en, "name_zh": p.name_zh, "kind": p.kind,
+def product_view(p: WealthProduct, latest: tuple[Any, ...] | None = None) -> dict[str, Any]:
+    """A product as the entry points show it, with its latest NAV; a money-market product also with its latest
+    万份收益 (``income_per_10k_micro``) and 七日年化 (``yield_7d_ppm``)."""
+    mm = bool(p.money_market)
+    return {"money_market": mm,
+            "income_per_10k_micro": latest[2] if mm and latest and len(latest) > 2 else None,
+            "yield_7d_ppm": latest[3] if mm and latest and len(latest) > 3 else None,
+            "id": p.id, "code": p.code, "name_en": p.name_en, "name_zh": p.name_zh, "kind": p.kind,
             "risk_level": p.risk_level, "asset_class": p.asset_class, "currency": p.currency,
             "min_amount_minor": p.min_amount_minor, "step_minor": p.step_minor, "term_days": p.term_days,
             "rate_bps": p.rate_bps, "subscription_fee_bps": p.subscription_fee_bps,
@@ -133,6 +175,39 @@ def nav_history(session: Session, product_id: int, *, start: date | None = None,
     return [(r[0], int(r[1])) for r in session.execute(stmt.order_by(ProductNav.day))]
 
 
+def is_money_market(session: Session, product_id: int) -> bool:
+    p = session.get(WealthProduct, product_id)
+    return bool(p is not None and p.money_market)
+
+
+def money_market_rows(session: Session, product_id: int, *, start: date | None = None,
+                      end: date | None = None) -> list[tuple[date, int, int | None]]:
+    """``[(day, income_per_10k_micro, yield_7d_ppm)]`` of a money-market product, oldest first."""
+    stmt = select(ProductNav.day, ProductNav.income_per_10k_micro, ProductNav.yield_7d_ppm).where(
+        ProductNav.product_id == product_id)
+    if start is not None:
+        stmt = stmt.where(ProductNav.day >= start)
+    if end is not None:
+        stmt = stmt.where(ProductNav.day <= end)
+    return [(r[0], int(r[1] or 0), r[2]) for r in session.execute(stmt.order_by(ProductNav.day))]
+
+
+def value_history(session: Session, product_id: int, *, start: date | None = None,
+                  end: date | None = None) -> list[tuple[date, int]]:
+    """``[(day, value_micro)]``: what one unit is worth with its income reinvested - the NAV for most products;
+    for a money-market product (NAV 1) the units its income added, compounded from its first publication
+    (1.000000 then). Returns, volatility and robo-advice read this, not the flat NAV."""
+    p = session.get(WealthProduct, product_id)
+    if p is None or not p.money_market:
+        return nav_history(session, product_id, start=start, end=end)
+    out, value = [], Decimal(UNIT)
+    for d, income, _ in money_market_rows(session, product_id, end=end):
+        value = value * (1 + Decimal(income) / (TEN_K * UNIT))
+        if start is None or d >= start:
+            out.append((d, int(value.to_integral_value(rounding=ROUND_HALF_EVEN))))
+    return out
+
+
 def nav_point(session: Session, product_id: int, day: date) -> tuple[date, int] | None:
     """The latest ``(day, nav_micro)`` on or before ``day``."""
     r = session.execute(select(ProductNav.day, ProductNav.nav_micro).where(
@@ -156,13 +231,14 @@ def _downsample(series: list[tuple[date, int]], points: int) -> list[tuple[date,
 def product_page(session: Session, code: str, *, risk_free: float | None = None, years: int = 3,
                  chart_points: int = 160) -> dict[str, Any]:
     """A product with its figures: returns over 1M/3M/1Y/since launch, annualised return and volatility,
-    maximum drawdown and Sharpe ratio over the last ``years`` years (see :mod:`analytics`), and a chart series."""
+    maximum drawdown and Sharpe ratio over the last ``years`` years (see :mod:`analytics`, on
+    :func:`value_history`), and a chart series (``chart_kind``: ``nav``, or ``yield_7d`` - 七日年化 x 1e6 - for a
+    money-market product)."""
     from smartbank.wealth.holdings import risk_free_rate
 
     p = get_product(session, code)
-    series = nav_history(session, p.id)
-    latest = series[-1] if series else None
-    v = product_view(p, latest)
+    series = value_history(session, p.id)
+    v = product_view(p, _latest_navs(session, [p.id]).get(p.id))
     rf = risk_free if risk_free is not None else risk_free_rate(session)
     window = series
     if series:
@@ -172,7 +248,14 @@ def product_page(session: Session, code: str, *, risk_free: float | None = None,
     v["returns"] = {"1m": analytics.period_return(series, 30), "3m": analytics.period_return(series, 91),
                     "1y": analytics.period_return(series, 365), "since_launch": analytics.period_return(series, None)}
     v["metrics"] = analytics.summary(values, rf)
-    v["chart"] = [(d.isoformat(), n) for d, n in _downsample(window, chart_points)]
+    if p.money_market:  # the chart a money-market product shows is its 7-day annualised yield (七日年化)
+        rows = [(d, int(y)) for d, _, y in money_market_rows(session, p.id, start=window[0][0] if window else None)
+                if y is not None]
+        v["chart_kind"] = "yield_7d"
+        v["chart"] = [(d.isoformat(), y) for d, y in _downsample(rows, chart_points)]
+    else:
+        v["chart_kind"] = "nav"
+        v["chart"] = [(d.isoformat(), n) for d, n in _downsample(window, chart_points)]
     return v
 
 
@@ -214,6 +297,10 @@ def _check_fields(f: dict[str, Any]) -> None:
     tags = f.get("tags")
     if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags)):
         raise ValidationFailed("tags are a list of words")
+    if f.get("money_market") and (f.get("kind") not in ("fund", "wmp") or f.get("asset_class") != "cash"
+                                  or f.get("rate_bps") is not None or f.get("term_days") is not None):
+        raise ValidationFailed("a money-market product is an open-ended fund or wealth product in the cash class, "
+                               "without a fixed rate or term", code="bad_money_market")
 
 
 def custody_account(session: Session, product: WealthProduct) -> int:
@@ -290,23 +377,63 @@ def close_product(session: Session, actor: Principal, code: str) -> WealthProduc
     return p
 
 
-def publish_nav(session: Session, actor: Principal, code: str, *, day: date, nav_micro: int) -> ProductNav:
+def _previous_day(session: Session, product_id: int, day: date) -> date | None:
+    return session.scalar(select(func.max(ProductNav.day)).where(ProductNav.product_id == product_id,
+                                                                 ProductNav.day < day))
+
+
+def _money_market_row(session: Session, p: WealthProduct, day: date, income: int) -> ProductNav:
+    """The day's row of a money-market product: NAV 1, its 万份收益 and the 七日年化 it makes with the
+    publications of the 6 calendar days before."""
+    week = [r for _, r, _ in money_market_rows(session, p.id, start=day - timedelta(days=6),
+                                               end=day - timedelta(days=1))]
+    first = session.scalar(select(func.min(ProductNav.day)).where(ProductNav.product_id == p.id)) or day
+    return ProductNav(product_id=p.id, day=day, nav_micro=STABLE_NAV, income_per_10k_micro=income,
+                      yield_7d_ppm=seven_day_yield([*week, income], min(7, (day - min(first, day)).days + 1)))
+
+
+def publish_nav(session: Session, actor: Principal, code: str, *, day: date, nav_micro: int | None = None,
+                income_per_10k_micro: int | None = None) -> ProductNav:
     """A NAV published by hand (the issuer's figure). The same value again is a no-op; another value for a
-    day that has one is a 409 (NAVs are never rewritten: orders were filled at them)."""
+    day that has one is a 409 (NAVs are never rewritten: orders were filled at them). A money-market product
+    publishes its 万份收益 (``income_per_10k_micro``) instead; its NAV is 1.000000 and may not be anything else."""
     _manager(actor)
     p = get_product(session, code)
-    _int("nav_micro", nav_micro, 1, 10**12)
+    if p.money_market:
+        if nav_micro is not None and nav_micro != STABLE_NAV:
+            raise ValidationFailed("a money-market product's NAV stays 1.000000: publish its income per 10,000 "
+                                   "units instead", code="money_market_nav_fixed", details={"nav_micro": nav_micro})
+        if income_per_10k_micro is None:
+            raise ValidationFailed("a money-market product publishes its income per 10,000 units",
+                                   code="money_market_income_required")
+        _int("income_per_10k_micro", income_per_10k_micro, 0, TEN_K * UNIT // 100)  # at most 100 yuan a day
+        nav_micro = STABLE_NAV
+    else:
+        if income_per_10k_micro is not None:
+            raise ValidationFailed("only a money-market product publishes an income per 10,000 units",
+                                   details={"code": p.code})
+        if nav_micro is None:
+            raise ValidationFailed("nav_micro is required", details={"field": "nav_micro"})
+        _int("nav_micro", nav_micro, 1, 10**12)
     old = session.scalars(select(ProductNav).where(ProductNav.product_id == p.id, ProductNav.day == day)).first()
     if old is not None:
-        if old.nav_micro == nav_micro:
+        if old.nav_micro == nav_micro and old.income_per_10k_micro == income_per_10k_micro:
             return old
         raise Conflict("this product already has a NAV for that day", details={"day": day.isoformat(),
                                                                                "nav_micro": old.nav_micro})
-    row = ProductNav(product_id=p.id, day=day, nav_micro=nav_micro)
+    if p.money_market:
+        last = session.scalar(select(func.max(ProductNav.day)).where(ProductNav.product_id == p.id))
+        if last is not None and last > day:  # the 7-day yields after it would be wrong
+            raise Conflict("a money-market income is published in order: a later day is already published",
+                           details={"day": day.isoformat(), "latest": last.isoformat()})
+        row = _money_market_row(session, p, day, int(income_per_10k_micro or 0))
+    else:
+        row = ProductNav(product_id=p.id, day=day, nav_micro=nav_micro)
     session.add(row)
     session.flush()
     security.audit(session, actor, action="wealth.nav.publish", object_type="wealth_product", object_id=p.code,
-                   after={"day": day.isoformat(), "nav_micro": nav_micro})
+                   after={"day": day.isoformat(), "nav_micro": nav_micro, "income_per_10k_micro": income_per_10k_micro,
+                          "yield_7d_ppm": row.yield_7d_ppm})
     session.flush()
     return row
 
@@ -340,6 +467,30 @@ def next_nav(p: WealthProduct, prev_nav: int, step: _Step, day: date) -> int:
     return max(1, round(prev_nav * factor))
 
 
+def next_yield(code: str, previous: float | None, target: float, day: date) -> float:
+    """The annual yield a money-market product earns on ``day``: the previous one pulled towards ``target`` plus
+    a small deterministic shock (seeded with the code and the day), within :data:`MMF_YIELD_BOUNDS`."""
+    y = target if previous is None else previous
+    y += MMF_YIELD_PULL * (target - y) + MMF_YIELD_STEP * float(_rng(code, day).standard_normal())
+    return min(max(y, MMF_YIELD_BOUNDS[0]), MMF_YIELD_BOUNDS[1])
+
+
+def _next_income(session: Session, p: WealthProduct, day: date) -> int:
+    """The day's 万份收益: the calendar days since the previous publication at the next annual yield (the
+    previous yield is read back from the previous publication)."""
+    prev_day = _previous_day(session, p.id, day)
+    days = (day - prev_day).days if prev_day else 1
+    previous = None
+    if prev_day is not None:
+        prev_income = session.scalar(select(ProductNav.income_per_10k_micro).where(
+            ProductNav.product_id == p.id, ProductNav.day == prev_day))
+        before = _previous_day(session, p.id, prev_day)
+        span = (prev_day - before).days if before else 1
+        if prev_income is not None:
+            previous = ((1 + prev_income / (TEN_K * UNIT)) ** (1 / span) - 1) * 365
+    return income_for_days(next_yield(p.code, previous, DRIFT.get(p.asset_class, 0.018), day), days)
+
+
 def publish_day(session: Session, day: date) -> dict[str, int]:
     """Publish ``day``'s NAV for every active or closed product that has none (weekdays only). Rerunning the
     day publishes nothing new."""
@@ -350,6 +501,10 @@ def publish_day(session: Session, day: date) -> dict[str, int]:
     have = set(session.scalars(select(ProductNav.product_id).where(ProductNav.day == day)))
     for p in products:
         if p.id in have or (p.launched_on is not None and p.launched_on > day):
+            continue
+        if p.money_market:
+            session.add(_money_market_row(session, p, day, _next_income(session, p, day)))
+            out["navs_published"] += 1
             continue
         if p.rate_bps is not None and p.kind in ("time_deposit", "insurance"):
             nav = fixed_nav(p.rate_bps, p.launched_on or day, day)

@@ -43,7 +43,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smartbank import clock
-from smartbank.errors import Forbidden, NotFound, ValidationFailed
+from smartbank.errors import Forbidden, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.money import MAX_MINOR, format_minor
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -295,15 +295,41 @@ def split_amount(amount_minor: int, weights: dict[str, float], steps: dict[str, 
     return out, left
 
 
+NEGLIGIBLE_WEIGHT = 0.01  # a line the optimiser gives less than this is its choice, not the minimum's
+
+
+def max_allocation(asset: Asset, amount_minor: int, caps: dict[str, float], growth_cap: float) -> int:
+    """The most a plan of ``amount_minor`` could ever put into the product: the amount times the loosest bound
+    its budget allows (its class cap, and the growth cap for a growth asset), rounded down to its step."""
+    bound = min(1.0, caps.get(asset.asset_class, 1.0))
+    if asset.asset_class in GROWTH:
+        bound = min(bound, growth_cap)
+    step = max(1, asset.step_minor)
+    return int(Decimal(repr(bound)) * amount_minor // step) * step
+
+
 def fit_amounts(returns: pd.DataFrame, assets: dict[str, Asset], amount_minor: int, *, method: str,
-                caps: dict[str, float], growth_cap: float,
-                max_weight: float = MAX_WEIGHT) -> tuple[dict[str, float], dict[str, int], int, list[str], float]:
-    """Solve, split the amount, drop the product furthest below its minimum and re-solve until every amount
-    meets its minimum. Returns (weights, amounts, uninvested, dropped codes, max weight used)."""
+                caps: dict[str, float], growth_cap: float, max_weight: float = MAX_WEIGHT
+                ) -> tuple[dict[str, float], dict[str, int], int, list[dict[str, str]], float]:
+    """Weights and amounts in which every line meets its product's minimum purchase. Returns (weights,
+    amounts, uninvested, left out with reasons, max weight used).
+
+    Both sides compare fen with fen. A product whose minimum exceeds the most the plan could ever put in it
+    (:func:`max_allocation`) is left out before solving (``below_minimum_amount``). Then: solve, split the
+    amount, and while some line is under its minimum, leave out the one with the largest minimum (the product
+    whose minimum is the obstacle; cheap products stay for the re-solve) and solve again. A product left out
+    with a weight of at least :data:`NEGLIGIBLE_WEIGHT` is reported (``allocation_below_minimum``: the share the
+    optimiser gave it was smaller than its minimum); one the optimiser gave almost nothing is not reported,
+    like a product it gave nothing at all."""
     classes = {k: a.asset_class for k, a in assets.items()}
     steps = {k: max(1, a.step_minor) for k, a in assets.items()}
     codes = [str(c) for c in returns.columns]
-    dropped: list[str] = []
+    left_out: list[dict[str, str]] = []
+    for k in list(codes):
+        if assets[k].min_amount_minor > max_allocation(assets[k], amount_minor, caps, growth_cap):
+            left_out.append({"code": k, "reason": "below_minimum_amount"})
+            codes.remove(k)
+    dropped = [x["code"] for x in left_out]
     while True:
         mw = feasible_max_weight(codes, classes, caps, growth_cap, max_weight) if codes else None
         if mw is None:
@@ -316,13 +342,15 @@ def fit_amounts(returns: pd.DataFrame, assets: dict[str, Asset], amount_minor: i
                 details={"amount_minor": amount_minor, "smallest_minimum_minor": need, "dropped": dropped})
         w = optimise(returns[codes], classes, method=method, caps=caps, growth_cap=growth_cap, max_weight=mw)
         amounts, uninvested = split_amount(amount_minor, w, steps)
-        short = {k: amounts.get(k, 0) / max(1, assets[k].min_amount_minor) for k in codes
-                 if w[k] > 0 and amounts.get(k, 0) < assets[k].min_amount_minor}
+        short = [k for k in codes if w[k] > 0 and amounts.get(k, 0) < assets[k].min_amount_minor]
         if not short:
             weights = {k: v for k, v in w.items() if v > 0}
-            return weights, {k: v for k, v in amounts.items() if v > 0}, uninvested, dropped, mw
-        worst = min(short, key=lambda k: (short[k], k))
+            return weights, {k: v for k, v in amounts.items() if v > 0}, uninvested, left_out, mw
+        worst = max(short, key=lambda k: (assets[k].min_amount_minor,
+                                          -amounts.get(k, 0) / max(1, assets[k].min_amount_minor), k))
         dropped.append(worst)
+        if w[worst] >= NEGLIGIBLE_WEIGHT:
+            left_out.append({"code": worst, "reason": "allocation_below_minimum"})
         codes = [k for k in codes if k != worst]
 
 
@@ -407,7 +435,7 @@ def _nav_frame(session: Session, items: list[dict[str, Any]], until: date) -> pd
     start = until - timedelta(days=int(MAX_HISTORY_DAYS * 7 / 5) + 10)
     cols: dict[str, pd.Series] = {}
     for p in items:
-        rows = products.nav_history(session, p["id"], start=start, end=until)
+        rows = products.value_history(session, p["id"], start=start, end=until)  # money-market: income reinvested
         if rows:
             cols[p["code"]] = pd.Series([r[1] / UNIT for r in rows], index=pd.to_datetime([r[0] for r in rows]))
     if not cols:
@@ -501,9 +529,9 @@ def _build(session: Session, grade: str, amount_minor: int, horizon_months: int,
                                code="robo_no_products", details={"grade": grade, "horizon_months": horizon_months})
     assets = {k: Asset(k, p["asset_class"], p["min_amount_minor"], p["step_minor"] or 1)
               for k, p in universe.items()}
-    weights, amounts, uninvested, dropped, mw = fit_amounts(
+    weights, amounts, uninvested, too_small, mw = fit_amounts(
         rets.tail(LOOKBACK_DAYS), assets, amount_minor, method=method, caps=caps, growth_cap=growth)
-    left_out += [{"code": k, "reason": "below_minimum_amount"} for k in dropped]
+    left_out += too_small
     bt = None
     if with_backtest:
         used = list(weights)
@@ -720,13 +748,22 @@ def follow(session: Session, actor: Principal, plan_id: int, *, account_id: int,
     if not key or len(key) > 100:
         raise ValidationFailed("an idempotency key of 1 to 100 characters is required",
                                details={"field": "idempotency_key"})
+    lines = [(code, int(amount)) for code, amount in sorted((plan.amounts or {}).items()) if int(amount) > 0]
+    keys = {code: f"robo{plan.id}:{key}:{code}" for code, _ in lines}
+    needed = sum(amount for code, amount in lines if not orders.is_placed(session, actor, keys[code]))
+    if needed:
+        available = orders.available_to_invest(session, actor, account_id)
+        if available < needed:
+            raise InsufficientFunds(
+                f"the account's available balance ({format_minor(available)}) is short of the plan's "
+                f"{format_minor(needed)}: nothing was bought", code="plan_insufficient_funds",
+                details={"account_id": account_id, "available_minor": available, "needed_minor": needed,
+                         "shortfall_minor": needed - available})
     placed = []
     replayed = True
-    for code, amount in sorted((plan.amounts or {}).items()):
-        if int(amount) <= 0:
-            continue
-        o = orders.purchase(session, actor, product_code=code, account_id=account_id, amount_minor=int(amount),
-                            idempotency_key=f"robo{plan.id}:{key}:{code}", channel="robo", now=now)
+    for code, amount in lines:
+        o = orders.purchase(session, actor, product_code=code, account_id=account_id, amount_minor=amount,
+                            idempotency_key=keys[code], channel="robo", now=now)
         replayed = replayed and orders.was_replayed(o)
         placed.append(orders.order_view(o, products.get_product(session, code)))
     plan.status = "followed"

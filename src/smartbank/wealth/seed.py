@@ -11,7 +11,11 @@ and rescaled to start at 1.000000:
 - ``process``: a low-volatility product (money market, bond, cash management, universal life): a geometric
   Brownian motion with the stated annual drift and volatility from ``numpy.random.default_rng`` seeded with
   the product code, so the same code always gets the same path;
-- ``fixed``: fixed-rate products (time deposits, the annuity), :func:`products.fixed_nav`.
+- ``fixed``: fixed-rate products (time deposits, the annuity), :func:`products.fixed_nav`;
+- ``money_market``: money-market products (``money_market``: the money-market fund and the cash-management
+  product): the NAV stays 1.000000 and each weekday publishes its 万份收益 for the calendar days since the
+  previous one and its 七日年化, from an annual yield that starts at ``yield`` and moves as
+  :func:`products.next_yield` (the same path close of day continues).
 
 Real-data paths are net of the product's management fee (``management_fee_bps / 252`` a day). Without the
 data set every real-data path falls back to a ``process`` with the drift and volatility of its asset class.
@@ -34,7 +38,7 @@ from smartbank.config import get_settings
 from smartbank.wealth import products, questionnaire
 from smartbank.wealth.models import UNIT, ProductNav, WealthProduct
 
-__all__ = ["CATALOGUE", "nav_path", "seed", "weekdays"]
+__all__ = ["CATALOGUE", "money_market_path", "nav_path", "seed", "weekdays"]
 
 _DEP = "智能银行 SmartBank"
 _WM = "智银理财 SmartBank Wealth Management"
@@ -62,10 +66,13 @@ CATALOGUE: list[dict[str, Any]] = [
     {"code": "WMP-CASH", "name_zh": "天天利现金管理", "name_en": "Daily cash management", "kind": "wmp",
      "risk_level": "R1",
      "asset_class": "cash", "min_amount_minor": 100, "step_minor": 1, "settlement_days": 0, "management_fee_bps": 20,
-     "issuer": _WM, "tags": ["liquid", "cash", "daily"],
-     "description_zh": "投资于存款、同业存单等高流动性资产，随时申赎。",
-     "description_en": "Deposits and certificates of deposit; buy and sell any working day.",
-     "path": {"source": "process", "mu": 0.019, "sigma": 0.0008}},
+     "issuer": _WM, "tags": ["liquid", "cash", "daily"], "money_market": True,
+     "description_zh": "现金管理类理财，投资于存款、同业存单等高流动性资产，随时申赎；净值保持 1.0000 元，"
+                       "每日收益以份额形式计入，展示七日年化收益率与万份收益。",
+     "description_en": "A cash-management product investing in deposits and certificates of deposit; buy and sell"
+                       " any working day. Its NAV stays 1.0000; the daily income is added as units, shown as a"
+                       " 7-day annualised yield and income per 10,000 units.",
+     "path": {"source": "money_market", "yield": 0.019}},
     {"code": "WMP-FI", "name_zh": "稳健固收90天", "name_en": "Steady fixed income", "kind": "wmp", "risk_level": "R2",
      "asset_class": "bond", "min_amount_minor": 100_000, "step_minor": 100, "settlement_days": 1,
      "management_fee_bps": 30, "redemption_fee_bps": 0, "issuer": _WM, "tags": ["bond", "income"],
@@ -87,10 +94,12 @@ CATALOGUE: list[dict[str, Any]] = [
     # funds (基金)
     {"code": "F-MMF", "name_zh": "汇通货币A", "name_en": "Huitong Money Market A", "kind": "fund", "risk_level": "R1",
      "asset_class": "cash", "min_amount_minor": 100, "step_minor": 1, "settlement_days": 1, "management_fee_bps": 25,
-     "issuer": _FUND, "tags": ["money_market", "liquid"],
-     "description_zh": "货币市场基金，流动性好、波动极低。",
-     "description_en": "A money-market fund: liquid, barely moves.",
-     "path": {"source": "process", "mu": 0.017, "sigma": 0.0005}},
+     "issuer": _FUND, "tags": ["money_market", "liquid"], "money_market": True,
+     "description_zh": "货币市场基金，流动性好、波动极低；每份净值固定 1.0000 元，每日收益以份额形式结转，"
+                       "展示七日年化收益率与万份收益。",
+     "description_en": "A money-market fund: liquid, barely moves. Each unit stays at 1.0000; the daily income is"
+                       " added as units, shown as a 7-day annualised yield and income per 10,000 units.",
+     "path": {"source": "money_market", "yield": 0.017}},
     {"code": "F-BOND", "name_zh": "汇通纯债", "name_en": "Huitong Pure Bond", "kind": "fund", "risk_level": "R2",
      "asset_class": "bond", "min_amount_minor": 1_000, "step_minor": 1, "settlement_days": 1,
      "subscription_fee_bps": 60, "redemption_fee_bps": 10, "management_fee_bps": 30, "issuer": _FUND,
@@ -250,12 +259,31 @@ def nav_path(item: dict[str, Any], days: list[date], data_dir: Path | None) -> l
     """NAV (micro) of a catalogue item on ``days`` (weekdays, oldest first), 1.000000 on the first."""
     if item["path"]["source"] == "fixed":
         return [products.fixed_nav(int(item["rate_bps"]), days[0], d) for d in days]
+    if item["path"]["source"] == "money_market":
+        return [products.STABLE_NAV for _ in days]
     n = len(days) - 1
     r, real = _path_returns(item["path"], n, _Data(data_dir), item["code"], item["asset_class"])
     if real:
         r = (1 + r) * (1 - item.get("management_fee_bps", 0) / 10_000 / 252) - 1
     values = np.concatenate([[1.0], np.cumprod(1 + r)])
     return [max(1, round(float(v) * UNIT)) for v in values]
+
+
+def money_market_path(item: dict[str, Any], days: list[date]) -> list[dict[str, int]]:
+    """The rows of a money-market product on ``days`` (weekdays, oldest first): NAV 1.000000, 万份收益 for the
+    calendar days since the previous row (one day for the first) and 七日年化."""
+    out: list[dict[str, int]] = []
+    y: float | None = float(item["path"]["yield"])
+    target = float(item["path"]["yield"])
+    incomes: list[tuple[date, int]] = []
+    for i, d in enumerate(days):
+        y = products.next_yield(item["code"], y, target, d)
+        income = products.income_for_days(y, (d - days[i - 1]).days if i else 1)
+        incomes.append((d, income))
+        week = [r for x, r in incomes if x > d - timedelta(days=7)]
+        out.append({"nav_micro": products.STABLE_NAV, "income_per_10k_micro": income,
+                    "yield_7d_ppm": products.seven_day_yield(week, min(7, (d - days[0]).days + 1))})
+    return out
 
 
 def _data_dir() -> Path | None:
@@ -284,11 +312,15 @@ def seed(session: Session, *, until: date | None = None, years: int = 3, data_di
         fields = {k: v for k, v in item.items() if k != "path"}
         fields["launched_on"] = days[0]
         p = products.add_product(session, fields)
-        path = nav_path(item, days, ddir)
-        session.execute(insert(ProductNav), [{"product_id": p.id, "day": d, "nav_micro": v}
-                                             for d, v in zip(days, path, strict=True)])
+        if item["path"]["source"] == "money_market":
+            rows = money_market_path(item, days)
+        else:
+            rows = [{"nav_micro": v, "income_per_10k_micro": None, "yield_7d_ppm": None}
+                    for v in nav_path(item, days, ddir)]
+        session.execute(insert(ProductNav), [{"product_id": p.id, "day": d, **r}
+                                             for d, r in zip(days, rows, strict=True)])
         created.append(p.code)
-        navs += len(path)
+        navs += len(rows)
     session.flush()
     return {"products": created, "navs": navs, "first_day": days[0], "last_day": last,
             "real_data": ddir is not None}

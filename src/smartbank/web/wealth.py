@@ -62,11 +62,15 @@ register_messages("zh", {
         "q_title": "风险承受能力评估", "q_hint": "共 {n} 题，请根据实际情况作答。结果有效期 {d} 天。",
         "q_submit": "提交测评",
         "cancel": "撤销",
+        "yield_7d": "七日年化", "income_10k": "万份收益", "yuan": "{x} 元", "yield_chart": "七日年化收益率走势",
+        "mm_hint": "货币类产品每份净值固定为 1.0000 元，每日收益以份额形式结转，份额即市值。",
+        "last_income": "最新收益", "total_income": "累计收益",
     },
     "cwealth": {
         "products": "理财产品目录", "suitability": "适当性检查记录", "code": "代码", "name": "名称",
         "navday": "最新净值日",
         "publish": "发布净值", "day": "日期", "nav_micro": "单位净值（×1,000,000）", "publish_btn": "发布",
+        "income_micro": "万份收益（元×1,000,000）",
         "customer": "客户", "product": "产品", "outcome": "结果", "reason": "原因代码", "ack": "确认文本", "at": "时间",
         "grade": "客户等级", "outcomes": {"pass": "通过", "refused": "拒绝", "acknowledged": "已确认风险"},
         "none": "没有记录。", "closed": "已停售",
@@ -105,10 +109,16 @@ register_messages("en", {
         "past": "Past performance does not predict future returns. Investments are not deposits and can lose value.",
         "q_title": "Risk tolerance assessment", "q_hint": "{n} questions: answer as things are. The result is valid "
                                                           "for {d} days.", "q_submit": "Submit", "cancel": "Cancel",
+        "yield_7d": "7-day annualised yield", "income_10k": "Income per 10,000 units", "yuan": "¥{x}",
+        "yield_chart": "7-day annualised yield history",
+        "mm_hint": "A money-market product's units stay at ¥1.0000 each; the daily income is added as units, so "
+                   "your units are your balance.",
+        "last_income": "Latest income", "total_income": "Income so far",
     },
     "cwealth": {
         "products": "Wealth catalogue", "suitability": "Suitability checks", "code": "Code", "name": "Name",
         "navday": "Latest NAV day", "publish": "Publish a NAV", "day": "Day", "nav_micro": "NAV (x 1,000,000)",
+        "income_micro": "Income per 10,000 units (yuan x 1,000,000)",
         "publish_btn": "Publish", "customer": "Customer", "product": "Product", "outcome": "Outcome",
         "reason": "Reason code", "ack": "Confirmed text", "at": "When", "grade": "Grade",
         "outcomes": {"pass": "Passed", "refused": "Refused", "acknowledged": "Risk acknowledged"},
@@ -274,12 +284,20 @@ def console_products(request: Request, actor: Staff) -> Response:
 
 
 @router.post(CATALOGUE + "/{code}/nav")
-def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", nav_micro: F = "") -> Response:
+def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", nav_micro: F = "",
+                        income_per_10k_micro: F = "") -> Response:
     require_page(actor, CATALOGUE)
+
+    def number(text: str) -> int:
+        t = text.strip().replace(",", "")
+        return int(t) if t.isdigit() else 0
+
     try:
         d = forms.required_date(day)
-        n = int(nav_micro.strip().replace(",", "")) if nav_micro.strip().replace(",", "").isdigit() else 0
-        db.run_in_transaction(lambda s: products.publish_nav(s, actor, code, day=d, nav_micro=n))
+        n = number(nav_micro) if nav_micro.strip() or not income_per_10k_micro.strip() else None
+        income = number(income_per_10k_micro) if income_per_10k_micro.strip() else None
+        db.run_in_transaction(lambda s: products.publish_nav(s, actor, code, day=d, nav_micro=n,
+                                                             income_per_10k_micro=income))
     except SmartbankError as exc:
         items = db.run_in_transaction(lambda s: products.list_products(s, status=None))
         return render(request, "console/wealth_products.html", status_code=422, items=items,

@@ -58,13 +58,16 @@ ZH: dict[str, Any] = {
         "follow": "按方案买入", "follow_hint": "将从所选账户按上表金额逐一申购。", "follow_btn": "确认买入",
         "history": "历史方案", "open": "查看", "none": "您还没有配置方案。", "from": "付款账户",
         "bad_horizon": "请以整数月份填写投资期限。", "account_required": "请选择付款账户。",
+        "short_funds": "您的账户可用余额（最多 {available}）不足以买入本方案的 {needed}，暂不能按方案一键买入。"
+                       "本方案仅供参考，您可存入资金后再买入，或按可用金额重新生成方案。",
     },
     "notice": {"robo_proposed": "已生成新的配置方案。", "robo_followed": "已按方案提交申购。"},
     "error_code": {"assessment_required": "请先完成（或重新进行）风险承受能力评估，再生成配置方案。",
                    "robo_no_products": "目前没有适合您风险等级和投资期限的产品。",
                    "robo_infeasible": "现有产品不足以在您的风险预算内构建组合。",
                    "robo_amount_too_small": "投资金额低于产品起购金额，无法构建分散的组合，请提高金额。",
-                   "plan_superseded": "该方案已被新方案替代。"},
+                   "plan_superseded": "该方案已被新方案替代。",
+                   "plan_insufficient_funds": "付款账户可用余额不足以买入整个方案，未买入任何产品。"},
 }
 EN: dict[str, Any] = {
     "nav": {"portal": {"robo": "Robo-advice"}},
@@ -96,6 +99,9 @@ EN: dict[str, Any] = {
         "follow_btn": "Buy now", "history": "Earlier plans", "open": "Open", "none": "You have no plan yet.",
         "from": "Pay from", "bad_horizon": "Enter the horizon as a whole number of months.",
         "account_required": "Choose the account to pay from.",
+        "short_funds": "Your accounts' available balance (at most {available}) is short of this plan's {needed}, so "
+                       "it cannot be bought in one step. The plan is advice only: add money first, or propose a "
+                       "plan for the amount you have.",
     },
     "notice": {"robo_proposed": "A new plan is ready.", "robo_followed": "The plan's purchases were placed."},
     "error_code": {"assessment_required": "Please complete (or renew) the risk-tolerance assessment first.",
@@ -103,7 +109,9 @@ EN: dict[str, Any] = {
                    "robo_infeasible": "The catalogue has too few products to build a portfolio within your budget.",
                    "robo_amount_too_small": "The amount is below the products' minimum purchases for a diversified "
                                             "portfolio; please invest more.",
-                   "plan_superseded": "This plan was replaced by a newer one."},
+                   "plan_superseded": "This plan was replaced by a newer one.",
+                   "plan_insufficient_funds": "The paying account's available balance is short of the plan's "
+                                              "amount; nothing was bought."},
 }
 register_messages("zh", ZH)
 register_messages("en", EN)
@@ -172,7 +180,13 @@ def _page(request: Request, actor: Principal, *, plan_id: int | None = None, err
     v = {"amount": "", "horizon": "36", "idempotency_key": forms.new_key(), "from_account": ""}
     v.update(values or {})
     charts: dict[str, Any] = {}
+    funding: dict[str, Any] = {"accounts": [], "needed": 0, "most": 0}
     if plan:
+        # the plan is offered for purchase only from an account whose available balance covers it
+        cash = [a for a in accounts if a["kind"] in ("demand", "savings") and a["currency"] == "CNY"]
+        needed = sum(int(x) for x in plan["amounts"].values())
+        funding = {"accounts": [a for a in cash if a["available"] >= needed], "needed": needed,
+                   "most": max((a["available"] for a in cash), default=0)}
         for i, ln in enumerate(plan["lines"]):
             ln["colour"] = COLOURS[i % len(COLOURS)]
         charts["donut"] = donut(plan["lines"])
@@ -180,7 +194,8 @@ def _page(request: Request, actor: Principal, *, plan_id: int | None = None, err
             charts["curve"] = curve_chart(plan["backtest"]["curve"],
                                           (translate(lang, "robo.ours"), translate(lang, "robo.equal")))
     return render(request, "portal/robo.html", status_code=status_code, plans=plans, plan=plan, drift=d,
-                  accounts=accounts, values=v, error=error, charts=charts, lang=lang, here=PAGE)
+                  accounts=accounts, funding=funding, values=v, error=error, charts=charts, lang=lang,
+                  here=PAGE)
 
 
 @router.get(PAGE)

@@ -104,6 +104,8 @@ class ProductIn(In):
     description_zh: str = Field("", max_length=4000)
     tags: list[str] | None = None
     launched_on: date | None = None
+    money_market: bool = Field(False, description="a money-market product: NAV fixed at 1.000000, 万份收益 and "
+                                                  "七日年化 published daily, income accrued as units")
 
 
 class ProductPatch(In):
@@ -124,7 +126,11 @@ class ProductPatch(In):
 
 class NavIn(In):
     day: date
-    nav_micro: int = Field(ge=1, le=10**12, strict=True, description="NAV x 1,000,000")
+    nav_micro: int | None = Field(None, ge=1, le=10**12, strict=True,
+                                  description="NAV x 1,000,000 (a money-market product: 1,000,000 or omitted)")
+    income_per_10k_micro: int | None = Field(None, ge=0, le=10**8, strict=True,
+                                             description="money-market products: 万份收益, yuan per 10,000 units "
+                                                         "x 1,000,000")
 
 
 @router.get("/products")
@@ -162,9 +168,13 @@ def close_product(code: Code, actor: Actor) -> dict[str, Any]:
 
 @router.get("/products/{code}/navs")
 def product_navs(code: Code, actor: Actor, start: date | None = None, end: date | None = None) -> list[Any]:
-    """``[[day, nav_micro], ...]`` oldest first."""
+    """``[[day, nav_micro], ...]`` oldest first; a money-market product's rows are
+    ``[day, nav_micro, income_per_10k_micro, yield_7d_ppm]`` (万份收益 and 七日年化, its NAV is always 1,000,000)."""
     def work(s: Any) -> list[Any]:
         p = products.get_product(s, code)
+        if p.money_market:
+            return [[d.isoformat(), products.STABLE_NAV, income, y]
+                    for d, income, y in products.money_market_rows(s, p.id, start=start, end=end)]
         return [[d.isoformat(), n] for d, n in products.nav_history(s, p.id, start=start, end=end)]
     return uow(work)
 
@@ -173,8 +183,10 @@ def product_navs(code: Code, actor: Actor, start: date | None = None, end: date 
 def publish_nav(code: Code, body: NavIn, actor: Actor) -> dict[str, Any]:
     """Product managers and administrators: publish a NAV by hand (never rewrites one)."""
     def work(s: Any) -> dict[str, Any]:
-        row = products.publish_nav(s, actor, code, day=body.day, nav_micro=body.nav_micro)
-        return {"product": code.upper(), "day": row.day, "nav_micro": row.nav_micro}
+        row = products.publish_nav(s, actor, code, day=body.day, nav_micro=body.nav_micro,
+                                   income_per_10k_micro=body.income_per_10k_micro)
+        return {"product": code.upper(), "day": row.day, "nav_micro": row.nav_micro,
+                "income_per_10k_micro": row.income_per_10k_micro, "yield_7d_ppm": row.yield_7d_ppm}
     return uow(work)
 
 
