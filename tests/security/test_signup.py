@@ -107,6 +107,8 @@ def test_duplicate_username_or_identity_is_409_and_writes_nothing(client, engine
 
 def test_concurrent_identical_signups_create_one_customer(client, engine, backend):
     """Two clicks on 'sign up' at once: one succeeds, the other is told it is a duplicate (never 500)."""
+    from starlette.requests import Request
+
     from smartbank.api.routers.auth import post_signup
     from smartbank.api.schemas import SignupIn
     from smartbank.errors import Conflict
@@ -117,7 +119,7 @@ def test_concurrent_identical_signups_create_one_customer(client, engine, backen
     def go():
         barrier.wait()
         try:
-            post_signup(SignupIn(**_body()))
+            post_signup(SignupIn(**_body()), Request({"type": "http", "client": ("127.0.0.1", 1)}))
             outcomes.append("201")
         except Conflict:
             outcomes.append("409")
