@@ -54,6 +54,24 @@ def bank_clock() -> Iterator[clock.TickingClock]:
         yield c  # type: ignore[misc]
 
 
+@pytest.fixture(autouse=True)
+def sms_outbox():
+    """The text messages of this test (one-time codes), kept in memory instead of the development file sink."""
+    from smartbank.notifications import sms
+
+    with sms.use(sms.MemorySmsSink()) as sink:
+        yield sink
+
+
+def sms_code(sink, phone: str | None = None) -> str:
+    """The one-time code in the last text message (to ``phone``)."""
+    import re
+
+    m = re.search(r"Code (\d{6})", sink.last(phone).text)
+    assert m, sink.sent
+    return m.group(1)
+
+
 def _pg_available() -> bool:
     try:
         e = create_engine(db.normalise_url(PG_URL))

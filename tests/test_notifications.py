@@ -99,3 +99,30 @@ def test_portal_page_is_for_customers(client, inbox):
     sign_in(client, "teller1", console=True)
     r = client.get("/notifications", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_the_development_sms_sink_writes_one_private_json_line_per_message(tmp_path, monkeypatch):
+    """Without a real operator's gateway, one-time codes go to a file only the server's user can read
+    (``SMARTBANK_SMS_OUTBOX``), never to the in-app notifications."""
+    import json
+    import stat
+
+    from smartbank import config
+    from smartbank.notifications import sms
+
+    outbox = tmp_path / "out" / "sms.jsonl"
+    monkeypatch.setenv("SMARTBANK_SMS_OUTBOX", str(outbox))
+    config.reset_settings()
+    sms.set_gateway(None)
+    try:
+        gw = sms.gateway()
+        assert isinstance(gw, sms.FileSmsSink) and gw.path == outbox
+        gw.send(sms.SmsMessage(phone="+8613912345678", text="验证码 123456", ref="challenge:1"))
+        gw.send(sms.SmsMessage(phone="+8613912345678", text="验证码 654321"))
+    finally:
+        config.reset_settings()
+    lines = [json.loads(x) for x in outbox.read_text(encoding="utf-8").splitlines()]
+    assert [x["text"] for x in lines] == ["验证码 123456", "验证码 654321"]
+    assert lines[0]["phone"] == "+8613912345678" and lines[0]["ref"] == "challenge:1"
+    assert stat.S_IMODE(outbox.stat().st_mode) == 0o600
+    assert sms.mask_phone("+8613912345678") == "+86139****5678"

@@ -282,6 +282,7 @@ def demo(
     console.print(f"  customer portal  {base}/login          demo / {DEMO_PASSWORD}   (second customer: demo2)")
     for name, role in DEMO_STAFF:
         console.print(f"  console {role:<14} {base}/console/login  {name} / {DEMO_PASSWORD}")
+    console.print(f"  one-time codes (text messages) are written to {s.sms_outbox or s.var_dir / 'sms-outbox.jsonl'}")
     console.print("")
     if serve_too:
         serve(host=None, port=None, workers=1, database_url=None)

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     risk_label_delay_days: int = 7
     risk_otp_seconds: int = 300
     risk_otp_attempts: int = 3
+    # where the development text-message sink writes one-time codes (default: <var_dir>/sms-outbox.jsonl)
+    sms_outbox: Path | None = None
 
 
 class InsecureSecretKey(RuntimeError):

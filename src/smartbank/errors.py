@@ -49,6 +49,13 @@ class Conflict(SmartbankError):
     code = "conflict"
 
 
+class Unavailable(SmartbankError):
+    """A service the request needs (such as the text-message gateway) failed; nothing was kept."""
+
+    status_code = 503
+    code = "unavailable"
+
+
 class TooManyAttempts(SmartbankError):
     status_code = 429
     code = "too_many_attempts"

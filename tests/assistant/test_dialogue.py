@@ -14,6 +14,7 @@ from smartbank.errors import NotFound
 from smartbank.payments import service as payments
 from smartbank.risk.models import RiskRule
 from smartbank.security.service import Principal
+from tests.conftest import sms_code
 
 TODAY = date(2026, 11, 24)
 
@@ -121,25 +122,22 @@ def _rule(engine, action: str, expression: str = "amount_minor >= 100000") -> No
                        mode="active", reason_en="r reason", reason_zh="r 原因"))
 
 
-def _otp(engine, customer_id: int) -> str:
-    import re
-
+def _otp(engine, customer_id: int, sms_outbox) -> str:
+    """The code texted to the customer's phone; none is in the notifications the session can read."""
     with engine.connect() as c:
-        body = c.execute(text("SELECT body_en FROM notifications WHERE customer_id = :c AND kind = 'otp'"
-                              " ORDER BY id DESC"), {"c": customer_id}).scalar_one()
-    m = re.search(r"Code (\d{6})", body)
-    assert m
-    return m.group(1)
+        phone = c.execute(text("SELECT phone FROM customers WHERE id = :c"), {"c": customer_id}).scalar_one()
+        assert c.execute(text("SELECT count(*) FROM notifications WHERE kind = 'otp'")).scalar() == 0
+    return sms_code(sms_outbox, phone)
 
 
-def test_challenge_asks_for_the_code_in_chat(world, bank, engine):
+def test_challenge_asks_for_the_code_in_chat(world, bank, engine, sms_outbox):
     _rule(engine, "challenge")
     r = say(world["alice"], "send 2000 to my mother")
     cid = r["conversation_id"]
     r = say(world["alice"], "yes", cid)
     assert r["action"]["status"] == "challenge" and r["replies"][-1]["kind"] == "otp"
     assert bank.count("risk_challenges") == 1 and bank.balance(world["b1"]) == 1_000  # the challenge is kept
-    code = _otp(engine, world["alice"].customer_id)
+    code = _otp(engine, world["alice"].customer_id, sms_outbox)
     wrong = "000000" if code != "000000" else "111111"
     r = say(world["alice"], wrong, cid)
     assert r["action"]["status"] == "otp_invalid" and r["replies"][-1]["kind"] == "otp"

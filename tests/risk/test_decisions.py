@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import text
 
 from smartbank import clock, db
 from smartbank.risk.models import RiskRule
-from tests.conftest import login
+from tests.conftest import login, sms_code
 
 
 def _rule(engine, code: str, expression: str, action: str, mode: str = "active") -> None:
@@ -94,15 +92,19 @@ def test_review_holds_the_funds_as_a_pending_transfer(client, bank, engine):
     bank.assert_invariants()
 
 
-def _otp(engine, customer_id: int) -> str:
-    body = _rows(engine, "SELECT body_en FROM notifications WHERE customer_id = :c AND kind = 'otp'"
-                         " ORDER BY id DESC", c=customer_id)[0]["body_en"]
-    m = re.search(r"Code (\d{6})", body)
-    assert m
-    return m.group(1)
+def _otp(engine, customer_id: int, sms_outbox) -> str:
+    """The code texted to the customer's phone (never in the notifications, which the session reads)."""
+    phone = _rows(engine, "SELECT phone FROM customers WHERE id = :c", c=customer_id)[0]["phone"]
+    assert bank_phone_gets_text(sms_outbox, phone)
+    assert _rows(engine, "SELECT count(*) AS n FROM notifications WHERE kind = 'otp'")[0]["n"] == 0
+    return sms_code(sms_outbox, phone)
 
 
-def test_challenge_then_the_right_code_posts_once(client, bank, engine):
+def bank_phone_gets_text(sms_outbox, phone: str) -> bool:
+    return any(m.phone == phone for m in sms_outbox.sent)
+
+
+def test_challenge_then_the_right_code_posts_once(client, bank, engine, sms_outbox):
     _rule(engine, "otp", "amount_minor >= 300000", "challenge")
     ha, hb, a1, b1, to, alice = _setup(client, bank)
     transfers = bank.count("transfers")
@@ -110,7 +112,7 @@ def test_challenge_then_the_right_code_posts_once(client, bank, engine):
     assert r.status_code == 403 and r.json()["code"] == "challenge_required", r.text
     cid = r.json()["details"]["challenge_id"]
     assert bank.count("transfers") == transfers and bank.available(a1) == 10_000_000
-    code = _otp(engine, alice)
+    code = _otp(engine, alice, sms_outbox)
     wrong = "000000" if code != "000000" else "111111"
     bad = _pay(client, ha, a1, to, 300_000, "c1", challenge_id=cid, otp=wrong)
     assert bad.status_code == 403 and bad.json()["code"] == "otp_invalid"
@@ -131,11 +133,11 @@ def test_challenge_then_the_right_code_posts_once(client, bank, engine):
     bank.assert_invariants()
 
 
-def test_three_wrong_codes_block_the_payment(client, bank, engine):
+def test_three_wrong_codes_block_the_payment(client, bank, engine, sms_outbox):
     _rule(engine, "otp", "amount_minor >= 300000", "challenge")
     ha, _, a1, b1, to, alice = _setup(client, bank)
     cid = _pay(client, ha, a1, to, 400_000, "w1").json()["details"]["challenge_id"]
-    code = _otp(engine, alice)
+    code = _otp(engine, alice, sms_outbox)
     wrong = "000000" if code != "000000" else "111111"
     codes = [_pay(client, ha, a1, to, 400_000, "w1", challenge_id=cid, otp=wrong).json()["code"] for _ in range(3)]
     assert codes == ["otp_invalid", "otp_invalid", "payment_blocked"]

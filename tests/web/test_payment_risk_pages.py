@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
-from sqlalchemy import text
-
 from smartbank import db
 from smartbank.risk.models import RiskRule
+from tests.conftest import sms_code
 from tests.web.conftest import csrf_token, hidden, sign_in
 
 
@@ -23,15 +20,11 @@ def _submit_data(client, people, amount: str) -> dict[str, str]:
             "idempotency_key": hidden(form, "idempotency_key"), "csrf_token": csrf_token(form)}
 
 
-def _code(engine) -> str:
-    with engine.connect() as c:
-        body = c.execute(text("SELECT body_zh FROM notifications WHERE kind = 'otp' ORDER BY id DESC")).scalar()
-    m = re.search(r"验证码 (\d{6})", body)
-    assert m
-    return m.group(1)
+def _code(sms_outbox) -> str:
+    return sms_code(sms_outbox)
 
 
-def test_a_challenged_transfer_asks_for_the_code_then_posts(client, people, bank, engine):
+def test_a_challenged_transfer_asks_for_the_code_then_posts(client, people, bank, engine, sms_outbox):
     _rule(engine, "otp", "amount_minor >= 30000", "challenge")
     sign_in(client, "alice")
     page = client.post("/transfer/submit", data=_submit_data(client, people, "300.00"), follow_redirects=False)
@@ -40,12 +33,13 @@ def test_a_challenged_transfer_asks_for_the_code_then_posts(client, people, bank
     data = {k: hidden(page.text, k) for k in ("from_account", "to_account", "amount", "memo", "idempotency_key",
                                                "challenge_id")}
     data["csrf_token"] = csrf_token(page.text)
-    wrong = client.post("/transfer/submit", data={**data, "otp": "000000" if _code(engine) != "000000" else "1"},
+    wrong = client.post("/transfer/submit", data={**data, "otp": "000000" if _code(sms_outbox) != "000000" else "1"},
                         follow_redirects=False)
     assert wrong.status_code == 422 and 'id="otp-error"' in wrong.text
-    # the code arrives in the customer's notifications
-    assert _code(engine) in client.get("/notifications").text
-    ok = client.post("/transfer/submit", data={**data, "otp": _code(engine)}, follow_redirects=False)
+    # the code arrives by text message to the customer's phone, never in the notifications the session reads
+    assert "+86138****" in page.text
+    assert _code(sms_outbox) not in client.get("/notifications").text
+    ok = client.post("/transfer/submit", data={**data, "otp": _code(sms_outbox)}, follow_redirects=False)
     assert ok.status_code == 303 and "notice=transfer_done" in ok.headers["location"]
     assert bank.balance(people.bob_acct) == 31_000
     bank.assert_invariants()

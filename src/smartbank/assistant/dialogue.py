@@ -87,8 +87,8 @@ M: dict[str, dict[str, str]] = {
         "scheduled": "Scheduled: {summary} on {date}.",
         "held": "Your payment is held for a quick security check: the money is reserved, not sent yet. We will "
                 "notify you of the outcome.",
-        "otp": "For your security this payment needs a one-time code. We sent it to your notifications; please "
-               "type the code here (or \"cancel\").",
+        "otp": "For your security this payment needs a one-time code. We sent it to your phone by text message; "
+               "please type the code here (or \"cancel\").",
         "otp_wrong": "That code is not right. Attempts left: {n}. Please type the code again.",
         "otp_again": "Please type the one-time code we sent you, or \"cancel\".",
         "blocked": "This payment was stopped by our security checks and no money moved. {reasons}",
@@ -144,7 +144,8 @@ M: dict[str, dict[str, str]] = {
         "done": "已完成：{summary}。",
         "scheduled": "已预约：{summary}，将于 {date} 执行。",
         "held": "您的付款正在进行安全审核，款项已冻结、尚未转出，审核结果将通知您。",
-        "otp": "为了您的资金安全，这笔付款需要动态验证码。验证码已发送到您的消息中心，请在这里输入（或回复“取消”）。",
+        "otp": "为了您的资金安全，这笔付款需要动态验证码。验证码已通过短信发送到您的手机，"
+               "请在这里输入（或回复“取消”）。",
         "otp_wrong": "验证码不正确，剩余尝试次数：{n}。请重新输入。",
         "otp_again": "请输入我们发送给您的动态验证码，或回复“取消”。",
         "blocked": "这笔付款被安全检查拦截，资金没有转出。{reasons}",

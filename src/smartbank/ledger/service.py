@@ -421,6 +421,51 @@ def _lock(session: Session, a: int, b: int) -> dict[int, Any]:
     return {r.id: r for r in rows}
 
 
+def _account_rules(cmd: TransferCommand, debit: Any, credit: Any, *, resolving: bool = False,
+                   allow_overdraft: bool = False) -> None:
+    """The rules on the two accounts: currencies, status, the paying account's balance and overdraft."""
+    for acct in (debit, credit):
+        if acct.currency != cmd.currency:
+            raise CurrencyMismatch(
+                f"account is in {acct.currency}, transfer is in {cmd.currency}",
+                details={"account_id": acct.id, "account_currency": acct.currency},
+            )
+    if credit.status == "closed":
+        raise AccountNotOpen("the receiving account is closed", details={"account_id": credit.id})
+    if debit.status != "open" and not resolving:
+        raise AccountNotOpen(f"the paying account is {debit.status}", details={"account_id": debit.id})
+    if not resolving and not allow_overdraft and debit.overdraft_limit_minor is not None:
+        available = debit.credits_posted - debit.debits_posted - debit.debits_pending
+        if available - cmd.amount_minor < -debit.overdraft_limit_minor:
+            raise InsufficientFunds(
+                "insufficient funds", details={"account_id": debit.id, "available_minor": available}
+            )
+
+
+def check_transfer(session: Session, cmd: TransferCommand) -> None:
+    """Every rule :func:`transfer` would apply to ``cmd`` now - amount and currency, both accounts' status,
+    the paying account's balance and overdraft, the customer's daily limit - without writing or locking
+    anything: the error it raises is the one the transfer would be refused with. A key already used is not
+    checked (the transfer replays it). The rules are checked again, under lock, when the transfer posts."""
+    _validate(cmd)
+    rows = {r.id: r for r in session.execute(_LOCK_SQL, {"a": cmd.debit_account_id, "b": cmd.credit_account_id})}
+    debit, credit = rows.get(cmd.debit_account_id), rows.get(cmd.credit_account_id)
+    if debit is None or credit is None:
+        missing = cmd.debit_account_id if debit is None else cmd.credit_account_id
+        raise NotFound("account not found", details={"account_id": missing})
+    if session.execute(_KEY_USED, {"key": cmd.key}).first() is not None:
+        return
+    _account_rules(cmd, debit, credit)
+    if cmd.enforce_daily_limit and debit.customer_id is not None and debit.customer_id != credit.customer_id:
+        vd = cmd.value_date or utcnow().date()
+        limit = session.execute(_CUSTOMER_LIMIT, {"cid": debit.customer_id}).scalar()
+        if limit is None:
+            limit = get_settings().default_daily_limit_minor
+        used = session.execute(_USAGE_GET, {"cid": debit.customer_id, "day": vd, "cur": cmd.currency}).scalar() or 0
+        if used + cmd.amount_minor > limit:
+            raise _limit_error(session, debit.customer_id, vd, cmd.currency, limit)
+
+
 def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, Any] | None = None,
              _reverses: int | None = None, _allow_overdraft: bool = False) -> TransferResult:
     """Post (or hold, with ``cmd.pending``) one transfer. Flushes; the caller commits.
@@ -450,23 +495,8 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
         return _replay(session, cmd.key, rhash)
 
     # -- rules ----------------------------------------------------------------------------------
-    for acct in (debit, credit):
-        if acct.currency != cmd.currency:
-            raise CurrencyMismatch(
-                f"account is in {acct.currency}, transfer is in {cmd.currency}",
-                details={"account_id": acct.id, "account_currency": acct.currency},
-            )
     resolving = _pending_of is not None
-    if credit.status == "closed":
-        raise AccountNotOpen("the receiving account is closed", details={"account_id": credit.id})
-    if debit.status != "open" and not resolving:
-        raise AccountNotOpen(f"the paying account is {debit.status}", details={"account_id": debit.id})
-    if not resolving and not _allow_overdraft and debit.overdraft_limit_minor is not None:
-        available = debit.credits_posted - debit.debits_posted - debit.debits_pending
-        if available - cmd.amount_minor < -debit.overdraft_limit_minor:
-            raise InsufficientFunds(
-                "insufficient funds", details={"account_id": debit.id, "available_minor": available}
-            )
+    _account_rules(cmd, debit, credit, resolving=resolving, allow_overdraft=_allow_overdraft)
     if cmd.enforce_daily_limit and debit.customer_id is not None and debit.customer_id != credit.customer_id:
         limit = session.execute(_CUSTOMER_LIMIT, {"cid": debit.customer_id}).scalar()
         if limit is None:
@@ -675,7 +705,7 @@ def reverse(session: Session, *, transfer_id: int, key: str, initiated_by: int |
 
 __all__ = [
     "CUSTOMER_PAYMENT_KINDS", "NON_PAYMENT_KINDS", "Transfer", "account_flows", "internal_balances",
-    "TransferCommand", "TransferResult", "customer_accounts",
+    "TransferCommand", "TransferResult", "check_transfer", "customer_accounts",
     "customer_payments_since", "daily_limit_status", "find_transfer_by_key",
     "validate_command", "find_account", "find_customer_account",
     "get_account", "get_account_by_number", "payment_accounts",

@@ -118,6 +118,16 @@ def _is_saved_payee(session: Session, customer_id: int, number: str) -> bool:
 _SAVED_PAYEE = text("SELECT 1 FROM payees WHERE customer_id = :c AND account_number = :n")
 
 
+def precheck(session: Session, cmd: ledger.TransferCommand) -> None:
+    """Raise what would refuse the payment ``cmd`` if it were made now, without posting anything: the amount
+    and currency, both accounts' status, the paying account's balance and overdraft, the customer's daily
+    limit (the ledger's rules, :func:`~smartbank.ledger.service.check_transfer`). Run before the customer is
+    asked for a one-time code, so that no code is sent for a payment that would then be refused. The account
+    ownership is checked before (``pay``, ``pay_bill``, ``top_up``), the risk rules and risk limits are part of
+    the risk decision that asks for the code."""
+    ledger.check_transfer(session, cmd)
+
+
 def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = "transfer",
         reference: str | None = None) -> ledger.TransferResult:
     """A customer-initiated payment to any customer account of the bank, by account number. The risk module
@@ -143,7 +153,7 @@ def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = 
         product=src.kind, saved_payee=_is_saved_payee(session, src.customer_id, dst.number),
         own_account=dst.customer_id == src.customer_id, counterparty_opened_at=dst.created_at)
     return risk.guarded_transfer(session, cmd, pc, user_id=actor.user_id,
-                                 answer=_answer(req.challenge_id, req.otp))
+                                 answer=_answer(req.challenge_id, req.otp), precheck=lambda: precheck(session, cmd))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -447,7 +457,8 @@ def _guarded(session: Session, actor: Principal, cmd: ledger.TransferCommand, sr
         customer_id=src.customer_id, account_id=src.id, counterparty_account_id=dst.id,
         amount_minor=cmd.amount_minor, currency=cmd.currency, kind=kind, channel=_channel(channel),
         product=src.kind, saved_payee=False, own_account=False, counterparty_opened_at=dst.created_at)
-    return risk.guarded_transfer(session, cmd, pc, user_id=actor.user_id, answer=answer)
+    return risk.guarded_transfer(session, cmd, pc, user_id=actor.user_id, answer=answer,
+                                 precheck=lambda: precheck(session, cmd))
 
 
 def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_id: int,

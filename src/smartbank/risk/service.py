@@ -13,9 +13,12 @@ score), evaluates the rules in force and the risk limits, and combines them: the
 
 - allow: the transfer posts; the decision row is written by the ledger with the transfer (one statement on
   PostgreSQL);
-- challenge: nothing moves; a one-time code is sent (a notification; an SMS gateway would deliver the same)
-  and :class:`~smartbank.errors.ChallengeRequired` asks for it. The same request sent again with
-  ``challenge_id`` and ``otp`` posts the payment; three wrong codes block it;
+- challenge: nothing moves; first every check that could refuse the payment runs (the caller's ``precheck``:
+  funds, account status, daily limit - no code for a payment that would be refused anyway), then a one-time
+  code is sent by text message to the customer's phone (:mod:`smartbank.notifications.sms`; never into the
+  in-app notifications, which the session itself reads) and :class:`~smartbank.errors.ChallengeRequired`
+  asks for it. The same request sent again with ``challenge_id`` and ``otp`` posts the payment; three wrong
+  codes block it. A customer without a phone number cannot receive a code: the payment is held for review;
 - review: the funds are held (a pending transfer) and an alert opens for a risk officer, who releases or
   voids the hold (:mod:`smartbank.risk.cases`); the customer is told;
 - block: nothing moves; the decision, an alert and a notification are kept, and
@@ -34,6 +37,7 @@ import hmac
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,9 +46,11 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock, db
 from smartbank.config import get_settings
-from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, ValidationFailed
+from smartbank.customers import service as customers
+from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, Unavailable, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.notifications import service as notifications
+from smartbank.notifications import sms
 from smartbank.risk import engine as risk_engine
 from smartbank.risk.models import RiskChallenge, RiskDecision
 
@@ -214,11 +220,12 @@ def _observe(session: Session, payment: dict[str, Any], feats: dict[str, float] 
 
 def guarded_transfer(session: Session, cmd: ledger.TransferCommand, pc: PaymentContext, *,
                      user_id: int | None, answer: ChallengeAnswer | None = None,
-                     interactive: bool = True) -> ledger.TransferResult:
+                     interactive: bool = True, precheck: Callable[[], None] | None = None) -> ledger.TransferResult:
     """Decide, then post / challenge / hold / block the customer payment ``cmd`` (see the module docstring).
 
     ``interactive=False`` (a scheduled run, with no customer present to answer a code): a challenge becomes a
-    review - the payment is held for a risk officer instead."""
+    review - the payment is held for a risk officer instead. ``precheck`` raises what would refuse the
+    payment (the payments service's checks); it runs before a code is sent."""
     if answer is not None:
         return _answer_challenge(session, cmd, pc, user_id=user_id, answer=answer)
     a = assess(session, pc)
@@ -235,14 +242,19 @@ def guarded_transfer(session: Session, cmd: ledger.TransferCommand, pc: PaymentC
     if prior is not None:  # a retry of a payment already made (or held): the ledger replays or conflicts
         return ledger.transfer(session, cmd)
     if a.decision == "challenge":
-        _challenge(session, a, pc, cmd, user_id=user_id)
+        if precheck is not None:
+            precheck()  # refused anyway (funds, status, daily limit): say so now, without sending a code
+        phone = customers.get_customer(session, pc.customer_id).phone
+        if phone:
+            _challenge(session, a, pc, cmd, user_id=user_id, phone=phone)
+        a.decision = "review"  # no phone to send a code to: a risk officer checks the payment instead
     if a.decision == "review":
         return _hold(session, a, pc, cmd)
     return _block(session, a, pc, cmd)
 
 
 def _challenge(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.TransferCommand, *,
-               user_id: int | None) -> None:
+               user_id: int | None, phone: str) -> None:
     s = get_settings()
     d = _record(session, a, pc, cmd.key)
     now = clock.now()
@@ -254,18 +266,22 @@ def _challenge(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.
     code = f"{secrets.randbelow(1_000_000):06d}"
     ch.code_hash = _otp_hash(ch.id, code)
     d.challenge_id = ch.id
-    amount = _yuan(pc.amount_minor, pc.currency)
-    notifications.notify(
-        session, customer_id=pc.customer_id, kind="otp", ref=f"challenge:{ch.id}",
-        title_en="Your one-time code", title_zh="您的动态验证码",
-        body_en=f"Code {code} confirms your payment of {amount}. It is valid for {s.risk_otp_seconds // 60} "
-                "minutes. Never tell this code to anyone, not even bank staff.",
-        body_zh=f"验证码 {code}，用于确认您 {amount} 的付款，{s.risk_otp_seconds // 60} 分钟内有效。"
-                "请勿向任何人（包括银行工作人员）透露。")
     session.flush()
+    amount = _yuan(pc.amount_minor, pc.currency)
+    minutes = s.risk_otp_seconds // 60
+    try:
+        sms.gateway().send(sms.SmsMessage(phone=phone, ref=f"challenge:{ch.id}", text=(
+            f"【smartbank】验证码 {code}，用于确认您 {amount} 的付款，{minutes} 分钟内有效。"
+            "请勿向任何人（包括银行工作人员）透露。"
+            f" Code {code} confirms your payment of {amount}; valid for {minutes} minutes."
+            " Never tell it to anyone, not even bank staff.")))
+    except Exception as exc:  # noqa: BLE001 - any gateway failure: no code was delivered, nothing is kept
+        raise Unavailable("we could not send the one-time code; please try again in a moment") from exc
+    sent_to = sms.mask_phone(phone)
     raise ChallengeRequired(
-        "this payment needs a one-time code: we sent one to you; send the same request again with it",
-        details={"challenge_id": ch.id, "expires_at": ch.expires_at.isoformat(),
+        f"this payment needs a one-time code: we sent one by text message to {sent_to}; "
+        "send the same request again with it",
+        details={"challenge_id": ch.id, "expires_at": ch.expires_at.isoformat(), "sent_to": sent_to,
                  "attempts_left": s.risk_otp_attempts, "reasons": a.customer_reasons("en"),
                  "reasons_zh": a.customer_reasons("zh"), "decision_id": d.id})
 

@@ -28,6 +28,7 @@ def otp_page(request: Request, *, action: str, values: dict[str, str], details: 
     reasons = details.get("reasons_zh" if lang.startswith("zh") else "reasons") or []
     return render(request, "portal/otp.html", action=action, values=values,
                   challenge_id=details.get("challenge_id"), attempts_left=details.get("attempts_left"),
+                  sent_to=details.get("sent_to"),
                   reasons=reasons, error=error, here=here or action, status_code=status_code)
 
 

@@ -26,17 +26,18 @@ register_portal_page("/transfer", "nav.transfer", order=10)
 register_portal_page("/payees", "nav.payees", order=20)
 register_portal_page("/scheduled", "nav.scheduled", order=30)
 register_messages("en", {"transfer": {
-    "otp_title": "Confirm with a one-time code", "otp_sent": "We sent a one-time code to your notifications "
-    "(and, in a live bank, by SMS). Enter it to make this payment.", "otp_label": "One-time code",
-    "otp_submit": "Confirm payment", "otp_why": "Why we ask", "otp_left": "Attempts left: {n}",
-    "otp_inbox": "Open my notifications"},
+    "otp_title": "Confirm with a one-time code",
+    "otp_sent": "We sent a one-time code by text message to your phone. Enter it to make this payment.",
+    "otp_sent_to": "We sent a one-time code by text message to {phone}. Enter it to make this payment.",
+    "otp_label": "One-time code", "otp_submit": "Confirm payment", "otp_why": "Why we ask",
+    "otp_left": "Attempts left: {n}"},
     "notice": {"transfer_held": "Your payment is held for a quick security check; the money is reserved, not "
                                 "sent. We will notify you of the outcome."}})
 register_messages("zh", {"transfer": {
     "otp_title": "请输入动态验证码",
-    "otp_sent": "我们已将动态验证码发送到您的消息中心（正式环境通过短信发送），输入后即可完成付款。",
-    "otp_label": "动态验证码", "otp_submit": "确认付款", "otp_why": "为什么需要验证", "otp_left": "剩余尝试次数：{n}",
-    "otp_inbox": "查看我的消息"},
+    "otp_sent": "我们已通过短信将动态验证码发送到您的手机，输入后即可完成付款。",
+    "otp_sent_to": "我们已通过短信将动态验证码发送至 {phone}，输入后即可完成付款。",
+    "otp_label": "动态验证码", "otp_submit": "确认付款", "otp_why": "为什么需要验证", "otp_left": "剩余尝试次数：{n}"},
     "notice": {"transfer_held": "您的付款正在进行安全审核，款项已冻结、尚未转出，审核结果将通知您。"}})
 
 F = Annotated[str, Form()]
