@@ -267,16 +267,16 @@ def register_risk(risk_app: typer.Typer) -> None:
         model_dir: Annotated[Path | None, typer.Option(help="model registry (default: SMARTBANK_MODEL_DIR)")] = None,
         min_frauds: Annotated[int | None, typer.Option(
             "--min-frauds", min=1, envvar="SMARTBANK_RISK_TRAIN_MIN_FRAUDS",
-            help="refuse to register a model trained on fewer confirmed frauds [default: 50]")] = None,
+            help="refuse to register a model trained on fewer confirmed frauds (default: 50)")] = None,
         min_genuine: Annotated[int | None, typer.Option(
             "--min-genuine", min=1, envvar="SMARTBANK_RISK_TRAIN_MIN_GENUINE",
-            help="refuse to register a model trained on fewer genuine payments [default: 50]")] = None,
+            help="refuse to register a model trained on fewer genuine payments (default: 50)")] = None,
         min_validation_frauds: Annotated[int | None, typer.Option(
             "--min-validation-frauds", min=1, envvar="SMARTBANK_RISK_TRAIN_MIN_VALIDATION_FRAUDS",
-            help="frauds needed in the validation window to compare models [default: 5]")] = None,
+            help="frauds needed in the validation window to compare models (default: 5)")] = None,
         min_gain: Annotated[float | None, typer.Option(
             "--min-gain", min=0.0, envvar="SMARTBANK_RISK_TRAIN_MIN_GAIN",
-            help="validation average precision to add over the current model [default: 0]")] = None,
+            help="validation average precision to add over the current model (default: 0)")] = None,
     ) -> None:
         """Train the fraud model the payment decisions use and save it as a new ``fraud_lgbm`` version.
 
@@ -322,9 +322,13 @@ def register_risk(risk_app: typer.Typer) -> None:
         train = feats.filter((pl.col("ts") >= warm) & pl.col("fraud").is_not_null())
         console.print(f"{source}: {tx.height:,} payments, training on {train.height:,} "
                       f"({int(train['fraud'].sum()):,} frauds) from {warm:%Y-%m-%d} to {last:%Y-%m-%d}")
-        given = {"min_frauds": min_frauds, "min_genuine": min_genuine,
-                 "min_validation_frauds": min_validation_frauds, "min_gain": min_gain}
-        bar = RegistrationBar(**{k: v for k, v in given.items() if v is not None})
+        default = RegistrationBar()
+        bar = RegistrationBar(
+            min_frauds=default.min_frauds if min_frauds is None else min_frauds,
+            min_genuine=default.min_genuine if min_genuine is None else min_genuine,
+            min_validation_frauds=(default.min_validation_frauds if min_validation_frauds is None
+                                   else min_validation_frauds),
+            min_gain=default.min_gain if min_gain is None else min_gain)
         frauds, genuine = label_counts(train)
         out: dict[str, Any] = {"model": None, "train_rows": train.height, "frauds": frauds, "train_seconds": 0.0,
                                "params": None, "validation": None, "genuine": genuine, "registered": False,

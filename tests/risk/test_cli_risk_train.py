@@ -118,3 +118,12 @@ def test_train_without_any_confirmed_fraud_is_refused(bank, database_url, tmp_pa
     assert r.exit_code != 0 and "no confirmed frauds" in r.output
     r = CliRunner().invoke(app, ["risk", "train", "--database-url", database_url])
     assert r.exit_code != 0 and "--transactions" in r.output
+
+
+def test_the_help_states_the_default_bar():
+    r = CliRunner().invoke(app, ["risk", "train", "--help"], env={"COLUMNS": "200"})
+    bar = RegistrationBar()
+    for option, value in (("--min-frauds", bar.min_frauds), ("--min-genuine", bar.min_genuine),
+                          ("--min-validation-frauds", bar.min_validation_frauds)):
+        assert option in r.output
+        assert f"(default: {value})" in r.output

@@ -286,7 +286,7 @@ def schedule_transfer(session: Session, actor: Principal, *, from_account_id: in
         key="scheduled", debit_account_id=src.id, credit_account_id=dst.id, amount_minor=amount_minor,
         currency=currency, kind="scheduled", memo=memo or ""))
     # ... and the daily limit: a run above it could never post
-    if limit_applies(src, dst):
+    if src.customer_id is not None and limit_applies(src, dst):
         limit, _ = ledger.daily_limit_status(session, src.customer_id, currency=currency, day=start_date)
         if amount_minor > limit:
             raise DailyLimitExceeded(

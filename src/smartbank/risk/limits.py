@@ -11,16 +11,27 @@ limit's action (``challenge`` / ``review`` / ``block``) is what the decision pat
 
 * ``allow`` and ``review`` decisions count (the payment was posted, or held and likely to post),
   unless their ``outcome`` says the payment was refused afterwards (:data:`REFUSED_OUTCOMES`);
-* a ``challenge`` counts only when its outcome is ``challenge_passed``;
+* a ``challenge`` counts when its outcome is ``challenge_passed``, and while its one-time code is still
+  valid (no outcome yet, made within ``risk_otp_seconds``): the payment may still be made, so it keeps its
+  room, as a held payment does - otherwise two challenged payments could each be answered into a limit
+  that holds only one;
 * a ``block`` never counts.
 
 A customer limit sums every product and channel; a product limit sums the customer's payments from
 accounts of that product; a channel limit sums the customer's payments through that channel.
 
+**Concurrency**: the day's use is an aggregate, so two payments checked at the same moment would both see
+the room for one. A payment that a limit applies to is therefore decided inside its transaction, after
+:func:`serialise` has taken the customer's lock (PostgreSQL: a transaction-scoped advisory lock per
+customer; SQLite: every transaction already holds the database's write lock from its first statement,
+``BEGIN IMMEDIATE``), and its decision row - what the next payment's check counts - is written in that
+same transaction. The next payment of the customer waits for the commit, then sees it.
+
 **Cost on the hot path**: active limits are held in memory per database and reloaded at most every
 :data:`RELOAD_SECONDS` (and at once, in this process, after a change through this module). When no
 limit applies to the payment's customer, product or channel, :func:`check` returns ``[]`` without a
-query; otherwise it runs exactly one query (usage grouped by product and channel).
+query, and :func:`applies` says so without one (the payment keeps its single-statement path, no lock);
+otherwise it runs exactly one query (usage grouped by product and channel).
 """
 
 from __future__ import annotations
@@ -32,18 +43,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy import and_, event, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from smartbank.config import get_settings
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.money import format_minor
 from smartbank.risk.models import CHANNELS, LIMIT_SCOPES, RiskDecision, RiskLimit, RiskLimitBreach
 from smartbank.security.service import Principal, audit
 
 __all__ = [
-    "ACTIONS", "LIMIT_MANAGERS", "LimitHit", "RELOAD_SECONDS", "REFUSED_OUTCOMES", "bank_day", "check",
+    "ACTIONS", "LIMIT_MANAGERS", "LimitHit", "RELOAD_SECONDS", "REFUSED_OUTCOMES", "applies", "bank_day", "check",
     "create_limit", "deactivate_limit", "edit_limit", "invalidate", "list_breaches", "list_limits",
-    "record_breaches", "seed_defaults",
+    "record_breaches", "seed_defaults", "serialise",
 ]
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -149,12 +161,15 @@ def bank_day(now: datetime) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
-def counted_condition() -> Any:
-    """The SQL condition for a decision that uses up a daily limit (see the module's docstring)."""
+def counted_condition(now: datetime) -> Any:
+    """The SQL condition for a decision that uses up a daily limit at ``now`` (see the module's docstring)."""
     D = RiskDecision
     not_refused = or_(D.outcome.is_(None), D.outcome.not_in(REFUSED_OUTCOMES))
+    code_valid_since = now - timedelta(seconds=get_settings().risk_otp_seconds)
     return or_(and_(D.decision.in_(("allow", "review")), not_refused),
-               and_(D.decision == "challenge", D.outcome == "challenge_passed"))
+               and_(D.decision == "challenge",
+                    or_(D.outcome == "challenge_passed",
+                        and_(D.outcome.is_(None), D.created_at >= code_valid_since))))
 
 
 def _usage(session: Session, customer_id: int, now: datetime) -> list[tuple[str | None, str, int, int]]:
@@ -162,9 +177,37 @@ def _usage(session: Session, customer_id: int, now: datetime) -> list[tuple[str 
     D = RiskDecision
     rows = session.execute(
         select(D.product, D.channel, func.count(), func.coalesce(func.sum(D.amount_minor), 0))
-        .where(D.customer_id == customer_id, D.created_at >= start, D.created_at < end, counted_condition())
+        .where(D.customer_id == customer_id, D.created_at >= start, D.created_at < end, counted_condition(now))
         .group_by(D.product, D.channel)).all()
     return [(p, c, int(n), int(a)) for p, c, n, a in rows]
+
+
+def _applicable(session: Session, customer_id: int, product: str | None, channel: str) -> list[_Limit]:
+    limits = _active(session)
+    if not limits:
+        return []
+    out = [*limits.get(("customer", str(customer_id)), ()), *limits.get(("channel", channel), ())]
+    if product is not None:
+        out += limits.get(("product", product), ())
+    return out
+
+
+def applies(session: Session, *, customer_id: int, product: str | None, channel: str) -> bool:
+    """Whether any active limit covers a payment of this customer, product and channel (no query: the cache)."""
+    return bool(_applicable(session, customer_id, product, channel))
+
+
+_LOCK_CLASS = 0x5B11  # advisory lock namespace of the per-customer limit lock (the object is the customer)
+_SERIALISE_PG = text("SELECT pg_advisory_xact_lock(:ns, CAST(:c % 2147483647 AS integer))")
+
+
+def serialise(session: Session, customer_id: int) -> None:
+    """Make this transaction the only one deciding a payment of this customer against the limits until it
+    ends (see the module's docstring). Call it before :func:`check`, in the transaction that writes the
+    payment's decision."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_SERIALISE_PG, {"ns": _LOCK_CLASS, "c": customer_id})
+    # SQLite: the transaction took the database's write lock with its first statement (BEGIN IMMEDIATE)
 
 
 def _yuan(minor: int) -> str:
@@ -195,12 +238,7 @@ def _reason(lim: _Limit, *, over_amount: bool, used_amount: int, used_count: int
 def check(session: Session, *, customer_id: int, product: str | None, channel: str, amount_minor: int,
           now: datetime) -> list[LimitHit]:
     """The limits this payment would break, the most severe action first (``[]``: none)."""
-    limits = _active(session)
-    if not limits:
-        return []
-    applicable = [*limits.get(("customer", str(customer_id)), ()), *limits.get(("channel", channel), ())]
-    if product is not None:
-        applicable += limits.get(("product", product), ())
+    applicable = _applicable(session, customer_id, product, channel)
     if not applicable:
         return []
     rows = _usage(session, customer_id, now)

@@ -52,6 +52,7 @@ from smartbank.ledger import service as ledger
 from smartbank.notifications import service as notifications
 from smartbank.notifications import sms
 from smartbank.risk import engine as risk_engine
+from smartbank.risk import limits
 from smartbank.risk.models import RiskChallenge, RiskDecision
 
 __all__ = ["SEVERITY", "Assessment", "ChallengeAnswer", "PaymentContext", "assess", "guarded_transfer", "seed_defaults"]
@@ -117,8 +118,6 @@ def _clean(v: float) -> float | None:
 
 def assess(session: Session, pc: PaymentContext, *, now: datetime | None = None) -> Assessment:
     """Score the payment and decide (nothing is written; the online state is not changed)."""
-    from smartbank.risk import limits
-
     t0 = time.perf_counter_ns()
     s = get_settings()
     eng = risk_engine.get(session)
@@ -204,8 +203,6 @@ def _record(session: Session, a: Assessment, pc: PaymentContext, key: str, *, tr
     session.add(d)
     session.flush()
     if a.limit_hits:
-        from smartbank.risk import limits
-
         limits.record_breaches(session, a.limit_hits, decision_id=d.id, customer_id=pc.customer_id,
                                amount_minor=pc.amount_minor)
     return d
@@ -228,6 +225,12 @@ def guarded_transfer(session: Session, cmd: ledger.TransferCommand, pc: PaymentC
     payment (the payments service's checks); it runs before a code is sent."""
     if answer is not None:
         return _answer_challenge(session, cmd, pc, user_id=user_id, answer=answer)
+    if limits.applies(session, customer_id=pc.customer_id, product=pc.product, channel=pc.channel):
+        # a limit covers it: decided and written in one transaction, one payment of the customer at a time,
+        # so that two payments at once cannot both fit into the room for one
+        if db.in_autocommit(session):
+            raise db.NeedsTransaction
+        limits.serialise(session, pc.customer_id)
     a = assess(session, pc)
     if a.decision == "challenge" and not interactive:
         a.decision = "review"
