@@ -380,3 +380,23 @@ def test_resolution_kinds_only_through_resolve_pending(bank, two, engine, kind):
     assert bank.available(a) == 8_000
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM transfers WHERE pending_id = :p"), {"p": hold.id}).scalar() == 0
+
+
+# ---- the bank date -------------------------------------------------------------------------------
+
+def test_a_payment_after_midnight_in_beijing_is_valued_and_counted_on_the_bank_date(bank, two, engine):
+    """00:30 in Beijing is still the previous day in UTC: the value date and the daily-limit day are the bank's."""
+    from datetime import UTC, datetime
+
+    from smartbank import clock
+
+    a, b = two
+    with clock.use(clock.FixedClock(datetime(2027, 3, 1, 16, 30, tzinfo=UTC))):  # 2027-03-02 00:30 bank time
+        post(engine, cmd(a, b, 100, "after-midnight", enforce_daily_limit=True))
+        with db.session_scope(engine) as s:
+            owner = s.execute(text("SELECT customer_id FROM accounts WHERE id=:a"), {"a": a}).scalar()
+            assert ledger.daily_limit_status(s, owner)[1] == 100
+    with engine.connect() as c:
+        vd = c.execute(text("SELECT value_date FROM transfers WHERE idempotency_key='after-midnight'")).scalar()
+        day = c.execute(text("SELECT day FROM customer_daily_usage")).scalar()
+    assert str(vd) == "2027-03-02" and str(day) == "2027-03-02"

@@ -3,7 +3,6 @@ covers is decided and written one at a time per customer (see :mod:`smartbank.ri
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import Counter
 
@@ -16,7 +15,7 @@ from smartbank.payments import service as payments
 from smartbank.risk import limits
 from smartbank.risk.models import RiskLimit, RiskRule
 from smartbank.security.service import Principal
-from tests.conftest import login
+from tests.conftest import login, sms_code
 
 
 def _limit(engine, customer_id: int, **caps) -> None:
@@ -92,16 +91,7 @@ def test_payments_no_limit_covers_keep_the_single_statement_path(bank, engine):
     assert outcomes == {"posted": 6}
 
 
-def _otp(engine, customer_id: int) -> str:
-    with engine.connect() as c:
-        body = c.execute(text("SELECT body_en FROM notifications WHERE customer_id = :c AND kind = 'otp'"
-                              " ORDER BY id DESC"), {"c": customer_id}).scalars().first()
-    m = re.search(r"Code (\d{6})", body or "")
-    assert m
-    return m.group(1)
-
-
-def test_challenged_payments_keep_their_room_while_their_code_is_valid(client, bank, engine):
+def test_challenged_payments_keep_their_room_while_their_code_is_valid(client, bank, engine, sms_outbox):
     """Two payments challenged one after the other, each within the limit alone: the first keeps its room
     while its one-time code is valid, so the second is stopped - both codes answered would otherwise post
     more than the limit allows."""
@@ -119,7 +109,7 @@ def test_challenged_payments_keep_their_room_while_their_code_is_valid(client, b
 
     first = pay("c1")
     assert first.status_code == 403 and first.json()["code"] == "challenge_required", first.text
-    code = _otp(engine, alice)
+    code = sms_code(sms_outbox)
     second = pay("c2")
     assert second.status_code == 403 and second.json()["code"] == "payment_blocked", second.text
     assert "daily limit" in " ".join(second.json()["details"]["reasons"])

@@ -156,7 +156,7 @@ def open_account(
         status="open",
         overdraft_limit_minor=overdraft_limit_minor,
         interest_rate=interest_rate,
-        opened_on=opened_on or utcnow().date(),
+        opened_on=opened_on or clock.today(),
         debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0, accrued_interest_micro=0,
     )
     session.add(acct)
@@ -457,7 +457,7 @@ def check_transfer(session: Session, cmd: TransferCommand) -> None:
         return
     _account_rules(cmd, debit, credit)
     if cmd.enforce_daily_limit and debit.customer_id is not None and debit.customer_id != credit.customer_id:
-        vd = cmd.value_date or utcnow().date()
+        vd = cmd.value_date or clock.today()
         limit = session.execute(_CUSTOMER_LIMIT, {"cid": debit.customer_id}).scalar()
         if limit is None:
             limit = get_settings().default_daily_limit_minor
@@ -481,7 +481,7 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
                                details={"kind": cmd.kind})
     rhash = cmd.request_hash()
     now = utcnow()
-    vd = cmd.value_date or now.date()
+    vd = cmd.value_date or clock.local_date(now)
     simple = _pending_of is None and _reverses is None and not _allow_overdraft
     if simple and session.get_bind().dialect.name == "postgresql":
         return _transfer_pg(session, cmd, rhash, now, vd)
@@ -550,7 +550,7 @@ def daily_limit_status(session: Session, customer_id: int, *, currency: str = "C
     limit = session.execute(_CUSTOMER_LIMIT, {"cid": customer_id}).scalar()
     if limit is None:
         limit = get_settings().default_daily_limit_minor
-    day = day or utcnow().date()
+    day = day or clock.today()
     used = session.execute(_USAGE_GET, {"cid": customer_id, "day": day, "cur": currency}).scalar() or 0
     return int(limit), int(used)
 

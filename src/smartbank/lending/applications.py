@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.customers import service as customers
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, ValidationFailed
@@ -336,7 +337,7 @@ def application_view(session: Session, app: LoanApplication, *, staff: bool = Fa
     if app.approved_amount_minor is not None and app.rate_bps is not None and app.status in (
             "approved", "accepted", "disbursed", "repaying", "closed", "expired", "written_off"):
         head = products.schedule_head(app.approved_amount_minor, app.rate_bps, app.term_months, app.method,
-                                      now.date(), 3)
+                                      clock.local_date(now), 3)
         offer = {"amount_minor": app.approved_amount_minor, "rate_bps": app.rate_bps, "term_months": app.term_months,
                  "method": app.method, "expires_at": _iso(app.offer_expires_at), "schedule_head": head,
                  "monthly_payment_minor": head[0]["payment_minor"] if head else None}
@@ -448,7 +449,7 @@ def accept(session: Session, actor: Principal, application_id: int, *, now: date
         servicing = None  # type: ignore[assignment]
     disburse = getattr(servicing, "disburse", None) if servicing is not None else None
     if disburse is not None:
-        loan = disburse(session, app, actor_id=actor.user_id or None, value_date=now.date())
+        loan = disburse(session, app, actor_id=actor.user_id or None, value_date=clock.local_date(now))
         if app.loan_id is None and getattr(loan, "id", None) is not None:
             app.loan_id = loan.id
     session.flush()

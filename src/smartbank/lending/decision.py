@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from smartbank import clock
 from smartbank.customers import service as customers
 from smartbank.customers.validation import parse_resident_id
 from smartbank.errors import ValidationFailed
@@ -124,7 +125,7 @@ def _snap(d: dict[str, Any]) -> dict[str, Any]:
 def evaluate(session: Session, app: LoanApplication, product: LoanProduct, *, now: datetime) -> dict[str, Any]:
     """Everything the decision needs, computed without writing: features, score, pricing, policy, outcome."""
     t0 = time.perf_counter()
-    today = now.date()
+    today = clock.local_date(now)
     customer = customers.get_customer(session, app.customer_id)
     birth = birth_date_of(customer)
     history = F.bank_history(session, app.customer_id, today)

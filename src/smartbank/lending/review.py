@@ -199,7 +199,7 @@ def get_case(session: Session, actor: Principal, application_id: int) -> dict[st
     for d in decisions:
         if d:
             d["decided_by_name"] = users.get(d["decided_by"]) if d["decided_by"] else None
-    best, worst = products.rate_bounds(session, product, _now().date()) if product else (None, None)
+    best, worst = products.rate_bounds(session, product, clock.local_date(_now())) if product else (None, None)
     maker = next((d for d in reversed(decisions) if d and d["stage"] == "maker"), None) if app.maker_id else None
     return {
         "application": view, "product": products.product_dict(product) if product else None,
@@ -355,7 +355,7 @@ def _terms(session: Session, app: LoanApplication, product: LoanProduct, amount_
     if not product.min_amount_minor <= amount <= app.amount_minor:
         raise ValidationFailed("the amount is at most the amount applied for and at least the product's smallest",
                                details={"min": product.min_amount_minor, "max": app.amount_minor})
-    lo, hi = products.rate_bounds(session, product, _now().date())
+    lo, hi = products.rate_bounds(session, product, clock.local_date(_now()))
     if rate_bps is None:
         rate_bps = app.rate_bps if app.rate_bps is not None else hi
     if not lo <= rate_bps <= hi:

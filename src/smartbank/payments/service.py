@@ -179,7 +179,7 @@ def daily_allowance(session: Session, actor: Principal, *, currency: str = "CNY"
     """The actor's own daily limit and its use (``day``: default the day a payment made now counts on)."""
     require_customer(actor)
     assert actor.customer_id is not None
-    day = day or ledger.utcnow().date()  # the value date the ledger gives a payment posted now
+    day = day or clock.today()  # the value date the ledger gives a payment posted now
     limit, used = ledger.daily_limit_status(session, actor.customer_id, currency=currency, day=day)
     return DailyAllowance(limit, used, currency, day)
 

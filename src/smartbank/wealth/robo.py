@@ -559,7 +559,7 @@ def propose(session: Session, actor: Principal, *, amount_minor: int, horizon_mo
     if grade is None:
         v = rules.check(None, "fund", "R1")
         raise ValidationFailed(v.en, code="assessment_required", details={"customer_id": cid, "zh": v.zh})
-    built = _build(session, grade, amount_minor, horizon_months, now.date())
+    built = _build(session, grade, amount_minor, horizon_months, clock.local_date(now))
     bt = built["backtest"]
     stored_bt = {**bt} if bt else {"unavailable": "history_too_short"}
     stored_bt["budget"] = {"class_caps": built["class_caps"], "growth_cap": built["growth_cap"],
@@ -670,7 +670,7 @@ def drift(session: Session, actor: Principal, plan_id: int | None = None, *, cus
             raise NotFound("no plan yet", details={"customer_id": cid})
         plan = found
     prods = _products_by_code(session, list(plan.weights))
-    book = holdings.customer_holdings(session, plan.customer_id, day=now.date(), with_analytics=False)
+    book = holdings.customer_holdings(session, plan.customer_id, day=clock.local_date(now), with_analytics=False)
     held = {h["code"]: int(h["market_value_minor"]) for h in book["holdings"]}
     values = {code: held.get(code, 0) for code in plan.weights}
     total = sum(values.values())

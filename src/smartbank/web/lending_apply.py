@@ -12,9 +12,8 @@ from typing import Annotated, Any
 from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.errors import SmartbankError
-from smartbank.ledger.service import utcnow
 from smartbank.lending import applications, products
 from smartbank.lending.models import EMPLOYMENT
 from smartbank.web import forms
@@ -130,7 +129,7 @@ def _page(request: Request, actor: Any, code: str, values: dict[str, str] | None
             amount = forms.amount(v["amount"])
             quote = db.run_in_transaction(lambda s: products.quote(
                 s, product_code=pre["product"]["code"], amount_minor=amount, term_months=int(v["term_months"]),
-                method=v.get("method") or "equal_installment", day=utcnow().date()))
+                method=v.get("method") or "equal_installment", day=clock.today()))
         except SmartbankError:
             quote = None
     return _html(request, _APPLY, status_code=status_code, products=items, product=pre["product"],

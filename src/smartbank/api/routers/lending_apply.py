@@ -12,9 +12,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
 
+from smartbank import clock
 from smartbank.api.deps import Actor, PathId, uow
 from smartbank.api.schemas import MAX_ID, In
-from smartbank.ledger.service import utcnow
 from smartbank.lending import applications, products, review
 from smartbank.lending.models import EMPLOYMENT
 
@@ -177,7 +177,7 @@ def quote(actor: Actor, product: str = Query(min_length=1, max_length=32),
           method: Method = "equal_installment") -> dict[str, Any]:
     """An indicative schedule head at the product's best and worst rate today. Nothing is written."""
     return uow(lambda s: products.quote(s, product_code=product, amount_minor=amount_minor,
-                                        term_months=term_months, method=method, day=utcnow().date()))
+                                        term_months=term_months, method=method, day=clock.today()))
 
 
 # ------------------------------------------------------------------------------------------------

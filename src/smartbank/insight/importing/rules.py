@@ -174,7 +174,7 @@ class Cleaner:
     def __init__(self, mapping: Mapping, *, now: datetime | None = None):
         self.m = mapping
         self.now = now or clock.now()
-        self.today = self.now.date()
+        self.today = clock.local_date(self.now)
 
     # -- entry --------------------------------------------------------------------------------
     def run(self, raw: pl.DataFrame) -> Cleaned:
