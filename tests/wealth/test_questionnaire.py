@@ -65,8 +65,8 @@ def test_take_status_and_lapse(bank, engine):
     with db.session_scope(engine) as s:
         assert questionnaire.status(s, me)["never_taken"]
         questionnaire.ensure_seeded(s)
-        a = questionnaire.take(s, me, _answers(2), now=NOW)
-        assert (a.grade, a.score, a.questionnaire_version) == ("C4", 73, 1)
+        a = questionnaire.take(s, me, _answers(2) | {"age": 1}, now=NOW)  # the ID says 40: "31-50"
+        assert (a.grade, a.score, a.questionnaire_version, a.id_age) == ("C4", 77, 1, 40)
     with db.session_scope(engine) as s:
         st = questionnaire.status(s, me, now=NOW + timedelta(days=300))
         assert (st["grade"], st["lapsed"], st["days_left"]) == ("C4", False, 65)
@@ -93,7 +93,7 @@ def test_publish_new_version_is_admin_only_and_audited(bank, engine):
         assert q.version == 2
     with db.session_scope(engine) as s:
         assert questionnaire.active(s).version == 2
-        a = questionnaire.take(s, me, {"age": 1, "income": 3}, now=NOW)
+        a = questionnaire.take(s, me, {"age": 1, "income": 3}, now=NOW + timedelta(days=2))
         assert (a.questionnaire_version, a.expires_at - a.taken_at) == (2, timedelta(days=180))
     assert bank.count("audit_log") == 1
     with engine.connect() as c:

@@ -138,3 +138,31 @@ def test_console_catalogue_and_suitability_log(client, setup, engine):
     assert client.get("/console/wealth/suitability").status_code == 403
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM audit_log WHERE action = 'wealth.nav.publish'")).scalar() == 1
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_assessment_that_contradicts_the_id_or_comes_too_soon_is_explained(client, setup, engine, lang):
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "alice")  # born 1985: 41
+    r = _assess_with(client, 1, age=4)  # "over 70"
+    assert r.status_code == 422 and raw_keys(r.text) == []
+    text_ = htmllib.unescape(r.text)
+    assert ("按证件您现年 41 岁" in text_ and "“31-50 岁”" in text_) if lang == "zh" else \
+        ("you are 41" in text_ and '"31-50"' in text_)
+    assert _assess(client).status_code == 303
+    r = _assess_with(client, 3, age=1)  # at once, for a higher grade
+    assert r.status_code == 429 and raw_keys(r.text) == []
+    assert ("距上次测评不足 24 小时" if lang == "zh" else "Less than 24 hours") in htmllib.unescape(r.text)
+    page = client.get("/wealth").text
+    assert 'id="next-retake"' in page and 'id="grade"' in page and "C3" in page
+    with engine.connect() as c:
+        rows = [tuple(x) for x in c.execute(text("SELECT status, refusal_code FROM risk_assessments ORDER BY id"))]
+    assert rows == [("refused", "assessment_age_mismatch"), ("accepted", None),
+                    ("refused", "assessment_cooling_off")]
+
+
+def _assess_with(client, index: int, *, age: int):
+    page = client.get("/wealth/assessment").text
+    data = {f"q_{q['id']}": str(min(index, len(q["options"]) - 1)) for q in questionnaire.V1_QUESTIONS}
+    data["q_age"] = str(age)
+    return client.post("/wealth/assessment", data=data | {"csrf_token": csrf_token(page)}, follow_redirects=False)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.customers.models import Customer
-from smartbank.customers.validation import normalise_phone, parse_id_document
+from smartbank.customers.validation import normalise_phone, parse_id_document, parse_resident_id
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 
 
@@ -114,11 +114,31 @@ def record_rejection(session: Session, customer: Customer, *, rejected_by: int |
     return customer
 
 
-def get_customer(session: Session, customer_id: int) -> Customer:
-    c = session.get(Customer, customer_id)
+def get_customer(session: Session, customer_id: int, *, lock: bool = False) -> Customer:
+    """The customer; with ``lock``, their row is locked (FOR UPDATE on PostgreSQL) until the transaction ends,
+    which serialises one customer's concurrent requests that must not interleave."""
+    if lock:
+        stmt = select(Customer).where(Customer.id == customer_id)
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        c = session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    else:
+        c = session.get(Customer, customer_id)
     if c is None:
         raise NotFound("customer not found", details={"customer_id": customer_id})
     return c
+
+
+def birth_date_of(customer: Customer) -> date | None:
+    """The birth date the bank knows: the one recorded, else the one in a PRC resident ID number."""
+    if customer.birth_date is not None:
+        return customer.birth_date
+    if customer.id_type == "resident_id":
+        try:
+            return parse_resident_id(customer.id_number).birth_date
+        except ValidationFailed:
+            return None
+    return None
 
 
 def search_customers(session: Session, q: str, *, limit: int = 50) -> list[Customer]:

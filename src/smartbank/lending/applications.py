@@ -31,7 +31,7 @@ from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import utcnow
-from smartbank.lending import decision, products, states
+from smartbank.lending import adverse, decision, products, states
 from smartbank.lending.models import (
     EMPLOYMENT,
     CreditDecision,
@@ -312,8 +312,9 @@ def _decision_view(d: CreditDecision | None, *, staff: bool, outcome_status: str
         return None
     reasons = list(d.reasons or [])
     if not staff:
-        # the customer's main reasons in plain words: no internal codes' details beyond code and text
-        reasons = [{"code": r.get("code"), "en": r.get("en"), "zh": r.get("zh")} for r in reasons[:3]]
+        # the customer's main reasons in plain words, from the allow-list only: never a protected attribute
+        # (age, family status, ...), never an internal detail beyond code and text
+        reasons = adverse.for_customer(reasons)
     out: dict[str, Any] = {"id": d.id, "stage": d.stage, "outcome": d.outcome, "reasons": reasons,
                            "decided_at": _iso(d.created_at)}
     if staff:

@@ -13,7 +13,10 @@
      for :data:`OFFER_DAYS` days.
 
 Every decision is one ``credit_decisions`` row (stage ``auto``) with the score, model version, grade,
-limit, rate, policy hits, reasons in plain words (most important first), features and latency.
+limit, rate, policy hits, reasons in plain words (most important first: the decision's and the policy's, then
+every model feature's contribution, age included, for staff and model-risk review), features and latency.
+What the customer is told is :func:`smartbank.lending.adverse.for_customer` of those reasons (an allow-list;
+never a protected attribute).
 """
 
 from __future__ import annotations
@@ -103,11 +106,15 @@ def birth_date_of(customer: Any) -> Any:
     return None
 
 
-def _model_reasons(score: Any, n: int = 3) -> list[dict[str, Any]]:
+def _model_reasons(score: Any) -> list[dict[str, Any]]:
+    """Every feature's contribution when the scorer gives them (the stored explanation for staff, age
+    included), else its adverse reasons; most adverse first. Customers see only
+    :func:`smartbank.lending.adverse.for_customer` of these."""
     out = []
-    for r in list(score.reasons or [])[:n]:
+    for r in list(getattr(score, "contributions", None) or score.reasons or []):
         out.append({"code": str(r.get("code") or f"MODEL-{r.get('feature')}"), "feature": r.get("feature"),
-                    "en": str(r.get("en") or ""), "zh": str(r.get("zh") or ""), "impact": r.get("impact")})
+                    "en": str(r.get("en") or ""), "zh": str(r.get("zh") or ""), "impact": r.get("impact"),
+                    "source": "model"})
     return out
 
 
@@ -158,7 +165,14 @@ def evaluate(session: Session, app: LoanApplication, product: LoanProduct, *, no
         amount_minor=int(app.amount_minor), collateral_value_minor=app.collateral_value_minor,
         max_ltv=product.max_ltv, written_off=history.written_off)
     hits = policy.evaluate(pin)
-    declines = [{"code": h["code"], "en": h["en"], "zh": h["zh"]} for h in hits if h["action"] == "decline"]
+    for h in hits:  # the product's age conditions are told to the customer as conditions, never as the age
+        if h["code"] == "POL-AGE":
+            only_term = age_now is not None and age_now >= max(18, product.min_age) and age_end is not None \
+                and age_end > product.max_age
+            h["customer_code"] = "ELIG-TERM" if only_term else "ELIG-PRODUCT"
+    declines = [{"code": h["code"], "en": h["en"], "zh": h["zh"], **({"customer_code": h["customer_code"]}
+                                                                       if "customer_code" in h else {})}
+                for h in hits if h["action"] == "decline"]
     reviews = [{"code": h["code"], "en": h["en"], "zh": h["zh"]} for h in hits if h["action"] == "review"]
     model_reasons = _model_reasons(score) if score is not None else []
     outcome = "approve"

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from smartbank import clock, db
+from smartbank.customers import service as customers
 from smartbank.customers.models import Customer
 from smartbank.errors import SmartbankError
 from smartbank.ledger.models import Account
@@ -40,6 +41,17 @@ def _answers(rng: random.Random, questions: list[dict[str, Any]], temperament: s
 
 
 def _assess(session: Any, *, actor: Principal, answers: dict[str, int], at: datetime) -> str:
+    """The assessment taken at the branch; the age answer is the one the customer's ID gives (the
+    questionnaire refuses any other)."""
+    q = questionnaire.view(questionnaire.ensure_seeded(session))
+    age_q = next((x for x in q["questions"] if x["id"] == "age"), None)
+    born = customers.birth_date_of(customers.get_customer(session, int(actor.customer_id or 0)))
+    if age_q is not None and born is not None:
+        day = clock.local_date(at)
+        age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        option = questionnaire.age_option(age_q, age)
+        if option is not None:
+            answers = answers | {"age": option}
     return questionnaire.take(session, actor, answers, channel="branch", now=at).grade
 
 
@@ -74,7 +86,11 @@ def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, se
         taken = datetime.combine(first_day + timedelta(days=rng.randrange(10)), time(2), tzinfo=UTC)
         actor = Principal(user_id=0, username=f"customer{cid}", role="customer", customer_id=cid)
         answers = _answers(rng, questions, temperament)
-        grade: str = db.run_in_transaction(partial(_assess, actor=actor, answers=answers, at=taken), engine=engine)
+        try:
+            grade: str = db.run_in_transaction(partial(_assess, actor=actor, answers=answers, at=taken),
+                                               engine=engine)
+        except SmartbankError:  # refused (kept on record): this customer does not invest
+            continue
         grades[grade] = grades.get(grade, 0) + 1
         allowed = [p for p in catalogue if rules.check(grade, p["kind"], p["risk_level"]).outcome == "pass"]
         taste = TASTES[temperament]

@@ -1,4 +1,5 @@
-"""A customer's risk-tolerance grade in force: the newest assessment that has not lapsed."""
+"""A customer's risk-tolerance grade in force: the newest accepted assessment that has not lapsed (a refused
+attempt is on record but never in force)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def current(session: Session, customer_id: int, now: datetime | None = None) -> 
     now = now or clock.now()
     return session.scalars(
         select(RiskAssessment)
-        .where(RiskAssessment.customer_id == customer_id, RiskAssessment.expires_at > now)
+        .where(RiskAssessment.customer_id == customer_id, RiskAssessment.status == "accepted",
+               RiskAssessment.expires_at > now)
         .order_by(RiskAssessment.taken_at.desc(), RiskAssessment.id.desc())
         .limit(1)
     ).first()

@@ -2,7 +2,9 @@
 
 - ``risk_questionnaires``: versioned risk-tolerance questionnaires (questions, options and their
   scores, the score bands of the grades C1-C5, how long a result stays valid).
-- ``risk_assessments``: each customer's answers, score and grade with the date it lapses.
+- ``risk_assessments``: every assessment a customer took - answers, score, grade, the date it lapses - never
+  overwritten; refused attempts (``status`` refused, with the reason) are kept too. The grade in force is the
+  newest accepted one that has not lapsed.
 - ``wealth_products``: the catalogue as data - time deposits (term, rate), wealth-management products
   (R1-R5) with a daily net asset value, funds and insurance; fees, minimums, settlement delay, the asset
   class robo-advice allocates across, and the bank's custody account for the product in the ledger.
@@ -83,6 +85,11 @@ class RiskAssessment(Base):
     channel: Mapped[str] = mapped_column(String(16), default="web")
     taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # accepted (may be in force) | refused (kept on record, never in force): an age answer that contradicts the
+    # ID, a retake inside the cooling-off period or beyond the retake limit
+    status: Mapped[str] = mapped_column(String(12), default="accepted", server_default="accepted")
+    refusal_code: Mapped[str | None] = mapped_column(String(32))
+    id_age: Mapped[int | None] = mapped_column(Integer)  # the age from the customer's ID on the day taken
 
 
 class WealthProduct(Base):

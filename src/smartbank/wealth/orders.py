@@ -475,7 +475,8 @@ def accrue_income(session: Session, day: date) -> dict[str, int]:
         WealthProduct, WealthProduct.id == ProductNav.product_id).where(
         WealthProduct.money_market.is_(True), ProductNav.day == day,
         ProductNav.income_per_10k_micro.is_not(None))).all()
-    for pid, income in rows:
+    for pid, income_or_none in rows:
+        income = int(income_or_none or 0)
         done = set(session.scalars(select(MoneyMarketIncome.customer_id).where(
             MoneyMarketIncome.product_id == pid, MoneyMarketIncome.day == day)))
         stmt = select(Holding).where(Holding.product_id == pid, Holding.units_micro > 0).order_by(Holding.id)
@@ -485,9 +486,9 @@ def accrue_income(session: Session, day: date) -> dict[str, int]:
             earning = h.units_micro - h.pending_units_micro
             if h.customer_id in done or earning <= 0:
                 continue
-            units = earning * int(income) // SCALE
+            units = earning * income // SCALE
             session.add(MoneyMarketIncome(customer_id=h.customer_id, product_id=pid, day=day, units_micro=earning,
-                                          income_per_10k_micro=int(income), income_units_micro=units))
+                                          income_per_10k_micro=income, income_units_micro=units))
             h.units_micro += units
             out["money_market_credits"] += 1
             out["money_market_income_units_micro"] += units

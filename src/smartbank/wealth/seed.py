@@ -269,10 +269,10 @@ def nav_path(item: dict[str, Any], days: list[date], data_dir: Path | None) -> l
     return [max(1, round(float(v) * UNIT)) for v in values]
 
 
-def money_market_path(item: dict[str, Any], days: list[date]) -> list[dict[str, int]]:
+def money_market_path(item: dict[str, Any], days: list[date]) -> list[dict[str, int | None]]:
     """The rows of a money-market product on ``days`` (weekdays, oldest first): NAV 1.000000, 万份收益 for the
     calendar days since the previous row (one day for the first) and 七日年化."""
-    out: list[dict[str, int]] = []
+    out: list[dict[str, int | None]] = []
     y: float | None = float(item["path"]["yield"])
     target = float(item["path"]["yield"])
     incomes: list[tuple[date, int]] = []
@@ -312,8 +312,9 @@ def seed(session: Session, *, until: date | None = None, years: int = 3, data_di
         fields = {k: v for k, v in item.items() if k != "path"}
         fields["launched_on"] = days[0]
         p = products.add_product(session, fields)
+        rows: list[dict[str, int | None]]
         if item["path"]["source"] == "money_market":
-            rows = money_market_path(item, days)
+            rows = list(money_market_path(item, days))
         else:
             rows = [{"nav_micro": v, "income_per_10k_micro": None, "yield_7d_ppm": None}
                     for v in nav_path(item, days, ddir)]

@@ -8,6 +8,7 @@ Charts are inline SVG polylines drawn on the server (no script, no CDN). Every r
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Form, Request
@@ -21,7 +22,7 @@ from smartbank.wealth import holdings, orders, products, questionnaire, suitabil
 from smartbank.web import forms
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of, register_messages, translate
 from smartbank.web.nav import register_console_page, register_portal_page
 from smartbank.web.render import render
 from smartbank.web.routing import web_router
@@ -65,6 +66,11 @@ register_messages("zh", {
         "yield_7d": "七日年化", "income_10k": "万份收益", "yuan": "{x} 元", "yield_chart": "七日年化收益率走势",
         "mm_hint": "货币类产品每份净值固定为 1.0000 元，每日收益以份额形式结转，份额即市值。",
         "last_income": "最新收益", "total_income": "累计收益",
+        "age_mismatch": "您选择的年龄段与身份证件上的出生日期不符：按证件您现年 {age} 岁，请选择“{option}”。"
+                        "本次测评未生效。",
+        "cooling_off": "距上次测评不足 24 小时，暂不能重新测评，请于 {when} 之后再试。本次测评未生效。",
+        "retake_limit": "{days} 天内最多可重新测评 {n} 次，请于 {when} 之后再试。本次测评未生效。",
+        "next_retake": "下次可重新测评时间：{when}",
     },
     "cwealth": {
         "products": "理财产品目录", "suitability": "适当性检查记录", "code": "代码", "name": "名称",
@@ -114,6 +120,13 @@ register_messages("en", {
         "mm_hint": "A money-market product's units stay at ¥1.0000 each; the daily income is added as units, so "
                    "your units are your balance.",
         "last_income": "Latest income", "total_income": "Income so far",
+        "age_mismatch": "The age you chose does not match the birth date on your ID: you are {age}, please choose "
+                        "\"{option}\". This attempt did not count.",
+        "cooling_off": "Less than 24 hours have passed since your last assessment: you can retake it from {when}. "
+                       "This attempt did not count.",
+        "retake_limit": "The assessment can be retaken at most {n} times in {days} days: you can retake it from "
+                        "{when}. This attempt did not count.",
+        "next_retake": "You can retake the assessment from {when}",
     },
     "cwealth": {
         "products": "Wealth catalogue", "suitability": "Suitability checks", "code": "Code", "name": "Name",
@@ -158,6 +171,9 @@ def my_wealth(request: Request, actor: Customer) -> Response:
                 _cash_accounts(s, int(actor.customer_id or 0)))
 
     data, status, accounts = db.run_in_transaction(work)
+    if status.get("next_retake_at"):
+        at = datetime.fromisoformat(str(status["next_retake_at"])).astimezone(clock.BANK_TZ)
+        status["next_retake_local"] = f"{at:%Y-%m-%d %H:%M}"
     return render(request, "portal/wealth.html", data=data, status=status, accounts=accounts,
                   points=svg_points(data["series"]), key=forms.new_key())
 
@@ -180,9 +196,24 @@ async def take_assessment(request: Request, actor: Customer) -> Response:
     try:
         db.run_in_transaction(lambda s: questionnaire.take(s, actor, answers, channel="web"))
     except SmartbankError as exc:
-        return render(request, "portal/wealth_assessment.html", status_code=422, q=q, answers=answers,
-                      error=forms.message(exc, lang_of(request)), here="/wealth")
+        lang = lang_of(request)
+        return render(request, "portal/wealth_assessment.html", status_code=exc.status_code, q=q, answers=answers,
+                      error=_assessment_error(exc, lang), here="/wealth")
     return RedirectResponse("/wealth?notice=wealth_assessed", status_code=303)
+
+
+def _assessment_error(exc: SmartbankError, lang: str) -> str:
+    """A refused assessment in plain words: the option the ID's age calls for, or from when a retake is
+    possible (bank time)."""
+    d = exc.details or {}
+    if exc.code == "assessment_age_mismatch" and d.get("id_age") is not None:
+        option = d.get("expected_zh" if lang == "zh" else "expected_en") or ""
+        return translate(lang, "wealth.age_mismatch", age=d["id_age"], option=option)
+    if exc.code in ("assessment_cooling_off", "assessment_retake_limit") and d.get("next_allowed_at"):
+        at = datetime.fromisoformat(str(d["next_allowed_at"])).astimezone(clock.BANK_TZ)
+        return translate(lang, f"wealth.{exc.code.removeprefix('assessment_')}", when=f"{at:%Y-%m-%d %H:%M}",
+                         n=questionnaire.MAX_RETAKES, days=questionnaire.RETAKE_WINDOW.days)
+    return forms.message(exc, lang)
 
 
 @router.get("/wealth/products")

@@ -66,7 +66,9 @@ def publish_questionnaire(body: QuestionnaireIn, actor: Actor) -> dict[str, Any]
 
 @router.post("/assessments", status_code=201)
 def take_assessment(body: AnswersIn, actor: Actor) -> dict[str, Any]:
-    """Answer every question; the grade (C1-C5) is in force until ``expires_at``."""
+    """Answer every question; the grade (C1-C5) is in force until ``expires_at``. Refused, and kept on record:
+    an age answer that contradicts your ID (422 ``assessment_age_mismatch``), a retake within a day of the last
+    assessment (429 ``assessment_cooling_off``) or beyond 2 retakes in 30 days (429 ``assessment_retake_limit``)."""
     def work(s: Any) -> dict[str, Any]:
         questionnaire.ensure_seeded(s)
         questionnaire.take(s, actor, body.answers, channel="api")
@@ -76,8 +78,15 @@ def take_assessment(body: AnswersIn, actor: Actor) -> dict[str, Any]:
 
 @router.get("/assessment")
 def assessment_status(actor: Actor) -> dict[str, Any]:
-    """Your grade in force, when it lapses, whether it has lapsed and the days left."""
+    """Your grade in force, when it lapses, whether it has lapsed, the days left and, when a retake must wait
+    (cooling-off or the retake limit), from when it is possible (``next_retake_at``)."""
     return uow(lambda s: questionnaire.status(s, actor))
+
+
+@router.get("/assessments")
+def assessment_history(actor: Actor) -> list[dict[str, Any]]:
+    """Every assessment you took, newest first, accepted and refused (with the reason code)."""
+    return uow(lambda s: questionnaire.history(s, actor))
 
 
 # --- catalogue ----------------------------------------------------------------------------------------------

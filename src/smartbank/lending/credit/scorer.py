@@ -13,7 +13,9 @@ application takes well under a millisecond or two: the scorecard is a few bisect
 * ``points``: PDO-scaled points of that PD (600 at 50:1 good:bad odds, 20 points double the odds);
 * ``challenger_pd``: the scorecard alone (version ``<version>:scorecard``), run side by side;
 * ``reasons``: at most 4, most adverse first, ranked by the scorecard points lost against each feature's
-  best bin (:mod:`smartbank.lending.credit.reasons`).
+  best bin (:mod:`smartbank.lending.credit.reasons`);
+* ``contributions``: the same for every feature (the whole explanation, kept with the decision for staff);
+  what a customer is told is filtered by :mod:`smartbank.lending.adverse`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import math
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,9 @@ class CreditScore:
     reasons: list[dict[str, Any]]  # adverse-action reasons, most adverse first, at most 4
     challenger_version: str | None
     challenger_pd: float | None
+    # every feature's points lost against its best bin, most adverse first (age included): the full explanation
+    # kept with the decision for staff and model-risk review; customers see only allow-listed reasons
+    contributions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _float(v: Any) -> float:
@@ -110,7 +115,8 @@ class Scorer:
         pd_ = 1.0 / (1.0 + math.exp(-(a + b * z)))
         return CreditScore(model_version=self.version, pd=pd_, points=int(round(float(points_of_pd(pd_)))),
                            reasons=reasons_from_points(lost), challenger_version=self.challenger_version,
-                           challenger_pd=challenger)
+                           challenger_pd=challenger,
+                           contributions=reasons_from_points(lost, limit=len(lost), min_points=float("-inf")))
 
 
 # ----------------------------------------------------------------------------------------------- loading
