@@ -144,9 +144,11 @@ def _forget_process_caches() -> None:
     database URL must forget what an earlier test's rows taught them."""
     from smartbank.recommend import engine as rec_engine
     from smartbank.risk import engine as risk_engine
+    from smartbank.risk import limits as risk_limits
 
     risk_engine.reset()
     rec_engine.reset()
+    risk_limits.invalidate()
 
 
 def _truncate(engine: Engine) -> None:

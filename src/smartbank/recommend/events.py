@@ -22,11 +22,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from smartbank import clock
+from smartbank import clock, db
 from smartbank.db import aware as _aware
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.recommend import engine as rec_engine
@@ -42,26 +41,9 @@ SYNC_ROLES = ("marketer", "admin")
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:
-    """Run ``fn`` once the session's transaction commits; forget it if it rolls back."""
-    pending: list[Callable[[], None]] | None = session.info.get("rec_after_commit")
-    if pending is None:
-        pending = session.info["rec_after_commit"] = []
-
-        @sa_event.listens_for(session, "after_commit")
-        def _run(sess: Session) -> None:
-            todo = list(sess.info.get("rec_after_commit") or [])
-            sess.info["rec_after_commit"] = []
-            for f in todo:
-                try:
-                    f()
-                except Exception:  # noqa: BLE001 - the data is committed; the engine catches up on refresh
-                    rec_engine.log.exception("recommend: in-memory update failed")
-
-        @sa_event.listens_for(session, "after_rollback")
-        def _drop(sess: Session) -> None:
-            sess.info["rec_after_commit"] = []
-
-    pending.append(fn)
+    """Run ``fn`` once the session's transaction commits (not when a savepoint is released); forget it if it
+    rolls back. The shared mechanism is :func:`smartbank.db.after_commit`."""
+    db.after_commit(session, fn)
 
 
 def _observe_later(session: Session, events: list[tuple[int, int, str]]) -> None:
