@@ -84,9 +84,15 @@ def register(app: typer.Typer, bench_app: typer.Typer, eval_app: typer.Typer) ->
         with console.status(f"loading {transactions.name}"):
             tx = load_transactions(transactions)
         console.print(f"{tx.height:,} transactions, {tx['ts'].min()!s} .. {tx['ts'].max()!s}")
-        with console.status("features, validation-window model selection, training, scoring (and the peer)"):
-            res = evaluate_fraud(tx, test_start=start, test_days=test_days, delay_days=delay_days,
-                                 random_state=seed, with_peer=peer, model_dir=model_dir)
+        from smartbank.errors import ValidationFailed
+
+        try:
+            with console.status("features, validation-window model selection, training, scoring (and the peer)"):
+                res = evaluate_fraud(tx, test_start=start, test_days=test_days, delay_days=delay_days,
+                                     random_state=seed, with_peer=peer, model_dir=model_dir)
+        except ValidationFailed as exc:
+            console.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(2) from None
         w = res["windows"]
         console.print(f"train {w['train_start'][:10]}..{w['train_end'][:10]} ({res['train_rows']:,} rows), "
                       f"test {w['test_start'][:10]}..{w['test_end'][:10]} ({res['test_rows']:,} rows, "

@@ -87,3 +87,21 @@ def test_eval_fraud_command_prints_json_last(gz_file: Path) -> None:
               "peer_average_precision", "peer_card_precision_at_100"):
         assert k in last
     assert 0.0 <= last["card_precision_at_100"] <= 1.0
+
+
+def test_an_evaluation_never_saves_into_the_live_registry(tx: pl.DataFrame, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    """The newest fraud model in the live registry goes live on restart: an evaluation, which checks no minimum
+    of labels and beats no champion, must not put one there."""
+    from smartbank import config
+    from smartbank.errors import ValidationFailed
+
+    live = tmp_path / "live"
+    monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(live))
+    config.reset_settings()
+    try:
+        with pytest.raises(ValidationFailed, match="live model registry"):
+            evaluate_fraud(tx, test_start=date(2018, 5, 15), test_days=7, delay_days=7, model_dir=live)
+        assert not live.exists() or not any(live.rglob("*"))
+    finally:
+        config.reset_settings()

@@ -98,8 +98,20 @@ def evaluate_fraud(
     """Train on the past, score the test window, compare with the peer; returns the metrics as a dict.
 
     ``tx`` is a transaction frame (:func:`smartbank.risk.features.load_transactions`). With ``model_dir``
-    the trained model is also saved there through the registry.
+    the trained model is also saved there through the registry - never into the live registry
+    (``settings.model_dir``), whose newest fraud model goes live on restart: only ``smartbank risk train``, which
+    checks the labels and beats the current model first, registers a live model.
     """
+    if model_dir is not None:
+        from smartbank.config import get_settings
+        from smartbank.errors import ValidationFailed
+
+        live = Path(get_settings().model_dir)
+        if Path(model_dir).resolve() == live.resolve():
+            raise ValidationFailed(
+                "an evaluation does not save into the live model registry; save it elsewhere, or register a live "
+                "model with `smartbank risk train`, which checks labels and compares with the current model",
+                details={"model_dir": str(model_dir)})
     w = split_windows(tx, test_start=test_start, test_days=test_days, delay_days=delay_days,
                       warmup_days=warmup_days)
     # features only ever need the past: rows after the test window are dropped before computing them
