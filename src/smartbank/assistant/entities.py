@@ -463,6 +463,8 @@ def _monday(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
 
+_EN_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+           "ten": 10, "twelve": 12}
 _PERIOD_RULES: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(rf"(?:最近|近|过去|前)\s*([{_ZH_NUM}]+)\s*个?\s*(天|日|周|星期|礼拜|月|年)"),
      lambda m, t: _last_n(t, _num(m[1]), m[2])),
@@ -490,8 +492,6 @@ _PERIOD_RULES: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(?:in\s+(may)|(?:in\s+)?(" + "|".join(x for x in _MONTHS_EN if x != "may") + r"))\b", re.I),
      lambda m, t: _month_period(t, _MONTHS_EN.index((m[1] or m[2]).lower()) + 1)),
 ]
-_EN_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-           "ten": 10, "twelve": 12}
 
 
 def period(text: str, today: date) -> dict[str, str] | None:

@@ -179,7 +179,7 @@ def served_choice(auc: float | None, baseline_auc: float | None) -> tuple[str, s
 def _explain(rows: list[dict[str, Any]], names: list[str], p: np.ndarray, contrib: np.ndarray, base_rate: float
              ) -> list[list[dict[str, Any]]]:
     """Reasons per row: only for a score above ``base_rate``, only contributions of at least MIN_CONTRIBUTION."""
-    out = []
+    out: list[list[dict[str, Any]]] = []
     for i, row in enumerate(rows):
         if not p[i] > base_rate:
             out.append([])

@@ -63,7 +63,7 @@ _RULE_PARTS: dict[str, list[tuple[str, str]]] = {
 
 def rule_propensity(feats: pl.DataFrame, customers: pl.DataFrame | None = None) -> dict[str, np.ndarray]:
     parts, _ = rule_parts(feats, customers)
-    return {p: sum(parts[p].values()) for p in PRODUCTS}  # type: ignore[misc]
+    return {p: np.sum(list(parts[p].values()), axis=0) for p in PRODUCTS}
 
 
 def rule_parts(feats: pl.DataFrame, customers: pl.DataFrame | None = None
@@ -163,7 +163,7 @@ class PropensityModel:
             self.models_[product] = model().fit(_x(full), full["y"].to_numpy())
             self.report_[product] = {"method": "model", "eval_auc": auc, "train_cutoff": train_cut.date().isoformat(),
                                      "eval_cutoff": eval_cut.date().isoformat(), "positives": n_pos,
-                                     "base_rate": float(full["y"].mean())}
+                                     "base_rate": float(full["y"].to_numpy().mean())}
         return self
 
     def _model_reasons(self, product: str, m: Any, feats: pl.DataFrame, p: np.ndarray, rows: list[dict[str, Any]]
@@ -187,7 +187,7 @@ class PropensityModel:
                 p = m.predict_proba(_x(feats))[:, 1]
                 scores[product] = (p, "model", self._model_reasons(product, m, feats, p, rows))
             else:
-                p = sum(parts[product].values())  # type: ignore[assignment]
+                p = np.sum(list(parts[product].values()), axis=0)
                 reasons = [_top([(word, float(parts[product][part][i])) for part, word in _RULE_PARTS[product]],
                                 rows[i], RULE_MATERIAL_PART) if p[i] >= RULE_MATERIAL_SCORE else []
                            for i in range(len(rows))]
