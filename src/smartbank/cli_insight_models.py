@@ -67,6 +67,8 @@ def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer)
                 f"churn: AUC {auc:.3f} (recency alone {m['churn_baseline_auc_recency']:.3f}), "
                 f"lift@top10% {m['churn_lift_top_decile']:.2f}, capture@top10% {m['churn_capture_top_decile']:.1%}, "
                 f"positive rate {m['churn_eval_positive_rate']:.2%}")
+        if "churn" not in skipped:
+            console.print(f"churn serves: {m['churn_served']} ({m['churn_served_reason']})")
         if "propensity" not in skipped:
             console.print(f"propensity: {m['propensity']}")
         if "forecast" not in skipped:
@@ -84,6 +86,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer)
             console.print("balance forecast: not trained (no holdings or no ledger rows in this source)")
         console.print(f"saved: {m['versions']}  ({m['train_seconds']:.1f} s)")
         keys = ["churn_auc", "churn_lift_top_decile", "churn_capture_top_decile", "churn_eval_positive_rate",
+                "churn_baseline_auc_recency", "churn_served",
                 "segments", "clv_customers", "clv_method", "forecast_mae_minor", "forecast_wape", "baseline_wape",
                 "mean3_wape", "balance_forecast_mae_minor", "balance_forecast_wape", "balance_baseline_wape",
                 "train_seconds", "skipped"]

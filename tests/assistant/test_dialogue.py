@@ -101,8 +101,10 @@ def test_cannot_name_another_customers_payee(world, bank):
 def test_hand_off_on_request(world, words):
     r = say(world["alice"], words)
     assert r["intent"] == "human" and r["status"] == "waiting"
-    r2 = say(world["alice"], "hello?", r["conversation_id"])  # stored, not answered by the bot
-    assert r2["replies"] == [] and r2["status"] == "waiting"
+    r2 = say(world["alice"], "hello?", r["conversation_id"])  # stored; the bot only says a colleague will answer
+    assert r2["status"] == "waiting" and r2["intent"] is None and len(r2["replies"]) == 1
+    ack = r2["replies"][0]["text"]
+    assert ("人工客服会尽快" in ack) if words == "我要人工" else ("A colleague will answer you here" in ack)
 
 
 def test_risk_block_reported_in_plain_words(world, bank, engine):

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from smartbank.assistant import entities
 from smartbank.assistant.entities import Party, extract, language, zh_number
 
 TODAY = date(2026, 11, 24)  # a Tuesday
@@ -59,3 +60,47 @@ def test_numbers_that_are_not_amounts():
 def test_numerals_and_language():
     assert [zh_number(x) for x in ("十五", "一千零五", "三千五", "二十万")] == [15, 1005, 3500, 200_000]
     assert language("你好") == "zh" and language("hello") == "en"
+
+
+# periods of past time: Tuesday 2026-11-24
+@pytest.mark.parametrize(("words", "start", "end"), [
+    ("上个月花了多少钱", "2026-10-01", "2026-10-31"), ("本月的交易", "2026-11-01", "2026-11-24"),
+    ("这个月", "2026-11-01", "2026-11-24"), ("上周的交易", "2026-11-16", "2026-11-22"),
+    ("本周", "2026-11-23", "2026-11-24"), ("最近三个月的交易", "2026-08-25", "2026-11-24"),
+    ("近十天", "2026-11-15", "2026-11-24"), ("过去30天", "2026-10-26", "2026-11-24"),
+    ("昨天", "2026-11-23", "2026-11-23"), ("今年", "2026-01-01", "2026-11-24"), ("去年", "2025-01-01", "2025-12-31"),
+    ("10月的交易", "2026-10-01", "2026-10-31"), ("十二月", "2025-12-01", "2025-12-31"),
+    ("last week", "2026-11-16", "2026-11-22"), ("last month", "2026-10-01", "2026-10-31"),
+    ("this month", "2026-11-01", "2026-11-24"), ("the last 7 days", "2026-11-18", "2026-11-24"),
+    ("past 3 months", "2026-08-25", "2026-11-24"), ("what did I spend in May", "2026-05-01", "2026-05-31"),
+])
+def test_periods(words, start, end):
+    p = entities.period(words, date(2026, 11, 24))
+    assert p is not None and (p["start"], p["end"]) == (start, end), p
+
+
+@pytest.mark.parametrize("words", ["给妈妈转500", "10月5号给房东转1000", "May I see my balance", "一个月"])
+def test_no_period(words):
+    assert entities.period(words, date(2026, 11, 24)) is None
+
+
+def test_a_period_is_not_an_amount():
+    assert "amount_minor" not in entities.extract("近十天的交易", today=date(2026, 11, 24))
+
+
+@pytest.mark.parametrize(("words", "code"), [
+    ("我的信用卡账单多少", "credit_card"), ("credit card limit", "credit_card"), ("我想换点美元外汇", "forex"),
+    ("怎么开股票账户炒股", "stocks"), ("我要租保管箱", "safe_deposit"), ("can I order a chequebook", "cheque"),
+    ("买金条", "gold"), ("我的银行卡丢了", None), ("个人消费贷利率", None), ("有没有股票基金", None),
+])
+def test_products_the_bank_does_not_offer(words, code):
+    assert entities.unavailable_product(words) == code
+
+
+@pytest.mark.parametrize(("words", "current", "lang"), [
+    ("ATM", "zh", "zh"), ("OK", "zh", "zh"), ("yes", "zh", "zh"), ("500", "zh", "zh"),
+    ("what is my balance", "zh", "en"), ("ATM在哪里", "zh", "zh"), ("send 500 to 妈妈", "en", "en"),
+    ("我要转账", "en", "zh"), ("好", "en", "en"), ("我要转账", None, "zh"), ("hi", None, "en"),
+])
+def test_conversation_language(words, current, lang):
+    assert entities.conversation_language(words, current) == lang

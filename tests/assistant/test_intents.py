@@ -35,3 +35,12 @@ def test_train_saves_and_loads(tmp_path, monkeypatch):
         assert intents.model()[1] == info["version"]
     finally:
         intents.reset()
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("上个月花了多少钱", True), ("本月支出", True), ("how much did I spend this month", True),
+    ("what did I spend in May", True), ("消费贷利率", False), ("How much can I spend per day?", False),
+    ("spending limit", False), ("我的余额是多少", False),
+])
+def test_spending_questions_are_read_from_their_words(text, asks):
+    assert intents.spending_question(text) is asks

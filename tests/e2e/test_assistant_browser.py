@@ -114,7 +114,7 @@ def test_customer_asks_for_a_person_and_an_agent_replies(phone: Page, browser, l
     open_chat(phone)
     ask(phone, "转人工", "正在为您转接人工客服，请稍候，客服会在这里回复您。", timeout=FIRST_REPLY_MS)
     expect(phone.locator("#chat")).to_have_attribute("data-status", "waiting")
-    phone.fill("#chat-form input[name=text]", "我的转账一直失败")  # stored for the agent, not answered by the bot
+    phone.fill("#chat-form input[name=text]", "我的转账一直失败")  # stored for the agent; the bot only acknowledges it
     phone.click("#chat-form button[type=submit]")
     expect(phone.locator("#messages li.msg.customer").last).to_have_text("我: 我的转账一直失败")
 

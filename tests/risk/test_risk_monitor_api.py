@@ -120,3 +120,19 @@ def test_others_refused(client, users, bank, who):
 
 def test_needs_sign_in(client, users):
     assert_error(client.get(f"{API}/dashboard"), 401)
+
+
+def test_register_states_each_control_as_implemented_or_planned(client, users, engine):
+    from smartbank.risk import register
+
+    with db.session_scope(engine) as s:
+        register.seed_defaults(s)
+    h = login(client, "risk_officer1")
+    rows = {x["code"]: x for x in client.get(f"{API}/register", headers=h).json()}
+    status = {i["name"]: i["status"] for x in rows.values() for i in x["control_items"]}
+    assert status["Encryption at rest"] == status["Consent records"] == status["field encryption"] == "planned"
+    assert status["tamper-evident journal"] == status["Lock-out after repeated failures"] == "implemented"
+    r = client.patch(f"{API}/register/{rows['IS-01']['id']}", headers=h,
+                     json={"controls": "Audit log; Encryption at rest [planned]"})
+    assert r.status_code == 200 and r.json()["control_items"] == [
+        {"name": "Audit log", "status": "implemented"}, {"name": "Encryption at rest", "status": "planned"}]

@@ -11,6 +11,7 @@ committed with it by the entry point.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.assistant.entities import Party
 from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, SmartbankError
+from smartbank.insight.features import NON_SPENDING_KINDS, SYSTEM_KINDS
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
 from smartbank.security.service import Principal
@@ -72,6 +74,32 @@ def recent(session: Session, actor: Principal, limit: int = 5) -> list[dict[str,
         items += statements.history(session, a, statements.HistoryFilter(limit=limit))["items"]
     items.sort(key=lambda x: (x["created_at"], x["entry_id"]), reverse=True)
     return items[:limit]
+
+
+# what is not spending: the customer profile's definition (moves between own accounts are found by account)
+_NOT_SPENDING = frozenset(NON_SPENDING_KINDS) | frozenset(SYSTEM_KINDS)
+
+
+def period_activity(session: Session, actor: Principal, start: date, end: date) -> dict[str, Any]:
+    """The customer's transactions on their deposit accounts from ``start`` to ``end`` (value dates, both
+    included), newest first, with the count, money in and out (CNY), and the spending among them: payments to
+    others, not moves between the customer's own accounts, wealth orders, loan flows, interest or fees."""
+    from smartbank.statements import service as statements
+
+    accounts = payments.list_accounts(session, actor)
+    own = {a.number for a in accounts}
+    items: list[dict[str, Any]] = []
+    for a in accounts:
+        if a.kind in ledger.NON_PAYMENT_KINDS:
+            continue
+        items += statements.iter_all(session, a, statements.HistoryFilter(date_from=start, date_to=end))
+    items.sort(key=lambda x: (x["value_date"], x["created_at"], x["entry_id"]), reverse=True)
+    cny = [x for x in items if x["currency"] == "CNY"]
+    spent = [x for x in cny if x["amount_minor"] < 0 and x["kind"] not in _NOT_SPENDING
+             and x["counterparty_account"] not in own]
+    return {"items": items, "n": len(items), "inflow": sum(x["amount_minor"] for x in cny if x["amount_minor"] > 0),
+            "outflow": -sum(x["amount_minor"] for x in cny if x["amount_minor"] < 0),
+            "spent": -sum(x["amount_minor"] for x in spent), "n_spent": len(spent)}
 
 
 def loans(session: Session, actor: Principal) -> dict[str, Any]:

@@ -13,7 +13,12 @@ Rules that matter:
 - a correction ("不对，是800" / "no, 800") updates the slot and asks again; ``cancel`` works at any point;
 - a read-only question in the middle of a flow is answered and the flow resumes with its question;
 - ``human`` / ``complaint`` / ``card_lost`` (no customer-facing freeze exists: a person freezes it) hand
-  the conversation to an agent; the caller does the hand-off.
+  the conversation to an agent; the caller does the hand-off;
+- ``out_of_scope`` (a product the bank does not offer, named in the ``unavailable_product`` entity, e.g. credit
+  cards) is answered honestly - we do not offer it - never with another product's figures;
+- ``recent_transactions`` and ``spending`` apply the ``period`` entity (``上个月``, ``last week``...; spending
+  without one is this month so far). Spending leaves out moves between the customer's own accounts, wealth
+  orders, loan flows, interest and fees (the same definition as the customer profile's).
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from smartbank.assistant.intents import Prediction
 from smartbank.security.service import Principal
 
 TRANSACTIONAL = ("transfer", "pay_bill", "top_up", "loan_repay")
-READ_ONLY = ("balance", "recent_transactions", "loan_status", "loan_apply", "product_question")
+READ_ONLY = ("balance", "recent_transactions", "spending", "loan_status", "loan_apply", "product_question",
+             "out_of_scope")
 REQUIRED = {"transfer": ("payee", "amount_minor"), "pay_bill": ("bill_type", "reference"),
             "top_up": ("phone", "amount_minor"), "loan_repay": ("loan", "amount_minor")}
 _RATE_WORDS = re.compile(r"利率|利息|收益率|LPR|\brates?\b|\binterest\b", re.I)
@@ -101,6 +107,19 @@ M: dict[str, dict[str, str]] = {
         "summary_bill": "{bill} bill {reference}, {amount}",
         "summary_top_up": "{amount} top-up for {phone}",
         "summary_loan_repay": "{amount} repaid on loan {number}",
+        "out_of_scope": "Sorry, we don't offer {product}, so I can't look up or do anything about {product} here. "
+                        "If this is about {product} with another bank, please contact that bank. I can check your "
+                        "balances and transactions, make transfers, pay bills, top up phones, repay loans and tell "
+                        "you about our wealth products, or pass you to a colleague.",
+        "recent_period": "From {start} to {end} you have {n} transactions: {inflow} in, {outflow} out. "
+                         "The latest: {lines}.",
+        "no_recent_period": "There are no transactions on your accounts from {start} to {end}.",
+        "spending": "From {start} to {end} you spent {amount} in {n} payments (moves between your own accounts, "
+                    "wealth orders and loan repayments are not counted).",
+        "no_spending": "From {start} to {end} you spent nothing (moves between your own accounts, wealth orders and "
+                       "loan repayments are not counted).",
+        "waiting_ack": "Got it. A colleague will answer you here as soon as they can; there is no need to send it "
+                       "again.",
     },
     "zh": {
         "greeting": "您好！我可以帮您查余额和交易、转账、缴费、话费充值、偿还贷款，也可以回答问题。"
@@ -158,12 +177,24 @@ M: dict[str, dict[str, str]] = {
         "summary_bill": "{bill}（户号 {reference}）{amount}",
         "summary_top_up": "为 {phone} 充值 {amount}",
         "summary_loan_repay": "偿还贷款 {number} {amount}",
+        "out_of_scope": "抱歉，本行目前不提供{product}业务，无法在这里查询或办理{product}相关事项。"
+                        "如果是在其他银行办理的{product}，请联系该银行。我可以帮您查询账户余额和交易、转账、缴费、"
+                        "充值、偿还贷款、了解理财产品，也可以为您转接人工客服。",
+        "recent_period": "{start}至{end}，您共有 {n} 笔交易，收入 {inflow}，支出 {outflow}。最近几笔：{lines}。",
+        "no_recent_period": "{start}至{end}，您的账户没有交易。",
+        "spending": "{start}至{end}，您共消费 {amount}，{n} 笔（本人账户间转账、理财申购赎回和贷款还款不计入消费）。",
+        "no_spending": "{start}至{end}，您没有消费支出（本人账户间转账、理财申购赎回和贷款还款不计入消费）。",
+        "waiting_ack": "已收到您的消息，人工客服会尽快在这里回复您，无需重复发送。",
     },
 }
 BILL_NAMES = {"en": {"electricity": "electricity", "water": "water", "gas": "gas", "mobile": "mobile",
                      "broadband": "broadband"},
               "zh": {"electricity": "电费", "water": "水费", "gas": "燃气费", "mobile": "话费", "broadband": "宽带费"}}
 KIND_NAMES = {"zh": {"demand": "活期", "savings": "储蓄", "loan": "贷款"}}
+PRODUCT_NAMES = {"zh": {"credit_card": "信用卡", "forex": "外汇兑换", "stocks": "股票交易", "safe_deposit": "保管箱",
+                        "cheque": "支票", "gold": "黄金"},
+                 "en": {"credit_card": "credit cards", "forex": "foreign exchange", "stocks": "stock trading",
+                        "safe_deposit": "safe deposit boxes", "cheque": "cheques", "gold": "gold"}}
 LOAN_STATUS = {"zh": {"active": "还款中", "closed": "已结清", "written_off": "已核销"},
                "en": {"active": "repaying", "closed": "repaid", "written_off": "written off"}}
 
@@ -255,6 +286,12 @@ def _summary(lang: str, intent: str, slots: dict[str, Any]) -> str:
     if intent == "loan_repay":
         return say(lang, "summary_loan_repay", amount=amount, number=slots["loan"]["number"])
     return say(lang, "summary_top_up", amount=amount, phone=slots["phone"])
+
+
+def _lines(lang: str, items: list[dict[str, Any]]) -> list[str]:
+    return [say(lang, "recent_line", day=x["value_date"], sign="+" if x["amount_minor"] > 0 else "",
+                amount=money(x["amount_minor"], x["currency"]), who=x["counterparty_name"] or x["memo"] or x["kind"])
+            for x in items]
 
 
 def _payee_label(p: dict[str, Any]) -> str:
@@ -497,12 +534,32 @@ class Dialogue:
                          last4=a["last4"], amount=money(a["balance_minor"], a["currency"]),
                          available=money(a["available_minor"], a["currency"])) for a in accts]
             t.reply(say(lang, "balance", lines="; ".join(lines)) if lines else say(lang, "no_accounts"))
+        elif intent == "recent_transactions" and nlu.entities.get("period"):
+            per = nlu.entities["period"]
+            start, end = date.fromisoformat(per["start"]), date.fromisoformat(per["end"])
+            data = actions.period_activity(self.s, self.actor, start, end)
+            if data["n"]:
+                t.reply(say(lang, "recent_period", start=start, end=end, n=data["n"], inflow=money(data["inflow"]),
+                            outflow=money(data["outflow"]), lines="; ".join(_lines(lang, data["items"][:5]))))
+            else:
+                t.reply(say(lang, "no_recent_period", start=start, end=end))
+            t.action = {"name": intent, "status": "answered", "result": {"period": per}}
         elif intent == "recent_transactions":
             items = actions.recent(self.s, self.actor)
-            lines = [say(lang, "recent_line", day=x["value_date"], sign="+" if x["amount_minor"] > 0 else "",
-                         amount=money(x["amount_minor"], x["currency"]),
-                         who=x["counterparty_name"] or x["memo"] or x["kind"]) for x in items]
+            lines = _lines(lang, items)
             t.reply(say(lang, "recent", lines="; ".join(lines)) if lines else say(lang, "no_recent"))
+        elif intent == "spending":
+            per = nlu.entities.get("period") or {"start": self.today.replace(day=1).isoformat(),
+                                                 "end": self.today.isoformat()}
+            start, end = date.fromisoformat(per["start"]), date.fromisoformat(per["end"])
+            data = actions.period_activity(self.s, self.actor, start, end)
+            t.reply(say(lang, "spending", start=start, end=end, amount=money(data["spent"]), n=data["n_spent"])
+                    if data["n_spent"] else say(lang, "no_spending", start=start, end=end))
+            t.action = {"name": intent, "status": "answered", "result": {"period": per, "spent_minor": data["spent"]}}
+        elif intent == "out_of_scope":
+            code = nlu.entities.get("unavailable_product") or ""
+            t.reply(say(lang, "out_of_scope", product=PRODUCT_NAMES[lang].get(code, code)))
+            t.action = {"name": intent, "status": "answered", "result": {"product": code}}
         elif intent == "loan_status":
             data = actions.loans(self.s, self.actor)
             lines = [say(lang, "loan_line", number=x.get("number", x.get("id")),

@@ -10,7 +10,14 @@
   last four digits (``尾号1234``, ``ending 1234``);
 - bill types (``电费`` electricity, ``水费`` water, ``燃气`` gas, ``话费``/``充值`` mobile top-up,
   ``宽带`` broadband), a mobile number and a bill reference number;
-- the one-time code a customer types back when a payment is challenged (4-8 digits alone).
+- the one-time code a customer types back when a payment is challenged (4-8 digits alone);
+- a period of past time for transaction and spending questions (``上个月``, ``本月``, ``上周``, ``本周``,
+  ``今年``, ``去年``, ``昨天``, ``今天``, ``最近三个月``, ``近7天``, ``10月``, ``last month``, ``this month``,
+  ``last week``, ``this week``, ``yesterday``, ``the last 3 months``, ``past 30 days``, ``in October``): first and
+  last day, both included, never after ``today``. ``上周`` / ``last week`` is the previous calendar week (Monday to
+  Sunday), ``最近N天`` / ``last N days`` the N days up to today;
+- a product this bank does not offer (credit cards, foreign exchange, stock trading, safe deposit boxes,
+  cheques, gold), so the assistant can say so instead of answering another question.
 
 Spans that are dates, phone numbers, last-four digits or references are taken out before amounts are read,
 so ``尾号1234`` or ``5号`` is never an amount.
@@ -31,6 +38,26 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 def language(text: str) -> str:
     """``zh`` when the message has any Chinese character, else ``en``."""
     return "zh" if _CJK.search(text or "") else "en"
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+
+
+def conversation_language(text: str, current: str | None) -> str:
+    """The language to answer in: a new conversation takes the message's (:func:`language`); an ongoing one
+    keeps its own unless the customer clearly switches - a message without Chinese and with at least two English
+    words switches to English (``ATM``, ``OK`` or ``yes`` alone do not), a message with at least two Chinese
+    characters and more of them than English words switches to Chinese (a payee named ``妈妈`` inside an
+    English sentence does not)."""
+    if current not in ("zh", "en"):
+        return language(text)
+    cjk = len(_CJK.findall(text or ""))
+    words = len(_LATIN_WORD.findall(text or ""))
+    if current == "zh" and cjk == 0 and words >= 2:
+        return "en"
+    if current == "en" and cjk >= 2 and cjk > words:
+        return "zh"
+    return current
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +369,8 @@ def otp(text: str) -> str | None:
 
 def extract(text: str, *, today: date, candidates: list[Party] | None = None) -> dict[str, Any]:
     """Everything found in one message. Keys are present only when found: ``amount_minor``, ``date``
-    (ISO), ``parties`` (list of :meth:`Party.as_dict`), ``bill_type``, ``phone``, ``reference``, ``otp``."""
+    (ISO), ``parties`` (list of :meth:`Party.as_dict`), ``bill_type``, ``phone``, ``reference``, ``otp``,
+    ``period`` (:func:`period`), ``unavailable_product`` (:func:`unavailable_product`)."""
     text = text or ""
     out: dict[str, Any] = {}
     code = otp(text)
@@ -356,6 +384,10 @@ def extract(text: str, *, today: date, candidates: list[Party] | None = None) ->
         spans += [s for _, s in found_dates]
     for m in _LAST4.finditer(text):
         spans.append(m.span())
+    per = _period(text, today)
+    if per is not None:  # "近十天" names a period, not ten yuan
+        out["period"] = per[0]
+        spans.append(per[1])
     pm = _PHONE.search(text)
     if pm:
         out["phone"] = pm.group(1)
@@ -381,4 +413,131 @@ def extract(text: str, *, today: date, candidates: list[Party] | None = None) ->
             out["parties"] = [p.as_dict() for p in named]
     if bt is not None:
         out["bill_type"] = bt
+    missing = unavailable_product(text)
+    if missing is not None:
+        out["unavailable_product"] = missing
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# periods of past time
+
+_ZH_NUM = "0-9一二两三四五六七八九十"
+_MONTHS_EN = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+              "november", "december")
+
+
+def _num(s: str) -> int | None:
+    return int(s) if s.isdigit() else zh_number(s)
+
+
+def add_months(d: date, n: int) -> date:
+    """``d`` moved by ``n`` calendar months, the day clamped to the month's length."""
+    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
+    return date(y, m + 1, min(d.day, calendar.monthrange(y, m + 1)[1]))
+
+
+def _month_period(today: date, month: int) -> tuple[date, date] | None:
+    if not 1 <= month <= 12:
+        return None
+    year = today.year if month <= today.month else today.year - 1
+    first = date(year, month, 1)
+    return first, min(_month_end(first), today)
+
+
+def _last_n(today: date, n: int | None, unit: str) -> tuple[date, date] | None:
+    if n is None or n <= 0 or n > 3660:
+        return None
+    if unit in ("天", "日", "day", "days"):
+        start = today - timedelta(days=n - 1)
+    elif unit in ("周", "星期", "礼拜", "week", "weeks"):
+        start = today - timedelta(days=7 * n - 1)
+    elif unit in ("月", "month", "months"):
+        start = add_months(today, -n) + timedelta(days=1)
+    else:  # years
+        start = add_months(today, -12 * n) + timedelta(days=1)
+    return start, today
+
+
+def _monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+_EN_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+           "ten": 10, "twelve": 12}
+_PERIOD_RULES: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(rf"(?:最近|近|过去|前)\s*([{_ZH_NUM}]+)\s*个?\s*(天|日|周|星期|礼拜|月|年)"),
+     lambda m, t: _last_n(t, _num(m[1]), m[2])),
+    (re.compile(r"\b(?:in\s+)?(?:the\s+)?(?:last|past|previous)\s+(\d{1,4}|one|two|three|four|five|six|seven|eight|"
+                r"nine|ten|twelve)\s+(days?|weeks?|months?|years?)\b", re.I),
+     lambda m, t: _last_n(t, _EN_NUM.get(m[1].lower()) or (int(m[1]) if m[1].isdigit() else None),
+                          m[2].lower().rstrip("s") + "s")),
+    (re.compile(r"上上个?月"), lambda m, t: (add_months(t.replace(day=1), -2),
+                                          _month_end(add_months(t.replace(day=1), -2)))),
+    (re.compile(r"上个?月|\b(?:last|previous)\s+month\b", re.I),
+     lambda m, t: (add_months(t.replace(day=1), -1), _month_end(add_months(t.replace(day=1), -1)))),
+    (re.compile(r"本月|这个?月|当月|\bthis\s+month\b", re.I), lambda m, t: (t.replace(day=1), t)),
+    (re.compile(r"上个?(?:周|星期|礼拜)|\b(?:last|previous)\s+week\b", re.I),
+     lambda m, t: (_monday(t) - timedelta(days=7), _monday(t) - timedelta(days=1))),
+    (re.compile(r"本周|这周|这个?(?:星期|礼拜)|\bthis\s+week\b", re.I), lambda m, t: (_monday(t), t)),
+    (re.compile(r"去年|\blast\s+year\b", re.I),
+     lambda m, t: (date(t.year - 1, 1, 1), date(t.year - 1, 12, 31))),
+    (re.compile(r"今年|\bthis\s+year\b", re.I), lambda m, t: (date(t.year, 1, 1), t)),
+    (re.compile(r"前天"), lambda m, t: (t - timedelta(days=2), t - timedelta(days=2))),
+    (re.compile(r"昨天|昨日|\byesterday\b", re.I), lambda m, t: (t - timedelta(days=1), t - timedelta(days=1))),
+    (re.compile(r"今天|今日|\btoday\b", re.I), lambda m, t: (t, t)),
+    (re.compile(rf"(?<![\d年])([0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})\s*月份?(?![\d{_ZH_NUM}]*\s*[日号])"),
+     lambda m, t: _month_period(t, _num(m[1]) or 0)),
+    # "May I ...": May is a month only after "in"
+    (re.compile(r"\b(?:in\s+(may)|(?:in\s+)?(" + "|".join(x for x in _MONTHS_EN if x != "may") + r"))\b", re.I),
+     lambda m, t: _month_period(t, _MONTHS_EN.index((m[1] or m[2]).lower()) + 1)),
+]
+
+
+def period(text: str, today: date) -> dict[str, str] | None:
+    """The period of past time the message names, ``{"start", "end", "text"}`` (ISO dates, both included, the
+    end never after ``today``), or None."""
+    found = _period(text, today)
+    return found[0] if found else None
+
+
+def _period(text: str, today: date) -> tuple[dict[str, str], tuple[int, int]] | None:
+    for pattern, fn in _PERIOD_RULES:
+        m = pattern.search(text or "")
+        if m is None:
+            continue
+        try:
+            found = fn(m, today)
+        except ValueError:
+            found = None
+        if found is None:
+            continue
+        start, end = found
+        end = min(end, today)
+        if start > end:
+            continue
+        return {"start": start.isoformat(), "end": end.isoformat(), "text": m.group(0).strip()}, m.span()
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# products this bank does not offer
+
+UNAVAILABLE: dict[str, re.Pattern[str]] = {
+    "credit_card": re.compile(r"信用卡|贷记卡|credit[\s-]?cards?", re.I),
+    "forex": re.compile(r"外汇|换汇|购汇|结汇|外币兑换|兑换外币|汇率|foreign\s+exchange|currency\s+exchange|"
+                        r"exchange\s+rates?|\bforex\b", re.I),
+    "stocks": re.compile(r"炒股|买股票|卖股票|股票账户|证券账户|股票交易|stock\s+trading|brokerage|"
+                         r"(?:buy|sell|trade)\s+(?:some\s+)?(?:stocks|shares)", re.I),
+    "safe_deposit": re.compile(r"保管箱|保险箱|safe[\s-]?deposit", re.I),
+    "cheque": re.compile(r"支票|\bcheques?\b|chequebook|checkbook", re.I),
+    "gold": re.compile(r"黄金|积存金|金条|\bgold\b", re.I),
+}
+
+
+def unavailable_product(text: str) -> str | None:
+    """The code of a product this bank does not offer that the message names (:data:`UNAVAILABLE`), or None."""
+    for code, pattern in UNAVAILABLE.items():
+        if pattern.search(text or ""):
+            return code
+    return None

@@ -33,6 +33,16 @@ for _w in ("取消", "算了", "不要了", "停止", "退出", "cancel", "stop"
            "quit"):
     _EXACT[_w] = "cancel"
 _PUNCT = re.compile(r"[\s。，,.!！?？~～]+")
+# a question about how much the customer spent ("上个月花了多少钱", "how much did I spend last week"); the trained
+# intents have no such class, so it is read from these words (消费贷 is a loan product, not spending)
+_SPENDING = re.compile(r"花了多少|花多少|花了哪些|花销|开销|消费(?!贷)|支出|花费|\bspent\b|what did i spend|"
+                       r"how much (?:did|have|do) i spend|\bmy (?:spending|expenses)\b|"
+                       r"\bspending (?:last|this|in|over|for|during)\b", re.I)
+
+
+def spending_question(text: str) -> bool:
+    """True when the message asks about the customer's spending (see ``_SPENDING``)."""
+    return bool(_SPENDING.search(text or ""))
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,17 @@ entry point owns the transaction. A customer sees only their own conversations (
 Hand-off to a person (:mod:`smartbank.assistant.handoff`) when the customer asks for one or complains, when
 a message is very negative (sentiment <= -0.6) or two in a row are negative (<= -0.3), or when two turns
 in a row are not understood. While a conversation waits for or is with an agent, customer messages are
-stored and the assistant does not answer. Sentiment comes from :mod:`smartbank.assistant.nlp.sentiment`
-(neutral when unavailable); FAQ answers from :mod:`smartbank.assistant.faq` (none when unavailable).
+stored and the assistant does not answer them; while it waits for one, each message gets a short
+acknowledgement that a colleague will reply. A conversation keeps its language unless the customer clearly
+switches (:func:`smartbank.assistant.entities.conversation_language`). Sentiment comes from
+:mod:`smartbank.assistant.nlp.sentiment` (neutral when unavailable); FAQ answers from
+:mod:`smartbank.assistant.faq` (none when unavailable).
 """
 
 from __future__ import annotations
 
-import re
 import time
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -23,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.assistant import actions, entities, intents
-from smartbank.assistant.dialogue import Dialogue, Nlu, say
+from smartbank.assistant.dialogue import TRANSACTIONAL, Dialogue, Nlu, say
 from smartbank.assistant.models import AssistantConversation, AssistantMessage
 from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from smartbank.security.service import Principal
@@ -81,6 +84,23 @@ def _hand_off(session: Session, conv: AssistantConversation, reason: str, summar
     conv.handoff_reason = conv.handoff_reason or reason
 
 
+_KEEP = frozenset({"human", "complaint", "cancel", "affirm", "deny"})
+THRESHOLD_RULE = 0.9  # confidence recorded for an intent read from words rather than the model
+
+
+def _scope(text: str, pred: intents.Prediction, ent: dict[str, Any]) -> intents.Prediction:
+    """Questions the trained intents cannot place: a product the bank does not offer (``out_of_scope``, answered
+    honestly instead of as, say, a balance question) and a question about spending (``spending``). An explicit
+    request for a person, a complaint or a yes / no / cancel keeps its intent."""
+    if pred.intent in _KEEP:
+        return pred
+    if ent.get("unavailable_product"):
+        return replace(pred, intent="out_of_scope", confidence=1.0)
+    if intents.spending_question(text) and pred.intent not in TRANSACTIONAL:
+        return replace(pred, intent="spending", confidence=max(pred.confidence, THRESHOLD_RULE))
+    return pred
+
+
 def _message(session: Session, conv: AssistantConversation, sender: str, text: str, **kw: Any) -> AssistantMessage:
     m = AssistantMessage(conversation_id=conv.id, sender=sender, text=text, **kw)
     session.add(m)
@@ -97,8 +117,8 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
         raise ValidationFailed(f"a message has 1-{MAX_TEXT} characters", details={"length": len(text)})
     if channel not in CHANNELS:
         raise ValidationFailed("channel must be web or api", details={"channel": channel})
-    lang = entities.language(text)
     if conversation_id is None:
+        lang = entities.language(text)
         conv = AssistantConversation(customer_id=cid, channel=channel, language=lang, status="bot", state={},
                                      misunderstood=0, version=1)
         session.add(conv)
@@ -107,8 +127,8 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
         conv = get_conversation(session, actor, conversation_id)
         if conv.status == "closed":
             raise Conflict("this conversation is closed; start a new one", details={"conversation_id": conv.id})
-        if not re.search(r"[^\W\d_]", text):  # digits and signs only: keep the conversation's language
-            lang = conv.language
+        # the conversation keeps its language unless the customer clearly switches ("ATM" in Chinese does not)
+        lang = entities.conversation_language(text, conv.language)
     value, emotion, sentiment_version = _sentiment(text)
     conv.language = lang
     now = clock.now()
@@ -119,13 +139,18 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
         _message(session, conv, "customer", text, language=lang, sentiment=value, emotion=emotion,
                  model_versions={"sentiment": sentiment_version},
                  latency_ms=round((time.perf_counter() - started) * 1000, 2))
+        replies: list[dict[str, Any]] = []
+        if conv.status == "waiting":  # no colleague has the conversation yet: say that one will answer
+            replies.append({"text": say(lang, "waiting_ack"), "kind": "handoff"})
+            _message(session, conv, "assistant", replies[0]["text"], language=lang, action={"kind": "handoff"})
         session.flush()
-        return {"conversation_id": conv.id, "status": conv.status, "replies": [], "intent": None,
+        return {"conversation_id": conv.id, "status": conv.status, "replies": replies, "intent": None,
                 "confidence": None, "entities": {}, "sentiment": value, "action": None}
     today = today or clock.today()
     parties = actions.parties(session, actor)
     pred = intents.classify(text)
     ent = entities.extract(text, today=today, candidates=parties)
+    pred = _scope(text, pred, ent)
     dlg = Dialogue(session, actor, conv.state, today=today, faq=_faq(session))
     turn = dlg.turn(Nlu(text=text, lang=lang, prediction=pred, entities=ent))
     conv.misunderstood = 0 if turn.understood else conv.misunderstood + 1

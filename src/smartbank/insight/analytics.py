@@ -118,6 +118,11 @@ def enrich(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dateti
 
     churn_model = models["churn"][0]
     churn = churn_model.score_features(feats) if churn_model is not None else rule_scores(feats)
+    if churn_model is not None:  # say which scorer the saved churn model serves, and why
+        versions["churn_served"] = churn_model.served_
+        if churn_model.served_ == "recency_baseline":
+            versions["churn"] = f"{versions['churn']} (recency baseline served: " \
+                                f"{churn_model.evaluation_.get('served_reason', 'the model lost to it')})"
 
     prop_model = models["propensity"][0] or PropensityModel()
     prop = prop_model.score_features(feats, customers)
@@ -235,7 +240,8 @@ def train_all(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dat
         metrics.update({"churn_auc": ev.get("auc"), "churn_lift_top_decile": ev.get("lift_top_decile"),
                         "churn_capture_top_decile": ev.get("capture_top_decile"),
                         "churn_eval_positive_rate": ev.get("eval_positive_rate"),
-                        "churn_baseline_auc_recency": ev.get("baseline_auc_recency")})
+                        "churn_baseline_auc_recency": ev.get("baseline_auc_recency"),
+                        "churn_served": ev.get("served"), "churn_served_reason": ev.get("served_reason")})
 
     def propensity() -> None:
         pm = PropensityModel(random_state=seed).fit(activity, as_of, customers=customers)
@@ -268,7 +274,8 @@ def train_all(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dat
                         "balance_holdout_month": bev["holdout_month"], "balance_n_holdout": bev["n_holdout"]})
 
     metrics.update({"churn_auc": None, "churn_lift_top_decile": None, "churn_capture_top_decile": None,
-                    "churn_eval_positive_rate": None, "churn_baseline_auc_recency": None, "propensity": {},
+                    "churn_eval_positive_rate": None, "churn_baseline_auc_recency": None, "churn_served": None,
+                    "churn_served_reason": None, "propensity": {},
                     "forecast_mae_minor": None, "forecast_wape": None, "baseline_wape": None,
                     "baseline_mae_minor": None, "mean3_wape": None,
                     "balance_forecast_mae_minor": None, "balance_forecast_wape": None,

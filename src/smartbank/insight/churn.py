@@ -12,8 +12,18 @@ training cutoffs step back from ``eval_cutoff - horizon_days`` so every training
 before the evaluation cutoff. Features only ever see activity strictly before their cutoff. After the
 evaluation, the reported model is refitted on all cutoffs (training + evaluation) with the same settings.
 
-Each score is explained with LightGBM's TreeSHAP contributions (``pred_contrib=True``): the three
-features pushing the risk up most become plain-language reasons (en / zh).
+Model or baseline: on the evaluation cutoff the model is compared with the recency baseline (a logistic
+regression on ``log1p(recency_days)``, fitted on the same training cutoffs: it ranks customers exactly as
+recency alone does, so its AUC is ``baseline_auc_recency``). When the model's AUC is below the baseline's, the
+baseline is what scores customers (``evaluation_["served"] == "recency_baseline"``), refitted on every cutoff
+like the model; the booster is still saved, and the evaluation keeps both AUCs and why the baseline is served.
+
+Reasons: a score gets reasons only when it is material, above the base rate (the churn rate of the rows the
+served scorer was fitted on, ``evaluation_["base_rate"]``); then each of the (at most three) features pushing
+the risk up by at least :data:`MIN_CONTRIBUTION` (log-odds) becomes a plain-language reason (en / zh). The model's
+contributions are LightGBM's TreeSHAP values (``pred_contrib=True``); the baseline's single one is its slope times
+the customer's log recency less the average customer's. The transparent fallback without a trained model
+(:func:`rule_scores`) gives reasons only from a score of :data:`RULE_MATERIAL_SCORE`.
 """
 
 from __future__ import annotations
@@ -28,7 +38,8 @@ from smartbank.ml.activity_features import BEHAVIOUR_FEATURES, behaviour
 from smartbank.ml.boosted import BoostedModel
 from smartbank.ml.frames import at_midnight, initiated, window
 
-__all__ = ["ChurnModel", "churn_labels", "lift_table", "rule_scores"]
+__all__ = ["SERVED", "ChurnModel", "baseline_scores", "churn_labels", "fit_recency_baseline", "lift_table",
+           "rule_scores", "served_choice"]
 
 HORIZON_DAYS = 30
 DROP_RATIO = 0.5
@@ -37,6 +48,10 @@ STEP_DAYS = 15
 N_TRAIN_CUTOFFS = 3
 MIN_HISTORY_DAYS = 60
 FEATURES = list(BEHAVIOUR_FEATURES)
+SERVED = ("model", "recency_baseline")
+MIN_CONTRIBUTION = 0.1  # log-odds: a feature that moves the odds by less than ~10% is not a reason
+RULE_MATERIAL_SCORE = 0.5  # the rules' score from which it is explained
+RULE_MATERIAL_PART = 0.5  # a rule component (0..1) that counts as a reason
 
 REASONS: dict[str, tuple[str, str]] = {
     "recency_days": ("no activity for {recency_days:.0f} days", "已{recency_days:.0f}天没有主动交易"),
@@ -110,21 +125,68 @@ def _calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str,
 
 
 def rule_scores(feats: pl.DataFrame) -> pl.DataFrame:
-    """Transparent fallback: half recency (0 at 0 days, 1 at 60+), half activity drop (1 - last/previous month)."""
+    """Transparent fallback: half recency (0 at 0 days, 1 at 60+), half activity drop (1 - last/previous month).
+    Reasons only for a score of at least :data:`RULE_MATERIAL_SCORE`, from the parts of at least
+    :data:`RULE_MATERIAL_PART`."""
     rec = np.clip(feats["recency_days"].to_numpy() / 60.0, 0.0, 1.0)
     drop = np.clip(1.0 - feats["trend_30"].to_numpy(), 0.0, 1.0)
     score = 0.5 * rec + 0.5 * drop
     rows = feats.to_dicts()
     reasons = []
-    for r, a, b in zip(rows, rec, drop, strict=True):
+    for r, a, b, sc in zip(rows, rec, drop, score, strict=True):
         rs = []
-        if a >= 0.25:
-            rs.append(reason_words("recency_days", r))
-        if b >= 0.25:
-            rs.append(reason_words("trend_30", r))
+        if sc >= RULE_MATERIAL_SCORE:
+            if a >= RULE_MATERIAL_PART:
+                rs.append(reason_words("recency_days", r))
+            if b >= RULE_MATERIAL_PART:
+                rs.append(reason_words("trend_30", r))
         reasons.append(rs)
     return feats.select("customer_id").with_columns(pl.Series("churn_score", score, dtype=pl.Float64),
                                                     pl.Series("churn_reasons", reasons))
+
+
+def _log_recency(feats: pl.DataFrame) -> np.ndarray:
+    return np.log1p(np.maximum(feats["recency_days"].to_numpy().astype(float), 0.0))
+
+
+def fit_recency_baseline(feats: pl.DataFrame, y: np.ndarray) -> dict[str, float]:
+    """The recency baseline: logistic regression of churn on ``log1p(recency_days)``; its parameters and the
+    average log recency it was fitted on (the reference of its contribution)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = _log_recency(feats)
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(x.reshape(-1, 1), y)
+    return {"intercept": float(lr.intercept_[0]), "slope": float(lr.coef_[0][0]), "mean_log_recency": float(x.mean())}
+
+
+def baseline_scores(base: dict[str, float], feats: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, contribution in log-odds against the average customer) of the recency baseline."""
+    x = _log_recency(feats)
+    z = base["intercept"] + base["slope"] * x
+    return 1.0 / (1.0 + np.exp(-z)), base["slope"] * (x - base["mean_log_recency"])
+
+
+def served_choice(auc: float | None, baseline_auc: float | None) -> tuple[str, str]:
+    """(what scores customers, why): the baseline when the model ranks churners worse than it does."""
+    if auc is None or baseline_auc is None:
+        return "model", "no evaluation with both classes: the model is served, not compared with the baseline"
+    if auc < baseline_auc:
+        return "recency_baseline", (f"the model's AUC {auc:.3f} is below the recency baseline's {baseline_auc:.3f}: "
+                                    "the baseline is served")
+    return "model", f"the model's AUC {auc:.3f} is at least the recency baseline's {baseline_auc:.3f}"
+
+
+def _explain(rows: list[dict[str, Any]], names: list[str], p: np.ndarray, contrib: np.ndarray, base_rate: float
+             ) -> list[list[dict[str, Any]]]:
+    """Reasons per row: only for a score above ``base_rate``, only contributions of at least MIN_CONTRIBUTION."""
+    out: list[list[dict[str, Any]]] = []
+    for i, row in enumerate(rows):
+        if not p[i] > base_rate:
+            out.append([])
+            continue
+        top = [j for j in np.argsort(-contrib[i], kind="stable")[:3] if contrib[i, j] >= MIN_CONTRIBUTION]
+        out.append([{**reason_words(names[j], row), "contribution": round(float(contrib[i, j]), 4)} for j in top])
+    return out
 
 
 class ChurnModel(BoostedModel):
@@ -195,6 +257,7 @@ class ChurnModel(BoostedModel):
             raise ValueError("the training cutoffs have a single class: churn cannot be learned from this data")
         clf = self._classifier().fit(xtr, ytr)
         p = clf.predict_proba(xte)[:, 1]
+        base_fit = fit_recency_baseline(train, ytr)
         ev: dict[str, Any] = {
             "train_cutoffs": [c.date().isoformat() for c in train_cuts], "eval_cutoff": eval_cut.date().isoformat(),
             "horizon_days": self.horizon_days, "n_train": int(len(ytr)), "n_eval": int(len(yte)),
@@ -209,15 +272,33 @@ class ChurnModel(BoostedModel):
                 "capture_top_decile": lt[0]["capture"], "lift_table": lt, "calibration": _calibration(yte, p),
                 "roc": {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()},
                 "baseline_auc_recency": float(roc_auc_score(yte, test["recency_days"].to_numpy())),
+                "baseline_auc": float(roc_auc_score(yte, baseline_scores(base_fit, test)[0])),
             })
         else:
-            ev.update({"auc": None, "lift_top_decile": None, "capture_top_decile": None})
-        self.evaluation_ = ev
-        # the reported model: same settings, refitted on every cutoff including the evaluation one
+            ev.update({"auc": None, "lift_top_decile": None, "capture_top_decile": None,
+                       "baseline_auc_recency": None, "baseline_auc": None})
+        served, why = served_choice(ev["auc"], ev["baseline_auc"])
+        # the reported model and the baseline: same settings, refitted on every cutoff including the evaluation one
         full = pl.concat([train, test])
-        self.booster_ = self._classifier().fit(full.select(FEATURES).to_numpy(), full["churned"].to_numpy()).booster_
+        yfull = full["churned"].to_numpy()
+        self.booster_ = self._classifier().fit(full.select(FEATURES).to_numpy(), yfull).booster_
         self.features_ = list(FEATURES)
+        ev.update({"served": served, "served_reason": why, "baseline": fit_recency_baseline(full, yfull),
+                   "base_rate": float(yfull.mean())})
+        self.evaluation_ = ev
         return self
+
+    @property
+    def served_(self) -> str:
+        """``model`` or ``recency_baseline`` (a model saved before the comparison existed: ``model``)."""
+        ev = getattr(self, "evaluation_", None) or {}
+        return "recency_baseline" if ev.get("served") == "recency_baseline" and ev.get("baseline") else "model"
+
+    @property
+    def base_rate_(self) -> float:
+        ev = getattr(self, "evaluation_", None) or {}
+        rate = ev.get("base_rate", ev.get("train_positive_rate"))
+        return float(rate) if rate is not None else 0.5
 
     def predict(self, activity: pl.DataFrame, as_of: date | datetime, *, customers: pl.DataFrame | None = None,
                 ids: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -230,14 +311,14 @@ class ChurnModel(BoostedModel):
         if len(x) == 0:
             return feats.select("customer_id").with_columns(pl.lit(None, dtype=pl.Float64).alias("churn_score"),
                                                             pl.lit([]).alias("churn_reasons"))
-        p = np.asarray(self.booster_.predict(x), dtype=float)
-        contrib = np.asarray(self.booster_.predict(x, pred_contrib=True), dtype=float)[:, :-1]
         rows = feats.to_dicts()
-        reasons = []
-        for i, row in enumerate(rows):
-            top = [j for j in np.argsort(-contrib[i], kind="stable")[:3] if contrib[i, j] > 0]
-            reasons.append([{**reason_words(self.features_[j], row), "contribution": round(float(contrib[i, j]), 4)}
-                            for j in top])
+        if self.served_ == "recency_baseline":
+            p, c = baseline_scores(self.evaluation_["baseline"], feats)
+            reasons = _explain(rows, ["recency_days"], p, c.reshape(-1, 1), self.base_rate_)
+        else:
+            p = np.asarray(self.booster_.predict(x), dtype=float)
+            contrib = np.asarray(self.booster_.predict(x, pred_contrib=True), dtype=float)[:, :-1]
+            reasons = _explain(rows, self.features_, p, contrib, self.base_rate_)
         return feats.select("customer_id").with_columns(pl.Series("churn_score", p, dtype=pl.Float64),
                                                         pl.Series("churn_reasons", reasons))
 

@@ -14,6 +14,12 @@ give the score, flagged ``method: "rules"``:
           + 0.5 x min(1, monthly spend / ``LOAN_SPEND_REF_MINOR``)
 - wealth  = 0.5 x min(1, annual income / ``WEALTH_INCOME_REF_MINOR``) (inflow x 4 when income is unknown)
           + 0.5 x min(1, average payment / ``WEALTH_TICKET_REF_MINOR``)
+
+Reasons (``reasons`` beside each product's ``score``: ``{feature, en, zh, contribution}``, at most three,
+largest first) are given only for a material score: above the product's base rate for a model (the positive
+rate of the rows it was fitted on), at least :data:`RULE_MATERIAL_SCORE` for the rules. A model's contributions
+are its coefficients times the customer's standardised features (log-odds against the average customer, at least
+:data:`MIN_CONTRIBUTION`); the rules' are their weighted parts (at least :data:`RULE_MATERIAL_PART`).
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from smartbank.insight.churn import reason_words
 from smartbank.ml.activity_features import BEHAVIOUR_FEATURES, behaviour
 from smartbank.ml.frames import at_midnight, before, initiated, window
 
-__all__ = ["LABELLED_PRODUCTS", "PRODUCTS", "PropensityModel", "rule_propensity"]
+__all__ = ["LABELLED_PRODUCTS", "PRODUCTS", "PropensityModel", "rule_parts", "rule_propensity"]
 
 PRODUCTS = ("loan", "savings", "wealth")
 LABELLED_PRODUCTS = {"savings": "savings", "wealth": "investment"}  # product -> activity category
@@ -37,9 +44,31 @@ LOAN_SPEND_REF_MINOR = 10_000_00
 WEALTH_INCOME_REF_MINOR = 300_000_00
 WEALTH_TICKET_REF_MINOR = 1_000_00
 FEATURES = list(BEHAVIOUR_FEATURES)
+MIN_CONTRIBUTION = 0.1  # log-odds
+RULE_MATERIAL_SCORE = 0.5
+RULE_MATERIAL_PART = 0.2
+_RULE_WORDS: dict[str, tuple[str, str]] = {
+    "surplus": ("kept {surplus:.0%} of the money received in the last 90 days", "近90天入账中留存了{surplus:.0%}"),
+    "pressure": ("spending was {pressure:.0%} of the money moving in and out in the last 90 days",
+                 "近90天支出占收支总额的{pressure:.0%}"),
+    "income": ("income of about {income_major:,.0f} a year", "年收入约{income_major:,.0f}"),
+}
+# each rule's weighted parts: product -> [(part, the feature or rule word that names it)]
+_RULE_PARTS: dict[str, list[tuple[str, str]]] = {
+    "savings": [("surplus", "surplus"), ("regularity", "active_days_30")],
+    "loan": [("pressure", "pressure"), ("spend_level", "spend_90")],
+    "wealth": [("income", "income"), ("ticket", "ticket_mean_90")],
+}
 
 
 def rule_propensity(feats: pl.DataFrame, customers: pl.DataFrame | None = None) -> dict[str, np.ndarray]:
+    parts, _ = rule_parts(feats, customers)
+    return {p: np.sum(list(parts[p].values()), axis=0) for p in PRODUCTS}
+
+
+def rule_parts(feats: pl.DataFrame, customers: pl.DataFrame | None = None
+               ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """(product -> weighted part -> values, the figures the parts' words quote)."""
     df = feats
     if customers is not None and "annual_income_minor" in customers.columns and customers.height:
         df = df.join(customers.select(pl.col("customer_id").cast(pl.Int64),
@@ -49,14 +78,30 @@ def rule_propensity(feats: pl.DataFrame, customers: pl.DataFrame | None = None) 
     inflow = df["inflow_90"].to_numpy()
     spend = df["spend_90"].to_numpy()
     surplus = np.clip((inflow - spend) / np.maximum(inflow, 1.0), 0.0, 1.0)
-    savings = 0.6 * surplus + 0.4 * np.clip(df["active_days_30"].to_numpy() / 30.0, 0.0, 1.0)
     pressure = spend / np.maximum(inflow + spend, 1.0)
-    loan = 0.5 * pressure + 0.5 * np.minimum(1.0, spend / 3.0 / LOAN_SPEND_REF_MINOR)
     income = df["annual_income_minor"].to_numpy().astype(float)
     income = np.where(np.isnan(income), inflow * 4.0, income)
-    wealth = 0.5 * np.minimum(1.0, income / WEALTH_INCOME_REF_MINOR) + 0.5 * np.minimum(
-        1.0, df["ticket_mean_90"].to_numpy() / WEALTH_TICKET_REF_MINOR)
-    return {"loan": loan, "savings": savings, "wealth": wealth}
+    parts = {
+        "savings": {"surplus": 0.6 * surplus,
+                    "regularity": 0.4 * np.clip(df["active_days_30"].to_numpy() / 30.0, 0.0, 1.0)},
+        "loan": {"pressure": 0.5 * pressure,
+                 "spend_level": 0.5 * np.minimum(1.0, spend / 3.0 / LOAN_SPEND_REF_MINOR)},
+        "wealth": {"income": 0.5 * np.minimum(1.0, income / WEALTH_INCOME_REF_MINOR),
+                   "ticket": 0.5 * np.minimum(1.0, df["ticket_mean_90"].to_numpy() / WEALTH_TICKET_REF_MINOR)},
+    }
+    return parts, {"surplus": surplus, "pressure": pressure, "income_major": income / 100}
+
+
+def _words(name: str, row: dict[str, Any]) -> dict[str, str]:
+    if name in _RULE_WORDS:
+        en, zh = _RULE_WORDS[name]
+        return {"feature": name, "en": en.format(**row), "zh": zh.format(**row)}
+    return reason_words(name, row)
+
+
+def _top(named: list[tuple[str, float]], row: dict[str, Any], floor: float) -> list[dict[str, Any]]:
+    named = sorted((x for x in named if x[1] >= floor), key=lambda x: -x[1])[:3]
+    return [{**_words(n, row), "contribution": round(float(c), 4)} for n, c in named]
 
 
 def _labels(activity: pl.DataFrame, cutoff: datetime, category: str, horizon_days: int) -> pl.DataFrame:
@@ -117,17 +162,35 @@ class PropensityModel:
             full = pl.concat(parts)
             self.models_[product] = model().fit(_x(full), full["y"].to_numpy())
             self.report_[product] = {"method": "model", "eval_auc": auc, "train_cutoff": train_cut.date().isoformat(),
-                                     "eval_cutoff": eval_cut.date().isoformat(), "positives": n_pos}
+                                     "eval_cutoff": eval_cut.date().isoformat(), "positives": n_pos,
+                                     "base_rate": float(full["y"].to_numpy().mean())}
         return self
 
+    def _model_reasons(self, product: str, m: Any, feats: pl.DataFrame, p: np.ndarray, rows: list[dict[str, Any]]
+                       ) -> list[list[dict[str, Any]]]:
+        base = (getattr(self, "report_", {}).get(product) or {}).get("base_rate", 0.5)
+        scaler, lr = m[0], m[-1]
+        contrib = (_x(feats) - scaler.mean_) / scaler.scale_ * lr.coef_[0]
+        return [_top(list(zip(FEATURES, contrib[i], strict=True)), rows[i], MIN_CONTRIBUTION) if p[i] > base else []
+                for i in range(len(rows))]
+
     def score_features(self, feats: pl.DataFrame, customers: pl.DataFrame | None = None) -> list[dict[str, Any]]:
-        rules = rule_propensity(feats, customers)
-        scores: dict[str, tuple[np.ndarray, str]] = {}
+        """Per customer: product -> {score, method (model | rules), reasons} (see the module docstring)."""
+        parts, figures = rule_parts(feats, customers)
+        rows = feats.to_dicts()
+        for i, row in enumerate(rows):
+            row.update({k: float(v[i]) for k, v in figures.items()})
+        scores: dict[str, tuple[np.ndarray, str, list[list[dict[str, Any]]]]] = {}
         for product in PRODUCTS:
             m = getattr(self, "models_", {}).get(product)
             if m is not None and feats.height:
-                scores[product] = (m.predict_proba(_x(feats))[:, 1], "model")
+                p = m.predict_proba(_x(feats))[:, 1]
+                scores[product] = (p, "model", self._model_reasons(product, m, feats, p, rows))
             else:
-                scores[product] = (rules[product], "rules")
-        return [{p: {"score": round(float(scores[p][0][i]), 4), "method": scores[p][1]} for p in PRODUCTS}
-                for i in range(feats.height)]
+                p = np.sum(list(parts[product].values()), axis=0)
+                reasons = [_top([(word, float(parts[product][part][i])) for part, word in _RULE_PARTS[product]],
+                                rows[i], RULE_MATERIAL_PART) if p[i] >= RULE_MATERIAL_SCORE else []
+                           for i in range(len(rows))]
+                scores[product] = (p, "rules", reasons)
+        return [{p: {"score": round(float(scores[p][0][i]), 4), "method": scores[p][1], "reasons": scores[p][2][i]}
+                 for p in PRODUCTS} for i in range(feats.height)]

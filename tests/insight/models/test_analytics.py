@@ -71,3 +71,21 @@ def test_too_little_history_skips_the_time_split_models_and_keeps_the_previous_o
     assert m["churn_auc"] is None and m["forecast_wape"] is None
     assert {"rfm", "segments", "clv"} <= set(m["versions"]) and "churn" not in m["versions"]
     assert registry.load_model("churn", model_dir=tmp_path / "models").version == before
+
+
+def test_the_served_churn_scorer_is_recorded_and_reported(frames, trained) -> None:
+    """On these frames the churn model ranks churners worse than recency alone: training records that the
+    baseline is served (with both AUCs), and every scored profile says so."""
+    from smartbank.ml import registry
+
+    act, cust = frames
+    model_dir, m = trained
+    assert m["churn_served"] == "recency_baseline" and m["churn_auc"] < m["churn_baseline_auc_recency"]
+    saved = registry.load_model("churn", model_dir=model_dir)
+    assert saved.meta["metrics"]["served"] == "recency_baseline"
+    assert {"auc", "baseline_auc", "base_rate"} <= set(saved.meta["metrics"])
+    out = enrich(act, cust, AS_OF, model_dir=model_dir)
+    versions = out["model_versions"][0]
+    assert versions["churn_served"] == "recency_baseline" and "recency baseline served" in versions["churn"]
+    assert versions["churn"].startswith(saved.version)
+    assert all("reasons" in v for row in out["propensity"].to_list() for v in row.values())
