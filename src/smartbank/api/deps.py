@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from smartbank import db
+from smartbank.api.access import authorize
 from smartbank.api.schemas import MAX_ID
 from smartbank.errors import NotAuthenticated, ValidationFailed
 from smartbank.security import service as security
@@ -41,21 +42,24 @@ async def reject_nul(request: Request) -> None:
 
 
 def current_principal(request: Request) -> Principal:
+    """The caller, admitted to this operation by the permission table (403 otherwise)."""
     token = token_from(request)
     if not token:
         raise NotAuthenticated("sign in first")
     p = db.run_read(lambda s: security.authenticate(s, token))
+    authorize(request, p)
     request.state.principal = p
     return p
 
 
 def principal_in(session: Session, request: Request) -> Principal:
     """The caller, resolved inside an endpoint's own unit of work (one thread hand-off and one
-    connection for authentication and work together, on the hot paths)."""
+    connection for authentication and work together, on the hot paths), admitted by the permission table."""
     token = token_from(request)
     if not token:
         raise NotAuthenticated("sign in first")
     p = security.authenticate(session, token)
+    authorize(request, p)
     request.state.principal = p
     return p
 
