@@ -658,9 +658,12 @@ def test_staff_cannot_change_a_customers_payees_or_standing_orders(client, bank,
     assert_error(client.delete(f"{API}/payees/{w.payee}", headers=w.h[role_user]), 403, "forbidden")
     assert_error(client.delete(f"{API}/scheduled-transfers/{w.scheduled}", headers=w.h[role_user]), 403, "forbidden")
     assert state(engine) == before
-    # staff still see them (customer service reads)
-    assert client.get(f"{API}/payees?customer_id={w.alice}", headers=w.h[role_user]).status_code == 200
-    assert client.get(f"{API}/scheduled-transfers?customer_id={w.alice}", headers=w.h[role_user]).status_code == 200
+    # staff who serve customers still see them (customer service reads); a marketer does not read a named
+    # customer's payees or standing orders at all
+    expected = 403 if role_user == "mark1" else 200
+    assert client.get(f"{API}/payees?customer_id={w.alice}", headers=w.h[role_user]).status_code == expected
+    assert client.get(f"{API}/scheduled-transfers?customer_id={w.alice}",
+                      headers=w.h[role_user]).status_code == expected
 
 
 # --- wealth robo-advice: a customer reads, checks and follows only their own plans ------------------------

@@ -69,7 +69,7 @@ def test_authorisation(client, bank, engine):
                                    "served_id": mine["served_id"]}), 404, "not_found")
     assert bank.count("rec_events") == before
     # staff have no list of their own; the report is for marketers and admins
-    assert_error(client.get(f"{API}/recommendations", headers=login(client, "teller1")), 404)
+    assert_error(client.get(f"{API}/recommendations", headers=login(client, "teller1")), 403)
     assert_error(client.get(f"{API}/recommendations/report", headers=ha), 403, "forbidden")
     assert_error(client.get(f"{API}/recommendations/report", headers=login(client, "teller1")), 403, "forbidden")
     assert_error(client.get(f"{API}/recommendations"), 401)

@@ -71,7 +71,7 @@ def test_customer_sees_only_own_and_only_customer_audience(client, world, engine
 
 
 def test_staff_have_no_me_page(client, world):
-    assert_error(client.get(f"{API}/me", headers=login(client, "marketer1")), 404)
+    assert_error(client.get(f"{API}/me", headers=login(client, "marketer1")), 403)  # a customer's own page
 
 
 def test_tag_lifecycle_through_versions(client, world, engine):

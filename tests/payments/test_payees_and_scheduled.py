@@ -53,8 +53,8 @@ def test_payees(client, bank, engine):
                        409, "conflict")
     assert dup["details"]["account_number"] == w["nb1"]
     assert [x["id"] for x in client.get(f"{API}/payees", headers=h).json()] == [p["id"]]
-    # staff have no payees of their own
-    assert_error(client.post(f"{API}/payees", json={"name": "x", "account_number": w["nb1"]}, headers=w["ht"]), 422)
+    # staff have no payees of their own: saving one is a customer's operation
+    assert_error(client.post(f"{API}/payees", json={"name": "x", "account_number": w["nb1"]}, headers=w["ht"]), 403)
 
     assert client.delete(f"{API}/payees/{p['id']}", headers=h).status_code == 204
     assert client.get(f"{API}/payees", headers=h).json() == []

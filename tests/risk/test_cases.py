@@ -101,10 +101,11 @@ def _events(engine, alert_id: int) -> list[str]:
 
 
 def _fingerprint(engine) -> dict:
-    tables = ("transfers", "entries", "risk_alerts", "risk_alert_events", "risk_labels", "notifications",
-              "audit_log")
+    tables = ("transfers", "entries", "risk_alerts", "risk_alert_events", "risk_labels", "notifications")
     with engine.connect() as c:
         out = {t: c.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+        # records of changes (an officer shown a case again is a read, audited as object_type customer)
+        out["audit_log"] = c.execute(text("SELECT count(*) FROM audit_log WHERE object_type <> 'customer'")).scalar()
         out["alerts"] = [tuple(r) for r in c.execute(text(
             "SELECT id, status, assigned_to, resolution, action FROM risk_alerts ORDER BY id"))]
         out["accounts"] = [tuple(r) for r in c.execute(text(

@@ -410,6 +410,10 @@ def test_authorisation(bank, engine):
     alice, me = person(bank)
     bob, other = person(bank, "李娜")
     plan = _plan(engine, alice, {"BONDF": 1.0})
+    teller = Principal(user_id=bank.user("teller9", role="teller"), username="teller9", role="teller",
+                       customer_id=None)
+    agent = Principal(user_id=bank.user("agent9", role="service_agent"), username="agent9", role="service_agent",
+                      customer_id=None)
     with db.session_scope(engine) as s:
         for fn in (lambda: robo.get_plan(s, other, plan), lambda: robo.drift(s, other, plan),
                    lambda: robo.list_plans(s, other, alice)):
@@ -418,10 +422,8 @@ def test_authorisation(bank, engine):
         assert robo.list_plans(s, other) == []
         assert [p["id"] for p in robo.list_plans(s, me)] == [plan]
         assert robo.get_plan(s, SYSTEM, plan)["id"] == plan  # admin
-        teller = Principal(user_id=9, username="t", role="teller", customer_id=None)
         with pytest.raises(Forbidden):
             robo.get_plan(s, teller, plan)
-        agent = Principal(user_id=8, username="a", role="service_agent", customer_id=None)
         assert robo.list_plans(s, agent, alice)[0]["id"] == plan
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import text
 
 from smartbank.web import nav
 from tests.web.conftest import make_user, post_form, raw_keys, sign_in
@@ -44,6 +45,12 @@ def test_console_pages_render_in_both_languages(client, people, lang):
             assert raw_keys(r.text) == [], page
 
 
+def _writes(bank) -> int:
+    """Audit records of changes (the pages' reads of a customer's data are audited too, as object_type customer)."""
+    with bank.engine.connect() as c:
+        return int(c.execute(text("SELECT count(*) FROM audit_log WHERE object_type <> 'customer'")).scalar())
+
+
 def test_teller_freezes_and_unfreezes_an_account_audited(client, people, bank):
     sign_in(client, "teller1", console=True)
     page = f"/console/customers/{people.bob}"
@@ -52,7 +59,7 @@ def test_teller_freezes_and_unfreezes_an_account_audited(client, people, bank):
     assert r.status_code == 303 and r.headers["location"] == f"{page}?notice=account_frozen"
     shown = client.get(r.headers["location"]).text
     assert "账户已冻结" in shown and 'data-status="frozen"' in shown
-    assert bank.count("audit_log") == 1
+    assert _writes(bank) == 1
     # a frozen account cannot pay: the customer sees why
     client.cookies.clear()
     sign_in(client, "bob")
@@ -63,7 +70,7 @@ def test_teller_freezes_and_unfreezes_an_account_audited(client, people, bank):
     r = post_form(client, page, f"/console/accounts/{people.bob_acct}/status",
                   {"status": "open", "reason": "cleared", "customer_id": str(people.bob)})
     assert r.headers["location"].endswith("notice=account_unfrozen")
-    assert bank.count("audit_log") == 2
+    assert _writes(bank) == 2
 
 
 def test_roles_limit_console_pages_and_actions(client, people, bank):
@@ -79,7 +86,7 @@ def test_roles_limit_console_pages_and_actions(client, people, bank):
     assert "冻结" not in client.get(page).text.split("<main", 1)[1].split("最近交易")[0]
     r = post_form(client, page, f"/console/accounts/{people.bob_acct}/status",
                   {"status": "frozen", "reason": "", "customer_id": str(people.bob)})
-    assert r.status_code == 403 and bank.count("audit_log") == 0
+    assert r.status_code == 403 and _writes(bank) == 0
 
 
 def test_console_csrf(client, people, bank):

@@ -13,10 +13,12 @@ from tests.web.conftest import csrf_token, raw_keys, sign_in
 
 
 def _counts(engine) -> tuple:
+    """Rows a refused form must not add (the page shown again is a read of the customer's loan: it is audited
+    as object_type customer, not counted here)."""
     with engine.connect() as c:
         return tuple(
             int(c.execute(text(f"SELECT count(*) FROM {t}")).scalar())
-            for t in ("transfers", "loan_status_history", "audit_log")
+            for t in ("transfers", "loan_status_history", "audit_log WHERE object_type <> 'customer'")
         )
 
 

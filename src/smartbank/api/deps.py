@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from smartbank import db
+from smartbank.api.access import authorize
 from smartbank.api.schemas import MAX_ID
 from smartbank.errors import NotAuthenticated, ValidationFailed
 from smartbank.security import service as security
@@ -47,25 +48,29 @@ def _checked(request: Request) -> Principal | None:
 
 
 def current_principal(request: Request) -> Principal:
-    if (p := _checked(request)) is not None:
-        return p
-    token = token_from(request)
-    if not token:
-        raise NotAuthenticated("sign in first")
-    p = db.run_read(lambda s: security.authenticate(s, token))
+    """The caller (authenticated before the body was read where the middleware did it), admitted to this
+    operation by the permission table (403 otherwise)."""
+    p = _checked(request)
+    if p is None:
+        token = token_from(request)
+        if not token:
+            raise NotAuthenticated("sign in first")
+        p = db.run_read(lambda s: security.authenticate(s, token))
+    authorize(request, p)
     request.state.principal = p
     return p
 
 
 def principal_in(session: Session, request: Request) -> Principal:
     """The caller, resolved inside an endpoint's own unit of work (one thread hand-off and one
-    connection for authentication and work together, on the hot paths)."""
-    if (p := _checked(request)) is not None:
-        return p
-    token = token_from(request)
-    if not token:
-        raise NotAuthenticated("sign in first")
-    p = security.authenticate(session, token)
+    connection for authentication and work together, on the hot paths), admitted by the permission table."""
+    p = _checked(request)
+    if p is None:
+        token = token_from(request)
+        if not token:
+            raise NotAuthenticated("sign in first")
+        p = security.authenticate(session, token)
+    authorize(request, p)
     request.state.principal = p
     return p
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import sys
@@ -11,7 +10,7 @@ import uuid
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+from smartbank.security.service import request_id_var  # kept by security, where audit records read it
 
 REQUESTS = Counter("smartbank_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("smartbank_http_request_seconds", "HTTP request latency", ["method", "route"],

@@ -272,6 +272,9 @@ class CustomerOut(Out):
     kyc_verified_at: datetime | None = None
     daily_limit_minor: int | None
     status: str
+    masked: bool = Field(default=False, description=(
+        "true when the caller's role may not see identity details: id_number, phone and email are masked, "
+        "birth_date and annual_income_minor left out"))
 
 
 class KycIn(In):

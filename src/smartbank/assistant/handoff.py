@@ -28,6 +28,7 @@ from smartbank import clock
 from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, AssistantHandoff, AssistantMessage
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.text import clean_text
@@ -37,7 +38,7 @@ __all__ = [
     "hand_off", "priority_for", "queue", "sla_minutes",
 ]
 
-AGENT_ROLES = ("service_agent",)  # and admin
+AGENT_ROLES = permissions.roles_for("assistant.handoff")
 NEGATIVE = -0.5
 MAX_REPLY = 2000
 TABS = ("waiting", "assigned", "closed")
@@ -249,6 +250,8 @@ def get_conversation(session: Session, actor: Principal, conversation_id: int) -
     turn), the hand-off with its SLA, and the customer's context."""
     _require_agent(actor)
     c = _conversation(session, conversation_id)
+    security.audit_reads(session, actor, action="conversation.read", customer_ids=[c.customer_id],
+                         shown={"conversation_id": c.id})
     h = _handoff(session, conversation_id)
     msgs = list(session.scalars(select(AssistantMessage).where(AssistantMessage.conversation_id == c.id)
                                 .order_by(AssistantMessage.id)))

@@ -1,4 +1,5 @@
-"""Staff operations. Each one checks the role and writes an audit record (who, what, before/after)."""
+"""Staff operations. Each one checks its permission (:mod:`smartbank.security.permissions`) and writes an audit
+record (who, what, before/after)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,16 @@ from sqlalchemy.orm import Session
 
 from smartbank.customers import service as customers
 from smartbank.customers.models import Customer
-from smartbank.errors import Forbidden, NotFound, ValidationFailed
+from smartbank.errors import NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.money import check_currency
 from smartbank.payments import service as payments
+from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
-TELLERS = ("teller",)
-KYC_VERIFIERS = ("teller",)
-ACCOUNT_ADMINS = ("teller", "risk_officer")
+ACCOUNT_ADMINS = permissions.roles_for("account.status")
 
 
 def _acct_state(a: Account) -> dict[str, Any]:
@@ -34,20 +34,14 @@ def _kyc_state(c: Customer) -> dict[str, Any]:
     return {"kyc_status": c.kyc_status, "kyc_method": c.kyc_method}
 
 
-def _require_kyc_verifier(actor: Principal) -> None:
-    # seeing the original document with its holder is a teller's job: no other role (admin included) verifies
-    if actor.role not in KYC_VERIFIERS:
-        raise Forbidden("only a teller verifies an identity",
-                        details={"role": actor.role, "needs": list(KYC_VERIFIERS)})
-
-
 def create_customer(session: Session, actor: Principal, cmd: customers.CustomerCreate, *,
                     document_checked: bool = False, rid: str | None = None):
     """A customer opened at a branch. ``document_checked``: the teller examined the original identity
     document with its holder, which verifies the identity (recorded as this teller's verification)."""
-    actor.require_role(*TELLERS)
+    actor.require("customer.create")
     if document_checked:
-        _require_kyc_verifier(actor)
+        # seeing the original document with its holder is a teller's job: no other role (admin included)
+        actor.require("customer.kyc.verify")
     c = customers.create_customer(session, cmd)
     security.audit(session, actor, action="customer.create", object_type="customer", object_id=c.id,
                    after=_cust_state(c) | _kyc_state(c), request_id=rid)
@@ -60,7 +54,7 @@ def verify_identity(session: Session, actor: Principal, customer_id: int, *, out
                     rid: str | None = None) -> Customer:
     """A teller's KYC decision on a customer whose identity is pending: ``verified`` after examining the
     original document with its holder, or ``rejected``. Audited with who, when and the status before."""
-    _require_kyc_verifier(actor)
+    actor.require("customer.kyc.verify")
     if outcome not in ("verified", "rejected"):
         raise ValidationFailed("the outcome is verified or rejected", details={"outcome": outcome})
     return _verify(session, actor, customers.get_customer(session, customer_id), outcome, note=note, rid=rid)
@@ -79,7 +73,7 @@ def _verify(session: Session, actor: Principal, c: Customer, outcome: str, *, no
 
 def open_account(session: Session, actor: Principal, customer_id: int, *, kind: str, currency: str, name: str,
                  interest_rate: float | None, overdraft_limit_minor: int, rid: str | None = None) -> Account:
-    actor.require_role(*TELLERS)
+    actor.require("account.open")
     customers.get_customer(session, customer_id)
     if kind == "savings" and interest_rate is None:
         interest_rate = 0.0135
@@ -93,7 +87,7 @@ def open_account(session: Session, actor: Principal, customer_id: int, *, kind: 
 
 def set_account_status(session: Session, actor: Principal, account_id: int, status: str, *, reason: str = "",
                        rid: str | None = None) -> Account:
-    actor.require_role(*ACCOUNT_ADMINS)
+    actor.require("account.status")
     a = ledger.get_account(session, account_id)
     if a.kind == "internal" and actor.role != "admin":
         raise NotFound("account not found")
@@ -106,7 +100,7 @@ def set_account_status(session: Session, actor: Principal, account_id: int, stat
 
 def set_daily_limit(session: Session, actor: Principal, customer_id: int, limit: int | None, *,
                     rid: str | None = None) -> Customer:
-    actor.require_role("teller", "risk_officer")
+    actor.require("customer.limit.set")
     c = customers.get_customer(session, customer_id)
     before = _cust_state(c)
     customers.set_daily_limit(session, c, limit)
@@ -118,7 +112,7 @@ def set_daily_limit(session: Session, actor: Principal, customer_id: int, limit:
 def cash(session: Session, actor: Principal, *, account_id: int, amount_minor: int, currency: str, key: str,
          deposit: bool, memo: str = "", rid: str | None = None) -> ledger.TransferResult:
     """Cash over the counter: the bank's settlement (cash) account is the other side."""
-    actor.require_role(*TELLERS)
+    actor.require("cash.handle")
     a = ledger.get_account(session, account_id)
     if a.kind == "internal":
         raise ValidationFailed("cash goes to customer accounts")
@@ -144,7 +138,7 @@ def cash(session: Session, actor: Principal, *, account_id: int, amount_minor: i
 def hold(session: Session, actor: Principal, *, from_account_id: int, to_account_id: int, amount_minor: int,
          currency: str, key: str, memo: str = "", rid: str | None = None) -> ledger.TransferResult:
     """A pending transfer: funds reserved now, posted or voided later, exactly once."""
-    actor.require_role("teller", "risk_officer")
+    actor.require("hold.manage")
     res = ledger.transfer(session, ledger.TransferCommand(
         key=f"u{actor.user_id}:{key}", debit_account_id=from_account_id, credit_account_id=to_account_id,
         amount_minor=amount_minor, currency=check_currency(currency), pending=True, memo=memo,
@@ -158,7 +152,7 @@ def hold(session: Session, actor: Principal, *, from_account_id: int, to_account
 
 def resolve_hold(session: Session, actor: Principal, *, pending_id: int, post: bool, key: str, memo: str = "",
                  rid: str | None = None) -> ledger.TransferResult:
-    actor.require_role("teller", "risk_officer")
+    actor.require("hold.manage")
     res = ledger.resolve_pending(session, pending_id=pending_id, post=post, key=f"u{actor.user_id}:{key}",
                                  initiated_by=actor.user_id, memo=memo)
     if not res.replayed:
@@ -170,7 +164,7 @@ def resolve_hold(session: Session, actor: Principal, *, pending_id: int, post: b
 
 def reverse(session: Session, actor: Principal, *, transfer_id: int, key: str, memo: str = "",
             rid: str | None = None) -> ledger.TransferResult:
-    actor.require_role("risk_officer")
+    actor.require("transfer.reverse")
     res = ledger.reverse(session, transfer_id=transfer_id, key=f"u{actor.user_id}:{key}",
                          initiated_by=actor.user_id, memo=memo, allow_overdraft=True)
     if not res.replayed:
@@ -184,7 +178,7 @@ def reverse(session: Session, actor: Principal, *, transfer_id: int, key: str, m
 
 def create_staff_user(session: Session, actor: Principal, *, username: str, password: str, role: str,
                       display_name: str = "", rid: str | None = None):
-    actor.require_role("admin")
+    actor.require("user.manage")
     u = security.create_user(session, username=username, password=password, role=role, display_name=display_name)
     security.audit(session, actor, action="user.create", object_type="user", object_id=u.id,
                    after={"username": u.username, "role": u.role}, request_id=rid)

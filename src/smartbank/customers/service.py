@@ -15,6 +15,9 @@ from smartbank import clock
 from smartbank.customers.models import Customer
 from smartbank.customers.validation import normalise_phone, parse_id_document, parse_resident_id
 from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.security import service as security
+from smartbank.security.masking import mask_email, mask_id_number, mask_phone
+from smartbank.security.service import Principal
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,57 @@ def birth_date_of(customer: Customer) -> date | None:
     return None
 
 
+# ----------------------------------------------------------------------------------------------
+# reading customers' records: who may, what they see, and the audit record of every staff read
+
+_RECORD_FIELDS = ("id", "number", "kind", "name", "id_type", "id_number", "birth_date", "gender", "phone", "email",
+                  "city", "address", "occupation", "annual_income_minor", "kyc_status", "kyc_method", "kyc_verified_at",
+                  "risk_level", "daily_limit_minor", "status", "created_at")
+
+
+def customer_record(c: Customer, *, masked: bool) -> dict[str, Any]:
+    """A customer's record; ``masked``: the identity number, phone and e-mail masked, birth date, address and
+    income left out (for staff without ``customer.pii.read``)."""
+    out = {f: getattr(c, f) for f in _RECORD_FIELDS}
+    if masked:
+        out.update(id_number=mask_id_number(c.id_number), phone=mask_phone(c.phone), email=mask_email(c.email),
+                   birth_date=None, address=None, annual_income_minor=None)
+    out["masked"] = masked
+    return out
+
+
+def masked_for(actor: Principal) -> bool:
+    """Whether ``actor`` sees customers' records masked: staff without ``customer.pii.read``."""
+    return actor.is_staff and not actor.can("customer.pii.read")
+
+
+def view_customer(session: Session, actor: Principal, customer_id: int) -> dict[str, Any]:
+    """One customer's record as ``actor`` may see it: a customer their own (another customer's is "not
+    found"); staff with ``customer.read``, masked unless they hold ``customer.pii.read``. A staff read is
+    audited."""
+    if actor.is_staff:
+        actor.require("customer.read")
+    elif actor.customer_id != customer_id:
+        raise NotFound("customer not found", details={"customer_id": customer_id})
+    c = get_customer(session, customer_id)
+    masked = masked_for(actor)
+    security.audit_reads(session, actor, action="customer.read", customer_ids=[c.id], shown={"masked": masked})
+    return customer_record(c, masked=masked)
+
+
+def find_customers(session: Session, actor: Principal, q: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Staff search (``customer.search``): the matching records, masked unless the role holds
+    ``customer.pii.read``; each customer shown is audited."""
+    actor.require("customer.search")
+    found = search_customers(session, q, limit=limit)
+    masked = masked_for(actor)
+    security.audit_reads(session, actor, action="customer.search", customer_ids=[c.id for c in found],
+                         shown={"masked": masked, "q": (q or "").strip()[:64]})
+    return [customer_record(c, masked=masked) for c in found]
+
+
 def search_customers(session: Session, q: str, *, limit: int = 50) -> list[Customer]:
+    """The search itself, for entry points that have checked the caller (see :func:`find_customers`)."""
     q = (q or "").strip()
     stmt = select(Customer).order_by(Customer.id).limit(limit)
     if q:

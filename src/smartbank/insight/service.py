@@ -49,13 +49,14 @@ from smartbank.insight import extract
 from smartbank.insight import features as F
 from smartbank.insight import tags as T
 from smartbank.insight.models import CustomerProfile, CustomerTag, InsightState, Segment, TagDefinition
+from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 log = logging.getLogger("smartbank.insight")
 
-TAG_MANAGERS = ("marketer",)  # and admin
-PROFILE_READERS = ("marketer", "service_agent", "risk_officer")  # and admin
+TAG_MANAGERS = permissions.roles_for("insight.tags.manage")
+PROFILE_READERS = permissions.roles_for("insight.profiles.read")
 OVERLAP_ENTRIES = 1000
 _ADVISORY_KEY = 0x5B1A7E  # "insight refresh"
 _local_lock = threading.Lock()
@@ -356,6 +357,8 @@ def profile_360(session: Session, actor: Principal, customer_id: int, *, timelin
         cust = customers.get_customer(session, customer_id)
     except NotFound:
         raise NotFound("no such customer profile") from None
+    security.audit_reads(session, actor, action="insight_profile.read", customer_ids=[customer_id],
+                         shown={"timeline": timeline})
     p = session.get(CustomerProfile, customer_id)
     customer_view = actor.role == "customer"
     out: dict[str, Any] = {

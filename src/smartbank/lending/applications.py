@@ -39,6 +39,8 @@ from smartbank.lending.models import (
     LoanApplicationEvent,
     LoanProduct,
 )
+from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 __all__ = [
@@ -48,7 +50,7 @@ __all__ = [
 
 log = logging.getLogger("smartbank.lending")
 
-STAFF_READERS = ("loan_officer",)  # and admin
+STAFF_READERS = permissions.roles_for("lending.applications.read")
 CHANNELS = ("web", "api", "assistant", "branch")
 MAX_MONEY = 10**13
 COLLATERAL_KINDS = products.COLLATERAL_KINDS
@@ -263,7 +265,10 @@ def load(session: Session, actor: Principal, application_id: int, *, lock: bool 
 
 
 def get_application(session: Session, actor: Principal, application_id: int) -> LoanApplication:
-    return load(session, actor, application_id)
+    app = load(session, actor, application_id)
+    security.audit_reads(session, actor, action="loan_application.read", customer_ids=[app.customer_id],
+                         shown={"application_id": app.id})
+    return app
 
 
 def list_applications(session: Session, actor: Principal, *, status: str | None = None, limit: int = 50
@@ -280,7 +285,9 @@ def list_applications(session: Session, actor: Principal, *, status: str | None 
         stmt = stmt.where(LoanApplication.customer_id == actor.customer_id)
     if status is not None:
         stmt = stmt.where(LoanApplication.status == status)
-    return list(session.scalars(stmt.limit(limit)))
+    apps = list(session.scalars(stmt.limit(limit)))
+    security.audit_reads(session, actor, action="loan_applications.read", customer_ids=[a.customer_id for a in apps])
+    return apps
 
 
 def events_of(session: Session, application_id: int) -> list[LoanApplicationEvent]:

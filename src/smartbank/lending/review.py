@@ -31,6 +31,7 @@ from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.lending import applications, decision, products, states
 from smartbank.lending.models import CreditDecision, LoanApplication, LoanApplicationEvent, LoanProduct
+from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.text import clean_text
@@ -40,7 +41,7 @@ __all__ = [
     "queue",
 ]
 
-OFFICER_ROLES = ("loan_officer",)  # and admin
+OFFICER_ROLES = permissions.roles_for("lending.review")
 MAX_NOTE = 2000
 DECLINE_REASONS: dict[str, tuple[str, str]] = {
     "OFF-INCOME": ("We could not confirm an income that supports this loan.", "无法核实足以支持本笔贷款的收入。"),
@@ -185,6 +186,8 @@ def get_case(session: Session, actor: Principal, application_id: int) -> dict[st
     (champion and challenger), policy hits and reasons, every decision and event, the rate bounds."""
     _require_officer(actor)
     app = _load(session, application_id)
+    security.audit_reads(session, actor, action="loan_application.read", customer_ids=[app.customer_id],
+                         shown={"application_id": app.id, "review": True})
     view = applications.application_view(session, app, staff=True)
     product = session.get(LoanProduct, app.product_id)
     decisions = [applications._decision_view(d, staff=True, outcome_status=app.status)

@@ -57,6 +57,8 @@ from smartbank.lending.models import (
 )
 from smartbank.money import MAX_MINOR, format_minor, round_minor
 from smartbank.notifications import service as notifications
+from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 __all__ = ["BOOK_READERS", "disburse", "list_loans", "loan_view", "loan_book", "payoff_quote", "portfolio_summary",
@@ -64,7 +66,7 @@ __all__ = ["BOOK_READERS", "disburse", "list_loans", "loan_view", "loan_book", "
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MICRO = 1_000_000
-BOOK_READERS = ("loan_officer", "risk_officer")  # and admin
+BOOK_READERS = permissions.roles_for("lending.book.read")
 OPEN = ("due", "overdue")
 
 
@@ -665,6 +667,7 @@ def list_loans(session: Session, actor: Principal, customer_id: int | None = Non
         raise NotFound("customer not found", details={"customer_id": customer_id})
     if cid is None:
         raise ValidationFailed("which customer?")
+    security.audit_reads(session, actor, action="loans.read", customer_ids=[cid])
     d = today()
     out = []
     for loan in session.scalars(select(Loan).where(Loan.customer_id == cid).order_by(Loan.id.desc())):
@@ -726,6 +729,8 @@ def loan_view(session: Session, actor: Principal, loan_id: int, *, lang: str = "
     """One loan for its customer (or staff): the schedule with statuses, repayments, what is due, the
     payoff amount today, bucket and classification, and a sentence in plain words."""
     loan = _own_loan(session, actor, loan_id)
+    security.audit_reads(session, actor, action="loan.read", customer_ids=[loan.customer_id],
+                         shown={"loan_id": loan.id})
     d = day or today()
     insts = _installments(session, loan.id)
     owed = still_owed(insts) if loan.status == "written_off" else None
@@ -750,6 +755,8 @@ def loan_view(session: Session, actor: Principal, loan_id: int, *, lang: str = "
 def loan_schedule(session: Session, actor: Principal, loan_id: int, *, include_superseded: bool = False,
                   day: date | None = None) -> list[dict[str, Any]]:
     loan = _own_loan(session, actor, loan_id)
+    security.audit_reads(session, actor, action="loan.read", customer_ids=[loan.customer_id],
+                         shown={"loan_id": loan.id, "schedule": True})
     d = day or today()
     stmt = select(LoanInstallment).where(LoanInstallment.loan_id == loan.id)
     if not include_superseded:

@@ -2,7 +2,9 @@
 
 Every function takes the acting :class:`Principal` and enforces object-level authorisation: a
 customer acts only on their own accounts (another customer's account is reported as not found,
-so its existence is not revealed); staff may read any. Payments (transfers, bills, top-ups,
+so its existence is not revealed); staff read any customer's accounts, payees and standing orders with
+``customer.read`` and their history with ``account.history.read`` (the permission table), and each such
+read is audited. Payments (transfers, bills, top-ups,
 scheduled transfers) are initiated only by the customer who owns the paying account: staff move
 money through the role-checked, audited back-office operations instead.
 """
@@ -34,15 +36,24 @@ from smartbank.ledger.models import Account
 from smartbank.money import check_currency, format_minor
 from smartbank.payments.models import BILL_CATEGORIES, FREQUENCIES, Bill, Biller, Payee, ScheduledTransfer
 from smartbank.risk import service as risk
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 
-def owned_account(session: Session, actor: Principal, account_id: int) -> Account:
+def owned_account(session: Session, actor: Principal, account_id: int, *,
+                  permission: str = "customer.read") -> Account:
+    """An account the actor may see: a customer's own; for staff, any account when their role holds
+    ``permission`` (``customer.read`` for the account itself, ``account.history.read`` for its history),
+    the read audited."""
+    if actor.is_staff:
+        actor.require(permission)
     acct = ledger.find_account(session, account_id)
     if acct is None or acct.kind == "internal" and not actor.is_staff:
         raise NotFound("account not found", details={"account_id": account_id})
     if not actor.is_staff and acct.customer_id != actor.customer_id:
         raise NotFound("account not found", details={"account_id": account_id})
+    security.audit_reads(session, actor, action="account.history.read" if permission == "account.history.read"
+                         else "account.read", customer_ids=[acct.customer_id], shown={"account_id": acct.id})
     return acct
 
 
@@ -64,8 +75,11 @@ def require_customer(actor: Principal) -> None:
                         details={"role": actor.role})
 
 
-def customer_scope(actor: Principal, customer_id: int) -> None:
-    if not actor.is_staff and actor.customer_id != customer_id:
+def customer_scope(actor: Principal, customer_id: int, *, permission: str = "customer.read") -> None:
+    """A customer reaches only their own data (another's is "not found"); staff need ``permission``."""
+    if actor.is_staff:
+        actor.require(permission)
+    elif actor.customer_id != customer_id:
         raise NotFound("customer not found", details={"customer_id": customer_id})
 
 
@@ -74,7 +88,23 @@ def list_accounts(session: Session, actor: Principal, customer_id: int | None = 
     if cid is None:
         raise ValidationFailed("which customer?")
     customer_scope(actor, cid)
+    security.audit_reads(session, actor, action="accounts.read", customer_ids=[cid])
     return ledger.customer_accounts(session, cid)
+
+
+def view_transfer(session: Session, actor: Principal, transfer_id: int) -> dict:
+    """A transfer as its customers see it (either side; anyone else: "not found") or, with
+    ``account.history.read``, as staff see any transfer (the read audited for both sides' customers)."""
+    if actor.is_staff:
+        actor.require("account.history.read")
+    t = ledger.get_transfer(session, transfer_id)
+    owners = {a.customer_id for a in (session.get(Account, t["debit_account_id"]),
+                                      session.get(Account, t["credit_account_id"])) if a is not None}
+    if not actor.is_staff and actor.customer_id not in owners:
+        raise NotFound("transfer not found", details={"transfer_id": transfer_id})
+    security.audit_reads(session, actor, action="transfer.read", customer_ids=sorted(owners - {None}),
+                         shown={"transfer_id": transfer_id})
+    return t
 
 
 def idem_key(actor: Principal, key: str) -> str:
@@ -195,6 +225,7 @@ def limit_applies(src: Any, dst: Any) -> bool:
 
 def list_payees(session: Session, actor: Principal, customer_id: int) -> list[Payee]:
     customer_scope(actor, customer_id)
+    security.audit_reads(session, actor, action="payees.read", customer_ids=[customer_id])
     return list(session.scalars(select(Payee).where(Payee.customer_id == customer_id).order_by(Payee.name)))
 
 
@@ -349,6 +380,7 @@ def scheduling_warnings(session: Session, s: ScheduledTransfer, *, today: date |
 
 def list_scheduled(session: Session, actor: Principal, customer_id: int) -> list[ScheduledTransfer]:
     customer_scope(actor, customer_id)
+    security.audit_reads(session, actor, action="scheduled_transfers.read", customer_ids=[customer_id])
     return list(session.scalars(select(ScheduledTransfer).where(ScheduledTransfer.customer_id == customer_id)
                                 .order_by(ScheduledTransfer.id)))
 

@@ -26,11 +26,12 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.errors import ValidationFailed
 from smartbank.recommend.models import RecEvent, RecServed
+from smartbank.security import permissions
 from smartbank.security.service import Principal
 
 __all__ = ["REPORT_ROLES", "report"]
 
-REPORT_ROLES = ("marketer", "admin")
+REPORT_ROLES = permissions.roles_for("recommend.report")
 MAX_DAYS = 366
 
 

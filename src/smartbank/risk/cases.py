@@ -43,6 +43,7 @@ from smartbank.money import format_minor
 from smartbank.notifications import service as notifications
 from smartbank.payments import service as payments
 from smartbank.risk.models import ALERT_RESOLUTIONS, ALERT_STATUSES, RiskAlert, RiskAlertEvent, RiskDecision, RiskLabel
+from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.text import clean_text
@@ -52,7 +53,7 @@ __all__ = [
     "customer_notification_texts", "get_case", "open_alert", "priority_of", "queue", "resolve",
 ]
 
-OFFICER_ROLES = ("risk_officer",)  # and admin
+OFFICER_ROLES = permissions.roles_for("risk.alerts.manage")
 ACTIONS = ("release", "void", "reverse", "none")
 _DONE = {"release": "released", "void": "voided", "reverse": "reversed", "none": "none"}
 HIGH_SCORE = 0.8  # a model score at or above this makes an alert high priority
@@ -268,6 +269,8 @@ def get_case(session: Session, actor: Principal, alert_id: int, *, lang: str = "
     payments, decisions and notifications, the case events and the actions still open."""
     _require_officer(actor)
     alert = _load(session, alert_id)
+    security.audit_reads(session, actor, action="risk_case.read", customer_ids=[alert.customer_id],
+                         shown={"alert_id": alert.id})
     d = session.get(RiskDecision, alert.decision_id)
     state, transfer = _payment_state(session, alert.transfer_id)
     events = list(session.scalars(select(RiskAlertEvent).where(RiskAlertEvent.alert_id == alert.id)

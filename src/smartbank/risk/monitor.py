@@ -59,12 +59,13 @@ from smartbank.risk.models import (
     RiskRegisterEntry,
     RiskWarning,
 )
+from smartbank.security import permissions
 from smartbank.security.service import Principal, audit
 
 __all__ = ["METRICS", "METRIC_INFO", "MONITOR_READERS", "PSI_DRIFT", "PSI_WARNING", "SCORE_BINS", "acknowledge",
            "evaluate_kris", "kri_level", "list_kris", "list_warnings", "model_drift", "psi", "raise_warning", "run"]
 
-MONITOR_READERS = ("risk_officer",)  # and admin
+MONITOR_READERS = permissions.roles_for("risk.monitor.read")
 Metric = Callable[[Session, datetime, datetime], float | None]
 
 

@@ -66,6 +66,7 @@ from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.risk.context import CONTEXT, PAYMENT_FIELDS
 from smartbank.risk.features import FEATURE_NAMES, HISTORY_DAYS, TX_SCHEMA, build_features, load_transactions
 from smartbank.risk.models import RULE_ACTIONS, RULE_MODES, RiskRule
+from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -95,7 +96,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RULE_MANAGERS = ("risk_officer",)  # admin passes every role check
+RULE_MANAGERS = permissions.roles_for("risk.rules.manage")
 MAX_LENGTH = 1000
 MAX_NODES = 200
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")

@@ -7,6 +7,8 @@ import hmac
 import ipaddress
 import re
 import secrets
+from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
+from smartbank.security import permissions
 from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, LoginThrottle, User
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
 
@@ -44,6 +47,15 @@ class Principal:
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    def can(self, permission: str) -> bool:
+        """Whether this principal's role holds ``permission`` in the permission table."""
+        return permissions.allows(self.role, permission)
+
+    def require(self, permission: str) -> None:
+        if not permissions.allows(self.role, permission):
+            raise Forbidden("your role may not do this",
+                            details={"role": self.role, "needs": list(permissions.roles_for(permission))})
 
     def require_role(self, *roles: str) -> None:
         if self.role not in roles and self.role != "admin":
@@ -255,15 +267,37 @@ def expire_token_now(session: Session, token: str) -> None:
                     .values(expires_at=_now() - timedelta(seconds=1)))
 
 
+# the request being served, set by the API's request middleware (a log line and an audit record name it)
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
 def audit(session: Session, actor: Principal, *, action: str, object_type: str, object_id: Any,
           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
           request_id: str | None = None, note: str | None = None) -> AuditLog:
     entry = AuditLog(actor_user_id=actor.user_id or None, actor_role=actor.role, action=action,
                      object_type=object_type, object_id=None if object_id is None else str(object_id),
-                     before=before, after=after, request_id=request_id, note=note, at=_now())
+                     before=before, after=after, request_id=request_id or request_id_var.get(), note=note, at=_now())
     session.add(entry)
     session.flush()
     return entry
+
+
+def audit_reads(session: Session, actor: Principal, *, action: str, customer_ids: Iterable[int | None],
+                shown: dict[str, Any] | None = None, request_id: str | None = None) -> int:
+    """A staff member was shown customers' personal data: one record per customer (who, what, when), so
+    ``audit_trail(object_type="customer", object_id=...)`` answers "who looked at this customer". ``shown``
+    says what was disclosed (e.g. ``{"masked": true}`` or the account whose history it was). Customers reading
+    their own data are not recorded. Returns the number of records written."""
+    if not actor.is_staff:
+        return 0
+    ids = [c for c in dict.fromkeys(customer_ids) if c is not None]
+    rid, at = request_id or request_id_var.get(), _now()
+    session.add_all([AuditLog(actor_user_id=actor.user_id or None, actor_role=actor.role, action=action,
+                              object_type="customer", object_id=str(cid), after=shown, request_id=rid, at=at)
+                     for cid in ids])
+    if ids:
+        session.flush()
+    return len(ids)
 
 
 def audit_trail(session: Session, *, object_type: str | None = None, object_id: str | None = None,

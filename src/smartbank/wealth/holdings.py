@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.wealth import analytics, products
 from smartbank.wealth.models import UNIT, Holding, MoneyMarketIncome, WealthOrder, WealthProduct
@@ -86,6 +87,7 @@ def customer_holdings(session: Session, actor_or_customer_id: Principal | int, *
         cid = actor_or_customer_id
     else:
         cid = _reader_customer(actor_or_customer_id, customer_id)
+        security.audit_reads(session, actor_or_customer_id, action="holdings.read", customer_ids=[cid])
     d = day or today()
     rf = risk_free_rate(session)
     rows = session.execute(select(Holding, WealthProduct).join(WealthProduct, WealthProduct.id == Holding.product_id)

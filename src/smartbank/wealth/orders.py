@@ -54,6 +54,8 @@ from smartbank import clock
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.money import MAX_MINOR, round_minor
+from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.wealth import products, suitability
 from smartbank.wealth.models import Holding, MoneyMarketIncome, ProductNav, WealthOrder, WealthProduct
@@ -64,7 +66,7 @@ __all__ = ["ORDER_READERS", "SCALE", "accrue_income", "available_to_invest", "ca
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SCALE = 10**10  # fen * 10**10 / nav_micro = units_micro (1 unit at 1.000000 = 100 fen)
-ORDER_READERS = ("service_agent", "risk_officer")  # and admin
+ORDER_READERS = permissions.roles_for("wealth.orders.read")
 CASH_ACCOUNT_KINDS = ("demand", "savings")
 
 
@@ -561,6 +563,7 @@ def list_orders(session: Session, actor: Principal, customer_id: int | None = No
                 limit: int = 100) -> list[dict[str, Any]]:
     """A customer's orders, newest first (staff readers name the customer)."""
     cid = _reader_customer(actor, customer_id)
+    security.audit_reads(session, actor, action="wealth_orders.read", customer_ids=[cid])
     stmt = select(WealthOrder, WealthProduct).join(WealthProduct, WealthProduct.id == WealthOrder.product_id).where(
         WealthOrder.customer_id == cid)
     if status:
@@ -577,4 +580,6 @@ def get_order(session: Session, actor: Principal, order_id: int) -> dict[str, An
         actor.require_role(*ORDER_READERS)
     elif actor.customer_id is None or o.customer_id != actor.customer_id:
         raise NotFound("order not found", details={"order_id": order_id})
+    security.audit_reads(session, actor, action="wealth_order.read", customer_ids=[o.customer_id],
+                         shown={"order_id": o.id})
     return order_view(o, session.get(WealthProduct, o.product_id))

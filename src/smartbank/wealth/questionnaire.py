@@ -346,7 +346,7 @@ def status(session: Session, actor: Principal | int, *, now: datetime | None = N
 def publish(session: Session, actor: Principal, *, questions: list[dict[str, Any]], bands: list[dict[str, Any]],
             valid_days: int = DEFAULT_VALID_DAYS) -> RiskQuestionnaire:
     """Admins: a new questionnaire version, active from now on (older versions are kept, inactive)."""
-    if actor.role != "admin":
+    if not actor.can("wealth.questionnaire.publish"):
         raise Forbidden("only an administrator publishes a questionnaire", details={"role": actor.role})
     validate_definition(questions, bands, valid_days)
     version = int(session.scalar(select(func.coalesce(func.max(RiskQuestionnaire.version), 0))) or 0) + 1

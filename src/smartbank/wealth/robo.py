@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.errors import Forbidden, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.money import MAX_MINOR, format_minor
+from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.wealth import grades, holdings, orders, products, rules
@@ -93,7 +94,7 @@ REBALANCE_DAYS = 21  # the backtest refits about monthly
 MAX_HISTORY_DAYS = 3 * 252 + 1  # NAVs read per product (three years)
 DEFAULT_DRIFT_BAND = 0.05
 MIN_HORIZON, MAX_HORIZON = 1, 360
-ADVISERS = ("service_agent",)  # staff who may propose and read plans on a customer's behalf (and admin)
+ADVISERS = permissions.roles_for("wealth.advice")  # staff who propose and read plans on a customer's behalf
 _TOL = 1e-6
 
 
@@ -624,13 +625,17 @@ def plan_view(session: Session, plan: PortfolioPlan) -> dict[str, Any]:
 
 
 def get_plan(session: Session, actor: Principal, plan_id: int) -> dict[str, Any]:
-    return plan_view(session, _own_plan(session, actor, plan_id))
+    plan = _own_plan(session, actor, plan_id)
+    security.audit_reads(session, actor, action="robo_plan.read", customer_ids=[plan.customer_id],
+                         shown={"plan_id": plan.id})
+    return plan_view(session, plan)
 
 
 def list_plans(session: Session, actor: Principal, customer_id: int | None = None,
                limit: int = 50) -> list[dict[str, Any]]:
     """The customer's plans, newest first (without the backtest curves)."""
     cid = _customer(actor, customer_id)
+    security.audit_reads(session, actor, action="robo_plans.read", customer_ids=[cid])
     plans = session.scalars(select(PortfolioPlan).where(PortfolioPlan.customer_id == cid)
                             .order_by(PortfolioPlan.id.desc()).limit(limit))
     out = []
@@ -669,6 +674,8 @@ def drift(session: Session, actor: Principal, plan_id: int | None = None, *, cus
         if found is None:
             raise NotFound("no plan yet", details={"customer_id": cid})
         plan = found
+    security.audit_reads(session, actor, action="robo_drift.read", customer_ids=[plan.customer_id],
+                         shown={"plan_id": plan.id})
     prods = _products_by_code(session, list(plan.weights))
     book = holdings.customer_holdings(session, plan.customer_id, day=clock.local_date(now), with_analytics=False)
     held = {h["code"]: int(h["market_value_minor"]) for h in book["holdings"]}

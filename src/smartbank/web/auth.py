@@ -8,6 +8,7 @@ from fastapi import Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
+from smartbank.api.access import authorize
 from smartbank.api.deps import COOKIE as SESSION_COOKIE
 from smartbank.api.routers.auth import client_address, login
 from smartbank.customers.onboarding import Signup, sign_up
@@ -36,14 +37,17 @@ def customer_principal(request: Request) -> Principal:
     p = _principal(request)
     if p.is_staff or p.customer_id is None:
         raise NotAuthenticated("customers sign in here")
+    authorize(request, p)
     request.state.principal = p
     return p
 
 
 def staff_principal(request: Request) -> Principal:
+    """A signed-in staff member, admitted to this page by the permission table (403 otherwise)."""
     p = _principal(request)
     if not p.is_staff:
         raise NotAuthenticated("staff sign in here")
+    authorize(request, p)
     request.state.principal = p
     return p
 

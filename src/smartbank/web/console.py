@@ -3,7 +3,7 @@ customer page (accounts and recent history) and account freeze/unfreeze (audited
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -14,6 +14,7 @@ from smartbank.backoffice import service as backoffice
 from smartbank.customers import service as customers
 from smartbank.errors import Forbidden, SmartbankError
 from smartbank.payments import service as payments
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.statements import service as statements
 from smartbank.web import forms, views
@@ -25,12 +26,10 @@ from smartbank.web.routing import web_router
 
 router = web_router(prefix="/console")
 
-# Marketers work on segments, not on individual customers' records.
-CUSTOMER_VIEWERS = ("teller", "service_agent", "risk_officer", "loan_officer")
-STATUS_CHANGERS = backoffice.ACCOUNT_ADMINS  # teller, risk_officer (and admin)
-
+# Who sees these pages, and who may freeze an account, is the permission table's (customer.search,
+# customer.read, account.status): marketers work on segments, not on individual customers' records.
 register_console_page("/console", "nav.console.home", order=0)
-register_console_page("/console/customers", "nav.console.customers", roles=CUSTOMER_VIEWERS, order=10)
+register_console_page("/console/customers", "nav.console.customers", order=10)
 
 
 def require_page(actor: Principal, path: str) -> None:
@@ -40,7 +39,7 @@ def require_page(actor: Principal, path: str) -> None:
 
 
 def can_change_status(actor: Principal) -> bool:
-    return actor.role in STATUS_CHANGERS or actor.role == "admin"
+    return actor.can("account.status")
 
 
 @router.get("")
@@ -48,21 +47,12 @@ def console_home(request: Request, actor: Staff) -> Response:
     return render(request, "console/home.html")
 
 
-def _customer(c, *, full: bool = False) -> dict[str, Any]:
-    out = {"id": c.id, "number": c.number, "name": c.name, "kind": c.kind, "phone": c.phone, "status": c.status,
-           "kyc_status": c.kyc_status, "risk_level": c.risk_level}
-    if full:
-        out.update(id_type=c.id_type, id_number=c.id_number, email=c.email, city=c.city,
-                   daily_limit_minor=c.daily_limit_minor, birth_date=c.birth_date)
-    return out
-
-
 @router.get("/customers")
 def customer_search(request: Request, actor: Staff, q: str = "") -> Response:
+    """Search (masked and audited like the API's: :func:`customers.find_customers`)."""
     require_page(actor, "/console/customers")
     q = q.strip()[:64]
-    results = db.run_in_transaction(lambda s: [_customer(c) for c in customers.search_customers(s, q, limit=50)]) \
-        if q else None
+    results = db.run_in_transaction(lambda s: customers.find_customers(s, actor, q, limit=50)) if q else None
     return render(request, "console/search.html", q=q, results=results)
 
 
@@ -71,12 +61,16 @@ def _customer_page(request: Request, actor: Principal, customer_id: int, *, erro
     require_page(actor, "/console/customers")
 
     def work(s):
-        c = _customer(customers.get_customer(s, customer_id), full=True)
+        c = customers.view_customer(s, actor, customer_id)  # masked for a role without customer.pii.read
+        history = actor.can("account.history.read")
         accounts = []
         for a in payments.list_accounts(s, actor, customer_id):
             v = views.account(a)
-            v["recent"] = statements.history(s, a, statements.HistoryFilter(limit=10))["items"]
+            v["recent"] = statements.history(s, a, statements.HistoryFilter(limit=10))["items"] if history else []
             accounts.append(v)
+        if history and accounts:
+            security.audit_reads(s, actor, action="account.history.read", customer_ids=[customer_id],
+                                 shown={"accounts": [a["id"] for a in accounts], "recent": 10})
         return c, accounts
 
     customer, accounts = db.run_in_transaction(work)

@@ -5,14 +5,17 @@ Later modules add pages without touching the shell::
     from smartbank.web.nav import register_console_page
     register_console_page("/console/loans", "nav.console.loans", roles=("loan_officer",))
 
-``roles=None`` means every staff role (console) or every customer (portal); ``admin`` always sees
-every console page. A page's label is a message-catalog key (see :mod:`smartbank.web.i18n`).
+Who sees a page in the navigation is who may open it: the permission table's entry for ``GET <path>``
+(:data:`smartbank.security.permissions.ROUTES`). ``roles`` is only for a page the table does not know
+(``None``: every staff role on the console, every customer on the portal; ``admin`` sees every such console
+page). A page's label is a message-catalog key (see :mod:`smartbank.web.i18n`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from smartbank.security import permissions
 from smartbank.security.service import Principal
 
 
@@ -26,6 +29,10 @@ class NavItem:
     def allows(self, principal: Principal | None) -> bool:
         if principal is None:
             return False
+        access = permissions.route_access("GET", self.path)
+        if access is not None:
+            roles = permissions.route_roles(access)
+            return roles is None or principal.role in roles
         return self.roles is None or principal.role in self.roles or principal.role == "admin"
 
 

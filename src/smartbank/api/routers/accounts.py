@@ -14,6 +14,7 @@ from smartbank.statements import service as statements
 
 router = APIRouter(tags=["accounts"])
 AmountFilter = Annotated[int | None, Query(ge=0, le=MAX_MINOR)]
+HISTORY = "account.history.read"  # staff reading any customer's transactions and statements (audited)
 
 
 @router.get("/accounts", response_model=list[AccountOut])
@@ -41,7 +42,8 @@ def history(
     limit: int = Query(50, ge=1, le=500),
 ) -> HistoryOut:
     f = _filter(date_from, date_to, kind, min_amount_minor, max_amount_minor, counterparty, q, cursor, limit)
-    return uow(lambda s: HistoryOut(**statements.history(s, payments.owned_account(s, actor, account_id), f)))
+    return uow(lambda s: HistoryOut(**statements.history(
+        s, payments.owned_account(s, actor, account_id, permission=HISTORY), f)))
 
 
 @router.get("/accounts/{account_id}/transactions.csv", response_class=Response)
@@ -52,7 +54,8 @@ def history_csv(
     q: str | None = Query(None, max_length=64),
 ) -> Response:
     f = _filter(date_from, date_to, kind, min_amount_minor, max_amount_minor, counterparty, q, None, 500)
-    body = uow(lambda s: statements.export_csv(s, payments.owned_account(s, actor, account_id), f))
+    body = uow(lambda s: statements.export_csv(
+        s, payments.owned_account(s, actor, account_id, permission=HISTORY), f))
     return Response("\ufeff" + body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="transactions-{account_id}.csv"'})
 
@@ -60,7 +63,7 @@ def history_csv(
 @router.get("/accounts/{account_id}/statements/{year}/{month}", response_class=Response)
 def statement(account_id: PathId, year: int, month: int, actor: Actor) -> Response:
     def work(s):
-        a = payments.owned_account(s, actor, account_id)
+        a = payments.owned_account(s, actor, account_id, permission=HISTORY)
         owner = customers.get_customer(s, a.customer_id).name if a.customer_id else "smartbank"
         return statements.statement_pdf(s, a, owner, year, month)
 

@@ -34,32 +34,36 @@ def _replay_status(res, response: Response) -> TransferOut:
     return TransferOut.of(res.transfer)
 
 
+def _customer_out(c, actor) -> CustomerOut:
+    """A customer record returned by a staff operation, masked for a role without ``customer.pii.read``."""
+    return CustomerOut.model_validate(customers.customer_record(c, masked=customers.masked_for(actor)))
+
+
 @router.get("/customers", response_model=list[CustomerOut])
 def search_customers(actor: Actor, q: str = Query("", max_length=64), limit: int = Query(50, ge=1, le=200)):
-    actor.require_staff()
-    return uow(lambda s: [CustomerOut.model_validate(c) for c in customers.search_customers(s, q, limit=limit)])
+    """Staff search. Identity details are masked for a role without ``customer.pii.read``; every customer
+    listed is recorded in the audit log as read by the caller."""
+    return uow(lambda s: [CustomerOut.model_validate(c) for c in customers.find_customers(s, actor, q, limit=limit)])
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
 def get_customer(customer_id: PathId, actor: Actor) -> CustomerOut:
-    from smartbank.payments.service import customer_scope
-
-    customer_scope(actor, customer_id)
-    return uow(lambda s: CustomerOut.model_validate(customers.get_customer(s, customer_id)))
+    """A customer's own record, or (staff) any record, masked and audited as for the search."""
+    return uow(lambda s: CustomerOut.model_validate(customers.view_customer(s, actor, customer_id)))
 
 
 @router.post("/customers", response_model=CustomerOut, status_code=201)
 def create_customer(body: CustomerIn, actor: Actor, request: Request) -> CustomerOut:
     cmd = customers.CustomerCreate(**body.model_dump(exclude={"document_checked"}))
-    return uow(lambda s: CustomerOut.model_validate(backoffice.create_customer(
-        s, actor, cmd, document_checked=body.document_checked, rid=request_id(request))))
+    return uow(lambda s: _customer_out(backoffice.create_customer(
+        s, actor, cmd, document_checked=body.document_checked, rid=request_id(request)), actor))
 
 
 @router.post("/customers/{customer_id}/kyc", response_model=CustomerOut)
 def verify_identity(customer_id: PathId, body: KycIn, actor: Actor, request: Request) -> CustomerOut:
     """A teller's identity verification (the original document examined with its holder) or rejection."""
-    return uow(lambda s: CustomerOut.model_validate(backoffice.verify_identity(
-        s, actor, customer_id, outcome=body.outcome, note=body.note, rid=request_id(request))))
+    return uow(lambda s: _customer_out(backoffice.verify_identity(
+        s, actor, customer_id, outcome=body.outcome, note=body.note, rid=request_id(request)), actor))
 
 
 @router.post("/customers/{customer_id}/accounts", response_model=AccountOut, status_code=201)
@@ -72,8 +76,8 @@ def open_account(customer_id: PathId, body: OpenAccountIn, actor: Actor, request
 
 @router.put("/customers/{customer_id}/daily-limit", response_model=CustomerOut)
 def set_daily_limit(customer_id: PathId, body: DailyLimitIn, actor: Actor, request: Request) -> CustomerOut:
-    return uow(lambda s: CustomerOut.model_validate(backoffice.set_daily_limit(
-        s, actor, customer_id, body.daily_limit_minor, rid=request_id(request))))
+    return uow(lambda s: _customer_out(backoffice.set_daily_limit(
+        s, actor, customer_id, body.daily_limit_minor, rid=request_id(request)), actor))
 
 
 def _status(account_id: int, status: str, body: StatusIn, actor, request) -> AccountOut:
@@ -153,12 +157,12 @@ def create_user(body: UserIn, actor: Actor, request: Request) -> dict:
 @router.get("/audit", response_model=list[AuditOut])
 def audit_log(actor: Actor, object_type: str | None = Query(None, max_length=64),
               object_id: str | None = Query(None, max_length=64), limit: int = Query(200, ge=1, le=1000)):
-    actor.require_role("admin")
+    actor.require("audit.read")
     return uow(lambda s: [AuditOut.model_validate(a) for a in security.audit_trail(
         s, object_type=object_type, object_id=object_id, limit=limit)])
 
 
 @router.get("/ledger/verify")
 def verify(actor: Actor) -> dict:
-    actor.require_role("admin")
+    actor.require("ledger.verify")
     return uow(lambda s: journal.verify(s).as_dict())

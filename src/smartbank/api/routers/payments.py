@@ -18,9 +18,7 @@ from smartbank.api.schemas import (
     TransferIn,
     TransferOut,
 )
-from smartbank.errors import NotFound, SmartbankError, ValidationFailed
-from smartbank.ledger import service as ledger
-from smartbank.ledger.models import Account
+from smartbank.errors import SmartbankError, ValidationFailed
 from smartbank.payments import service as payments
 
 router = APIRouter(tags=["payments"])
@@ -75,16 +73,7 @@ def create_transfer(body: TransferIn, request: Request,
 
 @router.get("/transfers/{transfer_id}", response_model=TransferOut)
 def get_transfer(transfer_id: PathId, actor: Actor) -> TransferOut:
-    def work(s):
-        t = ledger.get_transfer(s, transfer_id)
-        if not actor.is_staff:
-            owners = {s.get(Account, t["debit_account_id"]).customer_id,
-                      s.get(Account, t["credit_account_id"]).customer_id}
-            if actor.customer_id not in owners:
-                raise NotFound("transfer not found", details={"transfer_id": transfer_id})
-        return TransferOut.of(t)
-
-    return uow(work)
+    return uow(lambda s: TransferOut.of(payments.view_transfer(s, actor, transfer_id)))
 
 
 @router.get("/payees", response_model=list[PayeeOut])

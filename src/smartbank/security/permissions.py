@@ -1,0 +1,399 @@
+"""The one permission table of the platform: who may do what, and what each API operation and web page needs.
+
+:data:`PERMISSIONS` names every permission and the roles that hold it. An administrator holds a permission
+only where it is listed: ``admin`` runs the platform, it is not a customer-data role, so it does not hold
+``customer.pii.read`` or ``customer.kyc.verify``. The domain services check these permissions (their role
+constants are read from this table), the API and the web pages check :data:`ROUTES` before an operation
+runs (:mod:`smartbank.api.access`), and the command line acts through the same services.
+
+:data:`ROUTES` gives every API operation and web route (``"METHOD /path/template"``) what it needs:
+:data:`PUBLIC` (anyone, signed in or not), :data:`SIGNED_IN` (anyone signed in), :data:`STAFF` (any bank
+staff member), or a tuple of permissions of which the caller needs one. ``self.service`` is the customer's
+own banking; the services then keep a customer to their own objects. An operation without an entry is
+refused, and ``tests/security/test_permission_matrix.py`` fails until it has one.
+"""
+
+from __future__ import annotations
+
+from smartbank.security.models import ROLES, STAFF_ROLES
+
+__all__ = ["PERMISSIONS", "PUBLIC", "ROUTES", "SIGNED_IN", "STAFF", "allows", "roles_for", "route_access",
+           "route_roles"]
+
+T, L, R, M, A, ADMIN = "teller", "loan_officer", "risk_officer", "marketer", "service_agent", "admin"
+
+PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
+    # a customer's own banking (their accounts, payments, loans, investments, assistant)
+    "self.service": ("customer",),
+    # customers' records and money. A marketer works on segments and tags, never on a named customer's record
+    "customer.search": (T, A, R, L, ADMIN),
+    "customer.read": (T, A, R, L, ADMIN),  # one customer's record (masked), accounts, payees, standing orders
+    "customer.pii.read": (T, R),  # identity number, phone, e-mail, birth date and income unmasked
+    "account.history.read": (T, A, R, L, ADMIN),  # any customer's transactions, statements, transfers
+    "customer.create": (T, ADMIN),
+    "customer.kyc.verify": (T,),  # the original document examined with its holder: a counter task
+    "customer.limit.set": (T, R, ADMIN),
+    "account.open": (T, ADMIN),
+    "account.status": (T, R, ADMIN),  # freeze, unfreeze, close
+    "cash.handle": (T, ADMIN),
+    "hold.manage": (T, R, ADMIN),
+    "transfer.reverse": (R, ADMIN),
+    "user.manage": (ADMIN,),
+    "audit.read": (ADMIN,),
+    "ledger.verify": (ADMIN,),
+    # customer insight
+    "insight.profiles.read": (M, A, R, ADMIN),
+    "insight.tags.manage": (M, ADMIN),
+    # risk
+    "risk.rules.manage": (R, ADMIN),
+    "risk.alerts.manage": (R, ADMIN),
+    "risk.limits.manage": (R, ADMIN),
+    "risk.register.manage": (R, ADMIN),
+    "risk.monitor.read": (R, ADMIN),
+    # lending
+    "lending.products.manage": (ADMIN,),
+    "lending.rates.set": (ADMIN,),  # the reference rate is published centrally, not set by a loan officer
+    "lending.applications.read": (L, ADMIN),
+    "lending.review": (L, ADMIN),
+    "lending.book.read": (L, R, ADMIN),
+    "lending.models.read": (L, R, ADMIN),
+    "lending.writeoff": (R, ADMIN),  # write-offs and collections on written-off loans
+    "lending.blacklist.manage": (R, ADMIN),
+    # wealth
+    "wealth.products.manage": (M, ADMIN),
+    "wealth.questionnaire.publish": (ADMIN,),
+    "wealth.orders.read": (A, R, ADMIN),  # any customer's orders and holdings
+    "wealth.suitability.read": (R, ADMIN),
+    "wealth.advice": (A, ADMIN),  # propose and read robo-advice plans on a customer's behalf
+    # recommendations
+    "recommend.report": (M, ADMIN),
+    "recommend.items.manage": (M, ADMIN),
+    "recommend.sync": (M, ADMIN),
+    # assistant
+    "assistant.handoff": (A, ADMIN),
+    "assistant.faq.manage": (A, ADMIN),
+    "assistant.analytics.read": (A, M, ADMIN),
+}.items()}
+
+PUBLIC = ("public",)
+SIGNED_IN = ("signed_in",)
+STAFF = ("staff",)
+_SELF = ("self.service",)
+
+
+def _self_or(*permissions: str) -> tuple[str, ...]:
+    return ("self.service", *permissions)
+
+
+ROUTES: dict[str, tuple[str, ...]] = {
+    # --- system and documentation ---------------------------------------------------------------------
+    "GET /healthz": PUBLIC,
+    "GET /readyz": PUBLIC,
+    "GET /metrics": PUBLIC,
+    "GET /docs": PUBLIC,
+    "GET /docs/oauth2-redirect": PUBLIC,
+    "GET /api/v1/openapi.json": PUBLIC,
+    # --- API: sign-in ---------------------------------------------------------------------------------
+    "POST /api/v1/auth/login": PUBLIC,
+    "POST /api/v1/auth/signup": PUBLIC,
+    "POST /api/v1/auth/logout": SIGNED_IN,
+    "GET /api/v1/auth/me": SIGNED_IN,
+    # --- API: accounts and payments ------------------------------------------------------------------
+    "GET /api/v1/accounts": _self_or("customer.read"),
+    "GET /api/v1/accounts/{account_id}": _self_or("customer.read"),
+    "GET /api/v1/accounts/{account_id}/transactions": _self_or("account.history.read"),
+    "GET /api/v1/accounts/{account_id}/transactions.csv": _self_or("account.history.read"),
+    "GET /api/v1/accounts/{account_id}/statements/{year}/{month}": _self_or("account.history.read"),
+    "POST /api/v1/transfers": _SELF,
+    "GET /api/v1/transfers/{transfer_id}": _self_or("account.history.read"),
+    "GET /api/v1/payees": _self_or("customer.read"),
+    "POST /api/v1/payees": _SELF,
+    "DELETE /api/v1/payees/{payee_id}": _SELF,
+    "GET /api/v1/scheduled-transfers": _self_or("customer.read"),
+    "POST /api/v1/scheduled-transfers": _SELF,
+    "DELETE /api/v1/scheduled-transfers/{scheduled_id}": _SELF,
+    "GET /api/v1/billers": SIGNED_IN,
+    "GET /api/v1/billers/{code}/bills": SIGNED_IN,
+    "POST /api/v1/bill-payments": _SELF,
+    "POST /api/v1/top-ups": _SELF,
+    # --- API: back office ----------------------------------------------------------------------------
+    "GET /api/v1/customers": ("customer.search",),
+    "GET /api/v1/customers/{customer_id}": _self_or("customer.read"),
+    "POST /api/v1/customers": ("customer.create",),
+    "POST /api/v1/customers/{customer_id}/kyc": ("customer.kyc.verify",),
+    "POST /api/v1/customers/{customer_id}/accounts": ("account.open",),
+    "PUT /api/v1/customers/{customer_id}/daily-limit": ("customer.limit.set",),
+    "POST /api/v1/accounts/{account_id}/freeze": ("account.status",),
+    "POST /api/v1/accounts/{account_id}/unfreeze": ("account.status",),
+    "POST /api/v1/accounts/{account_id}/close": ("account.status",),
+    "POST /api/v1/cash/deposits": ("cash.handle",),
+    "POST /api/v1/cash/withdrawals": ("cash.handle",),
+    "POST /api/v1/holds": ("hold.manage",),
+    "POST /api/v1/holds/{transfer_id}/post": ("hold.manage",),
+    "POST /api/v1/holds/{transfer_id}/void": ("hold.manage",),
+    "POST /api/v1/transfers/{transfer_id}/reverse": ("transfer.reverse",),
+    "POST /api/v1/users": ("user.manage",),
+    "GET /api/v1/audit": ("audit.read",),
+    "GET /api/v1/ledger/verify": ("ledger.verify",),
+    # --- API: customer insight -----------------------------------------------------------------------
+    "GET /api/v1/insight/customers/{customer_id}": _self_or("insight.profiles.read"),
+    "GET /api/v1/insight/me": _SELF,
+    "GET /api/v1/insight/features": SIGNED_IN,
+    "GET /api/v1/insight/tags": ("insight.profiles.read",),
+    "POST /api/v1/insight/tags": ("insight.tags.manage",),
+    "POST /api/v1/insight/tags/test": ("insight.tags.manage",),
+    "GET /api/v1/insight/tags/{code}": ("insight.profiles.read",),
+    "PUT /api/v1/insight/tags/{code}": ("insight.tags.manage",),
+    "POST /api/v1/insight/tags/{code}/retire": ("insight.tags.manage",),
+    "GET /api/v1/insight/segments": ("insight.profiles.read",),
+    # --- API: risk -----------------------------------------------------------------------------------
+    "GET /api/v1/risk/rules": ("risk.rules.manage",),
+    "POST /api/v1/risk/rules": ("risk.rules.manage",),
+    "POST /api/v1/risk/rules/test": ("risk.rules.manage",),
+    "GET /api/v1/risk/rules/stats": ("risk.rules.manage",),
+    "GET /api/v1/risk/rules/{code}": ("risk.rules.manage",),
+    "PUT /api/v1/risk/rules/{code}": ("risk.rules.manage",),
+    "POST /api/v1/risk/rules/{code}/mode": ("risk.rules.manage",),
+    "GET /api/v1/risk/alerts": ("risk.alerts.manage",),
+    "GET /api/v1/risk/alerts/{alert_id}": ("risk.alerts.manage",),
+    "POST /api/v1/risk/alerts/{alert_id}/assign": ("risk.alerts.manage",),
+    "POST /api/v1/risk/alerts/{alert_id}/notes": ("risk.alerts.manage",),
+    "POST /api/v1/risk/alerts/{alert_id}/resolve": ("risk.alerts.manage",),
+    "GET /api/v1/risk/limits": ("risk.limits.manage",),
+    "POST /api/v1/risk/limits": ("risk.limits.manage",),
+    "GET /api/v1/risk/limits/breaches": ("risk.limits.manage",),
+    "GET /api/v1/risk/limits/{limit_id}": ("risk.limits.manage",),
+    "PATCH /api/v1/risk/limits/{limit_id}": ("risk.limits.manage",),
+    "GET /api/v1/risk/register": ("risk.register.manage",),
+    "POST /api/v1/risk/register": ("risk.register.manage",),
+    "GET /api/v1/risk/register/{entry_id}": ("risk.register.manage",),
+    "PATCH /api/v1/risk/register/{entry_id}": ("risk.register.manage",),
+    "GET /api/v1/risk/matrix": ("risk.register.manage",),
+    "GET /api/v1/risk/kris": ("risk.monitor.read",),
+    "GET /api/v1/risk/warnings": ("risk.monitor.read",),
+    "POST /api/v1/risk/warnings/{warning_id}/ack": ("risk.monitor.read",),
+    "GET /api/v1/risk/model-monitor": ("risk.monitor.read",),
+    "GET /api/v1/risk/dashboard": ("risk.monitor.read",),
+    # --- API: notifications --------------------------------------------------------------------------
+    "GET /api/v1/notifications": _SELF,
+    "POST /api/v1/notifications/read": _SELF,
+    "POST /api/v1/notifications/{notification_id}/read": _SELF,
+    # --- API: lending --------------------------------------------------------------------------------
+    "GET /api/v1/lending/products": SIGNED_IN,
+    "POST /api/v1/lending/products": ("lending.products.manage",),
+    "PATCH /api/v1/lending/products/{code}": ("lending.products.manage",),
+    "GET /api/v1/lending/rates": SIGNED_IN,
+    "POST /api/v1/lending/rates": ("lending.rates.set",),
+    "GET /api/v1/lending/quote": SIGNED_IN,
+    "GET /api/v1/lending/applications/prefill": _SELF,
+    "POST /api/v1/lending/applications": _SELF,
+    "GET /api/v1/lending/applications": _self_or("lending.applications.read"),
+    "GET /api/v1/lending/applications/{application_id}": _self_or("lending.applications.read"),
+    "POST /api/v1/lending/applications/{application_id}/accept": _SELF,
+    "POST /api/v1/lending/applications/{application_id}/withdraw": _SELF,
+    "GET /api/v1/lending/reviews": ("lending.review",),
+    "GET /api/v1/lending/reviews/{application_id}": ("lending.review",),
+    "POST /api/v1/lending/reviews/{application_id}/claim": ("lending.review",),
+    "POST /api/v1/lending/reviews/{application_id}/notes": ("lending.review",),
+    "POST /api/v1/lending/reviews/{application_id}/decision": ("lending.review",),
+    "GET /api/v1/lending/loans": _self_or("lending.book.read"),
+    "GET /api/v1/lending/loans/{loan_id}": _self_or("lending.book.read"),
+    "GET /api/v1/lending/loans/{loan_id}/schedule": _self_or("lending.book.read"),
+    "POST /api/v1/lending/loans/{loan_id}/repayments": _SELF,
+    "POST /api/v1/lending/loans/{loan_id}/write-off": ("lending.writeoff",),
+    "POST /api/v1/lending/loans/{loan_id}/collections": ("lending.writeoff",),
+    "GET /api/v1/lending/book": ("lending.book.read",),
+    "GET /api/v1/lending/book/summary": ("lending.book.read",),
+    # --- API: wealth ---------------------------------------------------------------------------------
+    "GET /api/v1/wealth/questionnaire": SIGNED_IN,
+    "POST /api/v1/wealth/questionnaires": ("wealth.questionnaire.publish",),
+    "POST /api/v1/wealth/assessments": _SELF,
+    "GET /api/v1/wealth/assessment": _SELF,
+    "GET /api/v1/wealth/products": SIGNED_IN,
+    "POST /api/v1/wealth/products": ("wealth.products.manage",),
+    "GET /api/v1/wealth/products/{code}": SIGNED_IN,
+    "PATCH /api/v1/wealth/products/{code}": ("wealth.products.manage",),
+    "POST /api/v1/wealth/products/{code}/close": ("wealth.products.manage",),
+    "GET /api/v1/wealth/products/{code}/navs": SIGNED_IN,
+    "POST /api/v1/wealth/products/{code}/navs": ("wealth.products.manage",),
+    "POST /api/v1/wealth/orders/purchase": _SELF,
+    "POST /api/v1/wealth/orders/redeem": _SELF,
+    "GET /api/v1/wealth/orders": _self_or("wealth.orders.read"),
+    "GET /api/v1/wealth/orders/{order_id}": _self_or("wealth.orders.read"),
+    "POST /api/v1/wealth/orders/{order_id}/cancel": _SELF,
+    "GET /api/v1/wealth/holdings": _self_or("wealth.orders.read"),
+    "GET /api/v1/wealth/suitability-checks": ("wealth.suitability.read",),
+    "POST /api/v1/wealth/robo/plans": _self_or("wealth.advice"),
+    "GET /api/v1/wealth/robo/plans": _self_or("wealth.advice"),
+    "GET /api/v1/wealth/robo/plans/{plan_id}": _self_or("wealth.advice"),
+    "GET /api/v1/wealth/robo/plans/{plan_id}/drift": _self_or("wealth.advice"),
+    "POST /api/v1/wealth/robo/plans/{plan_id}/follow": _SELF,
+    # --- API: recommendations ------------------------------------------------------------------------
+    "GET /api/v1/recommendations": _SELF,
+    "POST /api/v1/recommendations/events": _SELF,
+    "GET /api/v1/recommendations/report": ("recommend.report",),
+    # --- API: assistant ------------------------------------------------------------------------------
+    "POST /api/v1/assistant/messages": _SELF,
+    "GET /api/v1/assistant/conversations": _SELF,
+    "GET /api/v1/assistant/conversations/{conversation_id}": _SELF,
+    "POST /api/v1/assistant/conversations/{conversation_id}/rating": _SELF,
+    "GET /api/v1/assistant/faq": ("assistant.faq.manage",),
+    "POST /api/v1/assistant/faq": ("assistant.faq.manage",),
+    "POST /api/v1/assistant/faq/test": ("assistant.faq.manage",),
+    "GET /api/v1/assistant/faq/{entry_id}": ("assistant.faq.manage",),
+    "PATCH /api/v1/assistant/faq/{entry_id}": ("assistant.faq.manage",),
+    "POST /api/v1/assistant/faq/{entry_id}/active": ("assistant.faq.manage",),
+    "GET /api/v1/assistant/agent/queue": ("assistant.handoff",),
+    "GET /api/v1/assistant/agent/conversations/{conversation_id}": ("assistant.handoff",),
+    "POST /api/v1/assistant/agent/conversations/{conversation_id}/claim": ("assistant.handoff",),
+    "POST /api/v1/assistant/agent/conversations/{conversation_id}/messages": ("assistant.handoff",),
+    "POST /api/v1/assistant/agent/conversations/{conversation_id}/close": ("assistant.handoff",),
+    "GET /api/v1/assistant/agent/analytics": ("assistant.analytics.read",),
+    # --- web: sign-in and preferences ----------------------------------------------------------------
+    "GET /static": PUBLIC,  # the stylesheet and scripts (a mount)
+    "GET /login": PUBLIC,
+    "POST /login": PUBLIC,
+    "GET /console/login": PUBLIC,
+    "POST /console/login": PUBLIC,
+    "POST /logout": PUBLIC,  # ends the browser's session if it has one
+    "POST /console/logout": PUBLIC,
+    "GET /signup": PUBLIC,
+    "POST /signup": PUBLIC,
+    "GET /prefs/lang/{lang}": PUBLIC,
+    "GET /prefs/elder/{state}": PUBLIC,
+    # --- web: the customer portal --------------------------------------------------------------------
+    "GET /": _SELF,
+    "GET /accounts/{account_id}": _SELF,
+    "GET /accounts/{account_id}/transactions.csv": _SELF,
+    "GET /accounts/{account_id}/statement": _SELF,
+    "GET /transfers/{transfer_id}": _SELF,
+    "GET /transfer": _SELF,
+    "GET /transfer/confirm": PUBLIC,  # a bare redirect back to the transfer form
+    "POST /transfer/confirm": _SELF,
+    "POST /transfer/edit": _SELF,
+    "POST /transfer/submit": _SELF,
+    "GET /payees": _SELF,
+    "POST /payees": _SELF,
+    "POST /payees/{payee_id}/delete": _SELF,
+    "GET /scheduled": _SELF,
+    "POST /scheduled": _SELF,
+    "POST /scheduled/{scheduled_id}/cancel": _SELF,
+    "GET /bills": _SELF,
+    "GET /bills/{code}": _SELF,
+    "POST /bills/pay": _SELF,
+    "GET /topup": _SELF,
+    "POST /topup": _SELF,
+    "GET /insights": _SELF,
+    "GET /notifications": _SELF,
+    "GET /loans/apply": _SELF,
+    "POST /loans/apply": _SELF,
+    "GET /loans/applications/{application_id}": _SELF,
+    "POST /loans/applications/{application_id}/accept": _SELF,
+    "POST /loans/applications/{application_id}/withdraw": _SELF,
+    "GET /loans": _SELF,
+    "GET /loans/{loan_id}": _SELF,
+    "POST /loans/{loan_id}/repay": _SELF,
+    "POST /loans/{loan_id}/early": _SELF,
+    "GET /wealth": _SELF,
+    "GET /wealth/assessment": _SELF,
+    "POST /wealth/assessment": _SELF,
+    "GET /wealth/products": _SELF,
+    "GET /wealth/products/{code}": _SELF,
+    "POST /wealth/products/{code}/buy": _SELF,
+    "POST /wealth/redeem": _SELF,
+    "POST /wealth/orders/{order_id}/cancel": _SELF,
+    "GET /wealth/robo": _SELF,
+    "POST /wealth/robo": _SELF,
+    "POST /wealth/robo/{plan_id}/follow": _SELF,
+    "GET /for-you": _SELF,
+    "POST /for-you/click": _SELF,
+    "POST /for-you/dismiss": _SELF,
+    "GET /assistant": _SELF,
+    "POST /assistant": _SELF,
+    "GET /assistant/{conversation_id}/messages": _SELF,
+    "POST /assistant/{conversation_id}/rating": _SELF,
+    # --- web: the operator console -------------------------------------------------------------------
+    "GET /console": STAFF,
+    "GET /console/customers": ("customer.search",),
+    "GET /console/customers/{customer_id}": ("customer.read",),
+    "POST /console/accounts/{account_id}/status": ("account.status",),
+    "GET /console/insight/customers": ("insight.profiles.read",),
+    "GET /console/insight/customers/{customer_id}": ("insight.profiles.read",),
+    "GET /console/insight/tags": ("insight.tags.manage",),
+    "GET /console/insight/tags/{code}": ("insight.tags.manage",),
+    "POST /console/insight/tags": ("insight.tags.manage",),
+    "POST /console/insight/tags/{code}/retire": ("insight.tags.manage",),
+    "GET /console/insight/segments": ("insight.profiles.read",),
+    "GET /console/risk/rules": ("risk.rules.manage",),
+    "GET /console/risk/rules/{code}": ("risk.rules.manage",),
+    "POST /console/risk/rules": ("risk.rules.manage",),
+    "POST /console/risk/rules/{code}/mode": ("risk.rules.manage",),
+    "GET /console/risk/alerts": ("risk.alerts.manage",),
+    "GET /console/risk/alerts/{alert_id}": ("risk.alerts.manage",),
+    "POST /console/risk/alerts/{alert_id}/assign": ("risk.alerts.manage",),
+    "POST /console/risk/alerts/{alert_id}/note": ("risk.alerts.manage",),
+    "POST /console/risk/alerts/{alert_id}/resolve": ("risk.alerts.manage",),
+    "GET /console/risk": ("risk.monitor.read",),
+    "POST /console/risk/warnings/{warning_id}/ack": ("risk.monitor.read",),
+    "POST /console/risk/run": ("risk.monitor.read",),
+    "GET /console/risk/limits": ("risk.limits.manage",),
+    "POST /console/risk/limits": ("risk.limits.manage",),
+    "POST /console/risk/limits/{limit_id}": ("risk.limits.manage",),
+    "POST /console/risk/limits/{limit_id}/deactivate": ("risk.limits.manage",),
+    "GET /console/risk/register": ("risk.register.manage",),
+    "GET /console/risk/register/{entry_id}": ("risk.register.manage",),
+    "POST /console/risk/register": ("risk.register.manage",),
+    "GET /console/lending/reviews": ("lending.review",),
+    "GET /console/lending/reviews/{app_id}": ("lending.review",),
+    "POST /console/lending/reviews/{app_id}/claim": ("lending.review",),
+    "POST /console/lending/reviews/{app_id}/note": ("lending.review",),
+    "POST /console/lending/reviews/{app_id}/decision": ("lending.review",),
+    "GET /console/lending/products": ("lending.review",),
+    "GET /console/lending/book": ("lending.book.read",),
+    "GET /console/lending/book/{loan_id}": ("lending.book.read",),
+    "POST /console/lending/book/{loan_id}/write-off": ("lending.writeoff",),
+    "POST /console/lending/book/{loan_id}/collections": ("lending.writeoff",),
+    "GET /console/lending/models": ("lending.models.read",),
+    "GET /console/lending/models/report.html": ("lending.models.read",),
+    "GET /console/wealth/products": ("wealth.products.manage",),
+    "POST /console/wealth/products/{code}/nav": ("wealth.products.manage",),
+    "GET /console/wealth/suitability": ("wealth.suitability.read",),
+    "GET /console/recommend": ("recommend.report",),
+    "GET /console/assistant/queue": ("assistant.handoff",),
+    "GET /console/assistant/conversations/{conversation_id}": ("assistant.handoff",),
+    "POST /console/assistant/conversations/{conversation_id}/claim": ("assistant.handoff",),
+    "POST /console/assistant/conversations/{conversation_id}/reply": ("assistant.handoff",),
+    "POST /console/assistant/conversations/{conversation_id}/close": ("assistant.handoff",),
+    "GET /console/assistant/faq": ("assistant.faq.manage",),
+    "GET /console/assistant/faq/{entry_id}": ("assistant.faq.manage",),
+    "POST /console/assistant/faq": ("assistant.faq.manage",),
+    "POST /console/assistant/faq/{entry_id}": ("assistant.faq.manage",),
+    "POST /console/assistant/faq/{entry_id}/active": ("assistant.faq.manage",),
+    "GET /console/assistant/analytics": ("assistant.analytics.read",),
+}
+
+
+def roles_for(permission: str) -> tuple[str, ...]:
+    """The roles holding ``permission``, in the order of :data:`~smartbank.security.models.ROLES`."""
+    held = PERMISSIONS[permission]  # an unknown permission is a programming error: KeyError
+    return tuple(r for r in ROLES if r in held)
+
+
+def allows(role: str | None, permission: str) -> bool:
+    return role is not None and role in PERMISSIONS[permission]
+
+
+def route_access(method: str, path: str) -> tuple[str, ...] | None:
+    """What the operation ``method path`` (a path template) needs, or None when it has no entry."""
+    return ROUTES.get(f"{'GET' if method == 'HEAD' else method} {path}")
+
+
+def route_roles(access: tuple[str, ...]) -> frozenset[str] | None:
+    """The roles an entry of :data:`ROUTES` admits; None when it admits anyone (public)."""
+    if access == PUBLIC:
+        return None
+    if access == SIGNED_IN:
+        return frozenset(ROLES)
+    if access == STAFF:
+        return frozenset(STAFF_ROLES)
+    return frozenset().union(*(PERMISSIONS[p] for p in access))
