@@ -91,7 +91,6 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "GET /readyz": PUBLIC,
     "GET /metrics": PUBLIC,
     "GET /docs": PUBLIC,
-    "GET /docs/oauth2-redirect": PUBLIC,
     "GET /api/v1/openapi.json": PUBLIC,
     # --- API: sign-in ---------------------------------------------------------------------------------
     "POST /api/v1/auth/login": PUBLIC,
@@ -209,6 +208,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /api/v1/wealth/questionnaires": ("wealth.questionnaire.publish",),
     "POST /api/v1/wealth/assessments": _SELF,
     "GET /api/v1/wealth/assessment": _SELF,
+    "GET /api/v1/wealth/assessments": _SELF,
     "GET /api/v1/wealth/products": SIGNED_IN,
     "POST /api/v1/wealth/products": ("wealth.products.manage",),
     "GET /api/v1/wealth/products/{code}": SIGNED_IN,
