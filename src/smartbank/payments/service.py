@@ -99,10 +99,11 @@ def view_transfer(session: Session, actor: Principal, transfer_id: int) -> dict:
         actor.require("account.history.read")
     t = ledger.get_transfer(session, transfer_id)
     owners = {a.customer_id for a in (session.get(Account, t["debit_account_id"]),
-                                      session.get(Account, t["credit_account_id"])) if a is not None}
+                                      session.get(Account, t["credit_account_id"]))
+              if a is not None and a.customer_id is not None}
     if not actor.is_staff and actor.customer_id not in owners:
         raise NotFound("transfer not found", details={"transfer_id": transfer_id})
-    security.audit_reads(session, actor, action="transfer.read", customer_ids=sorted(owners - {None}),
+    security.audit_reads(session, actor, action="transfer.read", customer_ids=sorted(owners),
                          shown={"transfer_id": transfer_id})
     return t
 

@@ -110,7 +110,9 @@ def _act(request: Request, actor: Principal, app_id: int, fn: Any, form: dict[st
         raise
     except SmartbankError as exc:
         code = exc.status_code if exc.status_code in (409, 422) else 422
-        return _case(request, actor, app_id, error=message(exc, lang_of(request)), status_code=code, form=form)
+        # the case page shows every form of the case again: the fields this action did not send are empty
+        return _case(request, actor, app_id, error=message(exc, lang_of(request)), status_code=code,
+                     form={"note": "", "amount": "", "rate_bps": "", **form})
     return RedirectResponse(f"{PAGE}/{app_id}?notice=lreview_done", status_code=303)
 
 
