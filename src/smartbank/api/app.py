@@ -178,7 +178,7 @@ def require_metrics_access(request: Request) -> None:
     if expected and hmac.compare_digest(token.encode(), expected.encode()):
         return
     principal = db.run_read(lambda s: security.authenticate(s, token))
-    if principal.role != "admin":
+    if not principal.can("metrics.read"):  # the permission table: administrators
         raise Forbidden("the metrics are for administrators and the monitoring system")
 
 

@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "transfer.reverse": (R, ADMIN),
     "user.manage": (ADMIN,),
     "audit.read": (ADMIN,),
+    "metrics.read": (ADMIN,),  # /metrics; a scraper uses SMARTBANK_METRICS_TOKEN instead of a role
     "ledger.verify": (ADMIN,),
     # customer insight
     "insight.profiles.read": (M, A, R, ADMIN),
@@ -89,7 +90,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     # --- system and documentation ---------------------------------------------------------------------
     "GET /healthz": PUBLIC,
     "GET /readyz": PUBLIC,
-    "GET /metrics": PUBLIC,
+    "GET /metrics": ("metrics.read",),
     "GET /docs": PUBLIC,
     "GET /api/v1/openapi.json": PUBLIC,
     # --- API: sign-in ---------------------------------------------------------------------------------
