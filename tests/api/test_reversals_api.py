@@ -101,7 +101,8 @@ def test_a_reversal_needs_a_second_person(client, bank, engine):
     r = _ask(client, w, tid, "k1", memo="paid twice")
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
-    assert bank.balance(w["b"]) == 95_000 and scalar(engine, "SELECT count(*) FROM transfers WHERE kind = 'reversal'") == 0
+    assert bank.balance(w["b"]) == 95_000
+    assert scalar(engine, "SELECT count(*) FROM transfers WHERE kind = 'reversal'") == 0
     # a replay is the same request; the same key for something else is a conflict
     again = _ask(client, w, tid, "k1", memo="paid twice")
     assert again.status_code == 200 and again.json()["id"] == rid
