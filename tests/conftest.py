@@ -36,9 +36,9 @@ TABLES = [
     "risk_model_monitor", "notifications",
     "customer_tags", "tag_definitions", "customer_profiles", "segments", "insight_state", "external_transactions",
     "customer_source_ids", "import_batches",
-    "ledger_seals", "ledger_unsealed", "entries", "bills", "scheduled_transfers", "payees", "billers",
-    "customer_daily_usage", "business_days", "audit_log", "login_throttle", "auth_sessions", "users", "transfers",
-    "accounts", "customers",
+    "reversal_requests", "ledger_seals", "ledger_unsealed", "entries", "bills", "scheduled_transfers", "payees",
+    "billers", "customer_daily_usage", "business_days", "audit_log", "login_throttle", "auth_sessions", "users",
+    "transfers", "accounts", "customers",
 ]
 
 

@@ -12,7 +12,7 @@ from smartbank.insight.models import (
     Segment,
     TagDefinition,
 )
-from smartbank.ledger.models import Account, BusinessDay, Entry, Seal, Transfer, Unsealed
+from smartbank.ledger.models import Account, BusinessDay, Entry, ReversalRequest, Seal, Transfer, Unsealed
 from smartbank.lending.models import (
     CreditBlacklist,
     CreditDecision,
@@ -62,8 +62,9 @@ __all__ = [
     "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "FaqEntry", "Holding", "ImportBatch",
     "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment", "LoanProduct",
     "LoanRepayment", "LoanStatusHistory", "LoanWarning", "Notification", "Payee", "PortfolioPlan", "ProductNav",
-    "RecEvent", "RecItem", "RecServed", "ReferenceRate", "RiskAlert", "RiskAlertEvent", "RiskAssessment",
-    "RiskChallenge", "RiskDecision", "RiskKri", "RiskKriValue", "RiskLabel", "RiskLimit", "RiskLimitBreach",
+    "RecEvent", "RecItem", "RecServed", "ReferenceRate", "ReversalRequest", "RiskAlert", "RiskAlertEvent",
+    "RiskAssessment", "RiskChallenge", "RiskDecision", "RiskKri", "RiskKriValue", "RiskLabel", "RiskLimit",
+    "RiskLimitBreach",
     "RiskModelMonitor", "RiskQuestionnaire", "RiskRegisterEntry", "RiskRule", "RiskWarning", "ScheduledTransfer",
     "Seal", "Segment", "SuitabilityCheck", "TagDefinition", "Transfer", "Unsealed", "User", "WealthOrder",
     "WealthProduct",

@@ -16,7 +16,8 @@ API = "/api/v1"
 
 # Tables whose rows a refused request must leave alone, and the account columns that hold money.
 WATCHED_TABLES = (
-    "customers", "accounts", "transfers", "entries", "ledger_unsealed", "payees", "scheduled_transfers",
+    "customers", "accounts", "transfers", "entries", "ledger_unsealed", "reversal_requests", "payees",
+    "scheduled_transfers",
     "bills", "billers", "customer_daily_usage", "audit_log", "users", "risk_decisions", "risk_challenges",
     "risk_alerts", "risk_alert_events", "risk_labels", "risk_rules", "risk_limits", "risk_register", "risk_kris",
     "risk_warnings", "notifications", "loan_products", "reference_rates", "loan_applications",

@@ -48,6 +48,7 @@ class World:
     risk: int = 0  # a risk register entry
     warning: int = 0
     notification: int = 0  # alice's
+    reversal: int = 0  # a reversal request (by risk1) waiting for a second officer
 
 
 def _world(client, bank, engine) -> World:
@@ -79,6 +80,14 @@ def _world(client, bank, engine) -> World:
     deposit = int(_scalar(engine, "SELECT id FROM transfers WHERE credit_account_id = :a AND kind = 'deposit'", a=a1))
     h = {u: login(client, u) for u in ("alice", "bob", "teller1", "mark1", "risk1", "admin1")}
     w = World(alice, bob, a1, a3, b1, settlement, payee, sched, transfer, deposit, hold, bill, h, nb1)
+    risk1 = int(_scalar(engine, "SELECT id FROM users WHERE username = 'risk1'"))
+    with db.session_scope(engine) as s:
+        fees = ledger.internal_account(s, "fees", "CNY").id  # a transfer between the bank's own accounts
+        credit = ledger.transfer(s, ledger.TransferCommand(key="setup-credit", debit_account_id=settlement,
+                                                           credit_account_id=fees, amount_minor=100, currency="CNY",
+                                                           kind="fee")).id
+        officer = Principal(user_id=risk1, username="risk1", role="risk_officer", customer_id=None)
+        w.reversal = backoffice.request_reversal(s, officer, transfer_id=credit, key="setup-reversal")[0].id
     _risk_world(engine, w)
     return w
 
@@ -226,6 +235,16 @@ CASES: list[Case] = [
     Case("post", "/api/v1/transfers/{transfer_id}/reverse",
          lambda w: (f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "r1"}), "customer",
          lambda w: ("risk1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "r1"}, 201)),
+    Case("get", "/api/v1/reversals/{reversal_request_id}", lambda w: (f"{API}/reversals/{w.reversal}", None),
+         "customer", lambda w: ("risk1", f"{API}/reversals/{w.reversal}", None, 200)),
+    Case("post", "/api/v1/reversals/{reversal_request_id}/approve",
+         lambda w: (f"{API}/reversals/{w.reversal}/approve", {}), "customer",
+         # a second person approves the request risk1 made
+         lambda w: ("admin1", f"{API}/reversals/{w.reversal}/approve", {"note": "checked"}, 200)),
+    Case("post", "/api/v1/reversals/{reversal_request_id}/reject",
+         lambda w: (f"{API}/reversals/{w.reversal}/reject", {"note": "no"}), "customer",
+         # approved by the previous control: rejecting it now is refused
+         lambda w: ("risk1", f"{API}/reversals/{w.reversal}/reject", {"note": "no"}, 409)),
     Case("get", "/api/v1/audit", lambda w: (f"{API}/audit?object_type=account&object_id={w.a1}", None), "customer",
          lambda w: ("admin1", f"{API}/audit?object_type=account&object_id={w.a1}", None, 200)),
     # --- bills are looked up by the reference printed on them: any signed-in user, nobody else --

@@ -100,20 +100,23 @@ def test_overdue_bills_can_be_paid_and_a_failed_payment_leaves_the_bill_unpaid(c
 
 
 def _reverse(client, transfer_id, key):
-    """A reversal through the back-office API."""
-    return client.post(f"{API}/transfers/{transfer_id}/reverse", json={"idempotency_key": key},
-                       headers=login(client, "risk1"))
+    """A reversal through the back-office API: risk1 asks, risk2 approves."""
+    asked = client.post(f"{API}/transfers/{transfer_id}/reverse", json={"idempotency_key": key},
+                        headers=login(client, "risk1"))
+    assert asked.status_code == 201, asked.text
+    return client.post(f"{API}/reversals/{asked.json()['id']}/approve", json={}, headers=login(client, "risk2"))
 
 
 def test_a_reversed_bill_payment_reopens_the_bill(client, bank, engine):
     """Reversing a bill payment gives the money back and the bill is open again: it can be paid anew."""
     w = _setup(client, bank, engine)
     bank.user("risk1", role="risk_officer")
+    bank.user("risk2", role="risk_officer")
     bill = issue_bill(engine, "BJPOWER", "0012345678", 12_345)
     paid = _pay(client, w, bill, "pay-1")
     assert paid.status_code == 201, paid.text
     r = _reverse(client, paid.json()["id"], "rev-1")
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200 and r.json()["status"] == "executed", r.text
     assert bank.balance(w["a1"]) == 100_000
     assert scalar(engine, "SELECT status FROM bills WHERE id = :b", b=bill) == "unpaid"
     assert scalar(engine, "SELECT paid_transfer_id FROM bills WHERE id = :b", b=bill) is None

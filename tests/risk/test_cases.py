@@ -255,19 +255,48 @@ def test_fraud_voids_the_hold_and_returns_the_money(engine, bank, w):
     bank.assert_invariants()
 
 
-def test_fraud_on_a_posted_payment_is_reversed(engine, bank, w):
+def test_fraud_on_a_posted_payment_is_reversed_by_two_officers(engine, bank, w):
+    """Resolving a posted payment as fraud asks for the reversal; it posts only when a second officer approves."""
+    from smartbank.backoffice import service as backoffice
+    from smartbank.ledger.reversals import SameOfficer
+
     aid, tid = posted(engine, w)
     assert bank.balance(w.a) == 100_000 - AMOUNT
     case = run(engine, lambda s: cases.get_case(s, w.officer, aid))
     assert case["payment_state"] == "posted" and case["allowed"]["fraud"] == ["reverse", "none"]
     out = run(engine, lambda s: cases.resolve(s, w.officer, aid, resolution="fraud", action="reverse"))
-    assert out["action"] == "reversed"
+    assert out["action"] == "reverse_pending" and out["ledger_transfer_id"] is None
+    rid = out["reversal_request_id"]
+    # nothing moved yet, and the customer is not told of a reversal that has not happened
+    assert bank.balance(w.a) == 100_000 - AMOUNT and bank.balance(w.b) == 1_000 + AMOUNT
+    assert bank.count("notifications") == 0
+    # the officer who asked cannot approve
+    with pytest.raises(SameOfficer):
+        run(engine, lambda s: backoffice.approve_reversal(s, w.officer, rid))
+    assert bank.balance(w.a) == 100_000 - AMOUNT
+    done = run(engine, lambda s: backoffice.approve_reversal(s, w.officer2, rid, note="checked").reversal_id)
     assert bank.balance(w.a) == 100_000 and bank.balance(w.b) == 1_000
     with engine.connect() as c:
-        assert c.execute(text("SELECT count(*) FROM transfers WHERE reverses_id = :t"), {"t": tid}).scalar() == 1
+        assert c.execute(text("SELECT id FROM transfers WHERE reverses_id = :t"), {"t": tid}).scalar() == done
+        assert c.execute(text("SELECT action FROM risk_alerts WHERE id = :a"), {"a": aid}).scalar() == "reversed"
     with db.session_scope(engine) as s:
         assert s.scalars(select(Notification.kind)).one() == "payment_reversed"
+    assert _events(engine, aid) == ["created", "fraud_confirmed", "reversal_requested", "reversed"]
     bank.assert_invariants()
+
+
+def test_a_rejected_case_reversal_moves_nothing(engine, bank, w):
+    from smartbank.backoffice import service as backoffice
+
+    aid, _ = posted(engine, w)
+    rid = run(engine, lambda s: cases.resolve(s, w.officer, aid, resolution="fraud", action="reverse"))[
+        "reversal_request_id"]
+    run(engine, lambda s: backoffice.reject_reversal(s, w.officer2, rid, note="the payee returned it already"))
+    assert bank.balance(w.a) == 100_000 - AMOUNT
+    with engine.connect() as c:
+        assert c.execute(text("SELECT action FROM risk_alerts WHERE id = :a"), {"a": aid}).scalar() == "none"
+    assert _events(engine, aid)[-1] == "reversal_rejected"
+    assert bank.count("notifications") == 0
 
 
 def test_blocked_decision_has_no_transfer_and_no_label(engine, bank, w):

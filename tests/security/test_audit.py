@@ -88,9 +88,15 @@ def test_every_staff_write_is_audited(client, bank, engine):
                status=201, action="hold.create", object_type="transfer", before=False)
     do("risk1", "POST", f"/holds/{hold2['id']}/void", {"idempotency_key": "v2"}, status=201, action="hold.void",
        object_type="transfer", check=lambda row, out: row["after"]["state"] == "voided")
-    do("risk1", "POST", f"/transfers/{posted['id']}/reverse", {"idempotency_key": "r1", "memo": "customer dispute"},
-       status=201, action="transfer.reverse", object_type="transfer", before=False,
-       check=lambda row, out: row["after"]["reversal_id"] == out["id"] and row["object_id"] == str(posted["id"]))
+    asked = do("risk1", "POST", f"/transfers/{posted['id']}/reverse",
+               {"idempotency_key": "r1", "memo": "customer dispute"}, status=201,
+               action="transfer.reverse_request", object_type="transfer", before=False,
+               check=lambda row, out: row["after"]["reversal_request_id"] == out["id"]
+               and row["object_id"] == str(posted["id"]))
+    do("admin1", "POST", f"/reversals/{asked['id']}/approve", {"note": "checked"}, status=200,
+       action="transfer.reverse", object_type="transfer",
+       check=lambda row, out: row["after"]["reversal_id"] == out["reversal_id"]
+       and row["before"]["requested_by"] == ids["risk1"] and row["object_id"] == str(posted["id"]))
     do("teller1", "POST", f"/accounts/{acct['id']}/close", {"reason": "customer request"}, status=200,
        action="account.closed", object_type="account",
        check=lambda row, out: row["after"]["status"] == "closed")

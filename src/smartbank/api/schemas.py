@@ -312,6 +312,49 @@ class KeyIn(In):
     memo: str = Field(default="", max_length=200)
 
 
+class ReverseIn(In):
+    idempotency_key: str = Key
+    memo: str = Field(default="", max_length=200, description="why the transfer is reversed")
+    overdraw: bool = Field(default=False, strict=True, description=(
+        "the account the money comes back from may end below its overdraft limit (the customer spent it):"
+        " posted on approval and recorded as a negative-balance exception; needs a memo. Without it, such a"
+        " reversal is refused."))
+
+
+class DecisionNoteIn(In):
+    note: str = Field(default="", max_length=500)
+
+
+class RejectIn(In):
+    note: str = Field(min_length=1, max_length=500, description="why the reversal is turned down")
+
+
+class ReversalOut(Out):
+    id: int
+    transfer_id: int
+    status: Literal["requested", "executed", "rejected"]
+    reason: str
+    overdraw: bool
+    alert_id: int | None
+    requested_by: int | None
+    requested_at: datetime
+    decided_by: int | None
+    decided_at: datetime | None
+    decision_note: str | None
+    reversal_id: int | None = Field(description="the reversing transfer, once approved")
+    shortfall_account_id: int | None
+    shortfall_minor: int | None = Field(description="how far below its overdraft limit the reversal left the"
+                                                    " account (a negative-balance exception for collections)")
+    shortfall_if_approved_minor: int | None = Field(None, description="waiting requests: what approving now"
+                                                                      " would overdraw")
+    amount_minor: int
+    currency: str
+    kind: str
+    debit_account_id: int
+    credit_account_id: int
+    memo: str
+
+
 class StatusIn(In):
     reason: str = Field(default="", max_length=200)
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -159,6 +160,41 @@ class Seal(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+REVERSAL_STATUSES = ("requested", "executed", "rejected")
+
+
+class ReversalRequest(Base):
+    """Maker-checker for reversals: one staff member asks, a different one approves (and the reversal posts)
+    or rejects. At most one request per transfer waits at a time. A request that may overdraw the account
+    the money comes back from says so (``overdraw``, with its reason); when the executed reversal leaves that
+    account below its overdraft limit, the shortfall is recorded here: the negative-balance exception that
+    collections works from."""
+
+    __tablename__ = "reversal_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)  # the maker's, namespaced by user
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    overdraw: Mapped[bool] = mapped_column(Boolean, default=False)
+    alert_id: Mapped[int | None] = mapped_column(BigInteger)  # the risk alert whose resolution asked for it
+    requested_by: Mapped[int | None] = mapped_column(BigInteger)  # users.id (None = system)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+    reversal_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
+    # set when the executed reversal took this account below its overdraft limit, by this much
+    shortfall_account_id: Mapped[int | None] = mapped_column(BigInteger)
+    shortfall_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("uq_reversal_requests_open", "transfer_id", unique=True,
+              postgresql_where=text("status = 'requested'"), sqlite_where=text("status = 'requested'")),
+    )
 
 
 class BusinessDay(Base):

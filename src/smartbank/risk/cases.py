@@ -10,10 +10,15 @@ payment state          resolution -> allowed actions   ledger operation (once pe
 =====================  ==============================  =====================================
 held (pending)         false_alarm -> release | void   ``resolve_pending(post=True|False)``
                        fraud -> void
-posted                 fraud -> reverse | none         ``reverse``
+posted                 fraud -> reverse | none         a reversal *request* (maker-checker)
                        false_alarm -> none
 none (blocked)         fraud | false_alarm -> none     -
 =====================  ==============================  =====================================
+
+A reversal is never posted by one person: resolving a posted payment as fraud with ``reverse`` asks for it
+(:mod:`smartbank.ledger.reversals`; the alert's action is ``reverse_pending``) and a second officer approves
+or rejects the request in the back office, which then calls :func:`reversal_decided` (action ``reversed``
+and the customer told, or ``none``).
 
 Each resolution writes a :class:`RiskLabel` (1 fraud, 0 genuine; none when there is no transfer), case
 events, an audit record and a customer notification, and tells the online features the label once it
@@ -38,6 +43,7 @@ from smartbank.customers import service as customers
 from smartbank.db import after_commit
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.ledger import reversals
 from smartbank.ledger import service as ledger
 from smartbank.money import format_minor
 from smartbank.notifications import service as notifications
@@ -50,12 +56,13 @@ from smartbank.text import clean_text
 
 __all__ = [
     "ACTIONS", "HIGH_AMOUNT_MINOR", "HIGH_SCORE", "OFFICER_ROLES", "add_note", "allowed_actions", "assign", "counts",
-    "customer_notification_texts", "get_case", "open_alert", "priority_of", "queue", "resolve",
+    "customer_notification_texts", "get_case", "open_alert", "priority_of", "queue", "resolve", "reversal_decided",
 ]
 
 OFFICER_ROLES = permissions.roles_for("risk.alerts.manage")
 ACTIONS = ("release", "void", "reverse", "none")
-_DONE = {"release": "released", "void": "voided", "reverse": "reversed", "none": "none"}
+# what the alert records: a reversal waits for a second officer (``reverse_pending``) until it is decided
+_DONE = {"release": "released", "void": "voided", "reverse": "reverse_pending", "none": "none"}
 HIGH_SCORE = 0.8  # a model score at or above this makes an alert high priority
 HIGH_AMOUNT_MINOR = 5_000_000  # as does an amount of CNY 50,000 or more
 MAX_NOTE = 2000
@@ -417,13 +424,16 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
     key = f"risk-alert:{alert.id}:{action}"
     memo = f"risk alert #{alert.id}: {resolution}"
     moved: int | None = None
+    asked: int | None = None
     if action in ("release", "void") and transfer is not None:
         moved = ledger.resolve_pending(session, pending_id=transfer["id"], post=action == "release", key=key,
                                        initiated_by=actor.user_id or None, memo=memo).id
     elif action == "reverse" and transfer is not None:
-        moved = ledger.reverse(session, transfer_id=transfer["id"], key=key, initiated_by=actor.user_id or None,
-                               memo=memo).id
-    if action in ("void", "reverse") and transfer is not None:
+        # maker-checker: this officer asks, a different one approves (and the reversal posts) in the back office
+        asked = reversals.request(session, transfer_id=transfer["id"], key=key, requested_by=actor.user_id or None,
+                                  reason=(f"{memo}: {note}" if note else memo)[:reversals.MAX_REASON],
+                                  alert_id=alert.id)[0].id
+    if action == "void" and transfer is not None:
         payments.reopen_bill_paid_by(session, transfer["id"])  # a stopped bill payment leaves the bill unpaid
     done = _DONE[action]
     alert.status = "closed"
@@ -434,7 +444,9 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
         alert.assigned_to = actor.user_id or None
     _event(session, alert.id, actor.user_id, "fraud_confirmed" if resolution == "fraud" else "false_alarm",
            note or None)
-    if done != "none":
+    if asked is not None:
+        _event(session, alert.id, actor.user_id, "reversal_requested", f"reversal request #{asked}")
+    elif done != "none":
         _event(session, alert.id, actor.user_id, done, f"transfer #{moved}")
     fraud = resolution == "fraud"
     if alert.transfer_id is not None:
@@ -449,16 +461,10 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
                 alert.decision_id
     security.audit(session, actor, action="risk_alert.resolve", object_type="risk_alert", object_id=alert.id,
                    before=before, after={**_alert_snapshot(alert), "transfer_id": alert.transfer_id,
-                                         "ledger_transfer_id": moved}, note=note or None)
-    if alert.customer_id is not None:
-        d = session.get(RiskDecision, alert.decision_id)
-        cp = _account_brief(session, d.counterparty_account_id if d is not None else None)
-        texts = customer_notification_texts(action=done, resolution=resolution, amount_minor=alert.amount_minor,
-                                            currency=alert.currency, payee=cp["name"] if cp else None)
-        notifications.notify(session, customer_id=alert.customer_id, kind=texts["kind"], title_en=texts["title_en"],
-                             title_zh=texts["title_zh"], body_en=texts["body_en"], body_zh=texts["body_zh"],
-                             ref=f"transfer:{alert.transfer_id}" if alert.transfer_id is not None
-                             else f"decision:{alert.decision_id}")
+                                         "ledger_transfer_id": moved, "reversal_request_id": asked},
+                   note=note or None)
+    if asked is None:  # a reversal is told to the customer when it happens
+        _notify(session, alert, done=done, resolution=resolution)
     session.flush()
     if alert.transfer_id is not None:
         from smartbank.risk import engine
@@ -466,7 +472,44 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
         tid = alert.transfer_id
         after_commit(session, lambda: engine.on_label(tid, fraud))  # a resolution rolled back labels nothing
     return {"id": alert.id, "status": alert.status, "resolution": alert.resolution, "action": alert.action,
-            "transfer_id": alert.transfer_id, "ledger_transfer_id": moved}
+            "transfer_id": alert.transfer_id, "ledger_transfer_id": moved, "reversal_request_id": asked}
+
+
+def _notify(session: Session, alert: RiskAlert, *, done: str, resolution: str) -> None:
+    if alert.customer_id is None:
+        return
+    d = session.get(RiskDecision, alert.decision_id)
+    cp = _account_brief(session, d.counterparty_account_id if d is not None else None)
+    texts = customer_notification_texts(action=done, resolution=resolution, amount_minor=alert.amount_minor,
+                                        currency=alert.currency, payee=cp["name"] if cp else None)
+    notifications.notify(session, customer_id=alert.customer_id, kind=texts["kind"], title_en=texts["title_en"],
+                         title_zh=texts["title_zh"], body_en=texts["body_en"], body_zh=texts["body_zh"],
+                         ref=f"transfer:{alert.transfer_id}" if alert.transfer_id is not None
+                         else f"decision:{alert.decision_id}")
+
+
+def reversal_decided(session: Session, actor: Principal, alert_id: int, *, executed: bool,
+                     reversal_id: int | None = None, note: str = "") -> None:
+    """The second officer decided the reversal this alert asked for: posted (the alert's action becomes
+    ``reversed`` and the customer is told) or rejected (``none``: no money moved). Called by the back office
+    in the decision's transaction."""
+    alert = _load(session, alert_id, lock=True)
+    if alert.action != _DONE["reverse"]:
+        return
+    before = _alert_snapshot(alert)
+    if executed:
+        alert.action = "reversed"
+        _event(session, alert.id, actor.user_id, "reversed", f"transfer #{reversal_id}")
+    else:
+        alert.action = "none"
+        _event(session, alert.id, actor.user_id, "reversal_rejected", note or None)
+    security.audit(session, actor, action="risk_alert.reversal_decided", object_type="risk_alert",
+                   object_id=alert.id, before=before, after={**_alert_snapshot(alert),
+                                                             "ledger_transfer_id": reversal_id},
+                   note=note or None)
+    if executed:
+        _notify(session, alert, done="reversed", resolution=alert.resolution or "fraud")
+    session.flush()
 
 
 def customer_flags(session: Session, customer_id: int) -> dict[str, int]:

@@ -133,7 +133,7 @@ class RiskAlert(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | investigating | closed
     assigned_to: Mapped[int | None] = mapped_column(BigInteger)
     resolution: Mapped[str | None] = mapped_column(String(16))  # fraud | false_alarm
-    action: Mapped[str | None] = mapped_column(String(16))  # released | voided | reversed | none
+    action: Mapped[str | None] = mapped_column(String(16))  # released | voided | reverse_pending | reversed | none
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

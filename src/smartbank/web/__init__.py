@@ -30,6 +30,7 @@ MODULES = (
     "smartbank.web.risk",
     "smartbank.web.risk_rules",
     "smartbank.web.risk_cases",
+    "smartbank.web.reversals",
     "smartbank.web.risk_dashboard",
     "smartbank.web.notifications",
     "smartbank.web.lending_apply",

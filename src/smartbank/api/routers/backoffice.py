@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query, Request, Response
 
 from smartbank.api.deps import Actor, PathId, request_id, uow
@@ -12,10 +14,14 @@ from smartbank.api.schemas import (
     CustomerIn,
     CustomerOut,
     DailyLimitIn,
+    DecisionNoteIn,
     HoldIn,
     KeyIn,
     KycIn,
     OpenAccountIn,
+    RejectIn,
+    ReversalOut,
+    ReverseIn,
     StatusIn,
     TransferOut,
     UserIn,
@@ -139,11 +145,55 @@ def void_hold(transfer_id: PathId, body: KeyIn, actor: Actor, request: Request, 
     return _replay_status(res, response)
 
 
-@router.post("/transfers/{transfer_id}/reverse", response_model=TransferOut, status_code=201)
-def reverse(transfer_id: PathId, body: KeyIn, actor: Actor, request: Request, response: Response) -> TransferOut:
-    res = uow(lambda s: backoffice.reverse(s, actor, transfer_id=transfer_id, key=body.idempotency_key,
-                                           memo=body.memo, rid=request_id(request)))
-    return _replay_status(res, response)
+@router.post("/transfers/{transfer_id}/reverse", response_model=ReversalOut, status_code=201)
+def reverse(transfer_id: PathId, body: ReverseIn, actor: Actor, request: Request, response: Response) -> ReversalOut:
+    """Ask for a reversal (maker-checker): nothing moves until a different officer approves it at
+    ``POST /reversals/{id}/approve``. A replay of the same key answers 200 with the same request."""
+    def work(s):
+        req, replayed = backoffice.request_reversal(s, actor, transfer_id=transfer_id, key=body.idempotency_key,
+                                                    memo=body.memo, overdraw=body.overdraw, rid=request_id(request))
+        return backoffice.get_reversal(s, actor, req.id), replayed
+
+    out, replayed = uow(work)
+    if replayed:
+        response.status_code = 200
+    return ReversalOut(**out)
+
+
+@router.get("/reversals", response_model=list[ReversalOut])
+def reversal_queue(actor: Actor, status: Literal["requested", "executed", "rejected"] | None = "requested",
+                   overdrawn: bool = False, limit: int = Query(100, ge=1, le=500)) -> list[ReversalOut]:
+    """Reversal requests: by default those waiting for a checker, oldest first; ``overdrawn=true``: the
+    executed reversals that left an account below its overdraft limit (negative-balance exceptions)."""
+    return uow(lambda s: [ReversalOut(**r) for r in backoffice.list_reversals(
+        s, actor, status=status, overdrawn=overdrawn, limit=limit)])
+
+
+@router.get("/reversals/{reversal_request_id}", response_model=ReversalOut)
+def reversal(reversal_request_id: PathId, actor: Actor) -> ReversalOut:
+    return uow(lambda s: ReversalOut(**backoffice.get_reversal(s, actor, reversal_request_id)))
+
+
+@router.post("/reversals/{reversal_request_id}/approve", response_model=ReversalOut)
+def approve_reversal(reversal_request_id: PathId, actor: Actor, request: Request,
+                     body: DecisionNoteIn | None = None) -> ReversalOut:
+    """The checker approves (409 ``same_officer`` for the officer who asked): the reversal posts, once."""
+    note = body.note if body is not None else ""
+
+    def work(s):
+        req = backoffice.approve_reversal(s, actor, reversal_request_id, note=note, rid=request_id(request))
+        return backoffice.get_reversal(s, actor, req.id)
+
+    return ReversalOut(**uow(work))
+
+
+@router.post("/reversals/{reversal_request_id}/reject", response_model=ReversalOut)
+def reject_reversal(reversal_request_id: PathId, body: RejectIn, actor: Actor, request: Request) -> ReversalOut:
+    def work(s):
+        req = backoffice.reject_reversal(s, actor, reversal_request_id, note=body.note, rid=request_id(request))
+        return backoffice.get_reversal(s, actor, req.id)
+
+    return ReversalOut(**uow(work))
 
 
 @router.post("/users", status_code=201)
