@@ -118,9 +118,9 @@ def test_statement_of_an_empty_month_and_bad_months(client, bank, engine):
 
 
 def _requests(client, route: str) -> float:
-    """smartbank_http_requests_total of one route, summed over methods and statuses."""
+    """smartbank_http_requests_total of one route, summed over methods and statuses (read as an administrator)."""
     total = 0.0
-    for ln in client.get("/metrics").text.splitlines():
+    for ln in client.get("/metrics", headers=client.metrics_auth).text.splitlines():
         if ln.startswith("smartbank_http_requests_total{") and f'route="{route}"' in ln:
             total += float(ln.rsplit(" ", 1)[1])
     return total
@@ -131,10 +131,13 @@ def test_healthz_metrics_and_openapi(client, bank, engine):
     assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["version"]
     # one API request, then the counter shows it under its full route template
     a1, b1, settle, h = _setup(client, bank, engine)
+    bank.user("ops-admin", role="admin")
+    client.metrics_auth = login(client, "ops-admin")
+    assert client.get("/metrics").status_code == 401  # the metrics are not public
     api_route, web_route = "/api/v1/accounts/{account_id}", "/accounts/{account_id}"
     api0, web0 = _requests(client, api_route), _requests(client, web_route)
     client.get(f"{API}/accounts/{a1}", headers=h)
-    m = client.get("/metrics")
+    m = client.get("/metrics", headers=client.metrics_auth)
     assert m.status_code == 200 and m.headers["content-type"].startswith("text/plain")
     assert "# TYPE smartbank_http_requests_total counter" in m.text
     assert f'smartbank_http_requests_total{{method="GET",route="{api_route}",status="200"}}' in m.text
