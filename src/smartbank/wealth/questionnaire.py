@@ -8,7 +8,7 @@ version they were taken under.
 Scoring: the score is the sum of the chosen options' scores; the grade is the highest band whose
 ``min_score`` the score reaches (bands ascending, the first starting at 0).
 
-What keeps the result honest (:func:`take`, the reasons in ``docs/DECISIONS-lendwealth.md``):
+What keeps the result honest (:func:`take`, the reasons in ``docs/POLICIES.md``):
 
 * **answers the bank can check are checked**: the age question's option (each option of a question with id
   ``age`` carries ``ages: [from, to]``, ``to`` None for "and over") must contain the age computed from the
