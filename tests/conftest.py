@@ -30,8 +30,8 @@ TABLES = [
     "risk_limits", "risk_limit_breaches", "risk_register", "risk_kris", "risk_kri_values", "risk_warnings",
     "risk_model_monitor", "notifications",
     "customer_tags", "tag_definitions", "customer_profiles", "segments", "insight_state", "external_transactions",
-    "customer_source_ids", "import_batches",
-    "reversal_requests", "ledger_seals", "ledger_unsealed", "entries", "bills", "scheduled_transfers", "payees", "billers",
+    "customer_source_ids", "import_batches", "reversal_requests",
+    "ledger_seals", "ledger_unsealed", "entries", "bills", "scheduled_transfers", "payees", "billers",
     "customer_daily_usage", "business_days", "audit_log", "auth_sessions", "users", "transfers", "accounts",
     "customers",
 ]
@@ -160,13 +160,18 @@ def is_pg(backend: str) -> bool:
 # builders
 
 
+FUNDED_ON = date(2020, 1, 1)
+
+
 class Bank:
     """Arrange customers, users and funded accounts through the real services."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self._n = 0
-        self.funding_date: date | None = None  # value date of opening deposits (default: today)
+        # value date of opening deposits: long before any date a test posts at (a back-dated payment cannot spend
+        # money that arrived after its value date); None: today
+        self.funding_date: date | None = FUNDED_ON
 
     def customer(self, name: str = "张伟", **kw):
         from smartbank.customers import service as customers

@@ -348,6 +348,7 @@ def _demo_wealth(seed: int) -> None:
 
     from smartbank import db
     from smartbank.errors import SmartbankError
+    from smartbank.ledger import service as ledger
     from smartbank.recommend import engine as rec_engine
     from smartbank.security import service as security
     from smartbank.security.models import User
@@ -371,12 +372,15 @@ def _demo_wealth(seed: int) -> None:
         questionnaire.take(s, me, answers, now=at)
         acct = demand_account(s, u.customer_id)
         for code, amount in (("WMP-FI", 2_000_000), ("F-BOND", 1_000_000)):
+            # back-dated: only what the account held on that day by value date (not a loan paid out later)
+            room = ledger.spendable(s, ledger.get_account(s, acct), orders.today(at + timedelta(days=1)))
+            if room is not None and room < amount:
+                console.print(f"wealth: the demo customer's {code} purchase was skipped (not enough on that day)")
+                continue
             orders.purchase(s, me, product_code=code, account_id=acct, amount_minor=amount,
                             idempotency_key=f"demo-wealth:{code}", now=at + timedelta(days=1))
 
     def demand_account(s, customer_id: int) -> int:
-        from smartbank.ledger import service as ledger
-
         return next(a.id for a in ledger.customer_accounts(s, customer_id) if a.kind == "demand")
 
     try:
