@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -47,6 +48,18 @@ def bank_clock() -> Iterator[clock.TickingClock]:
     """The platform clock for this test, started at ``TEST_NOW``; ``bank_clock.advance(timedelta)`` moves it."""
     with clock.use(clock.TickingClock(TEST_NOW)) as c:
         yield c  # type: ignore[misc]
+
+
+@pytest.fixture(autouse=True)
+def ledger_files(tmp_path, monkeypatch) -> Iterator[Path]:
+    """The journal's key and checkpoint file for this test (outside the database, as in production): a fixed
+    test key, and a checkpoint file of the test's own (the databases are reused, truncated, between tests)."""
+    path = tmp_path / "ledger-checkpoints.jsonl"
+    monkeypatch.setenv("SMARTBANK_LEDGER_KEY", "test-ledger-key-not-for-production")
+    monkeypatch.setenv("SMARTBANK_LEDGER_CHECKPOINT_FILE", str(path))
+    config.reset_settings()
+    yield path
+    config.reset_settings()
 
 
 def _pg_available() -> bool:

@@ -83,7 +83,8 @@ def ledger_verify(database_url: DbUrl = None) -> None:
     d = rep.as_dict()
     if rep.ok:
         console.print(f"[green]ledger OK[/]: {rep.sealed} sealed transfers, {rep.unsealed} awaiting seal, "
-                      f"{rep.accounts} accounts, totals {rep.totals_by_currency}")
+                      f"{rep.accounts} accounts, totals {rep.totals_by_currency}, anchored by checkpoint "
+                      f"{(rep.checkpoint or {}).get('seq', '-')} ({rep.checkpoint_file})")
     else:
         fb = rep.first_broken or {}
         console.print(f"[red]LEDGER BROKEN[/]: first broken: {fb.get('problem') or rep.problems[0]}")
@@ -91,6 +92,21 @@ def ledger_verify(database_url: DbUrl = None) -> None:
             console.print(f"  - {p}")
     _emit(d)
     raise typer.Exit(0 if rep.ok else 1)
+
+
+@ledger_app.command("rekey")
+def ledger_rekey(database_url: DbUrl = None) -> None:
+    """Key a journal sealed before its chain was keyed (checks every plain SHA-256 link first), once."""
+    from smartbank import db
+    from smartbank.ledger.journal import rekey
+
+    _use(database_url)
+    try:
+        n = db.run_in_transaction(lambda s: rekey(s))
+    except RuntimeError as exc:
+        console.print(f"[red]not rekeyed[/]: {exc}")
+        raise typer.Exit(1) from exc
+    _emit({"rekeyed": n})
 
 
 @ledger_app.command("seal")
