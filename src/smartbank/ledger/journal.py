@@ -377,8 +377,8 @@ def verify(session: Session, *, chunk: int = 20000) -> VerifyReport:
             rep.sealed += 1
         last_seq = seals[-1].seq
 
-    for p in cp_problems:
-        rep.fail(p)
+    for problem in cp_problems:
+        rep.fail(problem)
     if cps:
         newest = max(cps, key=lambda c: int(c["seq"]))
         rep.checkpoint = {"seq": int(newest["seq"]), "hash": newest["hash"], "at": newest["at"]}

@@ -600,14 +600,14 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
                     pending.clear()
 
             workers = min(os.cpu_count() or 1, 4) if n_transfers >= 50_000 else 1
-            head_seq, head = chain(ctx, batches, seq, prev, workers=workers, on_rows=on_rows,
-                                   advance=lambda n: progress.advance(seal_task, n))
+            head_seq, head_hash = chain(ctx, batches, seq, prev, workers=workers, on_rows=on_rows,
+                                        advance=lambda n: progress.advance(seal_task, n))
             if pending:
                 sink.seals(pending)
             t_sealed = time.perf_counter()
             tx.commit()
             if head_seq > seq:  # the new head, checkpointed outside the database once it is committed
-                journal.write_checkpoint(engine.url, seq=head_seq, head=head,
+                journal.write_checkpoint(engine.url, seq=head_seq, head=head_hash,
                                          transfer_id=ids.transfer(n_transfers - 1))
         except BaseException:
             if pg and isinstance(sink, _PgSink) and sink.writer is not None:
