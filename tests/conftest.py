@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -70,6 +71,18 @@ def sms_code(sink, phone: str | None = None) -> str:
     m = re.search(r"Code (\d{6})", sink.last(phone).text)
     assert m, sink.sent
     return m.group(1)
+
+
+@pytest.fixture(autouse=True)
+def ledger_files(tmp_path, monkeypatch) -> Iterator[Path]:
+    """The journal's key and checkpoint file for this test (outside the database, as in production): a fixed
+    test key, and a checkpoint file of the test's own (the databases are reused, truncated, between tests)."""
+    path = tmp_path / "ledger-checkpoints.jsonl"
+    monkeypatch.setenv("SMARTBANK_LEDGER_KEY", "test-ledger-key-not-for-production")
+    monkeypatch.setenv("SMARTBANK_LEDGER_CHECKPOINT_FILE", str(path))
+    config.reset_settings()
+    yield path
+    config.reset_settings()
 
 
 def _pg_available() -> bool:
@@ -185,13 +198,18 @@ def is_pg(backend: str) -> bool:
 # builders
 
 
+FUNDED_ON = date(2020, 1, 1)
+
+
 class Bank:
     """Arrange customers, users and funded accounts through the real services."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self._n = 0
-        self.funding_date: date | None = None  # value date of opening deposits (default: today)
+        # value date of opening deposits: long before any date a test posts at (a back-dated payment cannot spend
+        # money that arrived after its value date); None: today
+        self.funding_date: date | None = FUNDED_ON
 
     def customer(self, name: str = "张伟", **kw):
         from smartbank.customers import service as customers

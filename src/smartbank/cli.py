@@ -83,7 +83,8 @@ def ledger_verify(database_url: DbUrl = None) -> None:
     d = rep.as_dict()
     if rep.ok:
         console.print(f"[green]ledger OK[/]: {rep.sealed} sealed transfers, {rep.unsealed} awaiting seal, "
-                      f"{rep.accounts} accounts, totals {rep.totals_by_currency}")
+                      f"{rep.accounts} accounts, totals {rep.totals_by_currency}, anchored by checkpoint "
+                      f"{(rep.checkpoint or {}).get('seq', '-')} ({rep.checkpoint_file})")
     else:
         fb = rep.first_broken or {}
         console.print(f"[red]LEDGER BROKEN[/]: first broken: {fb.get('problem') or rep.problems[0]}")
@@ -91,6 +92,21 @@ def ledger_verify(database_url: DbUrl = None) -> None:
             console.print(f"  - {p}")
     _emit(d)
     raise typer.Exit(0 if rep.ok else 1)
+
+
+@ledger_app.command("rekey")
+def ledger_rekey(database_url: DbUrl = None) -> None:
+    """Key a journal sealed before its chain was keyed (checks every plain SHA-256 link first), once."""
+    from smartbank import db
+    from smartbank.ledger.journal import rekey
+
+    _use(database_url)
+    try:
+        n = db.run_in_transaction(lambda s: rekey(s))
+    except RuntimeError as exc:
+        console.print(f"[red]not rekeyed[/]: {exc}")
+        raise typer.Exit(1) from exc
+    _emit({"rekeyed": n})
 
 
 @ledger_app.command("seal")
@@ -372,6 +388,7 @@ def _demo_wealth(seed: int) -> None:
 
     from smartbank import db
     from smartbank.errors import SmartbankError
+    from smartbank.ledger import service as ledger
     from smartbank.recommend import engine as rec_engine
     from smartbank.security import service as security
     from smartbank.security.models import User
@@ -395,12 +412,15 @@ def _demo_wealth(seed: int) -> None:
         questionnaire.take(s, me, answers, now=at)
         acct = demand_account(s, u.customer_id)
         for code, amount in (("WMP-FI", 2_000_000), ("F-BOND", 1_000_000)):
+            # back-dated: only what the account held on that day by value date (not a loan paid out later)
+            room = ledger.spendable(s, ledger.get_account(s, acct), orders.today(at + timedelta(days=1)))
+            if room is not None and room < amount:
+                console.print(f"wealth: the demo customer's {code} purchase was skipped (not enough on that day)")
+                continue
             orders.purchase(s, me, product_code=code, account_id=acct, amount_minor=amount,
                             idempotency_key=f"demo-wealth:{code}", now=at + timedelta(days=1))
 
     def demand_account(s, customer_id: int) -> int:
-        from smartbank.ledger import service as ledger
-
         return next(a.id for a in ledger.customer_accounts(s, customer_id) if a.kind == "demand")
 
     try:

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     seal_interval_seconds: float = 1.0
     log_json: bool = True
     var_dir: Path = Path("./var")
+    # the journal's chain key (HMAC-SHA256), never stored in the database and not the web secret: the key
+    # itself, or a file holding it; with neither set, ``<var_dir>/ledger.key`` (made on first use, mode 0600)
+    ledger_key: str | None = None
+    ledger_key_file: Path | None = None
+    # signed checkpoints of the journal's head, appended after every seal, outside the database; default: next
+    # to a SQLite database file (``<db>.checkpoints.jsonl``), else ``<var_dir>/ledger-checkpoints.jsonl``
+    ledger_checkpoint_file: Path | None = None
     # trained models (each with its meta.json), and the public datasets used by evals and examples
     model_dir: Path = Path("./var/models")
     datasets_dir: Path = Path("../shared/datasets")

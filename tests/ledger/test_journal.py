@@ -316,3 +316,166 @@ def test_deleted_entry(book, engine):
     rep = verify(engine)
     assert not rep.ok and rep.first_broken["transfer_id"] == t
     assert any(f"transfer {t} has 1 entries, not two" in p for p in rep.problems)
+
+
+# ---- a keyed chain and checkpoints outside the database -----------------------------------------------
+
+
+def _plain_sha256(prev: str, t: dict, entries: list) -> str:
+    """The chain's old link: SHA-256 with no key, which anyone with write access to the database can compute."""
+    import hashlib
+
+    return hashlib.sha256(prev.encode() + journal.canonical(t, entries)).hexdigest()
+
+
+def _rehash_from(engine, seq: int, link) -> None:
+    """Recompute every link from seal ``seq`` on, as an insider covering an edit would."""
+    with engine.begin() as c:
+        rows = c.execute(text("SELECT seq, transfer_id FROM ledger_seals WHERE seq >= :s ORDER BY seq"),
+                         {"s": seq}).all()
+        prev = c.execute(text("SELECT prev_hash FROM ledger_seals WHERE seq = :s"), {"s": seq}).scalar()
+        for sq, tid in rows:
+            t = dict(c.execute(text(f"SELECT {journal._T_COLS} FROM transfers WHERE id = :t"), {"t": tid}).one()
+                     ._mapping)
+            es = [dict(r._mapping) for r in c.execute(text(
+                "SELECT id, transfer_id, account_id, amount_minor, currency, balance_after FROM entries"
+                " WHERE transfer_id = :t"), {"t": tid})]
+            h = link(prev, t, es)
+            c.execute(text("UPDATE ledger_seals SET prev_hash = :p, hash = :h WHERE seq = :s"),
+                      {"p": prev, "h": h, "s": sq})
+            prev = h
+
+
+def _truncate_newest(engine, n: int) -> list[int]:
+    """Remove the newest ``n`` sealed transfers with their entries and seals, and take their amounts out of
+    the accounts' totals: every balance still equals the sum of its entries."""
+    with engine.begin() as c:
+        gone = [r[0] for r in c.execute(text(
+            "SELECT transfer_id FROM ledger_seals ORDER BY seq DESC LIMIT :n"), {"n": n})]
+        for tid in gone:
+            d, cr, amt = c.execute(text("SELECT debit_account_id, credit_account_id, amount_minor FROM transfers"
+                                        " WHERE id = :t"), {"t": tid}).one()
+            c.execute(text("UPDATE accounts SET debits_posted = debits_posted - :a WHERE id = :d"), {"a": amt, "d": d})
+            c.execute(text("UPDATE accounts SET credits_posted = credits_posted - :a WHERE id = :c"),
+                      {"a": amt, "c": cr})
+            for table, col in (("ledger_seals", "transfer_id"), ("entries", "transfer_id"), ("transfers", "id")):
+                c.execute(text(f"DELETE FROM {table} WHERE {col} = :t"), {"t": tid})
+    return gone
+
+
+@pytest.fixture
+def payments(bank, engine):
+    """Six plain payments, sealed in three commits (three checkpoints)."""
+    a = bank.account(bank.customer("王芳"), balance=100_000)
+    b = bank.account(bank.customer("李娜"), balance=5_000)
+    ids = []
+    for i in range(6):
+        ids.append(xfer(engine, a, b, 100 + i, f"p-{i}", memo=f"payment {i}").id)
+        if i % 2:
+            seal(engine)
+    rep = verify(engine)
+    assert rep.ok, rep.problems
+    return {"a": a, "b": b, "ids": ids}
+
+
+def test_removing_the_newest_transfers_is_detected(payments, engine, bank, client):
+    """Deleting the newest transfers with their entries and seals, balances adjusted, leaves a whole chain
+    and consistent books: only the checkpoint outside the database shows the journal is shorter."""
+    gone = _truncate_newest(engine, 2)
+    assert gone == payments["ids"][-2:][::-1]
+    bank.assert_invariants()  # the books still balance
+    rep = verify(engine)
+    assert not rep.ok
+    assert "truncation" in rep.first_broken["problem"] and rep.first_broken["seal_seq"] == 7  # 2 deposits + 6
+    assert rep.checkpoint["seq"] == 8 and len(rep.problems) == 1, rep.problems
+    # the same through the API and the command line
+    bank.user("admin1", role="admin")
+    from tests.conftest import login
+
+    out = client.get("/api/v1/ledger/verify", headers=login(client, "admin1")).json()
+    assert out["ok"] is False and "truncation" in out["first_broken"]["problem"]
+    res = CliRunner().invoke(app, ["ledger", "verify", "--database-url", str(engine.url)])
+    assert res.exit_code == 1 and "truncation" in " ".join(res.output.split())
+
+
+def test_an_edit_covered_by_plain_sha256_links_is_detected(payments, engine):
+    """Edit a memo and recompute every later link with the old unkeyed SHA-256: without the key it does not
+    verify (and the head differs from its checkpoint)."""
+    t = payments["ids"][2]
+    sql(engine, "UPDATE transfers SET memo = 'rent' WHERE id = :t", t=t)
+    _rehash_from(engine, seq_of(engine, t), _plain_sha256)
+    rep = verify(engine)
+    assert not rep.ok
+    assert rep.first_broken["transfer_id"] == t and rep.first_broken["seal_seq"] == seq_of(engine, t)
+    assert "not made with the ledger key" in rep.first_broken["problem"]
+    assert any("differs from its checkpoint" in p for p in rep.problems)
+
+
+def test_an_edit_relinked_with_another_key_or_even_the_right_one_is_detected(payments, engine):
+    t = payments["ids"][3]
+    sql(engine, "UPDATE transfers SET memo = 'rent' WHERE id = :t", t=t)
+    _rehash_from(engine, seq_of(engine, t), lambda p, tr, es: journal.link(b"a guessed key", p,
+                                                                            journal.canonical(tr, es)))
+    rep = verify(engine)
+    assert not rep.ok and rep.first_broken["transfer_id"] == t and "altered" in rep.first_broken["problem"]
+    # an insider who also stole the key: the chain verifies, but the checkpoints written outside the database
+    # record the old head
+    _rehash_from(engine, seq_of(engine, t), lambda p, tr, es: journal.chain_hash(p, tr, es))
+    rep = verify(engine)
+    assert not rep.ok and len(rep.problems) >= 1
+    assert all("differs from its checkpoint" in p and "rewritten" in p for p in rep.problems), rep.problems
+
+
+def test_the_checkpoint_file_is_signed(payments, engine, ledger_files, monkeypatch):
+    lines = ledger_files.read_text().splitlines()
+    assert len(lines) == 3  # one a seal: the payments were sealed in three commits
+    last = json.loads(lines[-1])
+    assert set(last) == {"db", "seq", "hash", "transfer_id", "at", "key_id", "sig"} and last["seq"] == 8
+    # a forged line (a lower head, to hide a truncation) is not signed with the key
+    ledger_files.write_text("\n".join(lines[:-1] + [json.dumps({**last, "seq": 1})]) + "\n")
+    rep = verify(engine)
+    assert not rep.ok and any("not signed with this ledger key" in p for p in rep.problems)
+    # under another key the genuine lines do not check either
+    ledger_files.write_text("\n".join(lines) + "\n")
+    assert verify(engine).ok
+    from smartbank import config
+
+    monkeypatch.setenv("SMARTBANK_LEDGER_KEY", "another key")
+    config.reset_settings()
+    rep = verify(engine)
+    assert not rep.ok and any("not signed with this ledger key" in p for p in rep.problems)
+
+
+def test_a_journal_without_checkpoints_does_not_verify_and_a_rolled_back_seal_writes_none(bank, engine,
+                                                                                       ledger_files):
+    a = bank.account(bank.customer("王芳"), balance=1_000)
+    with db.session_scope(engine) as s:
+        assert journal.seal(s) == 1
+        s.rollback()
+    assert not ledger_files.exists()
+    assert seal(engine) == 1
+    assert len(ledger_files.read_text().splitlines()) == 1 and verify(engine).ok
+    ledger_files.unlink()
+    rep = verify(engine)
+    assert not rep.ok and "no checkpoint" in rep.problems[0]
+    assert a
+
+
+def test_rekey_keys_an_unkeyed_journal_once(payments, engine, ledger_files, database_url):
+    """A journal sealed before the chain was keyed (plain SHA-256, no checkpoints) does not verify; `ledger
+    rekey` checks its old links, keys them and checkpoints the head, once."""
+    _rehash_from(engine, 1, _plain_sha256)
+    ledger_files.unlink()
+    rep = verify(engine)
+    assert not rep.ok and "not made with the ledger key" in rep.first_broken["problem"]
+    res = CliRunner().invoke(app, ["ledger", "rekey", "--database-url", database_url])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == {"rekeyed": 8}
+    rep = verify(engine)
+    assert rep.ok, rep.problems
+    assert CliRunner().invoke(app, ["ledger", "rekey", "--database-url", database_url]).exit_code == 1
+    # an unkeyed journal that was tampered with is not rekeyed
+    ledger_files.unlink()
+    _rehash_from(engine, 1, _plain_sha256)
+    sql(engine, "UPDATE transfers SET memo = 'x' WHERE id = :t", t=payments["ids"][0])
+    assert CliRunner().invoke(app, ["ledger", "rekey", "--database-url", database_url]).exit_code == 1

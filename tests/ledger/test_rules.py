@@ -257,6 +257,38 @@ def test_credits_pending_do_not_count_as_available(bank, two, engine):
     rejected(bank, cmd(b, a, 501, "spend-incoming"), InsufficientFunds, a, b)
 
 
+def test_a_back_dated_debit_cannot_spend_money_that_arrived_later(bank, engine):
+    """The value-date rule: ¥100 arrives on the 10th; a debit dated the 5th is refused although today's
+    balance covers it; dated the 10th or later it posts. A later debit leaves less room for a back-dated one
+    (the balance by value date must hold on every day from the debit's value date on)."""
+    from datetime import timedelta
+
+    from smartbank import clock
+
+    today = clock.today()
+    d = [today - timedelta(days=n) for n in range(30)]  # d[n]: n days ago
+    alice, bob = bank.customer("王芳"), bank.customer("李娜")
+    a = bank.account(alice)  # empty, no overdraft
+    b = bank.account(bob)
+    src = db.run_in_transaction(lambda s: ledger.internal_account(s, "settlement", "CNY").id, engine=engine)
+    post(engine, cmd(src, a, 10_000, "arrives-20", value_date=d[20]))
+    assert db.run_in_transaction(lambda s: ledger.spendable(s, ledger.get_account(s, a), d[25]), engine=engine) == 0
+    e = rejected(bank, cmd(a, b, 1, "dated-25", value_date=d[25]), InsufficientFunds, a, b)
+    assert e.details["value_date"] == d[25].isoformat() and e.details["available_minor"] == 0
+    post(engine, cmd(a, b, 6_000, "spent-10", value_date=d[10]))
+    # on the 20th it had 10,000, but 6,000 of them are spent on the 10th: 4,000 are free from the 20th on
+    assert db.run_in_transaction(lambda s: ledger.spendable(s, ledger.get_account(s, a), d[20]),
+                                 engine=engine) == 4_000
+    rejected(bank, cmd(a, b, 4_001, "dated-20-too-much", value_date=d[20]), InsufficientFunds, a, b)
+    post(engine, cmd(a, b, 4_000, "dated-20", value_date=d[20]))
+    assert bank.balance(a) == 0
+    # today's own debits are unchanged: the balance decides
+    rejected(bank, cmd(a, b, 1, "today"), InsufficientFunds, a, b)
+    # the bank's internal accounts have no limit, and credits are never refused by date
+    post(engine, cmd(src, b, 5, "internal-back-dated", value_date=d[29]))
+    bank.assert_invariants()
+
+
 def test_internal_source_has_no_limit(bank, engine):
     a = bank.account(bank.customer())
     with db.session_scope(engine) as s:
@@ -273,6 +305,7 @@ def limited(bank):
     """alice (limit 1,000.00) with two accounts, bob with one."""
     alice = bank.customer("王芳", daily_limit_minor=100_000)
     bob = bank.customer("李娜")
+    bank.funding_date = DAY  # the payments below are dated DAY: the money was there then
     a1 = bank.account(alice, balance=1_000_000)
     a2 = bank.account(alice)
     b1 = bank.account(bob)

@@ -49,13 +49,16 @@ def customer(bank, name: str = "张伟", *, balance: int = 0, username: str | No
     return cid, acct, Principal(user_id=uid, username=uname, role="customer", customer_id=cid)
 
 
-def fund(bank, account_id: int, amount: int, key: str) -> None:
+def fund(bank, account_id: int, amount: int, key: str, *, value_date: date | None = None) -> None:
+    """A deposit; ``value_date`` when the days a test runs are in the past (a back-dated debit can only take
+    money that had arrived by its value date)."""
     from smartbank.ledger import service as ledger
 
     with db.session_scope(bank.engine) as s:
         src = ledger.internal_account(s, "settlement", "CNY")
         ledger.transfer(s, ledger.TransferCommand(key=key, debit_account_id=src.id, credit_account_id=account_id,
-                                                  amount_minor=amount, currency="CNY", kind="deposit"))
+                                                  amount_minor=amount, currency="CNY", kind="deposit",
+                                                  value_date=value_date))
 
 
 def run_days(engine, first: date, last: date) -> list[dict[str, int]]:

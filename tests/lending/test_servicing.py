@@ -170,7 +170,8 @@ def test_four_hundred_days_without_money_then_cured(bank, engine):
     with db.session_scope(engine) as s:
         sink = ledger.internal_account(s, "settlement", "CNY")
         ledger.transfer(s, ledger.TransferCommand(key="spend", debit_account_id=acct, credit_account_id=sink.id,
-                                                  amount_minor=600_000, currency="CNY", kind="withdrawal"))
+                                                  amount_minor=600_000, currency="CNY", kind="withdrawal",
+                                                  value_date=START))
     seen: dict[str, date] = {}
     d = START
     for _ in range(400):
@@ -197,7 +198,7 @@ def test_four_hundred_days_without_money_then_cured(bank, engine):
         assert {h.classification for h in hist} == set(c[0] for c in cls.CLASSIFICATION_TABLE)
         quote = servicing.payoff_quote(s, s.get(Loan, loan_id), d + timedelta(days=1))
     # top up and pay everything due: cured, and the rerun of that day changes nothing
-    fund(bank, acct, quote["total_minor"], "rescue")
+    fund(bank, acct, quote["total_minor"], "rescue", value_date=d + timedelta(days=1))
     run_days(engine, d + timedelta(days=1), d + timedelta(days=1))
     loan = _loan(engine, loan_id)
     assert loan.status == "closed" and loan.classification == "loss" or loan.days_past_due == 0

@@ -244,8 +244,8 @@ def test_what_is_still_owed_can_be_paid_after_the_write_off(bank, engine):
     assert prin == 600_000 and intr > 0 and pen > 0  # every instalment was due: no interest cancelled
     owed = pen + intr + prin
     assert res["still_owed_minor"] == owed and res["interest_cancelled_minor"] == 0
-    fund(bank, acct, owed + 5_000, "found-money")
     before, day = _income(engine), LOSS_DAY + timedelta(days=3)
+    fund(bank, acct, owed + 5_000, "found-money", value_date=day)
 
     # more than is owed: refused, nothing written
     snapshot = _state(engine)
@@ -418,7 +418,7 @@ def test_recoveries_in_any_parts_conserve_money_and_never_exceed_what_is_owed(ba
 
     loan_id, acct, me, owed = written_off(bank, engine, name=f"张{len(parts)}",
                                           risk_user=f"risk{secrets.token_hex(4)}", reason="gone")
-    fund(bank, acct, owed, f"money-{loan_id}")
+    fund(bank, acct, owed, f"money-{loan_id}", value_date=LOSS_DAY)
     start, allowance, paid = _income(engine), _allowance(engine), 0
     for i, part in enumerate(parts):
         key = f"rec-{loan_id}-{i}"

@@ -22,6 +22,7 @@ def _world(client, bank, engine):
     Returns the account ids and the expected (value_date, amount, kind, memo, counterparty id) rows.
     """
     alice, bob, carol = bank.customer("王芳"), bank.customer("李娜"), bank.customer("陈静")
+    bank.funding_date = D0  # bob and carol had their money before they paid alice
     a1 = bank.account(alice)
     b1, c1 = bank.account(bob, balance=10**8), bank.account(carol, balance=10**8)
     bank.user("alice", customer_id=alice)

@@ -172,3 +172,49 @@ def test_readyz_answers_503_while_the_models_load(client, monkeypatch):
     assert r.status_code == 503 and r.json()["code"] == "warming_up"
     warming.set()
     assert client.get("/readyz").json()["status"] == "ready"
+
+
+def test_history_and_statements_run_by_value_date(client, bank, engine):
+    """A credit posted late but dated earlier (a catch-up) sits where its value date puts it: the history is
+    ordered by value date, each line's running balance follows that order, and a statement's lines run from
+    its opening balance to its closing one, which is the next month's opening."""
+    a1, b1, settle, h = _setup(client, bank, engine)
+    _post(engine, "t1", settle, a1, 100_000, LAST + timedelta(days=9), "deposit")
+    _post(engine, "t2", a1, b1, 30_000, LAST + timedelta(days=19), "rent")
+    _post(engine, "t3", settle, a1, 50_000, LAST + timedelta(days=4), "late deposit")  # posted after t2
+    _post(engine, "t4", a1, b1, 10_000, THIS, "coffee")
+    r = client.get(f"{API}/accounts/{a1}/transactions", headers=h)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [i["memo"] for i in items] == ["coffee", "rent", "deposit", "late deposit"]
+    assert [i["balance_after_minor"] for i in items] == [110_000, 120_000, 150_000, 50_000]
+    assert [i["value_date"] for i in items] == sorted((i["value_date"] for i in items), reverse=True)
+    # one entry a page: the same lines, in the same order
+    seen, cursor = [], None
+    while True:
+        page = client.get(f"{API}/accounts/{a1}/transactions", params={"limit": 1, **(
+            {"cursor": cursor} if cursor else {})}, headers=h).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [i["entry_id"] for i in seen] == [i["entry_id"] for i in items]
+    # a cursor of another account's entry is refused
+    other = client.get(f"{API}/accounts/{a1}/transactions", params={"limit": 1}, headers=h).json()["next_cursor"]
+    assert other is not None
+    b_entry = int(_ledger_scalar(engine, "SELECT max(id) FROM entries WHERE account_id = :a", a=b1))
+    from smartbank.statements.service import encode_cursor
+
+    assert_error(client.get(f"{API}/accounts/{a1}/transactions", params={"cursor": encode_cursor(b_entry)},
+                            headers=h), 422, "validation_error")
+    last = _pdf_text(client, a1, LAST, h)
+    assert _amount("Opening", last) == "0.00" and _amount("Closing", last) == "1,200.00"
+    assert _amount("Opening", _pdf_text(client, a1, THIS, h)) == "1,200.00"
+    # on paper, oldest first: each line's amount, then the balance after it
+    lines = re.findall(r"^-?[\d,]+\.\d\d$", last.split("Balance", 1)[1], flags=re.M)
+    assert lines == ["500.00", "500.00", "1,000.00", "1,500.00", "-300.00", "1,200.00"]
+
+
+def _ledger_scalar(engine, sql: str, **params):
+    with engine.connect() as c:
+        return c.execute(text(sql), params).scalar()

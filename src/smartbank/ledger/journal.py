@@ -3,22 +3,48 @@
 Transfers are written without touching any shared chain head, so concurrent transfers never
 serialise on it. A sealer (one at a time: an advisory lock on PostgreSQL, the write lock on SQLite)
 drains ``ledger_unsealed`` in transfer-id order and appends each transfer, with its entries, to a
-SHA-256 hash chain in ``ledger_seals``. :func:`verify` recomputes the chain and the balances; an
-edit or delete made directly in SQL breaks it at the first affected transfer.
+hash chain in ``ledger_seals``: each link is HMAC-SHA256, keyed with the ledger key (:func:`ledger_key`,
+from the configuration; never in the database), of the previous link and the transfer's canonical form.
+After each seal commits, a checkpoint of the new head (sequence, hash, time), signed with the same key, is
+appended to a JSON-lines file outside the database (:func:`checkpoint_path`).
+
+:func:`verify` recomputes the chain and the balances and checks the database against every checkpoint:
+
+* an edit or delete made directly in SQL breaks the chain at the first affected transfer, and re-hashing
+  the following links does not help without the key (a plain SHA-256 chain could be recomputed by anyone
+  with write access to the database);
+* removing the newest transfers with their entries and seals (and adjusting the balances) leaves a chain
+  that is whole but shorter than a checkpoint says: truncation;
+* a head whose hash differs from its checkpoint's: the journal was rewritten.
+
+What someone with write access to the database, but neither the key nor the checkpoint file, can still do
+unseen: change or remove transfers not yet sealed (the sealer runs every ``seal_interval_seconds``), and
+change what the journal does not cover (customers, account settings such as status or overdraft limit,
+bills, the audit log). See docs/DECISIONS-ledger.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
+import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, event, text
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
+from smartbank import clock
+from smartbank.config import get_settings
 from smartbank.ledger.service import utcnow
+
+log = logging.getLogger("smartbank.ledger")
 
 GENESIS = "0" * 64
 SEALER_LOCK_ID = 74110001
@@ -57,8 +83,154 @@ def canonical(t: dict[str, Any], entries: list[dict[str, Any]]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def chain_hash(prev: str, t: dict[str, Any], entries: list[dict[str, Any]]) -> str:
+# ----------------------------------------------------------------------------------------------
+# the key
+
+
+def ledger_key() -> bytes:
+    """The chain key: ``SMARTBANK_LEDGER_KEY``, else the file ``SMARTBANK_LEDGER_KEY_FILE`` (which must exist),
+    else ``<var_dir>/ledger.key``, made with 32 random bytes on first use (readable by its owner only)."""
+    st = get_settings()
+    if st.ledger_key:
+        return st.ledger_key.encode()
+    path = st.ledger_key_file or Path(st.var_dir) / "ledger.key"
+    if not path.exists():
+        if st.ledger_key_file is not None:
+            raise RuntimeError(f"the ledger key file {path} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # made by another process just now
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+            log.warning("made a new ledger key in %s: keep it, and keep it out of the database's backups", path)
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"the ledger key file {path} is empty")
+    return key.encode()
+
+
+def key_id(key: bytes) -> str:
+    """A short public name of a key (which key signed a checkpoint), not the key."""
+    return hmac.new(key, b"smartbank ledger key id", hashlib.sha256).hexdigest()[:16]
+
+
+def link(key: bytes, prev: str, canon: bytes) -> str:
+    """One link of the chain: HMAC-SHA256 of the previous link and the transfer's canonical form."""
+    return hmac.new(key, prev.encode() + canon, hashlib.sha256).hexdigest()
+
+
+def chain_hash(prev: str, t: dict[str, Any], entries: list[dict[str, Any]], key: bytes | None = None) -> str:
+    return link(key if key is not None else ledger_key(), prev, canonical(t, entries))
+
+
+def unkeyed_hash(prev: str, t: dict[str, Any], entries: list[dict[str, Any]]) -> str:
+    """The chain as it was before it was keyed (plain SHA-256): recognised by verify and :func:`rekey` only."""
     return hashlib.sha256(prev.encode() + canonical(t, entries)).hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------
+# checkpoints: the head, signed, outside the database
+
+
+def _url(session_or_url: Session | URL) -> URL:
+    return session_or_url if isinstance(session_or_url, URL) else session_or_url.get_bind().engine.url
+
+
+def database_id(url: URL) -> str:
+    """Which database a checkpoint is about (a SQLite file's absolute path, or host, port and name)."""
+    if url.get_backend_name() == "sqlite":
+        return "sqlite:" + (str(Path(url.database).resolve()) if url.database else ":memory:")
+    return f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
+
+
+def checkpoint_path(url: URL) -> Path:
+    st = get_settings()
+    if st.ledger_checkpoint_file is not None:
+        return Path(st.ledger_checkpoint_file)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database + ".checkpoints.jsonl")
+    return Path(st.var_dir) / "ledger-checkpoints.jsonl"
+
+
+def _signed(key: bytes, body: dict[str, Any]) -> str:
+    return hmac.new(key, json.dumps(body, sort_keys=True, separators=(",", ":")).encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def write_checkpoint(url: URL, *, seq: int, head: str, transfer_id: int | None, key: bytes | None = None) -> None:
+    """Append a signed checkpoint of the head ``(seq, head)`` of the journal in ``url``'s database. Called once
+    the seal that made that head has committed."""
+    key = key if key is not None else ledger_key()
+    body = {"db": database_id(url), "seq": int(seq), "hash": head, "transfer_id": transfer_id,
+            "at": clock.now().isoformat(), "key_id": key_id(key)}
+    line = (json.dumps({**body, "sig": _signed(key, body)}, sort_keys=True) + "\n").encode()
+    path = checkpoint_path(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line)  # one write of one line, in append mode: lines of concurrent writers never mix
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_checkpoints(url: URL, key: bytes | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """This database's checkpoints (oldest first) and the problems with the file: lines that are not
+    signed with the key, or not checkpoints at all."""
+    key = key if key is not None else ledger_key()
+    path = checkpoint_path(url)
+    me = database_id(url)
+    out: list[dict[str, Any]] = []
+    problems: list[str] = []
+    if not path.exists():
+        return out, problems
+    with open(path, encoding="utf-8") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                cp = json.loads(raw)
+                body = {k: cp[k] for k in ("db", "seq", "hash", "transfer_id", "at", "key_id")}
+                sig = cp["sig"]
+            except (ValueError, KeyError, TypeError):
+                problems.append(f"checkpoint file {path} line {n} is not a checkpoint")
+                continue
+            if body["db"] != me:
+                continue
+            if not hmac.compare_digest(str(sig), _signed(key, body)):
+                problems.append(f"checkpoint file {path} line {n} is not signed with this ledger key (key"
+                                f" {body['key_id']}, now {key_id(key)}): the file was edited, or the key changed")
+                continue
+            out.append(body)
+    return out, problems
+
+
+_PENDING = "smartbank.ledger.checkpoint"
+
+
+def _checkpoint_on_commit(session: Session, *, seq: int, head: str, transfer_id: int, key: bytes) -> None:
+    """Write the checkpoint once this session's transaction commits (never for a seal rolled back)."""
+    first = _PENDING not in session.info
+    session.info[_PENDING] = (_url(session), seq, head, transfer_id, key)
+    if first:
+        event.listen(session, "after_commit", _write_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+
+
+def _write_pending(session: Session) -> None:
+    cp = session.info.pop(_PENDING, None)
+    if cp is None:
+        return
+    url, seq, head, tid, key = cp
+    try:
+        write_checkpoint(url, seq=seq, head=head, transfer_id=tid, key=key)
+    except OSError:  # the seal stands; verify reports the head it cannot anchor
+        log.exception("could not write the ledger checkpoint of seal #%s", seq)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 _T_COLS = (
@@ -92,8 +264,10 @@ def seal(session: Session, *, batch: int = 5000, max_batches: int | None = None)
             return 0
     head = session.execute(text("SELECT seq, hash FROM ledger_seals ORDER BY seq DESC LIMIT 1")).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    key = ledger_key()
     total = 0
     batches = 0
+    last_tid = 0
     while max_batches is None or batches < max_batches:
         ids = [r[0] for r in session.execute(
             text("SELECT transfer_id FROM ledger_unsealed ORDER BY transfer_id LIMIT :n"), {"n": batch})]
@@ -107,9 +281,10 @@ def seal(session: Session, *, batch: int = 5000, max_batches: int | None = None)
             if t is None:  # rolled back or removed before sealing: nothing to chain
                 continue
             seq += 1
-            h = chain_hash(prev, t, es.get(tid, []))
+            h = chain_hash(prev, t, es.get(tid, []), key)
             rows.append({"seq": seq, "t": tid, "p": prev, "h": h, "at": now})
             prev = h
+            last_tid = tid
         if rows:
             session.execute(text(
                 "INSERT INTO ledger_seals (seq, transfer_id, prev_hash, hash, sealed_at) VALUES (:seq, :t, :p, :h, :at)"
@@ -117,6 +292,8 @@ def seal(session: Session, *, batch: int = 5000, max_batches: int | None = None)
         session.execute(_DELETE_QUEUED, {"ids": ids})
         total += len(rows)
         batches += 1
+    if total:
+        _checkpoint_on_commit(session, seq=seq, head=prev, transfer_id=last_tid, key=key)
     return total
 
 
@@ -130,6 +307,8 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     first_broken: dict[str, Any] | None = None
     totals_by_currency: dict[str, int] = field(default_factory=dict)
+    checkpoint: dict[str, Any] | None = None  # the newest checkpoint of this database: seq, hash, at
+    checkpoint_file: str | None = None
 
     def fail(self, msg: str, **where: Any) -> None:
         if self.first_broken is None and where:
@@ -142,13 +321,21 @@ class VerifyReport:
         return {
             "ok": self.ok, "sealed": self.sealed, "unsealed": self.unsealed, "transfers": self.transfers,
             "accounts": self.accounts, "first_broken": self.first_broken, "problems": self.problems,
-            "totals_by_currency": self.totals_by_currency,
+            "totals_by_currency": self.totals_by_currency, "checkpoint": self.checkpoint,
+            "checkpoint_file": self.checkpoint_file,
         }
 
 
 def verify(session: Session, *, chunk: int = 20000) -> VerifyReport:
-    """Recompute the hash chain and every balance from the entries."""
+    """Recompute the hash chain and every balance from the entries, and hold the journal against its
+    checkpoints (truncation, rewrite)."""
     rep = VerifyReport()
+    key = ledger_key()
+    url = _url(session)
+    cps, cp_problems = read_checkpoints(url, key)
+    rep.checkpoint_file = str(checkpoint_path(url))
+    anchors = {int(c["seq"]): c for c in cps}
+    head_seq = 0
     prev = GENESIS
     expected_seq = 1
     last_seq = 0
@@ -172,14 +359,36 @@ def verify(session: Session, *, chunk: int = 20000) -> VerifyReport:
             if t is None:
                 rep.fail(f"transfer {s.transfer_id} (seal #{s.seq}) was deleted", seal_seq=s.seq,
                          transfer_id=s.transfer_id)
-            elif chain_hash(s.prev_hash, t, es.get(s.transfer_id, [])) != s.hash:
-                rep.fail(f"transfer {s.transfer_id} (seal #{s.seq}) or its entries were altered",
+            elif not hmac.compare_digest(chain_hash(s.prev_hash, t, es.get(s.transfer_id, []), key), s.hash):
+                if unkeyed_hash(s.prev_hash, t, es.get(s.transfer_id, [])) == s.hash:
+                    rep.fail(f"seal #{s.seq} (transfer {s.transfer_id}) is a plain SHA-256 link, not made with the"
+                             " ledger key: recomputed by someone without the key, or a journal from before the"
+                             " chain was keyed (smartbank ledger rekey)", seal_seq=s.seq, transfer_id=s.transfer_id)
+                else:
+                    rep.fail(f"transfer {s.transfer_id} (seal #{s.seq}) or its entries were altered",
+                             seal_seq=s.seq, transfer_id=s.transfer_id)
+            cp = anchors.get(int(s.seq))
+            if cp is not None and cp["hash"] != s.hash:
+                rep.fail(f"seal #{s.seq} differs from its checkpoint of {cp['at']}: the journal was rewritten",
                          seal_seq=s.seq, transfer_id=s.transfer_id)
+            head_seq = max(head_seq, int(s.seq))
             prev = s.hash
             expected_seq += 1
             rep.sealed += 1
         last_seq = seals[-1].seq
 
+    for problem in cp_problems:
+        rep.fail(problem)
+    if cps:
+        newest = max(cps, key=lambda c: int(c["seq"]))
+        rep.checkpoint = {"seq": int(newest["seq"]), "hash": newest["hash"], "at": newest["at"]}
+        if int(newest["seq"]) > head_seq:
+            rep.fail(f"the journal ends at seal #{head_seq}, but a checkpoint of {newest['at']} anchors seal"
+                     f" #{newest['seq']}: sealed transfers were removed (truncation)",
+                     seal_seq=head_seq + 1, transfer_id=newest.get("transfer_id"))
+    elif head_seq:
+        rep.fail(f"no checkpoint in {rep.checkpoint_file} anchors this journal's {head_seq} seals: its newest"
+                 " transfers could have been removed unseen")
     rep.unsealed = session.execute(text("SELECT count(*) FROM ledger_unsealed")).scalar() or 0
     rep.transfers = session.execute(text("SELECT count(*) FROM transfers")).scalar() or 0
     orphans = session.execute(text(
@@ -244,3 +453,38 @@ def verify(session: Session, *, chunk: int = 20000) -> VerifyReport:
         if int(r.s or 0) != 0:
             rep.fail(f"balances in {r.currency} sum to {r.s}, not zero: money was created or lost")
     return rep
+
+
+def rekey(session: Session, *, chunk: int = 20000) -> int:
+    """Key a journal sealed before the chain was keyed: every link is checked as the plain SHA-256 chain it
+    was, then recomputed with the ledger key, and the head is checkpointed. Refused when a link does not
+    check, or when the journal is already keyed or checkpointed. Returns how many seals were rekeyed. Caller
+    commits (the checkpoint is written when it does)."""
+    key = ledger_key()
+    url = _url(session)
+    if read_checkpoints(url, key)[0]:
+        raise RuntimeError("this journal already has checkpoints: it is keyed")
+    prev_old, prev_new = GENESIS, GENESIS
+    last_seq, n, tid = 0, 0, 0
+    while True:
+        seals = session.execute(text(
+            "SELECT seq, transfer_id, prev_hash, hash FROM ledger_seals WHERE seq > :s ORDER BY seq LIMIT :n"),
+            {"s": last_seq, "n": chunk}).all()
+        if not seals:
+            break
+        ids = sorted(x.transfer_id for x in seals)
+        ts, es = _load(session, ids[0], ids[-1])
+        for x in seals:
+            t = ts.get(x.transfer_id)
+            if (x.seq != n + 1 or x.prev_hash != prev_old or t is None
+                    or unkeyed_hash(prev_old, t, es.get(x.transfer_id, [])) != x.hash):
+                raise RuntimeError(f"seal #{x.seq} does not check as an unkeyed link: not rekeyed (ledger verify"
+                                   " tells more)")
+            new = chain_hash(prev_new, t, es.get(x.transfer_id, []), key)
+            session.execute(text("UPDATE ledger_seals SET prev_hash = :p, hash = :h WHERE seq = :s"),
+                            {"p": prev_new, "h": new, "s": x.seq})
+            prev_old, prev_new, n, tid = x.hash, new, n + 1, x.transfer_id
+        last_seq = seals[-1].seq
+    if n:
+        _checkpoint_on_commit(session, seq=n, head=prev_new, transfer_id=tid, key=key)
+    return n

@@ -4,6 +4,9 @@ Rules enforced on every transfer (TigerBeetle-style):
 - amount is a positive integer of minor units; both accounts exist and share the transfer's currency;
 - the debit account is open (frozen accounts reject debits; closed accounts reject everything);
 - the debit may not take available balance below ``-overdraft_limit`` (None = unlimited, internal);
+- a back-dated debit (value date before today) may not spend money that arrived after its value date: the
+  account's balance by value date, on that date and every later one, must stay within the limit too
+  (:func:`spendable`). Statements run by value date, so this is what keeps them free of impossible balances;
 - customer-initiated payments to another customer count against the payer's daily limit;
 - the client-supplied idempotency key posts once: same key + same body returns the original,
   same key + different body is a 409.
@@ -212,6 +215,41 @@ def account_flows(session: Session, account_id: int, *, since: date, until: date
     income and spending)."""
     row = session.execute(_FLOWS, {"a": account_id, "s": since, "u": until}).one()
     return int(row[0]), int(row[1])
+
+
+_BEFORE = text("SELECT coalesce(sum(amount_minor), 0) FROM entries WHERE account_id = :a AND value_date < :d")
+_FROM = text("SELECT value_date, sum(amount_minor) FROM entries WHERE account_id = :a AND value_date >= :d"
+             " GROUP BY value_date ORDER BY value_date")
+
+
+def lowest_balance_from(session: Session, account_id: int, day: date) -> int:
+    """The lowest end-of-day posted balance of an account by value date, on ``day`` or any later day: what a
+    posting dated ``day`` may take without the account having spent money before it arrived."""
+    bal = int(session.execute(_BEFORE, {"a": account_id, "d": day}).scalar() or 0)
+    low: int | None = None
+    for d, amount in session.execute(_FROM, {"a": account_id, "d": day}):
+        if low is None and _as_date(d) != day:
+            low = bal  # nothing on ``day`` itself: its end-of-day balance is the one before it
+        bal += int(amount)
+        low = bal if low is None else min(low, bal)
+    return bal if low is None else low
+
+
+def _as_date(v: Any) -> date:
+    return date.fromisoformat(v[:10]) if isinstance(v, str) else v  # SQLite hands raw dates back as text
+
+
+def spendable(session: Session, account: Account, day: date | None = None) -> int | None:
+    """How much a debit of ``account`` with value date ``day`` (default today) may take: its available balance
+    plus the overdraft limit, and for a back-dated debit no more than its lowest balance by value date from
+    ``day`` on allows. None: no limit (the bank's internal accounts)."""
+    limit = account.overdraft_limit_minor
+    if limit is None:
+        return None
+    can = account.available_minor
+    if day is not None and day < clock.today():
+        can = min(can, lowest_balance_from(session, account.id, day) - account.debits_pending)
+    return max(0, can + limit)
 
 
 def get_account(session: Session, account_id: int) -> Account:
@@ -482,7 +520,10 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
     rhash = cmd.request_hash()
     now = utcnow()
     vd = cmd.value_date or clock.local_date(now)
-    simple = _pending_of is None and _reverses is None and not _allow_overdraft
+    # a back-dated posting checks the debited account's balance by value date (see spendable()): not in the
+    # PostgreSQL procedure, so it takes this path
+    backdated = cmd.value_date is not None and cmd.value_date < clock.today()
+    simple = _pending_of is None and _reverses is None and not _allow_overdraft and not backdated
     if simple and session.get_bind().dialect.name == "postgresql":
         return _transfer_pg(session, cmd, rhash, now, vd)
     accts = _lock(session, cmd.debit_account_id, cmd.credit_account_id)
@@ -497,6 +538,12 @@ def transfer(session: Session, cmd: TransferCommand, *, _pending_of: dict[str, A
     # -- rules ----------------------------------------------------------------------------------
     resolving = _pending_of is not None
     _account_rules(cmd, debit, credit, resolving=resolving, allow_overdraft=_allow_overdraft)
+    if backdated and not resolving and not _allow_overdraft and debit.overdraft_limit_minor is not None:
+        low = lowest_balance_from(session, debit.id, vd) - debit.debits_pending
+        if low - cmd.amount_minor < -debit.overdraft_limit_minor:
+            raise InsufficientFunds(
+                "insufficient funds on the value date: the money arrived later",
+                details={"account_id": debit.id, "available_minor": low, "value_date": vd.isoformat()})
     if cmd.enforce_daily_limit and debit.customer_id is not None and debit.customer_id != credit.customer_id:
         limit = session.execute(_CUSTOMER_LIMIT, {"cid": debit.customer_id}).scalar()
         if limit is None:
@@ -708,7 +755,7 @@ __all__ = [
     "TransferCommand", "TransferResult", "check_transfer", "customer_accounts",
     "customer_payments_since", "daily_limit_status", "find_transfer_by_key",
     "validate_command", "find_account", "find_customer_account",
-    "get_account", "get_account_by_number", "payment_accounts",
+    "get_account", "get_account_by_number", "lowest_balance_from", "payment_accounts", "spendable",
     "get_transfer", "internal_account", "open_account", "resolve_pending", "reverse",
     "set_account_status", "transfer", "valid_account_number",
 ]

@@ -588,8 +588,10 @@ def run_day(session: Session, day: date) -> dict[str, int]:
         deposit = ledger.get_account(session, loan.account_id)
         if owed and loan.auto_debit and deposit.status == "open" and _replay(session, loan, key, None) is None:
             session.refresh(deposit)
-            limit = deposit.overdraft_limit_minor
-            can = owed if limit is None else max(0, min(owed, deposit.available_minor + limit))
+            # as far as the balance goes on ``day`` by value date (a catch-up of a past day cannot spend money
+            # that arrived later)
+            room = ledger.spendable(session, deposit, day)
+            can = owed if room is None else min(owed, room)
             if can > 0:
                 s = _allocate(due, can, day)
                 _record(session, loan, kind="auto_debit", s=s, day=day, key=key, initiated_by=None)

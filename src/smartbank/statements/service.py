@@ -55,7 +55,10 @@ def decode_cursor(cursor: str) -> int:
 
 
 def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, Any]:
-    """Entries of one account, newest first. Returns ``{"items": [...], "next_cursor": str|None}``."""
+    """Entries of one account, newest value date first (posting order within a day), each with the account's
+    running balance in that same order (``balance_after_minor``: the balance by value date after the entry, so
+    a statement month's lines run from its opening to its closing balance). Returns
+    ``{"items": [...], "next_cursor": str|None}``."""
     if f.limit < 1 or f.limit > 500:
         raise ValidationFailed("limit must be between 1 and 500")
     if f.date_from and f.date_to and f.date_from > f.date_to:
@@ -71,18 +74,27 @@ def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, A
     # A read model: the counterparty is named by its holder (a customer), or by the bank's account name.
     holder = aliased(Customer)
     cp_name = func.coalesce(holder.name, cp.name)
+    # the running balance by value date (then posting order), over the account's own entries
+    running = (select(Entry.id.label("eid"), func.sum(Entry.amount_minor).over(
+        order_by=(Entry.value_date, Entry.id)).label("bal")).where(Entry.account_id == account.id).subquery())
     stmt = (
-        select(Entry, Transfer, cp, cp_name)
+        select(Entry, Transfer, cp, cp_name, running.c.bal)
+        .join(running, running.c.eid == Entry.id)
         .join(Transfer, Transfer.id == Entry.transfer_id)
         .join(other, and_(other.transfer_id == Entry.transfer_id, other.id != Entry.id))
         .join(cp, cp.id == other.account_id)
         .outerjoin(holder, holder.id == cp.customer_id)
         .where(Entry.account_id == account.id)
-        .order_by(Entry.id.desc())
+        .order_by(Entry.value_date.desc(), Entry.id.desc())
         .limit(f.limit + 1)
     )
     if f.cursor:
-        stmt = stmt.where(Entry.id < decode_cursor(f.cursor))
+        after = decode_cursor(f.cursor)
+        # the page goes on after the cursor's entry, which must be one of this account's
+        at = session.scalar(select(Entry.value_date).where(Entry.id == after, Entry.account_id == account.id))
+        if at is None:
+            raise ValidationFailed("invalid cursor", details={"cursor": f.cursor})
+        stmt = stmt.where(or_(Entry.value_date < at, and_(Entry.value_date == at, Entry.id < after)))
     if f.date_from:
         stmt = stmt.where(Entry.value_date >= f.date_from)
     if f.date_to:
@@ -104,17 +116,17 @@ def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, A
         like = f"%{f.q.strip()}%"
         stmt = stmt.where(or_(Transfer.memo.like(like), Transfer.reference.like(like), cp_name.like(like)))
     rows = session.execute(stmt).all()
-    items = [_item(e, t, c, name) for e, t, c, name in rows[: f.limit]]
+    items = [_item(e, t, c, name, int(bal)) for e, t, c, name, bal in rows[: f.limit]]
     nxt = encode_cursor(rows[f.limit - 1][0].id) if len(rows) > f.limit else None
     return {"items": items, "next_cursor": nxt}
 
 
-def _item(e: Entry, t: Transfer, cp: Account, cp_name: str | None) -> dict[str, Any]:
+def _item(e: Entry, t: Transfer, cp: Account, cp_name: str | None, balance: int) -> dict[str, Any]:
     return {
         "entry_id": e.id, "transfer_id": t.id, "value_date": e.value_date.isoformat(),
         "created_at": e.created_at.isoformat() if isinstance(e.created_at, datetime) else str(e.created_at),
         "kind": t.kind, "direction": "in" if e.amount_minor > 0 else "out", "amount_minor": e.amount_minor,
-        "currency": e.currency, "balance_after_minor": e.balance_after, "memo": t.memo, "reference": t.reference,
+        "currency": e.currency, "balance_after_minor": balance, "memo": t.memo, "reference": t.reference,
         "counterparty_account": cp.number, "counterparty_name": cp_name or "",
         "counterparty_kind": cp.kind, "counterparty_purpose": cp.purpose,
     }
@@ -162,10 +174,10 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
 def statement_data(session: Session, account: Account, year: int, month: int) -> dict[str, Any]:
     first, last = month_bounds(year, month)
     items = list(iter_all(session, account, HistoryFilter(date_from=first, date_to=last)))
-    items.reverse()  # oldest first on paper
-    # opening balance: every entry dated before the month. (Not the balance_after of the last such
-    # entry: balance_after follows posting order, and an entry posted later but dated earlier, such
-    # as a catch-up scheduled run, would carry this month's postings into the opening balance.)
+    items.reverse()  # oldest first on paper (by value date, then posting order: as the running balances)
+    # opening balance: every entry dated before the month. (Not the ledger's balance_after of the last such
+    # entry: that follows posting order, and an entry posted later but dated earlier, such as a catch-up
+    # scheduled run, would carry this month's postings into the opening balance.)
     opening = int(session.scalar(select(func.sum(Entry.amount_minor))
                                  .where(Entry.account_id == account.id, Entry.value_date < first)) or 0)
     credits = sum(i["amount_minor"] for i in items if i["amount_minor"] > 0)

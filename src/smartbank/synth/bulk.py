@@ -467,8 +467,9 @@ def slices(batches: list[Batch], size: int) -> Iterator[Batch]:
 def chain(ctx: _SealContext, batches: list[Batch], seq: int, prev: str, *, workers: int,
           on_rows: Callable[[list[tuple]], None], advance: Callable[[int], None]) -> tuple[int, str]:
     """Extend the chain from (seq, prev) over every transfer, in id order, handing rows of
-    ``(seq, transfer_id, prev_hash, hash, sealed_at)`` to ``on_rows``."""
-    import hashlib
+    ``(seq, transfer_id, prev_hash, hash, sealed_at)`` to ``on_rows``. The links are keyed
+    (``journal.link``) here, in this process; the workers only build the canonical forms."""
+    key = journal.ledger_key()
 
     def consume(k0: int, canon: list[bytes]) -> None:
         nonlocal seq, prev
@@ -477,7 +478,7 @@ def chain(ctx: _SealContext, batches: list[Batch], seq: int, prev: str, *, worke
         tid = ctx.transfer_base + k0 + 1
         for c in canon:
             seq += 1
-            h = hashlib.sha256(prev.encode() + c).hexdigest()
+            h = journal.link(key, prev, c)
             rows.append((seq, tid, prev, h, now))
             prev = h
             tid += 1
@@ -599,12 +600,15 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
                     pending.clear()
 
             workers = min(os.cpu_count() or 1, 4) if n_transfers >= 50_000 else 1
-            chain(ctx, batches, seq, prev, workers=workers, on_rows=on_rows,
-                  advance=lambda n: progress.advance(seal_task, n))
+            head_seq, head_hash = chain(ctx, batches, seq, prev, workers=workers, on_rows=on_rows,
+                                        advance=lambda n: progress.advance(seal_task, n))
             if pending:
                 sink.seals(pending)
             t_sealed = time.perf_counter()
             tx.commit()
+            if head_seq > seq:  # the new head, checkpointed outside the database once it is committed
+                journal.write_checkpoint(engine.url, seq=head_seq, head=head_hash,
+                                         transfer_id=ids.transfer(n_transfers - 1))
         except BaseException:
             if pg and isinstance(sink, _PgSink) and sink.writer is not None:
                 with contextlib.suppress(BaseException):  # the original error matters

@@ -1,7 +1,8 @@
 """Wealth customers for the synthetic bank: some customers take the risk-tolerance questionnaire (answers
 drawn around a temperament per customer, so grades spread over C1-C5), then buy one to three products
 their grade allows, through the same suitability check and order code as the portal, on days in the last
-months; the orders settle day by day at those days' NAVs. The holdings and purchases are the implicit
+months, each paid from what the account held on that day by value date (never from money that arrived
+later); the orders settle day by day at those days' NAVs. The holdings and purchases are the implicit
 feedback the recommender learns from."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from smartbank import clock, db
 from smartbank.customers import service as customers
 from smartbank.customers.models import Customer
 from smartbank.errors import SmartbankError
+from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.security.service import Principal
 from smartbank.wealth import orders, products, questionnaire, rules
@@ -108,14 +110,27 @@ def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, se
             day = taken.date() + timedelta(days=1 + rng.randrange(max(1, (today - taken.date()).days - 10)))
             at = datetime.combine(day, time(2 + k), tzinfo=UTC)
 
-            def buy(s, p=p, amount=amount, who=actor, at=at, aid=aid, key=f"synth-wealth:{seed}:{i}:{k}") -> None:
+            def buy(s, p=p, amount=amount, step=step, who=actor, at=at, aid=aid,
+                    key=f"synth-wealth:{seed}:{i}:{k}") -> int:
+                # paid from what the account held on that day by value date (the history is already written:
+                # today's balance may hold money that arrived later), so no statement shows a spent-ahead
+                # balance
+                room = ledger.spendable(s, ledger.get_account(s, aid), orders.today(at))
+                if room is not None and room < amount:
+                    amount = room // step * step
+                    if amount < int(p["min_amount_minor"]) or amount <= 0:
+                        return 0
                 orders.purchase(s, who, product_code=p["code"], account_id=aid, amount_minor=amount,
                                 idempotency_key=key, channel="branch", now=at)
+                return amount
 
             try:
-                db.run_in_transaction(buy, engine=engine)
-                placed += 1
-                budget -= amount
+                spent = db.run_in_transaction(buy, engine=engine)
+                if spent:
+                    placed += 1
+                    budget -= spent
+                else:
+                    refused += 1
             except SmartbankError:  # a refusal (funds, minimums, suitability) is part of the simulation
                 refused += 1
     d = first_day
