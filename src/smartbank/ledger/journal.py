@@ -20,7 +20,7 @@ appended to a JSON-lines file outside the database (:func:`checkpoint_path`).
 What someone with write access to the database, but neither the key nor the checkpoint file, can still do
 unseen: change or remove transfers not yet sealed (the sealer runs every ``seal_interval_seconds``), and
 change what the journal does not cover (customers, account settings such as status or overdraft limit,
-bills, the audit log). See docs/DECISIONS-ledger.md.
+bills, the audit log). See docs/SECURITY.md, "The journal".
 """
 
 from __future__ import annotations
