@@ -28,7 +28,11 @@ def test_demo_seeds_bank_users_models_and_profiles(database_url, engine, tmp_pat
         held = c.execute(text("SELECT count(DISTINCT customer_id) FROM holdings WHERE units_micro > 0")).scalar()
         assessed = c.execute(text("SELECT count(*) FROM risk_assessments")).scalar()
         faqs = c.execute(text("SELECT count(*) FROM faq_entries WHERE active")).scalar()
+        demo_held = c.execute(text("SELECT count(*) FROM holdings h JOIN users u ON u.customer_id = h.customer_id"
+                                   " WHERE u.username = 'demo' AND h.units_micro > 0")).scalar()
     assert users == 3
+    assert "skipped" not in r.output, r.output
+    assert demo_held >= 1  # the demo customer is assessed (age as on the ID) and holds products
     # lending: products, a trained credit model deciding every application, a loan book, an officer's queue
     assert products >= 4 and decided > 0 and loans > 0 and queue >= 1
     # wealth: a catalogue, assessed customers holding settled products (the recommender's feedback)

@@ -407,14 +407,18 @@ def _demo_wealth(seed: int) -> None:
                                 display_name=u.display_name)
         q = questionnaire.active(s)
         assert q is not None
-        answers = {qq["id"]: len(qq["options"]) // 2 for qq in q.questions}
         at = clock.now() - timedelta(days=40)
+        answers = questionnaire.with_age_from_id(s, u.customer_id, q.questions,
+                                                 {qq["id"]: len(qq["options"]) // 2 for qq in q.questions},
+                                                 clock.local_date(at))
         questionnaire.take(s, me, answers, now=at)
         acct = demand_account(s, u.customer_id)
         for code, amount in (("WMP-FI", 2_000_000), ("F-BOND", 1_000_000)):
             # back-dated: only what the account held on that day by value date (not a loan paid out later)
             room = ledger.spendable(s, ledger.get_account(s, acct), orders.today(at + timedelta(days=1)))
-            if room is not None and room < amount:
+            if room is not None and room < amount:  # a smaller purchase, up to 40% of what was there that day
+                amount = room * 4 // 10 // 100 * 100
+            if amount < 100_000:
                 console.print(f"wealth: the demo customer's {code} purchase was skipped (not enough on that day)")
                 continue
             orders.purchase(s, me, product_code=code, account_id=acct, amount_minor=amount,

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from smartbank import clock, db
-from smartbank.customers import service as customers
 from smartbank.customers.models import Customer
 from smartbank.errors import SmartbankError
 from smartbank.ledger import service as ledger
@@ -46,14 +45,8 @@ def _assess(session: Any, *, actor: Principal, answers: dict[str, int], at: date
     """The assessment taken at the branch; the age answer is the one the customer's ID gives (the
     questionnaire refuses any other)."""
     q = questionnaire.view(questionnaire.ensure_seeded(session))
-    age_q = next((x for x in q["questions"] if x["id"] == "age"), None)
-    born = customers.birth_date_of(customers.get_customer(session, int(actor.customer_id or 0)))
-    if age_q is not None and born is not None:
-        day = clock.local_date(at)
-        age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
-        option = questionnaire.age_option(age_q, age)
-        if option is not None:
-            answers = answers | {"age": option}
+    answers = questionnaire.with_age_from_id(session, int(actor.customer_id or 0), q["questions"], answers,
+                                             clock.local_date(at))
     return questionnaire.take(session, actor, answers, channel="branch", now=at).grade
 
 

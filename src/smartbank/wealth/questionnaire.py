@@ -232,6 +232,19 @@ def _age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+def with_age_from_id(session: Session, customer_id: int, questions: list[dict[str, Any]], answers: dict[str, int],
+                     day: date) -> dict[str, int]:
+    """``answers`` with the age question answered as the customer's ID gives it on ``day`` (for assessments
+    entered on a customer's behalf - a branch form, the synthetic bank - which :func:`take` would otherwise
+    refuse as contradicting the ID)."""
+    age_q = next((x for x in questions if x["id"] == "age"), None)
+    born = customers.birth_date_of(customers.get_customer(session, customer_id))
+    if age_q is None or born is None:
+        return answers
+    option = age_option(age_q, _age_on(born, day))
+    return answers if option is None else answers | {"age": option}
+
+
 def _customer(actor: Principal) -> int:
     if actor.is_staff or actor.customer_id is None:
         raise Forbidden("the risk assessment is taken by the customer themselves", details={"role": actor.role})
