@@ -77,6 +77,11 @@ def test_portal_my_insights(client, world, lang):
     assert r.status_code == 200 and raw_keys(r.text) == []
     assert 'data-code="salary_earner"' in r.text and 'id="spending-chart"' in r.text
     assert "high_value" not in r.text and "churn" not in r.text.lower()
+    # the tag's explanation is in the page's language (the catalogue's description is English)
+    english = "A salary or pension credit in at least 3 months of the last year."
+    assert (english in r.text) == (lang == "en")
+    if lang == "zh":
+        assert "近一年至少 3 个月有工资或养老金入账" in r.text
     assert 'href="/insights"' in client.get("/").text
     # staff sign-ins are not customers: the portal page sends them to the customer sign-in
     assert client.get("/console/insight/tags").status_code in (303, 200)
