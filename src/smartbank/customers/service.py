@@ -84,8 +84,9 @@ def create_customer(session: Session, cmd: CustomerCreate, *, number: str | None
 
 KYC_STATUSES = ("pending", "verified", "rejected")
 # how an identity was verified: a teller examined the original document with its holder at a branch; or
-# the synthetic bank's history (customers it generates were verified before the window it simulates)
-KYC_METHODS = ("branch_document_check", "synthetic")
+# the synthetic bank's history (customers it generates were verified before the window it simulates); or a
+# migration from the bank's previous core system, which had verified them (the import option kyc_status: verified)
+KYC_METHODS = ("branch_document_check", "synthetic", "legacy_import")
 
 
 def record_verification(session: Session, customer: Customer, *, method: str, verified_by: int | None,

@@ -277,3 +277,42 @@ def test_card_fraud_mapping_on_a_sample(engine, tmp_path):
     again = run_import(kind="transactions", path=sample, mapping_path=mapping, engine=engine,
                        rejects_path=tmp_path / "r2.csv", report_path=None, write_report=False)
     assert again.rows_merged == 3000 and count(engine, "SELECT count(*) FROM external_transactions") == 3000
+
+
+def test_documents_are_checked_by_their_own_rule_and_a_carried_over_verification_says_so(engine, tmp_path):
+    """An import opens customers as the bank does: each document type by its rule (a passport of letters only,
+    a permit of the wrong shape, an individual with a business licence are rejected), and ``kyc_status:
+    verified`` is recorded as the previous system's verification, never as a check made here."""
+    df = pl.DataFrame({
+        "cust_no": ["P1", "P2", "H1", "H2", "T1", "B1", "R1"],
+        "name": ["Anna Smith", "Bad Passport", "陈大文", "坏通行证", "林志明", "错类型", "王芳"],
+        "id_type": ["passport", "passport", "hk_macau_permit", "hk_macau_permit", "taiwan_permit",
+                    "business_licence", "resident_id"],
+        "id_no": ["e12345678", "ABCDEFGH", "H12345678", "X1234", "12345678", "91440300708461136T",
+                  make_resident_id("110101", date(1985, 5, 6), 9)],
+        "birth": ["1990-01-02", "1991-01-02", "1970-03-04", "1971-03-04", "1980-05-06", "1982-01-01", None]})
+    path = tmp_path / "docs.csv"
+    df.write_csv(path)
+    mapping = {"kind": "customers", "source": "legacy", "options": {"kyc_status": "verified"}, "fields": {
+        "external_id": "cust_no", "name": "name", "id_type": "id_type", "id_number": "id_no",
+        "birth_date": "birth"}}
+    res = imp(engine, tmp_path, "customers", path, mapping)
+    check_totals(res)
+    with engine.connect() as c:
+        loaded = dict(c.execute(text("SELECT s.external_id, c.id_number FROM customers c JOIN customer_source_ids s"
+                                     " ON s.customer_id = c.id")).tuples().all())
+        methods = set(c.execute(text("SELECT kyc_status || ':' || coalesce(kyc_method, '-') || ':' ||"
+                                     " CASE WHEN kyc_verified_at IS NULL THEN 'no' ELSE 'yes' END"
+                                     " FROM customers")).scalars())
+    assert set(loaded) == {"P1", "H1", "T1", "R1"}, loaded
+    assert loaded["P1"] == "E12345678"  # normalised as the bank writes it
+    assert methods == {"verified:legacy_import:yes"}
+
+
+def test_an_import_cannot_invent_a_verification_status(engine, tmp_path):
+    path = tmp_path / "c.csv"
+    pl.DataFrame({"cust_no": ["A"], "name": ["王芳"], "id_no": [make_resident_id("110101", date(1985, 5, 6), 1)]}) \
+        .write_csv(path)
+    with pytest.raises(MappingError, match="kyc_status"):
+        imp(engine, tmp_path, "customers", path, {**CUSTOMERS_MAP, "options": {"kyc_status": "approved"}})
+    assert count(engine, "SELECT count(*) FROM customers") == 0

@@ -54,7 +54,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("customers", "kind"): ("individual", "business"),
-    ("customers", "id_type"): ("resident_id", "passport", "business_licence", "external"),
+    ("customers", "id_type"): ("resident_id", "passport", "hk_macau_permit", "taiwan_permit", "business_licence",
+                               "external"),
     ("accounts", "kind"): ("demand", "savings"),
     ("transactions", "direction"): ("debit", "credit"),
     ("transactions", "channel"): ("card", "online", "atm", "branch", "mobile"),
@@ -148,6 +149,9 @@ def load_mapping(path: str | Path | None = None, *, data: dict[str, Any] | None 
     if not isinstance(options, dict) or set(options) - set(GLOBAL_OPTIONS):
         raise MappingError(f"unknown options: {sorted(set(options) - set(GLOBAL_OPTIONS))}; "
                            f"known: {sorted(GLOBAL_OPTIONS)}")
+    if options.get("kyc_status", "pending") not in ("pending", "verified"):
+        raise MappingError("option kyc_status is pending (the default) or verified (carried over from the previous "
+                           "core system, recorded as legacy_import)", details={"kyc_status": options.get("kyc_status")})
     raw_fields = data.get("fields")
     if not isinstance(raw_fields, dict) or not raw_fields:
         raise MappingError("'fields' must map target fields to {column: ..., options}")

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from smartbank import clock
-from smartbank.customers.validation import normalise_phone, parse_resident_id
+from smartbank.customers.validation import normalise_phone, parse_id_document, parse_resident_id
 from smartbank.errors import ValidationFailed
 from smartbank.insight.importing.mapping import ENUMS, REQUIRED, FieldSpec, Mapping
 from smartbank.ledger.service import valid_account_number
@@ -505,9 +505,26 @@ class Cleaner:
         for code in ("ID_FORMAT", "ID_REGION", "ID_BIRTH_DATE", "ID_CHECKSUM"):
             c.flag(code, "id_number", pl.col("_rid_err") == code)
         other = pl.col("f_id_number")
-        c.flag("ID_FORMAT", "id_number",
-               ((pl.col("f_id_type") == "business_licence") & (other.str.len_chars() != 18))
-               | ((pl.col("f_id_type") == "passport") & ~other.str.contains(r"^[A-Z0-9]{5,20}$")))
+        # every other document by its own rule - the same one the bank applies when it opens a customer
+        # (customers.validation.parse_id_document); the normalised number replaces what was typed
+
+        def doc(key: str) -> dict[str, Any]:
+            kind, id_type, number = key.split("\x1f", 2)
+            try:
+                return {"err": None, "number": parse_id_document(kind, id_type, number, today=today).number}
+            except ValidationFailed:
+                return {"err": "ID_FORMAT", "number": None}
+
+        is_doc = ~is_rid & (pl.col("f_id_type") != "external") & pl.col("f_id_type").is_in(
+            list(ENUMS[("customers", "id_type")]))
+        keys = c.df.select(pl.when(is_doc).then(pl.concat_str(
+            [pl.col("f_kind").fill_null("individual"), pl.col("f_id_type"), other], separator="\x1f")).alias("k"))
+        checked = map_unique(keys.to_series(), doc, pl.Struct({"err": pl.String, "number": pl.String}))
+        c.df = c.df.with_columns(checked.struct.field("err").alias("_doc_err"),
+                                 checked.struct.field("number").alias("_doc_number"))
+        c.flag("ID_FORMAT", "id_number", pl.col("_doc_err") == "ID_FORMAT")
+        c.df = c.df.with_columns(pl.coalesce(pl.col("_doc_number"), pl.col("f_id_number")).alias("f_id_number")) \
+            .drop("_doc_err", "_doc_number")
         c.flag("TOO_LONG", "id_number", other.str.len_chars() > 40)
         c.flag("ID_FORMAT", "id_type", ~pl.col("f_id_type").is_in(list(ENUMS[("customers", "id_type")])))
         # imputation and conflicts: the resident ID is the authority on birth date and gender

@@ -362,7 +362,7 @@ def _customers(session: Session, mapping: Mapping, c: Cleaned, batch_id: int, ou
         "id_type": r["id_type"], "id_number": r["id_number"], "birth_date": r["birth_date"], "gender": r["gender"],
         "phone": r["phone"], "email": r["email"], "city": r["city"], "address": r["address"],
         "occupation": r["occupation"], "annual_income_minor": r["annual_income"],
-        "kyc_status": "pending" if r["id_type"] == "external" else kyc, "risk_level": "low",
+        **_kyc("pending" if r["id_type"] == "external" else kyc, mapping.source), "risk_level": "low",
         "daily_limit_minor": None, "status": "active",
     } for i, r in enumerate(pending, 1)]
     ids = customers.insert_many(session, rows)
@@ -374,6 +374,14 @@ def _customers(session: Session, mapping: Mapping, c: Cleaned, batch_id: int, ou
         cid = by_row[target[1]] if isinstance(target, tuple) else target
         out.append({"source": mapping.source, "external_id": ext, "customer_id": cid, "batch_id": batch_id})
     load.link_sources(session, out)
+
+
+def _kyc(status: str, source: str) -> dict[str, Any]:
+    """An imported customer's identity status. ``verified`` is the previous core system's verification carried
+    over (a migration): recorded as such, with when, so that it is never mistaken for a check made here."""
+    if status != "verified":
+        return {"kyc_status": status, "kyc_method": None, "kyc_verified_at": None}
+    return {"kyc_status": "verified", "kyc_method": "legacy_import", "kyc_verified_at": clock.now()}
 
 
 # -- accounts -----------------------------------------------------------------------------------
