@@ -137,3 +137,24 @@ def test_the_services_apply_the_same_table_for_every_entry_point(engine, world):
             with pytest.raises(Forbidden):
                 call()
         assert customers.view_customer(s, agent, world["alice"])["masked"] is True
+
+
+def test_queues_that_list_customers_audit_each_customer_shown(client, engine, world):
+    """The officers' queues name customers too: the risk alert queue records a read of every customer it lists
+    (the loan review queue, the loan book and the assistant's queue do the same through the same call)."""
+    from smartbank.risk.models import RiskAlert
+
+    with db.session_scope(engine) as s:
+        for n, cid in enumerate((world["alice"], world["bob"]), 1):
+            s.add(RiskAlert(decision_id=900 + n, customer_id=cid, decision="review", amount_minor=100,
+                            currency="CNY", priority=1, status="open"))
+    r = client.get(f"{API}/risk/alerts", headers=world["h"]["risk1"])
+    assert r.status_code == 200, r.text
+    assert {c[2] for c in _reads(engine, role="risk_officer") if c[0] == "risk_alerts.list"} == {
+        str(world["alice"]), str(world["bob"])}
+    for path, user, action in (("/lending/reviews", "loan1", "loan_applications.list"),
+                               ("/lending/book", "loan1", "loan_book.list"),
+                               ("/assistant/agent/queue", "agent1", "handoffs.list")):
+        r = client.get(f"{API}{path}", headers=world["h"][user])
+        assert r.status_code == 200, (path, r.text)  # nothing listed here, so nothing to record
+        assert [c for c in _reads(engine) if c[0] == action] == []

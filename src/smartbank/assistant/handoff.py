@@ -200,6 +200,8 @@ def queue(session: Session, actor: Principal, *, status: str = "waiting", mine: 
         AssistantConversation.id.in_([h.conversation_id for h in items])))} if items else {}
     names = security.display_names(session, {h.assigned_to for h in items if h.assigned_to})
     now = _now()
+    security.audit_reads(session, actor, action="handoffs.list", customer_ids=[h.customer_id for h in items],
+                         shown={"status": status})
     return [_row(session, h, convs.get(h.conversation_id), names, now) for h in items]
 
 

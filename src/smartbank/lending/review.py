@@ -136,6 +136,8 @@ def queue(session: Session, actor: Principal, *, status: str = "manual_review", 
             "age_seconds": int((now - created).total_seconds()) if created else None, "version": a.version,
             "needs_two": bool(p and p.maker_checker_minor is not None and a.amount_minor >= p.maker_checker_minor),
         })
+    security.audit_reads(session, actor, action="loan_applications.list", customer_ids=[a.customer_id for a in apps],
+                         shown={"status": status})
     return out
 
 

@@ -783,7 +783,10 @@ def loan_book(session: Session, actor: Principal, *, bucket: str | None = None, 
     if status != "all":
         stmt = stmt.where(Loan.status == status)
     stmt = stmt.order_by(Loan.days_past_due.desc(), Loan.id).limit(max(1, min(limit, 1000)))
-    return [_summary(loan) for loan in session.scalars(stmt)]
+    loans = list(session.scalars(stmt))
+    security.audit_reads(session, actor, action="loan_book.list", customer_ids=[ln.customer_id for ln in loans],
+                         shown={"bucket": bucket, "classification": classification, "status": status})
+    return [_summary(loan) for loan in loans]
 
 
 def portfolio_summary(session: Session, actor: Principal) -> dict[str, Any]:

@@ -195,8 +195,11 @@ def queue(session: Session, actor: Principal, *, status: str | None = None, assi
     users = _users(session, {a.assigned_to for a in alerts if a.assigned_to})
     cache: dict[int, dict[str, Any]] = {}
     now = _now()
-    return [_alert_dict(a, now=now, users=users, customer=_customer_brief(session, a.customer_id, cache))
-            for a in alerts]
+    out = [_alert_dict(a, now=now, users=users, customer=_customer_brief(session, a.customer_id, cache))
+           for a in alerts]
+    security.audit_reads(session, actor, action="risk_alerts.list", customer_ids=[a.customer_id for a in alerts],
+                         shown={"status": st})
+    return out
 
 
 def counts(session: Session, actor: Principal) -> dict[str, int]:
