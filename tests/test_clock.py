@@ -37,6 +37,14 @@ def test_no_test_reads_the_wall_clock():
     assert offenders == []
 
 
+def test_no_test_module_reads_the_clock_when_it_is_imported():
+    """A module-level ``clock.today()`` runs before the test's clock is installed: it reads the machine's day."""
+    at_import = re.compile(r"^(?:[A-Za-z_]\w*\s*(?::[^=]*)?=|def\s.*=\s*)[^#]*clock\.(?:today|now|local_now)\(")
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in (ROOT / "tests").rglob("*.py")
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if at_import.search(line)]
+    assert offenders == []
+
+
 def test_today_is_the_bank_date_in_shanghai():
     # 2027-01-31 17:30 UTC is already 1 February in Beijing
     with clock.use(clock.FixedClock(datetime(2027, 1, 31, 17, 30, tzinfo=UTC))):

@@ -11,9 +11,9 @@ from datetime import timedelta
 from smartbank import clock, db
 from smartbank.ledger import service as ledger
 from tests.api.support import API, add_biller, assert_error, number
-from tests.conftest import login
+from tests.conftest import TEST_NOW, login
 
-D0 = clock.today() - timedelta(days=40)
+D0 = clock.local_date(TEST_NOW) - timedelta(days=40)  # the suite's clock, not the day the module is imported
 
 
 def _world(client, bank, engine):

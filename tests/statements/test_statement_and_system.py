@@ -13,9 +13,9 @@ from smartbank import clock, db
 from smartbank.ledger import service as ledger
 from smartbank.money import format_minor
 from tests.api.support import API, assert_error, number
-from tests.conftest import login
+from tests.conftest import TEST_NOW, login
 
-THIS = clock.today().replace(day=1)
+THIS = clock.local_date(TEST_NOW).replace(day=1)  # the suite's clock, not the day the module is imported
 LAST = (THIS - timedelta(days=1)).replace(day=1)  # first day of the previous month
 BEFORE = (LAST - timedelta(days=1)).replace(day=1)  # first day of the month before that
 
