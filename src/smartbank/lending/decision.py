@@ -31,8 +31,6 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.customers import service as customers
-from smartbank.customers.validation import parse_resident_id
-from smartbank.errors import ValidationFailed
 from smartbank.ledger.service import utcnow
 from smartbank.lending import features as F
 from smartbank.lending import policy, products, states
@@ -95,15 +93,7 @@ def reason(code: str) -> dict[str, str]:
     return {"code": code, "en": en, "zh": zh}
 
 
-def birth_date_of(customer: Any) -> Any:
-    if customer.birth_date is not None:
-        return customer.birth_date
-    if customer.id_type == "resident_id":
-        try:
-            return parse_resident_id(customer.id_number).birth_date
-        except ValidationFailed:
-            return None
-    return None
+birth_date_of = customers.birth_date_of  # the birth date the bank knows (recorded, else from the ID)
 
 
 def _model_reasons(score: Any) -> list[dict[str, Any]]:
