@@ -27,7 +27,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from smartbank import clock, config, db
-from smartbank.api.access import walk_routes
+from smartbank.http.access import walk_routes
 from smartbank.api.app import create_app
 from smartbank.security import passwords, permissions
 from smartbank.security.models import ROLES

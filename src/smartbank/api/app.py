@@ -8,7 +8,6 @@ import hmac
 import logging
 import re
 import threading
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -18,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartbank import __version__, db
+from smartbank import __version__, db, web
 from smartbank.api.deps import reject_nul, token_from
 from smartbank.api.guards import ApiAuthMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from smartbank.api.observability import RequestContextMiddleware, configure_logging, metrics_payload
@@ -232,10 +231,9 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        if _wants_html(request):
-            from smartbank.web.render import error_page
-
-            return error_page(request, exc.status_code, str(exc.detail))
+        html_error_page = getattr(request.app.state, "html_error_page", None)
+        if html_error_page is not None and _wants_html(request):
+            return html_error_page(request, exc.status_code, str(exc.detail))
         code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}.get(
             exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
@@ -278,13 +276,9 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
         body, ctype = metrics_payload()
         return Response(body, media_type=ctype)
 
-    mount_web: Callable[[FastAPI], None] | None
-    try:
-        from smartbank.web import mount as mount_web
-    except ImportError:  # web package still without pages
-        mount_web = None
-    if mount_web is not None:
-        mount_web(app)
+    # the composition root: the web pages are mounted next to the API (the one import of smartbank.web by
+    # smartbank.api; the pages themselves share only smartbank.http with the API)
+    web.mount(app)
     return app
 
 

@@ -21,8 +21,8 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import clock, db
-from smartbank.api.deps import request_id
 from smartbank.errors import Forbidden, SmartbankError
+from smartbank.http.session import request_id
 from smartbank.risk import limits as risk_limits
 from smartbank.risk import monitor
 from smartbank.risk import register as risk_register
