@@ -28,7 +28,6 @@ from smartbank import clock
 from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, AssistantHandoff, AssistantMessage
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.text import clean_text
@@ -38,7 +37,7 @@ __all__ = [
     "hand_off", "priority_for", "queue", "sla_minutes",
 ]
 
-AGENT_ROLES = permissions.roles_for("assistant.handoff")
+AGENT_ROLES = security.roles_for("assistant.handoff")
 NEGATIVE = -0.5
 MAX_REPLY = 2000
 TABS = ("waiting", "assigned", "closed")

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from smartbank.customers import service as customers
-from smartbank.customers.models import Customer
+from smartbank.customers.service import Customer
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.ledger import reversals
 from smartbank.ledger import service as ledger
@@ -20,11 +20,10 @@ from smartbank.ledger.models import Account, ReversalRequest
 from smartbank.money import check_currency
 from smartbank.payments import service as payments
 from smartbank.risk import cases
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
-ACCOUNT_ADMINS = permissions.roles_for("account.status")
+ACCOUNT_ADMINS = security.roles_for("account.status")
 
 
 def _acct_state(a: Account) -> dict[str, Any]:

@@ -41,7 +41,7 @@ def prepare(url: str, clients: int) -> tuple[list[tuple[str, int, str]], list[st
     from smartbank.db import make_engine, session_scope
     from smartbank.ledger.models import Account
     from smartbank.security import service as security
-    from smartbank.security.models import User
+    from smartbank.security.service import User
 
     n_users = clients * USERS_PER_CLIENT
     ids = prepare_accounts(url, max(1000, n_users))

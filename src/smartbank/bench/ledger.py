@@ -21,7 +21,7 @@ BENCH_PREFIX = "BENCH"
 
 def prepare(url: str, accounts: int, opening_minor: int = 1_000_000_00) -> list[int]:
     """Create the schema (if missing) and ``accounts`` funded bench accounts (if missing)."""
-    from smartbank.customers.models import Customer
+    from smartbank.customers.service import Customer
     from smartbank.db import make_engine, session_scope
     from smartbank.ledger import service as ledger
     from smartbank.ledger.models import Account

@@ -32,7 +32,7 @@ GRADE_OF = {"cash": "C2", "bond": "C3", "mixed": "C4", "equity": "C5"}
 
 def build(url: str, *, customers: int, items: int, seed: int = 7) -> dict[str, Any]:
     """Create the schema and the bench bank (skipped when one of this size is there); returns counts."""
-    from smartbank.customers.models import Customer
+    from smartbank.customers.service import Customer
     from smartbank.db import make_engine, session_scope
     from smartbank.insight.models import CustomerProfile
     from smartbank.lending.models import LoanProduct
@@ -127,7 +127,7 @@ def _one(session: Session, *, actor: Principal) -> dict[str, Any]:
 def run(url: str | None, *, customers: int = 10_000, items: int = 300, requests: int = 2000,
         seed: int = 7) -> dict[str, Any]:
     from smartbank import db
-    from smartbank.customers.models import Customer
+    from smartbank.customers.service import Customer
     from smartbank.recommend import engine as rec_engine
 
     tmp = None

@@ -49,14 +49,13 @@ from smartbank.insight import extract
 from smartbank.insight import features as F
 from smartbank.insight import tags as T
 from smartbank.insight.models import CustomerProfile, CustomerTag, InsightState, Segment, TagDefinition
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 log = logging.getLogger("smartbank.insight")
 
-TAG_MANAGERS = permissions.roles_for("insight.tags.manage")
-PROFILE_READERS = permissions.roles_for("insight.profiles.read")
+TAG_MANAGERS = security.roles_for("insight.tags.manage")
+PROFILE_READERS = security.roles_for("insight.profiles.read")
 OVERLAP_ENTRIES = 1000
 _ADVISORY_KEY = 0x5B1A7E  # "insight refresh"
 _local_lock = threading.Lock()

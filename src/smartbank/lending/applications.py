@@ -39,7 +39,6 @@ from smartbank.lending.models import (
     LoanApplicationEvent,
     LoanProduct,
 )
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -50,7 +49,7 @@ __all__ = [
 
 log = logging.getLogger("smartbank.lending")
 
-STAFF_READERS = permissions.roles_for("lending.applications.read")
+STAFF_READERS = security.roles_for("lending.applications.read")
 CHANNELS = ("web", "api", "assistant", "branch")
 MAX_MONEY = 10**13
 COLLATERAL_KINDS = products.COLLATERAL_KINDS

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from smartbank.config import get_settings
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.lending.models import CreditBlacklist
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -31,7 +30,7 @@ __all__ = [
     "is_blacklisted", "list_blacklist", "remove_from_blacklist",
 ]
 
-BLACKLIST_ROLES = permissions.roles_for("lending.blacklist.manage")
+BLACKLIST_ROLES = security.roles_for("lending.blacklist.manage")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.lending import applications, decision, products, states
 from smartbank.lending.models import CreditDecision, LoanApplication, LoanApplicationEvent, LoanProduct
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.text import clean_text
@@ -41,7 +40,7 @@ __all__ = [
     "queue",
 ]
 
-OFFICER_ROLES = permissions.roles_for("lending.review")
+OFFICER_ROLES = security.roles_for("lending.review")
 MAX_NOTE = 2000
 DECLINE_REASONS: dict[str, tuple[str, str]] = {
     "OFF-INCOME": ("We could not confirm an income that supports this loan.", "无法核实足以支持本笔贷款的收入。"),

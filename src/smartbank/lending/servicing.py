@@ -57,7 +57,6 @@ from smartbank.lending.models import (
 )
 from smartbank.money import MAX_MINOR, format_minor, round_minor
 from smartbank.notifications import service as notifications
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -66,7 +65,7 @@ __all__ = ["BOOK_READERS", "disburse", "list_loans", "loan_view", "loan_book", "
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MICRO = 1_000_000
-BOOK_READERS = permissions.roles_for("lending.book.read")
+BOOK_READERS = security.roles_for("lending.book.read")
 OPEN = ("due", "overdue")
 
 

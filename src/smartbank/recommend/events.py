@@ -30,7 +30,7 @@ from smartbank.db import aware as _aware
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.recommend import engine as rec_engine
 from smartbank.recommend.models import RecEvent, RecItem, RecServed
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 __all__ = ["CONVERSION_WINDOW_DAYS", "CUSTOMER_EVENTS", "after_commit", "record", "record_purchase",
@@ -38,7 +38,7 @@ __all__ = ["CONVERSION_WINDOW_DAYS", "CUSTOMER_EVENTS", "after_commit", "record"
 
 CUSTOMER_EVENTS = ("view", "click", "dismiss")
 CONVERSION_WINDOW_DAYS = 7
-SYNC_ROLES = permissions.roles_for("recommend.sync")
+SYNC_ROLES = security.roles_for("recommend.sync")
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:

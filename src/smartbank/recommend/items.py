@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank.recommend.models import RecItem
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.wealth.models import WealthProduct
 
 __all__ = ["ITEM_MANAGERS", "item_key", "parse_item_key", "sync_items", "wealth_feature"]
 
-ITEM_MANAGERS = permissions.roles_for("recommend.items.manage")
+ITEM_MANAGERS = security.roles_for("recommend.items.manage")
 
 
 def item_key(item_type: str, code: str) -> str:

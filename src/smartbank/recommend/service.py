@@ -110,7 +110,7 @@ def apply_filters(ranked: Iterable[rec_engine.Ranked], items: rec_engine.Items, 
 
 def _age(session: Session, customer_id: int) -> tuple[int | None, str | None]:
     from smartbank.customers import service as customers
-    from smartbank.customers.validation import parse_resident_id
+    from smartbank.customers.service import parse_resident_id
 
     try:
         c = customers.get_customer(session, customer_id)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from smartbank import clock, db
-from smartbank.customers.models import Customer
+from smartbank.customers.service import Customer
 from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account
 from smartbank.lending import applications, servicing

@@ -54,7 +54,6 @@ from smartbank import clock
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.money import MAX_MINOR, round_minor
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.wealth import products, suitability
@@ -66,7 +65,7 @@ __all__ = ["ORDER_READERS", "SCALE", "accrue_income", "available_to_invest", "ca
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SCALE = 10**10  # fen * 10**10 / nav_micro = units_micro (1 unit at 1.000000 = 100 fen)
-ORDER_READERS = permissions.roles_for("wealth.orders.read")
+ORDER_READERS = security.roles_for("wealth.orders.read")
 CASH_ACCOUNT_KINDS = ("demand", "savings")
 
 

@@ -42,7 +42,6 @@ from sqlalchemy.orm import Session
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.money import MAX_MINOR, check_currency
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.wealth import analytics
@@ -53,7 +52,7 @@ __all__ = ["DRIFT", "PRODUCT_MANAGERS", "STABLE_NAV", "close_product", "create_p
            "list_products", "money_market_rows", "nav_history", "nav_on", "nav_point", "product_page", "product_view",
            "publish_day", "publish_nav", "seven_day_yield", "update_product", "value_history"]
 
-PRODUCT_MANAGERS = permissions.roles_for("wealth.products.manage")
+PRODUCT_MANAGERS = security.roles_for("wealth.products.manage")
 DRIFT = {"cash": 0.018, "bond": 0.03, "mixed": 0.045, "equity": 0.06, "alternative": 0.05}  # annual, continuation
 DEFAULT_VOL = {"cash": 0.001, "bond": 0.02, "mixed": 0.08, "equity": 0.18, "alternative": 0.25}
 EDITABLE = ("name_en", "name_zh", "min_amount_minor", "step_minor", "subscription_fee_bps", "redemption_fee_bps",

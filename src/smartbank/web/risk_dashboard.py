@@ -27,7 +27,7 @@ from smartbank.risk import limits as risk_limits
 from smartbank.risk import monitor
 from smartbank.risk import register as risk_register
 from smartbank.risk.models import RISK_CATEGORIES
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.web import forms
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
@@ -38,7 +38,7 @@ from smartbank.web.routing import web_router
 
 router = web_router()
 
-ROLES = permissions.roles_for("risk.monitor.read")
+ROLES = security.roles_for("risk.monitor.read")
 register_console_page("/console/risk", "nav.console.risk_dashboard", roles=ROLES, order=49)
 register_console_page("/console/risk/limits", "nav.console.risk_limits", roles=ROLES, order=50)
 register_console_page("/console/risk/register", "nav.console.risk_register", roles=ROLES, order=51)

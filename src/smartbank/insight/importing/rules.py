@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from smartbank import clock
-from smartbank.customers.validation import normalise_phone, parse_id_document, parse_resident_id
+from smartbank.customers.service import normalise_phone, parse_id_document, parse_resident_id
 from smartbank.errors import ValidationFailed
 from smartbank.insight.importing.mapping import ENUMS, REQUIRED, FieldSpec, Mapping
 from smartbank.ledger.service import valid_account_number
