@@ -116,10 +116,10 @@ def _warm_engines() -> None:
     """Load the fraud model and the risk features, and the recommender's items, feedback and model, before
     the first request needs them; the assistant's models follow in the background, then the process is
     ready."""
-    from smartbank.recommend import engine as rec_engine
+    from smartbank.recommend import service as recommend
     from smartbank.risk import engine as risk_engine
 
-    for name, fn in (("risk", risk_engine.get), ("recommendation", rec_engine.get)):
+    for name, fn in (("risk", risk_engine.get), ("recommendation", recommend.get_engine)):
         try:
             db.run_in_transaction(fn)
         except Exception:  # noqa: BLE001 - a database not migrated yet: the first request warms it instead

@@ -45,7 +45,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from smartbank.ml.frames import ACTIVITY_SCHEMA  # the activity contract, shared with the models
+from smartbank.ml.service import ACTIVITY_SCHEMA
 
 CUSTOMER_SCHEMA: dict[str, Any] = {
     "customer_id": pl.Int64,

@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from smartbank import clock
@@ -60,8 +60,8 @@ from smartbank.notifications import service as notifications
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
-__all__ = ["BOOK_READERS", "disburse", "list_loans", "loan_view", "loan_book", "payoff_quote", "portfolio_summary",
-           "repay", "repay_early", "run_day", "still_owed", "today"]
+__all__ = ["BOOK_READERS", "delinquency_rate", "disburse", "is_delinquent", "list_loans", "loan_book", "loan_schedule",
+           "loan_view", "payoff_quote", "portfolio_summary", "repay", "repay_early", "run_day", "still_owed", "today"]
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MICRO = 1_000_000
@@ -829,6 +829,13 @@ def portfolio_summary(session: Session, actor: Principal) -> dict[str, Any]:
             "written_off": {"loans": n_off, "principal_minor": principal_off, "recovered_minor": recovered,
                             "recovered_principal_minor": recovered_principal,
                             "recovery_rate": recovered_principal / principal_off if principal_off else None}}
+
+
+def is_delinquent(session: Session, customer_id: int) -> bool:
+    """Whether the customer has a loan past due or written off (the recommender offers them no new loan)."""
+    return session.scalar(select(Loan.id).where(
+        Loan.customer_id == customer_id,
+        or_(and_(Loan.status == "active", Loan.days_past_due > 0), Loan.status == "written_off")).limit(1)) is not None
 
 
 def delinquency_rate(session: Session) -> float | None:

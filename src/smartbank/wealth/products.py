@@ -111,6 +111,20 @@ def get_product_by_id(session: Session, product_id: int) -> WealthProduct:
     return p
 
 
+def all_products(session: Session) -> list[WealthProduct]:
+    """Every product, closed ones included, in the order they were added."""
+    return list(session.scalars(select(WealthProduct).order_by(WealthProduct.id)))
+
+
+def product_facts(session: Session, product_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """``{id: (status, kind, risk level)}`` of the given products, read now (what a suitability filter judges)."""
+    if not product_ids:
+        return {}
+    return {int(i): (str(s), str(k), str(r)) for i, s, k, r in session.execute(
+        select(WealthProduct.id, WealthProduct.status, WealthProduct.kind, WealthProduct.risk_level)
+        .where(WealthProduct.id.in_(product_ids)))}
+
+
 Latest = tuple[date, int, int | None, int | None]  # day, nav_micro, income_per_10k_micro, yield_7d_ppm
 
 

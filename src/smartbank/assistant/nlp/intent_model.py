@@ -280,7 +280,7 @@ class IntentModel:
     # persistence ------------------------------------------------------------------------------------
     def save(self, *, data_hash: str, metrics: dict[str, Any] | None = None, model_dir: Path | None = None,
              version: str | None = None) -> Path:
-        from smartbank.ml.registry import save_model
+        from smartbank.ml.service import save_model
 
         objects: dict[str, Any] = {"classes": list(self.classes_)}
         if self.linear is not None:
@@ -296,7 +296,7 @@ class IntentModel:
 
     @classmethod
     def load(cls, *, model_dir: Path | None = None, version: str | None = None) -> IntentModel:
-        from smartbank.ml.registry import load_model
+        from smartbank.ml.service import load_model
 
         loaded = load_model(MODEL_NAME, version=version, features=["text"], model_dir=model_dir)
         params = loaded.meta.get("params") or {}

@@ -162,7 +162,7 @@ def reset_cache() -> None:
 
 def _model(model_dir: Path | None) -> tuple[Any, str | None]:
     from smartbank.assistant.nlp.sentiment_model import FEATURES, MODEL_NAME
-    from smartbank.ml.registry import RegistryError, default_model_dir, latest_version, load_model
+    from smartbank.ml.service import RegistryError, default_model_dir, latest_version, load_model
 
     root = Path(model_dir) if model_dir is not None else default_model_dir()
     key = str(root)

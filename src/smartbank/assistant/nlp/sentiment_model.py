@@ -198,7 +198,7 @@ def evaluate_sentiment(train_paths: Sequence[Path], test_path: Path, *, seed: in
 
 def train_and_save(train_paths: Sequence[Path], *, model_dir: Path | None = None, seed: int = 0) -> dict[str, Any]:
     """Fit on the files and save the model with the registry (``assistant_sentiment``)."""
-    from smartbank.ml.registry import save_model
+    from smartbank.ml.service import save_model
 
     train = [read_labelled(p) for p in train_paths]
     t0 = time.perf_counter()

@@ -236,7 +236,7 @@ def report_document(lm: Any | None, recent: dict[str, Any] | None = None, *, lan
 def load_latest(model_dir: Path | None = None) -> Any | None:
     """The newest saved credit model (registry checks included), or None when none was trained."""
     from smartbank.lending.credit.scorer import FEATURES, MODEL_NAME
-    from smartbank.ml.registry import latest_version, load_model
+    from smartbank.ml.service import latest_version, load_model
 
     if latest_version(MODEL_NAME, model_dir=model_dir) is None:
         return None

@@ -125,14 +125,14 @@ _lock = threading.Lock()
 
 
 def _model_dir(model_dir: Path | None) -> Path:
-    from smartbank.ml.registry import default_model_dir
+    from smartbank.ml.service import default_model_dir
 
     return Path(model_dir) if model_dir is not None else default_model_dir()
 
 
 def load_scorer(model_dir: Path | None = None) -> Scorer | None:
     """The newest trained production model (cached per version), or None when none was trained."""
-    from smartbank.ml.registry import latest_version, load_model
+    from smartbank.ml.service import latest_version, load_model
 
     root = _model_dir(model_dir)
     version = latest_version(MODEL_NAME, model_dir=root)
@@ -206,7 +206,7 @@ def train_production(data: Path | None = None, *, model_dir: Path | None = None,
 
     from smartbank.lending.credit.data import coerce_target, read_table
     from smartbank.lending.credit.evaluate import default_lgbm, model_evaluation
-    from smartbank.ml.registry import save_model
+    from smartbank.ml.service import save_model
 
     t0 = time.perf_counter()
     path = Path(data) if data is not None else default_data_path()
