@@ -40,8 +40,11 @@ from smartbank.api.routers import (
     wealth,
     wealth_robo,
 )
+from smartbank.assistant.service import warm as warm_assistant
 from smartbank.config import get_settings, require_serving_secret
 from smartbank.errors import Forbidden, NotAuthenticated, SmartbankError
+from smartbank.insight.service import refresh_incremental
+from smartbank.recommend.service import warm as warm_recommender
 from smartbank.security import service as security
 
 log = logging.getLogger("smartbank.api")
@@ -98,8 +101,6 @@ class InsightRefresher:
         self._t.join(timeout=30)
 
     def _run(self) -> None:
-        from smartbank.insight.service import refresh_incremental
-
         while not self._stop.wait(self.interval):
             try:
                 refresh_incremental()
@@ -116,10 +117,9 @@ def _warm_engines() -> None:
     """Load the fraud model and the risk features, and the recommender's items, feedback and model, before
     the first request needs them; the assistant's models follow in the background, then the process is
     ready."""
-    from smartbank.recommend import service as recommend
     from smartbank.risk import engine as risk_engine
 
-    for name, fn in (("risk", risk_engine.get), ("recommendation", recommend.get_engine)):
+    for name, fn in (("risk", risk_engine.get), ("recommendation", warm_recommender)):
         try:
             db.run_in_transaction(fn)
         except Exception:  # noqa: BLE001 - a database not migrated yet: the first request warms it instead
@@ -130,12 +130,8 @@ def _warm_engines() -> None:
 def _warm_assistant() -> None:
     """The assistant's intent model (trained in memory when none is saved: a few seconds) and sentiment model,
     loaded in the background so the first chat message does not wait for them."""
-    from smartbank.assistant import intents
-    from smartbank.assistant.nlp import sentiment
-
     try:
-        intents.model()
-        sentiment.warm()
+        warm_assistant()
     except Exception:  # noqa: BLE001 - the first message loads them instead
         log.exception("assistant warm-up failed")
     finally:

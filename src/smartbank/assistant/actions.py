@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.assistant.entities import Party
 from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, SmartbankError
-from smartbank.insight.features import NON_SPENDING_KINDS, SYSTEM_KINDS
+from smartbank.insight.service import NON_SPENDING_KINDS, SYSTEM_KINDS
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
 from smartbank.security.service import Principal

@@ -25,7 +25,7 @@ def prepare(url: str, accounts: int, opening_minor: int = 1_000_000_00) -> list[
     from smartbank.db import make_engine, session_scope
     from smartbank.ledger import service as ledger
     from smartbank.ledger.models import Account
-    from smartbank.ops.migrate import upgrade
+    from smartbank.ops.service import upgrade
 
     upgrade(url)
     engine = make_engine(url, poolclass=pool.NullPool)

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from smartbank import clock, db
 from smartbank.customers.service import Customer
 from smartbank.db import make_engine, run_in_transaction, session_scope
-from smartbank.insight.models import CustomerProfile
+from smartbank.insight.service import CustomerProfile
 from smartbank.lending.service import DEFAULT_PRODUCTS, LoanProduct
-from smartbank.ops.migrate import upgrade
+from smartbank.ops.service import upgrade
 from smartbank.recommend import service as recommend
 from smartbank.recommend.service import RecEvent, RecItem
 from smartbank.security.service import SYSTEM, Principal
