@@ -106,7 +106,7 @@ def bench_risk(
 
     from smartbank.bench.risk import decider, generated_transactions, percentile
     from smartbank.config import get_settings
-    from smartbank.ml.registry import latest_version
+    from smartbank.ml.service import latest_version
     from smartbank.risk.features import FEATURE_NAMES, build_features, load_transactions
     from smartbank.risk.fraud_model import MODEL_NAME, FraudModel, load_fraud_model
     from smartbank.risk.online import OnlineScorer, OnlineState

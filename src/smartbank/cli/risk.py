@@ -82,7 +82,7 @@ def risk_train(
     import polars as pl
     from rich.console import Console
 
-    from smartbank.ml.registry import RegistryError, latest_version
+    from smartbank.ml.service import RegistryError, latest_version
     from smartbank.risk.features import build_features, load_transactions, transactions_hash
     from smartbank.risk.fraud_model import (
         MODEL_NAME,

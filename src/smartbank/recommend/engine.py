@@ -483,12 +483,3 @@ def reset() -> None:
     with _lock:
         _engines.clear()
 
-
-def __getattr__(name: str) -> Any:
-    # ``train`` moved to :mod:`smartbank.recommend.training` (it needs the events and items modules, which
-    # import this one); the command line still finds it here until it imports ``smartbank.recommend.service``.
-    if name == "train":
-        from smartbank.recommend.training import train
-
-        return train
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
