@@ -21,8 +21,11 @@ from smartbank.assistant.entities import Party
 from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, SmartbankError
 from smartbank.insight.service import NON_SPENDING_KINDS, SYSTEM_KINDS
 from smartbank.ledger import service as ledger
+from smartbank.lending import service as lending
 from smartbank.payments import service as payments
 from smartbank.security.service import Principal
+from smartbank.statements import service as statements
+from smartbank.wealth import service as wealth
 
 
 @dataclass
@@ -65,8 +68,6 @@ def balances(session: Session, actor: Principal) -> list[dict[str, Any]]:
 
 
 def recent(session: Session, actor: Principal, limit: int = 5) -> list[dict[str, Any]]:
-    from smartbank.statements import service as statements
-
     items: list[dict[str, Any]] = []
     for a in payments.list_accounts(session, actor):
         if a.kind in ledger.NON_PAYMENT_KINDS:
@@ -84,8 +85,6 @@ def period_activity(session: Session, actor: Principal, start: date, end: date) 
     """The customer's transactions on their deposit accounts from ``start`` to ``end`` (value dates, both
     included), newest first, with the count, money in and out (CNY), and the spending among them: payments to
     others, not moves between the customer's own accounts, wealth orders, loan flows, interest or fees."""
-    from smartbank.statements import service as statements
-
     accounts = payments.list_accounts(session, actor)
     own = {a.number for a in accounts}
     items: list[dict[str, Any]] = []
@@ -103,16 +102,12 @@ def period_activity(session: Session, actor: Principal, start: date, end: date) 
 
 
 def loans(session: Session, actor: Principal) -> dict[str, Any]:
-    from smartbank.lending import service as lending
-
     apps = lending.list_applications(session, actor, limit=5)
     return {"applications": [{"id": a.id, "status": a.status, "amount_minor": a.amount_minor} for a in apps],
             "loans": lending.list_loans(session, actor)}
 
 
 def products(session: Session, actor: Principal, limit: int = 3) -> dict[str, Any]:
-    from smartbank.wealth import service as wealth
-
     assert actor.customer_id is not None
     grade = wealth.current_grade(session, actor.customer_id)
     if grade is None:
@@ -221,8 +216,6 @@ def top_up(session: Session, actor: Principal, slots: dict[str, Any], *, key: st
 def repayable_loan(session: Session, actor: Principal) -> dict[str, Any] | None:
     """The customer's loan to repay by chat: the one with something due now that fell due first (a loan
     written off counts with everything still owed); None when nothing is due on any loan."""
-    from smartbank.lending import service as lending
-
     best: tuple[Any, dict[str, Any]] | None = None
     for loan in lending.list_loans(session, actor):
         if loan["status"] == "written_off":
@@ -242,8 +235,6 @@ def loan_repay(session: Session, actor: Principal, slots: dict[str, Any], *, key
                challenge_id: int | None = None, otp: str | None = None) -> Outcome:
     """Repay what is due now on the loan in ``slots`` (or the amount asked for), through the lending service's
     ``repay`` (the loan's own repayment account, the customer's ownership checked again)."""
-    from smartbank.lending import service as lending
-
     loan = slots["loan"]
     amount = int(slots["amount_minor"]) if slots.get("amount_minor") else None
     sp = session.begin_nested()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from smartbank.assistant import intent_data
+from smartbank.ml import service as ml
 
 MODEL_NAME = "assistant_intents"
 THRESHOLD = 0.30
@@ -85,8 +86,6 @@ def train(*, model_dir: Path | None = None) -> dict[str, Any]:
     """Fit on every utterance and save as a new version; the metrics are a held-out split's accuracy."""
     from sklearn.model_selection import train_test_split
 
-    from smartbank.ml import service as ml
-
     rows = intent_data.examples()
     texts, labels = [t for t, _ in rows], [i for _, i in rows]
     x_tr, x_te, y_tr, y_te = train_test_split(texts, labels, test_size=0.2, random_state=7, stratify=labels)
@@ -117,8 +116,6 @@ def model() -> tuple[Any, str]:
     global _model
     with _lock:
         if _model is None:
-            from smartbank.ml import service as ml
-
             try:
                 loaded = ml.load_model(MODEL_NAME, features=FEATURES)
                 if loaded.meta.get("data_hash") != data_hash():

@@ -46,7 +46,7 @@ from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, Insuffici
 from smartbank.ledger import service as ledger
 from smartbank.lending import classification as cls
 from smartbank.lending import schedule as sched
-from smartbank.lending import states
+from smartbank.lending import states, warning
 from smartbank.lending.models import (
     Loan,
     LoanApplication,
@@ -572,8 +572,6 @@ def run_day(session: Session, day: date) -> dict[str, int]:
     day of penalty interest, update days past due, bucket, classification and provision (posting the
     change), record changes in ``loan_status_history``, raise early warnings for the coming due dates and
     settle earlier ones. Rerunning the same day posts nothing new."""
-    from smartbank.lending import warning
-
     out = {"loans": 0, "collected_minor": 0, "collections": 0, "overdue_installments": 0, "penalty_micro": 0,
            "provision_change_minor": 0, "status_changes": 0, "closed": 0, "past_due_loans": 0}
     loans = list(session.scalars(select(Loan).where(Loan.status == "active", Loan.start_date <= day)

@@ -30,16 +30,9 @@ from smartbank.security.service import Principal
 from smartbank.wealth import analytics, products
 from smartbank.wealth.models import UNIT, Holding, MoneyMarketIncome, WealthOrder, WealthProduct
 from smartbank.wealth.orders import _reader_customer, order_view, proceeds_for, today
+from smartbank.wealth.products import risk_free_rate
 
-__all__ = ["DEFAULT_RISK_FREE", "customer_holdings", "held_products", "holders", "holding_starts", "portfolio_series",
-           "risk_free_rate"]
-
-DEFAULT_RISK_FREE = 0.0095
-
-
-def risk_free_rate(session: Session) -> float:
-    bps = session.scalar(select(WealthProduct.rate_bps).where(WealthProduct.code == "TD1Y"))
-    return bps / 10_000 if bps is not None else DEFAULT_RISK_FREE
+__all__ = ["customer_holdings", "held_products", "holders", "holding_starts", "portfolio_series"]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -125,6 +125,16 @@ def product_facts(session: Session, product_ids: list[int]) -> dict[int, tuple[s
         .where(WealthProduct.id.in_(product_ids)))}
 
 
+DEFAULT_RISK_FREE = 0.0095
+
+
+def risk_free_rate(session: Session) -> float:
+    """The risk-free rate of the Sharpe ratio: the one-year time deposit's rate in the catalogue (0.95% without
+    one)."""
+    bps = session.scalar(select(WealthProduct.rate_bps).where(WealthProduct.code == "TD1Y"))
+    return bps / 10_000 if bps is not None else DEFAULT_RISK_FREE
+
+
 Latest = tuple[date, int, int | None, int | None]  # day, nav_micro, income_per_10k_micro, yield_7d_ppm
 
 
@@ -248,8 +258,6 @@ def product_page(session: Session, code: str, *, risk_free: float | None = None,
     maximum drawdown and Sharpe ratio over the last ``years`` years (see :mod:`analytics`, on
     :func:`value_history`), and a chart series (``chart_kind``: ``nav``, or ``yield_7d`` - 七日年化 x 1e6 - for a
     money-market product)."""
-    from smartbank.wealth.holdings import risk_free_rate
-
     p = get_product(session, code)
     series = value_history(session, p.id)
     v = product_view(p, _latest_navs(session, [p.id]).get(p.id))

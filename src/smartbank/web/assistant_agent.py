@@ -18,12 +18,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from smartbank import db
 from smartbank.assistant import service as assistant
+from smartbank.assistant.service import HANDOFF_REASONS
 from smartbank.errors import Forbidden, NotFound, SmartbankError
 from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import FormError, message, optional_date
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of, register_messages, translate
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import env, page_context
 from smartbank.web.routing import web_router
@@ -101,9 +102,6 @@ def _html(request: Request, tpl: str, status_code: int = 200, **ctx: Any) -> Res
 
 def _labels(lang: str) -> dict[str, dict[str, str]]:
     """Translated hand-off reasons and status names (looked up by value in the templates)."""
-    from smartbank.assistant.service import HANDOFF_REASONS
-    from smartbank.web.i18n import translate
-
     return {"reasons": {r: translate(lang, f"asst.r.{r}") for r in HANDOFF_REASONS},
             "statuses": {st: translate(lang, f"asst.{st}") for st in assistant.HANDOFF_TABS}}
 
@@ -117,8 +115,6 @@ def _refused(exc: SmartbankError) -> int:
 
 
 def sla_text(item: dict[str, Any], lang: str) -> str:
-    from smartbank.web.i18n import translate
-
     if item.get("sla_met") is not None:
         return translate(lang, "asst.met" if item["sla_met"] else "asst.missed")
     left = item.get("sla_seconds_left")
@@ -348,7 +344,6 @@ def analytics_page(request: Request, actor: Staff, start: str = "", end: str = "
     except SmartbankError as exc:
         error = message(exc, lang)
         res = db.run_in_transaction(lambda s: assistant.analytics_summary(s, actor))
-    from smartbank.web.i18n import translate
 
     names = _labels(lang)["reasons"]
     reasons = [(names.get(r["reason"], r["reason"]), float(r["count"])) for r in res["handoff_reasons"]]

@@ -19,7 +19,7 @@ from smartbank.lending import service as lending
 from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
-from smartbank.web.forms import FormError, message
+from smartbank.web.forms import FormError, message, optional_amount
 from smartbank.web.i18n import lang_of, register_messages
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import env, page_context
@@ -141,8 +141,6 @@ def decide(request: Request, app_id: int, actor: Staff, outcome: Text = "", amou
     form = {"note": note, "amount": amount, "rate_bps": rate_bps}
 
     def work(s: Any) -> Any:
-        from smartbank.web.forms import optional_amount
-
         return lending.decide_review(s, actor, app_id, outcome=outcome, amount_minor=optional_amount(amount),
                              rate_bps=_int(rate_bps), reason_code=reason_code or None, note=note,
                              version=_int(version))

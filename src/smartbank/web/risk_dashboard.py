@@ -31,7 +31,7 @@ from smartbank.security import service as security
 from smartbank.web import forms
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of, register_messages, translate
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import render
 from smartbank.web.routing import web_router
@@ -250,7 +250,6 @@ def dashboard_page(request: Request, actor: Staff) -> Response:
     _page(actor, "/console/risk")
     d = db.run_in_transaction(lambda s: monitor.dashboard(s, actor, now=clock.now()))
     lang = lang_of(request)
-    from smartbank.web.i18n import translate
 
     names = {k: translate(lang, f"riskdash.decision.{k}") for k in _DECISION_COLOURS}
     return render(request, "console/risk/dashboard.html", d=d, matrix_rows=list(reversed(d["matrix"]["cells"])),
