@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import re
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 def run_pgbench(url: str, *, clients: int, seconds: float, scale: int = 10, init: bool = True) -> dict:
     exe = shutil.which("pgbench") or next(iter(sorted(
-        __import__("glob").glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None)
+        glob.glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None)
     if not exe:
         raise RuntimeError("pgbench not found (Debian package postgresql-client or postgresql-contrib)")
     u = make_url(url.replace("+psycopg", ""))
