@@ -162,3 +162,11 @@ def test_symbols_grouping_and_round_figures():
                                         (float("inf"), "-")])
 def test_a_mean_is_rounded_once_half_even_then_formatted(value, text):
     assert format_mean_minor(value, grouping=True) == text
+
+
+def test_the_assistant_writes_amounts_in_the_currencys_own_decimals():
+    """It used to divide by 100 whatever the currency (1,500 yen came out as JPY 15.00)."""
+    from smartbank.assistant.dialogue import money as assistant_money
+
+    assert assistant_money(1500, "JPY") == "1,500 JPY"
+    assert assistant_money(-123456) == "-¥1,234.56"
