@@ -19,6 +19,7 @@ import typer
 
 from smartbank import clock
 from smartbank.cli.common import DbUrl
+from smartbank.money import format_minor
 
 if TYPE_CHECKING:
     import polars as pl
@@ -259,10 +260,6 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.2f}%"
 
 
-def _yuan(minor: int) -> str:
-    return f"{minor / 100:,.2f}"
-
-
 @rules_app.command("list")
 def rules_list(retired: Annotated[bool, typer.Option("--retired", help="include retired rules")] = False,
                database_url: DbUrl = None) -> None:
@@ -307,7 +304,8 @@ def rules_stats(since: Annotated[datetime | None, typer.Option(help="only decisi
     print(f"{'code':<28} {'hits':>7} {'shadow':>7} {'precision':>9} {'saved (yuan)':>14} {'shadow saves':>14}")
     for r in out:
         print(f"{r['code']:<28} {r['hits']:>7} {r['shadow_hits']:>7} {_pct(r['precision']):>9} "
-              f"{_yuan(r['saved_minor']):>14} {_yuan(r['shadow_would_save_minor']):>14}")
+              f"{format_minor(r['saved_minor'], grouping=True):>14} "
+              f"{format_minor(r['shadow_would_save_minor'], grouping=True):>14}")
     print(json.dumps({"stats": out}, ensure_ascii=False))
 
 
@@ -373,8 +371,8 @@ def rules_test(
     for o in results:
         print(f"{o['code']:<28} {o['action']:<9} {o['hits']:>7} {_pct(o['hit_rate']):>9} "
               f"{o['frauds_hit']:>5}/{o['frauds']:<5} {_pct(o['recall']):>7} {_pct(o['precision']):>9} "
-              f"{o['false_positives']:>7} {_yuan(o['money_saved_minor']):>14} "
-              f"{_yuan(o['challenged_fraud_minor']):>12}")
+              f"{o['false_positives']:>7} {format_minor(o['money_saved_minor'], grouping=True):>14} "
+              f"{format_minor(o['challenged_fraud_minor'], grouping=True):>12}")
     print(json.dumps({"source": src, "start": str(lo), "end": str(hi), "payments": frame.height,
                       "seconds": round(elapsed, 3),
                       "results": [{k: v for k, v in o.items() if k != "names"} for o in results]},

@@ -370,8 +370,7 @@ def add_note(session: Session, actor: Principal, alert_id: int, note: str) -> di
 def customer_notification_texts(*, action: str, resolution: str, amount_minor: int, currency: str,
                                 payee: str | None) -> dict[str, str]:
     """The customer's words for a case outcome, in English and Chinese."""
-    amt = ("¥" + format_minor(amount_minor, currency, grouping=True)) if currency == "CNY" \
-        else f"{format_minor(amount_minor, currency, grouping=True)} {currency}"
+    amt = format_minor(amount_minor, currency, grouping=True, symbol=True)
     to_en = f" to {payee}" if payee else ""
     to_zh = f"向{payee}" if payee else ""
     if action == "released":

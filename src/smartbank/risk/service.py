@@ -49,6 +49,7 @@ from smartbank.config import get_settings
 from smartbank.customers import service as customers
 from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, Unavailable, ValidationFailed
 from smartbank.ledger import service as ledger
+from smartbank.money import format_minor
 from smartbank.notifications import service as notifications
 from smartbank.notifications import sms
 from smartbank.risk import engine as risk_engine
@@ -191,12 +192,6 @@ def _otp_hash(challenge_id: int, code: str) -> str:
     return hmac.new(key, f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def _yuan(amount_minor: int, currency: str) -> str:
-    """A positive amount for a customer's eyes: ¥60,000.00 (exact, from the integer minor units)."""
-    whole, cents = divmod(amount_minor, 100)
-    return f"{'¥' if currency == 'CNY' else currency + ' '}{whole:,}.{cents:02d}"
-
-
 def _record(session: Session, a: Assessment, pc: PaymentContext, key: str, *, transfer_id: int | None = None,
             outcome: str | None = None) -> RiskDecision:
     d = RiskDecision(**a.row(pc, key, outcome=outcome), transfer_id=transfer_id, created_at=clock.now())
@@ -270,7 +265,7 @@ def _challenge(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.
     ch.code_hash = _otp_hash(ch.id, code)
     d.challenge_id = ch.id
     session.flush()
-    amount = _yuan(pc.amount_minor, pc.currency)
+    amount = format_minor(pc.amount_minor, pc.currency, grouping=True, symbol=True)
     minutes = s.risk_otp_seconds // 60
     try:
         sms.gateway().send(sms.SmsMessage(phone=phone, ref=f"challenge:{ch.id}", text=(
@@ -330,7 +325,7 @@ def _answer_challenge(session: Session, cmd: ledger.TransferCommand, pc: Payment
         from smartbank.risk import cases
 
         cases.open_alert(session, decision=d)
-        amount = _yuan(pc.amount_minor, pc.currency)
+        amount = format_minor(pc.amount_minor, pc.currency, grouping=True, symbol=True)
         notifications.notify(
             session, customer_id=pc.customer_id, kind="payment_blocked", ref=f"decision:{d.id}",
             title_en="Payment stopped", title_zh="付款已拦截",
@@ -357,7 +352,7 @@ def _hold(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.Trans
     res = ledger.transfer(session, replace(cmd, pending=True, held_for_review=True))
     d = _record(session, a, pc, cmd.key, transfer_id=res.id)
     cases.open_alert(session, decision=d)
-    amount = _yuan(pc.amount_minor, pc.currency)
+    amount = format_minor(pc.amount_minor, pc.currency, grouping=True, symbol=True)
     notifications.notify(
         session, customer_id=pc.customer_id, kind="payment_held", ref=f"transfer:{res.id}",
         title_en="Payment held for a check", title_zh="付款待审核",
@@ -376,7 +371,7 @@ def _block(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.Tran
 
     d = _record(session, a, pc, cmd.key)
     cases.open_alert(session, decision=d)
-    amount = _yuan(pc.amount_minor, pc.currency)
+    amount = format_minor(pc.amount_minor, pc.currency, grouping=True, symbol=True)
     notifications.notify(
         session, customer_id=pc.customer_id, kind="payment_blocked", ref=f"decision:{d.id}",
         title_en="Payment stopped", title_zh="付款已拦截",
