@@ -45,7 +45,7 @@ from smartbank.risk.models import RiskLabel
 from smartbank.risk.online import OnlineScorer, OnlineState
 from smartbank.risk.rules import RuleSet
 
-__all__ = ["RULES_ONLY", "RiskEngine", "get", "local_naive", "on_label", "reset"]
+__all__ = ["RULES_ONLY", "RiskEngine", "get", "install", "local_naive", "on_label", "reset"]
 
 log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -205,6 +205,19 @@ def get(session: Session) -> RiskEngine:
                 eng = _engines[key] = RiskEngine(delay_days=get_settings().risk_label_delay_days, model=model,
                                                  model_version=version)
     eng.ensure_warm(session)
+    return eng
+
+
+def install(database_url: str, *, state: OnlineState, model: FraudModel | None, model_version: str,
+            delay_days: int) -> RiskEngine:
+    """Make this process decide the payments of ``database_url`` with a ready engine (benchmarks: a state
+    warmed from a file instead of the ledger); returns it (its ``observe`` feeds the state)."""
+    eng = RiskEngine(delay_days=delay_days, model=model, model_version=model_version)
+    eng.state = state
+    eng.scorer = OnlineScorer(state, model) if model is not None else None
+    eng.warmed = True
+    with _lock:
+        _engines[str(database_url)] = eng
     return eng
 
 

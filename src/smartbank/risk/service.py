@@ -15,6 +15,9 @@ rules                    :func:`list_rules`, :func:`create_rule`, :func:`test_ru
 limits                   :func:`list_limits`, :func:`create_limit`, ... (:mod:`.limits`)
 monitoring and KRIs      :func:`run_monitor`, :func:`dashboard`, :func:`raise_warning`, ... (:mod:`.monitor`)
 risk register            :func:`list_register_entries`, :func:`register_matrix`, ... (:mod:`.register`)
+fraud model and          :func:`load_transactions`, :func:`build_features`, :class:`FraudModel`,
+features                 :func:`evaluate_fraud`, :func:`install_engine`, ... (the CLI's train, eval and
+                         bench commands; :mod:`.features`, :mod:`.fraud_model`, :mod:`.online`)
 =======================  ==========================================================================
 
 Names keep the meaning they have in their module; a module's generic name gets the area in front
@@ -40,6 +43,15 @@ from smartbank.risk.cases import queue as alert_queue
 from smartbank.risk.cases import resolve as resolve_alert
 from smartbank.risk.context import CONTEXT as RULE_CONTEXT
 from smartbank.risk.decision import SEVERITY, Assessment, ChallengeAnswer, PaymentContext, assess, guarded_transfer
+from smartbank.risk.engine import install as install_engine
+from smartbank.risk.evaluate import evaluate_fraud
+from smartbank.risk.features import FEATURE_NAMES, TX_SCHEMA, build_features, load_transactions, transactions_hash
+from smartbank.risk.fraud_model import MODEL_NAME as FRAUD_MODEL_NAME
+from smartbank.risk.fraud_model import FraudModel, RegistrationBar, load_fraud_model
+from smartbank.risk.fraud_model import check_labels as check_fraud_labels
+from smartbank.risk.fraud_model import judge as judge_fraud_model
+from smartbank.risk.fraud_model import label_counts as fraud_label_counts
+from smartbank.risk.fraud_model import select_and_fit as select_and_fit_fraud_model
 from smartbank.risk.hooks import on_payment_voided, provide_metric
 from smartbank.risk.limits import ACTIONS as LIMIT_ACTIONS
 from smartbank.risk.limits import MAX_AMOUNT as MAX_LIMIT_AMOUNT
@@ -49,6 +61,7 @@ from smartbank.risk.models import RISK_CATEGORIES
 from smartbank.risk.monitor import (
     PSI_DRIFT,
     PSI_WARNING,
+    SCORE_BINS,
     dashboard,
     list_kris,
     list_model_monitor,
@@ -57,13 +70,25 @@ from smartbank.risk.monitor import (
 )
 from smartbank.risk.monitor import acknowledge as acknowledge_warning
 from smartbank.risk.monitor import run as run_monitor
+from smartbank.risk.online import OnlineScorer, OnlineState
 from smartbank.risk.register import STATUSES as REGISTER_STATUSES
 from smartbank.risk.register import create_entry as create_register_entry
 from smartbank.risk.register import edit_entry as edit_register_entry
 from smartbank.risk.register import get_entry as get_register_entry
 from smartbank.risk.register import list_entries as list_register_entries
 from smartbank.risk.register import matrix as register_matrix
-from smartbank.risk.rules import RULE_MANAGERS, RuleExpressionError, get_rule, list_rules, rule_stats, test_rule
+from smartbank.risk.rules import (
+    DEFAULT_RULES,
+    RULE_MANAGERS,
+    RuleExpressionError,
+    backtest,
+    file_frame,
+    get_rule,
+    history_frame,
+    list_rules,
+    rule_stats,
+    test_rule,
+)
 from smartbank.risk.rules import create as create_rule
 from smartbank.risk.rules import edit as edit_rule
 from smartbank.risk.rules import set_mode as set_rule_mode
@@ -80,8 +105,9 @@ __all__ = [
     "ALERT_OFFICER_ROLES", "MAX_CASE_NOTE", "add_case_note", "alert_counts", "alert_queue", "assign_alert",
     "customer_flags", "get_case", "resolve_alert", "reversal_decided",
     # rules
-    "RULE_CONTEXT", "RULE_MANAGERS", "RuleExpressionError", "create_rule", "edit_rule", "get_rule", "list_rules",
-    "rule_stats", "rule_versions", "set_rule_mode", "test_rule",
+    "DEFAULT_RULES", "RULE_CONTEXT", "RULE_MANAGERS", "RuleExpressionError", "backtest", "create_rule", "edit_rule",
+    "file_frame", "get_rule", "history_frame", "list_rules", "rule_stats", "rule_versions", "set_rule_mode",
+    "test_rule",
     # limits
     "LIMIT_ACTIONS", "MAX_LIMIT_AMOUNT", "MAX_LIMIT_COUNT", "create_limit", "deactivate_limit", "edit_limit",
     "get_limit", "list_breaches", "list_limits",
@@ -91,6 +117,11 @@ __all__ = [
     # the risk register
     "REGISTER_STATUSES", "RISK_CATEGORIES", "create_register_entry", "edit_register_entry", "get_register_entry",
     "list_register_entries", "register_matrix",
+    # the fraud model and its features (training, evaluation, benchmarks)
+    "FEATURE_NAMES", "FRAUD_MODEL_NAME", "SCORE_BINS", "TX_SCHEMA", "FraudModel", "OnlineScorer", "OnlineState",
+    "RegistrationBar", "build_features", "check_fraud_labels", "evaluate_fraud", "fraud_label_counts",
+    "install_engine", "judge_fraud_model", "load_fraud_model", "load_transactions", "select_and_fit_fraud_model",
+    "transactions_hash",
 ]
 
 

@@ -1,7 +1,8 @@
 """Console pages for the risk alert queue and cases (risk officers and administrators).
 
-Every page calls :mod:`smartbank.risk.cases`, which checks the role; every action is a CSRF-protected
-form whose request is one transaction (a refused action writes nothing and shows the case again).
+Every page calls the case functions of :mod:`smartbank.risk.service`, which check the role; every action
+is a CSRF-protected form whose request is one transaction (a refused action writes nothing and shows the
+case again).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Pages for risk officers (and admins): ``/console/risk`` (the 5x5 matrix, KRIs with levels, open early
 warnings to acknowledge, charts of the decision mix, the alert backlog and PSI per period),
 ``/console/risk/limits`` (the limits editor and recent breaches) and ``/console/risk/register`` (the
-risk register). Every page calls :mod:`smartbank.risk.monitor`, :mod:`smartbank.risk.limits` or
-:mod:`smartbank.risk.register`, which check the role and audit changes. Charts are SVG drawn by
-matplotlib and embedded as ``data:`` images (the page's CSP forbids inline styles and scripts).
+risk register). Every page calls the monitoring, limit and register functions of
+:mod:`smartbank.risk.service`, which check the role and audit changes. Charts are SVG drawn by matplotlib and
+embedded as ``data:`` images (the page's CSP forbids inline styles and scripts).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 One page (``/console/risk/rules``) lists the rules in force with their live figures (hits, shadow hits,
 precision, money saved), holds the editor (create, or a new version of the rule being edited) and the
-backtest form, and shows a rule's versions. Every action calls :mod:`smartbank.risk.rules`, which checks
-the role and audits the change.
+backtest form, and shows a rule's versions. Every action calls the rule functions of
+:mod:`smartbank.risk.service`, which check the role and audit the change.
 """
 
 from __future__ import annotations

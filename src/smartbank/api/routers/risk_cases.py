@@ -1,7 +1,7 @@
 """The risk alert queue and case management: risk officers (and administrators) only.
 
-Authorisation and every rule are in :mod:`smartbank.risk.cases`; each request is one transaction, so a
-refused request writes nothing.
+Authorisation and every rule are in the case functions of :mod:`smartbank.risk.service`; each request is
+one transaction, so a refused request writes nothing.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Risk limits, the risk register and matrix, KRIs, early warnings and model monitoring.
 
-Risk officers (and administrators) only; authorisation and every rule are in :mod:`smartbank.risk.limits`,
-:mod:`smartbank.risk.register` and :mod:`smartbank.risk.monitor`. Each request is one transaction, so
+Risk officers (and administrators) only; authorisation and every rule are in the limit, register and
+monitoring functions of :mod:`smartbank.risk.service`. Each request is one transaction, so
 a refused request writes nothing.
 """
 
