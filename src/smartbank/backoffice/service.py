@@ -19,7 +19,7 @@ from smartbank.ledger import service as ledger
 from smartbank.ledger.models import Account, ReversalRequest
 from smartbank.money import check_currency
 from smartbank.payments import service as payments
-from smartbank.risk import cases
+from smartbank.risk import service as risk
 from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -189,7 +189,7 @@ def approve_reversal(session: Session, actor: Principal, request_id: int, *, not
     req, res = reversals.approve(session, request_id=request_id, checker_id=actor.user_id, note=note)
     reopened = payments.reopen_bill_paid_by(session, req.transfer_id)
     if req.alert_id is not None:
-        cases.reversal_decided(session, actor, req.alert_id, executed=True, reversal_id=res.id, note=note)
+        risk.reversal_decided(session, actor, req.alert_id, executed=True, reversal_id=res.id, note=note)
     security.audit(session, actor, action="transfer.reverse", object_type="transfer", object_id=req.transfer_id,
                    before={"reversal_request_id": req.id, "requested_by": req.requested_by},
                    after={"reversal_id": res.id, "bills_reopened": reopened,
@@ -203,7 +203,7 @@ def reject_reversal(session: Session, actor: Principal, request_id: int, *, note
     actor.require("transfer.reverse")
     req = reversals.reject(session, request_id=request_id, checker_id=actor.user_id, note=note)
     if req.alert_id is not None:
-        cases.reversal_decided(session, actor, req.alert_id, executed=False, note=note)
+        risk.reversal_decided(session, actor, req.alert_id, executed=False, note=note)
     security.audit(session, actor, action="transfer.reverse_reject", object_type="transfer",
                    object_id=req.transfer_id, before={"reversal_request_id": req.id, "status": "requested"},
                    after={"status": req.status}, request_id=rid, note=note)

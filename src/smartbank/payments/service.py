@@ -602,3 +602,7 @@ def reopen_bill_paid_by(session: Session, transfer_id: int) -> int:
     res = session.execute(update(Bill).where(Bill.paid_transfer_id == transfer_id, Bill.status == "paid")
                           .values(status="unpaid", paid_transfer_id=None, paid_at=None))
     return int(getattr(res, "rowcount", 0) or 0)
+
+
+# a bill payment a risk officer stopped (its hold voided) no longer pays its bill (risk sits below payments)
+risk.on_payment_voided(reopen_bill_paid_by)
