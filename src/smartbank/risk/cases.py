@@ -32,6 +32,7 @@ Only risk officers (and administrators) see or touch alerts; every other role ge
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -43,21 +44,32 @@ from smartbank.customers import service as customers
 from smartbank.db import after_commit
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
-from smartbank.ledger import reversals
 from smartbank.ledger import service as ledger
 from smartbank.money import format_minor
 from smartbank.notifications import service as notifications
-from smartbank.payments import service as payments
 from smartbank.risk.models import ALERT_RESOLUTIONS, ALERT_STATUSES, RiskAlert, RiskAlertEvent, RiskDecision, RiskLabel
 from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
+from smartbank.statements import service as statements
 from smartbank.text import clean_text
 
 __all__ = [
     "ACTIONS", "HIGH_AMOUNT_MINOR", "HIGH_SCORE", "OFFICER_ROLES", "add_note", "allowed_actions", "assign", "counts",
-    "customer_notification_texts", "get_case", "open_alert", "priority_of", "queue", "resolve", "reversal_decided",
+    "customer_notification_texts", "get_case", "on_payment_stopped", "open_alert", "priority_of", "queue", "resolve",
+    "reversal_decided",
 ]
+
+# what stopping a held payment undoes in the domains above risk (payments reopens the bill it paid): they
+# register a callback (session, transfer id) here, as risk may not import them
+_STOPPED: list[Callable[[Session, int], object]] = []
+
+
+def on_payment_stopped(callback: Callable[[Session, int], object]) -> Callable[[Session, int], object]:
+    """Call ``callback(session, transfer_id)`` when a risk officer voids a held payment, in the same transaction."""
+    if callback not in _STOPPED:
+        _STOPPED.append(callback)
+    return callback
 
 OFFICER_ROLES = permissions.roles_for("risk.alerts.manage")
 ACTIONS = ("release", "void", "reverse", "none")
@@ -263,8 +275,6 @@ def _account_brief(session: Session, account_id: int | None) -> dict[str, Any] |
 
 def _payments(session: Session, customer_id: int, limit: int) -> list[dict[str, Any]]:
     """The customer's most recent ledger entries over all accounts (the statements read model)."""
-    from smartbank.statements import service as statements
-
     items: list[dict[str, Any]] = []
     for acct in ledger.customer_accounts(session, customer_id):
         for it in statements.history(session, acct, statements.HistoryFilter(limit=limit))["items"]:
@@ -433,11 +443,12 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
                                        initiated_by=actor.user_id or None, memo=memo).id
     elif action == "reverse" and transfer is not None:
         # maker-checker: this officer asks, a different one approves (and the reversal posts) in the back office
-        asked = reversals.request(session, transfer_id=transfer["id"], key=key, requested_by=actor.user_id or None,
-                                  reason=(f"{memo}: {note}" if note else memo)[:reversals.MAX_REASON],
-                                  alert_id=alert.id)[0].id
+        asked = ledger.request_reversal(
+            session, transfer_id=transfer["id"], key=key, requested_by=actor.user_id or None,
+            reason=(f"{memo}: {note}" if note else memo)[:ledger.MAX_REVERSAL_REASON], alert_id=alert.id)[0].id
     if action == "void" and transfer is not None:
-        payments.reopen_bill_paid_by(session, transfer["id"])  # a stopped bill payment leaves the bill unpaid
+        for stopped in _STOPPED:  # a stopped bill payment leaves the bill unpaid (payments)
+            stopped(session, transfer["id"])
     done = _DONE[action]
     alert.status = "closed"
     alert.resolution = resolution

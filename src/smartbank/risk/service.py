@@ -53,9 +53,11 @@ from smartbank.notifications import service as notifications
 from smartbank.notifications import sms
 from smartbank.risk import engine as risk_engine
 from smartbank.risk import limits
+from smartbank.risk.cases import on_payment_stopped
 from smartbank.risk.models import RiskChallenge, RiskDecision
 
-__all__ = ["SEVERITY", "Assessment", "ChallengeAnswer", "PaymentContext", "assess", "guarded_transfer", "seed_defaults"]
+__all__ = ["SEVERITY", "Assessment", "ChallengeAnswer", "PaymentContext", "assess", "guarded_transfer", "seed_defaults",
+           "DECISION_ANNOTATION", "on_payment_stopped"]
 
 # an allowed payment's decision travels with the transfer as an annotation: the ledger writes it into
 # risk_decisions in the statement that posts the payment (one round trip on PostgreSQL)
