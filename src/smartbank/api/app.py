@@ -72,7 +72,7 @@ class Sealer:
         self._t.join(timeout=5)
 
     def _run(self) -> None:
-        from smartbank.ledger.journal import seal
+        from smartbank.ledger.service import seal
 
         while not self._stop.wait(self.interval):
             try:

@@ -32,7 +32,7 @@ def demo(
     from smartbank import synth as synth_mod
     from smartbank.config import get_settings
     from smartbank.customers.models import Customer
-    from smartbank.ledger.models import Account
+    from smartbank.ledger.service import Account
     from smartbank.ops.migrate import upgrade
     from smartbank.security import service as security
     from smartbank.security.models import User

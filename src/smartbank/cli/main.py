@@ -29,7 +29,7 @@ def close_of_day(
     Rerunnable: a closed day is never posted twice."""
     from smartbank import db
     from smartbank.errors import SmartbankError
-    from smartbank.ledger.journal import seal
+    from smartbank.ledger.service import seal
     from smartbank.ops.close_of_day import close_day, days_to_close
 
     use_database(database_url)

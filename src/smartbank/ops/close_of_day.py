@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.errors import ValidationFailed
 from smartbank.ledger import service as ledger
-from smartbank.ledger.models import Account, BusinessDay
+from smartbank.ledger.service import Account, BusinessDay
 from smartbank.lending import applications as loan_applications
 from smartbank.lending import servicing as lending
 from smartbank.money import round_minor

@@ -45,7 +45,6 @@ from smartbank.customers import service as customers
 from smartbank.db import after_commit
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
-from smartbank.ledger import reversals
 from smartbank.ledger import service as ledger
 from smartbank.money import format_minor
 from smartbank.notifications import service as notifications
@@ -59,7 +58,8 @@ from smartbank.text import clean_text
 
 __all__ = [
     "ACTIONS", "HIGH_AMOUNT_MINOR", "HIGH_SCORE", "OFFICER_ROLES", "add_note", "allowed_actions", "assign", "counts",
-    "customer_notification_texts", "get_case", "open_alert", "priority_of", "queue", "resolve", "reversal_decided",
+    "customer_notification_texts", "get_case", "open_alert", "priority_of", "queue", "resolve",
+    "reversal_decided",
 ]
 
 OFFICER_ROLES = permissions.roles_for("risk.alerts.manage")
@@ -433,9 +433,9 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
                                        initiated_by=actor.user_id or None, memo=memo).id
     elif action == "reverse" and transfer is not None:
         # maker-checker: this officer asks, a different one approves (and the reversal posts) in the back office
-        asked = reversals.request(session, transfer_id=transfer["id"], key=key, requested_by=actor.user_id or None,
-                                  reason=(f"{memo}: {note}" if note else memo)[:reversals.MAX_REASON],
-                                  alert_id=alert.id)[0].id
+        asked = ledger.request_reversal(
+            session, transfer_id=transfer["id"], key=key, requested_by=actor.user_id or None,
+            reason=(f"{memo}: {note}" if note else memo)[:ledger.MAX_REVERSAL_REASON], alert_id=alert.id)[0].id
     if action == "void" and transfer is not None:
         hooks.payment_voided(session, transfer["id"])  # payments: a stopped bill payment leaves the bill unpaid
     done = _DONE[action]

@@ -58,6 +58,11 @@ from smartbank.risk.models import RiskChallenge, RiskDecision
 
 __all__ = ["SEVERITY", "Assessment", "ChallengeAnswer", "PaymentContext", "assess", "guarded_transfer"]
 
+# an allowed payment's decision travels with the transfer as an annotation: the ledger writes it into
+# risk_decisions in the statement that posts the payment (one round trip on PostgreSQL)
+DECISION_ANNOTATION = "risk_decision"
+ledger.register_annotation(DECISION_ANNOTATION, RiskDecision)
+
 SEVERITY = {"allow": 0, "flag": 0, "challenge": 1, "review": 2, "block": 3}
 _BY_SEVERITY = {v: k for k, v in SEVERITY.items() if k != "flag"}
 MODEL_REASON = ("model_high_score", "This payment is unusual compared with your account's normal activity.",
@@ -230,7 +235,8 @@ def guarded_transfer(session: Session, cmd: ledger.TransferCommand, pc: PaymentC
     if a.decision == "challenge" and not interactive:
         a.decision = "review"
     if a.decision == "allow":
-        res = ledger.transfer(session, replace(cmd, risk=a.row(pc, cmd.key)))
+        decision = ledger.Annotation(DECISION_ANNOTATION, a.row(pc, cmd.key))
+        res = ledger.transfer(session, replace(cmd, annotations=(*cmd.annotations, decision)))
         if not res.replayed:
             _observe(session, {**a.payment, "tx_id": res.id}, a.feats)
         return res

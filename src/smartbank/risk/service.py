@@ -42,7 +42,15 @@ from smartbank.risk.cases import customer_flags, get_case, reversal_decided
 from smartbank.risk.cases import queue as alert_queue
 from smartbank.risk.cases import resolve as resolve_alert
 from smartbank.risk.context import CONTEXT as RULE_CONTEXT
-from smartbank.risk.decision import SEVERITY, Assessment, ChallengeAnswer, PaymentContext, assess, guarded_transfer
+from smartbank.risk.decision import (
+    DECISION_ANNOTATION,
+    SEVERITY,
+    Assessment,
+    ChallengeAnswer,
+    PaymentContext,
+    assess,
+    guarded_transfer,
+)
 from smartbank.risk.engine import install as install_engine
 from smartbank.risk.evaluate import evaluate_fraud
 from smartbank.risk.features import FEATURE_NAMES, TX_SCHEMA, build_features, load_transactions, transactions_hash
@@ -96,7 +104,7 @@ from smartbank.risk.rules import versions as rule_versions
 
 __all__ = [
     # the payment decision
-    "SEVERITY", "Assessment", "ChallengeAnswer", "PaymentContext", "assess", "guarded_transfer",
+    "DECISION_ANNOTATION", "SEVERITY", "Assessment", "ChallengeAnswer", "PaymentContext", "assess", "guarded_transfer",
     # set-up
     "seed_defaults", "warm_up",
     # hooks the domains above risk register with
