@@ -48,6 +48,6 @@ def test_the_database_runs_the_version_the_code_calls(backend, engine):
     assert len(rows) == 1  # no older overload left behind
     args, src = rows[0]
     assert src == _body(procedures.sb_transfer_sql(procedures.SB_TRANSFER_VERSION))
-    types = [a.split()[-1] for a in args.split(", ")]
+    types = [a.split(None, 1)[1] for a in args.split(", ")]  # "name type", the type possibly several words
     assert ", ".join(types).replace("timestamp with time zone", "timestamptz") == \
         procedures.SB_TRANSFER_SIGNATURES[procedures.SB_TRANSFER_VERSION]
