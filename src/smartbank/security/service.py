@@ -8,7 +8,6 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
+from smartbank.logs import request_id_var  # the request being served: an audit record names it
 from smartbank.security import permissions
 from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, LoginThrottle, User
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
@@ -269,8 +269,6 @@ def expire_token_now(session: Session, token: str) -> None:
                     .values(expires_at=_now() - timedelta(seconds=1)))
 
 
-# the request being served, set by the API's request middleware (a log line and an audit record name it)
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def audit(session: Session, actor: Principal, *, action: str, object_type: str, object_id: Any,
