@@ -1,136 +1,16 @@
-"""``smartbank insight ...`` and ``smartbank bench insight``: profile refresh, tag definitions, and a
-benchmark of the columnar feature + tag computation on generated activity."""
+"""``smartbank bench insight``: deterministic generated activity, customers and holdings in the insight read
+model's schemas, and the columnar feature + default tag computation over them, timed."""
 
 from __future__ import annotations
 
-import json
-import os
 import resource
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
-
-import typer
-from rich.console import Console
-
-console = Console(stderr=True, soft_wrap=True)
-DbUrl = Annotated[str | None, typer.Option("--database-url", envvar="SMARTBANK_DATABASE_URL",  # noqa: UP007
-                                             help="defaults to SMARTBANK_DATABASE_URL")]
+from typing import Any
 
 
-def _use(url: str | None) -> None:
-    from smartbank.config import reset_settings
-
-    if url:
-        os.environ["SMARTBANK_DATABASE_URL"] = url
-        reset_settings()
-
-
-def _emit(obj: dict) -> None:
-    print(json.dumps(obj, ensure_ascii=False, default=str))
-
-
-def _day(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter("use YYYY-MM-DD") from exc
-
-
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer) -> None:
-    tags_app = typer.Typer(help="Tag definitions: rules over profile features, versioned.", no_args_is_help=True)
-    insight_app.add_typer(tags_app, name="tags")
-
-    @insight_app.command("refresh")
-    def refresh(full: Annotated[bool, typer.Option("--full", help="recompute every customer")] = False,
-                as_of: Annotated[str | None, typer.Option(help="profile day YYYY-MM-DD (default today)")] = None,
-                database_url: DbUrl = None) -> None:
-        """Fold new activity into profiles and tags (incremental), or recompute all of them (--full)."""
-        from smartbank.insight import service
-
-        _use(database_url)
-        day = _day(as_of)
-        res = service.refresh_all(as_of=day) if full else service.refresh_incremental(as_of=day)
-        console.print(f"insight refresh: {res['mode']}, {res.get('customers', 0)} customers, "
-                      f"{res.get('tags', 0)} tags, {res.get('seconds', 0)} s")
-        _emit(res)
-
-    @tags_app.command("list")
-    def tags_list(retired: Annotated[bool, typer.Option("--retired", help="include retired tags")] = False,
-                  database_url: DbUrl = None) -> None:
-        """The tag definitions in force, with how many customers carry each."""
-        from smartbank import db
-        from smartbank.insight import service
-        from smartbank.security.service import SYSTEM
-
-        _use(database_url)
-        rows = db.run_in_transaction(lambda s: service.list_tags(s, SYSTEM, include_retired=retired))
-        for r in rows:
-            console.print(f"{r['code']:<22} v{r['version']:<3} {r['status']:<8} {r['audience']:<9} "
-                          f"{r['customers']:>8}  {r['expression']}")
-        _emit({"tags": rows})
-
-    @tags_app.command("add")
-    def tags_add(code: str, expression: Annotated[str, typer.Option("--expression", "-e")],
-                 name_en: Annotated[str, typer.Option("--name-en")], name_zh: Annotated[str, typer.Option("--name-zh")],
-                 audience: str = "staff", description: str = "", database_url: DbUrl = None) -> None:
-        """Define a new tag (or, if the code exists, use the API or console to make a new version)."""
-        from smartbank import db
-        from smartbank.errors import SmartbankError
-        from smartbank.insight import service
-        from smartbank.security.service import SYSTEM
-
-        _use(database_url)
-        try:
-            d = db.run_in_transaction(lambda s: service.create_tag(
-                s, SYSTEM, code=code, name_en=name_en, name_zh=name_zh, expression=expression, audience=audience,
-                description=description))
-        except SmartbankError as exc:
-            console.print(f"[red]{exc.message}[/]")
-            raise typer.Exit(1) from None
-        console.print(f"[green]tag {d['code']} v{d['version']} saved[/]; it applies from the next refresh")
-        _emit(d)
-
-    @tags_app.command("test")
-    def tags_test(expression: str, audience: str = "staff", database_url: DbUrl = None) -> None:
-        """How many current profiles a draft rule matches (nothing is saved)."""
-        from smartbank import db
-        from smartbank.errors import SmartbankError
-        from smartbank.insight import service
-        from smartbank.security.service import SYSTEM
-
-        _use(database_url)
-        try:
-            res = db.run_in_transaction(lambda s: service.preview_tag(s, SYSTEM, expression=expression,
-                                                                      audience=audience))
-        except SmartbankError as exc:
-            console.print(f"[red]{exc.message}[/]")
-            raise typer.Exit(1) from None
-        console.print(f"{res['matches']} of {res['profiles']} profiles match")
-        _emit(res)
-
-    @bench_app.command("insight")
-    def bench_insight(customers: int = 100_000, transactions: int = 5_000_000, seed: int = 7) -> None:
-        """Features and default tags for generated activity in the columnar engine; last line is JSON."""
-        if customers < 1 or transactions < 0:
-            raise typer.BadParameter("customers >= 1 and transactions >= 0")
-        res = run_bench(customers, transactions, seed=seed)
-        console.print(f"generated in {res['generate_seconds']} s; features in {res['feature_seconds']} s, "
-                      f"tags in {res['tag_seconds']} s ({res['tagged']} tags on {res['customers']} customers)")
-        console.print(f"{res['transactions_per_second']:,.0f} transactions/s, "
-                      f"{res['customers_per_second']:,.0f} customers/s, peak RSS {res['peak_rss_mb']} MB")
-        _emit({k: res[k] for k in ("customers", "transactions", "seconds", "transactions_per_second",
-                                   "customers_per_second", "peak_rss_mb")})
-
-
-# ------------------------------------------------------------------------------------------------
-# benchmark
 
 
 _KINDS = ("card_payment", "transfer", "bill_payment", "salary", "withdrawal", "interest", "fee")
@@ -229,4 +109,4 @@ def run_bench(customers: int, transactions: int, *, seed: int = 7) -> dict[str, 
             "tag_seconds": round(t3 - t2, 3), "tagged": tagged.height,
             "transactions_per_second": round(transactions / seconds, 1) if seconds else 0.0,
             "customers_per_second": round(customers / seconds, 1) if seconds else 0.0,
-            "peak_rss_mb": _peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb()}

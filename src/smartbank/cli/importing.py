@@ -7,24 +7,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from smartbank.cli.common import DbUrl, console
 from smartbank.errors import SmartbankError
 
-DbUrl = Annotated[str | None, typer.Option("--database-url", envvar="SMARTBANK_DATABASE_URL",  # noqa: UP007
-                                             help="defaults to SMARTBANK_DATABASE_URL")]
+app = typer.Typer(help="Import customers, accounts or transactions from CSV (.csv.gz) or Parquet with a "
+                       "mapping file: validate, standardise, de-duplicate, load, report.",
+                  no_args_is_help=True)
+
 MappingOpt = Annotated[Path | None, typer.Option("--mapping", help="mapping YAML (see docs/IMPORT.md)")]  # noqa: UP007
 SourceOpt = Annotated[str | None, typer.Option("--source", help="source system name (overrides the mapping's)")]  # noqa: UP007
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="rejects CSV (default var/imports/...)")]  # noqa: UP007
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="HTML report (default var/imports/...)")]  # noqa: UP007
 
-console = Console(stderr=True, soft_wrap=True)
-
 
 def _default_mapping(kind: str, source: str | None) -> Path | None:
     if source:
-        p = Path(__file__).parent / "insight" / "mappings" / f"{source}_{kind}.yaml"
+        p = Path(__file__).parent.parent / "insight" / "mappings" / f"{source}_{kind}.yaml"
         if p.is_file():
             return p
     return None
@@ -81,27 +81,23 @@ def _run(kind: str, file: Path, mapping: Path | None, source: str | None, reject
     print(json.dumps(res.summary(), ensure_ascii=False))
 
 
-def register(app: typer.Typer, bench_app: typer.Typer, insight_app: typer.Typer) -> None:
-    import_app = typer.Typer(help="Import customers, accounts or transactions from CSV (.csv.gz) or Parquet with a "
-                                  "mapping file: validate, standardise, de-duplicate, load, report.",
-                             no_args_is_help=True)
-    app.add_typer(import_app, name="import")
+@app.command("customers")
+def import_customers(file: Path, mapping: MappingOpt = None, source: SourceOpt = None,
+                     rejects: RejectsOpt = None, report: ReportOpt = None, database_url: DbUrl = None) -> None:
+    """Customers -> customers (+ customer_source_ids); exact and fuzzy de-duplication."""
+    _run("customers", file, mapping, source, rejects, report, database_url)
 
-    @import_app.command("customers")
-    def import_customers(file: Path, mapping: MappingOpt = None, source: SourceOpt = None,
-                         rejects: RejectsOpt = None, report: ReportOpt = None, database_url: DbUrl = None) -> None:
-        """Customers -> customers (+ customer_source_ids); exact and fuzzy de-duplication."""
-        _run("customers", file, mapping, source, rejects, report, database_url)
 
-    @import_app.command("accounts")
-    def import_accounts(file: Path, mapping: MappingOpt = None, source: SourceOpt = None,
-                        rejects: RejectsOpt = None, report: ReportOpt = None, database_url: DbUrl = None) -> None:
-        """Accounts -> ledger accounts; an opening balance is a ledger transfer keyed import:SOURCE:ID."""
-        _run("accounts", file, mapping, source, rejects, report, database_url)
+@app.command("accounts")
+def import_accounts(file: Path, mapping: MappingOpt = None, source: SourceOpt = None,
+                    rejects: RejectsOpt = None, report: ReportOpt = None, database_url: DbUrl = None) -> None:
+    """Accounts -> ledger accounts; an opening balance is a ledger transfer keyed import:SOURCE:ID."""
+    _run("accounts", file, mapping, source, rejects, report, database_url)
 
-    @import_app.command("transactions")
-    def import_transactions(file: Path, mapping: MappingOpt = None, source: SourceOpt = None,
-                            rejects: RejectsOpt = None, report: ReportOpt = None,
-                            database_url: DbUrl = None) -> None:
-        """Transactions -> external_transactions (history from another system; moves no money here)."""
-        _run("transactions", file, mapping, source, rejects, report, database_url)
+
+@app.command("transactions")
+def import_transactions(file: Path, mapping: MappingOpt = None, source: SourceOpt = None,
+                        rejects: RejectsOpt = None, report: ReportOpt = None,
+                        database_url: DbUrl = None) -> None:
+    """Transactions -> external_transactions (history from another system; moves no money here)."""
+    _run("transactions", file, mapping, source, rejects, report, database_url)
