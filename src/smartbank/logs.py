@@ -54,6 +54,23 @@ def plain_formatter() -> logging.Formatter:
     return logging.Formatter("%(levelname)s %(name)s %(message)s")
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to the process's stderr as it is at each write (a test runner or a command may swap it), or to a
+    stream given for good."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        logging.Handler.__init__(self)
+        self._fixed = stream
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        return self._fixed if self._fixed is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str] | None) -> None:
+        self._fixed = value
+
+
 class _Handoff(QueueHandler):
     """Queues a record for the listener while it runs; writes it at once otherwise."""
 
@@ -94,7 +111,7 @@ def configure(json_logs: bool = True, level: int = logging.INFO, *, stream: IO[s
     with _guard:
         if _handoff is not None:
             return
-        target = logging.StreamHandler(stream or sys.stderr)
+        target = _Stderr(stream)
         target.setFormatter(JsonFormatter() if json_logs else plain_formatter())
         _handoff = _Handoff(queue.SimpleQueue(), target)
         root = logging.getLogger(LOGGER)
@@ -143,6 +160,20 @@ def target_handler() -> logging.Handler | None:
     return _handoff.target if _handoff is not None else None
 
 
+@contextmanager
+def writing_to(stream: IO[str], formatter: logging.Formatter | None = None) -> Iterator[None]:
+    """The lines go to ``stream`` (with ``formatter``) while the block runs (tests)."""
+    target = _handoff.target if _handoff is not None else None
+    if not isinstance(target, _Stderr):
+        raise RuntimeError("logging is not configured")
+    old_stream, old_formatter = target._fixed, target.formatter
+    target.stream, target.formatter = stream, formatter or old_formatter
+    try:
+        yield
+    finally:
+        target.stream, target.formatter = old_stream, old_formatter
+
+
 def is_listening() -> bool:
     return _handoff is not None and _handoff.listening
 
@@ -160,4 +191,4 @@ def reset_for_tests() -> None:
 
 
 __all__ = ["JsonFormatter", "LISTENER_THREAD", "configure", "is_listening", "plain_formatter", "request_id_var",
-           "running", "start", "stop", "target_handler"]
+           "running", "start", "stop", "target_handler", "writing_to"]

@@ -64,18 +64,12 @@ class _Lines(io.StringIO):
 
 
 def test_a_request_log_line_is_written_by_the_log_thread(client):
-    handler = logs.target_handler()
-    assert handler is not None and logs.is_listening()  # the app's lifespan started the log thread
+    assert logs.is_listening()  # the app's lifespan started the log thread
     out = _Lines()
-    old_stream, old_formatter = handler.setStream(out), handler.formatter
-    handler.setFormatter(logs.JsonFormatter())
-    try:
+    with logs.writing_to(out, logs.JsonFormatter()):
         r = client.get("/healthz", headers={"X-Request-ID": "queued-line-1"})
         assert r.status_code == 200
         assert out.written.wait(10)
-    finally:
-        handler.setStream(old_stream)
-        handler.setFormatter(old_formatter)
     lines = [json.loads(x) for x in out.getvalue().splitlines() if x.strip()]
     line = next(x for x in lines if x.get("request_id") == "queued-line-1")
     assert line["msg"] == "request" and line["path"] == "/healthz" and line["status"] == 200
