@@ -144,6 +144,13 @@ def stop() -> None:
         _handoff.listening = False  # from now on records are written at once
         _listener.stop()  # writes what was queued before, then ends the thread
         _listener = None
+        while True:  # a record queued while the listener was being stopped
+            try:
+                record = _handoff.queue.get_nowait()
+            except queue.Empty:
+                break
+            if record is not None:
+                _handoff.target.handle(record)
 
 
 @contextmanager
@@ -153,11 +160,6 @@ def running() -> Iterator[None]:
         yield
     finally:
         stop()
-
-
-def target_handler() -> logging.Handler | None:
-    """The handler that writes the lines (tests point its stream elsewhere)."""
-    return _handoff.target if _handoff is not None else None
 
 
 @contextmanager
@@ -178,17 +180,5 @@ def is_listening() -> bool:
     return _handoff is not None and _handoff.listening
 
 
-def reset_for_tests() -> None:
-    """Remove the handler and stop the listener (a test that configures logging afresh)."""
-    global _handoff, _listener, _users
-    with _guard:
-        if _listener is not None:
-            _listener.stop()
-            _listener = None
-        if _handoff is not None:
-            logging.getLogger(LOGGER).removeHandler(_handoff)
-        _handoff, _users = None, 0
-
-
 __all__ = ["JsonFormatter", "LISTENER_THREAD", "configure", "is_listening", "plain_formatter", "request_id_var",
-           "running", "start", "stop", "target_handler", "writing_to"]
+           "running", "start", "stop", "writing_to"]
