@@ -11,7 +11,20 @@ from typing import Annotated
 import typer
 
 from smartbank import clock
-from smartbank.cli import assistant, bench, demo, importing, insight, lending, recommend, risk, serve, users, wealth
+from smartbank.cli import (
+    assistant,
+    bench,
+    demo,
+    importing,
+    insight,
+    lending,
+    recommend,
+    risk,
+    serve,
+    users,
+    wealth,
+    worker,
+)
 from smartbank.cli import db as db_cli
 from smartbank.cli import eval as eval_cli
 from smartbank.cli import ledger as ledger_cli
@@ -83,6 +96,7 @@ def synth(
 
 # the order of the groups is the order of ``smartbank --help``
 app.add_typer(serve.app)  # smartbank serve
+app.add_typer(worker.app)  # smartbank worker
 app.add_typer(demo.app)  # smartbank demo
 app.add_typer(db_cli.app, name="db")
 app.add_typer(ledger_cli.app, name="ledger")
