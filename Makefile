@@ -1,6 +1,6 @@
 # smartbank: build, run and test.
 #
-#   make run    install the app into .venv and start the demo on http://127.0.0.1:8000
+#   make run    install the app into .venv and start the demo on http://127.0.0.1:8000 (server and worker)
 #   make test   install dev dependencies, PostgreSQL and Chromium if missing, run the test suite
 #
 # `make help` lists every target.
@@ -94,7 +94,7 @@ help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | \
 	  while IFS=$$'\t' read -r t d; do printf '  %-10s %s\n' "$$t" "$$d"; done
 
-run: install ## install (if needed) and start the demo bank on http://127.0.0.1:8000
+run: install ## install (if needed) and start the demo bank on http://127.0.0.1:8000 (server + background worker)
 	$(VENV)/bin/smartbank demo
 
 install: $(STAMP) ## create .venv and install smartbank into it (skipped when done)

@@ -1,9 +1,10 @@
 """``smartbank bench http``: POST /api/v1/transfers against a real server, from concurrent clients.
 
-The server is started as it is in production (``uvicorn`` with ``workers`` processes, the journal
-sealer running; the customer-insight refresher off, as this measures the payment API); each client is
-a separate process with one keep-alive connection, paying from its own customer's accounts to random
-other bench accounts.
+The server is started as it is in production (``uvicorn`` with ``workers`` processes answering HTTP only)
+with a ``smartbank worker`` beside it running the journal sealer (alone: the insight refresh is measured by
+``bench insight`` and close of day is a nightly batch, this measures the payment API); each client is a
+separate process with one keep-alive connection, paying from its own customer's accounts to random other
+bench accounts.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def prepare(url: str, clients: int) -> tuple[list[tuple[str, int, str]], list[st
     the numbers of every bench account (the payees)."""
     from smartbank.bench.ledger import prepare as prepare_accounts
     from smartbank.db import make_engine, session_scope
-    from smartbank.ledger.models import Account
+    from smartbank.ledger.service import Account
     from smartbank.security import service as security
     from smartbank.security.service import User
 
@@ -111,17 +112,17 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
     from smartbank.bench.ledger import seal_backlog, total_balance
 
     users, numbers = prepare(url, clients)
-    seal_backlog(url)  # earlier runs' transfers are not the server sealer's work during this one
+    seal_backlog(url)  # earlier runs' transfers are not the worker's sealing during this one
     port = _free_port()
-    # the payment API alone: the insight refresher (measured by ``bench insight``) stays off here
-    env = {**os.environ, "SMARTBANK_DATABASE_URL": url, "SMARTBANK_LOG_JSON": "true",
-           "SMARTBANK_INSIGHT_REFRESH_SECONDS": "0"}
+    env = {**os.environ, "SMARTBANK_DATABASE_URL": url, "SMARTBANK_LOG_JSON": "true"}
     if secret_key_problem(get_settings()):  # a local benchmark server: development mode, like the demo
         env["SMARTBANK_DEV_MODE"] = "1"
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "smartbank.api.app:serving_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sealer = subprocess.Popen([sys.executable, "-m", "smartbank.cli", "worker", "--job", "seal"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # measure the steady state: wait until the workers have loaded their models (``/readyz``; the
         # assistant's in-memory intent model alone is seconds of CPU per worker), i.e. until several
@@ -154,11 +155,13 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
         for p in procs:
             p.join()
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            server.kill()
+        for p in (server, sealer):
+            p.terminate()
+        for p in (server, sealer):
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                p.kill()
     lat = sorted(x for r, _, _ in results for x in r)
     client_cpu = sum(c for _, _, c in results)
     statuses: dict[int, int] = {}

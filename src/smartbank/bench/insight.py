@@ -8,9 +8,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from smartbank.insight import features as F
-from smartbank.insight import tags as T
-from smartbank.insight.extract import ACTIVITY_SCHEMA, CUSTOMER_SCHEMA, HOLDINGS_SCHEMA
+from smartbank.insight import service as insight
+from smartbank.insight.service import ACTIVITY_SCHEMA, CUSTOMER_SCHEMA, HOLDINGS_SCHEMA
 
 
 def peak_rss_mb() -> float:
@@ -98,9 +97,9 @@ def run_bench(customers: int, transactions: int, *, seed: int = 7) -> dict[str, 
     t0 = time.perf_counter()
     data = generate(customers, transactions, seed=seed)
     t1 = time.perf_counter()
-    profiles = F.compute(data["activity"], data["customers"], data["as_of"], holdings=data["holdings"])
+    profiles = insight.compute_features(data["activity"], data["customers"], data["as_of"], holdings=data["holdings"])
     t2 = time.perf_counter()
-    tagged = T.assign(profiles, list(T.DEFAULT_TAGS))
+    tagged = insight.assign_tags(profiles, list(insight.DEFAULT_TAGS))
     t3 = time.perf_counter()
     seconds = t3 - t1
     return {"customers": customers, "transactions": transactions, "seconds": round(seconds, 3),

@@ -18,7 +18,7 @@ def generated_transactions(*, days: int, customers: int = 2000, terminals: int =
     import numpy as np
     import polars as pl
 
-    from smartbank.risk.features import TX_SCHEMA
+    from smartbank.risk import service as risk
 
     rng = np.random.default_rng(seed)
     per_day = rng.poisson(2.0, size=(customers, days))
@@ -40,8 +40,8 @@ def generated_transactions(*, days: int, customers: int = 2000, terminals: int =
           + secs.astype("timedelta64[s]"))
     df = pl.DataFrame({"ts": ts, "customer_id": cust.astype(np.int64), "terminal_id": term.astype(np.int64),
                        "amount_minor": np.round(amt * 100).astype(np.int64), "fraud": fraud}).sort("ts")
-    return df.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("tx_id")).select(list(TX_SCHEMA)) \
-        .cast(TX_SCHEMA)  # type: ignore[arg-type]
+    return df.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("tx_id")).select(list(risk.TX_SCHEMA)) \
+        .cast(risk.TX_SCHEMA)  # type: ignore[arg-type]
 
 
 def percentile(sorted_ms: list[float], q: float) -> float:
@@ -57,20 +57,15 @@ def decider(state: Any, model: Any, version: str, delay_days: int) -> Any:
     from datetime import UTC
 
     from smartbank import db
-    from smartbank.ops.migrate import upgrade
-    from smartbank.risk import engine as risk_engine
+    from smartbank.ops.service import upgrade
     from smartbank.risk import service as risk
-    from smartbank.risk.online import OnlineScorer
 
     url = f"sqlite:///{tempfile.mkdtemp(prefix='sb-bench-risk-')}/risk.db"
     upgrade(url)
     eng = db.get_engine(url)
     db.run_in_transaction(risk.seed_defaults, engine=eng)
-    engine = risk_engine.RiskEngine(delay_days=delay_days, model=model, model_version=str(version))
-    engine.state = state
-    engine.scorer = OnlineScorer(state, model)
-    engine.warmed = True
-    risk_engine._engines[str(eng.url)] = engine
+    engine = risk.install_engine(str(eng.url), state=state, model=model, model_version=str(version),
+                                 delay_days=delay_days)
     session = db.session_factory(eng)()
     counts: Counter[str] = Counter()
     shift = timedelta(hours=8)  # the file's times are bank-local (Asia/Shanghai, UTC+8)

@@ -107,15 +107,13 @@ def bench_risk(
     from smartbank.bench.risk import decider, generated_transactions, percentile
     from smartbank.config import get_settings
     from smartbank.ml.service import latest_version
-    from smartbank.risk.features import FEATURE_NAMES, build_features, load_transactions
-    from smartbank.risk.fraud_model import MODEL_NAME, FraudModel, load_fraud_model
-    from smartbank.risk.online import OnlineScorer, OnlineState
+    from smartbank.risk import service as risk
 
     console = Console(stderr=True)
     path = transactions or Path(get_settings().datasets_dir) / CARD_FRAUD_FILE
     if path.exists():
         t0 = time.perf_counter()
-        tx = load_transactions(path)
+        tx = risk.load_transactions(path)
         console.print(f"{path}: {tx.height:,} transactions ({time.perf_counter() - t0:.1f} s to load)")
     elif transactions is not None:
         raise typer.BadParameter(f"no such file: {transactions}")
@@ -129,25 +127,25 @@ def bench_risk(
     if stream.height == 0:
         raise typer.BadParameter(f"no payments after the first {warm_days} days")
 
-    version = latest_version(MODEL_NAME, model_dir=model_dir)
+    version = latest_version(risk.FRAUD_MODEL_NAME, model_dir=model_dir)
     if version is not None:
-        model = load_fraud_model(model_dir=model_dir, version=version)
-        console.print(f"model: loaded {MODEL_NAME} {version}")
+        model = risk.load_fraud_model(model_dir=model_dir, version=version)
+        console.print(f"model: loaded {risk.FRAUD_MODEL_NAME} {version}")
     else:
         t0 = time.perf_counter()
-        feats = build_features(history, delay_days=delay_days)
+        feats = risk.build_features(history, delay_days=delay_days)
         train = feats.filter((pl.col("ts") >= first + timedelta(days=min(30, warm_days // 2)))
                              & (pl.col("ts") < now - timedelta(days=delay_days)) & pl.col("fraud").is_not_null())
-        model = FraudModel(n_estimators=200).fit(train, train["fraud"].to_numpy())
+        model = risk.FraudModel(n_estimators=200).fit(train, train["fraud"].to_numpy())
         version = "trained-in-bench"
         console.print(f"model: none saved in {model_dir or get_settings().model_dir}; trained a small one "
                       f"(200 trees, {train.height:,} rows, {time.perf_counter() - t0:.1f} s; not saved)")
 
     t0 = time.perf_counter()
-    state = OnlineState.from_history(history, now, delay_days=delay_days)
+    state = risk.OnlineState.from_history(history, now, delay_days=delay_days)
     console.print(f"state warmed on {history.height:,} payments of {warm_days} days in "
                   f"{time.perf_counter() - t0:.1f} s")
-    scorer = OnlineScorer(state, model)
+    scorer = risk.OnlineScorer(state, model)
     decide = decider(state, model, version, delay_days) if whole else None
     rows = stream.iter_rows(named=True)
     arriving: list[dict[str, Any]] = [
@@ -172,7 +170,7 @@ def bench_risk(
     lat.sort()
     res = {"payments": len(lat), "p50_ms": round(percentile(lat, 50), 4), "p95_ms": round(percentile(lat, 95), 4),
            "p99_ms": round(percentile(lat, 99), 4), "max_ms": round(lat[-1], 4),
-           "per_second": round(len(lat) / sum(lat) * 1000, 1), "features": len(FEATURE_NAMES),
+           "per_second": round(len(lat) / sum(lat) * 1000, 1), "features": len(risk.FEATURE_NAMES),
            "model_version": version, "path": "decision" if whole else "model"}
     if decide is not None:
         res["decisions"] = dict(decide.counts)  # type: ignore[attr-defined]

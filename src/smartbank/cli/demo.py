@@ -1,4 +1,5 @@
-"""``smartbank demo``: migrate, seed a synthetic bank with demo sign-ins (first run only), print them and serve."""
+"""``smartbank demo``: migrate, seed a synthetic bank with demo sign-ins (first run only), print them and serve, with
+the background worker in a thread of the same process."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 from smartbank import clock
 from smartbank.cli.common import DbUrl, console, use_database
 from smartbank.cli.serve import serve
+from smartbank.cli.worker import worker_in_thread
 
 app = typer.Typer()
 
@@ -31,7 +33,7 @@ def demo(
     from smartbank import db
     from smartbank.config import get_settings
     from smartbank.customers.service import Customer
-    from smartbank.ledger.models import Account
+    from smartbank.ledger.service import Account
     from smartbank.ops.service import upgrade
     from smartbank.security import service as security
     from smartbank.synth import service as synth_mod
@@ -76,7 +78,11 @@ def demo(
     console.print(f"  one-time codes (text messages) are written to {s.sms_outbox or s.var_dir / 'sms-outbox.jsonl'}")
     console.print("")
     if serve_too:
-        serve(host=None, port=None, workers=1, database_url=None)
+        # the bank's background work (sealing, insight, close of day) beside the server, stopped with it
+        console.print("background jobs: the journal sealer, the insight refresh and close of day run in this "
+                      "process (`smartbank worker` in production)")
+        with worker_in_thread():
+            serve(host=None, port=None, workers=1, database_url=None)
 
 
 def _demo_dev_mode() -> None:

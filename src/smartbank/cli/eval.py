@@ -35,8 +35,7 @@ def eval_fraud(
     """Train before test-start - delay, score the test window in time order; last line: JSON metrics."""
     from rich.console import Console
 
-    from smartbank.risk.evaluate import evaluate_fraud
-    from smartbank.risk.features import load_transactions
+    from smartbank.risk import service as risk
 
     console = Console(stderr=True)
     try:
@@ -44,13 +43,13 @@ def eval_fraud(
     except ValueError:
         raise typer.BadParameter(f"not a date: {test_start!r} (use YYYY-MM-DD)") from None
     with console.status(f"loading {transactions.name}"):
-        tx = load_transactions(transactions)
+        tx = risk.load_transactions(transactions)
     console.print(f"{tx.height:,} transactions, {tx['ts'].min()!s} .. {tx['ts'].max()!s}")
     from smartbank.errors import ValidationFailed
 
     try:
         with console.status("features, validation-window model selection, training, scoring (and the peer)"):
-            res = evaluate_fraud(tx, test_start=start, test_days=test_days, delay_days=delay_days,
+            res = risk.evaluate_fraud(tx, test_start=start, test_days=test_days, delay_days=delay_days,
                                  random_state=seed, with_peer=peer, model_dir=model_dir)
     except ValidationFailed as exc:
         console.print(f"[red]{exc.message}[/red]")

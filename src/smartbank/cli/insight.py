@@ -11,6 +11,7 @@ import typer
 
 from smartbank import clock
 from smartbank.cli.common import DbUrl, console, emit, use_database
+from smartbank.money import format_mean_minor
 
 app = typer.Typer(help="Customer insight: profiles, tags, segments, value, churn.", no_args_is_help=True)
 tags_app = typer.Typer(help="Tag definitions: rules over profile features, versioned.", no_args_is_help=True)
@@ -100,14 +101,16 @@ def insight_train(
     if "propensity" not in skipped:
         console.print(f"propensity: {m['propensity']}")
     if "forecast" not in skipped:
-        console.print(f"forecast: MAE {m['forecast_mae_minor'] / 100:,.2f}, WAPE {m['forecast_wape']:.3f} "
+        console.print(f"forecast: MAE {format_mean_minor(m['forecast_mae_minor'], grouping=True)}, "
+                      f"WAPE {m['forecast_wape']:.3f} "
                       f"(last value {m['baseline_wape']:.3f}, mean of 3 months {m['mean3_wape']:.3f})")
     for name, why in skipped.items():
         console.print(f"[yellow]{name}: not trained[/] ({why}); the previously saved version, if any, stays in use")
     if "balance_forecast" not in skipped and m["balance_forecast_wape"] is not None:
         console.print(f"balance forecast ({m['balance_holdout_month']}, {m['balance_n_holdout']:,} customers): "
-                      f"MAE {m['balance_forecast_mae_minor'] / 100:,.2f}, WAPE {m['balance_forecast_wape']:.4f} "
-                      f"(last value: MAE {m['balance_baseline_mae_minor'] / 100:,.2f}, "
+                      f"MAE {format_mean_minor(m['balance_forecast_mae_minor'], grouping=True)}, "
+                      f"WAPE {m['balance_forecast_wape']:.4f} "
+                      f"(last value: MAE {format_mean_minor(m['balance_baseline_mae_minor'], grouping=True)}, "
                       f"WAPE {m['balance_baseline_wape']:.4f}; last value + mean net flow of 3 months "
                       f"{m['balance_drift_wape']:.4f})")
     elif "balance_forecast" not in skipped:

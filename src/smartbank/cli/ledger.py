@@ -13,7 +13,7 @@ app = typer.Typer(help="The ledger: verify and seal the tamper-evident journal."
 def ledger_verify(database_url: DbUrl = None) -> None:
     """Recompute the hash chain and every balance; exit 1 naming the first broken entry."""
     from smartbank import db
-    from smartbank.ledger.journal import verify
+    from smartbank.ledger.service import verify
 
     use_database(database_url)
     rep = db.run_in_transaction(lambda s: verify(s))
@@ -35,7 +35,7 @@ def ledger_verify(database_url: DbUrl = None) -> None:
 def ledger_rekey(database_url: DbUrl = None) -> None:
     """Key a journal sealed before its chain was keyed (checks every plain SHA-256 link first), once."""
     from smartbank import db
-    from smartbank.ledger.journal import rekey
+    from smartbank.ledger.service import rekey
 
     use_database(database_url)
     try:
@@ -48,9 +48,9 @@ def ledger_rekey(database_url: DbUrl = None) -> None:
 
 @app.command("seal")
 def ledger_seal(database_url: DbUrl = None) -> None:
-    """Chain every committed transfer into the journal now (the server does this every second)."""
+    """Chain every committed transfer into the journal now (`smartbank worker` does this every second)."""
     from smartbank import db
-    from smartbank.ledger.journal import seal
+    from smartbank.ledger.service import seal
 
     use_database(database_url)
     n = db.run_in_transaction(lambda s: seal(s))

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from smartbank.cli.common import DbUrl, emit, json_safe_rounded
+from smartbank.money import format_minor
 
 app = typer.Typer(help="Lending: products, applications, credit models, loans.", no_args_is_help=True)
 blacklist_app = typer.Typer(help="The credit blacklist (keyed hashes of resident ID numbers).",
@@ -41,8 +42,10 @@ def products_cmd(retired: Annotated[bool, typer.Option("--retired", help="includ
     items = db.run_in_transaction(lambda s: [lending.product_dict(p) for p in lending.list_products(
         s, include_retired=retired)], engine=db.get_engine(database_url))
     for p in items:
-        print(f"{p['code']:<10} {p['name_zh']:<10} {p['kind']:<9} {p['min_amount_minor'] / 100:>12,.0f}"
-              f" - {p['max_amount_minor'] / 100:<14,.0f} {p['min_term_months']}-{p['max_term_months']} months"
+        lo = format_minor(p["min_amount_minor"], grouping=True, drop_zero_fraction=True)
+        hi = format_minor(p["max_amount_minor"], grouping=True, drop_zero_fraction=True)
+        print(f"{p['code']:<10} {p['name_zh']:<10} {p['kind']:<9} {lo:>12}"
+              f" - {hi:<14} {p['min_term_months']}-{p['max_term_months']} months"
               f"  {p['reference_rate']} + {p['spreads_bps']}")
     emit({"products": items})
 
@@ -93,7 +96,7 @@ def applications_cmd(status: Annotated[str | None, typer.Option("--status", help
 
     items = db.run_in_transaction(work, engine=db.get_engine(database_url))
     for a in items:
-        print(f"{a['id']:>6} {a['number']:<20} {a['status']:<14} {a['amount_minor'] / 100:>14,.2f}"
+        print(f"{a['id']:>6} {a['number']:<20} {a['status']:<14} {format_minor(a['amount_minor'], grouping=True):>14}"
               f" {a['term_months']:>3}m grade {a['grade'] or '-'}")
     emit({"applications": items})
 
@@ -108,7 +111,6 @@ def loans_cmd(
 
     from smartbank import db
     from smartbank.lending import service as lending
-    from smartbank.money import format_minor
     from smartbank.security.service import SYSTEM
 
     rows = db.run_in_transaction(lambda s: lending.list_loans(s, SYSTEM, customer_id))
@@ -135,7 +137,6 @@ def book_cmd() -> None:
 
     from smartbank import db
     from smartbank.lending import service as lending
-    from smartbank.money import format_minor
     from smartbank.security.service import SYSTEM
 
     def work(s: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import typer
 
 from smartbank import clock
 from smartbank.cli.common import DbUrl
+from smartbank.money import format_minor
 
 if TYPE_CHECKING:
     import polars as pl
@@ -83,15 +84,7 @@ def risk_train(
     from rich.console import Console
 
     from smartbank.ml.service import RegistryError, latest_version
-    from smartbank.risk.features import build_features, load_transactions, transactions_hash
-    from smartbank.risk.fraud_model import (
-        MODEL_NAME,
-        RegistrationBar,
-        check_labels,
-        judge,
-        label_counts,
-        load_fraud_model,
-    )
+    from smartbank.risk import service as risk
 
     console = Console(stderr=True)
     if (transactions is None) == (not from_db):
@@ -99,7 +92,7 @@ def risk_train(
     if transactions is not None:
         if not transactions.exists():
             raise typer.BadParameter(f"no such file: {transactions}")
-        tx = load_transactions(transactions)
+        tx = risk.load_transactions(transactions)
         source = str(transactions)
     else:
         tx = _bank_history(database_url, days=days, delay_days=delay_days)
@@ -109,20 +102,20 @@ def risk_train(
     first: datetime = tx["ts"].min()  # type: ignore[assignment]
     last: datetime = tx["ts"].max()  # type: ignore[assignment]
     t0 = time.perf_counter()
-    feats = build_features(tx, delay_days=delay_days)
+    feats = risk.build_features(tx, delay_days=delay_days)
     # the first 30 days only warm the features up - when there is history enough to spare them
     warm = first + timedelta(days=30) if (last - first).days >= 60 else first
     train = feats.filter((pl.col("ts") >= warm) & pl.col("fraud").is_not_null())
     console.print(f"{source}: {tx.height:,} payments, training on {train.height:,} "
                   f"({int(train['fraud'].sum()):,} frauds) from {warm:%Y-%m-%d} to {last:%Y-%m-%d}")
-    default = RegistrationBar()
-    bar = RegistrationBar(
+    default = risk.RegistrationBar()
+    bar = risk.RegistrationBar(
         min_frauds=default.min_frauds if min_frauds is None else min_frauds,
         min_genuine=default.min_genuine if min_genuine is None else min_genuine,
         min_validation_frauds=(default.min_validation_frauds if min_validation_frauds is None
                                else min_validation_frauds),
         min_gain=default.min_gain if min_gain is None else min_gain)
-    frauds, genuine = label_counts(train)
+    frauds, genuine = risk.fraud_label_counts(train)
     out: dict[str, Any] = {"model": None, "train_rows": train.height, "frauds": frauds, "train_seconds": 0.0,
                            "params": None, "validation": None, "genuine": genuine, "registered": False,
                            "refused": None, "reason": None, "champion": None, "comparison": None,
@@ -135,25 +128,23 @@ def risk_train(
         print(json.dumps(out, default=str))
         raise typer.Exit(code=1)
 
-    early = check_labels(train, bar)
+    early = risk.check_fraud_labels(train, bar)
     if early is not None:  # not worth the training time
         refuse(early.code, early.reason)
-    champion, champion_version = None, latest_version(MODEL_NAME, model_dir=model_dir)
+    champion, champion_version = None, latest_version(risk.FRAUD_MODEL_NAME, model_dir=model_dir)
     if champion_version is not None:
         try:
-            champion = load_fraud_model(model_dir=model_dir, version=champion_version)
+            champion = risk.load_fraud_model(model_dir=model_dir, version=champion_version)
         except RegistryError as exc:  # servers cannot load it either: they decide by rules only
             console.print(f"the current model {champion_version} cannot be loaded ({exc.message}); "
                           "comparing with rules only")
             out["champion_unusable"] = {"version": champion_version, "error": exc.message}
             champion_version = None
     out["champion"] = champion_version
-    from smartbank.risk.fraud_model import select_and_fit
-
-    model, sel = select_and_fit(train, delay_days=delay_days, random_state=seed)
+    model, sel = risk.select_and_fit_fraud_model(train, delay_days=delay_days, random_state=seed)
     secs = time.perf_counter() - t0
     out.update(train_seconds=round(secs, 1), params=sel.params, validation=sel.validation)
-    verdict = judge(train, sel, champion=champion, champion_version=champion_version, bar=bar)
+    verdict = risk.judge_fraud_model(train, sel, champion=champion, champion_version=champion_version, bar=bar)
     out["comparison"] = verdict.comparison or None
     if not verdict.register:
         refuse(verdict.code, verdict.reason)
@@ -162,11 +153,9 @@ def risk_train(
     # the training scores' distribution: the reference of the drift monitor (PSI)
     import numpy as np
 
-    from smartbank.risk.monitor import SCORE_BINS
-
-    edges = list(SCORE_BINS)
+    edges = list(risk.SCORE_BINS)
     counts, _ = np.histogram(np.clip(scores, 0.0, 1.0), bins=edges)
-    path = model.save(data_hash=transactions_hash(tx), metrics={"validation": sel.validation,
+    path = model.save(data_hash=risk.transactions_hash(tx), metrics={"validation": sel.validation,
                                                                 "train_rows": train.height,
                                                                 "frauds": frauds, "genuine": genuine,
                                                                 "comparison": verdict.comparison},
@@ -185,10 +174,10 @@ def _bank_history(database_url: str | None, *, days: int, delay_days: int) -> pl
     import polars as pl
 
     from smartbank import db
-    from smartbank.risk import rules
+    from smartbank.risk import service as risk
 
     now = clock.local_now().replace(tzinfo=None)  # history_frame reads bank-local times
-    frame = db.run_in_transaction(lambda s: rules.history_frame(s, now - timedelta(days=days), now),
+    frame = db.run_in_transaction(lambda s: risk.history_frame(s, now - timedelta(days=days), now),
                                   engine=db.get_engine(database_url))
     cutoff = now - timedelta(days=delay_days)
     return frame.select("tx_id", "ts", "customer_id", "terminal_id", "amount_minor", "fraud").with_columns(
@@ -218,15 +207,16 @@ def monitor_cmd(
     from rich.table import Table
 
     from smartbank import db
-    from smartbank.risk import monitor
+    from smartbank.lending import service as lending  # noqa: F401 - provides the delinquency-rate KRI to risk
+    from smartbank.risk import service as risk
     from smartbank.security.service import SYSTEM
 
     at = _parse_now(now)
 
     def work(s: Any) -> dict[str, Any]:
-        res = monitor.run(s, at, period_days=period_days)
-        res["open_warnings"] = monitor.list_warnings(s, SYSTEM, open_only=True, limit=50)
-        res["kri_rows"] = monitor.list_kris(s, SYSTEM)
+        res = risk.run_monitor(s, at, period_days=period_days)
+        res["open_warnings"] = risk.list_warnings(s, SYSTEM, open_only=True, limit=50)
+        res["kri_rows"] = risk.list_kris(s, SYSTEM)
         return res
 
     res = db.run_in_transaction(work)
@@ -259,19 +249,15 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.2f}%"
 
 
-def _yuan(minor: int) -> str:
-    return f"{minor / 100:,.2f}"
-
-
 @rules_app.command("list")
 def rules_list(retired: Annotated[bool, typer.Option("--retired", help="include retired rules")] = False,
                database_url: DbUrl = None) -> None:
     """The rules in force (newest version of each), most severe first."""
     from smartbank import db
-    from smartbank.risk import rules
+    from smartbank.risk import service as risk
     from smartbank.security.service import SYSTEM
 
-    out = db.run_in_transaction(lambda s: rules.list_rules(s, actor=SYSTEM, include_retired=retired),
+    out = db.run_in_transaction(lambda s: risk.list_rules(s, actor=SYSTEM, include_retired=retired),
                                 engine=db.get_engine(database_url))
     for r in out:
         print(f"{r['code']:<28} v{r['version']:<3} {r['action']:<9} {r['mode']:<7} {r['expression']}")
@@ -283,10 +269,10 @@ def rules_list(retired: Annotated[bool, typer.Option("--retired", help="include 
 def rules_show(code: Annotated[str, typer.Argument(help="the rule's code")], database_url: DbUrl = None) -> None:
     """A rule with every version."""
     from smartbank import db
-    from smartbank.risk import rules
+    from smartbank.risk import service as risk
     from smartbank.security.service import SYSTEM
 
-    vers = db.run_in_transaction(lambda s: rules.versions(s, actor=SYSTEM, code=code),
+    vers = db.run_in_transaction(lambda s: risk.rule_versions(s, actor=SYSTEM, code=code),
                                  engine=db.get_engine(database_url))
     cur = vers[-1]
     print(f"{cur['code']}: {cur['name_en']} / {cur['name_zh']}")
@@ -301,13 +287,14 @@ def rules_stats(since: Annotated[datetime | None, typer.Option(help="only decisi
                 database_url: DbUrl = None) -> None:
     """Live figures per rule from the stored decisions and confirmed labels."""
     from smartbank import db
-    from smartbank.risk import rules
+    from smartbank.risk import service as risk
 
-    out = db.run_in_transaction(lambda s: rules.rule_stats(s, since), engine=db.get_engine(database_url))
+    out = db.run_in_transaction(lambda s: risk.rule_stats(s, since), engine=db.get_engine(database_url))
     print(f"{'code':<28} {'hits':>7} {'shadow':>7} {'precision':>9} {'saved (yuan)':>14} {'shadow saves':>14}")
     for r in out:
         print(f"{r['code']:<28} {r['hits']:>7} {r['shadow_hits']:>7} {_pct(r['precision']):>9} "
-              f"{_yuan(r['saved_minor']):>14} {_yuan(r['shadow_would_save_minor']):>14}")
+              f"{format_minor(r['saved_minor'], grouping=True):>14} "
+              f"{format_minor(r['shadow_would_save_minor'], grouping=True):>14}")
     print(json.dumps({"stats": out}, ensure_ascii=False))
 
 
@@ -328,7 +315,7 @@ def rules_test(
     """Backtest over [start, end]: scanned, hits, recall, precision, money saved. Nothing is written."""
     from smartbank import db
     from smartbank.errors import SmartbankError
-    from smartbank.risk import rules
+    from smartbank.risk import service as risk
     from smartbank.security.service import SYSTEM
 
     if sum(x is not None and x is not False for x in (expression, code, defaults or None)) != 1:
@@ -344,22 +331,22 @@ def rules_test(
     if expression is not None:
         todo.append(("(draft)", expression, action))
     elif code is not None:
-        r = db.run_in_transaction(lambda s: rules.get_rule(s, actor=SYSTEM, code=code), engine=engine)
+        r = db.run_in_transaction(lambda s: risk.get_rule(s, actor=SYSTEM, code=code), engine=engine)
         todo.append((code, r["expression"], r["action"]))
     else:
-        todo += [(d.code, d.expression, d.action) for d in rules.DEFAULT_RULES]
+        todo += [(d.code, d.expression, d.action) for d in risk.DEFAULT_RULES]
     t0 = time.perf_counter()
     try:
         if file is not None:
             if not file.is_file():
                 raise typer.BadParameter(f"no such file: {file}")
-            frame = rules.file_frame(file, lo, hi)
+            frame = risk.file_frame(file, lo, hi)
         else:
-            frame = db.run_in_transaction(lambda s: rules.history_frame(s, lo, hi), engine=engine)
+            frame = db.run_in_transaction(lambda s: risk.history_frame(s, lo, hi), engine=engine)
         built = time.perf_counter() - t0
         results: list[dict[str, Any]] = []
         for name, expr, act in todo:
-            out = rules.backtest(frame, expr, act, sample=sample)
+            out = risk.backtest(frame, expr, act, sample=sample)
             out["code"] = name
             results.append(out)
     except SmartbankError as exc:
@@ -373,8 +360,8 @@ def rules_test(
     for o in results:
         print(f"{o['code']:<28} {o['action']:<9} {o['hits']:>7} {_pct(o['hit_rate']):>9} "
               f"{o['frauds_hit']:>5}/{o['frauds']:<5} {_pct(o['recall']):>7} {_pct(o['precision']):>9} "
-              f"{o['false_positives']:>7} {_yuan(o['money_saved_minor']):>14} "
-              f"{_yuan(o['challenged_fraud_minor']):>12}")
+              f"{o['false_positives']:>7} {format_minor(o['money_saved_minor'], grouping=True):>14} "
+              f"{format_minor(o['challenged_fraud_minor'], grouping=True):>12}")
     print(json.dumps({"source": src, "start": str(lo), "end": str(hi), "payments": frame.height,
                       "seconds": round(elapsed, 3),
                       "results": [{k: v for k, v in o.items() if k != "names"} for o in results]},

@@ -34,4 +34,8 @@ def sign_up(session: Session, cmd: Signup):
     u = security.create_user(session, username=cmd.username, password=cmd.password, role="customer",
                              customer_id=c.id, display_name=c.name)
     acct = ledger.open_account(session, customer_id=c.id, kind="demand", name="活期 Current")
+    # the person now has a sign-in and an account: on record as their own act
+    security.audit(session, security.principal_of(u), action="customer.sign_up", object_type="user",
+                   object_id=u.id, after={"username": u.username, "role": u.role, "customer_id": c.id,
+                                          "account_id": acct.id})
     return c, u, acct

@@ -105,9 +105,6 @@ def major_to_minor(col: str) -> pl.Expr:
     return pl.when(neg).then(-minor).otherwise(minor)
 
 
-_major_to_minor = major_to_minor  # the name risk.features imports until it uses ml.service
-
-
 def load_card_fraud(path: Path | None = None, *, currency: str = "CNY") -> tuple[pl.DataFrame, pl.DataFrame]:
     """The card_fraud dataset as (activity, customers) frames of the insight contract.
 

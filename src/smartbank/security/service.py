@@ -12,7 +12,6 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
+from smartbank.logs import request_id_var  # the request being served: an audit record names it
 from smartbank.security import permissions
 from smartbank.security.masking import mask_email, mask_id_number, mask_phone
 from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, LoginThrottle, User
@@ -49,7 +49,7 @@ __all__ = [
     # users, sign-in, sessions
     "GLOBAL_THROTTLE_KEY", "authenticate", "check_password_strength", "client_key", "count_users", "create_user",
     "display_names", "expire_token_now", "find_user", "find_user_by_name", "hash_password", "sign_in", "sign_out",
-    "user_of_customer",
+    "principal_of", "user_of_customer",
     # the permission table
     "PERMISSIONS", "PUBLIC", "ROUTES", "SIGNED_IN", "STAFF", "allows", "roles_for", "route_access", "route_roles",
     # audit
@@ -269,10 +269,26 @@ def sign_in(session: Session, *, username: str, password: str, staff: bool | Non
         raise NotAuthenticated("staff sign in at the operator console")
     pair.failures = 0
     token = secrets.token_urlsafe(32)
-    session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
-                            expires_at=now + timedelta(minutes=s.session_minutes), revoked=False))
+    expires = now + timedelta(minutes=s.session_minutes)
+    session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, created_at=now, expires_at=expires,
+                            revoked=False))
     session.flush()
+    # a new session is a new way to act as this person: on record, with where it came from (a refused sign-in
+    # is counted by the throttle above, not recorded here)
+    audit(session, principal_of(user), action="auth.sign_in", object_type="user", object_id=user.id,
+          after={"session": _session_ref(token), "expires_at": expires.isoformat(), "address": addr,
+                 "area": None if staff is None else ("console" if staff else "portal")})
     return token, user
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user_id=user.id, username=user.username, role=user.role, customer_id=user.customer_id,
+                     display_name=user.display_name)
+
+
+def _session_ref(token: str) -> str:
+    """How the audit log names a session: the start of its token's SHA-256 (never the token)."""
+    return _token_hash(token)[:16]
 
 
 # every request runs this: a plain statement, compiled once (no ORM query building per call)
@@ -304,7 +320,15 @@ def authenticate(session: Session, token: str | None, *, touch: bool = True) -> 
 
 
 def sign_out(session: Session, token: str) -> None:
+    """End the session of ``token`` (audited as its user's action; a session already ended changes nothing)."""
+    row = session.execute(select(AuthSession.revoked, User).join(User, User.id == AuthSession.user_id)
+                          .where(AuthSession.token_hash == _token_hash(token))).first()
+    if row is None or row.revoked:
+        return
     session.execute(update(AuthSession).where(AuthSession.token_hash == _token_hash(token)).values(revoked=True))
+    ref = _session_ref(token)
+    audit(session, principal_of(row.User), action="auth.sign_out", object_type="user", object_id=row.User.id,
+          before={"session": ref, "revoked": False}, after={"session": ref, "revoked": True})
 
 
 def expire_token_now(session: Session, token: str) -> None:
@@ -313,8 +337,6 @@ def expire_token_now(session: Session, token: str) -> None:
                     .values(expires_at=_now() - timedelta(seconds=1)))
 
 
-# the request being served, set by the API's request middleware (a log line and an audit record name it)
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def audit(session: Session, actor: Principal, *, action: str, object_type: str, object_id: Any,
