@@ -9,6 +9,8 @@ import subprocess
 
 from sqlalchemy.engine import make_url
 
+from smartbank.db import normalise_url
+
 
 def run_pgbench(url: str, *, clients: int, seconds: float, scale: int = 10, init: bool = True) -> dict:
     exe = shutil.which("pgbench") or next(iter(sorted(
@@ -38,8 +40,6 @@ def checkpoint(url: str, vacuum: tuple[str, ...] = ()) -> None:
     checkpoint (CHECKPOINT needs a superuser or pg_checkpoint; skipped otherwise)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import DBAPIError
-
-    from smartbank.db import normalise_url
 
     engine = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
     try:

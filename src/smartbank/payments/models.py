@@ -7,7 +7,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from smartbank import clock
 from smartbank.db import Base, BigId
-from smartbank.ledger import models as _ledger_models  # noqa: F401 - foreign-key targets
 
 BILL_CATEGORIES = ("electricity", "water", "gas", "mobile", "broadband")
 FREQUENCIES = ("once", "daily", "weekly", "monthly")
