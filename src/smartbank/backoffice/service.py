@@ -1,5 +1,6 @@
-"""Staff operations. Each one checks its permission (:mod:`smartbank.security.permissions`) and writes an audit
-record (who, what, before/after).
+"""Staff operations. Each one checks its permission (the permission table, through
+:mod:`smartbank.security.service`) and writes an audit record (who, what, before/after). This module is the
+back office's front door (:data:`__all__`).
 
 Reversals are maker-checker (the ledger's ``request_reversal`` and ``approve_reversal``): one officer asks, a
 different one approves (the reversal posts) or rejects."""
@@ -21,6 +22,12 @@ from smartbank.payments import service as payments
 from smartbank.risk import service as risk
 from smartbank.security import service as security
 from smartbank.security.service import Principal
+
+__all__ = [
+    "ACCOUNT_ADMINS", "approve_reversal", "cash", "create_customer", "create_staff_user", "get_reversal", "hold",
+    "list_reversals", "open_account", "reject_reversal", "request_reversal", "resolve_hold", "set_account_status",
+    "set_daily_limit", "verify_identity",
+]
 
 ACCOUNT_ADMINS = security.roles_for("account.status")
 
