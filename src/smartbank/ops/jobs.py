@@ -30,7 +30,7 @@ from typing import Any
 from smartbank import clock, db
 from smartbank.config import Settings, get_settings
 from smartbank.insight import service as insight
-from smartbank.ledger import journal
+from smartbank.ledger import service as ledger
 from smartbank.ops import close_of_day
 from smartbank.ops.worker import Job
 
@@ -41,7 +41,7 @@ JOB_NAMES = ("seal", "insight", "close-of-day")
 
 def seal_journal(stopping: Callable[[], bool] = lambda: False) -> int:
     """Chain what was committed since the last run (bounded, so a backlog is sealed over several runs)."""
-    return db.run_in_transaction(lambda s: journal.seal(s, max_batches=20))
+    return db.run_in_transaction(lambda s: ledger.seal(s, max_batches=20))
 
 
 def refresh_insight(stopping: Callable[[], bool] = lambda: False) -> dict[str, Any]:
