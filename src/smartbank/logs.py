@@ -144,9 +144,10 @@ def stop() -> None:
         _handoff.listening = False  # from now on records are written at once
         _listener.stop()  # writes what was queued before, then ends the thread
         _listener = None
+        pending: queue.SimpleQueue = _handoff.queue  # type: ignore[assignment]
         while True:  # a record queued while the listener was being stopped
             try:
-                record = _handoff.queue.get_nowait()
+                record = pending.get_nowait()
             except queue.Empty:
                 break
             if record is not None:

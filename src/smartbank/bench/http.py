@@ -151,13 +151,13 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
         for p in procs:
             p.join()
     finally:
-        for p in (server, sealer):
-            p.terminate()
-        for p in (server, sealer):
+        for proc in (server, sealer):
+            proc.terminate()
+        for proc in (server, sealer):
             try:
-                p.wait(30)
+                proc.wait(30)
             except subprocess.TimeoutExpired:  # pragma: no cover
-                p.kill()
+                proc.kill()
     lat = sorted(x for r, _, _ in results for x in r)
     client_cpu = sum(c for _, _, c in results)
     statuses: dict[int, int] = {}
