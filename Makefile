@@ -132,10 +132,11 @@ test-dates: dev ## run the suite with the machine's clock moved to other dates (
 	bash scripts/ensure-system.sh
 	bash scripts/test-dates.sh
 
-lint: dev ## ruff and mypy
+lint: dev ## ruff, mypy and the import contracts (lint-imports; see [tool.importlinter] in pyproject.toml)
 	@rc=0; \
-	echo "+ ruff check src tests"; $(VENV)/bin/ruff check src tests || rc=1; \
+	echo "+ ruff check src tests tools"; $(VENV)/bin/ruff check src tests tools || rc=1; \
 	echo "+ mypy"; $(VENV)/bin/mypy || rc=1; \
+	echo "+ lint-imports"; $(VENV)/bin/lint-imports --no-cache || rc=1; \
 	exit "$$rc"
 
 migrate: install ## apply database migrations (SMARTBANK_DATABASE_URL, default ./var/smartbank.db)

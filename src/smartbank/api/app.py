@@ -8,7 +8,6 @@ import hmac
 import logging
 import re
 import threading
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -18,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartbank import __version__, db, logs
+from smartbank import __version__, db, logs, web
 from smartbank.api.deps import reject_nul, token_from
 from smartbank.api.guards import ApiAuthMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from smartbank.api.observability import RequestContextMiddleware, configure_logging, metrics_payload
@@ -41,9 +40,12 @@ from smartbank.api.routers import (
     wealth,
     wealth_robo,
 )
+from smartbank.assistant.service import warm as warm_assistant
 from smartbank.config import get_settings, require_serving_secret
 from smartbank.errors import Forbidden, NotAuthenticated, SmartbankError
 from smartbank.metrics import mark_process_dead
+from smartbank.recommend.service import warm as warm_recommender
+from smartbank.risk.service import warm_up as warm_risk
 from smartbank.security import service as security
 
 log = logging.getLogger("smartbank.api")
@@ -66,10 +68,7 @@ def _warm_engines() -> None:
     """Load the fraud model and the risk features, and the recommender's items, feedback and model, before
     the first request needs them; the assistant's models follow in the background, then the process is
     ready."""
-    from smartbank.recommend import engine as rec_engine
-    from smartbank.risk import service as risk
-
-    for name, fn in (("risk", risk.warm_up), ("recommendation", rec_engine.get)):
+    for name, fn in (("risk", warm_risk), ("recommendation", warm_recommender)):
         try:
             db.run_in_transaction(fn)
         except Exception:  # noqa: BLE001 - a database not migrated yet: the first request warms it instead
@@ -80,12 +79,8 @@ def _warm_engines() -> None:
 def _warm_assistant() -> None:
     """The assistant's intent model (trained in memory when none is saved: a few seconds) and sentiment model,
     loaded in the background so the first chat message does not wait for them."""
-    from smartbank.assistant import intents
-    from smartbank.assistant.nlp import sentiment
-
     try:
-        intents.model()
-        sentiment.warm()
+        warm_assistant()
     except Exception:  # noqa: BLE001 - the first message loads them instead
         log.exception("assistant warm-up failed")
     finally:
@@ -178,10 +173,9 @@ def create_app(*, warm_engines: bool = False) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        if _wants_html(request):
-            from smartbank.web.render import error_page
-
-            return error_page(request, exc.status_code, str(exc.detail))
+        html_error_page = getattr(request.app.state, "html_error_page", None)
+        if html_error_page is not None and _wants_html(request):
+            return html_error_page(request, exc.status_code, str(exc.detail))
         code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}.get(
             exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
@@ -224,13 +218,9 @@ def create_app(*, warm_engines: bool = False) -> FastAPI:
         body, ctype = metrics_payload()
         return Response(body, media_type=ctype)
 
-    mount_web: Callable[[FastAPI], None] | None
-    try:
-        from smartbank.web import mount as mount_web
-    except ImportError:  # web package still without pages
-        mount_web = None
-    if mount_web is not None:
-        mount_web(app)
+    # the composition root: the web pages are mounted next to the API (the one import of smartbank.web by
+    # smartbank.api; the pages themselves share only smartbank.http with the API)
+    web.mount(app)
     return app
 
 

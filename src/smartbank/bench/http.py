@@ -23,7 +23,14 @@ from typing import Any
 
 from sqlalchemy import pool, select
 
+from smartbank.bench.ledger import prepare as prepare_accounts
+from smartbank.bench.ledger import seal_backlog, total_balance
 from smartbank.config import get_settings, secret_key_problem
+from smartbank.db import make_engine, session_scope
+from smartbank.ledger.service import Account
+from smartbank.risk import service as risk
+from smartbank.security import service as security
+from smartbank.security.service import User
 
 USERS_PER_CLIENT = 2
 PASSWORD = "bench-pass-1"
@@ -38,12 +45,6 @@ def _free_port() -> int:
 def prepare(url: str, clients: int) -> tuple[list[tuple[str, int, str]], list[str]]:
     """Bench customers with sign-ins and funded accounts: [(username, account id, account number)], and
     the numbers of every bench account (the payees)."""
-    from smartbank.bench.ledger import prepare as prepare_accounts
-    from smartbank.db import make_engine, session_scope
-    from smartbank.ledger.service import Account
-    from smartbank.security import service as security
-    from smartbank.security.models import User
-
     n_users = clients * USERS_PER_CLIENT
     ids = prepare_accounts(url, max(1000, n_users))
     engine = make_engine(url, poolclass=pool.NullPool)
@@ -59,8 +60,6 @@ def prepare(url: str, clients: int) -> tuple[list[tuple[str, int, str]], list[st
                                      customer_id=acct.customer_id, check_strength=False)
             users.append((name, acct.id, acct.number))
     # the bank's default risk rules and limits, as a new installation has them (every payment is scored)
-    from smartbank.risk import service as risk
-
     with session_scope(engine) as s:
         risk.seed_defaults(s)
     engine.dispose()
@@ -108,9 +107,6 @@ def _client(port: int, creds: list[tuple[str, int, str]], numbers: list[str], se
 
 
 def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2) -> dict[str, Any]:
-    from smartbank.bench.ledger import prepare as prepare_accounts
-    from smartbank.bench.ledger import seal_backlog, total_balance
-
     users, numbers = prepare(url, clients)
     seal_backlog(url)  # earlier runs' transfers are not the worker's sealing during this one
     port = _free_port()

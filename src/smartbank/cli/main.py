@@ -43,7 +43,7 @@ def close_of_day(
     from smartbank import db
     from smartbank.errors import SmartbankError
     from smartbank.ledger.service import seal
-    from smartbank.ops.close_of_day import close_day, days_to_close
+    from smartbank.ops.service import close_day, days_to_close
 
     use_database(database_url)
     try:
@@ -79,8 +79,8 @@ def synth(
     database_url: DbUrl = None,
 ) -> None:
     """Generate a deterministic synthetic bank (customers, accounts, a history of transactions)."""
-    from smartbank import synth as synth_mod
-    from smartbank.ops.migrate import upgrade
+    from smartbank.ops.service import upgrade
+    from smartbank.synth import service as synth_mod
 
     url = use_database(database_url)
     upgrade(url)

@@ -13,7 +13,7 @@ import typer
 from smartbank.cli.common import DbUrl, console, emit, use_database
 
 if TYPE_CHECKING:
-    from smartbank.ops.worker import Worker
+    from smartbank.ops.service import Worker
 
 app = typer.Typer()
 
@@ -27,12 +27,11 @@ def worker(
     database_url: DbUrl = None,
 ) -> None:
     """Run the background jobs on their intervals until SIGTERM or Ctrl-C (one worker at a time per database)."""
-    from smartbank.ops import jobs
-    from smartbank.ops.worker import run_process
+    from smartbank.ops import service as ops
 
     use_database(database_url)
     try:
-        chosen = jobs.default_jobs(only=job)
+        chosen = ops.default_jobs(only=job)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
@@ -42,7 +41,7 @@ def worker(
     if not once:
         console.print("smartbank worker: " + ", ".join(f"{j.name} every {j.interval:g}s" for j in chosen
                                                         if j.interval > 0) + " (Ctrl-C stops)")
-    status, outcomes = run_process(chosen, once=once)
+    status, outcomes = ops.run_process(chosen, once=once)
     if once:
         emit({"jobs": outcomes, "ok": status == 0})
     raise typer.Exit(status)
@@ -54,14 +53,13 @@ def worker_in_thread() -> Iterator[Worker]:
     thread; stopped (after its running job) when the block ends."""
     from smartbank import logs
     from smartbank.config import get_settings
-    from smartbank.ops import jobs
-    from smartbank.ops.worker import Worker, guard_for, start_in_thread
+    from smartbank.ops import service as ops
 
     s = get_settings()
     logs.configure(s.log_json)
-    w = Worker(jobs.default_jobs(s), guard=guard_for(s.database_url))
+    w = ops.Worker(ops.default_jobs(s), guard=ops.guard_for(s.database_url))
     with logs.running():
-        t = start_in_thread(w)
+        t = ops.start_in_thread(w)
         try:
             yield w
         finally:

@@ -1,4 +1,8 @@
-"""Identity and access: users, sign-in with throttling, expiring sessions, authorisation, audit."""
+"""Identity and access: users, sign-in with throttling, expiring sessions, authorisation, audit.
+
+The front door of the security domain: other domains and the entry points import only this module
+(:data:`__all__`), which also re-exports the permission table (:mod:`.permissions`), the masking rules
+(:mod:`.masking`) and the ``User`` model outsiders look users up with."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, delete, select, text, update
+from sqlalchemy import Boolean, DateTime, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +28,35 @@ from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
 from smartbank.logs import request_id_var  # the request being served: an audit record names it
 from smartbank.security import permissions
+from smartbank.security.masking import mask_email, mask_id_number, mask_phone
 from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, LoginThrottle, User
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
+from smartbank.security.permissions import (
+    PERMISSIONS,
+    PUBLIC,
+    ROUTES,
+    SIGNED_IN,
+    STAFF,
+    allows,
+    roles_for,
+    route_access,
+    route_roles,
+)
+
+__all__ = [
+    # who is acting
+    "SYSTEM", "Principal", "ROLES", "STAFF_ROLES", "User",
+    # users, sign-in, sessions
+    "GLOBAL_THROTTLE_KEY", "authenticate", "check_password_strength", "client_key", "count_users", "create_user",
+    "display_names", "expire_token_now", "find_user", "find_user_by_name", "hash_password", "sign_in", "sign_out",
+    "principal_of", "user_of_customer",
+    # the permission table
+    "PERMISSIONS", "PUBLIC", "ROUTES", "SIGNED_IN", "STAFF", "allows", "roles_for", "route_access", "route_roles",
+    # audit
+    "audit", "audit_reads", "audit_trail", "request_id_var",
+    # masking of personal data for staff without customer.pii.read
+    "mask_email", "mask_id_number", "mask_phone",
+]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
@@ -104,6 +135,19 @@ def create_user(session: Session, *, username: str, password: str, role: str, cu
 
 def find_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+def find_user_by_name(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).first()
+
+
+def count_users(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def user_of_customer(session: Session, customer_id: int) -> User | None:
+    """The customer's first user (the one sign-up created)."""
+    return session.scalars(select(User).where(User.customer_id == customer_id).order_by(User.id)).first()
 
 
 def display_names(session: Session, ids: set[int]) -> dict[int, str]:
