@@ -1,7 +1,7 @@
 """Import every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage, FaqEntry
-from smartbank.customers.models import Customer, CustomerDailyUsage
+from smartbank.customers.models import Customer
 from smartbank.insight.models import (
     CustomerProfile,
     CustomerSourceId,
@@ -12,7 +12,16 @@ from smartbank.insight.models import (
     Segment,
     TagDefinition,
 )
-from smartbank.ledger.models import Account, BusinessDay, Entry, ReversalRequest, Seal, Transfer, Unsealed
+from smartbank.ledger.models import (
+    Account,
+    BusinessDay,
+    CustomerDailyUsage,
+    Entry,
+    ReversalRequest,
+    Seal,
+    Transfer,
+    Unsealed,
+)
 from smartbank.lending.models import (
     CreditBlacklist,
     CreditDecision,

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import operator
 import re
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from smartbank.errors import CurrencyMismatch, ValidationFailed
+from smartbank.errors import ValidationFailed
 
 # ISO 4217 minor-unit exponents for the currencies the data model knows.
 CURRENCIES: dict[str, int] = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0, "GBP": 2}
 MAX_MINOR = 10**15  # one quadrillion minor units: anything larger is absurd for one transfer
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    minor: int
-    currency: str
-
-    def __add__(self, other: Money) -> Money:
-        if other.currency != self.currency:
-            raise CurrencyMismatch(f"cannot add {other.currency} to {self.currency}")
-        return Money(self.minor + other.minor, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        if other.currency != self.currency:
-            raise CurrencyMismatch(f"cannot subtract {other.currency} from {self.currency}")
-        return Money(self.minor - other.minor, self.currency)
-
-    def __str__(self) -> str:
-        return f"{format_minor(self.minor, self.currency)} {self.currency}"
 
 
 def check_currency(code: str) -> str:
@@ -39,12 +21,40 @@ def check_currency(code: str) -> str:
     return code
 
 
-def format_minor(minor: int, currency: str = "CNY", *, grouping: bool = False) -> str:
+def format_minor(minor: int, currency: str = "CNY", *, grouping: bool = False, symbol: bool = False,
+                 drop_zero_fraction: bool = False) -> str:
+    """The one money formatter: integer minor units to text, exactly (integer arithmetic; a float is refused).
+
+    The currency's minor unit decides the decimals (two for CNY, none for JPY). ``grouping`` puts in thousands
+    separators (1,234,567.89). ``symbol`` marks the currency as the web pages show it: CNY by ¥ before the amount
+    (-¥1,234.50), any other currency by its code after it (-1,234.50 USD). ``drop_zero_fraction`` leaves out a
+    fraction of zeros (50,000 rather than 50,000.00) for round figures. Without ``symbol`` the text is read back
+    by :func:`parse_major` (negative amounts apart: typed amounts are never negative).
+
+    >>> format_minor(123456789, grouping=True, symbol=True)
+    '¥1,234,567.89'
+    >>> format_minor(-5, "USD", symbol=True)
+    '-0.05 USD'
+    """
+    minor = operator.index(minor)  # ints (and numpy integers) only: money never goes through a float
     exp = CURRENCIES.get(currency, 2)
+    whole, frac = divmod(abs(minor), 10**exp)
+    text = f"{whole:,}" if grouping else str(whole)
+    if exp and not (drop_zero_fraction and frac == 0):
+        text += f".{frac:0{exp}d}"
     sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), 10**exp) if exp else (abs(minor), 0)
-    whole_s = f"{whole:,}" if grouping else str(whole)
-    return f"{sign}{whole_s}.{frac:0{exp}d}" if exp else f"{sign}{whole_s}"
+    if not symbol:
+        return sign + text
+    return f"{sign}¥{text}" if currency == "CNY" else f"{sign}{text} {currency}"
+
+
+def format_mean_minor(value: float | None, currency: str = "CNY", **options: bool) -> str:
+    """A statistic in minor units that is not itself an amount of money (a mean, a forecast error: a float),
+    rounded once to whole minor units (half-even) and then formatted by :func:`format_minor`; "-" when there is
+    none or it is not a number."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return format_minor(round_minor(Decimal(float(value))), currency, **options)
 
 
 # ASCII digits only ([0-9], not \d, which matches every script's digits: Arabic-Indic, Devanagari...)

@@ -99,6 +99,34 @@ def test_seed_defaults(session):
     assert all(r["title_zh"] and r["title_en"] and r["controls"] for r in rows)
 
 
+# the code that carries out each implemented default control (module:attribute)
+IMPLEMENTED_BY = {
+    ("CR-01", "Automatic credit decisions with reasons"): "smartbank.lending.decision:evaluate",
+    ("CR-01", "risk-based pricing"): "smartbank.lending.products:price",
+    ("CR-01", "delinquency monitoring"): "smartbank.risk.monitor:delinquency_rate",
+    ("CR-01", "early warning on loans"): "smartbank.lending.warning:run",
+    ("MK-02", "Suitability checks"): "smartbank.wealth.suitability:assess_purchase",
+    ("MK-02", "risk-tolerance assessment"): "smartbank.wealth.questionnaire:take",
+    ("MK-02", "product risk ratings"): "smartbank.wealth.models:RISK_LEVELS",
+    ("OP-01", "Real-time fraud scoring on every payment"): "smartbank.risk.service:assess",
+    ("OP-01", "rules"): "smartbank.risk.rules:load_ruleset",
+    ("OP-01", "step-up challenges"): "smartbank.risk.service:guarded_transfer",
+    ("OP-01", "alert queue"): "smartbank.risk.cases:queue",
+    ("OP-01", "limits"): "smartbank.risk.limits:check",
+    ("OP-02", "close-of-day runs exactly once"): "smartbank.ops.close_of_day:mark_closed_through",
+    ("OP-03", "Score-distribution monitoring (PSI)"): "smartbank.risk.monitor:model_psi",
+    ("OP-03", "retraining with confirmed labels"): "smartbank.risk.rules:history_frame",
+    ("CP-02", "masking of ID numbers and phone numbers on staff pages"): "smartbank.web.render:mask",
+    ("CP-02", "audit log of staff actions"): "smartbank.security.service:audit",
+    ("IS-01", "least-privilege roles"): "smartbank.security.service:Principal.require_role",
+    ("IS-01", "audit log"): "smartbank.security.service:audit",
+    ("IS-01", "tamper-evident journal"): "smartbank.ledger.journal:verify",
+    ("IS-02", "Lock-out after repeated failures"): "smartbank.security.service:sign_in",
+    ("IS-02", "strong passwords"): "smartbank.security.service:check_password_strength",
+    ("IS-02", "session expiry"): "smartbank.security.service:authenticate",
+}
+
+
 def _resolve(ref):
     import importlib
 
@@ -116,10 +144,13 @@ def test_every_implemented_control_names_code_that_exists():
         for c in controls:
             assert c.status in register.CONTROL_STATUSES, (code, c)
             if c.status == "implemented":
-                assert c.ref, (code, c)
-                assert _resolve(c.ref) is not None, (code, c)
+                assert (code, c.name) in IMPLEMENTED_BY, (code, c)
+                assert _resolve(IMPLEMENTED_BY[code, c.name]) is not None, (code, c)
             else:
-                assert c.ref is None, (code, c)
+                assert (code, c.name) not in IMPLEMENTED_BY, (code, c)
+    implemented = {(code, c.name) for code, cs in register.DEFAULT_CONTROLS.items() for c in cs
+                   if c.status == "implemented"}
+    assert implemented == set(IMPLEMENTED_BY)
 
 
 def test_controls_that_do_not_exist_are_marked_planned(session):

@@ -19,6 +19,7 @@ from smartbank.payments.models import Payee
 from smartbank.risk import rules as R
 from smartbank.risk.context import CONTEXT
 from smartbank.risk.models import RiskDecision, RiskLabel, RiskRule
+from smartbank.risk.rules.history import _finish
 from smartbank.security.models import AuditLog
 from smartbank.security.service import Principal
 
@@ -286,7 +287,7 @@ def hand_frame() -> pl.DataFrame:
              "amount_minor": 100 * i, "fraud": f, "channel": ch}
             for i, f, ch in [(1, 0, "web"), (2, 0, "api"), (3, 0, "web"), (4, None, "web"), (5, 1, "api"),
                              (6, 1, "web")]]
-    return R._finish(pl.DataFrame(rows, schema_overrides={"fraud": pl.Int8}))
+    return _finish(pl.DataFrame(rows, schema_overrides={"fraud": pl.Int8}))
 
 
 @pytest.mark.parametrize(("action", "saved", "challenged"), [("block", 1100, 0), ("review", 1100, 0),

@@ -53,12 +53,12 @@ def test_a_real_key_serves(settings_env):
 
 def test_demo_turns_development_mode_on_and_says_so(settings_env, database_url, monkeypatch):
     """``smartbank demo`` (``make run``) still starts with the default key: it sets the development flag."""
-    import smartbank.cli as cli
+    from smartbank.cli import demo as demo_cli
 
     settings_env.setenv("SMARTBANK_SECRET_KEY", DEV_SECRET_KEY)
     config.reset_settings()
     served = {}
-    monkeypatch.setattr(cli, "serve", lambda **kw: served.setdefault("dev", config.get_settings().dev_mode))
+    monkeypatch.setattr(demo_cli, "serve", lambda **kw: served.setdefault("dev", config.get_settings().dev_mode))
     # an already seeded bank: the demo skips seeding and goes straight to serving
     make_user(db.get_engine(database_url), "admin", role="admin")
     r = CliRunner().invoke(cli_app, ["demo"])

@@ -72,7 +72,7 @@ class Sealer:
         self._t.join(timeout=5)
 
     def _run(self) -> None:
-        from smartbank.ledger.journal import seal
+        from smartbank.ledger.service import seal
 
         while not self._stop.wait(self.interval):
             try:
@@ -118,9 +118,9 @@ def _warm_engines() -> None:
     the first request needs them; the assistant's models follow in the background, then the process is
     ready."""
     from smartbank.recommend import engine as rec_engine
-    from smartbank.risk import engine as risk_engine
+    from smartbank.risk import service as risk
 
-    for name, fn in (("risk", risk_engine.get), ("recommendation", rec_engine.get)):
+    for name, fn in (("risk", risk.warm_up), ("recommendation", rec_engine.get)):
         try:
             db.run_in_transaction(fn)
         except Exception:  # noqa: BLE001 - a database not migrated yet: the first request warms it instead

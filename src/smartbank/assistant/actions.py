@@ -23,6 +23,7 @@ from smartbank.insight.features import NON_SPENDING_KINDS, SYSTEM_KINDS
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
 from smartbank.security.service import Principal
+from smartbank.statements import service as statements
 
 
 @dataclass
@@ -65,8 +66,6 @@ def balances(session: Session, actor: Principal) -> list[dict[str, Any]]:
 
 
 def recent(session: Session, actor: Principal, limit: int = 5) -> list[dict[str, Any]]:
-    from smartbank.statements import service as statements
-
     items: list[dict[str, Any]] = []
     for a in payments.list_accounts(session, actor):
         if a.kind in ledger.NON_PAYMENT_KINDS:
@@ -84,8 +83,6 @@ def period_activity(session: Session, actor: Principal, start: date, end: date) 
     """The customer's transactions on their deposit accounts from ``start`` to ``end`` (value dates, both
     included), newest first, with the count, money in and out (CNY), and the spending among them: payments to
     others, not moves between the customer's own accounts, wealth orders, loan flows, interest or fees."""
-    from smartbank.statements import service as statements
-
     accounts = payments.list_accounts(session, actor)
     own = {a.number for a in accounts}
     items: list[dict[str, Any]] = []

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from smartbank.assistant import actions
 from smartbank.assistant.intents import Prediction
+from smartbank.money import format_minor
 from smartbank.security.service import Principal
 
 TRANSACTIONAL = ("transfer", "pay_bill", "top_up", "loan_repay")
@@ -200,10 +201,8 @@ LOAN_STATUS = {"zh": {"active": "还款中", "closed": "已结清", "written_off
 
 
 def money(minor: int, currency: str = "CNY") -> str:
-    sign = "-" if minor < 0 else ""
-    minor = abs(minor)
-    sym = "¥" if currency == "CNY" else f"{currency} "
-    return f"{sign}{sym}{minor // 100:,}.{minor % 100:02d}"
+    """An amount as the pages show it (¥1,234.50; 1,234.50 USD)."""
+    return format_minor(minor, currency, grouping=True, symbol=True)
 
 
 def say(lang: str, key: str, **kw: Any) -> str:

@@ -36,6 +36,7 @@ from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.lending import products as loan_products
+from smartbank.money import format_minor
 from smartbank.wealth import products as wealth_products
 
 __all__ = ["PLACEHOLDERS", "quoted_rates", "render"]
@@ -143,7 +144,7 @@ class _Facts:
 
     def daily_limit(self, _arg: str | None) -> str | None:
         minor = get_settings().default_daily_limit_minor
-        yuan = f"{minor // 100:,}" + (f".{minor % 100:02d}" if minor % 100 else "")
+        yuan = format_minor(minor, "CNY", grouping=True, drop_zero_fraction=True)
         return f"人民币 {yuan} 元" if self.lang == "zh" else f"CNY {yuan}"
 
     def lock_failures(self, _arg: str | None) -> str | None:

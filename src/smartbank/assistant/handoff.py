@@ -28,6 +28,7 @@ from smartbank import clock
 from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, AssistantHandoff, AssistantMessage
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.ledger import service as ledger
 from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -128,7 +129,6 @@ def _require_agent(actor: Principal) -> None:
 def _customer_context(session: Session, customer_id: int) -> dict[str, Any]:
     """Name, segment and an accounts summary through the customers and ledger services."""
     from smartbank.customers import service as customers
-    from smartbank.ledger import service as ledger
 
     out: dict[str, Any] = {"id": customer_id, "name": None, "number": None, "segment": None, "accounts": [],
                            "accounts_count": 0, "balance_minor": {}}

@@ -1,8 +1,8 @@
 """Staff operations. Each one checks its permission (:mod:`smartbank.security.permissions`) and writes an audit
 record (who, what, before/after).
 
-Reversals are maker-checker (:mod:`smartbank.ledger.reversals`): one officer asks, a different one approves
-(the reversal posts) or rejects."""
+Reversals are maker-checker (the ledger's ``request_reversal`` and ``approve_reversal``): one officer asks, a
+different one approves (the reversal posts) or rejects."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from sqlalchemy.orm import Session
 from smartbank.customers import service as customers
 from smartbank.customers.models import Customer
 from smartbank.errors import NotFound, ValidationFailed
-from smartbank.ledger import reversals
 from smartbank.ledger import service as ledger
-from smartbank.ledger.models import Account, ReversalRequest
+from smartbank.ledger.service import Account, ReversalRequest
 from smartbank.money import check_currency
 from smartbank.payments import service as payments
-from smartbank.risk import cases
+from smartbank.risk import service as risk
 from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -172,8 +171,8 @@ def request_reversal(session: Session, actor: Principal, *, transfer_id: int, ke
     """Ask for a reversal (the maker). Nothing moves until a different officer approves it. Returns the request
     and whether it replays an earlier call with the same key."""
     actor.require("transfer.reverse")
-    req, replayed = reversals.request(session, transfer_id=transfer_id, key=f"u{actor.user_id}:{key}",
-                                      requested_by=actor.user_id, reason=memo, overdraw=overdraw)
+    req, replayed = ledger.request_reversal(session, transfer_id=transfer_id, key=f"u{actor.user_id}:{key}",
+                                            requested_by=actor.user_id, reason=memo, overdraw=overdraw)
     if not replayed:
         security.audit(session, actor, action="transfer.reverse_request", object_type="transfer",
                        object_id=transfer_id, after={"reversal_request_id": req.id, "overdraw": bool(overdraw)},
@@ -186,10 +185,10 @@ def approve_reversal(session: Session, actor: Principal, request_id: int, *, not
     """The checker (not the maker) approves: the reversal posts. A reversed bill payment reopens its bill; a
     reversal asked for by a risk case completes the case; an overdrawn account is recorded as an exception."""
     actor.require("transfer.reverse")
-    req, res = reversals.approve(session, request_id=request_id, checker_id=actor.user_id, note=note)
+    req, res = ledger.approve_reversal(session, request_id=request_id, checker_id=actor.user_id, note=note)
     reopened = payments.reopen_bill_paid_by(session, req.transfer_id)
     if req.alert_id is not None:
-        cases.reversal_decided(session, actor, req.alert_id, executed=True, reversal_id=res.id, note=note)
+        risk.reversal_decided(session, actor, req.alert_id, executed=True, reversal_id=res.id, note=note)
     security.audit(session, actor, action="transfer.reverse", object_type="transfer", object_id=req.transfer_id,
                    before={"reversal_request_id": req.id, "requested_by": req.requested_by},
                    after={"reversal_id": res.id, "bills_reopened": reopened,
@@ -201,9 +200,9 @@ def approve_reversal(session: Session, actor: Principal, request_id: int, *, not
 def reject_reversal(session: Session, actor: Principal, request_id: int, *, note: str,
                     rid: str | None = None) -> ReversalRequest:
     actor.require("transfer.reverse")
-    req = reversals.reject(session, request_id=request_id, checker_id=actor.user_id, note=note)
+    req = ledger.reject_reversal(session, request_id=request_id, checker_id=actor.user_id, note=note)
     if req.alert_id is not None:
-        cases.reversal_decided(session, actor, req.alert_id, executed=False, note=note)
+        risk.reversal_decided(session, actor, req.alert_id, executed=False, note=note)
     security.audit(session, actor, action="transfer.reverse_reject", object_type="transfer",
                    object_id=req.transfer_id, before={"reversal_request_id": req.id, "status": "requested"},
                    after={"status": req.status}, request_id=rid, note=note)
@@ -215,14 +214,14 @@ def list_reversals(session: Session, actor: Principal, *, status: str | None = N
     """Reversal requests (the waiting ones are the checkers' queue); ``overdrawn``: the executed ones that left
     an account below its overdraft limit, for collections."""
     actor.require("transfer.reverse")
-    rows = reversals.exceptions(session, limit=limit) if overdrawn else reversals.listing(session, status=status,
-                                                                                          limit=limit)
-    return [reversals.as_dict(session, r) for r in rows]
+    rows = (ledger.reversal_exceptions(session, limit=limit) if overdrawn
+            else ledger.reversal_listing(session, status=status, limit=limit))
+    return [ledger.reversal_as_dict(session, r) for r in rows]
 
 
 def get_reversal(session: Session, actor: Principal, request_id: int) -> dict[str, Any]:
     actor.require("transfer.reverse")
-    return reversals.as_dict(session, reversals.get(session, request_id))
+    return ledger.reversal_as_dict(session, ledger.get_reversal(session, request_id))
 
 
 def create_staff_user(session: Session, actor: Principal, *, username: str, password: str, role: str,

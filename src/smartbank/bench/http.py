@@ -39,7 +39,7 @@ def prepare(url: str, clients: int) -> tuple[list[tuple[str, int, str]], list[st
     the numbers of every bench account (the payees)."""
     from smartbank.bench.ledger import prepare as prepare_accounts
     from smartbank.db import make_engine, session_scope
-    from smartbank.ledger.models import Account
+    from smartbank.ledger.service import Account
     from smartbank.security import service as security
     from smartbank.security.models import User
 

@@ -24,7 +24,7 @@ def prepare(url: str, accounts: int, opening_minor: int = 1_000_000_00) -> list[
     from smartbank.customers.models import Customer
     from smartbank.db import make_engine, session_scope
     from smartbank.ledger import service as ledger
-    from smartbank.ledger.models import Account
+    from smartbank.ledger.service import Account
     from smartbank.ops.migrate import upgrade
 
     upgrade(url)
@@ -87,7 +87,7 @@ def seal_backlog(url: str) -> int:
     """Chain every transfer still waiting for the journal (outside any measured window), so that one
     benchmark's transfers are not sealed during the next one's measurement."""
     from smartbank.db import make_engine, run_in_transaction
-    from smartbank.ledger.journal import seal
+    from smartbank.ledger.service import seal
 
     engine = make_engine(url, poolclass=pool.NullPool)
     try:

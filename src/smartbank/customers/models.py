@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, String, func
+from sqlalchemy import BigInteger, Date, DateTime, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartbank import clock
@@ -41,14 +41,3 @@ class Customer(Base):
         Index("ix_customers_phone", "phone"),
         Index("ix_customers_name", "name"),
     )
-
-
-class CustomerDailyUsage(Base):
-    """Running total of a customer's outgoing payments per day, checked against the daily limit."""
-
-    __tablename__ = "customer_daily_usage"
-
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -37,6 +37,7 @@ import polars as pl
 from smartbank.ml.activity_features import BEHAVIOUR_FEATURES, behaviour
 from smartbank.ml.boosted import BoostedModel
 from smartbank.ml.frames import at_midnight, initiated, window
+from smartbank.money import format_mean_minor
 
 __all__ = ["SERVED", "ChurnModel", "baseline_scores", "churn_labels", "fit_recency_baseline", "lift_table",
            "rule_scores", "served_choice"]
@@ -63,10 +64,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "active_days_30": ("active on {active_days_30:.0f} of the last 30 days", "近30天中有{active_days_30:.0f}天有交易"),
     "trend_30": ("activity changed to {trend_30:.0%} of the month before ({n_30:.0f} vs {n_prev30:.0f} payments)",
                  "交易量为上月的{trend_30:.0%}（{n_30:.0f}笔对{n_prev30:.0f}笔）"),
-    "spend_30": ("spent {spend_30_major:,.2f} in the last 30 days", "近30天消费{spend_30_major:,.2f}"),
-    "spend_90": ("spent {spend_90_major:,.2f} in the last 90 days", "近90天消费{spend_90_major:,.2f}"),
-    "inflow_90": ("received {inflow_90_major:,.2f} in the last 90 days", "近90天入账{inflow_90_major:,.2f}"),
-    "ticket_mean_90": ("average payment {ticket_mean_90_major:,.2f}", "平均每笔{ticket_mean_90_major:,.2f}"),
+    "spend_30": ("spent {spend_30_major} in the last 30 days", "近30天消费{spend_30_major}"),
+    "spend_90": ("spent {spend_90_major} in the last 90 days", "近90天消费{spend_90_major}"),
+    "inflow_90": ("received {inflow_90_major} in the last 90 days", "近90天入账{inflow_90_major}"),
+    "ticket_mean_90": ("average payment {ticket_mean_90_major}", "平均每笔{ticket_mean_90_major}"),
     "night_share_90": ("{night_share_90:.0%} of payments at night", "{night_share_90:.0%}的交易在夜间"),
     "weekend_share_90": ("{weekend_share_90:.0%} of payments at weekends", "{weekend_share_90:.0%}的交易在周末"),
     "counterparty_diversity_90": ("{counterparty_diversity_90:.0%} of payments to different counterparties",
@@ -75,10 +76,10 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 
 
-def _fmt_row(row: dict[str, float]) -> dict[str, float]:
-    out = dict(row)
+def _fmt_row(row: dict[str, float]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(row)
     for k in ("spend_30", "spend_90", "inflow_90", "ticket_mean_90"):
-        out[f"{k}_major"] = row.get(k, 0.0) / 100
+        out[f"{k}_major"] = format_mean_minor(row.get(k, 0.0), grouping=True)
     return out
 
 

@@ -33,6 +33,7 @@ import polars as pl
 from smartbank.insight.churn import reason_words
 from smartbank.ml.activity_features import BEHAVIOUR_FEATURES, behaviour
 from smartbank.ml.frames import at_midnight, before, initiated, window
+from smartbank.money import format_minor
 
 __all__ = ["LABELLED_PRODUCTS", "PRODUCTS", "PropensityModel", "rule_parts", "rule_propensity"]
 
@@ -51,7 +52,7 @@ _RULE_WORDS: dict[str, tuple[str, str]] = {
     "surplus": ("kept {surplus:.0%} of the money received in the last 90 days", "近90天入账中留存了{surplus:.0%}"),
     "pressure": ("spending was {pressure:.0%} of the money moving in and out in the last 90 days",
                  "近90天支出占收支总额的{pressure:.0%}"),
-    "income": ("income of about {income_major:,.0f} a year", "年收入约{income_major:,.0f}"),
+    "income": ("income of about {income_yuan} a year", "年收入约{income_yuan}"),
 }
 # each rule's weighted parts: product -> [(part, the feature or rule word that names it)]
 _RULE_PARTS: dict[str, list[tuple[str, str]]] = {
@@ -95,7 +96,10 @@ def rule_parts(feats: pl.DataFrame, customers: pl.DataFrame | None = None
 def _words(name: str, row: dict[str, Any]) -> dict[str, str]:
     if name in _RULE_WORDS:
         en, zh = _RULE_WORDS[name]
-        return {"feature": name, "en": en.format(**row), "zh": zh.format(**row)}
+        # the income is an estimate (yuan, a float): about so many whole yuan
+        yuan = format_minor(round(row.get("income_major", 0.0)) * 100, grouping=True, drop_zero_fraction=True)
+        r = {**row, "income_yuan": yuan}
+        return {"feature": name, "en": en.format(**r), "zh": zh.format(**r)}
     return reason_words(name, row)
 
 

@@ -25,6 +25,7 @@ import polars as pl
 from smartbank.insight.features import CATEGORY_NAMES, CHANNEL_NAMES_ZH
 from smartbank.ml.activity_features import RECENCY_CAP_DAYS, customer_ids
 from smartbank.ml.frames import NIGHT_HOURS, at_midnight, before, initiated
+from smartbank.money import format_mean_minor
 
 __all__ = ["SegmentModel", "segment_chart_svg", "segment_features"]
 
@@ -120,10 +121,6 @@ FEATURE_LABELS = {
     "weekend_share": ("weekend share", "周末占比"),
     "counterparty_diversity": ("counterparty diversity", "交易对象分散度"),
 }
-
-
-def _money(minor: float) -> str:
-    return f"{minor / 100:,.2f}"
 
 
 def _value_columns(act: pl.DataFrame, col: str) -> list[str]:
@@ -322,7 +319,8 @@ class SegmentModel:
             w = WORDS[key]
             ratio = seg / overall if overall else math.inf
             fmt = {"seg": seg, "all": overall, "ratio": ratio, "value": value or "",
-                   "seg_money": _money(seg), "all_money": _money(overall)}
+                   "seg_money": format_mean_minor(seg, grouping=True),
+                   "all_money": format_mean_minor(overall, grouping=True)}
             facts.append({
                 "feature": name, "z": round(float(z[j]), 3), "segment_value": round(seg, 4),
                 "overall_value": round(overall, 4), "ratio": round(ratio, 3) if math.isfinite(ratio) else None,

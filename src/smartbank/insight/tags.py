@@ -6,12 +6,13 @@ A rule is a Python-like boolean expression, for example::
     city in ["上海", "北京"] and not (digital_share < 0.5)
     churn_score >= 0.6 or (churn_score == null and activity_trend <= -0.5)
 
-It is parsed with :mod:`ast` and only these nodes are accepted: ``and``/``or``/``not``,
+It is the shared safe-expression compiler (:mod:`smartbank.expr`, in its lenient dialect, with no
+functions); only these nodes are accepted: ``and``/``or``/``not``,
 comparisons (``== != < <= > >=``, ``in``/``not in`` a list of constants), arithmetic
 (``+ - * / // %``, unary minus), numbers, strings, ``true``/``false``/``null`` (or their Python
 spellings) and feature names from :data:`smartbank.insight.features.CATALOGUE`. Anything else -
 calls, attributes, subscripts, lambdas, comprehensions, names with ``__`` - is refused with a
-:class:`~smartbank.errors.ValidationFailed` that says what and where. The checked tree is
+:class:`ExpressionError` (a ``ValidationFailed``) that says what and where. The checked tree is
 compiled to one Polars expression and evaluated over the profiles frame; a missing value (null)
 never matches. ``x == null`` / ``x != null`` test for a missing value.
 
@@ -24,9 +25,9 @@ marks every version retired; the newest active version of a code is in force.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,7 +36,7 @@ import polars as pl
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from smartbank import clock
+from smartbank import clock, expr
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.insight import features as F
 from smartbank.insight.models import TagDefinition
@@ -44,13 +45,9 @@ MAX_LENGTH = 1000
 MAX_NODES = 200
 AUDIENCES = ("staff", "customer")
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-_CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None, "True": True, "False": False,
-                              "None": None}
-_CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
-_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}
 
 
-class ExpressionError(ValidationFailed):
+class ExpressionError(expr.ExpressionError):
     code = "invalid_tag_expression"
 
 
@@ -61,173 +58,38 @@ class Compiled:
     features: frozenset[str]
 
 
-def _where(node: ast.AST) -> str:
-    col = getattr(node, "col_offset", None)
-    return f" (at column {col + 1})" if col is not None else ""
+def _names(allowed: frozenset[str]) -> Callable[[str], str]:
+    def kind(name: str) -> str:
+        if name not in F.BY_NAME:
+            raise expr.NameRefused(f"unknown feature {name!r}")
+        if name not in allowed:
+            raise expr.NameRefused(f"the feature {name!r} is for staff only and cannot be used in a customer tag")
+        return "text" if name in F.TEXT_FEATURES else "num"
+
+    return kind
 
 
-def _fail(msg: str, node: ast.AST | None = None) -> ExpressionError:
-    return ExpressionError(msg + (_where(node) if node is not None else ""))
+def _language(allowed: frozenset[str]) -> expr.Language:
+    # the lenient dialect: columns as they are, Polars' own arithmetic (see smartbank.expr)
+    return expr.Language(
+        names=_names(allowed), error=ExpressionError, arithmetic=frozenset({"+", "-", "*", "/", "//", "%"}),
+        strict=False, max_length=MAX_LENGTH, max_nodes=MAX_NODES, subject="the rule", noun="a tag rule",
+        required="a tag rule is required", too_long="a tag rule has at most {max_length} characters",
+        not_condition="a tag rule must be a condition, e.g. age >= 30", in_example='city in ["上海", "北京"]',
+    )
 
 
-_NODE_NAMES = {ast.Call: "function calls", ast.Attribute: "attributes (a.b)", ast.Subscript: "subscripts (a[b])",
-               ast.Lambda: "lambdas", ast.IfExp: "if-expressions", ast.NamedExpr: "assignments",
-               ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions", ast.SetComp: "comprehensions",
-               ast.DictComp: "comprehensions", ast.Dict: "dictionaries", ast.Starred: "starred expressions",
-               ast.JoinedStr: "f-strings", ast.Await: "await", ast.Yield: "yield"}
-
-
-class _Compiler:
-    """Walks a checked tree; returns (polars expression, kind) with kind in num|text|bool|null."""
-
-    def __init__(self, allowed: frozenset[str]):
-        self.allowed = allowed
-        self.used: set[str] = set()
-
-    def visit(self, node: ast.AST) -> tuple[pl.Expr, str]:
-        if isinstance(node, ast.BoolOp):
-            parts = [self.boolean(v) for v in node.values]
-            out = parts[0]
-            for p in parts[1:]:
-                out = (out & p) if isinstance(node.op, ast.And) else (out | p)
-            return out, "bool"
-        if isinstance(node, ast.UnaryOp):
-            if isinstance(node.op, ast.Not):
-                return ~self.boolean(node.operand), "bool"
-            e, kind = self.visit(node.operand)
-            if kind != "num":
-                raise _fail("a sign (+/-) needs a number", node)
-            return (-e if isinstance(node.op, ast.USub) else e), "num"
-        if isinstance(node, ast.BinOp):
-            op = _ARITH.get(type(node.op))
-            if op is None:
-                raise _fail(f"the operator {type(node.op).__name__} is not allowed", node)
-            left, lk = self.visit(node.left)
-            right, rk = self.visit(node.right)
-            if lk != "num" or rk != "num":
-                raise _fail(f"'{op}' needs numbers on both sides", node)
-            return {"+": left + right, "-": left - right, "*": left * right, "/": left / right,
-                    "//": left // right, "%": left % right}[op], "num"
-        if isinstance(node, ast.Compare):
-            return self.compare(node), "bool"
-        if isinstance(node, ast.Name):
-            return self.name(node)
-        if isinstance(node, ast.Constant):
-            return self.constant(node)
-        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            raise _fail("a list may only follow 'in' or 'not in'", node)
-        what = _NODE_NAMES.get(type(node), type(node).__name__)
-        raise _fail(f"{what} are not allowed in a tag rule", node)
-
-    def boolean(self, node: ast.AST) -> pl.Expr:
-        e, kind = self.visit(node)
-        if kind != "bool":
-            raise _fail("and/or/not need conditions (comparisons) on each side", node)
-        return e
-
-    def name(self, node: ast.Name) -> tuple[pl.Expr, str]:
-        n = node.id
-        if "__" in n:
-            raise _fail(f"the name {n!r} is not allowed", node)
-        if n in _CONSTANTS:
-            v = _CONSTANTS[n]
-            return (pl.lit(v), "bool") if isinstance(v, bool) else (pl.lit(None), "null")
-        if n not in F.BY_NAME:
-            raise _fail(f"unknown feature {n!r}", node)
-        if n not in self.allowed:
-            raise _fail(f"the feature {n!r} is for staff only and cannot be used in a customer tag", node)
-        self.used.add(n)
-        return pl.col(n), "text" if n in F.TEXT_FEATURES else "num"
-
-    def constant(self, node: ast.Constant) -> tuple[pl.Expr, str]:
-        v = node.value
-        if v is None:
-            return pl.lit(None), "null"
-        if isinstance(v, bool):
-            return pl.lit(v), "bool"
-        if isinstance(v, (int, float)):
-            if isinstance(v, int) and abs(v) > 2**62:
-                raise _fail("the number is too large", node)
-            return pl.lit(v), "num"
-        if isinstance(v, str):
-            if len(v) > 200:
-                raise _fail("a text value has at most 200 characters", node)
-            return pl.lit(v, dtype=pl.Utf8), "text"
-        raise _fail(f"the value {v!r} is not allowed", node)
-
-    def compare(self, node: ast.Compare) -> pl.Expr:
-        result: pl.Expr | None = None
-        left_node = node.left
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
-            part = self.compare_one(left_node, op, right_node)
-            result = part if result is None else result & part
-            left_node = right_node
-        assert result is not None
-        return result
-
-    def compare_one(self, left_node: ast.AST, op: ast.cmpop, right_node: ast.AST) -> pl.Expr:
-        if isinstance(op, (ast.In, ast.NotIn)):
-            left, lk = self.visit(left_node)
-            if not isinstance(right_node, (ast.List, ast.Tuple, ast.Set)):
-                raise _fail("'in' needs a list of values, e.g. city in [\"上海\", \"北京\"]", right_node)
-            values = []
-            for elt in right_node.elts:
-                if not isinstance(elt, ast.Constant) or elt.value is None or isinstance(elt.value, bool):
-                    raise _fail("a list may only hold numbers or texts", elt)
-                _, k = self.constant(elt)
-                if k != lk:
-                    raise _fail(f"the list holds a {k} value but the left side is {lk}", elt)
-                values.append(elt.value)
-            if len(values) > 100:
-                raise _fail("a list holds at most 100 values", right_node)
-            member = left.is_in(values)
-            member = pl.when(left.is_null()).then(None).otherwise(member)
-            return ~member if isinstance(op, ast.NotIn) else member
-        sym = _CMP.get(type(op))
-        if sym is None:
-            raise _fail(f"the comparison {type(op).__name__} is not allowed (use == != < <= > >= in)", right_node)
-        left, lk = self.visit(left_node)
-        right, rk = self.visit(right_node)
-        if "null" in (lk, rk):
-            if sym not in ("==", "!="):
-                raise _fail("null can only be compared with == or !=", right_node)
-            other = right if lk == "null" else left
-            return other.is_null() if sym == "==" else other.is_not_null()
-        if lk != rk:
-            raise _fail(f"cannot compare {lk} with {rk}", right_node)
-        if lk in ("text", "bool") and sym not in ("==", "!="):
-            raise _fail(f"{lk} values can only be compared with == or !=", right_node)
-        return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-                ">": left > right, ">=": left >= right}[sym]
+LANGUAGES: dict[str, expr.Language] = {"staff": _language(frozenset(F.NAMES)),
+                                       "customer": _language(F.CUSTOMER_FEATURES)}
 
 
 def compile_expression(source: str, *, audience: str = "staff") -> Compiled:
     """Check ``source`` and compile it to a Polars boolean expression (null counts as false)."""
-    if not isinstance(source, str) or not source.strip():
-        raise ExpressionError("a tag rule is required")
-    if len(source) > MAX_LENGTH:
-        raise ExpressionError(f"a tag rule has at most {MAX_LENGTH} characters")
+    expr.check_source(source, LANGUAGES["staff"])
     if audience not in AUDIENCES:
         raise ValidationFailed("audience must be staff or customer", details={"audience": audience})
-    text = " ".join(source.split())  # rules may be typed over several lines
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"the rule is not well formed: {exc.msg} (at column {exc.offset or 0})") from exc
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise ExpressionError("the rule is not well formed") from exc
-    nodes = list(ast.walk(tree))
-    if len(nodes) > MAX_NODES:
-        raise ExpressionError(f"the rule is too long (at most {MAX_NODES} parts)")
-    allowed = F.CUSTOMER_FEATURES if audience == "customer" else frozenset(F.NAMES)
-    c = _Compiler(allowed)
-    try:
-        expr, kind = c.visit(tree.body)
-    except RecursionError as exc:
-        raise ExpressionError("the rule is nested too deeply") from exc
-    if kind != "bool":
-        raise ExpressionError("a tag rule must be a condition, e.g. age >= 30")
-    return Compiled(source=source, expr=expr.fill_null(False), features=frozenset(c.used))
+    c = expr.compile_expression(source, LANGUAGES[audience])
+    return Compiled(source=c.source, expr=c.expr, features=c.names)
 
 
 def matches(profiles: pl.DataFrame, compiled: Compiled) -> pl.Series:

@@ -42,7 +42,6 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.config import get_settings
-from smartbank.ledger.service import utcnow
 
 log = logging.getLogger("smartbank.ledger")
 
@@ -274,7 +273,7 @@ def seal(session: Session, *, batch: int = 5000, max_batches: int | None = None)
         if not ids:
             break
         ts, es = _load(session, ids[0], ids[-1])
-        now = utcnow()
+        now = clock.now()
         rows = []
         for tid in ids:
             t = ts.get(tid)

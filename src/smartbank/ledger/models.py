@@ -40,6 +40,12 @@ INTERNAL_PURPOSES = ("settlement", "fees", "interest_expense", "biller_settlemen
                      "loan_interest_income", "loan_penalty_income", "loan_provision_expense", "loan_loss_allowance",
                      "wealth_custody")
 ACCOUNT_STATUSES = ("open", "frozen", "closed")
+TRANSFER_KINDS = (
+    "transfer", "bill_payment", "deposit", "withdrawal", "salary", "interest", "fee",
+    "card_payment", "reversal", "scheduled", "opening", "post_pending", "void_pending",
+    "loan_disbursement", "loan_repayment", "loan_provision", "loan_writeoff", "loan_recovery",
+    "wealth_purchase", "wealth_redemption", "wealth_fee",
+)
 
 
 class Account(Base):
@@ -206,3 +212,16 @@ class BusinessDay(Base):
     status: Mapped[str] = mapped_column(String(16))  # done
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CustomerDailyUsage(Base):
+    """Running total of a customer's outgoing payments per value date, checked against the daily limit: the
+    ledger's (written by the transfer that counts against the limit; the limit itself is the customer's
+    setting, ``customers.daily_limit_minor``)."""
+
+    __tablename__ = "customer_daily_usage"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)

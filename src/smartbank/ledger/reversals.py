@@ -1,6 +1,6 @@
 """Reversals under maker-checker, and what a reversal may do to the account the money comes back from.
 
-A posted transfer is corrected by a reversing transfer (:func:`smartbank.ledger.service.reverse`), never an
+A posted transfer is corrected by a reversing transfer (:func:`smartbank.ledger.transfers.reverse`), never an
 edit. Staff do not post reversals directly: one person *requests* the reversal (:func:`request`), a
 different person *approves* it, which posts it (:func:`approve`), or *rejects* it (:func:`reject`).
 
@@ -32,7 +32,7 @@ from smartbank.errors import (
     PendingAlreadyResolved,
     ValidationFailed,
 )
-from smartbank.ledger import service as ledger
+from smartbank.ledger import transfers as ledger
 from smartbank.ledger.models import REVERSAL_STATUSES, Account, ReversalRequest, Transfer
 from smartbank.money import format_minor
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from smartbank.config import get_settings
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.lending.models import CreditBlacklist
+from smartbank.risk import service as risk
 from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -118,13 +119,11 @@ def evaluate(x: PolicyInput) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------------
-# fraud flags (read from the risk module's tables: it has no per-customer read function)
+# fraud flags (asked of the risk module)
 
 def fraud_flags(session: Session, customer_id: int) -> dict[str, int]:
     """Confirmed fraud labels and open risk alerts on the customer (asked of the risk module)."""
-    from smartbank.risk import cases as risk_cases
-
-    return risk_cases.customer_flags(session, customer_id)
+    return risk.customer_flags(session, customer_id)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from smartbank.lending.models import (
 )
 from smartbank.money import MAX_MINOR, format_minor, round_minor
 from smartbank.notifications import service as notifications
+from smartbank.risk import service as risk
 from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -840,3 +841,7 @@ def delinquency_rate(session: Session) -> float | None:
     if not total:
         return None
     return int(past_due or 0) / int(total)
+
+
+# the risk monitor's KRI of the loan book (risk sits below lending: lending provides the figure)
+risk.provide_metric("delinquency_rate", lambda session, start, end: delinquency_rate(session))

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from smartbank.ledger import service as ledger
 from smartbank.lending.models import Loan, LoanInstallment, LoanWarning
 from smartbank.money import format_minor
-from smartbank.risk import monitor as risk_monitor
+from smartbank.risk import service as risk
 
 __all__ = ["BASE_POINTS", "HORIZON_DAYS", "REASONS", "THRESHOLD", "hit_rate", "run", "score"]
 
@@ -125,7 +125,7 @@ def run(session: Session, day: date, *, horizon_days: int = HORIZON_DAYS, thresh
         amt, cur = format_minor(owed, loan.currency), loan.currency
         why_en = "; ".join(r["en"] for r in reasons[:3])
         why_zh = "；".join(r["zh"] for r in reasons[:3])
-        rid = risk_monitor.raise_warning(
+        rid = risk.raise_warning(
             session, source="lending", level="breach" if p >= BREACH else "warning", value=round(p, 4),
             message_en=f"Loan {loan.number}: instalment {inst.seq} of {amt} {cur} due {inst.due_date:%Y-%m-%d} "
                        f"likely to be missed ({p:.0%}): {why_en}",

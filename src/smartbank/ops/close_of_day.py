@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.errors import ValidationFailed
 from smartbank.ledger import service as ledger
-from smartbank.ledger.models import Account, BusinessDay
+from smartbank.ledger.service import Account, BusinessDay
 from smartbank.lending import applications as loan_applications
 from smartbank.lending import servicing as lending
 from smartbank.money import round_minor
 from smartbank.payments.service import mark_overdue_bills, run_due_scheduled
-from smartbank.risk import monitor as risk_monitor
+from smartbank.risk import service as risk
 from smartbank.wealth import orders as wealth_orders
 from smartbank.wealth import products as wealth_products
 
@@ -120,7 +120,7 @@ def close_day(session: Session, day: date) -> DayResult:
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo("Asia/Shanghai"))
     # loan offers not accepted by the end of the day lapse
     res.loans["offers_expired"] = loan_applications.expire_offers(session, end_of_day)
-    res.risk_warnings = int(risk_monitor.run(session, end_of_day)["warnings_raised"])
+    res.risk_warnings = int(risk.run_monitor(session, end_of_day)["warnings_raised"])
     # wealth: the day's NAVs (money-market income), the income credited to money-market holdings as units, then
     # time deposits at maturity and the orders due (filled at trade-date NAVs)
     res.wealth = (wealth_products.publish_day(session, day) | wealth_orders.accrue_income(session, day)

@@ -7,6 +7,10 @@ so its existence is not revealed); staff read any customer's accounts, payees an
 read is audited. Payments (transfers, bills, top-ups,
 scheduled transfers) are initiated only by the customer who owns the paying account: staff move
 money through the role-checked, audited back-office operations instead.
+
+This module is the payments domain's front door (:data:`__all__`): entry points and other domains use
+nothing else of it, and reach a transfer, an account or a receipt through the functions here that check
+that the actor may see it (:func:`get_transfer`, :func:`owned_account`, :func:`transfer_receipt`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank import clock
+from smartbank.customers import service as customers
 from smartbank.errors import (
     Conflict,
     DailyLimitExceeded,
@@ -32,12 +37,30 @@ from smartbank.errors import (
     ValidationFailed,
 )
 from smartbank.ledger import service as ledger
-from smartbank.ledger.models import Account
+from smartbank.ledger.service import Account
 from smartbank.money import check_currency, format_minor
 from smartbank.payments.models import BILL_CATEGORIES, FREQUENCIES, Bill, Biller, Payee, ScheduledTransfer
 from smartbank.risk import service as risk
 from smartbank.security import service as security
 from smartbank.security.service import Principal
+
+__all__ = [
+    # the models outsiders read, and their vocabularies
+    "BILL_CATEGORIES", "FREQUENCIES", "Bill", "Biller", "Payee", "ScheduledTransfer",
+    # accounts and transfers as the actor may see them
+    "Receipt", "customer_scope", "get_transfer", "list_accounts", "owned_account", "paying_account",
+    "require_customer", "transfer_receipt", "view_transfer",
+    # payments
+    "DailyAllowance", "PaymentRequest", "daily_allowance", "idem_key", "limit_applies", "pay", "precheck",
+    # payees
+    "add_payee", "delete_payee", "get_payee", "list_payees",
+    # scheduled transfers
+    "PaymentWarning", "add_months", "cancel_scheduled", "list_scheduled", "next_run_after", "run_due_scheduled",
+    "schedule_transfer", "scheduling_warnings",
+    # billers and bills
+    "add_biller", "get_biller", "issue_bill", "list_billers", "lookup_bills", "mark_overdue_bills", "pay_bill",
+    "reopen_bill_paid_by", "top_up",
+]
 
 
 def owned_account(session: Session, actor: Principal, account_id: int, *,
@@ -92,20 +115,59 @@ def list_accounts(session: Session, actor: Principal, customer_id: int | None = 
     return ledger.customer_accounts(session, cid)
 
 
-def view_transfer(session: Session, actor: Principal, transfer_id: int) -> dict:
+def get_transfer(session: Session, actor: Principal, transfer_id: int) -> dict:
     """A transfer as its customers see it (either side; anyone else: "not found") or, with
     ``account.history.read``, as staff see any transfer (the read audited for both sides' customers)."""
     if actor.is_staff:
         actor.require("account.history.read")
     t = ledger.get_transfer(session, transfer_id)
-    owners = {a.customer_id for a in (session.get(Account, t["debit_account_id"]),
-                                      session.get(Account, t["credit_account_id"]))
+    owners = {a.customer_id for a in (ledger.find_account(session, t["debit_account_id"]),
+                                      ledger.find_account(session, t["credit_account_id"]))
               if a is not None and a.customer_id is not None}
     if not actor.is_staff and actor.customer_id not in owners:
         raise NotFound("transfer not found", details={"transfer_id": transfer_id})
     security.audit_reads(session, actor, action="transfer.read", customer_ids=sorted(owners),
                          shown={"transfer_id": transfer_id})
     return t
+
+
+view_transfer = get_transfer  # the earlier name
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A transfer as a receipt for one of its customers: the transfer, the customer's own side (``mine``, an
+    account they own), whether it went out of that account, the other side (its number, and whether it is
+    the bank's) and, for a bill payment or a top-up, the biller."""
+
+    transfer: dict[str, Any]
+    mine: Account
+    outgoing: bool
+    other_number: str
+    other_internal: bool
+    biller: Biller | None = None
+
+
+def transfer_receipt(session: Session, actor: Principal, transfer_id: int) -> Receipt:
+    """The receipt of a transfer for the actor, who owns the paying or the receiving account (the paying one
+    when both); anyone else: "not found", as for a transfer that does not exist. Each side read is audited
+    as an account read."""
+    t = ledger.get_transfer(session, transfer_id)
+    sides: dict[str, Account | None] = {}
+    for side in ("debit_account_id", "credit_account_id"):
+        try:
+            sides[side] = owned_account(session, actor, t[side])
+        except NotFound:
+            sides[side] = None
+    mine = sides["debit_account_id"] or sides["credit_account_id"]
+    if mine is None:
+        raise NotFound("transfer not found", details={"transfer_id": transfer_id})
+    outgoing = sides["debit_account_id"] is not None
+    other = ledger.get_account(session, t["credit_account_id" if outgoing else "debit_account_id"])
+    meta = t.get("meta") or {}
+    biller = get_biller(session, meta["biller"]) if meta.get("biller") else None
+    return Receipt(transfer=t, mine=mine, outgoing=outgoing, other_number=other.number,
+                   other_internal=other.kind == "internal", biller=biller)
 
 
 def idem_key(actor: Principal, key: str) -> str:
@@ -508,12 +570,12 @@ def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_i
     key = idem_key(actor, idempotency_key)
     if bill.status == "paid":
         # a replay of the same payment returns the original; anything else is a double payment
-        prior = session.scalars(select(ledger.Transfer).where(ledger.Transfer.idempotency_key == key)).first()
-        if prior is not None and prior.id == bill.paid_transfer_id:
-            if prior.debit_account_id != from_account_id:
+        prior = ledger.find_transfer_by_key(session, key)
+        if prior is not None and prior["id"] == bill.paid_transfer_id:
+            if prior["debit_account_id"] != from_account_id:
                 raise IdempotencyConflict("this idempotency key was already used for a different request",
-                                          details={"transfer_id": prior.id})
-            return bill, ledger.TransferResult(transfer=ledger.get_transfer(session, prior.id), replayed=True)
+                                          details={"transfer_id": prior["id"]})
+            return bill, ledger.TransferResult(transfer=prior, replayed=True)
         raise Conflict("this bill is already paid", details={"bill_id": bill_id})
     src = paying_account(session, actor, from_account_id)
     settle = ledger.find_account(session, biller.settlement_account_id)
@@ -538,13 +600,11 @@ def top_up(session: Session, actor: Principal, *, from_account_id: int, biller_c
            amount_minor: int, idempotency_key: str, channel: str = "api", challenge_id: int | None = None,
            otp: str | None = None) -> ledger.TransferResult:
     """Mobile top-up: no bill, the customer chooses the amount for a phone number."""
-    from smartbank.customers.validation import normalise_phone
-
     require_customer(actor)
     biller = get_biller(session, biller_code)
     if biller.requires_bill:
         raise ValidationFailed("this biller takes bill payments, not top-ups")
-    number = normalise_phone(phone)
+    number = customers.normalise_phone(phone)
     if not re.fullmatch(r"\+861[3-9][0-9]{9}", number):  # a landline is a phone, but cannot be topped up
         raise ValidationFailed("a top-up needs a mobile phone number", details={"phone": phone})
     if amount_minor not in (10_00, 20_00, 30_00, 50_00, 100_00, 200_00, 300_00, 500_00):
@@ -602,3 +662,7 @@ def reopen_bill_paid_by(session: Session, transfer_id: int) -> int:
     res = session.execute(update(Bill).where(Bill.paid_transfer_id == transfer_id, Bill.status == "paid")
                           .values(status="unpaid", paid_transfer_id=None, paid_at=None))
     return int(getattr(res, "rowcount", 0) or 0)
+
+
+# a bill payment a risk officer stopped (its hold voided) no longer pays its bill (risk sits below payments)
+risk.on_payment_voided(reopen_bill_paid_by)

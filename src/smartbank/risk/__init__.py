@@ -1,5 +1,5 @@
-"""Risk control: point-in-time fraud features, the fraud model and its time-split evaluation."""
+"""Risk control: the inline decision on every customer payment (fraud model, rules, limits), the alert
+queue and cases, monitoring (KRIs, model drift) and the risk register.
 
-from smartbank.risk.features import FEATURE_NAMES, FEATURES, build_features, features_for_payment, load_transactions
-
-__all__ = ["FEATURES", "FEATURE_NAMES", "build_features", "features_for_payment", "load_transactions"]
+Code outside the domain uses :mod:`smartbank.risk.service` only; the other modules are private to it.
+"""

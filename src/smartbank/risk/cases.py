@@ -18,7 +18,9 @@ none (blocked)         fraud | false_alarm -> none     -
 A reversal is never posted by one person: resolving a posted payment as fraud with ``reverse`` asks for it
 (:mod:`smartbank.ledger.reversals`; the alert's action is ``reverse_pending``) and a second officer approves
 or rejects the request in the back office, which then calls :func:`reversal_decided` (action ``reversed``
-and the customer told, or ``none``).
+and the customer told, or ``none``). Voiding a held payment tells the payment-voided listeners
+(:func:`smartbank.risk.hooks.on_payment_voided`: payments reopens a bill the payment paid) in the same
+transaction.
 
 Each resolution writes a :class:`RiskLabel` (1 fraud, 0 genuine; none when there is no transfer), case
 events, an audit record and a customer notification, and tells the online features the label once it
@@ -43,20 +45,21 @@ from smartbank.customers import service as customers
 from smartbank.db import after_commit
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
-from smartbank.ledger import reversals
 from smartbank.ledger import service as ledger
 from smartbank.money import format_minor
 from smartbank.notifications import service as notifications
-from smartbank.payments import service as payments
+from smartbank.risk import engine, hooks
 from smartbank.risk.models import ALERT_RESOLUTIONS, ALERT_STATUSES, RiskAlert, RiskAlertEvent, RiskDecision, RiskLabel
 from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
+from smartbank.statements import service as statements
 from smartbank.text import clean_text
 
 __all__ = [
     "ACTIONS", "HIGH_AMOUNT_MINOR", "HIGH_SCORE", "OFFICER_ROLES", "add_note", "allowed_actions", "assign", "counts",
-    "customer_notification_texts", "get_case", "open_alert", "priority_of", "queue", "resolve", "reversal_decided",
+    "customer_notification_texts", "get_case", "open_alert", "priority_of", "queue", "resolve",
+    "reversal_decided",
 ]
 
 OFFICER_ROLES = permissions.roles_for("risk.alerts.manage")
@@ -263,8 +266,6 @@ def _account_brief(session: Session, account_id: int | None) -> dict[str, Any] |
 
 def _payments(session: Session, customer_id: int, limit: int) -> list[dict[str, Any]]:
     """The customer's most recent ledger entries over all accounts (the statements read model)."""
-    from smartbank.statements import service as statements
-
     items: list[dict[str, Any]] = []
     for acct in ledger.customer_accounts(session, customer_id):
         for it in statements.history(session, acct, statements.HistoryFilter(limit=limit))["items"]:
@@ -370,8 +371,7 @@ def add_note(session: Session, actor: Principal, alert_id: int, note: str) -> di
 def customer_notification_texts(*, action: str, resolution: str, amount_minor: int, currency: str,
                                 payee: str | None) -> dict[str, str]:
     """The customer's words for a case outcome, in English and Chinese."""
-    amt = ("¥" + format_minor(amount_minor, currency, grouping=True)) if currency == "CNY" \
-        else f"{format_minor(amount_minor, currency, grouping=True)} {currency}"
+    amt = format_minor(amount_minor, currency, grouping=True, symbol=True)
     to_en = f" to {payee}" if payee else ""
     to_zh = f"向{payee}" if payee else ""
     if action == "released":
@@ -433,11 +433,11 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
                                        initiated_by=actor.user_id or None, memo=memo).id
     elif action == "reverse" and transfer is not None:
         # maker-checker: this officer asks, a different one approves (and the reversal posts) in the back office
-        asked = reversals.request(session, transfer_id=transfer["id"], key=key, requested_by=actor.user_id or None,
-                                  reason=(f"{memo}: {note}" if note else memo)[:reversals.MAX_REASON],
-                                  alert_id=alert.id)[0].id
+        asked = ledger.request_reversal(
+            session, transfer_id=transfer["id"], key=key, requested_by=actor.user_id or None,
+            reason=(f"{memo}: {note}" if note else memo)[:ledger.MAX_REVERSAL_REASON], alert_id=alert.id)[0].id
     if action == "void" and transfer is not None:
-        payments.reopen_bill_paid_by(session, transfer["id"])  # a stopped bill payment leaves the bill unpaid
+        hooks.payment_voided(session, transfer["id"])  # payments: a stopped bill payment leaves the bill unpaid
     done = _DONE[action]
     alert.status = "closed"
     alert.resolution = resolution
@@ -470,8 +470,6 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
         _notify(session, alert, done=done, resolution=resolution)
     session.flush()
     if alert.transfer_id is not None:
-        from smartbank.risk import engine
-
         tid = alert.transfer_id
         after_commit(session, lambda: engine.on_label(tid, fraud))  # a resolution rolled back labels nothing
     return {"id": alert.id, "status": alert.status, "resolution": alert.resolution, "action": alert.action,

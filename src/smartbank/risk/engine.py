@@ -26,23 +26,26 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.config import get_settings
+from smartbank.ledger import service as ledger
+from smartbank.ml.registry import RegistryError, latest_version
+from smartbank.risk import rules
 from smartbank.risk.features import HISTORY_DAYS, TX_SCHEMA
+from smartbank.risk.fraud_model import MODEL_NAME, FraudModel, load_fraud_model
+from smartbank.risk.models import RiskLabel
 from smartbank.risk.online import OnlineScorer, OnlineState
+from smartbank.risk.rules import RuleSet
 
-if TYPE_CHECKING:
-    from smartbank.risk.fraud_model import FraudModel
-    from smartbank.risk.rules import RuleSet
-
-__all__ = ["RULES_ONLY", "RiskEngine", "get", "local_naive", "on_label", "reset"]
+__all__ = ["RULES_ONLY", "RiskEngine", "get", "install", "local_naive", "on_label", "reset"]
 
 log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -78,9 +81,6 @@ class RiskEngine:
 
     def warm(self, session: Session, now: datetime | None = None) -> int:
         """Fill the state with the ledger's customer payments of the last ``delay + 30`` days and their labels."""
-        from smartbank.ledger import service as ledger
-        from smartbank.risk.models import RiskLabel
-
         now = now or clock.now()
         since = now - timedelta(days=HISTORY_DAYS + self.delay_days + 1)
         rows = ledger.customer_payments_since(session, since)
@@ -115,8 +115,6 @@ class RiskEngine:
     def catch_up(self, session: Session, *, force: bool = False) -> int:
         """Observe the customer payments other processes committed since the last look (see the module's
         docstring); returns how many were new to this process."""
-        from smartbank.ledger import service as ledger
-
         now = time.monotonic()
         if not force and now - self._caught_up < CATCH_UP_SECONDS:
             return 0
@@ -134,8 +132,6 @@ class RiskEngine:
         return new
 
     def ruleset(self, session: Session) -> RuleSet:
-        from smartbank.risk import rules
-
         now = time.monotonic()
         if self._rules is None or now - self._rules_checked >= RULES_CHECK_SECONDS:
             fp = rules.fingerprint(session)
@@ -174,8 +170,6 @@ class RiskEngine:
         """The features that pushed this payment's score up most (TreeSHAP contributions), largest first."""
         if self.model is None:
             return []
-        import numpy as np
-
         order = list(self.model.features)
         row = np.array([[feats[n] for n in order]], dtype=np.float64)
         contrib = self.model.booster_.predict(row, num_iteration=self.model.best_iteration_, pred_contrib=True,
@@ -189,9 +183,6 @@ _lock = threading.Lock()
 
 
 def _load_model() -> tuple[FraudModel | None, str]:
-    from smartbank.ml.registry import RegistryError, latest_version
-    from smartbank.risk.fraud_model import MODEL_NAME, load_fraud_model
-
     version = latest_version(MODEL_NAME, model_dir=get_settings().model_dir)
     if version is None:
         return None, RULES_ONLY
@@ -214,6 +205,19 @@ def get(session: Session) -> RiskEngine:
                 eng = _engines[key] = RiskEngine(delay_days=get_settings().risk_label_delay_days, model=model,
                                                  model_version=version)
     eng.ensure_warm(session)
+    return eng
+
+
+def install(database_url: str, *, state: OnlineState, model: FraudModel | None, model_version: str,
+            delay_days: int) -> RiskEngine:
+    """Make this process decide the payments of ``database_url`` with a ready engine (benchmarks: a state
+    warmed from a file instead of the ledger); returns it (its ``observe`` feeds the state)."""
+    eng = RiskEngine(delay_days=delay_days, model=model, model_version=model_version)
+    eng.state = state
+    eng.scorer = OnlineScorer(state, model) if model is not None else None
+    eng.warmed = True
+    with _lock:
+        _engines[str(database_url)] = eng
     return eng
 
 

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from smartbank.config import get_settings
+from smartbank.errors import ValidationFailed
 from smartbank.risk.features import PEER_FEATURES, build_features, build_peer_features, transactions_hash
 from smartbank.risk.fraud_model import select_and_fit
 
@@ -103,9 +105,6 @@ def evaluate_fraud(
     checks the labels and beats the current model first, registers a live model.
     """
     if model_dir is not None:
-        from smartbank.config import get_settings
-        from smartbank.errors import ValidationFailed
-
         live = Path(get_settings().model_dir)
         if Path(model_dir).resolve() == live.resolve():
             raise ValidationFailed(

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from smartbank.ml import frames
+
 __all__ = [
     "CUSTOMER_WINDOWS",
     "FEATURES",
@@ -116,9 +118,7 @@ PEER_FEATURES: list[str] = [
 
 
 def _major_to_minor(col: str) -> pl.Expr:
-    from smartbank.ml.frames import _major_to_minor as exact
-
-    return exact(col)
+    return frames._major_to_minor(col)
 
 
 def load_transactions(path: str | Path) -> pl.DataFrame:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from smartbank.ml.registry import load_model, save_model
 from smartbank.risk.features import FEATURE_NAMES
 
 __all__ = ["DEFAULT_GRID", "FraudModel", "MODEL_NAME", "RegistrationBar", "Selection", "Verdict", "judge",
@@ -128,8 +129,6 @@ class FraudModel:
     def save(self, *, data_hash: str, metrics: dict[str, Any] | None = None, model_dir: Path | None = None,
              extra: dict[str, Any] | None = None) -> Path:
         """Write the booster and its parameters as a new version of ``fraud_lgbm``; returns the folder."""
-        from smartbank.ml.registry import save_model
-
         params = {**self.get_params(), "best_iteration": self.best_iteration_, **(extra or {})}
         saved = save_model(MODEL_NAME, {"booster": self.booster_, "params": params}, features=self.features,
                            data_hash=data_hash, metrics=metrics, seed=self.random_state, params=params,
@@ -139,8 +138,6 @@ class FraudModel:
 
 def load_fraud_model(*, model_dir: Path | None = None, version: str | None = None) -> FraudModel:
     """Load a saved model; refuses an artefact with a different feature list or library major versions."""
-    from smartbank.ml.registry import load_model
-
     lm = load_model(MODEL_NAME, version=version, features=FEATURE_NAMES, model_dir=model_dir)
     p = dict(lm.objects["params"])
     best = int(p.pop("best_iteration"))

@@ -211,10 +211,6 @@ def serialise(session: Session, customer_id: int) -> None:
     # SQLite: the transaction took the database's write lock with its first statement (BEGIN IMMEDIATE)
 
 
-def _yuan(minor: int) -> str:
-    return "¥" + format_minor(minor, "CNY", grouping=True)
-
-
 _SCOPE_EN = {"customer": "for this customer", "product": "for payments from {v} accounts",
              "channel": "for payments through {v}"}
 _SCOPE_ZH = {"customer": "该客户", "product": "{v}账户付款", "channel": "{v}渠道付款"}
@@ -228,9 +224,10 @@ def _reason(lim: _Limit, *, over_amount: bool, used_amount: int, used_count: int
     where_en = _SCOPE_EN[lim.scope].format(v=lim.scope_value)
     where_zh = _SCOPE_ZH[lim.scope].format(v=v_zh)
     if over_amount and lim.daily_amount_minor is not None:
-        cap = _yuan(lim.daily_amount_minor)
-        return (f"This payment would exceed the daily limit of {cap} {where_en} ({_yuan(used_amount)} used today).",
-                f"本笔付款将超过{where_zh}每日限额{cap}（今日已用{_yuan(used_amount)}）。")
+        cap = format_minor(lim.daily_amount_minor, "CNY", grouping=True, symbol=True)
+        used = format_minor(used_amount, "CNY", grouping=True, symbol=True)
+        return (f"This payment would exceed the daily limit of {cap} {where_en} ({used} used today).",
+                f"本笔付款将超过{where_zh}每日限额{cap}（今日已用{used}）。")
     return (f"This payment would exceed the daily limit of {lim.daily_count} payments {where_en} "
             f"({used_count} made today).",
             f"本笔付款将超过{where_zh}每日{lim.daily_count}笔的限制（今日已付{used_count}笔）。")

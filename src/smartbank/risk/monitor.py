@@ -47,7 +47,11 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.ml import registry as model_registry
+from smartbank.risk import hooks
+from smartbank.risk import limits as risk_limits
 from smartbank.risk import register as risk_register
+from smartbank.risk.fraud_model import MODEL_NAME
 from smartbank.risk.limits import LOCAL_TZ
 from smartbank.risk.models import (
     RiskAlert,
@@ -151,10 +155,10 @@ def model_psi(session: Session, start: datetime, end: datetime) -> float | None:
 
 def delinquency_rate(session: Session, start: datetime, end: datetime) -> float | None:
     """Share of active loans' outstanding principal 1+ days past due (lending's state at its last close of
-    day); None when there are no active loans."""
-    from smartbank.lending import servicing
-
-    return servicing.delinquency_rate(session)
+    day); None when there are no active loans. Lending provides it (:func:`smartbank.risk.hooks.provide_metric`);
+    without its provider the metric has no data."""
+    provider = hooks.metric_provider("delinquency_rate")
+    return None if provider is None else provider(session, start, end)
 
 
 METRICS: dict[str, Metric] = {
@@ -483,17 +487,11 @@ def _local_date(dt: datetime) -> date:
 
 def training_bins(model_version: str, *, model_dir: Path | None = None) -> np.ndarray | None:
     """The training score distribution from the model's ``meta.json`` (``score_bins``), if any."""
-    from smartbank.ml.registry import default_model_dir
-
-    try:
-        from smartbank.risk.fraud_model import MODEL_NAME
-    except Exception:  # noqa: BLE001 - the model package needs optional libraries
-        MODEL_NAME = "fraud_lgbm"
     version = model_version.split("/", 1)[1] if model_version.startswith(MODEL_NAME + "/") else model_version
     if not version or "/" in version or version.startswith("."):
         return None
     try:
-        path = (model_dir or default_model_dir()) / MODEL_NAME / version / "meta.json"
+        path = (model_dir or model_registry.default_model_dir()) / MODEL_NAME / version / "meta.json"
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
@@ -650,8 +648,6 @@ def backlog_series(session: Session, *, now: datetime, days: int = 30) -> list[d
 
 def dashboard(session: Session, actor: Principal, *, now: datetime) -> dict[str, Any]:
     """Everything the risk dashboard shows, in one mapping."""
-    from smartbank.risk import limits as risk_limits
-
     actor.require_role(*MONITOR_READERS)
     now = _utc(now)
     register = risk_register.list_entries(session, actor, include_closed=False)

@@ -33,15 +33,13 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from smartbank.risk.features import HIGH_RATIO, HISTORY_DAYS, build_features
-
-if TYPE_CHECKING:
-    from smartbank.risk.fraud_model import FraudModel
+from smartbank.risk.fraud_model import FraudModel
 
 __all__ = ["OnlineScorer", "OnlineState"]
 

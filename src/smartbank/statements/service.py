@@ -1,4 +1,8 @@
-"""Read side: account history with filters and cursor pagination, CSV export, monthly PDF statements."""
+"""Read side: account history with filters and cursor pagination, CSV export, monthly PDF statements.
+
+The statements domain's front door (:data:`__all__`). A read model: it queries the ledger's entries,
+transfers and accounts and the customers' names directly, in bulk, through the models those domains export.
+Who may read an account's history is decided before (``payments.owned_account``)."""
 
 from __future__ import annotations
 
@@ -14,11 +18,15 @@ from xml.sax.saxutils import escape
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from smartbank.customers.models import Customer
+from smartbank.customers.service import Customer
 from smartbank.errors import ValidationFailed
-from smartbank.ledger.models import Account, Entry, Transfer
-from smartbank.ledger.service import TRANSFER_KINDS
+from smartbank.ledger.service import TRANSFER_KINDS, Account, Entry, Transfer
 from smartbank.money import format_minor
+
+__all__ = [
+    "CSV_COLUMNS", "HISTORY_KINDS", "HistoryFilter", "decode_cursor", "encode_cursor", "export_csv", "history",
+    "iter_all", "month_bounds", "statement_data", "statement_pdf",
+]
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ in one transaction, and seal the journal in-process.
 The simulator already applied every ledger rule to running balances (see :mod:`smartbank.synth.sim`),
 so the loader only writes: customers and accounts (posted totals zero), every accepted transfer with
 its two entries and their ``balance_after``, the bills, the daily-limit counters, then the accounts'
-posted totals and the id sequences. The hash chain is computed here with ``journal.chain_hash`` over
-exactly the values the database hands back to ``journal.verify``, and its rows are copied into
+posted totals and the id sequences. The hash chain is computed here with the journal's chain hash over
+exactly the values the database hands back to ``ledger.verify``, and its rows are copied into
 ``ledger_seals``; nothing is left in ``ledger_unsealed``.
 
 On PostgreSQL the load holds the sealer's advisory lock and an EXCLUSIVE lock on the tables it writes
@@ -38,9 +38,9 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.customers.models import Customer
 from smartbank.errors import Conflict
-from smartbank.ledger import journal
-from smartbank.ledger.models import Account
-from smartbank.payments.models import Bill
+from smartbank.ledger import service as ledger
+from smartbank.ledger.service import Account
+from smartbank.payments.service import Bill
 from smartbank.synth.catalog import Catalog
 from smartbank.synth.render import Renderer, Row, meta_json, request_hash
 from smartbank.synth.sim import Batch, Bills, Merchants, Simulator
@@ -205,7 +205,7 @@ class _SqliteSink(_Sink):
         cur.close()
 
     def value_date(self, d):
-        return d.isoformat()  # what SQLite hands back to journal.verify
+        return d.isoformat()  # what SQLite hands back to ledger.verify
 
     def existing(self, column: str, table: str, values: list[str]) -> list[str]:
         found: list[str] = []
@@ -270,7 +270,7 @@ class _PgSink(_Sink):
         self.dropped_idx: list[tuple[str, str]] = []
 
     def lock(self) -> None:
-        self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": journal.SEALER_LOCK_ID})
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ledger.SEALER_LOCK_ID})
         self.conn.execute(text(f"LOCK TABLE {', '.join(LOCKED_TABLES)} IN EXCLUSIVE MODE"))
         self.conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
 
@@ -431,8 +431,8 @@ def _init_worker(ctx: _SealContext) -> None:
 
 
 def _canonicals(batch: Batch) -> list[bytes]:
-    """``journal.canonical`` of each transfer of the batch, built from the values the database
-    returns to ``journal.verify`` (SQLite returns dates as text)."""
+    """``ledger.journal_canonical`` of each transfer of the batch, built from the values the database
+    returns to ``ledger.verify`` (SQLite returns dates as text)."""
     ctx, rend = _CTX, _RENDERER
     assert ctx is not None and rend is not None
     out = []
@@ -451,7 +451,7 @@ def _canonicals(batch: Batch) -> list[bytes]:
             {"id": e1 + 1, "account_id": r.credit, "amount_minor": r.amount, "currency": "CNY",
              "balance_after": r.bal_credit},
         ]
-        out.append(journal.canonical(t, entries))
+        out.append(ledger.journal_canonical(t, entries))
     return out
 
 
@@ -468,8 +468,8 @@ def chain(ctx: _SealContext, batches: list[Batch], seq: int, prev: str, *, worke
           on_rows: Callable[[list[tuple]], None], advance: Callable[[int], None]) -> tuple[int, str]:
     """Extend the chain from (seq, prev) over every transfer, in id order, handing rows of
     ``(seq, transfer_id, prev_hash, hash, sealed_at)`` to ``on_rows``. The links are keyed
-    (``journal.link``) here, in this process; the workers only build the canonical forms."""
-    key = journal.ledger_key()
+    (``ledger.journal_link``) here, in this process; the workers only build the canonical forms."""
+    key = ledger.ledger_key()
 
     def consume(k0: int, canon: list[bytes]) -> None:
         nonlocal seq, prev
@@ -478,7 +478,7 @@ def chain(ctx: _SealContext, batches: list[Batch], seq: int, prev: str, *, worke
         tid = ctx.transfer_base + k0 + 1
         for c in canon:
             seq += 1
-            h = journal.link(key, prev, c)
+            h = ledger.journal_link(key, prev, c)
             rows.append((seq, tid, prev, h, now))
             prev = h
             tid += 1
@@ -513,7 +513,7 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
             sink: _Sink = _PgSink(conn) if pg else _SqliteSink(conn)
             sink.lock()
             session = Session(bind=conn)
-            stats["sealed_before"] = journal.seal(session)  # anything already queued goes first
+            stats["sealed_before"] = ledger.seal(session)  # anything already queued goes first
             session.close()
             _check_collisions(sink, w, key_prefix)
             ids = Ids(sink.bases())
@@ -587,7 +587,7 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
             t_loaded = time.perf_counter()
 
             head = conn.execute(text("SELECT seq, hash FROM ledger_seals ORDER BY seq DESC LIMIT 1")).first()
-            seq, prev = (int(head[0]), head[1]) if head else (0, journal.GENESIS)
+            seq, prev = (int(head[0]), head[1]) if head else (0, ledger.JOURNAL_GENESIS)
             ctx = _SealContext(w, sim.merchants, sim.bills, slot_ids, key_prefix, ids.base["bills"],
                                ids.base["transfers"], ids.base["entries"], sqlite=not pg)
             seal_task = progress.add("sealing the journal", total=n_transfers, unit="transfers")
@@ -607,7 +607,7 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
             t_sealed = time.perf_counter()
             tx.commit()
             if head_seq > seq:  # the new head, checkpointed outside the database once it is committed
-                journal.write_checkpoint(engine.url, seq=head_seq, head=head_hash,
+                ledger.write_checkpoint(engine.url, seq=head_seq, head=head_hash,
                                          transfer_id=ids.transfer(n_transfers - 1))
         except BaseException:
             if pg and isinstance(sink, _PgSink) and sink.writer is not None:

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank.ledger import service as ledger
-from smartbank.ledger.models import Account
+from smartbank.ledger.service import Account
 from smartbank.payments import service as payments
-from smartbank.payments.models import Biller
+from smartbank.payments.service import Biller
 
 # ----------------------------------------------------------------------------------------------
 # cities: (key, name_zh, name_en, population weight, rent median yuan/month, northern (heating),

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from smartbank import clock, db
 from smartbank.customers.models import Customer
 from smartbank.ledger import service as ledger
-from smartbank.ledger.models import Account
+from smartbank.ledger.service import Account
 from smartbank.lending import applications, servicing
 from smartbank.security.service import Principal
 

@@ -20,11 +20,10 @@ from sqlalchemy.engine import Engine
 from smartbank import db
 from smartbank.customers import service as customers
 from smartbank.customers.models import Customer
-from smartbank.ledger import journal
 from smartbank.ledger import service as ledger
-from smartbank.ledger.models import Account
+from smartbank.ledger.service import Account
 from smartbank.payments import service as payments
-from smartbank.payments.models import Bill
+from smartbank.payments.service import Bill
 from smartbank.synth.bulk import _check_collisions, _SqliteSink
 from smartbank.synth.catalog import Catalog
 from smartbank.synth.render import Renderer
@@ -138,7 +137,7 @@ def load(engine: Engine, w: World, catalog: Catalog, *, key_prefix: str, progres
     sealed = 0
     while True:
         with db.session_scope(engine) as s:
-            n = journal.seal(s, batch=5000, max_batches=1)
+            n = ledger.seal(s, batch=5000, max_batches=1)
         if not n:
             break
         sealed += n

@@ -19,7 +19,7 @@ from smartbank import clock, db
 from smartbank.customers.models import Customer
 from smartbank.errors import SmartbankError
 from smartbank.ledger import service as ledger
-from smartbank.ledger.models import Account
+from smartbank.ledger.service import Account
 from smartbank.security.service import Principal
 from smartbank.wealth import orders, products, questionnaire, rules
 

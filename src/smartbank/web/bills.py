@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import db
 from smartbank.errors import SmartbankError
 from smartbank.payments import service as payments
-from smartbank.payments.models import BILL_CATEGORIES
+from smartbank.payments.service import BILL_CATEGORIES
 from smartbank.web import forms, views
 from smartbank.web import risk as risk_pages
 from smartbank.web.auth import Customer

@@ -19,6 +19,7 @@ from smartbank.errors import Forbidden, SmartbankError
 from smartbank.insight import features as F
 from smartbank.insight import segment_runs
 from smartbank.insight import service as insight
+from smartbank.money import format_minor
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
@@ -114,7 +115,9 @@ def _svg_bars(labels: list[str], values: list[float], *, title: str = "", money:
         ax.barh(ys, values, color="#1f4e79")
         ax.set_yticks(ys, labels)
         for y, v in zip(ys, values, strict=True):
-            ax.text(v, y, f" ¥{v:,.0f}" if money else f" {v:,.0f}", va="center", fontsize=9)
+            text = format_minor(round(v) * 100, grouping=True, symbol=True, drop_zero_fraction=True) if money \
+                else f"{v:,.0f}"  # money: whole yuan
+            ax.text(v, y, f" {text}", va="center", fontsize=9)
         ax.set_xlim(0, max(values) * 1.25 or 1)
         ax.spines[["top", "right"]].set_visible(False)
         if title:

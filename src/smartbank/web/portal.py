@@ -12,8 +12,7 @@ from starlette.responses import Response
 
 from smartbank import clock, db
 from smartbank.customers import service as customers
-from smartbank.errors import NotFound, SmartbankError, ValidationFailed
-from smartbank.ledger import service as ledger
+from smartbank.errors import SmartbankError, ValidationFailed
 from smartbank.payments import service as payments
 from smartbank.security.service import Principal
 from smartbank.statements import service as statements
@@ -145,25 +144,13 @@ def account_statement(request: Request, account_id: int, actor: Customer, month:
 @router.get("/transfers/{transfer_id}")
 def receipt(request: Request, transfer_id: int, actor: Customer) -> Response:
     def work(s):
-        t = ledger.get_transfer(s, transfer_id)
-        sides = {}
-        for side in ("debit_account_id", "credit_account_id"):
-            try:
-                sides[side] = views.account(payments.owned_account(s, actor, t[side]))
-            except NotFound:
-                sides[side] = None
-        if not any(sides.values()):
-            raise NotFound("transfer not found", details={"transfer_id": transfer_id})
-        other_side = "credit_account_id" if sides["debit_account_id"] else "debit_account_id"
-        other = ledger.get_account(s, t[other_side])
-        biller = None
-        meta = t.get("meta") or {}
-        if meta.get("biller"):
-            b = payments.get_biller(s, meta["biller"])
-            biller = {"name_zh": b.name_zh, "name_en": b.name_en, "category": b.category}
-        return t, sides, {"number": other.number, "internal": other.kind == "internal"}, biller
+        r = payments.transfer_receipt(s, actor, transfer_id)
+        b = r.biller
+        biller = {"name_zh": b.name_zh, "name_en": b.name_en, "category": b.category} if b is not None else None
+        return r, views.account(r.mine), biller
 
-    t, sides, other, biller = db.run_in_transaction(work)
-    return render(request, "portal/receipt.html", transfer=t, outgoing=sides["debit_account_id"] is not None,
-                  mine=sides["debit_account_id"] or sides["credit_account_id"], other=other, biller=biller,
+    r, mine, biller = db.run_in_transaction(work)
+    t = r.transfer
+    return render(request, "portal/receipt.html", transfer=t, outgoing=r.outgoing, mine=mine,
+                  other={"number": r.other_number, "internal": r.other_internal}, biller=biller,
                   meta=t.get("meta") or {})

@@ -28,10 +28,7 @@ env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesca
 def money(minor: int | None, currency: str = "CNY") -> str:
     if minor is None:
         return ""
-    minor = int(minor)
-    if currency == "CNY":
-        return ("-" if minor < 0 else "") + "¥" + format_minor(abs(minor), currency, grouping=True)
-    return f"{format_minor(minor, currency, grouping=True)} {currency}"
+    return format_minor(int(minor), currency, grouping=True, symbol=True)
 
 
 def account_number(number: str | None) -> str:

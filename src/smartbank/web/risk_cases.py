@@ -1,7 +1,8 @@
 """Console pages for the risk alert queue and cases (risk officers and administrators).
 
-Every page calls :mod:`smartbank.risk.cases`, which checks the role; every action is a CSRF-protected
-form whose request is one transaction (a refused action writes nothing and shows the case again).
+Every page calls the case functions of :mod:`smartbank.risk.service`, which check the role; every action
+is a CSRF-protected form whose request is one transaction (a refused action writes nothing and shows the
+case again).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
 from smartbank.errors import Forbidden, NotFound, SmartbankError
-from smartbank.risk import cases
+from smartbank.risk import service as risk
 from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
@@ -26,7 +27,7 @@ from smartbank.web.routing import web_router
 router = web_router()
 
 PAGE = "/console/risk/alerts"
-register_console_page(PAGE, "nav.console.risk_alerts", roles=cases.OFFICER_ROLES, order=51)
+register_console_page(PAGE, "nav.console.risk_alerts", roles=risk.ALERT_OFFICER_ROLES, order=51)
 
 FILTERS = ("active", "open", "investigating", "closed", "all")
 
@@ -134,7 +135,7 @@ def alert_queue(request: Request, actor: Staff, status: str = "active", mine: in
     who = actor.user_id if mine else None
 
     def work(s):
-        return cases.queue(s, actor, status=st, assigned_to=who, limit=200), cases.counts(s, actor)
+        return risk.alert_queue(s, actor, status=st, assigned_to=who, limit=200), risk.alert_counts(s, actor)
 
     items, counts = db.run_in_transaction(work)
     lang = lang_of(request)
@@ -150,7 +151,7 @@ def _case_page(request: Request, actor: Principal, alert_id: int, *, error: str 
                status_code: int = 200, form: dict[str, str] | None = None) -> Response:
     require_page(actor, PAGE)
     lang = lang_of(request)
-    case = db.run_in_transaction(lambda s: cases.get_case(s, actor, alert_id, lang=lang))
+    case = db.run_in_transaction(lambda s: risk.get_case(s, actor, alert_id, lang=lang))
     case["alert"]["age"] = age_text(case["alert"]["age_seconds"], lang)
     choices = [f"{res}:{act}" for res, acts in case["allowed"].items() for act in acts]
     return render(request, "console/risk/case.html", status_code=status_code, case=case, a=case["alert"],
@@ -185,14 +186,14 @@ def assign(request: Request, alert_id: int, actor: Staff, user_id: Text = "") ->
     def work(s: Any) -> Any:
         if uid and not (uid.isdigit() and len(uid) < 19):
             raise FormError("riskcase.bad_user")
-        return cases.assign(s, actor, alert_id, user_id=int(uid) if uid else None)
+        return risk.assign_alert(s, actor, alert_id, user_id=int(uid) if uid else None)
 
     return _act(request, actor, alert_id, work, "riskcase_assigned", {"note": "", "choice": ""})
 
 
 @router.post(PAGE + "/{alert_id}/note")
 def add_note(request: Request, alert_id: int, actor: Staff, note: Text = "") -> Response:
-    return _act(request, actor, alert_id, lambda s: cases.add_note(s, actor, alert_id, note), "riskcase_noted",
+    return _act(request, actor, alert_id, lambda s: risk.add_case_note(s, actor, alert_id, note), "riskcase_noted",
                 {"note": note, "choice": ""})
 
 
@@ -204,6 +205,6 @@ def resolve(request: Request, alert_id: int, actor: Staff, choice: Text = "", no
     def work(s: Any) -> Any:
         if not res or not act:
             raise FormError("riskcase.pick")
-        return cases.resolve(s, actor, alert_id, resolution=res, action=act, note=note)
+        return risk.resolve_alert(s, actor, alert_id, resolution=res, action=act, note=note)
 
     return _act(request, actor, alert_id, work, "riskcase_resolved", form)

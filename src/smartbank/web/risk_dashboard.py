@@ -3,9 +3,9 @@
 Pages for risk officers (and admins): ``/console/risk`` (the 5x5 matrix, KRIs with levels, open early
 warnings to acknowledge, charts of the decision mix, the alert backlog and PSI per period),
 ``/console/risk/limits`` (the limits editor and recent breaches) and ``/console/risk/register`` (the
-risk register). Every page calls :mod:`smartbank.risk.monitor`, :mod:`smartbank.risk.limits` or
-:mod:`smartbank.risk.register`, which check the role and audit changes. Charts are SVG drawn by
-matplotlib and embedded as ``data:`` images (the page's CSP forbids inline styles and scripts).
+risk register). Every page calls the monitoring, limit and register functions of
+:mod:`smartbank.risk.service`, which check the role and audit changes. Charts are SVG drawn by matplotlib and
+embedded as ``data:`` images (the page's CSP forbids inline styles and scripts).
 """
 
 from __future__ import annotations
@@ -23,10 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import clock, db
 from smartbank.api.deps import request_id
 from smartbank.errors import Forbidden, SmartbankError
-from smartbank.risk import limits as risk_limits
-from smartbank.risk import monitor
-from smartbank.risk import register as risk_register
-from smartbank.risk.models import RISK_CATEGORIES
+from smartbank.risk import service as risk
 from smartbank.security import permissions
 from smartbank.web import forms
 from smartbank.web.auth import Staff
@@ -230,9 +227,9 @@ def psi_chart(rows: list[dict[str, Any]]) -> str | None:
         for version in sorted({r["model_version"] for r in pts}):
             mine = [r for r in pts if r["model_version"] == version]
             ax.plot([str(r["period_end"])[5:10] for r in mine], [r["psi"] for r in mine], marker="o", label=version)
-        ax.axhline(monitor.PSI_WARNING, color="#ffa726", linestyle="--", linewidth=1)
-        ax.axhline(monitor.PSI_DRIFT, color="#e53935", linestyle="--", linewidth=1)
-        ax.set_ylim(0, max(max(r["psi"] for r in pts) * 1.2, monitor.PSI_DRIFT * 1.3))
+        ax.axhline(risk.PSI_WARNING, color="#ffa726", linestyle="--", linewidth=1)
+        ax.axhline(risk.PSI_DRIFT, color="#e53935", linestyle="--", linewidth=1)
+        ax.set_ylim(0, max(max(r["psi"] for r in pts) * 1.2, risk.PSI_DRIFT * 1.3))
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(fontsize=8, frameon=False)
         return _uri(fig)
@@ -248,7 +245,7 @@ def _page(actor: Any, path: str) -> None:
 @router.get("/console/risk")
 def dashboard_page(request: Request, actor: Staff) -> Response:
     _page(actor, "/console/risk")
-    d = db.run_in_transaction(lambda s: monitor.dashboard(s, actor, now=clock.now()))
+    d = db.run_in_transaction(lambda s: risk.dashboard(s, actor, now=clock.now()))
     lang = lang_of(request)
     from smartbank.web.i18n import translate
 
@@ -261,7 +258,7 @@ def dashboard_page(request: Request, actor: Staff) -> Response:
 @router.post("/console/risk/warnings/{warning_id}/ack")
 def ack_warning(request: Request, warning_id: int, actor: Staff) -> Response:
     _page(actor, "/console/risk")
-    db.run_in_transaction(lambda s: monitor.acknowledge(s, actor, warning_id, rid=request_id(request)))
+    db.run_in_transaction(lambda s: risk.acknowledge_warning(s, actor, warning_id, rid=request_id(request)))
     return RedirectResponse("/console/risk?notice=risk_warning_acked", status_code=303)
 
 
@@ -269,7 +266,7 @@ def ack_warning(request: Request, warning_id: int, actor: Staff) -> Response:
 def run_monitor(request: Request, actor: Staff) -> Response:
     _page(actor, "/console/risk")
     actor.require_role(*ROLES)
-    db.run_in_transaction(lambda s: monitor.run(s, clock.now()))
+    db.run_in_transaction(lambda s: risk.run_monitor(s, clock.now()))
     return RedirectResponse("/console/risk?notice=risk_monitor_run", status_code=303)
 
 
@@ -279,7 +276,7 @@ def run_monitor(request: Request, actor: Staff) -> Response:
 def _limits_page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, error: str | None = None,
                  status_code: int = 200) -> Response:
     def work(s: Any) -> tuple[Any, Any]:
-        return risk_limits.list_limits(s, actor), risk_limits.list_breaches(s, actor, limit=50)
+        return risk.list_limits(s, actor), risk.list_breaches(s, actor, limit=50)
 
     rows, breaches = db.run_in_transaction(work)
     for r in rows:
@@ -287,7 +284,7 @@ def _limits_page(request: Request, actor: Any, *, form: dict[str, Any] | None = 
     form = form or {"scope": "channel", "scope_value": "", "daily_amount": "", "daily_count": "",
                     "action": "challenge", "note": ""}
     return render(request, "console/risk/limits.html", status_code=status_code, limits=rows, breaches=breaches,
-                  form=form, error=error, scopes=("customer", "product", "channel"), actions=risk_limits.ACTIONS)
+                  form=form, error=error, scopes=("customer", "product", "channel"), actions=risk.LIMIT_ACTIONS)
 
 
 def _count(text: str) -> int | None:
@@ -315,7 +312,7 @@ def limit_create(request: Request, actor: Staff, scope: Text = "", scope_value: 
         amount = forms.optional_amount(daily_amount)
         count = _count(daily_count)
         text = forms.short_text(note, 300) or None
-        db.run_in_transaction(lambda s: risk_limits.create_limit(
+        db.run_in_transaction(lambda s: risk.create_limit(
             s, actor, scope=scope, scope_value=scope_value, daily_amount_minor=amount, daily_count=count,
             action=action, note=text, rid=request_id(request)))
     except Forbidden:
@@ -335,7 +332,7 @@ def limit_edit(request: Request, limit_id: int, actor: Staff, daily_amount: Text
                                    "active": active in ("1", "on", "true")}
         if action:
             changes["action"] = action
-        db.run_in_transaction(lambda s: risk_limits.edit_limit(s, actor, limit_id, rid=request_id(request),
+        db.run_in_transaction(lambda s: risk.edit_limit(s, actor, limit_id, rid=request_id(request),
                                                                **changes))
     except Forbidden:
         raise
@@ -349,7 +346,7 @@ def limit_edit(request: Request, limit_id: int, actor: Staff, daily_amount: Text
 @router.post("/console/risk/limits/{limit_id}/deactivate")
 def limit_deactivate(request: Request, limit_id: int, actor: Staff) -> Response:
     _page(actor, "/console/risk/limits")
-    db.run_in_transaction(lambda s: risk_limits.deactivate_limit(s, actor, limit_id, rid=request_id(request)))
+    db.run_in_transaction(lambda s: risk.deactivate_limit(s, actor, limit_id, rid=request_id(request)))
     return RedirectResponse("/console/risk/limits?notice=risk_limit_deactivated", status_code=303)
 
 
@@ -362,9 +359,9 @@ _RISK_FIELDS = ("code", "category", "title_en", "title_zh", "likelihood", "impac
 def _register_page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, editing: int | None = None,
                    error: str | None = None, status_code: int = 200) -> Response:
     def work(s: Any) -> tuple[Any, Any, Any]:
-        rows = risk_register.list_entries(s, actor)
-        current = risk_register.get_entry(s, actor, editing) if editing else None
-        return rows, risk_register.matrix(s, actor), current
+        rows = risk.list_register_entries(s, actor)
+        current = risk.get_register_entry(s, actor, editing) if editing else None
+        return rows, risk.register_matrix(s, actor), current
 
     rows, matrix, current = db.run_in_transaction(work)
     if form is None:
@@ -373,7 +370,7 @@ def _register_page(request: Request, actor: Any, *, form: dict[str, Any] | None 
             form.update(category="operational", likelihood=3, impact=3, status="open")
     return render(request, "console/risk/register.html", status_code=status_code, risks=rows, form=form,
                   editing=editing, error=error, matrix=matrix, matrix_img=matrix_chart(matrix, lang_of(request)),
-                  categories=RISK_CATEGORIES, statuses=risk_register.STATUSES)
+                  categories=risk.RISK_CATEGORIES, statuses=risk.REGISTER_STATUSES)
 
 
 @router.get("/console/risk/register")
@@ -409,10 +406,10 @@ def register_save(request: Request, actor: Staff, editing: Text = "", code: Text
                   "likelihood": _scale(likelihood), "impact": _scale(impact), "owner": owner or None,
                   "controls": controls or None, "description": description or None, "status": status}
         if edit_id:
-            db.run_in_transaction(lambda s: risk_register.edit_entry(s, actor, edit_id, rid=request_id(request),
+            db.run_in_transaction(lambda s: risk.edit_register_entry(s, actor, edit_id, rid=request_id(request),
                                                                      **fields))
         else:
-            db.run_in_transaction(lambda s: risk_register.create_entry(s, actor, code=code, rid=request_id(request),
+            db.run_in_transaction(lambda s: risk.create_register_entry(s, actor, code=code, rid=request_id(request),
                                                                        **fields))
     except Forbidden:
         raise

@@ -2,8 +2,8 @@
 
 One page (``/console/risk/rules``) lists the rules in force with their live figures (hits, shadow hits,
 precision, money saved), holds the editor (create, or a new version of the rule being edited) and the
-backtest form, and shows a rule's versions. Every action calls :mod:`smartbank.risk.rules`, which checks
-the role and audits the change.
+backtest form, and shows a rule's versions. Every action calls the rule functions of
+:mod:`smartbank.risk.service`, which check the role and audit the change.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from smartbank import clock, db
 from smartbank.errors import Forbidden, SmartbankError, ValidationFailed
-from smartbank.risk import rules
-from smartbank.risk.context import CONTEXT
+from smartbank.risk import service as risk
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
@@ -29,7 +28,7 @@ from smartbank.web.routing import web_router
 router = web_router()
 
 PAGE = "/console/risk/rules"
-register_console_page(PAGE, "nav.console.risk_rules", roles=rules.RULE_MANAGERS, order=50)
+register_console_page(PAGE, "nav.console.risk_rules", roles=risk.RULE_MANAGERS, order=50)
 CARD_FRAUD = "card_fraud/transactions_2018-04-01_2018-08-31.csv.gz"
 SOURCES = {"bank": "bank", "card_fraud": CARD_FRAUD}
 
@@ -100,9 +99,9 @@ def _pct(v: float | None) -> str | None:
 def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, error: str | None = None,
           result: dict[str, Any] | None = None, editing: str | None = None, status_code: int = 200) -> Response:
     def work(s: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        listed = rules.list_rules(s, actor=actor, include_retired=True)
-        stats = rules.rule_stats(s, actor=actor)
-        vers = rules.versions(s, actor=actor, code=editing) if editing else []
+        listed = risk.list_rules(s, actor=actor, include_retired=True)
+        stats = risk.rule_stats(s, actor=actor)
+        vers = risk.rule_versions(s, actor=actor, code=editing) if editing else []
         return listed, stats, vers
 
     listed, stats, versions = db.run_in_transaction(work)
@@ -119,7 +118,7 @@ def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, e
     if result is not None:
         result = {**result, "hit_rate_pct": _pct(result["hit_rate"]), "recall_pct": _pct(result["recall"]),
                   "precision_pct": _pct(result["precision"])}
-    names = [{"name": n, "text": d} for n, d in CONTEXT.items()]
+    names = [{"name": n, "text": d} for n, d in risk.RULE_CONTEXT.items()]
     return render(request, "console/risk/rules.html", status_code=status_code, rules=listed, form=form, error=error,
                   result=result, editing=editing, versions=versions, names=names,
                   actions=("flag", "challenge", "review", "block"))
@@ -162,15 +161,15 @@ def rule_save(request: Request, actor: Staff, code: Text = "", name_en: Text = "
                 raise ValidationFailed("give the test period as two dates (YYYY-MM-DD)") from exc
             if source not in SOURCES:
                 raise ValidationFailed("unknown history source", details={"source": source})
-            result = db.run_in_transaction(lambda s: rules.test_rule(
+            result = db.run_in_transaction(lambda s: risk.test_rule(
                 s, actor=actor, expression=expression, action=action, start=lo, end=hi, source=SOURCES[source]))
             return _page(request, actor, form=form, result=result, editing=edit_code)
         if edit_code:
-            db.run_in_transaction(lambda s: rules.edit(
+            db.run_in_transaction(lambda s: risk.edit_rule(
                 s, actor=actor, code=edit_code, name_en=name_en, name_zh=name_zh, expression=expression,
                 action=action, reason_en=reason_en, reason_zh=reason_zh))
         else:
-            db.run_in_transaction(lambda s: rules.create(
+            db.run_in_transaction(lambda s: risk.create_rule(
                 s, actor=actor, code=code.strip(), name_en=name_en, name_zh=name_zh, expression=expression,
                 action=action, reason_en=reason_en, reason_zh=reason_zh, mode="shadow"))
     except Forbidden:
@@ -185,7 +184,7 @@ def rule_save(request: Request, actor: Staff, code: Text = "", name_en: Text = "
 def rule_mode(request: Request, code: str, actor: Staff, mode: Text = "") -> Response:
     require_page(actor, PAGE)
     try:
-        db.run_in_transaction(lambda s: rules.set_mode(s, actor=actor, code=code, mode=mode))
+        db.run_in_transaction(lambda s: risk.set_rule_mode(s, actor=actor, code=code, mode=mode))
     except Forbidden:
         raise
     except SmartbankError as exc:

@@ -12,7 +12,7 @@ from smartbank import clock, db
 from smartbank.errors import SmartbankError
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
-from smartbank.payments.models import FREQUENCIES
+from smartbank.payments.service import FREQUENCIES
 from smartbank.web import forms, views
 from smartbank.web import risk as risk_pages
 from smartbank.web.auth import Customer, me

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smartbank.ledger.models import Account
+from smartbank.ledger.service import Account
 
 
 def account(a: Account) -> dict[str, Any]:

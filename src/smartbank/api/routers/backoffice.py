@@ -28,7 +28,7 @@ from smartbank.api.schemas import (
 )
 from smartbank.backoffice import service as backoffice
 from smartbank.customers import service as customers
-from smartbank.ledger import journal
+from smartbank.ledger import service as ledger
 from smartbank.security import service as security
 
 router = APIRouter(tags=["back office"])
@@ -215,4 +215,4 @@ def audit_log(actor: Actor, object_type: str | None = Query(None, max_length=64)
 @router.get("/ledger/verify")
 def verify(actor: Actor) -> dict:
     actor.require("ledger.verify")
-    return uow(lambda s: journal.verify(s).as_dict())
+    return uow(lambda s: ledger.verify(s).as_dict())

@@ -73,7 +73,7 @@ def create_transfer(body: TransferIn, request: Request,
 
 @router.get("/transfers/{transfer_id}", response_model=TransferOut)
 def get_transfer(transfer_id: PathId, actor: Actor) -> TransferOut:
-    return uow(lambda s: TransferOut.of(payments.view_transfer(s, actor, transfer_id)))
+    return uow(lambda s: TransferOut.of(payments.get_transfer(s, actor, transfer_id)))
 
 
 @router.get("/payees", response_model=list[PayeeOut])

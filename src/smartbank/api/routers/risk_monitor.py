@@ -1,7 +1,7 @@
 """Risk limits, the risk register and matrix, KRIs, early warnings and model monitoring.
 
-Risk officers (and administrators) only; authorisation and every rule are in :mod:`smartbank.risk.limits`,
-:mod:`smartbank.risk.register` and :mod:`smartbank.risk.monitor`. Each request is one transaction, so
+Risk officers (and administrators) only; authorisation and every rule are in the limit, register and
+monitoring functions of :mod:`smartbank.risk.service`. Each request is one transaction, so
 a refused request writes nothing.
 """
 
@@ -15,8 +15,7 @@ from pydantic import Field
 from smartbank import clock
 from smartbank.api.deps import Actor, PathId, QueryId, request_id, uow
 from smartbank.api.schemas import In
-from smartbank.risk import limits, monitor
-from smartbank.risk import register as risk_register
+from smartbank.risk import service as risk
 
 router = APIRouter(prefix="/risk", tags=["risk"])
 
@@ -25,8 +24,8 @@ Action = Literal["challenge", "review", "block"]
 Category = Literal["credit", "market", "operational", "compliance", "infosec"]
 Status = Literal["open", "mitigating", "accepted", "closed"]
 Scale = Field(ge=1, le=5, strict=True)
-DailyAmount = Field(None, gt=0, le=limits.MAX_AMOUNT, strict=True, description="integer minor units (fen)")
-DailyCount = Field(None, gt=0, le=limits.MAX_COUNT, strict=True)
+DailyAmount = Field(None, gt=0, le=risk.MAX_LIMIT_AMOUNT, strict=True, description="integer minor units (fen)")
+DailyCount = Field(None, gt=0, le=risk.MAX_LIMIT_COUNT, strict=True)
 
 
 class LimitIn(In):
@@ -82,23 +81,23 @@ def _set_fields(body: In) -> dict[str, Any]:
 
 @router.get("/limits")
 def list_limits(actor: Actor, include_inactive: bool = True) -> list[dict[str, Any]]:
-    return uow(lambda s: limits.list_limits(s, actor, include_inactive=include_inactive))
+    return uow(lambda s: risk.list_limits(s, actor, include_inactive=include_inactive))
 
 
 @router.post("/limits", status_code=201)
 def create_limit(body: LimitIn, actor: Actor, request: Request) -> dict[str, Any]:
-    return uow(lambda s: limits.create_limit(s, actor, **body.model_dump(), rid=request_id(request)))
+    return uow(lambda s: risk.create_limit(s, actor, **body.model_dump(), rid=request_id(request)))
 
 
 @router.get("/limits/breaches")
 def limit_breaches(actor: Actor, customer_id: QueryId = None, limit_id: QueryId = None,
                    limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
-    return uow(lambda s: limits.list_breaches(s, actor, customer_id=customer_id, limit_id=limit_id, limit=limit))
+    return uow(lambda s: risk.list_breaches(s, actor, customer_id=customer_id, limit_id=limit_id, limit=limit))
 
 
 @router.get("/limits/{limit_id}")
 def get_limit(limit_id: PathId, actor: Actor) -> dict[str, Any]:
-    return uow(lambda s: limits.get_limit(s, actor, limit_id))
+    return uow(lambda s: risk.get_limit(s, actor, limit_id))
 
 
 @router.patch("/limits/{limit_id}")
@@ -108,7 +107,7 @@ def edit_limit(limit_id: PathId, body: LimitEditIn, actor: Actor, request: Reque
     for k in ("action", "active"):
         if k in changes and changes[k] is None:
             changes.pop(k)
-    return uow(lambda s: limits.edit_limit(s, actor, limit_id, rid=request_id(request), **changes))
+    return uow(lambda s: risk.edit_limit(s, actor, limit_id, rid=request_id(request), **changes))
 
 
 # ------------------------------------------------------------------------------------------------ register
@@ -117,30 +116,30 @@ def edit_limit(limit_id: PathId, body: LimitEditIn, actor: Actor, request: Reque
 @router.get("/register")
 def list_register(actor: Actor, category: Category | None = None, include_closed: bool = True
                   ) -> list[dict[str, Any]]:
-    return uow(lambda s: risk_register.list_entries(s, actor, category=category, include_closed=include_closed))
+    return uow(lambda s: risk.list_register_entries(s, actor, category=category, include_closed=include_closed))
 
 
 @router.post("/register", status_code=201)
 def create_risk(body: RiskIn, actor: Actor, request: Request) -> dict[str, Any]:
-    return uow(lambda s: risk_register.create_entry(s, actor, **body.model_dump(), rid=request_id(request)))
+    return uow(lambda s: risk.create_register_entry(s, actor, **body.model_dump(), rid=request_id(request)))
 
 
 @router.get("/register/{entry_id}")
 def get_risk(entry_id: PathId, actor: Actor) -> dict[str, Any]:
-    return uow(lambda s: risk_register.get_entry(s, actor, entry_id))
+    return uow(lambda s: risk.get_register_entry(s, actor, entry_id))
 
 
 @router.patch("/register/{entry_id}")
 def edit_risk(entry_id: PathId, body: RiskEditIn, actor: Actor, request: Request) -> dict[str, Any]:
     changes = {k: v for k, v in _set_fields(body).items()
                if v is not None or k in ("description", "owner", "controls")}
-    return uow(lambda s: risk_register.edit_entry(s, actor, entry_id, rid=request_id(request), **changes))
+    return uow(lambda s: risk.edit_register_entry(s, actor, entry_id, rid=request_id(request), **changes))
 
 
 @router.get("/matrix")
 def risk_matrix(actor: Actor) -> dict[str, Any]:
     """The 5x5 likelihood x impact matrix of risks not closed (cells[likelihood-1][impact-1])."""
-    return uow(lambda s: risk_register.matrix(s, actor))
+    return uow(lambda s: risk.register_matrix(s, actor))
 
 
 # ------------------------------------------------------------------------------------------------ KRIs, warnings
@@ -149,28 +148,28 @@ def risk_matrix(actor: Actor) -> dict[str, Any]:
 @router.get("/kris")
 def list_kris(actor: Actor) -> list[dict[str, Any]]:
     """Each KRI with its latest value and level (ok / warning / breach / no_data)."""
-    return uow(lambda s: monitor.list_kris(s, actor))
+    return uow(lambda s: risk.list_kris(s, actor))
 
 
 @router.get("/warnings")
 def list_warnings(actor: Actor, open_only: bool = False, limit: int = Query(100, ge=1, le=1000)
                   ) -> list[dict[str, Any]]:
-    return uow(lambda s: monitor.list_warnings(s, actor, open_only=open_only, limit=limit))
+    return uow(lambda s: risk.list_warnings(s, actor, open_only=open_only, limit=limit))
 
 
 @router.post("/warnings/{warning_id}/ack")
 def acknowledge_warning(warning_id: PathId, actor: Actor, request: Request) -> dict[str, Any]:
-    return uow(lambda s: monitor.acknowledge(s, actor, warning_id, rid=request_id(request)))
+    return uow(lambda s: risk.acknowledge_warning(s, actor, warning_id, rid=request_id(request)))
 
 
 @router.get("/model-monitor")
 def model_monitor(actor: Actor, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """PSI, alert rate and status per model version and period, newest first."""
-    return uow(lambda s: monitor.list_model_monitor(s, actor, limit=limit))
+    return uow(lambda s: risk.list_model_monitor(s, actor, limit=limit))
 
 
 @router.get("/dashboard")
 def dashboard(actor: Actor) -> dict[str, Any]:
     """Matrix, top risks, KRIs, open warnings, model monitor, limits and breaches, decision mix and alert
     backlog over 30 days, and the live metrics over 7 days."""
-    return uow(lambda s: monitor.dashboard(s, actor, now=clock.now()))
+    return uow(lambda s: risk.dashboard(s, actor, now=clock.now()))

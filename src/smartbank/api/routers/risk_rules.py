@@ -15,7 +15,7 @@ from pydantic import Field
 
 from smartbank.api.deps import Actor, uow
 from smartbank.api.schemas import In
-from smartbank.risk import rules
+from smartbank.risk import service as risk
 
 router = APIRouter(prefix="/risk/rules", tags=["risk"])
 RuleCode = Path(min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
@@ -59,32 +59,32 @@ class RuleTestIn(In):
 @router.get("")
 def list_rules(actor: Actor, include_retired: bool = False) -> list[dict[str, Any]]:
     """The newest version of every rule, most severe first."""
-    return uow(lambda s: rules.list_rules(s, actor=actor, include_retired=include_retired))
+    return uow(lambda s: risk.list_rules(s, actor=actor, include_retired=include_retired))
 
 
 @router.post("", status_code=201)
 def create_rule(body: RuleIn, actor: Actor) -> dict[str, Any]:
-    return uow(lambda s: rules.create(s, actor=actor, **body.model_dump()))
+    return uow(lambda s: risk.create_rule(s, actor=actor, **body.model_dump()))
 
 
 @router.post("/test")
 def test_rule(body: RuleTestIn, actor: Actor) -> dict[str, Any]:
     """Backtest a draft rule over a period of history; nothing is saved."""
-    return uow(lambda s: rules.test_rule(s, actor=actor, **body.model_dump()))
+    return uow(lambda s: risk.test_rule(s, actor=actor, **body.model_dump()))
 
 
 @router.get("/stats")
 def rule_stats(actor: Actor, since: datetime | None = None) -> list[dict[str, Any]]:
     """Per rule: live hits, shadow hits, precision and money saved, from the stored decisions and labels."""
-    return uow(lambda s: rules.rule_stats(s, since, actor=actor))
+    return uow(lambda s: risk.rule_stats(s, since, actor=actor))
 
 
 @router.get("/{code}")
 def get_rule(actor: Actor, code: str = RuleCode) -> dict[str, Any]:
     """The rule in its newest version, with every version."""
     def work(s: Any) -> dict[str, Any]:
-        out = rules.get_rule(s, actor=actor, code=code)
-        out["versions"] = rules.versions(s, actor=actor, code=code)
+        out = risk.get_rule(s, actor=actor, code=code)
+        out["versions"] = risk.rule_versions(s, actor=actor, code=code)
         return out
 
     return uow(work)
@@ -94,9 +94,9 @@ def get_rule(actor: Actor, code: str = RuleCode) -> dict[str, Any]:
 def edit_rule(body: RuleEditIn, actor: Actor, code: str = RuleCode) -> dict[str, Any]:
     """A new version of the rule (the earlier versions stay)."""
     changes = body.model_dump(exclude_none=True)
-    return uow(lambda s: rules.edit(s, actor=actor, code=code, **changes))
+    return uow(lambda s: risk.edit_rule(s, actor=actor, code=code, **changes))
 
 
 @router.post("/{code}/mode")
 def set_mode(body: ModeIn, actor: Actor, code: str = RuleCode) -> dict[str, Any]:
-    return uow(lambda s: rules.set_mode(s, actor=actor, code=code, mode=body.mode))
+    return uow(lambda s: risk.set_rule_mode(s, actor=actor, code=code, mode=body.mode))

@@ -222,9 +222,7 @@ def run_import(*, kind: str, path: str | Path, mapping_path: str | Path | None =
 
     result = db.run_in_transaction(work, engine=engine, retries=0)
     if mapping.kind == "accounts":
-        from smartbank.ledger.journal import seal
-
-        db.run_in_transaction(seal, engine=engine)
+        db.run_in_transaction(ledger.seal, engine=engine)
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -1,6 +1,7 @@
 """Risk: decisions, challenges, rules, alerts and cases, labels, limits, the risk register, KRIs, early
 warnings, model monitoring; customer notifications. On PostgreSQL ``sb_transfer`` gains ``p_risk``: the
-payment's risk decision is written by the same statement as the payment.
+payment's risk decision is written by the same statement as the payment (version 2 in
+``smartbank/ledger/sql/``).
 
 Revision ID: 0006
 Revises: 0005
@@ -12,110 +13,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from smartbank.ledger import procedures
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
-
-
-SB_TRANSFER_RISK = r"""
-CREATE OR REPLACE FUNCTION sb_transfer(
-    p_key text, p_hash text, p_kind text, p_d bigint, p_c bigint, p_amt bigint, p_cur text,
-    p_memo text, p_ref text, p_by bigint, p_vd date, p_at timestamptz, p_meta text,
-    p_pending boolean, p_enforce_limit boolean, p_default_limit bigint, p_risk text DEFAULT NULL)
-RETURNS TABLE(status text, info bigint, tid bigint)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    r record;
-    d_found boolean := false; c_found boolean := false;
-    d_cust bigint; d_cur text; d_status text; d_od bigint; d_avail bigint;
-    c_cust bigint; c_cur text; c_status text;
-    v_old_id bigint; v_old_hash text; v_limit bigint; v_used bigint; v_id bigint; v_bd bigint; v_bc bigint;
-BEGIN
-    FOR r IN SELECT a.id, a.customer_id, a.currency, a.status, a.overdraft_limit_minor,
-                    a.credits_posted - a.debits_posted - a.debits_pending AS avail
-             FROM accounts a WHERE a.id IN (p_d, p_c) ORDER BY a.id FOR UPDATE LOOP
-        IF r.id = p_d THEN
-            d_found := true; d_cust := r.customer_id; d_cur := r.currency; d_status := r.status;
-            d_od := r.overdraft_limit_minor; d_avail := r.avail;
-        ELSE
-            c_found := true; c_cust := r.customer_id; c_cur := r.currency; c_status := r.status;
-        END IF;
-    END LOOP;
-    IF NOT d_found THEN RETURN QUERY SELECT 'not_found'::text, p_d, NULL::bigint; RETURN; END IF;
-    IF NOT c_found THEN RETURN QUERY SELECT 'not_found'::text, p_c, NULL::bigint; RETURN; END IF;
-
-    SELECT t.id, t.request_hash INTO v_old_id, v_old_hash FROM transfers t WHERE t.idempotency_key = p_key;
-    IF FOUND THEN
-        RETURN QUERY SELECT CASE WHEN v_old_hash = p_hash THEN 'replay' ELSE 'conflict' END, NULL::bigint, v_old_id;
-        RETURN;
-    END IF;
-
-    IF d_cur <> p_cur THEN RETURN QUERY SELECT 'currency'::text, p_d, NULL::bigint; RETURN; END IF;
-    IF c_cur <> p_cur THEN RETURN QUERY SELECT 'currency'::text, p_c, NULL::bigint; RETURN; END IF;
-    IF c_status = 'closed' THEN RETURN QUERY SELECT 'credit_closed'::text, p_c, NULL::bigint; RETURN; END IF;
-    IF d_status <> 'open' THEN RETURN QUERY SELECT ('debit_' || d_status)::text, p_d, NULL::bigint; RETURN; END IF;
-    IF d_od IS NOT NULL AND d_avail - p_amt < -d_od THEN
-        RETURN QUERY SELECT 'funds'::text, d_avail, NULL::bigint; RETURN;
-    END IF;
-
-    IF p_enforce_limit AND d_cust IS NOT NULL AND d_cust IS DISTINCT FROM c_cust THEN
-        SELECT COALESCE(cu.daily_limit_minor, p_default_limit) INTO v_limit FROM customers cu WHERE cu.id = d_cust;
-        v_used := NULL;
-        IF p_amt <= v_limit THEN
-            INSERT INTO customer_daily_usage AS u (customer_id, day, currency, amount_minor)
-            VALUES (d_cust, p_vd, p_cur, p_amt)
-            ON CONFLICT (customer_id, day, currency) DO UPDATE
-                SET amount_minor = u.amount_minor + excluded.amount_minor
-                WHERE u.amount_minor + excluded.amount_minor <= v_limit
-            RETURNING u.amount_minor INTO v_used;
-        END IF;
-        IF v_used IS NULL THEN RETURN QUERY SELECT 'limit'::text, v_limit, NULL::bigint; RETURN; END IF;
-    END IF;
-
-    INSERT INTO transfers (idempotency_key, request_hash, kind, flags, debit_account_id, credit_account_id,
-                           amount_minor, currency, memo, reference, initiated_by, value_date, created_at, meta)
-    VALUES (p_key, p_hash, p_kind, CASE WHEN p_pending THEN 'pending' ELSE 'posted' END, p_d, p_c, p_amt, p_cur,
-            p_memo, p_ref, p_by, p_vd, p_at, p_meta::json)
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id INTO v_id;
-    IF v_id IS NULL THEN
-        -- the same key committed by a concurrent request on other accounts: retry sees it
-        RAISE EXCEPTION 'idempotency key raced' USING ERRCODE = '40001';
-    END IF;
-
-    IF p_pending THEN
-        UPDATE accounts SET debits_pending = debits_pending + p_amt WHERE id = p_d;
-        UPDATE accounts SET credits_pending = credits_pending + p_amt WHERE id = p_c;
-    ELSE
-        UPDATE accounts SET debits_posted = debits_posted + p_amt WHERE id = p_d
-            RETURNING credits_posted - debits_posted INTO v_bd;
-        UPDATE accounts SET credits_posted = credits_posted + p_amt WHERE id = p_c
-            RETURNING credits_posted - debits_posted INTO v_bc;
-        INSERT INTO entries (transfer_id, account_id, amount_minor, currency, balance_after, value_date, created_at)
-        VALUES (v_id, p_d, -p_amt, p_cur, v_bd, p_vd, p_at), (v_id, p_c, p_amt, p_cur, v_bc, p_vd, p_at);
-    END IF;
-    INSERT INTO ledger_unsealed (transfer_id) VALUES (v_id);
-    IF p_risk IS NOT NULL THEN
-        -- the payment's risk decision, in the same statement (and transaction) as the payment
-        INSERT INTO risk_decisions (created_at, transfer_id, customer_id, account_id, counterparty_account_id,
-                                    channel, kind, product, amount_minor, currency, idempotency_key, decision,
-                                    score, model_version, rules_version, rule_hits, reasons, features,
-                                    latency_us, challenge_id, outcome)
-        SELECT p_at, v_id, rd.customer_id, rd.account_id, rd.counterparty_account_id, rd.channel, rd.kind, rd.product,
-               rd.amount_minor, rd.currency, rd.idempotency_key, rd.decision, rd.score, rd.model_version,
-               rd.rules_version, rd.rule_hits, rd.reasons, rd.features, rd.latency_us, rd.challenge_id, rd.outcome
-        FROM json_populate_record(NULL::risk_decisions, p_risk::json) rd;
-    END IF;
-    RETURN QUERY SELECT 'ok'::text, NULL::bigint, v_id;
-END
-$fn$;
-"""
-
-OLD_SIGNATURE = (
-    "text, text, text, bigint, bigint, bigint, text, text, text, bigint, date, timestamptz, text,"
-    " boolean, boolean, bigint"
-)
 
 
 def upgrade() -> None:
@@ -389,24 +292,14 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP FUNCTION IF EXISTS sb_transfer({OLD_SIGNATURE})")
-        op.execute(SB_TRANSFER_RISK)
+        op.execute(procedures.drop_sb_transfer_sql(1))
+        op.execute(procedures.sb_transfer_sql(2))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP FUNCTION IF EXISTS sb_transfer({OLD_SIGNATURE}, text)")
-        # 0002's procedure (without the risk decision) comes back
-        import importlib.util
-        from pathlib import Path
-
-        spec = importlib.util.spec_from_file_location(
-            "m0002", Path(__file__).with_name("0002_pg_transfer_procedure.py")
-        )
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        op.execute(mod.SB_TRANSFER)
+        op.execute(procedures.drop_sb_transfer_sql(2))
+        op.execute(procedures.sb_transfer_sql(1))  # 0002's procedure, without the risk decision, comes back
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table("risk_warnings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_risk_warnings_kri_id"))

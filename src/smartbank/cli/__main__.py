@@ -1,0 +1,5 @@
+"""``python -m smartbank.cli``."""
+
+from smartbank.cli.main import app
+
+app()

@@ -1,0 +1,240 @@
+"""``smartbank demo``: migrate, seed a synthetic bank with demo sign-ins (first run only), print them and serve."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from smartbank import clock
+from smartbank.cli.common import DbUrl, console, use_database
+from smartbank.cli.serve import serve
+
+app = typer.Typer()
+
+DEMO_STAFF = [("teller", "teller"), ("loan", "loan_officer"), ("risk", "risk_officer"), ("marketer", "marketer"),
+              ("agent", "service_agent"), ("admin", "admin")]
+DEMO_PASSWORD = "demo1234"
+
+
+@app.command("demo")
+def demo(
+    customers: int = 300,
+    months: int = 6,
+    seed: int = 42,
+    serve_too: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    database_url: DbUrl = None,
+) -> None:
+    """Migrate, seed a synthetic bank with demo sign-ins (first run only), print them and serve."""
+    from sqlalchemy import func, select
+
+    from smartbank import db
+    from smartbank import synth as synth_mod
+    from smartbank.config import get_settings
+    from smartbank.customers.models import Customer
+    from smartbank.ledger.service import Account
+    from smartbank.ops.migrate import upgrade
+    from smartbank.security import service as security
+    from smartbank.security.models import User
+
+    url = use_database(database_url)
+    _demo_dev_mode()
+    console.print("[bold]smartbank demo[/]: migrating the database ...")
+    upgrade(url)
+    has_users = db.run_in_transaction(lambda s: s.scalar(select(func.count()).select_from(User)))
+    if not has_users:
+        console.print(f"seeding a synthetic bank: {customers} customers, {months} months (seed {seed}) ...")
+        synth_mod.run(url, customers=customers, months=months, seed=seed, progress=True)
+
+        def users(s):
+            cust = s.scalars(select(Customer).join(Account, Account.customer_id == Customer.id)
+                             .where(Customer.kind == "individual", Account.kind == "demand")
+                             .order_by(Customer.id).limit(2)).all()
+            for i, c in enumerate(cust):
+                security.create_user(s, username="demo" if i == 0 else "demo2", password=DEMO_PASSWORD,
+                                     role="customer", customer_id=c.id, display_name=c.name)
+            for name, role in DEMO_STAFF:
+                security.create_user(s, username=name, password=DEMO_PASSWORD, role=role, display_name=name)
+
+        db.run_in_transaction(users)
+        from smartbank.risk import service as risk
+
+        db.run_in_transaction(risk.seed_defaults)
+        _demo_insight(seed)
+        _demo_lending(seed)
+        _demo_wealth(seed)
+        from smartbank.assistant import faq_seed
+        from smartbank.security.service import SYSTEM
+
+        faq = db.run_in_transaction(lambda s: faq_seed.seed(s, SYSTEM))
+        console.print(f"assistant: knowledge base {faq}")
+    s = get_settings()
+    base = f"http://{s.host}:{s.port}"
+    console.print(f"\n[bold green]smartbank is ready[/] at {base}  (API docs: {base}/docs)\n")
+    console.print(f"  customer portal  {base}/login          demo / {DEMO_PASSWORD}   (second customer: demo2)")
+    for name, role in DEMO_STAFF:
+        console.print(f"  console {role:<14} {base}/console/login  {name} / {DEMO_PASSWORD}")
+    console.print(f"  one-time codes (text messages) are written to {s.sms_outbox or s.var_dir / 'sms-outbox.jsonl'}")
+    console.print("")
+    if serve_too:
+        serve(host=None, port=None, workers=1, database_url=None)
+
+
+def _demo_dev_mode() -> None:
+    """The demo is a development server: without a secret key of its own it turns development mode on
+    (``SMARTBANK_DEV_MODE=1``, inherited by the server's workers) and says so."""
+    import os
+
+    from smartbank.config import get_settings, reset_settings, secret_key_problem
+
+    s = get_settings()
+    problem = secret_key_problem(s)
+    if problem and not s.dev_mode:
+        os.environ["SMARTBANK_DEV_MODE"] = "1"
+        reset_settings()
+    if problem:
+        console.print(f"[yellow]development mode[/]: {problem}; this demo is for this machine only. "
+                      "Set SMARTBANK_SECRET_KEY to a random value before serving anyone else.")
+
+
+def _demo_lending(seed: int) -> None:
+    """Loan products and the LPR history, a credit model (the fast settings: seconds, on the shared Give Me
+    Some Credit file or, without it, on generated rows of the same shape), two applications - the first
+    demo customer's small consumer loan, decided automatically (and paid out when approved), and the
+    second's large one, which waits in the loan officers' queue - and a loan book of other customers'
+    loans taken over the last months and serviced day by day (:mod:`smartbank.synth.loans`)."""
+    import tempfile
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from smartbank import db
+    from smartbank.config import get_settings
+    from smartbank.lending import applications
+    from smartbank.lending import seed as lending_seed
+    from smartbank.lending.credit import scorer
+    from smartbank.security import service as security
+    from smartbank.security.models import User
+
+    db.run_in_transaction(lending_seed.seed)
+    if scorer.load_scorer() is None:
+        data = Path(get_settings().datasets_dir) / "give_me_some_credit" / "train.csv"
+        with tempfile.TemporaryDirectory() as tmp:
+            if not data.exists():
+                data = Path(tmp) / "credit.csv"
+                scorer.synthetic_credit(20_000, seed=seed).to_csv(data, index=False)
+            console.print(f"training the credit model (fast settings) on {data.name} ...")
+            m = scorer.train_production(data, fast=True, seed=seed)
+            console.print(f"credit model {m.get('version', '')}: AUC {m.get('auc', float('nan')):.3f} on held-out rows")
+
+    def apply(s, username: str, product: str, amount_minor: int, income_minor: int) -> None:
+        u = s.scalars(select(User).where(User.username == username)).first()
+        if u is None or u.customer_id is None:
+            return
+        me = security.Principal(user_id=u.id, username=u.username, role=u.role, customer_id=u.customer_id,
+                                display_name=u.display_name)
+        account_id = applications.prefill(s, me, product)["values"]["account_id"]
+        if account_id is None:
+            return
+        app, _ = applications.submit(s, me, applications.ApplicationIn(
+            product=product, account_id=account_id, amount_minor=amount_minor, term_months=12,
+            method="equal_installment", purpose="home renovation 装修", monthly_income_minor=income_minor,
+            employment="employed", years_employed=6, dependents=1, open_credit_lines=3, real_estate_loans=1,
+            revolving_balance_minor=800_000, revolving_limit_minor=5_000_000,
+        ), idempotency_key=f"demo:{username}:{product}", channel="web")
+        if app.status == "approved":
+            applications.accept(s, me, app.id)
+
+    db.run_in_transaction(lambda s: apply(s, "demo", "PERSONAL", 5_000_000, 2_500_000))
+    db.run_in_transaction(lambda s: apply(s, "demo2", "PERSONAL", 28_000_000, 6_000_000))
+    from smartbank.synth.loans import seed_loan_book
+
+    book = seed_loan_book(db.get_engine(), seed=seed)
+    console.print(f"loan book: {book['loans']} loans serviced day by day, applications {book['applications']}")
+
+
+def _demo_wealth(seed: int) -> None:
+    """The risk questionnaire and the product catalogue with three years of NAVs (real index and stock prices
+    where the shared data has them), the first demo customer assessed (middle answers) with two holdings and the
+    second left unassessed, other customers' assessments and purchases settled day by day, and the
+    recommender trained on those holdings (:mod:`smartbank.synth.wealth`)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from smartbank import db
+    from smartbank.errors import SmartbankError
+    from smartbank.ledger import service as ledger
+    from smartbank.recommend import engine as rec_engine
+    from smartbank.security import service as security
+    from smartbank.security.models import User
+    from smartbank.synth.wealth import seed_wealth_book
+    from smartbank.wealth import orders, questionnaire
+    from smartbank.wealth import seed as wealth_seed
+
+    console.print("wealth: products and NAV history ...")
+    db.run_in_transaction(wealth_seed.seed)
+
+    def demo_investor(s) -> None:
+        u = s.scalars(select(User).where(User.username == "demo")).first()
+        if u is None or u.customer_id is None:
+            return
+        me = security.Principal(user_id=u.id, username=u.username, role=u.role, customer_id=u.customer_id,
+                                display_name=u.display_name)
+        q = questionnaire.active(s)
+        assert q is not None
+        at = clock.now() - timedelta(days=40)
+        answers = questionnaire.with_age_from_id(s, u.customer_id, q.questions,
+                                                 {qq["id"]: len(qq["options"]) // 2 for qq in q.questions},
+                                                 clock.local_date(at))
+        questionnaire.take(s, me, answers, now=at)
+        acct = demand_account(s, u.customer_id)
+        for code, amount in (("WMP-FI", 2_000_000), ("F-BOND", 1_000_000)):
+            # back-dated: only what the account held on that day by value date (not a loan paid out later)
+            room = ledger.spendable(s, ledger.get_account(s, acct), orders.today(at + timedelta(days=1)))
+            if room is not None and room < amount:  # a smaller purchase, up to 40% of what was there that day
+                amount = room * 4 // 10 // 100 * 100
+            if amount < 100_000:
+                console.print(f"wealth: the demo customer's {code} purchase was skipped (not enough on that day)")
+                continue
+            orders.purchase(s, me, product_code=code, account_id=acct, amount_minor=amount,
+                            idempotency_key=f"demo-wealth:{code}", now=at + timedelta(days=1))
+
+    def demand_account(s, customer_id: int) -> int:
+        return next(a.id for a in ledger.customer_accounts(s, customer_id) if a.kind == "demand")
+
+    try:
+        db.run_in_transaction(demo_investor)
+    except SmartbankError as exc:  # e.g. the demo customer's balance is too small: the portal still works
+        console.print(f"wealth: the demo customer's purchases were skipped ({exc})")
+    book = seed_wealth_book(db.get_engine(), seed=seed)
+    console.print(f"wealth: {book['assessed']} customers assessed {book['grades']}, {book['orders']} orders")
+    rec_engine.reset()
+    rec = rec_engine.train(db.get_engine())
+    console.print(f"recommendation: model {rec.get('model_version', '-')} on {rec.get('interactions', 0)} "
+                  "interactions")
+
+
+def _demo_insight(seed: int) -> None:
+    """Train the insight models on the demo bank and build every profile, so the 360 pages, segments and
+    churn scores have content from the start (the server then keeps them fresh incrementally)."""
+    import time
+    from datetime import timedelta
+
+    from smartbank import db
+    from smartbank.insight import analytics, extract
+    from smartbank.insight import service as insight
+
+    t0 = time.perf_counter()
+    engine = db.get_engine()
+    with console.status("training the insight models on the demo bank ..."):
+        activity = extract.load_activity(engine)
+        last = activity["ts"].max() if activity.height else None
+        as_of = last.date() + timedelta(days=1) if last is not None else clock.today()  # type: ignore[union-attr]
+        trained = analytics.train_all(activity, extract.load_customers(engine), as_of, seed=seed)
+    for name, why in trained["skipped"].items():
+        console.print(f"insight: [yellow]{name} not trained[/] ({why})")
+    with console.status("building customer profiles and tags ..."):
+        res = insight.refresh_all(engine)
+    console.print(f"insight: models trained, {res.get('customers', 0)} profiles built "
+                  f"({time.perf_counter() - t0:.1f} s)")

@@ -1,0 +1,43 @@
+"""``smartbank user ...``: staff and customer sign-ins."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from smartbank.cli.common import DbUrl, console, emit, use_database
+
+app = typer.Typer(help="Users: staff and customer sign-ins.", no_args_is_help=True)
+
+
+@app.command("create")
+def user_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="customer, teller, loan_officer, risk_officer, marketer, "
+                                           "service_agent or admin")] = "teller",
+    password: Annotated[str | None, typer.Option(help="prompted when omitted")] = None,  # noqa: UP007
+    customer_id: Annotated[int | None, typer.Option(help="for role=customer")] = None,  # noqa: UP007
+    database_url: DbUrl = None,
+) -> None:
+    """Create a sign-in (the audit log records it as done by the command line)."""
+    from smartbank import db
+    from smartbank.errors import SmartbankError
+    from smartbank.security import service as security
+
+    use_database(database_url)
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+    def work(s):
+        u = security.create_user(s, username=username, password=password, role=role, customer_id=customer_id)
+        security.audit(s, security.SYSTEM, action="user.create", object_type="user", object_id=u.id,
+                       after={"username": username, "role": role}, note="smartbank user create")
+        return u.id
+
+    try:
+        uid = db.run_in_transaction(work)
+    except SmartbankError as exc:
+        console.print(f"[red]{exc.message}[/] {exc.details or ''}")
+        raise typer.Exit(2) from None
+    emit({"user_id": uid, "username": username, "role": role})
