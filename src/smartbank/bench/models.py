@@ -1,8 +1,8 @@
 """``smartbank bench models``: what the models' everyday calls cost, measured.
 
 - credit: fitting the production credit model in its fast mode (``train_production(fast=True)``, the demo
-  bank's model) on a synthetic 4,000-row portfolio, then one applicant's score (``Scorer.score``), timed over
-  ``calls`` calls;
+  bank's model) on a synthetic portfolio (4,000 rows unless told otherwise), then one applicant's score
+  (``Scorer.score``), timed over ``calls`` calls;
 - sentiment: one customer message's score with the lexicon alone (no trained model), and with a model fitted on
   a small synthetic set of reviews, each timed over ``calls`` calls.
 
@@ -59,11 +59,11 @@ def synthetic_reviews(n: int, seed: int) -> list[tuple[int, str]]:
     return out
 
 
-def credit(workdir: Path, *, calls: int, seed: int) -> dict[str, Any]:
+def credit(workdir: Path, *, calls: int, seed: int, rows: int = 4000) -> dict[str, Any]:
     from smartbank.lending.credit.scorer import load_scorer, synthetic_credit, train_production
 
     path = workdir / "gmsc.csv"
-    synthetic_credit(4000, seed=3).to_csv(path, index=True, index_label="")
+    synthetic_credit(rows, seed=3).to_csv(path, index=True, index_label="")
     t0 = time.perf_counter()
     res = train_production(path, model_dir=workdir / "models", fast=True, seed=seed)
     seconds = time.perf_counter() - t0
@@ -97,14 +97,14 @@ def sentiment(workdir: Path, *, calls: int, seed: int) -> dict[str, Any]:
             "sentiment_model_ms_p50": model["p50"], "sentiment_model_ms_p95": model["p95"]}
 
 
-def run(*, calls: int = 200, seed: int = 1, workdir: Path | None = None) -> dict[str, Any]:
+def run(*, calls: int = 200, seed: int = 1, credit_rows: int = 4000, workdir: Path | None = None) -> dict[str, Any]:
     """Measure everything above; the figures, the budgets and whether every figure is within its budget."""
     with tempfile.TemporaryDirectory(prefix="smartbank-bench-models-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
         (root / "credit").mkdir(parents=True, exist_ok=True)
         (root / "sentiment").mkdir(parents=True, exist_ok=True)
-        out: dict[str, Any] = {"calls": calls}
-        out.update(credit(root / "credit", calls=calls, seed=seed))
+        out: dict[str, Any] = {"calls": calls, "credit_rows": credit_rows}
+        out.update(credit(root / "credit", calls=calls, seed=seed, rows=credit_rows))
         out.update(sentiment(root / "sentiment", calls=calls, seed=seed))
     out["budgets"] = dict(BUDGETS)
     out["within_budget"] = all(out[k] <= limit for k, limit in BUDGETS.items())
