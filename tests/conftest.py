@@ -126,6 +126,20 @@ def cheap_argon2(request, monkeypatch) -> PasswordHasher | None:
     return CHEAP_HASHER
 
 
+@pytest.fixture(scope="session")
+def credit_model(tmp_path_factory) -> dict:
+    """The production credit model in its fast mode, trained once per worker on a synthetic 4,000-row portfolio
+    in the Give-Me-Some-Credit layout (with Kaggle's unnamed index column): ``path`` (the data), ``models`` (the
+    registry folder), ``res`` (what ``train_production`` returned). Read-only: a test that trains trains its own."""
+    from smartbank.lending.credit.scorer import synthetic_credit, train_production
+
+    root = tmp_path_factory.mktemp("credit")
+    path = root / "gmsc.csv"
+    synthetic_credit(4000, seed=3).to_csv(path, index=True, index_label="")
+    res = train_production(path, model_dir=root / "models", fast=True, seed=1)
+    return {"root": root, "path": path, "models": root / "models", "res": res}
+
+
 @dataclass
 class TestDatabase:
     """A worker's database on one back-end, and the connection its rolled-back tests share."""

@@ -19,17 +19,13 @@ from smartbank.lending.credit.scorer import (
     CreditScore,
     load_scorer,
     synthetic_credit,
-    train_production,
 )
 
 
-@pytest.fixture(scope="module")
-def production(tmp_path_factory):
-    root = tmp_path_factory.mktemp("credit")
-    path = root / "gmsc.csv"
-    synthetic_credit(4000, seed=3).to_csv(path, index=True, index_label="")  # unnamed index column like Kaggle's
-    res = train_production(path, model_dir=root / "models", fast=True, seed=1)
-    return {"root": root, "path": path, "models": root / "models", "res": res}
+@pytest.fixture
+def production(credit_model):
+    """The fast production model of the session (tests/conftest.py: credit_model)."""
+    return credit_model
 
 
 def test_model_learns_a_mixed_synthetic_problem():
