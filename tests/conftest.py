@@ -198,6 +198,7 @@ def database_url(request, backend: str, _databases: dict[str, TestDatabase], mon
     config.reset_settings()
     _forget_process_caches()
     if commits(request):
+        databases.restart_sequences(db.get_engine(d.url))  # rolled-back tests used ids too
         try:
             yield d.url
         finally:

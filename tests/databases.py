@@ -240,10 +240,21 @@ def empty_tables(engine: Engine) -> None:
                 c.exec_driver_sql("DELETE FROM sqlite_sequence")
 
 
-def restart_sequences_sql(c: Connection | Any) -> str:
-    rows = c.execute(text("SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences"
-                          " WHERE schemaname = current_schema()")).all() if isinstance(c, Connection) else c
-    return "SELECT " + (", ".join(f"setval('{r[0]}', 1, false)" for r in rows) or "1")
+_SEQUENCES = text("SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences"
+                  " WHERE schemaname = current_schema()")
+
+
+def restart_sequences_sql(c: Connection) -> str:
+    """PostgreSQL: one statement that starts every id sequence again at 1 (sequences ignore rollbacks)."""
+    names = c.execute(_SEQUENCES).scalars().all()
+    return "SELECT " + (", ".join(f"setval('{n}', 1, false)" for n in names) or "1")
+
+
+def restart_sequences(engine: Engine) -> None:
+    """Ids start again at 1, as after TRUNCATE ... RESTART IDENTITY (SQLite reuses ids of deleted rows itself)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as c:
+            c.execute(text(restart_sequences_sql(c)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -162,6 +162,11 @@ def test_a_second_engine_on_the_same_database_is_refused_with_the_remedy(databas
         other.dispose()
 
 
+def test_a_rolled_back_test_uses_ids_a_committing_test_after_it_gets_again(bank):
+    """PostgreSQL's sequences ignore rollbacks: the next test (below, committing) restarts them."""
+    assert bank.customer("王芳") == 1 and bank.customer("李娜") == 2
+
+
 @pytest.mark.commits
 @pytest.mark.parametrize("round_", [1, 2])
 def test_tests_that_commit_get_empty_tables_too(bank, engine, round_):
