@@ -40,6 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "commits: the test needs real commits across connections (threads, a "
                                        "second engine, a live server): no rollback isolation, tables emptied after it")
     config.addinivalue_line("markers", "real_argon2: the test hashes passwords with the production argon2id cost")
+    config.addinivalue_line("markers", "any_backend: the test needs a database but sends it no statement, so it "
+                                       "runs on one back-end only (the first of SMARTBANK_TEST_DATABASES)")
     if hasattr(config, "workerinput"):
         return  # the controller decided, and wrote the decision into the environment the workers inherit
     try:
@@ -181,7 +183,10 @@ def _databases(templates, tmp_path_factory) -> Iterator[dict[str, TestDatabase]]
 
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", _backends(), scope="session")
+        backends = _backends()
+        if metafunc.definition.get_closest_marker("any_backend"):
+            backends = backends[:1]
+        metafunc.parametrize("backend", backends, scope="session")
 
 
 def commits(request) -> bool:
@@ -207,6 +212,9 @@ def database_url(request, backend: str, _databases: dict[str, TestDatabase], mon
         shared = d.shared_connection()
         with shared.test(d.url):
             yield d.url
+        if shared.statements and request.node.get_closest_marker("any_backend"):
+            pytest.fail(f"marked any_backend, yet it sent {shared.statements} statement(s) to the database: "
+                        "a test that uses the database runs on every back-end", pytrace=False)
     _forget_process_caches()
     config.reset_settings()
 

@@ -178,3 +178,13 @@ def test_tests_that_commit_get_empty_tables_too(bank, engine, round_):
             assert c.execute(text("SELECT count(*) FROM customers")).scalar() == 1
     finally:
         other.dispose()
+
+
+@pytest.mark.any_backend
+def test_a_test_marked_any_backend_runs_on_the_first_backend_only(request, backend, client):
+    from tests.conftest import _backends
+
+    assert backend == _backends()[0]
+    assert [i for i in request.session.items if getattr(i, "originalname", None) == request.node.originalname] \
+        == [request.node]
+    assert client.get("/login").status_code == 200  # a page that reads nothing
