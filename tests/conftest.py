@@ -102,7 +102,7 @@ def sms_code(sink, phone: str | None = None) -> str:
 @pytest.fixture(autouse=True)
 def ledger_files(tmp_path, monkeypatch) -> Iterator[Path]:
     """The journal's key and checkpoint file for this test (outside the database, as in production): a fixed
-    test key, and a checkpoint file of the test's own (the databases are reused, truncated, between tests)."""
+    test key, and a checkpoint file of the test's own (the databases are reused, emptied, between tests)."""
     path = tmp_path / "ledger-checkpoints.jsonl"
     monkeypatch.setenv("SMARTBANK_LEDGER_KEY", "test-ledger-key-not-for-production")
     monkeypatch.setenv("SMARTBANK_LEDGER_CHECKPOINT_FILE", str(path))

@@ -115,11 +115,6 @@ def drop_stale_pg_databases(pg_url: str) -> list[str]:
     return dropped
 
 
-def drop_pg_database(pg_url: str, name: str) -> None:
-    with _pg_admin(pg_url) as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,8 +136,7 @@ class Templates:
     def _migrate(self, url: str) -> None:
         from smartbank.ops.migrate import upgrade
 
-        upgrade(url)
-        db.dispose_engines()  # nothing stays connected to a template (PostgreSQL refuses to copy it otherwise)
+        upgrade(url)  # through an engine of its own, disposed: nothing stays connected to the template
 
     def sqlite_template(self) -> Path:
         path = self.run_dir / "sqlite-template.db"
