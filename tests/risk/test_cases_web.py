@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.support import assert_error, cheap_argon2  # noqa: F401 - fixture
+from tests.api.support import assert_error
 from tests.conftest import login
 from tests.risk.test_cases import AMOUNT, _fingerprint, blocked, held, posted
 from tests.risk.test_cases import w as w  # noqa: F401 - fixture
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
 API = "/api/v1/risk/alerts"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(cheap_argon2):  # noqa: F811
-    pass
 
 
 # ---- API -------------------------------------------------------------------------------------------------
