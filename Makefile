@@ -1,6 +1,6 @@
 # smartbank: build, run and test.
 #
-#   make run    install the app into .venv and start the demo on http://127.0.0.1:8000
+#   make run    install the app into .venv and start the demo on http://127.0.0.1:8000 (server and worker)
 #   make test   install dev dependencies, PostgreSQL and Chromium if missing, run the test suite
 #
 # `make help` lists every target.
@@ -94,7 +94,7 @@ help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | \
 	  while IFS=$$'\t' read -r t d; do printf '  %-10s %s\n' "$$t" "$$d"; done
 
-run: install ## install (if needed) and start the demo bank on http://127.0.0.1:8000
+run: install ## install (if needed) and start the demo bank on http://127.0.0.1:8000 (server + background worker)
 	$(VENV)/bin/smartbank demo
 
 install: $(STAMP) ## create .venv and install smartbank into it (skipped when done)
@@ -135,10 +135,11 @@ test-dates: dev ## run the suite with the machine's clock moved to other dates (
 	bash scripts/ensure-system.sh
 	bash scripts/test-dates.sh
 
-lint: dev ## ruff and mypy
+lint: dev ## ruff, mypy and the import contracts (lint-imports; see [tool.importlinter] in pyproject.toml)
 	@rc=0; \
-	echo "+ ruff check src tests"; $(VENV)/bin/ruff check src tests || rc=1; \
+	echo "+ ruff check src tests tools"; $(VENV)/bin/ruff check src tests tools || rc=1; \
 	echo "+ mypy"; $(VENV)/bin/mypy || rc=1; \
+	echo "+ lint-imports"; $(VENV)/bin/lint-imports --no-cache || rc=1; \
 	exit "$$rc"
 
 migrate: install ## apply database migrations (SMARTBANK_DATABASE_URL, default ./var/smartbank.db)

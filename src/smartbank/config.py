@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     login_lock_minutes: int = 15
     default_daily_limit_minor: int = 50_000_00  # CNY 50,000.00 per customer per day
     default_currency: str = "CNY"
+    # the background worker (``smartbank worker``): how often it chains new transfers into the journal
     seal_interval_seconds: float = 1.0
     log_json: bool = True
     var_dir: Path = Path("./var")
@@ -50,8 +51,12 @@ class Settings(BaseSettings):
     # trained models (each with its meta.json), and the public datasets used by evals and examples
     model_dir: Path = Path("./var/models")
     datasets_dir: Path = Path("../shared/datasets")
-    # how often the server folds new transactions into customer profiles and tags (0 = never)
+    # how often the worker folds new transactions into customer profiles and tags (0 = never)
     insight_refresh_seconds: float = 5.0
+    # how often the worker looks for a finished business day to close, and closes every one not yet closed
+    # (interest, scheduled transfers, bills, loans, risk indicators, wealth settlement; 0 = never: run
+    # ``smartbank close-of-day`` yourself)
+    close_of_day_check_seconds: float = 300.0
     # risk decisions: fraud-score bands of the model (a rule or limit may ask for more), label delay of the
     # online features, and the step-up one-time code
     risk_challenge_score: float = 0.5

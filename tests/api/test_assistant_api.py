@@ -41,11 +41,11 @@ def test_bad_input_writes_nothing(client, alice, engine, body):
 
 def test_bad_rating_and_others_conversation(client, alice, engine):
     cid = client.post(f"{API}/assistant/messages", json={"text": "你好"}, headers=alice).json()["conversation_id"]
+    bob = login(client, "bob")  # (a sign-in is itself on record)
     before = state(engine)
     for score in (0, 6, "5"):
         assert_error(client.post(f"{API}/assistant/conversations/{cid}/rating", json={"score": score},
                                  headers=alice), 422)
-    bob = login(client, "bob")
     assert_error(client.get(f"{API}/assistant/conversations/{cid}", headers=bob), 404)
     assert_error(client.post(f"{API}/assistant/messages", json={"text": "hi", "conversation_id": cid},
                              headers=bob), 404)

@@ -69,9 +69,9 @@ def test_api_bad_resolve_writes_nothing(client, engine, w, body, status):  # noq
 
 def test_api_refuses_other_roles(client, engine, w):  # noqa: F811
     aid, _ = held(engine, w)
+    heads = {user: login(client, user) for user in ("teller1", "alice")}  # signing in is itself audited
     before = _fingerprint(engine)
-    for user in ("teller1", "alice"):
-        h = login(client, user)
+    for h in heads.values():
         assert_error(client.get(API, headers=h), 403)
         assert_error(client.get(f"{API}/{aid}", headers=h), 403)
         assert_error(client.post(f"{API}/{aid}/assign", headers=h), 403)

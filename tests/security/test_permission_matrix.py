@@ -26,8 +26,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from smartbank import clock, config, db
-from smartbank.api.access import walk_routes
 from smartbank.api.app import create_app
+from smartbank.http.access import walk_routes
 from smartbank.security import passwords, permissions
 from smartbank.security.models import ROLES
 from smartbank.web import nav

@@ -95,7 +95,8 @@ def test_publish_new_version_is_admin_only_and_audited(bank, engine):
         assert questionnaire.active(s).version == 2
         a = questionnaire.take(s, me, {"age": 1, "income": 3}, now=NOW + timedelta(days=2))
         assert (a.questionnaire_version, a.expires_at - a.taken_at) == (2, timedelta(days=180))
-    assert bank.count("audit_log") == 1
+    assert bank.count("audit_log WHERE action = 'wealth.questionnaire.publish'") == 1  # the two refusals: none
+    assert bank.count("audit_log WHERE action = 'wealth.assessment'") == 2  # the customer's own assessments
     with engine.connect() as c:
         from sqlalchemy import text
         versions = sorted(r[0] for r in c.execute(text("SELECT questionnaire_version FROM risk_assessments")))

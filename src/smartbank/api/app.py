@@ -8,7 +8,6 @@ import hmac
 import logging
 import re
 import threading
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -18,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartbank import __version__, db
+from smartbank import __version__, db, logs, web
 from smartbank.api.deps import reject_nul, token_from
 from smartbank.api.guards import ApiAuthMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from smartbank.api.observability import RequestContextMiddleware, configure_logging, metrics_payload
@@ -41,8 +40,12 @@ from smartbank.api.routers import (
     wealth,
     wealth_robo,
 )
+from smartbank.assistant.service import warm as warm_assistant
 from smartbank.config import get_settings, require_serving_secret
 from smartbank.errors import Forbidden, NotAuthenticated, SmartbankError
+from smartbank.metrics import mark_process_dead
+from smartbank.recommend.service import warm as warm_recommender
+from smartbank.risk.service import warm_up as warm_risk
 from smartbank.security import service as security
 
 log = logging.getLogger("smartbank.api")
@@ -56,58 +59,6 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
-class Sealer:
-    """Background thread chaining committed transfers into the journal every second."""
-
-    def __init__(self, interval: float):
-        self.interval = interval
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, name="ledger-sealer", daemon=True)
-
-    def start(self) -> None:
-        self._t.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._t.join(timeout=5)
-
-    def _run(self) -> None:
-        from smartbank.ledger.service import seal
-
-        while not self._stop.wait(self.interval):
-            try:
-                db.run_in_transaction(lambda s: seal(s, max_batches=20))
-            except Exception:  # noqa: BLE001 - keep sealing; the next tick retries
-                log.exception("sealer failed")
-
-
-class InsightRefresher:
-    """Background thread folding new activity into customer profiles and tags every ``interval``
-    seconds (``refresh_incremental``: only customers with new activity; a full refresh when the day
-    or a tag definition changed)."""
-
-    def __init__(self, interval: float):
-        self.interval = interval
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, name="insight-refresher", daemon=True)
-
-    def start(self) -> None:
-        self._t.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._t.join(timeout=30)
-
-    def _run(self) -> None:
-        from smartbank.insight.service import refresh_incremental
-
-        while not self._stop.wait(self.interval):
-            try:
-                refresh_incremental()
-            except Exception:  # noqa: BLE001 - keep refreshing; the next tick retries
-                log.exception("insight refresh failed")
-
-
 # set once this process has loaded what its first requests need (at once for an app that warms nothing);
 # ``/readyz`` answers 503 until then, so a load balancer, or a benchmark, waits for the warm-up to end
 _ready = threading.Event()
@@ -117,10 +68,7 @@ def _warm_engines() -> None:
     """Load the fraud model and the risk features, and the recommender's items, feedback and model, before
     the first request needs them; the assistant's models follow in the background, then the process is
     ready."""
-    from smartbank.recommend import engine as rec_engine
-    from smartbank.risk import service as risk
-
-    for name, fn in (("risk", risk.warm_up), ("recommendation", rec_engine.get)):
+    for name, fn in (("risk", warm_risk), ("recommendation", warm_recommender)):
         try:
             db.run_in_transaction(fn)
         except Exception:  # noqa: BLE001 - a database not migrated yet: the first request warms it instead
@@ -131,12 +79,8 @@ def _warm_engines() -> None:
 def _warm_assistant() -> None:
     """The assistant's intent model (trained in memory when none is saved: a few seconds) and sentiment model,
     loaded in the background so the first chat message does not wait for them."""
-    from smartbank.assistant import intents
-    from smartbank.assistant.nlp import sentiment
-
     try:
-        intents.model()
-        sentiment.warm()
+        warm_assistant()
     except Exception:  # noqa: BLE001 - the first message loads them instead
         log.exception("assistant warm-up failed")
     finally:
@@ -182,29 +126,26 @@ def require_metrics_access(request: Request) -> None:
         raise Forbidden("the metrics are for administrators and the monitoring system")
 
 
-def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAPI:
+def create_app(*, warm_engines: bool = False) -> FastAPI:
+    """The web pages and the API. HTTP only: the journal sealer, the insight refreshes and close of day run in
+    ``smartbank worker`` (:mod:`smartbank.ops.worker`), never in a serving process. ``warm_engines``: load the
+    risk, recommendation and assistant models before the first request needs them (the served app)."""
     settings = get_settings()
     require_serving_secret(settings)  # never serve with a secret key anyone can know (unless in development)
     configure_logging(settings.log_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        sealer = Sealer(settings.seal_interval_seconds) if run_sealer else None
-        if sealer:
-            sealer.start()
-        refresher = InsightRefresher(settings.insight_refresh_seconds) \
-            if run_insight and settings.insight_refresh_seconds > 0 else None
-        if refresher:
-            refresher.start()
-        if run_sealer:  # the served app: warm the risk and recommendation engines before the first request
+        logs.start()  # request log lines are written by the log thread from now on
+        if warm_engines:
             _warm_engines()
         else:
             _ready.set()
-        yield
-        if refresher:
-            refresher.stop()
-        if sealer:
-            sealer.stop()
+        try:
+            yield
+        finally:
+            logs.stop()  # writes what is still queued
+            mark_process_dead()  # several serving processes: this one's live gauges leave the sum
 
     app = FastAPI(title="smartbank", version=__version__, lifespan=lifespan,
                   openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None,
@@ -232,10 +173,9 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        if _wants_html(request):
-            from smartbank.web.render import error_page
-
-            return error_page(request, exc.status_code, str(exc.detail))
+        html_error_page = getattr(request.app.state, "html_error_page", None)
+        if html_error_page is not None and _wants_html(request):
+            return html_error_page(request, exc.status_code, str(exc.detail))
         code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}.get(
             exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
@@ -278,16 +218,12 @@ def create_app(*, run_sealer: bool = False, run_insight: bool = False) -> FastAP
         body, ctype = metrics_payload()
         return Response(body, media_type=ctype)
 
-    mount_web: Callable[[FastAPI], None] | None
-    try:
-        from smartbank.web import mount as mount_web
-    except ImportError:  # web package still without pages
-        mount_web = None
-    if mount_web is not None:
-        mount_web(app)
+    # the composition root: the web pages are mounted next to the API (the one import of smartbank.web by
+    # smartbank.api; the pages themselves share only smartbank.http with the API)
+    web.mount(app)
     return app
 
 
 def serving_app() -> FastAPI:
-    """The app as served by ``smartbank serve`` (with the journal sealer and the insight refresher)."""
-    return create_app(run_sealer=True, run_insight=True)
+    """The app as served by ``smartbank serve``: HTTP only, its models warmed before the first request."""
+    return create_app(warm_engines=True)

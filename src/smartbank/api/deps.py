@@ -1,4 +1,6 @@
-"""Entry-point plumbing: who is calling, and running a unit of work."""
+"""The API's dependencies: who is calling (authenticated and admitted by the permission table), ids in
+paths and queries, and running a unit of work. The session credential, the request id and the permission
+check are shared with the web pages (:mod:`smartbank.http`)."""
 
 from __future__ import annotations
 
@@ -9,30 +11,19 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from smartbank import db
-from smartbank.api.access import authorize
 from smartbank.api.schemas import MAX_ID
 from smartbank.errors import NotAuthenticated, ValidationFailed
+from smartbank.http.access import authorize
+from smartbank.http.session import request_id, token_from
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
+__all__ = ["Actor", "PathId", "QueryId", "current_principal", "principal_in", "reject_nul", "request_id", "token_from",
+           "uow"]
+
 T = TypeVar("T")
-COOKIE = "sb_session"
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def token_from(request: Request) -> str | None:
-    """The API's credential: a Bearer token. The web session cookie is honoured for reads only, so a
-    cross-site form can never make a signed-in browser move money through the API (no CSRF surface)."""
-    auth = request.headers.get("authorization")
-    if auth and auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    if request.method in SAFE_METHODS:
-        return request.cookies.get(COOKIE)
-    return None
 
 
 async def reject_nul(request: Request) -> None:
@@ -81,7 +72,3 @@ Actor = Annotated[Principal, Depends(current_principal)]
 def uow(fn: Callable[[Session], T]) -> T:
     """The request's transaction: commit on success, roll back on error, retry deadlocks."""
     return db.run_in_transaction(fn)
-
-
-def request_id(request: Request) -> str | None:
-    return request.scope.get("state", {}).get("request_id")

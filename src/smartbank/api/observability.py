@@ -1,16 +1,18 @@
-"""Request ids, structured JSON logs and Prometheus metrics, as a pure ASGI middleware."""
+"""Request ids, structured JSON logs and Prometheus metrics, as a pure ASGI middleware.
+
+The log line of a request is queued and written by the log thread (:mod:`smartbank.logs`); ``/metrics`` sums
+every serving process's counters when several serve (:mod:`smartbank.metrics`)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 import time
 import uuid
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
 
-from smartbank.security.service import request_id_var  # kept by security, where audit records read it
+from smartbank import logs, metrics
+from smartbank.logs import JsonFormatter, request_id_var
 
 REQUESTS = Counter("smartbank_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("smartbank_http_request_seconds", "HTTP request latency", ["method", "route"],
@@ -18,31 +20,9 @@ LATENCY = Histogram("smartbank_http_request_seconds", "HTTP request latency", ["
 TRANSFERS = Counter("smartbank_transfers_total", "Transfers through the API", ["kind", "outcome"])
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
-               "msg": record.getMessage()}
-        rid = request_id_var.get()
-        if rid:
-            out["request_id"] = rid
-        extra = getattr(record, "fields", None)
-        if isinstance(extra, dict):
-            out.update(extra)
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
-
-
 def configure_logging(json_logs: bool = True, level: int = logging.INFO) -> None:
-    root = logging.getLogger("smartbank")
-    if getattr(root, "_sb_configured", False):
-        return
-    h = logging.StreamHandler(sys.stderr)
-    h.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root.addHandler(h)
-    root.setLevel(level)
-    root.propagate = False
-    root._sb_configured = True  # type: ignore[attr-defined]
+    """The process's log handler (see :mod:`smartbank.logs`): once per process."""
+    logs.configure(json_logs, level)
 
 
 log = logging.getLogger("smartbank.http")
@@ -106,4 +86,8 @@ class RequestContextMiddleware:
 
 
 def metrics_payload() -> tuple[bytes, str]:
-    return generate_latest(), CONTENT_TYPE_LATEST
+    return metrics.payload()
+
+
+__all__ = ["LATENCY", "REQUESTS", "TRANSFERS", "JsonFormatter", "RequestContextMiddleware", "configure_logging",
+           "metrics_payload", "route_label"]

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.assistant.entities import Party
 from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, SmartbankError
-from smartbank.insight.features import NON_SPENDING_KINDS, SYSTEM_KINDS
+from smartbank.insight.service import NON_SPENDING_KINDS, SYSTEM_KINDS
 from smartbank.ledger import service as ledger
+from smartbank.lending import service as lending
 from smartbank.payments import service as payments
 from smartbank.security.service import Principal
 from smartbank.statements import service as statements
+from smartbank.wealth import service as wealth
 
 
 @dataclass
@@ -100,22 +102,18 @@ def period_activity(session: Session, actor: Principal, start: date, end: date) 
 
 
 def loans(session: Session, actor: Principal) -> dict[str, Any]:
-    from smartbank.lending import applications, servicing
-
-    apps = applications.list_applications(session, actor, limit=5)
+    apps = lending.list_applications(session, actor, limit=5)
     return {"applications": [{"id": a.id, "status": a.status, "amount_minor": a.amount_minor} for a in apps],
-            "loans": servicing.list_loans(session, actor)}
+            "loans": lending.list_loans(session, actor)}
 
 
 def products(session: Session, actor: Principal, limit: int = 3) -> dict[str, Any]:
-    from smartbank.wealth import grades, products, rules
-
     assert actor.customer_id is not None
-    grade = grades.current_grade(session, actor.customer_id)
+    grade = wealth.current_grade(session, actor.customer_id)
     if grade is None:
         return {"grade": None, "products": []}
-    fit = [p for p in products.list_products(session)
-           if rules.check(grade, p["kind"], p["risk_level"]).outcome == "pass"]
+    fit = [p for p in wealth.list_products(session)
+           if wealth.check_suitability(grade, p["kind"], p["risk_level"]).outcome == "pass"]
     return {"grade": grade, "products": [{"code": p["code"], "name_zh": p.get("name_zh"),
                                           "name_en": p.get("name_en"), "risk_level": p["risk_level"]}
                                          for p in fit[:limit]]}
@@ -218,14 +216,12 @@ def top_up(session: Session, actor: Principal, slots: dict[str, Any], *, key: st
 def repayable_loan(session: Session, actor: Principal) -> dict[str, Any] | None:
     """The customer's loan to repay by chat: the one with something due now that fell due first (a loan
     written off counts with everything still owed); None when nothing is due on any loan."""
-    from smartbank.lending import servicing
-
     best: tuple[Any, dict[str, Any]] | None = None
-    for loan in servicing.list_loans(session, actor):
+    for loan in lending.list_loans(session, actor):
         if loan["status"] == "written_off":
             due, since = int(loan.get("still_owed_minor") or 0), loan["start_date"]
         elif loan["status"] == "active" and loan["next_due"] is not None:
-            due = int(servicing.loan_view(session, actor, loan["id"])["due_now_minor"])
+            due = int(lending.loan_view(session, actor, loan["id"])["due_now_minor"])
             since = loan["next_due"]["due_date"]
         else:
             continue
@@ -239,13 +235,11 @@ def loan_repay(session: Session, actor: Principal, slots: dict[str, Any], *, key
                challenge_id: int | None = None, otp: str | None = None) -> Outcome:
     """Repay what is due now on the loan in ``slots`` (or the amount asked for), through the lending service's
     ``repay`` (the loan's own repayment account, the customer's ownership checked again)."""
-    from smartbank.lending import servicing
-
     loan = slots["loan"]
     amount = int(slots["amount_minor"]) if slots.get("amount_minor") else None
     sp = session.begin_nested()
     try:
-        res = servicing.repay(session, actor, int(loan["id"]), amount_minor=amount, key=key)
+        res = lending.repay(session, actor, int(loan["id"]), amount_minor=amount, key=key)
     except SmartbankError as exc:
         sp.rollback()
         return Outcome("failed", {}, exc)

@@ -24,12 +24,12 @@ from smartbank import clock
 from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage
 from smartbank.db import aware as _aware
 from smartbank.errors import ValidationFailed
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 __all__ = ["MAX_DAYS", "VIEWER_ROLES", "default_range", "summary"]
 
-VIEWER_ROLES = permissions.roles_for("assistant.analytics.read")
+VIEWER_ROLES = security.roles_for("assistant.analytics.read")
 MAX_DAYS = 366
 TOP = 10
 

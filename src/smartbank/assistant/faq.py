@@ -35,7 +35,6 @@ from smartbank import clock
 from smartbank.assistant import faq_facts
 from smartbank.assistant.models import FaqEntry
 from smartbank.errors import Conflict, NotFound, ValidationFailed
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -45,7 +44,7 @@ __all__ = [
 ]
 
 THRESHOLD = 0.45
-EDITOR_ROLES = permissions.roles_for("assistant.faq.manage")
+EDITOR_ROLES = security.roles_for("assistant.faq.manage")
 CATEGORIES = ("general", "account", "card", "transfer", "fees", "deposit", "loan", "wealth", "security")
 MAX_QUESTION = 500
 MAX_ANSWER = 4000

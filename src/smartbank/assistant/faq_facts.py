@@ -35,9 +35,9 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.errors import NotFound, ValidationFailed
-from smartbank.lending import products as loan_products
+from smartbank.lending import service as lending
 from smartbank.money import format_minor
-from smartbank.wealth import products as wealth_products
+from smartbank.wealth import service as wealth
 
 __all__ = ["PLACEHOLDERS", "quoted_rates", "render"]
 
@@ -75,12 +75,12 @@ class _Facts:
 
     def wealth(self) -> list[dict[str, Any]]:
         if self._wealth is None:
-            self._wealth = wealth_products.list_products(self.s)
+            self._wealth = wealth.list_products(self.s)
         return self._wealth
 
     def loans(self) -> list[Any]:
         if self._loans is None:
-            self._loans = loan_products.list_products(self.s)
+            self._loans = lending.list_products(self.s)
         return self._loans
 
     def deposit_rates(self, _arg: str | None) -> str | None:
@@ -96,7 +96,7 @@ class _Facts:
 
     def _ref(self, name: str) -> int | None:
         try:
-            return loan_products.rate_on(self.s, name, self.day)
+            return lending.rate_on(self.s, name, self.day)
         except (NotFound, ValidationFailed):  # no rate published yet
             return None
 
@@ -105,7 +105,7 @@ class _Facts:
         for p in self.loans():
             if self._ref(p.reference_rate) is None:
                 continue
-            lo, hi = loan_products.rate_bounds(self.s, p, self.day)
+            lo, hi = lending.rate_bounds(self.s, p, self.day)
             parts.append(f"{_name(p, self.lang)} {_pct(lo)}–{_pct(hi)}")
         return _SEP[self.lang].join(parts) or None
 

@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, AssistantHandoff, AssistantMessage
+from smartbank.customers import service as customers
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.insight import service as insight
 from smartbank.ledger import service as ledger
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.text import clean_text
@@ -39,7 +40,7 @@ __all__ = [
     "hand_off", "priority_for", "queue", "sla_minutes",
 ]
 
-AGENT_ROLES = permissions.roles_for("assistant.handoff")
+AGENT_ROLES = security.roles_for("assistant.handoff")
 NEGATIVE = -0.5
 MAX_REPLY = 2000
 TABS = ("waiting", "assigned", "closed")
@@ -127,9 +128,7 @@ def _require_agent(actor: Principal) -> None:
 
 
 def _customer_context(session: Session, customer_id: int) -> dict[str, Any]:
-    """Name, segment and an accounts summary through the customers and ledger services."""
-    from smartbank.customers import service as customers
-
+    """Name, segment and an accounts summary through the customers, ledger and insight services."""
     out: dict[str, Any] = {"id": customer_id, "name": None, "number": None, "segment": None, "accounts": [],
                            "accounts_count": 0, "balance_minor": {}}
     with contextlib.suppress(NotFound):
@@ -144,11 +143,9 @@ def _customer_context(session: Session, customer_id: int) -> dict[str, Any]:
             totals[a["currency"]] = totals.get(a["currency"], 0) + int(a["balance_minor"] or 0)
     out["accounts"], out["accounts_count"], out["balance_minor"] = accounts, len(accounts), totals
     with contextlib.suppress(Exception):
-        from smartbank.insight.models import CustomerProfile
-
-        p = session.get(CustomerProfile, customer_id)
+        p = insight.stored_profile(session, customer_id)
         if p is not None:
-            out["segment"] = p.segment
+            out["segment"] = p["segment"]
     return out
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from smartbank.assistant import intent_data
+from smartbank.ml import service as ml
 
 MODEL_NAME = "assistant_intents"
 THRESHOLD = 0.30
@@ -85,15 +86,13 @@ def train(*, model_dir: Path | None = None) -> dict[str, Any]:
     """Fit on every utterance and save as a new version; the metrics are a held-out split's accuracy."""
     from sklearn.model_selection import train_test_split
 
-    from smartbank.ml import registry
-
     rows = intent_data.examples()
     texts, labels = [t for t, _ in rows], [i for _, i in rows]
     x_tr, x_te, y_tr, y_te = train_test_split(texts, labels, test_size=0.2, random_state=7, stratify=labels)
     held = build_pipeline().fit(x_tr, y_tr)
     accuracy = float((held.predict(x_te) == y_te).mean())
     pipe = fit()
-    saved = registry.save_model(MODEL_NAME, {"pipeline": pipe}, features=FEATURES, data_hash=data_hash(),
+    saved = ml.save_model(MODEL_NAME, {"pipeline": pipe}, features=FEATURES, data_hash=data_hash(),
                                 metrics={"holdout_accuracy": accuracy, "examples": len(rows)}, seed=7,
                                 params={"threshold": THRESHOLD}, model_dir=model_dir)
     reset()
@@ -117,14 +116,12 @@ def model() -> tuple[Any, str]:
     global _model
     with _lock:
         if _model is None:
-            from smartbank.ml import registry
-
             try:
-                loaded = registry.load_model(MODEL_NAME, features=FEATURES)
+                loaded = ml.load_model(MODEL_NAME, features=FEATURES)
                 if loaded.meta.get("data_hash") != data_hash():
-                    raise registry.RegistryError("trained on other utterances")
+                    raise ml.RegistryError("trained on other utterances")
                 _model = (loaded.objects["pipeline"], loaded.version)
-            except registry.RegistryError:
+            except ml.RegistryError:
                 _model = (fit(), f"builtin-{data_hash()[:12]}")
         return _model
 

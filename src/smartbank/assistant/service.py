@@ -11,7 +11,11 @@ stored and the assistant does not answer them; while it waits for one, each mess
 acknowledgement that a colleague will reply. A conversation keeps its language unless the customer clearly
 switches (:func:`smartbank.assistant.entities.conversation_language`). Sentiment comes from
 :mod:`smartbank.assistant.nlp.sentiment` (neutral when unavailable); FAQ answers from
-:mod:`smartbank.assistant.faq` (none when unavailable).
+:mod:`smartbank.assistant.faq` (none when nothing matches well enough).
+
+This module is the assistant's front door (:data:`__all__`): the agents' queue (:mod:`.handoff`, names
+prefixed or suffixed ``handoff``/``conversation``), the knowledge base (:mod:`.faq`, names with ``faq``),
+the analytics summary, the models' training, warm-up and evaluation are re-exported here.
 """
 
 from __future__ import annotations
@@ -25,11 +29,57 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank import clock
-from smartbank.assistant import actions, entities, intents
+from smartbank.assistant import actions, entities, faq, handoff, intents
+from smartbank.assistant.analytics import VIEWER_ROLES as ANALYTICS_VIEWERS
+from smartbank.assistant.analytics import summary as analytics_summary
 from smartbank.assistant.dialogue import TRANSACTIONAL, Dialogue, Nlu, say
-from smartbank.assistant.models import AssistantConversation, AssistantMessage
+from smartbank.assistant.faq import CATEGORIES as FAQ_CATEGORIES
+from smartbank.assistant.faq import EDITOR_ROLES as FAQ_EDITORS
+from smartbank.assistant.faq import LANGUAGES as FAQ_LANGUAGES
+from smartbank.assistant.faq import MAX_ANSWER as FAQ_MAX_ANSWER
+from smartbank.assistant.faq import MAX_QUESTION as FAQ_MAX_QUESTION
+from smartbank.assistant.faq import MAX_TEXT as FAQ_MAX_TEXT
+from smartbank.assistant.faq import MAX_VARIANTS as FAQ_MAX_VARIANTS
+from smartbank.assistant.faq import create_entry as create_faq_entry
+from smartbank.assistant.faq import explain as explain_faq_match
+from smartbank.assistant.faq import get_entry as get_faq_entry
+from smartbank.assistant.faq import list_entries as list_faq_entries
+from smartbank.assistant.faq import set_active as set_faq_active
+from smartbank.assistant.faq import update_entry as update_faq_entry
+from smartbank.assistant.faq_seed import seed as seed_faq
+from smartbank.assistant.handoff import AGENT_ROLES, agent_reply
+from smartbank.assistant.handoff import MAX_REPLY as MAX_AGENT_REPLY
+from smartbank.assistant.handoff import TABS as HANDOFF_TABS
+from smartbank.assistant.handoff import claim as claim_conversation
+from smartbank.assistant.handoff import close as close_conversation
+from smartbank.assistant.handoff import counts as handoff_counts
+from smartbank.assistant.handoff import get_conversation as agent_conversation
+from smartbank.assistant.handoff import queue as handoff_queue
+from smartbank.assistant.intents import train as train_intents
+from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, AssistantMessage
+from smartbank.assistant.nlp import sentiment
+from smartbank.assistant.nlp.intent_eval import evaluate_intent
+from smartbank.assistant.nlp.qmatch import evaluate_qmatch
+from smartbank.assistant.nlp.sentiment_model import evaluate_sentiment
+from smartbank.assistant.nlp.sentiment_model import train_and_save as train_sentiment
 from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from smartbank.security.service import Principal
+
+__all__ = [
+    # the customer's chat
+    "CHANNELS", "MAX_TEXT", "get_conversation", "history", "list_conversations", "rate", "send",
+    # the agents' queue
+    "AGENT_ROLES", "HANDOFF_REASONS", "HANDOFF_TABS", "MAX_AGENT_REPLY", "agent_conversation", "agent_reply",
+    "claim_conversation", "close_conversation", "handoff_counts", "handoff_queue",
+    # the knowledge base
+    "FAQ_CATEGORIES", "FAQ_EDITORS", "FAQ_LANGUAGES", "FAQ_MAX_ANSWER", "FAQ_MAX_QUESTION", "FAQ_MAX_TEXT",
+    "FAQ_MAX_VARIANTS", "create_faq_entry", "explain_faq_match", "get_faq_entry", "list_faq_entries", "seed_faq",
+    "set_faq_active", "update_faq_entry",
+    # analytics
+    "ANALYTICS_VIEWERS", "analytics_summary",
+    # the models: training, warm-up, evaluation
+    "evaluate_intent", "evaluate_qmatch", "evaluate_sentiment", "train_intents", "train_sentiment", "warm",
+]
 
 MAX_TEXT = 1000
 VERY_NEGATIVE = -0.6
@@ -51,21 +101,20 @@ def get_conversation(session: Session, actor: Principal, conversation_id: int) -
     return c
 
 
+def warm() -> None:
+    """Load the intent model (trained in memory when none is saved: a few seconds) and the sentiment model, so
+    the first chat message does not wait for them."""
+    intents.model()
+    sentiment.warm()
+
+
 def _sentiment(text: str) -> tuple[float, str, str | None]:
-    try:
-        from smartbank.assistant.nlp import sentiment
-    except ImportError:
-        return 0.0, "neutral", None
     s = sentiment.score(text)
     return float(s.value), s.emotion, s.model_version
 
 
 def _faq(session: Session) -> Any:
     def ask(text: str, lang: str) -> tuple[str, float] | None:
-        try:
-            from smartbank.assistant import faq
-        except ImportError:
-            return None
         m = faq.match(session, text, language=lang)
         if m is None or m.confidence < faq.THRESHOLD:
             return None
@@ -74,12 +123,6 @@ def _faq(session: Session) -> Any:
 
 
 def _hand_off(session: Session, conv: AssistantConversation, reason: str, summary: dict[str, Any]) -> None:
-    try:
-        from smartbank.assistant import handoff
-    except ImportError:
-        conv.status = "waiting"
-        conv.handoff_reason = reason
-        return
     handoff.hand_off(session, conv, reason=reason, summary=summary)
     conv.handoff_reason = conv.handoff_reason or reason
 

@@ -1,5 +1,6 @@
-"""Staff operations. Each one checks its permission (:mod:`smartbank.security.permissions`) and writes an audit
-record (who, what, before/after).
+"""Staff operations. Each one checks its permission (the permission table, through
+:mod:`smartbank.security.service`) and writes an audit record (who, what, before/after). This module is the
+back office's front door (:data:`__all__`).
 
 Reversals are maker-checker (the ledger's ``request_reversal`` and ``approve_reversal``): one officer asks, a
 different one approves (the reversal posts) or rejects."""
@@ -12,18 +13,23 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from smartbank.customers import service as customers
-from smartbank.customers.models import Customer
+from smartbank.customers.service import Customer
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import Account, ReversalRequest
 from smartbank.money import check_currency
 from smartbank.payments import service as payments
 from smartbank.risk import service as risk
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
-ACCOUNT_ADMINS = permissions.roles_for("account.status")
+__all__ = [
+    "ACCOUNT_ADMINS", "approve_reversal", "cash", "create_customer", "create_staff_user", "get_reversal", "hold",
+    "list_reversals", "open_account", "reject_reversal", "request_reversal", "resolve_hold", "set_account_status",
+    "set_daily_limit", "verify_identity",
+]
+
+ACCOUNT_ADMINS = security.roles_for("account.status")
 
 
 def _acct_state(a: Account) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """``smartbank bench http``: POST /api/v1/transfers against a real server, from concurrent clients.
 
-The server is started as it is in production (``uvicorn`` with ``workers`` processes, the journal
-sealer running; the customer-insight refresher off, as this measures the payment API); each client is
-a separate process with one keep-alive connection, paying from its own customer's accounts to random
-other bench accounts.
+The server is started as it is in production (``uvicorn`` with ``workers`` processes answering HTTP only)
+with a ``smartbank worker`` beside it running the journal sealer (alone: the insight refresh is measured by
+``bench insight`` and close of day is a nightly batch, this measures the payment API); each client is a
+separate process with one keep-alive connection, paying from its own customer's accounts to random other
+bench accounts.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from typing import Any
 
 from sqlalchemy import pool, select
 
+from smartbank.bench.ledger import prepare as prepare_accounts
+from smartbank.bench.ledger import seal_backlog, total_balance
 from smartbank.config import get_settings, secret_key_problem
+from smartbank.db import make_engine, session_scope
+from smartbank.ledger.service import Account
+from smartbank.risk import service as risk
+from smartbank.security import service as security
+from smartbank.security.service import User
 
 USERS_PER_CLIENT = 2
 PASSWORD = "bench-pass-1"
@@ -37,12 +45,6 @@ def _free_port() -> int:
 def prepare(url: str, clients: int) -> tuple[list[tuple[str, int, str]], list[str]]:
     """Bench customers with sign-ins and funded accounts: [(username, account id, account number)], and
     the numbers of every bench account (the payees)."""
-    from smartbank.bench.ledger import prepare as prepare_accounts
-    from smartbank.db import make_engine, session_scope
-    from smartbank.ledger.service import Account
-    from smartbank.security import service as security
-    from smartbank.security.models import User
-
     n_users = clients * USERS_PER_CLIENT
     ids = prepare_accounts(url, max(1000, n_users))
     engine = make_engine(url, poolclass=pool.NullPool)
@@ -58,8 +60,6 @@ def prepare(url: str, clients: int) -> tuple[list[tuple[str, int, str]], list[st
                                      customer_id=acct.customer_id, check_strength=False)
             users.append((name, acct.id, acct.number))
     # the bank's default risk rules and limits, as a new installation has them (every payment is scored)
-    from smartbank.risk import service as risk
-
     with session_scope(engine) as s:
         risk.seed_defaults(s)
     engine.dispose()
@@ -107,21 +107,18 @@ def _client(port: int, creds: list[tuple[str, int, str]], numbers: list[str], se
 
 
 def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2) -> dict[str, Any]:
-    from smartbank.bench.ledger import prepare as prepare_accounts
-    from smartbank.bench.ledger import seal_backlog, total_balance
-
     users, numbers = prepare(url, clients)
-    seal_backlog(url)  # earlier runs' transfers are not the server sealer's work during this one
+    seal_backlog(url)  # earlier runs' transfers are not the worker's sealing during this one
     port = _free_port()
-    # the payment API alone: the insight refresher (measured by ``bench insight``) stays off here
-    env = {**os.environ, "SMARTBANK_DATABASE_URL": url, "SMARTBANK_LOG_JSON": "true",
-           "SMARTBANK_INSIGHT_REFRESH_SECONDS": "0"}
+    env = {**os.environ, "SMARTBANK_DATABASE_URL": url, "SMARTBANK_LOG_JSON": "true"}
     if secret_key_problem(get_settings()):  # a local benchmark server: development mode, like the demo
         env["SMARTBANK_DEV_MODE"] = "1"
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "smartbank.api.app:serving_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sealer = subprocess.Popen([sys.executable, "-m", "smartbank.cli", "worker", "--job", "seal"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # measure the steady state: wait until the workers have loaded their models (``/readyz``; the
         # assistant's in-memory intent model alone is seconds of CPU per worker), i.e. until several
@@ -154,11 +151,13 @@ def run(url: str, *, clients: int = 16, seconds: float = 10.0, workers: int = 2)
         for p in procs:
             p.join()
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            server.kill()
+        for proc in (server, sealer):
+            proc.terminate()
+        for proc in (server, sealer):
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                proc.kill()
     lat = sorted(x for r, _, _ in results for x in r)
     client_cpu = sum(c for _, _, c in results)
     statuses: dict[int, int] = {}

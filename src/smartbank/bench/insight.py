@@ -8,6 +8,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from smartbank.insight import service as insight
+from smartbank.insight.service import ACTIVITY_SCHEMA, CUSTOMER_SCHEMA, HOLDINGS_SCHEMA
+
 
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -26,8 +29,6 @@ def generate(customers: int, transactions: int, *, seed: int = 7, as_of: date = 
     """Deterministic activity, customers and holdings frames in the read model's schemas."""
     import numpy as np
     import polars as pl
-
-    from smartbank.insight.extract import ACTIVITY_SCHEMA, CUSTOMER_SCHEMA, HOLDINGS_SCHEMA
 
     rng = np.random.default_rng(seed)
     end_us = int(datetime.combine(as_of + timedelta(days=1), datetime.min.time(), UTC).timestamp() * 1e6)
@@ -93,15 +94,12 @@ def generate(customers: int, transactions: int, *, seed: int = 7, as_of: date = 
 
 
 def run_bench(customers: int, transactions: int, *, seed: int = 7) -> dict[str, Any]:
-    from smartbank.insight import features as F
-    from smartbank.insight import tags as T
-
     t0 = time.perf_counter()
     data = generate(customers, transactions, seed=seed)
     t1 = time.perf_counter()
-    profiles = F.compute(data["activity"], data["customers"], data["as_of"], holdings=data["holdings"])
+    profiles = insight.compute_features(data["activity"], data["customers"], data["as_of"], holdings=data["holdings"])
     t2 = time.perf_counter()
-    tagged = T.assign(profiles, list(T.DEFAULT_TAGS))
+    tagged = insight.assign_tags(profiles, list(insight.DEFAULT_TAGS))
     t3 = time.perf_counter()
     seconds = t3 - t1
     return {"customers": customers, "transactions": transactions, "seconds": round(seconds, 3),

@@ -16,17 +16,19 @@ from typing import Any
 
 from sqlalchemy import pool, select, text
 
+from smartbank.bench.pgbench import checkpoint, run_pgbench
+from smartbank.customers.service import Customer
+from smartbank.db import make_engine, run_in_transaction, run_single_write, session_scope
+from smartbank.errors import SmartbankError
+from smartbank.ledger import service as ledger
+from smartbank.ledger.service import Account, seal
+from smartbank.ops.service import upgrade
+
 BENCH_PREFIX = "BENCH"
 
 
 def prepare(url: str, accounts: int, opening_minor: int = 1_000_000_00) -> list[int]:
     """Create the schema (if missing) and ``accounts`` funded bench accounts (if missing)."""
-    from smartbank.customers.models import Customer
-    from smartbank.db import make_engine, session_scope
-    from smartbank.ledger import service as ledger
-    from smartbank.ledger.service import Account
-    from smartbank.ops.migrate import upgrade
-
     upgrade(url)
     engine = make_engine(url, poolclass=pool.NullPool)
     with session_scope(engine) as s:
@@ -52,10 +54,6 @@ def prepare(url: str, accounts: int, opening_minor: int = 1_000_000_00) -> list[
 
 
 def _worker(url: str, ids: list[int], seconds: float, seed: int, start_at: float, q: Any) -> None:
-    from smartbank.db import make_engine, run_single_write
-    from smartbank.errors import SmartbankError
-    from smartbank.ledger import service as ledger
-
     engine = make_engine(url, pool_size=1, max_overflow=0) if not url.startswith("sqlite") else make_engine(url)
     rng = random.Random(seed)
     lat: list[float] = []
@@ -86,9 +84,6 @@ def _worker(url: str, ids: list[int], seconds: float, seed: int, start_at: float
 def seal_backlog(url: str) -> int:
     """Chain every transfer still waiting for the journal (outside any measured window), so that one
     benchmark's transfers are not sealed during the next one's measurement."""
-    from smartbank.db import make_engine, run_in_transaction
-    from smartbank.ledger.service import seal
-
     engine = make_engine(url, poolclass=pool.NullPool)
     try:
         return run_in_transaction(lambda s: seal(s), engine=engine)
@@ -99,8 +94,6 @@ def seal_backlog(url: str) -> int:
 def total_balance(url: str, ids: list[int]) -> tuple[int, bool]:
     """The bench accounts' total, and whether the ledger is sound overall: every currency sums to zero
     and no account is below its overdraft limit."""
-    from smartbank.db import make_engine
-
     engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as c:
         ours = c.execute(text("SELECT COALESCE(sum(credits_posted - debits_posted), 0) FROM accounts"
@@ -117,8 +110,6 @@ def run(url: str, *, clients: int, seconds: float, accounts: int = 1000) -> dict
     ids = prepare(url, accounts)
     before, _ = total_balance(url, ids)
     if url.startswith("postgresql"):
-        from smartbank.bench.pgbench import checkpoint
-
         checkpoint(url, vacuum=("accounts", "transfers", "entries", "ledger_unsealed", "customer_daily_usage"))
     ctx = mp.get_context("fork")
     q = ctx.Queue()
@@ -149,8 +140,6 @@ def compare(url: str, *, clients: int, seconds: float, accounts: int = 1000, rou
     """The ledger side by side with ``pgbench -b tpcb-like`` on the same server, in alternating
     rounds of ``seconds / rounds`` each, so that both sides meet the same moments of a shared,
     noisy machine (disk flush latency drifts over tens of seconds here)."""
-    from smartbank.bench.pgbench import run_pgbench
-
     part = max(1, round(seconds / rounds))  # pgbench counts whole seconds
     seconds = part * rounds
     pg_tps: list[float] = []

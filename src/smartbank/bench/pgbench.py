@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import glob
 import re
 import shutil
 import subprocess
 
 from sqlalchemy.engine import make_url
 
+from smartbank.db import normalise_url
+
 
 def run_pgbench(url: str, *, clients: int, seconds: float, scale: int = 10, init: bool = True) -> dict:
     exe = shutil.which("pgbench") or next(iter(sorted(
-        __import__("glob").glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None)
+        glob.glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None)
     if not exe:
         raise RuntimeError("pgbench not found (Debian package postgresql-client or postgresql-contrib)")
     u = make_url(url.replace("+psycopg", ""))
@@ -37,8 +40,6 @@ def checkpoint(url: str, vacuum: tuple[str, ...] = ()) -> None:
     checkpoint (CHECKPOINT needs a superuser or pg_checkpoint; skipped otherwise)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import DBAPIError
-
-    from smartbank.db import normalise_url
 
     engine = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
     try:

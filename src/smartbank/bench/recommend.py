@@ -22,8 +22,16 @@ from typing import Any
 from sqlalchemy import func, insert, pool, select
 from sqlalchemy.orm import Session
 
-from smartbank import clock
-from smartbank.security.service import Principal
+from smartbank import clock, db
+from smartbank.customers.service import Customer
+from smartbank.db import make_engine, run_in_transaction, session_scope
+from smartbank.insight.service import CustomerProfile
+from smartbank.lending.service import DEFAULT_PRODUCTS, LoanProduct
+from smartbank.ops.service import upgrade
+from smartbank.recommend import service as recommend
+from smartbank.recommend.service import RecEvent, RecItem
+from smartbank.security.service import SYSTEM, Principal
+from smartbank.wealth.service import Holding, RiskAssessment, WealthProduct
 
 PREFIX = "RBENCH"
 TASTES = (("cash", ("R1", "R2")), ("bond", ("R2", "R3")), ("mixed", ("R3", "R4")), ("equity", ("R4", "R5")))
@@ -32,14 +40,6 @@ GRADE_OF = {"cash": "C2", "bond": "C3", "mixed": "C4", "equity": "C5"}
 
 def build(url: str, *, customers: int, items: int, seed: int = 7) -> dict[str, Any]:
     """Create the schema and the bench bank (skipped when one of this size is there); returns counts."""
-    from smartbank.customers.models import Customer
-    from smartbank.db import make_engine, session_scope
-    from smartbank.insight.models import CustomerProfile
-    from smartbank.lending.models import LoanProduct
-    from smartbank.lending.seed import DEFAULT_PRODUCTS
-    from smartbank.ops.migrate import upgrade
-    from smartbank.recommend.models import RecEvent
-    from smartbank.wealth.models import Holding, RiskAssessment, WealthProduct
 
     upgrade(url)
     engine = make_engine(url, poolclass=pool.NullPool)
@@ -101,12 +101,8 @@ def build(url: str, *, customers: int, items: int, seed: int = 7) -> dict[str, A
             s.execute(insert(Holding), holds[k:k + 5000])
         for k in range(0, len(profiles), 5000):
             s.execute(insert(CustomerProfile), profiles[k:k + 5000])
-    from smartbank.db import run_in_transaction
-    from smartbank.recommend import items as rec_items
-    from smartbank.recommend.models import RecItem
-    from smartbank.security.service import SYSTEM
 
-    run_in_transaction(lambda s: rec_items.sync_items(s, SYSTEM), engine=engine)
+    run_in_transaction(lambda s: recommend.sync_items(s, SYSTEM), engine=engine)
     with session_scope(engine) as s:
         item_of = {int(r): int(i) for i, r in s.execute(select(RecItem.id, RecItem.ref_id)
                                                         .where(RecItem.item_type == "wealth")) if r is not None}
@@ -119,16 +115,11 @@ def build(url: str, *, customers: int, items: int, seed: int = 7) -> dict[str, A
 
 
 def _one(session: Session, *, actor: Principal) -> dict[str, Any]:
-    from smartbank.recommend import service
-
-    return service.recommend(session, actor, slot="bench", n=10)
+    return recommend.recommend(session, actor, slot="bench", n=10)
 
 
 def run(url: str | None, *, customers: int = 10_000, items: int = 300, requests: int = 2000,
         seed: int = 7) -> dict[str, Any]:
-    from smartbank import db
-    from smartbank.customers.models import Customer
-    from smartbank.recommend import engine as rec_engine
 
     tmp = None
     if not url:
@@ -138,10 +129,10 @@ def run(url: str | None, *, customers: int = 10_000, items: int = 300, requests:
     built = build(url, customers=customers, items=items, seed=seed)
     build_s = time.perf_counter() - t0
     engine = db.get_engine(url)
-    rec_engine.reset()
+    recommend.reset_engines()
     t1 = time.perf_counter()
     with db.session_scope(engine) as s:
-        eng = rec_engine.get(s)
+        eng = recommend.get_engine(s)
         cids = list(s.scalars(select(Customer.id).where(Customer.number.like(f"{PREFIX}%"))))
     warm_s = time.perf_counter() - t1
     rng = random.Random(seed + 1)

@@ -57,7 +57,7 @@ def decider(state: Any, model: Any, version: str, delay_days: int) -> Any:
     from datetime import UTC
 
     from smartbank import db
-    from smartbank.ops.migrate import upgrade
+    from smartbank.ops.service import upgrade
     from smartbank.risk import service as risk
 
     url = f"sqlite:///{tempfile.mkdtemp(prefix='sb-bench-risk-')}/risk.db"

@@ -34,7 +34,7 @@ def train_sentiment(
     """Fit the assistant's Chinese sentiment model and save it; the last line is one JSON object."""
     from rich.console import Console
 
-    from smartbank.assistant.nlp.sentiment_model import train_and_save
+    from smartbank.assistant.service import train_sentiment as train_and_save
     from smartbank.config import get_settings
     from smartbank.errors import SmartbankError
 
@@ -63,9 +63,9 @@ def train_sentiment(
 @app.command("train-intents")
 def train_intents() -> None:
     """Fit the assistant's intent classifier on its training utterances and save it in the model registry."""
-    from smartbank.assistant import intents
+    from smartbank.assistant import service as assistant
 
-    print(json.dumps(intents.train()))
+    print(json.dumps(assistant.train_intents()))
 
 
 @app.command("chat")
@@ -74,15 +74,13 @@ def chat(text: str = typer.Argument(..., help="the customer's message"),
          conversation: int | None = typer.Option(None, "--conversation", help="continue a conversation")
          ) -> None:
     """One turn as the customer (acting as their first user): prints the assistant's replies."""
-    from sqlalchemy import select
-
     from smartbank import db
     from smartbank.assistant import service
-    from smartbank.security.models import User
+    from smartbank.security import service as security
     from smartbank.security.service import Principal
 
     def work(s):  # type: ignore[no-untyped-def]
-        u = s.scalars(select(User).where(User.customer_id == customer).order_by(User.id)).first()
+        u = security.user_of_customer(s, customer)
         if u is None:
             raise typer.BadParameter(f"customer {customer} has no user")
         actor = Principal(user_id=u.id, username=u.username, role=u.role, customer_id=customer)
@@ -99,11 +97,11 @@ def chat(text: str = typer.Argument(..., help="the customer's message"),
 def queue_cmd(status: str = typer.Option("waiting", "--status", help="waiting, assigned or closed"),
               database_url: str | None = _db_url) -> None:
     """The agents' hand-off queue; the last line is JSON (counts per tab)."""
-    from smartbank.assistant import handoff
+    from smartbank.assistant import service as assistant
     from smartbank.security.service import SYSTEM
 
-    items, counts = _run(lambda s: (handoff.queue(s, SYSTEM, status=status), handoff.counts(s, SYSTEM)),
-                         database_url)
+    items, counts = _run(lambda s: (assistant.handoff_queue(s, SYSTEM, status=status),
+                                    assistant.handoff_counts(s, SYSTEM)), database_url)
     for i in items:
         left = i["sla_seconds_left"]
         sla = "" if left is None else (f"overdue {-left // 60} min" if left < 0 else f"{left // 60} min left")
@@ -117,7 +115,7 @@ def analytics_cmd(start: str | None = typer.Option(None, "--start", help="YYYY-M
                   end: str | None = typer.Option(None, "--end", help="YYYY-MM-DD (default: today)"),
                   database_url: str | None = _db_url) -> None:
     """Containment, intents, hand-off reasons, sentiment, satisfaction and SLA; the last line is JSON."""
-    from smartbank.assistant import analytics
+    from smartbank.assistant import service as assistant
     from smartbank.security.service import SYSTEM
 
     try:
@@ -125,7 +123,7 @@ def analytics_cmd(start: str | None = typer.Option(None, "--start", help="YYYY-M
         d1 = date.fromisoformat(end) if end else None
     except ValueError as exc:
         raise typer.BadParameter("dates are YYYY-MM-DD") from exc
-    res = _run(lambda s: analytics.summary(s, SYSTEM, start=d0, end=d1), database_url)
+    res = _run(lambda s: assistant.analytics_summary(s, SYSTEM, start=d0, end=d1), database_url)
     rate = res["containment_rate"]
     print(f"{res['start']} .. {res['end']}: {res['conversations']} conversations, {res['handed_off']} handed off"
           + ("" if rate is None else f", containment {rate:.1%}"))
@@ -135,20 +133,20 @@ def analytics_cmd(start: str | None = typer.Option(None, "--start", help="YYYY-M
 @faq_app.command("seed")
 def faq_seed_cmd(database_url: str | None = _db_url) -> None:
     """Add the starting questions that are not there yet; the last line is JSON."""
-    from smartbank.assistant import faq_seed
+    from smartbank.assistant import service as assistant
     from smartbank.security.service import SYSTEM
 
-    print(json.dumps(_run(lambda s: faq_seed.seed(s, SYSTEM), database_url)))
+    print(json.dumps(_run(lambda s: assistant.seed_faq(s, SYSTEM), database_url)))
 
 
 @faq_app.command("list")
 def faq_list(all_: bool = typer.Option(False, "--all", help="include deactivated entries"),
              database_url: str | None = _db_url) -> None:
     """The entries: id, category, version, Chinese and English question."""
-    from smartbank.assistant import faq
+    from smartbank.assistant import service as assistant
     from smartbank.security.service import SYSTEM
 
-    items = _run(lambda s: faq.list_entries(s, SYSTEM, include_inactive=all_), database_url)
+    items = _run(lambda s: assistant.list_faq_entries(s, SYSTEM, include_inactive=all_), database_url)
     for e in items:
         mark = "" if e["active"] else " (inactive)"
         print(f"{e['id']:>5} {e['category']:<9} v{e['version']} {e['question_zh']} | {e['question_en']}{mark}")
@@ -160,10 +158,10 @@ def faq_test(question: str = typer.Argument(..., help="a customer's question"),
              language: str = typer.Option("zh", "--language", help="zh or en"),
              database_url: str | None = _db_url) -> None:
     """What the assistant would answer, with the best candidates; the last line is JSON."""
-    from smartbank.assistant import faq
+    from smartbank.assistant import service as assistant
     from smartbank.security.service import SYSTEM
 
-    res = _run(lambda s: faq.explain(s, SYSTEM, question, language=language), database_url)
+    res = _run(lambda s: assistant.explain_faq_match(s, SYSTEM, question, language=language), database_url)
     for c in res["candidates"]:
         print(f"{c['score']:.3f} #{c['entry_id']} {c['question']}")
     m = res["match"]

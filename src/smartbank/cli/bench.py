@@ -106,7 +106,7 @@ def bench_risk(
 
     from smartbank.bench.risk import decider, generated_transactions, percentile
     from smartbank.config import get_settings
-    from smartbank.ml.registry import latest_version
+    from smartbank.ml.service import latest_version
     from smartbank.risk import service as risk
 
     console = Console(stderr=True)

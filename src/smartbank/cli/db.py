@@ -12,7 +12,7 @@ app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=
 @app.command("upgrade")
 def db_upgrade(database_url: DbUrl = None, revision: str = "head") -> None:
     """Create or migrate the schema to the latest revision."""
-    from smartbank.ops.migrate import upgrade
+    from smartbank.ops.service import upgrade
 
     url = use_database(database_url)
     upgrade(url, revision)

@@ -1,4 +1,5 @@
-"""``smartbank demo``: migrate, seed a synthetic bank with demo sign-ins (first run only), print them and serve."""
+"""``smartbank demo``: migrate, seed a synthetic bank with demo sign-ins (first run only), print them and serve, with
+the background worker in a thread of the same process."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 from smartbank import clock
 from smartbank.cli.common import DbUrl, console, use_database
 from smartbank.cli.serve import serve
+from smartbank.cli.worker import worker_in_thread
 
 app = typer.Typer()
 
@@ -26,22 +28,21 @@ def demo(
     database_url: DbUrl = None,
 ) -> None:
     """Migrate, seed a synthetic bank with demo sign-ins (first run only), print them and serve."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from smartbank import db
-    from smartbank import synth as synth_mod
     from smartbank.config import get_settings
-    from smartbank.customers.models import Customer
+    from smartbank.customers.service import Customer
     from smartbank.ledger.service import Account
-    from smartbank.ops.migrate import upgrade
+    from smartbank.ops.service import upgrade
     from smartbank.security import service as security
-    from smartbank.security.models import User
+    from smartbank.synth import service as synth_mod
 
     url = use_database(database_url)
     _demo_dev_mode()
     console.print("[bold]smartbank demo[/]: migrating the database ...")
     upgrade(url)
-    has_users = db.run_in_transaction(lambda s: s.scalar(select(func.count()).select_from(User)))
+    has_users = db.run_in_transaction(security.count_users)
     if not has_users:
         console.print(f"seeding a synthetic bank: {customers} customers, {months} months (seed {seed}) ...")
         synth_mod.run(url, customers=customers, months=months, seed=seed, progress=True)
@@ -63,10 +64,10 @@ def demo(
         _demo_insight(seed)
         _demo_lending(seed)
         _demo_wealth(seed)
-        from smartbank.assistant import faq_seed
+        from smartbank.assistant import service as assistant
         from smartbank.security.service import SYSTEM
 
-        faq = db.run_in_transaction(lambda s: faq_seed.seed(s, SYSTEM))
+        faq = db.run_in_transaction(lambda s: assistant.seed_faq(s, SYSTEM))
         console.print(f"assistant: knowledge base {faq}")
     s = get_settings()
     base = f"http://{s.host}:{s.port}"
@@ -77,7 +78,11 @@ def demo(
     console.print(f"  one-time codes (text messages) are written to {s.sms_outbox or s.var_dir / 'sms-outbox.jsonl'}")
     console.print("")
     if serve_too:
-        serve(host=None, port=None, workers=1, database_url=None)
+        # the bank's background work (sealing, insight, close of day) beside the server, stopped with it
+        console.print("background jobs: the journal sealer, the insight refresh and close of day run in this "
+                      "process (`smartbank worker` in production)")
+        with worker_in_thread():
+            serve(host=None, port=None, workers=1, database_url=None)
 
 
 def _demo_dev_mode() -> None:
@@ -106,48 +111,43 @@ def _demo_lending(seed: int) -> None:
     import tempfile
     from pathlib import Path
 
-    from sqlalchemy import select
-
     from smartbank import db
     from smartbank.config import get_settings
-    from smartbank.lending import applications
-    from smartbank.lending import seed as lending_seed
-    from smartbank.lending.credit import scorer
+    from smartbank.lending import service as lending
     from smartbank.security import service as security
-    from smartbank.security.models import User
 
-    db.run_in_transaction(lending_seed.seed)
-    if scorer.load_scorer() is None:
+    db.run_in_transaction(lending.seed_products)
+    if lending.load_credit_scorer() is None:
         data = Path(get_settings().datasets_dir) / "give_me_some_credit" / "train.csv"
         with tempfile.TemporaryDirectory() as tmp:
             if not data.exists():
                 data = Path(tmp) / "credit.csv"
-                scorer.synthetic_credit(20_000, seed=seed).to_csv(data, index=False)
+                lending.synthetic_credit(20_000, seed=seed).to_csv(data, index=False)
             console.print(f"training the credit model (fast settings) on {data.name} ...")
-            m = scorer.train_production(data, fast=True, seed=seed)
+            m = lending.train_credit_model(data, fast=True, seed=seed)
             console.print(f"credit model {m.get('version', '')}: AUC {m.get('auc', float('nan')):.3f} on held-out rows")
 
     def apply(s, username: str, product: str, amount_minor: int, income_minor: int) -> None:
-        u = s.scalars(select(User).where(User.username == username)).first()
+        u = security.find_user_by_name(s, username)
         if u is None or u.customer_id is None:
             return
         me = security.Principal(user_id=u.id, username=u.username, role=u.role, customer_id=u.customer_id,
                                 display_name=u.display_name)
-        account_id = applications.prefill(s, me, product)["values"]["account_id"]
+        account_id = lending.prefill(s, me, product)["values"]["account_id"]
         if account_id is None:
             return
-        app, _ = applications.submit(s, me, applications.ApplicationIn(
+        app, _ = lending.submit(s, me, lending.ApplicationIn(
             product=product, account_id=account_id, amount_minor=amount_minor, term_months=12,
             method="equal_installment", purpose="home renovation 装修", monthly_income_minor=income_minor,
             employment="employed", years_employed=6, dependents=1, open_credit_lines=3, real_estate_loans=1,
             revolving_balance_minor=800_000, revolving_limit_minor=5_000_000,
         ), idempotency_key=f"demo:{username}:{product}", channel="web")
         if app.status == "approved":
-            applications.accept(s, me, app.id)
+            lending.accept(s, me, app.id)
 
     db.run_in_transaction(lambda s: apply(s, "demo", "PERSONAL", 5_000_000, 2_500_000))
     db.run_in_transaction(lambda s: apply(s, "demo2", "PERSONAL", 28_000_000, 6_000_000))
-    from smartbank.synth.loans import seed_loan_book
+    from smartbank.synth.service import seed_loan_book
 
     book = seed_loan_book(db.get_engine(), seed=seed)
     console.print(f"loan book: {book['loans']} loans serviced day by day, applications {book['applications']}")
@@ -160,44 +160,40 @@ def _demo_wealth(seed: int) -> None:
     recommender trained on those holdings (:mod:`smartbank.synth.wealth`)."""
     from datetime import timedelta
 
-    from sqlalchemy import select
-
     from smartbank import db
     from smartbank.errors import SmartbankError
     from smartbank.ledger import service as ledger
-    from smartbank.recommend import engine as rec_engine
+    from smartbank.recommend import service as recommend
     from smartbank.security import service as security
-    from smartbank.security.models import User
-    from smartbank.synth.wealth import seed_wealth_book
-    from smartbank.wealth import orders, questionnaire
-    from smartbank.wealth import seed as wealth_seed
+    from smartbank.synth.service import seed_wealth_book
+    from smartbank.wealth import service as wealth
 
     console.print("wealth: products and NAV history ...")
-    db.run_in_transaction(wealth_seed.seed)
+    db.run_in_transaction(wealth.seed_products)
 
     def demo_investor(s) -> None:
-        u = s.scalars(select(User).where(User.username == "demo")).first()
+        u = security.find_user_by_name(s, "demo")
         if u is None or u.customer_id is None:
             return
         me = security.Principal(user_id=u.id, username=u.username, role=u.role, customer_id=u.customer_id,
                                 display_name=u.display_name)
-        q = questionnaire.active(s)
+        q = wealth.active_questionnaire(s)
         assert q is not None
         at = clock.now() - timedelta(days=40)
-        answers = questionnaire.with_age_from_id(s, u.customer_id, q.questions,
+        answers = wealth.with_age_from_id(s, u.customer_id, q.questions,
                                                  {qq["id"]: len(qq["options"]) // 2 for qq in q.questions},
                                                  clock.local_date(at))
-        questionnaire.take(s, me, answers, now=at)
+        wealth.take_assessment(s, me, answers, now=at)
         acct = demand_account(s, u.customer_id)
         for code, amount in (("WMP-FI", 2_000_000), ("F-BOND", 1_000_000)):
             # back-dated: only what the account held on that day by value date (not a loan paid out later)
-            room = ledger.spendable(s, ledger.get_account(s, acct), orders.today(at + timedelta(days=1)))
+            room = ledger.spendable(s, ledger.get_account(s, acct), wealth.trade_date(at + timedelta(days=1)))
             if room is not None and room < amount:  # a smaller purchase, up to 40% of what was there that day
                 amount = room * 4 // 10 // 100 * 100
             if amount < 100_000:
                 console.print(f"wealth: the demo customer's {code} purchase was skipped (not enough on that day)")
                 continue
-            orders.purchase(s, me, product_code=code, account_id=acct, amount_minor=amount,
+            wealth.purchase(s, me, product_code=code, account_id=acct, amount_minor=amount,
                             idempotency_key=f"demo-wealth:{code}", now=at + timedelta(days=1))
 
     def demand_account(s, customer_id: int) -> int:
@@ -209,8 +205,8 @@ def _demo_wealth(seed: int) -> None:
         console.print(f"wealth: the demo customer's purchases were skipped ({exc})")
     book = seed_wealth_book(db.get_engine(), seed=seed)
     console.print(f"wealth: {book['assessed']} customers assessed {book['grades']}, {book['orders']} orders")
-    rec_engine.reset()
-    rec = rec_engine.train(db.get_engine())
+    recommend.reset_engines()
+    rec = recommend.train(db.get_engine())
     console.print(f"recommendation: model {rec.get('model_version', '-')} on {rec.get('interactions', 0)} "
                   "interactions")
 
@@ -222,16 +218,15 @@ def _demo_insight(seed: int) -> None:
     from datetime import timedelta
 
     from smartbank import db
-    from smartbank.insight import analytics, extract
     from smartbank.insight import service as insight
 
     t0 = time.perf_counter()
     engine = db.get_engine()
     with console.status("training the insight models on the demo bank ..."):
-        activity = extract.load_activity(engine)
+        activity = insight.load_activity(engine)
         last = activity["ts"].max() if activity.height else None
         as_of = last.date() + timedelta(days=1) if last is not None else clock.today()  # type: ignore[union-attr]
-        trained = analytics.train_all(activity, extract.load_customers(engine), as_of, seed=seed)
+        trained = insight.train_models(activity, insight.load_customers(engine), as_of, seed=seed)
     for name, why in trained["skipped"].items():
         console.print(f"insight: [yellow]{name} not trained[/] ({why})")
     with console.status("building customer profiles and tags ..."):

@@ -80,8 +80,8 @@ def eval_credit(
     """Fit the project's credit model on --train, measure on --test; the last line is one JSON object."""
     from rich.console import Console
 
-    from smartbank.lending.credit.data import TargetError, read_table
-    from smartbank.lending.credit.evaluate import evaluate_credit
+    from smartbank.lending.service import TargetError, evaluate_credit
+    from smartbank.lending.service import read_credit_table as read_table
 
     console = Console(stderr=True)
     tr, te = read_table(train, sep), read_table(test, sep)
@@ -118,7 +118,7 @@ def eval_recommend(
     excluded) against implicit's default ALS and popularity; last line: JSON metrics."""
     from rich.console import Console
 
-    from smartbank.recommend.evaluate import evaluate_recommend, load_ratings
+    from smartbank.recommend.service import evaluate_recommend, load_ratings
 
     console = Console(stderr=True)
     tr, te = load_ratings(train), load_ratings(test)
@@ -153,8 +153,9 @@ def eval_portfolio(
     with equal weight on the same days; last line: JSON metrics."""
     from rich.console import Console
 
-    from smartbank.wealth.allocation import DEFAULT_MAX_WEIGHT, DEFAULT_METHOD, METHODS
-    from smartbank.wealth.evaluate import evaluate_portfolio, load_prices
+    from smartbank.wealth.service import ALLOCATION_METHODS as METHODS
+    from smartbank.wealth.service import DEFAULT_ALLOCATION_METHOD as DEFAULT_METHOD
+    from smartbank.wealth.service import DEFAULT_MAX_WEIGHT, evaluate_portfolio, load_prices
 
     console = Console(stderr=True)
     m = method or DEFAULT_METHOD
@@ -196,7 +197,7 @@ def eval_intent(
     """Intent accuracy, macro F1, training time and one-message p95 latency; the last line is one JSON object."""
     from rich.console import Console
 
-    from smartbank.assistant.nlp.intent_eval import evaluate_intent
+    from smartbank.assistant.service import evaluate_intent
     from smartbank.errors import SmartbankError
 
     console = Console(stderr=True)
@@ -232,7 +233,7 @@ def eval_sentiment(
     """Sentiment accuracy of the assistant's model on --test; the last line is one JSON object."""
     from rich.console import Console
 
-    from smartbank.assistant.nlp.sentiment_model import evaluate_sentiment
+    from smartbank.assistant.service import evaluate_sentiment
     from smartbank.errors import SmartbankError
 
     console = Console(stderr=True)
@@ -263,7 +264,7 @@ def eval_qmatch(
     """Question-matching AUC and accuracy on --test; the last line is one JSON object."""
     from rich.console import Console
 
-    from smartbank.assistant.nlp.qmatch import evaluate_qmatch
+    from smartbank.assistant.service import evaluate_qmatch
     from smartbank.errors import SmartbankError
 
     console = Console(stderr=True)

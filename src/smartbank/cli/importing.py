@@ -35,7 +35,7 @@ def _run(kind: str, file: Path, mapping: Path | None, source: str | None, reject
     import os
 
     from smartbank.config import get_settings, reset_settings
-    from smartbank.insight.importing import run_import
+    from smartbank.insight.service import run_import
 
     if database_url:
         os.environ["SMARTBANK_DATABASE_URL"] = database_url

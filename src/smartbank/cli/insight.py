@@ -31,17 +31,17 @@ def _load_source(source: str, as_of: date | None) -> tuple[Any, Any, date, Any]:
     """(activity, customers, as_of, holdings or None: card_fraud has no balances)."""
     holdings = None
     if source == "card_fraud":
-        from smartbank.ml.frames import load_card_fraud
+        from smartbank.ml.service import load_card_fraud
 
         activity, customers = load_card_fraud()
     elif source == "database":
         from smartbank import db
-        from smartbank.insight import extract  # written by the profile module
+        from smartbank.insight import service as insight
 
         engine = db.get_engine()
-        activity = extract.load_activity(engine)
-        customers = extract.load_customers(engine)
-        holdings = extract.load_holdings(engine)
+        activity = insight.load_activity(engine)
+        customers = insight.load_customers(engine)
+        holdings = insight.load_holdings(engine)
     else:
         raise typer.BadParameter(f"unknown source {source!r} (card_fraud | database)")
     if as_of is None:
@@ -76,7 +76,7 @@ def insight_train(
     """Train segments, CLV, churn, propensity, the spend and balance forecasts; print metrics (last line: JSON)."""
     from rich.console import Console
 
-    from smartbank.insight.analytics import train_all
+    from smartbank.insight.service import train_models as train_all
 
     console = Console(stderr=False)
     with console.status(f"loading {source}"):
@@ -132,7 +132,7 @@ def insight_report(
 ) -> None:
     """Write an HTML report of the newest saved insight models (charts for churn, segments, forecast)."""
     from smartbank.config import get_settings
-    from smartbank.ml.report import build_report
+    from smartbank.insight.service import build_model_report as build_report
 
     path = out or Path(get_settings().var_dir) / "reports" / "insight_models.html"
     written = build_report(model_dir, path)

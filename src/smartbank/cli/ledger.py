@@ -48,7 +48,7 @@ def ledger_rekey(database_url: DbUrl = None) -> None:
 
 @app.command("seal")
 def ledger_seal(database_url: DbUrl = None) -> None:
-    """Chain every committed transfer into the journal now (the server does this every second)."""
+    """Chain every committed transfer into the journal now (`smartbank worker` does this every second)."""
     from smartbank import db
     from smartbank.ledger.service import seal
 

@@ -25,9 +25,9 @@ app.add_typer(blacklist_app, name="blacklist")
 def seed_cmd(database_url: DbUrl = None) -> None:
     """Add the default loan products and the LPR history (idempotent)."""
     from smartbank import db
-    from smartbank.lending import seed
+    from smartbank.lending import service as lending
 
-    out = db.run_in_transaction(seed.seed, engine=db.get_engine(database_url))
+    out = db.run_in_transaction(lending.seed_products, engine=db.get_engine(database_url))
     print(f"added {out['products']} products and {out['rates']} reference rates")
     emit(out)
 
@@ -37,9 +37,9 @@ def products_cmd(retired: Annotated[bool, typer.Option("--retired", help="includ
                  database_url: DbUrl = None) -> None:
     """The loan products."""
     from smartbank import db
-    from smartbank.lending import products
+    from smartbank.lending import service as lending
 
-    items = db.run_in_transaction(lambda s: [products.product_dict(p) for p in products.list_products(
+    items = db.run_in_transaction(lambda s: [lending.product_dict(p) for p in lending.list_products(
         s, include_retired=retired)], engine=db.get_engine(database_url))
     for p in items:
         lo = format_minor(p["min_amount_minor"], grouping=True, drop_zero_fraction=True)
@@ -59,7 +59,7 @@ def rates_cmd(
 ) -> None:
     """The reference rates by effective date; --set NAME RATE_BPS --from DATE publishes one (audited)."""
     from smartbank import db
-    from smartbank.lending import products
+    from smartbank.lending import service as lending
     from smartbank.security.service import SYSTEM
 
     engine = db.get_engine(database_url)
@@ -71,8 +71,8 @@ def rates_cmd(
         except ValueError as exc:
             raise typer.BadParameter("--from is YYYY-MM-DD") from exc
         name, bps = set_
-        db.run_in_transaction(lambda s: products.set_rate(s, SYSTEM, name, bps, day), engine=engine)
-    items = db.run_in_transaction(lambda s: products.list_rates(s), engine=engine)
+        db.run_in_transaction(lambda s: lending.set_rate(s, SYSTEM, name, bps, day), engine=engine)
+    items = db.run_in_transaction(lambda s: lending.list_rates(s), engine=engine)
     for r in items:
         print(f"{r['name']:<6} {r['effective_date']}  {r['rate_bps'] / 100:.2f}%")
     emit({"rates": items})
@@ -84,7 +84,7 @@ def applications_cmd(status: Annotated[str | None, typer.Option("--status", help
                      database_url: DbUrl = None) -> None:
     """Loan applications, newest first."""
     from smartbank import db
-    from smartbank.lending import applications
+    from smartbank.lending import service as lending
     from smartbank.security.service import SYSTEM
 
     def work(s):
@@ -92,7 +92,7 @@ def applications_cmd(status: Annotated[str | None, typer.Option("--status", help
                  "amount_minor": a.amount_minor, "term_months": a.term_months, "grade": a.grade,
                  "approved_amount_minor": a.approved_amount_minor, "rate_bps": a.rate_bps,
                  "created_at": a.created_at}
-                for a in applications.list_applications(s, SYSTEM, status=status, limit=limit)]
+                for a in lending.list_applications(s, SYSTEM, status=status, limit=limit)]
 
     items = db.run_in_transaction(work, engine=db.get_engine(database_url))
     for a in items:
@@ -110,10 +110,10 @@ def loans_cmd(
     from rich.table import Table
 
     from smartbank import db
-    from smartbank.lending import servicing
+    from smartbank.lending import service as lending
     from smartbank.security.service import SYSTEM
 
-    rows = db.run_in_transaction(lambda s: servicing.list_loans(s, SYSTEM, customer_id))
+    rows = db.run_in_transaction(lambda s: lending.list_loans(s, SYSTEM, customer_id))
     table = Table(title=f"Loans of customer {customer_id}")
     for col in ("loan", "status", "outstanding", "next due", "dpd", "classification"):
         table.add_column(col)
@@ -136,12 +136,12 @@ def book_cmd() -> None:
     from rich.table import Table
 
     from smartbank import db
-    from smartbank.lending import servicing, warning
+    from smartbank.lending import service as lending
     from smartbank.security.service import SYSTEM
 
     def work(s: Any) -> dict[str, Any]:
-        out = servicing.portfolio_summary(s, SYSTEM)
-        out["warnings"] = warning.hit_rate(s)
+        out = lending.portfolio_summary(s, SYSTEM)
+        out["warnings"] = lending.warning_hit_rate(s)
         return out
 
     res = db.run_in_transaction(work)
@@ -178,10 +178,10 @@ def write_off_cmd(
 ) -> None:
     """Write off an active loan classified loss, as a named staff user: the provision is brought to 100 %,
     the allowance is used up against the loan's account, the write-off is audited under that user."""
-    from smartbank.lending import writeoff
+    from smartbank.lending import service as lending
 
     def work(s: Any) -> dict[str, Any]:
-        return writeoff.write_off(s, _staff_user(s, as_user), loan_id, reason=reason)
+        return lending.write_off(s, _staff_user(s, as_user), loan_id, reason=reason)
 
     _run_as_staff(work)
 
@@ -198,7 +198,7 @@ def collect_cmd(
     """Record money received for a written-off loan outside the customer's accounts (a collection agency's
     or a court's payment, through settlement), as a named staff user; audited. Last line: JSON."""
     from smartbank.errors import ValidationFailed
-    from smartbank.lending import writeoff
+    from smartbank.lending import service as lending
     from smartbank.money import parse_major
 
     try:
@@ -207,7 +207,7 @@ def collect_cmd(
         raise typer.BadParameter(exc.message, param_hint="--amount") from None
 
     def work(s: Any) -> dict[str, Any]:
-        return writeoff.record_collection(s, _staff_user(s, as_user), loan_id, amount_minor=minor,
+        return lending.record_collection(s, _staff_user(s, as_user), loan_id, amount_minor=minor,
                                           reference=reference, key=key or f"collect:{loan_id}:{reference}")
 
     _run_as_staff(work)
@@ -224,7 +224,8 @@ def lending_train(
     """Train, measure on a held-out 20% and save the production credit model; last line JSON."""
     from rich.console import Console
 
-    from smartbank.lending.credit.scorer import default_data_path, train_production
+    from smartbank.lending.service import default_credit_data_path as default_data_path
+    from smartbank.lending.service import train_credit_model as train_production
 
     console = Console(stderr=True)
     path = data or default_data_path()
@@ -248,7 +249,7 @@ def lending_report(
     model_dir: Annotated[Path | None, typer.Option(help="model registry folder (default: settings)")] = None,
 ) -> None:
     """Write the credit model report (metrics, curves, calibration, bands, PSI, champion vs challenger)."""
-    from smartbank.lending.credit.report import build_report
+    from smartbank.lending.service import build_credit_report as build_report
 
     recent = _recent(days)
     path = build_report(out, model_dir=model_dir, recent=recent, lang=lang)
@@ -261,10 +262,10 @@ def blacklist_add(id_number: Annotated[str, typer.Argument(help="the resident ID
                   database_url: DbUrl = None) -> None:
     """Put a person on the blacklist (audited)."""
     from smartbank import db
-    from smartbank.lending import policy
+    from smartbank.lending import service as lending
     from smartbank.security.service import SYSTEM
 
-    out = db.run_in_transaction(lambda s: policy.add_to_blacklist(s, SYSTEM, id_number, reason),
+    out = db.run_in_transaction(lambda s: lending.add_to_blacklist(s, SYSTEM, id_number, reason),
                                 engine=db.get_engine(database_url))
     print(f"added ****{out['last4']}")
     emit(out)
@@ -276,10 +277,10 @@ def blacklist_remove(id_number: Annotated[str, typer.Argument(help="the resident
                      database_url: DbUrl = None) -> None:
     """Take a person off the blacklist (audited)."""
     from smartbank import db
-    from smartbank.lending import policy
+    from smartbank.lending import service as lending
     from smartbank.security.service import SYSTEM
 
-    out = db.run_in_transaction(lambda s: policy.remove_from_blacklist(s, SYSTEM, id_number, reason),
+    out = db.run_in_transaction(lambda s: lending.remove_from_blacklist(s, SYSTEM, id_number, reason),
                                 engine=db.get_engine(database_url))
     print(f"removed ****{out['last4']}")
     emit(out)
@@ -290,10 +291,10 @@ def blacklist_list(removed: Annotated[bool, typer.Option("--removed", help="incl
                    database_url: DbUrl = None) -> None:
     """The blacklist (last four characters and reason only)."""
     from smartbank import db
-    from smartbank.lending import policy
+    from smartbank.lending import service as lending
     from smartbank.security.service import SYSTEM
 
-    items = db.run_in_transaction(lambda s: policy.list_blacklist(s, SYSTEM, include_removed=removed),
+    items = db.run_in_transaction(lambda s: lending.list_blacklist(s, SYSTEM, include_removed=removed),
                                   engine=db.get_engine(database_url))
     for e in items:
         print(f"****{e['last4']}  {'active' if e['active'] else 'removed':<8} {e['reason']}")
@@ -302,12 +303,10 @@ def blacklist_list(removed: Annotated[bool, typer.Option("--removed", help="incl
 
 def _staff_user(session: Any, username: str) -> Any:
     """The named active staff user as the acting principal (the one audited)."""
-    from sqlalchemy import select
-
-    from smartbank.security.models import User
+    from smartbank.security import service as security
     from smartbank.security.service import Principal
 
-    user = session.scalars(select(User).where(User.username == username)).first()
+    user = security.find_user_by_name(session, username)
     if user is None or not user.is_active or user.role == "customer":
         raise typer.BadParameter(f"no active staff user {username!r}", param_hint="--as")
     return Principal(user_id=user.id, username=user.username, role=user.role, customer_id=None,
@@ -330,7 +329,7 @@ def _run_as_staff(work: Any) -> None:
 def _recent(days: int) -> dict[str, Any] | None:
     """Recent decisions' scores, or None when the database cannot be read (e.g. not migrated yet)."""
     from smartbank import db
-    from smartbank.lending.credit.monitor import recent_scores
+    from smartbank.lending.service import recent_credit_scores as recent_scores
 
     try:
         return db.run_read(lambda s: recent_scores(s, days=days))  # type: ignore[no-any-return]

@@ -11,7 +11,20 @@ from typing import Annotated
 import typer
 
 from smartbank import clock
-from smartbank.cli import assistant, bench, demo, importing, insight, lending, recommend, risk, serve, users, wealth
+from smartbank.cli import (
+    assistant,
+    bench,
+    demo,
+    importing,
+    insight,
+    lending,
+    recommend,
+    risk,
+    serve,
+    users,
+    wealth,
+    worker,
+)
 from smartbank.cli import db as db_cli
 from smartbank.cli import eval as eval_cli
 from smartbank.cli import ledger as ledger_cli
@@ -30,7 +43,7 @@ def close_of_day(
     from smartbank import db
     from smartbank.errors import SmartbankError
     from smartbank.ledger.service import seal
-    from smartbank.ops.close_of_day import close_day, days_to_close
+    from smartbank.ops.service import close_day, days_to_close
 
     use_database(database_url)
     try:
@@ -66,8 +79,8 @@ def synth(
     database_url: DbUrl = None,
 ) -> None:
     """Generate a deterministic synthetic bank (customers, accounts, a history of transactions)."""
-    from smartbank import synth as synth_mod
-    from smartbank.ops.migrate import upgrade
+    from smartbank.ops.service import upgrade
+    from smartbank.synth import service as synth_mod
 
     url = use_database(database_url)
     upgrade(url)
@@ -83,6 +96,7 @@ def synth(
 
 # the order of the groups is the order of ``smartbank --help``
 app.add_typer(serve.app)  # smartbank serve
+app.add_typer(worker.app)  # smartbank worker
 app.add_typer(demo.app)  # smartbank demo
 app.add_typer(db_cli.app, name="db")
 app.add_typer(ledger_cli.app, name="ledger")

@@ -18,11 +18,11 @@ app = typer.Typer(help="Recommendation: items, events, training, serving.", no_a
 def rec_sync(database_url: DbUrl = None) -> None:
     """Copy the wealth and loan catalogues into rec_items and back-fill holdings and purchase orders."""
     from smartbank import db
-    from smartbank.recommend import events, items
+    from smartbank.recommend import service as recommend
     from smartbank.security.service import SYSTEM
 
     def work(s):
-        return {"items": items.sync_items(s, SYSTEM), "feedback": events.sync_wealth(s, SYSTEM)}
+        return {"items": recommend.sync_items(s, SYSTEM), "feedback": recommend.sync_wealth(s, SYSTEM)}
 
     emit(db.run_in_transaction(work, engine=db.get_engine(database_url)))
 
@@ -32,9 +32,9 @@ def rec_train(database_url: DbUrl = None) -> None:
     """Sync, then refit the item-item model (EASE) on all feedback and save it to the model registry;
     serving processes load it within seconds."""
     from smartbank import db
-    from smartbank.recommend import engine as rec_engine
+    from smartbank.recommend import service as recommend
 
-    res = rec_engine.train(db.get_engine(database_url))
+    res = recommend.train(db.get_engine(database_url))
     print(f"recommend: {res.get('customers', 0)} customers x {res.get('items', 0)} items, "
           f"{res.get('interactions', 0)} interactions; model {res.get('model_version', '-')}",
           file=sys.stderr)
@@ -64,12 +64,12 @@ def rec_report(date_from: Annotated[str | None, typer.Option("--from", help="YYY
                database_url: DbUrl = None) -> None:
     """Click-through and conversion per slot and per model version."""
     from smartbank import db
-    from smartbank.recommend import report
+    from smartbank.recommend import service as recommend
     from smartbank.security.service import SYSTEM
 
     d0 = date.fromisoformat(date_from) if date_from else None
     d1 = date.fromisoformat(date_to) if date_to else None
-    out = db.run_in_transaction(lambda s: report.report(s, SYSTEM, date_from=d0, date_to=d1),
+    out = db.run_in_transaction(lambda s: recommend.report(s, SYSTEM, date_from=d0, date_to=d1),
                                 engine=db.get_engine(database_url))
     for r in out["by_slot_model"]:
         print(f"{r['slot']:<16} {r['model_version']:<40} impressions {r['impressions']:>7} "

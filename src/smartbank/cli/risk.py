@@ -83,7 +83,7 @@ def risk_train(
     import polars as pl
     from rich.console import Console
 
-    from smartbank.ml.registry import RegistryError, latest_version
+    from smartbank.ml.service import RegistryError, latest_version
     from smartbank.risk import service as risk
 
     console = Console(stderr=True)
@@ -207,7 +207,7 @@ def monitor_cmd(
     from rich.table import Table
 
     from smartbank import db
-    from smartbank.lending import servicing  # noqa: F401 - provides the delinquency-rate KRI to risk
+    from smartbank.lending import service as lending  # noqa: F401 - provides the delinquency-rate KRI to risk
     from smartbank.risk import service as risk
     from smartbank.security.service import SYSTEM
 

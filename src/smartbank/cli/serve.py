@@ -1,7 +1,8 @@
-"""``smartbank serve``: the web UI and the API."""
+"""``smartbank serve``: the web UI and the API, HTTP only (background work runs in ``smartbank worker``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,7 +19,8 @@ def serve(
     workers: int = 1,
     database_url: DbUrl = None,
 ) -> None:
-    """Serve the web UI and the API (the journal sealer runs in the background)."""
+    """Serve the web UI and the API (HTTP only: run one `smartbank worker` beside it for the journal sealer,
+    the insight refresh and close of day)."""
     import uvicorn
 
     from smartbank.config import InsecureSecretKey, get_settings, require_serving_secret
@@ -30,5 +32,18 @@ def serve(
     except InsecureSecretKey as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
+    share_metrics(workers, Path(s.var_dir))
     uvicorn.run("smartbank.api.app:serving_app", factory=True, host=host or s.host, port=port or s.port,
                 workers=workers, log_level="warning", access_log=False)
+
+
+def share_metrics(workers: int, var_dir: Path) -> str | None:
+    """Several serving processes: their metrics go to one directory (``PROMETHEUS_MULTIPROC_DIR``, default
+    ``<var_dir>/prometheus``, emptied now), which ``/metrics`` sums. One process keeps its own registry, unless
+    the directory is set (a worker sharing it). Returns the directory in use, or None."""
+    from smartbank import metrics
+
+    path = metrics.multiprocess_dir()
+    if path is None and workers <= 1:
+        return None
+    return str(metrics.use_multiprocess_dir(path or var_dir / "prometheus"))

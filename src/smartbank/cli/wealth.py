@@ -26,10 +26,10 @@ def seed_cmd(
     """The risk questionnaire (v1), the product catalogue and its daily NAV history (from the sp500_skfolio
     prices where a product invests in them). Existing products are left alone."""
     from smartbank import db
-    from smartbank.wealth import seed
+    from smartbank.wealth import service as wealth
 
     day = date.fromisoformat(until) if until else None
-    out = db.run_in_transaction(lambda s: seed.seed(s, until=day, years=years))
+    out = db.run_in_transaction(lambda s: wealth.seed_products(s, until=day, years=years))
     typer.echo(json.dumps(out, default=str))
 
 
@@ -43,9 +43,9 @@ def products_cmd(
 
     from smartbank import db
     from smartbank.money import format_minor
-    from smartbank.wealth import products
+    from smartbank.wealth import service as wealth
 
-    rows = db.run_in_transaction(lambda s: products.list_products(s, kind=kind, status=None))
+    rows = db.run_in_transaction(lambda s: wealth.list_products(s, kind=kind, status=None))
     table = Table(title="Wealth products")
     for col in ("code", "kind", "risk", "minimum", "fees (sub/red bps)", "T+", "NAV", "day", "status"):
         table.add_column(col)
@@ -68,13 +68,13 @@ def navs_cmd(
 ) -> None:
     """A product's NAV history as CSV (day,nav_micro) and its figures on stderr."""
     from smartbank import db
-    from smartbank.wealth import products
+    from smartbank.wealth import service as wealth
 
     def work(s):
-        p = products.get_product(s, code)
-        return (products.nav_history(s, p.id, start=date.fromisoformat(start) if start else None,
+        p = wealth.get_product(s, code)
+        return (wealth.nav_history(s, p.id, start=date.fromisoformat(start) if start else None,
                                      end=date.fromisoformat(end) if end else None),
-                products.product_page(s, code))
+                wealth.product_page(s, code))
 
     series, page = db.run_in_transaction(work)
     typer.echo(json.dumps({"code": page["code"], "returns": page["returns"], "metrics": page["metrics"]}),
@@ -92,13 +92,13 @@ def settle_cmd(
     """Publish the day's NAVs, credit money-market income and settle the orders due (what close of day does for
     wealth); rerunnable."""
     from smartbank import db
-    from smartbank.wealth import orders, products
+    from smartbank.wealth import service as wealth
 
-    d = date.fromisoformat(day) if day else orders.today()
+    d = date.fromisoformat(day) if day else wealth.trade_date()
 
     def work(s):
-        out = products.publish_day(s, d) if publish else {}
-        return out | orders.accrue_income(s, d) | orders.settle_day(s, d)
+        out = wealth.publish_day(s, d) if publish else {}
+        return out | wealth.accrue_income(s, d) | wealth.settle_day(s, d)
 
     typer.echo(json.dumps({"day": d.isoformat()} | db.run_in_transaction(work)))
 
@@ -142,11 +142,11 @@ def propose_cmd(
     from smartbank.errors import SmartbankError
     from smartbank.money import parse_major
     from smartbank.security.service import SYSTEM
-    from smartbank.wealth import robo
+    from smartbank.wealth import service as wealth
 
     try:
         minor = parse_major(amount, "CNY")
-        res = db.run_in_transaction(lambda s: robo.plan_view(s, robo.propose(
+        res = db.run_in_transaction(lambda s: wealth.plan_view(s, wealth.propose_plan(
             s, SYSTEM, amount_minor=minor, horizon_months=horizon, customer_id=customer)))
     except SmartbankError as exc:
         raise typer.BadParameter(f"{exc.code}: {exc.message}") from exc
@@ -171,12 +171,12 @@ def backtest_cmd(
     from smartbank import db
     from smartbank.errors import SmartbankError
     from smartbank.money import parse_major
-    from smartbank.wealth import robo
+    from smartbank.wealth import service as wealth
 
     g = grade.strip().upper()
     try:
         minor = parse_major(amount, "CNY")
-        res = db.run_in_transaction(lambda s: robo.propose_for_grade(s, grade=g, horizon_months=horizon,
+        res = db.run_in_transaction(lambda s: wealth.propose_plan_for_grade(s, grade=g, horizon_months=horizon,
                                                                     amount_minor=minor))
     except SmartbankError as exc:
         raise typer.BadParameter(f"{exc.code}: {exc.message}") from exc

@@ -1,4 +1,8 @@
-"""Customers: onboarding with KYC validation, search, limits."""
+"""Customers: onboarding with KYC validation, search, limits.
+
+The front door of the customers domain (:data:`__all__`): other domains, the tools and the entry points
+import only this module, which also re-exports the identity-document and phone rules
+(:mod:`.validation`) and the ``Customer`` model."""
 
 from __future__ import annotations
 
@@ -13,11 +17,32 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.customers.models import Customer
-from smartbank.customers.validation import normalise_phone, parse_id_document, parse_resident_id
+from smartbank.customers.validation import (
+    BUSINESS_ID_TYPES,
+    ID_TYPES,
+    INDIVIDUAL_ID_TYPES,
+    IdDocument,
+    ResidentId,
+    make_resident_id,
+    normalise_phone,
+    parse_id_document,
+    parse_resident_id,
+)
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.security import service as security
-from smartbank.security.masking import mask_email, mask_id_number, mask_phone
-from smartbank.security.service import Principal
+from smartbank.security.service import Principal, mask_email, mask_id_number, mask_phone
+
+__all__ = [
+    "Customer", "CustomerCreate", "KYC_METHODS", "KYC_STATUSES",
+    # one customer
+    "birth_date_of", "create_customer", "customer_record", "get_customer", "masked_for", "record_rejection",
+    "record_verification", "set_daily_limit", "view_customer",
+    # many customers
+    "count", "find_customers", "ids_by_document", "insert_many", "matching_records", "names_of", "search_customers",
+    # identity documents and phone numbers
+    "BUSINESS_ID_TYPES", "ID_TYPES", "INDIVIDUAL_ID_TYPES", "IdDocument", "ResidentId", "make_resident_id",
+    "normalise_phone", "parse_id_document", "parse_resident_id",
+]
 
 
 @dataclass(frozen=True)
@@ -214,6 +239,14 @@ def set_daily_limit(session: Session, customer: Customer, limit_minor: int | Non
     customer.daily_limit_minor = limit_minor
     session.flush()
     return customer
+
+
+def names_of(session: Session, customer_ids: list[int]) -> dict[int, str]:
+    """Each customer's name, for a list a staff page shows (the caller decides who may see it)."""
+    if not customer_ids:
+        return {}
+    return {int(i): n for i, n in session.execute(select(Customer.id, Customer.name)
+                                                  .where(Customer.id.in_(customer_ids)))}
 
 
 def count(session: Session) -> int:

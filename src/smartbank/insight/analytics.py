@@ -28,9 +28,8 @@ from smartbank.insight.propensity import PropensityModel
 from smartbank.insight.rfm import RFMScorer, rfm_rule_segment
 from smartbank.insight.segments import SegmentModel
 from smartbank.insight.value import CLVModel, yearly_value
-from smartbank.ml import registry
-from smartbank.ml.activity_features import behaviour, customer_ids
-from smartbank.ml.frames import before, data_hash, normalise
+from smartbank.ml import service as ml
+from smartbank.ml.service import before, behaviour, customer_ids, data_hash, normalise
 
 __all__ = ["MODEL_NAMES", "enrich", "load_models", "train_all"]
 
@@ -43,10 +42,10 @@ log = logging.getLogger(__name__)
 def _load(name: str, model_dir: Path | None, features: list[str] | None) -> tuple[Any, str]:
     """(loaded model or None, version or the reason it is not used)."""
     try:
-        lm = registry.load_model(name, model_dir=model_dir, features=features)
-    except registry.ArtefactNotFound:
+        lm = ml.load_model(name, model_dir=model_dir, features=features)
+    except ml.ArtefactNotFound:
         return None, "rules (no trained model)"
-    except registry.ArtefactMismatch as exc:
+    except ml.ArtefactMismatch as exc:
         return None, f"rules (saved model refused: {exc.message})"
     return lm, lm.version
 
@@ -184,7 +183,7 @@ def train_all(activity: pl.DataFrame, customers: pl.DataFrame, as_of: date | dat
 
     def save(name: str, objects: dict[str, Any], features: list[str], m: dict[str, Any],
              params: dict[str, Any] | None = None) -> None:
-        lm = registry.save_model(name, objects, features=features, data_hash=dh, metrics=m, seed=seed,
+        lm = ml.save_model(name, objects, features=features, data_hash=dh, metrics=m, seed=seed,
                                  params={"as_of": str(as_of), **(params or {})}, model_dir=model_dir)
         versions[name] = lm.version
 

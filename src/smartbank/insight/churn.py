@@ -34,9 +34,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from smartbank.ml.activity_features import BEHAVIOUR_FEATURES, behaviour
-from smartbank.ml.boosted import BoostedModel
-from smartbank.ml.frames import at_midnight, initiated, window
+from smartbank.ml.service import BEHAVIOUR_FEATURES, BoostedModel, at_midnight, behaviour, initiated, window
 from smartbank.money import format_mean_minor
 
 __all__ = ["SERVED", "ChurnModel", "baseline_scores", "churn_labels", "fit_recency_baseline", "lift_table",

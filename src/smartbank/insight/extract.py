@@ -2,8 +2,12 @@
 
 This is the one place the insight domain reads other domains' tables, and it only reads: like
 ``statements`` it is a read model joining ``entries``, ``transfers`` and ``accounts`` (and here
-``customers`` and ``external_transactions``) so that features are computed in a columnar engine
-rather than row by row through the ORM.
+``customers``, ``external_transactions`` and, for staff actions, ``audit_log``) so that features are
+computed in a columnar engine rather than row by row through the ORM, over the whole population at once.
+The owners' services answer one object at a time; a scan of every customer's history through them would
+be thousands of times slower. It is therefore the documented exception to "a domain reads another domain's
+tables only through its service" (docs/ARCHITECTURE.md): it writes nothing, and nothing else in insight
+reads those tables. :func:`recent_activity` (the profile's timeline) is the same read for one customer.
 
 * On PostgreSQL each query runs as ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` through psycopg and
   the CSV stream is parsed by Polars in one go.
@@ -40,12 +44,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
-from smartbank.ml.frames import ACTIVITY_SCHEMA  # the activity contract, shared with the models
+from smartbank.ml.service import ACTIVITY_SCHEMA
 
 CUSTOMER_SCHEMA: dict[str, Any] = {
     "customer_id": pl.Int64,
@@ -260,3 +266,26 @@ def customers_with_new_activity(engine: Engine, *, entry_after: int, external_af
            f" UNION SELECT c.id FROM customers c WHERE c.id > {int(customer_after)}")
     with engine.connect() as c:
         return sorted(int(r[0]) for r in c.exec_driver_sql(sql))
+
+
+def recent_activity(session: Session, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The customer's most recent activity (ledger and imported), newest first."""
+    pg = session.get_bind().dialect.name == "postgresql"
+    meta_cat = "(t.meta ->> 'category')" if pg else "json_extract(t.meta, '$.category')"
+    meta_ch = "(t.meta ->> 'channel')" if pg else "json_extract(t.meta, '$.channel')"
+    sql = text(
+        "SELECT ts, amount_minor, currency, kind, channel, category, source FROM ("
+        f" SELECT e.created_at AS ts, e.amount_minor, e.currency, t.kind, {meta_ch} AS channel,"
+        f" {meta_cat} AS category, 'ledger' AS source, e.id AS seq"
+        " FROM entries e JOIN accounts a ON a.id = e.account_id JOIN transfers t ON t.id = e.transfer_id"
+        " WHERE a.customer_id = :c"
+        " UNION ALL SELECT x.occurred_at, CASE WHEN x.direction = 'credit' THEN x.amount_minor"
+        " ELSE -x.amount_minor END, x.currency, 'card_payment', x.channel, x.category, x.source, x.id"
+        " FROM external_transactions x WHERE x.customer_id = :c"
+        ") s ORDER BY ts DESC, seq DESC LIMIT :n")
+    out = []
+    for r in session.execute(sql, {"c": customer_id, "n": limit}):
+        ts = r[0]
+        out.append({"ts": ts.isoformat() if isinstance(ts, datetime) else str(ts), "amount_minor": int(r[1]),
+                    "currency": r[2], "kind": r[3], "channel": r[4], "category": r[5], "source": r[6]})
+    return out

@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from smartbank.ml.boosted import BoostedModel
-from smartbank.ml.frames import add_months, at_midnight, before, initiated, month_start
+from smartbank.ml.service import BoostedModel, add_months, at_midnight, before, initiated, month_start
 
 __all__ = ["BALANCE_FEATURES", "FEATURES", "BalanceForecaster", "SpendForecaster", "balance_frame",
            "ledger_monthly", "month_end_balances", "monthly_panel"]

@@ -14,8 +14,7 @@ from datetime import date, datetime
 
 import polars as pl
 
-from smartbank.ml.activity_features import behaviour
-from smartbank.ml.frames import normalise
+from smartbank.ml.service import behaviour, normalise
 
 __all__ = ["STAGES", "lifecycle", "lifecycle_from_features"]
 

@@ -31,8 +31,7 @@ import numpy as np
 import polars as pl
 
 from smartbank.insight.churn import reason_words
-from smartbank.ml.activity_features import BEHAVIOUR_FEATURES, behaviour
-from smartbank.ml.frames import at_midnight, before, initiated, window
+from smartbank.ml.service import BEHAVIOUR_FEATURES, at_midnight, before, behaviour, initiated, window
 from smartbank.money import format_minor
 
 __all__ = ["LABELLED_PRODUCTS", "PRODUCTS", "PropensityModel", "rule_parts", "rule_propensity"]

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from smartbank.ml.activity_features import RECENCY_CAP_DAYS, customer_ids
-from smartbank.ml.frames import at_midnight, before, initiated
+from smartbank.ml.service import RECENCY_CAP_DAYS, at_midnight, before, customer_ids, initiated
 
 __all__ = ["RFMScorer", "rfm_values", "score_by_edges"]
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from smartbank.insight.models import Segment
 from smartbank.insight.segments import SegmentModel, segment_chart_svg
-from smartbank.ml import registry
+from smartbank.ml import service as ml
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,10 @@ log = logging.getLogger(__name__)
 def newest_model(model_dir: Path | None = None) -> tuple[SegmentModel, str] | None:
     """The newest saved segmentation and its version, or None when there is none usable."""
     try:
-        lm = registry.load_model("segments", model_dir=model_dir)
-    except registry.ArtefactNotFound:
+        lm = ml.load_model("segments", model_dir=model_dir)
+    except ml.ArtefactNotFound:
         return None
-    except registry.ArtefactMismatch as exc:
+    except ml.ArtefactMismatch as exc:
         log.warning("segmentation model not used: %s", exc.message)
         return None
     return SegmentModel.from_dict(lm.objects["segments"]), lm.version

@@ -23,11 +23,10 @@ import numpy as np
 import polars as pl
 
 from smartbank.insight.features import CATEGORY_NAMES, CHANNEL_NAMES_ZH
-from smartbank.ml.activity_features import RECENCY_CAP_DAYS, customer_ids
-from smartbank.ml.frames import NIGHT_HOURS, at_midnight, before, initiated
+from smartbank.ml.service import NIGHT_HOURS, RECENCY_CAP_DAYS, at_midnight, before, customer_ids, initiated
 from smartbank.money import format_mean_minor
 
-__all__ = ["SegmentModel", "segment_chart_svg", "segment_features"]
+__all__ = ["SegmentModel", "segment_chart_svg", "segment_features", "svg_of"]
 
 LOOKBACK_DAYS = 90
 MIN_VALUE_SHARE = 0.05  # a channel / category gets its own share feature above this share of all rows
@@ -449,7 +448,7 @@ def _feature_label(name: str, lang: str) -> str:
     return en if lang == "en" else zh
 
 
-def _svg(fig: Any) -> str:
+def svg_of(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
@@ -495,4 +494,4 @@ def segment_chart_svg(model: SegmentModel, label: str | None = None, *, lang: st
                 ax.text(c, r, f"{v:+.1f}", ha="center", va="center", fontsize=7)
             fig.colorbar(im, ax=ax, shrink=0.6)
             ax.set_title("Segment profiles (standardised centroids)" if lang == "en" else "客群画像（标准化中心）")
-        return _svg(fig)
+        return svg_of(fig)

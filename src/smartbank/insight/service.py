@@ -2,8 +2,8 @@
 the API, the web pages and the CLI call.
 
 Refresh
-* :func:`refresh_all` extracts every customer's activity in bulk (:mod:`.extract`), computes the
-  features (:mod:`.features`), calls ``insight.analytics.enrich`` when that module is installed,
+* :func:`refresh_all` extracts every customer's activity in bulk (:mod:`.extract`, the read model of other
+  domains' tables), computes the features (:mod:`.features`), calls ``insight.analytics.enrich``,
   evaluates the active tag definitions (:mod:`.tags`) and replaces ``customer_profiles`` and
   ``customer_tags`` in one transaction.
 * :func:`refresh_incremental` keeps watermarks in ``insight_state`` (newest ledger entry, imported
@@ -25,11 +25,15 @@ Refresh
 Authorisation (object level, here in the service): marketers and admins manage tags and read every
 profile; service agents and risk officers read profiles; a customer reads only their own insights,
 with customer-audience features and tags only; another customer's id is "not found".
+
+This module is the insight domain's front door (:data:`__all__`): it also re-exports the data import
+(:mod:`.importing`), the extract, the feature catalogue, the tag engine, the models' training and report and
+the segment chart that the command line and the pages use.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import logging
 import threading
 import time
@@ -44,19 +48,50 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock, db
 from smartbank.config import get_settings
+from smartbank.customers import service as customers
 from smartbank.errors import Forbidden, NotFound, ValidationFailed
-from smartbank.insight import extract
+from smartbank.insight import analytics, extract, segment_runs
 from smartbank.insight import features as F
 from smartbank.insight import tags as T
+from smartbank.insight.analytics import train_all as train_models
+from smartbank.insight.extract import (
+    ACTIVITY_SCHEMA,
+    CUSTOMER_SCHEMA,
+    HOLDINGS_SCHEMA,
+    load_activity,
+    load_customers,
+    load_holdings,
+)
+from smartbank.insight.features import CATALOGUE, CATEGORY_NAMES, NON_SPENDING_KINDS, SYSTEM_KINDS
+from smartbank.insight.features import compute as compute_features
+from smartbank.insight.importing import run_import
 from smartbank.insight.models import CustomerProfile, CustomerTag, InsightState, Segment, TagDefinition
-from smartbank.security import permissions
+from smartbank.insight.report import build_report as build_model_report
+from smartbank.insight.segment_runs import profile_chart_svg
+from smartbank.insight.tags import DEFAULT_TAGS
+from smartbank.insight.tags import assign as assign_tags
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
+__all__ = [
+    # profiles and their refresh
+    "PROFILE_READERS", "CustomerProfile", "feature_catalogue", "load_profiles", "my_insights", "profile_360",
+    "refresh_all", "refresh_incremental", "stored_profile",
+    # tags and segments
+    "DEFAULT_TAGS", "TAG_MANAGERS", "assign_tags", "create_tag", "edit_tag", "list_segments", "list_tags",
+    "preview_tag", "profile_chart_svg", "retire_tag", "tag_history",
+    # the extract (read model), the feature catalogue and the models
+    "ACTIVITY_SCHEMA", "CATALOGUE", "CATEGORY_NAMES", "CUSTOMER_SCHEMA", "HOLDINGS_SCHEMA", "NON_SPENDING_KINDS",
+    "SYSTEM_KINDS", "build_model_report", "compute_features", "load_activity", "load_customers", "load_holdings",
+    "train_models",
+    # importing other systems' exports
+    "run_import",
+]
+
 log = logging.getLogger("smartbank.insight")
 
-TAG_MANAGERS = permissions.roles_for("insight.tags.manage")
-PROFILE_READERS = permissions.roles_for("insight.profiles.read")
+TAG_MANAGERS = security.roles_for("insight.tags.manage")
+PROFILE_READERS = security.roles_for("insight.profiles.read")
 OVERLAP_ENTRIES = 1000
 _ADVISORY_KEY = 0x5B1A7E  # "insight refresh"
 _local_lock = threading.Lock()
@@ -92,11 +127,8 @@ def _refresh_lock(engine: Engine) -> Iterator[bool]:
 
 
 def analytics_module() -> Any | None:
-    """``smartbank.insight.analytics`` when installed, else None (the analytics columns stay null)."""
-    try:
-        return importlib.import_module("smartbank.insight.analytics")
-    except ImportError:
-        return None
+    """The analytics models' module (tests replace it with None: the analytics columns then stay null)."""
+    return analytics
 
 
 _ANALYTICS_OUT = ("segment", "rfm", "lifecycle", "value_minor", "clv_minor", "churn_score", "churn_reasons",
@@ -167,8 +199,6 @@ def _float(v: Any) -> float | None:
 def _plain(v: Any) -> Any:
     """JSON-ready: Polars structs arrive as dicts, lists as lists; strings holding JSON are parsed."""
     if isinstance(v, str):
-        import json
-
         try:
             return json.loads(v)
         except ValueError:
@@ -242,8 +272,6 @@ def _refresh_all(engine: Engine, as_of: date) -> dict[str, Any]:
     def work(s: Session) -> None:
         _write(s, df, analytics, tagged, as_of, None)
         if analytics is not None:  # the segmentation the profiles were just labelled with, for the explorer
-            from smartbank.insight import segment_runs  # scikit-learn and matplotlib only when needed
-
             segment_runs.publish_newest(s, get_settings().model_dir)
         _set_state(s, {"entry_id": marks["entry_id"], "external_id": marks["external_id"],
                        "customer_id": marks["customer_id"], "as_of": as_of.toordinal(), "tags": fp})
@@ -317,29 +345,6 @@ def _tag_rows(session: Session, customer_id: int, *, customer_view: bool) -> lis
     return out
 
 
-def _timeline(session: Session, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    """The customer's most recent activity (ledger and imported), newest first."""
-    pg = session.get_bind().dialect.name == "postgresql"
-    meta_cat = "(t.meta ->> 'category')" if pg else "json_extract(t.meta, '$.category')"
-    meta_ch = "(t.meta ->> 'channel')" if pg else "json_extract(t.meta, '$.channel')"
-    sql = text(
-        "SELECT ts, amount_minor, currency, kind, channel, category, source FROM ("
-        f" SELECT e.created_at AS ts, e.amount_minor, e.currency, t.kind, {meta_ch} AS channel,"
-        f" {meta_cat} AS category, 'ledger' AS source, e.id AS seq"
-        " FROM entries e JOIN accounts a ON a.id = e.account_id JOIN transfers t ON t.id = e.transfer_id"
-        " WHERE a.customer_id = :c"
-        " UNION ALL SELECT x.occurred_at, CASE WHEN x.direction = 'credit' THEN x.amount_minor"
-        " ELSE -x.amount_minor END, x.currency, 'card_payment', x.channel, x.category, x.source, x.id"
-        " FROM external_transactions x WHERE x.customer_id = :c"
-        ") s ORDER BY ts DESC, seq DESC LIMIT :n")
-    out = []
-    for r in session.execute(sql, {"c": customer_id, "n": limit}):
-        ts = r[0]
-        out.append({"ts": ts.isoformat() if isinstance(ts, datetime) else str(ts), "amount_minor": int(r[1]),
-                    "currency": r[2], "kind": r[3], "channel": r[4], "category": r[5], "source": r[6]})
-    return out
-
-
 def profile_360(session: Session, actor: Principal, customer_id: int, *, timeline: int = 20) -> dict[str, Any]:
     """Profile, tags, segment, value, churn and recent activity of one customer.
 
@@ -351,8 +356,6 @@ def profile_360(session: Session, actor: Principal, customer_id: int, *, timelin
     elif not _can_read_all(actor):
         raise Forbidden("your role may not read customer profiles",
                         details={"role": actor.role, "needs": list(PROFILE_READERS)})
-    from smartbank.customers import service as customers
-
     try:
         cust = customers.get_customer(session, customer_id)
     except NotFound:
@@ -365,7 +368,7 @@ def profile_360(session: Session, actor: Principal, customer_id: int, *, timelin
         "customer_id": customer_id, "name": cust.name, "number": cust.number,
         "profile": None, "as_of": None, "computed_at": None,
         "tags": _tag_rows(session, customer_id, customer_view=customer_view),
-        "timeline": _timeline(session, customer_id, timeline),
+        "timeline": extract.recent_activity(session, customer_id, timeline),
     }
     if p is not None:
         feats = _visible_features(actor, p.features or {})
@@ -378,6 +381,18 @@ def profile_360(session: Session, actor: Principal, customer_id: int, *, timelin
     else:
         out["spending_by_category"] = {}
     return out
+
+
+def stored_profile(session: Session, customer_id: int) -> dict[str, Any] | None:
+    """One customer's stored profile for another domain's staff view (a loan officer's case, an agent's
+    hand-off): ``features``, ``segment``, ``churn_score``, ``as_of``; None when there is none yet. No check
+    and no audit record here: the calling service has decided the reader may see this customer and
+    recorded the read."""
+    p = session.get(CustomerProfile, customer_id)
+    if p is None:
+        return None
+    return {"features": dict(p.features or {}), "segment": p.segment, "churn_score": p.churn_score,
+            "as_of": p.as_of}
 
 
 def my_insights(session: Session, actor: Principal) -> dict[str, Any]:
@@ -479,10 +494,7 @@ def preview_tag(session: Session, actor: Principal, *, expression: str, audience
     profiles = load_profiles(session)
     ids = T.matches(profiles, compiled)
     sample_ids = ids.head(max(0, min(sample, 50))).to_list()
-    names: dict[int, str] = {}
-    if sample_ids:
-        names = dict(session.execute(text("SELECT id, name FROM customers WHERE id IN ("
-                                          + ",".join(str(int(i)) for i in sample_ids) + ")")).all())
+    names = customers.names_of(session, [int(i) for i in sample_ids])
     return {"expression": expression, "audience": audience, "profiles": profiles.height, "matches": len(ids),
             "features": sorted(compiled.features),
             "sample": [{"customer_id": int(i), "name": names.get(i, "")} for i in sample_ids]}

@@ -34,8 +34,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from smartbank.ml.activity_features import customer_ids
-from smartbank.ml.frames import at_midnight, before, initiated
+from smartbank.ml.service import at_midnight, before, customer_ids, initiated
 
 __all__ = ["CLVModel", "yearly_value"]
 

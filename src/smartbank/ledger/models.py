@@ -30,7 +30,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartbank import clock
-from smartbank.customers import models as _customers_models  # noqa: F401 - foreign-key targets
 from smartbank.db import Base, BigId
 
 # "loan": a customer's loan (lending): carries the principal owed as a negative balance. Its overdraft limit

@@ -29,9 +29,10 @@ from smartbank import clock
 from smartbank.customers import service as customers
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, NotFound, ValidationFailed
+from smartbank.insight import service as insight
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import utcnow
-from smartbank.lending import adverse, decision, products, states
+from smartbank.lending import adverse, decision, products, servicing, states
 from smartbank.lending.models import (
     EMPLOYMENT,
     CreditDecision,
@@ -39,7 +40,6 @@ from smartbank.lending.models import (
     LoanApplicationEvent,
     LoanProduct,
 )
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -50,7 +50,7 @@ __all__ = [
 
 log = logging.getLogger("smartbank.lending")
 
-STAFF_READERS = permissions.roles_for("lending.applications.read")
+STAFF_READERS = security.roles_for("lending.applications.read")
 CHANNELS = ("web", "api", "assistant", "branch")
 MAX_MONEY = 10**13
 COLLATERAL_KINDS = products.COLLATERAL_KINDS
@@ -407,8 +407,6 @@ def prefill(session: Session, actor: Principal, product_code: str) -> dict[str, 
         values["monthly_income_minor"] = int(cust.annual_income_minor) // 12
         sources["monthly_income_minor"] = "kyc"
     try:
-        from smartbank.insight import service as insight
-
         prof = insight.profile_360(session, actor, cid, timeline=0).get("profile") or {}
         income = prof.get("income_monthly_minor") or prof.get("salary_monthly_minor")
         if isinstance(income, int) and income > 0:
@@ -440,7 +438,7 @@ def prefill(session: Session, actor: Principal, product_code: str) -> dict[str, 
 
 def accept(session: Session, actor: Principal, application_id: int, *, now: datetime | None = None
            ) -> LoanApplication:
-    """Take an approved offer before it expires; the loan is disbursed at once when servicing is installed."""
+    """Take an approved offer before it expires; the loan is disbursed at once."""
     _require_customer(actor)
     app = load(session, actor, application_id, lock=True)
     now = now or _now()
@@ -451,15 +449,9 @@ def accept(session: Session, actor: Principal, application_id: int, *, now: date
     if expires is not None and expires <= now:
         raise OfferExpired("the offer has expired", details={"expired_at": _iso(expires)})
     states.transition(session, app, "accepted", actor_id=actor.user_id or None, note="offer accepted")
-    try:
-        from smartbank.lending import servicing
-    except ImportError:
-        servicing = None  # type: ignore[assignment]
-    disburse = getattr(servicing, "disburse", None) if servicing is not None else None
-    if disburse is not None:
-        loan = disburse(session, app, actor_id=actor.user_id or None, value_date=clock.local_date(now))
-        if app.loan_id is None and getattr(loan, "id", None) is not None:
-            app.loan_id = loan.id
+    loan = servicing.disburse(session, app, actor_id=actor.user_id or None, value_date=clock.local_date(now))
+    if app.loan_id is None and getattr(loan, "id", None) is not None:
+        app.loan_id = loan.id
     session.flush()
     return app
 

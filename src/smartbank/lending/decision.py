@@ -34,6 +34,7 @@ from smartbank.customers import service as customers
 from smartbank.ledger.service import utcnow
 from smartbank.lending import features as F
 from smartbank.lending import policy, products, states
+from smartbank.lending.credit.scorer import load_scorer
 from smartbank.lending.models import CreditDecision, LoanApplication, LoanProduct
 
 log = logging.getLogger("smartbank.lending")
@@ -57,22 +58,17 @@ _scorer_cache: dict[str, Any] = {}
 
 
 def get_scorer() -> Any | None:
-    """The credit scorer in use, or None when no model is trained (or the credit module is missing).
+    """The credit scorer in use, or None when no model is trained (or it cannot be loaded).
     Loaded once a minute at most."""
     now = time.monotonic()
     hit = _scorer_cache.get("scorer")
     if hit is not None and now - hit[0] < _SCORER_TTL:
         return hit[1]
     try:
-        from smartbank.lending.credit.scorer import load_scorer
-    except ImportError:
+        scorer = load_scorer()
+    except Exception:  # noqa: BLE001 - a broken artefact is "no model": every application goes to review
+        log.exception("credit model could not be loaded")
         scorer = None
-    else:
-        try:
-            scorer = load_scorer()
-        except Exception:  # noqa: BLE001 - a broken artefact is "no model": every application goes to review
-            log.exception("credit model could not be loaded")
-            scorer = None
     _scorer_cache["scorer"] = (now, scorer)
     return scorer
 

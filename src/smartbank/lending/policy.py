@@ -23,7 +23,6 @@ from smartbank.config import get_settings
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.lending.models import CreditBlacklist
 from smartbank.risk import service as risk
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -32,7 +31,7 @@ __all__ = [
     "is_blacklisted", "list_blacklist", "remove_from_blacklist",
 ]
 
-BLACKLIST_ROLES = permissions.roles_for("lending.blacklist.manage")
+BLACKLIST_ROLES = security.roles_for("lending.blacklist.manage")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.lending import schedule
 from smartbank.lending.models import GRADES, PRODUCT_KINDS, REPAYMENT_METHODS, LoanProduct, ReferenceRate
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
@@ -43,8 +42,8 @@ __all__ = [
 # probability of default -> grade: A below 2%, B below 4%, C below 8%, D below 15%, E from 15%
 GRADE_THRESHOLDS: tuple[tuple[str, float], ...] = (("A", 0.02), ("B", 0.04), ("C", 0.08), ("D", 0.15))
 RATE_NAMES = ("LPR1Y", "LPR5Y")
-PRODUCT_ADMIN_ROLES = permissions.roles_for("lending.products.manage")
-RATE_SETTER_ROLES = permissions.roles_for("lending.rates.set")  # published centrally, not by a loan officer
+PRODUCT_ADMIN_ROLES = security.roles_for("lending.products.manage")
+RATE_SETTER_ROLES = security.roles_for("lending.rates.set")  # published centrally, not by a loan officer
 MAX_RATE_BPS = 2400  # 24% a year: no product prices above it
 EDITABLE = (
     "name_en", "name_zh", "min_amount_minor", "max_amount_minor", "min_term_months", "max_term_months", "methods",

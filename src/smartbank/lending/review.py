@@ -28,10 +28,10 @@ from smartbank import clock
 from smartbank.customers import service as customers
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.insight import service as insight
 from smartbank.ledger import service as ledger
 from smartbank.lending import applications, decision, products, states
-from smartbank.lending.models import CreditDecision, LoanApplication, LoanApplicationEvent, LoanProduct
-from smartbank.security import permissions
+from smartbank.lending.models import CreditDecision, Loan, LoanApplication, LoanApplicationEvent, LoanProduct
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.text import clean_text
@@ -41,7 +41,7 @@ __all__ = [
     "queue",
 ]
 
-OFFICER_ROLES = permissions.roles_for("lending.review")
+OFFICER_ROLES = security.roles_for("lending.review")
 MAX_NOTE = 2000
 DECLINE_REASONS: dict[str, tuple[str, str]] = {
     "OFF-INCOME": ("We could not confirm an income that supports this loan.", "无法核实足以支持本笔贷款的收入。"),
@@ -153,8 +153,6 @@ def counts(session: Session, actor: Principal) -> dict[str, int]:
 
 
 def _customer_context(session: Session, customer_id: int) -> dict[str, Any]:
-    from smartbank.lending.models import Loan
-
     c = customers.get_customer(session, customer_id)
     accounts = [{"id": a.id, "number": a.number, "kind": a.kind, "status": a.status, "currency": a.currency,
                  "balance_minor": a.balance_minor, "available_minor": a.available_minor}
@@ -169,14 +167,12 @@ def _customer_context(session: Session, customer_id: int) -> dict[str, Any]:
                                        .order_by(LoanApplication.id.desc()).limit(10))]
     profile: dict[str, Any] = {}
     with contextlib.suppress(Exception):
-        from smartbank.insight.models import CustomerProfile
-
-        p = session.get(CustomerProfile, customer_id)
+        p = insight.stored_profile(session, customer_id)
         if p is not None:
-            f = p.features or {}
+            f = p["features"]
             profile = {k: f.get(k) for k in ("income_monthly_minor", "salary_months_365d", "total_balance_minor",
                                             "tenure_days") if k in f}
-            profile.update(segment=p.segment, churn_score=p.churn_score)
+            profile.update(segment=p["segment"], churn_score=p["churn_score"])
     return {"id": c.id, "number": c.number, "name": c.name, "kind": c.kind, "birth_date":
             c.birth_date.isoformat() if c.birth_date else None, "city": c.city, "occupation": c.occupation,
             "annual_income_minor": c.annual_income_minor, "kyc_status": c.kyc_status, "risk_level": c.risk_level,

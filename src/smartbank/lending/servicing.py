@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from smartbank import clock
@@ -46,7 +46,7 @@ from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, Insuffici
 from smartbank.ledger import service as ledger
 from smartbank.lending import classification as cls
 from smartbank.lending import schedule as sched
-from smartbank.lending import states
+from smartbank.lending import states, warning
 from smartbank.lending.models import (
     Loan,
     LoanApplication,
@@ -58,16 +58,15 @@ from smartbank.lending.models import (
 from smartbank.money import MAX_MINOR, format_minor, round_minor
 from smartbank.notifications import service as notifications
 from smartbank.risk import service as risk
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
-__all__ = ["BOOK_READERS", "disburse", "list_loans", "loan_view", "loan_book", "payoff_quote", "portfolio_summary",
-           "repay", "repay_early", "run_day", "still_owed", "today"]
+__all__ = ["BOOK_READERS", "delinquency_rate", "disburse", "is_delinquent", "list_loans", "loan_book", "loan_schedule",
+           "loan_view", "payoff_quote", "portfolio_summary", "repay", "repay_early", "run_day", "still_owed", "today"]
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MICRO = 1_000_000
-BOOK_READERS = permissions.roles_for("lending.book.read")
+BOOK_READERS = security.roles_for("lending.book.read")
 OPEN = ("due", "overdue")
 
 
@@ -574,8 +573,6 @@ def run_day(session: Session, day: date) -> dict[str, int]:
     day of penalty interest, update days past due, bucket, classification and provision (posting the
     change), record changes in ``loan_status_history``, raise early warnings for the coming due dates and
     settle earlier ones. Rerunning the same day posts nothing new."""
-    from smartbank.lending import warning
-
     out = {"loans": 0, "collected_minor": 0, "collections": 0, "overdue_installments": 0, "penalty_micro": 0,
            "provision_change_minor": 0, "status_changes": 0, "closed": 0, "past_due_loans": 0}
     loans = list(session.scalars(select(Loan).where(Loan.status == "active", Loan.start_date <= day)
@@ -831,6 +828,13 @@ def portfolio_summary(session: Session, actor: Principal) -> dict[str, Any]:
             "written_off": {"loans": n_off, "principal_minor": principal_off, "recovered_minor": recovered,
                             "recovered_principal_minor": recovered_principal,
                             "recovery_rate": recovered_principal / principal_off if principal_off else None}}
+
+
+def is_delinquent(session: Session, customer_id: int) -> bool:
+    """Whether the customer has a loan past due or written off (the recommender offers them no new loan)."""
+    return session.scalar(select(Loan.id).where(
+        Loan.customer_id == customer_id,
+        or_(and_(Loan.status == "active", Loan.days_past_due > 0), Loan.status == "written_off")).limit(1)) is not None
 
 
 def delinquency_rate(session: Session) -> float | None:

@@ -34,14 +34,13 @@ from smartbank.lending import servicing, states
 from smartbank.lending.models import Loan, LoanApplication
 from smartbank.money import MAX_MINOR, format_minor
 from smartbank.notifications import service as notifications
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.text import clean_text
 
 __all__ = ["WRITERS", "record_collection", "write_off"]
 
-WRITERS = permissions.roles_for("lending.writeoff")
+WRITERS = security.roles_for("lending.writeoff")
 MAX_REASON = 200
 
 

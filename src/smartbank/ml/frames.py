@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from smartbank.config import get_settings
+
 # kinds that the customer does not initiate (the bank or an employer does); all others count as activity
 PASSIVE_KINDS = ("salary", "interest", "fee", "scheduled", "opening")
 NIGHT_HOURS = (22, 6)  # [22:00, 06:00) local time of the timestamp (UTC for imported data)
@@ -87,13 +89,11 @@ def data_hash(activity: pl.DataFrame) -> str:
 
 def card_fraud_path(datasets_dir: Path | None = None) -> Path:
     if datasets_dir is None:
-        from smartbank.config import get_settings
-
         datasets_dir = Path(get_settings().datasets_dir)
     return Path(datasets_dir) / "card_fraud" / "transactions_2018-04-01_2018-08-31.csv.gz"
 
 
-def _major_to_minor(col: str) -> pl.Expr:
+def major_to_minor(col: str) -> pl.Expr:
     """Exact conversion of a decimal string in major units ("57.16") to integer minor units (5716)."""
     s = pl.col(col).str.strip_chars()
     neg = s.str.starts_with("-")
@@ -118,7 +118,7 @@ def load_card_fraud(path: Path | None = None, *, currency: str = "CNY") -> tuple
         pl.col("CUSTOMER_ID").cast(pl.Int64).alias("customer_id"),
         pl.col("TX_DATETIME").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S").dt.replace_time_zone("UTC")
         .alias("ts"),
-        (-_major_to_minor("TX_AMOUNT")).alias("amount_minor"),
+        (-major_to_minor("TX_AMOUNT")).alias("amount_minor"),
         pl.lit(currency).alias("currency"),
         pl.lit("card_payment").alias("kind"),
         pl.lit("card").alias("channel"),

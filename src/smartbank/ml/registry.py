@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from smartbank import clock
+from smartbank.config import get_settings
 from smartbank.errors import SmartbankError
 
 __all__ = [
@@ -76,8 +77,6 @@ def _sha256(path: Path) -> str:
 
 
 def default_model_dir() -> Path:
-    from smartbank.config import get_settings
-
     return Path(get_settings().model_dir)
 
 

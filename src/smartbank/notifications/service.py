@@ -1,6 +1,9 @@
 """Customer notifications: written by any domain in the caller's transaction, read in the portal and API.
 
 Each message is stored in Chinese and English; the reader's language chooses which is shown.
+
+The front door of the notifications domain (:data:`__all__`), which also re-exports the SMS gateway
+(:mod:`.sms`) that one-time codes go through.
 """
 
 from __future__ import annotations
@@ -13,9 +16,21 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.errors import NotFound
 from smartbank.notifications.models import Notification
+from smartbank.notifications.sms import (
+    FileSmsSink,
+    MemorySmsSink,
+    SmsGateway,
+    SmsMessage,
+    gateway,
+    mask_phone,
+    set_gateway,
+    use,
+)
 from smartbank.security.service import Principal
 
-__all__ = ["as_dict", "list_for", "mark_read", "notify", "unread_count"]
+__all__ = ["Notification", "as_dict", "list_for", "mark_read", "notify", "unread_count",
+           # the SMS gateway
+           "FileSmsSink", "MemorySmsSink", "SmsGateway", "SmsMessage", "gateway", "mask_phone", "set_gateway", "use"]
 
 
 def notify(

@@ -25,13 +25,11 @@ from smartbank import clock
 from smartbank.errors import ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import Account, BusinessDay
-from smartbank.lending import applications as loan_applications
-from smartbank.lending import servicing as lending
+from smartbank.lending import service as lending
 from smartbank.money import round_minor
 from smartbank.payments.service import mark_overdue_bills, run_due_scheduled
 from smartbank.risk import service as risk
-from smartbank.wealth import orders as wealth_orders
-from smartbank.wealth import products as wealth_products
+from smartbank.wealth import service as wealth
 
 MICRO = 1_000_000
 
@@ -119,12 +117,12 @@ def close_day(session: Session, day: date) -> DayResult:
     # the day's risk indicators and model drift, measured at the end of the bank day
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo("Asia/Shanghai"))
     # loan offers not accepted by the end of the day lapse
-    res.loans["offers_expired"] = loan_applications.expire_offers(session, end_of_day)
+    res.loans["offers_expired"] = lending.expire_offers(session, end_of_day)
     res.risk_warnings = int(risk.run_monitor(session, end_of_day)["warnings_raised"])
     # wealth: the day's NAVs (money-market income), the income credited to money-market holdings as units, then
     # time deposits at maturity and the orders due (filled at trade-date NAVs)
-    res.wealth = (wealth_products.publish_day(session, day) | wealth_orders.accrue_income(session, day)
-                  | wealth_orders.settle_day(session, day))
+    res.wealth = (wealth.publish_day(session, day) | wealth.accrue_income(session, day)
+                  | wealth.settle_day(session, day))
     session.add(BusinessDay(day=day, status="done", finished_at=ledger.utcnow(), summary=res.as_dict()))
     session.flush()
     return res

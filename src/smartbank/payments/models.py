@@ -6,9 +6,7 @@ from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartbank import clock
-from smartbank.customers import models as _customers_models  # noqa: F401 - foreign-key targets
 from smartbank.db import Base, BigId
-from smartbank.ledger import models as _ledger_models  # noqa: F401 - foreign-key targets
 
 BILL_CATEGORIES = ("electricity", "water", "gas", "mobile", "broadband")
 FREQUENCIES = ("once", "daily", "weekly", "monthly")

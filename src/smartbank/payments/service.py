@@ -313,7 +313,13 @@ def add_payee(session: Session, actor: Principal, customer_id: int, *, name: str
         session.flush()
     except IntegrityError as exc:  # the same payee saved concurrently, after the check above
         raise Conflict("this payee is already saved", details={"account_number": number}) from exc
+    security.audit(session, actor, action="payee.add", object_type="payee", object_id=p.id, after=_payee_record(p))
     return p
+
+
+def _payee_record(p: Payee) -> dict[str, Any]:
+    return {"customer_id": p.customer_id, "name": p.name, "account_number": p.account_number,
+            "nickname": p.nickname}
 
 
 def get_payee(session: Session, actor: Principal, payee_id: int) -> Payee:
@@ -328,8 +334,10 @@ def get_payee(session: Session, actor: Principal, payee_id: int) -> Payee:
 def delete_payee(session: Session, actor: Principal, payee_id: int) -> None:
     require_customer(actor)
     p = get_payee(session, actor, payee_id)
+    before = _payee_record(p)
     session.delete(p)
     session.flush()
+    security.audit(session, actor, action="payee.remove", object_type="payee", object_id=payee_id, before=before)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -392,7 +400,16 @@ def schedule_transfer(session: Session, actor: Principal, *, from_account_id: in
                           runs=0, failures=0, status="active")
     session.add(s)
     session.flush()
+    security.audit(session, actor, action="scheduled_transfer.create", object_type="scheduled_transfer",
+                   object_id=s.id, after=_scheduled_record(s))
     return s
+
+
+def _scheduled_record(s: ScheduledTransfer) -> dict[str, Any]:
+    return {"customer_id": s.customer_id, "from_account_id": s.from_account_id, "to_account_id": s.to_account_id,
+            "amount_minor": s.amount_minor, "currency": s.currency, "memo": s.memo, "frequency": s.frequency,
+            "start_date": s.start_date.isoformat(), "end_date": s.end_date.isoformat() if s.end_date else None,
+            "status": s.status, "next_run": s.next_run.isoformat() if s.next_run else None}
 
 
 @dataclass(frozen=True)
@@ -455,9 +472,12 @@ def cancel_scheduled(session: Session, actor: Principal, scheduled_id: int) -> S
         raise NotFound("scheduled transfer not found", details={"scheduled_id": scheduled_id})
     if s.status != "active":
         raise Conflict(f"this scheduled transfer is already {s.status}")
+    before = _scheduled_record(s)
     s.status = "cancelled"
     s.next_run = None
     session.flush()
+    security.audit(session, actor, action="scheduled_transfer.cancel", object_type="scheduled_transfer",
+                   object_id=s.id, before=before, after=_scheduled_record(s))
     return s
 
 

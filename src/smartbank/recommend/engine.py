@@ -37,12 +37,16 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from smartbank import clock
+from smartbank.config import get_settings
+from smartbank.insight import service as insight
+from smartbank.ml import service as ml
 from smartbank.recommend.algorithms import EASE
 from smartbank.recommend.models import RecEvent, RecItem
+from smartbank.wealth import service as wealth
 
 __all__ = ["BLEND", "EASE_L2", "MODEL_NAME", "WEIGHTS", "Ranked", "RecEngine", "fit_artefact", "get", "observe",
            "reset"]
@@ -154,14 +158,11 @@ def _feedback_rows(session: Session, since: datetime, min_id: int = 0) -> list[t
 
 
 def _holdings(session: Session) -> list[tuple[int, int]]:
-    """(customer, wealth product id) of every current holding (a small private read of the wealth tables)."""
-    return [(int(c), int(p)) for c, p in session.execute(text(
-        "SELECT customer_id, product_id FROM holdings WHERE units_micro > 0 OR pending_units_micro > 0"))]
+    """(customer, wealth product id) of every current holding (asked of the wealth service)."""
+    return wealth.holders(session)
 
 
 def _segments(session: Session) -> dict[int, str]:
-    from smartbank.insight import service as insight
-
     try:
         df = insight.load_profiles(session)
     except Exception:  # noqa: BLE001 - no profiles yet (or a partly migrated database): everyone in "all"
@@ -255,19 +256,16 @@ class RecEngine:
             self.artefact = None
 
     def _load_artefact(self) -> bool:
-        from smartbank.config import get_settings
-        from smartbank.ml.registry import RegistryError, latest_version, load_model
-
         if self.items is None:
             return False
-        version = latest_version(MODEL_NAME, model_dir=get_settings().model_dir)
+        version = ml.latest_version(MODEL_NAME, model_dir=get_settings().model_dir)
         if version is None:
             return False
         if version == self.artefact:
             return True
         try:
-            m = load_model(MODEL_NAME, version=version, model_dir=get_settings().model_dir)
-        except RegistryError as exc:
+            m = ml.load_model(MODEL_NAME, version=version, model_dir=get_settings().model_dir)
+        except ml.RegistryError as exc:
             log.warning("recommend engine: artefact %s not loaded (%s); fitting locally", version, exc.message)
             return False
         keys: list[str] = list(m.objects["item_keys"])
@@ -430,9 +428,6 @@ def _top_interest(items: Items, r: np.ndarray) -> str | None:
 
 def fit_artefact(engine_: RecEngine) -> dict[str, Any]:
     """Fit EASE on the engine's current feedback and save it to the model registry (``rec_hybrid``)."""
-    from smartbank.config import get_settings
-    from smartbank.ml.registry import save_model
-
     t0 = time.perf_counter()
     with engine_.lock:
         assert engine_.items is not None
@@ -442,7 +437,7 @@ def fit_artefact(engine_: RecEngine) -> dict[str, Any]:
         return {"saved": False, "reason": "no feedback yet", "items": len(keys)}
     model = EASE(EASE_L2).fit(x)
     digest = hashlib.sha256(x.indices.tobytes() + x.indptr.tobytes()).hexdigest()[:16]
-    m = save_model(MODEL_NAME, {"B": model.B, "item_keys": keys}, features=keys, data_hash=digest,
+    m = ml.save_model(MODEL_NAME, {"B": model.B, "item_keys": keys}, features=keys, data_hash=digest,
                    params={"l2": EASE_L2, "fit_min_weight": FIT_MIN_WEIGHT, "blend": BLEND, "weights": WEIGHTS},
                    metrics={"customers": int(x.shape[0]), "items": int(x.shape[1]), "interactions": int(x.nnz)},
                    model_dir=get_settings().model_dir)
@@ -450,22 +445,6 @@ def fit_artefact(engine_: RecEngine) -> dict[str, Any]:
     return {"saved": True, "version": m.version, "model_version": engine_.model_version,
             "customers": int(x.shape[0]), "items": int(x.shape[1]), "interactions": int(x.nnz),
             "seconds": round(time.perf_counter() - t0, 3)}
-
-
-def train(bind: Any) -> dict[str, Any]:
-    """``smartbank recommend train`` (and the demo): copy the catalogues into ``rec_items``, back-fill
-    holdings and purchases as feedback, then fit and save the item-item model on all of it. ``bind``: the
-    SQLAlchemy engine of the bank's database."""
-    from smartbank import db
-    from smartbank.recommend import events, items
-    from smartbank.security.service import SYSTEM
-
-    synced = db.run_in_transaction(lambda s: {"items": items.sync_items(s, SYSTEM),
-                                              "feedback": events.sync_wealth(s, SYSTEM)}, engine=bind)
-    eng = RecEngine()
-    with db.session_scope(bind) as s:
-        eng.warm(s, fit=False)
-    return {**fit_artefact(eng), **synced}
 
 
 _engines: dict[str, RecEngine] = {}
@@ -503,3 +482,4 @@ def reset() -> None:
     """Forget every engine (tests; after a demo bank is rebuilt)."""
     with _lock:
         _engines.clear()
+

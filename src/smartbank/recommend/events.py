@@ -10,9 +10,12 @@ Events and what they mean to the model (weights in :data:`smartbank.recommend.en
   :data:`CONVERSION_WINDOW_DAYS` days, attributed to the newest list that showed it (its slot and model
   version), or to the list the purchase names.
 
-Customers record views, clicks and dismissals of their own lists (:func:`record`); the wealth order
-service (and later lending) records purchases with :func:`record_purchase`; :func:`sync_wealth` back-fills
-holdings and purchase orders written before the recommender existed. Events reach this process's engine
+Customers record views, clicks and dismissals of their own lists (:func:`record`); a wealth purchase is
+recorded with :func:`record_purchase` through the purchase hook wealth offers
+(:func:`smartbank.wealth.service.on_purchase`, registered when this module is imported: wealth sits below the
+recommender and never imports it);
+:func:`sync_wealth` back-fills holdings and purchase orders written before the recommender existed, read
+through the wealth service. Events reach this process's engine
 when the transaction commits (nothing from a rolled-back transaction), other processes within seconds.
 """
 
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from smartbank import clock, db
@@ -30,15 +33,16 @@ from smartbank.db import aware as _aware
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.recommend import engine as rec_engine
 from smartbank.recommend.models import RecEvent, RecItem, RecServed
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
+from smartbank.wealth import service as wealth
 
 __all__ = ["CONVERSION_WINDOW_DAYS", "CUSTOMER_EVENTS", "after_commit", "record", "record_purchase",
            "sync_wealth"]
 
 CUSTOMER_EVENTS = ("view", "click", "dismiss")
 CONVERSION_WINDOW_DAYS = 7
-SYNC_ROLES = permissions.roles_for("recommend.sync")
+SYNC_ROLES = security.roles_for("recommend.sync")
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:
@@ -154,8 +158,7 @@ def record_purchase(session: Session, actor: Principal, *, customer_id: int, ite
 def sync_wealth(session: Session, actor: Principal) -> dict[str, int]:
     """Back-fill from the wealth tables: a ``hold`` event per current holding without one, and a ``purchase``
     (with its conversion, if any) per purchase order without one - an order's event is known by its
-    customer, item and time, so running this again adds nothing. A small private read of the wealth
-    tables until the wealth domain offers one."""
+    customer, item and time, so running this again adds nothing."""
     actor.require_role(*SYNC_ROLES)
     wealth_items = {int(r): int(i) for i, r in session.execute(
         select(RecItem.id, RecItem.ref_id).where(RecItem.item_type == "wealth", RecItem.ref_id.is_not(None)))
@@ -167,8 +170,7 @@ def sync_wealth(session: Session, actor: Principal) -> dict[str, int]:
         select(RecEvent.customer_id, RecEvent.item_id, RecEvent.at).where(RecEvent.event == "purchase"))}
     rows: list[dict[str, Any]] = []
     holds = 0
-    for c, p, opened in session.execute(text(
-            "SELECT customer_id, product_id, updated_at FROM holdings WHERE units_micro > 0")):
+    for c, p, opened in wealth.holding_starts(session):
         i = wealth_items.get(int(p))
         if i is not None and (int(c), i) not in have_hold:
             rows.append({"customer_id": int(c), "item_id": i, "event": "hold", "weight": 1.0, "served_id": None,
@@ -177,9 +179,7 @@ def sync_wealth(session: Session, actor: Principal) -> dict[str, int]:
             have_hold.add((int(c), i))
             holds += 1
     buys = conversions = 0
-    for c, p, created, rec_id in session.execute(text(
-            "SELECT customer_id, product_id, created_at, recommendation_id FROM wealth_orders"
-            " WHERE kind = 'purchase' AND status IN ('pending', 'settled') ORDER BY id")):
+    for c, p, created, rec_id in wealth.purchase_orders(session):
         i = wealth_items.get(int(p))
         if i is None:
             continue
@@ -195,3 +195,19 @@ def sync_wealth(session: Session, actor: Principal) -> dict[str, int]:
         session.execute(insert(RecEvent), rows)
         _observe_later(session, [(r["customer_id"], r["item_id"], r["event"]) for r in rows])
     return {"holds": holds, "purchases": buys, "conversions": conversions}
+
+
+def _wealth_purchased(session: Session, actor: Principal, purchase: wealth.Purchase) -> None:
+    """The wealth purchase hook: a purchase is behaviour the recommender learns from at once (and a conversion
+    when the product was shown to the customer). A product the recommender does not list yet is simply not
+    recorded here (and nothing this wrote is kept)."""
+    try:
+        with session.begin_nested():
+            record_purchase(session, actor, customer_id=purchase.customer_id,
+                            item_key=f"wealth:{purchase.product_code}", served_id=purchase.recommendation_id,
+                            at=purchase.at)
+    except NotFound:
+        pass
+
+
+wealth.on_purchase(_wealth_purchased)

@@ -13,7 +13,7 @@
 The copy is only a catalogue for ranking. The filters after ranking read the products' own tables again
 (status, kind, risk level), so a stale copy can never let an unsuitable or closed product through.
 
-Wealth products are read with a small private read until the wealth domain offers ``list_products``.
+Both catalogues are read through their owners' services (``wealth.all_products``, ``lending.list_products``).
 """
 
 from __future__ import annotations
@@ -23,14 +23,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smartbank.lending import service as lending
 from smartbank.recommend.models import RecItem
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
-from smartbank.wealth.models import WealthProduct
+from smartbank.wealth import service as wealth
+from smartbank.wealth.service import WealthProduct
 
 __all__ = ["ITEM_MANAGERS", "item_key", "parse_item_key", "sync_items", "wealth_feature"]
 
-ITEM_MANAGERS = permissions.roles_for("recommend.items.manage")
+ITEM_MANAGERS = security.roles_for("recommend.items.manage")
 
 
 def item_key(item_type: str, code: str) -> str:
@@ -41,10 +43,6 @@ def parse_item_key(key: str) -> tuple[str, str]:
     """``"wealth:WMP001"`` -> ``("wealth", "WMP001")``; a malformed key gives ``("", "")``."""
     kind, _, code = (key or "").partition(":")
     return (kind, code) if kind and code else ("", "")
-
-
-def _wealth_products(session: Session) -> list[WealthProduct]:
-    return list(session.scalars(select(WealthProduct).order_by(WealthProduct.id)))
 
 
 def wealth_feature(p: WealthProduct) -> dict[str, Any]:
@@ -62,16 +60,14 @@ def _loan_feature(p: Any) -> dict[str, Any]:
 def sync_items(session: Session, actor: Principal) -> dict[str, int]:
     """Bring ``rec_items`` in line with the wealth and loan catalogues; returns counts of added, updated
     and closed items. Marketers and administrators (and the system) may run it."""
-    from smartbank.lending import products as loan_products
-
     actor.require_role(*ITEM_MANAGERS)
     wanted: dict[str, dict[str, Any]] = {}
-    for w in _wealth_products(session):
+    for w in wealth.all_products(session):
         wanted[item_key("wealth", w.code)] = {
             "item_type": "wealth", "ref_id": w.id, "name_en": w.name_en[:160], "name_zh": w.name_zh[:160],
             "risk_level": w.risk_level, "features": wealth_feature(w),
             "status": "active" if w.status == "active" else "closed"}
-    for lp in loan_products.list_products(session, include_retired=True):
+    for lp in lending.list_products(session, include_retired=True):
         wanted[item_key("loan", lp.code)] = {
             "item_type": "loan", "ref_id": lp.id, "name_en": lp.name_en[:160], "name_zh": lp.name_zh[:160],
             "risk_level": None, "features": _loan_feature(lp),

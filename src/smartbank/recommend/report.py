@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.errors import ValidationFailed
 from smartbank.recommend.models import RecEvent, RecServed
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 __all__ = ["REPORT_ROLES", "report"]
 
-REPORT_ROLES = permissions.roles_for("recommend.report")
+REPORT_ROLES = security.roles_for("recommend.report")
 MAX_DAYS = 366
 
 

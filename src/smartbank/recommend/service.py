@@ -14,7 +14,14 @@
 - ``unknown_type``: anything the filters do not know how to judge.
 
 Whatever the model ranks first, nothing reaches the list without passing all of them. The removed items
-that ranked above the last shown item are stored in ``rec_served.filtered`` with the rule.
+that ranked above the last shown item are stored in ``rec_served.filtered`` with the rule. What the filters
+judge is asked of its owners' services (the grade in force, holdings and the products' facts of wealth; the
+loan catalogue and delinquency of lending; the birth date of customers), never read from their tables.
+
+This module is also the recommender's front door (:data:`__all__`): events (:mod:`.events`), items
+(:mod:`.items`), the report (:mod:`.report`), the engine's lifecycle (:mod:`.engine`), training
+(:mod:`.training`) and the offline evaluation (:mod:`.evaluate`) are re-exported here. Importing it registers
+the recommender's listener of wealth purchases (:mod:`.events`).
 """
 
 from __future__ import annotations
@@ -25,19 +32,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from smartbank import clock
+from smartbank.customers import service as customers
 from smartbank.errors import NotFound, ValidationFailed
+from smartbank.lending import service as lending
 from smartbank.recommend import engine as rec_engine
-from smartbank.recommend.models import RecEvent, RecServed
+from smartbank.recommend.engine import get as get_engine
+from smartbank.recommend.engine import reset as reset_engines
+from smartbank.recommend.evaluate import evaluate_recommend, load_ratings
+from smartbank.recommend.events import CUSTOMER_EVENTS, record, record_purchase, sync_wealth
+from smartbank.recommend.items import ITEM_MANAGERS, item_key, parse_item_key, sync_items
+from smartbank.recommend.models import RecEvent, RecItem, RecServed
 from smartbank.recommend.reasons import reason_for
+from smartbank.recommend.report import REPORT_ROLES, report
+from smartbank.recommend.training import train
 from smartbank.security.service import Principal
-from smartbank.wealth import grades
-from smartbank.wealth.rules import allowed_without_acknowledgement
+from smartbank.wealth import service as wealth
+from smartbank.wealth.service import allowed_without_acknowledgement
 
-__all__ = ["MAX_N", "SLOT_PATTERN", "Context", "apply_filters", "recommend"]
+__all__ = [
+    # serving
+    "MAX_N", "SLOT_PATTERN", "Context", "apply_filters", "recommend",
+    # events and items
+    "CUSTOMER_EVENTS", "ITEM_MANAGERS", "RecEvent", "RecItem", "item_key", "parse_item_key", "record",
+    "record_purchase", "sync_items", "sync_wealth",
+    # the report
+    "REPORT_ROLES", "report",
+    # the engine, training and evaluation
+    "evaluate_recommend", "get_engine", "load_ratings", "reset_engines", "train", "warm",
+]
 
 SLOT_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 _SLOT = re.compile(SLOT_PATTERN)
@@ -108,53 +134,15 @@ def apply_filters(ranked: Iterable[rec_engine.Ranked], items: rec_engine.Items, 
 # the context: small reads, fresh per list
 
 
-def _age(session: Session, customer_id: int) -> tuple[int | None, str | None]:
-    from smartbank.customers import service as customers
-    from smartbank.customers.validation import parse_resident_id
-
+def _age(session: Session, customer_id: int) -> int | None:
     try:
-        c = customers.get_customer(session, customer_id)
+        born = customers.birth_date_of(customers.get_customer(session, customer_id))
     except NotFound:
-        return None, None
-    born = c.birth_date
-    if born is None and c.id_type == "resident_id":
-        try:
-            born = parse_resident_id(c.id_number).birth_date
-        except ValidationFailed:
-            born = None
+        return None
     if born is None:
-        return None, c.kind
+        return None
     d = clock.today()
-    return d.year - born.year - ((d.month, d.day) < (born.month, born.day)), c.kind
-
-
-def _held_wealth(session: Session, customer_id: int) -> set[int]:
-    return {int(r[0]) for r in session.execute(text(
-        "SELECT product_id FROM holdings WHERE customer_id = :c AND (units_micro > 0 OR pending_units_micro > 0)"
-        " UNION SELECT product_id FROM wealth_orders WHERE customer_id = :c AND kind = 'purchase'"
-        " AND status = 'pending'"), {"c": customer_id})}
-
-
-def _wealth_truth(session: Session, ids: list[int]) -> dict[int, tuple[str, str, str]]:
-    if not ids:
-        return {}
-    from smartbank.wealth.models import WealthProduct
-
-    return {int(i): (str(s), str(k), str(r)) for i, s, k, r in session.execute(
-        select(WealthProduct.id, WealthProduct.status, WealthProduct.kind, WealthProduct.risk_level)
-        .where(WealthProduct.id.in_(ids)))}
-
-
-def _loan_truth(session: Session) -> dict[int, tuple[str, int, int]]:
-    from smartbank.lending import products as loan_products
-
-    return {p.id: (p.status, p.min_age, p.max_age) for p in loan_products.list_products(session, include_retired=True)}
-
-
-def _delinquent(session: Session, customer_id: int) -> bool:
-    return session.execute(text(
-        "SELECT 1 FROM loans WHERE customer_id = :c AND ((status = 'active' AND days_past_due > 0)"
-        " OR status = 'written_off')"), {"c": customer_id}).first() is not None
+    return d.year - born.year - ((d.month, d.day) < (born.month, born.day))
 
 
 def _context(session: Session, eng: rec_engine.RecEngine, customer_id: int, grade: str | None,
@@ -166,15 +154,21 @@ def _context(session: Session, eng: rec_engine.RecEngine, customer_id: int, grad
         with eng.lock:
             dismissed = set(eng.dismissed.get(customer_id, ()))
         ctx = Context(customer_id=customer_id, grade=grade, age=None, delinquent=False,
-                      held_wealth=_held_wealth(session, customer_id), dismissed=dismissed)
+                      held_wealth=wealth.held_products(session, customer_id), dismissed=dismissed)
     wealth_ids = [i for r in ranked if items.types[r.index] == "wealth"
                   and (i := items.ref_ids[r.index]) is not None and i not in ctx.wealth]
-    ctx.wealth.update(_wealth_truth(session, wealth_ids))
+    ctx.wealth.update(wealth.product_facts(session, wealth_ids))
     if not ctx.loans and any(items.types[r.index] == "loan" for r in ranked):
-        ctx.loans = _loan_truth(session)
-        ctx.age = _age(session, customer_id)[0]
-        ctx.delinquent = _delinquent(session, customer_id)
+        ctx.loans = {p.id: (p.status, p.min_age, p.max_age)
+                     for p in lending.list_products(session, include_retired=True)}
+        ctx.age = _age(session, customer_id)
+        ctx.delinquent = lending.is_delinquent(session, customer_id)
     return ctx
+
+
+def warm(session: Session) -> None:
+    """Load this process's engine of the session's database (items, feedback, model) before a request needs it."""
+    rec_engine.get(session)
 
 
 def _link(item_type: str, code: str) -> str:
@@ -202,7 +196,7 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
         raise ValidationFailed(f"n must be 1..{MAX_N}", details={"n": n})
     cid = actor.customer_id
     eng = rec_engine.get(session)
-    grade = grades.current_grade(session, cid)
+    grade = wealth.current_grade(session, cid)
     items = eng.items
     kept: list[rec_engine.Ranked] = []
     removed: list[dict[str, Any]] = []

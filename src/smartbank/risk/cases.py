@@ -50,7 +50,6 @@ from smartbank.money import format_minor
 from smartbank.notifications import service as notifications
 from smartbank.risk import engine, hooks
 from smartbank.risk.models import ALERT_RESOLUTIONS, ALERT_STATUSES, RiskAlert, RiskAlertEvent, RiskDecision, RiskLabel
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.statements import service as statements
@@ -62,7 +61,7 @@ __all__ = [
     "reversal_decided",
 ]
 
-OFFICER_ROLES = permissions.roles_for("risk.alerts.manage")
+OFFICER_ROLES = security.roles_for("risk.alerts.manage")
 ACTIONS = ("release", "void", "reverse", "none")
 # what the alert records: a reversal waits for a second officer (``reverse_pending``) until it is decided
 _DONE = {"release": "released", "void": "voided", "reverse": "reverse_pending", "none": "none"}

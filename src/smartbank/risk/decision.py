@@ -51,7 +51,6 @@ from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlo
 from smartbank.ledger import service as ledger
 from smartbank.money import format_minor
 from smartbank.notifications import service as notifications
-from smartbank.notifications import sms
 from smartbank.risk import cases, limits
 from smartbank.risk import engine as risk_engine
 from smartbank.risk.models import RiskChallenge, RiskDecision
@@ -274,14 +273,14 @@ def _challenge(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.
     amount = format_minor(pc.amount_minor, pc.currency, grouping=True, symbol=True)
     minutes = s.risk_otp_seconds // 60
     try:
-        sms.gateway().send(sms.SmsMessage(phone=phone, ref=f"challenge:{ch.id}", text=(
+        notifications.gateway().send(notifications.SmsMessage(phone=phone, ref=f"challenge:{ch.id}", text=(
             f"【smartbank】验证码 {code}，用于确认您 {amount} 的付款，{minutes} 分钟内有效。"
             "请勿向任何人（包括银行工作人员）透露。"
             f" Code {code} confirms your payment of {amount}; valid for {minutes} minutes."
             " Never tell it to anyone, not even bank staff.")))
     except Exception as exc:  # noqa: BLE001 - any gateway failure: no code was delivered, nothing is kept
         raise Unavailable("we could not send the one-time code; please try again in a moment") from exc
-    sent_to = sms.mask_phone(phone)
+    sent_to = notifications.mask_phone(phone)
     raise ChallengeRequired(
         f"this payment needs a one-time code: we sent one by text message to {sent_to}; "
         "send the same request again with it",

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.ledger import service as ledger
-from smartbank.ml.registry import RegistryError, latest_version
+from smartbank.ml.service import RegistryError, latest_version
 from smartbank.risk import rules
 from smartbank.risk.features import HISTORY_DAYS, TX_SCHEMA
 from smartbank.risk.fraud_model import MODEL_NAME, FraudModel, load_fraud_model

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from smartbank.ml import frames
+from smartbank.ml import service as ml
 
 __all__ = [
     "CUSTOMER_WINDOWS",
@@ -118,7 +118,7 @@ PEER_FEATURES: list[str] = [
 
 
 def _major_to_minor(col: str) -> pl.Expr:
-    return frames._major_to_minor(col)
+    return ml.major_to_minor(col)
 
 
 def load_transactions(path: str | Path) -> pl.DataFrame:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from smartbank.ml.registry import load_model, save_model
+from smartbank.ml.service import load_model, save_model
 from smartbank.risk.features import FEATURE_NAMES
 
 __all__ = ["DEFAULT_GRID", "FraudModel", "MODEL_NAME", "RegistrationBar", "Selection", "Verdict", "judge",

@@ -50,7 +50,7 @@ from smartbank.config import get_settings
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.money import format_minor
 from smartbank.risk.models import CHANNELS, LIMIT_SCOPES, RiskDecision, RiskLimit, RiskLimitBreach
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal, audit
 
 __all__ = [
@@ -63,7 +63,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 ACTIONS = ("challenge", "review", "block")
 SEVERITY = {"challenge": 1, "review": 2, "block": 3}
 PRODUCTS = ("demand", "savings")
-LIMIT_MANAGERS = permissions.roles_for("risk.limits.manage")
+LIMIT_MANAGERS = security.roles_for("risk.limits.manage")
 RELOAD_SECONDS = 5.0
 # outcomes after which an allowed or held payment did not move money
 REFUSED_OUTCOMES = ("challenge_failed", "voided", "reversed", "refused", "rejected", "expired", "cancelled")

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.errors import Conflict, NotFound, ValidationFailed
-from smartbank.ml import registry as model_registry
+from smartbank.ml import service as ml
 from smartbank.risk import hooks
 from smartbank.risk import limits as risk_limits
 from smartbank.risk import register as risk_register
@@ -63,13 +63,13 @@ from smartbank.risk.models import (
     RiskRegisterEntry,
     RiskWarning,
 )
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal, audit
 
 __all__ = ["METRICS", "METRIC_INFO", "MONITOR_READERS", "PSI_DRIFT", "PSI_WARNING", "SCORE_BINS", "acknowledge",
            "evaluate_kris", "kri_level", "list_kris", "list_warnings", "model_drift", "psi", "raise_warning", "run"]
 
-MONITOR_READERS = permissions.roles_for("risk.monitor.read")
+MONITOR_READERS = security.roles_for("risk.monitor.read")
 Metric = Callable[[Session, datetime, datetime], float | None]
 
 
@@ -491,7 +491,7 @@ def training_bins(model_version: str, *, model_dir: Path | None = None) -> np.nd
     if not version or "/" in version or version.startswith("."):
         return None
     try:
-        path = (model_dir or model_registry.default_model_dir()) / MODEL_NAME / version / "meta.json"
+        path = (model_dir or ml.default_model_dir()) / MODEL_NAME / version / "meta.json"
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None

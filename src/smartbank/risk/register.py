@@ -29,14 +29,14 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.risk.models import RISK_CATEGORIES, RiskRegisterEntry
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal, audit
 
 __all__ = ["CONTROL_STATUSES", "DEFAULT_CONTROLS", "REGISTER_MANAGERS", "STATUSES", "Control", "controls_text",
            "create_entry", "edit_entry", "get_entry", "list_entries", "matrix", "parse_controls", "rating",
            "seed_defaults"]
 
-REGISTER_MANAGERS = permissions.roles_for("risk.register.manage")
+REGISTER_MANAGERS = security.roles_for("risk.register.manage")
 STATUSES = ("open", "mitigating", "accepted", "closed")
 RATINGS = ("low", "medium", "high", "critical")
 _CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")

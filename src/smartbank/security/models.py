@@ -7,7 +7,6 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartbank import clock
-from smartbank.customers import models as _customers_models  # noqa: F401 - foreign-key targets
 from smartbank.db import Base, BigId
 
 ROLES = ("customer", "teller", "loan_officer", "risk_officer", "marketer", "service_agent", "admin")

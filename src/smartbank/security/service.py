@@ -1,4 +1,8 @@
-"""Identity and access: users, sign-in with throttling, expiring sessions, authorisation, audit."""
+"""Identity and access: users, sign-in with throttling, expiring sessions, authorisation, audit.
+
+The front door of the security domain: other domains and the entry points import only this module
+(:data:`__all__`), which also re-exports the permission table (:mod:`.permissions`), the masking rules
+(:mod:`.masking`) and the ``User`` model outsiders look users up with."""
 
 from __future__ import annotations
 
@@ -8,12 +12,11 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, delete, select, text, update
+from sqlalchemy import Boolean, DateTime, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -23,9 +26,37 @@ from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
+from smartbank.logs import request_id_var  # the request being served: an audit record names it
 from smartbank.security import permissions
+from smartbank.security.masking import mask_email, mask_id_number, mask_phone
 from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, LoginThrottle, User
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
+from smartbank.security.permissions import (
+    PERMISSIONS,
+    PUBLIC,
+    ROUTES,
+    SIGNED_IN,
+    STAFF,
+    allows,
+    roles_for,
+    route_access,
+    route_roles,
+)
+
+__all__ = [
+    # who is acting
+    "SYSTEM", "Principal", "ROLES", "STAFF_ROLES", "User",
+    # users, sign-in, sessions
+    "GLOBAL_THROTTLE_KEY", "authenticate", "check_password_strength", "client_key", "count_users", "create_user",
+    "display_names", "expire_token_now", "find_user", "find_user_by_name", "hash_password", "sign_in", "sign_out",
+    "principal_of", "user_of_customer",
+    # the permission table
+    "PERMISSIONS", "PUBLIC", "ROUTES", "SIGNED_IN", "STAFF", "allows", "roles_for", "route_access", "route_roles",
+    # audit
+    "audit", "audit_reads", "audit_trail", "request_id_var",
+    # masking of personal data for staff without customer.pii.read
+    "mask_email", "mask_id_number", "mask_phone",
+]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
@@ -104,6 +135,19 @@ def create_user(session: Session, *, username: str, password: str, role: str, cu
 
 def find_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+def find_user_by_name(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).first()
+
+
+def count_users(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def user_of_customer(session: Session, customer_id: int) -> User | None:
+    """The customer's first user (the one sign-up created)."""
+    return session.scalars(select(User).where(User.customer_id == customer_id).order_by(User.id)).first()
 
 
 def display_names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -225,10 +269,26 @@ def sign_in(session: Session, *, username: str, password: str, staff: bool | Non
         raise NotAuthenticated("staff sign in at the operator console")
     pair.failures = 0
     token = secrets.token_urlsafe(32)
-    session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
-                            expires_at=now + timedelta(minutes=s.session_minutes), revoked=False))
+    expires = now + timedelta(minutes=s.session_minutes)
+    session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, created_at=now, expires_at=expires,
+                            revoked=False))
     session.flush()
+    # a new session is a new way to act as this person: on record, with where it came from (a refused sign-in
+    # is counted by the throttle above, not recorded here)
+    audit(session, principal_of(user), action="auth.sign_in", object_type="user", object_id=user.id,
+          after={"session": _session_ref(token), "expires_at": expires.isoformat(), "address": addr,
+                 "area": None if staff is None else ("console" if staff else "portal")})
     return token, user
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user_id=user.id, username=user.username, role=user.role, customer_id=user.customer_id,
+                     display_name=user.display_name)
+
+
+def _session_ref(token: str) -> str:
+    """How the audit log names a session: the start of its token's SHA-256 (never the token)."""
+    return _token_hash(token)[:16]
 
 
 # every request runs this: a plain statement, compiled once (no ORM query building per call)
@@ -260,7 +320,15 @@ def authenticate(session: Session, token: str | None, *, touch: bool = True) -> 
 
 
 def sign_out(session: Session, token: str) -> None:
+    """End the session of ``token`` (audited as its user's action; a session already ended changes nothing)."""
+    row = session.execute(select(AuthSession.revoked, User).join(User, User.id == AuthSession.user_id)
+                          .where(AuthSession.token_hash == _token_hash(token))).first()
+    if row is None or row.revoked:
+        return
     session.execute(update(AuthSession).where(AuthSession.token_hash == _token_hash(token)).values(revoked=True))
+    ref = _session_ref(token)
+    audit(session, principal_of(row.User), action="auth.sign_out", object_type="user", object_id=row.User.id,
+          before={"session": ref, "revoked": False}, after={"session": ref, "revoked": True})
 
 
 def expire_token_now(session: Session, token: str) -> None:
@@ -269,8 +337,6 @@ def expire_token_now(session: Session, token: str) -> None:
                     .values(expires_at=_now() - timedelta(seconds=1)))
 
 
-# the request being served, set by the API's request middleware (a log line and an audit record name it)
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def audit(session: Session, actor: Principal, *, action: str, object_type: str, object_id: Any,

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from smartbank import clock
-from smartbank.customers.models import Customer
+from smartbank.customers.service import Customer
 from smartbank.errors import Conflict
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import Account

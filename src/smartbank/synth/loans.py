@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from smartbank import clock, db
-from smartbank.customers.models import Customer
+from smartbank.customers.service import Customer
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import Account
-from smartbank.lending import applications, servicing
+from smartbank.lending import service as lending
 from smartbank.security.service import Principal
 
 PURPOSES = ("home renovation 装修", "car repair 修车", "education 教育", "travel 旅游", "furniture 家具",
@@ -51,7 +51,7 @@ def seed_loan_book(engine: Engine, *, applicants: int = 30, months: int = 5, see
         at = datetime.combine(day, time(3 + rng.randrange(10)), tzinfo=UTC)
         income = rng.choice((6_000, 8_000, 12_000, 15_000, 20_000, 30_000)) * 100
         amount = min(300_000 * 100, income * rng.choice((2, 3, 4, 6, 8)) // 100_000 * 100_000)
-        cmd = applications.ApplicationIn(
+        cmd = lending.ApplicationIn(
             product="PERSONAL", account_id=aid, amount_minor=amount, term_months=rng.choice((12, 24, 36)),
             method=rng.choice(("equal_installment", "equal_principal")), purpose=rng.choice(PURPOSES),
             monthly_income_minor=income, employment=rng.choice(("employed",) * 4 + ("self_employed",)),
@@ -63,9 +63,9 @@ def seed_loan_book(engine: Engine, *, applicants: int = 30, months: int = 5, see
         actor = Principal(user_id=0, username=f"customer{cid}", role="customer", customer_id=cid)
 
         def apply(s, cmd=cmd, actor=actor, at=at, key=f"synth-loan:{seed}:{i}") -> str:
-            app, _ = applications.submit(s, actor, cmd, idempotency_key=key, channel="branch", now=at)
+            app, _ = lending.submit(s, actor, cmd, idempotency_key=key, channel="branch", now=at)
             if app.status == "approved":
-                applications.accept(s, actor, app.id, now=at + timedelta(hours=1))
+                lending.accept(s, actor, app.id, now=at + timedelta(hours=1))
                 # the money is spent on what it was borrowed for: repayments then come from income
                 shop = ledger.internal_account(s, "settlement", "CNY")
                 ledger.transfer(s, ledger.TransferCommand(
@@ -81,7 +81,7 @@ def seed_loan_book(engine: Engine, *, applicants: int = 30, months: int = 5, see
     if starts:
         d = min(starts) + timedelta(days=1)
         while d < today:
-            db.run_in_transaction(partial(servicing.run_day, day=d), engine=engine)
+            db.run_in_transaction(partial(lending.run_day, day=d), engine=engine)
             d += timedelta(days=1)
-    book = db.run_in_transaction(servicing.delinquency_rate, engine=engine)
+    book = db.run_in_transaction(lending.delinquency_rate, engine=engine)
     return {"applications": outcomes, "loans": len(starts), "delinquency_rate": book}

@@ -4,6 +4,9 @@ The same seed always gives the same bank: the population comes from
 ``numpy.random.default_rng(seed)`` and a seeded Faker (zh_CN); the history from a second numpy stream
 derived from the seed. Two loaders write it: through the domain services (small banks, ``bulk=False``)
 or in bulk (``COPY`` on PostgreSQL). Into an empty database both write identical rows.
+
+This module is the synthetic bank's front door (:data:`__all__`), with the catalogue it seeds and the loan
+and wealth books the demo adds.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from sqlalchemy import pool
 
 from smartbank import clock, db
 from smartbank.config import get_settings
-from smartbank.ops import close_of_day
+from smartbank.ops import service as ops
 from smartbank.synth import bulk as bulk_loader
 from smartbank.synth import through_services
-from smartbank.synth.catalog import seed_catalog
+from smartbank.synth.catalog import Catalog, seed_catalog
+from smartbank.synth.loans import seed_loan_book
 from smartbank.synth.progress import Progress
 from smartbank.synth.render import run_tag
+from smartbank.synth.wealth import seed_wealth_book
 from smartbank.synth.world import build_world
+
+__all__ = ["Catalog", "run", "seed_catalog", "seed_loan_book", "seed_wealth_book"]
 
 # customer-months above which ``bulk=None`` picks the bulk loader (about 20,000 transfers)
 BULK_THRESHOLD = 600
@@ -55,7 +62,7 @@ def run(url: str, *, customers: int, months: int, seed: int, bulk: bool | None =
         # the generated history ran every day before ``end`` (interest, bills, schedules): close of day
         # continues from ``end``, and never re-runs or skips a day of it
         with db.session_scope(engine) as s:
-            close_of_day.mark_closed_through(s, end - timedelta(days=1), source="synth")
+            ops.mark_closed_through(s, end - timedelta(days=1), source="synth")
     finally:
         engine.dispose()
     total = time.perf_counter() - t0

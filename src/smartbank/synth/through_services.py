@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from smartbank import db
 from smartbank.customers import service as customers
-from smartbank.customers.models import Customer
+from smartbank.customers.service import Customer
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import Account
 from smartbank.payments import service as payments

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from smartbank import clock, db
-from smartbank.customers.models import Customer
+from smartbank.customers.service import Customer
 from smartbank.errors import SmartbankError
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import Account
 from smartbank.security.service import Principal
-from smartbank.wealth import orders, products, questionnaire, rules
+from smartbank.wealth import service as wealth
 
 # what a temperament likes to buy, by asset class (the remaining weight is spread evenly)
 TASTES = {
@@ -44,10 +44,10 @@ def _answers(rng: random.Random, questions: list[dict[str, Any]], temperament: s
 def _assess(session: Any, *, actor: Principal, answers: dict[str, int], at: datetime) -> str:
     """The assessment taken at the branch; the age answer is the one the customer's ID gives (the
     questionnaire refuses any other)."""
-    q = questionnaire.view(questionnaire.ensure_seeded(session))
-    answers = questionnaire.with_age_from_id(session, int(actor.customer_id or 0), q["questions"], answers,
+    q = wealth.questionnaire_view(wealth.ensure_questionnaire(session))
+    answers = wealth.with_age_from_id(session, int(actor.customer_id or 0), q["questions"], answers,
                                              clock.local_date(at))
-    return questionnaire.take(session, actor, answers, channel="branch", now=at).grade
+    return wealth.take_assessment(session, actor, answers, channel="branch", now=at).grade
 
 
 def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, seed: int = 42,
@@ -71,8 +71,8 @@ def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, se
 
     pool = [c for c in db.run_in_transaction(candidates, engine=engine) if c[2] >= 200_000]
     chosen = rng.sample(pool, min(customers, len(pool)))
-    catalogue = db.run_in_transaction(lambda s: products.list_products(s), engine=engine)
-    questions = db.run_in_transaction(lambda s: questionnaire.view(questionnaire.ensure_seeded(s)),
+    catalogue = db.run_in_transaction(lambda s: wealth.list_products(s), engine=engine)
+    questions = db.run_in_transaction(lambda s: wealth.questionnaire_view(wealth.ensure_questionnaire(s)),
                                       engine=engine)["questions"]
     grades: dict[str, int] = {}
     placed = refused = 0
@@ -87,7 +87,8 @@ def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, se
         except SmartbankError:  # refused (kept on record): this customer does not invest
             continue
         grades[grade] = grades.get(grade, 0) + 1
-        allowed = [p for p in catalogue if rules.check(grade, p["kind"], p["risk_level"]).outcome == "pass"]
+        allowed = [p for p in catalogue
+                   if wealth.check_suitability(grade, p["kind"], p["risk_level"]).outcome == "pass"]
         taste = TASTES[temperament]
         weights = [taste.get(p["asset_class"], 0.5) for p in allowed]
         budget = balance // 2
@@ -108,12 +109,12 @@ def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, se
                 # paid from what the account held on that day by value date (the history is already written:
                 # today's balance may hold money that arrived later), so no statement shows a spent-ahead
                 # balance
-                room = ledger.spendable(s, ledger.get_account(s, aid), orders.today(at))
+                room = ledger.spendable(s, ledger.get_account(s, aid), wealth.trade_date(at))
                 if room is not None and room < amount:
                     amount = room // step * step
                     if amount < int(p["min_amount_minor"]) or amount <= 0:
                         return 0
-                orders.purchase(s, who, product_code=p["code"], account_id=aid, amount_minor=amount,
+                wealth.purchase(s, who, product_code=p["code"], account_id=aid, amount_minor=amount,
                                 idempotency_key=key, channel="branch", now=at)
                 return amount
 
@@ -128,7 +129,7 @@ def seed_wealth_book(engine: Engine, *, customers: int = 60, months: int = 4, se
                 refused += 1
     d = first_day
     while d < today:
-        db.run_in_transaction(partial(orders.accrue_income, day=d), engine=engine)
-        db.run_in_transaction(partial(orders.settle_day, day=d), engine=engine)
+        db.run_in_transaction(partial(wealth.accrue_income, day=d), engine=engine)
+        db.run_in_transaction(partial(wealth.settle_day, day=d), engine=engine)
         d += timedelta(days=1)
     return {"assessed": sum(grades.values()), "grades": grades, "orders": placed, "refused": refused}

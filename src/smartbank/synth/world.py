@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 import numpy as np
 from faker import Faker
 
-from smartbank.customers.validation import make_resident_id, normalise_phone, parse_resident_id
+from smartbank.customers.service import make_resident_id, normalise_phone, parse_resident_id
 from smartbank.ledger.service import new_account_number
 from smartbank.synth.catalog import (
     BROADBAND_FEES_YUAN,

@@ -8,7 +8,7 @@ A series is a list of values at consecutive NAV days (weekdays). With ``n`` dail
 - annualised volatility ``stdev(r, ddof=1) * sqrt(P)`` (None with fewer than two returns);
 - maximum drawdown ``max_t (1 - V_t / max_{s<=t} V_s)``, a positive fraction (0.25 = fell 25% from a peak);
 - Sharpe ratio ``(annualised return - rf) / annualised volatility`` with ``rf`` the annual risk-free rate
-  (the bank's one-year deposit rate by default, see :func:`smartbank.wealth.holdings.risk_free_rate`);
+  (the bank's one-year deposit rate by default, see :func:`smartbank.wealth.products.risk_free_rate`);
   None when the volatility is 0 or unknown.
 
 Floats are fine here: these are statistics shown to people, never money.

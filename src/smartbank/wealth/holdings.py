@@ -18,7 +18,7 @@ recommender, robo-advice) may pass a customer id directly: they are trusted code
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,15 +30,35 @@ from smartbank.security.service import Principal
 from smartbank.wealth import analytics, products
 from smartbank.wealth.models import UNIT, Holding, MoneyMarketIncome, WealthOrder, WealthProduct
 from smartbank.wealth.orders import _reader_customer, order_view, proceeds_for, today
+from smartbank.wealth.products import risk_free_rate
 
-__all__ = ["DEFAULT_RISK_FREE", "customer_holdings", "portfolio_series", "risk_free_rate"]
-
-DEFAULT_RISK_FREE = 0.0095
+__all__ = ["customer_holdings", "held_products", "holders", "holding_starts", "portfolio_series"]
 
 
-def risk_free_rate(session: Session) -> float:
-    bps = session.scalar(select(WealthProduct.rate_bps).where(WealthProduct.code == "TD1Y"))
-    return bps / 10_000 if bps is not None else DEFAULT_RISK_FREE
+# ------------------------------------------------------------------------------------------------
+# what other domains (the recommender) read about holdings: ids only, no personal figures
+
+
+def held_products(session: Session, customer_id: int) -> set[int]:
+    """Ids of the wealth products the customer holds (units, or units still being bought) or has a pending
+    purchase of."""
+    held = session.scalars(select(Holding.product_id).where(
+        Holding.customer_id == customer_id, (Holding.units_micro > 0) | (Holding.pending_units_micro > 0)))
+    buying = session.scalars(select(WealthOrder.product_id).where(
+        WealthOrder.customer_id == customer_id, WealthOrder.kind == "purchase", WealthOrder.status == "pending"))
+    return {int(i) for i in held} | {int(i) for i in buying}
+
+
+def holders(session: Session) -> list[tuple[int, int]]:
+    """(customer id, product id) of every current holding, units still being bought included."""
+    return [(int(c), int(p)) for c, p in session.execute(select(Holding.customer_id, Holding.product_id).where(
+        (Holding.units_micro > 0) | (Holding.pending_units_micro > 0)))]
+
+
+def holding_starts(session: Session) -> list[tuple[int, int, datetime | None]]:
+    """(customer id, product id, last change) of every holding with settled units."""
+    return [(int(c), int(p), at) for c, p, at in session.execute(
+        select(Holding.customer_id, Holding.product_id, Holding.updated_at).where(Holding.units_micro > 0))]
 
 
 def _ffill(series: list[tuple[date, int]], days: list[date]) -> list[int | None]:

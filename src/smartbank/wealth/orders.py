@@ -54,10 +54,9 @@ from smartbank import clock
 from smartbank.errors import Conflict, Forbidden, IdempotencyConflict, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.money import MAX_MINOR, round_minor
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
-from smartbank.wealth import products, suitability
+from smartbank.wealth import hooks, products, suitability
 from smartbank.wealth.models import Holding, MoneyMarketIncome, ProductNav, WealthOrder, WealthProduct
 
 __all__ = ["ORDER_READERS", "SCALE", "accrue_income", "available_to_invest", "cancel", "fee_for", "get_order",
@@ -66,7 +65,7 @@ __all__ = ["ORDER_READERS", "SCALE", "accrue_income", "available_to_invest", "ca
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SCALE = 10**10  # fen * 10**10 / nav_micro = units_micro (1 unit at 1.000000 = 100 fen)
-ORDER_READERS = permissions.roles_for("wealth.orders.read")
+ORDER_READERS = security.roles_for("wealth.orders.read")
 CASH_ACCOUNT_KINDS = ("demand", "savings")
 
 
@@ -258,23 +257,16 @@ def purchase(session: Session, actor: Principal, *, product_code: str, account_i
     order.transfer_ids = [tid]
     check.order_id = order.id
     session.flush()
-    _tell_recommender(session, actor, order, product, now)
+    _tell_listeners(session, actor, order, product, now)
     return order
 
 
-def _tell_recommender(session: Session, actor: Principal, order: WealthOrder, product: WealthProduct,
-                      now: datetime | None) -> None:
-    """A purchase is behaviour the recommender learns from at once (and a conversion when the product was
-    shown to the customer). A product the recommender does not list yet is simply not recorded there."""
-    from smartbank.recommend import events as rec_events
-
-    try:
-        with session.begin_nested():
-            rec_events.record_purchase(session, actor, customer_id=order.customer_id,
-                                       item_key=f"wealth:{product.code}", served_id=order.recommendation_id,
-                                       at=now)
-    except NotFound:
-        pass
+def _tell_listeners(session: Session, actor: Principal, order: WealthOrder, product: WealthProduct,
+                    now: datetime | None) -> None:
+    """A purchase is behaviour the recommender learns from at once (:mod:`smartbank.wealth.hooks`)."""
+    hooks.purchase_placed(session, actor, hooks.Purchase(
+        customer_id=order.customer_id, product_code=product.code, order_id=order.id,
+        recommendation_id=order.recommendation_id, at=now))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -535,6 +527,15 @@ def settle_day(session: Session, day: date) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------------
 # read side
+
+
+def purchase_orders(session: Session) -> list[tuple[int, int, datetime, int | None]]:
+    """(customer id, product id, placed at, recommendation id) of every purchase order not cancelled or failed,
+    oldest first (what the recommender back-fills its purchase events from)."""
+    return [(int(c), int(p), at, int(r) if r else None) for c, p, at, r in session.execute(
+        select(WealthOrder.customer_id, WealthOrder.product_id, WealthOrder.created_at, WealthOrder.recommendation_id)
+        .where(WealthOrder.kind == "purchase", WealthOrder.status.in_(("pending", "settled")))
+        .order_by(WealthOrder.id))]
 
 
 def order_view(o: WealthOrder, p: WealthProduct | None) -> dict[str, Any]:

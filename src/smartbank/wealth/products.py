@@ -42,7 +42,6 @@ from sqlalchemy.orm import Session
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.money import MAX_MINOR, check_currency
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.wealth import analytics
@@ -53,7 +52,7 @@ __all__ = ["DRIFT", "PRODUCT_MANAGERS", "STABLE_NAV", "close_product", "create_p
            "list_products", "money_market_rows", "nav_history", "nav_on", "nav_point", "product_page", "product_view",
            "publish_day", "publish_nav", "seven_day_yield", "update_product", "value_history"]
 
-PRODUCT_MANAGERS = permissions.roles_for("wealth.products.manage")
+PRODUCT_MANAGERS = security.roles_for("wealth.products.manage")
 DRIFT = {"cash": 0.018, "bond": 0.03, "mixed": 0.045, "equity": 0.06, "alternative": 0.05}  # annual, continuation
 DEFAULT_VOL = {"cash": 0.001, "bond": 0.02, "mixed": 0.08, "equity": 0.18, "alternative": 0.25}
 EDITABLE = ("name_en", "name_zh", "min_amount_minor", "step_minor", "subscription_fee_bps", "redemption_fee_bps",
@@ -110,6 +109,30 @@ def get_product_by_id(session: Session, product_id: int) -> WealthProduct:
     if p is None:
         raise NotFound("product not found", details={"product_id": product_id})
     return p
+
+
+def all_products(session: Session) -> list[WealthProduct]:
+    """Every product, closed ones included, in the order they were added."""
+    return list(session.scalars(select(WealthProduct).order_by(WealthProduct.id)))
+
+
+def product_facts(session: Session, product_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """``{id: (status, kind, risk level)}`` of the given products, read now (what a suitability filter judges)."""
+    if not product_ids:
+        return {}
+    return {int(i): (str(s), str(k), str(r)) for i, s, k, r in session.execute(
+        select(WealthProduct.id, WealthProduct.status, WealthProduct.kind, WealthProduct.risk_level)
+        .where(WealthProduct.id.in_(product_ids)))}
+
+
+DEFAULT_RISK_FREE = 0.0095
+
+
+def risk_free_rate(session: Session) -> float:
+    """The risk-free rate of the Sharpe ratio: the one-year time deposit's rate in the catalogue (0.95% without
+    one)."""
+    bps = session.scalar(select(WealthProduct.rate_bps).where(WealthProduct.code == "TD1Y"))
+    return bps / 10_000 if bps is not None else DEFAULT_RISK_FREE
 
 
 Latest = tuple[date, int, int | None, int | None]  # day, nav_micro, income_per_10k_micro, yield_7d_ppm
@@ -235,8 +258,6 @@ def product_page(session: Session, code: str, *, risk_free: float | None = None,
     maximum drawdown and Sharpe ratio over the last ``years`` years (see :mod:`analytics`, on
     :func:`value_history`), and a chart series (``chart_kind``: ``nav``, or ``yield_7d`` - 七日年化 x 1e6 - for a
     money-market product)."""
-    from smartbank.wealth.holdings import risk_free_rate
-
     p = get_product(session, code)
     series = value_history(session, p.id)
     v = product_view(p, _latest_navs(session, [p.id]).get(p.id))

@@ -317,8 +317,12 @@ def take(session: Session, actor: Principal, answers: dict[str, int], *, channel
         session.flush()
         refusal.details["assessment_id"] = a.id
         raise refusal
+    was = grades.current(session, cid, at)  # the grade in force decides what the customer may buy
     session.add(a)
     session.flush()
+    security.audit(session, actor, action="wealth.assessment", object_type="risk_assessment", object_id=a.id,
+                   before={"grade": was.grade if was else None, "assessment_id": was.id if was else None},
+                   after={"grade": a.grade, "assessment_id": a.id, "expires_at": _utc(a.expires_at).isoformat()})
     return a
 
 

@@ -45,7 +45,6 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.errors import Forbidden, InsufficientFunds, NotFound, ValidationFailed
 from smartbank.money import MAX_MINOR, format_minor
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.wealth import grades, holdings, orders, products, rules
@@ -94,7 +93,7 @@ REBALANCE_DAYS = 21  # the backtest refits about monthly
 MAX_HISTORY_DAYS = 3 * 252 + 1  # NAVs read per product (three years)
 DEFAULT_DRIFT_BAND = 0.05
 MIN_HORIZON, MAX_HORIZON = 1, 360
-ADVISERS = permissions.roles_for("wealth.advice")  # staff who propose and read plans on a customer's behalf
+ADVISERS = security.roles_for("wealth.advice")  # staff who propose and read plans on a customer's behalf
 _TOL = 1e-6
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from smartbank.config import get_settings
 from smartbank.wealth import products, questionnaire
 from smartbank.wealth.models import UNIT, ProductNav, WealthProduct
+from smartbank.wealth.orders import today
 
 __all__ = ["CATALOGUE", "money_market_path", "nav_path", "seed", "weekdays"]
 
@@ -296,8 +297,6 @@ def seed(session: Session, *, until: date | None = None, years: int = 3, data_di
     """The questionnaire (v1), the catalogue and its NAV history on the weekdays of the ``years`` years up to
     ``until`` (default: yesterday; close of day publishes today's). Products that exist are left alone, their
     history too; rerunning adds nothing."""
-    from smartbank.wealth.orders import today
-
     last = until or today() - timedelta(days=1)
     first = date(last.year - years, last.month, min(last.day, 28))
     days = weekdays(first, last)

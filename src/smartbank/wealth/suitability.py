@@ -22,14 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank.errors import Conflict, Forbidden, ValidationFailed
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.wealth import grades, rules
 from smartbank.wealth.models import SUITABILITY_OUTCOMES, SuitabilityCheck, WealthProduct
 
 __all__ = ["LOG_READERS", "AcknowledgementRequired", "Unsuitable", "assess_purchase", "checks_log", "preview"]
 
-LOG_READERS = permissions.roles_for("wealth.suitability.read")
+LOG_READERS = security.roles_for("wealth.suitability.read")
 
 
 class Unsuitable(Forbidden):

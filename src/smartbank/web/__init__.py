@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from smartbank.web.i18n import register_messages
 from smartbank.web.nav import register_console_page, register_portal_page
+from smartbank.web.render import error_page
 
 STATIC = Path(__file__).parent / "static"
 
@@ -48,6 +49,9 @@ __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "re
 
 
 def mount(app: FastAPI) -> None:
+    """Add the pages, their static files and the HTML error page (which the app's handler of unknown paths
+    and methods shows a browser instead of the API's JSON error) to ``app``."""
+    app.state.html_error_page = error_page
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in MODULES:
         app.include_router(importlib.import_module(name).router)

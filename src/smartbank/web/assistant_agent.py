@@ -17,13 +17,14 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from smartbank import db
-from smartbank.assistant import analytics, faq, handoff
+from smartbank.assistant import service as assistant
+from smartbank.assistant.service import HANDOFF_REASONS
 from smartbank.errors import Forbidden, NotFound, SmartbankError
 from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import FormError, message, optional_date
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of, register_messages, translate
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import env, page_context
 from smartbank.web.routing import web_router
@@ -33,9 +34,9 @@ QUEUE = "/console/assistant/queue"
 CONV = "/console/assistant/conversations"
 FAQ = "/console/assistant/faq"
 STATS = "/console/assistant/analytics"
-register_console_page(QUEUE, "nav.console.assistant_queue", roles=handoff.AGENT_ROLES, order=80)
-register_console_page(FAQ, "nav.console.assistant_faq", roles=faq.EDITOR_ROLES, order=81)
-register_console_page(STATS, "nav.console.assistant_analytics", roles=analytics.VIEWER_ROLES, order=82)
+register_console_page(QUEUE, "nav.console.assistant_queue", roles=assistant.AGENT_ROLES, order=80)
+register_console_page(FAQ, "nav.console.assistant_faq", roles=assistant.FAQ_EDITORS, order=81)
+register_console_page(STATS, "nav.console.assistant_analytics", roles=assistant.ANALYTICS_VIEWERS, order=82)
 
 register_messages("zh", {
     "nav": {"console": {"assistant_queue": "人工客服队列", "assistant_faq": "知识库",
@@ -101,11 +102,8 @@ def _html(request: Request, tpl: str, status_code: int = 200, **ctx: Any) -> Res
 
 def _labels(lang: str) -> dict[str, dict[str, str]]:
     """Translated hand-off reasons and status names (looked up by value in the templates)."""
-    from smartbank.assistant.models import HANDOFF_REASONS
-    from smartbank.web.i18n import translate
-
     return {"reasons": {r: translate(lang, f"asst.r.{r}") for r in HANDOFF_REASONS},
-            "statuses": {st: translate(lang, f"asst.{st}") for st in handoff.TABS}}
+            "statuses": {st: translate(lang, f"asst.{st}") for st in assistant.HANDOFF_TABS}}
 
 
 def _refused(exc: SmartbankError) -> int:
@@ -117,8 +115,6 @@ def _refused(exc: SmartbankError) -> int:
 
 
 def sla_text(item: dict[str, Any], lang: str) -> str:
-    from smartbank.web.i18n import translate
-
     if item.get("sla_met") is not None:
         return translate(lang, "asst.met" if item["sla_met"] else "asst.missed")
     left = item.get("sla_seconds_left")
@@ -132,20 +128,20 @@ def sla_text(item: dict[str, Any], lang: str) -> str:
 @router.get(QUEUE)
 def queue_page(request: Request, actor: Staff, tab: str = "waiting") -> Response:
     require_page(actor, QUEUE)
-    tab = tab if tab in handoff.TABS else "waiting"
-    items, counts = db.run_in_transaction(lambda s: (handoff.queue(s, actor, status=tab),
-                                                     handoff.counts(s, actor)))
+    tab = tab if tab in assistant.HANDOFF_TABS else "waiting"
+    items, counts = db.run_in_transaction(lambda s: (assistant.handoff_queue(s, actor, status=tab),
+                                                     assistant.handoff_counts(s, actor)))
     lang = lang_of(request)
     for i in items:
         i["sla_text"] = sla_text(i, lang)
-    return _html(request, "console/assistant_queue.html", items=items, counts=counts, tab=tab, tabs=handoff.TABS,
-                 page=QUEUE, conv=CONV, labels=_labels(lang))
+    return _html(request, "console/assistant_queue.html", items=items, counts=counts, tab=tab,
+                 tabs=assistant.HANDOFF_TABS, page=QUEUE, conv=CONV, labels=_labels(lang))
 
 
 def _conversation(request: Request, actor: Principal, conversation_id: int, *, error: str | None = None,
                   status_code: int = 200, reply: str = "") -> Response:
     require_page(actor, QUEUE)
-    case = db.run_in_transaction(lambda s: handoff.get_conversation(s, actor, conversation_id))
+    case = db.run_in_transaction(lambda s: assistant.agent_conversation(s, actor, conversation_id))
     case["handoff"]["sla_text"] = sla_text(case["handoff"], lang_of(request))
     return _html(request, "console/assistant_conversation.html", status_code=status_code, case=case,
                  h=case["handoff"], c=case["customer"], page=QUEUE, conv=CONV, error=error, reply=reply, here=QUEUE,
@@ -171,18 +167,18 @@ def _act(request: Request, actor: Principal, conversation_id: int, fn: Any, repl
 
 @router.post(CONV + "/{conversation_id}/claim")
 def claim(request: Request, conversation_id: int, actor: Staff) -> Response:
-    return _act(request, actor, conversation_id, lambda s: handoff.claim(s, actor, conversation_id))
+    return _act(request, actor, conversation_id, lambda s: assistant.claim_conversation(s, actor, conversation_id))
 
 
 @router.post(CONV + "/{conversation_id}/reply")
 def reply(request: Request, conversation_id: int, actor: Staff, text: Text = "") -> Response:
-    return _act(request, actor, conversation_id, lambda s: handoff.agent_reply(s, actor, conversation_id, text),
+    return _act(request, actor, conversation_id, lambda s: assistant.agent_reply(s, actor, conversation_id, text),
                 reply=text)
 
 
 @router.post(CONV + "/{conversation_id}/close")
 def close(request: Request, conversation_id: int, actor: Staff) -> Response:
-    return _act(request, actor, conversation_id, lambda s: handoff.close(s, actor, conversation_id))
+    return _act(request, actor, conversation_id, lambda s: assistant.close_conversation(s, actor, conversation_id))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -197,8 +193,8 @@ def _faq(request: Request, actor: Principal, *, form: dict[str, Any] | None = No
     require_page(actor, FAQ)
 
     def work(s: Any) -> tuple[Any, Any]:
-        items = faq.list_entries(s, actor)
-        current = faq.get_entry(s, actor, editing) if editing is not None and form is None else None
+        items = assistant.list_faq_entries(s, actor)
+        current = assistant.get_faq_entry(s, actor, editing) if editing is not None and form is None else None
         return items, current
 
     items, current = db.run_in_transaction(work)
@@ -206,7 +202,7 @@ def _faq(request: Request, actor: Principal, *, form: dict[str, Any] | None = No
         form = {**current, "variants": "\n".join(current["variants"])}
     return _html(request, "console/assistant_faq.html", status_code=status_code, items=items,
                  form=form or dict(_EMPTY), editing=editing, error=error, trial=trial, page=FAQ,
-                 categories=faq.CATEGORIES, here=FAQ)
+                 categories=assistant.FAQ_CATEGORIES, here=FAQ)
 
 
 @router.get(FAQ)
@@ -214,8 +210,9 @@ def faq_page(request: Request, actor: Staff, q: str = "", language: str = "zh") 
     trial = None
     if q.strip():
         require_page(actor, FAQ)
-        lang = language if language in faq.LANGUAGES else "zh"
-        trial = db.run_in_transaction(lambda s: faq.explain(s, actor, q[:faq.MAX_TEXT], language=lang))
+        lang = language if language in assistant.FAQ_LANGUAGES else "zh"
+        trial = db.run_in_transaction(
+            lambda s: assistant.explain_faq_match(s, actor, q[:assistant.FAQ_MAX_TEXT], language=lang))
     return _faq(request, actor, trial=trial)
 
 
@@ -238,7 +235,7 @@ def faq_create(request: Request, actor: Staff, category: Text = "general", quest
     form = {"category": category, "question_zh": question_zh, "question_en": question_en, "variants": variants,
             "answer_zh": answer_zh, "answer_en": answer_en, "version": ""}
     try:
-        out = db.run_in_transaction(lambda s: faq.create_entry(s, actor, **_fields(
+        out = db.run_in_transaction(lambda s: assistant.create_faq_entry(s, actor, **_fields(
             category, question_zh, question_en, variants, answer_zh, answer_en)))
     except (Forbidden, NotFound):
         raise
@@ -258,7 +255,7 @@ def faq_save(request: Request, entry_id: int, actor: Staff, category: Text = "ge
         if version and not version.isdigit():
             raise FormError("asst.bad_int")
         v = int(version) if version else None
-        db.run_in_transaction(lambda s: faq.update_entry(s, actor, entry_id, version=v, **_fields(
+        db.run_in_transaction(lambda s: assistant.update_faq_entry(s, actor, entry_id, version=v, **_fields(
             category, question_zh, question_en, variants, answer_zh, answer_en)))
     except (Forbidden, NotFound):
         raise
@@ -271,7 +268,7 @@ def faq_save(request: Request, entry_id: int, actor: Staff, category: Text = "ge
 @router.post(FAQ + "/{entry_id}/active")
 def faq_active(request: Request, entry_id: int, actor: Staff, active: Text = "0") -> Response:
     require_page(actor, FAQ)
-    db.run_in_transaction(lambda s: faq.set_active(s, actor, entry_id, active == "1"))
+    db.run_in_transaction(lambda s: assistant.set_faq_active(s, actor, entry_id, active == "1"))
     return RedirectResponse(f"{FAQ}?notice=asst_done", status_code=303)
 
 
@@ -341,13 +338,12 @@ def analytics_page(request: Request, actor: Staff, start: str = "", end: str = "
     try:
         d0: date | None = optional_date(start)
         d1: date | None = optional_date(end)
-        res = db.run_in_transaction(lambda s: analytics.summary(s, actor, start=d0, end=d1))
+        res = db.run_in_transaction(lambda s: assistant.analytics_summary(s, actor, start=d0, end=d1))
     except Forbidden:
         raise
     except SmartbankError as exc:
         error = message(exc, lang)
-        res = db.run_in_transaction(lambda s: analytics.summary(s, actor))
-    from smartbank.web.i18n import translate
+        res = db.run_in_transaction(lambda s: assistant.analytics_summary(s, actor))
 
     names = _labels(lang)["reasons"]
     reasons = [(names.get(r["reason"], r["reason"]), float(r["count"])) for r in res["handoff_reasons"]]

@@ -8,11 +8,11 @@ from fastapi import Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
-from smartbank.api.access import authorize
-from smartbank.api.deps import COOKIE as SESSION_COOKIE
-from smartbank.api.routers.auth import client_address, login
-from smartbank.customers.onboarding import Signup, sign_up
 from smartbank.errors import NotAuthenticated, SmartbankError, TooManyAttempts
+from smartbank.http.access import authorize
+from smartbank.http.session import COOKIE as SESSION_COOKIE
+from smartbank.http.session import client_address, login
+from smartbank.http.signup import Signup, sign_up
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.web.i18n import error_text, lang_of, translate

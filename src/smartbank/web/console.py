@@ -9,10 +9,10 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
-from smartbank.api.deps import request_id
 from smartbank.backoffice import service as backoffice
 from smartbank.customers import service as customers
 from smartbank.errors import Forbidden, SmartbankError
+from smartbank.http.session import request_id
 from smartbank.payments import service as payments
 from smartbank.security import service as security
 from smartbank.security.service import Principal

@@ -13,8 +13,8 @@ import secrets
 
 from starlette.requests import Request
 
-from smartbank.api.deps import COOKIE as SESSION_COOKIE
 from smartbank.config import get_settings
+from smartbank.http.session import COOKIE as SESSION_COOKIE
 
 COOKIE = "sb_csrf"
 FIELD = "csrf_token"

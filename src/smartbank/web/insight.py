@@ -16,8 +16,6 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import db
 from smartbank.customers import service as customers
 from smartbank.errors import Forbidden, SmartbankError
-from smartbank.insight import features as F
-from smartbank.insight import segment_runs
 from smartbank.insight import service as insight
 from smartbank.money import format_minor
 from smartbank.web.auth import Customer, Staff
@@ -37,8 +35,8 @@ register_console_page("/console/insight/tags", "nav.console.insight_tags", roles
 register_console_page("/console/insight/segments", "nav.console.insight_segments", roles=READERS, order=32)
 register_portal_page("/insights", "nav.portal.insights", order=40)
 
-_CATS_ZH = F.CATEGORY_NAMES["zh"]
-_CATS_EN = F.CATEGORY_NAMES["en"]
+_CATS_ZH = insight.CATEGORY_NAMES["zh"]
+_CATS_EN = insight.CATEGORY_NAMES["en"]
 
 register_messages("zh", {
     "nav": {"console": {"insight_customers": "客户画像", "insight_tags": "标签管理", "insight_segments": "客群分析"},
@@ -136,7 +134,7 @@ def _spending_chart(lang: str, spending: dict[str, int], title: str) -> str | No
 
 def _feature_rows(lang: str, feats: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for f in F.CATALOGUE:
+    for f in insight.CATALOGUE:
         if f.name not in feats:
             continue
         v = feats[f.name]
@@ -191,7 +189,7 @@ def _tags_page(request: Request, actor, *, form: dict[str, Any] | None = None, e
             form = {k: cur[k] for k in ("code", "name_en", "name_zh", "expression", "audience", "description")}
     lang = lang_of(request)
     catalogue = [{"name": f.name, "label": f.zh if lang == "zh" else f.en, "audience": f.audience}
-                 for f in F.CATALOGUE]
+                 for f in insight.CATALOGUE]
     return render(request, "console/insight/tags.html", status_code=status_code, tags=tags, form=form, error=error,
                   result=result, editing=editing, versions=versions, catalogue=catalogue)
 
@@ -267,7 +265,7 @@ def segments_page(request: Request, actor: Staff) -> Response:
         sg["text"] = d.get(lang) or d.get("en") or d.get("zh") or ""
         sg["name"] = sg["name_zh"] if lang == "zh" else sg["name_en"]
     chart = _svg_bars([sg["name"] for sg in segs], [float(sg["size"]) for sg in segs])
-    profile = segment_runs.profile_chart_svg(lang) if segs else None
+    profile = insight.profile_chart_svg(lang) if segs else None
     profile_chart = ("data:image/svg+xml;base64," + base64.b64encode(profile.encode()).decode()) if profile else None
     return render(request, "console/insight/segments.html", segments=segs, chart=chart, profile_chart=profile_chart)
 

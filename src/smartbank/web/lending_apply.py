@@ -14,8 +14,8 @@ from starlette.responses import RedirectResponse, Response
 
 from smartbank import clock, db
 from smartbank.errors import SmartbankError
-from smartbank.lending import applications, products
-from smartbank.lending.models import EMPLOYMENT
+from smartbank.lending import service as lending
+from smartbank.lending.service import EMPLOYMENT
 from smartbank.web import forms
 from smartbank.web.auth import Customer
 from smartbank.web.i18n import lang_of, register_messages
@@ -112,11 +112,11 @@ def _values_from_prefill(p: dict[str, Any]) -> dict[str, str]:
 def _page(request: Request, actor: Any, code: str, values: dict[str, str] | None = None, *,
           error: str | None = None, status_code: int = 200, quote: dict[str, Any] | None = None) -> Response:
     def work(s):
-        items = [products.product_dict(p) for p in products.list_products(s)]
+        items = [lending.product_dict(p) for p in lending.list_products(s)]
         chosen = code if any(p["code"] == code for p in items) else (items[0]["code"] if items else "")
-        pre = applications.prefill(s, actor, chosen) if chosen else None
+        pre = lending.prefill(s, actor, chosen) if chosen else None
         mine = [{"id": a.id, "number": a.number, "amount_minor": a.amount_minor, "status": a.status}
-                for a in applications.list_applications(s, actor, limit=20)]
+                for a in lending.list_applications(s, actor, limit=20)]
         return items, pre, mine
 
     items, pre, mine = db.run_in_transaction(work)
@@ -127,7 +127,7 @@ def _page(request: Request, actor: Any, code: str, values: dict[str, str] | None
     if quote is None and v.get("amount") and v.get("term_months", "").isdigit():
         try:
             amount = forms.amount(v["amount"])
-            quote = db.run_in_transaction(lambda s: products.quote(
+            quote = db.run_in_transaction(lambda s: lending.quote(
                 s, product_code=pre["product"]["code"], amount_minor=amount, term_months=int(v["term_months"]),
                 method=v.get("method") or "equal_installment", day=clock.today()))
         except SmartbankError:
@@ -167,9 +167,9 @@ def apply_submit(request: Request, actor: Customer, product: F = "", amount: F =
         return _page(request, actor, code, values)
 
     def work(s):
-        p = products.get_product(s, code)
-        secured = products.collateral_kind(p)
-        cmd = applications.ApplicationIn(
+        p = lending.get_product(s, code)
+        secured = lending.collateral_kind(p)
+        cmd = lending.ApplicationIn(
             product=code, account_id=forms.int_id(account_id), amount_minor=forms.amount(amount),
             term_months=_opt_int(term_months) or 0, method=method, purpose=forms.short_text(purpose, 200),
             monthly_income_minor=forms.optional_amount(income) or 0, employment=employment,
@@ -181,7 +181,7 @@ def apply_submit(request: Request, actor: Customer, product: F = "", amount: F =
             collateral_kind=secured, collateral_value_minor=forms.optional_amount(collateral_value) if secured
             else None, collateral_description=forms.short_text(collateral_description, 300) or None if secured
             else None)
-        app, _created = applications.submit(s, actor, cmd, idempotency_key=values["idempotency_key"], channel="web")
+        app, _created = lending.submit(s, actor, cmd, idempotency_key=values["idempotency_key"], channel="web")
         return app.id
 
     try:
@@ -193,18 +193,18 @@ def apply_submit(request: Request, actor: Customer, product: F = "", amount: F =
 
 @router.get("/loans/applications/{application_id}")
 def application_page(request: Request, application_id: int, actor: Customer) -> Response:
-    a = db.run_in_transaction(lambda s: applications.application_view(
-        s, applications.get_application(s, actor, application_id)))
+    a = db.run_in_transaction(lambda s: lending.application_view(
+        s, lending.get_application(s, actor, application_id)))
     return _html(request, _APP, a=a, here="/loans/apply")
 
 
 @router.post("/loans/applications/{application_id}/accept")
 def accept(request: Request, application_id: int, actor: Customer) -> Response:
-    db.run_in_transaction(lambda s: applications.accept(s, actor, application_id))
+    db.run_in_transaction(lambda s: lending.accept(s, actor, application_id))
     return RedirectResponse(f"/loans/applications/{application_id}?notice=loan_accepted", status_code=303)
 
 
 @router.post("/loans/applications/{application_id}/withdraw")
 def withdraw(request: Request, application_id: int, actor: Customer) -> Response:
-    db.run_in_transaction(lambda s: applications.withdraw(s, actor, application_id))
+    db.run_in_transaction(lambda s: lending.withdraw(s, actor, application_id))
     return RedirectResponse(f"/loans/applications/{application_id}?notice=loan_withdrawn", status_code=303)

@@ -14,8 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
 from smartbank.errors import Forbidden, NotFound, SmartbankError
-from smartbank.lending import classification as cls
-from smartbank.lending import servicing, writeoff
+from smartbank.lending import service as lending
 from smartbank.security.service import Principal
 from smartbank.web import forms
 from smartbank.web.auth import Customer, Staff
@@ -29,7 +28,7 @@ router = web_router()
 
 BOOK = "/console/lending/book"
 register_portal_page("/loans", "nav.portal.loans", order=45)
-register_console_page(BOOK, "nav.console.loan_book", roles=servicing.BOOK_READERS, order=62)
+register_console_page(BOOK, "nav.console.loan_book", roles=lending.BOOK_READERS, order=62)
 
 register_messages("zh", {
     "nav": {"portal": {"loans": "我的贷款"}, "console": {"loan_book": "贷款台账"}},
@@ -132,14 +131,14 @@ F = Annotated[str, Form()]
 
 @router.get("/loans")
 def my_loans(request: Request, actor: Customer) -> Response:
-    loans = db.run_in_transaction(lambda s: servicing.list_loans(s, actor))
+    loans = db.run_in_transaction(lambda s: lending.list_loans(s, actor))
     return render(request, "portal/loans.html", loans=loans)
 
 
 def _loan_page(request: Request, actor: Principal, loan_id: int, *, error: str | None = None,
                status_code: int = 200, values: dict[str, str] | None = None) -> Response:
     lang = lang_of(request)
-    loan = db.run_in_transaction(lambda s: servicing.loan_view(s, actor, loan_id, lang=lang))
+    loan = db.run_in_transaction(lambda s: lending.loan_view(s, actor, loan_id, lang=lang))
     v = {"amount": "", "early_amount": "", "recalc": "reduce_payment", "idempotency_key": forms.new_key()}
     v.update(values or {})
     return render(request, "portal/loan.html", status_code=status_code, loan=loan, error=error, values=v,
@@ -166,7 +165,7 @@ def _pay(request: Request, actor: Principal, loan_id: int, fn: Any, values: dict
 def repay(request: Request, loan_id: int, actor: Customer, amount: F = "", idempotency_key: F = "") -> Response:
     key = forms.key_or_new(idempotency_key)
     values = {"amount": amount, "idempotency_key": key}
-    return _pay(request, actor, loan_id, lambda s: servicing.repay(
+    return _pay(request, actor, loan_id, lambda s: lending.repay(
         s, actor, loan_id, amount_minor=forms.optional_amount(amount), key=key), values)
 
 
@@ -178,7 +177,7 @@ def repay_early(request: Request, loan_id: int, actor: Customer, early_amount: F
 
     def work(s: Any) -> Any:
         amount = None if payoff else forms.amount(early_amount)
-        return servicing.repay_early(s, actor, loan_id, amount_minor=amount, recalc=recalc, key=key)
+        return lending.repay_early(s, actor, loan_id, amount_minor=amount, recalc=recalc, key=key)
 
     return _pay(request, actor, loan_id, work, values)
 
@@ -186,20 +185,20 @@ def repay_early(request: Request, loan_id: int, actor: Customer, early_amount: F
 @router.get(BOOK)
 def loan_book(request: Request, actor: Staff, bucket: str = "", classification: str = "") -> Response:
     require_page(actor, BOOK)
-    b = bucket if bucket in [x[0] for x in cls.BUCKET_TABLE] else None
-    c = classification if classification in [x[0] for x in cls.CLASSIFICATION_TABLE] else None
+    b = bucket if bucket in [x[0] for x in lending.BUCKET_TABLE] else None
+    c = classification if classification in [x[0] for x in lending.CLASSIFICATION_TABLE] else None
 
     def work(s: Any) -> Any:
-        return (servicing.portfolio_summary(s, actor),
-                servicing.loan_book(s, actor, bucket=b, classification=c, limit=500))
+        return (lending.portfolio_summary(s, actor),
+                lending.loan_book(s, actor, bucket=b, classification=c, limit=500))
 
     summary, loans = db.run_in_transaction(work)
     lang = lang_of(request)
-    names = [x[0] for x in cls.BUCKET_TABLE] + [x[0] for x in cls.CLASSIFICATION_TABLE]
-    labels = {n: cls.label(n, lang) for n in names}
+    names = [x[0] for x in lending.BUCKET_TABLE] + [x[0] for x in lending.CLASSIFICATION_TABLE]
+    labels = {n: lending.classification_label(n, lang) for n in names}
     return render(request, "console/lending/book.html", summary=summary, loans=loans, bucket=b or "",
-                  classification=c or "", labels=labels, buckets=[x[0] for x in cls.BUCKET_TABLE],
-                  classes=[x[0] for x in cls.CLASSIFICATION_TABLE])
+                  classification=c or "", labels=labels, buckets=[x[0] for x in lending.BUCKET_TABLE],
+                  classes=[x[0] for x in lending.CLASSIFICATION_TABLE])
 
 
 def _book_loan_page(request: Request, actor: Principal, loan_id: int, *, error: str | None = None,
@@ -207,8 +206,8 @@ def _book_loan_page(request: Request, actor: Principal, loan_id: int, *, error: 
                     ) -> Response:
     require_page(actor, BOOK)
     lang = lang_of(request)
-    loan = db.run_in_transaction(lambda s: servicing.loan_view(s, actor, loan_id, lang=lang))
-    writer = actor.role in (*writeoff.WRITERS, "admin")
+    loan = db.run_in_transaction(lambda s: lending.loan_view(s, actor, loan_id, lang=lang))
+    writer = actor.role in (*lending.WRITERS, "admin")
     can_write_off = writer and loan["status"] == "active" and loan["classification"] == "loss"
     can_collect = writer and loan["status"] == "written_off" and bool(loan["still_owed_minor"])
     collection = collection or {"amount": "", "reference": "", "idempotency_key": forms.key_or_new(None)}
@@ -241,7 +240,7 @@ def _staff_action(request: Request, actor: Principal, loan_id: int, work: Any, n
 @router.post(BOOK + "/{loan_id}/write-off")
 def write_off(request: Request, loan_id: int, actor: Staff, reason: F = "") -> Response:
     """Risk officers and administrators write off a loan classified loss (audited, one transaction)."""
-    return _staff_action(request, actor, loan_id, lambda s: writeoff.write_off(s, actor, loan_id, reason=reason),
+    return _staff_action(request, actor, loan_id, lambda s: lending.write_off(s, actor, loan_id, reason=reason),
                          "loan_written_off", reason=reason)
 
 
@@ -250,6 +249,6 @@ def record_collection(request: Request, loan_id: int, actor: Staff, amount: F = 
                       idempotency_key: F = "") -> Response:
     """Risk officers and administrators record money received for a written-off loan (audited)."""
     values = {"amount": amount, "reference": reference, "idempotency_key": forms.key_or_new(idempotency_key)}
-    return _staff_action(request, actor, loan_id, lambda s: writeoff.record_collection(
+    return _staff_action(request, actor, loan_id, lambda s: lending.record_collection(
         s, actor, loan_id, amount_minor=forms.amount(amount), reference=reference, key=values["idempotency_key"]),
         "loan_collected", collection=values)

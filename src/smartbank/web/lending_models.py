@@ -13,9 +13,11 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
 from smartbank import db
-from smartbank.lending.credit.monitor import recent_scores
-from smartbank.lending.credit.report import load_latest, report_body, report_document
-from smartbank.security import permissions
+from smartbank.lending.service import credit_report_body as report_body
+from smartbank.lending.service import credit_report_document as report_document
+from smartbank.lending.service import latest_credit_model as load_latest
+from smartbank.lending.service import recent_credit_scores as recent_scores
+from smartbank.security import service as security
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.i18n import lang_of, register_messages
@@ -26,7 +28,7 @@ from smartbank.web.routing import web_router
 router = web_router()
 
 PATH = "/console/lending/models"
-ROLES = permissions.roles_for("lending.models.read")
+ROLES = security.roles_for("lending.models.read")
 RECENT_DAYS = 30
 register_console_page(PATH, "nav.console.lending_models", roles=ROLES, order=62)
 

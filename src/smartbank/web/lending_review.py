@@ -15,11 +15,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from smartbank import db
 from smartbank.errors import Forbidden, NotFound, SmartbankError
-from smartbank.lending import products, review
+from smartbank.lending import service as lending
 from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
-from smartbank.web.forms import FormError, message
+from smartbank.web.forms import FormError, message, optional_amount
 from smartbank.web.i18n import lang_of, register_messages
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import env, page_context
@@ -29,8 +29,8 @@ from smartbank.web.routing import web_router
 router = web_router()
 PAGE = "/console/lending/reviews"
 PRODUCTS = "/console/lending/products"
-register_console_page(PAGE, "nav.console.lending_reviews", roles=review.OFFICER_ROLES, order=60)
-register_console_page(PRODUCTS, "nav.console.lending_products", roles=review.OFFICER_ROLES, order=61)
+register_console_page(PAGE, "nav.console.lending_reviews", roles=lending.OFFICER_ROLES, order=60)
+register_console_page(PRODUCTS, "nav.console.lending_products", roles=lending.OFFICER_ROLES, order=61)
 
 register_messages("zh", {
     "nav": {"console": {"lending_reviews": "贷款审批", "lending_products": "贷款产品"}},
@@ -79,7 +79,7 @@ def _html(request: Request, tpl: Any, status_code: int = 200, **ctx: Any) -> Res
 @router.get(PAGE)
 def queue_page(request: Request, actor: Staff) -> Response:
     require_page(actor, PAGE)
-    items = db.run_in_transaction(lambda s: review.queue(s, actor))
+    items = db.run_in_transaction(lambda s: lending.review_queue(s, actor))
     lang = lang_of(request)
     for i in items:
         i["age"] = age_text(i["age_seconds"], lang)
@@ -89,7 +89,7 @@ def queue_page(request: Request, actor: Staff) -> Response:
 def _case(request: Request, actor: Principal, app_id: int, *, error: str | None = None, status_code: int = 200,
           form: dict[str, str] | None = None) -> Response:
     require_page(actor, PAGE)
-    case = db.run_in_transaction(lambda s: review.get_case(s, actor, app_id))
+    case = db.run_in_transaction(lambda s: lending.get_review_case(s, actor, app_id))
     return _html(request, _CASE, status_code=status_code, case=case, a=case["application"], c=case["customer"],
                  page=PAGE, error=error, form=form or {"note": "", "amount": "", "rate_bps": ""}, here=PAGE)
 
@@ -118,12 +118,12 @@ def _act(request: Request, actor: Principal, app_id: int, fn: Any, form: dict[st
 
 @router.post(PAGE + "/{app_id}/claim")
 def claim(request: Request, app_id: int, actor: Staff) -> Response:
-    return _act(request, actor, app_id, lambda s: review.claim(s, actor, app_id), {})
+    return _act(request, actor, app_id, lambda s: lending.claim_review(s, actor, app_id), {})
 
 
 @router.post(PAGE + "/{app_id}/note")
 def note(request: Request, app_id: int, actor: Staff, note: Text = "") -> Response:
-    return _act(request, actor, app_id, lambda s: review.add_note(s, actor, app_id, note), {"note": note})
+    return _act(request, actor, app_id, lambda s: lending.add_review_note(s, actor, app_id, note), {"note": note})
 
 
 def _int(text: str) -> int | None:
@@ -141,9 +141,7 @@ def decide(request: Request, app_id: int, actor: Staff, outcome: Text = "", amou
     form = {"note": note, "amount": amount, "rate_bps": rate_bps}
 
     def work(s: Any) -> Any:
-        from smartbank.web.forms import optional_amount
-
-        return review.decide(s, actor, app_id, outcome=outcome, amount_minor=optional_amount(amount),
+        return lending.decide_review(s, actor, app_id, outcome=outcome, amount_minor=optional_amount(amount),
                              rate_bps=_int(rate_bps), reason_code=reason_code or None, note=note,
                              version=_int(version))
 
@@ -153,6 +151,6 @@ def decide(request: Request, app_id: int, actor: Staff, outcome: Text = "", amou
 @router.get(PRODUCTS)
 def products_page(request: Request, actor: Staff) -> Response:
     require_page(actor, PRODUCTS)
-    items = db.run_in_transaction(lambda s: [products.product_dict(p) for p in products.list_products(
+    items = db.run_in_transaction(lambda s: [lending.product_dict(p) for p in lending.list_products(
         s, include_retired=True)])
     return _html(request, _PRODUCTS, items=items)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 
@@ -29,9 +29,9 @@ class NavItem:
     def allows(self, principal: Principal | None) -> bool:
         if principal is None:
             return False
-        access = permissions.route_access("GET", self.path)
+        access = security.route_access("GET", self.path)
         if access is not None:
-            roles = permissions.route_roles(access)
+            roles = security.route_roles(access)
             return roles is None or principal.role in roles
         return self.roles is None or principal.role in self.roles or principal.role == "admin"
 

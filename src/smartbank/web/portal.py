@@ -14,6 +14,7 @@ from smartbank import clock, db
 from smartbank.customers import service as customers
 from smartbank.errors import SmartbankError, ValidationFailed
 from smartbank.payments import service as payments
+from smartbank.recommend import service as recommend
 from smartbank.security.service import Principal
 from smartbank.statements import service as statements
 from smartbank.web import forms, views
@@ -43,8 +44,6 @@ def home(request: Request, actor: Customer) -> Response:
 def _home_recommendations(actor: Principal) -> dict[str, Any] | None:
     """The top three of the customer's recommendations (slot ``portal_home``), in a unit of work of their
     own; the home page shows without them if the recommender cannot answer."""
-    from smartbank.recommend import service as recommend
-
     try:
         return db.run_in_transaction(lambda s: recommend.recommend(s, actor, slot="portal_home", n=3))
     except Exception:  # noqa: BLE001 - the accounts are what the home page is for

@@ -12,8 +12,8 @@ from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
 from smartbank.errors import SmartbankError, ValidationFailed
-from smartbank.recommend import events, report, service
-from smartbank.recommend.items import parse_item_key
+from smartbank.recommend import service as recommend
+from smartbank.recommend.service import parse_item_key
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
@@ -27,7 +27,7 @@ router = web_router()
 PAGE = "/console/recommend"
 SLOT = "for_you"
 register_portal_page("/for-you", "nav.portal.for_you", order=45)
-register_console_page(PAGE, "nav.console.recommend", roles=report.REPORT_ROLES, order=60)
+register_console_page(PAGE, "nav.console.recommend", roles=recommend.REPORT_ROLES, order=60)
 
 register_messages("zh", {
     "nav": {"portal": {"for_you": "为您推荐"}, "console": {"recommend": "推荐效果"}},
@@ -73,7 +73,7 @@ def _served_id(raw: str) -> int:
 
 @router.get("/for-you")
 def for_you(request: Request, actor: Customer) -> Response:
-    out = db.run_in_transaction(lambda s: service.recommend(s, actor, slot=SLOT, n=10))
+    out = db.run_in_transaction(lambda s: recommend.recommend(s, actor, slot=SLOT, n=10))
     return render(request, "portal/recommend.html", rec=out, lang=lang_of(request))
 
 
@@ -81,7 +81,7 @@ def for_you(request: Request, actor: Customer) -> Response:
 def for_you_click(request: Request, actor: Customer, served_id: Annotated[str, Form()] = "",
                   item_key: Annotated[str, Form()] = "") -> Response:
     sid = _served_id(served_id)
-    out = db.run_in_transaction(lambda s: events.record(s, actor, event="click", item_key=item_key[:64],
+    out = db.run_in_transaction(lambda s: recommend.record(s, actor, event="click", item_key=item_key[:64],
                                                         served_id=sid))
     return RedirectResponse(_target(out["item_key"]), status_code=303)
 
@@ -90,7 +90,7 @@ def for_you_click(request: Request, actor: Customer, served_id: Annotated[str, F
 def for_you_dismiss(request: Request, actor: Customer, served_id: Annotated[str, Form()] = "",
                     item_key: Annotated[str, Form()] = "") -> Response:
     sid = _served_id(served_id)
-    db.run_in_transaction(lambda s: events.record(s, actor, event="dismiss", item_key=item_key[:64], served_id=sid))
+    db.run_in_transaction(lambda s: recommend.record(s, actor, event="dismiss", item_key=item_key[:64], served_id=sid))
     return RedirectResponse("/for-you", status_code=303)
 
 
@@ -120,10 +120,10 @@ def report_page(request: Request, actor: Staff, date_from: str = "", date_to: st
         d0 = d1 = None
         error = message(ValidationFailed("dates are YYYY-MM-DD"), lang_of(request))
     try:
-        out = db.run_in_transaction(lambda s: report.report(s, actor, date_from=d0, date_to=d1))
+        out = db.run_in_transaction(lambda s: recommend.report(s, actor, date_from=d0, date_to=d1))
     except ValidationFailed as exc:
         error = message(exc, lang_of(request))
-        out = db.run_in_transaction(lambda s: report.report(s, actor))
+        out = db.run_in_transaction(lambda s: recommend.report(s, actor))
     except SmartbankError:
         raise
     return render(request, "console/recommend.html", rep=out, chart=_bars(out["by_slot_model"]), error=error,

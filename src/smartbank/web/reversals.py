@@ -16,7 +16,6 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import db
 from smartbank.backoffice import service as backoffice
 from smartbank.errors import Forbidden, NotFound, SmartbankError
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
@@ -30,7 +29,7 @@ from smartbank.web.routing import web_router
 router = web_router()
 
 PAGE = "/console/reversals"
-register_console_page(PAGE, "nav.console.reversals", roles=permissions.roles_for("transfer.reverse"), order=52)
+register_console_page(PAGE, "nav.console.reversals", roles=security.roles_for("transfer.reverse"), order=52)
 
 TABS = ("requested", "executed", "rejected", "overdrawn")
 

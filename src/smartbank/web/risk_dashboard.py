@@ -21,21 +21,21 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import clock, db
-from smartbank.api.deps import request_id
 from smartbank.errors import Forbidden, SmartbankError
+from smartbank.http.session import request_id
 from smartbank.risk import service as risk
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.web import forms
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of, register_messages, translate
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import render
 from smartbank.web.routing import web_router
 
 router = web_router()
 
-ROLES = permissions.roles_for("risk.monitor.read")
+ROLES = security.roles_for("risk.monitor.read")
 register_console_page("/console/risk", "nav.console.risk_dashboard", roles=ROLES, order=49)
 register_console_page("/console/risk/limits", "nav.console.risk_limits", roles=ROLES, order=50)
 register_console_page("/console/risk/register", "nav.console.risk_register", roles=ROLES, order=51)
@@ -247,7 +247,6 @@ def dashboard_page(request: Request, actor: Staff) -> Response:
     _page(actor, "/console/risk")
     d = db.run_in_transaction(lambda s: risk.dashboard(s, actor, now=clock.now()))
     lang = lang_of(request)
-    from smartbank.web.i18n import translate
 
     names = {k: translate(lang, f"riskdash.decision.{k}") for k in _DECISION_COLOURS}
     return render(request, "console/risk/dashboard.html", d=d, matrix_rows=list(reversed(d["matrix"]["cells"])),

@@ -17,9 +17,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from smartbank.api.deps import COOKIE as SESSION_COOKIE
 from smartbank.db import MAX_ID
 from smartbank.errors import NotAuthenticated, SmartbankError
+from smartbank.http.session import COOKIE as SESSION_COOKIE
 from smartbank.web import csrf
 from smartbank.web.forms import message
 from smartbank.web.i18n import lang_of, translate

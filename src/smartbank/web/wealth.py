@@ -18,7 +18,7 @@ from smartbank import clock, db
 from smartbank.errors import NotFound, SmartbankError
 from smartbank.ledger import service as ledger
 from smartbank.security.service import Principal
-from smartbank.wealth import holdings, orders, products, questionnaire, suitability
+from smartbank.wealth import service as wealth
 from smartbank.web import forms
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
@@ -32,8 +32,8 @@ router = web_router()
 CATALOGUE = "/console/wealth/products"
 SUITABILITY = "/console/wealth/suitability"
 register_portal_page("/wealth", "nav.portal.wealth", order=50)
-register_console_page(CATALOGUE, "nav.console.wealth_products", roles=products.PRODUCT_MANAGERS, order=70)
-register_console_page(SUITABILITY, "nav.console.wealth_suitability", roles=suitability.LOG_READERS, order=71)
+register_console_page(CATALOGUE, "nav.console.wealth_products", roles=wealth.PRODUCT_MANAGERS, order=70)
+register_console_page(SUITABILITY, "nav.console.wealth_suitability", roles=wealth.SUITABILITY_LOG_READERS, order=71)
 
 register_messages("zh", {
     "nav": {"portal": {"wealth": "我的理财"},
@@ -161,13 +161,13 @@ def svg_points(series: list[tuple[Any, int]], width: int = 320, height: int = 12
 def _cash_accounts(session: Any, customer_id: int) -> list[dict[str, Any]]:
     return [{"id": a.id, "number": a.number, "name": a.name, "kind": a.kind, "currency": a.currency,
              "available": a.available_minor} for a in ledger.customer_accounts(session, customer_id)
-            if a.kind in orders.CASH_ACCOUNT_KINDS and a.status == "open"]
+            if a.kind in wealth.CASH_ACCOUNT_KINDS and a.status == "open"]
 
 
 @router.get("/wealth")
 def my_wealth(request: Request, actor: Customer) -> Response:
     def work(s: Any) -> Any:
-        return (holdings.customer_holdings(s, actor), questionnaire.status(s, actor),
+        return (wealth.customer_holdings(s, actor), wealth.assessment_status(s, actor),
                 _cash_accounts(s, int(actor.customer_id or 0)))
 
     data, status, accounts = db.run_in_transaction(work)
@@ -180,21 +180,21 @@ def my_wealth(request: Request, actor: Customer) -> Response:
 
 @router.get("/wealth/assessment")
 def assessment(request: Request, actor: Customer) -> Response:
-    q = db.run_in_transaction(lambda s: questionnaire.view(questionnaire.ensure_seeded(s)))
+    q = db.run_in_transaction(lambda s: wealth.questionnaire_view(wealth.ensure_questionnaire(s)))
     return render(request, "portal/wealth_assessment.html", q=q, answers={}, here="/wealth")
 
 
 @router.post("/wealth/assessment")
 async def take_assessment(request: Request, actor: Customer) -> Response:
     form = await request.form()
-    q = db.run_in_transaction(lambda s: questionnaire.view(questionnaire.ensure_seeded(s)))
+    q = db.run_in_transaction(lambda s: wealth.questionnaire_view(wealth.ensure_questionnaire(s)))
     answers: dict[str, Any] = {}
     for item in q["questions"]:
         v = str(form.get(f"q_{item['id']}", "")).strip()
         if v.isdigit():
             answers[item["id"]] = int(v)
     try:
-        db.run_in_transaction(lambda s: questionnaire.take(s, actor, answers, channel="web"))
+        db.run_in_transaction(lambda s: wealth.take_assessment(s, actor, answers, channel="web"))
     except SmartbankError as exc:
         lang = lang_of(request)
         return render(request, "portal/wealth_assessment.html", status_code=exc.status_code, q=q, answers=answers,
@@ -212,14 +212,14 @@ def _assessment_error(exc: SmartbankError, lang: str) -> str:
     if exc.code in ("assessment_cooling_off", "assessment_retake_limit") and d.get("next_allowed_at"):
         at = datetime.fromisoformat(str(d["next_allowed_at"])).astimezone(clock.BANK_TZ)
         return translate(lang, f"wealth.{exc.code.removeprefix('assessment_')}", when=f"{at:%Y-%m-%d %H:%M}",
-                         n=questionnaire.MAX_RETAKES, days=questionnaire.RETAKE_WINDOW.days)
+                         n=wealth.MAX_RETAKES, days=wealth.RETAKE_WINDOW.days)
     return forms.message(exc, lang)
 
 
 @router.get("/wealth/products")
 def product_list(request: Request, actor: Customer, kind: str = "") -> Response:
     k = kind if kind in ("time_deposit", "wmp", "fund", "insurance") else None
-    items = db.run_in_transaction(lambda s: products.list_products(s, kind=k))
+    items = db.run_in_transaction(lambda s: wealth.list_products(s, kind=k))
     return render(request, "portal/wealth_products.html", items=items, kind=k or "")
 
 
@@ -229,9 +229,9 @@ def _product_page(request: Request, actor: Principal, code: str, *, error: str |
     lang = lang_of(request)
 
     def work(s: Any) -> Any:
-        page = products.product_page(s, code)
-        p = products.get_product(s, code)
-        verdict, grade = suitability.preview(s, int(actor.customer_id or 0), p)
+        page = wealth.product_page(s, code)
+        p = wealth.get_product(s, code)
+        verdict, grade = wealth.preview_suitability(s, int(actor.customer_id or 0), p)
         return page, verdict, grade, _cash_accounts(s, int(actor.customer_id or 0))
 
     page, verdict, grade, accounts = db.run_in_transaction(work)
@@ -256,10 +256,10 @@ def buy(request: Request, code: str, actor: Customer, amount: F = "", account_id
     try:
         amt = forms.amount(amount)
         acct = int(account_id) if account_id.strip().isdigit() else 0
-        db.run_in_transaction(lambda s: orders.purchase(
+        db.run_in_transaction(lambda s: wealth.purchase(
             s, actor, product_code=code, account_id=acct, amount_minor=amt, idempotency_key=key,
             acknowledgement=acknowledgement or None, channel="web"))
-    except suitability.Unsuitable as exc:
+    except wealth.Unsuitable as exc:
         reason = exc.details.get("reason_zh" if lang == "zh" else "reason_en", exc.message)
         return _product_page(request, actor, code, refused={"reason": reason}, status_code=403, values=values)
     except NotFound as exc:
@@ -284,11 +284,11 @@ def redeem(request: Request, actor: Customer, product_code: F = "", units: F = "
                 raise forms.FormError("form.bad_amount")
             u = int(whole) * 1_000_000 + int((frac or "0").ljust(6, "0"))
         acct = int(account_id) if account_id.strip().isdigit() else 0
-        db.run_in_transaction(lambda s: orders.redeem(s, actor, product_code=product_code, units_micro=u,
+        db.run_in_transaction(lambda s: wealth.redeem(s, actor, product_code=product_code, units_micro=u,
                                                       account_id=acct, idempotency_key=key, channel="web"))
     except SmartbankError as exc:
         def work(s: Any) -> Any:
-            return (holdings.customer_holdings(s, actor), questionnaire.status(s, actor),
+            return (wealth.customer_holdings(s, actor), wealth.assessment_status(s, actor),
                     _cash_accounts(s, int(actor.customer_id or 0)))
 
         data, status, accounts = db.run_in_transaction(work)
@@ -300,7 +300,7 @@ def redeem(request: Request, actor: Customer, product_code: F = "", units: F = "
 
 @router.post("/wealth/orders/{order_id}/cancel")
 def cancel(request: Request, order_id: int, actor: Customer) -> Response:
-    db.run_in_transaction(lambda s: orders.cancel(s, actor, order_id))
+    db.run_in_transaction(lambda s: wealth.cancel_order(s, actor, order_id))
     return RedirectResponse("/wealth?notice=wealth_cancelled", status_code=303)
 
 
@@ -310,8 +310,8 @@ def cancel(request: Request, order_id: int, actor: Customer) -> Response:
 @router.get(CATALOGUE)
 def console_products(request: Request, actor: Staff) -> Response:
     require_page(actor, CATALOGUE)
-    items = db.run_in_transaction(lambda s: products.list_products(s, status=None))
-    return render(request, "console/wealth_products.html", items=items, today=orders.today().isoformat())
+    items = db.run_in_transaction(lambda s: wealth.list_products(s, status=None))
+    return render(request, "console/wealth_products.html", items=items, today=wealth.trade_date().isoformat())
 
 
 @router.post(CATALOGUE + "/{code}/nav")
@@ -327,10 +327,10 @@ def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", 
         d = forms.required_date(day)
         n = number(nav_micro) if nav_micro.strip() or not income_per_10k_micro.strip() else None
         income = number(income_per_10k_micro) if income_per_10k_micro.strip() else None
-        db.run_in_transaction(lambda s: products.publish_nav(s, actor, code, day=d, nav_micro=n,
+        db.run_in_transaction(lambda s: wealth.publish_nav(s, actor, code, day=d, nav_micro=n,
                                                              income_per_10k_micro=income))
     except SmartbankError as exc:
-        items = db.run_in_transaction(lambda s: products.list_products(s, status=None))
+        items = db.run_in_transaction(lambda s: wealth.list_products(s, status=None))
         return render(request, "console/wealth_products.html", status_code=422, items=items,
                       today=clock.today().isoformat(), error=forms.message(exc, lang_of(request)))
     return RedirectResponse(CATALOGUE + "?notice=wealth_nav", status_code=303)
@@ -340,5 +340,5 @@ def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", 
 def console_suitability(request: Request, actor: Staff, outcome: str = "") -> Response:
     require_page(actor, SUITABILITY)
     o = outcome if outcome in ("pass", "refused", "acknowledged") else None
-    rows = db.run_in_transaction(lambda s: suitability.checks_log(s, actor, outcome=o, limit=500))
+    rows = db.run_in_transaction(lambda s: wealth.suitability_log(s, actor, outcome=o, limit=500))
     return render(request, "console/wealth_suitability.html", rows=rows, outcome=o or "")

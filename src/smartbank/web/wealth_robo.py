@@ -19,7 +19,7 @@ from smartbank import db
 from smartbank.errors import Forbidden, NotFound, SmartbankError
 from smartbank.payments import service as payments
 from smartbank.security.service import Principal
-from smartbank.wealth import robo
+from smartbank.wealth import service as wealth
 from smartbank.web import forms, views
 from smartbank.web.auth import Customer
 from smartbank.web.i18n import lang_of, register_messages, translate
@@ -169,10 +169,10 @@ def _page(request: Request, actor: Principal, *, plan_id: int | None = None, err
     lang = lang_of(request)
 
     def work(s: Any) -> tuple[Any, Any, Any, Any]:
-        plans = robo.list_plans(s, actor)
+        plans = wealth.list_plans(s, actor)
         pid = plan_id or (plans[0]["id"] if plans else None)
-        plan = robo.get_plan(s, actor, pid) if pid else None
-        d = robo.drift(s, actor, pid) if pid else None
+        plan = wealth.get_plan(s, actor, pid) if pid else None
+        d = wealth.plan_drift(s, actor, pid) if pid else None
         accounts = views.payable([views.account(a) for a in payments.list_accounts(s, actor)])
         return plans, plan, d, accounts
 
@@ -211,7 +211,7 @@ def propose(request: Request, actor: Customer, amount: F = "", horizon: F = "") 
         h = horizon.strip()
         if not h.isdigit():
             raise forms.FormError("robo.bad_horizon")
-        plan_id = db.run_in_transaction(lambda s: robo.propose(s, actor, amount_minor=minor,
+        plan_id = db.run_in_transaction(lambda s: wealth.propose_plan(s, actor, amount_minor=minor,
                                                                horizon_months=int(h)).id)
     except (Forbidden, NotFound):
         raise
@@ -228,7 +228,7 @@ def follow(request: Request, plan_id: int, actor: Customer, from_account: F = ""
         if not from_account.strip().isdigit():
             raise forms.FormError("robo.account_required")
         acct = int(from_account)
-        db.run_in_transaction(lambda s: robo.follow(s, actor, plan_id, account_id=acct, idempotency_key=key))
+        db.run_in_transaction(lambda s: wealth.follow_plan(s, actor, plan_id, account_id=acct, idempotency_key=key))
     except (Forbidden, NotFound):
         raise
     except SmartbankError as exc:

@@ -23,9 +23,9 @@ NEU_EN = ["I want to check my balance", "Send 200 yuan to Li Lei tomorrow", "Whe
 
 @pytest.fixture(autouse=True)
 def _no_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import smartbank.ml.registry as registry
+    import smartbank.ml.service as ml
 
-    monkeypatch.setattr(registry, "default_model_dir", lambda: tmp_path / "no-models")  # the lexicon
+    monkeypatch.setattr(ml, "default_model_dir", lambda: tmp_path / "no-models")  # the lexicon
     sentiment.reset_cache()
 
 

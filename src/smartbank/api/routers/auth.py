@@ -6,34 +6,11 @@ from smartbank import db
 from smartbank.api.deps import Actor, token_from
 from smartbank.api.schemas import LoginIn, MeOut, SignupIn, TokenOut
 from smartbank.config import get_settings
-from smartbank.customers.onboarding import Signup, sign_up
-from smartbank.errors import NotAuthenticated, TooManyAttempts
+from smartbank.http.session import client_address, login
+from smartbank.http.signup import Signup, sign_up
 from smartbank.security import service as security
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def client_address(request: Request) -> str | None:
-    """The caller's address, as the ASGI server reports it (behind a reverse proxy, list the proxy in the
-    server's trusted forwarders - uvicorn's ``FORWARDED_ALLOW_IPS`` - so this is the client, not the proxy)."""
-    return request.client.host if request.client else None
-
-
-def login(username: str, password: str, staff: bool | None = None, *,
-          address: str | None = None) -> tuple[str, object]:
-    """Sign in from ``address``; a failed attempt's counters are committed even though the call raises."""
-    box: dict = {}
-
-    def work(s):
-        try:
-            box["ok"] = security.sign_in(s, username=username, password=password, staff=staff, address=address)
-        except (NotAuthenticated, TooManyAttempts) as exc:
-            box["err"] = exc
-
-    db.run_in_transaction(work)
-    if "err" in box:
-        raise box["err"]
-    return box["ok"]
 
 
 def _token_out(token: str, user) -> TokenOut:

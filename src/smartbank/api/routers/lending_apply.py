@@ -15,8 +15,8 @@ from pydantic import Field
 from smartbank import clock
 from smartbank.api.deps import Actor, PathId, uow
 from smartbank.api.schemas import MAX_ID, In
-from smartbank.lending import applications, products, review
-from smartbank.lending.models import EMPLOYMENT
+from smartbank.lending import service as lending
+from smartbank.lending.service import EMPLOYMENT
 
 router = APIRouter(prefix="/lending", tags=["lending"])
 
@@ -59,16 +59,16 @@ class ClaimIn(In):
 
 
 class NoteIn(In):
-    note: str = Field(min_length=1, max_length=review.MAX_NOTE)
+    note: str = Field(min_length=1, max_length=lending.MAX_REVIEW_NOTE)
 
 
 class DecisionIn(In):
     outcome: Literal["approve", "decline", "return"]
     amount_minor: int | None = Field(None, gt=0, le=10**13, strict=True, description="approve: at most the amount "
                                      "applied for")
-    rate_bps: int | None = Field(None, ge=0, le=products.MAX_RATE_BPS, strict=True)
-    reason_code: Literal[tuple(review.DECLINE_REASONS)] | None = None  # type: ignore[valid-type]
-    note: str = Field("", max_length=review.MAX_NOTE)
+    rate_bps: int | None = Field(None, ge=0, le=lending.MAX_RATE_BPS, strict=True)
+    reason_code: Literal[tuple(lending.DECLINE_REASONS)] | None = None  # type: ignore[valid-type]
+    note: str = Field("", max_length=lending.MAX_REVIEW_NOTE)
     version: int | None = Field(None, ge=1, le=2**31 - 1, strict=True,
                                 description="the version you decided on: a concurrent change is a 409")
 
@@ -121,7 +121,7 @@ class ProductEditIn(In):
 
 class RateIn(In):
     name: Literal["LPR1Y", "LPR5Y"]
-    rate_bps: int = Field(ge=1, le=products.MAX_RATE_BPS, strict=True)
+    rate_bps: int = Field(ge=1, le=lending.MAX_RATE_BPS, strict=True)
     effective_date: date
 
 
@@ -132,30 +132,30 @@ class RateIn(In):
 @router.get("/products")
 def list_products(actor: Actor, include_retired: bool = False) -> dict[str, Any]:
     """The loan products on offer (staff may include retired ones)."""
-    return uow(lambda s: {"items": [products.product_dict(p) for p in products.list_products(
+    return uow(lambda s: {"items": [lending.product_dict(p) for p in lending.list_products(
         s, include_retired=include_retired and actor.is_staff)]})
 
 
 @router.post("/products", status_code=201)
 def create_product(body: ProductIn, actor: Actor) -> dict[str, Any]:
     """A new product (administrators), audited."""
-    return uow(lambda s: products.product_dict(products.create_product(s, actor, **body.model_dump())))
+    return uow(lambda s: lending.product_dict(lending.create_product(s, actor, **body.model_dump())))
 
 
 @router.patch("/products/{code}")
 def edit_product(code: str, body: ProductEditIn, actor: Actor) -> dict[str, Any]:
     """Change a product (administrators), audited with before and after."""
     changes = body.model_dump(exclude_unset=True)
-    return uow(lambda s: products.product_dict(products.edit_product(s, actor, code, **changes)))
+    return uow(lambda s: lending.product_dict(lending.edit_product(s, actor, code, **changes)))
 
 
 @router.get("/rates")
 def list_rates(actor: Actor, name: Literal["LPR1Y", "LPR5Y"] | None = None,
                on: date | None = Query(None, description="also: the rate in force on this day")) -> dict[str, Any]:
     def work(s):
-        out: dict[str, Any] = {"items": products.list_rates(s, name)}
+        out: dict[str, Any] = {"items": lending.list_rates(s, name)}
         if on is not None:
-            out["in_force"] = {n: products.rate_on(s, n, on) for n in ([name] if name else products.RATE_NAMES)}
+            out["in_force"] = {n: lending.rate_on(s, n, on) for n in ([name] if name else lending.RATE_NAMES)}
         return out
 
     return uow(work)
@@ -165,7 +165,7 @@ def list_rates(actor: Actor, name: Literal["LPR1Y", "LPR5Y"] | None = None,
 def set_rate(body: RateIn, actor: Actor) -> dict[str, Any]:
     """Publish a reference rate from a date (administrators), audited."""
     def work(s):
-        r = products.set_rate(s, actor, body.name, body.rate_bps, body.effective_date)
+        r = lending.set_rate(s, actor, body.name, body.rate_bps, body.effective_date)
         return {"name": r.name, "effective_date": r.effective_date.isoformat(), "rate_bps": r.rate_bps}
 
     return uow(work)
@@ -176,7 +176,7 @@ def quote(actor: Actor, product: str = Query(min_length=1, max_length=32),
           amount_minor: int = Query(gt=0, le=10**13), term_months: int = Query(ge=1, le=360),
           method: Method = "equal_installment") -> dict[str, Any]:
     """An indicative schedule head at the product's best and worst rate today. Nothing is written."""
-    return uow(lambda s: products.quote(s, product_code=product, amount_minor=amount_minor,
+    return uow(lambda s: lending.quote(s, product_code=product, amount_minor=amount_minor,
                                         term_months=term_months, method=method, day=clock.today()))
 
 
@@ -187,7 +187,7 @@ def quote(actor: Actor, product: str = Query(min_length=1, max_length=32),
 @router.get("/applications/prefill")
 def prefill(actor: Actor, product: str = Query(min_length=1, max_length=32)) -> dict[str, Any]:
     """Suggested values for an application form from the customer's profile, KYC and last application."""
-    return uow(lambda s: applications.prefill(s, actor, product))
+    return uow(lambda s: lending.prefill(s, actor, product))
 
 
 @router.post("/applications", status_code=201)
@@ -197,11 +197,11 @@ def submit(body: ApplicationIn, actor: Actor, response: Response,
     same key and body returns the same application (200); the same key with another body is a 409."""
     data = body.model_dump()
     key = data.pop("idempotency_key") or idempotency_key
-    cmd = applications.ApplicationIn(**data)
+    cmd = lending.ApplicationIn(**data)
 
     def work(s):
-        app, created = applications.submit(s, actor, cmd, idempotency_key=key, channel="api")
-        return applications.application_view(s, app), created
+        app, created = lending.submit(s, actor, cmd, idempotency_key=key, channel="api")
+        return lending.application_view(s, app), created
 
     view, created = uow(work)
     if not created:
@@ -213,27 +213,27 @@ def submit(body: ApplicationIn, actor: Actor, response: Response,
 def list_applications(actor: Actor, status: str | None = Query(None, max_length=16),
                       limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
     """Your applications, newest first."""
-    return uow(lambda s: {"items": [applications.application_view(s, a, staff=actor.is_staff)
-                                    for a in applications.list_applications(s, actor, status=status, limit=limit)]})
+    return uow(lambda s: {"items": [lending.application_view(s, a, staff=actor.is_staff)
+                                    for a in lending.list_applications(s, actor, status=status, limit=limit)]})
 
 
 @router.get("/applications/{application_id}")
 def get_application(application_id: PathId, actor: Actor) -> dict[str, Any]:
     """One application: progress line with times, the decision with its main reasons, the offer."""
-    return uow(lambda s: applications.application_view(
-        s, applications.get_application(s, actor, application_id), staff=actor.is_staff))
+    return uow(lambda s: lending.application_view(
+        s, lending.get_application(s, actor, application_id), staff=actor.is_staff))
 
 
 @router.post("/applications/{application_id}/accept")
 def accept(application_id: PathId, actor: Actor) -> dict[str, Any]:
     """Take an approved offer before it expires (the loan is then paid into your account)."""
-    return uow(lambda s: applications.application_view(s, applications.accept(s, actor, application_id)))
+    return uow(lambda s: lending.application_view(s, lending.accept(s, actor, application_id)))
 
 
 @router.post("/applications/{application_id}/withdraw")
 def withdraw(application_id: PathId, actor: Actor, body: WithdrawIn | None = None) -> dict[str, Any]:
     note = body.note if body is not None else ""
-    return uow(lambda s: applications.application_view(s, applications.withdraw(s, actor, application_id,
+    return uow(lambda s: lending.application_view(s, lending.withdraw(s, actor, application_id,
                                                                                   note=note or None)))
 
 
@@ -246,34 +246,34 @@ def review_queue(actor: Actor, mine: bool = False, awaiting_checker: bool = Fals
                  limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
     """Applications in manual review, oldest first, with the count waiting and yours."""
     def work(s):
-        items = review.queue(s, actor, assigned_to=actor.user_id if mine else None, limit=limit)
+        items = lending.review_queue(s, actor, assigned_to=actor.user_id if mine else None, limit=limit)
         if awaiting_checker:
             items = [i for i in items if i["maker_id"]]
-        return {"items": items, "counts": review.counts(s, actor)}
+        return {"items": items, "counts": lending.review_counts(s, actor)}
 
     return uow(work)
 
 
 @router.get("/reviews/{application_id}")
 def review_case(application_id: PathId, actor: Actor) -> dict[str, Any]:
-    return uow(lambda s: review.get_case(s, actor, application_id))
+    return uow(lambda s: lending.get_review_case(s, actor, application_id))
 
 
 @router.post("/reviews/{application_id}/claim")
 def claim(application_id: PathId, actor: Actor, body: ClaimIn | None = None) -> dict[str, Any]:
     user_id = body.user_id if body is not None else None
-    return uow(lambda s: review.claim(s, actor, application_id, user_id=user_id))
+    return uow(lambda s: lending.claim_review(s, actor, application_id, user_id=user_id))
 
 
 @router.post("/reviews/{application_id}/notes", status_code=201)
 def add_note(application_id: PathId, body: NoteIn, actor: Actor) -> dict[str, Any]:
-    return uow(lambda s: review.add_note(s, actor, application_id, body.note))
+    return uow(lambda s: lending.add_review_note(s, actor, application_id, body.note))
 
 
 @router.post("/reviews/{application_id}/decision")
 def decide(application_id: PathId, body: DecisionIn, actor: Actor) -> dict[str, Any]:
     """Approve (amount and rate within bounds), decline (reason code and note) or, as checker, send back.
     At or above the product's maker-checker amount a second, different officer must confirm."""
-    return uow(lambda s: review.decide(s, actor, application_id, outcome=body.outcome,
+    return uow(lambda s: lending.decide_review(s, actor, application_id, outcome=body.outcome,
                                        amount_minor=body.amount_minor, rate_bps=body.rate_bps,
                                        reason_code=body.reason_code, note=body.note, version=body.version))

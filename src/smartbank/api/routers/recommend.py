@@ -16,7 +16,7 @@ from pydantic import Field
 
 from smartbank.api.deps import Actor, uow
 from smartbank.api.schemas import MAX_ID, In
-from smartbank.recommend import events, report, service
+from smartbank.recommend import service as recommend
 
 router = APIRouter(prefix="/recommendations", tags=["recommend"])
 
@@ -28,16 +28,16 @@ class EventIn(In):
 
 
 @router.get("")
-def my_recommendations(actor: Actor, slot: str = Query("api", pattern=service.SLOT_PATTERN, max_length=32),
-                       n: int = Query(10, ge=1, le=service.MAX_N)) -> dict[str, Any]:
+def my_recommendations(actor: Actor, slot: str = Query("api", pattern=recommend.SLOT_PATTERN, max_length=32),
+                       n: int = Query(10, ge=1, le=recommend.MAX_N)) -> dict[str, Any]:
     """The signed-in customer's top ``n`` for ``slot``, each with a reason in zh and en."""
-    return uow(lambda s: service.recommend(s, actor, slot=slot, n=n))
+    return uow(lambda s: recommend.recommend(s, actor, slot=slot, n=n))
 
 
 @router.post("/events", status_code=201)
 def record_event(body: EventIn, actor: Actor) -> dict[str, Any]:
     """A view, click or dismissal of an item (clicks and dismissals name the list they came from)."""
-    return uow(lambda s: events.record(s, actor, event=body.event, item_key=body.item_key,
+    return uow(lambda s: recommend.record(s, actor, event=body.event, item_key=body.item_key,
                                        served_id=body.served_id))
 
 
@@ -45,4 +45,4 @@ def record_event(body: EventIn, actor: Actor) -> dict[str, Any]:
 def recommendation_report(actor: Actor, date_from: date | None = None, date_to: date | None = None
                           ) -> dict[str, Any]:
     """Click-through and conversion per slot, per model version and per both (marketers, administrators)."""
-    return uow(lambda s: report.report(s, actor, date_from=date_from, date_to=date_to))
+    return uow(lambda s: recommend.report(s, actor, date_from=date_from, date_to=date_to))

@@ -20,7 +20,7 @@ from smartbank.api.deps import Actor, PathId, QueryId, uow
 from smartbank.api.schemas import MAX_ID, In
 from smartbank.errors import ValidationFailed
 from smartbank.money import MAX_MINOR
-from smartbank.wealth import holdings, orders, products, questionnaire, suitability
+from smartbank.wealth import service as wealth
 
 router = APIRouter(prefix="/wealth", tags=["wealth"])
 
@@ -54,13 +54,13 @@ class QuestionnaireIn(In):
 @router.get("/questionnaire")
 def get_questionnaire(actor: Actor) -> dict[str, Any]:
     """The questionnaire in force: questions and options in zh and en, score bands, validity in days."""
-    return uow(lambda s: questionnaire.view(questionnaire.ensure_seeded(s)))
+    return uow(lambda s: wealth.questionnaire_view(wealth.ensure_questionnaire(s)))
 
 
 @router.post("/questionnaires", status_code=201)
 def publish_questionnaire(body: QuestionnaireIn, actor: Actor) -> dict[str, Any]:
     """Administrators: publish a new version (assessments already taken keep theirs)."""
-    return uow(lambda s: questionnaire.view(questionnaire.publish(
+    return uow(lambda s: wealth.questionnaire_view(wealth.publish_questionnaire(
         s, actor, questions=body.questions, bands=body.bands, valid_days=body.valid_days)))
 
 
@@ -70,9 +70,9 @@ def take_assessment(body: AnswersIn, actor: Actor) -> dict[str, Any]:
     an age answer that contradicts your ID (422 ``assessment_age_mismatch``), a retake within a day of the last
     assessment (429 ``assessment_cooling_off``) or beyond 2 retakes in 30 days (429 ``assessment_retake_limit``)."""
     def work(s: Any) -> dict[str, Any]:
-        questionnaire.ensure_seeded(s)
-        questionnaire.take(s, actor, body.answers, channel="api")
-        return questionnaire.status(s, actor)
+        wealth.ensure_questionnaire(s)
+        wealth.take_assessment(s, actor, body.answers, channel="api")
+        return wealth.assessment_status(s, actor)
     return uow(work)
 
 
@@ -80,13 +80,13 @@ def take_assessment(body: AnswersIn, actor: Actor) -> dict[str, Any]:
 def assessment_status(actor: Actor) -> dict[str, Any]:
     """Your grade in force, when it lapses, whether it has lapsed, the days left and, when a retake must wait
     (cooling-off or the retake limit), from when it is possible (``next_retake_at``)."""
-    return uow(lambda s: questionnaire.status(s, actor))
+    return uow(lambda s: wealth.assessment_status(s, actor))
 
 
 @router.get("/assessments")
 def assessment_history(actor: Actor) -> list[dict[str, Any]]:
     """Every assessment you took, newest first, accepted and refused (with the reason code)."""
-    return uow(lambda s: questionnaire.history(s, actor))
+    return uow(lambda s: wealth.assessment_history(s, actor))
 
 
 # --- catalogue ----------------------------------------------------------------------------------------------
@@ -146,33 +146,33 @@ class NavIn(In):
 def list_products(actor: Actor, kind: Kind | None = None, risk_level: Risk | None = None,
                   status: Literal["active", "closed", "all"] = "active") -> list[dict[str, Any]]:
     """The catalogue with each product's latest NAV."""
-    return uow(lambda s: products.list_products(s, kind=kind, risk_level=risk_level,
+    return uow(lambda s: wealth.list_products(s, kind=kind, risk_level=risk_level,
                                                 status=None if status == "all" else status))
 
 
 @router.post("/products", status_code=201)
 def create_product(body: ProductIn, actor: Actor) -> dict[str, Any]:
     """Product managers (marketers) and administrators: a new product (audited)."""
-    return uow(lambda s: products.product_view(products.create_product(s, actor, body.model_dump())))
+    return uow(lambda s: wealth.product_view(wealth.create_product(s, actor, body.model_dump())))
 
 
 @router.get("/products/{code}")
 def get_product(code: Code, actor: Actor) -> dict[str, Any]:
     """One product: risk, fees, returns (1M/3M/1Y/since launch), annualised return and volatility, maximum
     drawdown, Sharpe ratio and a chart series of ``[day, nav_micro]``."""
-    return uow(lambda s: products.product_page(s, code))
+    return uow(lambda s: wealth.product_page(s, code))
 
 
 @router.patch("/products/{code}")
 def update_product(code: Code, body: ProductPatch, actor: Actor) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
-    return uow(lambda s: products.product_view(products.update_product(s, actor, code, changes)))
+    return uow(lambda s: wealth.product_view(wealth.update_product(s, actor, code, changes)))
 
 
 @router.post("/products/{code}/close")
 def close_product(code: Code, actor: Actor) -> dict[str, Any]:
     """No new purchases; holders may still redeem."""
-    return uow(lambda s: products.product_view(products.close_product(s, actor, code)))
+    return uow(lambda s: wealth.product_view(wealth.close_product(s, actor, code)))
 
 
 @router.get("/products/{code}/navs")
@@ -180,11 +180,11 @@ def product_navs(code: Code, actor: Actor, start: date | None = None, end: date 
     """``[[day, nav_micro], ...]`` oldest first; a money-market product's rows are
     ``[day, nav_micro, income_per_10k_micro, yield_7d_ppm]`` (万份收益 and 七日年化, its NAV is always 1,000,000)."""
     def work(s: Any) -> list[Any]:
-        p = products.get_product(s, code)
+        p = wealth.get_product(s, code)
         if p.money_market:
-            return [[d.isoformat(), products.STABLE_NAV, income, y]
-                    for d, income, y in products.money_market_rows(s, p.id, start=start, end=end)]
-        return [[d.isoformat(), n] for d, n in products.nav_history(s, p.id, start=start, end=end)]
+            return [[d.isoformat(), wealth.STABLE_NAV, income, y]
+                    for d, income, y in wealth.money_market_rows(s, p.id, start=start, end=end)]
+        return [[d.isoformat(), n] for d, n in wealth.nav_history(s, p.id, start=start, end=end)]
     return uow(work)
 
 
@@ -192,7 +192,7 @@ def product_navs(code: Code, actor: Actor, start: date | None = None, end: date 
 def publish_nav(code: Code, body: NavIn, actor: Actor) -> dict[str, Any]:
     """Product managers and administrators: publish a NAV by hand (never rewrites one)."""
     def work(s: Any) -> dict[str, Any]:
-        row = products.publish_nav(s, actor, code, day=body.day, nav_micro=body.nav_micro,
+        row = wealth.publish_nav(s, actor, code, day=body.day, nav_micro=body.nav_micro,
                                    income_per_10k_micro=body.income_per_10k_micro)
         return {"product": code.upper(), "day": row.day, "nav_micro": row.nav_micro,
                 "income_per_10k_micro": row.income_per_10k_micro, "yield_7d_ppm": row.yield_7d_ppm}
@@ -220,8 +220,8 @@ class RedeemIn(In):
 
 
 def _order_response(session: Any, order: Any) -> JSONResponse:
-    view = orders.order_view(order, products.get_product_by_id(session, order.product_id))
-    replayed = orders.was_replayed(order)
+    view = wealth.order_view(order, wealth.get_product_by_id(session, order.product_id))
+    replayed = wealth.was_replayed(order)
     return JSONResponse(jsonable_encoder(view | {"replayed": replayed}), status_code=200 if replayed else 201)
 
 
@@ -234,7 +234,7 @@ def purchase(body: PurchaseIn, actor: Actor,
     """Buy a product from your deposit account: suitability first, then the cash moves to the product at once;
     the units arrive at settlement (trade date + the product's settlement days)."""
     key = _key(body.idempotency_key, idempotency_key)
-    return uow(lambda s: _order_response(s, orders.purchase(
+    return uow(lambda s: _order_response(s, wealth.purchase(
         s, actor, product_code=body.product_code, account_id=body.account_id, amount_minor=body.amount_minor,
         idempotency_key=key, acknowledgement=body.acknowledgement, channel="api",
         recommendation_id=body.recommendation_id)))
@@ -244,7 +244,7 @@ def purchase(body: PurchaseIn, actor: Actor,
 def redeem(body: RedeemIn, actor: Actor, idempotency_key: str | None = Header(None, max_length=128)) -> JSONResponse:
     """Sell units (all of them when ``units_micro`` is omitted); the cash arrives at settlement."""
     key = _key(body.idempotency_key, idempotency_key)
-    return uow(lambda s: _order_response(s, orders.redeem(
+    return uow(lambda s: _order_response(s, wealth.redeem(
         s, actor, product_code=body.product_code, units_micro=body.units_micro, account_id=body.account_id,
         idempotency_key=key, channel="api")))
 
@@ -254,30 +254,30 @@ def list_orders(actor: Actor, customer_id: QueryId = None,
                 status: Literal["pending", "settled", "cancelled", "failed"] | None = None,
                 limit: int = Query(100, ge=1, le=500)) -> list[dict[str, Any]]:
     """Your orders, newest first (staff readers name the customer)."""
-    return uow(lambda s: orders.list_orders(s, actor, customer_id, status=status, limit=limit))
+    return uow(lambda s: wealth.list_orders(s, actor, customer_id, status=status, limit=limit))
 
 
 @router.get("/orders/{order_id}")
 def get_order(order_id: PathId, actor: Actor) -> dict[str, Any]:
-    return uow(lambda s: orders.get_order(s, actor, order_id))
+    return uow(lambda s: wealth.get_order(s, actor, order_id))
 
 
 @router.post("/orders/{order_id}/cancel")
 def cancel_order(order_id: PathId, actor: Actor) -> dict[str, Any]:
     """Cancel a pending order on its trade date."""
-    return uow(lambda s: orders.order_view(o := orders.cancel(s, actor, order_id),
-                                           products.get_product_by_id(s, o.product_id)))
+    return uow(lambda s: wealth.order_view(o := wealth.cancel_order(s, actor, order_id),
+                                           wealth.get_product_by_id(s, o.product_id)))
 
 
 @router.get("/holdings")
 def get_holdings(actor: Actor, customer_id: QueryId = None, analytics: bool = True) -> dict[str, Any]:
     """Holdings with units, NAV, market value, cost, P&L, return, and (``analytics``) annualised return and
     volatility, maximum drawdown and Sharpe ratio per holding and for the portfolio."""
-    return uow(lambda s: holdings.customer_holdings(s, actor, customer_id=customer_id, with_analytics=analytics))
+    return uow(lambda s: wealth.customer_holdings(s, actor, customer_id=customer_id, with_analytics=analytics))
 
 
 @router.get("/suitability-checks")
 def suitability_checks(actor: Actor, outcome: Literal["pass", "refused", "acknowledged"] | None = None,
                        limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Risk officers and administrators: every suitability check, newest first."""
-    return uow(lambda s: suitability.checks_log(s, actor, outcome=outcome, limit=limit))
+    return uow(lambda s: wealth.suitability_log(s, actor, outcome=outcome, limit=limit))

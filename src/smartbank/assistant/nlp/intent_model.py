@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from smartbank.errors import ValidationFailed
+from smartbank.ml.service import load_model, save_model
 
 __all__ = ["KINDS", "MODEL_NAME", "IntentModel", "default_kind", "encoder_available", "texts_hash"]
 
@@ -280,8 +281,6 @@ class IntentModel:
     # persistence ------------------------------------------------------------------------------------
     def save(self, *, data_hash: str, metrics: dict[str, Any] | None = None, model_dir: Path | None = None,
              version: str | None = None) -> Path:
-        from smartbank.ml.registry import save_model
-
         objects: dict[str, Any] = {"classes": list(self.classes_)}
         if self.linear is not None:
             objects["linear"] = self.linear
@@ -296,8 +295,6 @@ class IntentModel:
 
     @classmethod
     def load(cls, *, model_dir: Path | None = None, version: str | None = None) -> IntentModel:
-        from smartbank.ml.registry import load_model
-
         loaded = load_model(MODEL_NAME, version=version, features=["text"], model_dir=model_dir)
         params = loaded.meta.get("params") or {}
         m = cls.__new__(cls)

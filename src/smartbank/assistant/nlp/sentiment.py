@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from smartbank.assistant.nlp import sentiment_lexicon as lex
+from smartbank.assistant.nlp.sentiment_model import FEATURES, MODEL_NAME
+from smartbank.ml import service as ml
 
 __all__ = ["EMOTIONS", "LEXICON_VERSION", "Sentiment", "detect_language", "lexicon_score", "reset_cache", "score",
            "warm"]
@@ -161,10 +163,7 @@ def reset_cache() -> None:
 
 
 def _model(model_dir: Path | None) -> tuple[Any, str | None]:
-    from smartbank.assistant.nlp.sentiment_model import FEATURES, MODEL_NAME
-    from smartbank.ml.registry import RegistryError, default_model_dir, latest_version, load_model
-
-    root = Path(model_dir) if model_dir is not None else default_model_dir()
+    root = Path(model_dir) if model_dir is not None else ml.default_model_dir()
     key = str(root)
     now = time.monotonic()
     hit = _cache.get(key)
@@ -174,13 +173,13 @@ def _model(model_dir: Path | None) -> tuple[Any, str | None]:
         hit = _cache.get(key)
         if hit is not None and now - hit[0] < RECHECK_SECONDS:
             return hit[1], hit[2]
-        version = latest_version(MODEL_NAME, model_dir=root)
+        version = ml.latest_version(MODEL_NAME, model_dir=root)
         pipeline, loaded = (hit[1], hit[2]) if hit is not None else (None, None)
         if version is not None and version != loaded:
             try:
-                m = load_model(MODEL_NAME, version=version, features=FEATURES, model_dir=root)
+                m = ml.load_model(MODEL_NAME, version=version, features=FEATURES, model_dir=root)
                 pipeline, loaded = m.objects["pipeline"], version
-            except RegistryError as exc:  # a broken or stale artefact: keep the lexicon, say why
+            except ml.RegistryError as exc:  # a broken or stale artefact: keep the lexicon, say why
                 log.warning("sentiment model %s not used: %s", version, exc.message)
                 pipeline, loaded = None, None
         elif version is None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from smartbank.errors import ValidationFailed
+from smartbank.ml.service import save_model
 
 MODEL_NAME = "assistant_sentiment"
 FEATURES = ["char_tfidf_1_3"]
@@ -198,8 +199,6 @@ def evaluate_sentiment(train_paths: Sequence[Path], test_path: Path, *, seed: in
 
 def train_and_save(train_paths: Sequence[Path], *, model_dir: Path | None = None, seed: int = 0) -> dict[str, Any]:
     """Fit on the files and save the model with the registry (``assistant_sentiment``)."""
-    from smartbank.ml.registry import save_model
-
     train = [read_labelled(p) for p in train_paths]
     t0 = time.perf_counter()
     model, info = fit_sentiment(train, seed=seed)

@@ -20,9 +20,9 @@ from typing import Any
 import polars as pl
 
 from smartbank import clock
-from smartbank.customers.validation import normalise_phone, parse_id_document, parse_resident_id
+from smartbank.customers.service import normalise_phone, parse_id_document, parse_resident_id
 from smartbank.errors import ValidationFailed
-from smartbank.insight.importing.mapping import ENUMS, REQUIRED, FieldSpec, Mapping
+from smartbank.insight.importing.mapping import ENUMS, REQUIRED, FieldSpec, Mapping, MappingError
 from smartbank.ledger.service import valid_account_number
 from smartbank.money import CURRENCIES, MAX_MINOR
 
@@ -180,8 +180,6 @@ class Cleaner:
     def run(self, raw: pl.DataFrame) -> Cleaned:
         missing = [c for c in self.m.columns() if c not in raw.columns]
         if missing:
-            from smartbank.insight.importing.mapping import MappingError
-
             raise MappingError(f"the file has no column(s) {missing}; it has {raw.columns[:30]}",
                                details={"missing": missing})
         df = raw.select([pl.int_range(1, raw.height + 1, dtype=pl.Int64).alias("_row")]

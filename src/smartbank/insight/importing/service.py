@@ -30,6 +30,7 @@ from smartbank.errors import ValidationFailed
 from smartbank.insight.importing import load
 from smartbank.insight.importing.dedup import Person, clusters
 from smartbank.insight.importing.mapping import Mapping, load_mapping
+from smartbank.insight.importing.report import write_report as _write
 from smartbank.insight.importing.rules import RULES, Cleaned, Cleaner
 from smartbank.insight.models import ImportBatch
 from smartbank.ledger import service as ledger
@@ -210,8 +211,6 @@ def run_import(*, kind: str, path: str | Path, mapping_path: str | Path | None =
         say("report", 0, None)
         _write_rejects(rejects_p, raw, out)
         if report_p is not None:
-            from smartbank.insight.importing.report import write_report as _write
-
             _write(report_p, res, raw, cleaned, mapping)
         res.seconds = time.perf_counter() - t0
         stages["files"] = res.seconds - seconds

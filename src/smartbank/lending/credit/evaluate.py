@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from smartbank.lending.credit.data import split_xy
-from smartbank.lending.credit.model import CreditModel
+from smartbank.lending.credit.model import CreditModel, points_of_pd
 
 __all__ = ["auc", "calibration_table", "evaluate_credit", "gini", "ks", "ks_curve", "psi", "roc_curve",
            "score_bands"]
@@ -183,8 +183,6 @@ def psi_shares(expected_shares: list[float], edges: list[float], actual: Any) ->
 def model_evaluation(y: Any, comp: dict[str, np.ndarray], *, peer: Any = None) -> dict[str, Any]:
     """Everything the model report shows, measured on held-out rows: the champion's metrics and curves,
     calibration, points bands, the score distribution (for PSI later), and the comparison table."""
-    from smartbank.lending.credit.model import points_of_pd
-
     y = np.asarray(y)
     pd_ = comp["pd"]
     pts = points_of_pd(pd_)

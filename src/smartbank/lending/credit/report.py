@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from smartbank.lending.credit.evaluate import psi_shares
+from smartbank.lending.credit.scorer import FEATURES, MODEL_NAME
+from smartbank.ml.service import latest_version, load_model
 
 __all__ = ["LABELS", "build_report", "report_body", "report_document"]
 
@@ -235,9 +237,6 @@ def report_document(lm: Any | None, recent: dict[str, Any] | None = None, *, lan
 
 def load_latest(model_dir: Path | None = None) -> Any | None:
     """The newest saved credit model (registry checks included), or None when none was trained."""
-    from smartbank.lending.credit.scorer import FEATURES, MODEL_NAME
-    from smartbank.ml.registry import latest_version, load_model
-
     if latest_version(MODEL_NAME, model_dir=model_dir) is None:
         return None
     return load_model(MODEL_NAME, features=FEATURES, model_dir=model_dir)

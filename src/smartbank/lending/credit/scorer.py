@@ -33,8 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smartbank.config import get_settings
+from smartbank.lending.credit.data import coerce_target, read_table
+from smartbank.lending.credit.evaluate import default_lgbm, model_evaluation
 from smartbank.lending.credit.model import CreditModel, WoeScorecard, points_of_pd
 from smartbank.lending.credit.reasons import reasons_from_points
+from smartbank.ml.service import default_model_dir, latest_version, load_model, save_model
 
 __all__ = ["FEATURES", "MODEL_NAME", "TARGET", "CreditScore", "Scorer", "load_scorer", "synthetic_credit",
            "train_production"]
@@ -125,15 +129,11 @@ _lock = threading.Lock()
 
 
 def _model_dir(model_dir: Path | None) -> Path:
-    from smartbank.ml.registry import default_model_dir
-
     return Path(model_dir) if model_dir is not None else default_model_dir()
 
 
 def load_scorer(model_dir: Path | None = None) -> Scorer | None:
     """The newest trained production model (cached per version), or None when none was trained."""
-    from smartbank.ml.registry import latest_version, load_model
-
     root = _model_dir(model_dir)
     version = latest_version(MODEL_NAME, model_dir=root)
     if version is None:
@@ -182,8 +182,6 @@ def synthetic_credit(n: int = 5000, seed: int = 0) -> pd.DataFrame:
 
 
 def default_data_path() -> Path:
-    from smartbank.config import get_settings
-
     return Path(get_settings().datasets_dir).joinpath(*DATA_FILE)
 
 
@@ -203,10 +201,6 @@ def train_production(data: Path | None = None, *, model_dir: Path | None = None,
     30,000 rows and the fast settings of :class:`CreditModel` (a demo bank's model in seconds).
     """
     from sklearn.model_selection import train_test_split
-
-    from smartbank.lending.credit.data import coerce_target, read_table
-    from smartbank.lending.credit.evaluate import default_lgbm, model_evaluation
-    from smartbank.ml.registry import save_model
 
     t0 = time.perf_counter()
     path = Path(data) if data is not None else default_data_path()

@@ -20,13 +20,12 @@ from smartbank.risk.models import RULE_ACTIONS, RULE_MODES, RiskRule
 from smartbank.risk.rules.defaults import seed_defaults
 from smartbank.risk.rules.language import compile_expression
 from smartbank.risk.rules.ruleset import SEVERITY, all_versions, newest
-from smartbank.security import permissions
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 __all__ = ["CODE", "RULE_MANAGERS", "as_dict", "create", "edit", "get_rule", "list_rules", "set_mode", "versions"]
 
-RULE_MANAGERS = permissions.roles_for("risk.rules.manage")
+RULE_MANAGERS = security.roles_for("risk.rules.manage")
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 

@@ -3,7 +3,8 @@
 (so a refused caller gets 403 even when the request would also be malformed).
 
 The caller is resolved by :func:`smartbank.api.deps.current_principal` (and ``principal_in``) for the API
-and by the web's ``customer_principal`` / ``staff_principal``; each calls :func:`authorize`. An operation
+and by the web's ``customer_principal`` / ``staff_principal``; each calls :func:`authorize` (so it lives
+here, in the plumbing both entry points share, not in either of them). An operation
 with no entry in the table is refused (and ``tests/security/test_permission_matrix.py`` fails).
 """
 
@@ -17,8 +18,7 @@ from typing import Any
 from starlette.requests import Request
 
 from smartbank.errors import Forbidden
-from smartbank.security import permissions
-from smartbank.security.service import Principal
+from smartbank.security.service import ROUTES, Principal, route_roles
 
 log = logging.getLogger("smartbank.access")
 
@@ -65,10 +65,10 @@ def route_key(request: Request) -> str | None:
 def authorize(request: Request, principal: Principal) -> None:
     """Refuse ``principal`` unless the permission table admits its role to this operation."""
     key = route_key(request)
-    access = permissions.ROUTES.get(key) if key else None
+    access = ROUTES.get(key) if key else None
     if access is None:
         log.error("operation without an entry in the permission table: %s %s", request.method, key)
         raise Forbidden("this operation is not open to anyone yet", details={"operation": key})
-    roles = permissions.route_roles(access)
+    roles = route_roles(access)
     if roles is not None and principal.role not in roles:
         raise Forbidden("your role may not do this", details={"role": principal.role})

@@ -1,4 +1,6 @@
-"""HTML model report for the insight models: churn (ROC, lift, calibration), segments, forecast errors."""
+"""HTML model report for the insight models: churn (ROC, lift, calibration), segments, forecast errors.
+
+(Moved here from ``smartbank.ml``: it knows the insight models, which the shared ML plumbing must not.)"""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from smartbank.ml import registry
+from smartbank.insight.segments import SegmentModel, segment_chart_svg, svg_of
+from smartbank.ml import service as ml
 
 
 def _plt() -> Any:
@@ -19,12 +22,6 @@ def _plt() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _svg(fig: Any) -> str:
-    from smartbank.insight.segments import _svg as seg_svg
-
-    return seg_svg(fig)
 
 
 def churn_charts(ev: dict[str, Any]) -> list[tuple[str, str]]:
@@ -39,7 +36,7 @@ def churn_charts(ev: dict[str, Any]) -> list[tuple[str, str]]:
             ax.set_ylabel("true positive rate")
             ax.legend(loc="lower right")
             ax.set_title("Churn ROC (evaluation cutoff)")
-            out.append(("ROC", _svg(fig)))
+            out.append(("ROC", svg_of(fig)))
         if ev.get("lift_table"):
             lt = ev["lift_table"]
             fig, ax = plt.subplots(figsize=(5, 3.2))
@@ -48,7 +45,7 @@ def churn_charts(ev: dict[str, Any]) -> list[tuple[str, str]]:
             ax.set_xlabel("score decile (1 = highest risk)")
             ax.set_ylabel("lift")
             ax.set_title("Churn lift by decile")
-            out.append(("Lift", _svg(fig)))
+            out.append(("Lift", svg_of(fig)))
         if ev.get("calibration"):
             cal = ev["calibration"]
             fig, ax = plt.subplots(figsize=(4, 4))
@@ -58,7 +55,7 @@ def churn_charts(ev: dict[str, Any]) -> list[tuple[str, str]]:
             ax.set_xlabel("mean predicted risk")
             ax.set_ylabel("observed churn rate")
             ax.set_title("Churn calibration (score deciles)")
-            out.append(("Calibration", _svg(fig)))
+            out.append(("Calibration", svg_of(fig)))
     return out
 
 
@@ -77,26 +74,24 @@ def forecast_charts(ev: dict[str, Any]) -> list[tuple[str, str]]:
         ax.set_xlabel("actual spend (major units)")
         ax.set_ylabel("forecast")
         ax.set_title(f"Forecast vs actual, {ev.get('holdout_month')}")
-        out.append(("Forecast vs actual", _svg(fig)))
+        out.append(("Forecast vs actual", svg_of(fig)))
         fig, ax = plt.subplots(figsize=(5, 3.2))
         ax.hist(p - y, bins=60, color="#7d3c98")
         ax.set_xlabel("forecast error (major units)")
         ax.set_ylabel("customers")
         ax.set_title("Forecast errors")
-        out.append(("Errors", _svg(fig)))
+        out.append(("Errors", svg_of(fig)))
         names = [k for k in ("model", "last_value", "mean3", "seasonal_naive") if k in ev]
         fig, ax = plt.subplots(figsize=(4.5, 3))
         ax.bar(names, [ev[k]["wape"] for k in names], color=["#c0392b"] + ["#999"] * (len(names) - 1))
         ax.set_ylabel("WAPE")
         ax.set_title("Holdout WAPE: model vs baselines")
-        out.append(("WAPE", _svg(fig)))
+        out.append(("WAPE", svg_of(fig)))
     return out
 
 
 def build_report(model_dir: Path | None, out: Path) -> Path:
     """Write the HTML report from the newest saved models; return its path."""
-    from smartbank.insight.segments import SegmentModel, segment_chart_svg
-
     parts = ["<!doctype html><meta charset='utf-8'><title>smartbank insight models</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}figure{display:inline-block;"
              "margin:0 1em 1em 0;vertical-align:top}pre{background:#f6f6f6;padding:1em;overflow:auto}"
@@ -105,7 +100,7 @@ def build_report(model_dir: Path | None, out: Path) -> Path:
     def section(title: str) -> None:
         parts.append(f"<h2>{html.escape(title)}</h2>")
 
-    def meta_table(lm: registry.LoadedModel) -> None:
+    def meta_table(lm: ml.LoadedModel) -> None:
         m = lm.meta
         rows = [("version", m["version"]), ("created", m["created_at"]), ("seed", m.get("seed")),
                 ("data hash", m["data_hash"][:16]), ("as of", m.get("params", {}).get("as_of")),
@@ -114,10 +109,10 @@ def build_report(model_dir: Path | None, out: Path) -> Path:
                                          for a, b in rows) + "</table>")
         parts.append("<pre>" + html.escape(json.dumps(m["metrics"], indent=2, default=str)[:6000]) + "</pre>")
 
-    def load(name: str) -> registry.LoadedModel | None:
+    def load(name: str) -> ml.LoadedModel | None:
         try:
-            return registry.load_model(name, model_dir=model_dir)
-        except registry.RegistryError as exc:
+            return ml.load_model(name, model_dir=model_dir)
+        except ml.RegistryError as exc:
             section(name)
             parts.append(f"<p>not available: {html.escape(exc.message)}</p>")
             return None

@@ -1,0 +1,56 @@
+"""Who is calling: the session credential (a Bearer token for the API, an HttpOnly cookie for the pages),
+the caller's address, the request id, and signing in with the throttle's counters committed even when the
+attempt fails."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from smartbank import db
+from smartbank.errors import NotAuthenticated, TooManyAttempts
+from smartbank.security import service as security
+from smartbank.security.service import User
+
+__all__ = ["COOKIE", "SAFE_METHODS", "client_address", "login", "request_id", "token_from"]
+
+COOKIE = "sb_session"  # the web session cookie (HttpOnly, SameSite=Lax)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def token_from(request: Request) -> str | None:
+    """The API's credential: a Bearer token. The web session cookie is honoured for reads only, so a
+    cross-site form can never make a signed-in browser move money through the API (no CSRF surface)."""
+    auth = request.headers.get("authorization")
+    if auth and auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    if request.method in SAFE_METHODS:
+        return request.cookies.get(COOKIE)
+    return None
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address, as the ASGI server reports it (behind a reverse proxy, list the proxy in the
+    server's trusted forwarders - uvicorn's ``FORWARDED_ALLOW_IPS`` - so this is the client, not the proxy)."""
+    return request.client.host if request.client else None
+
+
+def request_id(request: Request) -> str | None:
+    """The request's id (``X-Request-ID``), set by the observability middleware."""
+    return request.scope.get("state", {}).get("request_id")
+
+
+def login(username: str, password: str, staff: bool | None = None, *,
+          address: str | None = None) -> tuple[str, User]:
+    """Sign in from ``address``; a failed attempt's counters are committed even though the call raises."""
+    box: dict = {}
+
+    def work(s):
+        try:
+            box["ok"] = security.sign_in(s, username=username, password=password, staff=staff, address=address)
+        except (NotAuthenticated, TooManyAttempts) as exc:
+            box["err"] = exc
+
+    db.run_in_transaction(work)
+    if "err" in box:
+        raise box["err"]
+    return box["ok"]

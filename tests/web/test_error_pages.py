@@ -1,0 +1,20 @@
+"""Unknown paths: a browser gets the web's HTML error page (which the pages hand the app when they are mounted,
+so the API does not import them), an API client the API's JSON error."""
+
+from __future__ import annotations
+
+
+def test_an_unknown_page_is_an_html_page_for_a_browser_and_json_otherwise(client):
+    r = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "<html" in r.text.lower()
+    r = client.get("/no-such-page", headers={"Accept": "application/json"})
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    r = client.get("/api/v1/no-such-operation", headers={"Accept": "text/html"})
+    assert r.status_code in (401, 404) and r.headers["content-type"].startswith("application/json")
+
+
+def test_the_app_gets_the_html_error_page_from_the_pages(client):
+    from smartbank.web.render import error_page
+
+    assert client.app.state.html_error_page is error_page
