@@ -24,7 +24,7 @@ from smartbank.ops.worker import guard_for
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.commits  # a second connection or process: real commits
+@pytest.mark.commits  # the worker holds its lock on a connection of its own
 def test_worker_once_runs_every_job_and_prints_how_each_went(database_url, bank, engine):
     alice = bank.customer("王芳")
     bank.account(alice, balance=10_000)
@@ -37,7 +37,7 @@ def test_worker_once_runs_every_job_and_prints_how_each_went(database_url, bank,
         assert c.execute(text("SELECT count(*) FROM customer_profiles")).scalar() == 1
 
 
-@pytest.mark.commits  # a second connection or process: real commits
+@pytest.mark.commits  # the worker holds its lock on a connection of its own
 def test_worker_refuses_an_unknown_job_and_a_busy_lock(database_url):
     r = CliRunner().invoke(app, ["worker", "--job", "coffee", "--database-url", database_url])
     assert r.exit_code == 2 and "unknown job" in r.output
@@ -50,7 +50,7 @@ def test_worker_refuses_an_unknown_job_and_a_busy_lock(database_url):
         other.release()
 
 
-@pytest.mark.commits  # a second connection or process: real commits
+@pytest.mark.commits  # the worker runs in another process
 def test_the_worker_process_stops_on_sigterm_and_frees_its_lock(database_url):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "smartbank.cli", "worker", "--job", "seal",
@@ -104,7 +104,7 @@ def test_serve_runs_http_only_and_shares_metrics_between_several_processes(datab
     assert set(threading.enumerate()) == before  # no background thread in the serving command
 
 
-@pytest.mark.commits  # a second connection or process: real commits
+@pytest.mark.commits  # the demo migrates, and the worker holds its lock, on connections of their own
 def test_demo_runs_the_worker_beside_the_server_and_stops_it_with_the_server(database_url, bank, fake_uvicorn,
                                                                             monkeypatch):
     bank.user("someone", role="admin")  # a seeded bank: the demo only serves

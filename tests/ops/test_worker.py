@@ -139,7 +139,7 @@ def test_sigterm_stops_the_worker_after_the_running_job_and_releases_the_lock(tm
 
 # ---- one worker at a time ---------------------------------------------------------------------------
 
-@pytest.mark.commits  # a second connection or process: real commits
+@pytest.mark.commits  # the worker holds its lock on a connection of its own
 def test_only_one_guard_holds_the_lock(database_url):
     first, second = guard_for(database_url), guard_for(database_url)
     try:
@@ -154,7 +154,7 @@ def test_only_one_guard_holds_the_lock(database_url):
         second.release()
 
 
-@pytest.mark.commits  # a second connection or process: real commits
+@pytest.mark.commits  # the worker holds its lock on a connection of its own
 def test_two_workers_only_the_lock_holder_runs_and_the_other_takes_over(database_url):
     ran = {"a": threading.Event(), "b": threading.Event()}
 
@@ -187,7 +187,7 @@ def test_two_workers_only_the_lock_holder_runs_and_the_other_takes_over(database
     assert not ta.is_alive() and not tb.is_alive()
 
 
-@pytest.mark.commits  # a second connection or process: real commits
+@pytest.mark.commits  # the worker holds its lock on a connection of its own
 def test_a_worker_that_loses_its_postgresql_lock_stops(database_url, backend, engine):
     if backend != "postgresql":
         pytest.skip("the lock of a PostgreSQL worker lives on its connection")
