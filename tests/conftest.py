@@ -1,46 +1,72 @@
-"""Shared fixtures. Every database test runs once per backend in ``SMARTBANK_TEST_DATABASES``
-(default: sqlite, plus postgresql when a server answers at ``SMARTBANK_TEST_PG_URL``).
+"""Shared fixtures. Every database test runs once per back-end in ``SMARTBANK_TEST_DATABASES`` (default: sqlite
+and postgresql; PostgreSQL out of reach is an error unless ``SMARTBANK_TEST_DATABASES=sqlite`` asks for SQLite only).
 
-Each test starts from empty tables (truncated after the test), on a schema built by the real
-Alembic migrations once per test session.
+Isolation (details in tests/README.md):
+
+- by default a test runs inside one transaction per back-end that is rolled back at its end: everything the
+  test and the code under test write (sessions, ``engine.connect()``, API requests through ``client``, CLI
+  commands) goes through one connection and is gone afterwards;
+- a test that needs real commits across connections (threads racing, a second engine, a live server) is marked
+  ``@pytest.mark.commits``: it runs on the real engine and the tables are emptied after it.
+
+The schema is built by the real Alembic migrations once per test run (a template each worker copies). The
+password hasher is argon2id with the lightest parameters unless a test is marked ``real_argon2``.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from argon2 import PasswordHasher
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from smartbank import clock, config, db
-from smartbank.ops.migrate import upgrade
+from tests import databases
 
 # the app refuses to serve with the development secret key: the tests use a key of their own
 os.environ["SMARTBANK_SECRET_KEY"] = "tests-only-secret-key-0123456789abcdef"
 os.environ.pop("SMARTBANK_DEV_MODE", None)
 
 PG_URL = os.environ.get("SMARTBANK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TABLES = [
-    "assistant_handoffs", "assistant_messages", "assistant_conversations", "faq_entries",
-    "rec_served", "rec_events", "rec_items", "portfolio_plans", "money_market_income", "holdings", "wealth_orders",
-    "suitability_checks",
-    "product_navs", "wealth_products", "risk_assessments", "risk_questionnaires",
-    "credit_blacklist", "loan_warnings", "loan_status_history", "loan_repayments", "loan_installments", "loans",
-    "credit_decisions", "loan_application_events", "loan_applications", "reference_rates", "loan_products",
-    "risk_decisions", "risk_challenges", "risk_rules", "risk_alerts", "risk_alert_events", "risk_labels",
-    "risk_limits", "risk_limit_breaches", "risk_register", "risk_kris", "risk_kri_values", "risk_warnings",
-    "risk_model_monitor", "notifications",
-    "customer_tags", "tag_definitions", "customer_profiles", "segments", "insight_state", "external_transactions",
-    "customer_source_ids", "import_batches",
-    "reversal_requests", "ledger_seals", "ledger_unsealed", "entries", "bills", "scheduled_transfers", "payees",
-    "billers", "customer_daily_usage", "business_days", "audit_log", "login_throttle", "auth_sessions", "users",
-    "transfers", "accounts", "customers",
-]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "commits: the test needs real commits across connections (threads, a "
+                                       "second engine, a live server): no rollback isolation, tables emptied after it")
+    config.addinivalue_line("markers", "real_argon2: the test hashes passwords with the production argon2id cost")
+    config.addinivalue_line("markers", "any_backend: the test needs a database but sends it no statement, so it "
+                                       "runs on one back-end only (the first of SMARTBANK_TEST_DATABASES)")
+    if hasattr(config, "workerinput"):
+        return  # the controller decided, and wrote the decision into the environment the workers inherit
+    try:
+        backends = databases.choose_backends(os.environ.get("SMARTBANK_TEST_DATABASES"),
+                                             lambda: databases.pg_reachable(PG_URL), PG_URL)
+    except databases.BackendUnavailable as exc:
+        raise pytest.UsageError(str(exc)) from None
+    os.environ["SMARTBANK_TEST_DATABASES"] = ",".join(backends)
+    if "postgresql" in backends:
+        databases.drop_stale_pg_databases(PG_URL)
+
+
+def _run_dir(config: pytest.Config) -> Path:
+    """A directory shared by the workers of this run (the controller's temporary directory)."""
+    base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    return base.parent if hasattr(config, "workerinput") else base
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput") and "postgresql" in _backends():
+        databases.Templates(_run_dir(session.config), PG_URL).drop_all()
+
+
+def _backends() -> list[str]:
+    return [b for b in os.environ.get("SMARTBANK_TEST_DATABASES", "").split(",") if b]
 
 
 # The bank's clock in every test: it starts at this instant (bank time) and ticks. No test depends on the
@@ -76,7 +102,7 @@ def sms_code(sink, phone: str | None = None) -> str:
 @pytest.fixture(autouse=True)
 def ledger_files(tmp_path, monkeypatch) -> Iterator[Path]:
     """The journal's key and checkpoint file for this test (outside the database, as in production): a fixed
-    test key, and a checkpoint file of the test's own (the databases are reused, truncated, between tests)."""
+    test key, and a checkpoint file of the test's own (the databases are reused, emptied, between tests)."""
     path = tmp_path / "ledger-checkpoints.jsonl"
     monkeypatch.setenv("SMARTBANK_LEDGER_KEY", "test-ledger-key-not-for-production")
     monkeypatch.setenv("SMARTBANK_LEDGER_CHECKPOINT_FILE", str(path))
@@ -85,76 +111,129 @@ def ledger_files(tmp_path, monkeypatch) -> Iterator[Path]:
     config.reset_settings()
 
 
-def _pg_available() -> bool:
-    try:
-        e = create_engine(db.normalise_url(PG_URL))
-        with e.connect() as c:
-            c.execute(text("SELECT 1"))
-        e.dispose()
-        return True
-    except Exception:  # noqa: BLE001
-        return False
+# argon2id with the lightest parameters: the same code path, a fraction of the production cost (64 MiB, t=3)
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
-def _backends() -> list[str]:
-    env = os.environ.get("SMARTBANK_TEST_DATABASES")
-    if env:
-        return [b.strip() for b in env.split(",") if b.strip()]
-    return ["sqlite", "postgresql"] if _pg_available() else ["sqlite"]
+@pytest.fixture(autouse=True)
+def cheap_argon2(request, monkeypatch) -> PasswordHasher | None:
+    """argon2id with the lightest parameters (the same code path, a fraction of the 64 MiB cost) in every test
+    but those marked ``real_argon2``, which check the hashing itself."""
+    if request.node.get_closest_marker("real_argon2"):
+        return None
+    from smartbank.security import passwords
 
-
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    monkeypatch.setattr(passwords, "_hasher", lambda: CHEAP_HASHER)
+    monkeypatch.setattr(passwords, "_DUMMY", [])
+    return CHEAP_HASHER
 
 
 @pytest.fixture(scope="session")
-def _databases(tmp_path_factory) -> Iterator[dict[str, str]]:
-    urls: dict[str, str] = {}
-    created: list[str] = []
-    for b in _backends():
-        if b == "sqlite":
-            urls[b] = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        elif b == "postgresql":
-            name = f"sbtest_{_worker()}_{uuid.uuid4().hex[:6]}"
-            admin = create_engine(db.normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            created.append(name)
-            urls[b] = PG_URL.rsplit("/", 1)[0] + "/" + name
-        else:
-            raise ValueError(f"unknown test database {b!r}")
-        upgrade(urls[b])
-    yield urls
-    db.dispose_engines()
-    for name in created:
-        admin = create_engine(db.normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def credit_model(tmp_path_factory) -> dict:
+    """The production credit model in its fast mode, trained once per worker on a synthetic 4,000-row portfolio
+    in the Give-Me-Some-Credit layout (with Kaggle's unnamed index column): ``path`` (the data), ``models`` (the
+    registry folder), ``res`` (what ``train_production`` returned). Read-only: a test that trains trains its own."""
+    from smartbank.lending.credit.scorer import synthetic_credit, train_production
+
+    root = tmp_path_factory.mktemp("credit")
+    path = root / "gmsc.csv"
+    synthetic_credit(4000, seed=3).to_csv(path, index=True, index_label="")
+    res = train_production(path, model_dir=root / "models", fast=True, seed=1)
+    return {"root": root, "path": path, "models": root / "models", "res": res}
+
+
+@dataclass
+class TestDatabase:
+    """A worker's database on one back-end, and the connection its rolled-back tests share."""
+
+    url: str
+    pg_name: str | None
+    shared: databases.SharedConnection | None = None
+
+    def shared_connection(self) -> databases.SharedConnection:
+        if self.shared is None:
+            self.shared = databases.SharedConnection(db.get_engine(self.url))
+        return self.shared
+
+
+@pytest.fixture(scope="session")
+def templates(request) -> databases.Templates:
+    """The migrated templates of this run (made once, by whichever worker needs one first)."""
+    return databases.Templates(_run_dir(request.config), PG_URL)
+
+
+@pytest.fixture(scope="session")
+def _databases(templates, tmp_path_factory) -> Iterator[dict[str, TestDatabase]]:
+    out: dict[str, TestDatabase] = {}
+    where = tmp_path_factory.mktemp("db")
+    try:
+        for b in _backends():
+            url, pg_name = templates.clone(b, where, "worker")
+            out[b] = TestDatabase(url, pg_name)
+        yield out
+    finally:
+        for d in out.values():
+            if d.shared is not None:
+                d.shared.close()
+        db.dispose_engines()
+        for d in out.values():
+            if d.pg_name:
+                templates.drop_later(d.pg_name)
 
 
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", _backends(), scope="session")
+        backends = _backends()
+        if metafunc.definition.get_closest_marker("any_backend"):
+            backends = backends[:1]
+        metafunc.parametrize("backend", backends, scope="session")
+
+
+def commits(request) -> bool:
+    """Does this test run with real commits (marked ``commits``, or served by the browser tests' live server)?"""
+    return request.node.get_closest_marker("commits") is not None or "live_server" in request.fixturenames
 
 
 @pytest.fixture
-def database_url(backend: str, _databases: dict[str, str], monkeypatch) -> Iterator[str]:
-    url = _databases[backend]
-    monkeypatch.setenv("SMARTBANK_DATABASE_URL", url)
+def database_url(request, backend: str, _databases: dict[str, TestDatabase], monkeypatch) -> Iterator[str]:
+    """The test's database, empty; rolled back after the test, or emptied after it when it ``commits``."""
+    d = _databases[backend]
+    monkeypatch.setenv("SMARTBANK_DATABASE_URL", d.url)
     monkeypatch.setenv("SMARTBANK_LOG_JSON", "false")
     config.reset_settings()
     _forget_process_caches()
-    yield url
-    _truncate(db.get_engine(url))
+    if commits(request):
+        databases.restart_sequences(db.get_engine(d.url))  # rolled-back tests used ids too
+        try:
+            yield d.url
+        finally:
+            databases.empty_tables(db.get_engine(d.url))
+    else:
+        shared = d.shared_connection()
+        with shared.test(d.url):
+            yield d.url
+        if shared.statements and request.node.get_closest_marker("any_backend"):
+            pytest.fail(f"marked any_backend, yet it sent {shared.statements} statement(s) to the database: "
+                        "a test that uses the database runs on every back-end", pytrace=False)
     _forget_process_caches()
     config.reset_settings()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        notes = [n for d in (item.funcargs.get("_databases") or {}).values() if d.shared for n in d.shared.notes]
+        if notes:
+            report.sections.append(("rollback isolation", "\n".join(notes) + "\n(one connection stands in for "
+                                    "every connection of this test; if it needs real commits, mark it "
+                                    "@pytest.mark.commits)"))
+    return report
+
+
 def _forget_process_caches() -> None:
-    """Each test reuses its worker's database (truncated after it), so the engines a process keeps per
-    database URL must forget what an earlier test's rows taught them."""
+    """Each test reuses its worker's database (rolled back or emptied after it), so the engines a process keeps
+    per database URL must forget what an earlier test's rows taught them."""
     from smartbank.recommend import engine as rec_engine
     from smartbank.risk import engine as risk_engine
     from smartbank.risk import limits as risk_limits
@@ -162,15 +241,6 @@ def _forget_process_caches() -> None:
     risk_engine.reset()
     rec_engine.reset()
     risk_limits.invalidate()
-
-
-def _truncate(engine: Engine) -> None:
-    with engine.begin() as c:
-        if engine.dialect.name == "postgresql":
-            c.execute(text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))
-        else:
-            for t in TABLES:
-                c.execute(text(f"DELETE FROM {t}"))
 
 
 @pytest.fixture
@@ -284,13 +354,24 @@ def bank(engine: Engine) -> Bank:
     return Bank(engine)
 
 
-@pytest.fixture
-def client(database_url: str):
-    from fastapi.testclient import TestClient
-
+@pytest.fixture(scope="session")
+def app():
+    """The application, made once per worker: it reads its settings (the database among them) per request."""
     from smartbank.api.app import create_app
 
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SMARTBANK_LOG_JSON", "false")
+        config.reset_settings()
+        made = create_app()
+    config.reset_settings()
+    return made
+
+
+@pytest.fixture
+def client(database_url: str, app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 

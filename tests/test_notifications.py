@@ -9,16 +9,11 @@ from sqlalchemy import select
 from smartbank import db
 from smartbank.notifications import service as notifications
 from smartbank.notifications.models import Notification
-from tests.api.support import assert_error, cheap_argon2  # noqa: F401 - fixture
+from tests.api.support import assert_error
 from tests.conftest import login
 from tests.web.conftest import make_user, raw_keys, sign_in
 
 API = "/api/v1/notifications"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(cheap_argon2):  # noqa: F811
-    pass
 
 
 @pytest.fixture

@@ -230,6 +230,30 @@ def run_single_write(fn: Callable[[Session], T], *, engine: Engine | None = None
 _autocommit: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
+@contextmanager
+def engine_override(url: str, engine: Engine, *, autocommit: Engine) -> Iterator[Engine]:
+    """Inside the block, :func:`get_engine` answers ``engine`` for ``url`` and :func:`autocommit_engine`
+    answers ``autocommit`` for ``engine``; the previous engine comes back afterwards.
+
+    The seam of the test suite's isolation (``tests/isolation.py``): every unit of work of a test, whatever
+    path it takes to the database, runs on one connection whose transaction is rolled back at the end.
+    """
+    key = normalise_url(url)
+    with _lock:
+        previous = _engines.get(key)
+        _engines[key] = engine
+        _autocommit[engine] = autocommit
+    try:
+        yield engine
+    finally:
+        with _lock:
+            _autocommit.pop(engine, None)
+            if previous is None:
+                _engines.pop(key, None)
+            else:
+                _engines[key] = previous
+
+
 # ----------------------------------------------------------------------------------------------
 # work that must wait for the commit
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from smartbank import clock, db
 from smartbank.customers.validation import make_resident_id
 from smartbank.lending import adverse, decision, seed
-from smartbank.lending.credit.scorer import load_scorer, synthetic_credit, train_production
+from smartbank.lending.credit.scorer import load_scorer
 from smartbank.lending.models import CreditDecision
 from tests.api.support import API
 from tests.conftest import login
@@ -23,13 +23,10 @@ WORDS = ("年龄", "岁", "抚养", "婚", "性别", "民族", "籍贯", "户籍
          "marital", "ethnic", "born", "birth")
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("credit")
-    path = root / "gmsc.csv"
-    synthetic_credit(4000, seed=3).to_csv(path, index=True, index_label="")
-    train_production(path, model_dir=root / "models", fast=True, seed=1)
-    return root / "models"
+@pytest.fixture
+def models(credit_model):
+    """The registry folder of the session's fast production credit model (tests/conftest.py: credit_model)."""
+    return credit_model["models"]
 
 
 def _customer_facing_ok(reasons: list[dict]) -> None:

@@ -95,6 +95,7 @@ def test_a_refused_c1_customer_cannot_retake_at_once_to_buy_r5(client, w, engine
     assert r.status_code == 201 and r.json()["grade"] == "C5"
 
 
+@pytest.mark.commits
 def test_two_attempts_sent_at_once_are_decided_one_after_the_other(client, w, engine, is_pg, monkeypatch):
     """Both requests are held at a barrier before either reads anything; the customer's row lock makes the
     second wait for the first and then see it: one is accepted, the other refused and kept."""

@@ -139,6 +139,7 @@ def test_only_agents(engine, desk):
         _run(engine, lambda s: handoff.queue(s, desk["a1"], status="nope"))
 
 
+@pytest.mark.commits
 def test_two_agents_claiming_at_once_one_wins(engine, desk, is_pg):
     if not is_pg:
         pytest.skip("row locks: PostgreSQL")

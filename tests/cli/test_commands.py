@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from smartbank.cli import app
@@ -17,6 +18,7 @@ def _run(*args: str) -> tuple[str, dict]:
     return res.output, json.loads(res.output.strip().splitlines()[-1])
 
 
+@pytest.mark.commits  # `db upgrade` migrates through an engine of its own
 def test_db_user_ledger_and_risk_seed(database_url):
     res = CliRunner().invoke(app, ["db", "upgrade", "--database-url", database_url])  # at head already: a no-op
     assert res.exit_code == 0 and "schema at head" in res.output

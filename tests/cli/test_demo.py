@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from smartbank.cli import app
 
 
+@pytest.mark.commits  # the synthetic bank loads through an engine of its own
 def test_demo_seeds_bank_users_models_and_profiles(database_url, engine, tmp_path, monkeypatch):
     monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / "models"))
     from smartbank import config

@@ -8,13 +8,8 @@ from datetime import date
 import pytest
 
 from smartbank.customers.validation import make_resident_id
-from tests.api.support import API, assert_error, cheap_argon2, scalar, state  # noqa: F401 - fixture
+from tests.api.support import API, assert_error, scalar, state
 from tests.conftest import login
-
-
-@pytest.fixture(autouse=True)
-def _fast(cheap_argon2):  # noqa: F811
-    """Sign-ins hash passwords: the light parameters keep these tests quick."""
 
 
 @pytest.fixture

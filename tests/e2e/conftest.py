@@ -29,13 +29,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[str]:
+def live_server(app) -> Iterator[str]:
+    """The session's app served over HTTP. Its tests run with real commits (``commits`` is implied): the
+    server answers from its own threads and connections."""
     import uvicorn
 
-    from smartbank.api.app import create_app
-
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
     thread.start()

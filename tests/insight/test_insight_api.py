@@ -6,16 +6,11 @@ import pytest
 from sqlalchemy import text
 
 from smartbank.insight import service
-from tests.api.support import assert_error, cheap_argon2  # noqa: F401 - fixture
+from tests.api.support import assert_error
 from tests.conftest import login
 from tests.insight.test_profiles import AS_OF, build, build_borrower
 
 API = "/api/v1/insight"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(cheap_argon2):  # noqa: F811
-    pass
 
 
 @pytest.fixture

@@ -10,16 +10,10 @@ from sqlalchemy import text
 
 from smartbank.insight import service
 from smartbank.web import i18n
-from tests.api.support import cheap_argon2  # noqa: F401 - fixture
 from tests.insight.test_profiles import AS_OF, build
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(cheap_argon2):  # noqa: F811
-    pass
 
 
 @pytest.fixture

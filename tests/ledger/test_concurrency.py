@@ -23,6 +23,8 @@ from smartbank.errors import (
 from smartbank.ledger import journal
 from smartbank.ledger import service as ledger
 
+pytestmark = pytest.mark.commits  # threads racing on their own connections
+
 EXPECTED_REJECTIONS = (InsufficientFunds, IdempotencyConflict, DailyLimitExceeded)
 
 

@@ -249,6 +249,7 @@ def test_cli_seal_then_verify(bank, database_url, engine):
 
 # ---- sealing while transfers run ------------------------------------------------------------------
 
+@pytest.mark.commits
 def test_concurrent_transfers_interleaved_with_sealing(bank, engine, is_pg):
     n_threads, per_thread = 4, 40 if is_pg else 15
     accts = [bank.account(bank.customer(f"客户{i}"), balance=50_000) for i in range(6)]

@@ -132,6 +132,7 @@ def test_a_stale_version_is_refused(desk, engine):
     assert out["status"] == "approved"
 
 
+@pytest.mark.commits
 def test_two_officers_deciding_at_once_decide_once(desk, engine, is_pg):
     if not is_pg:
         pytest.skip("row locks: PostgreSQL")

@@ -405,6 +405,7 @@ def test_close_of_day_lets_unaccepted_loan_offers_lapse(bank, engine):
 
 # ---- after a generated history, and days that have not begun -------------------------------------------
 
+@pytest.mark.commits  # synth.run loads through an engine of its own
 def test_close_of_day_after_a_generated_history_runs_every_day_since_it(engine, bank, database_url, bank_clock):
     """A synthetic bank's history ends the day before its end date; close of day then runs each following day
     up to today, none skipped (it used to run only the date it was given)."""

@@ -131,6 +131,7 @@ def test_a_reversed_bill_payment_reopens_the_bill(client, bank, engine):
     bank.assert_invariants()
 
 
+@pytest.mark.commits
 def test_concurrent_payments_of_one_bill_pay_it_once(client, bank, engine):
     """Two devices paying the same bill at once with different keys: one payment, one 409."""
     from smartbank import db

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from smartbank import clock, db
 from smartbank.ledger import service as ledger
 from smartbank.payments import service as payments
@@ -164,6 +166,7 @@ def test_monthly_schedule_keeps_its_day_through_short_months():
     assert payments.next_run_after(s, date(2027, 2, 28)) is None
 
 
+@pytest.mark.commits
 def test_concurrent_identical_payees_make_one_payee(client, bank, engine):
     """A double-tapped 'save payee': one is saved, the other is told it exists (never a 500)."""
     import threading

@@ -107,6 +107,7 @@ def test_sync_follows_status_and_is_idempotent(engine):
     assert item_rows(engine)["wealth:EQ2"][0] == "closed"
 
 
+@pytest.mark.any_backend
 def test_sync_is_for_marketers_and_admins(engine):
     with db.session_scope(engine) as s, pytest.raises(Forbidden):
         items.sync_items(s, Principal(user_id=2, username="t", role="teller", customer_id=None))

@@ -395,6 +395,7 @@ def _race(engine, *fns):
     return out
 
 
+@pytest.mark.commits
 @pytest.mark.parametrize("second", [("false_alarm", "release"), ("fraud", "void")])
 def test_two_officers_resolving_at_once_move_money_once(engine, bank, w, is_pg, second):
     if not is_pg:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.support import assert_error, cheap_argon2  # noqa: F401 - fixture
+from tests.api.support import assert_error
 from tests.conftest import login
 from tests.risk.test_cases import AMOUNT, _fingerprint, blocked, held, posted
 from tests.risk.test_cases import w as w  # noqa: F401 - fixture
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
 API = "/api/v1/risk/alerts"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(cheap_argon2):  # noqa: F811
-    pass
 
 
 # ---- API -------------------------------------------------------------------------------------------------
@@ -74,9 +69,9 @@ def test_api_bad_resolve_writes_nothing(client, engine, w, body, status):  # noq
 
 def test_api_refuses_other_roles(client, engine, w):  # noqa: F811
     aid, _ = held(engine, w)
+    heads = {user: login(client, user) for user in ("teller1", "alice")}  # signing in is itself audited
     before = _fingerprint(engine)
-    for user in ("teller1", "alice"):
-        h = login(client, user)
+    for h in heads.values():
         assert_error(client.get(API, headers=h), 403)
         assert_error(client.get(f"{API}/{aid}", headers=h), 403)
         assert_error(client.post(f"{API}/{aid}/assign", headers=h), 403)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from smartbank import db
@@ -27,6 +28,7 @@ def test_risk_monitor_command(database_url, engine):
     assert bad.exit_code != 0
 
 
+@pytest.mark.commits  # the command runs in another process, on a connection of its own
 def test_risk_monitor_reads_lendings_delinquency_in_a_fresh_process(database_url, engine):
     """Risk sits below lending: the command itself has lending register its KRI metric with risk."""
     with db.session_scope(engine) as s:

@@ -62,6 +62,7 @@ def _race(engine, actor, a1, to, amounts: list[int]) -> Counter[str]:
     return outcomes
 
 
+@pytest.mark.commits
 @pytest.mark.parametrize("round_", range(3))
 def test_parallel_payments_at_a_count_limit_post_exactly_the_limit(bank, engine, round_):
     """PostgreSQL: the per-customer lock; SQLite: each transaction's write lock, taken by its first statement."""
@@ -74,6 +75,7 @@ def test_parallel_payments_at_a_count_limit_post_exactly_the_limit(bank, engine,
     bank.assert_invariants()
 
 
+@pytest.mark.commits
 def test_parallel_payments_at_an_amount_limit_never_exceed_it(bank, engine):
     actor, alice, a1, b1, to = _world(bank, engine)
     _limit(engine, alice, daily_amount_minor=1_000_000)  # ¥10,000 a day
@@ -83,6 +85,7 @@ def test_parallel_payments_at_an_amount_limit_never_exceed_it(bank, engine):
     bank.assert_invariants()
 
 
+@pytest.mark.commits
 def test_payments_no_limit_covers_keep_the_single_statement_path(bank, engine):
     """Only payments a limit covers take the customer's lock: others are not serialised (nor slowed)."""
     actor, alice, a1, b1, to = _world(bank, engine)

@@ -226,6 +226,7 @@ def test_bad_kri_writes_nothing(session, kw):
     assert session.execute(select(func.count()).select_from(RiskKri)).scalar() == 0
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize("role", ["teller", "customer"])
 def test_others_refused(session, role):
     who = Principal(user_id=0, username="x", role=role, customer_id=None)

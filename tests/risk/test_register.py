@@ -62,6 +62,7 @@ def test_duplicate_code_and_bad_edits(session):
     assert register.get_entry(session, OFFICER, e["id"])["impact"] == 4
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize("role", ["teller", "customer", "marketer"])
 def test_others_refused(session, role):
     who = Principal(user_id=0, username="x", role=role, customer_id=None)

@@ -12,12 +12,11 @@ from sqlalchemy import insert
 from smartbank import clock, db
 from smartbank.risk import limits, monitor
 from smartbank.risk.models import RiskAlert, RiskDecision
-from tests.api.support import cheap_argon2  # noqa: F401 - fixture
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(cheap_argon2):  # noqa: F811
+def _fresh_limits():
     limits.invalidate()
 
 

@@ -9,14 +9,14 @@ import pytest
 from smartbank import clock, db
 from smartbank.risk import limits, monitor
 from smartbank.risk.models import RiskDecision
-from tests.api.support import assert_error, cheap_argon2  # noqa: F401 - fixture
+from tests.api.support import assert_error
 from tests.conftest import login
 
 API = "/api/v1/risk"
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(cheap_argon2):  # noqa: F811
+def _fresh_limits():
     limits.invalidate()
 
 

@@ -364,6 +364,7 @@ def test_history_frame_and_backtest_on_the_bank(bank, engine):
         assert R.history_frame(s, day + timedelta(days=1), day + timedelta(days=2)).height == 0
 
 
+@pytest.mark.any_backend
 def test_file_source(gz_file: Path, tx, monkeypatch, session):
     start, end = date(2018, 5, 10), date(2018, 5, 16)
     f = R.file_frame(gz_file, start, end)

@@ -5,17 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.api.support import assert_error, cheap_argon2  # noqa: F401 - fixture
+from tests.api.support import assert_error
 from tests.conftest import login
 
 API = "/api/v1/risk/rules"
 RULE = {"code": "big_api", "name_en": "Big by API", "name_zh": "接口大额", "expression": 'channel == "api"',
         "action": "challenge", "reason_en": "A large payment through the API.", "reason_zh": "通过接口的大额付款。"}
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(cheap_argon2):  # noqa: F811
-    pass
 
 
 @pytest.fixture

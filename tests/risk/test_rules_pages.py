@@ -9,16 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from smartbank.web import i18n
-from tests.api.support import cheap_argon2  # noqa: F401 - fixture
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
 PAGE = "/console/risk/rules"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(cheap_argon2):  # noqa: F811
-    pass
 
 
 @pytest.fixture

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from smartbank.customers.validation import make_resident_id
 from tests.api.support import API, assert_error, scalar
 from tests.conftest import login
-
-
-@pytest.fixture(autouse=True)
-def _fast(cheap_argon2):
-    """Hashing cost is not the point here."""
 
 
 def _audit_count(engine) -> int:

@@ -18,17 +18,12 @@ from smartbank.customers import service as customers
 from smartbank.customers.validation import make_resident_id
 from smartbank.errors import Forbidden
 from smartbank.security.service import Principal
-from tests.api.support import API, assert_error, cheap_argon2, scalar  # noqa: F401 - fixture
+from tests.api.support import API, assert_error, scalar
 from tests.conftest import login
 
 STAFF = {"teller1": "teller", "agent1": "service_agent", "loan1": "loan_officer", "risk1": "risk_officer",
          "mark1": "marketer", "admin1": "admin"}
 ID_NUMBER = make_resident_id("110101", date(1985, 3, 7), 234)
-
-
-@pytest.fixture(autouse=True)
-def _fast(cheap_argon2):  # noqa: F811
-    """Sign-ins hash passwords: the light parameters keep these tests quick."""
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from smartbank import clock, config, db
@@ -32,8 +31,9 @@ from smartbank.http.access import walk_routes
 from smartbank.security import passwords, permissions
 from smartbank.security.models import ROLES
 from smartbank.web import nav
+from tests import databases
 from tests.api import test_authorization as seeded
-from tests.conftest import TEST_NOW, Bank, _forget_process_caches, _truncate, login
+from tests.conftest import CHEAP_HASHER, TEST_NOW, Bank, _forget_process_caches, login
 
 USERS = {"customer": "alice", "teller": "teller1", "loan_officer": "loan1", "risk_officer": "risk1",
          "marketer": "mark1", "service_agent": "agent1", "admin": "admin1", "anonymous": None}
@@ -88,22 +88,21 @@ class Matrix:
 
 
 @pytest.fixture(scope="module")
-def matrix(_databases) -> Iterator[Matrix]:
-    url = _databases.get("sqlite") or next(iter(_databases.values()))
-    fast = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+def matrix(_databases, app) -> Iterator[Matrix]:
+    url = (_databases.get("sqlite") or next(iter(_databases.values()))).url
     with pytest.MonkeyPatch.context() as mp, clock.use(clock.TickingClock(TEST_NOW)):
         mp.setenv("SMARTBANK_DATABASE_URL", url)
         mp.setenv("SMARTBANK_LOG_JSON", "false")
-        mp.setattr(passwords, "_hasher", lambda: fast)
+        mp.setattr(passwords, "_hasher", lambda: CHEAP_HASHER)  # module-scoped: before the autouse cheap_argon2
         mp.setattr(passwords, "_DUMMY", [])
         config.reset_settings()
         _forget_process_caches()
         engine = db.get_engine(url)
         try:
-            with TestClient(create_app(), raise_server_exceptions=False) as client:
+            with TestClient(app, raise_server_exceptions=False) as client:
                 yield _seed(client, Bank(engine))
         finally:
-            _truncate(engine)
+            databases.empty_tables(engine)
             _forget_process_caches()
             config.reset_settings()
 

@@ -51,6 +51,7 @@ def test_a_real_key_serves(settings_env):
     assert create_app() is not None
 
 
+@pytest.mark.commits  # the demo migrates through an engine of its own
 def test_demo_turns_development_mode_on_and_says_so(settings_env, database_url, monkeypatch):
     """``smartbank demo`` (``make run``) still starts with the default key: it sets the development flag."""
     from smartbank.cli import demo as demo_cli

@@ -1,4 +1,5 @@
-"""Passwords, sign-in throttling and sessions, through the API (real argon2id parameters here)."""
+"""Passwords, sign-in throttling and sessions, through the API (the production argon2id parameters are checked
+by the test marked real_argon2; the others hash cheaply, as everywhere in the suite)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def _login(client, username, password):
     return client.post(f"{API}/auth/login", json={"username": username, "password": password})
 
 
+@pytest.mark.real_argon2
 def test_passwords_are_stored_as_argon2id(bank, engine):
     c = bank.customer()
     bank.user("alice", "passw0rd!", customer_id=c)
@@ -131,6 +133,7 @@ def test_many_failures_bank_wide_tighten_the_limits_without_locking_anyone_out(c
     assert _login(_from(client, "198.51.100.7"), "alice", "passw0rd!").status_code == 200
 
 
+@pytest.mark.commits
 def test_concurrent_failures_cannot_outrun_the_limit(client, bank, engine, backend):
     """Parallel wrong guesses must all be counted: otherwise an attacker gets more than
     ``login_max_failures`` guesses by sending them at the same time."""

@@ -11,12 +11,6 @@ from smartbank import clock
 from smartbank.customers.validation import make_resident_id, resident_id_check_digit
 from tests.api.support import API, assert_error, state
 
-
-@pytest.fixture(autouse=True)
-def _fast(cheap_argon2):
-    """Sign-up hashes a password per call; the light parameters keep these tests quick."""
-
-
 GOOD_ID = make_resident_id("110101", date(1990, 5, 17), 123)
 X_ID = next(n for n in (make_resident_id("110101", date(1991, 3, 3), i) for i in range(1000)) if n.endswith("X"))
 
@@ -105,6 +99,7 @@ def test_duplicate_username_or_identity_is_409_and_writes_nothing(client, engine
     assert state(engine) == before  # the customer of a refused sign-up was rolled back too
 
 
+@pytest.mark.commits
 def test_concurrent_identical_signups_create_one_customer(client, engine, backend):
     """Two clicks on 'sign up' at once: one succeeds, the other is told it is a duplicate (never 500)."""
     from starlette.requests import Request

@@ -6,6 +6,7 @@ import io
 import re
 from datetime import date, timedelta
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import text
 
@@ -162,6 +163,7 @@ def test_healthz_metrics_and_openapi(client, bank, engine):
     assert client.get("/docs").status_code == 200
 
 
+@pytest.mark.any_backend
 def test_readyz_answers_503_while_the_models_load(client, monkeypatch):
     from smartbank.api import app as app_module
 

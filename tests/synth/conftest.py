@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 
@@ -8,30 +7,21 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from smartbank import db
-from smartbank.ops.migrate import upgrade
-from tests.conftest import PG_URL
 
 END = date(2026, 11, 24)
 
 
 @pytest.fixture
-def fresh_url(backend: str, tmp_path) -> Iterator[Callable[[], str]]:
-    """Make extra empty, migrated databases of the test's backend (dropped afterwards)."""
+def fresh_url(backend: str, templates, tmp_path) -> Iterator[Callable[[], str]]:
+    """Make extra empty, migrated databases of the test's backend (copies of the run's migrated template;
+    dropped afterwards)."""
     created: list[str] = []
     urls: list[str] = []
 
     def make() -> str:
-        if backend == "sqlite":
-            url = f"sqlite:///{tmp_path / f'fresh{len(urls)}.db'}"
-        else:
-            name = f"sbsynth_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(db.normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            created.append(name)
-            url = PG_URL.rsplit("/", 1)[0] + "/" + name
-        upgrade(url)
+        url, pg_name = templates.clone(backend, tmp_path, "fresh")
+        if pg_name:
+            created.append(pg_name)
         urls.append(url)
         return url
 
@@ -39,10 +29,7 @@ def fresh_url(backend: str, tmp_path) -> Iterator[Callable[[], str]]:
     for url in urls:
         db.get_engine(url).dispose()
     for name in created:
-        admin = create_engine(db.normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        templates.drop_later(name)
 
 
 def snapshot(url: str) -> dict[str, list[tuple]]:

@@ -45,6 +45,7 @@ def test_seed_catalog_is_idempotent(engine):
     assert len(set(first.merchant_account_ids.values())) == 9
 
 
+@pytest.mark.commits  # synth.run loads through an engine of its own
 def test_service_path_obeys_the_rules_and_bulk_path_writes_the_same_bank(database_url, engine, bank, fresh_url):
     summary = synth.run(database_url, customers=25, months=2, seed=1, end_date=END, progress=False)
     assert summary["mode"] == "service"  # small banks go through the services by default
@@ -101,6 +102,7 @@ def test_same_seed_same_bank(fresh_url):
     assert len(sa["transfers"]) > 5000
 
 
+@pytest.mark.commits  # synth.run loads through an engine of its own
 def test_bulk_load_on_top_of_existing_data(database_url, engine, bank):
     # someone already banks here: a customer, a funded account, a payment still waiting for the sealer
     cid = bank.customer()
@@ -124,6 +126,7 @@ def test_bulk_load_on_top_of_existing_data(database_url, engine, bank):
     bank.assert_invariants()
 
 
+@pytest.mark.commits  # synth.run loads through an engine of its own
 def test_loading_the_same_bank_twice_is_refused(database_url, bank):
     synth.run(database_url, customers=30, months=1, seed=5, bulk=True, end_date=END, progress=False)
     before = (bank.count("customers"), bank.count("transfers"), bank.count("ledger_seals"))
@@ -134,6 +137,7 @@ def test_loading_the_same_bank_twice_is_refused(database_url, bank):
     assert verify(database_url).ok
 
 
+@pytest.mark.commits  # synth.run loads through an engine of its own
 def test_large_postgres_load_rebuilds_indexes_and_foreign_keys(backend, database_url, engine, monkeypatch):
     if backend != "postgresql":
         pytest.skip("index rebuild is a PostgreSQL optimisation")

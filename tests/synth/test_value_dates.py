@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from smartbank import db, synth
@@ -26,6 +27,7 @@ def _months(first: date, last: date) -> list[tuple[int, int]]:
     return out
 
 
+@pytest.mark.commits  # synth.run loads through an engine of its own
 def test_back_dated_additions_never_spend_money_before_it_arrived(database_url, engine):
     summary = synth.run(database_url, customers=25, months=2, seed=1, end_date=END, progress=False)
     db.run_in_transaction(lambda s: wealth_seed.seed(s, years=1), engine=engine)

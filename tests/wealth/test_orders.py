@@ -240,6 +240,7 @@ def test_units_never_pay_out_more_than_was_put_in(amount, nav, bps):
     assert amount - fee - back <= nav // orders.SCALE + 1
 
 
+@pytest.mark.commits
 def test_the_same_key_bought_twice_at_once_buys_once(bank, engine, is_pg, monkeypatch):
     """Both requests look the key up before either has written (held at a barrier right after the look-up):
     the second one's order is refused by the unique key and it returns the first one's order, replayed."""

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from tests.web.conftest import PASSWORD, csrf_token, post_form, sign_in
 
 
+@pytest.mark.any_backend
 def test_login_page_in_chinese_by_default_and_english_by_cookie(client):
     zh = client.get("/login")
     assert zh.status_code == 200
@@ -14,6 +16,7 @@ def test_login_page_in_chinese_by_default_and_english_by_cookie(client):
     assert '<html lang="en"' in en.text and "Sign in" in en.text and "登录" not in en.text
 
 
+@pytest.mark.any_backend
 def test_language_toggle_sets_cookie_and_returns(client):
     r = client.get("/prefs/lang/en?next=/login", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
@@ -23,6 +26,7 @@ def test_language_toggle_sets_cookie_and_returns(client):
     assert "登录" in client.get("/login").text
 
 
+@pytest.mark.any_backend
 def test_toggles_never_redirect_off_site(client):
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
         r = client.get("/prefs/elder/on", params={"next": target}, follow_redirects=False)
@@ -119,6 +123,7 @@ def test_signup_errors_are_shown_and_nothing_is_written(client, bank):
 
 
 
+@pytest.mark.any_backend
 def test_nul_characters_in_a_form_are_refused_without_a_server_error(client):
     r = post_form(client, "/login", "/login", {"username": "a\x00b", "password": "x\x00y"})
     assert r.status_code == 400

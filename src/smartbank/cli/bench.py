@@ -198,3 +198,22 @@ def bench_recommend(
           f"p99 {res['p99_ms']} ms ({res['database']}, {res['customers']} customers, {res['items']} items)",
           file=sys.stderr)
     emit(res)
+
+
+@app.command("models")
+def bench_models(
+    calls: Annotated[int, typer.Option(min=10, help="calls timed per figure")] = 200,
+    credit_rows: Annotated[int, typer.Option(min=500, help="rows of the synthetic credit portfolio")] = 4000,
+    seed: int = 1,
+) -> None:
+    """The credit model's fast fit and one score, a sentiment score with and without a trained model, against
+    their budgets; last line: JSON (``*_ms`` are per-call means; ``within_budget``)."""
+    from smartbank.bench import models as bm
+
+    res = bm.run(calls=calls, seed=seed, credit_rows=credit_rows)
+    console.print(f"credit: fast fit {res['credit_train_fast_seconds']} s (AUC {res['credit_auc']}), "
+                  f"score {res['credit_score_ms']} ms (p95 {res['credit_score_ms_p95']} ms)")
+    console.print(f"sentiment: lexicon {res['sentiment_lexicon_ms']} ms, "
+                  f"trained model {res['sentiment_model_ms']} ms (p95 {res['sentiment_model_ms_p95']} ms)")
+    console.print("within budget" if res["within_budget"] else f"over budget: {res['budgets']}")
+    emit(res)

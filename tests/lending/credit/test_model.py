@@ -4,7 +4,6 @@ the HTML report and the ``eval credit`` / ``lending train`` / ``lending report``
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -20,19 +19,13 @@ from smartbank.lending.credit.scorer import (
     CreditScore,
     load_scorer,
     synthetic_credit,
-    train_production,
 )
 
 
-@pytest.fixture(scope="module")
-def production(tmp_path_factory):
-    root = tmp_path_factory.mktemp("credit")
-    path = root / "gmsc.csv"
-    synthetic_credit(4000, seed=3).to_csv(path, index=True, index_label="")  # unnamed index column like Kaggle's
-    t0 = time.perf_counter()
-    res = train_production(path, model_dir=root / "models", fast=True, seed=1)
-    return {"root": root, "path": path, "models": root / "models", "res": res,
-            "seconds": time.perf_counter() - t0}
+@pytest.fixture
+def production(credit_model):
+    """The fast production model of the session (tests/conftest.py: credit_model)."""
+    return credit_model
 
 
 def test_model_learns_a_mixed_synthetic_problem():
@@ -65,10 +58,10 @@ def test_evaluate_credit_keys_and_peer():
     assert res["gini"] == pytest.approx(2 * res["auc"] - 1)
 
 
-def test_production_training_and_fast_budget(production):
+def test_production_training_in_fast_mode(production):
+    """What the fast mode saves (its training time: ``smartbank bench models``)."""
     res = production["res"]
     assert res["fast"] is True and res["version"] and res["auc"] > 0.7
-    assert production["seconds"] < 15
     lm = load_latest(production["models"])
     assert lm.meta["params"]["fast"] is True and lm.meta["features"] == list(FEATURES)
     ev = lm.objects["evaluation"]
@@ -105,10 +98,7 @@ def test_scorer_interface(production):
     batch = _batch_pd(production["models"], df)
     single = [scorer.score(dict(zip(FEATURES, row, strict=True))).pd for row in df.itertuples(index=False)]
     assert np.allclose(batch, single, atol=1e-9)
-    t0 = time.perf_counter()
-    for _ in range(200):
-        scorer.score(bad)
-    assert (time.perf_counter() - t0) / 200 < 0.005
+    assert all(scorer.score(bad) == b for _ in range(20))  # the same answer every call (its cost: bench models)
 
 
 def _batch_pd(models, df):

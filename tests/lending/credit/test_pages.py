@@ -9,19 +9,16 @@ from sqlalchemy import insert
 
 from smartbank import clock, db
 from smartbank.config import reset_settings
-from smartbank.lending.credit.scorer import synthetic_credit, train_production
 from smartbank.lending.models import CreditDecision
 from tests.web.conftest import raw_keys, sign_in
 
 PAGE = "/console/lending/models"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("credit_pages")
-    synthetic_credit(2500, seed=4).to_csv(root / "d.csv", index=False)
-    res = train_production(root / "d.csv", model_dir=root / "models", fast=True)
-    return root / "models", res["version"]
+@pytest.fixture
+def trained(credit_model):
+    """The session's fast production credit model (tests/conftest.py: credit_model): its folder and version."""
+    return credit_model["models"], credit_model["res"]["version"]
 
 
 @pytest.fixture
