@@ -78,8 +78,14 @@ __all__ = [
     # analytics
     "ANALYTICS_VIEWERS", "analytics_summary",
     # the models: training, warm-up, evaluation
-    "evaluate_intent", "evaluate_qmatch", "evaluate_sentiment", "train_intents", "train_sentiment", "warm",
+    "evaluate_intent", "evaluate_qmatch", "evaluate_sentiment", "reset_sentiment_cache", "score_sentiment",
+    "train_intents", "train_sentiment", "warm", "warm_sentiment",
 ]
+
+# the sentiment model on its own (the models benchmark)
+score_sentiment = sentiment.score
+reset_sentiment_cache = sentiment.reset_cache
+warm_sentiment = sentiment.warm
 
 MAX_TEXT = 1000
 VERY_NEGATIVE = -0.6
