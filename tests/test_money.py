@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from smartbank.errors import ValidationFailed
@@ -119,6 +119,7 @@ def test_the_web_filter_shows_what_it_showed(minor, currency):
 @given(minor=st.integers(-MAX_MINOR, MAX_MINOR), currency=st.sampled_from(sorted(CURRENCIES)),
        grouping=st.booleans(), symbol=st.booleans(), drop=st.booleans())
 def test_every_form_reads_back_to_the_same_minor_units(minor, currency, grouping, symbol, drop):
+    assume(abs(minor) // 10 ** CURRENCIES[currency] < 10**15)  # typed amounts have at most 15 whole digits
     text = format_minor(minor, currency, grouping=grouping, symbol=symbol, drop_zero_fraction=drop)
     negative = text.startswith("-")
     assert negative == (minor < 0)
