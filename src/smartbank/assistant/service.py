@@ -60,6 +60,7 @@ from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, A
 from smartbank.assistant.nlp import sentiment
 from smartbank.assistant.nlp.intent_eval import evaluate_intent
 from smartbank.assistant.nlp.qmatch import evaluate_qmatch
+from smartbank.assistant.nlp.sentiment import score as score_sentiment
 from smartbank.assistant.nlp.sentiment_model import evaluate_sentiment
 from smartbank.assistant.nlp.sentiment_model import train_and_save as train_sentiment
 from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -78,7 +79,8 @@ __all__ = [
     # analytics
     "ANALYTICS_VIEWERS", "analytics_summary",
     # the models: training, warm-up, evaluation
-    "evaluate_intent", "evaluate_qmatch", "evaluate_sentiment", "train_intents", "train_sentiment", "warm",
+    "evaluate_intent", "evaluate_qmatch", "evaluate_sentiment", "score_sentiment", "train_intents", "train_sentiment",
+    "warm",
 ]
 
 MAX_TEXT = 1000

@@ -60,14 +60,14 @@ def synthetic_reviews(n: int, seed: int) -> list[tuple[int, str]]:
 
 
 def credit(workdir: Path, *, calls: int, seed: int, rows: int = 4000) -> dict[str, Any]:
-    from smartbank.lending.credit.scorer import load_scorer, synthetic_credit, train_production
+    from smartbank.lending import service as lending
 
     path = workdir / "gmsc.csv"
-    synthetic_credit(rows, seed=3).to_csv(path, index=True, index_label="")
+    lending.synthetic_credit(rows, seed=3).to_csv(path, index=True, index_label="")
     t0 = time.perf_counter()
-    res = train_production(path, model_dir=workdir / "models", fast=True, seed=seed)
+    res = lending.train_credit_model(path, model_dir=workdir / "models", fast=True, seed=seed)
     seconds = time.perf_counter() - t0
-    scorer = load_scorer(workdir / "models")
+    scorer = lending.load_credit_scorer(workdir / "models")
     if scorer is None:
         raise RuntimeError(f"no credit model was saved under {workdir / 'models'}")
     per_call = _per_call_ms(lambda: scorer.score(CREDIT_APPLICANT), calls)
@@ -77,21 +77,18 @@ def credit(workdir: Path, *, calls: int, seed: int, rows: int = 4000) -> dict[st
 
 
 def sentiment(workdir: Path, *, calls: int, seed: int) -> dict[str, Any]:
-    from smartbank.assistant.nlp import sentiment as s
-    from smartbank.assistant.nlp.sentiment_model import train_and_save
+    from smartbank.assistant import service as assistant
 
+    # two folders of their own: the scorer caches the model it found per folder
     models = workdir / "models"
     empty = workdir / "no-models"
     empty.mkdir()
-    s.reset_cache()
-    lexicon = _per_call_ms(lambda: s.score(MESSAGE, model_dir=empty), calls)
+    lexicon = _per_call_ms(lambda: assistant.score_sentiment(MESSAGE, model_dir=empty), calls)
     train = workdir / "reviews.tsv"
     train.write_text("label\ttext_a\n" + "".join(f"{y}\t{t}\n" for y, t in synthetic_reviews(300, seed)),
                      encoding="utf-8")
-    train_and_save([train], model_dir=models, seed=seed)
-    s.reset_cache()
-    s.warm(models)
-    model = _per_call_ms(lambda: s.score(REVIEW, model_dir=models), calls)
+    assistant.train_sentiment([train], model_dir=models, seed=seed)
+    model = _per_call_ms(lambda: assistant.score_sentiment(REVIEW, model_dir=models), calls)
     return {"sentiment_lexicon_ms": lexicon["mean"], "sentiment_lexicon_ms_p50": lexicon["p50"],
             "sentiment_lexicon_ms_p95": lexicon["p95"], "sentiment_model_ms": model["mean"],
             "sentiment_model_ms_p50": model["p50"], "sentiment_model_ms_p95": model["p95"]}
