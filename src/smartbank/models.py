@@ -14,7 +14,6 @@ from smartbank.insight.models import (
 )
 from smartbank.ledger.models import (
     Account,
-    BusinessDay,
     CustomerDailyUsage,
     Entry,
     ReversalRequest,
@@ -36,6 +35,7 @@ from smartbank.lending.models import (
     ReferenceRate,
 )
 from smartbank.notifications.models import Notification
+from smartbank.ops.models import BusinessDay
 from smartbank.payments.models import Bill, Biller, Payee, ScheduledTransfer
 from smartbank.recommend.models import RecEvent, RecItem, RecServed
 from smartbank.risk.models import (

@@ -357,7 +357,8 @@ def test_catch_up_accrues_on_the_balance_of_each_day(bank, engine):
 
     from smartbank import db
     from smartbank.ledger import service as ledger
-    from smartbank.ops.close_of_day import close_day, daily_accrual_micro
+    from smartbank.ledger.service import daily_accrual_micro
+    from smartbank.ops.close_of_day import close_day
 
     cust = bank.customer()
     acct = bank.account(cust, kind="savings", rate=Decimal("0.0200"))

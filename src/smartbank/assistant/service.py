@@ -60,7 +60,6 @@ from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, A
 from smartbank.assistant.nlp import sentiment
 from smartbank.assistant.nlp.intent_eval import evaluate_intent
 from smartbank.assistant.nlp.qmatch import evaluate_qmatch
-from smartbank.assistant.nlp.sentiment import score as score_sentiment
 from smartbank.assistant.nlp.sentiment_model import evaluate_sentiment
 from smartbank.assistant.nlp.sentiment_model import train_and_save as train_sentiment
 from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -79,9 +78,14 @@ __all__ = [
     # analytics
     "ANALYTICS_VIEWERS", "analytics_summary",
     # the models: training, warm-up, evaluation
-    "evaluate_intent", "evaluate_qmatch", "evaluate_sentiment", "score_sentiment", "train_intents", "train_sentiment",
-    "warm",
+    "evaluate_intent", "evaluate_qmatch", "evaluate_sentiment", "reset_sentiment_cache", "score_sentiment",
+    "train_intents", "train_sentiment", "warm", "warm_sentiment",
 ]
+
+# the sentiment model on its own (the models benchmark)
+score_sentiment = sentiment.score
+reset_sentiment_cache = sentiment.reset_cache
+warm_sentiment = sentiment.warm
 
 MAX_TEXT = 1000
 VERY_NEGATIVE = -0.6

@@ -1,6 +1,6 @@
 """``smartbank bench models``: what the models' everyday calls cost, measured.
 
-- credit: fitting the production credit model in its fast mode (``train_production(fast=True)``, the demo
+- credit: fitting the production credit model in its fast mode (``lending.train_credit_model(fast=True)``, the demo
   bank's model) on a synthetic portfolio (4,000 rows unless told otherwise), then one applicant's score
   (``Scorer.score``), timed over ``calls`` calls;
 - sentiment: one customer message's score with the lexicon alone (no trained model), and with a model fitted on
@@ -79,15 +79,17 @@ def credit(workdir: Path, *, calls: int, seed: int, rows: int = 4000) -> dict[st
 def sentiment(workdir: Path, *, calls: int, seed: int) -> dict[str, Any]:
     from smartbank.assistant import service as assistant
 
-    # two folders of their own: the scorer caches the model it found per folder
     models = workdir / "models"
     empty = workdir / "no-models"
     empty.mkdir()
+    assistant.reset_sentiment_cache()
     lexicon = _per_call_ms(lambda: assistant.score_sentiment(MESSAGE, model_dir=empty), calls)
     train = workdir / "reviews.tsv"
     train.write_text("label\ttext_a\n" + "".join(f"{y}\t{t}\n" for y, t in synthetic_reviews(300, seed)),
                      encoding="utf-8")
     assistant.train_sentiment([train], model_dir=models, seed=seed)
+    assistant.reset_sentiment_cache()
+    assistant.warm_sentiment(models)
     model = _per_call_ms(lambda: assistant.score_sentiment(REVIEW, model_dir=models), calls)
     return {"sentiment_lexicon_ms": lexicon["mean"], "sentiment_lexicon_ms_p50": lexicon["p50"],
             "sentiment_lexicon_ms_p95": lexicon["p95"], "sentiment_model_ms": model["mean"],

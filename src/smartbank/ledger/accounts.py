@@ -183,6 +183,11 @@ def find_account(session: Session, account_id: int) -> Account | None:
     return session.get(Account, account_id)
 
 
+def first_opening_day(session: Session) -> date | None:
+    """The day the bank's first customer account was opened (None before any)."""
+    return session.scalar(select(func.min(Account.opened_on)).where(Account.kind != "internal"))
+
+
 def customer_accounts(session: Session, customer_id: int, *, include_loans: bool = False) -> list[Account]:
     """The customer's accounts; their loan accounts (kind ``loan``, shown by lending) only when asked."""
     stmt = select(Account).where(Account.customer_id == customer_id)

@@ -202,17 +202,6 @@ class ReversalRequest(Base):
     )
 
 
-class BusinessDay(Base):
-    """Close-of-day runs: one row per business date, so a rerun never posts twice."""
-
-    __tablename__ = "business_days"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # done
-    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-
-
 class CustomerDailyUsage(Base):
     """Running total of a customer's outgoing payments per value date, checked against the daily limit: the
     ledger's (written by the transfer that counts against the limit; the limit itself is the customer's

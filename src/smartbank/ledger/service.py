@@ -24,6 +24,7 @@ from smartbank.ledger.accounts import (
     customer_payments_since,
     find_account,
     find_customer_account,
+    first_opening_day,
     get_account,
     get_account_by_number,
     internal_account,
@@ -41,6 +42,7 @@ from smartbank.ledger.accounts import (
 from smartbank.ledger.annotations import Annotation, registered_kinds
 from smartbank.ledger.annotations import register as register_annotation
 from smartbank.ledger.daily_limit import daily_limit_status
+from smartbank.ledger.interest import InterestDay, accrue_interest, capitalise_amount, daily_accrual_micro
 from smartbank.ledger.journal import GENESIS as JOURNAL_GENESIS
 from smartbank.ledger.journal import SEALER_LOCK_ID, VerifyReport, ledger_key, rekey, seal, verify, write_checkpoint
 from smartbank.ledger.journal import canonical as journal_canonical  # the bulk loader chains what it copies in
@@ -51,7 +53,6 @@ from smartbank.ledger.models import (
     REVERSAL_STATUSES,
     TRANSFER_KINDS,
     Account,
-    BusinessDay,
     Entry,
     ReversalRequest,
     Transfer,
@@ -85,7 +86,8 @@ __all__ = [
     # accounts
     "ACCOUNT_KINDS", "CUSTOMER_PAYMENT_KINDS", "INTERNAL_PURPOSES", "NON_PAYMENT_KINDS", "account_flows",
     "customer_accounts", "customer_payments_after", "customer_payments_since", "find_account",
-    "find_customer_account", "get_account", "get_account_by_number", "internal_account", "internal_balances",
+    "find_customer_account", "first_opening_day", "get_account", "get_account_by_number", "internal_account",
+    "internal_balances",
     "lowest_balance_from", "luhn_digit", "new_account_number", "open_account", "payment_accounts",
     "set_account_status", "spendable", "total_by_kind", "valid_account_number",
     # transfers
@@ -95,6 +97,8 @@ __all__ = [
     "Annotation", "register_annotation", "registered_kinds",
     # the daily limit
     "daily_limit_status",
+    # savings interest (close of day)
+    "InterestDay", "accrue_interest", "capitalise_amount", "daily_accrual_micro",
     # reversals under maker-checker
     "MAX_REVERSAL_REASON", "REVERSAL_STATUSES", "SameOfficer", "approve_reversal", "get_reversal",
     "reject_reversal", "request_reversal", "reversal_as_dict", "reversal_exceptions", "reversal_listing",
@@ -103,5 +107,5 @@ __all__ = [
     "JOURNAL_GENESIS", "SEALER_LOCK_ID", "VerifyReport", "journal_canonical", "journal_link", "ledger_key",
     "rekey", "seal", "verify", "write_checkpoint",
     # the tables others query
-    "Account", "BusinessDay", "Entry", "ReversalRequest", "Transfer",
+    "Account", "Entry", "ReversalRequest", "Transfer",
 ]

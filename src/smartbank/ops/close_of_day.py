@@ -1,50 +1,30 @@
 """Close of day: interest accrual, monthly capitalisation, scheduled transfers, overdue bills, loan servicing.
 
-Each business date is run once (``business_days`` row, in the same transaction), so a rerun never
-posts twice; catching up runs every missed date in order.
-
-Interest: each savings account accrues ``balance * rate / 365`` per day into an exact integer
-counter of millionths of a minor unit (no rounding happens here). On the last day of the month
-the accrued amount is capitalised: rounded once, half-even, to whole minor units and posted from
-the bank's interest-expense account; the sub-cent remainder is carried into the next month.
+Each business date is run once (``business_days`` row, ops' own table, in the same transaction), so a rerun
+never posts twice; catching up runs every missed date in order. Each step is asked of its owner's front
+door: savings interest of the ledger (``ledger.accrue_interest``: daily accrual into an exact counter,
+capitalised at month end), scheduled transfers and overdue bills of payments, the loans' daily run and
+lapsed offers of lending, the KRIs of risk, NAVs, money-market income and settlement of wealth.
 """
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.errors import ValidationFailed
 from smartbank.ledger import service as ledger
-from smartbank.ledger.service import Account, BusinessDay
 from smartbank.lending import service as lending
-from smartbank.money import round_minor
+from smartbank.ops.models import BusinessDay
 from smartbank.payments.service import mark_overdue_bills, run_due_scheduled
 from smartbank.risk import service as risk
 from smartbank.wealth import service as wealth
-
-MICRO = 1_000_000
-
-
-def daily_accrual_micro(balance_minor: int, rate: Decimal) -> int:
-    """One day's interest in millionths of a minor unit (ACT/365), rounded half-even once."""
-    if balance_minor <= 0 or rate <= 0:
-        return 0
-    return round_minor(Decimal(balance_minor) * rate * MICRO / 365)
-
-
-def capitalise_amount(accrued_micro: int) -> tuple[int, int]:
-    """Whole minor units to post (half-even) and the remainder carried forward."""
-    minor = round_minor(Decimal(accrued_micro) / MICRO)
-    return minor, accrued_micro - minor * MICRO
 
 
 @dataclass
@@ -76,39 +56,9 @@ def close_day(session: Session, day: date) -> DayResult:
     if session.get(BusinessDay, day) is not None:
         return DayResult(day=day, skipped=True)
     res = DayResult(day=day, skipped=False)
-    is_month_end = day.day == calendar.monthrange(day.year, day.month)[1]
-    savings = session.scalars(select(Account).where(
-        Account.kind == "savings", Account.status != "closed", Account.interest_rate.is_not(None)
-    ).order_by(Account.id)).all()
-    # Interest accrues on the balance at the end of ``day``: when catching up a missed day, money
-    # that arrived later must not earn interest for it.
-    later: dict[int, int] = dict(session.execute(text(
-        "SELECT e.account_id, sum(e.amount_minor) FROM entries e JOIN accounts a ON a.id = e.account_id"
-        " WHERE a.kind = 'savings' AND e.value_date > :d GROUP BY e.account_id"), {"d": day}).all())
-    expense_by_ccy: dict[str, Account] = {}
-    for acct in savings:
-        balance_then = acct.balance_minor - int(later.get(acct.id, 0))
-        accrual = daily_accrual_micro(balance_then, Decimal(acct.interest_rate or 0))
-        if accrual:
-            acct.accrued_interest_micro = (acct.accrued_interest_micro or 0) + accrual
-            res.accrued_accounts += 1
-        if is_month_end and acct.accrued_interest_micro:
-            minor, rest = capitalise_amount(acct.accrued_interest_micro)
-            if minor > 0:
-                exp = expense_by_ccy.get(acct.currency) or ledger.internal_account(session, "interest_expense",
-                                                                                    acct.currency)
-                expense_by_ccy[acct.currency] = exp
-                session.flush()
-                ledger.transfer(session, ledger.TransferCommand(
-                    key=f"interest:{acct.id}:{day.isoformat()}", debit_account_id=exp.id,
-                    credit_account_id=acct.id, amount_minor=minor, currency=acct.currency, kind="interest",
-                    memo=f"interest {day:%Y-%m}", value_date=day,
-                ))
-                session.refresh(acct)
-                acct.accrued_interest_micro = rest
-                res.capitalised_accounts += 1
-                res.interest_posted_minor += minor
-    session.flush()
+    interest = ledger.accrue_interest(session, day)
+    res.accrued_accounts, res.capitalised_accounts = interest.accrued_accounts, interest.capitalised_accounts
+    res.interest_posted_minor = interest.posted_minor
     res.scheduled = run_due_scheduled(session, day)
     res.overdue_bills = mark_overdue_bills(session, day)
     # loans: automatic debits, overdue, penalty, classification, provisions, early warnings (before the KRIs,
@@ -134,8 +84,7 @@ def next_day_to_close(session: Session) -> date:
     last = last_closed_day(session)
     if last is not None:
         return last + timedelta(days=1)
-    first_open = session.scalar(select(func.min(Account.opened_on)).where(Account.kind != "internal"))
-    return first_open or clock.today()
+    return ledger.first_opening_day(session) or clock.today()
 
 
 def days_to_close(session: Session, until: date, start: date | None = None) -> list[date]:
