@@ -29,6 +29,7 @@ def _transfer(engine, bank) -> tuple[dict, dict]:
 # ------------------------------------------------------------------------------------------- body limits
 
 
+@pytest.mark.any_backend
 def test_an_oversized_body_is_refused_before_it_is_read(client):
     big = b'{"username": "' + b"x" * (2 * LIMIT) + b'", "password": "p"}'
     r = client.post(f"{API}/auth/login", content=big, headers={"Content-Type": "application/json"})
@@ -46,6 +47,7 @@ def test_an_oversized_body_of_a_signed_in_caller_is_refused(client, bank, engine
     assert bank.count("transfers") == 1  # the funding deposit only
 
 
+@pytest.mark.any_backend
 def test_a_streamed_body_is_counted(client, monkeypatch):
     """A body sent without Content-Length (chunked) is refused once it passes the limit."""
     monkeypatch.setenv("SMARTBANK_MAX_BODY_BYTES", "1000")
@@ -73,6 +75,7 @@ def test_a_protected_call_without_a_valid_session_is_401_before_its_body_is_vali
         assert_error(r, 401, "not_authenticated")
 
 
+@pytest.mark.any_backend
 def test_an_unknown_api_path_without_a_session_is_401(client):
     assert_error(client.get(f"{API}/no-such-thing"), 401, "not_authenticated")
 
@@ -105,6 +108,7 @@ def test_api_responses_are_not_stored_or_sniffed(client, bank, engine):
         assert r.headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.any_backend
 def test_pages_are_not_sniffed_and_only_static_assets_are_cacheable(client):
     page = client.get("/login")
     assert page.headers["x-content-type-options"] == "nosniff"
@@ -119,6 +123,7 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
+@pytest.mark.any_backend
 def test_docs_have_a_csp_that_allows_what_the_page_loads(client):
     r = client.get("/docs")
     assert r.status_code == 200
@@ -160,6 +165,7 @@ def test_metrics_are_for_administrators_and_the_monitoring_token(client, bank, m
     assert_error(client.get("/metrics", headers={"Authorization": "Bearer scrape-wrong"}), 401)
 
 
+@pytest.mark.any_backend
 def test_error_bodies_of_the_guards_have_the_one_shape(client):
     body = assert_error(client.post(f"{API}/transfers", json={}), 401)
     assert json.dumps(body)

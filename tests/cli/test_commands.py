@@ -91,6 +91,7 @@ def test_import_with_a_shipped_mapping_named_by_its_source(database_url, tmp_pat
     assert res["rows_read"] == 2 and res["rows_loaded"] == 2
 
 
+@pytest.mark.any_backend
 def test_import_without_a_mapping_is_refused(database_url, tmp_path: Path):
     f = tmp_path / "c.csv"
     f.write_text("id,name\n1,x\n", encoding="utf-8")

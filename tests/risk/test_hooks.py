@@ -40,6 +40,7 @@ def test_payments_reopens_the_bill_of_a_voided_payment():
     assert payments.reopen_bill_paid_by in hooks._voided
 
 
+@pytest.mark.any_backend
 def test_provided_metric_has_no_data_without_its_provider(monkeypatch, session):
     monkeypatch.setattr(hooks, "_metrics", {})
     assert monitor.METRICS["delinquency_rate"](session, NOW, NOW) is None
