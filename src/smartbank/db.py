@@ -235,7 +235,7 @@ def engine_override(url: str, engine: Engine, *, autocommit: Engine) -> Iterator
     """Inside the block, :func:`get_engine` answers ``engine`` for ``url`` and :func:`autocommit_engine`
     answers ``autocommit`` for ``engine``; the previous engine comes back afterwards.
 
-    The seam of the test suite's isolation (``tests/isolation.py``): every unit of work of a test, whatever
+    The seam of the test suite's isolation (``tests/databases.py``): every unit of work of a test, whatever
     path it takes to the database, runs on one connection whose transaction is rolled back at the end.
     """
     key = normalise_url(url)
