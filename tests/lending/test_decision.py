@@ -62,6 +62,32 @@ def test_missing_credit_module_is_no_model(monkeypatch):
     decision.reset_scorer()
 
 
+@pytest.mark.any_backend
+def test_a_model_trained_in_this_process_is_used_at_once_and_the_lookup_is_per_model_dir(tmp_path, monkeypatch):
+    """The scorer is looked up once a minute; a "no model" remembered for one model directory must not hide
+    the model of another, nor the model just trained here (the demo trains, then decides)."""
+    from smartbank import config
+    from smartbank.lending import service as lending
+
+    decision.reset_scorer()
+    for name in ("a", "b"):
+        monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / name))
+        config.reset_settings()
+        assert decision.get_scorer() is None  # remembered as "no model" for this directory
+    data = tmp_path / "credit.csv"
+    lending.synthetic_credit(3000, seed=1).to_csv(data, index=False)
+    lending.train_credit_model(data, fast=True, seed=1)  # into b, the current directory
+    scorer = decision.get_scorer()
+    assert scorer is not None and scorer.version
+    monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / "a"))
+    config.reset_settings()
+    assert decision.get_scorer() is None
+    monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / "b"))
+    config.reset_settings()
+    assert decision.get_scorer() is scorer
+    decision.reset_scorer()
+
+
 def test_a_failing_scorer_goes_to_review(alice, engine, monkeypatch):
     class Broken:
         def score(self, features):

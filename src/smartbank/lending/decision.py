@@ -36,6 +36,7 @@ from smartbank.lending import features as F
 from smartbank.lending import policy, products, states
 from smartbank.lending.credit.scorer import load_scorer
 from smartbank.lending.models import CreditDecision, LoanApplication, LoanProduct
+from smartbank.ml.service import default_model_dir
 
 log = logging.getLogger("smartbank.lending")
 
@@ -54,14 +55,15 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 _SEVERITY = {"approve": 0, "review": 1, "decline": 2}
 _SCORER_TTL = 60.0
-_scorer_cache: dict[str, Any] = {}
+_scorer_cache: dict[str, tuple[float, Any]] = {}
 
 
 def get_scorer() -> Any | None:
     """The credit scorer in use, or None when no model is trained (or it cannot be loaded).
-    Loaded once a minute at most."""
+    Looked up once a minute at most per model directory (training in this process looks again at once)."""
     now = time.monotonic()
-    hit = _scorer_cache.get("scorer")
+    where = str(default_model_dir())
+    hit = _scorer_cache.get(where)
     if hit is not None and now - hit[0] < _SCORER_TTL:
         return hit[1]
     try:
@@ -69,7 +71,7 @@ def get_scorer() -> Any | None:
     except Exception:  # noqa: BLE001 - a broken artefact is "no model": every application goes to review
         log.exception("credit model could not be loaded")
         scorer = None
-    _scorer_cache["scorer"] = (now, scorer)
+    _scorer_cache[where] = (now, scorer)
     return scorer
 
 

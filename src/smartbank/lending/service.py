@@ -12,6 +12,8 @@ use. Everything else in the package is private to it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from smartbank.lending.applications import (
     ApplicationIn,
     OfferExpired,
@@ -36,8 +38,8 @@ from smartbank.lending.credit.report import report_body as credit_report_body
 from smartbank.lending.credit.report import report_document as credit_report_document
 from smartbank.lending.credit.scorer import default_data_path as default_credit_data_path
 from smartbank.lending.credit.scorer import load_scorer as load_credit_scorer
-from smartbank.lending.credit.scorer import synthetic_credit
-from smartbank.lending.credit.scorer import train_production as train_credit_model
+from smartbank.lending.credit.scorer import synthetic_credit, train_production
+from smartbank.lending.decision import reset_scorer
 from smartbank.lending.models import EMPLOYMENT, Loan, LoanApplication, LoanProduct
 from smartbank.lending.policy import add_to_blacklist, list_blacklist, remove_from_blacklist
 from smartbank.lending.products import (
@@ -105,3 +107,11 @@ __all__ = [
     "evaluate_credit", "latest_credit_model", "load_credit_scorer", "read_credit_table", "recent_credit_scores",
     "synthetic_credit", "train_credit_model",
 ]
+
+
+def train_credit_model(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Train and register a credit model (:func:`.credit.scorer.train_production`); the decisions made in this
+    process use it from the next application on, not after the scorer's once-a-minute look."""
+    result = train_production(*args, **kwargs)
+    reset_scorer()
+    return result
