@@ -54,7 +54,8 @@ def test_disbursement_balances_in_the_ledger(bank, engine):
     assert bank.balance(loan_acct) == -1_200_000 and bank.balance(acct) == 1_200_000
     bank.assert_invariants()
     with db.session_scope(engine) as s:
-        rows = s.scalars(select(LoanInstallment).where(LoanInstallment.loan_id == loan_id)).all()
+        rows = s.scalars(select(LoanInstallment).where(LoanInstallment.loan_id == loan_id)
+                           .order_by(LoanInstallment.schedule_version, LoanInstallment.seq)).all()
         assert sum(r.principal_minor for r in rows) == 1_200_000 and len(rows) == 12
         assert rows[0].due_date == date(2025, 2, 15)
         la = ledger.get_account(s, loan_acct)
