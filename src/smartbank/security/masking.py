@@ -29,6 +29,8 @@ import re
 from datetime import date
 from typing import Any, Final, Literal
 
+from smartbank.security.permissions import PERMISSIONS
+
 __all__ = [
     "FIELDS", "FULL", "HIDDEN", "MASKED", "POLICY", "PURPOSES", "REVEAL_FIELDS", "REVEAL_ROLES", "Show",
     "mask_account_number", "mask_address", "mask_birth_date", "mask_card_number", "mask_email", "mask_id_number",
@@ -184,7 +186,7 @@ POLICY: dict[str, dict[str, dict[str, Show]]] = {
 }
 
 # break-glass: who may reveal one field of one customer, with a stated reason (audited)
-REVEAL_ROLES = ("teller", "loan_officer", "risk_officer")
+REVEAL_ROLES = tuple(sorted(PERMISSIONS["customer.pii.reveal"]))  # teller, loan_officer, risk_officer
 REVEAL_FIELDS = ("name", "id_number", "phone", "email", "address", "birth_date")
 
 
