@@ -210,5 +210,5 @@ def is_listening() -> bool:
     return _handoff is not None and _handoff.listening
 
 
-__all__ = ["JsonFormatter", "LISTENER_THREAD", "RedactingFilter", "configure", "is_listening", "plain_formatter", "request_id_var",
-           "running", "start", "stop", "writing_to"]
+__all__ = ["JsonFormatter", "LISTENER_THREAD", "RedactingFilter", "configure", "is_listening", "plain_formatter",
+           "request_id_var", "running", "start", "stop", "writing_to"]
