@@ -279,7 +279,7 @@ class CustomerOut(Out):
 
 
 class RevealIn(In):
-    field: Literal["name", "id_number", "phone", "email", "address", "birth_date"]
+    field: Literal["id_number", "phone", "email", "address", "birth_date", "name"]
     reason: str = Field(default="", max_length=1000, description="why the full value is needed (required, audited)")
 
 

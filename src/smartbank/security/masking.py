@@ -187,7 +187,7 @@ POLICY: dict[str, dict[str, dict[str, Show]]] = {
 
 # break-glass: who may reveal one field of one customer, with a stated reason (audited)
 REVEAL_ROLES = tuple(sorted(PERMISSIONS["customer.pii.reveal"]))  # teller, loan_officer, risk_officer
-REVEAL_FIELDS = ("name", "id_number", "phone", "email", "address", "birth_date")
+REVEAL_FIELDS = ("id_number", "phone", "email", "address", "birth_date", "name")
 
 
 def rule(role: str, purpose: str, field: str) -> Show:
