@@ -150,13 +150,15 @@ def mask_value(field: str, value: Any) -> Any:
 # --------------------------------------------------------------------------------------------------------
 # the policy: role -> purpose -> field -> full / masked / hidden
 
-F, M, H = FULL, MASKED, HIDDEN
+F: Show = "full"
+M: Show = "masked"
+H: Show = "hidden"
 
 
-def _row(name: str, id_number: str, phone: str, email: str, address: str, birth_date: str, income: str,
-         account_number: str, card_number: str) -> dict[str, Show]:
-    return dict(name=name, id_number=id_number, phone=phone, email=email, address=address,  # type: ignore[return-value]
-                birth_date=birth_date, income=income, account_number=account_number, card_number=card_number)
+def _row(*shows: Show) -> dict[str, Show]:
+    """One row of the table: a show per field, in the order of :data:`FIELDS`."""
+    assert len(shows) == len(FIELDS)
+    return dict(zip(FIELDS, shows, strict=True))
 
 
 #                      name id  phone email addr birth income acct card
