@@ -100,10 +100,12 @@ def test_only_the_entities_asked_for():
     assert [f.entity for f in pii.find(f"{ID} 13812345678", ["CN_MOBILE"])] == ["CN_MOBILE"]
 
 
-@given(st.text(alphabet="0123456789 -.,¥元号", max_size=60))
-def test_redaction_never_leaves_a_finding_and_is_idempotent(text):
+@given(st.lists(st.sampled_from([ID, ID_X, "13812345678", "+86 139-1234-5678", VISA, CARD, USCC, "a@b.cn", "0",
+                                  "1", "9", " ", "-", ".", "¥", "元", "号", "X", "@", "+86"]), max_size=12))
+def test_redaction_never_leaves_a_finding_and_is_idempotent(parts):
+    text = "".join(parts)
     once = pii.redact(text)
-    assert pii.find(once) == [] or pii.redact(once) == once
+    assert pii.find(once) == []
     assert pii.redact(once) == once
 
 

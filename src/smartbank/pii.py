@@ -142,18 +142,27 @@ def find(text: str, entities: Iterable[str] | None = None) -> list[Finding]:
     return sorted(kept, key=lambda f: f.start)
 
 
-def redact(text: str, entities: Iterable[str] | None = None) -> str:
-    """``text`` with each finding replaced by ``<ENTITY>`` (``<CN_MOBILE>``, ``<CN_RESIDENT_ID>``...)."""
-    if not text:
-        return text
+def _replace(text: str, findings: list[Finding]) -> str:
     out, pos = [], 0
-    for f in find(text, entities):
+    for f in findings:
         out += [text[pos:f.start], f"<{f.entity}>"]
         pos = f.end
-    if not out:
-        return text
     out.append(text[pos:])
     return "".join(out)
+
+
+def redact(text: str, entities: Iterable[str] | None = None) -> str:
+    """``text`` with each finding replaced by ``<ENTITY>`` (``<CN_MOBILE>``, ``<CN_RESIDENT_ID>``...). Repeated
+    until nothing is found: a number glued to another one is found once its neighbour is replaced."""
+    if not text:
+        return text
+    wanted = list(entities) if entities is not None else None
+    for _ in range(8):  # each pass replaces at least one finding; glued numbers are few
+        found = find(text, wanted)
+        if not found:
+            break
+        text = _replace(text, found)
+    return text
 
 
 def redact_value(value: Any) -> Any:
