@@ -60,9 +60,10 @@ def test_the_table_names_known_permissions_and_roles():
         assert access in special or all(p in permissions.PERMISSIONS for p in access), key
     for name, roles in permissions.PERMISSIONS.items():
         assert roles and roles <= set(ROLES), name
-    # identity details and identity verification are the only things an administrator does not hold
+    # identity details, their break-glass reveal and identity verification are the only things an administrator
+    # does not hold
     assert sorted(p for p, roles in permissions.PERMISSIONS.items() if "admin" not in roles) == [
-        "customer.kyc.verify", "customer.pii.read", "self.service"]
+        "customer.kyc.verify", "customer.pii.read", "customer.pii.reveal", "self.service"]
     assert "marketer" not in permissions.route_roles(permissions.ROUTES["GET /api/v1/customers/{customer_id}"])
 
 
