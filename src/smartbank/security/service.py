@@ -30,6 +30,8 @@ from smartbank.logs import request_id_var  # the request being served: an audit 
 from smartbank.security import permissions
 from smartbank.security.keyring import (
     DecryptionError,
+    EncryptedColumnCompared,
+    EncryptedText,
     KeyProvider,
     KeyRingError,
     LocalKeyProvider,
@@ -74,7 +76,8 @@ __all__ = [
     # masking of personal data for staff without customer.pii.read
     "mask_email", "mask_id_number", "mask_phone",
     # encryption at rest: the key ring (master key behind a KeyProvider, versioned data keys), AES-GCM, blind index
-    "DataKey", "DecryptionError", "KeyProvider", "KeyRingError", "LocalKeyProvider", "blind_index",
+    "DataKey", "DecryptionError", "EncryptedColumnCompared", "EncryptedText", "KeyProvider", "KeyRingError",
+    "LocalKeyProvider", "blind_index",
     "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text", "encrypt_bytes", "encrypt_text",
     "key_provider", "normalise_for_index", "reset_key_cache", "use_key_provider",
 ]
