@@ -61,6 +61,7 @@ from smartbank.security.permissions import (
     route_access,
     route_roles,
 )
+from smartbank.security.rotation import RotationReport, encrypted_columns, reencrypt, rotate, rows_per_version
 
 __all__ = [
     # who is acting
@@ -80,7 +81,11 @@ __all__ = [
     "LocalKeyProvider", "blind_index",
     "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text", "encrypt_bytes", "encrypt_text",
     "key_provider", "normalise_for_index", "reset_key_cache", "use_key_provider",
+    # data-key rotation, online and resumable
+    "RotationReport", "encrypted_columns", "reencrypt", "rotate_data_key", "rows_per_version",
 ]
+
+rotate_data_key = rotate
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
