@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, select, text
 
 from smartbank import db
 from smartbank.customers.service import Customer
+from smartbank.security import service as security
 
 END = date(2026, 11, 24)
 
@@ -50,7 +51,7 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
     }
     engine = create_engine(db.normalise_url(url))
     try:
-        with engine.connect() as c:
+        with security.keys_of(engine), engine.connect() as c:
             out = {k: [tuple(r) for r in c.execute(text(q))] for k, q in queries.items()}
             # through the column types: the identity fields decrypted (their ciphertexts differ run to run)
             out["customers"] = [tuple(r) for r in c.execute(select(Customer.__table__).order_by(Customer.id))]

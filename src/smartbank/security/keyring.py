@@ -39,6 +39,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -62,7 +63,7 @@ __all__ = [
     "ACTIVE_TTL_SECONDS", "BLOB_FORMAT", "DecryptionError", "EncryptedColumnCompared", "EncryptedText",
     "KeyProvider", "KeyRingError", "LocalKeyProvider",
     "blind_index", "blob_version", "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text",
-    "encrypt_bytes", "encrypt_text", "key_provider", "master_key_from_settings", "normalise_for_index",
+    "encrypt_bytes", "encrypt_text", "key_provider", "keys_of", "master_key_from_settings", "normalise_for_index",
     "reset_key_cache", "seal", "text_prefix", "unseal", "use_key_provider",
 ]
 
@@ -243,8 +244,25 @@ def reset_key_cache() -> None:
     _index_keys.clear()
 
 
+_engine_in_use: ContextVar[Engine | None] = ContextVar("smartbank_key_ring_engine", default=None)
+
+
+@contextmanager
+def keys_of(engine: Engine) -> Iterator[Engine]:
+    """Inside the block, the key ring reads the data keys of ``engine``'s database, not the configured one: for
+    code that works on another database than ``SMARTBANK_DATABASE_URL`` (the synthetic bank's loader, tools).
+    The column type cannot see its connection, so it asks this."""
+    token = _engine_in_use.set(engine)
+    try:
+        yield engine
+    finally:
+        _engine_in_use.reset(token)
+
+
 def _engine(engine: Engine | None) -> Engine:
-    return engine if engine is not None else db.get_engine()
+    if engine is not None:
+        return engine
+    return _engine_in_use.get() or db.get_engine()
 
 
 def _read_rows(engine: Engine) -> list[tuple[int, str, str, str]]:

@@ -43,6 +43,7 @@ from smartbank.security.keyring import (
     encrypt_bytes,
     encrypt_text,
     key_provider,
+    keys_of,
     normalise_for_index,
     reset_key_cache,
     use_key_provider,
@@ -80,7 +81,7 @@ __all__ = [
     "DataKey", "DecryptionError", "EncryptedColumnCompared", "EncryptedText", "KeyProvider", "KeyRingError",
     "LocalKeyProvider", "blind_index",
     "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text", "encrypt_bytes", "encrypt_text",
-    "key_provider", "normalise_for_index", "reset_key_cache", "use_key_provider",
+    "key_provider", "keys_of", "normalise_for_index", "reset_key_cache", "use_key_provider",
     # data-key rotation, online and resumable
     "RotationReport", "encrypted_columns", "reencrypt", "rotate_data_key", "rows_per_version",
 ]
