@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,12 @@ def database_plaintext(engine: Engine) -> list[str]:
     """The scan of a whole database: on SQLite the file's bytes (the write-ahead log checkpointed into it first),
     on PostgreSQL every text and JSON column of every table."""
     if engine.dialect.name == "sqlite":
-        with engine.connect() as c:
-            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         path = Path(engine.url.database or "")
+        raw = sqlite3.connect(path, isolation_level=None)  # outside any transaction: the checkpoint may run
+        try:
+            raw.execute("PRAGMA wal_checkpoint(FULL)")
+        finally:
+            raw.close()
         wal = path.with_name(path.name + "-wal")
         return plaintext_identities(path.read_bytes() + (wal.read_bytes() if wal.exists() else b""))
     found: list[str] = []
