@@ -220,3 +220,31 @@ def test_blind_index_depends_on_the_master_key(monkeypatch):
     monkeypatch.setenv("SMARTBANK_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
     config.reset_settings()
     assert security.blind_index("13812345678", kind="phone") != a
+
+
+# ---------------------------------------------------------------------------------------------
+# standalone blobs (open with the master key alone: backups)
+
+
+def test_standalone_round_trip_without_a_database():
+    blob = security.encrypt_standalone(b"a whole database dump", context="backup")
+    assert b"database dump" not in blob
+    assert security.decrypt_standalone(blob, context="backup") == b"a whole database dump"
+    assert security.encrypt_standalone(b"x", context="backup") != security.encrypt_standalone(b"x", context="backup")
+
+
+def test_standalone_refuses_another_context_a_tampered_blob_and_another_master_key(monkeypatch):
+    blob = security.encrypt_standalone(b"dump", context="backup")
+    with pytest.raises(security.DecryptionError):
+        security.decrypt_standalone(blob, context="export")
+    for where in (3, 20, len(blob) - 20, len(blob) - 1):
+        bad = bytearray(blob)
+        bad[where] ^= 1
+        with pytest.raises(security.DecryptionError):
+            security.decrypt_standalone(bytes(bad), context="backup")
+    with pytest.raises(security.DecryptionError):
+        security.decrypt_standalone(b"\x01" + blob[1:], context="backup")
+    monkeypatch.setenv("SMARTBANK_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    config.reset_settings()
+    with pytest.raises(security.DecryptionError):
+        security.decrypt_standalone(blob, context="backup")

@@ -62,7 +62,8 @@ from smartbank.security.models import DataKey
 __all__ = [
     "ACTIVE_TTL_SECONDS", "BLOB_FORMAT", "DecryptionError", "EncryptedColumnCompared", "EncryptedText",
     "KeyProvider", "KeyRingError", "LocalKeyProvider",
-    "blind_index", "blob_version", "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text",
+    "blind_index", "blob_version", "create_data_key", "data_keys", "decrypt_bytes", "decrypt_standalone",
+    "decrypt_text", "encrypt_standalone",
     "encrypt_bytes", "encrypt_text", "key_provider", "keys_of", "master_key_from_settings", "normalise_for_index",
     "reset_key_cache", "seal", "text_prefix", "unseal", "use_key_provider",
 ]
@@ -430,6 +431,45 @@ def decrypt_text(value: str | None, *, context: str, engine: Engine | None = Non
     except (binascii.Error, ValueError) as exc:
         raise DecryptionError("not a ciphertext (not base64)", details={"context": context}) from exc
     return decrypt_bytes(blob, context=context, engine=engine).decode("utf-8")
+
+
+STANDALONE_FORMAT = 2
+_STANDALONE = struct.Struct(">BH")  # format, length of the wrapped key
+
+
+def encrypt_standalone(data: bytes, *, context: str) -> bytes:
+    """AES-256-GCM under a fresh key made for this blob and wrapped by the master key *inside* the blob: it
+    opens with the master key alone, without any database (a backup file, which must open when the database it
+    holds is gone). ``format 2 (1) | wrapped key length (2) | wrapped key | nonce (12) | ciphertext+tag``."""
+    provider = key_provider()
+    key = AESGCM.generate_key(bit_length=256)
+    aad_key = b"smartbank standalone key " + context.encode()
+    wrapped = provider.wrap(key, aad=aad_key)
+    header = _STANDALONE.pack(STANDALONE_FORMAT, len(wrapped)) + wrapped
+    nonce = secrets.token_bytes(_NONCE)
+    return header + nonce + AESGCM(key).encrypt(nonce, data, header + context.encode())
+
+
+def decrypt_standalone(blob: bytes, *, context: str) -> bytes:
+    """The plaintext of :func:`encrypt_standalone`'s blob (:class:`DecryptionError` when it does not open:
+    another context, tampered, or another master key)."""
+    if len(blob) < _STANDALONE.size or blob[0] != STANDALONE_FORMAT:
+        raise DecryptionError("not a standalone ciphertext")
+    _fmt, n = _STANDALONE.unpack_from(blob)
+    end = _STANDALONE.size + n
+    header, body = blob[:end], blob[end:]
+    if len(body) < _NONCE + _TAG:
+        raise DecryptionError("not a standalone ciphertext (too short)")
+    try:
+        key = key_provider().unwrap(header[_STANDALONE.size:], aad=b"smartbank standalone key " + context.encode())
+    except KeyRingError as exc:
+        raise DecryptionError("the blob's key does not unwrap: another master key, or another context",
+                              details={"context": context}) from exc
+    try:
+        return AESGCM(key).decrypt(body[:_NONCE], body[_NONCE:], header + context.encode())
+    except InvalidTag as exc:
+        raise DecryptionError("the ciphertext does not open: tampered, or written for another context",
+                              details={"context": context}) from exc
 
 
 def text_prefix(version: int) -> str:

@@ -39,8 +39,10 @@ from smartbank.security.keyring import (
     create_data_key,
     data_keys,
     decrypt_bytes,
+    decrypt_standalone,
     decrypt_text,
     encrypt_bytes,
+    encrypt_standalone,
     encrypt_text,
     key_provider,
     keys_of,
@@ -81,6 +83,7 @@ __all__ = [
     "DataKey", "DecryptionError", "EncryptedColumnCompared", "EncryptedText", "KeyProvider", "KeyRingError",
     "LocalKeyProvider", "blind_index",
     "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text", "encrypt_bytes", "encrypt_text",
+    "decrypt_standalone", "encrypt_standalone",
     "key_provider", "keys_of", "normalise_for_index", "reset_key_cache", "use_key_provider",
     # data-key rotation, online and resumable
     "RotationReport", "encrypted_columns", "reencrypt", "rotate_data_key", "rows_per_version",
