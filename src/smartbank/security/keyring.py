@@ -48,7 +48,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Text, select, update
+from sqlalchemy import Text, insert, select, update
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import operators
@@ -333,7 +333,7 @@ def create_data_key(engine: Engine | None = None, *, only_if_none: bool = False)
                 now = clock.now()
                 c.execute(update(DataKey).where(DataKey.status == "active")
                           .values(status="retired", retired_at=now))
-                c.execute(DataKey.__table__.insert().values(
+                c.execute(insert(DataKey).values(
                     version=version, wrapped_key=base64.b64encode(wrapped).decode(),
                     master_key_id=provider.key_id, status="active", created_at=now))
             break
