@@ -92,3 +92,22 @@ def test_comparing_an_encrypted_column_with_a_value_is_refused():
     with pytest.raises(security.EncryptedColumnCompared):
         customers.Customer.id_number.in_([ID])
     select(customers.Customer.id).where(customers.Customer.phone.is_(None))  # allowed
+
+
+def test_staff_find_a_customer_by_id_number_or_phone_through_the_api_and_the_console(client, bank):
+    from tests.api.support import API
+    from tests.conftest import login
+
+    alice = bank.customer("王芳", id_number=ID, phone="13812345678")
+    bank.customer("李娜")
+    bank.user("teller1", role="teller")
+    h = login(client, "teller1")
+    for q in (ID, "13812345678", "+86 138-1234-5678"):
+        r = client.get(f"{API}/customers", params={"q": q}, headers=h)
+        assert r.status_code == 200 and [c["id"] for c in r.json()] == [alice], (q, r.text)
+    assert client.get(f"{API}/customers", params={"q": "1234"}, headers=h).json() == []
+    from tests.web.conftest import sign_in
+
+    sign_in(client, "teller1", "passw0rd!", console=True)
+    page = client.get("/console/customers", params={"q": ID}).text
+    assert "王芳" in page and "李娜" not in page
