@@ -37,7 +37,9 @@ def _acct_state(a: Account) -> dict[str, Any]:
 
 
 def _cust_state(c: Customer) -> dict[str, Any]:
-    return {"name": c.name, "phone": c.phone, "daily_limit_minor": c.daily_limit_minor, "status": c.status}
+    # the audit trail keeps the phone masked (the number itself is encrypted in the customer's record)
+    return {"name": c.name, "phone": security.mask_phone(c.phone), "daily_limit_minor": c.daily_limit_minor,
+            "status": c.status}
 
 
 def _kyc_state(c: Customer) -> dict[str, Any]:

@@ -28,6 +28,28 @@ from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
 from smartbank.logs import request_id_var  # the request being served: an audit record names it
 from smartbank.security import permissions
+from smartbank.security.keyring import (
+    DecryptionError,
+    EncryptedColumnCompared,
+    EncryptedText,
+    KeyProvider,
+    KeyRingError,
+    LocalKeyProvider,
+    blind_index,
+    create_data_key,
+    data_keys,
+    decrypt_bytes,
+    decrypt_standalone,
+    decrypt_text,
+    encrypt_bytes,
+    encrypt_standalone,
+    encrypt_text,
+    key_provider,
+    keys_of,
+    normalise_for_index,
+    reset_key_cache,
+    use_key_provider,
+)
 from smartbank.security.masking import FIELDS as PII_FIELDS
 from smartbank.security.masking import PURPOSES as MASKING_PURPOSES
 from smartbank.security.masking import (
@@ -47,7 +69,7 @@ from smartbank.security.masking import (
     present_record,
 )
 from smartbank.security.masking import rule as masking_rule
-from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, LoginThrottle, User
+from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, DataKey, LoginThrottle, User
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
 from smartbank.security.permissions import (
     PERMISSIONS,
@@ -60,6 +82,7 @@ from smartbank.security.permissions import (
     route_access,
     route_roles,
 )
+from smartbank.security.rotation import RotationReport, encrypted_columns, reencrypt, rotate, rows_per_version
 
 __all__ = [
     # who is acting
@@ -76,7 +99,17 @@ __all__ = [
     "MASKING_PURPOSES", "PII_FIELDS", "REVEAL_FIELDS", "REVEAL_ROLES", "mask_account_number", "mask_address",
     "mask_birth_date", "mask_card_number", "mask_email", "mask_id_number", "mask_name", "mask_phone", "mask_value",
     "masking_rule", "may_reveal", "present", "present_record",
+    # encryption at rest: the key ring (master key behind a KeyProvider, versioned data keys), AES-GCM, blind index
+    "DataKey", "DecryptionError", "EncryptedColumnCompared", "EncryptedText", "KeyProvider", "KeyRingError",
+    "LocalKeyProvider", "blind_index",
+    "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text", "encrypt_bytes", "encrypt_text",
+    "decrypt_standalone", "encrypt_standalone",
+    "key_provider", "keys_of", "normalise_for_index", "reset_key_cache", "use_key_provider",
+    # data-key rotation, online and resumable
+    "RotationReport", "encrypted_columns", "reencrypt", "rotate_data_key", "rows_per_version",
 ]
+
+rotate_data_key = rotate
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
