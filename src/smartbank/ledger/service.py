@@ -47,9 +47,9 @@ from smartbank.ledger.journal import GENESIS as JOURNAL_GENESIS
 from smartbank.ledger.journal import SEALER_LOCK_ID, VerifyReport, ledger_key, rekey, seal, verify, write_checkpoint
 from smartbank.ledger.journal import anchor as journal_anchor
 from smartbank.ledger.journal import anchor_restored as journal_anchor_restored
+from smartbank.ledger.journal import canonical as journal_canonical  # the bulk loader chains what it copies in
 from smartbank.ledger.journal import head as journal_head
 from smartbank.ledger.journal import key_id as ledger_key_id
-from smartbank.ledger.journal import canonical as journal_canonical  # the bulk loader chains what it copies in
 from smartbank.ledger.journal import link as journal_link
 from smartbank.ledger.models import (
     ACCOUNT_KINDS,

@@ -528,9 +528,9 @@ def _unpack(path: Path, payload: Path) -> Manifest:
             out.write(chunk)
         r.at_end()
     if size != int(manifest.payload["bytes"]) or h.hexdigest() != manifest.payload["sha256"]:
-        raise BackupError(f"the payload of {where} does not match its manifest (size {size} vs"
-                          f" {manifest.payload['bytes']}, SHA-256 differs: {h.hexdigest() != manifest.payload['sha256']})",
-                          code="backup_manifest_mismatch")
+        raise BackupError(f"the payload of {where} does not match its manifest (size {size}, manifest"
+                          f" {manifest.payload['bytes']}; SHA-256 {h.hexdigest()[:16]}..., manifest"
+                          f" {str(manifest.payload['sha256'])[:16]}...)", code="backup_manifest_mismatch")
     return manifest
 
 
