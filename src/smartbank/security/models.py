@@ -72,3 +72,18 @@ class AuditLog(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)
+
+
+class DataKey(Base):
+    """A data-encryption key (AES-256) of the personal-data encryption, stored only WRAPPED by the master key
+    (which the database never holds). One version is ``active`` (new ciphertexts); ``retired`` ones still
+    decrypt what was written under them until ``smartbank keys rotate`` has re-encrypted it."""
+
+    __tablename__ = "data_keys"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped_key: Mapped[str] = mapped_column(Text)  # base64 of what the key provider's wrap() returned
+    master_key_id: Mapped[str] = mapped_column(String(64))  # which master key wrapped it (a public name)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
