@@ -24,6 +24,7 @@ from smartbank.errors import InsufficientFunds
 from smartbank.ledger import service as ledger
 from smartbank.ops import backup as bk
 from smartbank.ops import service as ops
+from smartbank.security import service as security
 
 pytestmark = pytest.mark.commits
 
@@ -66,7 +67,7 @@ def rows(url: str) -> int:
     e = create_engine(db.normalise_url(url))
     try:
         with e.connect() as c:
-            return sum(n for t, n in bk._row_counts(c).items() if t != "alembic_version")
+            return sum(bk._row_counts(c).values())
     finally:
         e.dispose()
 
@@ -153,7 +154,10 @@ def refused(path: Path, target: str, code: str, *extra: str) -> str:
 
 def frames(path: Path) -> tuple[bytes, list[bytes]]:
     raw = path.read_bytes()
-    head, pos, out = raw[: len(bk.MAGIC) + bk.ID_BYTES], len(bk.MAGIC) + bk.ID_BYTES, []
+    pos = len(bk.MAGIC) + bk.ID_BYTES
+    for _ in range(2):  # the master key id, the wrapped key
+        pos += 2 + struct.unpack(">H", raw[pos:pos + 2])[0]
+    head, out = raw[:pos], []
     while pos < len(raw):
         _, size = struct.unpack(">BI", raw[pos:pos + 5])
         out.append(raw[pos:pos + 5 + size])
@@ -186,16 +190,18 @@ def test_a_non_empty_target_is_refused_unless_forced(made, database_url, fresh_u
 
 def test_a_tampered_backup_is_refused(made, fresh_url):
     target = fresh_url()
+    before = rows(target)
     raw = bytearray(made.read_bytes())
-    for where in (len(raw) - 40, len(bk.MAGIC) + bk.ID_BYTES + 30, len(raw) // 2):
+    head, _ = frames(made)
+    for where in (len(raw) - 40, len(head) + 30, len(raw) // 2):
         bad = bytearray(raw)
         bad[where] ^= 0x01
         p = made.with_name(f"tampered-{where}.sbbak")
         p.write_bytes(bytes(bad))
         with pytest.raises(ops.BackupError) as exc:
             ops.restore(p, url=target)
-        assert exc.value.code in {"backup_tampered", "backup_wrong_key_or_tampered"}, exc.value.message
-    assert rows(target) == 0
+        assert exc.value.code == "backup_tampered", exc.value.message
+    assert rows(target) == before
     p = made.with_name("tampered.sbbak")
     bad = bytearray(raw)
     bad[-1] ^= 0x80
@@ -240,11 +246,27 @@ def test_reordered_or_foreign_chunks_are_refused(book, database_url, fresh_url, 
     monkeypatch.undo()
 
 
-def test_a_backup_under_another_key_is_refused(made, fresh_url, monkeypatch):
+def test_a_backup_under_another_master_key_is_refused(made, fresh_url):
     target = fresh_url()
-    monkeypatch.setattr(bk, "_key", lambda: b"\x07" * 32)
-    msg = refused(made, target, "backup_wrong_key_or_tampered")
-    assert "another key" in msg
+    other = security.LocalKeyProvider(b"\x07" * 32)
+    with security.use_key_provider(other):
+        msg = refused(made, target, "backup_wrong_key")
+    assert other.key_id in msg and security.key_provider().key_id in msg
+    assert ops.read_manifest(made).backend  # the right key still opens it
+
+
+def test_the_wrapped_key_or_the_header_altered_is_refused(made, fresh_url):
+    target = fresh_url()
+    raw = bytearray(made.read_bytes())
+    kid_at = len(bk.MAGIC) + bk.ID_BYTES + 2
+    # the wrapped key, the master key's id (bound to every chunk), the backup id, the magic
+    for where, code in ((kid_at + 40, "backup_tampered"), (kid_at + 3, "backup_tampered"),
+                        (len(bk.MAGIC) + 2, "backup_tampered"), (2, "backup_not_a_backup")):
+        bad = bytearray(raw)
+        bad[where] ^= 0x01
+        p = made.with_name(f"header-{where}.sbbak")
+        p.write_bytes(bytes(bad))
+        refused(p, target, code)
 
 
 def rewrite_manifest(path: Path, out: Path, change) -> None:
@@ -256,7 +278,7 @@ def rewrite_manifest(path: Path, out: Path, change) -> None:
         payload = list(r.section("payload", bk.MAX_FRAME))
     change(m)
     with open(out, "wb") as fh:
-        w = bk._Writer(fh, r.id)
+        w = bk._Writer(fh, r.id, r.key)
         w.section("manifest", iter([json.dumps(m).encode()]))
         w.section("payload", iter(payload))
 
@@ -272,6 +294,7 @@ def rewrite_manifest(path: Path, out: Path, change) -> None:
     ("backend", "backup_wrong_backend"),
     ("ledger key", "backup_wrong_ledger_key"),
     ("format", "backup_bad_manifest"),
+    ("data keys", "backup_wrong_key"),
 ])
 def test_a_manifest_that_does_not_match_is_refused(made, fresh_url, case, code):
     def change(m):
@@ -295,6 +318,8 @@ def test_a_manifest_that_does_not_match_is_refused(made, fresh_url, case, code):
             m["ledger"]["key_id"] = "0" * 16
         elif case == "format":
             m["format"] = 2
+        elif case == "data keys":
+            m["data_key_masters"] = ["0123456789abcdef"]
 
     p = made.with_name("lying.sbbak")
     rewrite_manifest(made, p, change)

@@ -2,13 +2,16 @@
 
 A backup is one file::
 
-    MAGIC (10 bytes) | backup id (16 random bytes) | frame | frame | ...
-    frame = flag (1 byte: 0 more, 1 last) | length (4 bytes, big-endian) | sealed chunk
+    MAGIC (10 bytes) | backup id (16 random bytes) | master key id | the backup's key, wrapped | frame | ...
+    frame = flag (1 byte: 0 more, 1 last) | length (4 bytes, big-endian) | nonce | AES-256-GCM chunk and tag
 
-The first frame holds the manifest (JSON), the following ones the payload in chunks of :data:`CHUNK` bytes.
-Every chunk is sealed with the platform's key (AES-GCM, :func:`_seal`) and carries in its associated data the
-backup id, the section, its number and whether it is the last one: a chunk altered, moved, swapped in from
-another backup, or a file cut short or lengthened is refused before anything is written.
+Envelope encryption: each backup has a random AES-256 key of its own, wrapped by the platform's master key
+through the security KeyProvider (the interface a KMS implements; the master key never enters the file or
+the database). The first frame holds the manifest (JSON), the following ones the payload in chunks of
+:data:`CHUNK` bytes. Every chunk carries in its associated data the backup id, a digest of the header, the
+section, its number and whether it is the last one: a chunk altered, moved, swapped in from another backup,
+or a file cut short or lengthened is refused before anything is written; a backup made under another master
+key is refused naming both key ids.
 
 The payload is a consistent snapshot of the whole database:
 
@@ -50,6 +53,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session
@@ -60,6 +65,7 @@ from smartbank.config import get_settings
 from smartbank.errors import SmartbankError
 from smartbank.ledger import service as ledger
 from smartbank.ops import migrate
+from smartbank.security import service as security
 
 log = logging.getLogger("smartbank.ops.backup")
 
@@ -80,41 +86,51 @@ class BackupError(SmartbankError):
 
 
 # ----------------------------------------------------------------------------------------------
-# sealing: the platform's key (security.encrypt_bytes / decrypt_bytes)
+# sealing: a key of its own per backup, wrapped by the platform's master key (the security KeyProvider)
+#
+# Not the key ring's data keys (security.encrypt_bytes): those live, wrapped, in the database's own
+# ``data_keys`` table, so a backup sealed under one could be opened only with the database it contains. The
+# per-backup key is wrapped by the master key through the KeyProvider interface (a KMS's encrypt call), so a
+# restore into an empty database needs only the master key (or the KMS) the bank already holds.
 
 
-# STAND-IN until the platform key ring lands (security.encrypt_bytes / decrypt_bytes): AES-GCM under a key
-# derived from the secret key. Replaced by the key ring's functions; nothing else in this module changes.
-from cryptography.exceptions import InvalidTag  # noqa: E402
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
+class _Envelope:
+    def __init__(self, backup_id: bytes, key: bytes, header: bytes):
+        self.id, self._aead = backup_id, AESGCM(key)
+        self._bind = hashlib.sha256(header).hexdigest()[:32]
 
-_DecryptionError = InvalidTag
+    def _aad(self, section: str, n: int, last: bool) -> bytes:
+        return f"smartbank-backup/v{FORMAT}/{self.id.hex()}/{self._bind}/{section}/{n}/{'last' if last else 'more'}"\
+            .encode()
 
+    def seal(self, data: bytes, section: str, n: int, last: bool) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + self._aead.encrypt(nonce, data, self._aad(section, n, last))
 
-def _key() -> bytes:
-    return hashlib.sha256(b"smartbank backup stand-in key|" + get_settings().secret_key.encode()).digest()
-
-
-def _seal(data: bytes, *, context: str) -> bytes:
-    nonce = secrets.token_bytes(12)
-    return nonce + AESGCM(_key()).encrypt(nonce, data, context.encode())
-
-
-def _open(blob: bytes, *, context: str) -> bytes:
-    return AESGCM(_key()).decrypt(blob[:12], blob[12:], context.encode())
+    def open(self, blob: bytes, section: str, n: int, last: bool) -> bytes:
+        return self._aead.decrypt(blob[:12], blob[12:], self._aad(section, n, last))
 
 
-def _context(backup_id: bytes, section: str, n: int, last: bool) -> str:
-    return f"backup/v{FORMAT}/{backup_id.hex()}/{section}/{n}/{'last' if last else 'more'}"
+def _wrap_aad(backup_id: bytes) -> bytes:
+    return b"smartbank backup key|" + backup_id
+
+
+def _header(backup_id: bytes, key_id: str, wrapped: bytes) -> bytes:
+    kid = key_id.encode()
+    return MAGIC + backup_id + struct.pack(">H", len(kid)) + kid + struct.pack(">H", len(wrapped)) + wrapped
 
 
 class _Writer:
-    def __init__(self, fh: IO[bytes], backup_id: bytes):
-        self.fh, self.id = fh, backup_id
-        fh.write(MAGIC + backup_id)
+    def __init__(self, fh: IO[bytes], backup_id: bytes | None = None, key: bytes | None = None):
+        provider = security.key_provider()
+        backup_id = backup_id or secrets.token_bytes(ID_BYTES)
+        key = key or secrets.token_bytes(32)
+        header = _header(backup_id, provider.key_id, provider.wrap(key, aad=_wrap_aad(backup_id)))
+        self.fh, self.env = fh, _Envelope(backup_id, key, header)
+        fh.write(header)
 
     def frame(self, section: str, n: int, data: bytes, *, last: bool) -> None:
-        blob = _seal(data, context=_context(self.id, section, n, last))
+        blob = self.env.seal(data, section, n, last)
         self.fh.write(struct.pack(">BI", 1 if last else 0, len(blob)) + blob)
 
     def section(self, name: str, chunks: Iterator[bytes]) -> None:
@@ -135,6 +151,31 @@ class _Reader:
         if len(head) < len(MAGIC) + ID_BYTES or not head.startswith(MAGIC):
             raise BackupError(f"{where} is not a smartbank backup (no backup header)", code="backup_not_a_backup")
         self.id = head[len(MAGIC):]
+        key_id = self._field().decode(errors="replace")
+        wrapped = self._field()
+        self.key_id = key_id
+        provider = security.key_provider()
+        try:
+            self.key = provider.unwrap(wrapped, aad=_wrap_aad(self.id))
+        except (security.KeyRingError, InvalidTag, ValueError) as exc:
+            if key_id != provider.key_id:
+                raise BackupError(
+                    f"cannot open {where}: it was encrypted under master key {key_id}, and the master key configured"
+                    f" here is {provider.key_id}: set SMARTBANK_MASTER_KEY(_FILE) to the bank's master key",
+                    code="backup_wrong_key") from exc
+            raise BackupError(f"cannot open {where}: its key does not unwrap with the master key (the file was"
+                              " altered)", code="backup_tampered") from exc
+        self.env = _Envelope(self.id, self.key, _header(self.id, key_id, wrapped))
+
+    def _field(self) -> bytes:
+        raw = self.fh.read(2)
+        if len(raw) < 2:
+            raise BackupError(f"{self.where} is truncated inside its header", code="backup_truncated")
+        (size,) = struct.unpack(">H", raw)
+        data = self.fh.read(size)
+        if len(data) < size:
+            raise BackupError(f"{self.where} is truncated inside its header", code="backup_truncated")
+        return data
 
     def section(self, name: str, limit: int) -> Iterator[bytes]:
         n = 0
@@ -152,12 +193,8 @@ class _Reader:
                 raise BackupError(f"{self.where} is truncated inside chunk {n} of the {name}",
                                   code="backup_truncated")
             try:
-                data = _open(blob, context=_context(self.id, name, n, flag == 1))
-            except _DecryptionError as exc:
-                if name == "manifest":
-                    raise BackupError(
-                        f"cannot open {self.where}: it was encrypted with another key than this installation's,"
-                        " or the file was altered", code="backup_wrong_key_or_tampered") from exc
+                data = self.env.open(blob, name, n, flag == 1)
+            except InvalidTag as exc:
                 raise BackupError(f"{self.where} was altered: chunk {n} of the {name} does not authenticate"
                                   " (changed, moved or taken from another backup)", code="backup_tampered") from exc
             yield data
@@ -254,16 +291,29 @@ def _journal(session: Session, source: URL) -> dict[str, Any]:
             "checkpoint": None if cp is None else {k: cp[k] for k in ("seq", "hash", "at")}}
 
 
+def _master_key_ids(c: Connection) -> list[str]:
+    """The master keys the database's data keys are wrapped by (its personal data needs them)."""
+    if "data_keys" not in _tables(c):
+        return []
+    return sorted({r[0] for r in c.execute(text("SELECT DISTINCT master_key_id FROM data_keys"))})
+
+
 def _describe(session: Session, source: URL | None = None) -> dict[str, Any]:
     """Schema revision, row counts and journal head of the database ``session`` reads (a snapshot of the
-    database at ``source``, whose checkpoints anchor the head)."""
+    database at ``source``, whose checkpoints anchor the head), and the master keys of its data keys."""
     c = session.connection()
     return {"schema_revision": _revision(c), "row_counts": _row_counts(c),
-            "ledger": _journal(session, source if source is not None else session.get_bind().engine.url)}
+            "ledger": _journal(session, source if source is not None else session.get_bind().engine.url),
+            "data_key_masters": _master_key_ids(c)}
+
+
+# what a freshly migrated database already holds: the schema's revision and the key ring's first data key
+# (which encrypts nothing yet)
+_BOOKKEEPING = frozenset({"alembic_version", "data_keys"})
 
 
 def _has_rows(c: Connection) -> list[str]:
-    return [t for t in _tables(c) if t != "alembic_version" and _IDENT.match(t)
+    return [t for t in _tables(c) if t not in _BOOKKEEPING and _IDENT.match(t)
             and c.execute(text(f'SELECT 1 FROM "{t}" LIMIT 1')).first() is not None]
 
 
@@ -438,13 +488,13 @@ def backup(out: Path | str, *, url: str | None = None, overwrite: bool = False) 
             created_at=clock.now().isoformat(), backend=backend, schema_revision=desc["schema_revision"],
             ledger=desc["ledger"], row_counts=desc["row_counts"], app_version=app_version(),
             payload={"format": fmt, "bytes": payload.stat().st_size, "sha256": _sha256(payload),
-                     "chunk_bytes": CHUNK}, extra=extra)
+                     "chunk_bytes": CHUNK}, extra={**extra, "data_key_masters": desc["data_key_masters"]})
         tmp = out.with_name(out.name + ".partial")
         out.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "wb") as fh:
-                w = _Writer(fh, secrets.token_bytes(ID_BYTES))
+                w = _Writer(fh)
                 w.section("manifest", iter([json.dumps(manifest.as_dict(), sort_keys=True).encode()]))
                 w.section("payload", _file_chunks(payload))
                 fh.flush()
@@ -552,6 +602,12 @@ def _check_manifest(m: Manifest, backend: str) -> list[str]:
                           f" installation's ledger key is {mine}: restore with the bank's ledger key"
                           " (SMARTBANK_LEDGER_KEY / SMARTBANK_LEDGER_KEY_FILE), or the journal will not verify",
                           code="backup_wrong_ledger_key")
+    master = security.key_provider().key_id
+    foreign = [k for k in m.extra.get("data_key_masters") or [] if k != master]
+    if foreign:
+        raise BackupError(f"the backup's personal data is encrypted under data keys wrapped by master key"
+                          f" {', '.join(foreign)}; the master key configured here is {master}: restored, it could"
+                          " not be read", code="backup_wrong_key")
     for t in m.row_counts:
         if not _IDENT.match(t):
             raise BackupError(f"the manifest names a table {t!r} that cannot exist", code="backup_bad_manifest")
@@ -592,6 +648,7 @@ def restore(path: Path | str, *, url: str | None = None, force: bool = False) ->
         else:  # pragma: no cover - _check_manifest refused it
             raise BackupError(f"restoring into a {backend} database is not supported")
     db.get_engine(target_url).dispose()  # pooled connections knew the replaced database
+    security.reset_key_cache()  # and so did the key ring: the data keys are the restored ones now
     ledger.journal_anchor_restored(sa_url, seq=int(manifest.ledger["seq"]), head_hash=manifest.ledger["hash"],
                                    transfer_id=manifest.ledger.get("transfer_id"))
     rep = db.run_in_transaction(lambda s: ledger.verify(s), engine=db.get_engine(target_url))

@@ -1,7 +1,7 @@
 """The front door of operations (:data:`__all__`): close of day (:mod:`.close_of_day`), database migrations
 (:mod:`.migrate`), encrypted backups and restores (:mod:`.backup`) and the background worker with its jobs
-(:mod:`.worker`, :mod:`.jobs`). Ops sits at the top of the domains: close of day and the jobs run every domain's end-of-day and background work, through their
-front doors."""
+(:mod:`.worker`, :mod:`.jobs`). Ops sits at the top of the domains: close of day and the jobs run every domain's
+end-of-day and background work, through their front doors."""
 
 from __future__ import annotations
 
