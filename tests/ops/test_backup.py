@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from typer.testing import CliRunner
 
 from smartbank import db
@@ -119,7 +119,7 @@ def test_backup_then_restore_into_a_fresh_database(made, database_url, fresh_url
 
     assert state(target) == source  # balances, journal, queue, transfers, customers: identical
     # personal data encrypted under the source's newest data key reads the same in the restored database
-    blob = security.encrypt_bytes("13800001234".encode(), context="customers.phone",
+    blob = security.encrypt_bytes(b"13800001234", context="customers.phone",
                                   engine=db.get_engine(database_url))
     assert security.decrypt_bytes(blob, context="customers.phone", engine=db.get_engine(target)) == b"13800001234"
     ok = runner.invoke(app, ["ledger", "verify", "--database-url", target])
@@ -191,6 +191,25 @@ def test_a_non_empty_target_is_refused_unless_forced(made, database_url, fresh_u
     assert res.exit_code == 0, res.output
     assert state(other) == state(database_url)
     assert verify(other).ok
+    # a "restored" line is believed only when the ledger key signed it: a forged one breaks verification
+    url = make_url(db.normalise_url(other))
+    ledger.write_checkpoint(url, seq=0, head=ledger.JOURNAL_GENESIS, transfer_id=None, key=b"not the ledger key",
+                            restored=True)
+    rep = verify(other)
+    assert not rep.ok and any("not signed with this ledger key" in p for p in rep.problems)
+
+
+def test_an_unreachable_database_is_a_clear_refusal(made, tmp_path, backend):
+    if backend == "sqlite":
+        with pytest.raises(ops.BackupError):
+            ops.backup(tmp_path / "x.sbbak", url=f"sqlite:///{tmp_path}/missing.db")
+        return
+    url = "postgresql://postgres@127.0.0.1:5432/sbtest_no_such_database"
+    for call in (lambda: ops.backup(tmp_path / "x.sbbak", url=url), lambda: ops.restore(made, url=url)):
+        with pytest.raises(ops.BackupError) as exc:
+            call()
+        assert exc.value.code == "backup_database_unavailable" and "could not be reached" in exc.value.message
+    assert not (tmp_path / "x.sbbak").exists()
 
 
 def test_a_tampered_backup_is_refused(made, fresh_url):

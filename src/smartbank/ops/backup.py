@@ -57,6 +57,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -460,8 +461,23 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@contextmanager
+def _database_errors(what: str) -> Iterator[None]:
+    """A database that cannot be reached or read is a clear refusal, not a traceback."""
+    try:
+        yield
+    except (OperationalError, sqlite3.OperationalError) as exc:
+        raise BackupError(f"{what}: the database could not be reached or read ({getattr(exc, 'orig', exc)})",
+                          code="backup_database_unavailable") from exc
+
+
 def backup(out: Path | str, *, url: str | None = None, overwrite: bool = False) -> BackupResult:
     """Write an encrypted backup of the database at ``url`` (default: the configured one) to ``out``."""
+    with _database_errors("no backup"):
+        return _backup(out, url=url, overwrite=overwrite)
+
+
+def _backup(out: Path | str, *, url: str | None = None, overwrite: bool = False) -> BackupResult:
     out = Path(out)
     if out.exists() and not overwrite:
         raise BackupError(f"{out} exists: choose another name (or overwrite it explicitly)", code="backup_exists")
@@ -633,6 +649,11 @@ def _compare(m: Manifest, desc: dict[str, Any], what: str) -> None:
 
 def restore(path: Path | str, *, url: str | None = None, force: bool = False) -> RestoreResult:
     """Restore the backup at ``path`` into the database at ``url`` (default: the configured one)."""
+    with _database_errors("not restored"):
+        return _restore(path, url=url, force=force)
+
+
+def _restore(path: Path | str, *, url: str | None = None, force: bool = False) -> RestoreResult:
     path = Path(path)
     target_url = db.normalise_url(url or get_settings().database_url)
     sa_url = make_url(target_url)
