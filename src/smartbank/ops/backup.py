@@ -384,7 +384,7 @@ def _pg_env(url: URL) -> tuple[str, dict[str, str]]:
 
 
 def _server_major(c: Connection) -> int:
-    return int(c.execute(text("SHOW server_version_num")).scalar()) // 10000
+    return int(c.execute(text("SHOW server_version_num")).scalar_one()) // 10000
 
 
 def _run(cmd: list[str], env: dict[str, str], what: str, **kw: Any) -> subprocess.CompletedProcess:
