@@ -118,6 +118,9 @@ def test_backup_then_restore_into_a_fresh_database(made, database_url, fresh_url
     assert out["verify_ok"] and out["journal_head"]["seq"] == m.ledger["seq"]
 
     assert state(target) == source  # balances, journal, queue, transfers, customers: identical
+    with db.get_engine(target).connect() as c:  # the restored database records its restore
+        audit = c.execute(text("SELECT action, actor_role, note FROM audit_log ORDER BY id DESC LIMIT 1")).one()
+    assert tuple(audit) == ("database.restored", "admin", f"restored from {made.name}")
     # personal data encrypted under the source's newest data key reads the same in the restored database
     blob = security.encrypt_bytes(b"13800001234", context="customers.phone",
                                   engine=db.get_engine(database_url))

@@ -33,7 +33,8 @@ def db_backup(
 
     use_database(database_url)
     try:
-        res = backup(out)
+        with console.status(f"backing up to {out}..."):
+            res = backup(out)
     except SmartbankError as exc:
         console.print(f"[red]no backup[/]: {exc.message}")
         raise typer.Exit(1) from exc
@@ -55,7 +56,8 @@ def db_restore(
 
     use_database(database_url)
     try:
-        res = restore(backup_file, force=force)
+        with console.status(f"restoring {backup_file}..."):
+            res = restore(backup_file, force=force)
     except SmartbankError as exc:
         console.print(f"[red]not restored[/] (nothing was written): {exc.message}")
         raise typer.Exit(1) from exc

@@ -672,7 +672,16 @@ def _restore(path: Path | str, *, url: str | None = None, force: bool = False) -
     security.reset_key_cache()  # and so did the key ring: the data keys are the restored ones now
     ledger.journal_anchor_restored(sa_url, seq=int(manifest.ledger["seq"]), head_hash=manifest.ledger["hash"],
                                    transfer_id=manifest.ledger.get("transfer_id"))
-    rep = db.run_in_transaction(lambda s: ledger.verify(s), engine=db.get_engine(target_url))
+    def verify_and_record(s: Session) -> ledger.VerifyReport:
+        rep = ledger.verify(s)
+        security.audit(s, security.SYSTEM, action="database.restored", object_type="database", object_id=backend,
+                       after={"backup_created_at": manifest.created_at, "schema_revision": manifest.schema_revision,
+                              "journal_head_seq": int(manifest.ledger["seq"]), "journal_head": manifest.ledger["hash"],
+                              "payload_sha256": manifest.payload["sha256"], "ledger_verified": rep.ok},
+                       note=f"restored from {path.name}")
+        return rep
+
+    rep = db.run_in_transaction(verify_and_record, engine=db.get_engine(target_url))
     log.info("backup %s restored into the %s database (journal head #%s); ledger verify %s", path, backend,
              manifest.ledger["seq"], "ok" if rep.ok else "FAILED")
     return RestoreResult(manifest, sa_url.render_as_string(hide_password=True), rep.as_dict(), notes)
