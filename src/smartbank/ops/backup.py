@@ -332,7 +332,7 @@ class PgTools:
 
 def _major(program: str) -> int:
     out = subprocess.run([program, "--version"], capture_output=True, text=True, check=True).stdout
-    m = re.search(r"(\d+)(?:\.\d+)?", out.split(")")[-1]) or re.search(r"(\d+)", out)
+    m = re.search(r"PostgreSQL\)\s+(\d+)", out) or re.search(r"(\d+)\.\d+", out)
     if not m:  # pragma: no cover
         raise BackupError(f"cannot tell the version of {program} from {out.strip()!r}")
     return int(m.group(1))
@@ -414,7 +414,7 @@ class BackupResult:
 
 
 @contextmanager
-def _private_dir(near: Path | None = None) -> Iterator[Path]:
+def _private_dir() -> Iterator[Path]:
     """A directory only this user can read, removed afterwards: where the plaintext snapshot lives briefly."""
     d = Path(tempfile.mkdtemp(prefix="smartbank-backup-"))
     try:
