@@ -13,6 +13,7 @@ from smartbank.assistant import service
 from smartbank.errors import NotFound
 from smartbank.payments import service as payments
 from smartbank.risk.models import RiskRule
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 from tests.conftest import sms_code
 
@@ -127,7 +128,8 @@ def _rule(engine, action: str, expression: str = "amount_minor >= 100000") -> No
 def _otp(engine, customer_id: int, sms_outbox) -> str:
     """The code texted to the customer's phone; none is in the notifications the session can read."""
     with engine.connect() as c:
-        phone = c.execute(text("SELECT phone FROM customers WHERE id = :c"), {"c": customer_id}).scalar_one()
+        phone = security.decrypt_text(c.execute(text("SELECT phone FROM customers WHERE id = :c"),
+                                                {"c": customer_id}).scalar_one(), context="customers.phone")
         assert c.execute(text("SELECT count(*) FROM notifications WHERE kind = 'otp'")).scalar() == 0
     return sms_code(sms_outbox, phone)
 

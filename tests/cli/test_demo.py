@@ -2,11 +2,57 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from smartbank.cli import app
+from smartbank.customers.validation import make_resident_id, resident_id_check_digit
+
+# an 18-character resident ID number (region, birth date, sequence, check) and a mainland mobile number, each
+# standing alone: not inside a longer run of letters and digits (a hex hash, a base64 ciphertext)
+_RESIDENT_ID = re.compile(rb"(?<![0-9A-Za-z])([1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+                          rb"[0-9]{3}[0-9X])(?![0-9A-Za-z])")
+_MOBILE = re.compile(rb"(?<![0-9A-Za-z])(?:\+?86)?(1[3-9][0-9]{9})(?![0-9A-Za-z])")
+
+
+def plaintext_identities(data: bytes) -> list[str]:
+    """Every valid resident ID number (checksum) and full mobile number written out in ``data``."""
+    found = [m.group(1).decode() for m in _RESIDENT_ID.finditer(data)
+             if resident_id_check_digit(m.group(1)[:17].decode()) == chr(m.group(1)[17])]
+    return found + [m.group(1).decode() for m in _MOBILE.finditer(data)]
+
+
+def database_plaintext(engine: Engine) -> list[str]:
+    """The scan of a whole database: on SQLite the file's bytes (the write-ahead log checkpointed into it first),
+    on PostgreSQL every text and JSON column of every table."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as c:
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        path = Path(engine.url.database or "")
+        wal = path.with_name(path.name + "-wal")
+        return plaintext_identities(path.read_bytes() + (wal.read_bytes() if wal.exists() else b""))
+    found: list[str] = []
+    with engine.connect() as c:
+        cols = c.execute(text("SELECT table_name, column_name FROM information_schema.columns"
+                              " WHERE table_schema = current_schema()"
+                              " AND data_type IN ('text', 'character varying', 'json', 'jsonb')")).all()
+        for table, column in cols:
+            for (v,) in c.execute(text(f'SELECT "{column}"::text FROM "{table}" WHERE "{column}" IS NOT NULL')):
+                found += [f"{table}.{column}: {x}" for x in plaintext_identities(v.encode())]
+    return found
+
+
+def test_the_scan_finds_identity_numbers_and_mobiles_but_not_hashes_or_other_numbers():
+    rid = make_resident_id("110101", __import__("datetime").date(1985, 3, 7), 42)
+    wrong = rid[:17] + ("0" if rid[17] != "0" else "1")
+    data = (f'{{"id": "{rid}", "x": "{wrong}", "phone": "+8613812345678"}} 手机15900001111。 '
+            f"a1b2c3d13812345678e9f 12345678901234567890 amount 12812345678").encode()
+    assert plaintext_identities(data) == [rid, "13812345678", "15900001111"]
 
 
 @pytest.mark.commits  # the synthetic bank loads through an engine of its own
@@ -44,3 +90,7 @@ def test_demo_seeds_bank_users_models_and_profiles(database_url, engine, tmp_pat
     assert segments > 0  # the trained segmentation is published for the segment explorer
     assert {p.name for p in (tmp_path / "models").iterdir()} >= {"rfm", "segments", "churn", "credit", "rec_hybrid"}
     assert CliRunner().invoke(app, ["ledger", "verify"]).exit_code == 0
+    # no identity in plain text anywhere in the database: encrypted columns, masked copies (top-ups), hashes
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM customers WHERE phone IS NOT NULL")).scalar() > 0
+    assert database_plaintext(engine) == []

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from smartbank import clock, db
 from smartbank.lending import decision, policy
 from smartbank.lending.models import Loan, LoanInstallment
+from smartbank.security import service as security
 from tests.lending.test_applications import FakeScorer, app_row, applicant, form, seeded, submit, use_scorer
 
 
@@ -167,7 +168,8 @@ def test_delinquency_at_this_bank(alice, engine, monkeypatch, days, paid_late, s
 def test_blacklisted_and_fraud_flagged_customers(alice, engine, bank, monkeypatch):
     use_scorer(monkeypatch, FakeScorer(pd=0.01))
     with engine.connect() as c:
-        number = c.execute(text("SELECT id_number FROM customers WHERE id = :c"), {"c": alice.customer_id}).scalar()
+        number = security.decrypt_text(c.execute(text("SELECT id_number FROM customers WHERE id = :c"),
+                                                 {"c": alice.customer_id}).scalar(), context="customers.id_number")
     from smartbank.security.service import SYSTEM
 
     with db.session_scope(engine) as s:

@@ -11,6 +11,7 @@ from smartbank import db
 from smartbank.customers.validation import make_resident_id
 from smartbank.errors import Conflict, Forbidden, NotFound
 from smartbank.lending import policy
+from smartbank.security import service as security
 from tests.lending.test_applications import officer
 
 OK = policy.PolicyInput(
@@ -72,7 +73,9 @@ def test_blacklist_keeps_only_a_keyed_hash_and_is_audited(session, engine, bank)
     with engine.connect() as c:
         row = c.execute(text("SELECT id_number_hash, id_number_last4 FROM credit_blacklist")).one()
         audits = c.execute(text("SELECT count(*) FROM audit_log WHERE object_type = 'credit_blacklist'")).scalar()
-    assert number not in row[0] and row[1] == number[-4:] and len(row[0]) == 64 and audits == 1
+    # the blind index of the number (the customers' id_number_bidx holds the same value), not the number
+    assert number not in row[0] and row[1] == number[-4:] and audits == 1
+    assert row[0] == security.blind_index(number, kind="id_number")
     with db.session_scope(engine) as s:
         policy.remove_from_blacklist(s, admin, number, "paid in full")
     with db.session_scope(engine) as s:
@@ -80,3 +83,28 @@ def test_blacklist_keeps_only_a_keyed_hash_and_is_audited(session, engine, bank)
         with pytest.raises(NotFound):
             policy.remove_from_blacklist(s, admin, number)
         assert policy.list_blacklist(s, admin) == []
+
+
+def test_blacklist_matches_a_customer_by_blind_index_and_keeps_finding_old_entries(engine, bank):
+    admin = officer(bank, "admin1", "admin")
+    number = make_resident_id("110101", __import__("datetime").date(1980, 1, 2), 8)
+    cid = bank.customer(id_number=number)
+    with db.session_scope(engine) as s:
+        policy.add_to_blacklist(s, admin, number, "fraud")
+    with engine.connect() as c:
+        bidx = c.execute(text("SELECT id_number_bidx FROM customers WHERE id = :i"), {"i": cid}).scalar()
+        assert c.execute(text("SELECT count(*) FROM credit_blacklist WHERE id_number_hash = :h"),
+                         {"h": bidx}).scalar() == 1
+    # an entry made before the key ring (HMAC with the web secret) is still recognised, and re-keyed when re-added
+    other = make_resident_id("110101", __import__("datetime").date(1981, 1, 2), 9)
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO credit_blacklist (id_number_hash, id_number_last4, reason, active)"
+                       " VALUES (:h, :l, 'old', :f)"), {"h": policy.legacy_id_hash(other), "l": other[-4:], "f": False})
+    with db.session_scope(engine) as s:
+        assert not policy.is_blacklisted(s, other)
+        policy.add_to_blacklist(s, admin, other, "again")
+    with db.session_scope(engine) as s:
+        assert policy.is_blacklisted(s, other)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT id_number_hash FROM credit_blacklist WHERE id_number_last4 = :l"),
+                         {"l": other[-4:]}).scalar() == security.blind_index(other, kind="id_number")

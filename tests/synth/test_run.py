@@ -15,6 +15,7 @@ from smartbank.errors import Conflict
 from smartbank.ledger import journal
 from smartbank.ledger import service as ledger
 from smartbank.payments.models import Biller
+from smartbank.security import service as security
 from smartbank.synth import bulk as bulk_loader
 from tests.synth.conftest import END, snapshot
 
@@ -82,7 +83,7 @@ def test_service_path_obeys_the_rules_and_bulk_path_writes_the_same_bank(databas
             assert start <= vd <= END
             assert (at + timedelta(hours=8)).date() == vd
         for (idn,) in c.execute(text("SELECT id_number FROM customers WHERE id_type = 'resident_id'")):
-            parse_resident_id(idn, today=END)
+            parse_resident_id(security.decrypt_text(idn, context="customers.id_number"), today=END)
 
     # the bulk loader, into an empty database, writes exactly the same rows (and the same hash chain)
     other = fresh_url()

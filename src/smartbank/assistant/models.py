@@ -105,3 +105,12 @@ class AssistantHandoff(Base):
     sla_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "assistant_conversations": {"*": "C2", "id": "C1", "version": "C1"},
+    "assistant_messages": {"*": "C2", "id": "C1"},  # chat texts
+    "assistant_handoffs": {"*": "C2", "id": "C1"},
+    "faq_entries": {"*": "none"},
+}

@@ -17,6 +17,7 @@ from smartbank.cli import (
     demo,
     importing,
     insight,
+    keys,
     lending,
     recommend,
     risk,
@@ -110,6 +111,7 @@ app.add_typer(wealth.app, name="wealth")
 app.add_typer(recommend.app, name="recommend")
 app.add_typer(assistant.app, name="assistant")
 app.add_typer(importing.app, name="import")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:  # pragma: no cover

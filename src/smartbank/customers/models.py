@@ -1,12 +1,27 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Date, DateTime, Index, String, func
+from sqlalchemy import BigInteger, Date, DateTime, Index, String, event, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartbank import clock
 from smartbank.db import Base, BigId
+from smartbank.security import service as security
+
+# identity fields held encrypted (AES-GCM under the key ring's data keys): the ORM reads and writes plaintext,
+# the columns hold ciphertext; the ones the bank looks people up by have a keyed blind index next to them
+ENCRYPTED = ("id_number", "phone", "email", "address")
+INDEXED = {"id_number": "id_number_bidx", "phone": "phone_bidx"}
+
+
+def _index_default(source: str):
+    """A column default for Core inserts (bulk paths): the blind index of the row's ``source`` value."""
+    def default(context: Any) -> str | None:
+        value = context.get_current_parameters().get(source)
+        return None if value is None else security.blind_index(value, kind=source)
+    return default
 
 
 class Customer(Base):
@@ -17,13 +32,15 @@ class Customer(Base):
     kind: Mapped[str] = mapped_column(String(16))  # individual | business
     name: Mapped[str] = mapped_column(String(200))
     id_type: Mapped[str] = mapped_column(String(24))  # see customers.validation.ID_TYPES
-    id_number: Mapped[str] = mapped_column(String(40))
+    id_number: Mapped[str] = mapped_column(security.EncryptedText("customers.id_number"))
+    id_number_bidx: Mapped[str] = mapped_column(String(32), default=_index_default("id_number"))
     birth_date: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(1))
-    phone: Mapped[str | None] = mapped_column(String(20))
-    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(security.EncryptedText("customers.phone"))
+    phone_bidx: Mapped[str | None] = mapped_column(String(32), default=_index_default("phone"))
+    email: Mapped[str | None] = mapped_column(security.EncryptedText("customers.email"))
     city: Mapped[str | None] = mapped_column(String(64))
-    address: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(security.EncryptedText("customers.address"))
     occupation: Mapped[str | None] = mapped_column(String(64))
     annual_income_minor: Mapped[int | None] = mapped_column(BigInteger)
     kyc_status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|verified|rejected
@@ -37,7 +54,26 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
     __table_args__ = (
-        Index("ix_customers_id_doc", "id_type", "id_number", unique=True),
-        Index("ix_customers_phone", "phone"),
+        Index("ix_customers_id_doc", "id_type", "id_number_bidx", unique=True),
+        Index("ix_customers_phone_bidx", "phone_bidx"),
         Index("ix_customers_name", "name"),
     )
+
+
+def _keep_index(source: str, target: str) -> None:
+    @event.listens_for(getattr(Customer, source), "set", propagate=True)
+    def _set(c: Customer, value: str | None, _old: Any, _initiator: Any) -> None:
+        setattr(c, target, None if value is None else security.blind_index(value, kind=source))
+
+
+for _source, _target in INDEXED.items():
+    _keep_index(_source, _target)
+
+
+# Personal-information classes (JR/T 0171-2020) of this domain's columns: C3 authentication information, C2
+# information that identifies a person or their financial situation, C1 the bank's internal information about
+# them, "none" not personal; "*" is every column not named. Collected by smartbank.models.classification().
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "customers": {"*": "C2", "id": "C1", "kind": "C1", "kyc_method": "C1", "kyc_verified_by": "C1",
+                  "kyc_verified_at": "C1", "status": "C1", "created_at": "C1"},
+}

@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank import clock
+from smartbank.customers.models import ENCRYPTED as ENCRYPTED_FIELDS
+from smartbank.customers.models import INDEXED as INDEXED_FIELDS
 from smartbank.customers.models import Customer
 from smartbank.customers.validation import (
     BUSINESS_ID_TYPES,
@@ -39,6 +41,8 @@ __all__ = [
     "record_verification", "set_daily_limit", "view_customer",
     # many customers
     "count", "find_customers", "ids_by_document", "insert_many", "matching_records", "names_of", "search_customers",
+    # storage: which fields are encrypted and blind-indexed, the stored form of rows for COPY
+    "ENCRYPTED_FIELDS", "INDEXED_FIELDS", "stored_form",
     # identity documents and phone numbers
     "BUSINESS_ID_TYPES", "ID_TYPES", "INDIVIDUAL_ID_TYPES", "IdDocument", "ResidentId", "make_resident_id",
     "normalise_phone", "parse_id_document", "parse_resident_id",
@@ -87,7 +91,9 @@ def create_customer(session: Session, cmd: CustomerCreate, *, number: str | None
         raise ValidationFailed("income cannot be negative")
     if cmd.daily_limit_minor is not None and cmd.daily_limit_minor < 0:
         raise ValidationFailed("daily limit cannot be negative")
-    if session.scalars(select(Customer.id).where(Customer.id_type == id_type, Customer.id_number == id_number)).first():
+    if session.scalars(select(Customer.id).where(
+            Customer.id_type == id_type,
+            Customer.id_number_bidx == security.blind_index(id_number, kind="id_number"))).first():
         raise Conflict("a customer with this identity document already exists", details={"id_number": id_number})
     c = Customer(
         number=number or f"C{secrets.randbelow(10**10):010d}", kind=cmd.kind, name=name, id_type=id_type,
@@ -225,10 +231,12 @@ def search_customers(session: Session, q: str, *, limit: int = 50) -> list[Custo
     stmt = select(Customer).order_by(Customer.id).limit(limit)
     if q:
         like = f"%{q}%"
-        conds = [Customer.name.like(like), Customer.number == q, Customer.id_number == q.upper()]
+        # the ID number and the phone are encrypted: a whole number is found by its blind index (no partial match)
+        conds = [Customer.name.like(like), Customer.number == q,
+                 Customer.id_number_bidx == security.blind_index(q, kind="id_number")]
         digits = "".join(ch for ch in q if ch.isdigit())
-        if len(digits) >= 4:
-            conds.append(Customer.phone.like(f"%{digits}%"))
+        if len(digits) >= 7:
+            conds.append(Customer.phone_bidx == security.blind_index(q, kind="phone"))
         stmt = stmt.where(or_(*conds))
     return list(session.scalars(stmt))
 
@@ -267,12 +275,15 @@ def matching_records(session: Session) -> list[Any]:
 def ids_by_document(session: Session, docs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Customer id per (id type, id number) among ``docs`` that exist."""
     out: dict[tuple[str, str], int] = {}
-    numbers = sorted({n for _, n in docs})
-    for i in range(0, len(numbers), 1000):
-        part = numbers[i:i + 1000]
-        for cid, t, n in session.execute(select(Customer.id, Customer.id_type, Customer.id_number)
-                                         .where(Customer.id_number.in_(part))):
-            out[(t, n)] = cid
+    wanted = set(docs)
+    by_index = {security.blind_index(n, kind="id_number"): n for n in {n for _, n in docs}}
+    indexes = sorted(by_index)
+    for i in range(0, len(indexes), 1000):
+        part = indexes[i:i + 1000]
+        for cid, t, bidx in session.execute(select(Customer.id, Customer.id_type, Customer.id_number_bidx)
+                                            .where(Customer.id_number_bidx.in_(part))):
+            if (t, by_index[bidx]) in wanted:
+                out[(t, by_index[bidx])] = cid
     return out
 
 
@@ -282,3 +293,20 @@ def insert_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
         return []
     stmt = insert(Customer).returning(Customer.id, sort_by_parameter_order=True)
     return [r[0] for r in session.execute(stmt, rows)]
+
+
+def stored_form(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Customer rows as the table stores them, for bulk paths that bypass SQLAlchemy's column types (PostgreSQL
+    ``COPY``): the identity fields encrypted, their blind indexes added. (``insert_many`` and the ORM do this
+    through the column types themselves.)"""
+    out = []
+    for r in rows:
+        r = dict(r)
+        for source, target in INDEXED_FIELDS.items():
+            if source in r:
+                r[target] = None if r[source] is None else security.blind_index(r[source], kind=source)
+        for f in ENCRYPTED_FIELDS:
+            if f in r:
+                r[f] = security.encrypt_text(r[f], context=f"customers.{f}")
+        out.append(r)
+    return out

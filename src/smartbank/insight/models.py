@@ -169,3 +169,16 @@ class InsightState(Base):
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "customer_profiles": {"*": "C2"},
+    "customer_source_ids": {"*": "C2"},
+    "customer_tags": {"*": "C2"},
+    "external_transactions": {"*": "C2", "id": "C1"},
+    "import_batches": {"*": "C1"},
+    "segments": {"*": "none"},
+    "tag_definitions": {"*": "none"},
+    "insight_state": {"*": "none"},
+}

@@ -213,3 +213,16 @@ class CustomerDailyUsage(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "accounts": {"*": "C2", "id": "C1", "kind": "C1", "purpose": "C1", "currency": "C1", "interest_rate": "C1",
+                 "created_at": "C1"},
+    "transfers": {"*": "C2", "id": "C1", "request_hash": "C1", "flags": "C1"},  # transaction records
+    "entries": {"*": "C2", "id": "C1"},
+    "customer_daily_usage": {"*": "C2"},
+    "reversal_requests": {"*": "C2", "id": "C1"},
+    "ledger_seals": {"*": "C1"},
+    "ledger_unsealed": {"*": "C1"},
+}

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from smartbank import clock
 from smartbank.db import Base, BigId
+from smartbank.security import service as security
 
 PRODUCT_KINDS = ("consumer", "business", "secured")
 REPAYMENT_METHODS = ("equal_installment", "equal_principal")  # 等额本息, 等额本金
@@ -120,7 +121,7 @@ class LoanApplication(Base):
     purpose: Mapped[str] = mapped_column(String(200))
     monthly_income_minor: Mapped[int] = mapped_column(BigInteger)
     employment: Mapped[str] = mapped_column(String(24))
-    employer: Mapped[str | None] = mapped_column(String(200))
+    employer: Mapped[str | None] = mapped_column(security.EncryptedText("loan_applications.employer"))
     years_employed: Mapped[int | None] = mapped_column(Integer)
     dependents: Mapped[int] = mapped_column(Integer, default=0)
     existing_debt_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # outstanding elsewhere
@@ -131,7 +132,8 @@ class LoanApplication(Base):
     real_estate_loans: Mapped[int | None] = mapped_column(Integer)
     collateral_kind: Mapped[str | None] = mapped_column(String(24))  # property | vehicle
     collateral_value_minor: Mapped[int | None] = mapped_column(BigInteger)
-    collateral_description: Mapped[str | None] = mapped_column(String(300))
+    collateral_description: Mapped[str | None] = mapped_column(
+        security.EncryptedText("loan_applications.collateral_description"))
     channel: Mapped[str] = mapped_column(String(16), default="web")  # web | api | assistant | branch
     status: Mapped[str] = mapped_column(String(16), default="submitted")
     decision_id: Mapped[int | None] = mapped_column(BigInteger)  # the decision in force
@@ -300,3 +302,19 @@ class CreditBlacklist(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     added_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "loan_applications": {"*": "C2", "id": "C1", "version": "C1"},  # income, employer, debts, collateral
+    "loan_application_events": {"*": "C2", "id": "C1"},
+    "credit_decisions": {"*": "C2", "id": "C1"},  # credit data and decisions
+    "loans": {"*": "C2", "id": "C1", "version": "C1"},
+    "loan_installments": {"*": "C2", "id": "C1"},
+    "loan_repayments": {"*": "C2", "id": "C1"},
+    "loan_status_history": {"*": "C2", "id": "C1"},
+    "loan_warnings": {"*": "C2", "id": "C1"},
+    "credit_blacklist": {"*": "C2", "id": "C1", "added_by": "C1", "active": "C1"},
+    "loan_products": {"*": "none", "income_multiple": "none"},
+    "reference_rates": {"*": "none", "name": "none"},
+}

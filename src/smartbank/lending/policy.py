@@ -137,17 +137,29 @@ def _normalise(id_number: str) -> str:
 
 
 def id_hash(id_number: str) -> str:
-    """HMAC-SHA256 of the normalised number, keyed with the bank's secret."""
+    """The number's blind index (keyed HMAC of the normalised number, the key derived from the master key): the
+    same value the customers' ``id_number_bidx`` holds, so the blacklist and the customers match without either
+    keeping the number."""
+    return security.blind_index(_normalise(id_number), kind="id_number")
+
+
+def legacy_id_hash(id_number: str) -> str:
+    """How entries made before the key ring were hashed (HMAC-SHA256 keyed with the web secret). Migration 0015
+    re-keyed the entries of the bank's own customers; others keep this form and are still found by it."""
     key = get_settings().secret_key.encode()
     return hmac.new(key, _normalise(id_number).encode(), hashlib.sha256).hexdigest()
 
 
+def _hashes(id_number: str) -> list[str]:
+    return [id_hash(id_number), legacy_id_hash(id_number)]
+
+
 def is_blacklisted(session: Session, id_number: str) -> bool:
     try:
-        h = id_hash(id_number)
+        hashes = _hashes(id_number)
     except ValidationFailed:
         return False
-    return session.scalars(select(CreditBlacklist.id).where(CreditBlacklist.id_number_hash == h,
+    return session.scalars(select(CreditBlacklist.id).where(CreditBlacklist.id_number_hash.in_(hashes),
                                                             CreditBlacklist.active.is_(True))).first() is not None
 
 
@@ -163,7 +175,8 @@ def add_to_blacklist(session: Session, actor: Principal, id_number: str, reason:
     if not why or len(why) > 200:
         raise ValidationFailed("a reason of 1-200 characters is required")
     h = id_hash(n)
-    e = session.scalars(select(CreditBlacklist).where(CreditBlacklist.id_number_hash == h).with_for_update()).first()
+    e = session.scalars(select(CreditBlacklist).where(CreditBlacklist.id_number_hash.in_(_hashes(n)))
+                        .with_for_update()).first()
     if e is not None and e.active:
         raise Conflict("this person is already on the blacklist", details={"last4": e.id_number_last4})
     before = _entry(e) if e is not None else None
@@ -172,7 +185,7 @@ def add_to_blacklist(session: Session, actor: Principal, id_number: str, reason:
                             added_by=actor.user_id or None)
         session.add(e)
     else:
-        e.active, e.reason, e.added_by = True, why, actor.user_id or None
+        e.active, e.reason, e.added_by, e.id_number_hash = True, why, actor.user_id or None, h
     session.flush()
     security.audit(session, actor, action="credit_blacklist.add", object_type="credit_blacklist", object_id=e.id,
                    before=before, after=_entry(e))
@@ -181,8 +194,8 @@ def add_to_blacklist(session: Session, actor: Principal, id_number: str, reason:
 
 def remove_from_blacklist(session: Session, actor: Principal, id_number: str, reason: str = "") -> dict[str, Any]:
     actor.require_role(*BLACKLIST_ROLES)
-    h = id_hash(id_number)
-    e = session.scalars(select(CreditBlacklist).where(CreditBlacklist.id_number_hash == h).with_for_update()).first()
+    e = session.scalars(select(CreditBlacklist).where(CreditBlacklist.id_number_hash.in_(_hashes(id_number)))
+                        .with_for_update()).first()
     if e is None or not e.active:
         raise NotFound("this person is not on the blacklist")
     before = _entry(e)

@@ -20,3 +20,9 @@ class BusinessDay(Base):
     status: Mapped[str] = mapped_column(String(16))  # done
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "business_days": {"*": "none"},
+}

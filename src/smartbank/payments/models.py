@@ -79,3 +79,12 @@ class Bill(Base):
         UniqueConstraint("biller_id", "reference", "period", name="uq_bills_biller_ref_period"),
         Index("ix_bills_lookup", "biller_id", "reference", "status"),
     )
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "payees": {"*": "C2", "id": "C1", "created_at": "C1"},
+    "scheduled_transfers": {"*": "C2", "id": "C1"},
+    "bills": {"*": "C2", "id": "C1"},
+    "billers": {"*": "none"},
+}

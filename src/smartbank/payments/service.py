@@ -629,13 +629,16 @@ def top_up(session: Session, actor: Principal, *, from_account_id: int, biller_c
         raise ValidationFailed("a top-up needs a mobile phone number", details={"phone": phone})
     if amount_minor not in (10_00, 20_00, 30_00, 50_00, 100_00, 200_00, 300_00, 500_00):
         raise ValidationFailed("choose a top-up amount of 10, 20, 30, 50, 100, 200, 300 or 500 yuan")
+    masked = security.mask_phone(number)
     src = paying_account(session, actor, from_account_id)
     cmd = ledger.TransferCommand(
         key=idem_key(actor, idempotency_key), debit_account_id=src.id,
         credit_account_id=biller.settlement_account_id, amount_minor=amount_minor, currency="CNY",
-        kind="bill_payment", memo=f"{biller.name_en} top-up {number}", reference=f"topup:{number}",
+        # the transfer keeps the number masked: the journal is no place for a full phone number (the operator
+        # gets the whole number in the instruction, not from our records)
+        kind="bill_payment", memo=f"{biller.name_en} top-up {masked}", reference=f"topup:{masked}",
         initiated_by=actor.user_id, enforce_daily_limit=True,
-        meta={"biller": biller.code, "category": biller.category, "phone": number},
+        meta={"biller": biller.code, "category": biller.category, "phone": masked},
     )
     settle = ledger.find_account(session, biller.settlement_account_id)
     assert settle is not None

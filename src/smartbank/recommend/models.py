@@ -69,3 +69,11 @@ class RecServed(Base):
     filtered: Mapped[list[Any] | None] = mapped_column(JSON)  # [{item_id, rule}] removed after ranking
     latency_us: Mapped[int | None] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "rec_events": {"*": "C2", "id": "C1"},
+    "rec_served": {"*": "C2", "id": "C1"},
+    "rec_items": {"*": "none"},
+}

@@ -264,3 +264,21 @@ class RiskModelMonitor(Base):
     alert_rate: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(12))  # ok | warning | drift | no_data
     bins: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "risk_decisions": {"*": "C2", "id": "C1"},
+    "risk_alerts": {"*": "C2", "id": "C1"},
+    "risk_alert_events": {"*": "C2", "id": "C1"},
+    "risk_challenges": {"*": "C2", "id": "C1", "code_hash": "C3", "request_hash": "C1"},
+    "risk_labels": {"*": "C2", "id": "C1"},
+    "risk_limit_breaches": {"*": "C2", "id": "C1"},
+    "risk_limits": {"*": "C1", "scope_value": "C2", "note": "C2"},
+    "risk_kris": {"*": "none"},
+    "risk_kri_values": {"*": "none"},
+    "risk_model_monitor": {"*": "none"},
+    "risk_register": {"*": "none"},
+    "risk_rules": {"*": "none"},
+    "risk_warnings": {"*": "C1"},
+}

@@ -39,6 +39,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -47,9 +48,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import Text, select, update
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import operators
+from sqlalchemy.types import TypeDecorator
 
 from smartbank import clock, db
 from smartbank.config import get_settings
@@ -57,9 +60,10 @@ from smartbank.errors import SmartbankError
 from smartbank.security.models import DataKey
 
 __all__ = [
-    "ACTIVE_TTL_SECONDS", "BLOB_FORMAT", "DecryptionError", "KeyProvider", "KeyRingError", "LocalKeyProvider",
+    "ACTIVE_TTL_SECONDS", "BLOB_FORMAT", "DecryptionError", "EncryptedColumnCompared", "EncryptedText",
+    "KeyProvider", "KeyRingError", "LocalKeyProvider",
     "blind_index", "blob_version", "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text",
-    "encrypt_bytes", "encrypt_text", "key_provider", "master_key_from_settings", "normalise_for_index",
+    "encrypt_bytes", "encrypt_text", "key_provider", "keys_of", "master_key_from_settings", "normalise_for_index",
     "reset_key_cache", "seal", "text_prefix", "unseal", "use_key_provider",
 ]
 
@@ -240,8 +244,25 @@ def reset_key_cache() -> None:
     _index_keys.clear()
 
 
+_engine_in_use: ContextVar[Engine | None] = ContextVar("smartbank_key_ring_engine", default=None)
+
+
+@contextmanager
+def keys_of(engine: Engine) -> Iterator[Engine]:
+    """Inside the block, the key ring reads the data keys of ``engine``'s database, not the configured one: for
+    code that works on another database than ``SMARTBANK_DATABASE_URL`` (the synthetic bank's loader, tools).
+    The column type cannot see its connection, so it asks this."""
+    token = _engine_in_use.set(engine)
+    try:
+        yield engine
+    finally:
+        _engine_in_use.reset(token)
+
+
 def _engine(engine: Engine | None) -> Engine:
-    return engine if engine is not None else db.get_engine()
+    if engine is not None:
+        return engine
+    return _engine_in_use.get() or db.get_engine()
 
 
 def _read_rows(engine: Engine) -> list[tuple[int, str, str, str]]:
@@ -454,3 +475,46 @@ def blind_index(value: str, *, kind: str) -> str:
         k = _index_keys[(provider.key_id, kind)] = provider.derive("blind-index/" + kind)
     mac = hmac.new(k, normalise_for_index(value, kind).encode("utf-8"), hashlib.sha256)
     return mac.hexdigest()[:INDEX_HEX_CHARS]
+
+
+# ----------------------------------------------------------------------------------------------
+# the column type
+
+
+class EncryptedColumnCompared(TypeError):
+    """A query compared an encrypted column with a value: ciphertexts never match (a fresh nonce each time).
+    Compare the column's blind index instead."""
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A text column that holds :func:`encrypt_text` ciphertext (the context is ``table.column``, so a value
+    copied to another column does not open): the ORM and Core statements read and write plaintext. Comparing
+    it with a value in SQL is refused (:class:`EncryptedColumnCompared`): look people up by the blind index."""
+
+    impl = Text
+    cache_ok = True
+
+    class comparator_factory(TypeDecorator.Comparator[str]):  # noqa: N801 - SQLAlchemy's name
+        _ALLOWED = (operators.is_, operators.is_not, operators.asc_op, operators.desc_op, operators.nulls_first_op,
+                    operators.nulls_last_op)
+
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+            if op in self._ALLOWED or ((op is operators.eq or op is operators.ne) and other and other[0] is None):
+                return super().operate(op, *other, **kwargs)
+            raise EncryptedColumnCompared(f"{self.expr} is encrypted: compare its blind index, not the value")
+
+        def reverse_operate(self, op: Any, other: Any, **kwargs: Any) -> Any:
+            raise EncryptedColumnCompared(f"{self.expr} is encrypted: compare its blind index, not the value")
+
+    def __init__(self, context: str) -> None:
+        super().__init__()
+        self.context = context
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else encrypt_text(str(value), context=self.context)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return decrypt_text(value, context=self.context)
+
+    def __repr__(self) -> str:
+        return f"EncryptedText({self.context!r})"

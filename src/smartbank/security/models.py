@@ -87,3 +87,13 @@ class DataKey(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "users": {"*": "C1", "username": "C2", "display_name": "C2", "password_hash": "C3"},
+    "auth_sessions": {"*": "C1", "token_hash": "C3"},
+    "login_throttle": {"*": "C1", "key": "C2"},  # an HMAC of the typed name and the client address
+    "audit_log": {"*": "C1", "before": "C2", "after": "C2", "note": "C2"},
+    "data_keys": {"*": "none", "wrapped_key": "C3"},  # wrapped keys: key material, not personal data
+}

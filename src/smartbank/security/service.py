@@ -30,6 +30,8 @@ from smartbank.logs import request_id_var  # the request being served: an audit 
 from smartbank.security import permissions
 from smartbank.security.keyring import (
     DecryptionError,
+    EncryptedColumnCompared,
+    EncryptedText,
     KeyProvider,
     KeyRingError,
     LocalKeyProvider,
@@ -41,6 +43,7 @@ from smartbank.security.keyring import (
     encrypt_bytes,
     encrypt_text,
     key_provider,
+    keys_of,
     normalise_for_index,
     reset_key_cache,
     use_key_provider,
@@ -59,6 +62,7 @@ from smartbank.security.permissions import (
     route_access,
     route_roles,
 )
+from smartbank.security.rotation import RotationReport, encrypted_columns, reencrypt, rotate, rows_per_version
 
 __all__ = [
     # who is acting
@@ -74,10 +78,15 @@ __all__ = [
     # masking of personal data for staff without customer.pii.read
     "mask_email", "mask_id_number", "mask_phone",
     # encryption at rest: the key ring (master key behind a KeyProvider, versioned data keys), AES-GCM, blind index
-    "DataKey", "DecryptionError", "KeyProvider", "KeyRingError", "LocalKeyProvider", "blind_index",
+    "DataKey", "DecryptionError", "EncryptedColumnCompared", "EncryptedText", "KeyProvider", "KeyRingError",
+    "LocalKeyProvider", "blind_index",
     "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text", "encrypt_bytes", "encrypt_text",
-    "key_provider", "normalise_for_index", "reset_key_cache", "use_key_provider",
+    "key_provider", "keys_of", "normalise_for_index", "reset_key_cache", "use_key_provider",
+    # data-key rotation, online and resumable
+    "RotationReport", "encrypted_columns", "reencrypt", "rotate_data_key", "rows_per_version",
 ]
+
+rotate_data_key = rotate
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 

@@ -36,11 +36,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from smartbank import clock
+from smartbank.customers import service as customers
 from smartbank.customers.service import Customer
 from smartbank.errors import Conflict
 from smartbank.ledger import service as ledger
 from smartbank.ledger.service import Account
 from smartbank.payments.service import Bill
+from smartbank.security import service as security
 from smartbank.synth.catalog import Catalog
 from smartbank.synth.render import Renderer, Row, meta_json, request_hash
 from smartbank.synth.sim import Batch, Bills, Merchants, Simulator
@@ -309,6 +311,7 @@ class _PgSink(_Sink):
                 cp.write_row(r)
 
     def customers(self, rows: list[dict]) -> None:
+        rows = customers.stored_form(rows)  # COPY bypasses the column types: encrypt and index here
         cols = list(rows[0].keys())
         self._copy_rows(f"COPY customers ({', '.join(cols)}) FROM STDIN", (tuple(r[c] for c in cols) for r in rows))
 
@@ -648,7 +651,8 @@ def _check_collisions(sink: _Sink, w: World, key_prefix: str) -> None:
     """A seed loaded twice into one database would collide on customer and account numbers: refuse
     before writing anything."""
     checks = (("number", "customers", [r["number"] for r in w.rows]),
-              ("id_number", "customers", [r["id_number"] for r in w.rows]),
+              ("id_number_bidx", "customers", [security.blind_index(r["id_number"], kind="id_number")
+                                               for r in w.rows]),
               ("number", "accounts", [a["number"] for a in w.acct_rows]),
               ("idempotency_key", "transfers", [f"{key_prefix}{0:08d}"]))
     for column, table, values in checks:

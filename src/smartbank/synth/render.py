@@ -14,6 +14,7 @@ from json.encoder import encode_basestring_ascii as _js
 import numpy as np
 
 from smartbank.ledger.service import TransferCommand
+from smartbank.security import service as security
 from smartbank.synth.catalog import CATEGORIES, CITIES
 from smartbank.synth.sim import (
     ATM,
@@ -186,7 +187,7 @@ class Renderer:
                         "channel": self.channel(k, c)}
             elif e == TOPUP:
                 code, name_zh, name_en, category, _city, _rb = BILLERS[dst_l[j] - SLOT_BILLER0]
-                phone = w.phone[c]
+                phone = security.mask_phone(w.phone[c])  # as payments.top_up stores it: masked
                 memo = f"{name_en} top-up {phone}"
                 ref = f"topup:{phone}"
                 meta = {"biller": code, "category": "mobile", "phone": phone, "channel": "app"}

@@ -21,6 +21,7 @@ from sqlalchemy import pool
 from smartbank import clock, db
 from smartbank.config import get_settings
 from smartbank.ops import service as ops
+from smartbank.security import service as security
 from smartbank.synth import bulk as bulk_loader
 from smartbank.synth import through_services
 from smartbank.synth.catalog import Catalog, seed_catalog
@@ -58,7 +59,8 @@ def run(url: str, *, customers: int, months: int, seed: int, bulk: bool | None =
             use_bulk = bulk if bulk is not None else customers * months > BULK_THRESHOLD
             key_prefix = f"syn{seed}-{run_tag(seed, customers, months, end)}-"
             loader = bulk_loader if use_bulk else through_services
-            stats = loader.load(engine, world, catalog, key_prefix=key_prefix, progress=prog)
+            with security.keys_of(engine):  # the identity fields are encrypted under that database's keys
+                stats = loader.load(engine, world, catalog, key_prefix=key_prefix, progress=prog)
         # the generated history ran every day before ``end`` (interest, bills, schedules): close of day
         # continues from ``end``, and never re-runs or skips a day of it
         with db.session_scope(engine) as s:

@@ -221,3 +221,17 @@ class PortfolioPlan(Base):
     status: Mapped[str] = mapped_column(String(12), default="proposed")  # proposed | followed | superseded
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     drift_band: Mapped[float] = mapped_column(Float, default=0.05)
+
+
+# Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "holdings": {"*": "C2", "id": "C1"},
+    "wealth_orders": {"*": "C2", "id": "C1"},
+    "risk_assessments": {"*": "C2", "id": "C1"},
+    "suitability_checks": {"*": "C2", "id": "C1"},
+    "portfolio_plans": {"*": "C2", "id": "C1"},
+    "money_market_income": {"*": "C2", "id": "C1"},
+    "risk_questionnaires": {"*": "none"},
+    "wealth_products": {"*": "none"},
+    "product_navs": {"*": "none", "income_per_10k_micro": "none"},
+}
