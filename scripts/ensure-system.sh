@@ -2,7 +2,9 @@
 # Make sure the system services and programs the test suite needs are present.
 #
 #   - a PostgreSQL server accepting connections on 127.0.0.1:5432, with the
-#     superuser role "postgres" reachable over TCP without a password;
+#     superuser role "postgres" reachable over TCP without a password, and the
+#     client programs pg_dump, pg_restore and psql of at least the server's
+#     version (`smartbank db backup` / `db restore` run them);
 #   - Debian's Chromium at /usr/bin/chromium (used by the Playwright tests);
 #   - CJK fonts for screenshots (best effort);
 #   - the OpenMP runtime (libgomp1) that LightGBM's wheels link against.
@@ -100,7 +102,39 @@ wait_pg_ready() {
     return 1
 }
 
+client_major() {
+    # Major version of the pg_dump on PATH (Debian's wrapper picks the newest installed), or nothing.
+    command -v pg_dump >/dev/null 2>&1 || return 0
+    pg_dump --version 2>/dev/null | sed -nE 's/.*[^0-9]([0-9]+)(\.[0-9]+)+.*/\1/p' | head -n 1
+}
+
+server_major() {
+    PGPASSWORD='' PGCONNECT_TIMEOUT=5 psql -w -X -At -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres \
+        -c 'show server_version_num' 2>/dev/null | sed -nE 's/^([0-9]+)[0-9]{4}$/\1/p'
+}
+
+ensure_pg_client_tools() {
+    # The backup commands run pg_dump/pg_restore/psql; pg_dump refuses a server newer than itself.
+    local want have
+    if ! command -v pg_dump >/dev/null 2>&1 || ! command -v pg_restore >/dev/null 2>&1 \
+        || ! command -v psql >/dev/null 2>&1; then
+        apt_install postgresql-client || die "could not install postgresql-client (pg_dump, pg_restore, psql)"
+    fi
+    want=$(server_major || true)
+    have=$(client_major || true)
+    if [ -n "$want" ] && [ -n "$have" ] && [ "$have" -lt "$want" ]; then
+        apt_install "postgresql-client-$want" \
+            || warn "pg_dump $have is older than the server ($want): install postgresql-client-$want for backups"
+    fi
+    log "PostgreSQL client programs: pg_dump $(client_major || echo '?') (server ${want:-?})"
+}
+
 ensure_postgres() {
+    ensure_postgres_server
+    ensure_pg_client_tools
+}
+
+ensure_postgres_server() {
     if pg_ready && pg_superuser_ok; then
         log "PostgreSQL: accepting connections on ${PG_HOST}:${PG_PORT}, role postgres OK"
         return 0

@@ -159,12 +159,21 @@ def _signed(key: bytes, body: dict[str, Any]) -> str:
                     hashlib.sha256).hexdigest()
 
 
-def write_checkpoint(url: URL, *, seq: int, head: str, transfer_id: int | None, key: bytes | None = None) -> None:
+_BODY = ("db", "seq", "hash", "transfer_id", "at", "key_id")
+
+
+def write_checkpoint(url: URL, *, seq: int, head: str, transfer_id: int | None, key: bytes | None = None,
+                     restored: bool = False) -> None:
     """Append a signed checkpoint of the head ``(seq, head)`` of the journal in ``url``'s database. Called once
-    the seal that made that head has committed."""
+    the seal that made that head has committed. ``restored``: the database was just replaced by a restored
+    backup (``smartbank db restore``) whose journal ends at this head; the checkpoints of this database before
+    this line describe the journal that was replaced and no longer count (the line is signed like any other,
+    so only a holder of the key can start a new history)."""
     key = key if key is not None else ledger_key()
-    body = {"db": database_id(url), "seq": int(seq), "hash": head, "transfer_id": transfer_id,
-            "at": clock.now().isoformat(), "key_id": key_id(key)}
+    body: dict[str, Any] = {"db": database_id(url), "seq": int(seq), "hash": head, "transfer_id": transfer_id,
+                            "at": clock.now().isoformat(), "key_id": key_id(key)}
+    if restored:
+        body["restored"] = True
     line = (json.dumps({**body, "sig": _signed(key, body)}, sort_keys=True) + "\n").encode()
     path = checkpoint_path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +199,9 @@ def read_checkpoints(url: URL, key: bytes | None = None) -> tuple[list[dict[str,
         for n, raw in enumerate(fh, 1):
             try:
                 cp = json.loads(raw)
-                body = {k: cp[k] for k in ("db", "seq", "hash", "transfer_id", "at", "key_id")}
+                body = {k: cp[k] for k in _BODY}
+                if "restored" in cp:
+                    body["restored"] = cp["restored"]
                 sig = cp["sig"]
             except (ValueError, KeyError, TypeError):
                 problems.append(f"checkpoint file {path} line {n} is not a checkpoint")
@@ -201,8 +212,32 @@ def read_checkpoints(url: URL, key: bytes | None = None) -> tuple[list[dict[str,
                 problems.append(f"checkpoint file {path} line {n} is not signed with this ledger key (key"
                                 f" {body['key_id']}, now {key_id(key)}): the file was edited, or the key changed")
                 continue
+            if body.get("restored") is True:
+                out.clear()  # a restore replaced the journal: what was checkpointed before it is history
             out.append(body)
     return out, problems
+
+
+def head(session: Session) -> dict[str, Any]:
+    """The journal's latest seal: ``{"seq", "hash", "transfer_id"}`` (seq 0 and the genesis hash when nothing
+    is sealed), and how many transfers wait to be sealed."""
+    row = session.execute(text("SELECT seq, hash, transfer_id FROM ledger_seals ORDER BY seq DESC LIMIT 1")).first()
+    unsealed = session.execute(text("SELECT count(*) FROM ledger_unsealed")).scalar() or 0
+    if row is None:
+        return {"seq": 0, "hash": GENESIS, "transfer_id": None, "unsealed": int(unsealed)}
+    return {"seq": int(row.seq), "hash": row.hash, "transfer_id": int(row.transfer_id), "unsealed": int(unsealed)}
+
+
+def anchor(session_or_url: Session | URL, *, covering: int) -> dict[str, Any] | None:
+    """The newest valid checkpoint of the database (a session's, or at a URL) at or below seal ``covering`` (what
+    anchored the journal up to that head), or None."""
+    cps = [c for c in read_checkpoints(_url(session_or_url))[0] if int(c["seq"]) <= covering]
+    return max(cps, key=lambda c: int(c["seq"])) if cps else None
+
+
+def anchor_restored(url: URL, *, seq: int, head_hash: str, transfer_id: int | None) -> None:
+    """After a restore: checkpoint the restored journal's head for ``url``'s database as a new history."""
+    write_checkpoint(url, seq=seq, head=head_hash, transfer_id=transfer_id, restored=True)
 
 
 _PENDING = "smartbank.ledger.checkpoint"

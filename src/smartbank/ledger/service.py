@@ -45,7 +45,11 @@ from smartbank.ledger.daily_limit import daily_limit_status
 from smartbank.ledger.interest import InterestDay, accrue_interest, capitalise_amount, daily_accrual_micro
 from smartbank.ledger.journal import GENESIS as JOURNAL_GENESIS
 from smartbank.ledger.journal import SEALER_LOCK_ID, VerifyReport, ledger_key, rekey, seal, verify, write_checkpoint
+from smartbank.ledger.journal import anchor as journal_anchor
+from smartbank.ledger.journal import anchor_restored as journal_anchor_restored
 from smartbank.ledger.journal import canonical as journal_canonical  # the bulk loader chains what it copies in
+from smartbank.ledger.journal import head as journal_head
+from smartbank.ledger.journal import key_id as ledger_key_id
 from smartbank.ledger.journal import link as journal_link
 from smartbank.ledger.models import (
     ACCOUNT_KINDS,
@@ -104,8 +108,9 @@ __all__ = [
     "reject_reversal", "request_reversal", "reversal_as_dict", "reversal_exceptions", "reversal_listing",
     "reversal_shortfall",
     # the journal
-    "JOURNAL_GENESIS", "SEALER_LOCK_ID", "VerifyReport", "journal_canonical", "journal_link", "ledger_key",
-    "rekey", "seal", "verify", "write_checkpoint",
+    "JOURNAL_GENESIS", "SEALER_LOCK_ID", "VerifyReport", "journal_anchor", "journal_anchor_restored",
+    "journal_canonical", "journal_head", "journal_link", "ledger_key", "ledger_key_id", "rekey", "seal", "verify",
+    "write_checkpoint",
     # the tables others query
     "Account", "Entry", "ReversalRequest", "Transfer",
 ]

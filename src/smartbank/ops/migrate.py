@@ -26,3 +26,19 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 
 def revision(message: str, url: str) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+def _scripts():
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def head_revision() -> str | None:
+    """The newest revision of this code's migrations."""
+    return _scripts().get_current_head()
+
+
+def known_revision(rev: str) -> bool:
+    """Is ``rev`` exactly one of this code's migrations (no prefix matching)?"""
+    return rev in {s.revision for s in _scripts().walk_revisions()}
