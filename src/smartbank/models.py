@@ -1,7 +1,7 @@
 """Import every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage, FaqEntry
-from smartbank.customers.models import Customer
+from smartbank.customers.models import ConsentRecord, Customer
 from smartbank.insight.models import (
     CustomerProfile,
     CustomerSourceId,
@@ -36,6 +36,7 @@ from smartbank.lending.models import (
 )
 from smartbank.notifications.models import Notification
 from smartbank.ops.models import BusinessDay
+from smartbank.privacy.models import PrivacyRequest
 from smartbank.payments.models import Bill, Biller, Payee, ScheduledTransfer
 from smartbank.recommend.models import RecEvent, RecItem, RecServed
 from smartbank.risk.models import (
@@ -66,7 +67,7 @@ from smartbank.wealth.models import (
 )
 
 __all__ = [
-    "Account", "AssistantConversation", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
+    "Account", "AssistantConversation", "ConsentRecord", "PrivacyRequest", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
     "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage", "CustomerProfile",
     "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "FaqEntry", "Holding", "ImportBatch",
     "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment", "LoanProduct",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Index, String, func
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartbank import clock
@@ -41,3 +41,22 @@ class Customer(Base):
         Index("ix_customers_phone", "phone"),
         Index("ix_customers_name", "name"),
     )
+
+
+class ConsentRecord(Base):
+    """One grant or withdrawal of a customer's consent to one purpose (append-only: the history is the table,
+    the current state is each purpose's newest row, or the purpose's default when there is none)."""
+
+    __tablename__ = "customer_consents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customers.id"))
+    purpose: Mapped[str] = mapped_column(String(40))  # see customers.consent.PURPOSES
+    granted: Mapped[bool] = mapped_column(Boolean)
+    notice_version: Mapped[str] = mapped_column(String(32))  # the privacy notice the customer was shown
+    given_via: Mapped[str] = mapped_column(String(16))  # web | app | assistant | branch | api
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)  # the user who recorded it (customer or teller)
+    recorded_role: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
+
+    __table_args__ = (Index("ix_customer_consents_customer_purpose", "customer_id", "purpose", "id"),)

@@ -16,6 +16,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank import clock
+from smartbank.customers.consent import (
+    CONSENT_GIVEN_VIA,
+    CONSENT_PURPOSES,
+    MARKETING_CHANNELS,
+    PRIVACY_NOTICE_VERSION,
+    ConsentRecord,
+    ConsentState,
+    consent_history,
+    consent_state,
+    has_consent,
+    list_consents,
+    set_consent,
+)
 from smartbank.customers.models import Customer
 from smartbank.customers.validation import (
     BUSINESS_ID_TYPES,
@@ -42,6 +55,10 @@ __all__ = [
     # identity documents and phone numbers
     "BUSINESS_ID_TYPES", "ID_TYPES", "INDIVIDUAL_ID_TYPES", "IdDocument", "ResidentId", "make_resident_id",
     "normalise_phone", "parse_id_document", "parse_resident_id",
+    # consent (PIPL): the registry, the check at use time, and the anonymisation of a deleted customer
+    "CONSENT_GIVEN_VIA", "CONSENT_PURPOSES", "ConsentRecord", "ConsentState", "MARKETING_CHANNELS",
+    "PRIVACY_NOTICE_VERSION", "ANONYMISED_FIELDS", "anonymise_customer", "consent_history", "consent_state",
+    "has_consent", "list_consents", "set_consent",
 ]
 
 
@@ -282,3 +299,22 @@ def insert_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
         return []
     stmt = insert(Customer).returning(Customer.id, sort_by_parameter_order=True)
     return [r[0] for r in session.execute(stmt, rows)]
+
+
+# ----------------------------------------------------------------------------------------------
+# anonymisation after a deletion request (the privacy domain decides whether it may happen)
+
+# what anonymisation clears now; the identity data anti-money-laundering rules require (name, identity document,
+# birth date, gender) stays until its retention period ends (see docs/DATA_PROTECTION.md)
+ANONYMISED_FIELDS = ("phone", "email", "address", "city", "occupation", "annual_income_minor")
+
+
+def anonymise_customer(session: Session, customer: Customer) -> list[str]:
+    """Clear the customer's contact details, address, occupation and income and mark the relationship closed;
+    returns the fields cleared. The caller has checked that nothing is open and audits the request."""
+    cleared = [f for f in ANONYMISED_FIELDS if getattr(customer, f) is not None]
+    for f in ANONYMISED_FIELDS:
+        setattr(customer, f, None)
+    customer.status = "closed"
+    session.flush()
+    return cleared

@@ -46,7 +46,7 @@ from smartbank.recommend.evaluate import evaluate_recommend, load_ratings
 from smartbank.recommend.events import CUSTOMER_EVENTS, record, record_purchase, sync_wealth
 from smartbank.recommend.items import ITEM_MANAGERS, item_key, parse_item_key, sync_items
 from smartbank.recommend.models import RecEvent, RecItem, RecServed
-from smartbank.recommend.reasons import reason_for
+from smartbank.recommend.reasons import NOT_PERSONALISED, reason_for
 from smartbank.recommend.report import REPORT_ROLES, report
 from smartbank.recommend.training import train
 from smartbank.security.service import Principal
@@ -196,7 +196,10 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
         raise ValidationFailed(f"n must be 1..{MAX_N}", details={"n": n})
     cid = actor.customer_id
     eng = rec_engine.get(session)
-    grade = wealth.current_grade(session, cid)
+    grade = wealth.current_grade(session, cid)  # the suitability filter applies whether personalised or not
+    # read for every list (no cache): a withdrawal counts from the next list on
+    personalised = customers.has_consent(session, cid, "personalised_recommendation")
+    model_version = eng.model_version if personalised else "non-personalised-popularity"
     items = eng.items
     kept: list[rec_engine.Ranked] = []
     removed: list[dict[str, Any]] = []
@@ -205,7 +208,7 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
         ctx: Context | None = None
         offset, size = 0, max(2 * n, 20)
         while len(kept) < n and offset < len(items):
-            ranked = eng.rank(cid, grade, limit=size, offset=offset)
+            ranked = eng.rank(cid, grade, limit=size, offset=offset, personalised=personalised)
             if not ranked:
                 break
             ctx = _context(session, eng, cid, grade, ranked, ctx)
@@ -220,9 +223,9 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
         assert items is not None
         i = r.index
         t, code = items.types[i], items.features[i].get("code") or items.keys[i].partition(":")[2]
-        reason = reason_for(r.parts, grade=grade, top_interest=r.top_interest,
-                            anchor_name=items.names[r.anchor] if r.anchor is not None else None,
-                            item_has_risk=bool(items.risk[i] > 0))
+        reason = (reason_for(r.parts, grade=grade, top_interest=r.top_interest,
+                             anchor_name=items.names[r.anchor] if r.anchor is not None else None,
+                             item_has_risk=bool(items.risk[i] > 0)) if personalised else NOT_PERSONALISED)
         stored.append({"item_id": r.item_id, "item_key": items.keys[i], "score": round(r.score, 6),
                        "reason_code": reason["code"], "en": reason["en"], "zh": reason["zh"],
                        "source": reason["source"]})
@@ -239,12 +242,13 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
         # the last moments of served lists). Entry points run recommend in a unit of work of its own.
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     served_id = int(session.execute(insert(RecServed).returning(RecServed.id), {
-        "customer_id": cid, "slot": slot, "model_version": eng.model_version, "items": stored,
+        "customer_id": cid, "slot": slot, "model_version": model_version, "items": stored,
         "filtered": removed, "latency_us": latency_us, "at": now}).scalar_one())
     if stored:
         session.execute(insert(RecEvent), [
             {"customer_id": cid, "item_id": s["item_id"], "event": "impression", "weight": 1.0,
-             "served_id": served_id, "slot": slot, "model_version": eng.model_version, "at": now}
+             "served_id": served_id, "slot": slot, "model_version": model_version, "at": now}
             for s in stored])
-    return {"served_id": served_id, "customer_id": cid, "slot": slot, "model_version": eng.model_version,
-            "grade": grade, "items": out_items, "filtered": removed, "latency_us": latency_us}
+    return {"served_id": served_id, "customer_id": cid, "slot": slot, "model_version": model_version,
+            "grade": grade, "personalised": personalised, "items": out_items, "filtered": removed,
+            "latency_us": latency_us}

@@ -39,6 +39,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "hold.manage": (T, R, ADMIN),
     "transfer.reverse": (R, ADMIN),
     "user.manage": (ADMIN,),
+    # privacy (PIPL): a teller records consent signed at the counter; correction requests are resolved by the
+    # staff who may change a customer's record
+    "customer.consent.record": (T,),
+    "privacy.requests.resolve": (T,),
     "audit.read": (ADMIN,),
     "metrics.read": (ADMIN,),  # /metrics; a scraper uses SMARTBANK_METRICS_TOKEN instead of a role
     "ledger.verify": (ADMIN,),
