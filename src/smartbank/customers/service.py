@@ -57,7 +57,8 @@ __all__ = [
     "normalise_phone", "parse_id_document", "parse_resident_id",
     # consent (PIPL): the registry, the check at use time, and the anonymisation of a deleted customer
     "CONSENT_GIVEN_VIA", "CONSENT_PURPOSES", "ConsentRecord", "ConsentState", "MARKETING_CHANNELS",
-    "PRIVACY_NOTICE_VERSION", "ANONYMISED_FIELDS", "anonymise_customer", "consent_history", "consent_state",
+    "PRIVACY_NOTICE_VERSION", "ANONYMISED_FIELDS", "CORRECTABLE_FIELDS", "anonymise_customer", "check_correction",
+    "correct_field", "consent_history", "consent_state",
     "has_consent", "list_consents", "set_consent",
 ]
 
@@ -318,3 +319,30 @@ def anonymise_customer(session: Session, customer: Customer) -> list[str]:
     customer.status = "closed"
     session.flush()
     return cleared
+
+
+# what a customer may ask to have corrected (PIPL Art. 46); the identity document is corrected only by a teller
+# re-examining the document (KYC), not through a request
+CORRECTABLE_FIELDS = ("name", "phone", "email", "address", "city", "occupation")
+_FIELD_LIMITS = {"name": 200, "phone": 20, "email": 200, "address": 300, "city": 64, "occupation": 64}
+
+
+def check_correction(field: str, value: object) -> str:
+    """The corrected value of ``field`` in the record's form, or a 422 naming what is wrong."""
+    if field not in CORRECTABLE_FIELDS:
+        raise ValidationFailed("this field cannot be corrected by request",
+                               details={"field": field, "fields": list(CORRECTABLE_FIELDS)})
+    v = " ".join(value.split()) if isinstance(value, str) else ""
+    if not v or len(v) > _FIELD_LIMITS[field] or "\x00" in v:
+        raise ValidationFailed(f"the new {field} needs 1-{_FIELD_LIMITS[field]} characters", details={"field": field})
+    if field == "phone":
+        v = normalise_phone(v)
+    if field == "email" and ("@" not in v or " " in v):
+        raise ValidationFailed("not an e-mail address", details={"field": field})
+    return v
+
+
+def correct_field(session: Session, customer: Customer, field: str, value: str) -> None:
+    """Set a corrected field (the privacy domain checks who may and audits it)."""
+    setattr(customer, field, check_correction(field, value))
+    session.flush()

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
 from smartbank import clock
@@ -59,6 +59,8 @@ __all__ = [
     # events and items
     "CUSTOMER_EVENTS", "ITEM_MANAGERS", "RecEvent", "RecItem", "item_key", "parse_item_key", "record",
     "record_purchase", "sync_items", "sync_wealth",
+    # a deleted customer's behaviour (privacy)
+    "erase_customer_events",
     # the report
     "REPORT_ROLES", "report",
     # the engine, training and evaluation
@@ -252,3 +254,13 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
     return {"served_id": served_id, "customer_id": cid, "slot": slot, "model_version": model_version,
             "grade": grade, "personalised": personalised, "items": out_items, "filtered": removed,
             "latency_us": latency_us}
+
+
+def erase_customer_events(session: Session, customer_id: int) -> int:
+    """A deletion request: the customer's clicks, views, impressions and served lists are deleted (behaviour the
+    bank has no duty to keep; purchases stay as wealth orders). The engines forget the customer's row at their
+    next warm-up. Returns the number of events deleted."""
+    n = session.execute(delete(RecEvent).where(RecEvent.customer_id == customer_id)).rowcount
+    session.execute(delete(RecServed).where(RecServed.customer_id == customer_id))
+    session.flush()
+    return int(n or 0)
