@@ -60,9 +60,11 @@ def test_the_table_names_known_permissions_and_roles():
         assert access in special or all(p in permissions.PERMISSIONS for p in access), key
     for name, roles in permissions.PERMISSIONS.items():
         assert roles and roles <= set(ROLES), name
-    # identity details and identity verification are the only things an administrator does not hold
+    # identity details, identity verification and the counter's privacy tasks (consent signed at a branch,
+    # corrections of a customer's record) are the only things an administrator does not hold
     assert sorted(p for p, roles in permissions.PERMISSIONS.items() if "admin" not in roles) == [
-        "customer.kyc.verify", "customer.pii.read", "self.service"]
+        "customer.consent.record", "customer.kyc.verify", "customer.pii.read", "privacy.requests.resolve",
+        "self.service"]
     assert "marketer" not in permissions.route_roles(permissions.ROUTES["GET /api/v1/customers/{customer_id}"])
 
 
@@ -127,6 +129,7 @@ def _seed(client: TestClient, bank: Bank) -> Matrix:
             "year": today.year, "month": today.month, "lang": "zh", "state": "off",
             "_review": lending["review"], "_application": lending["accept"], "_faq": faq, "_risk": w.risk,
             "reversal_request_id": 1, "request_id": 1,  # none exists: an admitted role gets 404
+            "purpose": "analytics",
             "_handed": handed, "_chat": chat}
     body = {"from_account_id": w.a1, "to_account_number": w.nb1, "amount_minor": 100, "currency": "CNY",
             "idempotency_key": "matrix"}

@@ -258,6 +258,19 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /api/v1/assistant/agent/conversations/{conversation_id}/messages": ("assistant.handoff",),
     "POST /api/v1/assistant/agent/conversations/{conversation_id}/close": ("assistant.handoff",),
     "GET /api/v1/assistant/agent/analytics": ("assistant.analytics.read",),
+    # --- API: privacy (consents, a copy of the data, corrections, deletion) -------------------------
+    "GET /api/v1/privacy/consents": _SELF,
+    "GET /api/v1/privacy/consents/history": _SELF,
+    "PUT /api/v1/privacy/consents/{purpose}": _SELF,
+    "GET /api/v1/customers/{customer_id}/consents": _self_or("customer.read"),
+    "POST /api/v1/customers/{customer_id}/consents": ("customer.consent.record",),
+    "GET /api/v1/privacy/export": _SELF,
+    "GET /api/v1/privacy/requests": _SELF,
+    "POST /api/v1/privacy/corrections": _SELF,
+    "GET /api/v1/privacy/correction-queue": ("privacy.requests.resolve",),
+    "POST /api/v1/privacy/corrections/{request_id}/resolve": ("privacy.requests.resolve",),
+    "GET /api/v1/privacy/deletion": _SELF,
+    "POST /api/v1/privacy/deletion": _SELF,
     # --- web: sign-in and preferences ----------------------------------------------------------------
     "GET /static": PUBLIC,  # the stylesheet and scripts (a mount)
     "GET /login": PUBLIC,
