@@ -44,7 +44,8 @@ from smartbank.text import clean_text
 from smartbank.wealth import service as wealth
 
 __all__ = [
-    "CORRECTABLE_FIELDS", "DeletionRefused", "EXPORT_FORMATS", "EXPORT_KINDS", "PrivacyRequest", "RETENTION_YEARS",
+    "CORRECTABLE_FIELDS", "DeletionRefused", "EXPORT_FORMATS", "EXPORT_KINDS", "MAX_NOTE", "PrivacyRequest",
+    "RETENTION_YEARS",
     "correction_queue", "deletion_check", "export_for_customer", "export_own", "list_requests", "request_as_dict",
     "request_correction", "request_deletion", "resolve_correction",
 ]

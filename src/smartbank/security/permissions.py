@@ -334,6 +334,11 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /assistant": _SELF,
     "GET /assistant/{conversation_id}/messages": _SELF,
     "POST /assistant/{conversation_id}/rating": _SELF,
+    "GET /privacy": _SELF,
+    "POST /privacy/consents": _SELF,
+    "GET /privacy/export": _SELF,
+    "POST /privacy/corrections": _SELF,
+    "POST /privacy/deletion": _SELF,
     # --- web: the operator console -------------------------------------------------------------------
     "GET /console": STAFF,
     "GET /console/reversals": ("transfer.reverse",),
@@ -395,6 +400,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /console/assistant/faq/{entry_id}": ("assistant.faq.manage",),
     "POST /console/assistant/faq/{entry_id}/active": ("assistant.faq.manage",),
     "GET /console/assistant/analytics": ("assistant.analytics.read",),
+    "GET /console/privacy/corrections": ("privacy.requests.resolve",),
+    "POST /console/privacy/corrections/{request_id}/resolve": ("privacy.requests.resolve",),
 }
 
 
