@@ -142,7 +142,13 @@ THRESHOLD_RULE = 0.9  # confidence recorded for an intent read from words rather
 def _scope(text: str, pred: intents.Prediction, ent: dict[str, Any]) -> intents.Prediction:
     """Questions the trained intents cannot place: a product the bank does not offer (``out_of_scope``, answered
     honestly instead of as, say, a balance question) and a question about spending (``spending``). An explicit
-    request for a person, a complaint or a yes / no / cancel keeps its intent."""
+    request for a person, a complaint or a yes / no / cancel keeps its intent. A request about consents
+    (:func:`smartbank.assistant.intents.consent_request`) is read from its words first: "取消营销短信" is not a
+    cancel."""
+    consent = intents.consent_request(text)
+    if consent is not None:
+        ent["consent_purposes"] = consent[1]
+        return replace(pred, intent=consent[0], confidence=max(pred.confidence, THRESHOLD_RULE))
     if pred.intent in _KEEP:
         return pred
     if ent.get("unavailable_product"):
