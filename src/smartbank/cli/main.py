@@ -18,6 +18,7 @@ from smartbank.cli import (
     importing,
     insight,
     lending,
+    privacy,
     recommend,
     risk,
     serve,
@@ -110,6 +111,7 @@ app.add_typer(wealth.app, name="wealth")
 app.add_typer(recommend.app, name="recommend")
 app.add_typer(assistant.app, name="assistant")
 app.add_typer(importing.app, name="import")
+app.add_typer(privacy.app, name="privacy")
 
 
 def main() -> None:  # pragma: no cover
