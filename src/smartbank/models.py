@@ -36,8 +36,8 @@ from smartbank.lending.models import (
 )
 from smartbank.notifications.models import Notification
 from smartbank.ops.models import BusinessDay
-from smartbank.privacy.models import PrivacyRequest
 from smartbank.payments.models import Bill, Biller, Payee, ScheduledTransfer
+from smartbank.privacy.models import PrivacyRequest
 from smartbank.recommend.models import RecEvent, RecItem, RecServed
 from smartbank.risk.models import (
     RiskAlert,
@@ -67,7 +67,8 @@ from smartbank.wealth.models import (
 )
 
 __all__ = [
-    "Account", "AssistantConversation", "ConsentRecord", "PrivacyRequest", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
+    "Account", "AssistantConversation", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
+    "ConsentRecord", "PrivacyRequest",
     "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage", "CustomerProfile",
     "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "FaqEntry", "Holding", "ImportBatch",
     "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment", "LoanProduct",

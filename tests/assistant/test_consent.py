@@ -27,7 +27,7 @@ def test_consent_words(text, expected):
     assert intents.consent_request(text) == expected
 
 
-def test_switch_off_and_on_through_the_chat(world, engine):
+def test_switch_off_and_on_through_the_chat(world, engine):  # noqa: F811
     alice = world["alice"]
     cid = alice.customer_id
     r = say(alice, "关闭个性化推荐")
@@ -47,7 +47,7 @@ def test_switch_off_and_on_through_the_chat(world, engine):
         assert customers.has_consent(s, cid, "personalised_recommendation")
 
 
-def test_a_consent_request_in_the_middle_of_a_transfer_resumes_it(world, bank):
+def test_a_consent_request_in_the_middle_of_a_transfer_resumes_it(world, bank):  # noqa: F811
     alice = world["alice"]
     r = say(alice, "给妈妈转500")
     assert r["replies"][-1]["kind"] == "confirm"

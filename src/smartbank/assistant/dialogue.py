@@ -202,11 +202,13 @@ M: dict[str, dict[str, str]] = {
 }
 CONSENT_NAMES = {
     "en": {"marketing_sms": "marketing text messages", "marketing_email": "marketing e-mails",
-           "marketing_push": "marketing in the app and push notifications", "marketing_phone": "marketing phone calls",
-           "personalised_recommendation": "personalised recommendations", "partner_sharing": "sharing data with partners",
+           "marketing_push": "marketing in the app and push notifications",
+           "marketing_phone": "marketing phone calls", "personalised_recommendation": "personalised recommendations",
+           "partner_sharing": "sharing data with partners",
            "analytics": "analytics to improve our services"},
     "zh": {"marketing_sms": "营销短信", "marketing_email": "营销邮件", "marketing_push": "站内及推送营销消息",
-           "marketing_phone": "营销电话", "personalised_recommendation": "个性化推荐", "partner_sharing": "向合作机构提供数据",
+           "marketing_phone": "营销电话", "personalised_recommendation": "个性化推荐",
+           "partner_sharing": "向合作机构提供数据",
            "analytics": "服务改进统计分析"},
 }
 BILL_NAMES = {"en": {"electricity": "electricity", "water": "water", "gas": "gas", "mobile": "mobile",
@@ -562,8 +564,8 @@ class Dialogue:
         sep = "、" if lang == "zh" else ", "
         if intent == "consent_show":
             shown = [c for c in actions.consents(self.s, self.actor) if not purposes or c["purpose"] in purposes]
-            lines = [say(lang, "consent_line", purpose=names[c["purpose"]], state=say(lang, "on" if c["granted"] else "off"))
-                     for c in shown]
+            lines = [say(lang, "consent_line", purpose=names[c["purpose"]],
+                         state=say(lang, "on" if c["granted"] else "off")) for c in shown]
             t.reply(say(lang, "consents", lines=("；" if lang == "zh" else "; ").join(lines)), kind="link",
                     buttons=[{"label": "/privacy", "href": "/privacy"}])
             t.action = {"name": intent, "status": "answered"}

@@ -16,7 +16,8 @@ app = typer.Typer(help="Privacy: a customer's data export.", no_args_is_help=Tru
 
 @app.command("export")
 def privacy_export(customer_number: Annotated[str, typer.Argument(help="the customer number, e.g. C0000000001")],
-                   fmt: Annotated[str, typer.Option("--format", help="json, or csv (a zip of one CSV per kind)")] = "json",
+                   fmt: Annotated[str, typer.Option("--format",
+                                                    help="json, or csv (a zip of one CSV per kind)")] = "json",
                    *, out: Annotated[Path, typer.Option("--out", help="the file to write")],
                    database_url: DbUrl = None) -> None:
     """Write everything the bank holds about the customer (profile, consents, accounts, transactions, payees,

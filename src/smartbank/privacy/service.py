@@ -35,7 +35,8 @@ from smartbank.lending import service as lending
 from smartbank.notifications import service as notifications
 from smartbank.payments import service as payments
 from smartbank.privacy import export as _export
-from smartbank.privacy.export import EXPORT_FORMATS, KINDS as EXPORT_KINDS
+from smartbank.privacy.export import EXPORT_FORMATS
+from smartbank.privacy.export import KINDS as EXPORT_KINDS
 from smartbank.privacy.models import PrivacyRequest
 from smartbank.recommend import service as recommend
 from smartbank.security import service as security
