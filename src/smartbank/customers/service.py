@@ -58,7 +58,7 @@ __all__ = [
     # consent (PIPL): the registry, the check at use time, and the anonymisation of a deleted customer
     "CONSENT_GIVEN_VIA", "CONSENT_PURPOSES", "ConsentRecord", "ConsentState", "MARKETING_CHANNELS",
     "PRIVACY_NOTICE_VERSION", "ANONYMISED_FIELDS", "CORRECTABLE_FIELDS", "anonymise_customer", "check_correction",
-    "correct_field", "consent_history", "consent_state",
+    "correct_field", "customer_by_number", "consent_history", "consent_state",
     "has_consent", "list_consents", "set_consent",
 ]
 
@@ -346,3 +346,11 @@ def correct_field(session: Session, customer: Customer, field: str, value: str) 
     """Set a corrected field (the privacy domain checks who may and audits it)."""
     setattr(customer, field, check_correction(field, value))
     session.flush()
+
+
+def customer_by_number(session: Session, number: str) -> Customer:
+    """The customer with this customer number (the command line names customers by it)."""
+    c = session.scalars(select(Customer).where(Customer.number == (number or "").strip())).first()
+    if c is None:
+        raise NotFound("customer not found", details={"customer_number": number})
+    return c

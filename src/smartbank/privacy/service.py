@@ -103,10 +103,7 @@ def export_for_customer(session: Session, customer_number: str, *, fmt: str,
                         operator: Principal = security.SYSTEM) -> tuple[bytes, str, str]:
     """The command line's export, made on the customer's behalf by an operator of the server (audited as the
     operator's): the data is read as the customer would read it."""
-    found = [c for c in customers.search_customers(session, customer_number, limit=5) if c.number == customer_number]
-    if not found:
-        raise NotFound("customer not found", details={"customer_number": customer_number})
-    c = found[0]
+    c = customers.customer_by_number(session, customer_number)
     user = security.user_of_customer(session, c.id)
     reader = Principal(user_id=user.id if user else 0, username=user.username if user else c.number,
                        role="customer", customer_id=c.id)
