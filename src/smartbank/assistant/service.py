@@ -289,8 +289,9 @@ def erase_customer_texts(session: Session, customer_id: int) -> int:
     rating comment and the hand-off summary. The conversations stay as rows (counts for the analytics).
     Returns the number of messages erased."""
     conv_ids = select(AssistantConversation.id).where(AssistantConversation.customer_id == customer_id)
-    n = session.execute(update(AssistantMessage).where(AssistantMessage.conversation_id.in_(conv_ids))
-                        .values(text=ERASED_TEXT, entities=None, action=None)).rowcount
+    erased = session.execute(update(AssistantMessage).where(AssistantMessage.conversation_id.in_(conv_ids))
+                             .values(text=ERASED_TEXT, entities=None, action=None))
+    n = getattr(erased, "rowcount", 0)
     session.execute(update(AssistantConversation).where(AssistantConversation.customer_id == customer_id)
                     .values(state={}, satisfaction_comment=None))
     session.execute(update(AssistantHandoff).where(AssistantHandoff.customer_id == customer_id).values(summary=None))

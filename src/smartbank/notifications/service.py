@@ -122,6 +122,6 @@ def as_dict(n: Notification, lang: str = "en") -> dict[str, Any]:
 def erase_for(session: Session, customer_id: int) -> int:
     """Delete the customer's in-app messages (a deletion request: they are no record the bank must keep);
     returns how many."""
-    n = session.execute(delete(Notification).where(Notification.customer_id == customer_id)).rowcount
+    n = getattr(session.execute(delete(Notification).where(Notification.customer_id == customer_id)), "rowcount", 0)
     session.flush()
     return int(n or 0)

@@ -692,9 +692,9 @@ def erase_payees(session: Session, customer_id: int) -> dict[str, int]:
     """A deletion request: the customer's saved payees (names other people gave, nicknames) are deleted and the
     memos of their standing orders cleared (each is cancelled first if still active). The transfers themselves
     are transaction records the bank keeps. Returns the counts."""
-    memo = session.execute(update(ScheduledTransfer).where(ScheduledTransfer.customer_id == customer_id)
-                           .values(memo="", status=text("CASE WHEN status = 'active' THEN 'cancelled' ELSE status END"),
-                                   next_run=None)).rowcount
-    payees = session.execute(delete(Payee).where(Payee.customer_id == customer_id)).rowcount
+    orders = session.execute(update(ScheduledTransfer).where(ScheduledTransfer.customer_id == customer_id).values(
+        memo="", status=text("CASE WHEN status = 'active' THEN 'cancelled' ELSE status END"), next_run=None))
+    memo = getattr(orders, "rowcount", 0)
+    payees = getattr(session.execute(delete(Payee).where(Payee.customer_id == customer_id)), "rowcount", 0)
     session.flush()
     return {"payees": int(payees or 0), "scheduled_transfers": int(memo or 0)}

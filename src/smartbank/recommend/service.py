@@ -260,7 +260,7 @@ def erase_customer_events(session: Session, customer_id: int) -> int:
     """A deletion request: the customer's clicks, views, impressions and served lists are deleted (behaviour the
     bank has no duty to keep; purchases stay as wealth orders). The engines forget the customer's row at their
     next warm-up. Returns the number of events deleted."""
-    n = session.execute(delete(RecEvent).where(RecEvent.customer_id == customer_id)).rowcount
+    n = getattr(session.execute(delete(RecEvent).where(RecEvent.customer_id == customer_id)), "rowcount", 0)
     session.execute(delete(RecServed).where(RecServed.customer_id == customer_id))
     session.flush()
     return int(n or 0)
