@@ -292,13 +292,14 @@ def request_deletion(session: Session, actor: Principal, *, confirm: bool) -> di
         "recommendation_events": recommend.erase_customer_events(session, cid),
         "users_disabled": security.disable_customer_users(session, cid),
     }
-    outcome = {"relationship_ended": today.isoformat(), "cleared_fields": cleared, "counts": counts,
-               "erased": _ERASED, "kept": _retention(today)}
+    kept = _retention(today)
+    outcome: dict[str, Any] = {"relationship_ended": today.isoformat(), "cleared_fields": cleared, "counts": counts,
+                               "erased": _ERASED, "kept": kept}
     r = PrivacyRequest(customer_id=cid, kind="deletion", status="done", created_at=clock.now(),
                        resolved_by=actor.user_id or None, resolved_at=clock.now(), outcome=outcome)
     session.add(r)
     session.flush()
     security.audit(session, actor, action="privacy.deletion", object_type="customer", object_id=cid,
                    after={"request_id": r.id, "cleared_fields": cleared, "counts": counts,
-                          "kept_until": outcome["kept"][0]["until"]})
+                          "kept_until": kept[0]["until"]})
     return request_as_dict(r)
