@@ -50,19 +50,25 @@ def privacy_page(request: Request, actor: Customer) -> Response:
 
 
 @router.post("/privacy/consents")
-async def save_consents(request: Request, actor: Customer) -> Response:
+def save_consents(request: Request, actor: Customer, consent_form: F = "", consent_marketing_sms: F = "",
+                  consent_marketing_email: F = "", consent_marketing_push: F = "", consent_marketing_phone: F = "",
+                  consent_personalised_recommendation: F = "", consent_partner_sharing: F = "",
+                  consent_analytics: F = "") -> Response:
     """One form with a checkbox per purpose: each purpose whose box differs from its state now is granted or
     withdrawn (channel ``web``); the others are left as they are (a default stays a default)."""
-    form = await request.form()
-    cid = me(actor)
-    if form.get("consent_form") != "1":  # not the consent form: change nothing (an empty form is not "all off")
+    if consent_form != "1":  # not the consent form: change nothing (an empty form is not "all off")
         return _page(request, actor, error=forms.message(forms.FormError("error.bad_request"), lang_of(request)),
                      status_code=422)
+    boxes = {"marketing_sms": consent_marketing_sms, "marketing_email": consent_marketing_email,
+             "marketing_push": consent_marketing_push, "marketing_phone": consent_marketing_phone,
+             "personalised_recommendation": consent_personalised_recommendation,
+             "partner_sharing": consent_partner_sharing, "analytics": consent_analytics}
+    cid = me(actor)
 
     def work(s):
         now = {c["purpose"]: c["granted"] for c in customers.list_consents(s, actor, cid)}
-        for purpose in customers.CONSENT_PURPOSES:
-            wanted = form.get(f"consent_{purpose}") == "on"
+        for purpose, box in boxes.items():  # a purpose the form does not show is left as it is
+            wanted = box == "on"
             if wanted != now[purpose]:
                 customers.set_consent(s, actor, cid, purpose=purpose, granted=wanted, given_via="web")
 
