@@ -43,20 +43,25 @@ class Customer(Base):
     )
 
 
+_C1 = {"pi": "C1"}  # personal-information class (JR/T 0171-2020) of a column
+
+
 class ConsentRecord(Base):
     """One grant or withdrawal of a customer's consent to one purpose (append-only: the history is the table,
-    the current state is each purpose's newest row, or the purpose's default when there is none)."""
+    the current state is each purpose's newest row, or the purpose's default when there is none). Every column is
+    class C1 (JR/T 0171-2020: the bank's own record about a person)."""
 
     __tablename__ = "customer_consents"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customers.id"))
-    purpose: Mapped[str] = mapped_column(String(40))  # see customers.consent.PURPOSES
-    granted: Mapped[bool] = mapped_column(Boolean)
-    notice_version: Mapped[str] = mapped_column(String(32))  # the privacy notice the customer was shown
-    given_via: Mapped[str] = mapped_column(String(16))  # web | app | assistant | branch | api
-    recorded_by: Mapped[int | None] = mapped_column(BigInteger)  # the user who recorded it (customer or teller)
-    recorded_role: Mapped[str] = mapped_column(String(32))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, info=_C1)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customers.id"), info=_C1)
+    purpose: Mapped[str] = mapped_column(String(40), info=_C1)  # see customers.consent.PURPOSES
+    granted: Mapped[bool] = mapped_column(Boolean, info=_C1)
+    notice_version: Mapped[str] = mapped_column(String(32), info=_C1)  # the privacy notice the customer was shown
+    given_via: Mapped[str] = mapped_column(String(16), info=_C1)  # web | app | assistant | branch | api
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger, info=_C1)  # the user who recorded it
+    recorded_role: Mapped[str] = mapped_column(String(32), info=_C1)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now(),
+                                         info=_C1)
 
     __table_args__ = (Index("ix_customer_consents_customer_purpose", "customer_id", "purpose", "id"),)
