@@ -16,7 +16,7 @@ from smartbank.customers import service as customers
 from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.notifications import service as notifications
-from smartbank.payments.models import Payee
+from smartbank.payments.models import Payee, ScheduledTransfer
 from smartbank.privacy import service as privacy
 from smartbank.security import service as security
 from smartbank.security.models import User
@@ -51,7 +51,12 @@ def _closed_customer(engine, bank, other_account_number: str):
     """A customer whose one account is closed, with a payee, a chat and a message."""
     cid = bank.customer(name="李娜", phone="13800138000", email="lina@example.com", address="北京市朝阳区1号")
     acct = bank.account(cid)
+    other_acct = bank.account(bank.customer(name="赵钱"))
     with db.session_scope(engine) as s:
+        s.add(ScheduledTransfer(customer_id=cid, from_account_id=acct, to_account_id=other_acct, amount_minor=100,
+                                currency="CNY", memo="给妈妈的生活费", frequency="monthly", start_date=clock.today(),
+                                next_run=clock.today(), status="active"))
+        s.flush()
         ledger.set_account_status(s, ledger.get_account(s, acct), "closed")
         s.add(Payee(customer_id=cid, name="王芳", account_number=other_account_number, nickname="妈妈"))
     _chat(engine, cid, "我的身份证号是110101198503070012")
@@ -180,6 +185,8 @@ def test_deletion_anonymises_and_keeps_what_aml_requires(engine, bank):
         assert (c.phone, c.email, c.address, c.status) == (None, None, None, "closed")
         assert c.name == "李娜" and c.id_number  # identity data kept for its period
         assert s.scalars(select(Payee).where(Payee.customer_id == cid)).first() is None
+        order = s.scalars(select(ScheduledTransfer).where(ScheduledTransfer.customer_id == cid)).one()
+        assert (order.memo, order.status, order.next_run) == ("", "cancelled", None)
         assert {m.text for m in s.scalars(select(AssistantMessage))} == {"[deleted]"}
         assert s.scalars(select(User).where(User.customer_id == cid)).one().is_active is False
         assert ledger.customer_accounts(s, cid)  # the account record stays
