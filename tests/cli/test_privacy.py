@@ -34,3 +34,9 @@ def test_export_json_and_csv(database_url, bank, engine, tmp_path):
     missing = CliRunner().invoke(app, ["privacy", "export", "C0000000000", "--out", str(z),
                                        "--database-url", database_url])
     assert missing.exit_code == 1
+
+
+def test_purge_runs_and_says_how_many(database_url):
+    r = CliRunner().invoke(app, ["privacy", "purge", "--database-url", database_url])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.strip().splitlines()[-1])["purged"] == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -197,3 +197,26 @@ def test_deletion_anonymises_and_keeps_what_aml_requires(engine, bank):
     with pytest.raises(ValidationFailed):  # a closed relationship takes no new consent
         run(engine, lambda s: customers.set_consent(s, actor, cid, purpose="analytics", granted=True,
                                                     given_via="web"))
+
+
+def test_identity_purged_when_its_retention_ends(engine, bank):
+    other = bank.customer(name="王芳")
+    with db.session_scope(engine) as s:
+        other_number = ledger.get_account(s, bank.account(other)).number
+    cid = _closed_customer(engine, bank, other_number)
+    actor = me(bank, cid)
+    out = run(engine, lambda s: privacy.request_deletion(s, actor, confirm=True))
+    until = date.fromisoformat(out["outcome"]["kept"][0]["until"])
+    early = run(engine, lambda s: privacy.purge_expired(s, today=until - timedelta(days=1)))
+    assert early["purged"] == 0
+    with db.session_scope(engine) as s:
+        assert customers.get_customer(s, cid).name == "李娜"
+    done = run(engine, lambda s: privacy.purge_expired(s, today=until))
+    assert done["customer_ids"] == [cid]
+    with db.session_scope(engine) as s:
+        c = customers.get_customer(s, cid)
+        assert (c.name, c.id_number, c.birth_date, c.gender) == ("已注销客户", f"PURGED-{cid}", None, None)
+        assert ledger.customer_accounts(s, cid)  # the records stay, no longer naming a person
+        assert any(a.action == "privacy.purge" for a in security.audit_trail(s, object_type="customer",
+                                                                               object_id=str(cid)))
+    assert run(engine, lambda s: privacy.purge_expired(s, today=until))["purged"] == 0  # once

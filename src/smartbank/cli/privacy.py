@@ -11,7 +11,8 @@ import typer
 
 from smartbank.cli.common import DbUrl, emit
 
-app = typer.Typer(help="Privacy: a customer's data export.", no_args_is_help=True)
+app = typer.Typer(help="Privacy: a customer's data export; the purge of identity data past its retention.",
+                  no_args_is_help=True)
 
 
 @app.command("export")
@@ -40,3 +41,15 @@ def privacy_export(customer_number: Annotated[str, typer.Argument(help="the cust
     print(f"privacy export: {len(body)} bytes ({media}) written to {out}", file=sys.stderr)
     emit({"customer_number": customer_number, "format": fmt, "path": str(out), "bytes": len(body),
           "suggested_name": name})
+
+
+@app.command("purge")
+def privacy_purge(database_url: DbUrl = None) -> None:
+    """Purge the identity data of deleted customers whose retention period (five years after the relationship
+    ended) is over: name, identity document, birth date and gender. Meant to run daily."""
+    from smartbank import db
+    from smartbank.privacy import service as privacy
+
+    res = db.run_in_transaction(lambda s: privacy.purge_expired(s), engine=db.get_engine(database_url))
+    print(f"privacy purge: {res['purged']} customers' identity data purged ({res['day']})", file=sys.stderr)
+    emit(res)

@@ -58,7 +58,7 @@ __all__ = [
     # consent (PIPL): the registry, the check at use time, and the anonymisation of a deleted customer
     "CONSENT_GIVEN_VIA", "CONSENT_PURPOSES", "ConsentRecord", "ConsentState", "MARKETING_CHANNELS",
     "PRIVACY_NOTICE_VERSION", "ANONYMISED_FIELDS", "CORRECTABLE_FIELDS", "anonymise_customer", "check_correction",
-    "correct_field", "customer_by_number", "consent_history", "consent_state",
+    "correct_field", "customer_by_number", "purge_identity", "consent_history", "consent_state",
     "has_consent", "list_consents", "set_consent",
 ]
 
@@ -354,3 +354,19 @@ def customer_by_number(session: Session, number: str) -> Customer:
     if c is None:
         raise NotFound("customer not found", details={"customer_number": number})
     return c
+
+
+PURGED_NAME = "已注销客户"
+
+
+def purge_identity(session: Session, customer: Customer) -> None:
+    """The end of the retention period of a closed customer's identity data: the name, identity document, birth
+    date and gender are replaced (the document by a unique placeholder, the column being part of a unique key);
+    the customer number stays as the key of the records that remain."""
+    if customer.status != "closed":
+        raise Conflict("only a closed customer's identity can be purged", details={"customer_id": customer.id})
+    customer.name = PURGED_NAME
+    customer.id_number = f"PURGED-{customer.id}"
+    customer.birth_date = None
+    customer.gender = None
+    session.flush()

@@ -47,8 +47,8 @@ from smartbank.wealth import service as wealth
 __all__ = [
     "CORRECTABLE_FIELDS", "DeletionRefused", "EXPORT_FORMATS", "EXPORT_KINDS", "MAX_NOTE", "PrivacyRequest",
     "RETENTION_YEARS",
-    "correction_queue", "deletion_check", "export_for_customer", "export_own", "list_requests", "request_as_dict",
-    "request_correction", "request_deletion", "resolve_correction",
+    "correction_queue", "deletion_check", "export_for_customer", "export_own", "list_requests", "purge_expired",
+    "request_as_dict", "request_correction", "request_deletion", "resolve_correction",
 ]
 
 CORRECTABLE_FIELDS = customers.CORRECTABLE_FIELDS
@@ -303,3 +303,29 @@ def request_deletion(session: Session, actor: Principal, *, confirm: bool) -> di
                    after={"request_id": r.id, "cleared_fields": cleared, "counts": counts,
                           "kept_until": kept[0]["until"]})
     return request_as_dict(r)
+
+
+def purge_expired(session: Session, *, today: date | None = None,
+                  operator: Principal = security.SYSTEM) -> dict[str, Any]:
+    """Purge the identity data whose retention period has ended: for each deletion request whose kept categories
+    are due (their date on or before ``today``, the bank's date by default), the customer's name, identity
+    document, birth date and gender are replaced and the request is marked ``purged``; audited. Transaction
+    records stay: the ledger is immutable and hash-chained, and with the identity gone they no longer name a
+    person. Run it daily (``smartbank privacy purge``)."""
+    day = today or clock.today()
+    purged: list[int] = []
+    for r in session.scalars(select(PrivacyRequest).where(PrivacyRequest.kind == "deletion",
+                                                          PrivacyRequest.status == "done").order_by(PrivacyRequest.id)):
+        kept = (r.outcome or {}).get("kept") or []
+        until = min((date.fromisoformat(k["until"]) for k in kept), default=None)
+        if until is None or until > day:
+            continue
+        c = customers.get_customer(session, r.customer_id, lock=True)
+        customers.purge_identity(session, c)
+        r.status = "purged"
+        r.outcome = {**(r.outcome or {}), "purged_on": day.isoformat()}
+        session.flush()
+        security.audit(session, operator, action="privacy.purge", object_type="customer", object_id=c.id,
+                       after={"request_id": r.id, "retention_until": until.isoformat(), "purged_on": day.isoformat()})
+        purged.append(c.id)
+    return {"day": day.isoformat(), "purged": len(purged), "customer_ids": purged}
