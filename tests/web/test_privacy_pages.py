@@ -105,3 +105,26 @@ def test_deletion_from_the_portal_tells_what_is_kept_until_when(client, bank, en
         c = customers.get_customer(s, cid)
         assert c.phone is None and c.status == "closed"
     assert client.get("/privacy", follow_redirects=False).status_code in (302, 303)  # signed out for good
+
+
+@pytest.mark.parametrize("lang, words", [("zh", "隐私政策（版本 2026-12）"),
+                                         ("en", "privacy notice (version 2026-12)")])
+def test_sign_up_names_the_privacy_notice(client, lang, words):
+    client.cookies.set("sb_lang", lang)
+    r = client.get("/signup")
+    assert r.status_code == 200 and words in r.text and customers.PRIVACY_NOTICE_VERSION == "2026-12"
+
+
+def test_sign_up_records_the_notice_version(client, engine):
+    from datetime import date
+
+    from smartbank.customers.validation import make_resident_id
+    from smartbank.security import service as security
+
+    body = {"name": "吴十", "id_number": make_resident_id("110101", date(1990, 5, 17), 7), "phone": "13912345678",
+            "username": "wushi", "password": "passw0rd!"}
+    r = client.post("/api/v1/auth/signup", json=body)
+    assert r.status_code == 201, r.text
+    with db.session_scope(engine) as s:
+        entry = next(a for a in security.audit_trail(s) if a.action == "customer.sign_up")
+        assert entry.after["privacy_notice"] == customers.PRIVACY_NOTICE_VERSION

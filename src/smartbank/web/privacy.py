@@ -17,7 +17,7 @@ from smartbank.web import forms
 from smartbank.web.auth import Customer, Staff, me
 from smartbank.web.i18n import lang_of
 from smartbank.web.nav import register_console_page, register_portal_page
-from smartbank.web.render import render
+from smartbank.web.render import env, render
 from smartbank.web.routing import web_router
 
 router = web_router()
@@ -27,6 +27,8 @@ QUEUE = "/console/privacy/corrections"
 register_console_page(QUEUE, "nav.console_privacy", order=95)
 
 F = Annotated[str, Form()]
+# the sign-up form names the privacy notice the customer accepts (auth/signup.html)
+env.globals["privacy_notice_version"] = customers.PRIVACY_NOTICE_VERSION
 
 
 def _page(request: Request, actor: Any, *, values: dict[str, str] | None = None, error: str | None = None,
