@@ -20,10 +20,13 @@ def test_consents_export_corrections_and_deletion_over_http(client, bank):
     r = client.get("/api/v1/privacy/consents", headers=me)
     assert r.status_code == 200
     assert {c["purpose"]: c["granted"] for c in r.json()["items"]}["personalised_recommendation"] is True
-    r = client.put("/api/v1/privacy/consents/personalised_recommendation", json={"granted": False}, headers=me)
+    r = client.put("/api/v1/privacy/consents", json={"purpose": "personalised_recommendation", "granted": False},
+                   headers=me)
     assert r.status_code == 200 and r.json()["granted"] is False and r.json()["given_via"] == "api"
-    assert client.put("/api/v1/privacy/consents/telepathy", json={"granted": True}, headers=me).status_code == 422
-    assert client.put("/api/v1/privacy/consents/analytics", json={"granted": "maybe"}, headers=me).status_code == 422
+    assert client.put("/api/v1/privacy/consents", json={"purpose": "telepathy", "granted": True},
+                      headers=me).status_code == 422
+    assert client.put("/api/v1/privacy/consents", json={"purpose": "analytics", "granted": "maybe"},
+                      headers=me).status_code == 422
     hist = client.get("/api/v1/privacy/consents/history", headers=me).json()["items"]
     assert [(h["purpose"], h["granted"]) for h in hist] == [("personalised_recommendation", False)]
     # the recommender serves a non-personalised list from now on

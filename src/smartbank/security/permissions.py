@@ -261,7 +261,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     # --- API: privacy (consents, a copy of the data, corrections, deletion) -------------------------
     "GET /api/v1/privacy/consents": _SELF,
     "GET /api/v1/privacy/consents/history": _SELF,
-    "PUT /api/v1/privacy/consents/{purpose}": _SELF,
+    "PUT /api/v1/privacy/consents": _SELF,
     "GET /api/v1/customers/{customer_id}/consents": _self_or("customer.read"),
     "POST /api/v1/customers/{customer_id}/consents": ("customer.consent.record",),
     "GET /api/v1/privacy/export": _SELF,

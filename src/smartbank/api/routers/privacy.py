@@ -19,6 +19,7 @@ router = APIRouter(tags=["privacy"])
 
 
 class ConsentIn(In):
+    purpose: str = Field(max_length=40)
     granted: bool
     given_via: Literal["web", "app", "api"] = "api"
     notice_version: str | None = Field(None, max_length=32)
@@ -63,12 +64,12 @@ def my_consent_history(actor: Actor) -> dict[str, Any]:
     return uow(lambda s: {"items": customers.consent_history(s, actor, _own(actor))})
 
 
-@router.put("/privacy/consents/{purpose}")
-def set_my_consent(purpose: str, body: ConsentIn, actor: Actor) -> dict[str, Any]:
+@router.put("/privacy/consents")
+def set_my_consent(body: ConsentIn, actor: Actor) -> dict[str, Any]:
     """Grant or withdraw one purpose (``marketing_sms``, ``marketing_email``, ``marketing_push``,
     ``marketing_phone``, ``personalised_recommendation``, ``partner_sharing``, ``analytics``); takes effect at
     once."""
-    return uow(lambda s: customers.set_consent(s, actor, _own(actor), purpose=purpose, granted=body.granted,
+    return uow(lambda s: customers.set_consent(s, actor, _own(actor), purpose=body.purpose, granted=body.granted,
                                                given_via=body.given_via, notice_version=body.notice_version))
 
 
