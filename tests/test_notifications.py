@@ -120,4 +120,4 @@ def test_the_development_sms_sink_writes_one_private_json_line_per_message(tmp_p
     assert [x["text"] for x in lines] == ["验证码 123456", "验证码 654321"]
     assert lines[0]["phone"] == "+8613912345678" and lines[0]["ref"] == "challenge:1"
     assert stat.S_IMODE(outbox.stat().st_mode) == 0o600
-    assert sms.mask_phone("+8613912345678") == "+86139****5678"
+    assert sms.mask_phone("+8613912345678") == "139****5678"

@@ -10,6 +10,9 @@ variable the listener thread cannot see).
 - :func:`start` / :func:`stop` start and stop the listener thread (counted: the app's lifespan, the worker
   and the CLI commands that serve each start it and stop it); :func:`stop` writes what is still queued.
   While no listener runs, records are written at once, in the emitting thread, as before.
+- :class:`RedactingFilter` (installed on the handler by :func:`configure`) replaces the personal information
+  that :mod:`smartbank.pii` recognises (ID numbers, mobiles, bank cards, e-mails, credit codes) in every
+  record's message, arguments, structured fields and traceback before it is queued: logs carry no personal data.
 """
 
 from __future__ import annotations
@@ -26,11 +29,36 @@ from contextvars import ContextVar
 from logging.handlers import QueueHandler, QueueListener
 from typing import IO
 
+from smartbank import pii
+
 LOGGER = "smartbank"
 LISTENER_THREAD = "smartbank-log-writer"
 
 # the request being served, set by the API's request middleware: a log line and an audit record name it
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts personal information in a record (message with its arguments, ``fields``, exception text); the
+    record is kept, never dropped. Installed on the platform's handler; can be added to any other handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed format string: logged as it is, its arguments left out
+            message = str(record.msg)
+        record.msg, record.args = pii.redact(message), None
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = pii.redact_value(fields)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = pii.redact(record.exc_text)
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = pii.redact(record.stack_info)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -114,6 +142,7 @@ def configure(json_logs: bool = True, level: int = logging.INFO, *, stream: IO[s
         target = _Stderr(stream)
         target.setFormatter(JsonFormatter() if json_logs else plain_formatter())
         _handoff = _Handoff(queue.SimpleQueue(), target)
+        _handoff.addFilter(RedactingFilter())
         root = logging.getLogger(LOGGER)
         root.addHandler(_handoff)
         root.setLevel(level)
@@ -181,5 +210,5 @@ def is_listening() -> bool:
     return _handoff is not None and _handoff.listening
 
 
-__all__ = ["JsonFormatter", "LISTENER_THREAD", "configure", "is_listening", "plain_formatter", "request_id_var",
-           "running", "start", "stop", "writing_to"]
+__all__ = ["JsonFormatter", "LISTENER_THREAD", "RedactingFilter", "configure", "is_listening", "plain_formatter",
+           "request_id_var", "running", "start", "stop", "writing_to"]

@@ -164,3 +164,24 @@ def test_two_agents_claiming_at_once_one_wins(engine, desk, is_pg):
     claims = _run(engine, lambda s: s.scalar(select(text("count(*)")).select_from(AuditLog).where(
         AuditLog.action == "assistant_handoff.claim")))
     assert claims == 1
+
+
+def test_the_agent_reads_the_transcript_without_the_identity_numbers_the_customer_typed(engine, desk):
+    """The masking part: what the customer typed reaches the agent redacted (smartbank.pii); the turns are kept."""
+    from datetime import date
+
+    from smartbank.customers.validation import make_resident_id
+
+    id_number = make_resident_id("110101", date(1985, 3, 7), 234)
+    turns = [{"sender": "customer", "text": f"我的身份证{id_number}，电话13812345678，卡4111111111111111",
+              "intent": "complaint", "confidence": 0.9, "entities": {"phone": "13812345678"}}]
+    cid = conversation(engine, desk["cust"], turns, summary={"last": f"证件 {id_number}"})
+    case = _run(engine, lambda s: handoff.get_conversation(s, desk["a1"], cid))
+    [msg] = case["messages"]
+    assert msg["text"] == "我的身份证<CN_RESIDENT_ID>，电话<CN_MOBILE>，卡<BANK_CARD>"
+    assert msg["entities"] == {"phone": "<CN_MOBILE>"} and msg["intent"] == "complaint"
+    assert case["handoff"]["summary"] == {"last": "证件 <CN_RESIDENT_ID>"}
+    assert id_number not in str(case) and "13812345678" not in str(case)
+    # the queue's summaries too
+    rows = _run(engine, lambda s: handoff.queue(s, desk["a1"]))
+    assert id_number not in str(rows)

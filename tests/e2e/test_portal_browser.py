@@ -100,6 +100,7 @@ def test_language_switch(page: Page, alice):
 
 def test_elderly_mode(page: Page, alice):
     sign_in(page)
+    expect(page.locator("h1")).to_have_text("我的账户")  # the home page has loaded (a body to measure)
     normal = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     page.click("#elder-toggle")
     expect(page.locator("#elder-home")).to_be_visible()

@@ -32,8 +32,11 @@ def test_marketer_reads_any_profile_with_staff_fields(client, world):
     assert body["profile"]["salary_months_365d"] == 3 and body["profile"]["risk_level"] == "low"
     assert {t["code"] for t in body["tags"]} >= {"salary_earner"}
     assert "churn_score" in body and body["timeline"][0]["ts"] >= body["timeline"][-1]["ts"]
+    # the masking policy's marketing row: the name masked (first character), no identity field at all
+    assert body["name"] == "王*" and not {"id_number", "phone", "email", "address", "birth_date"} & set(body)
     for role in ("service_agent1", "risk_officer1", "admin1"):
-        assert client.get(f"{API}/customers/{world['b']}", headers=login(client, role)).status_code == 200
+        r = client.get(f"{API}/customers/{world['b']}", headers=login(client, role))
+        assert r.status_code == 200 and r.json()["name"].endswith("*")
 
 
 def test_teller_may_not_read_profiles_or_edit_tags(client, world):
@@ -58,7 +61,8 @@ def test_customer_sees_only_own_and_only_customer_audience(client, world, engine
                        " VALUES (:c, 'high_value', 1, CURRENT_TIMESTAMP)"), {"c": world["a"]})
     codes = {t["code"] for t in client.get(f"{API}/me", headers=h).json()["tags"]}
     assert "salary_earner" in codes and "high_value" not in codes
-    assert client.get(f"{API}/customers/{world['a']}", headers=h).status_code == 200
+    own = client.get(f"{API}/customers/{world['a']}", headers=h)
+    assert own.status_code == 200 and own.json()["name"] == "王芳"  # a customer's own name, in full
     assert_error(client.get(f"{API}/customers/{world['b']}", headers=h), 404, "not_found")
     assert_error(client.get(f"{API}/customers/999999", headers=h), 404, "not_found")
     assert_error(client.get(f"{API}/tags", headers=h), 403)
@@ -127,7 +131,7 @@ def test_draft_rule_test_counts_matches_without_saving(client, world, engine):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["profiles"] == 3 and body["matches"] == 1
-    assert body["sample"] == [{"customer_id": world["a"], "name": "王芳"}]
+    assert body["sample"] == [{"customer_id": world["a"], "name": "王*"}]  # the masking policy: a marketer's view
     assert body["features"] == ["salary_months_365d"]
 
 

@@ -63,27 +63,37 @@ def test_missing_credit_module_is_no_model(monkeypatch):
 
 
 @pytest.mark.any_backend
-def test_a_model_trained_in_this_process_is_used_at_once_and_the_lookup_is_per_model_dir(tmp_path, monkeypatch):
+def test_a_model_trained_in_this_process_is_used_at_once_and_the_lookup_is_per_model_dir(
+        tmp_path, monkeypatch, credit_model):
     """The scorer is looked up once a minute; a "no model" remembered for one model directory must not hide
-    the model of another, nor the model just trained here (the demo trains, then decides)."""
+    the model of another, nor the model just trained here (the demo trains, then decides). Training is stood in
+    for by copying the worker's trained artefact into the directory (what training leaves behind)."""
+    import shutil
+
     from smartbank import config
     from smartbank.lending import service as lending
+    from smartbank.lending.credit import scorer as scorer_module
+
+    def use_dir(name):
+        monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / name))
+        config.reset_settings()
+
+    def fake_training(*args, **kwargs):
+        shutil.copytree(credit_model["models"], tmp_path / "b", dirs_exist_ok=True)
+        return credit_model["res"]
 
     decision.reset_scorer()
     for name in ("a", "b"):
-        monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / name))
-        config.reset_settings()
+        use_dir(name)
         assert decision.get_scorer() is None  # remembered as "no model" for this directory
-    data = tmp_path / "credit.csv"
-    lending.synthetic_credit(3000, seed=1).to_csv(data, index=False)
-    lending.train_credit_model(data, fast=True, seed=1)  # into b, the current directory
+    monkeypatch.setattr(scorer_module, "train_production", fake_training)
+    monkeypatch.setattr(lending, "train_production", fake_training)
+    assert lending.train_credit_model() == credit_model["res"]  # into b, the current directory
     scorer = decision.get_scorer()
-    assert scorer is not None and scorer.version
-    monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / "a"))
-    config.reset_settings()
+    assert scorer is not None and scorer.version == credit_model["res"]["version"]
+    use_dir("a")
     assert decision.get_scorer() is None
-    monkeypatch.setenv("SMARTBANK_MODEL_DIR", str(tmp_path / "b"))
-    config.reset_settings()
+    use_dir("b")
     assert decision.get_scorer() is scorer
     decision.reset_scorer()
 

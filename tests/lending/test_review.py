@@ -163,3 +163,19 @@ def test_two_officers_deciding_at_once_decide_once(desk, engine, is_pg):
                                " AND from_status = 'manual_review' AND to_status <> 'manual_review'"),
                           {"a": app_id}).scalar()
     assert manual == 1 and moves == 1
+
+
+def test_the_case_shows_the_customer_through_the_masking_policy(desk, engine, bank):
+    """Case work: a loan officer sees the circumstances (birth date, income); an administrator reviewing the same
+    case sees the name and no more (the masking policy's ``case`` rows)."""
+    app_id, _ = submit(engine, desk["a"])
+    admin = officer(bank, "admin9", "admin")
+    with db.session_scope(engine) as s:
+        s.execute(text("UPDATE customers SET birth_date = '1985-03-07', annual_income_minor = 24000000 "
+                       "WHERE id = :c"), {"c": desk["a"].customer_id})
+    with db.session_scope(engine) as s:
+        mine = review.get_case(s, desk["lo1"], app_id)["customer"]
+        theirs = review.get_case(s, admin, app_id)["customer"]
+    assert (mine["name"], mine["birth_date"], mine["annual_income_minor"]) == ("王芳", "1985-03-07", 24_000_000)
+    assert (theirs["name"], theirs["birth_date"], theirs["annual_income_minor"]) == ("王芳", None, None)
+    assert theirs["accounts"] == mine["accounts"]

@@ -71,3 +71,18 @@ def test_refuses_a_tampered_pickle(tmp_path) -> None:
 def test_missing_model(tmp_path) -> None:
     with pytest.raises(registry.ArtefactNotFound):
         registry.load_model("nothing", model_dir=tmp_path)
+
+
+def test_named_arrays_are_an_npz_read_back_exactly_without_pickle(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    weights = {"layer.0.weight": rng.normal(size=(64, 32)).astype(np.float32), "layer.0.bias": np.arange(32)}
+    saved = registry.save_model("net", {"weights": weights, "ragged": {"a": [1, 2]}}, features=["text"],
+                                data_hash="h", model_dir=tmp_path)
+    meta = json.loads((saved.path / "meta.json").read_text())
+    assert meta["files"]["weights"]["file"] == "weights.npz" and meta["files"]["ragged"]["file"] == "ragged.json"
+    loaded = registry.load_model("net", model_dir=tmp_path).objects["weights"]
+    assert set(loaded) == set(weights)
+    for k, v in weights.items():
+        assert loaded[k].dtype == v.dtype and np.array_equal(loaded[k], v)
+    # arrays of Python objects would need pickle: they are not written as named arrays
+    assert not registry._is_named_arrays({"x": np.array([{"a": 1}], dtype=object)})

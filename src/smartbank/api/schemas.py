@@ -257,9 +257,9 @@ class CustomerOut(Out):
     id: int
     number: str
     kind: str
-    name: str
+    name: str | None
     id_type: str
-    id_number: str
+    id_number: str | None
     birth_date: date | None
     gender: str | None
     phone: str | None
@@ -273,8 +273,20 @@ class CustomerOut(Out):
     daily_limit_minor: int | None
     status: str
     masked: bool = Field(default=False, description=(
-        "true when the caller's role may not see identity details: id_number, phone and email are masked, "
+        "true when the masking policy shows the caller's role less than the full record: id_number, phone and "
+        "email masked (a teller or an officer reveals one with a reason: POST .../reveal), and for some roles "
         "birth_date and annual_income_minor left out"))
+
+
+class RevealIn(In):
+    field: Literal["id_number", "phone", "email", "address", "birth_date", "name"]
+    reason: str = Field(default="", max_length=1000, description="why the full value is needed (required, audited)")
+
+
+class RevealOut(Out):
+    customer_id: int
+    field: str
+    value: str | None
 
 
 class KycIn(In):

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from smartbank import clock
+from smartbank import clock, pii
 from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, AssistantHandoff, AssistantMessage
 from smartbank.customers import service as customers
 from smartbank.db import aware as _aware
@@ -168,7 +168,8 @@ def _row(session: Session, h: AssistantHandoff, conv: AssistantConversation | No
         "intent": summary.get("intent") or (conv.top_intent if conv else None),
         "sentiment": conv.last_sentiment if conv else summary.get("sentiment"),
         "language": conv.language if conv else None, "channel": conv.channel if conv else None,
-        "conversation_status": conv.status if conv else None, "summary": summary,
+        "conversation_status": conv.status if conv else None,
+        "summary": pii.redact_value(summary),  # what the customer typed, without ID, card or phone numbers
         "created_at": _iso(h.created_at), "assigned_at": _iso(h.assigned_at), "closed_at": _iso(h.closed_at),
         **_sla(h, now),
     }
@@ -262,7 +263,8 @@ def get_conversation(session: Session, actor: Principal, conversation_id: int) -
                          "handoff_reason": c.handoff_reason, "satisfaction": c.satisfaction,
                          "started_at": _iso(c.started_at), "closed_at": _iso(c.closed_at)},
         "handoff": _row(session, h, c, names, _now(), context=False),
-        "messages": [message_dict(m, names) for m in msgs],
+        # the agent serves the customer without the identity numbers the customer typed (smartbank.pii)
+        "messages": [pii.redact_value(message_dict(m, names)) for m in msgs],
         "customer": _customer_context(session, c.customer_id),
         "mine": h.assigned_to == actor.user_id, "open": h.status != "closed",
     }

@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from smartbank import clock
+from smartbank import clock, pii
 from smartbank.customers.consent import (
     CONSENT_GIVEN_VIA,
     CONSENT_PURPOSES,
@@ -41,15 +41,16 @@ from smartbank.customers.validation import (
     parse_id_document,
     parse_resident_id,
 )
-from smartbank.errors import Conflict, NotFound, ValidationFailed
+from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from smartbank.security import service as security
-from smartbank.security.service import Principal, mask_email, mask_id_number, mask_phone
+from smartbank.security.service import Principal
+from smartbank.text import clean_text
 
 __all__ = [
     "Customer", "CustomerCreate", "KYC_METHODS", "KYC_STATUSES",
     # one customer
-    "birth_date_of", "create_customer", "customer_record", "get_customer", "masked_for", "record_rejection",
-    "record_verification", "set_daily_limit", "view_customer",
+    "REVEAL_REASON_LIMIT", "birth_date_of", "create_customer", "customer_record", "get_customer", "masked_for",
+    "purpose_of", "record_rejection", "record_verification", "reveal_field", "set_daily_limit", "view_customer",
     # many customers
     "count", "find_customers", "ids_by_document", "insert_many", "matching_records", "names_of", "search_customers",
     # identity documents and phone numbers
@@ -196,45 +197,74 @@ _RECORD_FIELDS = ("id", "number", "kind", "name", "id_type", "id_number", "birth
                   "risk_level", "daily_limit_minor", "status", "created_at")
 
 
-def customer_record(c: Customer, *, masked: bool) -> dict[str, Any]:
-    """A customer's record; ``masked``: the identity number, phone and e-mail masked, birth date, address and
-    income left out (for staff without ``customer.pii.read``)."""
-    out = {f: getattr(c, f) for f in _RECORD_FIELDS}
-    if masked:
-        out.update(id_number=mask_id_number(c.id_number), phone=mask_phone(c.phone), email=mask_email(c.email),
-                   birth_date=None, address=None, annual_income_minor=None)
-    out["masked"] = masked
+_RECORD_KINDS = {"annual_income_minor": "income"}  # the customer number is the bank's, not a personal field
+
+
+def purpose_of(actor: Principal, purpose: str = "service") -> str:
+    """The masking purpose of ``actor``'s read: ``self`` for a customer, else ``purpose``."""
+    return "self" if actor.role == "customer" else purpose
+
+
+def customer_record(c: Customer, *, role: str, purpose: str) -> dict[str, Any]:
+    """A customer's record as ``role`` may see it for ``purpose`` (the masking policy,
+    :func:`smartbank.security.service.present`); ``masked`` says whether any personal field is masked or left
+    out."""
+    raw = {f: getattr(c, f) for f in _RECORD_FIELDS}
+    out = security.present_record(role, purpose, raw, _RECORD_KINDS)
+    out["masked"] = any(out[k] != raw[k] for k in raw)
     return out
 
 
-def masked_for(actor: Principal) -> bool:
-    """Whether ``actor`` sees customers' records masked: staff without ``customer.pii.read``."""
-    return actor.is_staff and not actor.can("customer.pii.read")
+def masked_for(actor: Principal, purpose: str = "service") -> bool:
+    """Whether ``actor`` sees customers' identity numbers masked for ``purpose`` (every staff role: the full
+    value is a break-glass reveal, :func:`reveal_field`)."""
+    return security.masking_rule(actor.role, purpose_of(actor, purpose), "id_number") != "full"
 
 
 def view_customer(session: Session, actor: Principal, customer_id: int) -> dict[str, Any]:
     """One customer's record as ``actor`` may see it: a customer their own (another customer's is "not
-    found"); staff with ``customer.read``, masked unless they hold ``customer.pii.read``. A staff read is
+    found"); staff with ``customer.read``, as the masking policy shows it to their role. A staff read is
     audited."""
     if actor.is_staff:
         actor.require("customer.read")
     elif actor.customer_id != customer_id:
         raise NotFound("customer not found", details={"customer_id": customer_id})
     c = get_customer(session, customer_id)
-    masked = masked_for(actor)
-    security.audit_reads(session, actor, action="customer.read", customer_ids=[c.id], shown={"masked": masked})
-    return customer_record(c, masked=masked)
+    out = customer_record(c, role=actor.role, purpose=purpose_of(actor))
+    security.audit_reads(session, actor, action="customer.read", customer_ids=[c.id], shown={"masked": out["masked"]})
+    return out
 
 
 def find_customers(session: Session, actor: Principal, q: str, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Staff search (``customer.search``): the matching records, masked unless the role holds
-    ``customer.pii.read``; each customer shown is audited."""
+    """Staff search (``customer.search``): the matching records as the masking policy shows a list to the role;
+    each customer shown is audited."""
     actor.require("customer.search")
     found = search_customers(session, q, limit=limit)
-    masked = masked_for(actor)
     security.audit_reads(session, actor, action="customer.search", customer_ids=[c.id for c in found],
-                         shown={"masked": masked, "q": (q or "").strip()[:64]})
-    return [customer_record(c, masked=masked) for c in found]
+                         shown={"masked": masked_for(actor, "search"), "q": pii.redact((q or "").strip()[:64])})
+    return [customer_record(c, role=actor.role, purpose="search") for c in found]
+
+
+REVEAL_REASON_LIMIT = 200
+
+
+def reveal_field(session: Session, actor: Principal, customer_id: int, *, field: str, reason: object) -> dict[str, Any]:
+    """Break-glass: one personal field of one customer in full, for a teller at the counter or an officer on a
+    case (:data:`smartbank.security.service.REVEAL_ROLES`), with a stated reason. Writes an audit record (who,
+    which customer, which field, the reason, the request id) in the caller's transaction; any other role is
+    refused and nothing is written."""
+    if not actor.is_staff or actor.role not in security.REVEAL_ROLES:
+        raise Forbidden("your role may not reveal personal data",
+                        details={"role": actor.role, "needs": list(security.REVEAL_ROLES)})
+    if field not in security.REVEAL_FIELDS:
+        raise ValidationFailed("this field cannot be revealed",
+                               details={"field": str(field)[:32], "fields": list(security.REVEAL_FIELDS)})
+    why = clean_text(reason, "reason", REVEAL_REASON_LIMIT, empty="a reason is required to reveal personal data")
+    c = get_customer(session, customer_id)
+    value = birth_date_of(c) if field == "birth_date" else getattr(c, field)
+    security.audit(session, actor, action="customer.pii.reveal", object_type="customer", object_id=c.id,
+                   after={"field": field, "reason": pii.redact(why)})
+    return {"customer_id": c.id, "field": field, "value": None if value is None else str(value)}
 
 
 def search_customers(session: Session, q: str, *, limit: int = 50) -> list[Customer]:

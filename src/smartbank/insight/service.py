@@ -365,7 +365,9 @@ def profile_360(session: Session, actor: Principal, customer_id: int, *, timelin
     p = session.get(CustomerProfile, customer_id)
     customer_view = actor.role == "customer"
     out: dict[str, Any] = {
-        "customer_id": customer_id, "name": cust.name, "number": cust.number,
+        "customer_id": customer_id, "number": cust.number,
+        # the masking policy: a staff member's analytics view shows the name masked (张*), never identity fields
+        "name": security.present(actor.role, "self" if customer_view else "marketing", "name", cust.name),
         "profile": None, "as_of": None, "computed_at": None,
         "tags": _tag_rows(session, customer_id, customer_view=customer_view),
         "timeline": extract.recent_activity(session, customer_id, timeline),
@@ -497,7 +499,9 @@ def preview_tag(session: Session, actor: Principal, *, expression: str, audience
     names = customers.names_of(session, [int(i) for i in sample_ids])
     return {"expression": expression, "audience": audience, "profiles": profiles.height, "matches": len(ids),
             "features": sorted(compiled.features),
-            "sample": [{"customer_id": int(i), "name": names.get(i, "")} for i in sample_ids]}
+            "sample": [{"customer_id": int(i),
+                        "name": security.present(actor.role, "marketing", "name", names.get(i, ""))}
+                       for i in sample_ids]}
 
 
 def list_segments(session: Session, actor: Principal) -> list[dict[str, Any]]:

@@ -204,7 +204,10 @@ def get_case(session: Session, actor: Principal, application_id: int) -> dict[st
     maker = next((d for d in reversed(decisions) if d and d["stage"] == "maker"), None) if app.maker_id else None
     return {
         "application": view, "product": products.product_dict(product) if product else None,
-        "customer": _customer_context(session, app.customer_id), "auto": auto, "decisions": decisions,
+        # the masking policy for case work: a loan officer sees the circumstances, an administrator less
+        "customer": security.present_record(actor.role, "case", _customer_context(session, app.customer_id),
+                                            {"annual_income_minor": "income"}),
+        "auto": auto, "decisions": decisions,
         "maker": maker, "maker_name": users.get(app.maker_id) if app.maker_id else None,
         "assigned_name": users.get(app.assigned_to) if app.assigned_to else None,
         "rate_bounds": {"min_bps": best, "max_bps": worst},

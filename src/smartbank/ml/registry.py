@@ -5,8 +5,9 @@ of the training data, metrics and the seed, plus the SHA-256 of every file writt
 artefact whose feature list differs from the caller's, whose library major versions differ from the
 running ones, or whose files do not match their recorded hashes.
 
-Formats: LightGBM boosters as their own text format, plain data as JSON; scikit-learn objects with
-joblib, and those are only ever unpickled after their SHA-256 matched the one this code stored.
+Formats: LightGBM boosters as their own text format, named arrays (a mapping of names to numpy arrays,
+e.g. a network's weights) as an uncompressed ``.npz`` read back without pickle, plain data as JSON; scikit-learn
+objects with joblib, and those are only ever unpickled after their SHA-256 matched the one this code stored.
 """
 
 from __future__ import annotations
@@ -104,6 +105,13 @@ def _write_object(folder: Path, key: str, obj: Any) -> str:
             return fname
     except ImportError:  # pragma: no cover
         pass
+    if _is_named_arrays(obj):
+        import numpy as np
+
+        fname = f"{key}.npz"
+        with open(folder / fname, "wb") as fh:
+            np.savez(fh, **obj)
+        return fname
     if isinstance(obj, dict | list | str | int | float) or obj is None:
         fname = f"{key}.json"
         (folder / fname).write_text(json.dumps(obj, sort_keys=True, default=_json_default), encoding="utf-8")
@@ -113,6 +121,14 @@ def _write_object(folder: Path, key: str, obj: Any) -> str:
     fname = f"{key}.joblib"
     joblib.dump(obj, folder / fname)
     return fname
+
+
+def _is_named_arrays(obj: Any) -> bool:
+    if not isinstance(obj, Mapping) or not obj:
+        return False
+    import numpy as np
+
+    return all(isinstance(k, str) and isinstance(v, np.ndarray) and v.dtype != object for k, v in obj.items())
 
 
 def _json_default(o: Any) -> Any:
@@ -135,6 +151,11 @@ def _read_object(path: Path) -> Any:
         import lightgbm as lgb
 
         return lgb.Booster(model_str=path.read_text(encoding="utf-8"))
+    if name.endswith(".npz"):
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
     if name.endswith(".json"):
         return json.loads(path.read_text(encoding="utf-8"))
     if name.endswith(".joblib"):

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from smartbank import clock
 from smartbank.config import get_settings
+from smartbank.security import service as security
 
 __all__ = ["FileSmsSink", "MemorySmsSink", "SmsGateway", "SmsMessage", "gateway", "mask_phone", "set_gateway", "use"]
 
@@ -105,9 +106,6 @@ def use(gw: SmsGateway) -> Iterator[SmsGateway]:
 
 
 def mask_phone(phone: str) -> str:
-    """A phone number as a message to the customer may show it: ``+86138****0001`` (the last four kept)."""
-    digits = phone.strip()
-    if len(digits) <= 4:
-        return "****"
-    keep = 6 if digits.startswith("+86") else 3
-    return digits[:keep] + "****" + digits[-4:]
+    """A phone number as a message to the customer may show it: ``138****0001`` (the masking policy's format,
+    :func:`smartbank.security.service.mask_phone`)."""
+    return security.mask_phone(phone.strip()) or "****"

@@ -159,8 +159,16 @@ def correction_queue(session: Session, actor: Principal, *, status: str = "open"
     out = []
     for r in rows:
         c = customers.get_customer(session, r.customer_id)
-        out.append(request_as_dict(r) | {"customer_number": c.number, "customer_name": c.name,
-                                         "current_value": getattr(c, r.field or "", None)})
+
+        def shown(value: Any, field: str | None = r.field) -> Any:
+            # the masking policy as for serving one customer: a phone or e-mail masked (a teller reveals it on
+            # the customer's page, break-glass, when the check needs it); city and occupation are not identity
+            return security.present(actor.role, "service", field, value) if field in security.PII_FIELDS else value
+
+        out.append(request_as_dict(r) | {"customer_number": c.number,
+                                         "customer_name": shown(c.name, "name"),
+                                         "current_value": shown(getattr(c, r.field or "", None)),
+                                         "requested_value": shown(r.requested_value)})
     return out
 
 

@@ -28,7 +28,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     # customers' records and money. A marketer works on segments and tags, never on a named customer's record
     "customer.search": (T, A, R, L, ADMIN),
     "customer.read": (T, A, R, L, ADMIN),  # one customer's record (masked), accounts, payees, standing orders
-    "customer.pii.read": (T, R),  # identity number, phone, e-mail, birth date and income unmasked
+    # birth date, address and income shown (identity numbers stay masked for every staff role: see masking.POLICY)
+    "customer.pii.read": (T, R),
+    # break-glass: one field of one customer in full, with a reason, audited (masking.REVEAL_ROLES)
+    "customer.pii.reveal": (T, L, R),
     "account.history.read": (T, A, R, L, ADMIN),  # any customer's transactions, statements, transfers
     "customer.create": (T, ADMIN),
     "customer.kyc.verify": (T,),  # the original document examined with its holder: a counter task
@@ -125,6 +128,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "GET /api/v1/customers/{customer_id}": _self_or("customer.read"),
     "POST /api/v1/customers": ("customer.create",),
     "POST /api/v1/customers/{customer_id}/kyc": ("customer.kyc.verify",),
+    "POST /api/v1/customers/{customer_id}/reveal": ("customer.pii.reveal",),
     "POST /api/v1/customers/{customer_id}/accounts": ("account.open",),
     "PUT /api/v1/customers/{customer_id}/daily-limit": ("customer.limit.set",),
     "POST /api/v1/accounts/{account_id}/freeze": ("account.status",),
@@ -346,6 +350,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /console/reversals/{request_id}/reject": ("transfer.reverse",),
     "GET /console/customers": ("customer.search",),
     "GET /console/customers/{customer_id}": ("customer.read",),
+    "POST /console/customers/{customer_id}/reveal": ("customer.pii.reveal",),
     "POST /console/accounts/{account_id}/status": ("account.status",),
     "GET /console/insight/customers": ("insight.profiles.read",),
     "GET /console/insight/customers/{customer_id}": ("insight.profiles.read",),

@@ -1,7 +1,7 @@
 """Identity and access: users, sign-in with throttling, expiring sessions, authorisation, audit.
 
 The front door of the security domain: other domains and the entry points import only this module
-(:data:`__all__`), which also re-exports the permission table (:mod:`.permissions`), the masking rules
+(:data:`__all__`), which also re-exports the permission table (:mod:`.permissions`), the masking policy
 (:mod:`.masking`) and the ``User`` model outsiders look users up with."""
 
 from __future__ import annotations
@@ -28,7 +28,25 @@ from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
 from smartbank.logs import request_id_var  # the request being served: an audit record names it
 from smartbank.security import permissions
-from smartbank.security.masking import mask_email, mask_id_number, mask_phone
+from smartbank.security.masking import FIELDS as PII_FIELDS
+from smartbank.security.masking import PURPOSES as MASKING_PURPOSES
+from smartbank.security.masking import (
+    REVEAL_FIELDS,
+    REVEAL_ROLES,
+    mask_account_number,
+    mask_address,
+    mask_birth_date,
+    mask_card_number,
+    mask_email,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    mask_value,
+    may_reveal,
+    present,
+    present_record,
+)
+from smartbank.security.masking import rule as masking_rule
 from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, LoginThrottle, User
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
 from smartbank.security.permissions import (
@@ -56,8 +74,10 @@ __all__ = [
     "PERMISSIONS", "PUBLIC", "ROUTES", "SIGNED_IN", "STAFF", "allows", "roles_for", "route_access", "route_roles",
     # audit
     "audit", "audit_reads", "audit_trail", "request_id_var",
-    # masking of personal data for staff without customer.pii.read
-    "mask_email", "mask_id_number", "mask_phone",
+    # the masking policy (role x purpose x field) and break-glass reveal rights
+    "MASKING_PURPOSES", "PII_FIELDS", "REVEAL_FIELDS", "REVEAL_ROLES", "mask_account_number", "mask_address",
+    "mask_birth_date", "mask_card_number", "mask_email", "mask_id_number", "mask_name", "mask_phone", "mask_value",
+    "masking_rule", "may_reveal", "present", "present_record",
 ]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")

@@ -18,10 +18,12 @@ from xml.sax.saxutils import escape
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from smartbank import pii
 from smartbank.customers.service import Customer
 from smartbank.errors import ValidationFailed
 from smartbank.ledger.service import TRANSFER_KINDS, Account, Entry, Transfer
 from smartbank.money import format_minor
+from smartbank.security import service as security
 
 __all__ = [
     "CSV_COLUMNS", "HISTORY_KINDS", "HistoryFilter", "decode_cursor", "encode_cursor", "export_csv", "history",
@@ -154,15 +156,29 @@ CSV_COLUMNS = ["value_date", "created_at", "transfer_id", "kind", "direction", "
                "balance_after", "counterparty_account", "counterparty_name", "memo", "reference"]
 
 
-def export_csv(session: Session, account: Account, f: HistoryFilter) -> str:
+def export_csv(session: Session, account: Account, f: HistoryFilter, *, role: str = "customer") -> str:
+    """The history as CSV. For a staff ``role`` the file is an export in the masking policy's sense: the
+    counterparty's name and account number as the policy shows them for ``export``, and the free text (memo,
+    reference) with recognised personal information redacted (:mod:`smartbank.pii`). The account holder's own
+    download is their data, in full."""
+    own = role == "customer"
+
+    def cp(field: str, value: Any) -> Any:
+        return value if own else security.present(role, "export", field, value)
+
+    def free(value: str | None) -> str:
+        return (value or "") if own else pii.redact(value or "")
+
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(CSV_COLUMNS)
     for it in iter_all(session, account, f):
         w.writerow([it["value_date"], it["created_at"], it["transfer_id"], it["kind"], it["direction"],
                     format_minor(it["amount_minor"], it["currency"]), it["currency"],
-                    format_minor(it["balance_after_minor"], it["currency"]), it["counterparty_account"],
-                    _csv_safe(it["counterparty_name"]), _csv_safe(it["memo"]), _csv_safe(it["reference"] or "")])
+                    format_minor(it["balance_after_minor"], it["currency"]),
+                    cp("account_number", it["counterparty_account"]),
+                    _csv_safe(cp("name", it["counterparty_name"]) or ""), _csv_safe(free(it["memo"])),
+                    _csv_safe(free(it["reference"]))])
     return buf.getvalue()
 
 

@@ -57,11 +57,11 @@ def customer_search(request: Request, actor: Staff, q: str = "") -> Response:
 
 
 def _customer_page(request: Request, actor: Principal, customer_id: int, *, error: str | None = None,
-                   status_code: int = 200) -> Response:
+                   status_code: int = 200, revealed: dict | None = None) -> Response:
     require_page(actor, "/console/customers")
 
     def work(s):
-        c = customers.view_customer(s, actor, customer_id)  # masked for a role without customer.pii.read
+        c = customers.view_customer(s, actor, customer_id)  # as the masking policy shows it to the role
         history = actor.can("account.history.read")
         accounts = []
         for a in payments.list_accounts(s, actor, customer_id):
@@ -77,12 +77,30 @@ def _customer_page(request: Request, actor: Principal, customer_id: int, *, erro
     customer, accounts, consents = db.run_in_transaction(work)
     return render(request, "console/customer.html", status_code=status_code, customer=customer,
                   accounts=accounts, consents=consents, can_change_status=can_change_status(actor), error=error,
-                  here=f"/console/customers/{customer_id}")
+                  here=f"/console/customers/{customer_id}", revealed=revealed,
+                  reveal_fields=security.REVEAL_FIELDS if actor.role in security.REVEAL_ROLES else ())
 
 
 @router.get("/customers/{customer_id}")
 def customer_page(request: Request, customer_id: int, actor: Staff) -> Response:
     return _customer_page(request, actor, customer_id)
+
+
+@router.post("/customers/{customer_id}/reveal")
+def reveal_field(request: Request, customer_id: int, actor: Staff, field: Annotated[str, Form()] = "",
+                 reason: Annotated[str, Form()] = "") -> Response:
+    """Break-glass at the counter or on a case: one field in full, with a reason (audited by the service). The
+    value is drawn on the page answered, never put in a URL."""
+    require_page(actor, "/console/customers")
+    try:
+        shown = db.run_in_transaction(lambda s: customers.reveal_field(s, actor, customer_id, field=field,
+                                                                      reason=reason))
+    except Forbidden:
+        raise
+    except SmartbankError as exc:
+        return _customer_page(request, actor, customer_id, error=forms.message(exc, lang_of(request)),
+                              status_code=422)
+    return _customer_page(request, actor, customer_id, revealed=shown)
 
 
 @router.post("/accounts/{account_id}/status")

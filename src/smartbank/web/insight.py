@@ -18,6 +18,7 @@ from smartbank.customers import service as customers
 from smartbank.errors import Forbidden, SmartbankError
 from smartbank.insight import service as insight
 from smartbank.money import format_minor
+from smartbank.security import service as security
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
@@ -154,7 +155,8 @@ def insight_search(request: Request, actor: Staff, q: str = "") -> Response:
     results = None
     if q:
         results = db.run_in_transaction(lambda s: [
-            {"id": c.id, "number": c.number, "name": c.name, "status": c.status}
+            {"id": c.id, "number": c.number, "name": security.present(actor.role, "marketing", "name", c.name),
+             "status": c.status}
             for c in customers.search_customers(s, q, limit=50)])
     return render(request, "console/insight/search.html", q=q, results=results)
 

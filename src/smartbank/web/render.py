@@ -14,7 +14,9 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from smartbank import pii
 from smartbank.money import format_minor
+from smartbank.security import service as security
 from smartbank.web import csrf, nav
 from smartbank.web.i18n import HTML_LANG, has, lang_of, translate
 
@@ -37,11 +39,17 @@ def account_number(number: str | None) -> str:
     return " ".join(n[i:i + 4] for i in range(0, len(n), 4))
 
 
-def mask(value: str | None, keep_start: int = 3, keep_end: int = 4) -> str:
-    v = value or ""
-    if len(v) <= keep_start + keep_end:
-        return v
-    return v[:keep_start] + "*" * (len(v) - keep_start - keep_end) + v[-keep_end:]
+def mask(value: Any, field: str) -> str:
+    """``value`` in the masked format of ``field`` (``id_number``, ``phone``, ``name``...): the masking policy's
+    formats, for a page that shows a value its service did not already present."""
+    out = security.mask_value(field, value)
+    return "" if out is None else str(out)
+
+
+def redact(value: str | None) -> str:
+    """Free text a person typed (a memo, a note, a message) with recognised personal information replaced,
+    for a staff page that does not need it (:mod:`smartbank.pii`)."""
+    return pii.redact(value or "")
 
 
 def show_date(value: Any) -> str:
@@ -52,7 +60,7 @@ def show_date(value: Any) -> str:
     return str(value or "")[:16].replace("T", " ")
 
 
-env.filters.update(money=money, account_number=account_number, mask=mask, show_date=show_date)
+env.filters.update(money=money, account_number=account_number, mask=mask, redact=redact, show_date=show_date)
 
 
 def is_elder(request: Request) -> bool:

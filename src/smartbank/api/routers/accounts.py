@@ -55,7 +55,7 @@ def history_csv(
 ) -> Response:
     f = _filter(date_from, date_to, kind, min_amount_minor, max_amount_minor, counterparty, q, None, 500)
     body = uow(lambda s: statements.export_csv(
-        s, payments.owned_account(s, actor, account_id, permission=HISTORY), f))
+        s, payments.owned_account(s, actor, account_id, permission=HISTORY), f, role=actor.role))
     return Response("\ufeff" + body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="transactions-{account_id}.csv"'})
 

@@ -20,6 +20,8 @@ from smartbank.api.schemas import (
     KycIn,
     OpenAccountIn,
     RejectIn,
+    RevealIn,
+    RevealOut,
     ReversalOut,
     ReverseIn,
     StatusIn,
@@ -41,13 +43,14 @@ def _replay_status(res, response: Response) -> TransferOut:
 
 
 def _customer_out(c, actor) -> CustomerOut:
-    """A customer record returned by a staff operation, masked for a role without ``customer.pii.read``."""
-    return CustomerOut.model_validate(customers.customer_record(c, masked=customers.masked_for(actor)))
+    """A customer record returned by a staff operation, as the masking policy shows it to the caller's role."""
+    return CustomerOut.model_validate(customers.customer_record(c, role=actor.role,
+                                                                purpose=customers.purpose_of(actor)))
 
 
 @router.get("/customers", response_model=list[CustomerOut])
 def search_customers(actor: Actor, q: str = Query("", max_length=64), limit: int = Query(50, ge=1, le=200)):
-    """Staff search. Identity details are masked for a role without ``customer.pii.read``; every customer
+    """Staff search. Identity details are masked by the masking policy (a marketer may not search); every customer
     listed is recorded in the audit log as read by the caller."""
     return uow(lambda s: [CustomerOut.model_validate(c) for c in customers.find_customers(s, actor, q, limit=limit)])
 
@@ -56,6 +59,14 @@ def search_customers(actor: Actor, q: str = Query("", max_length=64), limit: int
 def get_customer(customer_id: PathId, actor: Actor) -> CustomerOut:
     """A customer's own record, or (staff) any record, masked and audited as for the search."""
     return uow(lambda s: CustomerOut.model_validate(customers.view_customer(s, actor, customer_id)))
+
+
+@router.post("/customers/{customer_id}/reveal", response_model=RevealOut)
+def reveal_field(customer_id: PathId, body: RevealIn, actor: Actor) -> RevealOut:
+    """Break-glass: one field of one customer in full, for a teller at the counter or an officer on a case, with
+    a stated reason; audited (who, customer, field, reason, request id). Other roles: 403."""
+    return uow(lambda s: RevealOut.model_validate(customers.reveal_field(s, actor, customer_id, field=body.field,
+                                                                         reason=body.reason)))
 
 
 @router.post("/customers", response_model=CustomerOut, status_code=201)

@@ -184,21 +184,27 @@ class _Encoder:
         res[order] = z
         return res
 
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
+
     def state(self) -> dict[str, Any]:
+        """The encoder's settings; its weights are saved apart (:meth:`weights`, a ``.npz`` in the registry)."""
         return {
-            "weights": {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()},
             "params": {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                        "head_lr": self.head_lr, "max_len": self.max_len, "seed": self.seed},
             "n_classes": self.n_classes,
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> _Encoder:
+    def from_state(cls, state: dict[str, Any], weights: dict[str, Any] | None = None) -> _Encoder:
+        """Rebuild from :meth:`state` and :meth:`weights` (older artefacts kept the weights inside the state, as
+        JSON lists)."""
         import torch
 
         enc = cls(**state["params"])
         enc._build(int(state["n_classes"]))
-        enc.model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state["weights"].items()})
+        named = weights if weights is not None else state["weights"]
+        enc.model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in named.items()})
         enc.model.eval()
         return enc
 
@@ -286,6 +292,7 @@ class IntentModel:
             objects["linear"] = self.linear
         if self.encoder is not None:
             objects["encoder"] = self.encoder.state()
+            objects["encoder_weights"] = self.encoder.weights()
         params = {"kind": self.kind, "encoder_weight": self.encoder_weight, "epochs": self.epochs,
                   "train_seconds": round(self.train_seconds, 2)}
         saved = save_model(MODEL_NAME, objects, features=["text"], data_hash=data_hash, metrics=metrics,
@@ -307,6 +314,7 @@ class IntentModel:
         m.classes_ = list(loaded.objects["classes"])
         m.linear = loaded.objects.get("linear")
         state = loaded.objects.get("encoder")
-        m.encoder = _Encoder.from_state(state) if state is not None else None
+        m.encoder = (_Encoder.from_state(state, loaded.objects.get("encoder_weights")) if state is not None
+                     else None)
         m.version = loaded.version
         return m
