@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 DOMAINS = ("customers", "security", "notifications", "ledger", "payments", "statements", "risk", "ml", "insight",
-           "lending", "wealth", "recommend", "assistant", "backoffice", "ops", "synth")
+           "lending", "wealth", "recommend", "assistant", "backoffice", "ops", "synth", "privacy")
 
 
 @pytest.mark.parametrize("domain", DOMAINS)

@@ -19,7 +19,7 @@ import smartbank.risk.models as _m_risk
 import smartbank.security.models as _m_security
 import smartbank.wealth.models as _m_wealth
 from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage, FaqEntry
-from smartbank.customers.models import Customer
+from smartbank.customers.models import ConsentRecord, Customer
 from smartbank.db import Base
 from smartbank.insight.models import (
     CustomerProfile,
@@ -56,6 +56,7 @@ from smartbank.lending.models import (
 from smartbank.notifications.models import Notification
 from smartbank.ops.models import BusinessDay
 from smartbank.payments.models import Bill, Biller, Payee, ScheduledTransfer
+from smartbank.privacy.models import PrivacyRequest
 from smartbank.recommend.models import RecEvent, RecItem, RecServed
 from smartbank.risk.models import (
     RiskAlert,
@@ -86,6 +87,7 @@ from smartbank.wealth.models import (
 
 __all__ = [
     "Account", "AssistantConversation", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
+    "ConsentRecord", "PrivacyRequest",
     "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage", "CustomerProfile",
     "DataKey",
     "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "FaqEntry", "Holding", "ImportBatch",

@@ -499,6 +499,33 @@ CASES += [
 ]
 
 
+
+def _correction(w: World) -> int:
+    """A correction request of alice's, made once per world (for the staff-only resolve route)."""
+    if getattr(w, "correction", None):
+        return w.correction  # type: ignore[attr-defined]
+    from smartbank.privacy import service as privacy
+
+    alice = Principal(user_id=int(_scalar(db.get_engine(), "SELECT id FROM users WHERE username = 'alice'")),
+                      username="alice", role="customer", customer_id=w.alice)
+    with db.session_scope() as s:
+        w.correction = privacy.request_correction(s, alice, field="city", value="杭州")["id"]  # type: ignore[attr-defined]
+    return w.correction  # type: ignore[attr-defined]
+
+
+# privacy: a customer's consents (staff read them; a teller records a branch form), corrections tellers resolve
+CASES += [
+    Case("get", "/api/v1/customers/{customer_id}/consents", lambda w: (f"{API}/customers/{w.alice}/consents", None),
+         "bob", lambda w: ("alice", f"{API}/customers/{w.alice}/consents", None, 200)),
+    Case("post", "/api/v1/customers/{customer_id}/consents",
+         lambda w: (f"{API}/customers/{w.alice}/consents", {"purpose": "marketing_sms", "granted": True}), "customer",
+         lambda w: ("teller1", f"{API}/customers/{w.alice}/consents", {"purpose": "marketing_sms", "granted": True},
+                    201)),
+    Case("post", "/api/v1/privacy/corrections/{request_id}/resolve",
+         lambda w: (f"{API}/privacy/corrections/{_correction(w)}/resolve", {"accept": True}), "customer",
+         lambda w: ("teller1", f"{API}/privacy/corrections/{_correction(w)}/resolve", {"accept": True}, 200)),
+]
+
 def _id_taking_routes() -> set[tuple[str, str]]:
     """(method, path) of every published operation that takes an id: a path parameter, a query
     parameter named ``*_id`` or a JSON body field named ``*_id``."""

@@ -40,8 +40,8 @@ def injected_ranking(monkeypatch, order_keys):
     """Replace the model by one that ranks the items in ``order_keys`` order (the rest after)."""
     real = rec_engine.RecEngine.rank
 
-    def rank(self, customer_id, grade, limit=None, offset=0):
-        out = real(self, customer_id, grade)
+    def rank(self, customer_id, grade, limit=None, offset=0, **kw):
+        out = real(self, customer_id, grade, **kw)
         pos = {k: i for i, k in enumerate(order_keys)}
         out.sort(key=lambda r: pos.get(self.items.keys[r.index], len(pos)))
         return out[offset:] if limit is None else out[offset:offset + limit]

@@ -60,10 +60,11 @@ def test_the_table_names_known_permissions_and_roles():
         assert access in special or all(p in permissions.PERMISSIONS for p in access), key
     for name, roles in permissions.PERMISSIONS.items():
         assert roles and roles <= set(ROLES), name
-    # identity details, their break-glass reveal and identity verification are the only things an administrator
-    # does not hold
+    # identity details, their break-glass reveal, identity verification and the counter's privacy tasks (consent
+    # signed at a branch, corrections of a customer's record) are the only things an administrator does not hold
     assert sorted(p for p, roles in permissions.PERMISSIONS.items() if "admin" not in roles) == [
-        "customer.kyc.verify", "customer.pii.read", "customer.pii.reveal", "self.service"]
+        "customer.consent.record", "customer.kyc.verify", "customer.pii.read", "customer.pii.reveal",
+        "privacy.requests.resolve", "self.service"]
     assert "marketer" not in permissions.route_roles(permissions.ROUTES["GET /api/v1/customers/{customer_id}"])
 
 

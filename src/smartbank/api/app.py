@@ -32,6 +32,7 @@ from smartbank.api.routers import (
     lending_loans,
     notifications,
     payments,
+    privacy,
     recommend,
     risk,
     risk_cases,
@@ -190,7 +191,7 @@ def create_app(*, warm_engines: bool = False) -> FastAPI:
     for r in (auth.router, accounts.router, payments.router, backoffice.router, insight.router, risk.router,
               risk_rules.router, risk_cases.router, risk_monitor.router, notifications.router,
               lending_apply.router, lending_loans.router, wealth.router, wealth_robo.router, recommend.router,
-              assistant.router, assistant_agent.router):
+              assistant.router, assistant_agent.router, privacy.router):
         api.include_router(r)
     app.include_router(api)
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.assistant.entities import Party
+from smartbank.customers import service as customers
 from smartbank.errors import ChallengeRequired, NotFound, OtpInvalid, PaymentBlocked, SmartbankError
 from smartbank.insight.service import NON_SPENDING_KINDS, SYSTEM_KINDS
 from smartbank.ledger import service as ledger
@@ -248,3 +249,23 @@ def loan_repay(session: Session, actor: Principal, slots: dict[str, Any], *, key
 
 
 PAYMENTS = {"transfer": transfer, "pay_bill": pay_bill, "top_up": top_up, "loan_repay": loan_repay}
+
+
+def consents(session: Session, actor: Principal) -> list[dict[str, Any]]:
+    """The customer's consents now (the same registry as the portal's privacy page)."""
+    assert actor.customer_id is not None
+    return customers.list_consents(session, actor, actor.customer_id)
+
+
+def set_consents(session: Session, actor: Principal, purposes: list[str], *, granted: bool) -> list[str]:
+    """Grant or withdraw ``purposes`` through the registry (channel ``assistant``, audited there); returns the
+    purposes whose state changed."""
+    assert actor.customer_id is not None
+    now = {c["purpose"]: c["granted"] for c in consents(session, actor)}
+    changed = []
+    for p in purposes:
+        if now.get(p) != granted:
+            customers.set_consent(session, actor, actor.customer_id, purpose=p, granted=granted,
+                                  given_via="assistant")
+            changed.append(p)
+    return changed

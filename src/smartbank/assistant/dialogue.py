@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from smartbank.assistant import actions
-from smartbank.assistant.intents import Prediction
+from smartbank.assistant.intents import CONSENT_INTENTS, Prediction
 from smartbank.money import format_minor
 from smartbank.security.service import Principal
 
@@ -121,6 +121,12 @@ M: dict[str, dict[str, str]] = {
                        "loan repayments are not counted).",
         "waiting_ack": "Got it. A colleague will answer you here as soon as they can; there is no need to send it "
                        "again.",
+        "consents": "Your consents: {lines}. You can change them here or on the Privacy page.",
+        "consent_line": "{purpose}: {state}",
+        "consent_off": "Done: {purposes} turned off, from now on.",
+        "consent_on": "Done: {purposes} turned on, from now on. You can turn it off again at any time.",
+        "consent_unchanged": "{purposes}: already as you asked, nothing changed.",
+        "on": "on", "off": "off",
     },
     "zh": {
         "greeting": "您好！我可以帮您查余额和交易、转账、缴费、话费充值、偿还贷款，也可以回答问题。"
@@ -186,7 +192,24 @@ M: dict[str, dict[str, str]] = {
         "spending": "{start}至{end}，您共消费 {amount}，{n} 笔（本人账户间转账、理财申购赎回和贷款还款不计入消费）。",
         "no_spending": "{start}至{end}，您没有消费支出（本人账户间转账、理财申购赎回和贷款还款不计入消费）。",
         "waiting_ack": "已收到您的消息，人工客服会尽快在这里回复您，无需重复发送。",
+        "consents": "您的授权情况：{lines}。您可以在这里或“隐私与授权”页面更改。",
+        "consent_line": "{purpose}：{state}",
+        "consent_off": "已为您关闭{purposes}，即时生效。",
+        "consent_on": "已为您开启{purposes}，即时生效。您可以随时再关闭。",
+        "consent_unchanged": "{purposes}已是您要求的状态，无需更改。",
+        "on": "已开启", "off": "已关闭",
     },
+}
+CONSENT_NAMES = {
+    "en": {"marketing_sms": "marketing text messages", "marketing_email": "marketing e-mails",
+           "marketing_push": "marketing in the app and push notifications",
+           "marketing_phone": "marketing phone calls", "personalised_recommendation": "personalised recommendations",
+           "partner_sharing": "sharing data with partners",
+           "analytics": "analytics to improve our services"},
+    "zh": {"marketing_sms": "营销短信", "marketing_email": "营销邮件", "marketing_push": "站内及推送营销消息",
+           "marketing_phone": "营销电话", "personalised_recommendation": "个性化推荐",
+           "partner_sharing": "向合作机构提供数据",
+           "analytics": "服务改进统计分析"},
 }
 BILL_NAMES = {"en": {"electricity": "electricity", "water": "water", "gas": "gas", "mobile": "mobile",
                      "broadband": "broadband"},
@@ -323,6 +346,15 @@ class Dialogue:
                                     and not _slot_updates(active or "", ent)):
             t.reply(say(lang, "cancelled" if active else "nothing_to_cancel"))
             self._finish(active)
+        elif intent in CONSENT_INTENTS:  # answered at any point; a flow under way resumes with its question
+            self._consent(t, nlu)
+            if stage == "confirm":
+                t.reply(say(lang, "resume", prompt=self._confirm_text(lang)), kind="confirm",
+                        buttons=_confirm_buttons(lang))
+            elif stage == "otp":
+                t.reply(say(lang, "otp_again"))
+            elif active:
+                t.reply(say(lang, "resume", prompt=self._prompt(lang)))
         elif stage == "otp":
             self._otp_turn(t, nlu)
         elif stage == "confirm":
@@ -522,6 +554,30 @@ class Dialogue:
     def _clear(self) -> None:
         for k in ("intent", "slots", "stage", "key", "challenge_id"):
             self.state.pop(k, None)
+
+    # -- consents (the same registry as the portal's privacy page) ------------------------------
+
+    def _consent(self, t: Turn, nlu: Nlu) -> None:
+        lang, intent = nlu.lang, nlu.intent
+        purposes = list(nlu.entities.get("consent_purposes") or [])
+        names = CONSENT_NAMES[lang]
+        sep = "、" if lang == "zh" else ", "
+        if intent == "consent_show":
+            shown = [c for c in actions.consents(self.s, self.actor) if not purposes or c["purpose"] in purposes]
+            lines = [say(lang, "consent_line", purpose=names[c["purpose"]],
+                         state=say(lang, "on" if c["granted"] else "off")) for c in shown]
+            t.reply(say(lang, "consents", lines=("；" if lang == "zh" else "; ").join(lines)), kind="link",
+                    buttons=[{"label": "/privacy", "href": "/privacy"}])
+            t.action = {"name": intent, "status": "answered"}
+            return
+        granted = intent == "consent_on"
+        changed = actions.set_consents(self.s, self.actor, purposes, granted=granted)
+        if changed:
+            t.reply(say(lang, intent, purposes=sep.join(names[p] for p in changed)))
+        else:
+            t.reply(say(lang, "consent_unchanged", purposes=sep.join(names[p] for p in purposes)))
+        t.action = {"name": intent, "status": "done", "result": {"purposes": purposes, "changed": changed,
+                                                                 "granted": granted}}
 
     # -- read-only answers ---------------------------------------------------------------------
 

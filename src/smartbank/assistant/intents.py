@@ -41,6 +41,50 @@ _SPENDING = re.compile(r"花了多少|花多少|花了哪些|花销|开销|消�
                        r"\bspending (?:last|this|in|over|for|during)\b", re.I)
 
 
+# consent (PIPL): "关闭个性化推荐", "不要再发营销短信", "turn off personalised recommendations", "my consents". Read
+# from words, not the trained model (no retraining): a purpose word and a verb, or a request to see them.
+CONSENT_INTENTS = ("consent_show", "consent_off", "consent_on")
+_C_SHOW = re.compile(r"我的授权|授权情况|授权设置|隐私设置|隐私授权|同意了哪些|\bmy consents?\b|\bprivacy settings\b|"
+                     r"what (?:have )?i (?:agreed|consented) to", re.I)
+_C_OFF = re.compile(r"关闭|关掉|取消|停止|不要|不想|不用|拒绝|撤回|退订|别再|不再|不同意|\bturn(?:ing)? (?:it )?off\b|"
+                    r"\bswitch (?:it )?off\b|\bstop\b|\bopt(?: |-)?out\b|\bwithdraw\b|\bdisable\b|\bunsubscribe\b|"
+                    r"\bdon'?t\b|\bno more\b|\bno longer\b", re.I)
+_C_ON = re.compile(r"开启|打开|开通|同意|允许|恢复|\bturn(?:ing)? (?:it )?on\b|\bswitch (?:it )?on\b|\benable\b|"
+                   r"\bopt(?: |-)?in\b|\ballow\b|\bresume\b|\bi agree\b", re.I)
+_C_PURPOSES = (
+    ("personalised_recommendation", re.compile(r"个性化|\bpersonali[sz]ed\b|\bpersonali[sz]ation\b", re.I)),
+    ("partner_sharing", re.compile(r"共享|第三方|合作机构|合作方|\bshar(?:e|ing)\b.*\b(?:data|partners?)\b|"
+                                   r"\bpartners?\b", re.I)),
+    ("analytics", re.compile(r"统计分析|数据分析|\banalytics\b", re.I)),
+)
+_C_MARKETING = re.compile(r"营销|广告|推广|推销|\bmarketing\b|\bpromotions?\b|\badverts?\b|\badvertising\b|"
+                          r"\boffers\b", re.I)
+_C_CHANNELS = (
+    ("marketing_sms", re.compile(r"短信|\bsms\b|\btexts?\b|text messages?", re.I)),
+    ("marketing_email", re.compile(r"邮件|邮箱|\be-?mails?\b", re.I)),
+    ("marketing_push", re.compile(r"推送|站内|\bpush\b|\bin-app\b|\bnotifications?\b", re.I)),
+    ("marketing_phone", re.compile(r"电话|来电|\bcalls?\b|\bphone\b", re.I)),
+)
+
+
+def consent_request(text: str) -> tuple[str, list[str]] | None:
+    """``(intent, purposes)`` when the message asks to see, switch off or switch on consents (see
+    :data:`CONSENT_INTENTS`); marketing without a channel means every channel. None otherwise."""
+    t = text or ""
+    purposes = [p for p, rx in _C_PURPOSES if rx.search(t)]
+    if _C_MARKETING.search(t):
+        channels = [p for p, rx in _C_CHANNELS if rx.search(t)]
+        purposes += channels or [p for p, _ in _C_CHANNELS]
+    if purposes:
+        if _C_OFF.search(t):
+            return "consent_off", purposes
+        if _C_ON.search(t):
+            return "consent_on", purposes
+    if _C_SHOW.search(t):
+        return "consent_show", purposes
+    return None
+
+
 def spending_question(text: str) -> bool:
     """True when the message asks about the customer's spending (see ``_SPENDING``)."""
     return bool(_SPENDING.search(text or ""))

@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smartbank import clock
@@ -56,7 +56,7 @@ from smartbank.assistant.handoff import counts as handoff_counts
 from smartbank.assistant.handoff import get_conversation as agent_conversation
 from smartbank.assistant.handoff import queue as handoff_queue
 from smartbank.assistant.intents import train as train_intents
-from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, AssistantMessage
+from smartbank.assistant.models import HANDOFF_REASONS, AssistantConversation, AssistantHandoff, AssistantMessage
 from smartbank.assistant.nlp import sentiment
 from smartbank.assistant.nlp.intent_eval import evaluate_intent
 from smartbank.assistant.nlp.qmatch import evaluate_qmatch
@@ -68,6 +68,8 @@ from smartbank.security.service import Principal
 __all__ = [
     # the customer's chat
     "CHANNELS", "MAX_TEXT", "get_conversation", "history", "list_conversations", "rate", "send",
+    # a deleted customer's texts (privacy)
+    "ERASED_TEXT", "erase_customer_texts",
     # the agents' queue
     "AGENT_ROLES", "HANDOFF_REASONS", "HANDOFF_TABS", "MAX_AGENT_REPLY", "agent_conversation", "agent_reply",
     "claim_conversation", "close_conversation", "handoff_counts", "handoff_queue",
@@ -140,7 +142,13 @@ THRESHOLD_RULE = 0.9  # confidence recorded for an intent read from words rather
 def _scope(text: str, pred: intents.Prediction, ent: dict[str, Any]) -> intents.Prediction:
     """Questions the trained intents cannot place: a product the bank does not offer (``out_of_scope``, answered
     honestly instead of as, say, a balance question) and a question about spending (``spending``). An explicit
-    request for a person, a complaint or a yes / no / cancel keeps its intent."""
+    request for a person, a complaint or a yes / no / cancel keeps its intent. A request about consents
+    (:func:`smartbank.assistant.intents.consent_request`) is read from its words first: "取消营销短信" is not a
+    cancel."""
+    consent = intents.consent_request(text)
+    if consent is not None:
+        ent["consent_purposes"] = consent[1]
+        return replace(pred, intent=consent[0], confidence=max(pred.confidence, THRESHOLD_RULE))
     if pred.intent in _KEEP:
         return pred
     if ent.get("unavailable_product"):
@@ -270,3 +278,22 @@ def rate(session: Session, actor: Principal, conversation_id: int, *, score: int
     c.version += 1
     session.flush()
     return _conv_dict(c)
+
+
+ERASED_TEXT = "[deleted]"
+
+
+def erase_customer_texts(session: Session, customer_id: int) -> int:
+    """A deletion request: every message of the customer's conversations (theirs, the assistant's and agents'
+    replies, which quote them) is replaced by :data:`ERASED_TEXT`, with the entities, the dialogue state, the
+    rating comment and the hand-off summary. The conversations stay as rows (counts for the analytics).
+    Returns the number of messages erased."""
+    conv_ids = select(AssistantConversation.id).where(AssistantConversation.customer_id == customer_id)
+    erased = session.execute(update(AssistantMessage).where(AssistantMessage.conversation_id.in_(conv_ids))
+                             .values(text=ERASED_TEXT, entities=None, action=None))
+    n = getattr(erased, "rowcount", 0)
+    session.execute(update(AssistantConversation).where(AssistantConversation.customer_id == customer_id)
+                    .values(state={}, satisfaction_comment=None))
+    session.execute(update(AssistantHandoff).where(AssistantHandoff.customer_id == customer_id).values(summary=None))
+    session.flush()
+    return int(n or 0)

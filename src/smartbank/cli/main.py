@@ -19,6 +19,7 @@ from smartbank.cli import (
     insight,
     keys,
     lending,
+    privacy,
     recommend,
     risk,
     serve,
@@ -112,6 +113,7 @@ app.add_typer(recommend.app, name="recommend")
 app.add_typer(assistant.app, name="assistant")
 app.add_typer(importing.app, name="import")
 app.add_typer(keys.app, name="keys")
+app.add_typer(privacy.app, name="privacy")
 
 
 def main() -> None:  # pragma: no cover

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, DateTime, Index, String, event, func
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, String, event, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartbank import clock
@@ -77,3 +77,25 @@ PERSONAL_DATA: dict[str, dict[str, str]] = {
     "customers": {"*": "C2", "id": "C1", "kind": "C1", "kyc_method": "C1", "kyc_verified_by": "C1",
                   "kyc_verified_at": "C1", "status": "C1", "created_at": "C1"},
 }
+_C1 = {"pi": "C1"}  # personal-information class (JR/T 0171-2020) of a column
+
+
+class ConsentRecord(Base):
+    """One grant or withdrawal of a customer's consent to one purpose (append-only: the history is the table,
+    the current state is each purpose's newest row, or the purpose's default when there is none). Every column is
+    class C1 (JR/T 0171-2020: the bank's own record about a person)."""
+
+    __tablename__ = "customer_consents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, info=_C1)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customers.id"), info=_C1)
+    purpose: Mapped[str] = mapped_column(String(40), info=_C1)  # see customers.consent.PURPOSES
+    granted: Mapped[bool] = mapped_column(Boolean, info=_C1)
+    notice_version: Mapped[str] = mapped_column(String(32), info=_C1)  # the privacy notice the customer was shown
+    given_via: Mapped[str] = mapped_column(String(16), info=_C1)  # web | app | assistant | branch | api
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger, info=_C1)  # the user who recorded it
+    recorded_role: Mapped[str] = mapped_column(String(32), info=_C1)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now(),
+                                         info=_C1)
+
+    __table_args__ = (Index("ix_customer_consents_customer_purpose", "customer_id", "purpose", "id"),)

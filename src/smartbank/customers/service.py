@@ -16,6 +16,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank import clock, pii
+from smartbank.customers.consent import (
+    CONSENT_GIVEN_VIA,
+    CONSENT_PURPOSES,
+    MARKETING_CHANNELS,
+    PRIVACY_NOTICE_VERSION,
+    ConsentRecord,
+    ConsentState,
+    consent_history,
+    consent_state,
+    has_consent,
+    list_consents,
+    set_consent,
+)
 from smartbank.customers.models import ENCRYPTED as ENCRYPTED_FIELDS
 from smartbank.customers.models import INDEXED as INDEXED_FIELDS
 from smartbank.customers.models import Customer
@@ -47,6 +60,11 @@ __all__ = [
     # identity documents and phone numbers
     "BUSINESS_ID_TYPES", "ID_TYPES", "INDIVIDUAL_ID_TYPES", "IdDocument", "ResidentId", "make_resident_id",
     "normalise_phone", "parse_id_document", "parse_resident_id",
+    # consent (PIPL): the registry, the check at use time, and the anonymisation of a deleted customer
+    "CONSENT_GIVEN_VIA", "CONSENT_PURPOSES", "ConsentRecord", "ConsentState", "MARKETING_CHANNELS",
+    "PRIVACY_NOTICE_VERSION", "ANONYMISED_FIELDS", "CORRECTABLE_FIELDS", "anonymise_customer", "check_correction",
+    "correct_field", "customer_by_number", "purge_identity", "consent_history", "consent_state",
+    "has_consent", "list_consents", "set_consent",
 ]
 
 
@@ -340,3 +358,71 @@ def stored_form(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 r[f] = security.encrypt_text(r[f], context=f"customers.{f}")
         out.append(r)
     return out
+# ----------------------------------------------------------------------------------------------
+# anonymisation after a deletion request (the privacy domain decides whether it may happen)
+
+# what anonymisation clears now; the identity data anti-money-laundering rules require (name, identity document,
+# birth date, gender) stays until its retention period ends (see docs/DATA_PROTECTION.md)
+ANONYMISED_FIELDS = ("phone", "email", "address", "city", "occupation", "annual_income_minor")
+
+
+def anonymise_customer(session: Session, customer: Customer) -> list[str]:
+    """Clear the customer's contact details, address, occupation and income and mark the relationship closed;
+    returns the fields cleared. The caller has checked that nothing is open and audits the request."""
+    cleared = [f for f in ANONYMISED_FIELDS if getattr(customer, f) is not None]
+    for f in ANONYMISED_FIELDS:
+        setattr(customer, f, None)
+    customer.status = "closed"
+    session.flush()
+    return cleared
+
+
+# what a customer may ask to have corrected (PIPL Art. 46); the identity document is corrected only by a teller
+# re-examining the document (KYC), not through a request
+CORRECTABLE_FIELDS = ("name", "phone", "email", "address", "city", "occupation")
+_FIELD_LIMITS = {"name": 200, "phone": 20, "email": 200, "address": 300, "city": 64, "occupation": 64}
+
+
+def check_correction(field: str, value: object) -> str:
+    """The corrected value of ``field`` in the record's form, or a 422 naming what is wrong."""
+    if field not in CORRECTABLE_FIELDS:
+        raise ValidationFailed("this field cannot be corrected by request",
+                               details={"field": field, "fields": list(CORRECTABLE_FIELDS)})
+    v = " ".join(value.split()) if isinstance(value, str) else ""
+    if not v or len(v) > _FIELD_LIMITS[field] or "\x00" in v:
+        raise ValidationFailed(f"the new {field} needs 1-{_FIELD_LIMITS[field]} characters", details={"field": field})
+    if field == "phone":
+        v = normalise_phone(v)
+    if field == "email" and ("@" not in v or " " in v):
+        raise ValidationFailed("not an e-mail address", details={"field": field})
+    return v
+
+
+def correct_field(session: Session, customer: Customer, field: str, value: str) -> None:
+    """Set a corrected field (the privacy domain checks who may and audits it)."""
+    setattr(customer, field, check_correction(field, value))
+    session.flush()
+
+
+def customer_by_number(session: Session, number: str) -> Customer:
+    """The customer with this customer number (the command line names customers by it)."""
+    c = session.scalars(select(Customer).where(Customer.number == (number or "").strip())).first()
+    if c is None:
+        raise NotFound("customer not found", details={"customer_number": number})
+    return c
+
+
+PURGED_NAME = "已注销客户"
+
+
+def purge_identity(session: Session, customer: Customer) -> None:
+    """The end of the retention period of a closed customer's identity data: the name, identity document, birth
+    date and gender are replaced (the document by a unique placeholder, the column being part of a unique key);
+    the customer number stays as the key of the records that remain."""
+    if customer.status != "closed":
+        raise Conflict("only a closed customer's identity can be purged", details={"customer_id": customer.id})
+    customer.name = PURGED_NAME
+    customer.id_number = f"PURGED-{customer.id}"
+    customer.birth_date = None
+    customer.gender = None
+    session.flush()

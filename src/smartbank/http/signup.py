@@ -37,5 +37,7 @@ def sign_up(session: Session, cmd: Signup):
     # the person now has a sign-in and an account: on record as their own act
     security.audit(session, security.principal_of(u), action="customer.sign_up", object_type="user",
                    object_id=u.id, after={"username": u.username, "role": u.role, "customer_id": c.id,
-                                          "account_id": acct.id})
+                                          "account_id": acct.id,
+                                          # the privacy notice shown with the form: what the default consents rest on
+                                          "privacy_notice": customers.PRIVACY_NOTICE_VERSION})
     return c, u, acct

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from smartbank import clock
@@ -30,7 +30,9 @@ from smartbank.security.service import Principal
 
 __all__ = ["Notification", "as_dict", "list_for", "mark_read", "notify", "unread_count",
            # the SMS gateway
-           "FileSmsSink", "MemorySmsSink", "SmsGateway", "SmsMessage", "gateway", "mask_phone", "set_gateway", "use"]
+           "FileSmsSink", "MemorySmsSink", "SmsGateway", "SmsMessage", "gateway", "mask_phone", "set_gateway", "use",
+           # a deleted customer's messages (privacy)
+           "erase_for"]
 
 
 def notify(
@@ -115,3 +117,11 @@ def as_dict(n: Notification, lang: str = "en") -> dict[str, Any]:
         "created_at": n.created_at.isoformat() if n.created_at else None,
         "read": n.read_at is not None,
     }
+
+
+def erase_for(session: Session, customer_id: int) -> int:
+    """Delete the customer's in-app messages (a deletion request: they are no record the bank must keep);
+    returns how many."""
+    n = getattr(session.execute(delete(Notification).where(Notification.customer_id == customer_id)), "rowcount", 0)
+    session.flush()
+    return int(n or 0)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,7 +53,7 @@ __all__ = [
     # payments
     "DailyAllowance", "PaymentRequest", "daily_allowance", "idem_key", "limit_applies", "pay", "precheck",
     # payees
-    "add_payee", "delete_payee", "get_payee", "list_payees",
+    "add_payee", "delete_payee", "erase_payees", "get_payee", "list_payees",
     # scheduled transfers
     "PaymentWarning", "add_months", "cancel_scheduled", "list_scheduled", "next_run_after", "run_due_scheduled",
     "schedule_transfer", "scheduling_warnings",
@@ -689,3 +689,15 @@ def reopen_bill_paid_by(session: Session, transfer_id: int) -> int:
 
 # a bill payment a risk officer stopped (its hold voided) no longer pays its bill (risk sits below payments)
 risk.on_payment_voided(reopen_bill_paid_by)
+
+
+def erase_payees(session: Session, customer_id: int) -> dict[str, int]:
+    """A deletion request: the customer's saved payees (names other people gave, nicknames) are deleted and the
+    memos of their standing orders cleared (each is cancelled first if still active). The transfers themselves
+    are transaction records the bank keeps. Returns the counts."""
+    orders = session.execute(update(ScheduledTransfer).where(ScheduledTransfer.customer_id == customer_id).values(
+        memo="", status=text("CASE WHEN status = 'active' THEN 'cancelled' ELSE status END"), next_run=None))
+    memo = getattr(orders, "rowcount", 0)
+    payees = getattr(session.execute(delete(Payee).where(Payee.customer_id == customer_id)), "rowcount", 0)
+    session.flush()
+    return {"payees": int(payees or 0), "scheduled_transfers": int(memo or 0)}

@@ -348,16 +348,23 @@ class RecEngine:
 
     # ------------------------------------------------------------------------------------------ scoring
 
-    def rank(self, customer_id: int, grade: str | None, limit: int | None = None, offset: int = 0) -> list[Ranked]:
+    def rank(self, customer_id: int, grade: str | None, limit: int | None = None, offset: int = 0, *,
+             personalised: bool = True) -> list[Ranked]:
         """The items, best first (``limit`` of them from rank ``offset``, or all), with the parts of each
         score. Nothing is filtered here: the service filters after ranking (and drops what the customer
-        dismissed). Scoring every item is a few vector products; only the slice asked for is built."""
+        dismissed). Scoring every item is a few vector products; only the slice asked for is built.
+
+        Not ``personalised`` (the customer switched personalised recommendation off, PIPL Art. 24): nothing of
+        the customer is used - no feedback row, no grade, no segment - only everyone's popularity, so every
+        customer without personalisation sees the same order."""
         with self.lock:
             items = self.items
             if items is None or len(items) == 0:
                 return []
             n = len(items)
-            row = self.rows.get(customer_id, {})
+            row = self.rows.get(customer_id, {}) if personalised else {}
+            if not personalised:
+                grade = None
             r = np.zeros(n)
             for i, w in row.items():
                 r[i] = w
@@ -383,7 +390,7 @@ class RecEngine:
                 fit = np.where(has_risk & (items.risk <= g), 1.0 - (g - items.risk) / 5.0, 0.0)
             content = CONTENT_SIMILARITY * sim + CONTENT_GRADE * fit
             # popularity in the customer's segment (everyone's when the segment has too little feedback)
-            seg = self.segment_of.get(customer_id)
+            seg = self.segment_of.get(customer_id) if personalised else None
             pop_arr = self.pop.get(seg) if seg else None
             if pop_arr is None or len(pop_arr) != n or pop_arr.sum() < MIN_SEGMENT_WEIGHT:
                 pop_arr = self.pop.get("all")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["INTEREST_NAMES", "reason_for"]
+__all__ = ["INTEREST_NAMES", "NOT_PERSONALISED", "reason_for"]
 
 INTEREST_NAMES: dict[str, tuple[str, str]] = {
     "cash": ("cash products", "现金类产品"), "bond": ("bond products", "债券类产品"),
@@ -12,6 +12,14 @@ INTEREST_NAMES: dict[str, tuple[str, str]] = {
     "alternative": ("alternative investments", "另类投资产品"), "time_deposit": ("time deposits", "定期存款"),
     "wmp": ("wealth-management products", "理财产品"), "fund": ("funds", "基金"), "insurance": ("insurance", "保险"),
     "loan": ("loans", "贷款"),
+}
+
+
+# the reason of every item of a list ranked without the customer's data (personalised recommendation off)
+NOT_PERSONALISED: dict[str, str] = {
+    "code": "REC-NOT-PERSONALISED", "source": "popularity",
+    "en": "Popular with our customers. Not personalised: you turned personalised recommendations off.",
+    "zh": "深受本行客户欢迎。非个性化推荐：您已关闭个性化推荐。",
 }
 
 

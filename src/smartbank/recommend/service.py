@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
 from smartbank import clock
@@ -46,7 +46,7 @@ from smartbank.recommend.evaluate import evaluate_recommend, load_ratings
 from smartbank.recommend.events import CUSTOMER_EVENTS, record, record_purchase, sync_wealth
 from smartbank.recommend.items import ITEM_MANAGERS, item_key, parse_item_key, sync_items
 from smartbank.recommend.models import RecEvent, RecItem, RecServed
-from smartbank.recommend.reasons import reason_for
+from smartbank.recommend.reasons import NOT_PERSONALISED, reason_for
 from smartbank.recommend.report import REPORT_ROLES, report
 from smartbank.recommend.training import train
 from smartbank.security.service import Principal
@@ -59,6 +59,8 @@ __all__ = [
     # events and items
     "CUSTOMER_EVENTS", "ITEM_MANAGERS", "RecEvent", "RecItem", "item_key", "parse_item_key", "record",
     "record_purchase", "sync_items", "sync_wealth",
+    # a deleted customer's behaviour (privacy)
+    "erase_customer_events",
     # the report
     "REPORT_ROLES", "report",
     # the engine, training and evaluation
@@ -196,7 +198,10 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
         raise ValidationFailed(f"n must be 1..{MAX_N}", details={"n": n})
     cid = actor.customer_id
     eng = rec_engine.get(session)
-    grade = wealth.current_grade(session, cid)
+    grade = wealth.current_grade(session, cid)  # the suitability filter applies whether personalised or not
+    # read for every list (no cache): a withdrawal counts from the next list on
+    personalised = customers.has_consent(session, cid, "personalised_recommendation")
+    model_version = eng.model_version if personalised else "non-personalised-popularity"
     items = eng.items
     kept: list[rec_engine.Ranked] = []
     removed: list[dict[str, Any]] = []
@@ -205,7 +210,7 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
         ctx: Context | None = None
         offset, size = 0, max(2 * n, 20)
         while len(kept) < n and offset < len(items):
-            ranked = eng.rank(cid, grade, limit=size, offset=offset)
+            ranked = eng.rank(cid, grade, limit=size, offset=offset, personalised=personalised)
             if not ranked:
                 break
             ctx = _context(session, eng, cid, grade, ranked, ctx)
@@ -220,9 +225,9 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
         assert items is not None
         i = r.index
         t, code = items.types[i], items.features[i].get("code") or items.keys[i].partition(":")[2]
-        reason = reason_for(r.parts, grade=grade, top_interest=r.top_interest,
-                            anchor_name=items.names[r.anchor] if r.anchor is not None else None,
-                            item_has_risk=bool(items.risk[i] > 0))
+        reason = (reason_for(r.parts, grade=grade, top_interest=r.top_interest,
+                             anchor_name=items.names[r.anchor] if r.anchor is not None else None,
+                             item_has_risk=bool(items.risk[i] > 0)) if personalised else NOT_PERSONALISED)
         stored.append({"item_id": r.item_id, "item_key": items.keys[i], "score": round(r.score, 6),
                        "reason_code": reason["code"], "en": reason["en"], "zh": reason["zh"],
                        "source": reason["source"]})
@@ -239,12 +244,23 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
         # the last moments of served lists). Entry points run recommend in a unit of work of its own.
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     served_id = int(session.execute(insert(RecServed).returning(RecServed.id), {
-        "customer_id": cid, "slot": slot, "model_version": eng.model_version, "items": stored,
+        "customer_id": cid, "slot": slot, "model_version": model_version, "items": stored,
         "filtered": removed, "latency_us": latency_us, "at": now}).scalar_one())
     if stored:
         session.execute(insert(RecEvent), [
             {"customer_id": cid, "item_id": s["item_id"], "event": "impression", "weight": 1.0,
-             "served_id": served_id, "slot": slot, "model_version": eng.model_version, "at": now}
+             "served_id": served_id, "slot": slot, "model_version": model_version, "at": now}
             for s in stored])
-    return {"served_id": served_id, "customer_id": cid, "slot": slot, "model_version": eng.model_version,
-            "grade": grade, "items": out_items, "filtered": removed, "latency_us": latency_us}
+    return {"served_id": served_id, "customer_id": cid, "slot": slot, "model_version": model_version,
+            "grade": grade, "personalised": personalised, "items": out_items, "filtered": removed,
+            "latency_us": latency_us}
+
+
+def erase_customer_events(session: Session, customer_id: int) -> int:
+    """A deletion request: the customer's clicks, views, impressions and served lists are deleted (behaviour the
+    bank has no duty to keep; purchases stay as wealth orders). The engines forget the customer's row at their
+    next warm-up. Returns the number of events deleted."""
+    n = getattr(session.execute(delete(RecEvent).where(RecEvent.customer_id == customer_id)), "rowcount", 0)
+    session.execute(delete(RecServed).where(RecServed.customer_id == customer_id))
+    session.flush()
+    return int(n or 0)

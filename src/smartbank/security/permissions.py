@@ -42,6 +42,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "hold.manage": (T, R, ADMIN),
     "transfer.reverse": (R, ADMIN),
     "user.manage": (ADMIN,),
+    # privacy (PIPL): a teller records consent signed at the counter; correction requests are resolved by the
+    # staff who may change a customer's record
+    "customer.consent.record": (T,),
+    "privacy.requests.resolve": (T,),
     "audit.read": (ADMIN,),
     "metrics.read": (ADMIN,),  # /metrics; a scraper uses SMARTBANK_METRICS_TOKEN instead of a role
     "ledger.verify": (ADMIN,),
@@ -258,6 +262,19 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /api/v1/assistant/agent/conversations/{conversation_id}/messages": ("assistant.handoff",),
     "POST /api/v1/assistant/agent/conversations/{conversation_id}/close": ("assistant.handoff",),
     "GET /api/v1/assistant/agent/analytics": ("assistant.analytics.read",),
+    # --- API: privacy (consents, a copy of the data, corrections, deletion) -------------------------
+    "GET /api/v1/privacy/consents": _SELF,
+    "GET /api/v1/privacy/consents/history": _SELF,
+    "PUT /api/v1/privacy/consents": _SELF,
+    "GET /api/v1/customers/{customer_id}/consents": _self_or("customer.read"),
+    "POST /api/v1/customers/{customer_id}/consents": ("customer.consent.record",),
+    "GET /api/v1/privacy/export": _SELF,
+    "GET /api/v1/privacy/requests": _SELF,
+    "POST /api/v1/privacy/corrections": _SELF,
+    "GET /api/v1/privacy/correction-queue": ("privacy.requests.resolve",),
+    "POST /api/v1/privacy/corrections/{request_id}/resolve": ("privacy.requests.resolve",),
+    "GET /api/v1/privacy/deletion": _SELF,
+    "POST /api/v1/privacy/deletion": _SELF,
     # --- web: sign-in and preferences ----------------------------------------------------------------
     "GET /static": PUBLIC,  # the stylesheet and scripts (a mount)
     "GET /login": PUBLIC,
@@ -321,6 +338,11 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /assistant": _SELF,
     "GET /assistant/{conversation_id}/messages": _SELF,
     "POST /assistant/{conversation_id}/rating": _SELF,
+    "GET /privacy": _SELF,
+    "POST /privacy/consents": _SELF,
+    "GET /privacy/export": _SELF,
+    "POST /privacy/corrections": _SELF,
+    "POST /privacy/deletion": _SELF,
     # --- web: the operator console -------------------------------------------------------------------
     "GET /console": STAFF,
     "GET /console/reversals": ("transfer.reverse",),
@@ -383,6 +405,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /console/assistant/faq/{entry_id}": ("assistant.faq.manage",),
     "POST /console/assistant/faq/{entry_id}/active": ("assistant.faq.manage",),
     "GET /console/assistant/analytics": ("assistant.analytics.read",),
+    "GET /console/privacy/corrections": ("privacy.requests.resolve",),
+    "POST /console/privacy/corrections/{request_id}/resolve": ("privacy.requests.resolve",),
 }
 
 

@@ -91,6 +91,8 @@ __all__ = [
     "GLOBAL_THROTTLE_KEY", "authenticate", "check_password_strength", "client_key", "count_users", "create_user",
     "display_names", "expire_token_now", "find_user", "find_user_by_name", "hash_password", "sign_in", "sign_out",
     "principal_of", "user_of_customer",
+    # a customer whose relationship ended (privacy: a deletion request)
+    "disable_customer_users",
     # the permission table
     "PERMISSIONS", "PUBLIC", "ROUTES", "SIGNED_IN", "STAFF", "allows", "roles_for", "route_access", "route_roles",
     # audit
@@ -429,3 +431,14 @@ def audit_trail(session: Session, *, object_type: str | None = None, object_id: 
     if object_id:
         stmt = stmt.where(AuditLog.object_id == str(object_id))
     return list(session.scalars(stmt))
+
+
+def disable_customer_users(session: Session, customer_id: int) -> int:
+    """The customer's users can no longer sign in and their sessions end (the relationship ended). Returns
+    the number of users disabled."""
+    ids = list(session.scalars(select(User.id).where(User.customer_id == customer_id)))
+    if ids:
+        session.execute(update(User).where(User.id.in_(ids)).values(is_active=False))
+        session.execute(update(AuthSession).where(AuthSession.user_id.in_(ids)).values(revoked=True))
+        session.flush()
+    return len(ids)

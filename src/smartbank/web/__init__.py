@@ -43,6 +43,7 @@ MODULES = (
     "smartbank.web.recommend",
     "smartbank.web.assistant",
     "smartbank.web.assistant_agent",
+    "smartbank.web.privacy",
 )
 
 __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]

@@ -71,11 +71,12 @@ def _customer_page(request: Request, actor: Principal, customer_id: int, *, erro
         if history and accounts:
             security.audit_reads(s, actor, action="account.history.read", customer_ids=[customer_id],
                                  shown={"accounts": [a["id"] for a in accounts], "recent": 10})
-        return c, accounts
+        consents = customers.list_consents(s, actor, customer_id)  # read-only here, audited
+        return c, accounts, consents
 
-    customer, accounts = db.run_in_transaction(work)
+    customer, accounts, consents = db.run_in_transaction(work)
     return render(request, "console/customer.html", status_code=status_code, customer=customer,
-                  accounts=accounts, can_change_status=can_change_status(actor), error=error,
+                  accounts=accounts, consents=consents, can_change_status=can_change_status(actor), error=error,
                   here=f"/console/customers/{customer_id}", revealed=revealed,
                   reveal_fields=security.REVEAL_FIELDS if actor.role in security.REVEAL_ROLES else ())
 
