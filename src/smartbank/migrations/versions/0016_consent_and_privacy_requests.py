@@ -1,7 +1,7 @@
 """Consent registry (customer_consents, append-only) and privacy requests (corrections, deletions).
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07 19:30:00
 """
 
