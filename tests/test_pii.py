@@ -107,11 +107,3 @@ def test_redaction_never_leaves_a_finding_and_is_idempotent(parts):
     once = pii.redact(text)
     assert pii.find(once) == []
     assert pii.redact(once) == once
-
-
-def test_presidio_recognisers_when_presidio_is_installed():
-    pytest.importorskip("presidio_analyzer")
-    recs = {r.supported_entities[0]: r for r in pii.presidio_recognizers()}
-    assert set(recs) == set(pii.ENTITIES)
-    hits = recs["CN_RESIDENT_ID"].analyze(f"证件 {ID} 和 {_bad_check(ID)}", ["CN_RESIDENT_ID"])
-    assert [h.start for h in hits if h.score > 0] == [3]

@@ -25,8 +25,7 @@ A candidate is looked for only where no digit touches it, so part of a longer ru
 
 Presidio itself (``presidio-analyzer``) was measured and not taken: it pulls spaCy and its stack (about 400 MB
 installed) and ``from presidio_analyzer import PatternRecognizer`` takes about one second, because the package
-imports its NLP engine; a log filter imported by every command cannot pay that. :func:`presidio_recognizers`
-builds Presidio recognisers from the same table for a process that has Presidio installed.
+imports its NLP engine; a log filter imported by every command cannot pay that.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ from typing import Any
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
-__all__ = ["ENTITIES", "Finding", "Recognizer", "RECOGNIZERS", "find", "presidio_recognizers", "redact",
+__all__ = ["ENTITIES", "Finding", "Recognizer", "RECOGNIZERS", "find", "redact",
            "redact_value"]
 
 
@@ -177,21 +176,3 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(redact_value(v) for v in value)
     return value
-
-
-def presidio_recognizers() -> list[Any]:
-    """The same recognisers as Presidio ``PatternRecognizer`` objects (for an ``AnalyzerEngine`` of a process that
-    has ``presidio-analyzer`` installed; not a dependency of the platform)."""
-    from presidio_analyzer import Pattern, PatternRecognizer  # heavy and optional
-
-    out = []
-    for r in RECOGNIZERS:
-        validate = r.validate
-
-        class _Recognizer(PatternRecognizer):  # type: ignore[misc]
-            def validate_result(self, pattern_text: str, _v: Callable[[str], bool] = validate) -> bool:
-                return _v(pattern_text)
-
-        out.append(_Recognizer(supported_entity=r.entity, patterns=[Pattern(r.entity, r.pattern.pattern, r.score)],
-                               supported_language="zh"))
-    return out
