@@ -1,6 +1,7 @@
 """Import every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage, FaqEntry
+from smartbank.backoffice.models import ChangeRequest
 from smartbank.customers.models import Customer
 from smartbank.insight.models import (
     CustomerProfile,
@@ -67,7 +68,7 @@ from smartbank.wealth.models import (
 
 __all__ = [
     "Account", "AssistantConversation", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
-    "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage", "CustomerProfile",
+    "Biller", "BusinessDay", "ChangeRequest", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage", "CustomerProfile",
     "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "FaqEntry", "Holding", "ImportBatch",
     "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment", "LoanProduct",
     "LoanRepayment", "LoanStatusHistory", "LoanWarning", "Notification", "Payee", "PortfolioPlan", "ProductNav",
