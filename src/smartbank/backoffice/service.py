@@ -237,9 +237,17 @@ def get_reversal(session: Session, actor: Principal, request_id: int) -> dict[st
 
 
 def create_staff_user(session: Session, actor: Principal, *, username: str, password: str, role: str,
-                      display_name: str = "", rid: str | None = None):
+                      display_name: str = "", reason: str = "", rid: str | None = None
+                      ) -> tuple[security.User, ChangeRequest]:
+    """A new staff sign-in, created inactive with its activation proposed: it can sign in once a second
+    administrator approves (otherwise one administrator could create the second person of every check)."""
     actor.require("user.manage")
+    if role not in security.STAFF_ROLES:
+        raise ValidationFailed("a staff user has a staff role", details={"roles": list(security.STAFF_ROLES)})
     u = security.create_user(session, username=username, password=password, role=role, display_name=display_name)
+    security.set_user_active(session, u.id, False)
     security.audit(session, actor, action="user.create", object_type="user", object_id=u.id,
-                   after={"username": u.username, "role": u.role}, request_id=rid)
-    return u
+                   after={"username": u.username, "role": u.role, "is_active": False}, request_id=rid)
+    req = _changes.propose(session, actor, kind="user.active", target=u.id, payload={"active": True},
+                           reason=reason or f"new staff user {u.username} ({u.role})", rid=rid)
+    return u, req

@@ -86,6 +86,12 @@ def _self_or(*permissions: str) -> tuple[str, ...]:
     return ("self.service", *permissions)
 
 
+# the permissions whose changes are maker-checker (the back office's change requests): a holder of any of them
+# sees, approves or rejects the change requests of the kinds their role holds (the service narrows it)
+CHANGE_DECIDERS = ("risk.rules.manage", "risk.limits.manage", "lending.rates.set", "lending.products.manage",
+                   "wealth.products.manage", "customer.limit.set", "user.manage")
+
+
 ROUTES: dict[str, tuple[str, ...]] = {
     # --- system and documentation ---------------------------------------------------------------------
     "GET /healthz": PUBLIC,
@@ -137,6 +143,13 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /api/v1/reversals/{reversal_request_id}/approve": ("transfer.reverse",),
     "POST /api/v1/reversals/{reversal_request_id}/reject": ("transfer.reverse",),
     "POST /api/v1/users": ("user.manage",),
+    "PUT /api/v1/users/{user_id}/role": ("user.manage",),
+    "PUT /api/v1/users/{user_id}/active": ("user.manage",),
+    "GET /api/v1/changes": CHANGE_DECIDERS,
+    "GET /api/v1/changes/{change_id}": CHANGE_DECIDERS,
+    "POST /api/v1/changes/{change_id}/approve": CHANGE_DECIDERS,
+    "POST /api/v1/changes/{change_id}/reject": CHANGE_DECIDERS,
+    "POST /api/v1/changes/{change_id}/withdraw": CHANGE_DECIDERS,
     "GET /api/v1/audit": ("audit.read",),
     "GET /api/v1/ledger/verify": ("ledger.verify",),
     # --- API: customer insight -----------------------------------------------------------------------
@@ -320,6 +333,10 @@ ROUTES: dict[str, tuple[str, ...]] = {
     # --- web: the operator console -------------------------------------------------------------------
     "GET /console": STAFF,
     "GET /console/reversals": ("transfer.reverse",),
+    "GET /console/changes": CHANGE_DECIDERS,
+    "POST /console/changes/{change_id}/approve": CHANGE_DECIDERS,
+    "POST /console/changes/{change_id}/reject": CHANGE_DECIDERS,
+    "POST /console/changes/{change_id}/withdraw": CHANGE_DECIDERS,
     "POST /console/reversals/{request_id}/approve": ("transfer.reverse",),
     "POST /console/reversals/{request_id}/reject": ("transfer.reverse",),
     "GET /console/customers": ("customer.search",),
