@@ -334,7 +334,7 @@ def propose(session: Session, actor: Principal, *, kind: str, target: str | int,
     if before is not None and payload:  # only what changes (a form sends every field)
         changed = {f: v for f, v in payload.items() if f not in before or before[f] != v}
         if not changed:
-            raise ValidationFailed("nothing changes", details={"kind": k.code, "target": target})
+            raise Conflict("nothing changes", details={"kind": k.code, "target": target})
         payload = changed
     sp = session.begin_nested()
     try:
