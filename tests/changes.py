@@ -52,3 +52,14 @@ def approve(proposed: Any, *, note: str = "") -> dict[str, Any]:
         return backoffice.change_as_dict(s, backoffice.approve_change(s, who, cid, note=note))
 
     return db.run_in_transaction(work)
+
+
+def approve_pending() -> list[dict[str, Any]]:
+    """Approve every pending change request, oldest first (for pages, which redirect to the queue)."""
+    def ids(s: Any) -> list[int]:
+        from sqlalchemy import select
+
+        return list(s.scalars(select(backoffice.ChangeRequest.id).where(
+            backoffice.ChangeRequest.status == "pending").order_by(backoffice.ChangeRequest.id)))
+
+    return [approve(i) for i in db.run_in_transaction(ids)]
