@@ -25,6 +25,7 @@ AsUser = Annotated[str, typer.Option("--as", help="the acting staff user (audite
 
 def staff_principal(session: Any, username: str) -> Any:
     """The named active staff user as the acting principal (the one audited)."""
+    import smartbank.models  # noqa: F401 - every table registered: a write resolves foreign keys across domains
     from smartbank.security import service as security
 
     user = security.find_user_by_name(session, username)

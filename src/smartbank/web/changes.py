@@ -201,6 +201,8 @@ def view(lang: str, item: dict[str, Any]) -> dict[str, Any]:
     """A change request ready for the page: its kind in words, the rows before/after in words."""
     out = dict(item)
     out["kind_label"] = _label(lang, "change.kind", item["kind"].replace(".", "_"))
+    who = (item["before"] or {}).get("username") if item["kind"].startswith("user.") else None
+    out["target_label"] = f"{who} #{item['target']}" if who else item["target"]
     out["rows"] = [{"field": _label(lang, "change.field_name", r["field"]),
                     "before": translate(lang, "change.new") if item["before"] is None
                     else show_value(lang, r["field"], r["before"]),
