@@ -68,7 +68,8 @@ from smartbank.wealth.models import (
 
 __all__ = [
     "Account", "AssistantConversation", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
-    "Biller", "BusinessDay", "ChangeRequest", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage", "CustomerProfile",
+    "Biller", "BusinessDay", "ChangeRequest", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage",
+    "CustomerProfile",
     "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "FaqEntry", "Holding", "ImportBatch",
     "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment", "LoanProduct",
     "LoanRepayment", "LoanStatusHistory", "LoanWarning", "Notification", "Payee", "PortfolioPlan", "ProductNav",

@@ -118,8 +118,8 @@ def test_the_console_page_shows_before_and_after_and_approves(client, engine, w,
     sign_in(client, "teller1", console=True)
     assert "/console/changes" in client.get("/console").text
     # the teller proposes from the API with their session token, then sees it as their own (no approve button)
-    r = client.put(f"{API}/customers/{alice}/daily-limit", json={"daily_limit_minor": 2_000_00,
-                                                                "reason": "customer request"}, headers=w["h"]["teller1"])
+    r = client.put(f"{API}/customers/{alice}/daily-limit",
+                   json={"daily_limit_minor": 2_000_00, "reason": "customer request"}, headers=w["h"]["teller1"])
     cid = r.json()["change"]["id"]
     page = client.get("/console/changes").text
     assert f'data-change="{cid}"' in page and f'id="approve-{cid}"' not in page and f'id="withdraw-{cid}"' in page

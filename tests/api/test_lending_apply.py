@@ -135,7 +135,7 @@ def test_rates_and_products_are_set_by_admins(client, w):
     assert_error(client.patch(f"{API}/lending/products/PERSONAL", json={"max_dti": 0.5}, headers=w["h"]["lo1"]),
                  403, "forbidden")
     # a product's spreads are proposed and applied on approval
-    r = client.patch(f"{API}/lending/products/PERSONAL", json={"spreads_bps": {"A": 40, "B": 90, "C": 160, "D": 260, "E": 700}},
-                     headers=w["h"]["admin1"])
+    spreads = {"A": 40, "B": 90, "C": 160, "D": 260, "E": 700}
+    r = client.patch(f"{API}/lending/products/PERSONAL", json={"spreads_bps": spreads}, headers=w["h"]["admin1"])
     assert r.status_code == 202, r.text
-    assert approve(r)["after"]["spreads_bps"] == {"A": 40, "B": 90, "C": 160, "D": 260, "E": 700}
+    assert approve(r)["after"]["spreads_bps"] == spreads

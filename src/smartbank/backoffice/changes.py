@@ -182,7 +182,7 @@ def _rate_now(s: Session, actor: Principal, name: str) -> dict[str, Any] | None:
 
 
 def _rate_set(s: Session, actor: Principal, name: str, p: dict[str, Any]) -> dict[str, Any]:
-    r = lending.set_rate(s, actor, name, p.get("rate_bps"), _date(p.get("effective_date"), "effective_date"))
+    r = lending.set_rate(s, actor, name, p.get("rate_bps", 0), _date(p.get("effective_date"), "effective_date"))
     return {"rate_bps": r.rate_bps, "effective_date": r.effective_date.isoformat()}
 
 
