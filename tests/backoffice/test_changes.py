@@ -170,3 +170,39 @@ def test_rate_proposal_goes_stale_when_another_rate_is_published(bank, staff):
     assert _run(lambda s: lending.rate_on(s, "LPR1Y", date(2031, 1, 25))) == 301
     with pytest.raises(Conflict):
         _run(lambda s: backoffice.approve_change(s, _p(s, staff["admin2"]), b))
+
+
+@pytest.mark.commits
+def test_two_checkers_at_once_decide_once(bank, staff, engine, is_pg):
+    """Approval and rejection of one request at the same moment: the row lock lets exactly one decide."""
+    import threading
+
+    if not is_pg:
+        pytest.skip("row locks: PostgreSQL")
+    cid = bank.customer()
+    ch = _propose_limit(staff, cid, 7_00)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def act(who, approve):
+        barrier.wait()
+        try:
+            if approve:
+                _run(lambda s: backoffice.approve_change(s, _p(s, staff[who]), ch))
+            else:
+                _run(lambda s: backoffice.reject_change(s, _p(s, staff[who]), ch, note="no"))
+            results.append("ok")
+        except Conflict as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=act, args=("risk1", True)), threading.Thread(target=act, args=("risk2", False))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["conflict", "ok"]
+    status = _run(lambda s: backoffice.get_change(s, _p(s, staff["admin1"]), ch).status)
+    assert (status == "applied") == (_limit(cid) == 7_00)
+    decisions = _run(lambda s: [a.action for a in security.audit_trail(s, object_type="change_request",
+                                                                        object_id=str(ch))])
+    assert sorted(decisions) == sorted(["change.propose", "change.approve" if status == "applied" else "change.reject"])
