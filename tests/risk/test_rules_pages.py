@@ -56,10 +56,11 @@ def test_editor_test_save_version_and_mode(client, people, engine):
     r = client.post(PAGE, data={**form, "do": "save", "expression": "len(channel) > 1"})
     assert r.status_code == 422 and "function calls" in r.text
     # each save is proposed (to the change queue) and applies once a second risk officer approves it
-    r = client.post(PAGE, data={**form, "do": "save"}, follow_redirects=False)
+    assert 'name="change_reason"' in client.get(PAGE).text
+    r = client.post(PAGE, data={**form, "do": "save", "change_reason": "API 欺诈"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/changes?notice=change_proposed"
     assert client.get(f"{PAGE}/api_big").status_code == 404
-    assert [c["kind"] for c in approve_pending()] == ["risk.rule.create"]
+    assert [(c["kind"], c["reason"]) for c in approve_pending()] == [("risk.rule.create", "API 欺诈")]
     r = client.post(PAGE, data={**form, "editing": "api_big", "do": "save", "expression": "amount_minor >= 5"},
                     follow_redirects=False)
     assert r.status_code == 303

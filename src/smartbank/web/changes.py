@@ -106,7 +106,9 @@ register_messages("zh", {
         "note": "复核意见", "approve": "批准并生效", "reject": "驳回", "withdraw": "撤回",
         "hint": "敏感参数的变更须由提出人以外、具有相应权限的另一位人员复核；批准后立即生效。对象在提出后又被修改的，"
                 "不能批准，请驳回或撤回后重新提出。",
-        "own": "您提出的变更，须由他人复核。", "new": "（新建）", "yes": "是", "no": "否", "empty": "—",
+        "own": "您提出的变更，须由他人复核。", "reason_label": "变更理由（供复核人参阅）",
+        "needs_approval": "提交后须由另一位具有相应权限的人员在“参数变更复核”中批准才生效。",
+        "new": "（新建）", "yes": "是", "no": "否", "empty": "—",
         "field_name": _FIELDS_ZH, "kind": _KINDS_ZH,
         "val": {
             "mode": {"active": "生效", "shadow": "影子模式", "retired": "停用"},
@@ -143,7 +145,9 @@ register_messages("en", {
         "hint": "A change to sensitive configuration is approved by someone other than the person who proposed it,"
                 " holding the same permission; approved, it applies at once. A change whose object was changed"
                 " after it was proposed cannot be approved: reject or withdraw it and propose again.",
-        "own": "You proposed this one: someone else approves it.", "new": "(new)", "yes": "Yes", "no": "No",
+        "own": "You proposed this one: someone else approves it.", "reason_label": "Why (for the checker)",
+        "needs_approval": "Saved changes take effect once a second person with the same permission approves them"
+                          " under Change approvals.", "new": "(new)", "yes": "Yes", "no": "No",
         "empty": "—", "field_name": _FIELDS_EN, "kind": _KINDS_EN,
         "val": {
             "mode": {"active": "Active", "shadow": "Shadow", "retired": "Retired"},
