@@ -144,3 +144,22 @@ def test_the_console_page_shows_before_and_after_and_approves(client, engine, w,
     sign_in(client, "mark1", console=True)
     assert client.get("/console/changes").status_code in (200, 403)
     assert f'data-change="{cid}"' not in client.get("/console/changes?tab=applied").text
+
+
+def test_a_teller_proposes_a_daily_limit_from_the_customer_page(client, engine, w):
+    alice = w["alice"]
+    client.cookies.set("sb_lang", "zh")
+    sign_in(client, "teller1", console=True)
+    page = client.get(f"/console/customers/{alice}").text
+    assert 'id="daily-limit-form"' in page and raw_keys(page) == []
+    bad = client.post(f"/console/customers/{alice}/daily-limit", data={"csrf_token": csrf_token(page), "limit": "x"})
+    assert bad.status_code == 422 and scalar(engine, "SELECT count(*) FROM change_requests") == 0
+    r = client.post(f"/console/customers/{alice}/daily-limit",
+                    data={"csrf_token": csrf_token(page), "limit": "8,000", "reason": "柜面申请"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/changes?notice=change_proposed"
+    queue = client.get("/console/changes?notice=change_proposed").text
+    assert "已提交，待另一位人员复核后生效。" in queue and "¥8,000.00" in queue and "柜面申请" in queue
+    assert _limit(engine, alice) is None
+    cid = client.get(f"{API}/changes", headers=w["h"]["risk1"]).json()["items"][0]["id"]
+    assert client.post(f"{API}/changes/{cid}/approve", headers=w["h"]["risk1"]).status_code == 200
+    assert _limit(engine, alice) == 8_000_00

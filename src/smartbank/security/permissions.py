@@ -342,6 +342,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "GET /console/customers": ("customer.search",),
     "GET /console/customers/{customer_id}": ("customer.read",),
     "POST /console/accounts/{account_id}/status": ("account.status",),
+    "POST /console/customers/{customer_id}/daily-limit": ("customer.limit.set",),
     "GET /console/insight/customers": ("insight.profiles.read",),
     "GET /console/insight/customers/{customer_id}": ("insight.profiles.read",),
     "GET /console/insight/tags": ("insight.tags.manage",),

@@ -106,6 +106,8 @@ register_messages("zh", {
         "note": "复核意见", "approve": "批准并生效", "reject": "驳回", "withdraw": "撤回",
         "hint": "敏感参数的变更须由提出人以外、具有相应权限的另一位人员复核；批准后立即生效。对象在提出后又被修改的，"
                 "不能批准，请驳回或撤回后重新提出。",
+        "limit_new": "新的每日转账限额（元，留空为默认）", "propose": "提交复核",
+        "limit_hint": "调整限额须由另一位人员在“参数变更复核”中批准后生效。",
         "own": "您提出的变更，须由他人复核。", "reason_label": "变更理由（供复核人参阅）",
         "needs_approval": "提交后须由另一位具有相应权限的人员在“参数变更复核”中批准才生效。",
         "new": "（新建）", "yes": "是", "no": "否", "empty": "—",
@@ -145,6 +147,8 @@ register_messages("en", {
         "hint": "A change to sensitive configuration is approved by someone other than the person who proposed it,"
                 " holding the same permission; approved, it applies at once. A change whose object was changed"
                 " after it was proposed cannot be approved: reject or withdraw it and propose again.",
+        "limit_new": "New daily transfer limit (yuan; blank for the default)", "propose": "Propose",
+        "limit_hint": "A new limit applies once a second person approves it under Change approvals.",
         "own": "You proposed this one: someone else approves it.", "reason_label": "Why (for the checker)",
         "needs_approval": "Saved changes take effect once a second person with the same permission approves them"
                           " under Change approvals.", "new": "(new)", "yes": "Yes", "no": "No",
