@@ -155,7 +155,8 @@ def test_a_teller_proposes_a_daily_limit_from_the_customer_page(client, engine, 
     bad = client.post(f"/console/customers/{alice}/daily-limit", data={"csrf_token": csrf_token(page), "limit": "x"})
     assert bad.status_code == 422 and scalar(engine, "SELECT count(*) FROM change_requests") == 0
     r = client.post(f"/console/customers/{alice}/daily-limit",
-                    data={"csrf_token": csrf_token(page), "limit": "8,000", "reason": "柜面申请"}, follow_redirects=False)
+                    data={"csrf_token": csrf_token(page), "limit": "8,000", "reason": "柜面申请"},
+                    follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/changes?notice=change_proposed"
     queue = client.get("/console/changes?notice=change_proposed").text
     assert "已提交，待另一位人员复核后生效。" in queue and "¥8,000.00" in queue and "柜面申请" in queue
