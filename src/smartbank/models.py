@@ -19,6 +19,7 @@ import smartbank.risk.models as _m_risk
 import smartbank.security.models as _m_security
 import smartbank.wealth.models as _m_wealth
 from smartbank.assistant.models import AssistantConversation, AssistantHandoff, AssistantMessage, FaqEntry
+from smartbank.backoffice.models import ChangeRequest
 from smartbank.customers.models import ConsentRecord, Customer
 from smartbank.db import Base
 from smartbank.insight.models import (
@@ -88,8 +89,8 @@ from smartbank.wealth.models import (
 __all__ = [
     "Account", "AssistantConversation", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
     "ConsentRecord", "PrivacyRequest",
-    "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage", "CustomerProfile",
-    "DataKey",
+    "Biller", "BusinessDay", "ChangeRequest", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage",
+    "CustomerProfile", "DataKey",
     "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "FaqEntry", "Holding", "ImportBatch",
     "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment", "LoanProduct",
     "LoanRepayment", "LoanStatusHistory", "LoanWarning", "Notification", "Payee", "PortfolioPlan", "ProductNav",

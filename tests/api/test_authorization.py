@@ -49,6 +49,8 @@ class World:
     warning: int = 0
     notification: int = 0  # alice's
     reversal: int = 0  # a reversal request (by risk1) waiting for a second officer
+    change: int = 0  # a change request (alice's daily limit, by risk1) waiting for a second staff member
+    teller: int = 0  # teller1's user id
 
 
 def _world(client, bank, engine) -> World:
@@ -88,6 +90,9 @@ def _world(client, bank, engine) -> World:
                                                            kind="fee")).id
         officer = Principal(user_id=risk1, username="risk1", role="risk_officer", customer_id=None)
         w.reversal = backoffice.request_reversal(s, officer, transfer_id=credit, key="setup-reversal")[0].id
+        w.change = backoffice.propose_change(s, officer, kind="customer.daily_limit", target=alice,
+                                             payload={"daily_limit_minor": 20_000_00}).id
+    w.teller = int(_scalar(engine, "SELECT id FROM users WHERE username = 'teller1'"))
     _risk_world(engine, w)
     return w
 
@@ -206,7 +211,8 @@ CASES: list[Case] = [
          lambda w: ("teller1", f"{API}/customers/{w.alice}/reveal", {"field": "id_number", "reason": "counter"}, 200)),
     Case("put", "/api/v1/customers/{customer_id}/daily-limit",
          lambda w: (f"{API}/customers/{w.alice}/daily-limit", {"daily_limit_minor": 10**12}), "customer",
-         lambda w: ("teller1", f"{API}/customers/{w.alice}/daily-limit", {"daily_limit_minor": 10**12}, 200)),
+         # proposed: it applies once a second staff member approves it
+         lambda w: ("teller1", f"{API}/customers/{w.alice}/daily-limit", {"daily_limit_minor": 10**12}, 202)),
     Case("post", "/api/v1/accounts/{account_id}/freeze",
          lambda w: (f"{API}/accounts/{w.a1}/freeze", {"reason": "x"}), "customer",
          lambda w: ("teller1", f"{API}/accounts/{w.a1}/freeze", {"reason": "x"}, 200)),
@@ -248,6 +254,24 @@ CASES: list[Case] = [
          lambda w: (f"{API}/reversals/{w.reversal}/reject", {"note": "no"}), "customer",
          # approved by the previous control: rejecting it now is refused
          lambda w: ("risk1", f"{API}/reversals/{w.reversal}/reject", {"note": "no"}, 409)),
+    Case("get", "/api/v1/changes/{change_id}", lambda w: (f"{API}/changes/{w.change}", None), "customer",
+         lambda w: ("teller1", f"{API}/changes/{w.change}", None, 200)),
+    Case("post", "/api/v1/changes/{change_id}/approve", lambda w: (f"{API}/changes/{w.change}/approve", {}),
+         "customer",
+         # a second person approves the change risk1 proposed
+         lambda w: ("admin1", f"{API}/changes/{w.change}/approve", {"note": "form checked"}, 200)),
+    Case("post", "/api/v1/changes/{change_id}/reject", lambda w: (f"{API}/changes/{w.change}/reject", {"note": "no"}),
+         "customer",
+         # applied by the previous control: rejecting it now is refused
+         lambda w: ("teller1", f"{API}/changes/{w.change}/reject", {"note": "no"}, 409)),
+    Case("post", "/api/v1/changes/{change_id}/withdraw", lambda w: (f"{API}/changes/{w.change}/withdraw", {}),
+         "customer", lambda w: ("risk1", f"{API}/changes/{w.change}/withdraw", {}, 409)),
+    Case("put", "/api/v1/users/{user_id}/role",
+         lambda w: (f"{API}/users/{w.teller}/role", {"role": "admin"}), "customer",
+         lambda w: ("admin1", f"{API}/users/{w.teller}/role", {"role": "risk_officer"}, 202)),
+    Case("put", "/api/v1/users/{user_id}/active",
+         lambda w: (f"{API}/users/{w.teller}/active", {"active": False}), "customer",
+         lambda w: ("admin1", f"{API}/users/{w.teller}/active", {"active": False}, 202)),
     Case("get", "/api/v1/audit", lambda w: (f"{API}/audit?object_type=account&object_id={w.a1}", None), "customer",
          lambda w: ("admin1", f"{API}/audit?object_type=account&object_id={w.a1}", None, 200)),
     # --- bills are looked up by the reference printed on them: any signed-in user, nobody else --
@@ -286,10 +310,10 @@ CASES: list[Case] = [
          lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account", None, 200)),
     Case("put", "/api/v1/risk/rules/{code}",
          lambda w: (f"{API}/risk/rules/large_to_new_account", {"name_en": "x"}), "customer",
-         lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account", {"name_en": "Huge to a new account"}, 200)),
+         lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account", {"name_en": "Huge to a new account"}, 202)),
     Case("post", "/api/v1/risk/rules/{code}/mode",
          lambda w: (f"{API}/risk/rules/large_to_new_account/mode", {"mode": "shadow"}), "customer",
-         lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account/mode", {"mode": "shadow"}, 200)),
+         lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account/mode", {"mode": "shadow"}, 202)),
     Case("get", "/api/v1/risk/limits/breaches",
          lambda w: (f"{API}/risk/limits/breaches?customer_id={w.alice}", None), "customer",
          lambda w: ("risk1", f"{API}/risk/limits/breaches?customer_id={w.alice}", None, 200)),
@@ -297,7 +321,7 @@ CASES: list[Case] = [
          lambda w: ("risk1", f"{API}/risk/limits/{w.limit}", None, 200)),
     Case("patch", "/api/v1/risk/limits/{limit_id}",
          lambda w: (f"{API}/risk/limits/{w.limit}", {"daily_count": 30}), "customer",
-         lambda w: ("risk1", f"{API}/risk/limits/{w.limit}", {"daily_count": 30}, 200)),
+         lambda w: ("risk1", f"{API}/risk/limits/{w.limit}", {"daily_count": 30}, 202)),
     Case("get", "/api/v1/risk/register/{entry_id}", lambda w: (f"{API}/risk/register/{w.risk}", None), "customer",
          lambda w: ("risk1", f"{API}/risk/register/{w.risk}", None, 200)),
     Case("patch", "/api/v1/risk/register/{entry_id}",
@@ -389,7 +413,7 @@ CASES += [
          lambda w: ("admin1", f"{API}/lending/reviews/{_lending(w)['review']}/decision", {"outcome": "approve"}, 200)),
     Case("patch", "/api/v1/lending/products/{code}",
          lambda w: (_lending(w) and f"{API}/lending/products/PERSONAL", {"max_dti": 0.5}), "customer",
-         lambda w: ("admin1", f"{API}/lending/products/PERSONAL", {"max_dti": 0.5}, 200)),
+         lambda w: ("admin1", f"{API}/lending/products/PERSONAL", {"max_dti": 0.5}, 202)),
 ]
 
 
@@ -488,14 +512,14 @@ CASES += [
          lambda w: ("alice", f"{API}/wealth/products/F-BOND/navs", None, 200)),
     Case("patch", "/api/v1/wealth/products/{code}",
          lambda w: (_wealth(w) and f"{API}/wealth/products/F-BOND", {"subscription_fee_bps": 50}), "customer",
-         lambda w: ("mark1", f"{API}/wealth/products/F-BOND", {"subscription_fee_bps": 50}, 200)),
+         lambda w: ("mark1", f"{API}/wealth/products/F-BOND", {"subscription_fee_bps": 50}, 202)),
     Case("post", "/api/v1/wealth/products/{code}/navs",
          lambda w: (_wealth(w) and f"{API}/wealth/products/F-BOND/navs", {"day": "2030-01-02", "nav_micro": 1_000_000}),
          "customer",
          lambda w: ("mark1", f"{API}/wealth/products/F-BOND/navs", {"day": "2030-01-02", "nav_micro": 1_000_000}, 201)),
     Case("post", "/api/v1/wealth/products/{code}/close",
          lambda w: (_wealth(w) and f"{API}/wealth/products/F-BOND/close", None), "customer",
-         lambda w: ("admin1", f"{API}/wealth/products/F-BOND/close", None, 200)),
+         lambda w: ("admin1", f"{API}/wealth/products/F-BOND/close", None, 202)),
 ]
 
 

@@ -8,6 +8,7 @@ import pytest
 from smartbank import db
 from smartbank.lending import decision, seed
 from tests.api.support import API, assert_error, state
+from tests.changes import approve
 from tests.conftest import login
 from tests.lending.test_applications import FakeScorer
 
@@ -121,7 +122,20 @@ def test_reviews_are_for_loan_officers_and_large_approvals_need_two(client, w, e
 def test_rates_and_products_are_set_by_admins(client, w):
     new = {"name": "LPR1Y", "rate_bps": 290, "effective_date": "2026-01-20"}
     assert_error(client.post(f"{API}/lending/rates", json=new, headers=w["h"]["lo1"]), 403, "forbidden")
-    assert client.post(f"{API}/lending/rates", json=new, headers=w["h"]["admin1"]).status_code == 201
+    r = client.post(f"{API}/lending/rates", json=new, headers=w["h"]["admin1"])
+    assert r.status_code == 202 and r.json()["status"] == "pending_approval"  # a second administrator approves
+    rates = client.get(f"{API}/lending/rates?name=LPR1Y", headers=w["h"]["admin1"]).json()["items"]
+    assert not any(x["effective_date"] == "2026-01-20" for x in rates)
+    assert_error(client.post(f"{API}/changes/{r.json()['change']['id']}/approve", headers=w["h"]["admin1"]),
+                 409, "same_officer")
+    assert approve(r)["after"] == {"rate_bps": 290, "effective_date": "2026-01-20"}
+    rates = client.get(f"{API}/lending/rates?name=LPR1Y", headers=w["h"]["admin1"]).json()["items"]
+    assert any(x["effective_date"] == "2026-01-20" and x["rate_bps"] == 290 for x in rates)
     assert_error(client.post(f"{API}/lending/rates", json=new, headers=w["h"]["admin1"]), 409)
     assert_error(client.patch(f"{API}/lending/products/PERSONAL", json={"max_dti": 0.5}, headers=w["h"]["lo1"]),
                  403, "forbidden")
+    # a product's spreads are proposed and applied on approval
+    spreads = {"A": 40, "B": 90, "C": 160, "D": 260, "E": 700}
+    r = client.patch(f"{API}/lending/products/PERSONAL", json={"spreads_bps": spreads}, headers=w["h"]["admin1"])
+    assert r.status_code == 202, r.text
+    assert approve(r)["after"]["spreads_bps"] == spreads

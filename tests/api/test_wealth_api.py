@@ -12,6 +12,7 @@ from smartbank import clock, db
 from smartbank.wealth import orders, products, seed
 from smartbank.wealth.models import RiskAssessment
 from tests.api.support import API, assert_error
+from tests.changes import approve
 from tests.conftest import login
 
 
@@ -124,12 +125,14 @@ def test_staff_manage_products(client, engine, w):
     new = {"code": "F-API", "name_en": "API fund", "name_zh": "接口基金", "kind": "fund", "risk_level": "R2",
            "asset_class": "bond", "min_amount_minor": 1_000}
     assert_error(client.post(f"{API}/wealth/products", json=new, headers=w["h"]["alice"]), 403, "forbidden")
-    assert client.post(f"{API}/wealth/products", json=new, headers=hm).status_code == 201
+    r = client.post(f"{API}/wealth/products", json=new, headers=hm)
+    assert r.status_code == 202 and client.get(f"{API}/wealth/products/F-API", headers=hm).status_code == 404
+    approve(r)
     r = client.post(f"{API}/wealth/products/F-API/navs", json={"day": "2026-03-02", "nav_micro": 1_000_500}, headers=hm)
     assert r.status_code == 201
     assert client.get(f"{API}/wealth/products/F-API/navs", headers=hm).json() == [["2026-03-02", 1_000_500]]
-    assert client.patch(f"{API}/wealth/products/F-API", json={"redemption_fee_bps": 20},
-                        headers=hm).json()["redemption_fee_bps"] == 20
-    assert client.post(f"{API}/wealth/products/F-API/close", headers=hm).json()["status"] == "closed"
+    assert approve(client.patch(f"{API}/wealth/products/F-API", json={"redemption_fee_bps": 20},
+                                headers=hm))["after"]["redemption_fee_bps"] == 20
+    assert approve(client.post(f"{API}/wealth/products/F-API/close", headers=hm))["after"]["status"] == "closed"
     with db.session_scope(engine) as s:
         assert products.get_product(s, "F-API").status == "closed"

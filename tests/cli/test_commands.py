@@ -39,7 +39,22 @@ def test_lending_products_rates_applications_and_blacklist(database_url):
     whole, cents = divmod(p["min_amount_minor"], 100)
     lo = f"{whole:,}" + (f".{cents:02d}" if cents else "")
     assert f"{p['code']:<10}" in out and lo in out  # whole yuan as whole numbers, exact otherwise
-    _, rates = _run("lending", "rates", "--set", "LPR1Y", "290", "--from", "2030-01-01", "--database-url", database_url)
+    for name in ("chief1", "chief2"):
+        _run("user", "create", name, "--role", "admin", "--password", "s3cret-pass!", "--database-url", database_url)
+    res = CliRunner().invoke(app, ["lending", "rates", "--set", "LPR1Y", "290", "--from", "2030-01-01",
+                                   "--database-url", database_url])
+    assert res.exit_code == 2 and "--as" in res.output  # a rate is maker-checker: the CLI names the maker
+    _, rates = _run("lending", "rates", "--set", "LPR1Y", "290", "--from", "2030-01-01", "--as", "chief1",
+                    "--reason", "PBoC announcement", "--database-url", database_url)
+    assert not any(r["effective_date"] == "2030-01-01" for r in rates["rates"])  # proposed, not yet published
+    change = rates["proposed_change"]
+    res = CliRunner().invoke(app, ["changes", "approve", str(change), "--as", "chief1", "--database-url", database_url])
+    assert res.exit_code == 2 and "same_officer" in res.output
+    out, listed = _run("changes", "list", "--as", "chief2", "--database-url", database_url)
+    assert [c["id"] for c in listed["changes"]] == [change] and "rate_bps: " in out
+    _, done = _run("changes", "approve", str(change), "--as", "chief2", "--database-url", database_url)
+    assert done["change"]["status"] == "applied"
+    _, rates = _run("lending", "rates", "--database-url", database_url)
     assert any(r["name"] == "LPR1Y" and r["rate_bps"] == 290 for r in rates["rates"])
     _, apps = _run("lending", "applications", "--database-url", database_url)
     assert apps == {"applications": []}

@@ -10,6 +10,7 @@ import pytest
 from smartbank import clock
 from smartbank.security.service import Principal
 from tests.api.support import API, add_biller, assert_error, issue_bill, number, scalar, state
+from tests.changes import approve
 from tests.conftest import login
 
 
@@ -211,7 +212,7 @@ def test_daily_limit_spans_transfers_bill_payments_and_top_ups(client, bank, eng
     w = _setup(client, bank, engine)
     r = client.put(f"{API}/customers/{w['alice']}/daily-limit", json={"daily_limit_minor": 100_00},
                    headers=w["ht"])
-    assert r.status_code == 200 and r.json()["daily_limit_minor"] == 100_00
+    assert r.status_code == 202 and approve(r)["after"]["daily_limit_minor"] == 100_00
 
     def tr(key, amount, to=None):
         return client.post(f"{API}/transfers", json={"from_account_id": w["a1"], "to_account_number": to or w["nb1"],
@@ -241,6 +242,7 @@ def test_daily_limit_spans_transfers_bill_payments_and_top_ups(client, bank, eng
                                               "amount_minor": 900_00, "idempotency_key": "bob"}, headers=w["hb"])
     assert r.status_code == 201
     # raising the limit lets the refused bill through (100.00 used + 60.01)
-    client.put(f"{API}/customers/{w['alice']}/daily-limit", json={"daily_limit_minor": 160_01}, headers=w["ht"])
+    approve(client.put(f"{API}/customers/{w['alice']}/daily-limit", json={"daily_limit_minor": 160_01},
+                       headers=w["ht"]))
     assert _pay(client, w, bill, "b2").status_code == 201
     bank.assert_invariants()

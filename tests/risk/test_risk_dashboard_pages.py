@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from smartbank import clock, db
 from smartbank.risk import limits, monitor
 from smartbank.risk.models import RiskAlert, RiskDecision
+from tests.changes import approve_pending
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
 
@@ -84,7 +85,9 @@ def test_limit_editor(client, world, bank):
     r = client.post("/console/risk/limits", data={"csrf_token": token, "scope": "customer",
                                                    "scope_value": str(world), "daily_amount": "5,000.00",
                                                    "daily_count": "", "action": "review"}, follow_redirects=False)
-    assert r.status_code == 303 and bank.count("risk_limits") == before + 1
+    assert r.status_code == 303 and bank.count("risk_limits") == before  # proposed: a second officer approves
+    approve_pending()
+    assert bank.count("risk_limits") == before + 1
     bad = client.post("/console/risk/limits", data={"csrf_token": token, "scope": "channel", "scope_value": "fax",
                                                      "daily_count": "3", "action": "block"})
     assert bad.status_code == 422 and 'id="form-error"' in bad.text
@@ -97,8 +100,10 @@ def test_limit_editor(client, world, bank):
     r = client.post(f"/console/risk/limits/{lid}", data={"csrf_token": token, "daily_amount": "", "daily_count": "7",
                                                           "action": "block", "active": "1"}, follow_redirects=False)
     assert r.status_code == 303
+    approve_pending()
     r = client.post(f"/console/risk/limits/{lid}/deactivate", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303
+    approve_pending()
     with db.session_scope(bank.engine) as s:
         from smartbank.risk.models import RiskLimit
 

@@ -10,6 +10,7 @@ from smartbank import clock, db
 from smartbank.risk import limits, monitor
 from smartbank.risk.models import RiskDecision
 from tests.api.support import assert_error
+from tests.changes import approve
 from tests.conftest import login
 
 API = "/api/v1/risk"
@@ -34,19 +35,23 @@ STAFF_WRITES = "audit_log WHERE action <> 'auth.sign_in'"
 
 def test_limits_lifecycle(client, users, bank):
     h = login(client, "risk_officer1")
+    # each change is proposed (202) and applies once a second risk officer or administrator approves it
     r = client.post(f"{API}/limits", headers=h, json={"scope": "channel", "scope_value": "assistant",
                                                        "daily_amount_minor": 2_000_000, "action": "challenge"})
-    assert r.status_code == 201, r.text
-    lid = r.json()["id"]
+    assert r.status_code == 202, r.text
+    lid = approve(r)["after"]["id"]
     r = client.patch(f"{API}/limits/{lid}", headers=h, json={"daily_count": 5, "daily_amount_minor": None})
-    assert r.status_code == 200, r.text
-    assert (r.json()["daily_count"], r.json()["daily_amount_minor"]) == (5, None)
+    assert r.status_code == 202, r.text
+    after = approve(r)["after"]
+    assert (after["daily_count"], after["daily_amount_minor"]) == (5, None)
     r = client.patch(f"{API}/limits/{lid}", headers=h, json={"active": False})
-    assert r.json()["active"] is False
+    assert approve(r)["after"]["active"] is False
     assert [x["id"] for x in client.get(f"{API}/limits", headers=h).json()] == [lid]
     assert client.get(f"{API}/limits?include_inactive=false", headers=h).json() == []
     assert client.get(f"{API}/limits/breaches", headers=h).json() == []
-    assert bank.count(STAFF_WRITES) == 3
+    # the three limit writes, each with its proposal and its approval
+    assert bank.count(STAFF_WRITES + " AND object_type <> 'change_request'") == 3
+    assert bank.count(STAFF_WRITES + " AND object_type = 'change_request'") == 6
 
 
 @pytest.mark.parametrize("body", [

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.api.support import assert_error
+from tests.changes import approve
 from tests.conftest import login
 
 API = "/api/v1/risk/rules"
@@ -31,13 +32,21 @@ def test_officer_creates_edits_switches_and_reads_versions(client, people, engin
     h = login(client, "risk_officer1")
     listed = client.get(API, headers=h)
     assert listed.status_code == 200 and {r["code"] for r in listed.json()} >= {"large_to_new_account"}
-    r = client.post(API, headers=h, json=RULE)
-    assert r.status_code == 201, r.text
-    assert (r.json()["version"], r.json()["mode"]) == (1, "shadow")
+    # each change is proposed (202) and applies once a second risk officer or administrator approves it
+    r = client.post(API, headers=h, json=RULE | {"reason": "API fraud wave"})
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "pending_approval" and r.json()["change"]["reason"] == "API fraud wave"
+    assert client.get(f"{API}/big_api", headers=h).status_code == 404  # not yet
+    done = approve(r)
+    assert (done["after"]["version"], done["after"]["mode"]) == (1, "shadow")
     r = client.put(f"{API}/big_api", headers=h, json={"expression": 'channel == "api" and amount_minor > 100'})
-    assert r.status_code == 200 and r.json()["version"] == 2
+    assert r.status_code == 202 and client.get(f"{API}/big_api", headers=h).json()["version"] == 1
+    assert approve(r)["after"]["version"] == 2
     r = client.post(f"{API}/big_api/mode", headers=h, json={"mode": "active"})
-    assert r.status_code == 200 and (r.json()["version"], r.json()["mode"]) == (3, "active")
+    assert r.status_code == 202
+    assert r.json()["change"]["changes"] == [{"field": "mode", "before": "shadow", "after": "active"}]
+    done = approve(r)
+    assert (done["after"]["version"], done["after"]["mode"]) == (3, "active")
     got = client.get(f"{API}/big_api", headers=h).json()
     assert got["version"] == 3 and [v["version"] for v in got["versions"]] == [1, 2, 3]
     assert got["versions"][0]["expression"] == 'channel == "api"'
@@ -71,7 +80,7 @@ def test_others_are_refused(client, people, engine, who):
 def test_bad_input_is_a_clear_4xx_and_writes_nothing(client, people, engine):
     h = login(client, "risk_officer1")
     client.get(API, headers=h)  # seeds the defaults
-    client.post(API, headers=h, json=RULE)
+    approve(client.post(API, headers=h, json=RULE))
     before = _counts(engine)
     body = assert_error(client.post(API, headers=h, json={**RULE, "code": "x2", "expression": "open('f') > 1"}),
                         422, "invalid_rule_expression")

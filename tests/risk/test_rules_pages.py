@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from smartbank.web import i18n
+from tests.changes import approve_pending
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
@@ -54,13 +55,20 @@ def test_editor_test_save_version_and_mode(client, people, engine):
     assert r.status_code == 422 and 'id="form-error"' in r.text
     r = client.post(PAGE, data={**form, "do": "save", "expression": "len(channel) > 1"})
     assert r.status_code == 422 and "function calls" in r.text
-    r = client.post(PAGE, data={**form, "do": "save"}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"].startswith(f"{PAGE}/api_big")
+    # each save is proposed (to the change queue) and applies once a second risk officer approves it
+    assert 'name="change_reason"' in client.get(PAGE).text
+    r = client.post(PAGE, data={**form, "do": "save", "change_reason": "API 欺诈"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/changes?notice=change_proposed"
+    assert client.get(f"{PAGE}/api_big").status_code == 404
+    assert [(c["kind"], c["reason"]) for c in approve_pending()] == [("risk.rule.create", "API 欺诈")]
     r = client.post(PAGE, data={**form, "editing": "api_big", "do": "save", "expression": "amount_minor >= 5"},
                     follow_redirects=False)
     assert r.status_code == 303
+    assert [c["changes"] for c in approve_pending()] == [
+        [{"field": "expression", "before": 'channel == "api" and amount_minor >= 100', "after": "amount_minor >= 5"}]]
     r = client.post(f"{PAGE}/api_big/mode", data={"csrf_token": token, "mode": "active"}, follow_redirects=False)
     assert r.status_code == 303
+    approve_pending()
     with engine.connect() as c:
         rows = [tuple(x) for x in c.execute(text(
             "SELECT version, mode, expression FROM risk_rules WHERE code = 'api_big' ORDER BY version"))]

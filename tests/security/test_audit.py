@@ -50,10 +50,23 @@ def test_every_staff_write_is_audited(client, bank, engine):
     acct = do("teller1", "POST", f"/customers/{cust['id']}/accounts", {"kind": "savings"}, status=201,
               action="account.open", object_type="account", before=False,
               check=lambda row, out: row["object_id"] == str(out["id"]) and row["after"]["kind"] == "savings")
-    do("risk1", "PUT", f"/customers/{alice}/daily-limit", {"daily_limit_minor": 1_000_00}, status=200,
-       action="customer.daily_limit", object_type="customer",
-       check=lambda row, out: (row["before"]["daily_limit_minor"], row["after"]["daily_limit_minor"]) == (
-           None, 1_000_00))
+    # maker-checker: the limit is proposed (one record), then a second person approves it (two: the change
+    # itself, by its owner, and the approval naming the maker)
+    proposed = do("risk1", "PUT", f"/customers/{alice}/daily-limit", {"daily_limit_minor": 1_000_00}, status=202,
+                  action="change.propose", object_type="change_request",
+                  check=lambda row, out: (row["before"]["daily_limit_minor"], row["after"]["payload"]) == (
+                      None, {"daily_limit_minor": 1_000_00}) and row["object_id"] == str(out["change"]["id"]))
+    n = _audit_count(engine)
+    r = client.post(f"{API}/changes/{proposed['change']['id']}/approve", json={"note": "form seen"},
+                    headers={**h["teller1"], "X-Request-ID": "req-approve"})
+    assert r.status_code == 200, r.text
+    assert _audit_count(engine) == n + 2
+    rows = client.get(f"{API}/audit?limit=2", headers=h["admin1"]).json()
+    assert [(x["action"], x["actor_user_id"], x["request_id"]) for x in rows] == [
+        ("change.approve", ids["teller1"], "req-approve"), ("customer.daily_limit", ids["teller1"], "req-approve")]
+    assert rows[0]["after"]["requested_by"] == ids["risk1"]
+    assert (rows[1]["before"], rows[1]["after"]) == ({"daily_limit_minor": None}, {"daily_limit_minor": 1_000_00})
+    seen.extend(rows)
     do("teller1", "POST", "/cash/deposits", {"account_id": acct["id"], "amount_minor": 800, "idempotency_key": "d1"},
        status=201, action="cash.deposit", object_type="transfer",
        check=lambda row, out: (row["object_id"], row["before"]["balance_minor"], row["after"]["balance_minor"]) == (
@@ -93,9 +106,18 @@ def test_every_staff_write_is_audited(client, bank, engine):
     do("teller1", "POST", f"/accounts/{acct['id']}/close", {"reason": "customer request"}, status=200,
        action="account.closed", object_type="account",
        check=lambda row, out: row["after"]["status"] == "closed")
-    do("admin1", "POST", "/users", {"username": "teller2", "password": "s3cret-pass", "role": "teller"},
-       status=201, action="user.create", object_type="user", before=False,
-       check=lambda row, out: row["after"] == {"username": "teller2", "role": "teller"})
+    # a new staff sign-in is created inactive, its activation proposed for a second administrator
+    n = _audit_count(engine)
+    r = client.post(f"{API}/users", json={"username": "teller2", "password": "s3cret-pass", "role": "teller"},
+                    headers={**h["admin1"], "X-Request-ID": "req-user"})
+    assert r.status_code == 201 and r.json()["is_active"] is False, r.text
+    assert _audit_count(engine) == n + 2
+    rows = client.get(f"{API}/audit?limit=2", headers=h["admin1"]).json()
+    assert [(x["action"], x["request_id"]) for x in rows] == [("change.propose", "req-user"),
+                                                              ("user.create", "req-user")]
+    assert rows[1]["after"] == {"username": "teller2", "role": "teller", "is_active": False}
+    assert rows[0]["after"]["payload"] == {"active": True}
+    seen.extend(rows)
 
     # no secret ever lands in the trail
     trail = client.get(f"{API}/audit", headers=h["admin1"]).json()

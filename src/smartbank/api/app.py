@@ -27,6 +27,7 @@ from smartbank.api.routers import (
     assistant_agent,
     auth,
     backoffice,
+    changes,
     insight,
     lending_apply,
     lending_loans,
@@ -188,8 +189,8 @@ def create_app(*, warm_engines: bool = False) -> FastAPI:
         return JSONResponse(error_body("internal_error", "something went wrong on our side"), status_code=500)
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
-    for r in (auth.router, accounts.router, payments.router, backoffice.router, insight.router, risk.router,
-              risk_rules.router, risk_cases.router, risk_monitor.router, notifications.router,
+    for r in (auth.router, accounts.router, payments.router, backoffice.router, changes.router, insight.router,
+              risk.router, risk_rules.router, risk_cases.router, risk_monitor.router, notifications.router,
               lending_apply.router, lending_loans.router, wealth.router, wealth_robo.router, recommend.router,
               assistant.router, assistant_agent.router, privacy.router):
         api.include_router(r)

@@ -373,6 +373,7 @@ class StatusIn(In):
 
 class DailyLimitIn(In):
     daily_limit_minor: int | None = Field(ge=0, le=10**15, strict=True)
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class UserIn(In):
@@ -380,6 +381,17 @@ class UserIn(In):
     password: str = Field(min_length=8, max_length=128)
     role: Literal["teller", "loan_officer", "risk_officer", "marketer", "service_agent", "admin"]
     display_name: str = Field(default="", max_length=200)
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
+
+
+class UserRoleIn(In):
+    role: Literal["teller", "loan_officer", "risk_officer", "marketer", "service_agent", "admin"]
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
+
+
+class UserActiveIn(In):
+    active: bool = Field(strict=True)
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class AuditOut(Out):

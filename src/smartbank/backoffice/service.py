@@ -3,7 +3,10 @@
 back office's front door (:data:`__all__`).
 
 Reversals are maker-checker (the ledger's ``request_reversal`` and ``approve_reversal``): one officer asks, a
-different one approves (the reversal posts) or rejects."""
+different one approves (the reversal posts) or rejects. Sensitive configuration is maker-checker in the same
+style (:mod:`.changes`): risk rules and limits, reference rates, loan and wealth products, a customer's daily
+limit and staff roles are *proposed* (:func:`propose_change`) and take effect when a different staff member
+with the right role approves them (:func:`approve_change`)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from smartbank.backoffice import changes as _changes
+from smartbank.backoffice.changes import CHANGE_STATUSES, ChangeRequest, SameMaker, StaleChange
+from smartbank.backoffice.changes import KINDS as CHANGE_KINDS
 from smartbank.customers import service as customers
 from smartbank.customers.service import Customer
 from smartbank.errors import NotFound, ValidationFailed
@@ -26,8 +32,19 @@ from smartbank.security.service import Principal
 __all__ = [
     "ACCOUNT_ADMINS", "approve_reversal", "cash", "create_customer", "create_staff_user", "get_reversal", "hold",
     "list_reversals", "open_account", "reject_reversal", "request_reversal", "resolve_hold", "set_account_status",
-    "set_daily_limit", "verify_identity",
+    "verify_identity",
+    # maker-checker for sensitive configuration
+    "CHANGE_KINDS", "CHANGE_STATUSES", "ChangeRequest", "SameMaker", "StaleChange", "approve_change",
+    "change_as_dict", "get_change", "list_changes", "propose_change", "reject_change", "withdraw_change",
 ]
+
+propose_change = _changes.propose
+approve_change = _changes.approve
+reject_change = _changes.reject
+withdraw_change = _changes.withdraw
+list_changes = _changes.listing
+get_change = _changes.get
+change_as_dict = _changes.as_dict
 
 ACCOUNT_ADMINS = security.roles_for("account.status")
 
@@ -108,17 +125,6 @@ def set_account_status(session: Session, actor: Principal, account_id: int, stat
     security.audit(session, actor, action=f"account.{status}", object_type="account", object_id=a.id,
                    before=before, after=_acct_state(a), request_id=rid, note=reason or None)
     return a
-
-
-def set_daily_limit(session: Session, actor: Principal, customer_id: int, limit: int | None, *,
-                    rid: str | None = None) -> Customer:
-    actor.require("customer.limit.set")
-    c = customers.get_customer(session, customer_id)
-    before = _cust_state(c)
-    customers.set_daily_limit(session, c, limit)
-    security.audit(session, actor, action="customer.daily_limit", object_type="customer", object_id=c.id,
-                   before=before, after=_cust_state(c), request_id=rid)
-    return c
 
 
 def cash(session: Session, actor: Principal, *, account_id: int, amount_minor: int, currency: str, key: str,
@@ -233,9 +239,17 @@ def get_reversal(session: Session, actor: Principal, request_id: int) -> dict[st
 
 
 def create_staff_user(session: Session, actor: Principal, *, username: str, password: str, role: str,
-                      display_name: str = "", rid: str | None = None):
+                      display_name: str = "", reason: str = "", rid: str | None = None
+                      ) -> tuple[security.User, ChangeRequest]:
+    """A new staff sign-in, created inactive with its activation proposed: it can sign in once a second
+    administrator approves (otherwise one administrator could create the second person of every check)."""
     actor.require("user.manage")
+    if role not in security.STAFF_ROLES:
+        raise ValidationFailed("a staff user has a staff role", details={"roles": list(security.STAFF_ROLES)})
     u = security.create_user(session, username=username, password=password, role=role, display_name=display_name)
+    security.set_user_active(session, u.id, False)
     security.audit(session, actor, action="user.create", object_type="user", object_id=u.id,
-                   after={"username": u.username, "role": u.role}, request_id=rid)
-    return u
+                   after={"username": u.username, "role": u.role, "is_active": False}, request_id=rid)
+    req = _changes.propose(session, actor, kind="user.active", target=u.id, payload={"active": True},
+                           reason=reason or f"new staff user {u.username} ({u.role})", rid=rid)
+    return u, req

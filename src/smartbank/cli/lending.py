@@ -55,27 +55,39 @@ def rates_cmd(
     set_: Annotated[tuple[str, int] | None, typer.Option(
         "--set", help="publish NAME RATE_BPS, e.g. --set LPR1Y 290")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="effective date of --set, YYYY-MM-DD")] = None,
+    as_user: Annotated[str | None, typer.Option(  # noqa: UP007
+        "--as", help="with --set: the administrator proposing it (a second one approves: smartbank changes)")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="with --set: why (shown to the checker)")] = "",
     database_url: DbUrl = None,
 ) -> None:
-    """The reference rates by effective date; --set NAME RATE_BPS --from DATE publishes one (audited)."""
+    """The reference rates by effective date; --set NAME RATE_BPS --from DATE --as ADMIN proposes one, published
+    once a second administrator approves it (``smartbank changes approve``)."""
     from smartbank import db
+    from smartbank.backoffice import service as backoffice
+    from smartbank.cli.changes import run_as_staff, staff_principal
     from smartbank.lending import service as lending
-    from smartbank.security.service import SYSTEM
 
     engine = db.get_engine(database_url)
+    cid = None
     if set_ is not None:
         if not from_:
             raise typer.BadParameter("--set needs --from DATE")
+        if not as_user:
+            raise typer.BadParameter("--set needs --as USER: a rate is proposed by one administrator and approved"
+                                     " by another")
         try:
             day = date.fromisoformat(from_)
         except ValueError as exc:
             raise typer.BadParameter("--from is YYYY-MM-DD") from exc
         name, bps = set_
-        db.run_in_transaction(lambda s: lending.set_rate(s, SYSTEM, name, bps, day), engine=engine)
+        cid = run_as_staff(lambda s: backoffice.propose_change(
+            s, staff_principal(s, as_user), kind="lending.rate.set", target=name.upper(),
+            payload={"rate_bps": bps, "effective_date": day.isoformat()}, reason=reason).id, engine=engine)
+        print(f"proposed as change request #{cid}: published once a second administrator approves it")
     items = db.run_in_transaction(lambda s: lending.list_rates(s), engine=engine)
     for r in items:
         print(f"{r['name']:<6} {r['effective_date']}  {r['rate_bps'] / 100:.2f}%")
-    emit({"rates": items})
+    emit({"rates": items} | ({"proposed_change": cid} if cid else {}))
 
 
 @app.command("applications")

@@ -14,6 +14,7 @@ from smartbank import clock
 from smartbank.cli import (
     assistant,
     bench,
+    changes,
     demo,
     importing,
     insight,
@@ -103,6 +104,7 @@ app.add_typer(demo.app)  # smartbank demo
 app.add_typer(db_cli.app, name="db")
 app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(users.app, name="user")
+app.add_typer(changes.app, name="changes")
 app.add_typer(bench.app, name="bench")
 app.add_typer(insight.app, name="insight")
 app.add_typer(eval_cli.app, name="eval")

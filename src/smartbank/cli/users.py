@@ -21,6 +21,7 @@ def user_create(
     database_url: DbUrl = None,
 ) -> None:
     """Create a sign-in (the audit log records it as done by the command line)."""
+    import smartbank.models  # noqa: F401 - every table registered (users.customer_id refers to customers)
     from smartbank import db
     from smartbank.errors import SmartbankError
     from smartbank.security import service as security

@@ -93,6 +93,12 @@ def _self_or(*permissions: str) -> tuple[str, ...]:
     return ("self.service", *permissions)
 
 
+# the permissions whose changes are maker-checker (the back office's change requests): a holder of any of them
+# sees, approves or rejects the change requests of the kinds their role holds (the service narrows it)
+CHANGE_DECIDERS = ("risk.rules.manage", "risk.limits.manage", "lending.rates.set", "lending.products.manage",
+                   "wealth.products.manage", "customer.limit.set", "user.manage")
+
+
 ROUTES: dict[str, tuple[str, ...]] = {
     # --- system and documentation ---------------------------------------------------------------------
     "GET /healthz": PUBLIC,
@@ -145,6 +151,13 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /api/v1/reversals/{reversal_request_id}/approve": ("transfer.reverse",),
     "POST /api/v1/reversals/{reversal_request_id}/reject": ("transfer.reverse",),
     "POST /api/v1/users": ("user.manage",),
+    "PUT /api/v1/users/{user_id}/role": ("user.manage",),
+    "PUT /api/v1/users/{user_id}/active": ("user.manage",),
+    "GET /api/v1/changes": CHANGE_DECIDERS,
+    "GET /api/v1/changes/{change_id}": CHANGE_DECIDERS,
+    "POST /api/v1/changes/{change_id}/approve": CHANGE_DECIDERS,
+    "POST /api/v1/changes/{change_id}/reject": CHANGE_DECIDERS,
+    "POST /api/v1/changes/{change_id}/withdraw": CHANGE_DECIDERS,
     "GET /api/v1/audit": ("audit.read",),
     "GET /api/v1/ledger/verify": ("ledger.verify",),
     # --- API: customer insight -----------------------------------------------------------------------
@@ -346,12 +359,17 @@ ROUTES: dict[str, tuple[str, ...]] = {
     # --- web: the operator console -------------------------------------------------------------------
     "GET /console": STAFF,
     "GET /console/reversals": ("transfer.reverse",),
+    "GET /console/changes": CHANGE_DECIDERS,
+    "POST /console/changes/{change_id}/approve": CHANGE_DECIDERS,
+    "POST /console/changes/{change_id}/reject": CHANGE_DECIDERS,
+    "POST /console/changes/{change_id}/withdraw": CHANGE_DECIDERS,
     "POST /console/reversals/{request_id}/approve": ("transfer.reverse",),
     "POST /console/reversals/{request_id}/reject": ("transfer.reverse",),
     "GET /console/customers": ("customer.search",),
     "GET /console/customers/{customer_id}": ("customer.read",),
     "POST /console/customers/{customer_id}/reveal": ("customer.pii.reveal",),
     "POST /console/accounts/{account_id}/status": ("account.status",),
+    "POST /console/customers/{customer_id}/daily-limit": ("customer.limit.set",),
     "GET /console/insight/customers": ("insight.profiles.read",),
     "GET /console/insight/customers/{customer_id}": ("insight.profiles.read",),
     "GET /console/insight/tags": ("insight.tags.manage",),

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.db import aware as _aware
-from smartbank.errors import Conflict, Forbidden, NotAuthenticated, TooManyAttempts, ValidationFailed
+from smartbank.errors import Conflict, Forbidden, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
 from smartbank.logs import request_id_var  # the request being served: an audit record names it
 from smartbank.security import permissions
 from smartbank.security.keyring import (
@@ -93,6 +93,8 @@ __all__ = [
     "principal_of", "user_of_customer",
     # a customer whose relationship ended (privacy: a deletion request)
     "disable_customer_users",
+    # staff roles and activation (changed only through the back office's maker-checker)
+    "set_user_active", "set_user_role", "staff_state",
     # the permission table
     "PERMISSIONS", "PUBLIC", "ROUTES", "SIGNED_IN", "STAFF", "allows", "roles_for", "route_access", "route_roles",
     # audit
@@ -442,3 +444,34 @@ def disable_customer_users(session: Session, customer_id: int) -> int:
         session.execute(update(AuthSession).where(AuthSession.user_id.in_(ids)).values(revoked=True))
         session.flush()
     return len(ids)
+def _staff_user(session: Session, user_id: int) -> User:
+    u = session.get(User, user_id)
+    if u is None or u.role not in STAFF_ROLES:
+        raise NotFound("no such staff user", details={"user_id": user_id})
+    return u
+
+
+def staff_state(session: Session, user_id: int) -> dict[str, Any]:
+    """A staff user's role and activation, as a change request records them."""
+    u = _staff_user(session, user_id)
+    return {"username": u.username, "role": u.role, "is_active": bool(u.is_active)}
+
+
+def set_user_role(session: Session, user_id: int, role: str) -> User:
+    """A staff user's new role (a staff role: a customer's sign-in never becomes staff, nor the reverse)."""
+    u = _staff_user(session, user_id)
+    if role not in STAFF_ROLES:
+        raise ValidationFailed(f"unknown staff role {role!r}", details={"roles": list(STAFF_ROLES)})
+    u.role = role
+    session.flush()
+    return u
+
+
+def set_user_active(session: Session, user_id: int, active: bool) -> User:
+    """Activate or deactivate a staff user; a deactivated user's sessions end at once (authenticate refuses)."""
+    u = _staff_user(session, user_id)
+    if not isinstance(active, bool):
+        raise ValidationFailed("active is true or false")
+    u.is_active = active
+    session.flush()
+    return u

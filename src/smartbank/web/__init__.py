@@ -32,6 +32,7 @@ MODULES = (
     "smartbank.web.risk_rules",
     "smartbank.web.risk_cases",
     "smartbank.web.reversals",
+    "smartbank.web.changes",
     "smartbank.web.risk_dashboard",
     "smartbank.web.notifications",
     "smartbank.web.lending_apply",

@@ -77,7 +77,8 @@ def _customer_page(request: Request, actor: Principal, customer_id: int, *, erro
     customer, accounts, consents = db.run_in_transaction(work)
     return render(request, "console/customer.html", status_code=status_code, customer=customer,
                   accounts=accounts, consents=consents, can_change_status=can_change_status(actor), error=error,
-                  here=f"/console/customers/{customer_id}", revealed=revealed,
+                  can_set_limit=actor.can("customer.limit.set"), here=f"/console/customers/{customer_id}",
+                  revealed=revealed,
                   reveal_fields=security.REVEAL_FIELDS if actor.role in security.REVEAL_ROLES else ())
 
 
@@ -101,6 +102,25 @@ def reveal_field(request: Request, customer_id: int, actor: Staff, field: Annota
         return _customer_page(request, actor, customer_id, error=forms.message(exc, lang_of(request)),
                               status_code=422)
     return _customer_page(request, actor, customer_id, revealed=shown)
+@router.post("/customers/{customer_id}/daily-limit")
+def daily_limit(request: Request, customer_id: int, actor: Staff, limit: Annotated[str, Form()] = "",
+                reason: Annotated[str, Form()] = "") -> Response:
+    """Propose the customer's new daily limit (blank: the bank's default); it applies once a second staff
+    member allowed to set limits approves it on the change approvals page."""
+    require_page(actor, "/console/customers")
+    try:
+        minor = forms.optional_amount(limit)
+        db.run_in_transaction(lambda s: backoffice.propose_change(
+            s, actor, kind="customer.daily_limit", target=customer_id, payload={"daily_limit_minor": minor},
+            reason=reason, rid=request_id(request)))
+    except Forbidden:
+        raise
+    except SmartbankError as exc:
+        if exc.status_code == 404:
+            raise
+        return _customer_page(request, actor, customer_id, error=forms.message(exc, lang_of(request)),
+                              status_code=exc.status_code if exc.status_code in (409, 422) else 422)
+    return RedirectResponse("/console/changes?notice=change_proposed", status_code=303)
 
 
 @router.post("/accounts/{account_id}/status")

@@ -21,6 +21,7 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import clock, db
+from smartbank.backoffice import service as backoffice
 from smartbank.errors import Forbidden, SmartbankError
 from smartbank.http.session import request_id
 from smartbank.risk import service as risk
@@ -303,7 +304,8 @@ def limits_page(request: Request, actor: Staff) -> Response:
 
 @router.post("/console/risk/limits")
 def limit_create(request: Request, actor: Staff, scope: Text = "", scope_value: Text = "", daily_amount: Text = "",
-                 daily_count: Text = "", action: Text = "challenge", note: Text = "") -> Response:
+                 daily_count: Text = "", action: Text = "challenge", note: Text = "", reason: Text = "") -> Response:
+    """Propose a new limit: it applies once a second risk officer or administrator approves it."""
     _page(actor, "/console/risk/limits")
     form = {"scope": scope, "scope_value": scope_value, "daily_amount": daily_amount, "daily_count": daily_count,
             "action": action, "note": note}
@@ -311,19 +313,21 @@ def limit_create(request: Request, actor: Staff, scope: Text = "", scope_value: 
         amount = forms.optional_amount(daily_amount)
         count = _count(daily_count)
         text = forms.short_text(note, 300) or None
-        db.run_in_transaction(lambda s: risk.create_limit(
-            s, actor, scope=scope, scope_value=scope_value, daily_amount_minor=amount, daily_count=count,
-            action=action, note=text, rid=request_id(request)))
+        db.run_in_transaction(lambda s: backoffice.propose_change(
+            s, actor, kind="risk.limit.create", target="new", reason=reason, rid=request_id(request),
+            payload={"scope": scope, "scope_value": scope_value, "daily_amount_minor": amount,
+                     "daily_count": count, "action": action, "note": text}))
     except Forbidden:
         raise
     except SmartbankError as exc:
         return _limits_page(request, actor, form=form, error=forms.message(exc, lang_of(request)), status_code=422)
-    return RedirectResponse("/console/risk/limits?notice=risk_limit_saved", status_code=303)
+    return RedirectResponse("/console/changes?notice=change_proposed", status_code=303)
 
 
 @router.post("/console/risk/limits/{limit_id}")
 def limit_edit(request: Request, limit_id: int, actor: Staff, daily_amount: Text = "", daily_count: Text = "",
-               action: Text = "", note: Text = "", active: Text = "") -> Response:
+               action: Text = "", note: Text = "", active: Text = "", reason: Text = "") -> Response:
+    """Propose changing a limit: it applies once a second risk officer or administrator approves it."""
     _page(actor, "/console/risk/limits")
     try:
         changes: dict[str, Any] = {"daily_amount_minor": forms.optional_amount(daily_amount),
@@ -331,22 +335,33 @@ def limit_edit(request: Request, limit_id: int, actor: Staff, daily_amount: Text
                                    "active": active in ("1", "on", "true")}
         if action:
             changes["action"] = action
-        db.run_in_transaction(lambda s: risk.edit_limit(s, actor, limit_id, rid=request_id(request),
-                                                               **changes))
+        db.run_in_transaction(lambda s: backoffice.propose_change(
+            s, actor, kind="risk.limit.edit", target=limit_id, payload=changes, reason=reason,
+            rid=request_id(request)))
     except Forbidden:
         raise
     except SmartbankError as exc:
         if exc.status_code == 404:
             raise
         return _limits_page(request, actor, error=forms.message(exc, lang_of(request)), status_code=422)
-    return RedirectResponse("/console/risk/limits?notice=risk_limit_saved", status_code=303)
+    return RedirectResponse("/console/changes?notice=change_proposed", status_code=303)
 
 
 @router.post("/console/risk/limits/{limit_id}/deactivate")
-def limit_deactivate(request: Request, limit_id: int, actor: Staff) -> Response:
+def limit_deactivate(request: Request, limit_id: int, actor: Staff, reason: Text = "") -> Response:
+    """Propose deactivating a limit: it stops applying once a second person approves it."""
     _page(actor, "/console/risk/limits")
-    db.run_in_transaction(lambda s: risk.deactivate_limit(s, actor, limit_id, rid=request_id(request)))
-    return RedirectResponse("/console/risk/limits?notice=risk_limit_deactivated", status_code=303)
+    try:
+        db.run_in_transaction(lambda s: backoffice.propose_change(
+            s, actor, kind="risk.limit.edit", target=limit_id, payload={"active": False}, reason=reason,
+            rid=request_id(request)))
+    except Forbidden:
+        raise
+    except SmartbankError as exc:
+        if exc.status_code == 404:
+            raise
+        return _limits_page(request, actor, error=forms.message(exc, lang_of(request)), status_code=422)
+    return RedirectResponse("/console/changes?notice=change_proposed", status_code=303)
 
 
 # ------------------------------------------------------------------------------------------------ register

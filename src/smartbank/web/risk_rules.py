@@ -15,7 +15,9 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import clock, db
+from smartbank.backoffice import service as backoffice
 from smartbank.errors import Forbidden, SmartbankError, ValidationFailed
+from smartbank.http.session import request_id
 from smartbank.risk import service as risk
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
@@ -145,7 +147,7 @@ def rule_edit_page(request: Request, code: str, actor: Staff) -> Response:
 def rule_save(request: Request, actor: Staff, code: Text = "", name_en: Text = "", name_zh: Text = "",
               expression: Text = "", action: Text = "challenge", reason_en: Text = "", reason_zh: Text = "",
               start: Text = "", end: Text = "", source: Text = "bank", do: Text = "save",
-              editing: Text = "") -> Response:
+              editing: Text = "", change_reason: Text = "") -> Response:
     """One form for create, new version and test: ``do`` is save or test; ``editing`` names the rule being
     edited (empty when creating)."""
     require_page(actor, PAGE)
@@ -164,30 +166,36 @@ def rule_save(request: Request, actor: Staff, code: Text = "", name_en: Text = "
             result = db.run_in_transaction(lambda s: risk.test_rule(
                 s, actor=actor, expression=expression, action=action, start=lo, end=hi, source=SOURCES[source]))
             return _page(request, actor, form=form, result=result, editing=edit_code)
+        # maker-checker: the rule (or its new version) applies once a second risk officer approves it
+        fields = {"name_en": name_en, "name_zh": name_zh, "expression": expression, "action": action,
+                  "reason_en": reason_en, "reason_zh": reason_zh}
         if edit_code:
-            db.run_in_transaction(lambda s: risk.edit_rule(
-                s, actor=actor, code=edit_code, name_en=name_en, name_zh=name_zh, expression=expression,
-                action=action, reason_en=reason_en, reason_zh=reason_zh))
+            db.run_in_transaction(lambda s: backoffice.propose_change(
+                s, actor, kind="risk.rule.edit", target=edit_code, payload=fields, reason=change_reason,
+                rid=request_id(request)))
         else:
-            db.run_in_transaction(lambda s: risk.create_rule(
-                s, actor=actor, code=code.strip(), name_en=name_en, name_zh=name_zh, expression=expression,
-                action=action, reason_en=reason_en, reason_zh=reason_zh, mode="shadow"))
+            db.run_in_transaction(lambda s: backoffice.propose_change(
+                s, actor, kind="risk.rule.create", target=code.strip(), payload=fields | {"mode": "shadow"},
+                reason=change_reason, rid=request_id(request)))
     except Forbidden:
         raise
     except SmartbankError as exc:
         return _page(request, actor, form=form, error=_error(exc, lang_of(request)), editing=edit_code,
                      status_code=exc.status_code if exc.status_code in (404, 409, 422) else 422)
-    return RedirectResponse(f"{PAGE}/{edit_code or code.strip()}?notice=rule_saved", status_code=303)
+    return RedirectResponse("/console/changes?notice=change_proposed", status_code=303)
 
 
 @router.post(PAGE + "/{code}/mode")
-def rule_mode(request: Request, code: str, actor: Staff, mode: Text = "") -> Response:
+def rule_mode(request: Request, code: str, actor: Staff, mode: Text = "", change_reason: Text = "") -> Response:
+    """Propose activating, shadowing or retiring a rule: it applies once a second risk officer approves it."""
     require_page(actor, PAGE)
     try:
-        db.run_in_transaction(lambda s: risk.set_rule_mode(s, actor=actor, code=code, mode=mode))
+        db.run_in_transaction(lambda s: backoffice.propose_change(
+            s, actor, kind="risk.rule.mode", target=code, payload={"mode": mode}, reason=change_reason,
+            rid=request_id(request)))
     except Forbidden:
         raise
     except SmartbankError as exc:
         return _page(request, actor, error=_error(exc, lang_of(request)),
                      status_code=exc.status_code if exc.status_code in (404, 409, 422) else 422)
-    return RedirectResponse(f"{PAGE}?notice=rule_mode", status_code=303)
+    return RedirectResponse("/console/changes?notice=change_proposed", status_code=303)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from smartbank.api.deps import Actor, PathId, request_id, uow
+from smartbank.api.routers.changes import AWAITS, proposed
 from smartbank.api.schemas import (
     AccountOut,
     AuditOut,
@@ -26,7 +27,9 @@ from smartbank.api.schemas import (
     ReverseIn,
     StatusIn,
     TransferOut,
+    UserActiveIn,
     UserIn,
+    UserRoleIn,
 )
 from smartbank.backoffice import service as backoffice
 from smartbank.customers import service as customers
@@ -91,10 +94,12 @@ def open_account(customer_id: PathId, body: OpenAccountIn, actor: Actor, request
         rid=request_id(request))))
 
 
-@router.put("/customers/{customer_id}/daily-limit", response_model=CustomerOut)
-def set_daily_limit(customer_id: PathId, body: DailyLimitIn, actor: Actor, request: Request) -> CustomerOut:
-    return uow(lambda s: _customer_out(backoffice.set_daily_limit(
-        s, actor, customer_id, body.daily_limit_minor, rid=request_id(request)), actor))
+@router.put("/customers/{customer_id}/daily-limit", status_code=202)
+def set_daily_limit(customer_id: PathId, body: DailyLimitIn, actor: Actor, request: Request) -> dict[str, Any]:
+    """Propose a customer's new daily limit (``null``: the bank's default); it applies once a second staff
+    member allowed to set limits approves it."""
+    return uow(lambda s: proposed(s, actor, request, kind="customer.daily_limit", target=customer_id,
+                                  payload={"daily_limit_minor": body.daily_limit_minor}, reason=body.reason))
 
 
 def _status(account_id: int, status: str, body: StatusIn, actor, request) -> AccountOut:
@@ -209,10 +214,30 @@ def reject_reversal(reversal_request_id: PathId, body: RejectIn, actor: Actor, r
 
 @router.post("/users", status_code=201)
 def create_user(body: UserIn, actor: Actor, request: Request) -> dict:
-    u = uow(lambda s: backoffice.create_staff_user(s, actor, username=body.username, password=body.password,
-                                                   role=body.role, display_name=body.display_name,
-                                                   rid=request_id(request)))
-    return {"id": u.id, "username": u.username, "role": u.role}
+    """A new staff sign-in, inactive until a second administrator approves its activation (``change``)."""
+    def work(s):
+        u, req = backoffice.create_staff_user(s, actor, username=body.username, password=body.password,
+                                              role=body.role, display_name=body.display_name, reason=body.reason,
+                                              rid=request_id(request))
+        return {"id": u.id, "username": u.username, "role": u.role, "is_active": False,
+                "status": "pending_approval", "message": AWAITS.format(id=req.id),
+                "change": backoffice.change_as_dict(s, req)}
+
+    return uow(work)
+
+
+@router.put("/users/{user_id}/role", status_code=202)
+def set_user_role(user_id: PathId, body: UserRoleIn, actor: Actor, request: Request) -> dict[str, Any]:
+    """Propose a staff member's new role; it applies once a second administrator approves it."""
+    return uow(lambda s: proposed(s, actor, request, kind="user.role", target=user_id,
+                                  payload={"role": body.role}, reason=body.reason))
+
+
+@router.put("/users/{user_id}/active", status_code=202)
+def set_user_active(user_id: PathId, body: UserActiveIn, actor: Actor, request: Request) -> dict[str, Any]:
+    """Propose activating or deactivating a staff sign-in; it applies once a second administrator approves it."""
+    return uow(lambda s: proposed(s, actor, request, kind="user.active", target=user_id,
+                                  payload={"active": body.active}, reason=body.reason))
 
 
 @router.get("/audit", response_model=list[AuditOut])

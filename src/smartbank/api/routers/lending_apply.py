@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import Field
 
 from smartbank import clock
 from smartbank.api.deps import Actor, PathId, uow
+from smartbank.api.routers.changes import proposed
 from smartbank.api.schemas import MAX_ID, In
 from smartbank.lending import service as lending
 from smartbank.lending.service import EMPLOYMENT
@@ -96,6 +97,7 @@ class ProductIn(In):
     max_age: int = Field(65, ge=18, le=100, strict=True)
     description_en: str = Field("", max_length=2000)
     description_zh: str = Field("", max_length=2000)
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class ProductEditIn(In):
@@ -117,12 +119,14 @@ class ProductEditIn(In):
     status: Literal["active", "retired"] | None = None
     description_en: str | None = Field(None, max_length=2000)
     description_zh: str | None = Field(None, max_length=2000)
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class RateIn(In):
     name: Literal["LPR1Y", "LPR5Y"]
     rate_bps: int = Field(ge=1, le=lending.MAX_RATE_BPS, strict=True)
     effective_date: date
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -136,17 +140,21 @@ def list_products(actor: Actor, include_retired: bool = False) -> dict[str, Any]
         s, include_retired=include_retired and actor.is_staff)]})
 
 
-@router.post("/products", status_code=201)
-def create_product(body: ProductIn, actor: Actor) -> dict[str, Any]:
-    """A new product (administrators), audited."""
-    return uow(lambda s: lending.product_dict(lending.create_product(s, actor, **body.model_dump())))
+@router.post("/products", status_code=202)
+def create_product(body: ProductIn, actor: Actor, request: Request) -> dict[str, Any]:
+    """Propose a new product (administrators); it exists once a second administrator approves it."""
+    fields = body.model_dump(exclude={"code", "reason"})
+    return uow(lambda s: proposed(s, actor, request, kind="lending.product.create", target=body.code,
+                                  payload=fields, reason=body.reason))
 
 
-@router.patch("/products/{code}")
-def edit_product(code: str, body: ProductEditIn, actor: Actor) -> dict[str, Any]:
-    """Change a product (administrators), audited with before and after."""
-    changes = body.model_dump(exclude_unset=True)
-    return uow(lambda s: lending.product_dict(lending.edit_product(s, actor, code, **changes)))
+@router.patch("/products/{code}", status_code=202)
+def edit_product(code: str, body: ProductEditIn, actor: Actor, request: Request) -> dict[str, Any]:
+    """Propose changing a product (spreads, limits, retiring it...); applied once a second administrator
+    approves it, audited with before and after."""
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    return uow(lambda s: proposed(s, actor, request, kind="lending.product.edit", target=code, payload=changes,
+                                  reason=body.reason))
 
 
 @router.get("/rates")
@@ -161,14 +169,14 @@ def list_rates(actor: Actor, name: Literal["LPR1Y", "LPR5Y"] | None = None,
     return uow(work)
 
 
-@router.post("/rates", status_code=201)
-def set_rate(body: RateIn, actor: Actor) -> dict[str, Any]:
-    """Publish a reference rate from a date (administrators), audited."""
-    def work(s):
-        r = lending.set_rate(s, actor, body.name, body.rate_bps, body.effective_date)
-        return {"name": r.name, "effective_date": r.effective_date.isoformat(), "rate_bps": r.rate_bps}
-
-    return uow(work)
+@router.post("/rates", status_code=202)
+def set_rate(body: RateIn, actor: Actor, request: Request) -> dict[str, Any]:
+    """Propose publishing a reference rate from a date (administrators); it is published once a second
+    administrator approves it."""
+    return uow(lambda s: proposed(s, actor, request, kind="lending.rate.set", target=body.name,
+                                  payload={"rate_bps": body.rate_bps,
+                                           "effective_date": body.effective_date.isoformat()},
+                                  reason=body.reason))
 
 
 @router.get("/quote")

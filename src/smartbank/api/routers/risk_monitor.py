@@ -14,6 +14,7 @@ from pydantic import Field
 
 from smartbank import clock
 from smartbank.api.deps import Actor, PathId, QueryId, request_id, uow
+from smartbank.api.routers.changes import proposed
 from smartbank.api.schemas import In
 from smartbank.risk import service as risk
 
@@ -36,6 +37,7 @@ class LimitIn(In):
     daily_count: int | None = DailyCount
     action: Action = "block"
     note: str | None = Field(None, max_length=300)
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class LimitEditIn(In):
@@ -44,6 +46,7 @@ class LimitEditIn(In):
     action: Action | None = None
     active: bool | None = Field(None, strict=True)
     note: str | None = Field(None, max_length=300)
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class RiskIn(In):
@@ -84,9 +87,11 @@ def list_limits(actor: Actor, include_inactive: bool = True) -> list[dict[str, A
     return uow(lambda s: risk.list_limits(s, actor, include_inactive=include_inactive))
 
 
-@router.post("/limits", status_code=201)
+@router.post("/limits", status_code=202)
 def create_limit(body: LimitIn, actor: Actor, request: Request) -> dict[str, Any]:
-    return uow(lambda s: risk.create_limit(s, actor, **body.model_dump(), rid=request_id(request)))
+    """Propose a new limit; it applies once a second risk officer or administrator approves it."""
+    return uow(lambda s: proposed(s, actor, request, kind="risk.limit.create", target="new",
+                                  payload=body.model_dump(exclude={"reason"}), reason=body.reason))
 
 
 @router.get("/limits/breaches")
@@ -100,14 +105,17 @@ def get_limit(limit_id: PathId, actor: Actor) -> dict[str, Any]:
     return uow(lambda s: risk.get_limit(s, actor, limit_id))
 
 
-@router.patch("/limits/{limit_id}")
+@router.patch("/limits/{limit_id}", status_code=202)
 def edit_limit(limit_id: PathId, body: LimitEditIn, actor: Actor, request: Request) -> dict[str, Any]:
-    """Change caps, action, note or ``active`` (false deactivates); ``null`` for a cap removes it."""
+    """Propose changing caps, action, note or ``active`` (false deactivates); ``null`` for a cap removes it.
+    Applied once a second risk officer or administrator approves it."""
     changes = _set_fields(body)
+    changes.pop("reason", None)
     for k in ("action", "active"):
         if k in changes and changes[k] is None:
             changes.pop(k)
-    return uow(lambda s: risk.edit_limit(s, actor, limit_id, rid=request_id(request), **changes))
+    return uow(lambda s: proposed(s, actor, request, kind="risk.limit.edit", target=limit_id, payload=changes,
+                                  reason=body.reason))
 
 
 # ------------------------------------------------------------------------------------------------ register

@@ -2,7 +2,9 @@
 
 Authorisation is in ``risk.rules``: risk officers (and admins) only; every change is audited. A rule is
 created in shadow mode unless ``mode`` says ``active``; editing writes version + 1; ``/mode`` switches
-between active, shadow and retired (also a new version).
+between active, shadow and retired (also a new version). Creating, editing and switching a rule's mode are
+maker-checker: the route proposes the change (202, the change request) and it applies when a second risk officer
+or administrator approves it (``/api/v1/changes``).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import Field
 
 from smartbank.api.deps import Actor, uow
+from smartbank.api.routers.changes import proposed
 from smartbank.api.schemas import In
 from smartbank.risk import service as risk
 
@@ -31,6 +34,7 @@ class RuleIn(In):
     reason_en: str = Field(min_length=1, max_length=300, description="plain words a customer may be shown")
     reason_zh: str = Field(min_length=1, max_length=300)
     mode: Literal["active", "shadow"] = "shadow"
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class RuleEditIn(In):
@@ -40,10 +44,12 @@ class RuleEditIn(In):
     action: Action | None = None
     reason_en: str | None = Field(None, min_length=1, max_length=300)
     reason_zh: str | None = Field(None, min_length=1, max_length=300)
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class ModeIn(In):
     mode: Literal["active", "shadow", "retired"]
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class RuleTestIn(In):
@@ -62,9 +68,12 @@ def list_rules(actor: Actor, include_retired: bool = False) -> list[dict[str, An
     return uow(lambda s: risk.list_rules(s, actor=actor, include_retired=include_retired))
 
 
-@router.post("", status_code=201)
-def create_rule(body: RuleIn, actor: Actor) -> dict[str, Any]:
-    return uow(lambda s: risk.create_rule(s, actor=actor, **body.model_dump()))
+@router.post("", status_code=202)
+def create_rule(body: RuleIn, actor: Actor, request: Request) -> dict[str, Any]:
+    """Propose a new rule; it exists once a second risk officer approves it."""
+    fields = body.model_dump(exclude={"code", "reason"})
+    return uow(lambda s: proposed(s, actor, request, kind="risk.rule.create", target=body.code, payload=fields,
+                                  reason=body.reason))
 
 
 @router.post("/test")
@@ -90,13 +99,16 @@ def get_rule(actor: Actor, code: str = RuleCode) -> dict[str, Any]:
     return uow(work)
 
 
-@router.put("/{code}")
-def edit_rule(body: RuleEditIn, actor: Actor, code: str = RuleCode) -> dict[str, Any]:
-    """A new version of the rule (the earlier versions stay)."""
-    changes = body.model_dump(exclude_none=True)
-    return uow(lambda s: risk.edit_rule(s, actor=actor, code=code, **changes))
+@router.put("/{code}", status_code=202)
+def edit_rule(body: RuleEditIn, actor: Actor, request: Request, code: str = RuleCode) -> dict[str, Any]:
+    """Propose a new version of the rule (the earlier versions stay), applied once approved."""
+    changes = body.model_dump(exclude_none=True, exclude={"reason"})
+    return uow(lambda s: proposed(s, actor, request, kind="risk.rule.edit", target=code, payload=changes,
+                                  reason=body.reason))
 
 
-@router.post("/{code}/mode")
-def set_mode(body: ModeIn, actor: Actor, code: str = RuleCode) -> dict[str, Any]:
-    return uow(lambda s: risk.set_rule_mode(s, actor=actor, code=code, mode=body.mode))
+@router.post("/{code}/mode", status_code=202)
+def set_mode(body: ModeIn, actor: Actor, request: Request, code: str = RuleCode) -> dict[str, Any]:
+    """Propose activating, shadowing or retiring the rule, applied once approved."""
+    return uow(lambda s: proposed(s, actor, request, kind="risk.rule.mode", target=code,
+                                  payload={"mode": body.mode}, reason=body.reason))

@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from smartbank.api.deps import Actor, PathId, QueryId, uow
+from smartbank.api.routers.changes import proposed
 from smartbank.api.schemas import MAX_ID, In
 from smartbank.errors import ValidationFailed
 from smartbank.money import MAX_MINOR
@@ -115,6 +116,7 @@ class ProductIn(In):
     launched_on: date | None = None
     money_market: bool = Field(False, description="a money-market product: NAV fixed at 1.000000, 万份收益 and "
                                                   "七日年化 published daily, income accrued as units")
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class ProductPatch(In):
@@ -131,6 +133,7 @@ class ProductPatch(In):
     description_zh: str | None = Field(None, max_length=4000)
     tags: list[str] | None = None
     risk_level: Risk | None = None
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
 
 
 class NavIn(In):
@@ -150,10 +153,13 @@ def list_products(actor: Actor, kind: Kind | None = None, risk_level: Risk | Non
                                                 status=None if status == "all" else status))
 
 
-@router.post("/products", status_code=201)
-def create_product(body: ProductIn, actor: Actor) -> dict[str, Any]:
-    """Product managers (marketers) and administrators: a new product (audited)."""
-    return uow(lambda s: wealth.product_view(wealth.create_product(s, actor, body.model_dump())))
+@router.post("/products", status_code=202)
+def create_product(body: ProductIn, actor: Actor, request: Request) -> dict[str, Any]:
+    """Product managers (marketers) and administrators: propose a new product; it is launched once a second
+    product manager or administrator approves it (audited)."""
+    fields = body.model_dump(exclude={"code", "reason"})
+    return uow(lambda s: proposed(s, actor, request, kind="wealth.product.create", target=body.code,
+                                  payload=fields, reason=body.reason))
 
 
 @router.get("/products/{code}")
@@ -163,16 +169,23 @@ def get_product(code: Code, actor: Actor) -> dict[str, Any]:
     return uow(lambda s: wealth.product_page(s, code))
 
 
-@router.patch("/products/{code}")
-def update_product(code: Code, body: ProductPatch, actor: Actor) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
-    return uow(lambda s: wealth.product_view(wealth.update_product(s, actor, code, changes)))
+@router.patch("/products/{code}", status_code=202)
+def update_product(code: Code, body: ProductPatch, actor: Actor, request: Request) -> dict[str, Any]:
+    """Propose changing a product's parameters, applied once a second product manager approves it."""
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    return uow(lambda s: proposed(s, actor, request, kind="wealth.product.edit", target=code, payload=changes,
+                                  reason=body.reason))
 
 
-@router.post("/products/{code}/close")
-def close_product(code: Code, actor: Actor) -> dict[str, Any]:
-    """No new purchases; holders may still redeem."""
-    return uow(lambda s: wealth.product_view(wealth.close_product(s, actor, code)))
+class CloseIn(In):
+    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
+
+
+@router.post("/products/{code}/close", status_code=202)
+def close_product(code: Code, actor: Actor, request: Request, body: CloseIn | None = None) -> dict[str, Any]:
+    """Propose closing a product (no new purchases; holders may still redeem), applied once approved."""
+    return uow(lambda s: proposed(s, actor, request, kind="wealth.product.close", target=code, payload={},
+                                  reason=body.reason if body is not None else ""))
 
 
 @router.get("/products/{code}/navs")
