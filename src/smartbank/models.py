@@ -7,6 +7,7 @@ import re
 from types import ModuleType
 
 import smartbank.assistant.models as _m_assistant
+import smartbank.backoffice.models as _m_backoffice
 import smartbank.customers.models as _m_customers
 import smartbank.insight.models as _m_insight
 import smartbank.ledger.models as _m_ledger
@@ -110,8 +111,9 @@ __all__ = [
 # identifies a person or their financial situation, C1 the bank's internal information about a person, and
 # "none" for what is not personal information at all
 PI_CLASSES = ("C3", "C2", "C1", "none")
-_MODULES: tuple[ModuleType, ...] = (_m_assistant, _m_customers, _m_insight, _m_ledger, _m_lending, _m_notifications,
-                                    _m_ops, _m_payments, _m_recommend, _m_risk, _m_security, _m_wealth)
+_MODULES: tuple[ModuleType, ...] = (_m_assistant, _m_backoffice, _m_customers, _m_insight, _m_ledger, _m_lending,
+                                    _m_notifications, _m_ops, _m_payments, _m_recommend, _m_risk, _m_security,
+                                    _m_wealth)
 # column names that hold personal data wherever they appear (a catalogue's name_zh/name_en is not one)
 _PERSONAL_NAME = re.compile(
     r"(^|_)(id_number|id_no|idcard|phone|mobile|email|e_mail|address|addr|name|account_number|acct_no|card_no|"

@@ -40,3 +40,11 @@ class ChangeRequest(Base):
         Index("ix_change_requests_status", "status", "id"),
         Index("ix_change_requests_kind_target", "kind", "target"),
     )
+
+
+# Personal-information classes (JR/T 0171-2020; see smartbank.models.classification): a change request is the
+# bank's own record (C1), but a customer's daily limit travels in its values and people write its reasons (C2).
+PERSONAL_DATA: dict[str, dict[str, str]] = {
+    "change_requests": {"*": "C1", "payload": "C2", "before": "C2", "after": "C2", "reason": "C2",
+                        "decision_note": "C2"},
+}
