@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.customers.models import Customer
+from smartbank.customers.self_service import SELF_MAX_DAILY_LIMIT_MINOR, change_own_phone, set_own_daily_limit
 from smartbank.customers.validation import (
     BUSINESS_ID_TYPES,
     ID_TYPES,
@@ -37,6 +38,8 @@ __all__ = [
     # one customer
     "birth_date_of", "create_customer", "customer_record", "get_customer", "masked_for", "record_rejection",
     "record_verification", "set_daily_limit", "view_customer",
+    # the customer's own high-risk changes, behind a step-up
+    "SELF_MAX_DAILY_LIMIT_MINOR", "change_own_phone", "set_own_daily_limit",
     # many customers
     "count", "find_customers", "ids_by_document", "insert_many", "matching_records", "names_of", "search_customers",
     # identity documents and phone numbers
