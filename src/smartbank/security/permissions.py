@@ -98,6 +98,20 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "POST /api/v1/auth/signup": PUBLIC,
     "POST /api/v1/auth/logout": SIGNED_IN,
     "GET /api/v1/auth/me": SIGNED_IN,
+    "POST /api/v1/auth/login/mfa": PUBLIC,  # the pending token of the first step is the credential
+    "POST /api/v1/auth/login/enrol": PUBLIC,
+    "POST /api/v1/auth/password-reset": PUBLIC,
+    "POST /api/v1/auth/password-reset/confirm": PUBLIC,
+    "GET /api/v1/auth/mfa": SIGNED_IN,
+    "POST /api/v1/auth/mfa/enrol": SIGNED_IN,
+    "POST /api/v1/auth/mfa/confirm": SIGNED_IN,
+    "POST /api/v1/auth/mfa/disable": SIGNED_IN,  # staff are refused by the service: their factor is mandatory
+    "POST /api/v1/auth/mfa/recovery-codes": SIGNED_IN,
+    "POST /api/v1/auth/password": SIGNED_IN,
+    "GET /api/v1/auth/sessions": SIGNED_IN,
+    "DELETE /api/v1/auth/sessions/{session_id}": SIGNED_IN,
+    "POST /api/v1/auth/phone": _SELF,
+    "POST /api/v1/auth/daily-limit": _SELF,
     # --- API: accounts and payments ------------------------------------------------------------------
     "GET /api/v1/accounts": _self_or("customer.read"),
     "GET /api/v1/accounts/{account_id}": _self_or("customer.read"),
