@@ -33,6 +33,11 @@ from tests import databases
 # the app refuses to serve with the development secret key: the tests use a key of their own
 os.environ["SMARTBANK_SECRET_KEY"] = "tests-only-secret-key-0123456789abcdef"
 os.environ.pop("SMARTBANK_DEV_MODE", None)
+# the master key of the personal-data encryption in every test (fixed: the migrated templates' data key is
+# wrapped by it); never a production key. The ``master_key`` fixture puts it back for each test.
+TEST_MASTER_KEY = "+L7Q/XPgRZdisfTxwKlPLLbCo6xKb6DTZT1JKzrXVm0="
+os.environ["SMARTBANK_MASTER_KEY"] = TEST_MASTER_KEY
+os.environ.pop("SMARTBANK_MASTER_KEY_FILE", None)
 
 PG_URL = os.environ.get("SMARTBANK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -110,6 +115,20 @@ def ledger_files(tmp_path, monkeypatch) -> Iterator[Path]:
     config.reset_settings()
     yield path
     config.reset_settings()
+
+
+@pytest.fixture(autouse=True)
+def master_key(monkeypatch) -> Iterator[str]:
+    """The test suite's fixed master key (as the ledger key: outside the database), and a key ring that starts
+    empty in every test (the data keys are read again from the test's database on first use)."""
+    from smartbank.security import service as security
+
+    monkeypatch.setenv("SMARTBANK_MASTER_KEY", TEST_MASTER_KEY)
+    monkeypatch.delenv("SMARTBANK_MASTER_KEY_FILE", raising=False)
+    config.reset_settings()
+    security.reset_key_cache()
+    yield TEST_MASTER_KEY
+    security.reset_key_cache()
 
 
 # argon2id with the lightest parameters: the same code path, a fraction of the production cost (64 MiB, t=3)
@@ -238,7 +257,9 @@ def _forget_process_caches() -> None:
     from smartbank.recommend import engine as rec_engine
     from smartbank.risk import engine as risk_engine
     from smartbank.risk import limits as risk_limits
+    from smartbank.security import service as security
 
+    security.reset_key_cache()  # the data keys: a rolled-back test's new version is gone
     risk_engine.reset()
     rec_engine.reset()
     risk_limits.invalidate()

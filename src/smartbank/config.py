@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     # itself, or a file holding it; with neither set, ``<var_dir>/ledger.key`` (made on first use, mode 0600)
     ledger_key: str | None = None
     ledger_key_file: Path | None = None
+    # the master key of the personal-data encryption (it wraps the data keys in ``data_keys`` and keys the blind
+    # indexes), never stored in the database: 32 random bytes in base64, or a file holding them; with neither
+    # set, ``<var_dir>/master.key`` (made on first use, mode 0600: development and the demo; production sets one)
+    master_key: str | None = None
+    master_key_file: Path | None = None
     # signed checkpoints of the journal's head, appended after every seal, outside the database; default: next
     # to a SQLite database file (``<db>.checkpoints.jsonl``), else ``<var_dir>/ledger-checkpoints.jsonl``
     ledger_checkpoint_file: Path | None = None

@@ -53,7 +53,7 @@ from smartbank.risk.models import (
     RiskRule,
     RiskWarning,
 )
-from smartbank.security.models import AuditLog, AuthSession, User
+from smartbank.security.models import AuditLog, AuthSession, DataKey, User
 from smartbank.wealth.models import (
     Holding,
     PortfolioPlan,
@@ -68,6 +68,7 @@ from smartbank.wealth.models import (
 __all__ = [
     "Account", "AssistantConversation", "AssistantHandoff", "AssistantMessage", "AuditLog", "AuthSession", "Bill",
     "Biller", "BusinessDay", "CreditBlacklist", "CreditDecision", "Customer", "CustomerDailyUsage", "CustomerProfile",
+    "DataKey",
     "CustomerSourceId", "CustomerTag", "Entry", "ExternalTransaction", "FaqEntry", "Holding", "ImportBatch",
     "InsightState", "Loan", "LoanApplication", "LoanApplicationEvent", "LoanInstallment", "LoanProduct",
     "LoanRepayment", "LoanStatusHistory", "LoanWarning", "Notification", "Payee", "PortfolioPlan", "ProductNav",

@@ -5,7 +5,7 @@
   and each step at most once: the last accepted step is remembered, and a code of that step or an earlier
   one is refused (RFC 6238 section 5.2), so a code read over a shoulder or replayed is worthless.
 - The shared secret is C3 authentication data (JR/T 0171-2020): it is stored encrypted with the key ring
-  (:func:`smartbank.security.service.encrypt_text`), bound to the column and the user as associated data.
+  (:mod:`smartbank.security.keyring`), the column's name as associated data.
 - Ten recovery codes are made when a factor is confirmed (and on request), shown once, kept as keyed hashes
   (HMAC-SHA256 under the platform's secret key: the codes are random, 50 bits each), each usable once.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from smartbank import clock
 from smartbank.config import get_settings
+from smartbank.security import keyring
 from smartbank.security.models import RecoveryCode, User, UserMfa
 
 ISSUER = "smartbank"
@@ -50,26 +50,17 @@ class Enrolment:
         return segno.make(self.uri, error="m").svg_inline(scale=4, dark="#111", light="#fff")
 
 
-# the key ring's cipher, given by the front door (which owns the key ring) when it is imported
-_cipher: dict[str, Callable[..., str | None]] = {}
+SECRET_CONTEXT = "user_mfa.secret"  # the associated data of the secret's encryption (the column)
 
 
-def use_cipher(encrypt: Callable[..., str | None], decrypt: Callable[..., str | None]) -> None:
-    _cipher["encrypt"], _cipher["decrypt"] = encrypt, decrypt
-
-
-def _context(user_id: int) -> str:
-    return f"user_mfa.secret:{user_id}"
-
-
-def _seal(user_id: int, secret: str) -> str:
-    out = _cipher["encrypt"](secret, context=_context(user_id))
+def _seal(secret: str) -> str:
+    out = keyring.encrypt_text(secret, context=SECRET_CONTEXT)
     assert out is not None
     return out
 
 
 def _open(row: UserMfa) -> str:
-    out = _cipher["decrypt"](row.secret_enc, context=_context(row.user_id))
+    out = keyring.decrypt_text(row.secret_enc, context=SECRET_CONTEXT)
     assert out is not None
     return out
 
@@ -95,9 +86,9 @@ def begin(session: Session, user: User) -> Enrolment:
     secret = pyotp.random_base32()
     row = get(session, user.id, lock=True)
     if row is None:
-        session.add(UserMfa(user_id=user.id, secret_enc=_seal(user.id, secret), created_at=clock.now()))
+        session.add(UserMfa(user_id=user.id, secret_enc=_seal(secret), created_at=clock.now()))
     else:
-        row.secret_enc, row.confirmed_at, row.last_step = _seal(user.id, secret), None, None
+        row.secret_enc, row.confirmed_at, row.last_step = _seal(secret), None, None
         row.created_at = clock.now()
     session.flush()
     return Enrolment(secret=secret, uri=pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER))

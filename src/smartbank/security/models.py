@@ -51,7 +51,7 @@ class AuthSession(Base):
 
 class UserMfa(Base):
     """A user's TOTP second factor (RFC 6238). The shared secret is C3 authentication data: stored encrypted
-    (AES-GCM under the key ring, bound to its column and user). ``confirmed_at`` is set when the first code
+    (AES-GCM under the key ring, the column as associated data). ``confirmed_at`` is set when the first code
     was accepted; until then the factor is being enrolled and does not count. ``last_step`` is the time step
     of the last accepted code: a code of that step or an earlier one is never accepted again."""
 
@@ -123,3 +123,18 @@ class AuditLog(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)
+
+
+class DataKey(Base):
+    """A data-encryption key (AES-256) of the personal-data encryption, stored only WRAPPED by the master key
+    (which the database never holds). One version is ``active`` (new ciphertexts); ``retired`` ones still
+    decrypt what was written under them until ``smartbank keys rotate`` has re-encrypted it."""
+
+    __tablename__ = "data_keys"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped_key: Mapped[str] = mapped_column(Text)  # base64 of what the key provider's wrap() returned
+    master_key_id: Mapped[str] = mapped_column(String(64))  # which master key wrapped it (a public name)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

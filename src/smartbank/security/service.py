@@ -38,8 +38,34 @@ from smartbank.errors import (
 )
 from smartbank.logs import request_id_var  # the request being served: an audit record names it
 from smartbank.security import mfa, permissions
+from smartbank.security.keyring import (
+    DecryptionError,
+    KeyProvider,
+    KeyRingError,
+    LocalKeyProvider,
+    blind_index,
+    create_data_key,
+    data_keys,
+    decrypt_bytes,
+    decrypt_text,
+    encrypt_bytes,
+    encrypt_text,
+    key_provider,
+    normalise_for_index,
+    reset_key_cache,
+    use_key_provider,
+)
 from smartbank.security.masking import mask_email, mask_id_number, mask_phone
-from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, LoginThrottle, OtpChallenge, User
+from smartbank.security.models import (
+    ROLES,
+    STAFF_ROLES,
+    AuditLog,
+    AuthSession,
+    DataKey,
+    LoginThrottle,
+    OtpChallenge,
+    User,
+)
 from smartbank.security.password_policy import check_password_policy
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
 from smartbank.security.permissions import (
@@ -74,13 +100,11 @@ __all__ = [
     "audit", "audit_reads", "audit_trail", "request_id_var",
     # masking of personal data for staff without customer.pii.read
     "mask_email", "mask_id_number", "mask_phone",
+    # encryption at rest: the key ring (master key behind a KeyProvider, versioned data keys), AES-GCM, blind index
+    "DataKey", "DecryptionError", "KeyProvider", "KeyRingError", "LocalKeyProvider", "blind_index",
+    "create_data_key", "data_keys", "decrypt_bytes", "decrypt_text", "encrypt_bytes", "encrypt_text",
+    "key_provider", "normalise_for_index", "reset_key_cache", "use_key_provider",
 ]
-
-def _interim_encrypt(value: str | None, *, context: str) -> str | None:  # until the key ring is merged
-    return value
-
-
-mfa.use_cipher(_interim_encrypt, _interim_encrypt)
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
