@@ -37,8 +37,10 @@ def client_address(request: Request) -> str | None:
 
 def user_agent(request: Request) -> str | None:
     """The caller's user agent, as the sessions page shows it (the first 200 characters)."""
-    ua = request.headers.get("user-agent")
-    return ua[:200] if ua else None
+    for k, v in request.scope.get("headers") or ():
+        if k == b"user-agent":
+            return v.decode("latin-1")[:200] or None
+    return None
 
 
 def request_id(request: Request) -> str | None:

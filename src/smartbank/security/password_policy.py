@@ -41,18 +41,18 @@ def check_password_policy(password: str, *, username: str | None = None) -> None
     """Raise :class:`ValidationFailed` (with a ``rule``) when ``password`` breaks the policy."""
     pw = password or ""
     if len(pw) < MIN_LENGTH or len(pw) > MAX_LENGTH:
-        raise ValidationFailed(f"a password needs {MIN_LENGTH}-{MAX_LENGTH} characters", code="password_policy",
+        raise ValidationFailed(f"a password needs {MIN_LENGTH}-{MAX_LENGTH} characters",
                                details={"rule": "length", "min": MIN_LENGTH, "max": MAX_LENGTH})
     if not any(c.isalpha() for c in pw) or not any(c.isdigit() for c in pw):
-        raise ValidationFailed("a password needs both letters and digits", code="password_policy",
+        raise ValidationFailed("a password needs both letters and digits",
                                details={"rule": "letters_and_digits"})
     name = (username or "").lower()
     if name and (name in pw.lower() or pw.lower() in name):
-        raise ValidationFailed("a password must not contain the user name", code="password_policy",
+        raise ValidationFailed("a password must not contain the user name",
                                details={"rule": "user_name"})
     if is_common(pw):
         raise ValidationFailed("that password is one of the most common (breached) passwords",
-                               code="password_policy", details={"rule": "common"})
+                               details={"rule": "common"})
     if zxcvbn(pw[:100], user_inputs=[name] if name else [])["score"] < MIN_SCORE:
-        raise ValidationFailed("that password is too easy to guess; use a longer phrase", code="password_policy",
+        raise ValidationFailed("that password is too easy to guess; use a longer phrase",
                                details={"rule": "guessable"})

@@ -611,7 +611,7 @@ def verify_second_factor(session: Session, actor: Principal, code: str) -> str:
         throttle.failures = 0
         return "recovery_code"
     _code_failed(session, throttle)
-    raise OtpInvalid("that code is not right", details={"method": "totp"})
+    raise WrongCode("that code is not right", details={"method": "totp"})
 
 
 def disable_mfa(session: Session, actor: Principal, *, password: str, code: str) -> None:
@@ -725,7 +725,7 @@ def check_step_up(session: Session, actor: Principal, *, purpose: str, code: str
         throttle.failures = 0
         return "sms"
     _code_failed(session, throttle)
-    raise OtpInvalid("that one-time code is not right", details={"method": "sms"})
+    raise WrongCode("that one-time code is not right", details={"method": "sms"})
 
 
 # --- passwords ------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 from urllib.parse import quote
 
@@ -113,11 +114,37 @@ def _signed_in(request: Request, area: str, token: str, next_url: str) -> Respon
     return response
 
 
+class _NoPendingSignIn(Exception):
+    """The second step without a first one (or after it expired): back to the sign-in form, saying so."""
+
+
 def _pending(request: Request) -> str:
     token = request.cookies.get(PENDING_COOKIE)
     if not token:
-        raise NotAuthenticated("sign in first")
+        raise _NoPendingSignIn
     return token
+
+
+def _restart(area: str) -> Response:
+    response = RedirectResponse(("/console/login" if area == "console" else "/login") + "?notice=sign_in_expired",
+                                status_code=303)
+    response.delete_cookie(PENDING_COOKIE, path="/")
+    return response
+
+
+def _second_step(area: str):
+    """Decorate a second-step page: no pending sign-in (or an expired one) starts the sign-in again."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except _NoPendingSignIn:
+                return _restart(area)
+            except NotAuthenticated:
+                return _restart(area)
+        return inner
+    return wrap
 
 
 def _mfa_page(request: Request, area: str, next_url: str, error: str | None = None,
@@ -137,24 +164,28 @@ def _mfa_step(request: Request, area: str, code: str, next_url: str) -> Response
 
 
 @router.get("/login/mfa")
+@_second_step("portal")
 def get_login_mfa(request: Request, next: str = "") -> Response:
     _pending(request)
     return _mfa_page(request, "portal", next)
 
 
 @router.post("/login/mfa")
+@_second_step("portal")
 def post_login_mfa(request: Request, code: Annotated[str, Form(max_length=32)] = "",
                    next: Annotated[str, Form()] = "") -> Response:
     return _mfa_step(request, "portal", code, next)
 
 
 @router.get("/console/login/mfa")
+@_second_step("console")
 def get_console_login_mfa(request: Request, next: str = "") -> Response:
     _pending(request)
     return _mfa_page(request, "console", next)
 
 
 @router.post("/console/login/mfa")
+@_second_step("console")
 def post_console_login_mfa(request: Request, code: Annotated[str, Form(max_length=32)] = "",
                            next: Annotated[str, Form()] = "") -> Response:
     return _mfa_step(request, "console", code, next)
@@ -164,15 +195,18 @@ def _enrol_page(request: Request, next_url: str, error: str | None = None, statu
     token = _pending(request)
     enrol = db.run_in_transaction(lambda s: security.enrolment_at_sign_in(s, pending_token=token))
     return render(request, "auth/enrol.html", status_code=status_code, area="console", next_url=next_url,
-                  error=error, secret=enrol.secret, uri=enrol.uri, qr=Markup(enrol.qr_svg()))
+                  error=error, secret=enrol.secret, uri=enrol.uri, qr=Markup(enrol.qr_svg()),
+                  action="/console/login/enrol")
 
 
 @router.get("/console/login/enrol")
+@_second_step("console")
 def get_console_login_enrol(request: Request, next: str = "") -> Response:
     return _enrol_page(request, next)
 
 
 @router.post("/console/login/enrol")
+@_second_step("console")
 def post_console_login_enrol(request: Request, code: Annotated[str, Form(max_length=32)] = "",
                              next: Annotated[str, Form()] = "") -> Response:
     token = _pending(request)

@@ -40,7 +40,7 @@ register_messages("zh", {
         "mfa_on": "双重验证已开启。", "mfa_off": "双重验证已关闭。",
         "password_changed": "密码已修改，其他设备已退出登录。",
         "session_revoked": "该设备已退出登录。", "phone_changed": "手机号已更换。", "limit_set": "每日转账限额已更新。",
-        "password_reset": "密码已重置，请用新密码登录。",
+        "password_reset": "密码已重置，请用新密码登录。", "sign_in_expired": "本次登录已过期，请重新登录。",
     },
     "mfa": {
         "title": "双重验证", "prompt": "请输入身份验证器应用中的 6 位验证码。", "code": "验证码",
@@ -108,6 +108,7 @@ register_messages("en", {
         "password_changed": "Password changed; your other devices were signed out.",
         "session_revoked": "That device was signed out.", "phone_changed": "Phone number changed.",
         "limit_set": "Daily payment limit updated.", "password_reset": "Password reset. Sign in with the new one.",
+        "sign_in_expired": "That sign-in has expired; please sign in again.",
     },
     "mfa": {
         "title": "Two-step verification", "prompt": "Enter the 6-digit code from your authenticator app.",
@@ -192,6 +193,7 @@ def _page(request: Request, actor: Principal, *, status_code: int = 200, **ctx: 
         return out
 
     data = db.run_read(read)
+    ctx.setdefault("step_up", None)
     template = "console/security.html" if actor.is_staff else "portal/security.html"
     return render(request, template, status_code=status_code, sessions=_sessions(request, actor),
                   limit_max=format_minor(customers.SELF_MAX_DAILY_LIMIT_MINOR, "CNY", grouping=True, symbol=True),
