@@ -30,7 +30,6 @@ from smartbank.errors import (
     Forbidden,
     NotAuthenticated,
     NotFound,
-    OtpInvalid,
     SecondFactorFailed,
     TooManyAttempts,
     ValidationFailed,
@@ -717,7 +716,7 @@ def step_up_method(session: Session, actor: Principal) -> str:
 
 def check_step_up(session: Session, actor: Principal, *, purpose: str, code: str) -> str:
     """The step-up answer of a high-risk action: a fresh TOTP code, or the text-message code issued for
-    ``purpose``. Returns the method; raises :class:`OtpInvalid` (throttled; commit on it)."""
+    ``purpose``. Returns the method; raises :class:`WrongCode` (throttled, and persisted)."""
     if step_up_method(session, actor) == "totp":
         return verify_second_factor(session, actor, code)
     throttle = _code_throttle(session, f"m:{actor.user_id}")
