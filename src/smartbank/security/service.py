@@ -90,8 +90,9 @@ __all__ = [
     "PERMISSIONS", "PUBLIC", "ROUTES", "SIGNED_IN", "STAFF", "allows", "roles_for", "route_access", "route_roles",
     # strong identity: second factor, step-up, passwords, sessions and devices
     "LAST_SEEN_EVERY", "OTP_MINUTES", "PENDING_MINUTES", "RESET_PURPOSE", "MfaStatus", "SessionInfo", "SignIn",
-    "begin_mfa", "check_password_policy", "check_step_up", "coarse_address", "change_password", "complete_sign_in",
-    "confirm_enrolment_at_sign_in", "confirm_mfa", "demo_totp_code", "disable_mfa", "enrol_demo_mfa",
+    "begin_mfa", "check_password_policy", "check_step_up", "check_totp", "coarse_address", "change_password",
+    "complete_sign_in", "confirm_enrolment_at_sign_in", "has_second_factor", "confirm_mfa", "demo_totp_code",
+    "disable_mfa", "enrol_demo_mfa",
     "enrolment_at_sign_in", "finish_password_reset", "issue_sms_code", "list_sessions", "mfa_status",
     "new_recovery_codes", "pending_mfa", "reset_mfa", "revoke_other_sessions", "revoke_session",
     "start_password_reset", "step_up_method", "verify_second_factor",
@@ -597,6 +598,16 @@ def confirm_mfa(session: Session, actor: Principal, *, code: str) -> list[str]:
     audit(session, actor, action="auth.mfa_enrolled", object_type="user", object_id=actor.user_id,
           after={"method": "totp"})
     return codes
+
+
+def has_second_factor(session: Session, user_id: int) -> bool:
+    """Whether the user has a confirmed TOTP factor (the step-up of a payment then asks for its code)."""
+    return mfa.is_enrolled(session, user_id)
+
+
+def check_totp(session: Session, user_id: int, code: str) -> bool:
+    """A fresh TOTP code of the user (each 30-second step accepted once); the caller counts the attempts."""
+    return mfa.check(session, user_id, code)
 
 
 def verify_second_factor(session: Session, actor: Principal, code: str) -> str:
