@@ -116,7 +116,7 @@ register_messages("en", {
         "submit": "Verify", "enrol_title": "Set up two-step verification",
         "enrol_why": "Bank staff must set up two-step verification before they can sign in.",
         "enrol_intro": "Once on, signing in and high-risk actions ask for a code from your authenticator app.",
-        "enrol_scan": "Scan the QR code with an authenticator app (e.g. Google Authenticator, Microsoft "
+        "enrol_scan": "Scan the QR code with an authenticator app (such as Google Authenticator or Microsoft "
                       "Authenticator), or type the key below.",
         "enrol_confirm": "Enter the 6-digit code the app shows to finish.", "enrol_secret": "Key (to type it in):",
         "enrol_uri": "otpauth link", "enrol_submit": "Finish set-up",
@@ -329,7 +329,7 @@ def _step_up_ctx(request: Request, exc: ChallengeRequired, form: str, values: di
     d = exc.details
     prompt = (translate(lang, "security.step_up_totp") if d.get("method") == "totp"
               else translate(lang, "security.step_up_sms", phone=d.get("sent_to", "")))
-    return {"step_up": {"form": form, "prompt": prompt, "values": values}}
+    return {"step_up": {"form": form, "prompt": prompt, "fields": values}}
 
 
 @router.post("/security/phone")
