@@ -292,6 +292,11 @@ def sign_in(session: Session, *, username: str, password: str, staff: bool | Non
 
     The counters are written even when the sign-in fails, so the caller must commit on
     :class:`NotAuthenticated` too (see the API and web entry points).
+
+    A right password opens a session only for a customer without a second factor. Otherwise the answer's
+    ``pending`` is ``"mfa"`` (a TOTP or recovery code is owed: :func:`complete_sign_in`) or, for a staff member
+    who has none yet, ``"enrol"`` (:func:`enrolment_at_sign_in`, :func:`confirm_enrolment_at_sign_in`), and its
+    token - valid for :data:`PENDING_MINUTES` - can do nothing else.
     """
     s = get_settings()
     now = _now()
