@@ -136,7 +136,8 @@ def current_code(session: Session, user_id: int) -> str | None:
 
 def remove(session: Session, user_id: int) -> bool:
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
-    return session.execute(delete(UserMfa).where(UserMfa.user_id == user_id)).rowcount > 0
+    res = session.execute(delete(UserMfa).where(UserMfa.user_id == user_id))
+    return int(getattr(res, "rowcount", 0) or 0) > 0
 
 
 def _code_hash(user_id: int, code: str) -> str:
@@ -166,7 +167,7 @@ def use_recovery_code(session: Session, user_id: int, code: str) -> bool:
     res = session.execute(update(RecoveryCode).where(
         RecoveryCode.user_id == user_id, RecoveryCode.code_hash == _code_hash(user_id, norm),
         RecoveryCode.used_at.is_(None)).values(used_at=clock.now()))
-    return res.rowcount == 1
+    return int(getattr(res, "rowcount", 0) or 0) == 1
 
 
 def recovery_codes_left(session: Session, user_id: int) -> int:

@@ -770,7 +770,8 @@ def _revoke_sessions(session: Session, user_id: int, *, keep: str | None = None)
                                      AuthSession.expires_at > _now())
     if keep is not None:
         stmt = stmt.where(AuthSession.token_hash != keep)
-    return int(session.execute(stmt.values(revoked=True)).rowcount or 0)
+    res = session.execute(stmt.values(revoked=True))
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 RESET_PURPOSE = "password_reset"
