@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from smartbank import clock, config, db
@@ -397,6 +398,40 @@ def client(database_url: str, app):
 
 
 def login(client, username: str, password: str = "passw0rd!") -> dict[str, str]:
+    """Sign in through the API as a person would, second factor included: staff enrol one at their first
+    sign-in (from the secret the answer gives) and send its codes afterwards (read off the factor like an
+    authenticator app would; a code is good once per 30-second step, so a second sign-in in the same step
+    waits for the next step on the bank's clock)."""
     r = client.post("/api/v1/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
+    out = r.json()
+    if out["status"] == "mfa_enrolment_required":
+        code = pyotp.TOTP(out["secret"]).at(clock.now())
+        r = client.post("/api/v1/auth/login/enrol", json={"pending_token": out["pending_token"], "code": code})
+        assert r.status_code == 200, r.text
+        out = r.json()
+    elif out["status"] == "mfa_required":
+        r = client.post("/api/v1/auth/login/mfa", json={"pending_token": out["pending_token"],
+                                                        "code": totp_code(username)})
+        assert r.status_code == 200, r.text
+        out = r.json()
+    return {"Authorization": f"Bearer {out['token']}"}
+
+
+def totp_code(username: str) -> str:
+    """A fresh code of ``username``'s second factor: the next 30-second step on the bank's clock when this
+    step's code was used already (a code is accepted once)."""
+    from smartbank.security import service as security
+    from smartbank.security.models import User, UserMfa
+
+    def last_step(s) -> int | None:
+        return s.scalar(select(UserMfa.last_step).join(User, User.id == UserMfa.user_id)
+                        .where(User.username == username))
+
+    last = db.run_read(last_step)
+    now_step = int(clock.now().timestamp()) // 30
+    if last is not None and last >= now_step:
+        c = clock.get_clock()
+        assert hasattr(c, "advance"), "the bank's clock cannot move to the next code"
+        c.advance(timedelta(seconds=(last + 1) * 30 - clock.now().timestamp() + 0.001))
+    return db.run_read(lambda s: security.demo_totp_code(s, username))

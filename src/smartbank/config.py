@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     risk_label_delay_days: int = 7
     risk_otp_seconds: int = 300
     risk_otp_attempts: int = 3
+    # step-up: a payment of at least this much to a payee saved less than 24 hours ago needs a second factor
+    # (the customer's TOTP code when enrolled, else a one-time code by text message)
+    step_up_new_payee_minor: int = 5_000_00
     # where the development text-message sink writes one-time codes (default: <var_dir>/sms-outbox.jsonl)
     sms_outbox: Path | None = None
 

@@ -93,6 +93,23 @@ class PendingAlreadyResolved(Conflict):
     code = "pending_already_resolved"
 
 
+# --- strong identity: a wrong code is counted, so the refusal commits what it counted ---------------
+
+
+class WrongCode(ValidationFailed):
+    """A one-time code, second-factor code or current password that is not right (the attempt is counted)."""
+
+    code = "code_invalid"
+    persist = True
+
+
+class SecondFactorFailed(NotAuthenticated):
+    """The second step of a sign-in with a code that is not right (the attempt is counted)."""
+
+    code = "mfa_invalid"
+    persist = True
+
+
 # --- risk -------------------------------------------------------------------------------------
 
 

@@ -888,3 +888,16 @@ CASES += [
          lambda w: (f"{_AGENT}/{_handed(w)}/close", None), "customer",
          lambda w: ("admin1", f"{_AGENT}/{_handed(w)}/close", None, 200)),
 ]
+
+
+def _alice_session(w: World) -> str:
+    return _scalar(db.get_engine(), "SELECT s.token_hash FROM auth_sessions s JOIN users u ON u.id = s.user_id"
+                   " WHERE u.username = 'alice' AND s.revoked = :f ORDER BY s.created_at LIMIT 1", f=False)[:16]
+
+
+CASES += [
+    # last: the control ends alice's (only) session
+    Case("delete", "/api/v1/auth/sessions/{session_id}",
+         lambda w: (f"{API}/auth/sessions/{_alice_session(w)}", None), "bob",
+         lambda w: ("alice", f"{API}/auth/sessions/{_alice_session(w)}", None, 204)),
+]

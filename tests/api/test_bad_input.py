@@ -279,7 +279,7 @@ def _valid_bodies(ctx) -> dict[str, dict]:
         "/auth/login": {"username": "fuzzer", "password": "wrong-passw0rd"},
         "/auth/signup": {"name": "李四", "id_number": make_resident_id("110101", date(1990, 1, 2), 7),
                          "phone": "13900000001",
-                         "email": "a@b.cn", "username": "newbie", "password": "passw0rd!"},
+                         "email": "a@b.cn", "username": "newbie", "password": "jade-harbour-71"},
     }
 
 

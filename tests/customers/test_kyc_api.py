@@ -85,7 +85,7 @@ def test_a_teller_who_checked_the_document_verifies_at_opening(client, engine, s
 
 
 def test_self_signup_is_pending_until_a_teller_verifies_it(client, engine, staff):
-    r = client.post(f"{API}/auth/signup", json=_body(username="zhao6", password="passw0rd!"))
+    r = client.post(f"{API}/auth/signup", json=_body(username="zhao6", password="jade-harbour-71"))
     assert r.status_code == 201, r.text
     cid = r.json()["customer_id"]
     me = {"Authorization": f"Bearer {r.json()['token']}"}

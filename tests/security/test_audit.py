@@ -122,7 +122,10 @@ def test_every_staff_write_is_audited(client, bank, engine):
     # no secret ever lands in the trail
     trail = client.get(f"{API}/audit", headers=h["admin1"]).json()
     assert sorted(r["actor_user_id"] for r in trail if r["action"] == "auth.sign_in") == sorted(ids.values())
-    assert len([r for r in trail if r["action"] != "auth.sign_in"]) == len(seen)
+    # each staff member enrolled a second factor at their first sign-in (a record each, besides the sign-in)
+    assert sorted(r["actor_user_id"] for r in trail if r["action"] == "auth.mfa_enrolled") == sorted(
+        i for u, i in ids.items() if u != "alice")
+    assert len([r for r in trail if r["action"] not in ("auth.sign_in", "auth.mfa_enrolled")]) == len(seen)
     assert "argon2" not in str(trail) and "s3cret" not in str(trail)
     # the trail of one object, newest first
     mine = client.get(f"{API}/audit?object_type=account&object_id={a1}", headers=h["admin1"]).json()

@@ -6,10 +6,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import pyotp
 import pytest
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.ledger.models import Account
+from tests.conftest import totp_code
 
 PASSWORD = "passw0rd!"
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -42,10 +44,25 @@ def post_form(client, page: str, action: str, data: dict, **kw):
     return client.post(action, data={**data, "csrf_token": csrf_token(html)}, follow_redirects=False, **kw)
 
 
+_SECRET = re.compile(r'id="mfa-secret">([A-Z2-7]+)<')
+
+
 def sign_in(client, username: str, password: str = PASSWORD, *, console: bool = False):
+    """Sign in through the forms, the second step included: a staff member without a second factor enrols
+    one from the secret the enrolment page shows; one with a factor types its current code."""
     path = "/console/login" if console else "/login"
     r = post_form(client, path, path, {"username": username, "password": password})
     assert r.status_code == 303, r.text
+    step = r.headers["location"].split("?")[0]
+    if step.endswith("/login/enrol"):
+        html = client.get(r.headers["location"]).text
+        code = pyotp.TOTP(_SECRET.search(html).group(1)).at(clock.now())
+        r = client.post(step, data={"code": code, "csrf_token": csrf_token(html)}, follow_redirects=False)
+        assert r.status_code == 200 and "recovery-codes" in r.text, r.text
+        r.headers["location"] = re.search(r'id="codes-continue" href="([^"]+)"', r.text).group(1)
+    elif step.endswith("/login/mfa"):
+        r = post_form(client, r.headers["location"], step, {"code": totp_code(username)})
+        assert r.status_code == 303, r.text
     return r
 
 

@@ -104,7 +104,7 @@ def test_signup_opens_an_account_and_signs_in(client, bank):
     from smartbank.customers.validation import make_resident_id
 
     data = {"name": "赵敏", "id_number": make_resident_id("310101", date(1990, 5, 1), 7), "phone": "13912345678",
-            "email": "", "username": "zhaomin", "password": "Secret123", "password2": "Secret123"}
+            "email": "", "username": "zhaomin", "password": "jade-harbour-71", "password2": "jade-harbour-71"}
     r = post_form(client, "/signup", "/signup", data)
     assert r.status_code == 303 and r.headers["location"] == "/?notice=welcome", r.text
     home = client.get(r.headers["location"])
@@ -114,7 +114,7 @@ def test_signup_opens_an_account_and_signs_in(client, bank):
 
 def test_signup_errors_are_shown_and_nothing_is_written(client, bank):
     data = {"name": "赵敏", "id_number": "123", "phone": "13912345678", "email": "", "username": "zhaomin",
-            "password": "Secret123", "password2": "Secret123"}
+            "password": "jade-harbour-71", "password2": "jade-harbour-71"}
     r = post_form(client, "/signup", "/signup", data)
     assert r.status_code == 422 and "身份证号码应为 17 位数字" in r.text and 'value="赵敏"' in r.text
     r = post_form(client, "/signup", "/signup", {**data, "password2": "other123"})

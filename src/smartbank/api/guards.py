@@ -26,7 +26,9 @@ from smartbank.security import service as security
 
 API_PREFIX = "/api/v1"
 # the API operations a caller without a session may use
-PUBLIC_API_PATHS = frozenset({f"{API_PREFIX}/auth/login", f"{API_PREFIX}/auth/signup", f"{API_PREFIX}/openapi.json"})
+PUBLIC_API_PATHS = frozenset({f"{API_PREFIX}/auth/login", f"{API_PREFIX}/auth/signup", f"{API_PREFIX}/openapi.json",
+                              f"{API_PREFIX}/auth/login/mfa", f"{API_PREFIX}/auth/login/enrol",
+                              f"{API_PREFIX}/auth/password-reset", f"{API_PREFIX}/auth/password-reset/confirm"})
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 

@@ -55,7 +55,10 @@ def demo(
                 security.create_user(s, username="demo" if i == 0 else "demo2", password=DEMO_PASSWORD,
                                      role="customer", customer_id=c.id, display_name=c.name)
             for name, role in DEMO_STAFF:
-                security.create_user(s, username=name, password=DEMO_PASSWORD, role=role, display_name=name)
+                u = security.create_user(s, username=name, password=DEMO_PASSWORD, role=role, display_name=name)
+                # FOR THE DEMO ONLY: staff must have a second factor; here it is enrolled for them, and
+                # `smartbank user totp NAME` prints its current code (a real one lives on the person's phone)
+                security.enrol_demo_mfa(s, u)
 
         db.run_in_transaction(users)
         from smartbank.risk import service as risk
@@ -76,6 +79,9 @@ def demo(
     for name, role in DEMO_STAFF:
         console.print(f"  console {role:<14} {base}/console/login  {name} / {DEMO_PASSWORD}")
     console.print(f"  one-time codes (text messages) are written to {s.sms_outbox or s.var_dir / 'sms-outbox.jsonl'}")
+    console.print("  [yellow]staff sign in with a second factor[/] (TOTP). For this demo only it is enrolled already;"
+                  " the current code of, e.g., the teller: [bold]smartbank user totp teller[/]"
+                  " (a real bank never prints one: it is on the person's authenticator app)")
     console.print("")
     if serve_too:
         # the bank's background work (sealing, insight, close of day) beside the server, stopped with it

@@ -32,6 +32,7 @@ from smartbank.customers.consent import (
 from smartbank.customers.models import ENCRYPTED as ENCRYPTED_FIELDS
 from smartbank.customers.models import INDEXED as INDEXED_FIELDS
 from smartbank.customers.models import Customer
+from smartbank.customers.self_service import SELF_MAX_DAILY_LIMIT_MINOR, change_own_phone, set_own_daily_limit
 from smartbank.customers.validation import (
     BUSINESS_ID_TYPES,
     ID_TYPES,
@@ -53,6 +54,8 @@ __all__ = [
     # one customer
     "REVEAL_REASON_LIMIT", "birth_date_of", "create_customer", "customer_record", "get_customer", "masked_for",
     "purpose_of", "record_rejection", "record_verification", "reveal_field", "set_daily_limit", "view_customer",
+    # the customer's own high-risk changes, behind a step-up
+    "SELF_MAX_DAILY_LIMIT_MINOR", "change_own_phone", "set_own_daily_limit",
     # many customers
     "count", "find_customers", "ids_by_document", "insert_many", "matching_records", "names_of", "search_customers",
     # storage: which fields are encrypted and blind-indexed, the stored form of rows for COPY

@@ -28,7 +28,7 @@ class Signup:
 
 
 def sign_up(session: Session, cmd: Signup):
-    security.check_password_strength(cmd.password)
+    security.check_password_policy(cmd.password, username=cmd.username)
     c = customers.create_customer(session, customers.CustomerCreate(
         kind="individual", name=cmd.name, id_number=cmd.id_number, phone=cmd.phone, email=cmd.email))
     u = security.create_user(session, username=cmd.username, password=cmd.password, role="customer",

@@ -18,14 +18,14 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import DateTime, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from smartbank import clock
+from smartbank import clock, db
 from smartbank.customers import service as customers
 from smartbank.errors import (
     Conflict,
@@ -204,11 +204,14 @@ def _channel(channel: str) -> str:
     return channel
 
 
-def _is_saved_payee(session: Session, customer_id: int, number: str) -> bool:
-    return session.execute(_SAVED_PAYEE, {"c": customer_id, "n": number}).first() is not None
+def _saved_payee(session: Session, customer_id: int, number: str) -> tuple[bool, datetime | None]:
+    """Whether the receiving account is one of the customer's saved payees, and when it was saved."""
+    row = session.execute(_SAVED_PAYEE, {"c": customer_id, "n": number}).first()
+    return (False, None) if row is None else (True, db.aware(row.created_at))
 
 
-_SAVED_PAYEE = text("SELECT 1 FROM payees WHERE customer_id = :c AND account_number = :n")
+_SAVED_PAYEE = text("SELECT created_at FROM payees WHERE customer_id = :c AND account_number = :n").columns(
+    created_at=DateTime(timezone=True))
 
 
 def precheck(session: Session, cmd: ledger.TransferCommand) -> None:
@@ -240,11 +243,12 @@ def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = 
     ledger.validate_command(cmd)
     if src.currency != cmd.currency or dst.currency != cmd.currency:
         return ledger.transfer(session, cmd)  # refused by the ledger's own rules, with its clear error
+    saved, saved_at = _saved_payee(session, src.customer_id, dst.number)
     pc = risk.PaymentContext(
         customer_id=src.customer_id, account_id=src.id, counterparty_account_id=dst.id,
         amount_minor=req.amount_minor, currency=cmd.currency, kind=kind, channel=_channel(req.channel),
-        product=src.kind, saved_payee=_is_saved_payee(session, src.customer_id, dst.number),
-        own_account=dst.customer_id == src.customer_id, counterparty_opened_at=dst.created_at)
+        product=src.kind, saved_payee=saved, own_account=dst.customer_id == src.customer_id,
+        counterparty_opened_at=dst.created_at, payee_saved_at=saved_at)
     return risk.guarded_transfer(session, cmd, pc, user_id=actor.user_id,
                                  answer=_answer(req.challenge_id, req.otp), precheck=lambda: precheck(session, cmd))
 
@@ -491,7 +495,7 @@ def _scheduled_run(session: Session, s: ScheduledTransfer, cmd: ledger.TransferC
     pc = risk.PaymentContext(
         customer_id=src.customer_id, account_id=src.id, counterparty_account_id=dst.id,
         amount_minor=cmd.amount_minor, currency=cmd.currency, kind="transfer", channel="schedule", product=src.kind,
-        saved_payee=_is_saved_payee(session, src.customer_id, dst.number),
+        saved_payee=_saved_payee(session, src.customer_id, dst.number)[0],
         own_account=dst.customer_id == src.customer_id, counterparty_opened_at=dst.created_at)
     return risk.guarded_transfer(session, cmd, pc, user_id=s.created_by, interactive=False)
 

@@ -54,6 +54,7 @@ from smartbank.notifications import service as notifications
 from smartbank.risk import cases, limits
 from smartbank.risk import engine as risk_engine
 from smartbank.risk.models import RiskChallenge, RiskDecision
+from smartbank.security import service as security
 
 __all__ = ["SEVERITY", "Assessment", "ChallengeAnswer", "PaymentContext", "assess", "guarded_transfer"]
 
@@ -83,6 +84,7 @@ class PaymentContext:
     saved_payee: bool = False
     own_account: bool = False
     counterparty_opened_at: datetime | None = None
+    payee_saved_at: datetime | None = None  # when the receiving account was saved as a payee (None: not one)
 
 
 @dataclass(slots=True)
@@ -164,6 +166,12 @@ def assess(session: Session, pc: PaymentContext, *, now: datetime | None = None)
     for lh in lhits:
         severity = max(severity, SEVERITY[lh.action])
         reasons.append({"code": f"limit:{lh.scope}", "en": lh.reason_en, "zh": lh.reason_zh})
+    if (pc.payee_saved_at is not None and not pc.own_account and pc.amount_minor >= s.step_up_new_payee_minor
+            and now - pc.payee_saved_at < STEP_UP_PAYEE_AGE and severity < SEVERITY["challenge"]):
+        # step-up: a large payment to a payee saved in the last day (a taken-over session adds the thief's
+        # account as a payee, then pays it) needs a second factor, whatever the score says
+        severity = SEVERITY["challenge"]
+        reasons.append({"code": STEP_UP_REASON[0], "en": STEP_UP_REASON[1], "zh": STEP_UP_REASON[2]})
     decision = _BY_SEVERITY[severity]
     keep: dict[str, Any] = {}
     if decision != "allow" or hits:
@@ -183,6 +191,14 @@ def assess(session: Session, pc: PaymentContext, *, now: datetime | None = None)
 
 # ----------------------------------------------------------------------------------------------
 # acting on the decision
+
+
+STEP_UP_PAYEE_AGE = timedelta(hours=24)
+STEP_UP_REASON = ("step_up:new_payee",
+                  "This is a large payment to a payee you saved less than a day ago, so we ask you to confirm it "
+                  "with a second factor.",
+                  "这是一笔向一天内新添加收款人的大额付款，需要您再次验证身份。")
+TOTP_CHALLENGE = "totp"  # a challenge answered with the customer's authenticator code: no text message, no hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +263,8 @@ def guarded_transfer(session: Session, cmd: ledger.TransferCommand, pc: PaymentC
     if a.decision == "challenge":
         if precheck is not None:
             precheck()  # refused anyway (funds, status, daily limit): say so now, without sending a code
+        if user_id is not None and security.has_second_factor(session, user_id):
+            _challenge(session, a, pc, cmd, user_id=user_id, phone=None)
         phone = customers.get_customer(session, pc.customer_id).phone
         if phone:
             _challenge(session, a, pc, cmd, user_id=user_id, phone=phone)
@@ -257,7 +275,9 @@ def guarded_transfer(session: Session, cmd: ledger.TransferCommand, pc: PaymentC
 
 
 def _challenge(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.TransferCommand, *,
-               user_id: int | None, phone: str) -> None:
+               user_id: int | None, phone: str | None) -> None:
+    """Ask for a second factor: the customer's authenticator code when ``phone`` is None (they enrolled one),
+    else a one-time code sent by text message."""
     s = get_settings()
     d = _record(session, a, pc, cmd.key)
     now = clock.now()
@@ -266,6 +286,15 @@ def _challenge(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.
                        expires_at=now + timedelta(seconds=s.risk_otp_seconds))
     session.add(ch)
     session.flush()
+    if phone is None:
+        ch.code_hash = TOTP_CHALLENGE
+        d.challenge_id = ch.id
+        session.flush()
+        raise ChallengeRequired(
+            "this payment needs a code from your authenticator app: send the same request again with it",
+            details={"challenge_id": ch.id, "expires_at": ch.expires_at.isoformat(), "method": "totp",
+                     "attempts_left": s.risk_otp_attempts, "reasons": a.customer_reasons("en"),
+                     "reasons_zh": a.customer_reasons("zh"), "decision_id": d.id})
     code = f"{secrets.randbelow(1_000_000):06d}"
     ch.code_hash = _otp_hash(ch.id, code)
     d.challenge_id = ch.id
@@ -285,7 +314,7 @@ def _challenge(session: Session, a: Assessment, pc: PaymentContext, cmd: ledger.
         f"this payment needs a one-time code: we sent one by text message to {sent_to}; "
         "send the same request again with it",
         details={"challenge_id": ch.id, "expires_at": ch.expires_at.isoformat(), "sent_to": sent_to,
-                 "attempts_left": s.risk_otp_attempts, "reasons": a.customer_reasons("en"),
+                 "method": "sms", "attempts_left": s.risk_otp_attempts, "reasons": a.customer_reasons("en"),
                  "reasons_zh": a.customer_reasons("zh"), "decision_id": d.id})
 
 
@@ -318,7 +347,11 @@ def _answer_challenge(session: Session, cmd: ledger.TransferCommand, pc: Payment
         raise OtpInvalid("the one-time code has expired; make the payment again",
                          details={"challenge_id": ch.id, "status": "expired"})
     code = (answer.otp or "").strip()
-    if not hmac.compare_digest(_otp_hash(ch.id, code), ch.code_hash):
+    if ch.code_hash == TOTP_CHALLENGE:
+        right = ch.user_id is not None and security.check_totp(session, ch.user_id, code)
+    else:
+        right = hmac.compare_digest(_otp_hash(ch.id, code), ch.code_hash)
+    if not right:
         ch.attempts += 1
         left = s.risk_otp_attempts - ch.attempts
         if left > 0:

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Boolean, DateTime, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,9 +25,18 @@ from sqlalchemy.orm import Session
 from smartbank import clock
 from smartbank.config import get_settings
 from smartbank.db import aware as _aware
-from smartbank.errors import Conflict, Forbidden, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
+from smartbank.errors import (
+    Conflict,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    SecondFactorFailed,
+    TooManyAttempts,
+    ValidationFailed,
+    WrongCode,
+)
 from smartbank.logs import request_id_var  # the request being served: an audit record names it
-from smartbank.security import permissions
+from smartbank.security import mfa, permissions
 from smartbank.security.keyring import (
     DecryptionError,
     EncryptedColumnCompared,
@@ -69,7 +78,17 @@ from smartbank.security.masking import (
     present_record,
 )
 from smartbank.security.masking import rule as masking_rule
-from smartbank.security.models import ROLES, STAFF_ROLES, AuditLog, AuthSession, DataKey, LoginThrottle, User
+from smartbank.security.models import (
+    ROLES,
+    STAFF_ROLES,
+    AuditLog,
+    AuthSession,
+    DataKey,
+    LoginThrottle,
+    OtpChallenge,
+    User,
+)
+from smartbank.security.password_policy import check_password_policy
 from smartbank.security.passwords import dummy_verify, hash_password, verify_password
 from smartbank.security.permissions import (
     PERMISSIONS,
@@ -97,6 +116,14 @@ __all__ = [
     "set_user_active", "set_user_role", "staff_state",
     # the permission table
     "PERMISSIONS", "PUBLIC", "ROUTES", "SIGNED_IN", "STAFF", "allows", "roles_for", "route_access", "route_roles",
+    # strong identity: second factor, step-up, passwords, sessions and devices
+    "LAST_SEEN_EVERY", "OTP_MINUTES", "PENDING_MINUTES", "RESET_PURPOSE", "MfaStatus", "SessionInfo", "SignIn",
+    "begin_mfa", "check_password_policy", "check_step_up", "check_totp", "coarse_address", "change_password",
+    "complete_sign_in", "confirm_enrolment_at_sign_in", "has_second_factor", "confirm_mfa", "demo_totp_code",
+    "disable_mfa", "enrol_demo_mfa",
+    "enrolment_at_sign_in", "finish_password_reset", "issue_sms_code", "list_sessions", "mfa_status",
+    "new_recovery_codes", "pending_mfa", "reset_mfa", "revoke_other_sessions", "revoke_session",
+    "start_password_reset", "step_up_method", "verify_second_factor",
     # audit
     "audit", "audit_reads", "audit_trail", "request_id_var",
     # the masking policy (role x purpose x field) and break-glass reveal rights
@@ -120,6 +147,18 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
 def _now() -> datetime:
     return clock.now()
+
+
+PENDING_MINUTES = 5  # a password checked, a second factor owed: this long to give it
+LAST_SEEN_EVERY = timedelta(minutes=5)
+
+
+class SignIn(NamedTuple):
+    """A sign-in: ``pending`` None is a session; ``"mfa"`` / ``"enrol"`` a token that can only finish it."""
+
+    token: str
+    user: User
+    pending: str | None
 
 
 @dataclass(frozen=True)
@@ -278,7 +317,7 @@ def _purge_throttle(session: Session, now: datetime, window: timedelta) -> None:
 
 
 def sign_in(session: Session, *, username: str, password: str, staff: bool | None = None,
-            address: str | None = None) -> tuple[str, User]:
+            address: str | None = None, user_agent: str | None = None) -> SignIn:
     """Check the password and open a session, throttling failed attempts.
 
     Failures are counted per (typed username, client address), per client address and for the whole bank,
@@ -289,6 +328,11 @@ def sign_in(session: Session, *, username: str, password: str, staff: bool | Non
 
     The counters are written even when the sign-in fails, so the caller must commit on
     :class:`NotAuthenticated` too (see the API and web entry points).
+
+    A right password opens a session only for a customer without a second factor. Otherwise the answer's
+    ``pending`` is ``"mfa"`` (a TOTP or recovery code is owed: :func:`complete_sign_in`) or, for a staff member
+    who has none yet, ``"enrol"`` (:func:`enrolment_at_sign_in`, :func:`confirm_enrolment_at_sign_in`), and its
+    token - valid for :data:`PENDING_MINUTES` - can do nothing else.
     """
     s = get_settings()
     now = _now()
@@ -325,17 +369,35 @@ def sign_in(session: Session, *, username: str, password: str, staff: bool | Non
     if staff is False and user.role != "customer":
         raise NotAuthenticated("staff sign in at the operator console")
     pair.failures = 0
+    area = None if staff is None else ("console" if staff else "portal")
+    pending = "mfa" if mfa.is_enrolled(session, user.id) else ("enrol" if user.role in STAFF_ROLES else None)
+    if pending is not None:
+        # the password was right; the second factor is still owed: a short-lived token that can do nothing but
+        # finish this sign-in (or enrol the factor a staff member must have)
+        token = _open_session(session, user, now=now, minutes=PENDING_MINUTES, pending=pending, address=addr,
+                              user_agent=user_agent)
+        return SignIn(token, user, pending)
+    token = _open_session(session, user, now=now, minutes=s.session_minutes, pending=None, address=addr,
+                          user_agent=user_agent, area=area)
+    return SignIn(token, user, None)
+
+
+def _open_session(session: Session, user: User, *, now: datetime, minutes: int, pending: str | None,
+                  address: str, user_agent: str | None, area: str | None = None,
+                  second_factor: str | None = None) -> str:
     token = secrets.token_urlsafe(32)
-    expires = now + timedelta(minutes=s.session_minutes)
+    expires = now + timedelta(minutes=minutes)
     session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, created_at=now, expires_at=expires,
-                            revoked=False))
+                            revoked=False, pending=pending, address=coarse_address(address),
+                            user_agent=(user_agent or "")[:200] or None, last_seen_at=now))
     session.flush()
-    # a new session is a new way to act as this person: on record, with where it came from (a refused sign-in
-    # is counted by the throttle above, not recorded here)
-    audit(session, principal_of(user), action="auth.sign_in", object_type="user", object_id=user.id,
-          after={"session": _session_ref(token), "expires_at": expires.isoformat(), "address": addr,
-                 "area": None if staff is None else ("console" if staff else "portal")})
-    return token, user
+    if pending is None:
+        # a new session is a new way to act as this person: on record, with where it came from (a refused
+        # sign-in is counted by the throttle, not recorded here)
+        audit(session, principal_of(user), action="auth.sign_in", object_type="user", object_id=user.id,
+              after={"session": _session_ref(token), "expires_at": expires.isoformat(), "address": address,
+                     "area": area, "second_factor": second_factor})
+    return token
 
 
 def principal_of(user: User) -> Principal:
@@ -350,9 +412,11 @@ def _session_ref(token: str) -> str:
 
 # every request runs this: a plain statement, compiled once (no ORM query building per call)
 _AUTHENTICATE = text(
-    "SELECT s.token_hash, s.expires_at, s.revoked, u.id, u.username, u.role, u.customer_id, u.display_name,"
-    " u.is_active FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = :h"
-).columns(expires_at=DateTime(timezone=True), revoked=Boolean(), is_active=Boolean())
+    "SELECT s.token_hash, s.expires_at, s.revoked, s.pending, s.last_seen_at, u.id, u.username, u.role,"
+    " u.customer_id, u.display_name, u.is_active FROM auth_sessions s JOIN users u ON u.id = s.user_id"
+    " WHERE s.token_hash = :h"
+).columns(expires_at=DateTime(timezone=True), last_seen_at=DateTime(timezone=True), revoked=Boolean(),
+          is_active=Boolean())
 
 
 def authenticate(session: Session, token: str | None, *, touch: bool = True) -> Principal:
@@ -361,17 +425,22 @@ def authenticate(session: Session, token: str | None, *, touch: bool = True) -> 
         raise NotAuthenticated("sign in first")
     row = session.execute(_AUTHENTICATE, {"h": _token_hash(token)}).first()
     now = _now()
-    if row is None or row.revoked:
+    if row is None or row.revoked or row.pending is not None:
         raise NotAuthenticated("your session is not valid; sign in again")
     exp = _aware(row.expires_at)
     if exp is None or exp <= now:
         raise NotAuthenticated("your session has expired; sign in again", code="session_expired")
     if not row.is_active:
         raise NotAuthenticated("your account is disabled")
-    if touch and exp - now < timedelta(minutes=get_settings().session_minutes) / 2:
-        # sliding expiry, written at most twice per session lifetime
-        session.execute(update(AuthSession).where(AuthSession.token_hash == row.token_hash)
-                        .values(expires_at=now + timedelta(minutes=get_settings().session_minutes)))
+    seen = _aware(row.last_seen_at)
+    slide = exp - now < timedelta(minutes=get_settings().session_minutes) / 2
+    if touch and (slide or seen is None or now - seen > LAST_SEEN_EVERY):
+        # sliding expiry (at most twice per session lifetime) and the sessions page's "last seen" (at most
+        # every few minutes per session)
+        values: dict[str, Any] = {"last_seen_at": now}
+        if slide:
+            values["expires_at"] = now + timedelta(minutes=get_settings().session_minutes)
+        session.execute(update(AuthSession).where(AuthSession.token_hash == row.token_hash).values(**values))
     return Principal(user_id=row.id, username=row.username, role=row.role, customer_id=row.customer_id,
                      display_name=row.display_name)
 
@@ -444,6 +513,8 @@ def disable_customer_users(session: Session, customer_id: int) -> int:
         session.execute(update(AuthSession).where(AuthSession.user_id.in_(ids)).values(revoked=True))
         session.flush()
     return len(ids)
+
+
 def _staff_user(session: Session, user_id: int) -> User:
     u = session.get(User, user_id)
     if u is None or u.role not in STAFF_ROLES:
@@ -475,3 +546,403 @@ def set_user_active(session: Session, user_id: int, active: bool) -> User:
     u.is_active = active
     session.flush()
     return u
+# ---------------------------------------------------------------------------------------------------------
+# strong identity: the second factor, step-up, password change and reset, sessions and devices
+
+
+def coarse_address(address: str | None) -> str | None:
+    """An address as the sessions page shows it: IPv4 by its /24, IPv6 by its /48 (where, not who)."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.split("/")[0])
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/48", strict=False))
+    v4 = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else ip
+    return str(ipaddress.ip_network(f"{v4}/24", strict=False))
+
+
+def _code_throttle(session: Session, key: str) -> LoginThrottle:
+    """The throttle of codes typed for one user (second factor, reset, step-up): blocked -> 429."""
+    now = _now()
+    row = _throttle(session, key, now, lock=True)
+    assert row is not None
+    until = _blocked(row, now)
+    if until is not None:
+        raise TooManyAttempts("too many wrong codes; try again later",
+                              details={"retry_after_seconds": max(1, int((until - now).total_seconds()))})
+    return row
+
+
+def _code_failed(session: Session, row: LoginThrottle) -> None:
+    s = get_settings()
+    _count_failure(row, _now(), timedelta(minutes=s.login_lock_minutes), s.login_max_failures)
+    session.flush()
+
+
+def _pending_session(session: Session, token: str, pending: str) -> tuple[AuthSession, User]:
+    row = session.get(AuthSession, _token_hash(token or ""), with_for_update=True)
+    if (row is None or row.revoked or row.pending != pending or _aware(row.expires_at) <= _now()):
+        raise NotAuthenticated("this sign-in has expired; sign in again", code="sign_in_expired")
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("your account is disabled")
+    return row, user
+
+
+def complete_sign_in(session: Session, *, pending_token: str, code: str, area: str | None = None) -> SignIn:
+    """The second step of a sign-in: a fresh TOTP code or an unused recovery code turns the pending token into
+    a session (a new token; the pending one is spent). Wrong codes count towards the user's code throttle,
+    so the caller must commit on :class:`NotAuthenticated` too."""
+    row, user = _pending_session(session, pending_token, "mfa")
+    throttle = _code_throttle(session, f"m:{user.id}")
+    factor = "totp" if mfa.check(session, user.id, code) else (
+        "recovery_code" if mfa.use_recovery_code(session, user.id, code) else None)
+    if factor is None:
+        _code_failed(session, throttle)
+        raise SecondFactorFailed("that code is not right")
+    throttle.failures = 0
+    row.revoked = True
+    token = _open_session(session, user, now=_now(), minutes=get_settings().session_minutes, pending=None,
+                          address=row.address or "unknown", user_agent=row.user_agent, area=area,
+                          second_factor=factor)
+    if factor == "recovery_code":
+        audit(session, principal_of(user), action="auth.recovery_code_used", object_type="user", object_id=user.id,
+              after={"left": mfa.recovery_codes_left(session, user.id)})
+    return SignIn(token, user, None)
+
+
+def enrolment_at_sign_in(session: Session, *, pending_token: str) -> mfa.Enrolment:
+    """The secret a staff member who has no second factor yet must add to an authenticator app (the same
+    secret until it is confirmed or the pending sign-in expires)."""
+    _row, user = _pending_session(session, pending_token, "enrol")
+    return mfa.pending_enrolment(session, user) or mfa.begin(session, user)
+
+
+def confirm_enrolment_at_sign_in(session: Session, *, pending_token: str, code: str,
+                                 area: str | None = None) -> tuple[SignIn, list[str]]:
+    """A staff member's first code confirms the factor: the session opens and ten recovery codes are made
+    (returned once). Throttled like every code; commit on :class:`NotAuthenticated`."""
+    row, user = _pending_session(session, pending_token, "enrol")
+    throttle = _code_throttle(session, f"m:{user.id}")
+    if not mfa.check(session, user.id, code, confirming=True):
+        _code_failed(session, throttle)
+        raise SecondFactorFailed("that code is not right")
+    throttle.failures = 0
+    codes = mfa.new_recovery_codes(session, user.id)
+    audit(session, principal_of(user), action="auth.mfa_enrolled", object_type="user", object_id=user.id,
+          after={"method": "totp", "at_sign_in": True})
+    row.revoked = True
+    token = _open_session(session, user, now=_now(), minutes=get_settings().session_minutes, pending=None,
+                          address=row.address or "unknown", user_agent=row.user_agent, area=area,
+                          second_factor="totp")
+    return SignIn(token, user, None), codes
+
+
+@dataclass(frozen=True)
+class MfaStatus:
+    enrolled: bool
+    required: bool  # staff must keep a second factor
+    recovery_codes_left: int
+
+
+def mfa_status(session: Session, actor: Principal) -> MfaStatus:
+    return MfaStatus(enrolled=mfa.is_enrolled(session, actor.user_id), required=actor.is_staff,
+                     recovery_codes_left=mfa.recovery_codes_left(session, actor.user_id))
+
+
+def _user(session: Session, actor: Principal) -> User:
+    user = session.get(User, actor.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("your account is disabled")
+    return user
+
+
+def begin_mfa(session: Session, actor: Principal) -> mfa.Enrolment:
+    """Start enrolling a TOTP factor (a customer's choice; staff enrol at sign-in)."""
+    if mfa.is_enrolled(session, actor.user_id):
+        raise Conflict("a second factor is already set up; remove it first", code="mfa_enrolled")
+    return mfa.begin(session, _user(session, actor))
+
+
+def pending_mfa(session: Session, actor: Principal) -> mfa.Enrolment | None:
+    return mfa.pending_enrolment(session, _user(session, actor))
+
+
+def confirm_mfa(session: Session, actor: Principal, *, code: str) -> list[str]:
+    """The first code confirms the factor; returns the ten recovery codes (shown once)."""
+    throttle = _code_throttle(session, f"m:{actor.user_id}")
+    if not mfa.check(session, actor.user_id, code, confirming=True):
+        _code_failed(session, throttle)
+        raise WrongCode("that code is not right")
+    codes = mfa.new_recovery_codes(session, actor.user_id)
+    audit(session, actor, action="auth.mfa_enrolled", object_type="user", object_id=actor.user_id,
+          after={"method": "totp"})
+    return codes
+
+
+def has_second_factor(session: Session, user_id: int) -> bool:
+    """Whether the user has a confirmed TOTP factor (the step-up of a payment then asks for its code)."""
+    return mfa.is_enrolled(session, user_id)
+
+
+def check_totp(session: Session, user_id: int, code: str) -> bool:
+    """A fresh TOTP code of the user (each 30-second step accepted once); the caller counts the attempts."""
+    return mfa.check(session, user_id, code)
+
+
+def verify_second_factor(session: Session, actor: Principal, code: str) -> str:
+    """A fresh TOTP code (or an unused recovery code) of ``actor``: the factor's name, or raises (throttled;
+    the caller commits on the error so that the failure counts)."""
+    throttle = _code_throttle(session, f"m:{actor.user_id}")
+    if mfa.check(session, actor.user_id, code):
+        throttle.failures = 0
+        return "totp"
+    if mfa.use_recovery_code(session, actor.user_id, code):
+        throttle.failures = 0
+        return "recovery_code"
+    _code_failed(session, throttle)
+    raise WrongCode("that code is not right", details={"method": "totp"})
+
+
+def disable_mfa(session: Session, actor: Principal, *, password: str, code: str) -> None:
+    """A customer removes their second factor (password and a current code); staff cannot (it is mandatory)."""
+    if actor.is_staff:
+        raise Forbidden("bank staff must keep a second factor", code="mfa_required")
+    user = _user(session, actor)
+    if not mfa.is_enrolled(session, actor.user_id):
+        raise Conflict("no second factor is set up", code="mfa_not_enrolled")
+    if not verify_password(user.password_hash, password):
+        raise ValidationFailed("your password is not right", code="password_invalid")
+    verify_second_factor(session, actor, code)
+    mfa.remove(session, actor.user_id)
+    audit(session, actor, action="auth.mfa_removed", object_type="user", object_id=actor.user_id,
+          before={"method": "totp"})
+
+
+def new_recovery_codes(session: Session, actor: Principal, *, code: str) -> list[str]:
+    """Ten new recovery codes (the old ones stop working), against a current TOTP code."""
+    if not mfa.is_enrolled(session, actor.user_id):
+        raise Conflict("no second factor is set up", code="mfa_not_enrolled")
+    verify_second_factor(session, actor, code)
+    codes = mfa.new_recovery_codes(session, actor.user_id)
+    audit(session, actor, action="auth.recovery_codes_renewed", object_type="user", object_id=actor.user_id)
+    return codes
+
+
+def reset_mfa(session: Session, actor: Principal, *, user_id: int) -> None:
+    """An administrator removes a user's factor (a lost phone): staff then enrol again at their next sign-in."""
+    actor.require("user.manage")
+    if mfa.remove(session, user_id):
+        audit(session, actor, action="auth.mfa_reset", object_type="user", object_id=user_id, before={"method": "totp"})
+
+
+def demo_totp_code(session: Session, username: str) -> str:
+    """The current code of a user's factor - for the demonstration bank and the tests only (a real
+    authenticator app computes it on the person's phone)."""
+    user = find_user_by_name(session, username)
+    code = None if user is None else mfa.current_code(session, user.id)
+    if code is None:
+        raise ValidationFailed("that user has no second factor", details={"username": username})
+    return code
+
+
+def enrol_demo_mfa(session: Session, user: User) -> None:
+    """The demonstration bank's staff get a confirmed factor at once (the demo only: a real one is enrolled by
+    its holder, who is the only one to see the secret)."""
+    mfa.begin(session, user)
+    row = mfa.get(session, user.id)
+    assert row is not None
+    row.confirmed_at = _now()
+    session.flush()
+
+
+# --- one-time codes by text message: password reset and step-up --------------------------------------
+
+OTP_MINUTES = 10
+OTP_ATTEMPTS = 5
+
+
+def _otp_hash(challenge_id: int, code: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, f"otp:{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def issue_sms_code(session: Session, *, user_id: int, purpose: str) -> tuple[OtpChallenge, str]:
+    """A new six-digit code for ``purpose`` (stored hashed; earlier open codes of the purpose end). The caller
+    sends it through the SMS gateway (a layer above this one)."""
+    now = _now()
+    session.execute(update(OtpChallenge).where(OtpChallenge.user_id == user_id, OtpChallenge.purpose == purpose,
+                                               OtpChallenge.used_at.is_(None)).values(used_at=now))
+    ch = OtpChallenge(user_id=user_id, purpose=purpose, code_hash="", attempts=0, created_at=now,
+                      expires_at=now + timedelta(minutes=OTP_MINUTES))
+    session.add(ch)
+    session.flush()
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    ch.code_hash = _otp_hash(ch.id, code)
+    session.flush()
+    return ch, code
+
+
+def check_sms_code(session: Session, *, user_id: int, purpose: str, code: str) -> bool:
+    """Spend the user's open code of ``purpose`` if ``code`` is it (five attempts, ten minutes, once)."""
+    now = _now()
+    ch = session.scalars(select(OtpChallenge).where(
+        OtpChallenge.user_id == user_id, OtpChallenge.purpose == purpose, OtpChallenge.used_at.is_(None))
+        .order_by(OtpChallenge.id.desc()).with_for_update()).first()
+    if ch is None or _aware(ch.expires_at) <= now or ch.attempts >= OTP_ATTEMPTS:
+        return False
+    if not hmac.compare_digest(_otp_hash(ch.id, (code or "").strip()), ch.code_hash):
+        ch.attempts += 1
+        session.flush()
+        return False
+    ch.used_at = now
+    session.flush()
+    return True
+
+
+def step_up_method(session: Session, actor: Principal) -> str:
+    """How ``actor`` proves presence for a high-risk action: ``"totp"`` when enrolled, else ``"sms"``."""
+    return "totp" if mfa.is_enrolled(session, actor.user_id) else "sms"
+
+
+def check_step_up(session: Session, actor: Principal, *, purpose: str, code: str) -> str:
+    """The step-up answer of a high-risk action: a fresh TOTP code, or the text-message code issued for
+    ``purpose``. Returns the method; raises :class:`WrongCode` (throttled, and persisted)."""
+    if step_up_method(session, actor) == "totp":
+        return verify_second_factor(session, actor, code)
+    throttle = _code_throttle(session, f"m:{actor.user_id}")
+    if check_sms_code(session, user_id=actor.user_id, purpose=purpose, code=code):
+        throttle.failures = 0
+        return "sms"
+    _code_failed(session, throttle)
+    raise WrongCode("that one-time code is not right", details={"method": "sms"})
+
+
+# --- passwords ------------------------------------------------------------------------------------------
+
+
+def change_password(session: Session, actor: Principal, *, current: str, new: str,
+                    keep_token: str | None = None) -> int:
+    """Change one's own password (the current one needed); every other session of the user ends. Returns the
+    number of sessions ended."""
+    user = _user(session, actor)
+    throttle = _code_throttle(session, f"p:{actor.user_id}")
+    if not verify_password(user.password_hash, current):
+        _code_failed(session, throttle)
+        raise WrongCode("your current password is not right", code="password_invalid")
+    check_password_policy(new, username=user.username)
+    if verify_password(user.password_hash, new):
+        raise ValidationFailed("the new password is the same as the current one", code="password_same")
+    user.password_hash = hash_password(new)
+    ended = _revoke_sessions(session, user.id, keep=None if keep_token is None else _token_hash(keep_token))
+    audit(session, actor, action="auth.password_changed", object_type="user", object_id=user.id,
+          after={"sessions_ended": ended})
+    return ended
+
+
+def _revoke_sessions(session: Session, user_id: int, *, keep: str | None = None) -> int:
+    stmt = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked.is_(False),
+                                     AuthSession.expires_at > _now())
+    if keep is not None:
+        stmt = stmt.where(AuthSession.token_hash != keep)
+    res = session.execute(stmt.values(revoked=True))
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+RESET_PURPOSE = "password_reset"
+
+
+def start_password_reset(session: Session, *, username: str, address: str | None) -> tuple[User, str] | None:
+    """A reset code for ``username`` if it is an active customer's sign-in (whose phone the caller texts it
+    to); None otherwise. Throttled per address and per typed name, the same way for unknown names, so the
+    answer (and its timing, apart from the text message) says nothing about who exists."""
+    now = _now()
+    s = get_settings()
+    window = timedelta(minutes=s.login_lock_minutes)
+    addr = client_key(address)
+    for key, limit in ((f"r:{_pair_key(username, addr)}"[:100], s.login_max_failures),
+                       (f"ra:{addr}"[:100], s.login_address_max_failures)):
+        row = _throttle(session, key, now, lock=True)
+        assert row is not None
+        until = _blocked(row, now)
+        if until is not None:
+            raise TooManyAttempts("too many reset requests; try again later",
+                                  details={"retry_after_seconds": max(1, int((until - now).total_seconds()))})
+        _count_failure(row, now, window, limit)  # every request counts: a reset is rare
+    session.flush()
+    user = find_user_by_name(session, username)
+    if user is None or not user.is_active or user.customer_id is None:
+        return None
+    _ch, code = issue_sms_code(session, user_id=user.id, purpose=RESET_PURPOSE)
+    audit(session, principal_of(user), action="auth.password_reset_requested", object_type="user",
+          object_id=user.id, after={"address": addr})
+    return user, code
+
+
+def finish_password_reset(session: Session, *, username: str, code: str, new_password: str) -> None:
+    """Set a new password with the code sent to the phone on file; every session of the user ends. A wrong
+    code, an unknown name and an expired code get the same answer (commit on it: attempts count)."""
+    user = find_user_by_name(session, username)
+    if user is None or not user.is_active or user.customer_id is None:
+        raise ValidationFailed("that code is not right or has expired", code="reset_invalid")
+    throttle = _code_throttle(session, f"p:{user.id}")
+    check_password_policy(new_password, username=user.username)
+    if not check_sms_code(session, user_id=user.id, purpose=RESET_PURPOSE, code=code):
+        _code_failed(session, throttle)
+        raise WrongCode("that code is not right or has expired", code="reset_invalid")
+    user.password_hash = hash_password(new_password)
+    ended = _revoke_sessions(session, user.id)
+    audit(session, principal_of(user), action="auth.password_reset", object_type="user", object_id=user.id,
+          after={"sessions_ended": ended, "channel": "sms"})
+
+
+# --- sessions and devices -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str  # the start of the token's hash: names a session without revealing it
+    created_at: datetime
+    last_seen_at: datetime | None
+    expires_at: datetime
+    user_agent: str | None
+    address: str | None
+    current: bool
+
+
+def list_sessions(session: Session, actor: Principal, *, current_token: str | None = None) -> list[SessionInfo]:
+    """The actor's own live sessions (newest first), the current one marked."""
+    now = _now()
+    cur = _token_hash(current_token) if current_token else None
+    rows = session.scalars(select(AuthSession).where(
+        AuthSession.user_id == actor.user_id, AuthSession.revoked.is_(False), AuthSession.pending.is_(None),
+        AuthSession.expires_at > now).order_by(AuthSession.created_at.desc())).all()
+    return [SessionInfo(id=r.token_hash[:16], created_at=_aware(r.created_at), last_seen_at=_aware(r.last_seen_at),
+                        expires_at=_aware(r.expires_at), user_agent=r.user_agent, address=r.address,
+                        current=r.token_hash == cur) for r in rows]
+
+
+def revoke_session(session: Session, actor: Principal, *, session_id: str) -> None:
+    """End one of the actor's own sessions (another's, or an unknown id, is "not found")."""
+    sid = (session_id or "").lower()
+    if not re.fullmatch(r"[0-9a-f]{16}", sid):
+        raise NotFound("no such session", details={"session_id": session_id})
+    row = session.scalars(select(AuthSession).where(
+        AuthSession.user_id == actor.user_id, AuthSession.token_hash.startswith(sid),
+        AuthSession.revoked.is_(False), AuthSession.pending.is_(None))).first()
+    if row is None:
+        raise NotFound("no such session", details={"session_id": session_id})
+    row.revoked = True
+    session.flush()
+    audit(session, actor, action="auth.session_revoked", object_type="user", object_id=actor.user_id,
+          before={"session": sid, "revoked": False}, after={"session": sid, "revoked": True})
+
+
+def revoke_other_sessions(session: Session, actor: Principal, *, current_token: str | None) -> int:
+    ended = _revoke_sessions(session, actor.user_id, keep=_token_hash(current_token) if current_token else None)
+    audit(session, actor, action="auth.sessions_revoked", object_type="user", object_id=actor.user_id,
+          after={"sessions_ended": ended})
+    return ended

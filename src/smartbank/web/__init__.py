@@ -22,6 +22,7 @@ STATIC = Path(__file__).parent / "static"
 
 MODULES = (
     "smartbank.web.auth",
+    "smartbank.web.identity",
     "smartbank.web.prefs",
     "smartbank.web.portal",
     "smartbank.web.transfers",
