@@ -21,7 +21,25 @@ def _versions(engine) -> set[int]:
 def test_encrypted_columns_are_found_in_the_registry():
     names = {f"{t.name}.{c.name}" for t, c, _ in security.encrypted_columns()}
     assert {"customers.id_number", "customers.phone", "customers.email", "customers.address",
-            "loan_applications.employer", "loan_applications.collateral_description"} <= names
+            "loan_applications.employer", "loan_applications.collateral_description", "user_mfa.secret_enc"} <= names
+
+
+def test_rotation_re_encrypts_the_totp_secrets_too(engine, bank):
+    from smartbank.security import mfa
+    from smartbank.security.models import User
+
+    uid = bank.user("teller1", role="teller")
+    with db.session_scope(engine) as s:
+        secret = mfa.begin(s, s.get(User, uid)).secret
+    report = security.rotate_data_key()
+    assert report.rewritten["user_mfa.secret_enc"] == 1 and report.left == {}
+    assert security.rows_per_version()["user_mfa.secret_enc"] == {"2": 1}
+    with db.session_scope(engine) as s:  # the factor still opens: a code made from the secret is accepted
+        import pyotp
+
+        from smartbank import clock
+
+        assert mfa.check(s, uid, pyotp.TOTP(secret).at(clock.now()), confirming=True)
 
 
 def test_rotation_re_encrypts_every_row_in_batches(engine, bank):

@@ -58,7 +58,8 @@ class UserMfa(Base):
     __tablename__ = "user_mfa"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    secret_enc: Mapped[str] = mapped_column(Text)
+    # encrypted by security.mfa (AES-GCM, context "user_mfa.secret"); `smartbank keys rotate` re-encrypts it
+    secret_enc: Mapped[str] = mapped_column(Text, info={"encrypted": "user_mfa.secret"})
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_step: Mapped[int | None] = mapped_column(BigInteger)
@@ -143,7 +144,10 @@ class DataKey(Base):
 # Personal-information classes (JR/T 0171-2020), see smartbank.models.classification()
 PERSONAL_DATA: dict[str, dict[str, str]] = {
     "users": {"*": "C1", "username": "C2", "display_name": "C2", "password_hash": "C3"},
-    "auth_sessions": {"*": "C1", "token_hash": "C3"},
+    "auth_sessions": {"*": "C1", "token_hash": "C3", "user_agent": "C2", "address": "C2"},
+    "user_mfa": {"*": "C1", "secret_enc": "C3"},  # the TOTP secret: authentication information
+    "user_recovery_codes": {"*": "C1", "code_hash": "C3"},
+    "otp_challenges": {"*": "C1", "code_hash": "C3"},
     "login_throttle": {"*": "C1", "key": "C2"},  # an HMAC of the typed name and the client address
     "audit_log": {"*": "C1", "before": "C2", "after": "C2", "note": "C2"},
     "data_keys": {"*": "none", "wrapped_key": "C3"},  # wrapped keys: key material, not personal data

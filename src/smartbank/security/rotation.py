@@ -42,12 +42,15 @@ class RotationReport:
 
 def encrypted_columns() -> list[tuple[Table, Column[Any], str]]:
     """``(table, column, context)`` of every encrypted column of the registered tables (import
-    ``smartbank.models`` first for all of them)."""
+    ``smartbank.models`` first for all of them): the :class:`~.keyring.EncryptedText` columns, and the text
+    columns their owner encrypts itself, marked ``info={"encrypted": context}`` (the TOTP secrets)."""
     out = []
     for t in db.Base.metadata.sorted_tables:
         for c in t.columns:
             if isinstance(c.type, keyring.EncryptedText):
                 out.append((t, c, c.type.context))
+            elif c.info.get("encrypted"):
+                out.append((t, c, str(c.info["encrypted"])))
     return out
 
 
