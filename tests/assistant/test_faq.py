@@ -205,13 +205,14 @@ def test_no_catalogue_no_invented_figure(engine, seeded):
 def test_password_answer_is_how_the_bank_really_works(engine, seeded, client):
     login_page = client.get("/login").text
     client.cookies.set("sb_lang", "en")
-    login_page += client.get("/login").text
-    assert "忘记密码" not in login_page and "forgot" not in login_page.lower()  # there is no reset link
+    login_page_en = client.get("/login").text
+    # the answers name the link the sign-in page really shows, and the channel the reset really uses
+    assert "忘记密码？" in login_page and "Forgot your password?" in login_page_en
     for text, lang in (("我的密码忘记了怎么办", "zh"), ("how can I reset my password", "en")):
         answer = _match(engine, text, lang).answer
-        assert ("网点" in answer and "客服热线" in answer) if lang == "zh" else \
-            ("branch" in answer and "hotline" in answer)
-        assert "点击“忘记密码”" not in answer and "Choose 'Forgot password'" not in answer
+        assert ("“忘记密码？”" in answer and "短信验证码" in answer and "网点" in answer) if lang == "zh" else \
+            ("'Forgot your password?'" in answer and "text-message code" in answer and "branch" in answer)
+        assert "不能自助找回" not in answer and "cannot recover" not in answer
     locked = _match(engine, "account locked", "en").answer
     assert "5 wrong passwords" in locked and "15 minutes" in locked and "reset the password;" not in locked
 

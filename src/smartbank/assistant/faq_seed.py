@@ -3,8 +3,8 @@
 An answer never types a rate, a product list or a limit: it names a placeholder (``{{deposit_rates}}``,
 ``{{loan_rates}}``, ``{{lpr}}``, ``{{penalty_markup}}``, ``{{settlement}}``, ``{{daily_limit}}``,
 ``{{lock_failures}}``...) that :mod:`smartbank.assistant.faq_facts` fills from the catalogue and the settings when
-the customer asks. Answers describe only what the bank really offers: there is no online password reset, time
-deposits cannot be withdrawn early, current accounts pay no interest.
+the customer asks. Answers describe only what the bank really offers: a password is reset online with a code sent by text
+message, time deposits cannot be withdrawn early, current accounts pay no interest.
 
 :func:`seed` adds the entries that are not there yet (matched on the English question), so it can be run again;
 an entry whose answers are still exactly an earlier seed's wording (which quoted figures or features that were
@@ -60,19 +60,22 @@ ENTRIES: list[dict[str, Any]] = [
        "We charge no account maintenance fee, small-balance fee or annual debit-card fee on personal accounts."),
     _e("security", "忘记登录密码怎么办？", "I forgot my password. How do I reset it?",
        ["密码忘了", "怎么重置密码", "登录密码找回", "reset my login password", "can't remember my password"],
-       "目前网上银行和手机银行都不能自助找回、重置或修改登录密码，登录页也没有“忘记密码”入口。"
-       "请携带本人有效身份证件到网点，或拨打客服热线 95588-0（人工服务每天 8:00–22:00），工作人员核实身份后协助您处理。"
+       "在登录页点击“忘记密码？”，输入用户名，我们会向您预留的手机号发送短信验证码；输入验证码并设置新密码后，"
+       "您在所有设备上的登录都会退出，请用新密码重新登录。已登录时可在“安全设置”中修改密码。"
+       "没有预留手机号或手机号已停用，请携带本人有效身份证件到网点，或拨打客服热线 95588-0（人工服务每天 8:00–22:00）。"
        "请勿向任何人透露密码或验证码。",
-       "Online and mobile banking cannot recover, reset or change a sign-in password yet, and the sign-in page has "
-       "no 'Forgot password' link. Bring your ID card to a branch, or call the hotline 95588-0 (agents every day "
-       "8:00-22:00); staff will check your identity and help you. Never tell anyone your password or codes."),
+       "Choose 'Forgot your password?' on the sign-in page and enter your user name: we send a text-message code to the "
+       "phone number you registered. Enter the code and a new password; you are then signed out on every device, "
+       "so sign in again with the new password. When signed in you can change it under Security settings. "
+       "Without a registered phone that still works, bring your ID card to a branch or call the hotline 95588-0 "
+       "(agents every day 8:00-22:00). Never tell anyone your password or codes."),
     _e("security", "账户被锁定了怎么办？", "My account is locked after wrong passwords. What can I do?",
        ["密码输错被锁", "登录被锁定", "多次输错密码", "account locked", "too many failed sign-in attempts"],
        "连续输错密码 {{lock_failures}} 次后，登录将被锁定 {{lock_minutes}} 分钟，到时自动解锁，请稍后再试。"
-       "如果忘记了密码，目前不能在线重置，请携带身份证件到网点或拨打客服热线。",
+       "如果忘记了密码，可在登录页点击“忘记密码？”，用预留手机号收到的短信验证码重置。",
        "After {{lock_failures}} wrong passwords in a row sign-in is locked for {{lock_minutes}} minutes and then "
-       "unlocks by itself; please try again later. If you have forgotten the password, it cannot be reset online "
-       "yet: visit a branch with your ID card or call the hotline."),
+       "unlocks by itself; please try again later. If you have forgotten the password, choose 'Forgot your "
+       "password?' on the sign-in page and reset it with the text-message code sent to your registered phone."),
     _e("card", "银行卡丢了怎么办？", "I lost my bank card. What should I do?",
        ["卡丢了", "银行卡被偷了", "怎么挂失", "report a lost card", "my debit card was stolen"],
        "请立即通过手机银行“卡片挂失”或拨打客服热线办理口头挂失，账户将被冻结止付；之后携带身份证到网点补办新卡。",
@@ -214,7 +217,7 @@ ENTRIES: list[dict[str, Any]] = [
 
 # Earlier seed answers that quoted figures or features that were wrong; :func:`seed` replaces an entry's
 # answers while they still read exactly so.
-_SUPERSEDED: dict[str, tuple[str, str]] = {
+_SUPERSEDED: dict[str, tuple[str, str]] = {  # the first earlier wording; later ones in _SUPERSEDED_ALSO
     "What is the daily transfer limit?": (
         "默认每日对外转账、缴费和充值合计限额为人民币 50,000 元；本人账户之间互转不占用额度。如需调整请到柜台"
         "办理。",
@@ -261,6 +264,24 @@ _SUPERSEDED: dict[str, tuple[str, str]] = {
 }
 
 
+# the answers of the time before the online password reset (they sent everyone to a branch)
+_SUPERSEDED_ALSO: dict[str, tuple[str, str]] = {
+    "I forgot my password. How do I reset it?": (
+        "目前网上银行和手机银行都不能自助找回、重置或修改登录密码，登录页也没有“忘记密码”入口。"
+        "请携带本人有效身份证件到网点，或拨打客服热线 95588-0（人工服务每天 8:00–22:00），工作人员核实身份后协助您处理。"
+        "请勿向任何人透露密码或验证码。",
+        "Online and mobile banking cannot recover, reset or change a sign-in password yet, and the sign-in page has "
+        "no 'Forgot password' link. Bring your ID card to a branch, or call the hotline 95588-0 (agents every day "
+        "8:00-22:00); staff will check your identity and help you. Never tell anyone your password or codes."),
+    "My account is locked after wrong passwords. What can I do?": (
+        "连续输错密码 {{lock_failures}} 次后，登录将被锁定 {{lock_minutes}} 分钟，到时自动解锁，请稍后再试。"
+        "如果忘记了密码，目前不能在线重置，请携带身份证件到网点或拨打客服热线。",
+        "After {{lock_failures}} wrong passwords in a row sign-in is locked for {{lock_minutes}} minutes and then "
+        "unlocks by itself; please try again later. If you have forgotten the password, it cannot be reset online "
+        "yet: visit a branch with your ID card or call the hotline."),
+}
+
+
 def seed(session: Session, actor: Principal) -> dict[str, int]:
     """Add the entries not yet present (by English question) and bring unedited earlier answers up to date;
     returns ``{"created", "existing", "updated"}``."""
@@ -271,7 +292,8 @@ def seed(session: Session, actor: Principal) -> dict[str, int]:
         if old is None:
             faq.create_entry(session, actor, **entry)
             created += 1
-        elif _SUPERSEDED.get(entry["question_en"]) == (old.answer_zh, old.answer_en):
+        elif (old.answer_zh, old.answer_en) in (_SUPERSEDED.get(entry["question_en"]),
+                                                _SUPERSEDED_ALSO.get(entry["question_en"])):
             faq.update_entry(session, actor, old.id, answer_zh=entry["answer_zh"], answer_en=entry["answer_en"])
             updated += 1
     return {"created": created, "existing": len(ENTRIES) - created, "updated": updated}
