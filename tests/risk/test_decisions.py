@@ -94,7 +94,10 @@ def test_review_holds_the_funds_as_a_pending_transfer(client, bank, engine):
 
 def _otp(engine, customer_id: int, sms_outbox) -> str:
     """The code texted to the customer's phone (never in the notifications, which the session reads)."""
-    phone = _rows(engine, "SELECT phone FROM customers WHERE id = :c", c=customer_id)[0]["phone"]
+    from smartbank.security import service as security
+
+    stored = _rows(engine, "SELECT phone FROM customers WHERE id = :c", c=customer_id)[0]["phone"]
+    phone = security.decrypt_text(stored, context="customers.phone")  # encrypted at rest
     assert bank_phone_gets_text(sms_outbox, phone)
     assert _rows(engine, "SELECT count(*) AS n FROM notifications WHERE kind = 'otp'")[0]["n"] == 0
     return sms_code(sms_outbox, phone)
