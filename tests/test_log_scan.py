@@ -67,18 +67,18 @@ def test_the_scenarios_log_no_personal_data(client, bank, engine, captured, monk
     # 1. sign-up with an ID number, a mobile and an e-mail: through the API, then the same again (a conflict),
     #    then a malformed one (422), then through the page
     body = {"name": "李雷", "id_number": ID, "phone": MOBILE, "email": EMAIL, "username": "lilei",
-            "password": "s3cret-pass"}
+            "password": "jade-harbour-71"}
     assert client.post(f"{API}/auth/signup", json=body).status_code in (200, 201)
     assert client.post(f"{API}/auth/signup", json=body).status_code == 409
     bad = client.post(f"{API}/auth/signup", json={**body, "phone": f"{MOBILE}{MOBILE}", "username": "x"})
     assert bad.status_code == 422
     page = post_form(client, "/signup", "/signup", {"name": "韩梅梅", "id_number": ID2, "phone": "13712345678",
                                                     "email": "han@example.cn", "username": "hanmeimei",
-                                                    "password": "s3cret-pass", "password2": "s3cret-pass"})
+                                                    "password": "jade-harbour-71", "password2": "jade-harbour-71"})
     assert page.status_code in (200, 303)
 
     # 2. a chat that holds an ID number and a mobile
-    h = login(client, "lilei", "s3cret-pass")
+    h = login(client, "lilei", "jade-harbour-71")
     r = client.post(f"{API}/assistant/messages", headers=h,
                     json={"text": f"我的身份证是{ID}，手机{MOBILE}，卡号{CARD}，请帮我查余额"})
     assert r.status_code == 200, r.text

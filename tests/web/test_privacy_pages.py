@@ -122,7 +122,7 @@ def test_sign_up_records_the_notice_version(client, engine):
     from smartbank.security import service as security
 
     body = {"name": "吴十", "id_number": make_resident_id("110101", date(1990, 5, 17), 7), "phone": "13912345678",
-            "username": "wushi", "password": "passw0rd!"}
+            "username": "wushi", "password": "jade-harbour-71"}
     r = client.post("/api/v1/auth/signup", json=body)
     assert r.status_code == 201, r.text
     with db.session_scope(engine) as s:
