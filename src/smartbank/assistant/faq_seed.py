@@ -3,8 +3,8 @@
 An answer never types a rate, a product list or a limit: it names a placeholder (``{{deposit_rates}}``,
 ``{{loan_rates}}``, ``{{lpr}}``, ``{{penalty_markup}}``, ``{{settlement}}``, ``{{daily_limit}}``,
 ``{{lock_failures}}``...) that :mod:`smartbank.assistant.faq_facts` fills from the catalogue and the settings when
-the customer asks. Answers describe only what the bank really offers: a password is reset online with a code sent by text
-message, time deposits cannot be withdrawn early, current accounts pay no interest.
+the customer asks. Answers describe only what the bank really offers: a password is reset online with a code
+sent by text message, time deposits cannot be withdrawn early, current accounts pay no interest.
 
 :func:`seed` adds the entries that are not there yet (matched on the English question), so it can be run again;
 an entry whose answers are still exactly an earlier seed's wording (which quoted figures or features that were
@@ -64,9 +64,9 @@ ENTRIES: list[dict[str, Any]] = [
        "您在所有设备上的登录都会退出，请用新密码重新登录。已登录时可在“安全设置”中修改密码。"
        "没有预留手机号或手机号已停用，请携带本人有效身份证件到网点，或拨打客服热线 95588-0（人工服务每天 8:00–22:00）。"
        "请勿向任何人透露密码或验证码。",
-       "Choose 'Forgot your password?' on the sign-in page and enter your user name: we send a text-message code to the "
-       "phone number you registered. Enter the code and a new password; you are then signed out on every device, "
-       "so sign in again with the new password. When signed in you can change it under Security settings. "
+       "Choose 'Forgot your password?' on the sign-in page and enter your user name: we send a text-message code "
+       "to the phone number you registered. Enter the code and a new password; you are then signed out on every "
+       "device, so sign in again with the new password. When signed in you can change it under Security settings. "
        "Without a registered phone that still works, bring your ID card to a branch or call the hotline 95588-0 "
        "(agents every day 8:00-22:00). Never tell anyone your password or codes."),
     _e("security", "账户被锁定了怎么办？", "My account is locked after wrong passwords. What can I do?",
@@ -268,8 +268,8 @@ _SUPERSEDED: dict[str, tuple[str, str]] = {  # the first earlier wording; later 
 _SUPERSEDED_ALSO: dict[str, tuple[str, str]] = {
     "I forgot my password. How do I reset it?": (
         "目前网上银行和手机银行都不能自助找回、重置或修改登录密码，登录页也没有“忘记密码”入口。"
-        "请携带本人有效身份证件到网点，或拨打客服热线 95588-0（人工服务每天 8:00–22:00），工作人员核实身份后协助您处理。"
-        "请勿向任何人透露密码或验证码。",
+        "请携带本人有效身份证件到网点，或拨打客服热线 95588-0（人工服务每天 8:00–22:00），"
+        "工作人员核实身份后协助您处理。请勿向任何人透露密码或验证码。",
         "Online and mobile banking cannot recover, reset or change a sign-in password yet, and the sign-in page has "
         "no 'Forgot password' link. Bring your ID card to a branch, or call the hotline 95588-0 (agents every day "
         "8:00-22:00); staff will check your identity and help you. Never tell anyone your password or codes."),
