@@ -216,9 +216,11 @@ def _libpq_url(url: str) -> str:
 # emptying the tables (the tests that commit)
 
 
-# kept when the tables are emptied: the data keys the migrations made (wrapped by the tests' fixed master key),
-# as a bank's own data keys outlive its data; a test that adds a version does it in its rolled-back transaction
+# kept when the tables are emptied: the data key the migrations made (version 1, wrapped by the tests' fixed
+# master key), as a bank's own data keys outlive its data; the versions a committing test added (a rotation, a
+# backup's source) are removed and version 1 is the active one again, as in the template
 KEPT_TABLES = frozenset({"data_keys"})
+_RESET_KEYS = ("DELETE FROM data_keys WHERE version > 1", "UPDATE data_keys SET status = 'active' WHERE version = 1")
 
 
 def table_names() -> list[str]:
@@ -234,11 +236,13 @@ def empty_tables(engine: Engine) -> None:
     tables = [t for t in table_names() if t not in KEPT_TABLES]
     with engine.begin() as c:
         if engine.dialect.name == "postgresql":
-            c.exec_driver_sql("; ".join(f'DELETE FROM "{t}"' for t in reversed(tables)))
+            c.exec_driver_sql("; ".join([*(f'DELETE FROM "{t}"' for t in reversed(tables)), *_RESET_KEYS]))
             c.execute(text(restart_sequences_sql(c)))
         else:
             for t in reversed(tables):
                 c.exec_driver_sql(f'DELETE FROM "{t}"')
+            for statement in _RESET_KEYS:
+                c.exec_driver_sql(statement)
             if c.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").first():
                 c.exec_driver_sql("DELETE FROM sqlite_sequence")
 
