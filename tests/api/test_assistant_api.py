@@ -72,4 +72,4 @@ def test_faq_answers_quote_the_catalogue(client, alice, engine):
     assert "1年 0.95%" in text and "1年 1.25%" not in text and "0.10%" not in text
     r = client.post(f"{API}/assistant/messages", json={"text": "我的密码忘记了怎么办"}, headers=alice)
     text = r.json()["replies"][0]["text"]
-    assert "没有“忘记密码”入口" in text and "网点" in text
+    assert "“忘记密码？”" in text and "短信验证码" in text and "网点" in text
