@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,10 @@ def plaintext_identities(data: bytes) -> list[str]:
     return found + [m.group(1).decode() for m in _MOBILE.finditer(data)]
 
 
+_READ_DATABASE_FILES = ("import sys, pathlib; p = pathlib.Path(sys.argv[1]); w = p.with_name(p.name + '-wal'); "
+                        "sys.stdout.buffer.write(p.read_bytes() + (w.read_bytes() if w.exists() else b''))")
+
+
 def database_plaintext(engine: Engine) -> list[str]:
     """The scan of a whole database: on SQLite the file's bytes (the write-ahead log checkpointed into it first),
     on PostgreSQL every text and JSON column of every table."""
@@ -38,8 +44,12 @@ def database_plaintext(engine: Engine) -> list[str]:
             raw.execute("PRAGMA wal_checkpoint(FULL)")
         finally:
             raw.close()
-        wal = path.with_name(path.name + "-wal")
-        return plaintext_identities(path.read_bytes() + (wal.read_bytes() if wal.exists() else b""))
+        # the bytes are read in another process: closing a descriptor of the database file here would drop the
+        # POSIX locks SQLite holds on it for this process's open connections (fcntl locks belong to the process),
+        # and a later connection of this process then meets a write-ahead log that is not what it expects
+        read = subprocess.run([sys.executable, "-c", _READ_DATABASE_FILES, str(path)], capture_output=True,
+                              check=True, timeout=120)
+        return plaintext_identities(read.stdout)
     found: list[str] = []
     with engine.connect() as c:
         cols = c.execute(text("SELECT table_name, column_name FROM information_schema.columns"
