@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -109,3 +112,23 @@ def get_settings() -> Settings:
 
 def reset_settings() -> None:
     get_settings.cache_clear()
+
+
+def key_file_text(path: Path, *, must_exist: bool, make: Callable[[], str], what: str) -> str:
+    """The text of a key kept in a file outside the database (the ledger's chain key, the master key). A file
+    named in the settings must exist (``FileNotFoundError``); the default one is made on first use with
+    ``make()``, readable by its owner only (two processes starting at once make it once)."""
+    if not path.exists():
+        if must_exist:
+            raise FileNotFoundError(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # made by another process just now
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make() + "\n")
+            logging.getLogger("smartbank.config").warning(
+                "made a new %s in %s: keep it, and keep it out of the database's backups", what, path)
+    return path.read_text().strip()

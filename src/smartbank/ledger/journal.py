@@ -41,7 +41,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from smartbank import clock
-from smartbank.config import get_settings
+from smartbank.config import get_settings, key_file_text
 
 log = logging.getLogger("smartbank.ledger")
 
@@ -93,19 +93,11 @@ def ledger_key() -> bytes:
     if st.ledger_key:
         return st.ledger_key.encode()
     path = st.ledger_key_file or Path(st.var_dir) / "ledger.key"
-    if not path.exists():
-        if st.ledger_key_file is not None:
-            raise RuntimeError(f"the ledger key file {path} does not exist")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # made by another process just now
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32) + "\n")
-            log.warning("made a new ledger key in %s: keep it, and keep it out of the database's backups", path)
-    key = path.read_text().strip()
+    try:
+        key = key_file_text(path, must_exist=st.ledger_key_file is not None, what="ledger key",
+                            make=lambda: secrets.token_hex(32))
+    except FileNotFoundError:
+        raise RuntimeError(f"the ledger key file {path} does not exist") from None
     if not key:
         raise RuntimeError(f"the ledger key file {path} is empty")
     return key.encode()

@@ -30,7 +30,6 @@ import binascii
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import struct
@@ -55,7 +54,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 
 from smartbank import clock, db
-from smartbank.config import get_settings
+from smartbank.config import get_settings, key_file_text
 from smartbank.errors import SmartbankError
 from smartbank.security.models import DataKey
 
@@ -167,19 +166,11 @@ def master_key_from_settings() -> bytes:
     if st.master_key:
         return _decode_master(st.master_key, "SMARTBANK_MASTER_KEY")
     path = st.master_key_file or Path(st.var_dir) / "master.key"
-    if not path.exists():
-        if st.master_key_file is not None:
-            raise KeyRingError(f"the master key file {path} does not exist")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # made by another process just now
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(base64.b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode() + "\n")
-            log.warning("made a new master key in %s: keep it, and keep it out of the database's backups", path)
-    text = path.read_text().strip()
+    try:
+        text = key_file_text(path, must_exist=st.master_key_file is not None, what="master key",
+                             make=lambda: base64.b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode())
+    except FileNotFoundError:
+        raise KeyRingError(f"the master key file {path} does not exist") from None
     if not text:
         raise KeyRingError(f"the master key file {path} is empty")
     return _decode_master(text, str(path))
