@@ -1,6 +1,8 @@
 """The exception hierarchy. Every error carries its HTTP status and a stable code.
 
-One handler in :mod:`smartbank.api.app` renders them as ``{"code", "message", "details"}``.
+One handler in :mod:`smartbank.api.app` renders them as ``{"code", "reason", "message", "details"}``: ``code`` is
+the class of the refusal, ``reason`` its specific stable name and ``details`` its parameters (amounts in minor
+units, limits, ranges), from which the web renders the message in the page's language.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ class SmartbankError(Exception):
     # after every write they keep and before any money moves.
     persist = False
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None):
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None,
+                 reason: str | None = None):
         super().__init__(message)
         self.message = message
         self.details = details or {}
         if code is not None:
             self.code = code
+        # the stable, specific name of this refusal (``wealth.below_minimum``): the message catalogue's key
+        # ``errors.<reason>``, rendered with ``details`` as its parameters in the reader's language
+        # (:func:`smartbank.web.i18n.error_text`). The API returns it beside ``code``.
+        self.reason = reason or self.code
 
 
 class ValidationFailed(SmartbankError):

@@ -24,7 +24,8 @@ def assert_error(r, status: int, code: str | None = None) -> dict[str, Any]:
     """The response is an error with exactly the documented body."""
     assert r.status_code == status, (r.status_code, r.text)
     body = r.json()
-    assert set(body) == {"code", "message", "details"}, body
+    assert set(body) == {"code", "reason", "message", "details"}, body
+    assert isinstance(body["reason"], str) and body["reason"]
     assert isinstance(body["code"], str) and body["code"]
     assert isinstance(body["message"], str) and body["message"]
     assert isinstance(body["details"], dict)

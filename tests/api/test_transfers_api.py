@@ -42,7 +42,7 @@ def test_insufficient_funds_writes_nothing(client, bank):
         "from_account_id": a1, "to_account_number": _number(client, hb, b1), "amount_minor": 100_001,
         "idempotency_key": "big"})
     assert r.status_code == 422 and r.json()["code"] == "insufficient_funds"
-    assert set(r.json()) == {"code", "message", "details"}
+    assert set(r.json()) == {"code", "reason", "message", "details"}
     assert bank.count("transfers") == before and bank.count("entries") == 2
 
 

@@ -59,7 +59,19 @@ def test_placeholders_match_between_languages():
 def test_service_errors_are_translated_by_message_then_code():
     assert message(NotAuthenticated("wrong username or password"), "zh") == "用户名或密码错误。"
     assert message(InsufficientFunds("anything at all"), "zh") == "余额不足。"
-    assert message(ValidationFailed("something new"), "zh") == "something new"
+    # a refusal without words of its own: a plain sentence in Chinese, never the service's English
+    assert message(ValidationFailed("something new"), "zh") == "输入有误，请检查后重试。"
+    assert message(ValidationFailed("something new"), "en") == "something new"
+
+
+def test_a_reason_is_rendered_with_its_parameters_in_the_pages_language():
+    from smartbank.web import i18n as cat
+    cat.register_messages("zh", {"errors": {"example": {"minimum": "起购金额为 {minimum_minor}，费率 {fee_rate}。"}}})
+    cat.register_messages("en", {"errors": {"example": {"minimum": "The minimum is {minimum_minor} at {fee_rate}."}}})
+    exc = ValidationFailed("below the minimum", reason="example.minimum",
+                           details={"minimum_minor": 100000, "fee_rate": 0.0015})
+    assert message(exc, "zh") == "起购金额为 ¥1,000.00，费率 0.15%。"
+    assert message(exc, "en") == "The minimum is ¥1,000.00 at 0.15%."
     assert message(FormError("form.too_long", limit=5), "en") == "Too long: at most 5 characters."
 
 

@@ -53,8 +53,8 @@ from smartbank.security import service as security
 log = logging.getLogger("smartbank.api")
 
 
-def error_body(code: str, message: str, details: dict | None = None) -> dict:
-    return {"code": code, "message": message, "details": details or {}}
+def error_body(code: str, message: str, details: dict | None = None, reason: str | None = None) -> dict:
+    return {"code": code, "reason": reason or code, "message": message, "details": details or {}}
 
 
 def _wants_html(request: Request) -> bool:
@@ -162,7 +162,7 @@ def create_app(*, warm_engines: bool = False) -> FastAPI:
 
     @app.exception_handler(SmartbankError)
     async def _domain_error(request: Request, exc: SmartbankError):
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status_code)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details, exc.reason), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -34,7 +34,7 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 async def send_error(send, status: int, code: str, message: str) -> None:
     """The API's one error body, ``{code, message, details}``, sent from a middleware."""
-    body = json.dumps({"code": code, "message": message, "details": {}}).encode()
+    body = json.dumps({"code": code, "reason": code, "message": message, "details": {}}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

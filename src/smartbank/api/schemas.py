@@ -409,5 +409,6 @@ class AuditOut(Out):
 
 class ErrorOut(BaseModel):
     code: str
+    reason: str
     message: str
     details: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse
 from smartbank import pii
 from smartbank.money import format_minor
 from smartbank.security import service as security
-from smartbank.web import csrf, nav
+from smartbank.web import csrf, fmt, nav
 from smartbank.web.i18n import HTML_LANG, has, lang_of, translate
 
 ELDER_COOKIE = "sb_elder"
@@ -60,7 +60,28 @@ def show_date(value: Any) -> str:
     return str(value or "")[:16].replace("T", " ")
 
 
-env.filters.update(money=money, account_number=account_number, mask=mask, redact=redact, show_date=show_date)
+@pass_context
+def _pct(ctx: Any, value: Any, digits: int | None = None) -> str:
+    return fmt.percent(value, ctx.get("lang", "zh"), digits)
+
+
+@pass_context
+def _num(ctx: Any, value: Any, digits: int = 2) -> str:
+    return fmt.number(value, ctx.get("lang", "zh"), digits)
+
+
+@pass_context
+def _day(ctx: Any, value: Any) -> str:
+    return fmt.day(value, ctx.get("lang", "zh"))
+
+
+env.filters.update(money=money, account_number=account_number, mask=mask, redact=redact, show_date=show_date,
+                   pct=_pct, num=_num, day=_day)
+
+# Stylesheets every page links, in order: the shell's, then one per area of the product (each area keeps
+# its rules in its own file).
+STYLESHEETS = ("app.css", "portal.css", "console.css", "elder.css", "payments.css", "lending.css", "wealth.css",
+               "risk.css", "assistant.css")
 
 
 def is_elder(request: Request) -> bool:
@@ -108,7 +129,7 @@ def page_context(request: Request, **ctx: Any) -> dict[str, Any]:
         "elder": is_elder(request), "area": area, "principal": principal, "here": here,
         "here_q": quote(here, safe=""), "csrf_input": csrf_input(request),
         "nav": nav.items(area, principal), "current_path": request.url.path, "urlencode": urlencode,
-        "error": None, "notice": None,
+        "error": None, "notice": None, "error_field": None, "stylesheets": STYLESHEETS,
     }
     notice = request.query_params.get("notice", "")
     if re.fullmatch(r"[a-z_]{1,40}", notice) and has(lang, f"notice.{notice}"):
