@@ -26,8 +26,20 @@ def icon_of(path: str) -> str:
     return ICONS.get(path, "dot")
 
 
+def account_label(account: dict, lang: str) -> str:
+    """An account's name for people: the name the customer gave it, or its kind in the page's language (an account
+    opened with its kind's Chinese name as its name, as most are, reads as its kind on an English page too)."""
+    name = (account.get("name") or "").strip()
+    kind = account.get("kind")
+    default = {translate(code, f"kind.{kind}") for code in ("zh", "en") if has(code, f"kind.{kind}")}
+    if name and name not in default:
+        return name
+    key = f"kind.{kind}"
+    return translate(lang, key) if has(lang, key) else name or str(kind)
+
+
 env.globals.update(portal_tabs=nav.PORTAL_TABS, current_tab=nav.current_tab, me_items=nav.me_items,
-                   icon_of=icon_of, console_groups=nav.console_groups)
+                   icon_of=icon_of, account_label=account_label, console_groups=nav.console_groups)
 
 
 @router.get("/me")
