@@ -7,12 +7,22 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import _context
-from tests.e2e.test_portal_browser import alice, no_sideways_scroll, sign_in  # noqa: F401 - fixtures
+from tests.e2e.test_portal_browser import no_sideways_scroll, sign_in
+from tests.web.conftest import make_user
 
 pytestmark = pytest.mark.e2e
 
 SMALL = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 TABS = {"zh": "我的", "en": "Me"}
+
+
+@pytest.fixture
+def alice(bank, engine):
+    """Alice with CNY 1,000.00 on a current account."""
+    a = bank.customer("王芳")
+    acct = bank.account(a, balance=100_000)
+    make_user(engine, "alice", customer_id=a)
+    return {"account": acct}
 
 
 @pytest.fixture

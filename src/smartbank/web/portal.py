@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from smartbank import clock, db
 from smartbank.customers import service as customers
-from smartbank.lending import service as lending
 from smartbank.errors import SmartbankError, ValidationFailed
+from smartbank.lending import service as lending
 from smartbank.payments import service as payments
 from smartbank.recommend import service as recommend
 from smartbank.security.service import Principal
