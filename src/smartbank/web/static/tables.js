@@ -70,11 +70,21 @@
     apply();
   }
 
-  function init() {
-    Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), makeSortable);
-    Array.prototype.forEach.call(document.querySelectorAll("input[data-filter-for]"), makeFilter);
+  function init(root) {
+    var scope = root || document;
+    Array.prototype.forEach.call(scope.querySelectorAll("table.sortable:not([data-sortable])"), function (t) {
+      t.setAttribute("data-sortable", "");
+      makeSortable(t);
+    });
+    Array.prototype.forEach.call(scope.querySelectorAll("input[data-filter-for]:not([data-filtering])"), function (i) {
+      i.setAttribute("data-filtering", "");
+      makeFilter(i);
+    });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  // for content added after the page loaded: smartbankTables.init(element)
+  window.smartbankTables = { init: init };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { init(); });
   else init();
 })();
