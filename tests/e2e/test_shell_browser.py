@@ -12,6 +12,17 @@ from tests.web.conftest import make_user
 
 pytestmark = pytest.mark.e2e
 
+SERIOUS = ("serious", "critical")
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response.get("violations", [])
+    return [f"{v['impact']} {v['id']}: {[n.get('target') for n in v.get('nodes', [])[:3]]}"
+            for v in found if v.get("impact") in SERIOUS]
+
 SMALL = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 TABS = {"zh": "我的", "en": "Me"}
 
@@ -44,6 +55,7 @@ def test_home_and_me_fit_a_360px_phone_with_the_tab_bar_in_view(small, alice, li
         box = bar.bounding_box()
         assert box and box["y"] + box["height"] <= 740 + 1 and box["y"] > 600  # fixed at the bottom of the screen
         assert no_sideways_scroll(small), path
+        assert serious_violations(small) == [], path
         # a figure is one line: no amount breaks in the middle
         for fig in small.locator(".num").all()[:12]:
             if fig.is_visible():
@@ -67,6 +79,7 @@ def test_elderly_home_on_a_phone_has_big_tiles_and_a_way_back(small, alice):
         assert box and box["height"] >= 48 and box["width"] >= 48
     expect(small.locator("nav.tabbar")).to_have_count(0)
     assert no_sideways_scroll(small)
+    assert serious_violations(small) == []
     small.click("#elder-toggle")  # one tap back to the standard mode
     expect(small.locator("html")).not_to_have_class("elder")
     expect(small.locator("nav.tabbar")).to_be_visible()
