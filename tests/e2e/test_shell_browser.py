@@ -83,3 +83,23 @@ def test_elderly_home_on_a_phone_has_big_tiles_and_a_way_back(small, alice):
     small.click("#elder-toggle")  # one tap back to the standard mode
     expect(small.locator("html")).not_to_have_class("elder")
     expect(small.locator("nav.tabbar")).to_be_visible()
+
+
+def test_radio_buttons_sit_beside_their_answers(small, alice):
+    """label{display:grid} once put each radio on a line of its own, away from its words (the risk questionnaire,
+    the early-repayment choice, the loan decision): a radio and its words share one row."""
+    sign_in(small)
+    small.goto("/wealth/assessment")
+    labels = small.locator("label:has(> input[type=radio])")
+    assert labels.count() >= 4
+    for i in range(4):
+        label = labels.nth(i)
+        radio = label.locator("input[type=radio]").bounding_box()
+        box = label.bounding_box()
+        assert radio and box
+        assert radio["x"] - box["x"] < 24  # the radio opens the row
+        assert box["height"] < radio["height"] * 3  # one row, not the radio above its words
+        words = label.evaluate("""l => { const r = document.createRange(); r.selectNodeContents(l);
+            const rects = [...r.getClientRects()].filter(x => x.width > 4 && x.left > l.querySelector('input')
+                .getBoundingClientRect().right); return rects.length ? rects[0].top : null; }""")
+        assert words is not None and abs(words - radio["y"]) < radio["height"] * 1.5
