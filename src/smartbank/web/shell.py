@@ -1,5 +1,5 @@
 """The shell every page sits in: the portal's tabs and its "me" page, the console's grouped side bar, the
-template helpers the base template calls (``portal_tabs``, ``current_tab``, ``me_items``, ``icon_of``,
+template functions the base template calls (``portal_tabs``, ``current_tab``, ``me_items``, ``icon_of``,
 ``console_groups``) and the HTML error page for errors raised outside a page (an unknown path or method)."""
 
 from __future__ import annotations
