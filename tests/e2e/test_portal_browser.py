@@ -117,8 +117,8 @@ def test_elderly_mode(page: Page, alice):
     assert size >= 22 > normal
     expect(page.locator("#main-balance")).to_have_text("¥1,000.00")
     actions = page.locator(".big-action")
-    expect(actions).to_have_count(3)
-    for i in range(3):
+    expect(actions).to_have_count(4)
+    for i in range(4):
         box = actions.nth(i).bounding_box()
         assert box and box["height"] >= 60
     contrast = page.evaluate("getComputedStyle(document.body).color")

@@ -86,7 +86,7 @@ def test_customer_session_does_not_open_the_console(client, people):
 
 def test_sign_out_ends_the_session(client, people):
     sign_in(client, "alice")
-    r = post_form(client, "/", "/logout", {})
+    r = post_form(client, "/me", "/logout", {})  # signing out is on the "me" page
     assert r.status_code == 303 and r.headers["location"] == "/login?notice=signed_out"
     assert "您已安全退出" in client.get(r.headers["location"]).text
     assert client.get("/", follow_redirects=False).status_code == 303

@@ -52,7 +52,7 @@ def test_an_id_beyond_bigint_in_a_path_is_not_found(client, bank, console):
         bank.account(cid, balance=1_000)
         bank.user("alice", customer_id=cid)
         sign_in(client, "alice")
-        token = csrf_token(client.get("/").text)
+        token = csrf_token(client.get("/me").text)
     for method, path in PAGES:
         if path.startswith("/console") != console:
             continue

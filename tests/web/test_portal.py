@@ -42,7 +42,8 @@ def test_every_portal_page_renders_in_both_languages_and_modes(client, people, e
         assert (f"<h1>{marker}</h1>" in home) == (elder == "0")
     client.cookies.set("sb_elder", "1")
     elder_home = client.get("/").text
-    assert 'id="main-balance">¥1,000.00<' in elder_home and elder_home.count('class="big-action"') == 3
+    assert 'id="main-balance">¥1,000.00<' in elder_home and elder_home.count('class="big-action"') == 4
+    assert 4 <= elder_home.count("data-primary-action=") <= 6
 
 
 def test_security_headers_on_pages(client, people):

@@ -340,6 +340,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "GET /prefs/elder/{state}": PUBLIC,
     # --- web: the customer portal --------------------------------------------------------------------
     "GET /": _SELF,
+    # the shell: the "me" page (every portal page the tab bar does not show, preferences, signing out)
+    "GET /me": _SELF,
     "GET /accounts/{account_id}": _SELF,
     "GET /accounts/{account_id}/transactions.csv": _SELF,
     "GET /accounts/{account_id}/statement": _SELF,

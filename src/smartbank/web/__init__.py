@@ -16,7 +16,6 @@ from fastapi.staticfiles import StaticFiles
 
 from smartbank.web.i18n import register_messages
 from smartbank.web.nav import register_console_page, register_portal_page
-from smartbank.web.render import error_page
 
 STATIC = Path(__file__).parent / "static"
 
@@ -24,6 +23,7 @@ MODULES = (
     "smartbank.web.auth",
     "smartbank.web.identity",
     "smartbank.web.prefs",
+    "smartbank.web.shell",
     "smartbank.web.portal",
     "smartbank.web.transfers",
     "smartbank.web.bills",
@@ -54,7 +54,7 @@ __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "re
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files and the HTML error page (which the app's handler of unknown paths
     and methods shows a browser instead of the API's JSON error) to ``app``."""
-    app.state.html_error_page = error_page
+    app.state.html_error_page = importlib.import_module("smartbank.web.shell").http_error_page
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in MODULES:
         app.include_router(importlib.import_module(name).router)

@@ -67,3 +67,74 @@ def items(area: str, principal: Principal | None) -> list[NavItem]:
 
 def all_items() -> list[NavItem]:
     return [i for reg in _registry.values() for i in reg.values()]
+
+
+# ---- the portal's tab bar and the console's groups ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tab:
+    """One of the five tabs of the portal (the bottom bar on phones, the side bar on wide screens)."""
+    key: str
+    path: str
+    label_key: str
+    prefixes: tuple[str, ...] = ()  # the paths (and below) that belong to this tab
+
+
+PORTAL_TABS = (
+    Tab("home", "/", "nav.tab.home", ("/accounts",)),
+    Tab("transfer", "/transfer", "nav.tab.transfer", ("/transfer", "/transfers", "/payees", "/scheduled")),
+    Tab("wealth", "/wealth", "nav.tab.wealth", ("/wealth",)),
+    Tab("loans", "/loans", "nav.tab.loans", ("/loans",)),
+    Tab("me", "/me", "nav.tab.me", ()),
+)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def current_tab(path: str) -> str:
+    """The tab a portal path belongs to: ``me`` for every page the other four do not hold (security,
+    privacy, bills, the assistant...), which the "me" page lists."""
+    if path == "/":
+        return "home"
+    for tab in PORTAL_TABS:
+        if any(_under(path, p) for p in tab.prefixes):
+            return tab.key
+    return "me"
+
+
+def me_items(principal: Principal | None) -> list[NavItem]:
+    """The portal pages the tab bar does not show: the list on the "me" page."""
+    tabs = {t.path for t in PORTAL_TABS}
+    return [i for i in items("portal", principal) if i.path not in tabs]
+
+
+# The console's side bar groups pages by area, from the first segment of the path under /console.
+CONSOLE_GROUPS = (
+    ("work", ("", "customers", "security")),
+    ("customers", ("insight", "recommend")),
+    ("risk", ("risk", "changes", "reversals")),
+    ("lending", ("lending",)),
+    ("wealth", ("wealth",)),
+    ("service", ("assistant", "privacy")),
+)
+
+
+def console_group(path: str) -> str:
+    parts = path.split("/")
+    segment = parts[2] if len(parts) > 2 else ""
+    for key, segments in CONSOLE_GROUPS:
+        if segment in segments:
+            return key
+    return "other"
+
+
+def console_groups(principal: Principal | None) -> list[tuple[str, list[NavItem]]]:
+    """The console pages ``principal`` may open, grouped by area in :data:`CONSOLE_GROUPS` order (a group
+    with no page for the role is left out)."""
+    order = [k for k, _ in CONSOLE_GROUPS] + ["other"]
+    grouped: dict[str, list[NavItem]] = {k: [] for k in order}
+    for item in items("console", principal):
+        grouped[console_group(item.path)].append(item)
+    return [(k, grouped[k]) for k in order if grouped[k]]

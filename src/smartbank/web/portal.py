@@ -13,10 +13,12 @@ from starlette.responses import Response
 from smartbank import clock, db
 from smartbank.customers import service as customers
 from smartbank.errors import SmartbankError, ValidationFailed
+from smartbank.lending import service as lending
 from smartbank.payments import service as payments
 from smartbank.recommend import service as recommend
 from smartbank.security.service import Principal
 from smartbank.statements import service as statements
+from smartbank.wealth import service as wealth
 from smartbank.web import forms, views
 from smartbank.web.auth import Customer
 from smartbank.web.i18n import lang_of
@@ -31,14 +33,42 @@ register_portal_page("/", "nav.home", order=0)
 
 HISTORY_KINDS = ("in", "out", "transfer", "bill_payment", "scheduled", "deposit", "withdrawal", "salary",
                  "interest", "fee", "card_payment", "reversal")
+DEPOSIT_KINDS = ("demand", "savings")
 FILTER_FIELDS = ("date_from", "date_to", "kind", "min_amount", "max_amount", "counterparty", "q")
 
 
 @router.get("/")
 def home(request: Request, actor: Customer) -> Response:
-    accounts = db.run_in_transaction(lambda s: [views.account(a) for a in payments.list_accounts(s, actor)])
+    elder = is_elder(request)
+
+    def work(s):
+        accounts = [views.account(a) for a in payments.list_accounts(s, actor)]
+        if elder:  # one task per screen: the balance and the big tiles, nothing else to read
+            return accounts, None, []
+        return accounts, wealth.customer_holdings(s, actor, with_analytics=False), lending.list_loans(s, actor)
+
+    accounts, holdings, loans = db.run_in_transaction(work)
     return render(request, "portal/home.html", accounts=accounts, main=views.main_account(accounts),
-                  rec=_home_recommendations(actor), lang=lang_of(request))
+                  glance=glance(accounts, holdings, loans),
+                  rec=None if elder else _home_recommendations(actor), lang=lang_of(request))
+
+
+def glance(accounts: list[dict[str, Any]], holdings: dict[str, Any] | None,
+           loans: list[dict[str, Any]]) -> dict[str, Any]:
+    """The home page's figures. Total assets = the ledger balances of the customer's own CNY deposit accounts
+    (current and savings; money held for a pending order is still in them) + the market value of the wealth
+    holdings at the latest NAV. Loans are shown beside it, not subtracted."""
+    deposits = [a for a in accounts if a["kind"] in DEPOSIT_KINDS]
+    cash = sum(int(a["balance"]) for a in deposits if a["currency"] == "CNY")
+    invested = int(holdings["market_value_minor"]) if holdings else 0
+    active = [x for x in loans if x["status"] in ("active", "written_off")]
+    dues = [x["next_due"] for x in active if x.get("next_due")]
+    return {"total_minor": cash + invested, "cash_minor": cash, "wealth_minor": invested,
+            "holdings": (holdings or {}).get("holdings", []), "pnl_minor": (holdings or {}).get("pnl_minor", 0),
+            "pending_minor": (holdings or {}).get("pending_purchase_minor", 0),
+            "deposits": deposits, "loans": active,
+            "owed_minor": sum(int(x["outstanding_minor"]) for x in active),
+            "next_due": min(dues, key=lambda d: d["due_date"]) if dues else None}
 
 
 def _home_recommendations(actor: Principal) -> dict[str, Any] | None:
