@@ -282,7 +282,8 @@ def _check_kri(fields: dict[str, Any]) -> None:
         raise ValidationFailed("window_days is 1-366")
     for k in ("name_en", "name_zh"):
         if k in fields and not (isinstance(fields[k], str) and 0 < len(fields[k].strip()) <= 120):
-            raise ValidationFailed(f"{k} needs 1-120 characters")
+            raise ValidationFailed(f"{k} needs 1-120 characters", reason="risk.kri_name_length",
+                                       details={"field": k, "max_length": 120})
 
 
 def _check_thresholds(direction: str, warn: float, breach: float) -> None:
