@@ -67,7 +67,8 @@ def test_editor_test_save_version_and_mode(client, people, engine):
     assert r.status_code == 303
     assert [c["changes"] for c in approve_pending()] == [
         [{"field": "expression", "before": 'channel == "api" and amount_minor >= 100', "after": "amount_minor >= 5"}]]
-    r = client.post(f"{PAGE}/api_big/mode", data={"csrf_token": token, "mode": "active", "change_reason": "tested in shadow"},
+    r = client.post(f"{PAGE}/api_big/mode",
+                    data={"csrf_token": token, "mode": "active", "change_reason": "tested in shadow"},
                     follow_redirects=False)
     assert r.status_code == 303
     approve_pending()
