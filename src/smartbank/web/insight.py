@@ -22,7 +22,7 @@ from smartbank.security import service as security
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of, register_messages, translate
 from smartbank.web.nav import register_console_page, register_portal_page
 from smartbank.web.render import render
 from smartbank.web.routing import web_router
@@ -96,7 +96,8 @@ register_messages("en", {
 })
 
 
-def _svg_bars(labels: list[str], values: list[float], *, title: str = "", money: bool = False) -> str | None:
+def _svg_bars(labels: list[str], values: list[float], *, title: str = "", money: bool = False,
+              xlabel: str = "") -> str | None:
     """A horizontal bar chart as a ``data:image/svg+xml`` URI (text kept as text, so CJK renders)."""
     if not values:
         return None
@@ -121,6 +122,8 @@ def _svg_bars(labels: list[str], values: list[float], *, title: str = "", money:
         ax.spines[["top", "right"]].set_visible(False)
         if title:
             ax.set_title(title, fontsize=11)
+        if xlabel:
+            ax.set_xlabel(xlabel)
         fig.tight_layout()
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
@@ -130,7 +133,8 @@ def _svg_bars(labels: list[str], values: list[float], *, title: str = "", money:
 def _spending_chart(lang: str, spending: dict[str, int], title: str) -> str | None:
     names = _CATS_ZH if lang == "zh" else _CATS_EN
     top = list(spending.items())[:10]
-    return _svg_bars([names.get(c, c) for c, _ in top], [v / 100 for _, v in top], title=title, money=True)
+    return _svg_bars([names.get(c, c) for c, _ in top], [v / 100 for _, v in top], title=title, money=True,
+                     xlabel=translate(lang, "insight.axis.yuan"))
 
 
 def _feature_rows(lang: str, feats: dict[str, Any]) -> list[dict[str, Any]]:
@@ -275,7 +279,8 @@ def segments_page(request: Request, actor: Staff) -> Response:
         d = sg["description"] if isinstance(sg["description"], dict) else {"en": str(sg["description"])}
         sg["text"] = d.get(lang) or d.get("en") or d.get("zh") or ""
         sg["name"] = sg["name_zh"] if lang == "zh" else sg["name_en"]
-    chart = _svg_bars([sg["name"] for sg in segs], [float(sg["size"]) for sg in segs])
+    chart = _svg_bars([sg["name"] for sg in segs], [float(sg["size"]) for sg in segs],
+                      xlabel=translate(lang, "insight.axis.customers"))
     profile = insight.profile_chart_svg(lang) if segs else None
     profile_chart = ("data:image/svg+xml;base64," + base64.b64encode(profile.encode()).decode()) if profile else None
     return render(request, "console/insight/segments.html", segments=segs, chart=chart, profile_chart=profile_chart)
