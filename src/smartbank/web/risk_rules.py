@@ -126,7 +126,7 @@ def describe_condition(expression: str, lang: str) -> str | None:
                 return fmt.money(round(v * 100), "CNY", lang)
             if isinstance(v, int | float):
                 return fmt.number(v, lang)
-            return f"“{v}”"
+            return f"“{v}”" if isinstance(v, str) else repr(v)
         return walk(node)
 
     def unit(node: ast.AST) -> str | None:
