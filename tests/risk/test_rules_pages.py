@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from smartbank.web import i18n
+from smartbank.web.risk_rules import describe_condition
 from tests.changes import approve_pending
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
@@ -149,3 +150,12 @@ def test_every_key_is_translated_in_both_languages():
     keys |= {"risk_rules.activate", "risk_rules.shadow", "risk_rules.retire", "nav.console.risk_rules"}
     for lang in i18n.LANGS:
         assert {k for k in keys if not i18n.has(lang, k)} == set()
+
+
+def test_a_condition_reads_in_words_with_amounts_in_yuan():
+    rule = "new_terminal == 1 and amount_minor >= 5000000"
+    assert describe_condition(rule, "zh") == "首次向该收款方付款 = 1 且 金额 ≥ ¥50,000.00"
+    assert describe_condition(rule, "en") == "first payment to this payee = 1 and amount ≥ ¥50,000.00"
+    assert describe_condition('channel in ["web", "api"] or amount > 3000.5', "zh") == \
+        "渠道 属于 “web”、“api” 或 金额 > ¥3,000.50"
+    assert describe_condition("amount_minor >=", "zh") is None  # not well formed: the expression alone is shown
