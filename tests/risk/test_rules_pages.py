@@ -140,6 +140,7 @@ def test_an_expression_error_shows_in_chinese_beside_the_condition(client, peopl
 
 
 def test_every_key_is_translated_in_both_languages():
+    import smartbank.web.changes  # noqa: F401 - registers the change form's strings the page uses
     import smartbank.web.risk_rules  # noqa: F401 - registers its strings
 
     keys: set[str] = set()
