@@ -66,10 +66,51 @@ def _kw(call: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
+# the expression language (smartbank.expr) builds its refusals through helpers: ``self.fail(msg, node, reason=...,
+# details=...)`` (adds the ``column``), ``lang.error(msg, reason=...)`` (the language's error class) and the name
+# resolvers' ``NameRefused(msg, reason=..., details=...)`` (``fail`` adds the ``name`` and the ``column``)
+_HELPERS = {("self", "fail"): {"column"}, ("lang", "error"): set(), ("expr", "NameRefused"): {"name", "column"},
+            ("", "NameRefused"): {"name", "column"}}
+
+
+def _helper(call: ast.Call) -> set[str] | None:
+    f = call.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        return _HELPERS.get((f.value.id, f.attr))
+    return _HELPERS.get(("", f.id)) if isinstance(f, ast.Name) else None
+
+
+def _helper_problems(call: ast.Call, where: str, cats: dict[str, dict[str, str]], added: set[str]) -> list[str]:
+    reason = _kw(call, "reason")
+    if reason is None:
+        return [f"{where}: an expression refusal needs reason="]
+    if not isinstance(reason, ast.Constant):
+        return []  # passed on from a NameRefused, checked where it is raised
+    out = []
+    for lang, cat in cats.items():
+        key = f"errors.{reason.value}"
+        if key not in cat:
+            out.append(f"{where}: no {lang} entry for {key}")
+            continue
+        details = _kw(call, "details")
+        have = set(added)
+        if isinstance(details, ast.Dict) and all(isinstance(k, ast.Constant) for k in details.keys):
+            have |= {k.value for k in details.keys if isinstance(k, ast.Constant)}
+        elif details is not None:
+            continue
+        wanted = {f[1] for f in string.Formatter().parse(cat[key]) if f[1]}
+        if wanted - have:
+            out.append(f"{where}: {lang} {key} uses {sorted(wanted - have)} the refusal does not pass")
+    return out
+
+
 def _problems(path: Path, cats: dict[str, dict[str, str]]) -> list[str]:
     out = []
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and (added := _helper(node)) is not None:
+            out += _helper_problems(node, f"{path.relative_to(SRC)}:{node.lineno}", cats, added)
+            continue
         if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
             continue
         call = node.exc

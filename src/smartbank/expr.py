@@ -76,11 +76,14 @@ class ExpressionError(ValidationFailed):
 
 
 class NameRefused(Exception):
-    """Raised by a language's name resolver for a name it does not accept; ``message`` says why."""
+    """Raised by a language's name resolver for a name it does not accept; ``message`` says why, ``reason`` and
+    ``details`` name it for the message catalogue (``errors.<reason>``)."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, reason: str = "expr.unknown_name", details: dict[str, Any] | None = None):
         super().__init__(message)
         self.message = message
+        self.reason = reason
+        self.details = details or {}
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class Language:
     boolean_hint: str = ""  # after "and/or/not need conditions (comparisons) on each side"
     operator_hint: str = ""  # after "the operator Pow is not allowed"
     in_example: str = 'x in ["a", "b"]'
+    condition_example: str = "x >= 1"  # the example in ``not_condition``, for the catalogue's words
 
     def __post_init__(self) -> None:
         if not self.arithmetic <= ARITHMETIC:
@@ -146,6 +150,8 @@ _CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None, "True"
 _CMP: dict[type, str] = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _ARITH: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
                            ast.Mod: "%"}
+_OP_SYMBOLS: dict[type, str] = {ast.Pow: "**", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
+                                ast.LShift: "<<", ast.RShift: ">>", **_ARITH}
 _NODE_NAMES = {ast.Call: "function calls", ast.Attribute: "attributes (a.b)", ast.Subscript: "subscripts (a[b])",
                ast.Lambda: "lambdas", ast.IfExp: "if-expressions", ast.NamedExpr: "assignments",
                ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions", ast.SetComp: "comprehensions",
@@ -301,8 +307,13 @@ class _Compiler:
         self.lang = lang
         self.used: set[str] = set()
 
-    def fail(self, msg: str, node: ast.AST | None = None) -> ExpressionError:
-        return self.lang.error(msg + (_where(node) if node is not None else ""))
+    def fail(self, msg: str, node: ast.AST | None = None, *, reason: str,
+             details: dict[str, Any] | None = None) -> ExpressionError:
+        """The refusal ``reason`` (a catalogue key under ``errors.``) with its ``details`` and the column of ``node``
+        (1-based, as ``column``)."""
+        col = getattr(node, "col_offset", None) if node is not None else None
+        params = {**(details or {}), **({"column": col + 1} if col is not None else {})}
+        return self.lang.error(msg + (_where(node) if node is not None else ""), reason=reason, details=params)
 
     def visit(self, node: ast.AST) -> tuple[Fn, pl.Expr, str]:
         if isinstance(node, ast.BoolOp):
@@ -326,14 +337,16 @@ class _Compiler:
         if isinstance(node, ast.Call) and self.lang.functions:
             return self.call(node)
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            raise self.fail("a list may only follow 'in' or 'not in'", node)
+            raise self.fail("a list may only follow 'in' or 'not in'", node, reason="expr.list_only_after_in")
         what = _NODE_NAMES.get(type(node), type(node).__name__)
-        raise self.fail(f"{what} are not allowed in {self.lang.noun}", node)
+        raise self.fail(f"{what} are not allowed in {self.lang.noun}", node, reason="expr.construct_not_allowed",
+                        details={"construct": what})
 
     def boolean(self, node: ast.AST) -> tuple[Fn, pl.Expr]:
         fn, e, kind = self.visit(node)
         if kind != "bool":
-            raise self.fail("and/or/not need conditions (comparisons) on each side" + self.lang.boolean_hint, node)
+            raise self.fail("and/or/not need conditions (comparisons) on each side" + self.lang.boolean_hint, node,
+                            reason="expr.needs_conditions")
         return fn, e
 
     def unary(self, node: ast.UnaryOp) -> tuple[Fn, pl.Expr, str]:
@@ -341,20 +354,25 @@ class _Compiler:
             fn, e = self.boolean(node.operand)
             return _not(fn), ~e, "bool"
         if isinstance(node.op, ast.Invert) and self.lang.strict:
-            raise self.fail("the operator ~ is not allowed", node)
+            raise self.fail("the operator ~ is not allowed", node, reason="expr.operator_not_allowed",
+                            details={"operator": "~", "allowed": sorted(self.lang.arithmetic)})
         fn, e, kind = self.visit(node.operand)
         if kind != "num":
-            raise self.fail("a sign (+/-) needs a number", node)
+            raise self.fail("a sign (+/-) needs a number", node, reason="expr.sign_needs_number")
         return (_neg(fn), -e, "num") if isinstance(node.op, ast.USub) else (fn, e, "num")
 
     def binary(self, node: ast.BinOp) -> tuple[Fn, pl.Expr, str]:
         op = _ARITH.get(type(node.op))
         if op is None or op not in self.lang.arithmetic:
-            raise self.fail(f"the operator {type(node.op).__name__} is not allowed{self.lang.operator_hint}", node)
+            raise self.fail(f"the operator {type(node.op).__name__} is not allowed{self.lang.operator_hint}", node,
+                            reason="expr.operator_not_allowed",
+                            details={"operator": _OP_SYMBOLS.get(type(node.op), type(node.op).__name__),
+                                     "allowed": sorted(self.lang.arithmetic)})
         lf, le, lk = self.visit(node.left)
         rf, re_, rk = self.visit(node.right)
         if lk != "num" or rk != "num":
-            raise self.fail(f"'{op}' needs numbers on both sides", node)
+            raise self.fail(f"'{op}' needs numbers on both sides", node, reason="expr.needs_numbers",
+                            details={"operator": op})
         if not self.lang.strict:
             e = {"+": le + re_, "-": le - re_, "*": le * re_, "/": le / re_, "//": le // re_, "%": le % re_}[op]
             return _arith(op, lf, rf), e, "num"
@@ -367,14 +385,14 @@ class _Compiler:
     def name(self, node: ast.Name) -> tuple[Fn, pl.Expr, str]:
         n = node.id
         if "__" in n:
-            raise self.fail(f"the name {n!r} is not allowed", node)
+            raise self.fail(f"the name {n!r} is not allowed", node, reason="expr.name_not_allowed", details={"name": n})
         if n in _CONSTANTS:
             v = _CONSTANTS[n]
             return (_const(v), pl.lit(v), "bool") if isinstance(v, bool) else (_const(None), pl.lit(None), "null")
         try:
             kind = self.lang.names(n)
         except NameRefused as exc:
-            raise self.fail(exc.message, node) from None
+            raise self.fail(exc.message, node, reason=exc.reason, details={"name": n, **exc.details}) from None
         if kind not in ("num", "text"):
             raise ValueError(f"the name resolver gave {n!r} the kind {kind!r}")
         self.used.add(n)
@@ -392,41 +410,50 @@ class _Compiler:
             return _const(v), pl.lit(v), "bool"
         if isinstance(v, (int, float)):
             if isinstance(v, int) and abs(v) > MAX_INT:
-                raise self.fail("the number is too large", node)
+                raise self.fail("the number is too large", node, reason="expr.number_too_large")
             if not self.lang.strict:
                 return _const(v), pl.lit(v), "num"
             if isinstance(v, float) and not math.isfinite(v):
-                raise self.fail("the number is too large", node)
+                raise self.fail("the number is too large", node, reason="expr.number_too_large")
             f = float(v)
             return _const(f), pl.lit(f, dtype=pl.Float64), "num"
         if isinstance(v, str):
             if len(v) > MAX_TEXT:
-                raise self.fail(f"a text value has at most {MAX_TEXT} characters", node)
+                raise self.fail(f"a text value has at most {MAX_TEXT} characters", node, reason="expr.text_too_long",
+                                details={"max_length": MAX_TEXT})
             return _const(v), pl.lit(v, dtype=pl.Utf8), "text"
-        raise self.fail(f"the value {v!r} is not allowed", node)
+        raise self.fail(f"the value {v!r} is not allowed", node, reason="expr.value_not_allowed",
+                        details={"value": repr(v)})
 
     def call(self, node: ast.Call) -> tuple[Fn, pl.Expr, str]:
         functions = self.lang.functions
         if not isinstance(node.func, ast.Name):
             if isinstance(node.func, ast.Attribute):
-                raise self.fail(f"attributes (a.b) are not allowed in {self.lang.noun}", node.func)
-            raise self.fail(f"only these functions may be called: {', '.join(sorted(functions))}", node)
+                raise self.fail(f"attributes (a.b) are not allowed in {self.lang.noun}", node.func,
+                                reason="expr.attributes_not_allowed")
+            raise self.fail(f"only these functions may be called: {', '.join(sorted(functions))}", node,
+                            reason="expr.only_functions", details={"functions": sorted(functions)})
         n = node.func.id
         if "__" in n:
-            raise self.fail(f"the name {n!r} is not allowed", node.func)
+            raise self.fail(f"the name {n!r} is not allowed", node.func, reason="expr.name_not_allowed",
+                            details={"name": n})
         spec = functions.get(n)
         if spec is None:
-            raise self.fail(f"unknown function {n!r} (use {', '.join(sorted(functions))})", node.func)
+            raise self.fail(f"unknown function {n!r} (use {', '.join(sorted(functions))})", node.func,
+                            reason="expr.unknown_function", details={"name": n, "functions": sorted(functions)})
         if node.keywords:
-            raise self.fail(f"{n}() takes its arguments by position", node)
+            raise self.fail(f"{n}() takes its arguments by position", node, reason="expr.positional_arguments",
+                            details={"function": n})
         if len(node.args) != len(spec.args):
-            raise self.fail(f"{n}() takes {len(spec.args)} argument{'' if len(spec.args) == 1 else 's'}", node)
+            raise self.fail(f"{n}() takes {len(spec.args)} argument{'' if len(spec.args) == 1 else 's'}", node,
+                            reason="expr.argument_count", details={"function": n, "count": len(spec.args)})
         fns: list[Fn] = []
         exprs: list[pl.Expr] = []
         for i, (arg, want) in enumerate(zip(node.args, spec.args, strict=True), start=1):
             fn, e, kind = self.visit(arg)
             if kind != want:
-                raise self.fail(f"{n}() needs a {want} as argument {i}, not a {kind}", arg)
+                raise self.fail(f"{n}() needs a {want} as argument {i}, not a {kind}", arg, reason="expr.argument_kind",
+                                details={"function": n, "position": i})
             fns.append(fn)
             exprs.append(e)
         e = spec.polars(*exprs)
@@ -455,7 +482,7 @@ class _Compiler:
             _, _, k = self.constant(elt.operand)
             return -float(elt.operand.value), k
         if not isinstance(elt, ast.Constant) or elt.value is None or isinstance(elt.value, bool):
-            raise self.fail("a list may only hold numbers or texts", elt)
+            raise self.fail("a list may only hold numbers or texts", elt, reason="expr.list_values")
         _, _, k = self.constant(elt)
         v: Any = elt.value
         return (float(v) if self.lang.strict and k == "num" else v), k
@@ -463,19 +490,22 @@ class _Compiler:
     def member(self, left_node: ast.AST, op: ast.cmpop, right_node: ast.AST) -> tuple[Fn, pl.Expr]:
         lf, le, lk = self.visit(left_node)
         if self.lang.strict and lk not in ("num", "text"):
-            raise self.fail("'in' needs a number or a text on its left", left_node)
+            raise self.fail("'in' needs a number or a text on its left", left_node, reason="expr.in_needs_value")
         if not isinstance(right_node, (ast.List, ast.Tuple, ast.Set)):
-            raise self.fail(f"'in' needs a list of values, e.g. {self.lang.in_example}", right_node)
+            raise self.fail(f"'in' needs a list of values, e.g. {self.lang.in_example}", right_node,
+                            reason="expr.in_needs_list", details={"example": self.lang.in_example})
         values = []
         for elt in right_node.elts:
             v, k = self.list_value(elt)
             if k != lk:
-                raise self.fail(f"the list holds a {k} value but the left side is {lk}", elt)
+                raise self.fail(f"the list holds a {k} value but the left side is {lk}", elt,
+                                reason="expr.list_mixed_kinds")
             values.append(v)
         if self.lang.strict and not values:
-            raise self.fail("the list needs at least one value", right_node)
+            raise self.fail("the list needs at least one value", right_node, reason="expr.list_empty")
         if len(values) > MAX_LIST:
-            raise self.fail(f"a list holds at most {MAX_LIST} values", right_node)
+            raise self.fail(f"a list holds at most {MAX_LIST} values", right_node, reason="expr.list_too_long",
+                            details={"max_items": MAX_LIST})
         member = pl.when(le.is_null()).then(None).otherwise(le.is_in(values))
         vs = frozenset(values)
         negate = isinstance(op, ast.NotIn)
@@ -493,20 +523,21 @@ class _Compiler:
             return self.member(left_node, op, right_node)
         sym = _CMP.get(type(op))
         if sym is None:
-            raise self.fail(f"the comparison {type(op).__name__} is not allowed (use == != < <= > >= in)", right_node)
+            raise self.fail(f"the comparison {type(op).__name__} is not allowed (use == != < <= > >= in)", right_node,
+                            reason="expr.comparison_not_allowed")
         lf, le, lk = self.visit(left_node)
         rf, re_, rk = self.visit(right_node)
         if "null" in (lk, rk):
             if sym not in ("==", "!="):
-                raise self.fail("null can only be compared with == or !=", right_node)
+                raise self.fail("null can only be compared with == or !=", right_node, reason="expr.null_comparison")
             of, oe = (rf, re_) if lk == "null" else (lf, le)
             if sym == "==":
                 return (lambda ctx: of(ctx) is None), oe.is_null()
             return (lambda ctx: of(ctx) is not None), oe.is_not_null()
         if lk != rk:
-            raise self.fail(f"cannot compare {lk} with {rk}", right_node)
+            raise self.fail(f"cannot compare {lk} with {rk}", right_node, reason="expr.kinds_differ")
         if lk in ("text", "bool") and sym not in ("==", "!="):
-            raise self.fail(f"{lk} values can only be compared with == or !=", right_node)
+            raise self.fail(f"{lk} values can only be compared with == or !=", right_node, reason="expr.only_equality")
         e = {"==": le == re_, "!=": le != re_, "<": le < re_, "<=": le <= re_, ">": le > re_, ">=": le >= re_}[sym]
         return _cmp(sym, lf, rf), e
 
@@ -514,9 +545,10 @@ class _Compiler:
 def check_source(source: Any, lang: Language) -> str:
     """The text of ``source`` on one line, once it is a non-empty string of at most ``max_length`` characters."""
     if not isinstance(source, str) or not source.strip():
-        raise lang.error(lang.required)
+        raise lang.error(lang.required, reason="expr.required")
     if len(source) > lang.max_length:
-        raise lang.error(lang.too_long.format(max_length=lang.max_length))
+        raise lang.error(lang.too_long.format(max_length=lang.max_length), reason="expr.too_long",
+                         details={"max_length": lang.max_length})
     return " ".join(source.split())  # expressions may be typed over several lines
 
 
@@ -526,18 +558,20 @@ def compile_expression(source: str, lang: Language) -> Compiled:
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        raise lang.error(f"{lang.subject} is not well formed: {exc.msg} (at column {exc.offset or 0})") from exc
+        raise lang.error(f"{lang.subject} is not well formed: {exc.msg} (at column {exc.offset or 0})",
+                         reason="expr.syntax", details={"column": exc.offset or 0}) from exc
     except (ValueError, RecursionError, MemoryError) as exc:
-        raise lang.error(f"{lang.subject} is not well formed") from exc
+        raise lang.error(f"{lang.subject} is not well formed", reason="expr.malformed") from exc
     if sum(1 for _ in ast.walk(tree)) > lang.max_nodes:
-        raise lang.error(f"{lang.subject} is too long (at most {lang.max_nodes} parts)")
+        raise lang.error(f"{lang.subject} is too long (at most {lang.max_nodes} parts)", reason="expr.too_many_parts",
+                         details={"max_parts": lang.max_nodes})
     c = _Compiler(lang)
     try:
         fn, e, kind = c.visit(tree.body)
     except RecursionError as exc:
-        raise lang.error(f"{lang.subject} is nested too deeply") from exc
+        raise lang.error(f"{lang.subject} is nested too deeply", reason="expr.too_deep") from exc
     if kind != "bool":
-        raise lang.error(lang.not_condition)
+        raise lang.error(lang.not_condition, reason="expr.not_condition", details={"example": lang.condition_example})
 
     def matches(ctx: Mapping[str, Any]) -> bool:
         return fn(ctx) is True

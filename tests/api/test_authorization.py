@@ -313,7 +313,7 @@ CASES: list[Case] = [
          lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account", {"name_en": "Huge to a new account"}, 202)),
     Case("post", "/api/v1/risk/rules/{code}/mode",
          lambda w: (f"{API}/risk/rules/large_to_new_account/mode", {"mode": "shadow"}), "customer",
-         lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account/mode", {"mode": "shadow"}, 202)),
+         lambda w: ("risk1", f"{API}/risk/rules/large_to_new_account/mode", {"mode": "shadow", "reason": "x"}, 202)),
     Case("get", "/api/v1/risk/limits/breaches",
          lambda w: (f"{API}/risk/limits/breaches?customer_id={w.alice}", None), "customer",
          lambda w: ("risk1", f"{API}/risk/limits/breaches?customer_id={w.alice}", None, 200)),

@@ -93,7 +93,12 @@ def test_tag_editor_create_test_edit_retire(client, world, engine):
     r = client.post("/console/insight/tags", data={**form, "action": "save"}, follow_redirects=False)
     assert r.status_code == 303
     r = client.post("/console/insight/tags", data={**form, "action": "save", "expression": "len(city) > 1"})
-    assert r.status_code == 422 and 'id="form-error"' in r.text
+    # the expression's error, in the page's language, once and beside the rule (aria-describedby)
+    assert r.status_code == 422 and 'id="err-expression"' in r.text and 'id="form-error"' not in r.text
+    assert r.text.count("条件中不能使用这种写法（第 1 列）") == 1 and "are not allowed" not in r.text
+    assert 'aria-describedby="tag-rule-help err-expression"' in r.text
+    r = client.post("/console/insight/tags", data={**form, "action": "save", "expression": "monetary_356d >= 1"})
+    assert r.status_code == 422 and "不认识的特征“monetary_356d”（第 1 列）" in r.text
     r = client.post("/console/insight/tags", data={**form, "editing": "spender", "action": "save",
                                                   "expression": "monetary_365d >= 5"}, follow_redirects=False)
     assert r.status_code == 303

@@ -59,7 +59,8 @@ def test_pages_render_for_risk_officers(client, world, lang):
         assert raw_keys(r.text) == [], path
         assert 'style="' not in r.text and "<script" not in r.text
     page = client.get("/console/risk").text
-    for chart in ("matrix-chart", "mix-chart", "backlog-chart", "psi-chart"):
+    assert 'id="matrix-grid"' in page
+    for chart in ("mix-chart", "backlog-chart", "psi-chart"):
         assert f'id="{chart}" src="data:image/svg+xml;base64,' in page, chart
     assert 'id="kri-KRI-BLOCK-RATE"' in page and 'id="cell-4-4"' in page
     assert ("突破" if lang == "zh" else "Breach") in page
@@ -157,3 +158,37 @@ def test_register_page_marks_planned_controls(client, world, engine):
     row = page[page.index('id="risk-IS-01"'):]
     row = row[:row.index("</tr>")]
     assert "Encryption at rest" in row and "计划中" in row and "[planned]" not in row
+
+
+@pytest.fixture
+def unevaluated(bank, engine):
+    """Decisions but no stored KRI values yet (the monitor has not run): the page computes them."""
+    c = bank.customer()
+    bank.user("risk_officer1", role="risk_officer")
+    now = clock.now()
+    with db.session_scope(engine) as s:
+        monitor.seed_defaults(s)
+        s.execute(insert(RiskDecision), [
+            {"created_at": now - timedelta(days=1), "customer_id": c, "account_id": 1, "channel": "web",
+             "kind": "transfer", "product": "demand", "amount_minor": 100, "currency": "CNY",
+             "decision": ("allow", "block", "review", "challenge")[i % 4], "score": 0.01, "model_version": "m1"}
+            for i in range(200)])
+    return c
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_kris_are_computed_and_shown_as_percentages_against_their_thresholds(client, unevaluated, lang):
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "risk_officer1", console=True)
+    page = client.get("/console/risk").text
+    row = re.search(r'<tr id="kri-KRI-BLOCK-RATE" data-level="breach">(.*?)</tr>', page, re.S)
+    assert row is not None, "the block rate is computed (25% of the week's payments) and breaches 3%"
+    cells = re.findall(r'<td class="num"[^>]*>([^<]*)</td>', row.group(1))
+    assert cells[:3] == ["25.00%", "1.00%", "3.00%"]
+    assert ("突破" if lang == "zh" else "Breach") in row.group(1)
+    hours = re.search(r'<tr id="kri-KRI-ALERT-AGE"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    assert ("24 小时" if lang == "zh" else "24 h") in hours
+    assert 'id="kri-chart"' in page and 'id="kri-bar-KRI-BLOCK-RATE"' in page
+    assert ("指标与阈值对照" if lang == "zh" else "Indicators against their thresholds") in page
+    assert re.search(r'id="kri-summary">[^<]*' + ("项突破警戒线" if lang == "zh" else "breached"), page)
+    assert "0.03<" not in page and ">-<" not in page

@@ -213,19 +213,19 @@ def test_versions_modes_fingerprint_and_audit(session):
     r2 = R.edit(session, actor=OFFICER, code="big_web", expression="amount_minor >= 1000")
     assert (r2["version"], r2["mode"], r2["name_en"]) == (2, "shadow", "Big on web")
     assert R.load_ruleset(session).evaluate({"amount_minor": 500}) == []
-    r3 = R.set_mode(session, actor=OFFICER, code="big_web", mode="active")
+    r3 = R.set_mode(session, actor=OFFICER, code="big_web", mode="active", reason="test")
     assert (r3["version"], r3["mode"], r3["expression"]) == (3, "active", "amount_minor >= 1000")
     [hit] = R.load_ruleset(session).evaluate({"amount_minor": 5000})
     assert (hit.version, hit.shadow) == (3, False)
-    R.set_mode(session, actor=OFFICER, code="big_web", mode="retired")
+    R.set_mode(session, actor=OFFICER, code="big_web", mode="retired", reason="test")
     assert len(R.load_ruleset(session)) == 0
     assert [v["version"] for v in R.versions(session, actor=OFFICER, code="big_web")] == [1, 2, 3, 4]
     assert R.get_rule(session, actor=OFFICER, code="big_web")["retired_at"] is not None
     with pytest.raises(Conflict):
         R.edit(session, actor=OFFICER, code="big_web", name_en="x")
     with pytest.raises(Conflict):
-        R.set_mode(session, actor=OFFICER, code="big_web", mode="retired")
-    R.set_mode(session, actor=OFFICER, code="big_web", mode="shadow")
+        R.set_mode(session, actor=OFFICER, code="big_web", mode="retired", reason="test")
+    R.set_mode(session, actor=OFFICER, code="big_web", mode="shadow", reason="test")
     assert len(R.load_ruleset(session)) == 1
     actions = session.scalars(select(AuditLog.action).where(AuditLog.object_type == "risk_rule")
                               .order_by(AuditLog.id)).all()
@@ -248,8 +248,8 @@ def test_refusals_write_nothing(session):
         lambda: R.edit(session, actor=OFFICER, code="big_web", expression="amount_minor >"),
         lambda: R.edit(session, actor=OFFICER, code="big_web"),  # nothing changes
         lambda: R.edit(session, actor=OFFICER, code="nope", name_en="x"),
-        lambda: R.set_mode(session, actor=OFFICER, code="big_web", mode="paused"),
-        lambda: R.set_mode(session, actor=OFFICER, code="big_web", mode="shadow"),  # already
+        lambda: R.set_mode(session, actor=OFFICER, code="big_web", mode="paused", reason="test"),
+        lambda: R.set_mode(session, actor=OFFICER, code="big_web", mode="shadow", reason="test"),  # already
     ]
     for call in bad:
         with pytest.raises((ValidationFailed, Conflict, NotFound)):
@@ -257,7 +257,7 @@ def test_refusals_write_nothing(session):
     for who in (TELLER, CUSTOMER):
         for call in (lambda w=who: R.create(session, actor=w, **rule_kw(code="x3")),
                      lambda w=who: R.edit(session, actor=w, code="big_web", name_en="x"),
-                     lambda w=who: R.set_mode(session, actor=w, code="big_web", mode="active"),
+                     lambda w=who: R.set_mode(session, actor=w, code="big_web", mode="active", reason="test"),
                      lambda w=who: R.list_rules(session, actor=w),
                      lambda w=who: R.versions(session, actor=w, code="big_web"),
                      lambda w=who: R.rule_stats(session, actor=w),

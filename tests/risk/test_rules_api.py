@@ -42,7 +42,7 @@ def test_officer_creates_edits_switches_and_reads_versions(client, people, engin
     r = client.put(f"{API}/big_api", headers=h, json={"expression": 'channel == "api" and amount_minor > 100'})
     assert r.status_code == 202 and client.get(f"{API}/big_api", headers=h).json()["version"] == 1
     assert approve(r)["after"]["version"] == 2
-    r = client.post(f"{API}/big_api/mode", headers=h, json={"mode": "active"})
+    r = client.post(f"{API}/big_api/mode", headers=h, json={"mode": "active", "reason": "tested in shadow"})
     assert r.status_code == 202
     assert r.json()["change"]["changes"] == [{"field": "mode", "before": "shadow", "after": "active"}]
     done = approve(r)
@@ -69,7 +69,8 @@ def test_others_are_refused(client, people, engine, who):
     assert_error(client.get(f"{API}/large_to_new_account", headers=h), 403)
     assert_error(client.post(API, headers=h, json=RULE), 403)
     assert_error(client.put(f"{API}/large_to_new_account", headers=h, json={"name_en": "x"}), 403)
-    assert_error(client.post(f"{API}/large_to_new_account/mode", headers=h, json={"mode": "retired"}), 403)
+    assert_error(client.post(f"{API}/large_to_new_account/mode", headers=h,
+                             json={"mode": "retired", "reason": "x"}), 403)
     assert_error(client.post(f"{API}/test", headers=h, json={"expression": "amount_minor > 1",
                                                              "start": "2024-05-01", "end": "2024-05-02"}), 403)
     assert_error(client.get(f"{API}/stats", headers=h), 403)
@@ -94,8 +95,8 @@ def test_bad_input_is_a_clear_4xx_and_writes_nothing(client, people, engine):
     assert_error(client.put(f"{API}/big_api", headers=h, json={}), 422)
     assert_error(client.put(f"{API}/nope_rule", headers=h, json={"name_en": "x"}), 404, "not_found")
     assert_error(client.get(f"{API}/nope_rule", headers=h), 404)
-    assert_error(client.post(f"{API}/big_api/mode", headers=h, json={"mode": "paused"}), 422)
-    assert_error(client.post(f"{API}/big_api/mode", headers=h, json={"mode": "shadow"}), 409)
+    assert_error(client.post(f"{API}/big_api/mode", headers=h, json={"mode": "paused", "reason": "x"}), 422)
+    assert_error(client.post(f"{API}/big_api/mode", headers=h, json={"mode": "shadow", "reason": "x"}), 409)
     test = {"expression": "amount_minor > 1", "start": "2024-05-02", "end": "2024-05-01"}
     assert_error(client.post(f"{API}/test", headers=h, json=test), 422)
     assert_error(client.post(f"{API}/test", headers=h, json={**test, "end": "2024-05-03",

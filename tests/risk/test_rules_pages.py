@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from smartbank.web import i18n
+from smartbank.web.risk_rules import describe_condition
 from tests.changes import approve_pending
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
@@ -54,7 +55,8 @@ def test_editor_test_save_version_and_mode(client, people, engine):
     r = client.post(PAGE, data={**form, "do": "test", "start": "not a date"})
     assert r.status_code == 422 and 'id="form-error"' in r.text
     r = client.post(PAGE, data={**form, "do": "save", "expression": "len(channel) > 1"})
-    assert r.status_code == 422 and "function calls" in r.text
+    assert r.status_code == 422 and 'id="err-expression"' in r.text and "条件中不能使用这种写法（第 1 列）" in r.text
+    assert 'id="form-error"' not in r.text and r.text.count("条件中不能使用这种写法") == 1
     # each save is proposed (to the change queue) and applies once a second risk officer approves it
     assert 'name="change_reason"' in client.get(PAGE).text
     r = client.post(PAGE, data={**form, "do": "save", "change_reason": "API 欺诈"}, follow_redirects=False)
@@ -66,7 +68,9 @@ def test_editor_test_save_version_and_mode(client, people, engine):
     assert r.status_code == 303
     assert [c["changes"] for c in approve_pending()] == [
         [{"field": "expression", "before": 'channel == "api" and amount_minor >= 100', "after": "amount_minor >= 5"}]]
-    r = client.post(f"{PAGE}/api_big/mode", data={"csrf_token": token, "mode": "active"}, follow_redirects=False)
+    r = client.post(f"{PAGE}/api_big/mode",
+                    data={"csrf_token": token, "mode": "active", "change_reason": "tested in shadow"},
+                    follow_redirects=False)
     assert r.status_code == 303
     approve_pending()
     with engine.connect() as c:
@@ -77,11 +81,66 @@ def test_editor_test_save_version_and_mode(client, people, engine):
     page = client.get(f"{PAGE}/api_big").text
     assert 'id="versions"' in page and page.count("v3") >= 1
     assert client.post(f"{PAGE}/api_big/mode", data={"mode": "retired"}).status_code == 403  # no CSRF token
-    r = client.post(f"{PAGE}/api_big/mode", data={"csrf_token": token, "mode": "active"})
+    r = client.post(f"{PAGE}/api_big/mode",
+                    data={"csrf_token": token, "mode": "active", "change_reason": "tested in shadow"})
     assert r.status_code == 409 and 'id="form-error"' in r.text
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_change_of_mode_is_confirmed_with_a_required_reason(client, people, engine, lang):
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "risk_officer1", console=True)
+    page = client.get(PAGE).text
+    assert 'href="/console/risk/rules/large_to_new_account/mode?mode=retired#mode-confirm"' in page
+    assert 'action="/console/risk/rules/large_to_new_account/mode"' not in page  # no one-click change
+    confirm = client.get(f"{PAGE}/large_to_new_account/mode", params={"mode": "retired"})
+    assert confirm.status_code == 200 and 'id="mode-confirm"' in confirm.text
+    assert re.search(r'<textarea id="change_reason" name="change_reason"[^>]* required', confirm.text)
+    token = csrf_token(confirm.text)
+    r = client.post(f"{PAGE}/large_to_new_account/mode", data={"csrf_token": token, "mode": "retired",
+                                                               "change_reason": "   "})
+    words = {"zh": "请填写切换模式的原因", "en": "Give a reason for changing the rule"}[lang]
+    assert r.status_code == 422 and 'id="err-change_reason"' in r.text and r.text.count(words) == 1
+    assert 'aria-describedby="err-change_reason"' in r.text and 'id="form-error"' not in r.text
+    r = client.post(f"{PAGE}/large_to_new_account/mode", data={"csrf_token": token, "mode": "retired",
+                                                               "change_reason": "too many false alarms"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    approve_pending()
+    with engine.connect() as c:
+        mode = c.execute(text("SELECT mode FROM risk_rules WHERE code = 'large_to_new_account' "
+                              "ORDER BY version DESC LIMIT 1")).scalar()
+        notes = [n for (n,) in c.execute(text("SELECT note FROM audit_log WHERE action = 'risk.rule.retire'"))]
+    assert mode == "retired" and notes == ["too many false alarms"]
+
+
+def test_the_rules_help_and_conditions_read_in_the_page_language(client, people):
+    client.cookies.set("sb_lang", "zh")
+    sign_in(client, "risk_officer1", console=True)
+    page = client.get(PAGE).text
+    assert "条件由字段、比较和" in page and "For example" not in page
+    assert "金额 ≥ ¥" in page or "金额 &gt; ¥" in page or "金额 ≥ ¥" in page.replace("&#8805;", "≥")
+    assert "距客户上次欺诈的天数" in page and "days from the customer" not in page
+    client.cookies.set("sb_lang", "en")
+    page = client.get(PAGE).text
+    assert "A condition combines names" in page and "条件由" not in page
+
+
+def test_an_expression_error_shows_in_chinese_beside_the_condition(client, people):
+    client.cookies.set("sb_lang", "zh")
+    sign_in(client, "risk_officer1", console=True)
+    token = csrf_token(client.get(PAGE).text)
+    form = {"csrf_token": token, "code": "x_rule", "name_en": "X", "name_zh": "某规则",
+            "expression": "amount_minr >= 5",
+            "action": "review", "reason_en": "x", "reason_zh": "x", "do": "save", "change_reason": "x"}
+    r = client.post(PAGE, data=form)
+    assert r.status_code == 422
+    assert "不认识的名称“amount_minr”（第 1 列）" in r.text and "unknown name" not in r.text
+    assert 'aria-describedby="rule-help err-expression"' in r.text
+
+
 def test_every_key_is_translated_in_both_languages():
+    import smartbank.web.changes  # noqa: F401 - registers the change form's strings the page uses
     import smartbank.web.risk_rules  # noqa: F401 - registers its strings
 
     keys: set[str] = set()
@@ -92,3 +151,12 @@ def test_every_key_is_translated_in_both_languages():
     keys |= {"risk_rules.activate", "risk_rules.shadow", "risk_rules.retire", "nav.console.risk_rules"}
     for lang in i18n.LANGS:
         assert {k for k in keys if not i18n.has(lang, k)} == set()
+
+
+def test_a_condition_reads_in_words_with_amounts_in_yuan():
+    rule = "new_terminal == 1 and amount_minor >= 5000000"
+    assert describe_condition(rule, "zh") == "首次向该收款方付款 = 1 且 金额 ≥ ¥50,000.00"
+    assert describe_condition(rule, "en") == "first payment to this payee = 1 and amount ≥ ¥50,000.00"
+    assert describe_condition('channel in ["web", "api"] or amount > 3000.5', "zh") == \
+        "渠道 属于 “web”、“api” 或 金额 > ¥3,000.50"
+    assert describe_condition("amount_minor >=", "zh") is None  # not well formed: the expression alone is shown

@@ -90,6 +90,9 @@ class Kind:
     current: Current  # the object's state now (None: it does not exist)
     apply: Apply  # make the change through the owner's front door; the state after
     creates: bool = False  # the object must not exist yet
+    # the owner's function takes the proposal's reason (``reason`` beside the payload): it may require one and
+    # records it in its own audit entry (changing a rule's mode)
+    with_reason: bool = False
 
 
 def _plain(value: Any) -> Any:
@@ -144,7 +147,7 @@ def _rule_edit(s: Session, actor: Principal, code: str, p: dict[str, Any]) -> di
 
 
 def _rule_mode(s: Session, actor: Principal, code: str, p: dict[str, Any]) -> dict[str, Any]:
-    r = risk.set_rule_mode(s, actor=actor, code=code, mode=p.get("mode", ""))
+    r = risk.set_rule_mode(s, actor=actor, code=code, mode=p.get("mode", ""), reason=p.get("reason", ""))
     return {k: r[k] for k in _RULE_FIELDS}
 
 
@@ -280,7 +283,7 @@ def _set_active(s: Session, actor: Principal, target: str, p: dict[str, Any]) ->
 KINDS: dict[str, Kind] = {k.code: k for k in (
     Kind("risk.rule.create", "risk.rules.manage", _rule_now, _rule_create, creates=True),
     Kind("risk.rule.edit", "risk.rules.manage", _rule_now, _rule_edit),
-    Kind("risk.rule.mode", "risk.rules.manage", _rule_now, _rule_mode),
+    Kind("risk.rule.mode", "risk.rules.manage", _rule_now, _rule_mode, with_reason=True),
     Kind("risk.limit.create", "risk.limits.manage", _limit_now, _limit_create, creates=True),
     Kind("risk.limit.edit", "risk.limits.manage", _limit_now, _limit_edit),
     Kind("lending.rate.set", "lending.rates.set", _rate_now, _rate_set),
@@ -338,7 +341,7 @@ def propose(session: Session, actor: Principal, *, kind: str, target: str | int,
         payload = changed
     sp = session.begin_nested()
     try:
-        k.apply(session, actor, target, dict(payload))
+        k.apply(session, actor, target, dict(payload) | ({"reason": reason} if k.with_reason else {}))
     finally:
         sp.rollback()  # a trial: the change itself waits for the checker
     req = ChangeRequest(kind=k.code, target=target, status="pending", payload=payload, before=before,
@@ -393,7 +396,8 @@ def approve(session: Session, actor: Principal, change_id: int, *, note: str = "
     if (None if now is None else _plain(now)) != req.before:
         raise StaleChange("this changed after the proposal was made; withdraw or reject it and propose again",
                           details={"change_id": req.id, "proposed_on": req.before, "now": _plain(now)})
-    after = _plain(k.apply(session, actor, req.target, dict(req.payload)))
+    after = _plain(k.apply(session, actor, req.target,
+                           dict(req.payload) | ({"reason": req.reason or ""} if k.with_reason else {})))
     _decide(req, actor, "applied", note)
     req.after = after
     session.flush()

@@ -61,9 +61,10 @@ class Compiled:
 def _names(allowed: frozenset[str]) -> Callable[[str], str]:
     def kind(name: str) -> str:
         if name not in F.BY_NAME:
-            raise expr.NameRefused(f"unknown feature {name!r}")
+            raise expr.NameRefused(f"unknown feature {name!r}", reason="expr.unknown_feature", details={"name": name})
         if name not in allowed:
-            raise expr.NameRefused(f"the feature {name!r} is for staff only and cannot be used in a customer tag")
+            raise expr.NameRefused(f"the feature {name!r} is for staff only and cannot be used in a customer tag",
+                                   reason="expr.staff_only_feature", details={"name": name})
         return "text" if name in F.TEXT_FEATURES else "num"
 
     return kind
@@ -75,7 +76,8 @@ def _language(allowed: frozenset[str]) -> expr.Language:
         names=_names(allowed), error=ExpressionError, arithmetic=frozenset({"+", "-", "*", "/", "//", "%"}),
         strict=False, max_length=MAX_LENGTH, max_nodes=MAX_NODES, subject="the rule", noun="a tag rule",
         required="a tag rule is required", too_long="a tag rule has at most {max_length} characters",
-        not_condition="a tag rule must be a condition, e.g. age >= 30", in_example='city in ["上海", "北京"]',
+        not_condition="a tag rule must be a condition, e.g. age >= 30", condition_example="age >= 30",
+        in_example='city in ["上海", "北京"]',
     )
 
 
@@ -97,7 +99,8 @@ def matches(profiles: pl.DataFrame, compiled: Compiled) -> pl.Series:
     try:
         return profiles.lazy().filter(compiled.expr).select("customer_id").collect()["customer_id"].sort()
     except pl.exceptions.PolarsError as exc:
-        raise ExpressionError(f"the rule cannot be evaluated: {str(exc).splitlines()[0][:200]}") from exc
+        raise ExpressionError(f"the rule cannot be evaluated: {str(exc).splitlines()[0][:200]}",
+                              reason="expr.cannot_evaluate") from exc
 
 
 # ------------------------------------------------------------------------------------------------
@@ -187,7 +190,8 @@ def _check_fields(code: str, name_en: str, name_zh: str, description: str, audie
                                details={"code": code})
     for label, v in (("name_en", name_en), ("name_zh", name_zh)):
         if not (v or "").strip() or len(v) > 100:
-            raise ValidationFailed(f"{label} needs 1-100 characters", details={label: v})
+            raise ValidationFailed(f"{label} needs 1-100 characters", reason="insight.tag_name_length",
+                                   details={label: v, "field": label, "max_length": 100})
     if len(description or "") > 2000:
         raise ValidationFailed("the description has at most 2000 characters")
     if audience not in AUDIENCES:

@@ -420,6 +420,7 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
     allowed = allowed_actions(state).get(resolution, [])
     if action not in allowed:
         raise ValidationFailed(f"a {state} payment confirmed as {resolution} allows: {', '.join(allowed)}",
+                               reason="risk.action_not_allowed",
                                details={"payment_state": state, "resolution": resolution, "action": action,
                                         "allowed": allowed})
     before = _alert_snapshot(alert)

@@ -67,6 +67,7 @@ from smartbank.security import service as security
 from smartbank.security.service import Principal, audit
 
 __all__ = ["METRICS", "METRIC_INFO", "MONITOR_READERS", "PSI_DRIFT", "PSI_WARNING", "SCORE_BINS", "acknowledge",
+           "current_kris",
            "evaluate_kris", "kri_level", "list_kris", "list_warnings", "model_drift", "psi", "raise_warning", "run"]
 
 MONITOR_READERS = security.roles_for("risk.monitor.read")
@@ -282,7 +283,8 @@ def _check_kri(fields: dict[str, Any]) -> None:
         raise ValidationFailed("window_days is 1-366")
     for k in ("name_en", "name_zh"):
         if k in fields and not (isinstance(fields[k], str) and 0 < len(fields[k].strip()) <= 120):
-            raise ValidationFailed(f"{k} needs 1-120 characters")
+            raise ValidationFailed(f"{k} needs 1-120 characters", reason="risk.kri_name_length",
+                                       details={"field": k, "max_length": 120})
 
 
 def _check_thresholds(direction: str, warn: float, breach: float) -> None:
@@ -646,6 +648,24 @@ def backlog_series(session: Session, *, now: datetime, days: int = 30) -> list[d
     return out
 
 
+def current_kris(session: Session, actor: Principal, *, now: datetime) -> list[dict[str, Any]]:
+    """Every KRI with its value and level computed at ``now`` over its window (read only: nothing is stored and
+    no warning raised, that is :func:`evaluate_kris`' work); ``last_value``/``last_level``/``last_at`` are the
+    last evaluation's. An inactive KRI keeps its last stored value."""
+    now = _utc(now)
+    out = []
+    for k in list_kris(session, actor):
+        k |= {"last_value": k["value"], "last_level": k["level"], "last_at": k["at"]}
+        fn = METRICS.get(k["metric"])
+        if k["active"] and fn is not None:
+            value = fn(session, now - timedelta(days=k["window_days"]), now)
+            k |= {"value": value, "at": now, "display": _fmt(k["metric"], value),
+                  "level": kri_level(value, direction=k["direction"], warn=k["warn_threshold"],
+                                     breach=k["breach_threshold"])}
+        out.append(k)
+    return out
+
+
 def dashboard(session: Session, actor: Principal, *, now: datetime) -> dict[str, Any]:
     """Everything the risk dashboard shows, in one mapping."""
     actor.require_role(*MONITOR_READERS)
@@ -655,7 +675,7 @@ def dashboard(session: Session, actor: Principal, *, now: datetime) -> dict[str,
         "at": now,
         "matrix": risk_register.matrix(session),
         "register_top": register[:10],
-        "kris": list_kris(session, actor),
+        "kris": current_kris(session, actor, now=now),
         "warnings": list_warnings(session, actor, open_only=True, limit=50),
         "model_monitor": list_model_monitor(session, actor, limit=60),
         "limits": risk_limits.list_limits(session, actor, include_inactive=False),

@@ -71,22 +71,24 @@ def _audit_view(r: RiskRegisterEntry) -> dict[str, Any]:
 
 def _scale(name: str, v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
-        raise ValidationFailed(f"{name} is a whole number from 1 to 5", details={name: v})
+        raise ValidationFailed(f"{name} is a whole number from 1 to 5", reason="risk.scale_1_to_5",
+                               details={name: v, "field": name})
     return v
 
 
 def _text(name: str, v: Any, limit: int, *, required: bool = False) -> str | None:
     if v is None:
         if required:
-            raise ValidationFailed(f"{name} is required")
+            raise ValidationFailed(f"{name} is required", reason="risk.field_required", details={"field": name})
         return None
     if not isinstance(v, str):
-        raise ValidationFailed(f"{name} is text", details={name: v})
+        raise ValidationFailed(f"{name} is text", reason="risk.field_not_text", details={name: v, "field": name})
     v = v.strip()
     if required and not v:
-        raise ValidationFailed(f"{name} is required")
+        raise ValidationFailed(f"{name} is required", reason="risk.field_required", details={"field": name})
     if len(v) > limit:
-        raise ValidationFailed(f"{name} has at most {limit} characters")
+        raise ValidationFailed(f"{name} has at most {limit} characters", reason="risk.field_too_long",
+                               details={"field": name, "max_length": limit})
     return v or None
 
 

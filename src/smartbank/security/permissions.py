@@ -421,6 +421,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "GET /console/risk/rules/{code}": ("risk.rules.manage",),
     "POST /console/risk/rules": ("risk.rules.manage",),
     "POST /console/risk/rules/{code}/mode": ("risk.rules.manage",),
+    "GET /console/risk/rules/{code}/mode": ("risk.rules.manage",),
     "GET /console/risk/alerts": ("risk.alerts.manage",),
     "GET /console/risk/alerts/{alert_id}": ("risk.alerts.manage",),
     "POST /console/risk/alerts/{alert_id}/assign": ("risk.alerts.manage",),

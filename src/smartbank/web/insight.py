@@ -22,7 +22,7 @@ from smartbank.security import service as security
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of, register_messages, translate
 from smartbank.web.nav import register_console_page, register_portal_page
 from smartbank.web.render import render
 from smartbank.web.routing import web_router
@@ -51,7 +51,7 @@ register_messages("zh", {
         "timeline": "最近动态", "no_activity": "暂无交易。", "when": "时间", "kind": "类型", "amount": "金额",
         "category": "类别", "channel": "渠道", "source": "来源", "spending": "近一年消费构成",
         "tags_title": "标签管理", "new_tag": "新建标签", "code": "代码", "name_en": "英文名", "name_zh": "中文名",
-        "rule": "规则", "rule_help": "例如：age >= 22 and age <= 35 and income_monthly_minor >= 800000。金额单位为分。",
+        "rule": "规则",
         "audience_label": "可见范围", "audience": {"staff": "仅员工", "customer": "客户可见"},
         "description": "说明", "version": "版本", "customers": "客户数", "status": "状态", "save": "保存",
         "save_version": "保存为新版本", "test": "试算", "retire": "停用", "edit": "编辑", "versions": "历史版本",
@@ -78,7 +78,7 @@ register_messages("en", {
         "kind": "Kind", "amount": "Amount", "category": "Category", "channel": "Channel", "source": "Source",
         "spending": "Spending by category, last 12 months", "tags_title": "Tags", "new_tag": "New tag",
         "code": "Code", "name_en": "English name", "name_zh": "Chinese name", "rule": "Rule",
-        "rule_help": "For example: age >= 22 and age <= 35 and income_monthly_minor >= 800000. Money is in fen.",
+
         "audience_label": "Audience", "audience": {"staff": "Staff only", "customer": "Customer sees it"},
         "description": "Description", "version": "Version", "customers": "Customers", "status": "Status",
         "save": "Save", "save_version": "Save as a new version", "test": "Test", "retire": "Retire", "edit": "Edit",
@@ -96,7 +96,8 @@ register_messages("en", {
 })
 
 
-def _svg_bars(labels: list[str], values: list[float], *, title: str = "", money: bool = False) -> str | None:
+def _svg_bars(labels: list[str], values: list[float], *, title: str = "", money: bool = False,
+              xlabel: str = "") -> str | None:
     """A horizontal bar chart as a ``data:image/svg+xml`` URI (text kept as text, so CJK renders)."""
     if not values:
         return None
@@ -121,6 +122,8 @@ def _svg_bars(labels: list[str], values: list[float], *, title: str = "", money:
         ax.spines[["top", "right"]].set_visible(False)
         if title:
             ax.set_title(title, fontsize=11)
+        if xlabel:
+            ax.set_xlabel(xlabel)
         fig.tight_layout()
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
@@ -130,7 +133,8 @@ def _svg_bars(labels: list[str], values: list[float], *, title: str = "", money:
 def _spending_chart(lang: str, spending: dict[str, int], title: str) -> str | None:
     names = _CATS_ZH if lang == "zh" else _CATS_EN
     top = list(spending.items())[:10]
-    return _svg_bars([names.get(c, c) for c, _ in top], [v / 100 for _, v in top], title=title, money=True)
+    return _svg_bars([names.get(c, c) for c, _ in top], [v / 100 for _, v in top], title=title, money=True,
+                     xlabel=translate(lang, "insight.axis.yuan"))
 
 
 def _feature_rows(lang: str, feats: dict[str, Any]) -> list[dict[str, Any]]:
@@ -167,6 +171,14 @@ def insight_customer(request: Request, customer_id: int, actor: Staff) -> Respon
     p = db.run_in_transaction(lambda s: insight.profile_360(s, actor, customer_id, timeline=30))
     lang = lang_of(request)
     chart = _spending_chart(lang, p.get("spending_by_category") or {}, "")
+    names = _CATS_ZH if lang == "zh" else _CATS_EN
+    for it in p.get("timeline") or []:
+        it["category_text"] = names.get(it.get("category") or "", it.get("category") or "")
+    segment = (p.get("profile") or {}).get("segment") or p.get("segment")
+    if segment:
+        segs = db.run_in_transaction(lambda s: insight.list_segments(s, actor))
+        sg = next((x for x in segs if x["label"] == segment), None)
+        p["segment_name"] = (sg["name_zh"] if lang == "zh" else sg["name_en"]) if sg else segment
     return render(request, "console/insight/customer.html", p=p, features=_feature_rows(lang, p["profile"] or {}),
                   chart=chart)
 
@@ -176,8 +188,8 @@ def insight_customer(request: Request, customer_id: int, actor: Staff) -> Respon
 
 
 def _tags_page(request: Request, actor, *, form: dict[str, Any] | None = None, error: str | None = None,
-               result: dict[str, Any] | None = None, editing: str | None = None, status_code: int = 200
-               ) -> Response:
+               result: dict[str, Any] | None = None, editing: str | None = None, status_code: int = 200,
+               error_field: str | None = None) -> Response:
     def work(s):
         tags = insight.list_tags(s, actor, include_retired=True)
         versions = insight.tag_history(s, actor, editing) if editing else []
@@ -193,7 +205,7 @@ def _tags_page(request: Request, actor, *, form: dict[str, Any] | None = None, e
     catalogue = [{"name": f.name, "label": f.zh if lang == "zh" else f.en, "audience": f.audience}
                  for f in insight.CATALOGUE]
     return render(request, "console/insight/tags.html", status_code=status_code, tags=tags, form=form, error=error,
-                  result=result, editing=editing, versions=versions, catalogue=catalogue)
+                  error_field=error_field, result=result, editing=editing, versions=versions, catalogue=catalogue)
 
 
 def _require_manager(actor) -> None:
@@ -242,6 +254,7 @@ def tag_save(request: Request, actor: Staff, code: Text = "", name_en: Text = ""
         raise
     except SmartbankError as exc:
         return _tags_page(request, actor, form=form, error=message(exc, lang_of(request)), editing=edit_code,
+                          error_field="expression" if exc.reason.startswith("expr.") else None,
                           status_code=exc.status_code if exc.status_code in (404, 409, 422) else 422)
     return RedirectResponse("/console/insight/tags?notice=tag_saved", status_code=303)
 
@@ -266,7 +279,8 @@ def segments_page(request: Request, actor: Staff) -> Response:
         d = sg["description"] if isinstance(sg["description"], dict) else {"en": str(sg["description"])}
         sg["text"] = d.get(lang) or d.get("en") or d.get("zh") or ""
         sg["name"] = sg["name_zh"] if lang == "zh" else sg["name_en"]
-    chart = _svg_bars([sg["name"] for sg in segs], [float(sg["size"]) for sg in segs])
+    chart = _svg_bars([sg["name"] for sg in segs], [float(sg["size"]) for sg in segs],
+                      xlabel=translate(lang, "insight.axis.customers"))
     profile = insight.profile_chart_svg(lang) if segs else None
     profile_chart = ("data:image/svg+xml;base64," + base64.b64encode(profile.encode()).decode()) if profile else None
     return render(request, "console/insight/segments.html", segments=segs, chart=chart, profile_chart=profile_chart)

@@ -26,7 +26,7 @@ from smartbank.errors import Forbidden, SmartbankError
 from smartbank.http.session import request_id
 from smartbank.risk import service as risk
 from smartbank.security import service as security
-from smartbank.web import forms
+from smartbank.web import fmt, forms
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.i18n import lang_of, register_messages, translate
@@ -186,7 +186,7 @@ def _rect(x: float, y: float, colour: str, alpha: float) -> Any:
     return Rectangle((x + 0.03, y + 0.03), 0.94, 0.94, facecolor=colour, alpha=alpha, edgecolor="white")
 
 
-def mix_chart(mix: list[dict[str, Any]], names: dict[str, str]) -> str | None:
+def mix_chart(mix: list[dict[str, Any]], names: dict[str, str], lang: str = "zh") -> str | None:
     if not any(d[k] for d in mix for k in _DECISION_COLOURS):
         return None
     with _figure(6.4, 2.8) as fig:
@@ -202,16 +202,22 @@ def mix_chart(mix: list[dict[str, Any]], names: dict[str, str]) -> str | None:
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(fontsize=8, ncols=4, loc="upper left", frameon=False)
         ax.set_ylim(0, max(bottom) * 1.3 or 1)
+        ax.set_xlabel(translate(lang, "riskdash.axis.day"))
+        ax.set_ylabel(translate(lang, "riskdash.axis.payments"))
         return _uri(fig)
 
 
-def backlog_chart(series: list[dict[str, Any]]) -> str | None:
+def backlog_chart(series: list[dict[str, Any]], lang: str = "zh") -> str | None:
     if not any(d["backlog"] for d in series):
         return None
     with _figure(6.4, 2.4) as fig:
         ax = fig.add_subplot()
         xs = list(range(len(series)))
-        ax.plot(xs, [d["backlog"] for d in series], color="#1f4e79", marker=".")
+        ax.plot(xs, [d["backlog"] for d in series], color="#1f4e79", marker=".",
+                label=translate(lang, "riskdash.axis.backlog"))
+        ax.set_xlabel(translate(lang, "riskdash.axis.day"))
+        ax.set_ylabel(translate(lang, "riskdash.axis.alerts"))
+        ax.legend(fontsize=8, frameon=False, loc="upper left")
         step = max(1, len(series) // 6)
         ax.set_xticks(xs[::step], [d["day"][5:] for d in series][::step])
         ax.set_ylim(bottom=0)
@@ -219,7 +225,7 @@ def backlog_chart(series: list[dict[str, Any]]) -> str | None:
         return _uri(fig)
 
 
-def psi_chart(rows: list[dict[str, Any]]) -> str | None:
+def psi_chart(rows: list[dict[str, Any]], lang: str = "zh") -> str | None:
     pts = sorted((r for r in rows if r["psi"] is not None), key=lambda r: r["period_end"])
     if not pts:
         return None
@@ -228,12 +234,58 @@ def psi_chart(rows: list[dict[str, Any]]) -> str | None:
         for version in sorted({r["model_version"] for r in pts}):
             mine = [r for r in pts if r["model_version"] == version]
             ax.plot([str(r["period_end"])[5:10] for r in mine], [r["psi"] for r in mine], marker="o", label=version)
-        ax.axhline(risk.PSI_WARNING, color="#ffa726", linestyle="--", linewidth=1)
-        ax.axhline(risk.PSI_DRIFT, color="#e53935", linestyle="--", linewidth=1)
+        ax.axhline(risk.PSI_WARNING, color="#ffa726", linestyle="--", linewidth=1,
+                   label=translate(lang, "riskdash.axis.psi_warning", v=fmt.number(risk.PSI_WARNING, lang)))
+        ax.axhline(risk.PSI_DRIFT, color="#e53935", linestyle="--", linewidth=1,
+                   label=translate(lang, "riskdash.axis.psi_drift", v=fmt.number(risk.PSI_DRIFT, lang)))
+        ax.set_xlabel(translate(lang, "riskdash.axis.period_end"))
+        ax.set_ylabel("PSI")
         ax.set_ylim(0, max(max(r["psi"] for r in pts) * 1.2, risk.PSI_DRIFT * 1.3))
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(fontsize=8, frameon=False)
         return _uri(fig)
+
+
+# ------------------------------------------------------------------------------------------------ KRIs
+
+
+def kri_figure(value: float | None, unit: str, lang: str) -> str:
+    """A KRI's value or threshold as people read it: shares as percentages, counts as whole numbers, hours."""
+    if value is None:
+        return translate(lang, "riskdash.level.no_data")
+    if unit == "share":
+        return fmt.percent(value, lang, digits=2)
+    if unit == "count":
+        return fmt.number(round(value), lang)
+    if unit == "hours":
+        return translate(lang, "riskdash.hours", n=fmt.number(value, lang, digits=1))
+    return fmt.number(value, lang, digits=3)
+
+
+# the KRI chart: one row per indicator, its value as a bar on a scale that shows both thresholds
+KRI_CHART = {"width": 420, "bar_x": 0, "bar_w": 420, "row": 50, "top": 32}
+_LEVEL_COLOURS = {"ok": "#2e7d32", "warning": "#ef6c00", "breach": "#c62828", "no_data": "#9e9e9e"}
+
+
+def kri_rows(kris: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """The KRIs as the page shows them: figures in the page's language beside their thresholds, a status in
+    words, and the geometry of each one's bar in the chart (a scale up to 1.25 times the breach threshold or
+    the value, whichever is larger)."""
+    c = KRI_CHART
+    out = []
+    for i, k in enumerate(kris):
+        value, warn, breach = k.get("value"), float(k["warn_threshold"]), float(k["breach_threshold"])
+        top = max(warn, breach, value or 0.0) * 1.25 or 1.0
+        level = k.get("level") or "no_data"
+        out.append({**k, "level": level, "name": k["name_zh"] if lang == "zh" else k["name_en"],
+                    "value_text": kri_figure(value, k["unit"], lang),
+                    "warn_text": kri_figure(warn, k["unit"], lang), "breach_text": kri_figure(breach, k["unit"], lang),
+                    "direction_text": translate(lang, f"riskdash.direction.{k['direction']}"),
+                    "y": c["top"] + i * c["row"], "bar": round(c["bar_w"] * (value or 0.0) / top, 1),
+                    "warn_x": round(c["bar_x"] + c["bar_w"] * warn / top, 1),
+                    "breach_x": round(c["bar_x"] + c["bar_w"] * breach / top, 1),
+                    "colour": _LEVEL_COLOURS.get(level, "#9e9e9e")})
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ dashboard
@@ -250,9 +302,13 @@ def dashboard_page(request: Request, actor: Staff) -> Response:
     lang = lang_of(request)
 
     names = {k: translate(lang, f"riskdash.decision.{k}") for k in _DECISION_COLOURS}
+    kris = kri_rows(d["kris"], lang)
+    counts = {lv: sum(1 for k in kris if k["level"] == lv) for lv in ("breach", "warning", "ok", "no_data")}
     return render(request, "console/risk/dashboard.html", d=d, matrix_rows=list(reversed(d["matrix"]["cells"])),
-                  matrix_img=matrix_chart(d["matrix"], lang), mix_img=mix_chart(d["decision_mix"], names),
-                  backlog_img=backlog_chart(d["alert_backlog"]), psi_img=psi_chart(d["model_monitor"]))
+                  kris=kris, kri_counts=counts, kri_chart=KRI_CHART, kri_colours=_LEVEL_COLOURS,
+                  kri_chart_height=KRI_CHART["top"] + len(kris) * KRI_CHART["row"] + 8,
+                  mix_img=mix_chart(d["decision_mix"], names, lang),
+                  backlog_img=backlog_chart(d["alert_backlog"], lang), psi_img=psi_chart(d["model_monitor"], lang))
 
 
 @router.post("/console/risk/warnings/{warning_id}/ack")

@@ -8,6 +8,7 @@ backtest form, and shows a rule's versions. Every action calls the rule function
 
 from __future__ import annotations
 
+import ast
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -19,10 +20,11 @@ from smartbank.backoffice import service as backoffice
 from smartbank.errors import Forbidden, SmartbankError, ValidationFailed
 from smartbank.http.session import request_id
 from smartbank.risk import service as risk
+from smartbank.web import fmt
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import has, lang_of, register_messages, translate
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import render
 from smartbank.web.routing import web_router
@@ -40,8 +42,6 @@ register_messages("zh", {
         "title": "风控规则", "new_rule": "新建规则", "edit": "编辑", "code": "代码", "name_en": "英文名",
         "name_zh": "中文名", "rule": "条件", "action_label": "处置", "mode_label": "模式", "version": "版本",
         "reason_en": "英文原因（可向客户展示）", "reason_zh": "中文原因（可向客户展示）",
-        "rule_help": "例如：new_terminal == 1 and saved_payee == 0 and amount_minor >= 5000000。"
-                     "金额单位为分；缺失值永不命中。",
         "save": "保存（影子模式）", "save_version": "保存为新版本", "test": "用历史数据试算",
         "period": "试算区间", "start": "开始日期", "end": "结束日期（含）", "source": "数据",
         "source_bank": "本行交易", "source_card": "公开银行卡欺诈数据", "versions": "历史版本", "rules": "规则",
@@ -67,8 +67,6 @@ register_messages("en", {
         "name_zh": "Chinese name", "rule": "Condition", "action_label": "Action", "mode_label": "Mode",
         "version": "Version", "reason_en": "Reason in English (a customer may see it)",
         "reason_zh": "Reason in Chinese (a customer may see it)",
-        "rule_help": "For example: new_terminal == 1 and saved_payee == 0 and amount_minor >= 5000000. "
-                     "Amounts are in fen; a missing value never matches.",
         "save": "Save (shadow mode)", "save_version": "Save as a new version", "test": "Test against history",
         "period": "Test period", "start": "From", "end": "To (inclusive)", "source": "Data",
         "source_bank": "This bank's payments", "source_card": "Public card fraud data", "versions": "Versions",
@@ -98,8 +96,87 @@ def _pct(v: float | None) -> str | None:
     return None if v is None else f"{v * 100:.1f}%"
 
 
+_SYMBOLS = {ast.Eq: "=", ast.NotEq: "≠", ast.Lt: "<", ast.LtE: "≤", ast.Gt: ">", ast.GtE: "≥"}
+_ARITH = {ast.Add: "+", ast.Sub: "−", ast.Mult: "×", ast.Div: "÷"}
+
+
+def describe_condition(expression: str, lang: str) -> str | None:
+    """A rule's condition in words for people: names by their label, ``amount_minor`` amounts in yuan
+    (``amount_minor >= 5000000`` -> ``金额（分） ≥ ¥50,000.00``), operators as symbols. The expression itself
+    stays what authors write and what the service checks; None when it cannot be read."""
+    try:
+        tree = ast.parse(" ".join(expression.split()), mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+    def label(n: str) -> str:
+        key = f"risk_rules.field.{n}"
+        return translate(lang, key).split("（")[0].split(" (")[0] if has(lang, key) else n
+
+    def value(node: ast.AST, money_of: str | None) -> str:
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if v is None:
+                return translate(lang, "risk_rules.word.null")
+            if isinstance(v, bool):
+                return translate(lang, f"risk_rules.word.{str(v).lower()}")
+            if isinstance(v, int | float) and money_of == "minor":
+                return fmt.money(int(v), "CNY", lang)
+            if isinstance(v, int | float) and money_of == "major":
+                return fmt.money(round(v * 100), "CNY", lang)
+            if isinstance(v, int | float):
+                return fmt.number(v, lang)
+            return f"“{v}”" if isinstance(v, str) else repr(v)
+        return walk(node)
+
+    def unit(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Name):
+            return "minor" if node.id.endswith("_minor") else "major" if node.id == "amount" else None
+        return None
+
+    def walk(node: ast.AST) -> str:
+        if isinstance(node, ast.BoolOp):
+            word = translate(lang, "risk_rules.word." + ("and" if isinstance(node.op, ast.And) else "or"))
+            return f" {word} ".join(f"（{walk(v)}）" if isinstance(v, ast.BoolOp) and lang == "zh"
+                                    else f"({walk(v)})" if isinstance(v, ast.BoolOp) else walk(v)
+                                    for v in node.values)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return f"{translate(lang, 'risk_rules.word.not')} {walk(node.operand)}"
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return f"−{walk(node.operand)}"
+        if isinstance(node, ast.Name):
+            return label(node.id)
+        if isinstance(node, ast.Constant):
+            return value(node, None)
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
+            return f"{walk(node.left)} {_ARITH[type(node.op)]} {value(node.right, unit(node.left))}"
+        if isinstance(node, ast.Compare):
+            parts, left = [], node.left
+            for op, right in zip(node.ops, node.comparators, strict=True):
+                money_of = unit(left) or unit(right)
+                if isinstance(op, ast.In | ast.NotIn) and isinstance(right, ast.List | ast.Tuple | ast.Set):
+                    word = translate(lang, "risk_rules.word." + ("in" if isinstance(op, ast.In) else "not_in"))
+                    items = ("、" if lang == "zh" else ", ").join(value(e, money_of) for e in right.elts)
+                    parts.append(f"{walk(left)} {word} {items}")
+                elif type(op) in _SYMBOLS:
+                    parts.append(f"{value(left, money_of)} {_SYMBOLS[type(op)]} {value(right, money_of)}")
+                else:
+                    raise ValueError("unreadable")
+                left = right
+            return f" {translate(lang, 'risk_rules.word.and')} ".join(parts)
+        raise ValueError("unreadable")
+
+    try:
+        return walk(tree.body)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, error: str | None = None,
-          result: dict[str, Any] | None = None, editing: str | None = None, status_code: int = 200) -> Response:
+          result: dict[str, Any] | None = None, editing: str | None = None, status_code: int = 200,
+          error_field: str | None = None, confirm: dict[str, Any] | None = None) -> Response:
+    lang = lang_of(request)
+
     def work(s: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         listed = risk.list_rules(s, actor=actor, include_retired=True)
         stats = risk.rule_stats(s, actor=actor)
@@ -111,6 +188,11 @@ def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, e
     for r in listed:
         st = by_code.get(r["code"], {})
         r["stats"] = {**st, "precision_pct": _pct(st.get("precision"))}
+        r["reads"] = describe_condition(r["expression"], lang)
+    for v in versions:
+        v["reads"] = describe_condition(v["expression"], lang)
+    if confirm is not None:
+        confirm["old"] = next((r["mode"] for r in listed if r["code"] == confirm["code"]), "")
     today = clock.today()
     if form is None:
         form = {k: "" for k in _FIELDS} | {"action": "challenge"}
@@ -120,15 +202,27 @@ def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, e
     if result is not None:
         result = {**result, "hit_rate_pct": _pct(result["hit_rate"]), "recall_pct": _pct(result["recall"]),
                   "precision_pct": _pct(result["precision"])}
-    names = [{"name": n, "text": d} for n, d in risk.RULE_CONTEXT.items()]
+    names = [{"name": n, "text": translate(lang, f"risk_rules.field.{n}") if has(lang, f"risk_rules.field.{n}")
+              else n} for n in risk.RULE_CONTEXT]
     return render(request, "console/risk/rules.html", status_code=status_code, rules=listed, form=form, error=error,
+                  error_field=error_field, confirm=confirm, reads=describe_condition(form.get("expression") or "", lang)
+                  if form.get("expression") else None,
                   result=result, editing=editing, versions=versions, names=names,
                   actions=("flag", "challenge", "review", "block"))
 
 
 def _error(exc: SmartbankError, lang: str) -> str:
-    text = message(exc, lang)
-    return text if exc.message in text else f"{text}: {exc.message}"
+    return message(exc, lang)
+
+
+def _field_of(exc: SmartbankError) -> str | None:
+    """The form field a refusal concerns, so that the page shows it there (once)."""
+    if isinstance(exc, risk.RuleExpressionError) or exc.reason.startswith("expr."):
+        return "expression"
+    if exc.reason in ("risk.mode_reason_required", "risk.mode_reason_too_long"):
+        return "change_reason"
+    field = exc.details.get("field") if isinstance(exc.details, dict) else None
+    return field if field in _FIELDS else None
 
 
 @router.get(PAGE)
@@ -181,13 +275,22 @@ def rule_save(request: Request, actor: Staff, code: Text = "", name_en: Text = "
         raise
     except SmartbankError as exc:
         return _page(request, actor, form=form, error=_error(exc, lang_of(request)), editing=edit_code,
+                     error_field=_field_of(exc),
                      status_code=exc.status_code if exc.status_code in (404, 409, 422) else 422)
     return RedirectResponse("/console/changes?notice=change_proposed", status_code=303)
 
 
+@router.get(PAGE + "/{code}/mode")
+def rule_mode_confirm(request: Request, code: str, actor: Staff, mode: str = "") -> Response:
+    """The confirm step of a change of mode: what changes, and the reason (required) for the audit trail."""
+    require_page(actor, PAGE)
+    return _page(request, actor, confirm={"code": code, "mode": mode})
+
+
 @router.post(PAGE + "/{code}/mode")
 def rule_mode(request: Request, code: str, actor: Staff, mode: Text = "", change_reason: Text = "") -> Response:
-    """Propose activating, shadowing or retiring a rule: it applies once a second risk officer approves it."""
+    """Propose activating, shadowing or retiring a rule: it applies once a second risk officer approves it (the
+    rules' service refuses a change without a reason)."""
     require_page(actor, PAGE)
     try:
         db.run_in_transaction(lambda s: backoffice.propose_change(
@@ -196,6 +299,7 @@ def rule_mode(request: Request, code: str, actor: Staff, mode: Text = "", change
     except Forbidden:
         raise
     except SmartbankError as exc:
-        return _page(request, actor, error=_error(exc, lang_of(request)),
+        return _page(request, actor, error=_error(exc, lang_of(request)), error_field=_field_of(exc),
+                     confirm={"code": code, "mode": mode, "reason": change_reason},
                      status_code=exc.status_code if exc.status_code in (404, 409, 422) else 422)
     return RedirectResponse("/console/changes?notice=change_proposed", status_code=303)

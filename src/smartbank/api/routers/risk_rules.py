@@ -34,7 +34,8 @@ class RuleIn(In):
     reason_en: str = Field(min_length=1, max_length=300, description="plain words a customer may be shown")
     reason_zh: str = Field(min_length=1, max_length=300)
     mode: Literal["active", "shadow"] = "shadow"
-    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
+    reason: str = Field("", max_length=500, description="why (required, recorded in the audit trail; the change waits "
+                                                        "for a second staff member)")
 
 
 class RuleEditIn(In):
@@ -44,12 +45,14 @@ class RuleEditIn(In):
     action: Action | None = None
     reason_en: str | None = Field(None, min_length=1, max_length=300)
     reason_zh: str | None = Field(None, min_length=1, max_length=300)
-    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
+    reason: str = Field("", max_length=500, description="why (required, recorded in the audit trail; the change waits "
+                                                        "for a second staff member)")
 
 
 class ModeIn(In):
     mode: Literal["active", "shadow", "retired"]
-    reason: str = Field("", max_length=500, description="why (the change waits for a second staff member)")
+    reason: str = Field("", max_length=500, description="why (required, recorded in the audit trail; the change waits "
+                                                        "for a second staff member)")
 
 
 class RuleTestIn(In):

@@ -42,7 +42,8 @@ def backtest(frame: pl.DataFrame, expression: str | Compiled, action: str, *, sa
         df = frame.lazy().with_columns(c.expr.alias("_hit")).select(
             "tx_id", "ts", "customer_id", "terminal_id", "amount_minor", "fraud", "_hit").collect()
     except pl.exceptions.PolarsError as exc:
-        raise RuleExpressionError(f"the rule cannot be evaluated: {str(exc).splitlines()[0][:200]}") from exc
+        raise RuleExpressionError(f"the rule cannot be evaluated: {str(exc).splitlines()[0][:200]}",
+                                  reason="expr.cannot_evaluate") from exc
     hit = pl.col("_hit")
     fraud = pl.col("fraud") == 1
     genuine = pl.col("fraud") == 0

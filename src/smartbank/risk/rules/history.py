@@ -70,7 +70,8 @@ def local_range(start: date | datetime, end: date | datetime, *, max_days: int |
         raise ValidationFailed("the end of the period must be after its start",
                                details={"start": str(start), "end": str(end)})
     if max_days is not None and e - s > timedelta(days=max_days):
-        raise ValidationFailed(f"a test covers at most {max_days} days", details={"start": str(start), "end": str(end)})
+        raise ValidationFailed(f"a test covers at most {max_days} days", reason="risk.period_too_long",
+                               details={"start": str(start), "end": str(end), "max_days": max_days})
     return s, e
 
 

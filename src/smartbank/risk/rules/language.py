@@ -41,7 +41,8 @@ class RuleExpressionError(expr.ExpressionError):
 
 def _kind(name: str) -> str:
     if name not in CONTEXT:
-        raise expr.NameRefused(f"unknown name {name!r} (see the list of payment fields and features)")
+        raise expr.NameRefused(f"unknown name {name!r} (see the list of payment fields and features)",
+                               reason="expr.unknown_name", details={"name": name})
     return "text" if name in TEXT_FIELDS else "num"
 
 
@@ -50,7 +51,8 @@ LANGUAGE = expr.Language(
     max_length=MAX_LENGTH, max_nodes=MAX_NODES, subject="the rule", noun="a risk rule",
     required="a rule condition is required", too_long="a rule has at most {max_length} characters",
     not_condition="a rule must be a condition, e.g. amount_minor >= 5000000",
-    boolean_hint=", e.g. new_terminal == 1", operator_hint=" (use + - * /)", in_example='channel in ["web", "api"]',
+    condition_example="amount_minor >= 5000000", boolean_hint=", e.g. new_terminal == 1",
+    operator_hint=" (use + - * /)", in_example='channel in ["web", "api"]',
 )
 
 

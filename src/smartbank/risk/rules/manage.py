@@ -48,7 +48,8 @@ def _check_fields(code: str, name_en: str, name_zh: str, action: str, reason_en:
     for label, v, most in (("name_en", name_en, 120), ("name_zh", name_zh, 120), ("reason_en", reason_en, 300),
                            ("reason_zh", reason_zh, 300)):
         if not isinstance(v, str) or not v.strip() or len(v.strip()) > most:
-            raise ValidationFailed(f"{label} needs 1-{most} characters", details={label: v})
+            raise ValidationFailed(f"{label} needs 1-{most} characters", reason="risk.rule_text_length",
+                                   details={label: v, "field": label, "max_length": most})
     if action not in RULE_ACTIONS:
         raise ValidationFailed("action must be flag, challenge, review or block", details={"action": action})
 
@@ -140,14 +141,23 @@ def edit(session: Session, *, actor: Principal, code: str, name_en: str | None =
     return out
 
 
-def set_mode(session: Session, *, actor: Principal, code: str, mode: str) -> dict[str, Any]:
-    """Switch a rule to active, shadow or retired: a new version with the same condition and words."""
+def set_mode(session: Session, *, actor: Principal, code: str, mode: str, reason: str) -> dict[str, Any]:
+    """Switch a rule to active, shadow or retired: a new version with the same condition and words. Changing what
+    a rule does to payments needs a ``reason`` (1-500 characters), recorded in the audit trail."""
     actor.require_role(*RULE_MANAGERS)
     if mode not in RULE_MODES:
         raise ValidationFailed("mode must be active, shadow or retired", details={"mode": mode})
+    why = " ".join(reason.split()) if isinstance(reason, str) else ""
+    if not why:
+        raise ValidationFailed("a reason is required to change a rule's mode", reason="risk.mode_reason_required",
+                               details={"code": code, "mode": mode})
+    if len(why) > 500:
+        raise ValidationFailed("the reason has at most 500 characters", reason="risk.mode_reason_too_long",
+                               details={"max_length": 500})
     old = _current(session, code)
     if old.mode == mode:
-        raise Conflict(f"the rule is already {mode}", details={"code": code, "mode": mode})
+        raise Conflict(f"the rule is already {mode}", reason="risk.rule_already_in_mode",
+                       details={"code": code, "mode": mode})
     compile_expression(old.expression)
     now = _now()
     row = _write(session, RiskRule(code=code, version=old.version + 1, name_en=old.name_en, name_zh=old.name_zh,
@@ -157,5 +167,5 @@ def set_mode(session: Session, *, actor: Principal, code: str, mode: str) -> dic
                                    retired_at=now if mode == "retired" else None))
     out = as_dict(row)
     security.audit(session, actor, action=f"risk.rule.{'retire' if mode == 'retired' else 'mode'}",
-                   object_type="risk_rule", object_id=code, before=as_dict(old), after=out)
+                   object_type="risk_rule", object_id=code, before=as_dict(old), after=out, note=why)
     return out
