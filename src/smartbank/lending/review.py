@@ -286,7 +286,7 @@ def decide(session: Session, actor: Principal, application_id: int, *, outcome: 
         raise ValidationFailed("a decline needs a reason code", details={"allowed": list(DECLINE_REASONS)})
     for name, v in (("amount_minor", amount_minor), ("rate_bps", rate_bps), ("version", version)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise ValidationFailed(f"{name} is a whole number")
+            raise ValidationFailed(f"{name} is a whole number", reason="lending.whole", details={"field": name})
     app = _load(session, application_id, lock=True)
     if app.status != "manual_review":
         raise states.IllegalTransition("the application is not waiting for a review (already decided?)",

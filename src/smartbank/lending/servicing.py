@@ -185,7 +185,7 @@ def disburse(session: Session, app: LoanApplication, *, actor_id: int | None = N
             return existing
     if app.status != "accepted":
         raise states.IllegalTransition(f"only an accepted application is paid out (this one is {app.status})",
-                                       details={"status": app.status})
+                                       reason="lending.not_accepted", details={"status": app.status})
     principal, rate, term, method = app.approved_amount_minor, app.rate_bps, app.term_months, app.method
     if principal is None or rate is None or not term or not method:
         raise ValidationFailed("the application has no approved amount, rate, term or method")

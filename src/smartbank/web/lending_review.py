@@ -20,7 +20,7 @@ from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import FormError, message, optional_amount
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import env, page_context
 from smartbank.web.risk_cases import age_text
@@ -32,38 +32,6 @@ PRODUCTS = "/console/lending/products"
 register_console_page(PAGE, "nav.console.lending_reviews", roles=lending.OFFICER_ROLES, order=60)
 register_console_page(PRODUCTS, "nav.console.lending_products", roles=lending.OFFICER_ROLES, order=61)
 
-register_messages("zh", {
-    "nav": {"console": {"lending_reviews": "贷款审批", "lending_products": "贷款产品"}},
-    "lreview": {
-        "queue": "贷款人工审核队列", "none": "没有待审核的申请。", "no": "编号", "customer": "客户", "product": "产品",
-        "amount": "金额", "grade": "等级", "pd": "违约概率", "reasons": "原因", "assignee": "处理人", "age": "时长",
-        "open": "查看", "two": "需双人审批", "maker": "已由 {n} 提出批准，等待复核", "case": "贷款申请 {n}",
-        "application": "申请信息", "customer_ctx": "客户情况", "accounts": "账户", "loans": "现有贷款",
-        "scores": "评分", "champion": "主模型", "challenger": "挑战者模型", "policy": "政策规则命中",
-        "decisions": "决定记录", "events": "处理记录", "claim": "认领", "note": "备注", "add_note": "添加备注",
-        "decide": "审批", "approve": "批准", "decline": "拒绝", "return": "退回（复核人）", "reason_code": "拒绝原因",
-        "rate_bps": "年利率（基点）", "amount_yuan": "批准金额（元）", "rate_bounds": "利率范围 {lo}–{hi} 基点",
-        "closed": "此申请已不在人工审核中。", "bad_int": "请输入整数。", "products": "贷款产品",
-    },
-    "notice": {"lreview_done": "已保存。"},
-})
-register_messages("en", {
-    "nav": {"console": {"lending_reviews": "Loan reviews", "lending_products": "Loan products"}},
-    "lreview": {
-        "queue": "Loan review queue", "none": "Nothing waiting for review.", "no": "No.", "customer": "Customer",
-        "product": "Product", "amount": "Amount", "grade": "Grade", "pd": "PD", "reasons": "Reasons",
-        "assignee": "Assigned to", "age": "Age", "open": "Open", "two": "Needs two officers",
-        "maker": "Approval proposed by {n}; waiting for a checker", "case": "Loan application {n}",
-        "application": "Application", "customer_ctx": "Customer", "accounts": "Accounts", "loans": "Existing loans",
-        "scores": "Scores", "champion": "Champion", "challenger": "Challenger", "policy": "Policy hits",
-        "decisions": "Decisions", "events": "History", "claim": "Claim", "note": "Note", "add_note": "Add note",
-        "decide": "Decide", "approve": "Approve", "decline": "Decline", "return": "Send back (checker)",
-        "reason_code": "Decline reason", "rate_bps": "Rate (bps a year)", "amount_yuan": "Approved amount (yuan)",
-        "rate_bounds": "Rate bounds {lo}–{hi} bps", "closed": "This application is no longer in review.",
-        "bad_int": "Enter a whole number.", "products": "Loan products",
-    },
-    "notice": {"lreview_done": "Saved."},
-})
 
 _QUEUE = "console/lending/reviews.html"
 
