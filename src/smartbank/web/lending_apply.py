@@ -58,8 +58,42 @@ def _values_from_prefill(p: dict[str, Any]) -> dict[str, str]:
             "account_id": str(v["account_id"] or "")}
 
 
+# the form field a refusal concerns, so that it is shown once, beside that field
+_FIELD_OF_REASON = {"lending.amount_out_of_range": "amount", "lending.term_out_of_range": "term_months"}
+_FIELD_OF_DETAIL = {"purpose": "purpose", "monthly_income_minor": "income", "employment": "employment",
+                    "employer": "employer", "years_employed": "years_employed", "dependents": "dependents",
+                    "existing_debt_minor": "debt", "existing_monthly_repayment_minor": "repay",
+                    "revolving_balance_minor": "card_balance", "revolving_limit_minor": "card_limit",
+                    "collateral_value_minor": "collateral_value", "collateral_description": "collateral_description"}
+
+
+def _field_of(exc: SmartbankError) -> str | None:
+    if exc.reason in _FIELD_OF_REASON:
+        return _FIELD_OF_REASON[exc.reason]
+    return _FIELD_OF_DETAIL.get(str((exc.details or {}).get("field", "")))
+
+
+def _estimate(pre: dict[str, Any], v: dict[str, str]) -> dict[str, Any]:
+    """The indicative payment for the typed amount and term: the service checks them against the product's
+    range, so a refusal shows here, at the first step, not after the whole form."""
+    try:
+        amount = forms.amount(v.get("amount"))
+    except forms.FormError as exc:
+        exc.field = "amount"  # type: ignore[attr-defined]
+        raise
+    t = (v.get("term_months") or "").strip()
+    if not t.isdigit() or len(t) > 4:
+        exc2 = forms.FormError("loanapp.bad_number")
+        exc2.field = "term_months"  # type: ignore[attr-defined]
+        raise exc2
+    return db.run_in_transaction(lambda s: lending.quote(
+        s, product_code=pre["product"]["code"], amount_minor=amount, term_months=int(t),
+        method=v.get("method") or "equal_installment", day=clock.today()))
+
+
 def _page(request: Request, actor: Any, code: str, values: dict[str, str] | None = None, *,
-          error: str | None = None, status_code: int = 200, quote: dict[str, Any] | None = None) -> Response:
+          error: str | None = None, error_field: str | None = None, status_code: int = 200,
+          estimate: bool = False) -> Response:
     def work(s):
         items = [lending.product_dict(p) for p in lending.list_products(s)]
         chosen = code if any(p["code"] == code for p in items) else (items[0]["code"] if items else "")
@@ -73,17 +107,17 @@ def _page(request: Request, actor: Any, code: str, values: dict[str, str] | None
         return _html(request, _APPLY, products=[], product={"code": ""}, accounts=[], v={}, employment=EMPLOYMENT,
                      mine=mine, quote=None, here="/loans/apply")
     v = values or _values_from_prefill(pre)
-    if quote is None and v.get("amount") and v.get("term_months", "").isdigit():
+    quote = None
+    if error is None:
         try:
-            amount = forms.amount(v["amount"])
-            quote = db.run_in_transaction(lambda s: lending.quote(
-                s, product_code=pre["product"]["code"], amount_minor=amount, term_months=int(v["term_months"]),
-                method=v.get("method") or "equal_installment", day=clock.today()))
-        except SmartbankError:
-            quote = None
+            quote = _estimate(pre, v)
+        except SmartbankError as exc:
+            if estimate:  # the customer asked: say what is wrong, beside the field
+                error, status_code = forms.message(exc, lang_of(request)), 422
+                error_field = getattr(exc, "field", None) or _field_of(exc)
     return _html(request, _APPLY, status_code=status_code, products=items, product=pre["product"],
                  accounts=pre["accounts"], v=v, employment=EMPLOYMENT, mine=mine, quote=quote, error=error,
-                 here="/loans/apply")
+                 error_field=error_field, here="/loans/apply")
 
 
 @router.get("/loans/apply")
@@ -113,7 +147,7 @@ def apply_submit(request: Request, actor: Customer, product: F = "", amount: F =
               "collateral_description": collateral_description, "account_id": account_id}
     code = product[:32].upper()
     if action == "estimate":
-        return _page(request, actor, code, values)
+        return _page(request, actor, code, values, estimate=True)
 
     def work(s):
         p = lending.get_product(s, code)
@@ -136,7 +170,8 @@ def apply_submit(request: Request, actor: Customer, product: F = "", amount: F =
     try:
         app_id = db.run_in_transaction(work)
     except SmartbankError as exc:
-        return _page(request, actor, code, values, error=forms.message(exc, lang_of(request)), status_code=422)
+        return _page(request, actor, code, values, error=forms.message(exc, lang_of(request)), status_code=422,
+                     error_field=_field_of(exc))
     return RedirectResponse(f"/loans/applications/{app_id}?notice=loan_submitted", status_code=303)
 
 

@@ -41,13 +41,14 @@ def my_loans(request: Request, actor: Customer) -> Response:
 
 
 def _loan_page(request: Request, actor: Principal, loan_id: int, *, error: str | None = None,
-               status_code: int = 200, values: dict[str, str] | None = None) -> Response:
+               status_code: int = 200, values: dict[str, str] | None = None,
+               error_field: str | None = None) -> Response:
     lang = lang_of(request)
     loan = db.run_in_transaction(lambda s: lending.loan_view(s, actor, loan_id, lang=lang))
     v = {"amount": "", "early_amount": "", "recalc": "reduce_payment", "idempotency_key": forms.new_key()}
     v.update(values or {})
     return render(request, "portal/loan.html", status_code=status_code, loan=loan, error=error, values=v,
-                  here="/loans")
+                  error_field=error_field, here="/loans")
 
 
 @router.get("/loans/{loan_id}")
@@ -55,14 +56,16 @@ def my_loan(request: Request, loan_id: int, actor: Customer) -> Response:
     return _loan_page(request, actor, loan_id)
 
 
-def _pay(request: Request, actor: Principal, loan_id: int, fn: Any, values: dict[str, str]) -> Response:
+def _pay(request: Request, actor: Principal, loan_id: int, fn: Any, values: dict[str, str],
+         field: str | None = None) -> Response:
+    """Run a repayment; a refusal shows the loan again with the refusal beside the form's amount field."""
     try:
         db.run_in_transaction(fn)
     except (Forbidden, NotFound):
         raise
     except SmartbankError as exc:
         return _loan_page(request, actor, loan_id, error=forms.message(exc, lang_of(request)), status_code=422,
-                          values=values)
+                          values=values, error_field=field)
     return RedirectResponse(f"/loans/{loan_id}?notice=loan_repaid", status_code=303)
 
 
@@ -71,7 +74,7 @@ def repay(request: Request, loan_id: int, actor: Customer, amount: F = "", idemp
     key = forms.key_or_new(idempotency_key)
     values = {"amount": amount, "idempotency_key": key}
     return _pay(request, actor, loan_id, lambda s: lending.repay(
-        s, actor, loan_id, amount_minor=forms.optional_amount(amount), key=key), values)
+        s, actor, loan_id, amount_minor=forms.optional_amount(amount), key=key), values, "amount")
 
 
 @router.post("/loans/{loan_id}/early")
@@ -84,7 +87,7 @@ def repay_early(request: Request, loan_id: int, actor: Customer, early_amount: F
         amount = None if payoff else forms.amount(early_amount)
         return lending.repay_early(s, actor, loan_id, amount_minor=amount, recalc=recalc, key=key)
 
-    return _pay(request, actor, loan_id, work, values)
+    return _pay(request, actor, loan_id, work, values, None if payoff else "early_amount")
 
 
 @router.get(BOOK)
@@ -107,8 +110,8 @@ def loan_book(request: Request, actor: Staff, bucket: str = "", classification: 
 
 
 def _book_loan_page(request: Request, actor: Principal, loan_id: int, *, error: str | None = None,
-                    status_code: int = 200, reason: str = "", collection: dict[str, str] | None = None
-                    ) -> Response:
+                    status_code: int = 200, reason: str = "", collection: dict[str, str] | None = None,
+                    error_field: str | None = None) -> Response:
     require_page(actor, BOOK)
     lang = lang_of(request)
     loan = db.run_in_transaction(lambda s: lending.loan_view(s, actor, loan_id, lang=lang))
@@ -118,7 +121,7 @@ def _book_loan_page(request: Request, actor: Principal, loan_id: int, *, error: 
     collection = collection or {"amount": "", "reference": "", "idempotency_key": forms.key_or_new(None)}
     return render(request, "console/lending/book_loan.html", status_code=status_code, loan=loan, error=error,
                   reason=reason, can_write_off=can_write_off, can_collect=can_collect, collection=collection,
-                  here=BOOK)
+                  error_field=error_field, here=BOOK)
 
 
 @router.get(BOOK + "/{loan_id}")
@@ -127,7 +130,7 @@ def book_loan(request: Request, loan_id: int, actor: Staff) -> Response:
 
 
 def _staff_action(request: Request, actor: Principal, loan_id: int, work: Any, notice: str,
-                  **form: Any) -> Response:
+                  field_of: dict[str, str] | None = None, **form: Any) -> Response:
     """Run a staff action on a loan in one transaction: back to the loan with a notice, or the loan page again
     with the refusal and what was typed (403 and 404 go to the error page)."""
     require_page(actor, BOOK)
@@ -137,16 +140,27 @@ def _staff_action(request: Request, actor: Principal, loan_id: int, work: Any, n
         raise
     except SmartbankError as exc:
         code = exc.status_code if exc.status_code in (409, 422) else 422
+        field = (field_of or {}).get(exc.reason) or (field_of or {}).get(exc.message)
         return _book_loan_page(request, actor, loan_id, error=forms.message(exc, lang_of(request)), status_code=code,
-                               **form)
+                               error_field=field, **form)
     return RedirectResponse(f"{BOOK}/{loan_id}?notice={notice}", status_code=303)
 
 
+_WRITE_OFF_FIELDS = {"a reason for the write-off is required": "reason",
+                     "the reason is longer than 200 characters": "reason", "errors.lending.writeoff_confirm": "confirm"}
+
+
 @router.post(BOOK + "/{loan_id}/write-off")
-def write_off(request: Request, loan_id: int, actor: Staff, reason: F = "") -> Response:
-    """Risk officers and administrators write off a loan classified loss (audited, one transaction)."""
-    return _staff_action(request, actor, loan_id, lambda s: lending.write_off(s, actor, loan_id, reason=reason),
-                         "loan_written_off", reason=reason)
+def write_off(request: Request, loan_id: int, actor: Staff, reason: F = "", confirm: F = "") -> Response:
+    """Risk officers and administrators write off a loan classified loss (audited, one transaction): a confirm
+    step (the ticked confirmation) and a reason, which the service requires and records in the audit."""
+
+    def work(s: Any) -> Any:
+        if confirm != "1":
+            raise forms.FormError("errors.lending.writeoff_confirm")
+        return lending.write_off(s, actor, loan_id, reason=reason)
+
+    return _staff_action(request, actor, loan_id, work, "loan_written_off", field_of=_WRITE_OFF_FIELDS, reason=reason)
 
 
 @router.post(BOOK + "/{loan_id}/collections")

@@ -54,12 +54,18 @@ def queue_page(request: Request, actor: Staff) -> Response:
     return _html(request, _QUEUE, items=items, page=PAGE)
 
 
+_EMPTY = {"note": "", "amount": "", "rate_bps": "", "outcome": "", "reason_code": "", "decision_note": ""}
+# the field of the decision form a refusal concerns (shown beside it, once)
+_FIELD_OF = {"a note is required": "note", "a decline needs a reason code": "reason_code",
+             "lending.approved_amount_range": "amount", "lending.rate_bounds": "rate_bps"}
+
+
 def _case(request: Request, actor: Principal, app_id: int, *, error: str | None = None, status_code: int = 200,
-          form: dict[str, str] | None = None) -> Response:
+          form: dict[str, str] | None = None, error_field: str | None = None) -> Response:
     require_page(actor, PAGE)
     case = db.run_in_transaction(lambda s: lending.get_review_case(s, actor, app_id))
     return _html(request, _CASE, status_code=status_code, case=case, a=case["application"], c=case["customer"],
-                 page=PAGE, error=error, form=form or {"note": "", "amount": "", "rate_bps": ""}, here=PAGE)
+                 page=PAGE, error=error, error_field=error_field, form={**_EMPTY, **(form or {})}, here=PAGE)
 
 
 @router.get(PAGE + "/{app_id}")
@@ -70,7 +76,8 @@ def case_page(request: Request, app_id: int, actor: Staff) -> Response:
 Text = Annotated[str, Form()]
 
 
-def _act(request: Request, actor: Principal, app_id: int, fn: Any, form: dict[str, str]) -> Response:
+def _act(request: Request, actor: Principal, app_id: int, fn: Any, form: dict[str, str],
+         decision: bool = False) -> Response:
     require_page(actor, PAGE)
     try:
         db.run_in_transaction(fn)
@@ -78,9 +85,10 @@ def _act(request: Request, actor: Principal, app_id: int, fn: Any, form: dict[st
         raise
     except SmartbankError as exc:
         code = exc.status_code if exc.status_code in (409, 422) else 422
+        field = (_FIELD_OF.get(exc.reason) or _FIELD_OF.get(exc.message)) if decision else None
         # the case page shows every form of the case again: the fields this action did not send are empty
-        return _case(request, actor, app_id, error=message(exc, lang_of(request)), status_code=code,
-                     form={"note": "", "amount": "", "rate_bps": "", **form})
+        return _case(request, actor, app_id, error=message(exc, lang_of(request)), status_code=code, form=form,
+                     error_field=field)
     return RedirectResponse(f"{PAGE}/{app_id}?notice=lreview_done", status_code=303)
 
 
@@ -106,14 +114,15 @@ def _int(text: str) -> int | None:
 @router.post(PAGE + "/{app_id}/decision")
 def decide(request: Request, app_id: int, actor: Staff, outcome: Text = "", amount: Text = "", rate_bps: Text = "",
            reason_code: Text = "", note: Text = "", version: Text = "") -> Response:
-    form = {"note": note, "amount": amount, "rate_bps": rate_bps}
+    form = {"decision_note": note, "amount": amount, "rate_bps": rate_bps, "outcome": outcome,
+            "reason_code": reason_code}
 
     def work(s: Any) -> Any:
         return lending.decide_review(s, actor, app_id, outcome=outcome, amount_minor=optional_amount(amount),
                              rate_bps=_int(rate_bps), reason_code=reason_code or None, note=note,
                              version=_int(version))
 
-    return _act(request, actor, app_id, work, form)
+    return _act(request, actor, app_id, work, form, decision=True)
 
 
 @router.get(PRODUCTS)
