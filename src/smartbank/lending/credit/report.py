@@ -240,8 +240,8 @@ def report_body(lm: Any | None, recent: dict[str, Any] | None = None, *, lang: s
                                             strict=True):
             rows.append([feature_label(v["name"], lang), label, cnt, f"{er:.2%}", f"{woe:.3f}", f"{pts:.1f}"])
         if v.get("missing_count"):
-            rows.append([feature_label(v["name"], lang), L["missing"], v["missing_count"], f"{v['missing_event_rate']:.2%}",
-                         f"{v['missing_woe']:.3f}", f"{v['missing_points']:.1f}"])
+            rows.append([feature_label(v["name"], lang), L["missing"], v["missing_count"],
+                         f"{v['missing_event_rate']:.2%}", f"{v['missing_woe']:.3f}", f"{v['missing_points']:.1f}"])
     parts.append(_table([L["feature"], L["bin"], L["count"], L["bad_rate_col"], L["woe"], L["points"]], rows,
                         "points-table"))
     return "\n".join(parts)
