@@ -76,3 +76,41 @@ def test_a_large_loan_needs_two_officers(page: Page, borrower, bank, engine, bro
     expect(page.locator("#loan-progress .current")).to_contain_text("已放款")
     assert bank.balance(borrower["account"]) == 10_000 + 25_000_000
     bank.assert_invariants()
+
+
+def test_the_case_and_the_loan_fit_a_small_phone(browser, live_server, borrower, bank, engine, monkeypatch):
+    """At 360 px the officer's case and the customer's loan scroll only downwards; the summary shows the PD as a
+    percentage; a choice row is chosen by tapping its words."""
+    monkeypatch.setattr(decision, "get_scorer", lambda: FakeScorer(pd=0.10))  # grade D: an officer decides
+    make_user(engine, "lin", role="loan_officer")
+    ctx = browser.new_context(base_url=live_server, locale="zh-CN", viewport={"width": 360, "height": 780})
+    try:
+        me = ctx.new_page()
+        sign_in(me)
+        _apply(me, "20000.00", "30000.00")
+        expect(me.locator("#loan-progress .current")).to_contain_text("人工审核")
+        assert me.evaluate("document.documentElement.scrollWidth") <= 360
+        staff = ctx.browser.new_context(base_url=live_server, locale="zh-CN",
+                                        viewport={"width": 360, "height": 780}).new_page()
+        sign_in(staff, "lin", console=True)
+        staff.goto("/console/lending/reviews")
+        staff.locator("#review-queue a[href^='/console/lending/reviews/']").first.click()
+        expect(staff.locator("#case-pd")).to_have_text("10.00%")
+        expect(staff.locator("#rule-POL-DTI")).to_contain_text("不超过")
+        assert staff.evaluate("document.documentElement.scrollWidth") <= 360
+        staff.locator("label.choice", has_text="批准").click()  # the words choose the radio
+        expect(staff.locator("input[name=outcome][value=approve]")).to_be_checked()
+        staff.click("#case-submit")
+        expect(staff.locator("#case-status")).to_contain_text("已批准")
+        staff.context.close()
+        me.reload()
+        me.click("#loan-accept")
+        expect(me.locator("#loan-progress .current")).to_contain_text("已放款")
+        me.goto("/loans")
+        me.locator("main h2 a[href^='/loans/']").first.click()
+        me.locator("label.choice", has_text="缩短期限").click()
+        expect(me.locator("input[name=recalc][value=shorten_term]")).to_be_checked()
+        assert me.evaluate("document.documentElement.scrollWidth") <= 360
+    finally:
+        ctx.close()
+    bank.assert_invariants()

@@ -92,7 +92,7 @@ def test_portal_pages_and_forms(client, engine, bank, world, lang):
     before = _state(engine)
     r = client.post(f"/loans/{loan}/repay", data={"csrf_token": token, "amount": "abc", "idempotency_key": "w0"},
                     follow_redirects=False)
-    assert r.status_code == 422 and 'id="loan-error"' in r.text
+    assert r.status_code == 422 and 'id="err-amount"' in r.text and 'id="form-error"' not in r.text
     r = client.post(f"/loans/{loan}/early", data={"csrf_token": token, "early_amount": "99999999",
                                                   "idempotency_key": "w1"}, follow_redirects=False)
     assert r.status_code == 422
@@ -133,7 +133,7 @@ def test_console_loan_book(client, engine, world, lang):
         r = client.get(path)
         assert r.status_code == 200 and raw_keys(r.text) == [], (path, raw_keys(r.text))
     assert f'id="loan-{world["loan"]}"' in client.get("/console/lending/book?bucket=M1").text
-    assert 'id="delinquency">100.00%<' in client.get("/console/lending/book").text
+    assert 'id="delinquency" class="num">100.00%<' in client.get("/console/lending/book").text
 
 
 def test_console_loan_book_refuses_tellers(client, world):

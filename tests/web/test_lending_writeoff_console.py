@@ -4,10 +4,11 @@ loan officers see the loan but no form and are refused if they post anyway."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from smartbank import db
 from smartbank.lending.models import Loan
+from smartbank.security.models import AuditLog
 from tests.lending.test_writeoff import bad_loan, written_off
 from tests.web.conftest import csrf_token, raw_keys, sign_in
 
@@ -34,12 +35,20 @@ def test_console_write_off(client, bank, engine, lang):
     assert 'id="write-off-form"' in r.text
     token = csrf_token(r.text)
     before = _counts(engine)
-    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "  "}, follow_redirects=False)
-    assert r.status_code == 422 and 'id="form-error"' in r.text and 'id="write-off-form"' in r.text
+    # a confirm step: the reason is required (by the service) and the confirmation ticked; each refusal is shown
+    # once, beside its field
+    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "  ", "confirm": "1"},
+                    follow_redirects=False)
+    assert r.status_code == 422 and 'id="err-reason"' in r.text and 'id="write-off-form"' in r.text
+    assert 'id="form-error"' not in r.text and r.text.count("field-error") == 1
+    assert ("请填写核销原因" if lang == "zh" else "Please give the reason for the write-off") in r.text
+    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "借款人失联一年"}, follow_redirects=False)
+    assert r.status_code == 422 and 'id="err-confirm"' in r.text and "借款人失联一年" in r.text
     r = client.post(f"{page}/write-off", data={"reason": "no token"}, follow_redirects=False)
     assert r.status_code in (400, 403)
     assert _counts(engine) == before
-    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "借款人失联一年"}, follow_redirects=False)
+    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "借款人失联一年", "confirm": "1"},
+                    follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("notice=loan_written_off")
     r = client.get(r.headers["location"])
     assert r.status_code == 200 and raw_keys(r.text) == [], raw_keys(r.text)
@@ -49,8 +58,11 @@ def test_console_write_off(client, bank, engine, lang):
     assert r.status_code == 200 and 'id="written-off-summary"' in r.text and raw_keys(r.text) == []
     with db.session_scope(engine) as s:
         assert s.get(Loan, loan_id).status == "written_off"
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == "loan.write_off")).one()
+        assert audit.note == "借款人失联一年"  # the reason is recorded with the write-off
     after = _counts(engine)
-    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "again"}, follow_redirects=False)
+    r = client.post(f"{page}/write-off", data={"csrf_token": token, "reason": "again", "confirm": "1"},
+                    follow_redirects=False)
     assert r.status_code == 409 and 'id="form-error"' in r.text
     assert _counts(engine) == after
     bank.assert_invariants()

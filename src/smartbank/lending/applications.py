@@ -102,20 +102,22 @@ def _whole(name: str, v: Any, lo: int, hi: int, *, optional: bool = False) -> in
     if v is None and optional:
         return None
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ValidationFailed(f"{name} must be a whole number from {lo} to {hi}", details={"field": name, name: v})
+        raise ValidationFailed(f"{name} must be a whole number from {lo} to {hi}", reason="lending.whole_number",
+                               details={"field": name, "value": v, "low": lo, "high": hi})
     return v
 
 
 def _words(name: str, v: Any, limit: int, *, required: bool) -> str | None:
     if v is None or (isinstance(v, str) and not v.strip()):
         if required:
-            raise ValidationFailed(f"{name} is required", details={"field": name})
+            raise ValidationFailed(f"{name} is required", reason="lending.required", details={"field": name})
         return None
     if not isinstance(v, str):
-        raise ValidationFailed(f"{name} is text", details={"field": name})
+        raise ValidationFailed(f"{name} is text", reason="lending.text", details={"field": name})
     s = " ".join(v.split())
     if len(s) > limit or "\x00" in s:
-        raise ValidationFailed(f"{name} is at most {limit} characters", details={"field": name})
+        raise ValidationFailed(f"{name} is at most {limit} characters", reason="lending.too_long",
+                               details={"field": name, "limit": limit})
     return s
 
 
@@ -178,7 +180,7 @@ def _clean(session: Session, actor: Principal, cmd: ApplicationIn) -> tuple[Loan
         out.update(collateral_kind=None, collateral_value_minor=None, collateral_description=None)
     else:
         if cmd.collateral_kind != want:
-            raise ValidationFailed(f"this product is secured by a {want}",
+            raise ValidationFailed(f"this product is secured by a {want}", reason=f"lending.secured_by_{want}",
                                    details={"field": "collateral_kind", "expected": want})
         out["collateral_kind"] = want
         out["collateral_value_minor"] = _whole("collateral_value_minor", cmd.collateral_value_minor, 1, MAX_MONEY)
@@ -444,7 +446,7 @@ def accept(session: Session, actor: Principal, application_id: int, *, now: date
     now = now or _now()
     if not states.can_move(app.status, "accepted"):
         raise states.IllegalTransition(f"an application cannot go from {app.status} to accepted",
-                                       details={"from": app.status, "to": "accepted"})
+                                       reason="lending.offer_not_open", details={"from": app.status, "to": "accepted"})
     expires = _aware(app.offer_expires_at)
     if expires is not None and expires <= now:
         raise OfferExpired("the offer has expired", details={"expired_at": _iso(expires)})

@@ -27,8 +27,8 @@ from smartbank.security import service as security
 from smartbank.security.service import Principal
 
 __all__ = [
-    "BLACKLIST_ROLES", "RULES", "PolicyInput", "Rule", "add_to_blacklist", "evaluate", "fraud_flags", "id_hash",
-    "is_blacklisted", "list_blacklist", "remove_from_blacklist",
+    "BLACKLIST_ROLES", "RULES", "PolicyInput", "Rule", "add_to_blacklist", "checks", "evaluate", "fraud_flags",
+    "id_hash", "is_blacklisted", "list_blacklist", "remove_from_blacklist",
 ]
 
 BLACKLIST_ROLES = security.roles_for("lending.blacklist.manage")
@@ -109,6 +109,39 @@ RULES: tuple[Rule, ...] = (
          lambda x: x.secured),
 )
 RULE_BY_CODE = {r.code: r for r in RULES}
+
+
+def checks(*, hits: list[dict[str, Any]], features: dict[str, Any], product: dict[str, Any],
+           monthly_income_minor: int) -> list[dict[str, Any]]:
+    """Every rule of :data:`RULES` beside its threshold, for the officer: ``{code, action, result, value,
+    limit, unit}`` where ``result`` is ``pass`` or the rule's action (from the decision's stored ``hits``) and
+    ``value``/``limit`` come from the decision's stored features and the product (``unit``: ``ratio``,
+    ``days``, ``age``, ``money``, ``flag``). Nothing is decided here: the stored decision is what counts."""
+    hit = {h["code"] for h in hits}
+    secured = product.get("kind") == "secured"
+    rows: list[dict[str, Any]] = []
+    for r in RULES:
+        if r.code in ("POL-LTV", "POL-COLLATERAL") and not secured:
+            continue
+        row: dict[str, Any] = {"code": r.code, "action": r.action, "result": r.action if r.code in hit else "pass",
+                               "value": None, "limit": None, "unit": "flag"}
+        if r.code == "POL-DTI":
+            row.update(value=features.get("_dti"), limit=product.get("max_dti"), unit="ratio")
+        elif r.code == "POL-LTV":
+            row.update(value=features.get("_ltv"), limit=product.get("max_ltv"), unit="ratio")
+        elif r.code == "POL-DELINQ":
+            row.update(value=features.get("_days_past_due"), limit=30, unit="days")
+        elif r.code == "POL-DELINQ-RECENT":
+            row.update(value=features.get("_days_past_due"), limit=0, unit="days")
+        elif r.code == "POL-AGE":
+            row.update(value=features.get("_age_at_end"), limit=[max(18, int(product.get("min_age") or 18)),
+                                                                  product.get("max_age")], unit="age")
+        elif r.code == "POL-INCOME":
+            row.update(value=monthly_income_minor, limit=0, unit="money")
+        elif r.code == "POL-COLLATERAL":
+            row.update(unit="always")
+        rows.append(row)
+    return rows
 
 
 def evaluate(x: PolicyInput) -> list[dict[str, Any]]:

@@ -110,26 +110,31 @@ def get_product_by_id(session: Session, product_id: int) -> LoanProduct:
 
 def _int(name: str, v: Any, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ValidationFailed(f"{name} must be a whole number from {lo} to {hi}", details={name: v})
+        raise ValidationFailed(f"{name} must be a whole number from {lo} to {hi}", reason="lending.whole_number",
+                               details={"field": name, "value": v, "low": lo, "high": hi})
     return v
 
 
 def _num(name: str, v: Any, lo: float, hi: float) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not lo <= v <= hi:
-        raise ValidationFailed(f"{name} must be a number from {lo} to {hi}", details={name: v})
+        raise ValidationFailed(f"{name} must be a number from {lo} to {hi}", reason="lending.number",
+                               details={"field": name, "value": v, "low": lo, "high": hi})
     return float(v)
 
 
 def _per_grade(name: str, v: Any, lo: int, hi: int) -> dict[str, int]:
     if not isinstance(v, dict) or set(v) != set(GRADES):
-        raise ValidationFailed(f"{name} needs one value for each grade {', '.join(GRADES)}", details={name: v})
+        raise ValidationFailed(f"{name} needs one value for each grade {', '.join(GRADES)}", reason="lending.per_grade",
+                               details={"field": name, "grades": list(GRADES)})
     return {g: _int(f"{name}.{g}", v[g], lo, hi) for g in GRADES}
 
 
 def _text(name: str, v: Any, limit: int, *, required: bool = False) -> str:
     s = " ".join(str(v or "").split()) if isinstance(v, str) or v is None else None
     if s is None or len(s) > limit or (required and not s) or "\x00" in s:
-        raise ValidationFailed(f"{name} is text of {'1' if required else '0'}-{limit} characters", details={name: v})
+        raise ValidationFailed(f"{name} is text of {'1' if required else '0'}-{limit} characters",
+                               reason="lending.text_length",
+                               details={"field": name, "low": 1 if required else 0, "limit": limit})
     return s
 
 
@@ -355,12 +360,13 @@ def check_terms(product: LoanProduct, *, amount_minor: int, term_months: int, me
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
         raise ValidationFailed("the amount is a whole number of fen")
     if not product.min_amount_minor <= amount_minor <= product.max_amount_minor:
-        raise ValidationFailed("the amount is outside this product's range",
-                               details={"amount_minor": amount_minor, "min": product.min_amount_minor,
+        raise ValidationFailed("the amount is outside this product's range", reason="lending.amount_out_of_range",
+                               details={"amount_minor": amount_minor, "min_minor": product.min_amount_minor,
+                                        "max_minor": product.max_amount_minor, "min": product.min_amount_minor,
                                         "max": product.max_amount_minor}, code="amount_out_of_range")
     if isinstance(term_months, bool) or not isinstance(term_months, int) \
             or not product.min_term_months <= term_months <= product.max_term_months:
-        raise ValidationFailed("the term is outside this product's range",
+        raise ValidationFailed("the term is outside this product's range", reason="lending.term_out_of_range",
                                details={"term_months": term_months, "min": product.min_term_months,
                                         "max": product.max_term_months}, code="term_out_of_range")
     if method not in (product.methods or []):

@@ -30,7 +30,7 @@ from smartbank.db import aware as _aware
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.insight import service as insight
 from smartbank.ledger import service as ledger
-from smartbank.lending import applications, decision, products, states
+from smartbank.lending import applications, decision, policy, products, states
 from smartbank.lending.models import CreditDecision, Loan, LoanApplication, LoanApplicationEvent, LoanProduct
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -215,6 +215,27 @@ def get_case(session: Session, actor: Principal, application_id: int) -> dict[st
                           and app.amount_minor >= product.maker_checker_minor),
         "decline_reasons": [{"code": k, "en": v[0], "zh": v[1]} for k, v in DECLINE_REASONS.items()],
         "open": app.status == "manual_review",
+        "summary": _summary(app, auto, products.product_dict(product) if product else {}),
+    }
+
+
+def _summary(app: LoanApplication, auto: dict[str, Any] | None, product: dict[str, Any]) -> dict[str, Any]:
+    """The applicant at a glance, from the application and the stored automatic decision: income, the first
+    payment of this loan and the other repayments, repayment-to-income, PD, score and band, each policy rule."""
+    feats = (auto or {}).get("features") or {}
+    income = int(app.monthly_income_minor or 0)
+    other = int(app.existing_monthly_repayment_minor or 0)
+    new = feats.get("_new_payment_minor")
+    dti = feats.get("_dti")
+    if dti is None and income > 0 and isinstance(new, int):
+        dti = (other + new) / income
+    return {
+        "monthly_income_minor": income, "other_payment_minor": other, "new_payment_minor": new,
+        "repayment_to_income_ratio": dti, "max_dti_ratio": product.get("max_dti"),
+        "loan_to_value_ratio": feats.get("_ltv"),
+        "pd": (auto or {}).get("pd"), "points": (auto or {}).get("points"), "grade": (auto or {}).get("grade"),
+        "policy": policy.checks(hits=(auto or {}).get("policy_hits") or [], features=feats, product=product,
+                                monthly_income_minor=income),
     }
 
 
@@ -283,10 +304,11 @@ def decide(session: Session, actor: Principal, application_id: int, *, outcome: 
         raise ValidationFailed("outcome is approve, decline or return", details={"outcome": outcome})
     text = _note(note, required=outcome in ("decline", "return"))
     if outcome == "decline" and reason_code not in DECLINE_REASONS:
-        raise ValidationFailed("a decline needs a reason code", details={"allowed": list(DECLINE_REASONS)})
+        raise ValidationFailed("a decline needs a reason code",
+                               details={"field": "reason_code", "allowed": list(DECLINE_REASONS)})
     for name, v in (("amount_minor", amount_minor), ("rate_bps", rate_bps), ("version", version)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise ValidationFailed(f"{name} is a whole number")
+            raise ValidationFailed(f"{name} is a whole number", reason="lending.whole", details={"field": name})
     app = _load(session, application_id, lock=True)
     if app.status != "manual_review":
         raise states.IllegalTransition("the application is not waiting for a review (already decided?)",
@@ -358,12 +380,16 @@ def _terms(session: Session, app: LoanApplication, product: LoanProduct, amount_
     amount = app.amount_minor if amount_minor is None else amount_minor
     if not product.min_amount_minor <= amount <= app.amount_minor:
         raise ValidationFailed("the amount is at most the amount applied for and at least the product's smallest",
-                               details={"min": product.min_amount_minor, "max": app.amount_minor})
+                               reason="lending.approved_amount_range",
+                               details={"field": "amount", "min_minor": product.min_amount_minor,
+                                        "max_minor": app.amount_minor, "min": product.min_amount_minor,
+                                        "max": app.amount_minor})
     lo, hi = products.rate_bounds(session, product, clock.local_date(_now()))
     if rate_bps is None:
         rate_bps = app.rate_bps if app.rate_bps is not None else hi
     if not lo <= rate_bps <= hi:
-        raise ValidationFailed("the rate is outside the product's bounds", details={"min_bps": lo, "max_bps": hi})
+        raise ValidationFailed("the rate is outside the product's bounds", reason="lending.rate_bounds",
+                               details={"field": "rate_bps", "min_bps": lo, "max_bps": hi})
     return amount, rate_bps
 
 

@@ -79,13 +79,15 @@ def _check(principal_minor: int, annual_rate_bps: int, term_months: int, method:
     for name, v in (("principal_minor", principal_minor), ("annual_rate_bps", annual_rate_bps),
                     ("term_months", term_months)):
         if not isinstance(v, int) or isinstance(v, bool):
-            raise ValidationFailed(f"{name} must be an integer", details={name: v})
+            raise ValidationFailed(f"{name} must be an integer", reason="lending.whole",
+                                   details={"field": name, "value": v})
     if not 0 < principal_minor <= MAX_PRINCIPAL:
         raise ValidationFailed("the principal must be positive", details={"principal_minor": principal_minor})
     if not 0 <= annual_rate_bps <= MAX_RATE_BPS:
         raise ValidationFailed("the rate is 0-10000 basis points", details={"annual_rate_bps": annual_rate_bps})
     if not 1 <= term_months <= MAX_TERM:
-        raise ValidationFailed(f"the term is 1-{MAX_TERM} months", details={"term_months": term_months})
+        raise ValidationFailed(f"the term is 1-{MAX_TERM} months", reason="lending.term_limit",
+                               details={"term_months": term_months, "max": MAX_TERM})
     if method not in METHODS:
         raise ValidationFailed("unknown repayment method", details={"method": method, "methods": list(METHODS)})
 

@@ -185,7 +185,7 @@ def disburse(session: Session, app: LoanApplication, *, actor_id: int | None = N
             return existing
     if app.status != "accepted":
         raise states.IllegalTransition(f"only an accepted application is paid out (this one is {app.status})",
-                                       details={"status": app.status})
+                                       reason="lending.not_accepted", details={"status": app.status})
     principal, rate, term, method = app.approved_amount_minor, app.rate_bps, app.term_months, app.method
     if principal is None or rate is None or not term or not method:
         raise ValidationFailed("the application has no approved amount, rate, term or method")
@@ -698,6 +698,19 @@ def _next_due(insts: list[LoanInstallment], day: date) -> dict[str, Any] | None:
     return None
 
 
+def _plain_key(loan: Loan, next_due: dict[str, Any] | None, due_now: int) -> tuple[str, dict[str, Any]]:
+    """The same sentence as :func:`_plain` as a catalogue key and its parameters (for pages in any language)."""
+    if loan.status == "written_off":
+        return ("written_off_paid", {}) if due_now == 0 else ("written_off_owed", {"amount_minor": due_now})
+    if loan.status != "active":
+        return "repaid", {}
+    if loan.days_past_due > 0:
+        return "overdue", {"amount_minor": due_now, "days": loan.days_past_due}
+    if next_due is None:
+        return "", {}
+    return "next", {"amount_minor": next_due["amount_minor"], "due_date": next_due["due_date"]}
+
+
 def _plain(loan: Loan, next_due: dict[str, Any] | None, due_now: int, lang: str) -> str:
     cur = loan.currency
     if loan.status == "written_off":
@@ -746,6 +759,7 @@ def loan_view(session: Session, actor: Principal, loan_id: int, *, lang: str = "
         payoff=payoff_quote(session, loan, d) if loan.status == "active" else None,
         bucket_label=cls.label(loan.bucket, lang), classification_label=cls.label(loan.classification, lang),
         plain=_plain(loan, nxt, due_now, lang),
+        plain_key=_plain_key(loan, nxt, due_now)[0], plain_params=_plain_key(loan, nxt, due_now)[1],
         paid_principal_minor=loan.principal_minor - loan.outstanding_minor,
         still_owed_minor=owed,  # a written-off loan: everything still owed is due (None otherwise)
     )

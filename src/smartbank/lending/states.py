@@ -51,7 +51,7 @@ def transition(session: Session, app: LoanApplication, to: str, *, actor_id: int
     """Move ``app`` to ``to`` or raise :class:`IllegalTransition` (409) without writing anything."""
     if not can_move(app.status, to):
         raise IllegalTransition(f"an application cannot go from {app.status} to {to}",
-                                details={"from": app.status, "to": to})
+                                reason="lending.illegal_transition", details={"from": app.status, "to": to})
     ev = LoanApplicationEvent(application_id=app.id, from_status=app.status, to_status=to, actor_id=actor_id,
                               note=note, at=utcnow())
     app.status = to

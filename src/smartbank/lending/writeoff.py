@@ -70,13 +70,13 @@ def write_off(
     loan = servicing._own_loan(session, actor, loan_id, lock=True)
     if loan.status != "active":
         raise Conflict(
-            f"only an active loan can be written off (this one is {loan.status})",
+            f"only an active loan can be written off (this one is {loan.status})", reason="lending.writeoff_not_active",
             details={"loan_id": loan.id, "status": loan.status},
         )
     if loan.classification != "loss":
         raise Conflict(
             f"only a loan classified loss can be written off (this one is {loan.classification})",
-            details={"loan_id": loan.id, "classification": loan.classification},
+            reason="lending.writeoff_not_loss", details={"loan_id": loan.id, "classification": loan.classification},
         )
     d = day or servicing.today()
     before = _snapshot(loan)

@@ -18,7 +18,7 @@ from smartbank.lending import service as lending
 from smartbank.lending.service import EMPLOYMENT
 from smartbank.web import forms
 from smartbank.web.auth import Customer
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of
 from smartbank.web.nav import register_portal_page
 from smartbank.web.render import env, page_context
 from smartbank.web.routing import web_router
@@ -26,57 +26,6 @@ from smartbank.web.routing import web_router
 router = web_router()
 register_portal_page("/loans/apply", "nav.loans_apply", order=60)
 
-register_messages("zh", {
-    "nav": {"loans_apply": "申请贷款"},
-    "loanapp": {
-        "title": "申请贷款", "choose": "选择贷款产品", "amount_range": "额度 {lo} – {hi}",
-        "term_range": "期限 {lo}–{hi} 个月", "apply": "申请", "amount": "借款金额（元）", "term": "期限（月）",
-        "method": "还款方式", "m": {"equal_installment": "等额本息", "equal_principal": "等额本金"},
-        "purpose": "借款用途", "income": "月收入（元）", "employment": "工作情况",
-        "emp": {"employed": "受雇", "self_employed": "自雇", "business_owner": "企业主", "retired": "退休",
-                "student": "学生", "unemployed": "无业"},
-        "employer": "工作单位", "years": "工作年限", "dependents": "供养人数",
-        "debt": "其他贷款余额（元）", "repay": "其他贷款月还款（元）", "card_balance": "信用卡已用额度（元）",
-        "card_limit": "信用卡总额度（元）", "collateral_value": "抵押物价值（元）", "collateral_desc": "抵押物说明",
-        "account": "放款及还款账户", "estimate": "估算", "monthly": "预计月供 {lo} – {hi}（以审批利率为准）",
-        "submit": "提交申请", "no_account": "您需要一个正常状态的活期账户才能申请贷款。",
-        "my": "我的贷款申请", "none": "暂无申请。", "app_title": "贷款申请 {n}",
-        "st": {"submitted": "已提交", "scoring": "审批中", "manual_review": "人工审核", "approved": "已批准",
-               "accepted": "已接受", "disbursed": "已放款", "repaying": "还款中", "closed": "已结清",
-               "declined": "未通过", "withdrawn": "已撤回", "expired": "已过期", "written_off": "已核销"},
-        "reasons": "主要原因", "offer": "审批结果", "rate": "年利率 {r}%", "expires": "请在 {d} 前确认",
-        "accept": "接受并放款", "withdraw": "撤回申请", "back": "返回", "bad_number": "请输入整数。",
-    },
-    "notice": {"loan_submitted": "申请已提交。", "loan_accepted": "您已接受贷款。", "loan_withdrawn": "申请已撤回。"},
-})
-register_messages("en", {
-    "nav": {"loans_apply": "Apply for a loan"},
-    "loanapp": {
-        "title": "Apply for a loan", "choose": "Choose a loan", "amount_range": "Amount {lo} – {hi}",
-        "term_range": "Term {lo}–{hi} months", "apply": "Apply", "amount": "Amount (yuan)", "term": "Term (months)",
-        "method": "Repayment", "m": {"equal_installment": "Equal instalments", "equal_principal": "Equal principal"},
-        "purpose": "Purpose", "income": "Monthly income (yuan)", "employment": "Employment",
-        "emp": {"employed": "Employed", "self_employed": "Self-employed", "business_owner": "Business owner",
-                "retired": "Retired", "student": "Student", "unemployed": "Not working"},
-        "employer": "Employer", "years": "Years employed", "dependents": "Dependents",
-        "debt": "Other loans outstanding (yuan)", "repay": "Other loans, monthly repayments (yuan)",
-        "card_balance": "Credit cards used (yuan)", "card_limit": "Credit cards limit (yuan)",
-        "collateral_value": "Collateral value (yuan)", "collateral_desc": "Collateral description",
-        "account": "Account for payout and repayments", "estimate": "Estimate",
-        "monthly": "About {lo} – {hi} a month (the approved rate decides)", "submit": "Submit application",
-        "no_account": "You need an open current account to apply for a loan.",
-        "my": "My loan applications", "none": "No applications yet.", "app_title": "Loan application {n}",
-        "st": {"submitted": "Submitted", "scoring": "Being assessed", "manual_review": "Officer review",
-               "approved": "Approved", "accepted": "Accepted", "disbursed": "Paid out", "repaying": "Repaying",
-               "closed": "Repaid", "declined": "Declined", "withdrawn": "Withdrawn", "expired": "Expired",
-               "written_off": "Written off"},
-        "reasons": "Main reasons", "offer": "Our offer", "rate": "{r}% a year", "expires": "Please accept by {d}",
-        "accept": "Accept and pay out", "withdraw": "Withdraw", "back": "Back",
-        "bad_number": "Enter a whole number.",
-    },
-    "notice": {"loan_submitted": "Application submitted.", "loan_accepted": "You accepted the loan.",
-               "loan_withdrawn": "Application withdrawn."},
-})
 
 _APPLY = "portal/loan_apply.html"
 
@@ -109,8 +58,42 @@ def _values_from_prefill(p: dict[str, Any]) -> dict[str, str]:
             "account_id": str(v["account_id"] or "")}
 
 
+# the form field a refusal concerns, so that it is shown once, beside that field
+_FIELD_OF_REASON = {"lending.amount_out_of_range": "amount", "lending.term_out_of_range": "term_months"}
+_FIELD_OF_DETAIL = {"purpose": "purpose", "monthly_income_minor": "income", "employment": "employment",
+                    "employer": "employer", "years_employed": "years_employed", "dependents": "dependents",
+                    "existing_debt_minor": "debt", "existing_monthly_repayment_minor": "repay",
+                    "revolving_balance_minor": "card_balance", "revolving_limit_minor": "card_limit",
+                    "collateral_value_minor": "collateral_value", "collateral_description": "collateral_description"}
+
+
+def _field_of(exc: SmartbankError) -> str | None:
+    if exc.reason in _FIELD_OF_REASON:
+        return _FIELD_OF_REASON[exc.reason]
+    return _FIELD_OF_DETAIL.get(str((exc.details or {}).get("field", "")))
+
+
+def _estimate(pre: dict[str, Any], v: dict[str, str]) -> dict[str, Any]:
+    """The indicative payment for the typed amount and term: the service checks them against the product's
+    range, so a refusal shows here, at the first step, not after the whole form."""
+    try:
+        amount = forms.amount(v.get("amount"))
+    except forms.FormError as exc:
+        exc.field = "amount"  # type: ignore[attr-defined]
+        raise
+    t = (v.get("term_months") or "").strip()
+    if not t.isdigit() or len(t) > 4:
+        exc2 = forms.FormError("loanapp.bad_number")
+        exc2.field = "term_months"  # type: ignore[attr-defined]
+        raise exc2
+    return db.run_in_transaction(lambda s: lending.quote(
+        s, product_code=pre["product"]["code"], amount_minor=amount, term_months=int(t),
+        method=v.get("method") or "equal_installment", day=clock.today()))
+
+
 def _page(request: Request, actor: Any, code: str, values: dict[str, str] | None = None, *,
-          error: str | None = None, status_code: int = 200, quote: dict[str, Any] | None = None) -> Response:
+          error: str | None = None, error_field: str | None = None, status_code: int = 200,
+          estimate: bool = False) -> Response:
     def work(s):
         items = [lending.product_dict(p) for p in lending.list_products(s)]
         chosen = code if any(p["code"] == code for p in items) else (items[0]["code"] if items else "")
@@ -124,17 +107,17 @@ def _page(request: Request, actor: Any, code: str, values: dict[str, str] | None
         return _html(request, _APPLY, products=[], product={"code": ""}, accounts=[], v={}, employment=EMPLOYMENT,
                      mine=mine, quote=None, here="/loans/apply")
     v = values or _values_from_prefill(pre)
-    if quote is None and v.get("amount") and v.get("term_months", "").isdigit():
+    quote = None
+    if error is None:
         try:
-            amount = forms.amount(v["amount"])
-            quote = db.run_in_transaction(lambda s: lending.quote(
-                s, product_code=pre["product"]["code"], amount_minor=amount, term_months=int(v["term_months"]),
-                method=v.get("method") or "equal_installment", day=clock.today()))
-        except SmartbankError:
-            quote = None
+            quote = _estimate(pre, v)
+        except SmartbankError as exc:
+            if estimate:  # the customer asked: say what is wrong, beside the field
+                error, status_code = forms.message(exc, lang_of(request)), 422
+                error_field = getattr(exc, "field", None) or _field_of(exc)
     return _html(request, _APPLY, status_code=status_code, products=items, product=pre["product"],
                  accounts=pre["accounts"], v=v, employment=EMPLOYMENT, mine=mine, quote=quote, error=error,
-                 here="/loans/apply")
+                 error_field=error_field, here="/loans/apply")
 
 
 @router.get("/loans/apply")
@@ -164,7 +147,7 @@ def apply_submit(request: Request, actor: Customer, product: F = "", amount: F =
               "collateral_description": collateral_description, "account_id": account_id}
     code = product[:32].upper()
     if action == "estimate":
-        return _page(request, actor, code, values)
+        return _page(request, actor, code, values, estimate=True)
 
     def work(s):
         p = lending.get_product(s, code)
@@ -187,7 +170,8 @@ def apply_submit(request: Request, actor: Customer, product: F = "", amount: F =
     try:
         app_id = db.run_in_transaction(work)
     except SmartbankError as exc:
-        return _page(request, actor, code, values, error=forms.message(exc, lang_of(request)), status_code=422)
+        return _page(request, actor, code, values, error=forms.message(exc, lang_of(request)), status_code=422,
+                     error_field=_field_of(exc))
     return RedirectResponse(f"/loans/applications/{app_id}?notice=loan_submitted", status_code=303)
 
 

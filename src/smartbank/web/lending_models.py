@@ -20,7 +20,7 @@ from smartbank.lending.service import recent_credit_scores as recent_scores
 from smartbank.security import service as security
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import env, page_context
 from smartbank.web.routing import web_router
@@ -32,14 +32,6 @@ ROLES = security.roles_for("lending.models.read")
 RECENT_DAYS = 30
 register_console_page(PATH, "nav.console.lending_models", roles=ROLES, order=62)
 
-register_messages("zh", {
-    "nav": {"console": {"lending_models": "信用评分模型"}},
-    "lendmodels": {"title": "信用评分模型", "download": "下载报告（HTML）"},
-})
-register_messages("en", {
-    "nav": {"console": {"lending_models": "Credit models"}},
-    "lendmodels": {"title": "Credit models", "download": "Download the report (HTML)"},
-})
 
 _PAGE = "console/lending/models.html"
 

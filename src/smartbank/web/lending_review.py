@@ -20,7 +20,7 @@ from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import FormError, message, optional_amount
-from smartbank.web.i18n import lang_of, register_messages
+from smartbank.web.i18n import lang_of
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import env, page_context
 from smartbank.web.risk_cases import age_text
@@ -32,38 +32,6 @@ PRODUCTS = "/console/lending/products"
 register_console_page(PAGE, "nav.console.lending_reviews", roles=lending.OFFICER_ROLES, order=60)
 register_console_page(PRODUCTS, "nav.console.lending_products", roles=lending.OFFICER_ROLES, order=61)
 
-register_messages("zh", {
-    "nav": {"console": {"lending_reviews": "贷款审批", "lending_products": "贷款产品"}},
-    "lreview": {
-        "queue": "贷款人工审核队列", "none": "没有待审核的申请。", "no": "编号", "customer": "客户", "product": "产品",
-        "amount": "金额", "grade": "等级", "pd": "违约概率", "reasons": "原因", "assignee": "处理人", "age": "时长",
-        "open": "查看", "two": "需双人审批", "maker": "已由 {n} 提出批准，等待复核", "case": "贷款申请 {n}",
-        "application": "申请信息", "customer_ctx": "客户情况", "accounts": "账户", "loans": "现有贷款",
-        "scores": "评分", "champion": "主模型", "challenger": "挑战者模型", "policy": "政策规则命中",
-        "decisions": "决定记录", "events": "处理记录", "claim": "认领", "note": "备注", "add_note": "添加备注",
-        "decide": "审批", "approve": "批准", "decline": "拒绝", "return": "退回（复核人）", "reason_code": "拒绝原因",
-        "rate_bps": "年利率（基点）", "amount_yuan": "批准金额（元）", "rate_bounds": "利率范围 {lo}–{hi} 基点",
-        "closed": "此申请已不在人工审核中。", "bad_int": "请输入整数。", "products": "贷款产品",
-    },
-    "notice": {"lreview_done": "已保存。"},
-})
-register_messages("en", {
-    "nav": {"console": {"lending_reviews": "Loan reviews", "lending_products": "Loan products"}},
-    "lreview": {
-        "queue": "Loan review queue", "none": "Nothing waiting for review.", "no": "No.", "customer": "Customer",
-        "product": "Product", "amount": "Amount", "grade": "Grade", "pd": "PD", "reasons": "Reasons",
-        "assignee": "Assigned to", "age": "Age", "open": "Open", "two": "Needs two officers",
-        "maker": "Approval proposed by {n}; waiting for a checker", "case": "Loan application {n}",
-        "application": "Application", "customer_ctx": "Customer", "accounts": "Accounts", "loans": "Existing loans",
-        "scores": "Scores", "champion": "Champion", "challenger": "Challenger", "policy": "Policy hits",
-        "decisions": "Decisions", "events": "History", "claim": "Claim", "note": "Note", "add_note": "Add note",
-        "decide": "Decide", "approve": "Approve", "decline": "Decline", "return": "Send back (checker)",
-        "reason_code": "Decline reason", "rate_bps": "Rate (bps a year)", "amount_yuan": "Approved amount (yuan)",
-        "rate_bounds": "Rate bounds {lo}–{hi} bps", "closed": "This application is no longer in review.",
-        "bad_int": "Enter a whole number.", "products": "Loan products",
-    },
-    "notice": {"lreview_done": "Saved."},
-})
 
 _QUEUE = "console/lending/reviews.html"
 
@@ -86,12 +54,18 @@ def queue_page(request: Request, actor: Staff) -> Response:
     return _html(request, _QUEUE, items=items, page=PAGE)
 
 
+_EMPTY = {"note": "", "amount": "", "rate_bps": "", "outcome": "", "reason_code": "", "decision_note": ""}
+# the field of the decision form a refusal concerns (shown beside it, once)
+_FIELD_OF = {"a note is required": "note", "a decline needs a reason code": "reason_code",
+             "lending.approved_amount_range": "amount", "lending.rate_bounds": "rate_bps"}
+
+
 def _case(request: Request, actor: Principal, app_id: int, *, error: str | None = None, status_code: int = 200,
-          form: dict[str, str] | None = None) -> Response:
+          form: dict[str, str] | None = None, error_field: str | None = None) -> Response:
     require_page(actor, PAGE)
     case = db.run_in_transaction(lambda s: lending.get_review_case(s, actor, app_id))
     return _html(request, _CASE, status_code=status_code, case=case, a=case["application"], c=case["customer"],
-                 page=PAGE, error=error, form=form or {"note": "", "amount": "", "rate_bps": ""}, here=PAGE)
+                 page=PAGE, error=error, error_field=error_field, form={**_EMPTY, **(form or {})}, here=PAGE)
 
 
 @router.get(PAGE + "/{app_id}")
@@ -102,7 +76,8 @@ def case_page(request: Request, app_id: int, actor: Staff) -> Response:
 Text = Annotated[str, Form()]
 
 
-def _act(request: Request, actor: Principal, app_id: int, fn: Any, form: dict[str, str]) -> Response:
+def _act(request: Request, actor: Principal, app_id: int, fn: Any, form: dict[str, str],
+         decision: bool = False) -> Response:
     require_page(actor, PAGE)
     try:
         db.run_in_transaction(fn)
@@ -110,9 +85,10 @@ def _act(request: Request, actor: Principal, app_id: int, fn: Any, form: dict[st
         raise
     except SmartbankError as exc:
         code = exc.status_code if exc.status_code in (409, 422) else 422
+        field = (_FIELD_OF.get(exc.reason) or _FIELD_OF.get(exc.message)) if decision else None
         # the case page shows every form of the case again: the fields this action did not send are empty
-        return _case(request, actor, app_id, error=message(exc, lang_of(request)), status_code=code,
-                     form={"note": "", "amount": "", "rate_bps": "", **form})
+        return _case(request, actor, app_id, error=message(exc, lang_of(request)), status_code=code, form=form,
+                     error_field=field)
     return RedirectResponse(f"{PAGE}/{app_id}?notice=lreview_done", status_code=303)
 
 
@@ -138,14 +114,15 @@ def _int(text: str) -> int | None:
 @router.post(PAGE + "/{app_id}/decision")
 def decide(request: Request, app_id: int, actor: Staff, outcome: Text = "", amount: Text = "", rate_bps: Text = "",
            reason_code: Text = "", note: Text = "", version: Text = "") -> Response:
-    form = {"note": note, "amount": amount, "rate_bps": rate_bps}
+    form = {"decision_note": note, "amount": amount, "rate_bps": rate_bps, "outcome": outcome,
+            "reason_code": reason_code}
 
     def work(s: Any) -> Any:
         return lending.decide_review(s, actor, app_id, outcome=outcome, amount_minor=optional_amount(amount),
                              rate_bps=_int(rate_bps), reason_code=reason_code or None, note=note,
                              version=_int(version))
 
-    return _act(request, actor, app_id, work, form)
+    return _act(request, actor, app_id, work, form, decision=True)
 
 
 @router.get(PRODUCTS)

@@ -20,7 +20,7 @@ from smartbank.lending.credit.evaluate import psi_shares
 from smartbank.lending.credit.scorer import FEATURES, MODEL_NAME
 from smartbank.ml.service import latest_version, load_model
 
-__all__ = ["LABELS", "build_report", "report_body", "report_document"]
+__all__ = ["FEATURE_LABELS", "LABELS", "build_report", "feature_label", "report_body", "report_document"]
 
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
          "figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}"
@@ -44,7 +44,7 @@ LABELS: dict[str, dict[str, str]] = {
            "scorecard": "Scorecard points", "feature": "Feature", "bin": "Bin", "woe": "WoE", "points": "Points",
            "missing": "missing", "yes": "yes", "no": "no", "days": "days", "status": "Status",
            "stable": "stable", "shift": "some shift", "drift": "significant shift",
-           "too_few": "too few applications to judge (fewer than 50)"},
+           "too_few": "too few applications to judge (fewer than 50)", "mean_pd": "Mean PD"},
     "zh": {"title": "信用评分模型报告", "none": "尚未训练信用评分模型：请运行 <code>smartbank lending train</code>。",
            "model": "模型", "version": "版本", "created": "训练时间", "data": "训练数据", "fast": "快速（演示）训练",
            "description": "模型构成", "rows": "样本数（训练 / 留出）", "bad_rate": "坏样本率",
@@ -59,7 +59,7 @@ LABELS: dict[str, dict[str, str]] = {
            "feature": "特征", "bin": "分箱", "woe": "WoE",
            "points": "分值", "missing": "缺失", "yes": "是", "no": "否", "days": "天", "status": "状态",
            "stable": "稳定", "shift": "轻微偏移", "drift": "显著偏移",
-           "too_few": "近期申请不足 50 笔，暂不评判"},
+           "too_few": "近期申请不足 50 笔，暂不评判", "mean_pd": "平均违约概率"},
 }
 
 
@@ -161,6 +161,26 @@ def _psi_status(p: float, n: int) -> str:
     return "stable" if p < 0.10 else ("shift" if p < 0.25 else "drift")
 
 
+# the credit model's features in words (the column names of the training file are not for people)
+FEATURE_LABELS: dict[str, dict[str, str]] = {
+    "en": {"RevolvingUtilizationOfUnsecuredLines": "Credit-card utilisation", "age": "Age",
+           "NumberOfTime30-59DaysPastDueNotWorse": "Times 30-59 days late", "DebtRatio": "Debt-to-income",
+           "MonthlyIncome": "Monthly income", "NumberOfOpenCreditLinesAndLoans": "Open credit lines and loans",
+           "NumberOfTimes90DaysLate": "Times 90+ days late", "NumberRealEstateLoansOrLines": "Property loans",
+           "NumberOfTime60-89DaysPastDueNotWorse": "Times 60-89 days late", "NumberOfDependents": "Dependents"},
+    "zh": {"RevolvingUtilizationOfUnsecuredLines": "信用卡额度使用率", "age": "年龄",
+           "NumberOfTime30-59DaysPastDueNotWorse": "逾期30-59天次数", "DebtRatio": "负债收入比",
+           "MonthlyIncome": "月收入", "NumberOfOpenCreditLinesAndLoans": "在用授信及贷款笔数",
+           "NumberOfTimes90DaysLate": "逾期90天以上次数", "NumberRealEstateLoansOrLines": "房产贷款笔数",
+           "NumberOfTime60-89DaysPastDueNotWorse": "逾期60-89天次数", "NumberOfDependents": "供养人数"},
+}
+
+
+def feature_label(name: str, lang: str) -> str:
+    """A feature of the credit model in words (the name itself if it has none)."""
+    return FEATURE_LABELS["zh" if lang == "zh" else "en"].get(name, name)
+
+
 def report_body(lm: Any | None, recent: dict[str, Any] | None = None, *, lang: str = "en") -> str:
     """The report's HTML fragment (no <html>/<style>) for one loaded model; ``recent``:
     :func:`smartbank.lending.credit.monitor.recent_scores` or None."""
@@ -190,7 +210,7 @@ def report_body(lm: Any | None, recent: dict[str, Any] | None = None, *, lang: s
         r = ev.get(key)
         if r:
             rows.append([L[key], _f(r["auc"]), _f(r["ks"]), _f(r["gini"]), _f(r.get("brier")), _f(r.get("mean_pd"))])
-    parts.append(_table([L["which"], "AUC", "KS", "Gini", "Brier", "mean PD"], rows, "champion-challenger"))
+    parts.append(_table([L["which"], "AUC", "KS", "Gini", "Brier", L["mean_pd"]], rows, "champion-challenger"))
     imgs = dict(charts(ev))
     fig = "<figure><img class='chart' id='chart-{k}' src='{src}' alt='{alt}'><figcaption>{alt}</figcaption></figure>"
     parts.append("<div>" + "".join(fig.format(k=k, src=imgs[k], alt=html.escape(L[k]))
@@ -218,10 +238,10 @@ def report_body(lm: Any | None, recent: dict[str, Any] | None = None, *, lang: s
     for v in sc.get("variables", []):
         for label, woe, pts, cnt, er in zip(v["labels"], v["woe"], v["points"], v["counts"], v["event_rates"],
                                             strict=True):
-            rows.append([v["name"], label, cnt, f"{er:.2%}", f"{woe:.3f}", f"{pts:.1f}"])
+            rows.append([feature_label(v["name"], lang), label, cnt, f"{er:.2%}", f"{woe:.3f}", f"{pts:.1f}"])
         if v.get("missing_count"):
-            rows.append([v["name"], L["missing"], v["missing_count"], f"{v['missing_event_rate']:.2%}",
-                         f"{v['missing_woe']:.3f}", f"{v['missing_points']:.1f}"])
+            rows.append([feature_label(v["name"], lang), L["missing"], v["missing_count"],
+                         f"{v['missing_event_rate']:.2%}", f"{v['missing_woe']:.3f}", f"{v['missing_points']:.1f}"])
     parts.append(_table([L["feature"], L["bin"], L["count"], L["bad_rate_col"], L["woe"], L["points"]], rows,
                         "points-table"))
     return "\n".join(parts)
