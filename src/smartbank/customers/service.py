@@ -162,6 +162,7 @@ def record_rejection(session: Session, customer: Customer, *, rejected_by: int |
     """The identity could not be verified (the document did not match its holder, or was not valid)."""
     if customer.kyc_status != "pending":
         raise Conflict(f"only a pending identity can be rejected; this one is {customer.kyc_status}",
+                       reason="customers.kyc_not_pending",
                        details={"customer_id": customer.id, "kyc_status": customer.kyc_status})
     customer.kyc_status = "rejected"
     customer.kyc_method = "branch_document_check"
@@ -393,7 +394,9 @@ def check_correction(field: str, value: object) -> str:
                                details={"field": field, "fields": list(CORRECTABLE_FIELDS)})
     v = " ".join(value.split()) if isinstance(value, str) else ""
     if not v or len(v) > _FIELD_LIMITS[field] or "\x00" in v:
-        raise ValidationFailed(f"the new {field} needs 1-{_FIELD_LIMITS[field]} characters", details={"field": field})
+        raise ValidationFailed(f"the new {field} needs 1-{_FIELD_LIMITS[field]} characters",
+                               reason="customers.correction_length",
+                               details={"field": field, "limit": _FIELD_LIMITS[field]})
     if field == "phone":
         v = normalise_phone(v)
     if field == "email" and ("@" not in v or " " in v):

@@ -78,6 +78,7 @@ def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, A
     if f.kind is not None and f.kind not in HISTORY_KINDS:
         # an unknown kind is a mistake, not a filter that matches nothing
         raise ValidationFailed(f"unknown kind {f.kind!r}: use in, out or a transfer kind",
+                               reason="statements.unknown_kind",
                                details={"kind": f.kind, "allowed": list(HISTORY_KINDS)})
     other = aliased(Entry)
     cp = aliased(Account)
