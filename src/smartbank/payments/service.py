@@ -40,6 +40,9 @@ from smartbank.ledger import service as ledger
 from smartbank.ledger.service import Account
 from smartbank.money import check_currency, format_minor
 from smartbank.payments.models import BILL_CATEGORIES, FREQUENCIES, Bill, Biller, Payee, ScheduledTransfer
+from smartbank.payments.postings import CUSTOMER_MEMO_KINDS
+from smartbank.payments.postings import describe as describe_posting
+from smartbank.payments.postings import describe_all as describe_postings
 from smartbank.risk import service as risk
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -61,6 +64,8 @@ __all__ = [
     # billers and bills
     "add_biller", "get_biller", "issue_bill", "list_billers", "lookup_bills", "mark_overdue_bills", "pay_bill",
     "reopen_bill_paid_by", "top_up",
+    # what a posting is, for people (a system posting's kind and facts, for the catalogue)
+    "CUSTOMER_MEMO_KINDS", "describe_posting", "describe_postings",
 ]
 
 
@@ -634,7 +639,8 @@ def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_i
         key=key, debit_account_id=src.id, credit_account_id=settle.id, amount_minor=bill.amount_minor,
         currency=bill.currency, kind="bill_payment", memo=f"{biller.name_en} {bill.period}",
         reference=f"bill:{bill.id}", initiated_by=actor.user_id, enforce_daily_limit=True,
-        meta={"biller": biller.code, "category": biller.category, "bill_reference": bill.reference},
+        meta={"biller": biller.code, "category": biller.category, "bill_reference": bill.reference,
+              "period": bill.period},
     )
     res = _guarded(session, actor, cmd, src, settle, kind="bill_payment", channel=channel,
                    answer=_answer(challenge_id, otp))
