@@ -9,6 +9,7 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
+from smartbank.assistant import service as assistant
 from smartbank.backoffice import service as backoffice
 from smartbank.customers import service as customers
 from smartbank.errors import Forbidden, SmartbankError
@@ -50,7 +51,7 @@ def can_change_status(actor: Principal) -> bool:
 
 def _workbench(s, actor: Principal) -> dict:
     """The counter's desk: recent customers and the tasks waiting for this role, each through its service."""
-    out: dict = {"search": actor.can("customer.search"), "recent": [], "tasks": []}
+    out: dict = {"search": actor.can("customer.search"), "recent": [], "tasks": [], "kyc": None}
     if actor.can("customer.search"):
         out["recent"] = customers.recent_customers(s, actor, limit=8)
     if actor.can("customer.kyc.verify"):
@@ -67,6 +68,9 @@ def _workbench(s, actor: Principal) -> dict:
     if actor.can("transfer.reverse"):
         n = len(backoffice.list_reversals(s, actor, status="requested", limit=500))
         out["tasks"].append({"key": "reversals", "count": n, "href": "/console/reversals"})
+    if actor.role in assistant.AGENT_ROLES:  # the assistant's hand-offs waiting for a person
+        n = assistant.handoff_counts(s, actor).get("waiting", 0)
+        out["tasks"].append({"key": "handoffs", "count": n, "href": "/console/assistant/queue"})
     return out
 
 
