@@ -21,6 +21,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 def _visible(html: str) -> str:
     body = html.split("<main", 1)[-1].split("</main>", 1)[0]
+    body = re.sub(r'</?span( class="nowrap")?>', "", body)  # a period kept whole inside its text
     return re.sub(r"<[^>]+>", " ", body)
 
 
@@ -67,6 +68,8 @@ def test_history_and_receipts_describe_system_postings_in_the_page_language(clie
         assert raw not in page, raw
     r = client.get(receipt)
     assert "国网北京电力 电费 2026-09" in _visible(r.text) and "State Grid" not in _visible(r.text)
+    # a period never breaks across lines in the history table
+    assert '<span class="nowrap">2026-09</span>' in client.get(f"/accounts/{people.alice_acct}").text
     client.cookies.set("sb_lang", "en")
     page = _visible(client.get(f"/accounts/{people.alice_acct}").text)
     for words in ("Bought F-BOND", "Loan L2026-000012 paid out", "Interest 2026-09", "Loan L2026-000012 interest",
