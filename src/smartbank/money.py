@@ -17,7 +17,8 @@ MAX_MINOR = 10**15  # one quadrillion minor units: anything larger is absurd for
 def check_currency(code: str) -> str:
     code = (code or "").upper()
     if code not in CURRENCIES:
-        raise ValidationFailed(f"unknown currency {code!r}", details={"currency": code})
+        raise ValidationFailed(f"unknown currency {code!r}", reason="money.unknown_currency",
+                               details={"currency": code})
     return code
 
 
@@ -74,18 +75,21 @@ def parse_major(text: str, currency: str = "CNY") -> int:
     cleaned = str(text).translate(_FULL_WIDTH).replace("¥", "").replace("￥", "").strip()
     if "," in cleaned:
         if not _GROUPED_RE.match(cleaned):
-            raise ValidationFailed(f"not an amount: {text!r}", details={"amount": str(text)})
+            raise ValidationFailed(f"not an amount: {text!r}", reason="money.not_an_amount",
+                                   details={"amount": str(text)})
         cleaned = cleaned.replace(",", "")
     m = _AMOUNT_RE.match(cleaned)
     if not m:
-        raise ValidationFailed(f"not an amount: {text!r}", details={"amount": str(text)})
+        raise ValidationFailed(f"not an amount: {text!r}", reason="money.not_an_amount", details={"amount": str(text)})
     try:
         value = Decimal(cleaned)
     except InvalidOperation as exc:  # pragma: no cover - regex guards this
-        raise ValidationFailed(f"not an amount: {text!r}") from exc
+        raise ValidationFailed(f"not an amount: {text!r}", reason="money.not_an_amount",
+                               details={"amount": str(text)}) from exc
     scaled = value * (10**exp)
     if scaled != scaled.to_integral_value():
-        raise ValidationFailed(f"{text!r} has more decimals than {currency} allows", details={"amount": text})
+        raise ValidationFailed(f"{text!r} has more decimals than {currency} allows", reason="money.too_many_decimals",
+                               details={"amount": text, "currency": currency})
     return int(scaled)
 
 

@@ -13,9 +13,10 @@ def clean_text(value: object, what: str, limit: int, *, required: bool = True, e
     a NUL character (PostgreSQL text cannot store one). Anything but a string counts as empty."""
     t = value.strip() if isinstance(value, str) else ""
     if required and not t:
-        raise ValidationFailed(empty or f"{what} is required")
+        raise ValidationFailed(empty or f"{what} is required", reason=None if empty else "text.required")
     if len(t) > limit:
-        raise ValidationFailed(f"{what} is longer than {limit} characters", details={"length": len(t)})
+        raise ValidationFailed(f"{what} is longer than {limit} characters", reason="text.too_long",
+                               details={"length": len(t), "limit": limit})
     if "\x00" in t:
-        raise ValidationFailed(f"{what} contains a NUL character")
+        raise ValidationFailed(f"{what} contains a NUL character", reason="text.nul")
     return t

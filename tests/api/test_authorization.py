@@ -217,8 +217,8 @@ CASES: list[Case] = [
          lambda w: (f"{API}/accounts/{w.a1}/freeze", {"reason": "x"}), "customer",
          lambda w: ("teller1", f"{API}/accounts/{w.a1}/freeze", {"reason": "x"}, 200)),
     Case("post", "/api/v1/accounts/{account_id}/unfreeze",
-         lambda w: (f"{API}/accounts/{w.a1}/unfreeze", {}), "customer",
-         lambda w: ("teller1", f"{API}/accounts/{w.a1}/unfreeze", {}, 200)),
+         lambda w: (f"{API}/accounts/{w.a1}/unfreeze", {"reason": "x"}), "customer",
+         lambda w: ("teller1", f"{API}/accounts/{w.a1}/unfreeze", {"reason": "x"}, 200)),
     Case("post", "/api/v1/accounts/{account_id}/close", lambda w: (f"{API}/accounts/{w.a3}/close", {}), "customer",
          lambda w: ("teller1", f"{API}/accounts/{w.a3}/close", {}, 200)),
     Case("post", "/api/v1/cash/deposits",
@@ -685,8 +685,8 @@ def test_staff_roles(client, bank, engine):
     assert_error(client.get(f"{API}/customers", headers=w.h["alice"]), 403, "forbidden")
 
     # the allowed side of the same rules
-    assert _post(client, w, "teller1", f"{API}/accounts/{w.a1}/freeze", {}).json()["status"] == "frozen"
-    assert _post(client, w, "risk1", f"{API}/accounts/{w.a1}/unfreeze", {}).json()["status"] == "open"
+    assert _post(client, w, "teller1", f"{API}/accounts/{w.a1}/freeze", {"reason": "x"}).json()["status"] == "frozen"
+    assert _post(client, w, "risk1", f"{API}/accounts/{w.a1}/unfreeze", {"reason": "x"}).json()["status"] == "open"
     r = _post(client, w, "teller1", f"{API}/cash/deposits", {"account_id": w.a1, "amount_minor": 700,
                                                              "idempotency_key": "d1"})
     assert r.status_code == 201 and r.json()["kind"] == "deposit"

@@ -21,8 +21,11 @@ def test_teller_finds_a_customer_and_freezes_an_account(page: Page, bank, engine
     page.get_by_role("button", name="查询").click()
     page.get_by_role("link", name="陈静").click()
     expect(page.locator(f"#account-{acct} .amount").first).to_have_text("¥200.00")
-    page.locator(f"#account-{acct} input[name=reason]").fill("客户挂失")
+    # the freeze takes a confirm step, and the reason is required there
     page.click(f"#status-{acct}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("冻结账户")
+    page.get_by_label("原因（必填，将记入审计日志）").fill("客户挂失")
+    page.click("#status-confirm")
     expect(page.locator(".notice")).to_have_text("账户已冻结。")
     expect(page.locator(f"#account-{acct} [data-status]")).to_have_text("已冻结")
     # one change audited (the search and the customer page are audited as reads, object_type customer; the

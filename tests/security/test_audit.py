@@ -79,7 +79,8 @@ def test_every_staff_write_is_audited(client, bank, engine):
        action="account.frozen", object_type="account",
        check=lambda row, out: (row["before"]["status"], row["after"]["status"], row["object_id"]) == (
            "open", "frozen", str(a1)))
-    do("risk1", "POST", f"/accounts/{a1}/unfreeze", {}, status=200, action="account.open", object_type="account",
+    do("risk1", "POST", f"/accounts/{a1}/unfreeze", {"reason": "cleared"}, status=200, action="account.open",
+       object_type="account",
        check=lambda row, out: (row["before"]["status"], row["after"]["status"]) == ("frozen", "open"))
     hold = do("teller1", "POST", "/holds", {"from_account_id": a1, "to_account_id": b1, "amount_minor": 300,
                                             "idempotency_key": "h1"},

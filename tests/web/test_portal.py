@@ -78,18 +78,20 @@ def test_transfer_goes_through_the_confirm_step_and_posts_once(client, people, b
     key = hidden(form, "idempotency_key")
     data = {"from_account": str(people.alice_acct), "to_account": people.bob_number, "amount": "1,234.50",
             "memo": "房租", "idempotency_key": key, "csrf_token": csrf_token(form)}
-    confirm = client.post("/transfer/confirm", data=data)
+    # an amount over the balance is refused at the first step, beside the amount, in the service's words
+    over = client.post("/transfer/confirm", data=data)
+    assert over.status_code == 422 and "请确认转账信息" not in over.text
+    assert 'id="err-amount"' in over.text and "余额不足" in over.text
+    confirm = client.post("/transfer/confirm", data={**data, "amount": "500"})
     assert confirm.status_code == 200
     assert "请确认转账信息" in confirm.text
-    assert 'id="confirm-amount">¥1,234.50<' in confirm.text
+    assert 'id="confirm-amount">¥500.00<' in confirm.text
     assert people.bob_number[:4] in confirm.text and hidden(confirm.text, "idempotency_key") == key
     assert bank.balance(people.alice_acct) == 100_000  # nothing moved yet
-    # amount over the balance is refused at submit; with a good amount it posts
     submit = {k: hidden(confirm.text, k) for k in ("from_account", "to_account", "amount", "memo",
                                                     "idempotency_key")}
     submit["csrf_token"] = csrf_token(confirm.text)
-    assert submit["amount"] == "1234.50"
-    submit["amount"] = "500.00"
+    assert submit["amount"] == "500.00"
     r1 = client.post("/transfer/submit", data=submit, follow_redirects=False)
     assert r1.status_code == 303 and r1.headers["location"].startswith("/transfers/")
     r2 = client.post("/transfer/submit", data=submit, follow_redirects=False)  # double submit
@@ -102,7 +104,7 @@ def test_transfer_goes_through_the_confirm_step_and_posts_once(client, people, b
 
 @pytest.mark.parametrize("amount, message", [
     ("12.345", "金额格式不正确"), ("abc", "金额格式不正确"), ("-5", "金额格式不正确"), ("0", "金额必须大于零"),
-    ("", "请输入金额"), ("2000", "余额不足"),
+    ("", "请输入金额"), ("2000", "余额不足"), ("2000.00", "余额不足"),
     ("\u0661\u0660", "金额格式不正确"), ("\u0967\u0966", "金额格式不正确"),  # Arabic-Indic, Devanagari "10"
 ])
 def test_bad_amounts_are_explained_and_write_nothing(client, people, bank, amount, message):
@@ -110,7 +112,7 @@ def test_bad_amounts_are_explained_and_write_nothing(client, people, bank, amoun
     form = client.get("/transfer").text
     data = {"from_account": str(people.alice_acct), "to_account": people.bob_number, "amount": amount, "memo": "",
             "idempotency_key": hidden(form, "idempotency_key"), "csrf_token": csrf_token(form)}
-    step = "/transfer/submit" if amount == "2000" else "/transfer/confirm"
+    step = "/transfer/submit" if amount == "2000" else "/transfer/confirm"  # refused at either step
     r = client.post(step, data=data)
     assert r.status_code == 422 and message in r.text, r.text[-1500:]
     assert f'value="{amount}"' in r.text
@@ -121,11 +123,11 @@ def test_full_width_digits_are_an_amount(client, people, bank):
     """A Chinese input method types full-width digits: they are read as the same amount."""
     sign_in(client, "alice")
     form = client.get("/transfer").text
-    data = {"from_account": str(people.alice_acct), "to_account": people.bob_number, "amount": "１，２３４．５０",
+    data = {"from_account": str(people.alice_acct), "to_account": people.bob_number, "amount": "５２３．５０",
             "memo": "", "idempotency_key": hidden(form, "idempotency_key"), "csrf_token": csrf_token(form)}
     confirm = client.post("/transfer/confirm", data=data)
     assert confirm.status_code == 200, confirm.text[-1500:]
-    assert 'id="confirm-amount">¥1,234.50<' in confirm.text and hidden(confirm.text, "amount") == "1234.50"
+    assert 'id="confirm-amount">¥523.50<' in confirm.text and hidden(confirm.text, "amount") == "523.50"
     assert bank.count("transfers") == 3
 
 
@@ -296,15 +298,23 @@ def test_the_transfer_form_says_what_is_left_today_and_refuses_more_before_the_c
         s.get(Customer, people.alice).daily_limit_minor = 50_000
     sign_in(client, "alice")
     form = client.get("/transfer").text
-    assert "今日剩余额度 ¥500.00" in form
+    assert "今日还可转 ¥500.00" in form
     client.cookies.set("sb_lang", "en")
-    assert "Remaining today ¥500.00" in client.get("/transfer").text
+    assert "You can still send ¥500.00 today" in client.get("/transfer").text
     client.cookies.set("sb_lang", "zh")
     data = {"from_account": str(people.alice_acct), "to_account": people.bob_number, "amount": "500.01", "memo": "",
             "idempotency_key": hidden(form, "idempotency_key"), "csrf_token": csrf_token(form)}
     r = client.post("/transfer/confirm", data=data)
-    assert r.status_code == 422 and "超过今日剩余转账额度（剩余 ¥500.00，每日限额 ¥500.00）" in r.text
+    assert r.status_code == 422 and "超过今日剩余转账额度（今日还可转 ¥500.00，每日限额 ¥500.00）" in r.text
     assert "请确认转账信息" not in r.text and 'value="500.01"' in r.text
+    # the refusal is shown once, beside the amount, and the amount field points at it
+    assert r.text.count("超过今日剩余转账额度") == 1 and 'id="err-amount"' in r.text
+    assert re.search(r'name="amount"[^>]*aria-describedby="remaining-today err-amount"[^>]*aria-invalid="true"',
+                     r.text)
+    client.cookies.set("sb_lang", "en")
+    r = client.post("/transfer/confirm", data=data)
+    assert r.status_code == 422 and "(¥500.00 of ¥500.00)" in r.text and 'id="err-amount"' in r.text
+    client.cookies.set("sb_lang", "zh")
     # what is within the limit goes through, and the form then shows what is left
     confirm = client.post("/transfer/confirm", data={**data, "amount": "300"})
     assert confirm.status_code == 200 and "请确认转账信息" in confirm.text
@@ -313,10 +323,10 @@ def test_the_transfer_form_says_what_is_left_today_and_refuses_more_before_the_c
                     follow_redirects=False)
     assert r.status_code == 303, r.text
     form = client.get("/transfer").text
-    assert "今日剩余额度 ¥200.00" in form
+    assert "今日还可转 ¥200.00" in form
     r = client.post("/transfer/confirm", data={**data, "amount": "200.01", "idempotency_key": hidden(form,
                                                                                                    "idempotency_key")})
-    assert r.status_code == 422 and "剩余 ¥200.00" in r.text
+    assert r.status_code == 422 and "今日还可转 ¥200.00" in r.text
     # between one's own accounts the daily limit does not apply
     own = client.post("/transfer/confirm", data={**data, "amount": "600",
                                                  "to_account": account_number(engine, people.alice_savings)})

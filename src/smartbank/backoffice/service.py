@@ -28,6 +28,7 @@ from smartbank.payments import service as payments
 from smartbank.risk import service as risk
 from smartbank.security import service as security
 from smartbank.security.service import Principal
+from smartbank.text import clean_text
 
 __all__ = [
     "ACCOUNT_ADMINS", "approve_reversal", "cash", "create_customer", "create_staff_user", "get_reversal", "hold",
@@ -116,14 +117,21 @@ def open_account(session: Session, actor: Principal, customer_id: int, *, kind: 
 
 def set_account_status(session: Session, actor: Principal, account_id: int, status: str, *, reason: str = "",
                        rid: str | None = None) -> Account:
+    """Freeze, unfreeze or close an account, audited with the account's state before and after. A freeze or an
+    unfreeze stops or restarts the customer's money: it needs a reason, recorded in the audit trail."""
     actor.require("account.status")
     a = ledger.get_account(session, account_id)
     if a.kind == "internal" and actor.role != "admin":
         raise NotFound("account not found")
+    if status in ("frozen", "open") and not (reason or "").strip():
+        raise ValidationFailed("a reason is required to freeze or unfreeze an account",
+                               reason="backoffice.status_reason_required",
+                               details={"account_id": a.id, "status": status})
+    note = clean_text(reason, "reason", 200, required=False) or None
     before = _acct_state(a)
     ledger.set_account_status(session, a, status)
     security.audit(session, actor, action=f"account.{status}", object_type="account", object_id=a.id,
-                   before=before, after=_acct_state(a), request_id=rid, note=reason or None)
+                   before=before, after=_acct_state(a), request_id=rid, note=note)
     return a
 
 

@@ -57,7 +57,8 @@ __all__ = [
     # the customer's own high-risk changes, behind a step-up
     "SELF_MAX_DAILY_LIMIT_MINOR", "change_own_phone", "set_own_daily_limit",
     # many customers
-    "count", "find_customers", "ids_by_document", "insert_many", "matching_records", "names_of", "search_customers",
+    "count", "find_customers", "ids_by_document", "pending_identities", "recent_customers",
+    "insert_many", "matching_records", "names_of", "search_customers",
     # storage: which fields are encrypted and blind-indexed, the stored form of rows for COPY
     "ENCRYPTED_FIELDS", "INDEXED_FIELDS", "stored_form",
     # identity documents and phone numbers
@@ -162,6 +163,7 @@ def record_rejection(session: Session, customer: Customer, *, rejected_by: int |
     """The identity could not be verified (the document did not match its holder, or was not valid)."""
     if customer.kyc_status != "pending":
         raise Conflict(f"only a pending identity can be rejected; this one is {customer.kyc_status}",
+                       reason="customers.kyc_not_pending",
                        details={"customer_id": customer.id, "kyc_status": customer.kyc_status})
     customer.kyc_status = "rejected"
     customer.kyc_method = "branch_document_check"
@@ -252,6 +254,35 @@ def find_customers(session: Session, actor: Principal, q: str, *, limit: int = 5
     security.audit_reads(session, actor, action="customer.search", customer_ids=[c.id for c in found],
                          shown={"masked": masked_for(actor, "search"), "q": pii.redact((q or "").strip()[:64])})
     return [customer_record(c, role=actor.role, purpose="search") for c in found]
+
+
+def recent_customers(session: Session, actor: Principal, *, limit: int = 8) -> list[dict[str, Any]]:
+    """The customers ``actor`` opened most recently (from their own audited reads), as a list shows them to
+    the role, each with ``opened_at``; shown to staff only and audited as a list read."""
+    actor.require("customer.search")
+    opened = security.recently_opened(session, actor, action="customer.read", object_type="customer", limit=limit)
+    ids = [int(i) for i, _ in opened if i.isdigit()]
+    found = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
+    out = []
+    for oid, at in opened:
+        c = found.get(int(oid)) if oid.isdigit() else None
+        if c is not None:
+            out.append({**customer_record(c, role=actor.role, purpose="search"), "opened_at": at})
+    security.audit_reads(session, actor, action="customer.recent", customer_ids=[r["id"] for r in out],
+                         shown={"masked": masked_for(actor, "search")})
+    return out
+
+
+def pending_identities(session: Session, actor: Principal, *, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """Customers whose identity waits for its check at the counter (``kyc_status`` pending), oldest first, for
+    staff who verify identities (``customer.kyc.verify``): how many, and the first ``limit`` (audited reads)."""
+    actor.require("customer.kyc.verify")
+    pending = Customer.kyc_status == "pending"
+    total = int(session.scalar(select(func.count()).select_from(Customer).where(pending)) or 0)
+    rows = list(session.scalars(select(Customer).where(pending).order_by(Customer.id).limit(max(1, min(limit, 100)))))
+    security.audit_reads(session, actor, action="customer.kyc.queue", customer_ids=[c.id for c in rows],
+                         shown={"masked": masked_for(actor, "search")})
+    return total, [customer_record(c, role=actor.role, purpose="search") for c in rows]
 
 
 REVEAL_REASON_LIMIT = 200
@@ -393,7 +424,9 @@ def check_correction(field: str, value: object) -> str:
                                details={"field": field, "fields": list(CORRECTABLE_FIELDS)})
     v = " ".join(value.split()) if isinstance(value, str) else ""
     if not v or len(v) > _FIELD_LIMITS[field] or "\x00" in v:
-        raise ValidationFailed(f"the new {field} needs 1-{_FIELD_LIMITS[field]} characters", details={"field": field})
+        raise ValidationFailed(f"the new {field} needs 1-{_FIELD_LIMITS[field]} characters",
+                               reason="customers.correction_length",
+                               details={"field": field, "limit": _FIELD_LIMITS[field]})
     if field == "phone":
         v = normalise_phone(v)
     if field == "email" and ("@" not in v or " " in v):

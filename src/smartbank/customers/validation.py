@@ -143,6 +143,7 @@ def parse_id_document(kind: str, id_type: str | None, raw: str, *, today: date |
     id_type = id_type or allowed[0]
     if id_type not in allowed:
         raise ValidationFailed(f"the bank does not accept this type of identity document from {kind} customers",
+                               reason="customers.id_type_not_accepted",
                                details={"id_type": id_type, "supported": list(allowed)})
     if id_type == "resident_id":
         rid = parse_resident_id(raw, today=today)
@@ -156,5 +157,6 @@ def parse_id_document(kind: str, id_type: str | None, raw: str, *, today: date |
         "taiwan_permit": (_TAIWAN, "a Taiwan residents' travel permit number has 8 digits"),
     }[id_type]
     if not rule.fullmatch(number):
-        raise ValidationFailed(words, details={"id_number": raw, "id_type": id_type})
+        raise ValidationFailed(words, reason=f"customers.bad_id_number.{id_type}",
+                               details={"id_number": raw, "id_type": id_type})
     return IdDocument(id_type, number)

@@ -55,7 +55,8 @@ def open_account(
     opened_on: date | None = None,
 ) -> Account:
     if kind not in ("demand", "savings", "internal", "loan"):
-        raise ValidationFailed(f"unknown account kind {kind!r}")
+        raise ValidationFailed(f"unknown account kind {kind!r}", reason="ledger.unknown_account_kind",
+                               details={"kind": kind})
     if kind == "internal" and customer_id is not None:
         raise ValidationFailed("internal accounts belong to the bank, not a customer")
     if kind != "internal" and customer_id is None:
@@ -117,7 +118,8 @@ _FLOWS = text(
 def total_by_kind(session: Session, kind: str) -> int:
     """The sum of the amounts of posted transfers of one kind (all currencies' minor units together)."""
     if kind not in TRANSFER_KINDS:
-        raise ValidationFailed(f"unknown transfer kind {kind!r}")
+        raise ValidationFailed(f"unknown transfer kind {kind!r}", reason="ledger.unknown_transfer_kind",
+                               details={"kind": kind})
     return int(session.scalar(select(func.coalesce(func.sum(Transfer.amount_minor), 0))
                               .where(Transfer.kind == kind, Transfer.flags == "posted")) or 0)
 
@@ -253,7 +255,8 @@ def customer_payments_since(session: Session, since: datetime) -> list[tuple[int
 
 def set_account_status(session: Session, account: Account, status: str) -> Account:
     if status not in ("open", "frozen", "closed"):
-        raise ValidationFailed(f"unknown status {status!r}")
+        raise ValidationFailed(f"unknown status {status!r}", reason="ledger.unknown_account_status",
+                               details={"status": status})
     if account.status == "closed":
         raise AccountNotOpen("a closed account cannot change status")
     if status == "closed" and (account.balance_minor != 0 or account.debits_pending or account.credits_pending):
@@ -263,7 +266,8 @@ def set_account_status(session: Session, account: Account, status: str) -> Accou
         # closing now would forfeit interest the customer has earned: it is paid at month end first
         raise ValidationFailed(
             f"interest of {format_minor(owed, account.currency)} accrued this month is paid at month end;"
-            " close the account after it has been paid out", details={"accrued_interest_minor": owed})
+            " close the account after it has been paid out", reason="ledger.interest_pending_on_close",
+            details={"accrued_interest_minor": owed})
     account.status = status
     session.flush()
     return account

@@ -76,7 +76,8 @@ def shortfall(session: Session, transfer: dict[str, Any]) -> tuple[int, int]:
 def _clean(text: str | None, what: str) -> str:
     v = " ".join((text or "").split())
     if len(v) > MAX_REASON:
-        raise ValidationFailed(f"{what} is longer than {MAX_REASON} characters")
+        raise ValidationFailed(f"{what} is longer than {MAX_REASON} characters", reason="ledger.reason_too_long",
+                               details={"limit": MAX_REASON})
     return v
 
 
@@ -137,7 +138,7 @@ def get(session: Session, request_id: int) -> ReversalRequest:
 
 def _open(req: ReversalRequest) -> None:
     if req.status != "requested":
-        raise Conflict(f"this reversal request is already {req.status}",
+        raise Conflict(f"this reversal request is already {req.status}", reason="ledger.reversal_request_closed",
                        details={"reversal_request_id": req.id, "status": req.status})
 
 

@@ -153,13 +153,15 @@ def _validate(cmd: TransferCommand) -> None:
     if cmd.amount_minor > MAX_MINOR:
         raise ValidationFailed("amount is too large", details={"amount_minor": cmd.amount_minor})
     if cmd.currency not in CURRENCIES:
-        raise ValidationFailed(f"unknown currency {cmd.currency!r}", details={"currency": cmd.currency})
+        raise ValidationFailed(f"unknown currency {cmd.currency!r}", reason="money.unknown_currency",
+                               details={"currency": cmd.currency})
     if cmd.debit_account_id == cmd.credit_account_id:
         raise ValidationFailed("debit and credit accounts must differ")
     if not cmd.key or len(cmd.key) > 160:
         raise ValidationFailed("an idempotency key of 1-160 characters is required")
     if cmd.kind not in TRANSFER_KINDS:
-        raise ValidationFailed(f"unknown transfer kind {cmd.kind!r}")
+        raise ValidationFailed(f"unknown transfer kind {cmd.kind!r}", reason="ledger.unknown_transfer_kind",
+                               details={"kind": cmd.kind})
     if len(cmd.memo) > 200:
         raise ValidationFailed("memo is longer than 200 characters")
     notes.check(cmd.annotations)

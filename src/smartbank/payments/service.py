@@ -40,6 +40,9 @@ from smartbank.ledger import service as ledger
 from smartbank.ledger.service import Account
 from smartbank.money import check_currency, format_minor
 from smartbank.payments.models import BILL_CATEGORIES, FREQUENCIES, Bill, Biller, Payee, ScheduledTransfer
+from smartbank.payments.postings import CUSTOMER_MEMO_KINDS
+from smartbank.payments.postings import describe as describe_posting
+from smartbank.payments.postings import describe_all as describe_postings
 from smartbank.risk import service as risk
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -51,7 +54,8 @@ __all__ = [
     "Receipt", "customer_scope", "get_transfer", "list_accounts", "owned_account", "paying_account",
     "require_customer", "transfer_receipt", "view_transfer",
     # payments
-    "DailyAllowance", "PaymentRequest", "daily_allowance", "idem_key", "limit_applies", "pay", "precheck",
+    "DailyAllowance", "PaymentRequest", "check_payment", "daily_allowance", "idem_key", "limit_applies", "pay",
+    "precheck",
     # payees
     "add_payee", "delete_payee", "erase_payees", "get_payee", "list_payees",
     # scheduled transfers
@@ -60,6 +64,8 @@ __all__ = [
     # billers and bills
     "add_biller", "get_biller", "issue_bill", "list_billers", "lookup_bills", "mark_overdue_bills", "pay_bill",
     "reopen_bill_paid_by", "top_up",
+    # what a posting is, for people (a system posting's kind and facts, for the catalogue)
+    "CUSTOMER_MEMO_KINDS", "describe_posting", "describe_postings",
 ]
 
 
@@ -224,10 +230,8 @@ def precheck(session: Session, cmd: ledger.TransferCommand) -> None:
     ledger.check_transfer(session, cmd)
 
 
-def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = "transfer",
-        reference: str | None = None) -> ledger.TransferResult:
-    """A customer-initiated payment to any customer account of the bank, by account number. The risk module
-    decides before it posts (allow, challenge, hold for review or block: see :mod:`smartbank.risk.service`)."""
+def _payment_command(session: Session, actor: Principal, req: PaymentRequest, *, kind: str,
+                     reference: str | None) -> tuple[Any, Any, ledger.TransferCommand]:
     require_customer(actor)
     src, dst = ledger.payment_accounts(session, req.from_account_id, req.to_account_number)
     if src is None or src.kind in ledger.NON_PAYMENT_KINDS or (not actor.is_staff
@@ -241,6 +245,30 @@ def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = 
         reference=reference, initiated_by=actor.user_id, enforce_daily_limit=True,
     )
     ledger.validate_command(cmd)
+    return src, dst, cmd
+
+
+def check_payment(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = "transfer") -> None:
+    """Raise what would refuse ``req`` if it were paid now, before the customer confirms it: the same account
+    lookups as :func:`pay`, then what is left of today's limit (``payments.over_daily_limit`` with
+    ``remaining_minor``), then the ledger's rules (:func:`precheck`: status, balance, currency). The risk
+    decision is not taken here: it is taken once, when the payment is made."""
+    src, dst, cmd = _payment_command(session, actor, req, kind=kind, reference=None)
+    if limit_applies(src, dst):
+        allowance = daily_allowance(session, actor, currency=cmd.currency)
+        if cmd.amount_minor > allowance.remaining_minor:
+            raise DailyLimitExceeded(
+                "this payment is more than is left of today's transfer limit", reason="payments.over_daily_limit",
+                details={"remaining_minor": allowance.remaining_minor, "daily_limit_minor": allowance.limit_minor,
+                         "amount_minor": cmd.amount_minor})
+    precheck(session, cmd)
+
+
+def pay(session: Session, actor: Principal, req: PaymentRequest, *, kind: str = "transfer",
+        reference: str | None = None) -> ledger.TransferResult:
+    """A customer-initiated payment to any customer account of the bank, by account number. The risk module
+    decides before it posts (allow, challenge, hold for review or block: see :mod:`smartbank.risk.service`)."""
+    src, dst, cmd = _payment_command(session, actor, req, kind=kind, reference=reference)
     if src.currency != cmd.currency or dst.currency != cmd.currency:
         return ledger.transfer(session, cmd)  # refused by the ledger's own rules, with its clear error
     saved, saved_at = _saved_payee(session, src.customer_id, dst.number)
@@ -376,7 +404,8 @@ def schedule_transfer(session: Session, actor: Principal, *, from_account_id: in
     if dst.id == src.id:
         raise ValidationFailed("the two accounts must differ")
     if frequency not in FREQUENCIES:
-        raise ValidationFailed(f"frequency must be one of {', '.join(FREQUENCIES)}")
+        raise ValidationFailed(f"frequency must be one of {', '.join(FREQUENCIES)}", reason="payments.bad_frequency",
+                               details={"frequency": frequency})
     if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or amount_minor <= 0:
         raise ValidationFailed("amount must be positive")
     today = today or clock.today()
@@ -475,7 +504,8 @@ def cancel_scheduled(session: Session, actor: Principal, scheduled_id: int) -> S
     if s is None or actor.customer_id != s.customer_id:  # another customer's: as if there were none
         raise NotFound("scheduled transfer not found", details={"scheduled_id": scheduled_id})
     if s.status != "active":
-        raise Conflict(f"this scheduled transfer is already {s.status}")
+        raise Conflict(f"this scheduled transfer is already {s.status}", reason="payments.scheduled_not_active",
+                       details={"scheduled_id": s.id, "status": s.status})
     before = _scheduled_record(s)
     s.status = "cancelled"
     s.next_run = None
@@ -546,7 +576,8 @@ def list_billers(session: Session, category: str | None = None) -> list[Biller]:
     stmt = select(Biller).order_by(Biller.category, Biller.code)
     if category:
         if category not in BILL_CATEGORIES:
-            raise ValidationFailed(f"category must be one of {', '.join(BILL_CATEGORIES)}")
+            raise ValidationFailed(f"category must be one of {', '.join(BILL_CATEGORIES)}",
+                               reason="payments.bad_bill_category", details={"category": category})
         stmt = stmt.where(Biller.category == category)
     return list(session.scalars(stmt))
 
@@ -608,7 +639,8 @@ def pay_bill(session: Session, actor: Principal, *, from_account_id: int, bill_i
         key=key, debit_account_id=src.id, credit_account_id=settle.id, amount_minor=bill.amount_minor,
         currency=bill.currency, kind="bill_payment", memo=f"{biller.name_en} {bill.period}",
         reference=f"bill:{bill.id}", initiated_by=actor.user_id, enforce_daily_limit=True,
-        meta={"biller": biller.code, "category": biller.category, "bill_reference": bill.reference},
+        meta={"biller": biller.code, "category": biller.category, "bill_reference": bill.reference,
+              "period": bill.period},
     )
     res = _guarded(session, actor, cmd, src, settle, kind="bill_payment", channel=channel,
                    answer=_answer(challenge_id, otp))
@@ -653,7 +685,8 @@ def top_up(session: Session, actor: Principal, *, from_account_id: int, biller_c
 def add_biller(session: Session, *, code: str, name_zh: str, name_en: str, category: str,
                city: str | None = None, requires_bill: bool = True) -> Biller:
     if category not in BILL_CATEGORIES:
-        raise ValidationFailed(f"category must be one of {', '.join(BILL_CATEGORIES)}")
+        raise ValidationFailed(f"category must be one of {', '.join(BILL_CATEGORIES)}",
+                               reason="payments.bad_bill_category", details={"category": category})
     if session.scalars(select(Biller.id).where(Biller.code == code)).first():
         raise Conflict("biller code exists", details={"code": code})
     settle = ledger.open_account(session, customer_id=None, kind="internal", purpose="biller_settlement",

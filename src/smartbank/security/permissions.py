@@ -409,6 +409,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "GET /console/customers/{customer_id}": ("customer.read",),
     "POST /console/customers/{customer_id}/reveal": ("customer.pii.reveal",),
     "POST /console/accounts/{account_id}/status": ("account.status",),
+    # payments part: the confirm step of a freeze or unfreeze
+    "GET /console/accounts/{account_id}/status": ("account.status",),
     "POST /console/customers/{customer_id}/daily-limit": ("customer.limit.set",),
     "GET /console/insight/customers": ("insight.profiles.read",),
     "GET /console/insight/customers/{customer_id}": ("insight.profiles.read",),

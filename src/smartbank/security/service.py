@@ -125,7 +125,7 @@ __all__ = [
     "new_recovery_codes", "pending_mfa", "reset_mfa", "revoke_other_sessions", "revoke_session",
     "start_password_reset", "step_up_method", "verify_second_factor",
     # audit
-    "audit", "audit_reads", "audit_trail", "request_id_var",
+    "audit", "audit_reads", "audit_trail", "recently_opened", "request_id_var",
     # the masking policy (role x purpose x field) and break-glass reveal rights
     "MASKING_PURPOSES", "PII_FIELDS", "REVEAL_FIELDS", "REVEAL_ROLES", "mask_account_number", "mask_address",
     "mask_birth_date", "mask_card_number", "mask_email", "mask_id_number", "mask_name", "mask_phone", "mask_value",
@@ -502,6 +502,20 @@ def audit_trail(session: Session, *, object_type: str | None = None, object_id: 
     if object_id:
         stmt = stmt.where(AuditLog.object_id == str(object_id))
     return list(session.scalars(stmt))
+
+
+def recently_opened(session: Session, actor: Principal, *, action: str = "customer.read",
+                    object_type: str = "customer", limit: int = 8) -> list[tuple[str, datetime]]:
+    """The objects ``actor`` opened most recently (their own read records in the audit trail: ``action`` on
+    ``object_type``), newest first, each once, with when it was last opened: a staff member's "recent
+    customers"."""
+    last = func.max(AuditLog.at).label("last")
+    rows = session.execute(
+        select(AuditLog.object_id, last)
+        .where(AuditLog.actor_user_id == actor.user_id, AuditLog.action == action,
+               AuditLog.object_type == object_type, AuditLog.object_id.is_not(None))
+        .group_by(AuditLog.object_id).order_by(last.desc()).limit(max(1, min(limit, 50))))
+    return [(str(r.object_id), _aware(r.last)) for r in rows]
 
 
 def disable_customer_users(session: Session, customer_id: int) -> int:

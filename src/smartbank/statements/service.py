@@ -78,6 +78,7 @@ def history(session: Session, account: Account, f: HistoryFilter) -> dict[str, A
     if f.kind is not None and f.kind not in HISTORY_KINDS:
         # an unknown kind is a mistake, not a filter that matches nothing
         raise ValidationFailed(f"unknown kind {f.kind!r}: use in, out or a transfer kind",
+                               reason="statements.unknown_kind",
                                details={"kind": f.kind, "allowed": list(HISTORY_KINDS)})
     other = aliased(Entry)
     cp = aliased(Account)
@@ -137,6 +138,7 @@ def _item(e: Entry, t: Transfer, cp: Account, cp_name: str | None, balance: int)
         "created_at": e.created_at.isoformat() if isinstance(e.created_at, datetime) else str(e.created_at),
         "kind": t.kind, "direction": "in" if e.amount_minor > 0 else "out", "amount_minor": e.amount_minor,
         "currency": e.currency, "balance_after_minor": balance, "memo": t.memo, "reference": t.reference,
+        "meta": t.meta,
         "counterparty_account": cp.number, "counterparty_name": cp_name or "",
         "counterparty_kind": cp.kind, "counterparty_purpose": cp.purpose,
     }

@@ -16,8 +16,9 @@ from smartbank.web.i18n import error_text, translate
 class FormError(ValidationFailed):
     """Bad input caught by the web layer itself; ``key`` is its message-catalog key."""
 
-    def __init__(self, key: str, **kw):
-        super().__init__(key)
+    def __init__(self, key: str, *, reason: str | None = None, **kw):
+        # the catalogue key is the refusal's reason too (its words are form.<...>, also error_message.<key>)
+        super().__init__(key, reason=reason or key, details=kw)
         self.key = key
         self.kw = kw
 
@@ -85,9 +86,9 @@ def int_id(text: str | int | None, key: str = "form.choose_account") -> int:
     try:
         value = int(str(text or "").strip())
     except ValueError as exc:
-        raise FormError(key) from exc
+        raise FormError(key, reason=key) from exc
     if not 0 < value <= MAX_ID:  # a larger id cannot exist (and would overflow the database driver)
-        raise FormError(key)
+        raise FormError(key, reason=key)
     return value
 
 
@@ -103,5 +104,5 @@ def account_number(text: str | None) -> str:
 def short_text(text: str | None, limit: int, key: str = "form.too_long") -> str:
     v = " ".join((text or "").split())
     if len(v) > limit:
-        raise FormError(key, limit=limit)
+        raise FormError(key, reason=key, limit=limit)
     return v

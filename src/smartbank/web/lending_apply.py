@@ -130,7 +130,7 @@ def _opt_int(text: str, key: str = "loanapp.bad_number") -> int | None:
     if not t:
         return None
     if not t.isdigit() or len(t) > 4:
-        raise forms.FormError(key)
+        raise forms.FormError(key, reason=key)
     return int(t)
 
 

@@ -19,7 +19,7 @@ from smartbank.recommend import service as recommend
 from smartbank.security.service import Principal
 from smartbank.statements import service as statements
 from smartbank.wealth import service as wealth
-from smartbank.web import forms, views
+from smartbank.web import forms, postings, views
 from smartbank.web.auth import Customer
 from smartbank.web.i18n import lang_of
 from smartbank.web.nav import register_portal_page
@@ -124,7 +124,10 @@ def account_history(request: Request, account_id: int, actor: Customer, cursor: 
         if f is None:
             return views.account(acct), None, None
         try:
-            return views.account(acct), statements.history(s, acct, f), None
+            page = statements.history(s, acct, f)
+            payments.describe_postings(s, page["items"])
+            postings.add_text(page["items"], lang)
+            return views.account(acct), page, None
         except ValidationFailed as exc:
             return views.account(acct), None, exc
 
@@ -176,10 +179,13 @@ def receipt(request: Request, transfer_id: int, actor: Customer) -> Response:
         r = payments.transfer_receipt(s, actor, transfer_id)
         b = r.biller
         biller = {"name_zh": b.name_zh, "name_en": b.name_en, "category": b.category} if b is not None else None
-        return r, views.account(r.mine), biller
+        t = dict(r.transfer)
+        t["describe"] = payments.describe_posting(t["kind"], t.get("memo"), t.get("meta"),
+                                                  {b.code: b} if b is not None else None)
+        t["text"] = postings.text(t, lang_of(request))
+        return r, t, views.account(r.mine), biller
 
-    r, mine, biller = db.run_in_transaction(work)
-    t = r.transfer
+    r, t, mine, biller = db.run_in_transaction(work)
     return render(request, "portal/receipt.html", transfer=t, outgoing=r.outgoing, mine=mine,
                   other={"number": r.other_number, "internal": r.other_internal}, biller=biller,
                   meta=t.get("meta") or {})

@@ -58,7 +58,7 @@ def _choices(s, actor) -> tuple[list[dict], list[dict]]:
 
 
 def _transfer_form(request: Request, actor, values: dict[str, str], *, error: str | None = None,
-                   status_code: int = 200) -> Response:
+                   error_field: str | None = None, status_code: int = 200) -> Response:
     def work(s):
         accounts, payees = _choices(s, actor)
         if not values.get("from_account") and accounts:
@@ -69,7 +69,7 @@ def _transfer_form(request: Request, actor, values: dict[str, str], *, error: st
 
     accounts, payees, allowance = db.run_in_transaction(work)
     return render(request, "portal/transfer.html", status_code=status_code, accounts=accounts, payees=payees,
-                  values=values, error=error, allowance=allowance,
+                  values=values, error=error, error_field=error_field, allowance=allowance,
                   here=None if request.method == "GET" else "/transfer")
 
 
@@ -84,21 +84,42 @@ def transfer_form(request: Request, actor: Customer, payee: int | None = None, t
     return _transfer_form(request, actor, values)
 
 
+class FieldRefusal(Exception):
+    """A service or form refusal of the first step and the form field it concerns (shown beside that field)."""
+
+    def __init__(self, exc: SmartbankError, field: str | None):
+        super().__init__(exc.message)
+        self.exc = exc
+        self.field = field
+
+
+# which field a refusal of the first step concerns
+_FIELD_OF = {"form.choose_account": "from_account", "form.account_number_required": "to_account",
+             "form.bad_account_number": "to_account", "transfer.same_account": "to_account",
+             "form.amount_required": "amount", "form.bad_amount": "amount", "form.amount_positive": "amount",
+             "form.too_long": "memo", "payments.over_daily_limit": "amount", "insufficient_funds": "amount",
+             "daily_limit_exceeded": "amount", "not_found": "to_account", "account_not_open": "from_account"}
+
+
 def _checked(s, actor, values: dict[str, str]) -> dict[str, Any]:
-    """Everything the confirm page shows, validated; raises FormError / SmartbankError."""
-    src = payments.owned_account(s, actor, forms.int_id(values["from_account"]))
-    to_number = forms.account_number(values["to_account"])
-    if to_number == src.number:
-        raise forms.FormError("transfer.same_account")
-    minor = forms.amount(values["amount"], src.currency)
-    dst = ledger.find_customer_account(s, to_number)
-    if dst is not None and payments.limit_applies(src, dst):
+    """Everything the confirm page shows, validated through the payments service (the rules a payment made now
+    would meet: accounts, amount, what is left of today's limit, balance); raises FieldRefusal."""
+    try:
+        src = payments.owned_account(s, actor, forms.int_id(values["from_account"]))
+        to_number = forms.account_number(values["to_account"])
+        if to_number == src.number:
+            raise forms.FormError("transfer.same_account")
+        minor = forms.amount(values["amount"], src.currency)
+        memo = forms.short_text(values["memo"], 100)
         # refused here, at the first step, rather than after the customer has confirmed
-        allowance = payments.daily_allowance(s, actor, currency=src.currency)
-        if minor > allowance.remaining_minor:
-            raise forms.FormError("transfer.over_limit", remaining=money(allowance.remaining_minor, src.currency),
-                                  limit=money(allowance.limit_minor, src.currency))
-    memo = forms.short_text(values["memo"], 100)
+        payments.check_payment(s, actor, payments.PaymentRequest(
+            from_account_id=src.id, to_account_number=to_number, amount_minor=minor, currency=src.currency,
+            idempotency_key=values["idempotency_key"], memo=memo, channel="web"))
+    except SmartbankError as exc:
+        field = _FIELD_OF.get(exc.reason) or _FIELD_OF.get(exc.code)
+        if exc.code == "not_found" and "account_id" in exc.details:
+            field = "from_account"
+        raise FieldRefusal(exc, field) from exc
     payee = next((p for p in payments.list_payees(s, actor, me(actor)) if p.account_number == to_number),
                  None)
     return {"from": views.account(src), "to_account": to_number, "payee": _payee(payee) if payee else None,
@@ -121,8 +142,9 @@ def transfer_confirm(request: Request, actor: Customer, from_account: F = "", to
     values = _values(from_account, to_account, amount, memo, idempotency_key)
     try:
         checked = db.run_in_transaction(lambda s: _checked(s, actor, values))
-    except SmartbankError as exc:
-        return _transfer_form(request, actor, values, error=forms.message(exc, lang_of(request)), status_code=422)
+    except FieldRefusal as exc:
+        return _transfer_form(request, actor, values, error=forms.message(exc.exc, lang_of(request)),
+                              error_field=exc.field, status_code=422)
     values["amount"] = forms.plain_amount(checked["amount_minor"], checked["currency"])
     return render(request, "portal/transfer_confirm.html", c=checked, values=values, here="/transfer")
 
@@ -152,6 +174,9 @@ def transfer_submit(request: Request, actor: Customer, from_account: F = "", to_
 
     try:
         res = db.run_in_transaction(work)
+    except FieldRefusal as exc:
+        return _transfer_form(request, actor, values, error=forms.message(exc.exc, lang_of(request)),
+                              error_field=exc.field, status_code=422)
     except SmartbankError as exc:
         page = risk_pages.handle(request, exc, action="/transfer/submit", values=values, challenge_id=challenge_id)
         if isinstance(page, str):
