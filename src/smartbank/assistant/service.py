@@ -97,7 +97,8 @@ CHANNELS = ("web", "api")
 
 def _customer(actor: Principal) -> int:
     if actor.customer_id is None or actor.is_staff:
-        raise Forbidden("the assistant talks with customers", details={"role": actor.role})
+        raise Forbidden("the assistant talks with customers", reason="assistant.customers_only",
+                        details={"role": actor.role})
     return actor.customer_id
 
 
@@ -105,7 +106,8 @@ def get_conversation(session: Session, actor: Principal, conversation_id: int) -
     cid = _customer(actor)
     c = session.get(AssistantConversation, conversation_id)
     if c is None or c.customer_id != cid:
-        raise NotFound("conversation not found", details={"conversation_id": conversation_id})
+        raise NotFound("conversation not found", reason="assistant.conversation_not_found",
+                       details={"conversation_id": conversation_id})
     return c
 
 
@@ -171,9 +173,11 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
     cid = _customer(actor)
     text = (text or "").strip()
     if not text or len(text) > MAX_TEXT:
-        raise ValidationFailed(f"a message has 1-{MAX_TEXT} characters", details={"length": len(text)})
+        raise ValidationFailed(f"a message has 1-{MAX_TEXT} characters", reason="assistant.message_length",
+                               details={"length": len(text), "max": MAX_TEXT})
     if channel not in CHANNELS:
-        raise ValidationFailed("channel must be web or api", details={"channel": channel})
+        raise ValidationFailed("channel must be web or api", reason="assistant.bad_channel",
+                               details={"channel": channel})
     if conversation_id is None:
         lang = entities.language(text)
         conv = AssistantConversation(customer_id=cid, channel=channel, language=lang, status="bot", state={},
@@ -183,7 +187,8 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
     else:
         conv = get_conversation(session, actor, conversation_id)
         if conv.status == "closed":
-            raise Conflict("this conversation is closed; start a new one", details={"conversation_id": conv.id})
+            raise Conflict("this conversation is closed; start a new one", reason="assistant.conversation_closed",
+                           details={"conversation_id": conv.id})
         # the conversation keeps its language unless the customer clearly switches ("ATM" in Chinese does not)
         lang = entities.conversation_language(text, conv.language)
     value, emotion, sentiment_version = _sentiment(text)
@@ -265,12 +270,14 @@ def rate(session: Session, actor: Principal, conversation_id: int, *, score: int
     """The customer's satisfaction (1..5) at the end; closes the conversation."""
     c = get_conversation(session, actor, conversation_id)
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-        raise ValidationFailed("a rating is 1 to 5", details={"score": score})
+        raise ValidationFailed("a rating is 1 to 5", reason="assistant.bad_rating", details={"score": score})
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_TEXT:
-        raise ValidationFailed(f"a comment has at most {MAX_TEXT} characters")
+        raise ValidationFailed(f"a comment has at most {MAX_TEXT} characters", reason="assistant.comment_too_long",
+                               details={"max": MAX_TEXT})
     if c.satisfaction is not None:
-        raise Conflict("this conversation is already rated", details={"conversation_id": c.id})
+        raise Conflict("this conversation is already rated", reason="assistant.already_rated",
+                       details={"conversation_id": c.id})
     c.satisfaction = score
     c.satisfaction_comment = comment
     c.status = "closed"
