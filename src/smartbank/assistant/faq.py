@@ -40,7 +40,7 @@ from smartbank.security.service import Principal
 
 __all__ = [
     "CATEGORIES", "EDITOR_ROLES", "THRESHOLD", "FaqMatch", "create_entry", "entry_dict", "explain", "get_entry",
-    "list_entries", "match", "ranked", "set_active", "update_entry",
+    "list_entries", "match", "ranked", "related", "set_active", "update_entry",
 ]
 
 THRESHOLD = 0.45
@@ -198,6 +198,17 @@ def ranked(session: Session, text: str, *, limit: int = 3) -> list[tuple[int, fl
         if s > best.get(eid, -1.0):
             best[eid] = float(s)
     return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+def related(session: Session, entry_id: int, *, language: str, limit: int = 3) -> list[str]:
+    """Questions of other active entries in the same category as ``entry_id`` (in ``language``): the follow-ups
+    the chat offers after an answer."""
+    e = session.get(FaqEntry, entry_id)
+    if e is None:
+        return []
+    rows = session.scalars(select(FaqEntry).where(FaqEntry.category == e.category, FaqEntry.active.is_(True),
+                                                  FaqEntry.id != e.id).order_by(FaqEntry.id).limit(limit))
+    return [r.question_en if language == "en" else r.question_zh for r in rows]
 
 
 def match(session: Session, text: str, *, language: str) -> FaqMatch | None:

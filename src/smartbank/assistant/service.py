@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smartbank import clock
-from smartbank.assistant import actions, entities, faq, handoff, intents
+from smartbank.assistant import actions, dialogue, entities, faq, handoff, intents
 from smartbank.assistant.analytics import VIEWER_ROLES as ANALYTICS_VIEWERS
 from smartbank.assistant.analytics import summary as analytics_summary
 from smartbank.assistant.dialogue import TRANSACTIONAL, Dialogue, Nlu, say
@@ -67,7 +67,7 @@ from smartbank.security.service import Principal
 
 __all__ = [
     # the customer's chat
-    "CHANNELS", "MAX_TEXT", "get_conversation", "history", "list_conversations", "rate", "send",
+    "CHANNELS", "MAX_TEXT", "get_conversation", "history", "list_conversations", "rate", "send", "suggestions",
     # a deleted customer's texts (privacy)
     "ERASED_TEXT", "erase_customer_texts",
     # the agents' queue
@@ -102,6 +102,11 @@ def _customer(actor: Principal) -> int:
     return actor.customer_id
 
 
+def suggestions(lang: str) -> list[dict[str, str]]:
+    """What the assistant offers to start a conversation with (quick replies: ``label`` and the ``value`` sent)."""
+    return dialogue.suggestion_buttons(lang if lang in ("zh", "en") else "zh")
+
+
 def get_conversation(session: Session, actor: Principal, conversation_id: int) -> AssistantConversation:
     cid = _customer(actor)
     c = session.get(AssistantConversation, conversation_id)
@@ -128,7 +133,7 @@ def _faq(session: Session) -> Any:
         m = faq.match(session, text, language=lang)
         if m is None or m.confidence < faq.THRESHOLD:
             return None
-        return m.answer, float(m.confidence)
+        return m.answer, float(m.confidence), faq.related(session, m.entry_id, language=lang)
     return ask
 
 
@@ -231,7 +236,8 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
              entities=ent, sentiment=value, emotion=emotion, action=turn.action, model_versions=versions,
              latency_ms=round((time.perf_counter() - started) * 1000, 2))
     for r in turn.replies:
-        _message(session, conv, "assistant", r["text"], language=lang, action={"kind": r["kind"]})
+        _message(session, conv, "assistant", r["text"], language=lang,
+                 action={"kind": r["kind"], **({"buttons": r["buttons"]} if r.get("buttons") else {})})
     session.flush()
     if reason is not None:
         _hand_off(session, conv, reason, {"intent": pred.intent, "top_intent": conv.top_intent,
@@ -262,7 +268,8 @@ def history(session: Session, actor: Principal, conversation_id: int, *, after_i
                            .order_by(AssistantMessage.id))
     return {**_conv_dict(c), "messages": [
         {"id": m.id, "sender": m.sender, "text": m.text, "intent": m.intent, "created_at": m.created_at,
-         "kind": (m.action or {}).get("kind") if m.sender == "assistant" else None} for m in msgs]}
+         "kind": (m.action or {}).get("kind") if m.sender == "assistant" else None,
+         "buttons": list((m.action or {}).get("buttons") or []) if m.sender == "assistant" else []} for m in msgs]}
 
 
 def rate(session: Session, actor: Principal, conversation_id: int, *, score: int,
