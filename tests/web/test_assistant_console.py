@@ -56,7 +56,9 @@ def test_queue_conversation_claim_reply_close(client, engine, agents):
     client.cookies.set("sb_lang", "en")
     page = client.get("/console/assistant/queue").text
     assert "Complaint" in page and "min left" in page and raw_keys(page) == []
-    assert client.get(f"/console/assistant/conversations/{other}").status_code == 200
+    case = client.get(f"/console/assistant/conversations/{other}")
+    assert case.status_code == 200 and raw_keys(case.text) == []
+    assert ">Transfer</td>" in case.text and ">transfer<" not in case.text and ">Customer<" in case.text  # words
 
 
 def test_second_claim_is_refused_with_the_reason(client, engine, agents):
