@@ -129,7 +129,7 @@ def _sentiment(text: str) -> tuple[float, str, str | None]:
 
 
 def _faq(session: Session) -> Any:
-    def ask(text: str, lang: str) -> tuple[str, float] | None:
+    def ask(text: str, lang: str) -> tuple[str, float, list[str]] | None:
         m = faq.match(session, text, language=lang)
         if m is None or m.confidence < faq.THRESHOLD:
             return None
