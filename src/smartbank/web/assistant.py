@@ -72,7 +72,8 @@ env.filters.setdefault("linkify", linkify)
 
 
 def thread(conv: dict[str, Any], lang: str = "zh") -> list[dict[str, Any]]:
-    """The conversation's messages with their linkified text, and the system lines between them: the hand-off
+    """The conversation's messages with their linkified text (in-app paths named in ``lang``, the conversation's
+    language), and the system lines between them: the hand-off
     (after the assistant's first hand-off reply), a colleague joining (before their first message) and the
     end. Each item carries the id of the message it belongs to (the script asks for what follows an id)."""
     items: list[dict[str, Any]] = []
@@ -112,7 +113,7 @@ def _page(request: Request, actor: Any, conversation_id: int | None, *, error: s
     conv = None
     if conversation_id is not None:
         conv = db.run_in_transaction(lambda s: service.history(s, actor, conversation_id))
-    items = thread(conv, lang_of(request)) if conv else []
+    items = thread(conv, conv["language"] or lang_of(request)) if conv else []
     return render(request, "portal/assistant.html", conv=conv, thread=items, error=error, error_field=error_field,
                   text=text, buttons=quick_replies(conv, lang_of(request)), status_code=status_code,
                   last_id=conv["messages"][-1]["id"] if conv and conv["messages"] else 0, here="/assistant")
@@ -151,7 +152,8 @@ def chat_messages(request: Request, conversation_id: int, actor: Customer, after
     or answering), with ``html``: the thread items that follow ``after`` as the page draws them, ``chips``:
     the quick replies now, and ``last``: the id to ask after next time."""
     conv = db.run_in_transaction(lambda s: service.history(s, actor, conversation_id))
-    items = [i for i in thread(conv, lang_of(request)) if i["id"] > after or i.get("sys") == "ended"]
+    every = thread(conv, conv["language"] or lang_of(request))
+    items = [i for i in every if i["id"] > after or i.get("sys") == "ended"]
     data = {**conv, "messages": [m for m in conv["messages"] if m["id"] > after],
             "last": conv["messages"][-1]["id"] if conv["messages"] else 0,
             "html": _fragment(request, part="items", items=items),
