@@ -129,7 +129,7 @@ def test_customer_asks_for_a_person_and_an_agent_replies(phone: Page, browser, l
         row = staff.locator("#handoff-queue tbody tr", has_text="王芳")
         expect(row).to_have_count(1)
         expect(row).to_contain_text("客户要求")
-        expect(row).to_contain_text("human")
+        expect(row).to_contain_text("转人工")  # the intent by its name
         row.get_by_role("link", name="查看").click()
         transcript = staff.locator("#transcript")
         expect(transcript.locator("tr.msg-customer").first).to_contain_text("转人工")
@@ -150,3 +150,27 @@ def test_customer_asks_for_a_person_and_an_agent_replies(phone: Page, browser, l
     agent_reply = phone.locator("#messages li.msg.agent")
     expect(agent_reply).to_have_text("客服: 您好，我是客服小王，马上为您查看。", timeout=15_000)
     expect(phone.locator("#chat")).to_have_attribute("data-status", "agent")
+
+
+def test_chat_on_a_390px_phone_chips_links_and_no_sideways_scroll(phone: Page, alice):
+    phone.set_viewport_size({"width": 390, "height": 844})
+    open_chat(phone)
+    # a quick reply sends its words: the customer's bubble, the typing state, then the answer
+    phone.locator("#chips button.chip", has_text="查余额").click()
+    expect(phone.locator("#messages li.msg.customer").last).to_have_text("我: 查余额")
+    expect(phone.locator("#messages li.msg.assistant").last).to_contain_text("¥1,000.00", timeout=FIRST_REPLY_MS)
+    expect(phone.locator("#typing")).to_have_count(0)
+    expect(phone).to_have_url(re.compile(r"/assistant$"))  # sent by the script, not a page load
+    # a path in an answer is a link that works, named like the page
+    ask(phone, "我要申请贷款", "申请贷款")
+    link = phone.locator("#messages li.msg.assistant").last.locator('a[href="/loans/apply"]')
+    expect(link).to_have_text("申请贷款")
+    # the composer stays on screen at the bottom, and nothing scrolls sideways
+    box = phone.locator("#chat-form").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 844 + 1
+    assert no_sideways_scroll(phone)
+    # the hand-off shows in the thread as a line of its own
+    ask(phone, "转人工", "正在为您转接人工客服")
+    expect(phone.locator("#messages li.sys[data-sys=handed]")).to_have_text("已为您转接人工客服")
+    phone.locator('#messages a[href="/loans/apply"]').first.click()
+    expect(phone).to_have_url(re.compile(r"/loans/apply$"))

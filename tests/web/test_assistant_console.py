@@ -32,10 +32,12 @@ def test_queue_conversation_claim_reply_close(client, engine, agents):
     sign_in(client, "agent1", console=True)
     page = client.get("/console/assistant/queue")
     assert page.status_code == 200 and "王芳" in page.text and 'class="overdue"' in page.text
-    assert "已超时" in page.text and "客户要求" in page.text and "transfer" in page.text and raw_keys(page.text) == []
+    assert "已超时" in page.text and "客户要求" in page.text and raw_keys(page.text) == []
+    assert ">转账</td>" in page.text and ">transfer<" not in page.text  # the intent by its name, not its code
     conv = f"/console/assistant/conversations/{late}"
     case = client.get(conv).text
-    assert "转账一直失败" in case and "0.91" in case and "-0.60" in case and "angry" in case and "¥1,050.00" in case
+    assert "转账一直失败" in case and "91%" in case and "-0.60" in case and "愤怒" in case and "¥1,050.00" in case
+    assert "angry" not in case and ">customer<" not in case and "本轮意图" in case  # words, not codes
     r = post_form(client, conv, f"{conv}/claim", {})
     assert r.status_code == 303 and get_handoff(engine, late).status == "assigned"
     r = post_form(client, conv, f"{conv}/reply", {"text": "  "})
@@ -54,7 +56,9 @@ def test_queue_conversation_claim_reply_close(client, engine, agents):
     client.cookies.set("sb_lang", "en")
     page = client.get("/console/assistant/queue").text
     assert "Complaint" in page and "min left" in page and raw_keys(page) == []
-    assert client.get(f"/console/assistant/conversations/{other}").status_code == 200
+    case = client.get(f"/console/assistant/conversations/{other}")
+    assert case.status_code == 200 and raw_keys(case.text) == []
+    assert ">Transfer</td>" in case.text and ">transfer<" not in case.text and ">Customer<" in case.text  # words
 
 
 def test_second_claim_is_refused_with_the_reason(client, engine, agents):
@@ -94,7 +98,7 @@ def test_analytics_page(client, engine, agents):
     sign_in(client, "market1", console=True)
     page = client.get("/console/assistant/analytics")
     assert page.status_code == 200 and raw_keys(page.text) == []
-    assert 'id="kpi-containment">50.0%' in page.text and page.text.count("<svg") >= 3
+    assert 'id="kpi-containment" class="num">50%' in page.text and page.text.count("<svg") >= 3
     r = client.get("/console/assistant/analytics", params={"start": "2026-02-01", "end": "2026-01-01"})
     assert r.status_code == 422 and 'id="form-error"' in r.text
     assert client.get("/console/assistant/queue").status_code == 403  # marketers: analytics only

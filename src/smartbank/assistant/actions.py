@@ -56,7 +56,7 @@ def paying_account(session: Session, actor: Principal) -> Any:
     accts = [a for a in payments.list_accounts(session, actor)
              if a.kind not in ledger.NON_PAYMENT_KINDS and a.status == "open"]
     if not accts:
-        raise NotFound("you have no account that can pay")
+        raise NotFound("you have no account that can pay", reason="assistant.no_paying_account")
     accts.sort(key=lambda a: (a.kind != "demand", a.id))
     return accts[0]
 
@@ -154,7 +154,7 @@ def transfer(session: Session, actor: Principal, slots: dict[str, Any], *, key: 
 
     payee = payments.get_payee(session, actor, int(slots["payee"]["id"]))
     if actor.customer_id is None or payee.customer_id != actor.customer_id:
-        raise NotFound("payee not found")
+        raise NotFound("payee not found", reason="assistant.payee_not_found")
     src = paying_account(session, actor)
     when = slots.get("date")
     if when and date.fromisoformat(when) > clock.today():

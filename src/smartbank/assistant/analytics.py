@@ -42,10 +42,12 @@ def default_range(today: date | None = None) -> tuple[date, date]:
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     if start > end:
-        raise ValidationFailed("the start date is after the end date", details={"start": start.isoformat(),
+        raise ValidationFailed("the start date is after the end date", reason="assistant.range_reversed",
+                               details={"start": start.isoformat(),
                                                                                "end": end.isoformat()})
     if (end - start).days + 1 > MAX_DAYS:
-        raise ValidationFailed(f"the range is longer than {MAX_DAYS} days")
+        raise ValidationFailed(f"the range is longer than {MAX_DAYS} days", reason="assistant.range_too_long",
+                               details={"max_days": MAX_DAYS})
     return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
 
 

@@ -214,13 +214,32 @@ CONSENT_NAMES = {
 BILL_NAMES = {"en": {"electricity": "electricity", "water": "water", "gas": "gas", "mobile": "mobile",
                      "broadband": "broadband"},
               "zh": {"electricity": "电费", "water": "水费", "gas": "燃气费", "mobile": "话费", "broadband": "宽带费"}}
-KIND_NAMES = {"zh": {"demand": "活期", "savings": "储蓄", "loan": "贷款"}}
+KIND_NAMES = {"zh": {"demand": "活期", "savings": "储蓄", "loan": "贷款"},
+              "en": {"demand": "current account", "savings": "savings account", "loan": "loan account"}}
 PRODUCT_NAMES = {"zh": {"credit_card": "信用卡", "forex": "外汇兑换", "stocks": "股票交易", "safe_deposit": "保管箱",
                         "cheque": "支票", "gold": "黄金"},
                  "en": {"credit_card": "credit cards", "forex": "foreign exchange", "stocks": "stock trading",
                         "safe_deposit": "safe deposit boxes", "cheque": "cheques", "gold": "gold"}}
 LOAN_STATUS = {"zh": {"active": "还款中", "closed": "已结清", "written_off": "已核销"},
                "en": {"active": "repaying", "closed": "repaid", "written_off": "written off"}}
+APPLICATION_STATUS = {
+    "zh": {"submitted": "已提交", "scoring": "评估中", "manual_review": "人工审核中", "approved": "已批准",
+           "declined": "未通过", "accepted": "已接受", "disbursed": "已放款", "repaying": "还款中", "closed": "已结清",
+           "withdrawn": "已撤回", "expired": "已过期", "written_off": "已核销"},
+    "en": {"submitted": "submitted", "scoring": "being assessed", "manual_review": "in manual review",
+           "approved": "approved", "declined": "declined", "accepted": "accepted", "disbursed": "paid out",
+           "repaying": "repaying", "closed": "repaid", "withdrawn": "withdrawn", "expired": "expired",
+           "written_off": "written off"}}
+# quick replies: what the chat suggests when it starts, when it did not understand, and the pages it points to
+SUGGESTIONS = {"zh": (("查余额", "查余额"), ("最近交易", "最近的交易"), ("转账", "我要转账"), ("交电费", "交电费"),
+                      ("转人工", "转人工")),
+               "en": (("Balance", "my balance"), ("Recent transactions", "recent transactions"),
+                      ("Transfer", "make a transfer"), ("Pay electricity", "pay my electricity bill"),
+                      ("Talk to a person", "talk to a person"))}
+PAGES = {"zh": {"/privacy": "隐私与授权", "/loans/apply": "申请贷款", "/wealth/assessment": "风险测评",
+                "/payees": "收款人"},
+         "en": {"/privacy": "Privacy", "/loans/apply": "Apply for a loan", "/wealth/assessment": "Risk questionnaire",
+                "/payees": "Payees"}}
 
 
 def money(minor: int, currency: str = "CNY") -> str:
@@ -259,7 +278,21 @@ class Nlu:
         return self.prediction.intent
 
 
-FaqFn = Callable[[str, str], "tuple[str, float] | None"]
+# the knowledge base's answer: (answer, confidence) or (answer, confidence, follow-up questions), or None
+FaqFn = Callable[[str, str], "tuple[Any, ...] | None"]
+
+
+def suggestion_buttons(lang: str) -> list[dict[str, str]]:
+    return [{"label": label, "value": value} for label, value in SUGGESTIONS[lang]]
+
+
+def _page_button(lang: str, path: str) -> list[dict[str, str]]:
+    return [{"label": PAGES[lang].get(path, path), "href": path}]
+
+
+def _faq_buttons(hit: tuple[Any, ...]) -> list[dict[str, str]] | None:
+    """The follow-up questions of a knowledge-base answer as quick replies."""
+    return [{"label": q, "value": q} for q in hit[2]] if len(hit) > 2 and hit[2] else None
 
 
 def _confirm_buttons(lang: str) -> list[dict[str, str]]:
@@ -426,20 +459,21 @@ class Dialogue:
         elif intent in READ_ONLY:
             self._answer(t, nlu)
         elif intent in ("greeting", "thanks", "goodbye"):
-            t.reply(say(lang, intent), kind="rating" if intent == "goodbye" else "text")
+            t.reply(say(lang, intent), kind="rating" if intent == "goodbye" else "text",
+                    buttons=suggestion_buttons(lang) if intent == "greeting" else None)
         elif intent in ("faq", "unknown"):
             hit = self.faq(nlu.text, lang)
             if hit is not None:
-                t.reply(hit[0], kind="faq")
+                t.reply(hit[0], kind="faq", buttons=_faq_buttons(hit))
                 t.action = {"name": "faq", "status": "answered", "result": {"confidence": hit[1]}}
             elif intent == "unknown":
                 t.understood = False
-                t.reply(say(lang, "not_understood"))
+                t.reply(say(lang, "not_understood"), buttons=suggestion_buttons(lang))
             else:
                 t.reply(say(lang, "not_sure"), buttons=[{"label": "人工客服" if lang == "zh" else "Talk to a person",
                                                          "value": "我要人工" if lang == "zh" else "talk to a person"}])
         else:  # affirm / deny with nothing to confirm
-            t.reply(say(lang, "help"))
+            t.reply(say(lang, "help"), buttons=suggestion_buttons(lang))
 
     # -- flows ---------------------------------------------------------------------------------
 
@@ -502,7 +536,20 @@ class Dialogue:
             self.state["key"] = f"assistant-{uuid.uuid4().hex}"
             t.reply(self._confirm_text(lang), kind="confirm", buttons=_confirm_buttons(lang))
         else:
-            t.reply(self._prompt(lang))
+            t.reply(self._prompt(lang), buttons=self._prompt_buttons(lang))
+
+    def _prompt_buttons(self, lang: str) -> list[dict[str, str]] | None:
+        """Quick replies for the question asked: the customer's payees, the kinds of bill."""
+        missing = self._missing()
+        if missing == "payee":
+            slots = self.state.get("slots", {})
+            payees = slots.get("payee_choices") or [p.as_dict() for p in actions.parties(self.s, self.actor)
+                                                    if p.kind == "payee"]
+            return [{"label": _payee_label(p), "value": p.get("nickname") or p["name"]} for p in payees[:6]] or None
+        if missing == "bill_type":
+            return [{"label": BILL_NAMES[lang][b], "value": BILL_NAMES[lang][b] if lang == "zh" else f"{b} bill"}
+                    for b in ("electricity", "water", "gas", "broadband")]
+        return None
 
     def _confirm_text(self, lang: str) -> str:
         intent, slots = self.state["intent"], self.state["slots"]
@@ -567,7 +614,7 @@ class Dialogue:
             lines = [say(lang, "consent_line", purpose=names[c["purpose"]],
                          state=say(lang, "on" if c["granted"] else "off")) for c in shown]
             t.reply(say(lang, "consents", lines=("；" if lang == "zh" else "; ").join(lines)), kind="link",
-                    buttons=[{"label": "/privacy", "href": "/privacy"}])
+                    buttons=_page_button(lang, "/privacy"))
             t.action = {"name": intent, "status": "answered"}
             return
         granted = intent == "consent_on"
@@ -621,19 +668,20 @@ class Dialogue:
                          outstanding=money(int(x.get("still_owed_minor") or x.get("outstanding_minor") or 0)),
                          status=LOAN_STATUS.get(lang, {}).get(x.get("status"), x.get("status")))
                      for x in data["loans"]]
-            lines += [say(lang, "app_line", id=a["id"], status=a["status"]) for a in data["applications"]]
+            lines += [say(lang, "app_line", id=a["id"], status=APPLICATION_STATUS[lang].get(a["status"], a["status"]))
+                      for a in data["applications"]]
             t.reply(say(lang, "loans", lines="; ".join(lines)) if lines else say(lang, "no_loans"))
         elif intent == "loan_apply":
-            t.reply(say(lang, "loan_apply"), kind="link", buttons=[{"label": "/loans/apply", "href": "/loans/apply"}])
+            t.reply(say(lang, "loan_apply"), kind="link", buttons=_page_button(lang, "/loans/apply"))
         elif intent == "product_question" and _RATE_WORDS.search(nlu.text) and (hit := self.faq(nlu.text, lang)):
             # "what are your deposit rates": the knowledge base quotes the catalogue's rates
-            t.reply(hit[0], kind="faq")
+            t.reply(hit[0], kind="faq", buttons=_faq_buttons(hit))
             t.action = {"name": "faq", "status": "answered", "result": {"confidence": hit[1]}}
         elif intent == "product_question":
             data = actions.products(self.s, self.actor)
             if data["grade"] is None:
                 t.reply(say(lang, "no_grade"), kind="link",
-                        buttons=[{"label": "/wealth/assessment", "href": "/wealth/assessment"}])
+                        buttons=_page_button(lang, "/wealth/assessment"))
             elif not data["products"]:
                 t.reply(say(lang, "no_products", grade=data["grade"]))
             else:

@@ -40,7 +40,7 @@ from smartbank.security.service import Principal
 
 __all__ = [
     "CATEGORIES", "EDITOR_ROLES", "THRESHOLD", "FaqMatch", "create_entry", "entry_dict", "explain", "get_entry",
-    "list_entries", "match", "ranked", "set_active", "update_entry",
+    "list_entries", "match", "ranked", "related", "set_active", "update_entry",
 ]
 
 THRESHOLD = 0.45
@@ -200,6 +200,17 @@ def ranked(session: Session, text: str, *, limit: int = 3) -> list[tuple[int, fl
     return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
+def related(session: Session, entry_id: int, *, language: str, limit: int = 3) -> list[str]:
+    """Questions of other active entries in the same category as ``entry_id`` (in ``language``): the follow-ups
+    the chat offers after an answer."""
+    e = session.get(FaqEntry, entry_id)
+    if e is None:
+        return []
+    rows = session.scalars(select(FaqEntry).where(FaqEntry.category == e.category, FaqEntry.active.is_(True),
+                                                  FaqEntry.id != e.id).order_by(FaqEntry.id).limit(limit))
+    return [r.question_en if language == "en" else r.question_zh for r in rows]
+
+
 def match(session: Session, text: str, *, language: str) -> FaqMatch | None:
     """The knowledge-base entry answering ``text`` (question and answer in ``language``: zh or en), or
     None when no entry is similar enough (confidence below :data:`THRESHOLD`). The answer's placeholders
@@ -221,7 +232,8 @@ def explain(session: Session, actor: Principal, text: str, *, language: str = "z
     """For staff trying the knowledge base: the match (None below the threshold) and the best candidates."""
     _require_editor(actor)
     if language not in LANGUAGES:
-        raise ValidationFailed("language is zh or en", details={"language": language})
+        raise ValidationFailed("language is zh or en",
+                               reason="assistant.faq_bad_language", details={"language": language})
     m = match(session, text, language=language)
     cands = []
     for eid, score in ranked(session, text, limit=3):
@@ -268,7 +280,8 @@ def _load(session: Session, entry_id: int, *, lock: bool = False) -> FaqEntry:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     e = session.scalars(stmt).first()
     if e is None:
-        raise NotFound("knowledge-base entry not found", details={"entry_id": entry_id})
+        raise NotFound("knowledge-base entry not found",
+                       reason="assistant.faq_not_found", details={"entry_id": entry_id})
     return e
 
 
@@ -279,14 +292,15 @@ def get_entry(session: Session, actor: Principal, entry_id: int) -> dict[str, An
 
 def _text(name: str, value: Any, limit: int, *, required: bool = True) -> str:
     if not isinstance(value, str):
-        raise ValidationFailed(f"{name} must be text", details={"field": name})
+        raise ValidationFailed(f"{name} must be text", reason="assistant.faq_not_text", details={"field": name})
     t = value.strip()
     if required and not t:
-        raise ValidationFailed(f"{name} is required", details={"field": name})
+        raise ValidationFailed(f"{name} is required", reason="assistant.faq_required", details={"field": name})
     if len(t) > limit:
-        raise ValidationFailed(f"{name} is longer than {limit} characters", details={"field": name})
+        raise ValidationFailed(f"{name} is longer than {limit} characters", reason="assistant.faq_too_long",
+                               details={"field": name, "max": limit})
     if "\x00" in t:
-        raise ValidationFailed(f"{name} contains a NUL character", details={"field": name})
+        raise ValidationFailed(f"{name} contains a NUL character", reason="assistant.faq_nul", details={"field": name})
     return t
 
 
@@ -300,13 +314,15 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
             out[name] = _text(name, fields[name], MAX_ANSWER)
     if "category" in fields:
         if fields["category"] not in CATEGORIES:
-            raise ValidationFailed("unknown category", details={"category": fields["category"],
+            raise ValidationFailed("unknown category",
+                                   reason="assistant.faq_bad_category", details={"category": fields["category"],
                                                                 "allowed": list(CATEGORIES)})
         out["category"] = fields["category"]
     if "variants" in fields:
         vs = fields["variants"] or []
         if not isinstance(vs, list) or len(vs) > MAX_VARIANTS:
-            raise ValidationFailed(f"variants must be a list of at most {MAX_VARIANTS} questions")
+            raise ValidationFailed(f"variants must be a list of at most {MAX_VARIANTS} questions",
+                                   reason="assistant.faq_too_many_variants", details={"max": MAX_VARIANTS})
         seen: list[str] = []
         for v in vs:
             t = _text("variant", v, MAX_QUESTION, required=False)
@@ -315,7 +331,8 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         out["variants"] = seen
     unknown = set(fields) - {"question_zh", "question_en", "answer_zh", "answer_en", "category", "variants"}
     if unknown:
-        raise ValidationFailed("unknown fields", details={"fields": sorted(unknown)})
+        raise ValidationFailed("unknown fields",
+                               reason="assistant.faq_unknown_fields", details={"fields": sorted(unknown)})
     return out
 
 
@@ -325,7 +342,8 @@ def create_entry(session: Session, actor: Principal, **fields: Any) -> dict[str,
     data = _clean(fields)
     missing = [f for f in ("question_zh", "question_en", "answer_zh", "answer_en") if f not in data]
     if missing:
-        raise ValidationFailed("question and answer are required in both languages", details={"missing": missing})
+        raise ValidationFailed("question and answer are required in both languages",
+                               reason="assistant.faq_both_languages", details={"missing": missing})
     e = FaqEntry(category=data.get("category", "general"), question_zh=data["question_zh"],
                  question_en=data["question_en"], variants=data.get("variants", []), answer_zh=data["answer_zh"],
                  answer_en=data["answer_en"], active=True, version=1, updated_by=actor.user_id or None,
@@ -345,10 +363,11 @@ def update_entry(session: Session, actor: Principal, entry_id: int, *, version: 
     _require_editor(actor)
     data = _clean(fields)
     if not data:
-        raise ValidationFailed("nothing to change")
+        raise ValidationFailed("nothing to change", reason="assistant.faq_nothing_to_change")
     e = _load(session, entry_id, lock=True)
     if version is not None and version != e.version:
-        raise Conflict("the entry was changed in the meantime", details={"version": e.version})
+        raise Conflict("the entry was changed in the meantime",
+                       reason="assistant.faq_stale", details={"version": e.version})
     before = entry_dict(e)
     for k, v in data.items():
         setattr(e, k, v)

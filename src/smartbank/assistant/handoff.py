@@ -85,10 +85,11 @@ def hand_off(session: Session, conversation: AssistantConversation, *, reason: s
              summary: dict[str, Any]) -> AssistantHandoff:
     """Put the conversation in the agents' queue (once per conversation) and mark it ``waiting``."""
     if reason not in HANDOFF_REASONS:
-        raise ValidationFailed("unknown hand-off reason", details={"reason": reason,
+        raise ValidationFailed("unknown hand-off reason",
+                               reason="assistant.unknown_handoff_reason", details={"reason": reason,
                                                                    "allowed": list(HANDOFF_REASONS)})
     if summary is not None and not isinstance(summary, dict):
-        raise ValidationFailed("the hand-off summary must be an object")
+        raise ValidationFailed("the hand-off summary must be an object", reason="assistant.bad_handoff_summary")
     if conversation.id is None:
         session.flush()
     existing = session.scalars(select(AssistantHandoff).where(
@@ -183,9 +184,11 @@ def queue(session: Session, actor: Principal, *, status: str = "waiting", mine: 
     """Hand-offs in one tab: waiting (most urgent first: priority, then SLA due), assigned, closed (newest)."""
     _require_agent(actor)
     if status not in TABS:
-        raise ValidationFailed("unknown queue tab", details={"status": status, "allowed": list(TABS)})
+        raise ValidationFailed("unknown queue tab",
+                               reason="assistant.unknown_queue_tab", details={"status": status, "allowed": list(TABS)})
     if not 1 <= limit <= 500:
-        raise ValidationFailed("limit must be between 1 and 500")
+        raise ValidationFailed("limit must be between 1 and 500", reason="assistant.bad_limit",
+                               details={"min": 1, "max": 500})
     stmt = select(AssistantHandoff).where(AssistantHandoff.status == status)
     if mine:
         stmt = stmt.where(AssistantHandoff.assigned_to == actor.user_id)
@@ -220,7 +223,8 @@ def _conversation(session: Session, conversation_id: int, *, lock: bool = False)
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     c = session.scalars(stmt).first()
     if c is None:
-        raise NotFound("conversation not found", details={"conversation_id": conversation_id})
+        raise NotFound("conversation not found", reason="assistant.conversation_not_found",
+                       details={"conversation_id": conversation_id})
     return c
 
 
@@ -230,7 +234,8 @@ def _handoff(session: Session, conversation_id: int, *, lock: bool = False) -> A
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     h = session.scalars(stmt).first()
     if h is None:
-        raise NotFound("this conversation was not handed to an agent", details={"conversation_id": conversation_id})
+        raise NotFound("this conversation was not handed to an agent", reason="assistant.not_handed_off",
+                       details={"conversation_id": conversation_id})
     return h
 
 
@@ -275,9 +280,12 @@ def claim(session: Session, actor: Principal, conversation_id: int) -> dict[str,
     _require_agent(actor)
     h = _handoff(session, conversation_id, lock=True)
     if h.status != "waiting":
-        raise AlreadyClaimed("another agent has already taken this conversation" if h.status == "assigned"
-                             else "this conversation is closed", details={"status": h.status,
-                                                                          "assigned_to": h.assigned_to})
+        if h.status == "assigned":
+            raise AlreadyClaimed("another agent has already taken this conversation",
+                                 reason="assistant.already_claimed",
+                                 details={"status": h.status, "assigned_to": h.assigned_to})
+        raise AlreadyClaimed("this conversation is closed", reason="assistant.conversation_closed",
+                             details={"status": h.status, "assigned_to": h.assigned_to})
     c = _conversation(session, conversation_id, lock=True)
     before = _snapshot(h, c)
     h.status, h.assigned_to, h.assigned_at = "assigned", actor.user_id, _now()
@@ -297,11 +305,13 @@ def _own(session: Session, actor: Principal, conversation_id: int) -> tuple[Assi
     is refused (administrators may step in)."""
     h = _handoff(session, conversation_id, lock=True)
     if h.status == "closed":
-        raise Conflict("this conversation is closed", code="conversation_closed")
+        raise Conflict("this conversation is closed", code="conversation_closed",
+                       reason="assistant.conversation_closed")
     if h.status == "waiting":
         claim(session, actor, conversation_id)
     elif h.assigned_to != actor.user_id and actor.role != "admin":
-        raise AlreadyClaimed("another agent has taken this conversation", details={"assigned_to": h.assigned_to})
+        raise AlreadyClaimed("another agent has taken this conversation", reason="assistant.already_claimed",
+                             details={"assigned_to": h.assigned_to})
     return h, _conversation(session, conversation_id, lock=True)
 
 
@@ -328,7 +338,8 @@ def close(session: Session, actor: Principal, conversation_id: int, *, note: str
     for a satisfaction rating)."""
     _require_agent(actor)
     if note is not None and len(note) > MAX_REPLY:
-        raise ValidationFailed(f"the note is longer than {MAX_REPLY} characters")
+        raise ValidationFailed(f"the note is longer than {MAX_REPLY} characters", reason="assistant.note_too_long",
+                               details={"max": MAX_REPLY})
     h, c = _own(session, actor, conversation_id)
     before = _snapshot(h, c)
     now = _now()

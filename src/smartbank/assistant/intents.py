@@ -163,7 +163,7 @@ def model() -> tuple[Any, str]:
             try:
                 loaded = ml.load_model(MODEL_NAME, features=FEATURES)
                 if loaded.meta.get("data_hash") != data_hash():
-                    raise ml.RegistryError("trained on other utterances")
+                    raise ml.RegistryError("trained on other utterances", reason="assistant.model.other_data")
                 _model = (loaded.objects["pipeline"], loaded.version)
             except ml.RegistryError:
                 _model = (fit(), f"builtin-{data_hash()[:12]}")

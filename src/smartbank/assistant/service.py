@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smartbank import clock
-from smartbank.assistant import actions, entities, faq, handoff, intents
+from smartbank.assistant import actions, dialogue, entities, faq, handoff, intents
 from smartbank.assistant.analytics import VIEWER_ROLES as ANALYTICS_VIEWERS
 from smartbank.assistant.analytics import summary as analytics_summary
 from smartbank.assistant.dialogue import TRANSACTIONAL, Dialogue, Nlu, say
@@ -67,7 +67,7 @@ from smartbank.security.service import Principal
 
 __all__ = [
     # the customer's chat
-    "CHANNELS", "MAX_TEXT", "get_conversation", "history", "list_conversations", "rate", "send",
+    "CHANNELS", "MAX_TEXT", "get_conversation", "history", "list_conversations", "rate", "send", "suggestions",
     # a deleted customer's texts (privacy)
     "ERASED_TEXT", "erase_customer_texts",
     # the agents' queue
@@ -97,15 +97,22 @@ CHANNELS = ("web", "api")
 
 def _customer(actor: Principal) -> int:
     if actor.customer_id is None or actor.is_staff:
-        raise Forbidden("the assistant talks with customers", details={"role": actor.role})
+        raise Forbidden("the assistant talks with customers", reason="assistant.customers_only",
+                        details={"role": actor.role})
     return actor.customer_id
+
+
+def suggestions(lang: str) -> list[dict[str, str]]:
+    """What the assistant offers to start a conversation with (quick replies: ``label`` and the ``value`` sent)."""
+    return dialogue.suggestion_buttons(lang if lang in ("zh", "en") else "zh")
 
 
 def get_conversation(session: Session, actor: Principal, conversation_id: int) -> AssistantConversation:
     cid = _customer(actor)
     c = session.get(AssistantConversation, conversation_id)
     if c is None or c.customer_id != cid:
-        raise NotFound("conversation not found", details={"conversation_id": conversation_id})
+        raise NotFound("conversation not found", reason="assistant.conversation_not_found",
+                       details={"conversation_id": conversation_id})
     return c
 
 
@@ -122,11 +129,11 @@ def _sentiment(text: str) -> tuple[float, str, str | None]:
 
 
 def _faq(session: Session) -> Any:
-    def ask(text: str, lang: str) -> tuple[str, float] | None:
+    def ask(text: str, lang: str) -> tuple[str, float, list[str]] | None:
         m = faq.match(session, text, language=lang)
         if m is None or m.confidence < faq.THRESHOLD:
             return None
-        return m.answer, float(m.confidence)
+        return m.answer, float(m.confidence), faq.related(session, m.entry_id, language=lang)
     return ask
 
 
@@ -171,9 +178,11 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
     cid = _customer(actor)
     text = (text or "").strip()
     if not text or len(text) > MAX_TEXT:
-        raise ValidationFailed(f"a message has 1-{MAX_TEXT} characters", details={"length": len(text)})
+        raise ValidationFailed(f"a message has 1-{MAX_TEXT} characters", reason="assistant.message_length",
+                               details={"length": len(text), "max": MAX_TEXT})
     if channel not in CHANNELS:
-        raise ValidationFailed("channel must be web or api", details={"channel": channel})
+        raise ValidationFailed("channel must be web or api", reason="assistant.bad_channel",
+                               details={"channel": channel})
     if conversation_id is None:
         lang = entities.language(text)
         conv = AssistantConversation(customer_id=cid, channel=channel, language=lang, status="bot", state={},
@@ -183,7 +192,8 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
     else:
         conv = get_conversation(session, actor, conversation_id)
         if conv.status == "closed":
-            raise Conflict("this conversation is closed; start a new one", details={"conversation_id": conv.id})
+            raise Conflict("this conversation is closed; start a new one", reason="assistant.conversation_closed",
+                           details={"conversation_id": conv.id})
         # the conversation keeps its language unless the customer clearly switches ("ATM" in Chinese does not)
         lang = entities.conversation_language(text, conv.language)
     value, emotion, sentiment_version = _sentiment(text)
@@ -226,7 +236,8 @@ def send(session: Session, actor: Principal, *, text: str, conversation_id: int 
              entities=ent, sentiment=value, emotion=emotion, action=turn.action, model_versions=versions,
              latency_ms=round((time.perf_counter() - started) * 1000, 2))
     for r in turn.replies:
-        _message(session, conv, "assistant", r["text"], language=lang, action={"kind": r["kind"]})
+        _message(session, conv, "assistant", r["text"], language=lang,
+                 action={"kind": r["kind"], **({"buttons": r["buttons"]} if r.get("buttons") else {})})
     session.flush()
     if reason is not None:
         _hand_off(session, conv, reason, {"intent": pred.intent, "top_intent": conv.top_intent,
@@ -257,7 +268,8 @@ def history(session: Session, actor: Principal, conversation_id: int, *, after_i
                            .order_by(AssistantMessage.id))
     return {**_conv_dict(c), "messages": [
         {"id": m.id, "sender": m.sender, "text": m.text, "intent": m.intent, "created_at": m.created_at,
-         "kind": (m.action or {}).get("kind") if m.sender == "assistant" else None} for m in msgs]}
+         "kind": (m.action or {}).get("kind") if m.sender == "assistant" else None,
+         "buttons": list((m.action or {}).get("buttons") or []) if m.sender == "assistant" else []} for m in msgs]}
 
 
 def rate(session: Session, actor: Principal, conversation_id: int, *, score: int,
@@ -265,12 +277,14 @@ def rate(session: Session, actor: Principal, conversation_id: int, *, score: int
     """The customer's satisfaction (1..5) at the end; closes the conversation."""
     c = get_conversation(session, actor, conversation_id)
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-        raise ValidationFailed("a rating is 1 to 5", details={"score": score})
+        raise ValidationFailed("a rating is 1 to 5", reason="assistant.bad_rating", details={"score": score})
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_TEXT:
-        raise ValidationFailed(f"a comment has at most {MAX_TEXT} characters")
+        raise ValidationFailed(f"a comment has at most {MAX_TEXT} characters", reason="assistant.comment_too_long",
+                               details={"max": MAX_TEXT})
     if c.satisfaction is not None:
-        raise Conflict("this conversation is already rated", details={"conversation_id": c.id})
+        raise Conflict("this conversation is already rated", reason="assistant.already_rated",
+                       details={"conversation_id": c.id})
     c.satisfaction = score
     c.satisfaction_comment = comment
     c.status = "closed"

@@ -21,12 +21,13 @@ from smartbank.assistant import service as assistant
 from smartbank.assistant.service import HANDOFF_REASONS
 from smartbank.errors import Forbidden, NotFound, SmartbankError
 from smartbank.security.service import Principal
+from smartbank.web.assistant import linkify
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import FormError, message, optional_date
 from smartbank.web.i18n import lang_of, register_messages, translate
 from smartbank.web.nav import register_console_page
-from smartbank.web.render import env, page_context
+from smartbank.web.render import env, money, page_context, translate_value
 from smartbank.web.routing import web_router
 
 router = web_router()
@@ -44,7 +45,7 @@ register_messages("zh", {
     "asst": {
         "queue": "人工客服队列", "waiting": "等待中", "assigned": "处理中", "closed": "已结束", "none": "队列为空。",
         "customer": "客户", "segment": "客群", "accounts": "账户", "reason": "转人工原因", "intent": "识别意图",
-        "priority": "优先级", "sla": "SLA", "left": "剩余 {n} 分钟", "overdue": "已超时 {n} 分钟", "met": "达标",
+        "priority": "优先级", "left": "剩余 {n} 分钟", "overdue": "已超时 {n} 分钟", "met": "达标",
         "missed": "超时", "assignee": "处理人", "open": "查看", "claim": "认领", "reply": "回复", "send": "发送",
         "close": "结束会话", "conversation": "会话 #{n}", "transcript": "对话记录", "sender": "发送方",
         "confidence": "置信度", "sentiment": "情绪", "context": "客户情况", "balance": "余额合计",
@@ -59,7 +60,7 @@ register_messages("zh", {
         "match": "匹配 #{id}（置信度 {c}）", "analytics": "智能客服分析", "from": "开始日期",
         "to": "结束日期", "apply": "查询",
         "conversations": "会话数", "handed": "转人工", "containment": "自助解决率", "top_intents": "热门意图",
-        "reasons": "转人工原因", "trend": "每日平均情绪", "satisfaction": "满意度", "sla_compliance": "SLA 达标率",
+        "reasons": "转人工原因", "trend": "每日平均情绪", "satisfaction": "满意度",
         "mean": "平均 {m}", "no_data": "暂无数据", "bad_int": "请输入整数。",
     },
     "notice": {"asst_done": "已保存。"},
@@ -70,7 +71,7 @@ register_messages("en", {
     "asst": {
         "queue": "Chat hand-off queue", "waiting": "Waiting", "assigned": "In progress", "closed": "Closed",
         "none": "The queue is empty.", "customer": "Customer", "segment": "Segment", "accounts": "Accounts",
-        "reason": "Reason", "intent": "Detected intent", "priority": "Priority", "sla": "SLA",
+        "reason": "Reason", "intent": "Detected intent", "priority": "Priority",
         "left": "{n} min left", "overdue": "Overdue by {n} min", "met": "Met", "missed": "Missed",
         "assignee": "Agent", "open": "Open", "claim": "Claim", "reply": "Reply", "send": "Send",
         "close": "Close conversation", "conversation": "Conversation #{n}", "transcript": "Transcript",
@@ -87,7 +88,7 @@ register_messages("en", {
         "analytics": "Assistant analytics", "from": "From", "to": "To", "apply": "Show",
         "conversations": "Conversations", "handed": "Handed off", "containment": "Containment rate",
         "top_intents": "Top intents", "reasons": "Hand-off reasons", "trend": "Mean sentiment per day",
-        "satisfaction": "Satisfaction", "sla_compliance": "SLA compliance", "mean": "mean {m}",
+        "satisfaction": "Satisfaction", "mean": "mean {m}",
         "no_data": "No data", "bad_int": "Enter a whole number.",
     },
     "notice": {"asst_done": "Saved."},
@@ -104,6 +105,46 @@ def _labels(lang: str) -> dict[str, dict[str, str]]:
     """Translated hand-off reasons and status names (looked up by value in the templates)."""
     return {"reasons": {r: translate(lang, f"asst.r.{r}") for r in HANDOFF_REASONS},
             "statuses": {st: translate(lang, f"asst.{st}") for st in assistant.HANDOFF_TABS}}
+
+
+env.filters.setdefault("linkify", linkify)
+
+
+def _slot_text(name: str, value: Any, lang: str) -> str:
+    if name.endswith("_minor") and isinstance(value, int):
+        return money(value)
+    if name in ("payee", "loan") and isinstance(value, dict):
+        label = value.get("nickname") or value.get("name") or value.get("number") or ""
+        return f"{label} (*{value['last4']})" if value.get("last4") else str(label)
+    if name == "payee_choices" and isinstance(value, list):
+        return ", ".join(_slot_text("payee", v, lang) for v in value)
+    if name == "bill_type":
+        return translate_value(lang, "asst.bill", value)
+    return str(value)
+
+
+def summary_rows(summary: dict[str, Any] | None, lang: str) -> list[tuple[str, str]]:
+    """The hand-off summary for the agent, in words: intents and emotions by name, the slots filled so far with
+    their amounts in yuan (never the stored codes and minor units)."""
+    rows: list[tuple[str, str]] = []
+    for key, value in (summary or {}).items():
+        if value is None or value == {} or value == []:
+            continue
+        if key in ("intent", "top_intent"):
+            text = translate_value(lang, "asst.intent_name", value)
+        elif key == "emotion":
+            text = translate_value(lang, "asst.emotion", value)
+        elif key == "language":
+            text = translate_value(lang, "asst.language", value)
+        elif key == "sentiment" and isinstance(value, int | float):
+            text = f"{value:+.2f}"
+        elif key == "slots" and isinstance(value, dict):
+            text = "; ".join(f"{translate_value(lang, 'asst.slot', k)} {_slot_text(k, v, lang)}"
+                             for k, v in value.items() if k != "bill_id")
+        else:
+            text = str(value)
+        rows.append((translate_value(lang, "asst.summary_key", key), text))
+    return rows
 
 
 def _refused(exc: SmartbankError) -> int:
@@ -145,7 +186,8 @@ def _conversation(request: Request, actor: Principal, conversation_id: int, *, e
     case["handoff"]["sla_text"] = sla_text(case["handoff"], lang_of(request))
     return _html(request, "console/assistant_conversation.html", status_code=status_code, case=case,
                  h=case["handoff"], c=case["customer"], page=QUEUE, conv=CONV, error=error, reply=reply, here=QUEUE,
-                 labels=_labels(lang_of(request)))
+                 labels=_labels(lang_of(request)),
+                 summary=summary_rows(case["handoff"].get("summary"), lang_of(request)))
 
 
 @router.get(CONV + "/{conversation_id}")
@@ -188,8 +230,18 @@ _EMPTY = {"category": "general", "question_zh": "", "question_en": "", "variants
           "answer_en": "", "version": ""}
 
 
+_FIELDS = ("question_zh", "question_en", "answer_zh", "answer_en", "category")
+
+
+def _field(exc: SmartbankError) -> str | None:
+    """The form field a knowledge-base refusal concerns, so the page shows it beside that field."""
+    name = exc.details.get("field") if isinstance(exc.details, dict) else None
+    return name if name in _FIELDS else None
+
+
 def _faq(request: Request, actor: Principal, *, form: dict[str, Any] | None = None, editing: int | None = None,
-         error: str | None = None, status_code: int = 200, trial: dict[str, Any] | None = None) -> Response:
+         error: str | None = None, status_code: int = 200, trial: dict[str, Any] | None = None,
+         error_field: str | None = None) -> Response:
     require_page(actor, FAQ)
 
     def work(s: Any) -> tuple[Any, Any]:
@@ -202,7 +254,7 @@ def _faq(request: Request, actor: Principal, *, form: dict[str, Any] | None = No
         form = {**current, "variants": "\n".join(current["variants"])}
     return _html(request, "console/assistant_faq.html", status_code=status_code, items=items,
                  form=form or dict(_EMPTY), editing=editing, error=error, trial=trial, page=FAQ,
-                 categories=assistant.FAQ_CATEGORIES, here=FAQ)
+                 error_field=error_field, categories=assistant.FAQ_CATEGORIES, here=FAQ)
 
 
 @router.get(FAQ)
@@ -240,7 +292,8 @@ def faq_create(request: Request, actor: Staff, category: Text = "general", quest
     except (Forbidden, NotFound):
         raise
     except SmartbankError as exc:
-        return _faq(request, actor, form=form, error=message(exc, lang_of(request)), status_code=_refused(exc))
+        return _faq(request, actor, form=form, error=message(exc, lang_of(request)), status_code=_refused(exc),
+                    error_field=_field(exc))
     return RedirectResponse(f"{FAQ}/{out['id']}?notice=asst_done", status_code=303)
 
 
@@ -261,7 +314,7 @@ def faq_save(request: Request, entry_id: int, actor: Staff, category: Text = "ge
         raise
     except SmartbankError as exc:
         return _faq(request, actor, form=form, editing=entry_id, error=message(exc, lang_of(request)),
-                    status_code=_refused(exc))
+                    status_code=_refused(exc), error_field=_field(exc))
     return RedirectResponse(f"{FAQ}/{entry_id}?notice=asst_done", status_code=303)
 
 
@@ -278,12 +331,13 @@ def faq_active(request: Request, entry_id: int, actor: Staff, active: Text = "0"
 _W, _BAR = 520, 22
 
 
-def bar_chart(rows: list[tuple[str, float]], *, label: str, fmt: str = "{:g}") -> Markup | None:
-    """A horizontal bar chart as inline SVG (one bar per row, value at its end)."""
+def bar_chart(rows: list[tuple[str, float]], *, label: str, fmt: str = "{:g}", axis: str = "") -> Markup | None:
+    """A horizontal bar chart as inline SVG (one bar per row, value at its end), with the value axis named
+    ``axis`` under the bars."""
     if not rows:
         return None
     top = max((v for _, v in rows), default=0) or 1
-    h = len(rows) * (_BAR + 6) + 6
+    h = len(rows) * (_BAR + 6) + 6 + (22 if axis else 0)
     parts = [f'<svg class="chart" role="img" aria-label="{escape(label)}" viewBox="0 0 {_W} {h}" width="{_W}" '
              f'height="{h}" xmlns="http://www.w3.org/2000/svg">']
     for i, (name, value) in enumerate(rows):
@@ -293,11 +347,17 @@ def bar_chart(rows: list[tuple[str, float]], *, label: str, fmt: str = "{:g}") -
                      f'<rect x="156" y="{y}" width="{w:.1f}" height="{_BAR}" fill="#3b6ea5"><title>{escape(name)}: '
                      f'{escape(fmt.format(value))}</title></rect>'
                      f'<text x="{160 + w:.1f}" y="{y + 15}" font-size="12">{escape(fmt.format(value))}</text>')
+    if axis:
+        base = len(rows) * (_BAR + 6) + 4
+        parts.append(f'<line x1="156" x2="{_W - 70}" y1="{base}" y2="{base}" stroke="#57606a"/>'
+                     f'<text x="156" y="{base + 16}" font-size="11">0</text>'
+                     f'<text x="{_W - 70}" y="{base + 16}" font-size="11" text-anchor="end">{escape(axis)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def line_chart(points: list[tuple[str, float]], *, label: str, lo: float = -1.0, hi: float = 1.0) -> Markup | None:
+def line_chart(points: list[tuple[str, float]], *, label: str, lo: float = -1.0, hi: float = 1.0,
+               axis: str = "") -> Markup | None:
     """Values per day between ``lo`` and ``hi`` as an inline SVG line with a zero line and dots."""
     if not points:
         return None
@@ -325,7 +385,10 @@ def line_chart(points: list[tuple[str, float]], *, label: str, lo: float = -1.0,
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#3b6ea5"><title>{escape(day)}: {v:+.2f}'
                      f'</title></circle>')
     parts.append(f'<text x="{pad}" y="{h - 2}" font-size="10">{escape(points[0][0])}</text>'
-                 f'<text x="{_W - pad}" y="{h - 2}" font-size="10" text-anchor="end">{escape(points[-1][0])}</text>')
+                 f'<text x="{_W - pad}" y="{h - 2}" font-size="10" text-anchor="end">{escape(points[-1][0])}</text>'
+                 f'<text x="2" y="{zero_y + 4:.1f}" font-size="10">0</text>')
+    if axis:
+        parts.append(f'<text x="{pad + 4}" y="12" font-size="11">{escape(axis)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -348,14 +411,16 @@ def analytics_page(request: Request, actor: Staff, start: str = "", end: str = "
     names = _labels(lang)["reasons"]
     reasons = [(names.get(r["reason"], r["reason"]), float(r["count"])) for r in res["handoff_reasons"]]
     sat = res["satisfaction"]
+    count = translate(lang, "asst.axis_count")
     charts = {
-        "intents": bar_chart([(r["intent"], float(r["count"])) for r in res["top_intents"]],
-                             label=translate(lang, "asst.top_intents")),
-        "reasons": bar_chart(reasons, label=translate(lang, "asst.reasons")),
+        "intents": bar_chart([(translate_value(lang, "asst.intent_name", r["intent"]), float(r["count"]))
+                              for r in res["top_intents"]], label=translate(lang, "asst.top_intents"), axis=count),
+        "reasons": bar_chart(reasons, label=translate(lang, "asst.reasons"), axis=count),
         "trend": line_chart([(p["day"], float(p["mean"])) for p in res["sentiment_trend"]],
-                            label=translate(lang, "asst.trend")),
-        "satisfaction": bar_chart([(f"{'★' * int(k)}", float(v)) for k, v in sat["counts"].items()],
-                                  label=translate(lang, "asst.satisfaction")) if sat["rated"] else None,
+                            label=translate(lang, "asst.trend"), axis=translate(lang, "asst.axis_sentiment")),
+        "satisfaction": bar_chart([(translate(lang, "asst.stars", n=int(k)), float(v))
+                                   for k, v in sorted(sat["counts"].items(), reverse=True)],
+                                  label=translate(lang, "asst.satisfaction"), axis=count) if sat["rated"] else None,
     }
     return _html(request, "console/assistant_analytics.html", status_code=422 if error else 200, res=res,
                  charts=charts, error=error, start=start or res["start"], end=end or res["end"], page=STATS)

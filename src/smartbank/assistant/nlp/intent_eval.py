@@ -30,29 +30,35 @@ def read_intents(path: Path) -> tuple[list[str], list[str]]:
     """Read a ``text,category`` CSV; any other shape is a :class:`ValidationFailed` naming the problem."""
     path = Path(path)
     if not path.is_file():
-        raise ValidationFailed(f"{path}: no such file")
+        raise ValidationFailed(f"{path}: no such file", reason="assistant.data.no_such_file",
+                               details={"path": str(path)})
     try:
         with path.open(encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f)
             cols = [c.strip() for c in (reader.fieldnames or [])]
             if "text" not in cols or "category" not in cols:
                 raise ValidationFailed(f"{path}: expected a CSV with the columns text,category; found "
-                                       f"{','.join(cols) or 'no header'}")
+                                       f"{','.join(cols) or 'no header'}", reason="assistant.data.bad_header",
+                                       details={"path": str(path)})
             texts: list[str] = []
             labels: list[str] = []
             for n, row in enumerate(reader, start=2):
                 row = {(k or "").strip(): v for k, v in row.items()}
                 text, label = (row.get("text") or "").strip(), (row.get("category") or "").strip()
                 if not text or not label:
-                    raise ValidationFailed(f"{path}, line {n}: empty text or category")
+                    raise ValidationFailed(f"{path}, line {n}: empty text or category",
+                                           reason="assistant.data.empty_row",
+                                           details={"path": str(path), "line": n})
                 texts.append(text[:MAX_TEXT])
                 labels.append(label)
     except UnicodeDecodeError:
-        raise ValidationFailed(f"{path}: not a UTF-8 text file") from None
+        raise ValidationFailed(f"{path}: not a UTF-8 text file", reason="assistant.data.not_utf8",
+                               details={"path": str(path)}) from None
     except csv.Error as exc:
-        raise ValidationFailed(f"{path}: not a readable CSV ({exc})") from None
+        raise ValidationFailed(f"{path}: not a readable CSV ({exc})", reason="assistant.data.bad_csv",
+                               details={"path": str(path)}) from None
     if not texts:
-        raise ValidationFailed(f"{path}: no rows")
+        raise ValidationFailed(f"{path}: no rows", reason="assistant.data.no_rows", details={"path": str(path)})
     return texts, labels
 
 
@@ -129,7 +135,8 @@ def evaluate_intent(
         tr_x, tr_y, te_x, te_y = stratified_split(texts, labels, seed=seed)
         split = f"stratified 80/20 of --train, seed {seed}"
         if not te_x:
-            raise ValidationFailed(f"{train}: too few rows per intent to hold out a test split")
+            raise ValidationFailed(f"{train}: too few rows per intent to hold out a test split",
+                                   reason="assistant.data.too_few_rows", details={"path": str(train)})
     kind = kind or default_kind()
     model = IntentModel(kind, seed=seed, epochs=epochs).fit(tr_x, tr_y)
     pred = model.predict(te_x)

