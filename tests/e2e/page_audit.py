@@ -53,6 +53,8 @@ PRODUCT_CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
 GRADE_OR_REFERENCE = re.compile(r"^(?:[RC][1-5]|[A-Z]{1,4}\d{6,})$")
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff5e]+")
 SERIOUS = ("serious", "critical")
+# what a person meets before signing in
+PUBLIC_PAGES = ("/login", "/console/login", "/signup", "/password-reset")
 
 # the visible text of the page, the labels read aloud and the button words; text declared in another language
 # (an ancestor's lang attribute) is left out
@@ -260,7 +262,9 @@ def sign_in(page, username: str, password: str, *, console: bool = False,
 def pattern(url: str) -> str:
     """A page's kind: its path with the ids replaced, and the names of its query parameters."""
     parts = urlsplit(url)
-    path = re.sub(r"/(\d+|[0-9a-f]{8,}|[0-9a-f-]{36})(?=/|$)", "/{id}", parts.path)
+    # numbers, hex ids, and codes from the data (F-BOND, ELEC-BJ, a rule's or a tag's snake_case name)
+    path = re.sub(r"/(\d+|[0-9a-f]{8,}|[0-9a-f-]{36}|[A-Z0-9]+(?:-[A-Z0-9]+)+|[a-z0-9]+(?:_[a-z0-9]+)+)(?=/|$)",
+                  "/{id}", parts.path)
     keys = sorted({kv.split("=", 1)[0] for kv in parts.query.split("&") if kv})
     return path + ("?" + "&".join(keys) if keys else "")
 
@@ -320,9 +324,10 @@ def crawl(page, base_url: str, start: str, *, depth: int = 2, max_pages: int = 6
 @dataclass
 class Person:
     who: str  # a label for the report: the username and role
-    username: str
+    username: str | None  # None: nobody signed in (the sign-in, sign-up and reset pages)
     password: str
     console: bool
+    start: tuple[str, ...] = ()  # where the crawl starts: the home page when empty
 
 
 @dataclass
@@ -357,15 +362,20 @@ def audit(browser, base_url: str, people: list[Person], allow: Allow, *,
         try:
             page = ctx.new_page()
             set_lang(ctx, base_url, langs[0])
-            sign_in(page, person.username, person.password, console=person.console, totp=totp)
-            def check(v: Visit, lang: str, size: str, with_axe: bool, person=person, page=page) -> None:
+            mine = Allow(set(allow.zh), set(allow.en))
+            if person.username is not None:
+                sign_in(page, person.username, person.password, console=person.console, totp=totp)
+                # the signed-in person's own name in the header is data, shown as it is in either language
+                mine.add_data(person.username, *page.locator("header .user").all_inner_texts())
+
+            def check(v: Visit, lang: str, size: str, with_axe: bool, person=person, page=page, mine=mine) -> None:
                 rep.pages.append((person.who, v.url))
                 if log:
                     log(f"{person.who} {lang} {size} {v.url}")
                 if v.status >= 400:
                     rep.findings.append(Finding("status", person.who, lang, size, v.url, f"HTTP {v.status}"))
                     return
-                for p in page_language(page, lang, allow):
+                for p in page_language(page, lang, mine):
                     rep.findings.append(Finding("language", person.who, lang, size, v.url, p))
                 if size == "phone":
                     for p in page_scroll(page):
@@ -377,9 +387,12 @@ def audit(browser, base_url: str, people: list[Person], allow: Allow, *,
                         for p in page_axe(page):
                             rep.findings.append(Finding("axe", person.who, lang, size, v.url, p))
 
-            home = "/console" if person.console else "/"
-            visits = crawl(page, base_url, home, depth=depth, max_pages=max_pages, seen_patterns=patterns,
-                           on_page=lambda v, first=langs[0]: check(v, first, "phone", axe))
+            starts = person.start or (("/console",) if person.console else ("/",))
+            visits = []
+            for home in starts:
+                visits += crawl(page, base_url, home, depth=depth if not person.start else 0, max_pages=max_pages,
+                                seen_patterns=patterns,
+                                on_page=lambda v, first=langs[0]: check(v, first, "phone", axe))
             for lang in langs[1:]:
                 set_lang(ctx, base_url, lang)
                 for v in visits:
@@ -449,9 +462,10 @@ def main(argv: list[str] | None = None) -> int:
 
     allow = Allow.load()
     allow.add_data(*a.allow)
-    people = ([Person(f"{u} (customer)", u, a.password, False) for u in a.customer]
+    people = ([Person("nobody signed in", None, "", False, start=PUBLIC_PAGES)]
+              + [Person(f"{u} (customer)", u, a.password, False) for u in a.customer]
               + [Person(f"{u} (staff)", u, a.password, True) for u in a.staff])
-    if not people:
+    if len(people) == 1:
         ap.error("name at least one --customer or --staff")
     totp = _totp_command(a.totp_command)
     with sync_playwright() as p:

@@ -44,7 +44,7 @@ register_messages("zh", {
     },
     "mfa": {
         "title": "双重验证", "prompt": "请输入身份验证器应用中的 6 位验证码。", "code": "验证码",
-        "recovery_hint": "手机不在身边？可输入一个恢复码（xxxxx-xxxxx）。", "submit": "验证",
+        "recovery_hint": "手机不在身边？可输入一个恢复码（登记第二重验证时发给您的十位码）。", "submit": "验证",
         "enrol_title": "设置双重验证", "enrol_why": "银行员工必须开启双重验证后才能登录。",
         "enrol_intro": "开启后，登录和高风险操作需要身份验证器应用中的验证码。",
         "enrol_scan": "用身份验证器应用（如 Google Authenticator、Microsoft Authenticator）扫描二维码，"
@@ -112,7 +112,7 @@ register_messages("en", {
     },
     "mfa": {
         "title": "Two-step verification", "prompt": "Enter the 6-digit code from your authenticator app.",
-        "code": "Code", "recovery_hint": "No phone at hand? Enter a recovery code (xxxxx-xxxxx) instead.",
+        "code": "Code", "recovery_hint": "No phone at hand? Enter one of your recovery codes instead.",
         "submit": "Verify", "enrol_title": "Set up two-step verification",
         "enrol_why": "Bank staff must set up two-step verification before they can sign in.",
         "enrol_intro": "Once on, signing in and high-risk actions ask for a code from your authenticator app.",
