@@ -411,16 +411,17 @@ def audit(browser, base_url: str, people: list[Person], allow: Allow, *,
     return rep
 
 
-def elder_home(browser, base_url: str, person: Person, *, totp=None, lang: str = "zh") -> list[str]:
-    """The primary actions of the elderly-mode home page of ``person``."""
-    ctx = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844}, locale="zh-CN")
+def elder_home(browser, base_url: str, person: Person, *, totp=None, lang: str = "zh") -> dict[str, list[str]]:
+    """The elderly-mode home page of ``person`` at 360 px: its primary actions (``actions``) and what sticks out
+    sideways (``scroll``)."""
+    ctx = browser.new_context(base_url=base_url, viewport=SIZES["phone"], locale="zh-CN")
     try:
         page = ctx.new_page()
         set_lang(ctx, base_url, lang, elder=True)
         sign_in(page, person.username, person.password, console=person.console, totp=totp)
         page.goto("/")
         page.wait_for_load_state("load")
-        return primary_actions(page)
+        return {"actions": primary_actions(page), "scroll": page_scroll(page)}
     finally:
         ctx.close()
 
@@ -476,8 +477,9 @@ def main(argv: list[str] | None = None) -> int:
                         log=None if a.quiet else (lambda s: print("  " + s, file=sys.stderr)))
             print(rep.text())
             if a.elder and a.customer:
-                acts = elder_home(b, a.base_url, people[0], totp=totp)
-                print(f"elderly-mode home: {len(acts)} primary actions: {acts}")
+                home = elder_home(b, a.base_url, people[1], totp=totp)
+                print(f"elderly-mode home: {len(home['actions'])} primary actions: {home['actions']}; "
+                      f"sideways scroll: {home['scroll'] or 'none'}")
         finally:
             b.close()
     return 1 if rep.findings else 0
