@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 ALLOW_FILE = Path(__file__).with_name("language_allow.txt")
 
 PHONE_WIDTH = 360
+SIBLINGS = 2  # detail pages of one list visited (beyond the navigation's own pages)
 SIZES = {"phone": {"width": PHONE_WIDTH, "height": 780}, "desktop": {"width": 1440, "height": 900}}
 
 # links a crawl never follows: they sign out, flip a preference, download a file, or leave the pages
@@ -235,9 +236,10 @@ def set_lang(context, base_url: str, lang: str, *, elder: bool = False) -> None:
 
 
 def sign_in(page, username: str, password: str, *, console: bool = False,
-            totp: Callable[[str, str | None], str] | None = None) -> None:
+            totp: Callable[[str, str | None], str] | None = None, on_step: Callable[[], None] | None = None) -> None:
     """Sign in through the forms. A staff member types the code of a second factor; ``totp(username, secret)``
-    makes it (``secret`` is the key shown when the sign-in asks to enrol one)."""
+    makes it (``secret`` is the key shown when the sign-in asks to enrol one). ``on_step`` looks at each page of
+    the second step (the code, the enrolment, the recovery codes) while it is open."""
     page.goto("/console/login" if console else "/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
@@ -247,11 +249,18 @@ def sign_in(page, username: str, password: str, *, console: bool = False,
     if path.endswith("/login/enrol"):
         assert totp is not None, f"{username} must enrol a second factor"
         secret = page.inner_text("#mfa-secret").strip()
+        if on_step:
+            on_step()
         page.fill("#mfa-code", totp(username, secret))
         page.click("#mfa-submit")
+        page.wait_for_load_state("load")
+        if on_step:
+            on_step()
         page.click("#codes-continue")
     elif path.endswith("/login/mfa"):
         assert totp is not None, f"{username} needs a second factor's code"
+        if on_step:
+            on_step()
         page.fill("#mfa-code", totp(username, None))
         page.click("#mfa-submit")
     page.wait_for_load_state("load")
@@ -260,13 +269,12 @@ def sign_in(page, username: str, password: str, *, console: bool = False,
 
 
 def pattern(url: str) -> str:
-    """A page's kind: its path with the ids replaced, and the names of its query parameters."""
+    """A page's kind: its path with the ids replaced, without the query."""
     parts = urlsplit(url)
     # numbers, hex ids, and codes from the data (F-BOND, ELEC-BJ, a rule's or a tag's snake_case name)
     path = re.sub(r"/(\d+|[0-9a-f]{8,}|[0-9a-f-]{36}|[A-Z0-9]+(?:-[A-Z0-9]+)+|[a-z0-9]+(?:_[a-z0-9]+)+)(?=/|$)",
                   "/{id}", parts.path)
-    keys = sorted({kv.split("=", 1)[0] for kv in parts.query.split("&") if kv})
-    return path + ("?" + "&".join(keys) if keys else "")
+    return path  # a filter, a tab or a page of a list (the query) shows the same page
 
 
 def _links(page, base_url: str) -> list[str]:
@@ -300,6 +308,7 @@ def crawl(page, base_url: str, start: str, *, depth: int = 2, max_pages: int = 6
     seen_patterns = set() if seen_patterns is None else seen_patterns
     queue: list[tuple[str, int]] = [(start, 0)]
     mine: set[str] = {pattern(start)}
+    siblings: dict[str, int] = {}  # detail pages per parent path: two of a list's items stand for the rest
     out: list[Visit] = []
     while queue and len(out) < max_pages:
         url, d = queue.pop(0)
@@ -315,6 +324,11 @@ def crawl(page, base_url: str, start: str, *, depth: int = 2, max_pages: int = 6
             k = pattern(link)
             if k in mine or k in seen_patterns:
                 continue
+            parent = k.rsplit("/", 1)[0]
+            if d >= 1 and k not in seen_patterns:
+                siblings[parent] = siblings.get(parent, 0) + 1
+                if siblings[parent] > SIBLINGS:
+                    continue
             mine.add(k)
             queue.append((link, d + 1))
     seen_patterns.update(mine)
@@ -363,10 +377,7 @@ def audit(browser, base_url: str, people: list[Person], allow: Allow, *,
             page = ctx.new_page()
             set_lang(ctx, base_url, langs[0])
             mine = Allow(set(allow.zh), set(allow.en))
-            if person.username is not None:
-                sign_in(page, person.username, person.password, console=person.console, totp=totp)
-                # the signed-in person's own name in the header is data, shown as it is in either language
-                mine.add_data(person.username, *page.locator("header .user").all_inner_texts())
+            mine.add_data(person.username or "")
 
             def check(v: Visit, lang: str, size: str, with_axe: bool, person=person, page=page, mine=mine) -> None:
                 rep.pages.append((person.who, v.url))
@@ -386,6 +397,15 @@ def audit(browser, base_url: str, people: list[Person], allow: Allow, *,
                         axed.add(k)
                         for p in page_axe(page):
                             rep.findings.append(Finding("axe", person.who, lang, size, v.url, p))
+
+            if person.username is not None:
+                def step(first=langs[0], page=page, check=check) -> None:
+                    u = urlsplit(page.url)
+                    check(Visit(u.path + ("?" + u.query if u.query else ""), 200, 0), first, "phone", axe)
+
+                sign_in(page, person.username, person.password, console=person.console, totp=totp, on_step=step)
+                # the signed-in person's own name in the header is data, shown as it is in either language
+                mine.add_data(*page.locator("header .user").all_inner_texts())
 
             starts = person.start or (("/console",) if person.console else ("/",))
             visits = []

@@ -19,10 +19,12 @@ from playwright.sync_api import Page
 from sqlalchemy import text
 
 from smartbank import clock, db
+from smartbank.backoffice import service as backoffice
 from smartbank.lending import decision
 from smartbank.lending import seed as lending_seed
 from smartbank.lending import service as lending
 from smartbank.payments import service as payments
+from smartbank.privacy import service as privacy
 from smartbank.recommend import items as rec_items
 from smartbank.security import service as security
 from smartbank.security.service import SYSTEM, Principal
@@ -118,10 +120,19 @@ def small_bank(bank, engine, monkeypatch):
                 lending.accept(s, who, app.id)
             return app.status
 
+    # a correction the customer asked for, and a limit change waiting for a second staff member (maker-checker)
+    with db.session_scope(engine) as s:
+        privacy.request_correction(s, me, field="city", value="杭州", note="搬家了")
+    teller_id = db.run_read(lambda s: security.find_user_by_name(s, STAFF["teller"]).id)
+    teller = Principal(user_id=teller_id, username=STAFF["teller"], role="teller", customer_id=None)
+    with db.session_scope(engine) as s:
+        backoffice.propose_change(s, teller, kind="customer.daily_limit", target=alice,
+                                  payload={"daily_limit_minor": 2_000_000}, reason="客户申请提高限额")
     apply(me, acct, 3_000_000, 2_000_000, "every-page:alice")
     apply(him, bob_acct, 25_000_000, 6_000_000, "every-page:bob")
     allow = page_audit.Allow.load()
-    allow.add_data("王芳", "李娜", "妈妈", "装修", "alice", "bob", *STAFF.values())
+    allow.add_data("王芳", "李娜", "妈妈", "装修", "杭州", "搬家了", "客户申请提高限额", "alice", "bob",
+                   *STAFF.values())
     return {"customer": alice, "account": acct, "bob_number": bob_number, "allow": allow}
 
 
@@ -247,4 +258,4 @@ def test_the_audit_finds_what_it_looks_for():
     en = page_audit.language_problems([{"where": "text", "text": "Transfer 王芳 to 李娜：done"}], "en", allow)
     assert [re.search(r"'(.+?)'", p).group(1) for p in en] == ["李娜："]
     assert page_audit.pattern("/console/risk/rules/night_new_payee") == "/console/risk/rules/{id}"
-    assert page_audit.pattern("/wealth/products/F-BOND?x=1") == "/wealth/products/{id}?x"
+    assert page_audit.pattern("/wealth/products/F-BOND?x=1") == "/wealth/products/{id}"
