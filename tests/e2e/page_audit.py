@@ -6,8 +6,9 @@ Checks per page (issue 17):
 - **language**: a zh page shows no English words and no ``snake_case`` tokens (visible text, the title,
   ``placeholder``, ``aria-label``, ``alt``, ``title`` and button values); an en page no Chinese. Text inside an
   element whose ``lang`` is another language (the 中文/English switch) is that language's by declaration and
-  exempt. The few words allowed anyway are in ``language_allow.txt`` beside this file, each with its reason;
-  the data a test arranged (people's names, memos) is allowed by the caller;
+  exempt, and so is text marked ``translate="no"`` (a key, recovery codes). The few words allowed anyway are
+  in ``language_allow.txt`` beside this file, each with its reason; the data a test arranged (people's names,
+  memos) is allowed by the caller;
 - **scroll**: no horizontal scroll at a phone's width (``scrollWidth <= innerWidth + 1``), with the elements that
   stick out named;
 - **axe**: axe-core finds no serious or critical violation;
@@ -63,7 +64,12 @@ _TEXT_JS = r"""
 (pageLang) => {
   const primary = (l) => (l || '').toLowerCase().split('-')[0];
   const want = primary(pageLang || document.documentElement.lang);
-  const foreign = (el) => { const l = el && el.closest('[lang]'); return !!l && primary(l.lang) !== want; };
+  // text declared in another language, or declared not to be translated (keys, recovery codes: translate="no")
+  const foreign = (el) => {
+    if (el && el.closest('[translate="no"]')) return true;
+    const l = el && el.closest('[lang]');
+    return !!l && primary(l.lang) !== want;
+  };
   const shown = (el) => el.checkVisibility ? el.checkVisibility({checkVisibilityCSS: true}) : true;
   const out = [{where: 'title', text: document.title}];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -99,7 +105,8 @@ _SCROLL_JS = r"""
   const out = [];
   if (sw > w + 1) {
     const all = Array.from(document.body.querySelectorAll('*'));
-    const over = all.filter(el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > w + 1; });
+    let over = all.filter(el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > w + 1; });
+    if (!over.length) over = all.filter(el => el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0);
     const deepest = over.filter(el => !over.some(o => o !== el && el.contains(o)));
     for (const el of deepest.slice(0, 5)) {
       const r = el.getBoundingClientRect();

@@ -50,7 +50,7 @@ register_messages("zh", {
         "enrol_scan": "用身份验证器应用（如 Google Authenticator、Microsoft Authenticator）扫描二维码，"
                       "或手动输入下方密钥。",
         "enrol_confirm": "输入应用显示的 6 位验证码完成设置。", "enrol_secret": "密钥（手动输入时使用）：",
-        "enrol_uri": "otpauth 链接", "enrol_submit": "完成设置",
+        "enrol_uri": "手动添加用的链接", "enrol_submit": "完成设置",
         "codes_title": "恢复码", "codes_intro": "手机丢失时，每个恢复码可代替验证码使用一次。请妥善保存在安全的地方。",
         "codes_once": "恢复码只显示这一次。", "codes_continue": "我已保存，继续",
     },
@@ -119,7 +119,7 @@ register_messages("en", {
         "enrol_scan": "Scan the QR code with an authenticator app (such as Google Authenticator or Microsoft "
                       "Authenticator), or type the key below.",
         "enrol_confirm": "Enter the 6-digit code the app shows to finish.", "enrol_secret": "Key (to type it in):",
-        "enrol_uri": "otpauth link", "enrol_submit": "Finish set-up",
+        "enrol_uri": "Link for adding it by hand", "enrol_submit": "Finish set-up",
         "codes_title": "Recovery codes",
         "codes_intro": "If you lose your phone, each recovery code works once instead of a code. Keep them somewhere "
                        "safe.",
