@@ -42,8 +42,6 @@ pytestmark = pytest.mark.e2e
 # lead empties this after merging those branches.
 XFAIL_UNTIL_MERGED: dict[tuple[str, str, str], str] = {
     ("*", "axe", "#elder-toggle"): "shell: aria-pressed on a link (the header's elderly-mode switch)",
-    ("*", "language", "Large text mode"): "shell: header words",
-    ("*", "scroll", ""): "shell: the navigation and the page frame at 360 px",
     ("/", "", ""): "shell: portal home",
     ("/for-you", "", ""): "shell/wealth: risk levels and recommendation reasons",
     ("/accounts/*", "", ""): "payments: posting kinds and system memos in the history",
