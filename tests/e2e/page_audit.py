@@ -12,6 +12,7 @@ Checks per page (issue 17):
 - **scroll**: no horizontal scroll at a phone's width (``scrollWidth <= innerWidth + 1``), with the elements that
   stick out named;
 - **axe**: axe-core finds no serious or critical violation;
+- **format**: no amount of a thousand or more without its thousands separators (it skipped the formatter);
 - **status**: a link from a page leads to a page that answers (no 4xx/5xx).
 
 Used by ``tests/e2e/test_every_page.py`` and, on a running server, from the command line::
@@ -55,6 +56,9 @@ PRODUCT_CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
 GRADE_OR_REFERENCE = re.compile(r"^(?:[RC][1-5]|[A-Z]{1,4}\d{6,})$")
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff5e]+")
 SERIOUS = ("serious", "critical")
+# an amount of a thousand or more written without its thousands separators (50000.00 CNY, not ¥50,000.00): not
+# through the formatter
+RAW_AMOUNT = re.compile(r"(?<![\d.,])\d{4,}\.\d{2}(?![\d%])")
 # what a person meets before signing in
 PUBLIC_PAGES = ("/login", "/console/login", "/signup", "/password-reset")
 
@@ -139,7 +143,7 @@ _ACTIONS_JS = r"""
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem on one page: ``kind`` is language, scroll, axe, status or elder."""
+    """One problem on one page: ``kind`` is language, format, scroll, axe or status."""
 
     kind: str
     who: str
@@ -199,12 +203,29 @@ def language_problems(segments: list[dict], lang: str, allow: Allow) -> list[str
     return list(seen.values())
 
 
+def format_problems(segments: list[dict]) -> list[str]:
+    """Amounts on the page that did not go through the formatter."""
+    out: dict[str, str] = {}
+    for seg in segments:
+        text = seg["text"] or ""
+        for m in RAW_AMOUNT.finditer(text):
+            out.setdefault(m.group(0), f"unformatted amount {m.group(0)!r} in {seg['where']}: "
+                                       f"…{_around(text, m.start(), m.end())}…")
+    return list(out.values())
+
+
 def _around(text: str, start: int, end: int, n: int = 24) -> str:
     return " ".join(text[max(0, start - n):end + n].split())
 
 
 def page_language(page, lang: str, allow: Allow) -> list[str]:
     return language_problems(page.evaluate(_TEXT_JS, lang), lang, allow)
+
+
+def page_text_checks(page, lang: str, allow: Allow) -> tuple[list[str], list[str]]:
+    """The language problems and the unformatted amounts of the page, from one reading of its text."""
+    segments = page.evaluate(_TEXT_JS, lang)
+    return language_problems(segments, lang, allow), format_problems(segments)
 
 
 def page_scroll(page) -> list[str]:
@@ -393,8 +414,11 @@ def audit(browser, base_url: str, people: list[Person], allow: Allow, *,
                 if v.status >= 400:
                     rep.findings.append(Finding("status", person.who, lang, size, v.url, f"HTTP {v.status}"))
                     return
-                for p in page_language(page, lang, mine):
+                words, amounts = page_text_checks(page, lang, mine)
+                for p in words:
                     rep.findings.append(Finding("language", person.who, lang, size, v.url, p))
+                for p in amounts:
+                    rep.findings.append(Finding("format", person.who, lang, size, v.url, p))
                 if size == "phone":
                     for p in page_scroll(page):
                         rep.findings.append(Finding("scroll", person.who, lang, size, v.url, p))

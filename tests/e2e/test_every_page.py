@@ -49,6 +49,7 @@ XFAIL_UNTIL_MERGED: dict[tuple[str, str, str], str] = {
     ("/bills*", "", ""): "payments", ("/topup*", "", ""): "payments",
     ("/insights*", "", ""): "shell: insights", ("/assistant*", "", ""): "assistant",
     ("/loans*", "", ""): "lending", ("/wealth*", "", ""): "wealth",
+    ("/notifications", "format", ""): "lending: notification texts write amounts as 50000.00 CNY (servicing.py)",
     ("/console", "", ""): "shell: console home per role", ("/console/customers*", "", ""): "shell: teller",
     ("/console/lending*", "", ""): "lending", ("/console/reversals*", "", ""): "payments",
     ("/console/risk*", "", ""): "risk", ("/console/insight*", "", ""): "risk/shell: insight pages",
@@ -255,5 +256,7 @@ def test_the_audit_finds_what_it_looks_for():
     assert [re.search(r"'(.+?)'", p).group(1) for p in zh] == ["wealth_purchase", "Loan"]
     en = page_audit.language_problems([{"where": "text", "text": "Transfer 王芳 to 李娜：done"}], "en", allow)
     assert [re.search(r"'(.+?)'", p).group(1) for p in en] == ["李娜："]
+    assert [re.search(r"'(.+?)'", p).group(1) for p in page_audit.format_problems([{"where": "text", "text":
+            "贷款 50000.00 CNY ¥50,000.00 ¥12.50 净值 1.0061 7.1234% 2026-12-01"}])] == ["50000.00"]
     assert page_audit.pattern("/console/risk/rules/night_new_payee") == "/console/risk/rules/{id}"
     assert page_audit.pattern("/wealth/products/F-BOND?x=1") == "/wealth/products/{id}"
