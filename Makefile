@@ -86,7 +86,7 @@ ifneq ($(VENV_OK),yes)
 $(STAMP) $(DEV_STAMP): FORCE
 endif
 
-.PHONY: help run install dev test test-dates lint bench migrate clean system FORCE
+.PHONY: help run install dev test test-dates lint bench migrate clean system screenshots FORCE
 FORCE:
 
 help: ## list the targets
@@ -150,6 +150,10 @@ bench: install ## ledger and HTTP benchmarks against PostgreSQL (BENCH_PG_URL)
 	$(VENV_PY) scripts/ensure-database.py '$(BENCH_PG_URL)'
 	$(VENV)/bin/smartbank bench ledger --database-url '$(BENCH_PG_URL)' --clients 8 --seconds 20 --compare-pgbench
 	$(VENV)/bin/smartbank bench http --database-url '$(BENCH_PG_URL)' --clients 16 --seconds 20
+
+screenshots: dev ## render the key pages of the demo bank into docs/screenshots/ (portal, elderly mode, console)
+	bash scripts/ensure-system.sh chromium fonts
+	$(VENV_PY) scripts/screenshots.py
 
 clean: ## remove var/ and build, test and cache artefacts (keeps .venv)
 	rm -rf var build dist test-results .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -128,3 +128,25 @@ def test_nul_characters_in_a_form_are_refused_without_a_server_error(client):
     r = post_form(client, "/login", "/login", {"username": "a\x00b", "password": "x\x00y"})
     assert r.status_code == 400
     assert client.get("/login?next=%00").status_code == 400
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_wrong_second_factor_code_is_said_once_beside_its_field(client, people, engine, lang):
+    """The second step of a staff sign-in refuses a wrong code in the page's language, once, next to the code
+    field (aria-describedby), and the page keeps the recovery hint free of placeholder letters."""
+    from smartbank import db
+    from smartbank.security import service as security
+
+    with db.session_scope(engine) as s:
+        security.enrol_demo_mfa(s, security.find_user_by_name(s, "teller1"))
+    client.cookies.set("sb_lang", lang)
+    r = post_form(client, "/console/login", "/console/login", {"username": "teller1", "password": PASSWORD})
+    assert r.headers["location"].startswith("/console/login/mfa")
+    html = client.get(r.headers["location"]).text
+    r = client.post("/console/login/mfa", data={"code": "000000", "csrf_token": csrf_token(html)},
+                    follow_redirects=False)
+    assert r.status_code in (400, 401, 422)
+    words = "验证码不正确" if lang == "zh" else "That code is not right"
+    assert r.text.count(words) == 1, r.text
+    assert 'id="err-code"' in r.text and 'aria-describedby="mfa-hint err-code"' in r.text
+    assert 'id="form-error"' not in r.text and "xxxxx" not in r.text

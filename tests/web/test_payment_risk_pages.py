@@ -35,7 +35,7 @@ def test_a_challenged_transfer_asks_for_the_code_then_posts(client, people, bank
     data["csrf_token"] = csrf_token(page.text)
     wrong = client.post("/transfer/submit", data={**data, "otp": "000000" if _code(sms_outbox) != "000000" else "1"},
                         follow_redirects=False)
-    assert wrong.status_code == 422 and 'id="otp-error"' in wrong.text
+    assert wrong.status_code == 422 and 'id="err-otp"' in wrong.text
     # the code arrives by text message to the customer's phone, never in the notifications the session reads
     assert "138****" in page.text and "13812345678" not in page.text
     assert _code(sms_outbox) not in client.get("/notifications").text

@@ -111,7 +111,8 @@ def _plain(value: Any) -> Any:
 
 def _int_target(target: str, what: str) -> int:
     if not (target.isdigit() and 0 < int(target) < 2**63):
-        raise ValidationFailed(f"the target is a {what} id", details={"target": target})
+        raise ValidationFailed(f"the target is a {what} id", reason="backoffice.target_not_an_id",
+                               details={"target": target})
     return int(target)
 
 
@@ -121,7 +122,8 @@ def _date(v: Any, field: str) -> date:
     try:
         return date.fromisoformat(str(v))
     except ValueError:
-        raise ValidationFailed(f"{field} is a date YYYY-MM-DD", details={field: v}) from None
+        raise ValidationFailed(f"{field} is a date YYYY-MM-DD", reason="backoffice.not_a_date",
+                               details={field: v}) from None
 
 
 # ------------------------------------------------------------------------------------------- risk rules
@@ -366,7 +368,7 @@ def _load(session: Session, change_id: int, *, lock: bool = False) -> ChangeRequ
 
 def _pending(req: ChangeRequest) -> None:
     if req.status != "pending":
-        raise Conflict(f"this change request is already {req.status}",
+        raise Conflict(f"this change request is already {req.status}", reason="backoffice.change_not_pending",
                        details={"change_id": req.id, "status": req.status})
 
 

@@ -184,7 +184,8 @@ def resolve_correction(session: Session, actor: Principal, request_id: int, *, a
     if r is None or r.kind != "correction":
         raise NotFound("correction request not found", details={"request_id": request_id})
     if r.status != "open":
-        raise Conflict(f"this request is already {r.status}", details={"request_id": r.id, "status": r.status})
+        raise Conflict(f"this request is already {r.status}", reason="privacy.request_not_open",
+                       details={"request_id": r.id, "status": r.status})
     c = customers.get_customer(session, r.customer_id, lock=True)
     if c.status == "closed":
         raise Conflict("this customer relationship has ended", details={"request_id": r.id})

@@ -42,6 +42,7 @@ def check_password_policy(password: str, *, username: str | None = None) -> None
     pw = password or ""
     if len(pw) < MIN_LENGTH or len(pw) > MAX_LENGTH:
         raise ValidationFailed(f"a password needs {MIN_LENGTH}-{MAX_LENGTH} characters",
+                               reason="security.password_length",
                                details={"rule": "length", "min": MIN_LENGTH, "max": MAX_LENGTH})
     if not any(c.isalpha() for c in pw) or not any(c.isdigit() for c in pw):
         raise ValidationFailed("a password needs both letters and digits",

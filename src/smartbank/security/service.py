@@ -210,7 +210,7 @@ def create_user(session: Session, *, username: str, password: str, role: str, cu
     if not _USERNAME.match(username or ""):
         raise ValidationFailed("a username has 3-64 letters, digits or . _ @ -", details={"username": username})
     if role not in ROLES:
-        raise ValidationFailed(f"unknown role {role!r}", details={"roles": list(ROLES)})
+        raise ValidationFailed(f"unknown role {role!r}", reason="security.unknown_role", details={"roles": list(ROLES)})
     if role == "customer" and customer_id is None:
         raise ValidationFailed("a customer user must belong to a customer")
     if role != "customer" and customer_id is not None:
@@ -546,7 +546,8 @@ def set_user_role(session: Session, user_id: int, role: str) -> User:
     """A staff user's new role (a staff role: a customer's sign-in never becomes staff, nor the reverse)."""
     u = _staff_user(session, user_id)
     if role not in STAFF_ROLES:
-        raise ValidationFailed(f"unknown staff role {role!r}", details={"roles": list(STAFF_ROLES)})
+        raise ValidationFailed(f"unknown staff role {role!r}", reason="security.unknown_staff_role",
+                               details={"roles": list(STAFF_ROLES)})
     u.role = role
     session.flush()
     return u

@@ -150,6 +150,7 @@ def _second_step(area: str):
 def _mfa_page(request: Request, area: str, next_url: str, error: str | None = None,
               status_code: int = 200) -> Response:
     return render(request, "auth/mfa.html", status_code=status_code, area=area, next_url=next_url, error=error,
+                  error_field="code" if error else None,
                   action="/console/login/mfa" if area == "console" else "/login/mfa")
 
 
@@ -195,7 +196,8 @@ def _enrol_page(request: Request, next_url: str, error: str | None = None, statu
     token = _pending(request)
     enrol = db.run_in_transaction(lambda s: security.enrolment_at_sign_in(s, pending_token=token))
     return render(request, "auth/enrol.html", status_code=status_code, area="console", next_url=next_url,
-                  error=error, secret=enrol.secret, uri=enrol.uri, qr=Markup(enrol.qr_svg()),
+                  error=error, error_field="code" if error else None, secret=enrol.secret, uri=enrol.uri,
+                  qr=Markup(enrol.qr_svg()),
                   action="/console/login/enrol")
 
 

@@ -44,13 +44,13 @@ register_messages("zh", {
     },
     "mfa": {
         "title": "双重验证", "prompt": "请输入身份验证器应用中的 6 位验证码。", "code": "验证码",
-        "recovery_hint": "手机不在身边？可输入一个恢复码（xxxxx-xxxxx）。", "submit": "验证",
+        "recovery_hint": "手机不在身边？可输入一个恢复码（登记第二重验证时发给您的十位码）。", "submit": "验证",
         "enrol_title": "设置双重验证", "enrol_why": "银行员工必须开启双重验证后才能登录。",
         "enrol_intro": "开启后，登录和高风险操作需要身份验证器应用中的验证码。",
         "enrol_scan": "用身份验证器应用（如 Google Authenticator、Microsoft Authenticator）扫描二维码，"
                       "或手动输入下方密钥。",
         "enrol_confirm": "输入应用显示的 6 位验证码完成设置。", "enrol_secret": "密钥（手动输入时使用）：",
-        "enrol_uri": "otpauth 链接", "enrol_submit": "完成设置",
+        "enrol_uri": "手动添加用的链接", "enrol_submit": "完成设置",
         "codes_title": "恢复码", "codes_intro": "手机丢失时，每个恢复码可代替验证码使用一次。请妥善保存在安全的地方。",
         "codes_once": "恢复码只显示这一次。", "codes_continue": "我已保存，继续",
     },
@@ -112,14 +112,14 @@ register_messages("en", {
     },
     "mfa": {
         "title": "Two-step verification", "prompt": "Enter the 6-digit code from your authenticator app.",
-        "code": "Code", "recovery_hint": "No phone at hand? Enter a recovery code (xxxxx-xxxxx) instead.",
+        "code": "Code", "recovery_hint": "No phone at hand? Enter one of your recovery codes instead.",
         "submit": "Verify", "enrol_title": "Set up two-step verification",
         "enrol_why": "Bank staff must set up two-step verification before they can sign in.",
         "enrol_intro": "Once on, signing in and high-risk actions ask for a code from your authenticator app.",
         "enrol_scan": "Scan the QR code with an authenticator app (such as Google Authenticator or Microsoft "
                       "Authenticator), or type the key below.",
         "enrol_confirm": "Enter the 6-digit code the app shows to finish.", "enrol_secret": "Key (to type it in):",
-        "enrol_uri": "otpauth link", "enrol_submit": "Finish set-up",
+        "enrol_uri": "Link for adding it by hand", "enrol_submit": "Finish set-up",
         "codes_title": "Recovery codes",
         "codes_intro": "If you lose your phone, each recovery code works once instead of a code. Keep them somewhere "
                        "safe.",

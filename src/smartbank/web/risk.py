@@ -29,7 +29,8 @@ def otp_page(request: Request, *, action: str, values: dict[str, str], details: 
     return render(request, "portal/otp.html", action=action, values=values,
                   challenge_id=details.get("challenge_id"), attempts_left=details.get("attempts_left"),
                   sent_to=details.get("sent_to"),
-                  reasons=reasons, error=error, here=here or action, status_code=status_code)
+                  reasons=reasons, error=error, error_field="otp" if error else None, here=here or action,
+                  status_code=status_code)
 
 
 def handle(request: Request, exc: SmartbankError, *, action: str, values: dict[str, str],
