@@ -123,7 +123,11 @@ def _problems(path: Path, cats: dict[str, dict[str, str]]) -> list[str]:
         code_v = code.value if isinstance(code, ast.Constant) else (None if code is not None else CLASSES[fn])
         message = call.args[0] if call.args else None
         keys: list[str] = []
-        if isinstance(reason, ast.Constant):
+        if fn == "FormError":  # the web's own refusals name their catalogue key
+            if not (isinstance(message, ast.Constant) and isinstance(message.value, str)):
+                continue  # a key chosen at run time (a parameter of a form helper)
+            keys = [message.value]
+        elif isinstance(reason, ast.Constant):
             keys = [f"errors.{reason.value}"]
         elif reason is not None:
             continue  # a reason chosen at run time: checked where its values are listed

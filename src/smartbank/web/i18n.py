@@ -104,7 +104,8 @@ def error_text(exc: SmartbankError, lang: str) -> str:
     """A service refusal for people, in ``lang``: ``errors.<reason>`` with the error's parameters; else the
     older catalogue entries (the exact message, then the class code); else a plain sentence for its kind
     (never the service's English text on a Chinese page)."""
-    for key in (f"errors.{exc.reason}", f"error_message.{exc.message}", f"error_code.{exc.code}"):
+    # (a web form's own refusal names its catalogue key as its reason: forms.FormError)
+    for key in (f"errors.{exc.reason}", exc.reason, f"error_message.{exc.message}", f"error_code.{exc.code}"):
         text = render_message(lang, key, exc.details)
         if text is not None:
             return text
