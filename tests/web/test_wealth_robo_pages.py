@@ -3,6 +3,8 @@ on the page with nothing written, follow, drift suggestions, another customer's 
 
 from __future__ import annotations
 
+import html as htmllib
+
 import pytest
 
 from smartbank import clock, db
@@ -51,9 +53,12 @@ def test_refusals_are_shown_and_write_nothing(client, setup, bank):
     r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "10000", "horizon": "24"})
     assert r.status_code == 422 and "risk-tolerance assessment" in r.text
     r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "abc", "horizon": "24"})
-    assert r.status_code == 422 and 'id="robo-error"' in r.text
+    # the error once, beside its field and linked to it (no page-level copy)
+    assert r.status_code == 422 and 'id="err-amount"' in r.text and 'aria-describedby="err-amount"' in r.text
+    assert 'id="form-error"' not in r.text and r.text.count('role="alert"') == 1
     r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "100", "horizon": "x"})
-    assert r.status_code == 422 and "whole number of months" in r.text
+    assert r.status_code == 422 and "whole number of months" in r.text and 'id="err-horizon"' in r.text
+    assert r.text.count("whole number of months") == 1
     assert bank.count("portfolio_plans") == 0
 
 
@@ -100,6 +105,8 @@ def test_a_plan_beyond_the_available_balance_is_advice_not_a_purchase(client, se
     r = client.post(f"/wealth/robo/{plan_id}/follow", data={"csrf_token": csrf_token(page), "from_account": str(poor),
                                                              "idempotency_key": "robo-web-short-1"},
                     follow_redirects=False)
-    assert r.status_code == 422 and 'id="robo-error"' in r.text
-    assert ("余额不足" if lang == "zh" else "available balance is short") in r.text
+    assert r.status_code == 422 and 'id="form-error"' in r.text
+    said = ("可用余额 ¥8,499.00 不足以买入本方案的 ¥100,000.00" if lang == "zh"
+            else "available balance, ¥8,499.00, is short of the plan's ¥100,000.00")
+    assert said in htmllib.unescape(r.text) and htmllib.unescape(r.text).count(said) == 1
     assert bank.balance(poor) == 8_499_00 and bank.count("wealth_orders") == 0

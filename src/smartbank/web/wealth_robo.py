@@ -165,7 +165,7 @@ def curve_chart(curve: dict[str, Any], labels: tuple[str, str], w: int = 320, h:
 
 
 def _page(request: Request, actor: Principal, *, plan_id: int | None = None, error: str | None = None,
-          status_code: int = 200, values: dict[str, str] | None = None) -> Response:
+          error_field: str | None = None, status_code: int = 200, values: dict[str, str] | None = None) -> Response:
     lang = lang_of(request)
 
     def work(s: Any) -> tuple[Any, Any, Any, Any]:
@@ -193,8 +193,11 @@ def _page(request: Request, actor: Principal, *, plan_id: int | None = None, err
         if plan["backtest"] and plan["backtest"].get("curve"):
             charts["curve"] = curve_chart(plan["backtest"]["curve"],
                                           (translate(lang, "robo.ours"), translate(lang, "robo.equal")))
+    if error_field == "from_account" and not funding["accounts"]:
+        error_field = None  # no account field on the page: the error goes to the top
     return render(request, "portal/robo.html", status_code=status_code, plans=plans, plan=plan, drift=d,
-                  accounts=accounts, funding=funding, values=v, error=error, charts=charts, lang=lang,
+                  accounts=accounts, funding=funding, values=v, error=error, error_field=error_field, charts=charts,
+                  lang=lang,
                   here=PAGE)
 
 
@@ -216,8 +219,20 @@ def propose(request: Request, actor: Customer, amount: F = "", horizon: F = "") 
     except (Forbidden, NotFound):
         raise
     except SmartbankError as exc:
-        return _page(request, actor, error=forms.message(exc, lang_of(request)), status_code=422, values=values)
+        return _page(request, actor, error=forms.message(exc, lang_of(request)), error_field=_propose_field(exc),
+                     status_code=422, values=values)
     return RedirectResponse(f"{PAGE}?plan={plan_id}&notice=robo_proposed", status_code=303)
+
+
+def _propose_field(exc: SmartbankError) -> str | None:
+    """The proposal form's field a refusal is about (shown beside it), or None (shown at the top)."""
+    if isinstance(exc, forms.FormError):
+        return "horizon" if exc.key == "robo.bad_horizon" else "amount"
+    if exc.reason in ("wealth.robo_bad_amount", "wealth.robo_amount_too_small"):
+        return "amount"
+    if exc.reason == "wealth.bad_horizon":
+        return "horizon"
+    return None
 
 
 @router.post(PAGE + "/{plan_id}/follow")
@@ -232,6 +247,8 @@ def follow(request: Request, plan_id: int, actor: Customer, from_account: F = ""
     except (Forbidden, NotFound):
         raise
     except SmartbankError as exc:
-        return _page(request, actor, plan_id=plan_id, error=forms.message(exc, lang_of(request)), status_code=422,
-                     values=values)
+        # the account field is drawn only when an account can pay for the plan: other refusals go to the top
+        field = "from_account" if isinstance(exc, forms.FormError) else None
+        return _page(request, actor, plan_id=plan_id, error=forms.message(exc, lang_of(request)), error_field=field,
+                     status_code=422, values=values)
     return RedirectResponse(f"{PAGE}?plan={plan_id}&notice=robo_followed", status_code=303)
