@@ -132,7 +132,7 @@ def donut(lines: list[dict[str, Any]], size: int = 160) -> Markup:
                      f'stroke-width="{stroke:.2f}" stroke-dasharray="{seg:.3f} {circ - seg:.3f}" '
                      f'stroke-dashoffset="{-offset:.3f}" transform="rotate(-90 {c:.2f} {c:.2f})"/>')
         offset += seg
-    return Markup(f'<svg viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" class="robo-donut" '
+    return Markup(f'<svg viewBox="0 0 {size} {size}" width="{size}" height="{size}" class="robo-donut" '
                   f'id="robo-donut" aria-hidden="true">{"".join(parts)}</svg>')
 
 
