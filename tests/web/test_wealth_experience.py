@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from smartbank.wealth import questionnaire
 from smartbank.web import i18n
@@ -116,3 +117,23 @@ def test_console_suitability_log_says_codes_in_words(client, setup, lang):  # no
     assert 'class="list sortable wealth-table"' in page and 'data-label=' in page
     visible = re.sub(r"<[^>]+>", " ", page.split("<main", 1)[1])
     assert "SUIT-" not in visible
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_nav_is_typed_in_yuan_and_a_refusal_shows_beside_its_product(client, setup, engine, lang):  # noqa: F811
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "mark1", console=True)
+    cat = client.get("/console/wealth/products").text
+    assert 'name="nav" inputmode="decimal"' in cat and "nav_micro" not in cat
+    r = client.post("/console/wealth/products/F-BOND/nav", data={"csrf_token": csrf_token(cat), "day": "2030-01-02",
+                                                                 "nav": "1.0005"}, follow_redirects=False)
+    assert r.status_code == 303
+    with engine.connect() as c:
+        assert c.execute(text("SELECT nav_micro FROM product_navs WHERE day = '2030-01-02'")).scalar() == 1_000_500
+    r = client.post("/console/wealth/products/F-BOND/nav", data={"csrf_token": csrf_token(cat), "day": "2030-01-03",
+                                                                 "nav": "1.00000001"}, follow_redirects=False)
+    page = _text(r.text)
+    said = "最多六位小数，例如 1.0289" if lang == "zh" else "at most six decimals, e.g. 1.0289"
+    assert r.status_code == 422 and page.count(said) == 1 and 'id="err-nav"' in page
+    row = page.split('id="product-F-BOND"', 1)[1].split("</tr>", 1)[0]
+    assert 'id="err-nav"' in row and 'value="1.00000001"' in row

@@ -121,8 +121,9 @@ def test_the_plan_has_a_colour_key_in_the_page_language(client, setup, lang):
     page = htmllib.unescape(client.get(r.headers["location"]).text)
     legend = page.split('id="robo-legend"', 1)[1].split("</ul>", 1)[0]
     donut = page.split('id="robo-donut"', 1)[1].split("</svg>")[0]
-    rows = re.findall(r'<li data-code="([^"]+)"><span class="swatch" style="background:(#[0-9a-f]{6})" '
-                      r'aria-hidden="true"></span><span class="legend-name">([^<]+)</span> '
+    rows = re.findall(r'<li data-code="([^"]+)"><svg class="swatch" viewBox="0 0 10 10" width="14" height="14" '
+                      r'aria-hidden="true"><rect width="10" height="10" rx="2" fill="(#[0-9a-f]{6})"/></svg>'
+                      r'<span class="legend-name">([^<]+)</span> '
                       r'<span class="num legend-pct">([\d.]+)%</span></li>', legend)
     assert len(rows) >= 2
     assert [c for _, c, _, _ in rows] == re.findall(r'stroke="(#[0-9a-f]{6})"', donut)

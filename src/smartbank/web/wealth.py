@@ -388,12 +388,15 @@ def cancel(request: Request, order_id: int, actor: Customer) -> Response:
 def console_products(request: Request, actor: Staff) -> Response:
     require_page(actor, CATALOGUE)
     items = db.run_in_transaction(lambda s: wealth.list_products(s, status=None))
-    return render(request, "console/wealth_products.html", items=items, today=wealth.trade_date().isoformat())
+    return render(request, "console/wealth_products.html", items=items, today=wealth.trade_date().isoformat(),
+                  error_code=None, nav_values={})
 
 
 @router.post(CATALOGUE + "/{code}/nav")
-def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", nav_micro: F = "",
-                        income_per_10k_micro: F = "") -> Response:
+def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", nav: F = "", income_per_10k: F = "",
+                        nav_micro: F = "", income_per_10k_micro: F = "") -> Response:
+    """Publish a day's NAV (or a money-market product's income per 10,000 units), typed in yuan with up to six
+    decimals (``nav``, ``income_per_10k``); the older fields in millionths are still read."""
     require_page(actor, CATALOGUE)
 
     def number(text: str) -> int:
@@ -402,15 +405,34 @@ def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", 
 
     try:
         d = forms.required_date(day)
-        n = number(nav_micro) if nav_micro.strip() or not income_per_10k_micro.strip() else None
-        income = number(income_per_10k_micro) if income_per_10k_micro.strip() else None
+        n = micro(nav) if nav.strip() else None
+        income = micro(income_per_10k) if income_per_10k.strip() else None
+        if n is None and nav_micro.strip():
+            n = number(nav_micro)
+        if income is None and income_per_10k_micro.strip():
+            income = number(income_per_10k_micro)
+        if n is None and income is None:
+            n = 0
         db.run_in_transaction(lambda s: wealth.publish_nav(s, actor, code, day=d, nav_micro=n,
                                                              income_per_10k_micro=income))
     except SmartbankError as exc:
         items = db.run_in_transaction(lambda s: wealth.list_products(s, status=None))
+        # shown beside the product's form; at the top if there is no such product on the page
+        row = code.upper() if any(p["code"] == code.upper() for p in items) else None
         return render(request, "console/wealth_products.html", status_code=422, items=items,
-                      today=clock.today().isoformat(), error=forms.message(exc, lang_of(request)))
+                      today=clock.today().isoformat(), error=forms.message(exc, lang_of(request)),
+                      error_field="nav" if row else None, error_code=row,
+                      nav_values={"nav": nav, "income_per_10k": income_per_10k, "day": day})
     return RedirectResponse(CATALOGUE + "?notice=wealth_nav", status_code=303)
+
+
+def micro(text: str) -> int:
+    """A figure typed in yuan with up to six decimals ("1.0289", "0.4512") as millionths."""
+    t = text.strip().replace(",", "")
+    whole, _, frac = t.partition(".")
+    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 6)):
+        raise forms.FormError("cwealth.bad_nav")
+    return int(whole) * 1_000_000 + int((frac or "0").ljust(6, "0"))
 
 
 @router.get(SUITABILITY)

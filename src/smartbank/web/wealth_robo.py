@@ -117,8 +117,10 @@ register_messages("zh", ZH)
 register_messages("en", EN)
 
 F = Annotated[str, Form()]
-COLOURS = ("#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#d4a72c", "#6e7781", "#e16f24",
-           "#0969da", "#57ab5a", "#a475f9")
+# sixteen distinct colours (a plan rarely has more lines; beyond them the colours repeat, the legend still names
+# every line)
+COLOURS = ("#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#e16f24", "#6e7781", "#bc4c00",
+           "#0a3069", "#57ab5a", "#a475f9", "#d4a72c", "#ec6547", "#116329", "#8c1d5a")
 
 
 def donut(lines: list[dict[str, Any]], size: int = 160) -> Markup:
