@@ -90,6 +90,9 @@ def test_product_returns_carry_their_direction_and_the_chart_its_axes(client, se
     assert ("日期" if lang == "zh" else ">Date<") in chart
     assert len(re.findall(r'class="tick">\d{4}-\d{2}-\d{2}<', chart)) == 3
     assert ("R4 进取型" if lang == "zh" else "R4 Growth") in page
+    facts = page.split('id="product-facts"', 1)[1].split("</section>", 1)[0]  # the issuer in the page's language
+    assert (re.search(r"[\u4e00-\u9fff]", facts) is None) == (lang == "en")
+    assert ("Fund Management" in facts) == (lang == "en")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -8,6 +8,7 @@ Charts are inline SVG polylines drawn on the server (no script, no CDN). Every r
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -78,7 +79,7 @@ register_messages("zh", {
         "navday": "最新净值日",
         "publish": "发布净值", "day": "日期", "nav_micro": "单位净值（×1,000,000）", "publish_btn": "发布",
         "income_micro": "万份收益（元×1,000,000）",
-        "customer": "客户", "product": "产品", "outcome": "结果", "reason": "原因代码", "ack": "确认文本", "at": "时间",
+        "customer": "客户", "product": "产品", "outcome": "结果", "reason": "原因", "ack": "确认文本", "at": "时间",
         "grade": "客户等级", "outcomes": {"pass": "通过", "refused": "拒绝", "acknowledged": "已确认风险"},
         "none": "没有记录。", "closed": "已停售",
     },
@@ -134,7 +135,7 @@ register_messages("en", {
         "navday": "Latest NAV day", "publish": "Publish a NAV", "day": "Day", "nav_micro": "NAV (x 1,000,000)",
         "income_micro": "Income per 10,000 units (yuan x 1,000,000)",
         "publish_btn": "Publish", "customer": "Customer", "product": "Product", "outcome": "Outcome",
-        "reason": "Reason code", "ack": "Confirmed text", "at": "When", "grade": "Grade",
+        "reason": "Reason", "ack": "Confirmed text", "at": "When", "grade": "Grade",
         "outcomes": {"pass": "Passed", "refused": "Refused", "acknowledged": "Risk acknowledged"},
         "none": "No records.", "closed": "Closed",
     },
@@ -217,6 +218,17 @@ def _product_chart(page: dict[str, Any], lang: str) -> Markup:
                       chart_id="nav-chart")
 
 
+_ZH_THEN_EN = re.compile(r"^([^A-Za-z]*[\u4e00-\u9fff][^A-Za-z]*?)\s+([A-Za-z].*)$")
+
+
+def in_language(text: str | None, lang: str) -> str:
+    """A name the data holds in both languages ("汇通基金 Huitong Fund Management") in the page's language."""
+    m = _ZH_THEN_EN.match((text or "").strip())
+    if not m:
+        return text or ""
+    return m.group(1) if lang == "zh" else m.group(2)
+
+
 def _cash_accounts(session: Any, customer_id: int) -> list[dict[str, Any]]:
     return [{"id": a.id, "number": a.number, "name": a.name, "kind": a.kind, "currency": a.currency,
              "available": a.available_minor} for a in ledger.customer_accounts(session, customer_id)
@@ -296,6 +308,7 @@ def _product_page(request: Request, actor: Principal, code: str, *, error: str |
     page, verdict, grade, accounts = db.run_in_transaction(work)
     v = {"amount": "", "account_id": "", "idempotency_key": forms.new_key()}
     v.update(values or {})
+    page["issuer_shown"] = in_language(page.get("issuer"), lang)
     return render(request, "portal/wealth_product.html", status_code=status_code, p=page, verdict=verdict,
                   ack_text=verdict.zh if lang == "zh" else verdict.en, grade=grade, accounts=accounts, values=v,
                   chart=_product_chart(page, lang), error=error, error_field=error_field, refused=refused,
