@@ -90,7 +90,8 @@ def assess_purchase(session: Session, actor: Principal, product: WealthProduct, 
     session.add(row)
     session.flush()
     if outcome == "refused":
-        raise Unsuitable(verdict.en, reason="wealth.unsuitable",
+        raise Unsuitable(verdict.en, reason="wealth.unsuitable_no_assessment" if grade is None
+                         else "wealth.unsuitable_above_grade",
                          details=_details(product, verdict, grade) | {"check_id": row.id})
     return row
 
