@@ -73,3 +73,31 @@ def test_suitability_in_the_portal(page: Page, investor, bank, engine):
         levels = dict(c.execute(text("SELECT 'wealth:' || code, risk_level FROM wealth_products")).all())
     assert keys and all(levels.get(k, "R1") <= "R3" for k in keys)
     assert "wealth:F-BOND" not in keys and "wealth:F-SP500" not in keys
+
+
+def test_wealth_pages_on_a_phone_with_the_plan_colour_key(phone: Page, investor):
+    """At 360 px nothing scrolls sideways; the plan's colour key shows a coloured square per line in the
+    donut's colours (drawn as SVG: the page's style policy would drop inline styles), and a fall is green with
+    a minus sign and a word for screen readers."""
+    phone.set_viewport_size({"width": 360, "height": 800})
+    sign_in(phone)
+    phone.goto("/wealth/robo")
+    phone.fill("input[name=amount]", "40000")
+    phone.fill("input[name=horizon]", "36")
+    phone.click("#robo-propose", timeout=120_000)  # the optimisation and its backtest take a while
+    expect(phone.locator("#robo-legend li").first).to_be_visible(timeout=120_000)
+    fills = phone.eval_on_selector_all("#robo-legend li svg.swatch rect", "rs => rs.map(r => getComputedStyle(r).fill)")
+    strokes = phone.eval_on_selector_all("#robo-donut circle", "cs => cs.map(c => getComputedStyle(c).stroke)")
+    assert fills and fills == strokes and len(set(fills)) > 1
+    box = phone.locator("#robo-legend li svg.swatch").first.bounding_box()
+    assert box and box["width"] >= 10
+    for url in ("/wealth", "/wealth/products", "/wealth/products/F-SP500", "/wealth/assessment", "/wealth/robo"):
+        phone.goto(url)
+        phone.wait_for_load_state("load")
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), url
+    phone.goto("/wealth/products/F-SP500")
+    colours = phone.eval_on_selector_all(".returns .chg",
+                                         "xs => xs.map(x => [x.dataset.dir, getComputedStyle(x).color])")
+    assert colours
+    for direction, colour in colours:
+        assert colour == {"up": "rgb(196, 29, 29)", "down": "rgb(15, 122, 54)"}.get(direction, colour)

@@ -3,6 +3,9 @@ on the page with nothing written, follow, drift suggestions, another customer's 
 
 from __future__ import annotations
 
+import html as htmllib
+import re
+
 import pytest
 
 from smartbank import clock, db
@@ -51,9 +54,12 @@ def test_refusals_are_shown_and_write_nothing(client, setup, bank):
     r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "10000", "horizon": "24"})
     assert r.status_code == 422 and "risk-tolerance assessment" in r.text
     r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "abc", "horizon": "24"})
-    assert r.status_code == 422 and 'id="robo-error"' in r.text
+    # the error once, beside its field and linked to it (no page-level copy)
+    assert r.status_code == 422 and 'id="err-amount"' in r.text and 'aria-describedby="err-amount"' in r.text
+    assert 'id="form-error"' not in r.text and r.text.count('role="alert"') == 1
     r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "100", "horizon": "x"})
-    assert r.status_code == 422 and "whole number of months" in r.text
+    assert r.status_code == 422 and "whole number of months" in r.text and 'id="err-horizon"' in r.text
+    assert r.text.count("whole number of months") == 1
     assert bank.count("portfolio_plans") == 0
 
 
@@ -100,6 +106,41 @@ def test_a_plan_beyond_the_available_balance_is_advice_not_a_purchase(client, se
     r = client.post(f"/wealth/robo/{plan_id}/follow", data={"csrf_token": csrf_token(page), "from_account": str(poor),
                                                              "idempotency_key": "robo-web-short-1"},
                     follow_redirects=False)
-    assert r.status_code == 422 and 'id="robo-error"' in r.text
-    assert ("余额不足" if lang == "zh" else "available balance is short") in r.text
+    assert r.status_code == 422 and 'id="form-error"' in r.text
+    said = ("可用余额 ¥8,499.00 不足以买入本方案的 ¥100,000.00" if lang == "zh"
+            else "available balance, ¥8,499.00, is short of the plan's ¥100,000.00")
+    assert said in htmllib.unescape(r.text) and htmllib.unescape(r.text).count(said) == 1
     assert bank.balance(poor) == 8_499_00 and bank.count("wealth_orders") == 0
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_plan_has_a_colour_key_in_the_page_language(client, setup, lang):
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "alice")
+    r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "200,000.00", "horizon": "48"})
+    page = htmllib.unescape(client.get(r.headers["location"]).text)
+    legend = page.split('id="robo-legend"', 1)[1].split("</ul>", 1)[0]
+    donut = page.split('id="robo-donut"', 1)[1].split("</svg>")[0]
+    rows = re.findall(r'<li data-code="([^"]+)"><svg class="swatch" viewBox="0 0 10 10" width="14" height="14" '
+                      r'aria-hidden="true"><rect width="10" height="10" rx="2" fill="(#[0-9a-f]{6})"/></svg>'
+                      r'<span class="legend-name">([^<]+)</span> '
+                      r'<span class="num legend-pct">([\d.]+)%</span></li>', legend)
+    assert len(rows) >= 2
+    assert [c for _, c, _, _ in rows] == re.findall(r'stroke="(#[0-9a-f]{6})"', donut)
+    assert abs(sum(float(p) for *_, p in rows) - 100) < 0.5
+    for _, _, name, _ in rows:
+        has_han = re.search(r"[\u4e00-\u9fff]", name) is not None
+        assert has_han == (lang == "zh"), name
+    assert ("配置比例" if lang == "zh" else "Allocation") in page
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_impossible_amount_is_said_with_its_limits_beside_the_field(client, setup, lang):
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "alice")
+    r = post_form(client, "/wealth/robo", "/wealth/robo", {"amount": "99999999999999", "horizon": "36"})
+    page = htmllib.unescape(r.text)
+    said = ("投资金额须在 ¥0.01 至 ¥10,000,000,000,000.00 之间" if lang == "zh"
+            else "The amount must be from ¥0.01 to ¥10,000,000,000,000.00")
+    assert r.status_code == 422 and page.count(said) == 1 and 'id="err-amount"' in page
+    assert "fen" not in page.split("<main", 1)[1] or lang == "en"

@@ -68,16 +68,18 @@ def _item(session: Session, *, item_key: str | None = None, item_id: int | None 
     elif item_key:
         item = session.scalars(select(RecItem).where(RecItem.item_key == item_key)).first()
     else:
-        raise ValidationFailed("name the item (item_key)")
+        raise ValidationFailed("name the item (item_key)", reason="recommend.item_required")
     if item is None:
-        raise NotFound("no such item", details={"item_key": item_key, "item_id": item_id})
+        raise NotFound("no such item", reason="recommend.item_not_found",
+                       details={"item_key": item_key, "item_id": item_id})
     return item
 
 
 def _served_of(session: Session, actor: Principal, served_id: int) -> RecServed:
     s = session.get(RecServed, served_id)
     if s is None or s.customer_id != actor.customer_id:
-        raise NotFound("no such recommendation list", details={"served_id": served_id})
+        raise NotFound("no such recommendation list", reason="recommend.list_not_found",
+                       details={"served_id": served_id})
     return s
 
 
@@ -86,19 +88,22 @@ def record(session: Session, actor: Principal, *, event: str, item_key: str | No
     """A customer's own view, click or dismissal. A click or dismissal names the served list it came from
     (it must be the customer's and show the item); a view may name none."""
     if actor.role != "customer" or actor.customer_id is None:
-        raise NotFound("recommendations are for customers")
+        raise NotFound("recommendations are for customers", reason="recommend.customer_only")
     if event not in CUSTOMER_EVENTS:
-        raise ValidationFailed("unknown event", details={"event": event, "allowed": list(CUSTOMER_EVENTS)})
+        raise ValidationFailed("unknown event", reason="recommend.unknown_event",
+                               details={"event": event, "allowed": list(CUSTOMER_EVENTS)})
     item = _item(session, item_key=item_key, item_id=item_id)
     slot = model_version = None
     if served_id is not None:
         served = _served_of(session, actor, served_id)
         if item.id not in {int(i.get("item_id", 0)) for i in served.items or []}:
-            raise ValidationFailed("that item was not in that list", details={"served_id": served_id,
-                                                                              "item_key": item.item_key})
+            raise ValidationFailed("that item was not in that list", reason="recommend.item_not_in_list",
+                                   details={"served_id": served_id, "item_key": item.item_key})
         slot, model_version = served.slot, served.model_version
     elif event != "view":
-        raise ValidationFailed(f"a {event} names the list it came from (served_id)")
+        raise ValidationFailed(f"a {event} names the list it came from (served_id)",
+                               reason="recommend.served_id_required",
+                               details={"event": event})
     e = RecEvent(customer_id=actor.customer_id, item_id=item.id, event=event, weight=1.0, served_id=served_id,
                  slot=slot, model_version=model_version, at=clock.now())
     session.add(e)

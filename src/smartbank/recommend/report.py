@@ -55,10 +55,12 @@ def report(session: Session, actor: Principal, *, date_from: date | None = None,
     date_to = date_to or clock.today()
     date_from = date_from or date_to - timedelta(days=29)
     if date_from > date_to:
-        raise ValidationFailed("date_from is after date_to", details={"date_from": str(date_from),
+        raise ValidationFailed("date_from is after date_to", reason="recommend.dates_reversed",
+                               details={"date_from": str(date_from),
                                                                        "date_to": str(date_to)})
     if (date_to - date_from).days >= MAX_DAYS:
-        raise ValidationFailed(f"at most {MAX_DAYS} days at a time")
+        raise ValidationFailed(f"at most {MAX_DAYS} days at a time", reason="recommend.range_too_long",
+                               details={"max_days": MAX_DAYS})
     start = datetime.combine(date_from, time.min, UTC)
     end = datetime.combine(date_to + timedelta(days=1), time.min, UTC)
     cells: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -191,11 +191,12 @@ def recommend(session: Session, actor: Principal, *, slot: str, n: int = 10) -> 
     ``impression`` event per item shown."""
     t0 = time.perf_counter()
     if actor.role != "customer" or actor.customer_id is None:
-        raise NotFound("recommendations are for customers")
+        raise NotFound("recommendations are for customers", reason="recommend.customer_only")
     if not isinstance(slot, str) or not _SLOT.match(slot):
-        raise ValidationFailed("slot: lower-case letters, digits and _ (up to 32)", details={"slot": slot})
+        raise ValidationFailed("slot: lower-case letters, digits and _ (up to 32)", reason="recommend.bad_slot",
+                               details={"slot": slot})
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
-        raise ValidationFailed(f"n must be 1..{MAX_N}", details={"n": n})
+        raise ValidationFailed(f"n must be 1..{MAX_N}", reason="recommend.bad_n", details={"n": n, "max_n": MAX_N})
     cid = actor.customer_id
     eng = rec_engine.get(session)
     grade = wealth.current_grade(session, cid)  # the suitability filter applies whether personalised or not

@@ -113,14 +113,17 @@ def fill_nav(session: Session, product: WealthProduct, day: date) -> int | None:
 
 def _customer(actor: Principal) -> int:
     if actor.is_staff or actor.customer_id is None:
-        raise Forbidden("orders are placed by the customer", details={"role": actor.role})
+        raise Forbidden("orders are placed by the customer", reason="wealth.customer_only",
+                        details={"role": actor.role})
     return actor.customer_id
 
 
 def _key(actor: Principal, key: str) -> str:
     key = (key or "").strip()
     if not key or len(key) > 128:
-        raise ValidationFailed("an idempotency key of 1-128 characters is required", details={"idempotency_key": key})
+        raise ValidationFailed("an idempotency key of 1-128 characters is required",
+                               reason="wealth.bad_idempotency_key",
+                               details={"idempotency_key": key})
     return f"u{actor.user_id}:{key}"
 
 
@@ -149,7 +152,7 @@ def _insert(session: Session, order: WealthOrder, same_request: Callable[[Wealth
     except IntegrityError as exc:
         old = _by_key(session, order.idempotency_key)
         if old is None:
-            raise Conflict("the order could not be recorded; try again") from exc
+            raise Conflict("the order could not be recorded; try again", reason="wealth.order_not_recorded") from exc
         if not same_request(old):
             raise IdempotencyConflict("this idempotency key was already used for a different request",
                                       details={"order_id": old.id}) from exc
@@ -163,11 +166,13 @@ def _cash_account(session: Session, customer_id: int, account_id: int, currency:
         raise NotFound("account not found", details={"account_id": account_id})
     if acct.kind not in CASH_ACCOUNT_KINDS:
         raise ValidationFailed("wealth products are bought and paid out through a deposit account",
+                               reason="wealth.not_a_deposit_account",
                                details={"account_id": account_id})
     if acct.status != "open":
-        raise ValidationFailed("the account is not open", details={"account_id": account_id, "status": acct.status})
+        raise ValidationFailed("the account is not open", reason="wealth.account_not_open",
+                               details={"account_id": account_id, "status": acct.status})
     if acct.currency != currency:
-        raise ValidationFailed("the account's currency is not the product's",
+        raise ValidationFailed("the account's currency is not the product's", reason="wealth.currency_mismatch",
                                details={"account_currency": acct.currency, "product_currency": currency})
     return acct
 
@@ -213,7 +218,7 @@ def purchase(session: Session, actor: Principal, *, product_code: str, account_i
     and raises). Then the cash moves to custody at once and the order waits for its settle date."""
     cid = _customer(actor)
     if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or not 0 < amount_minor <= MAX_MINOR:
-        raise ValidationFailed("the amount must be a positive whole number of fen",
+        raise ValidationFailed("the amount must be a positive whole number of fen", reason="wealth.bad_amount",
                                details={"amount_minor": amount_minor})
     k = _key(actor, idempotency_key)
     product = products.get_product(session, product_code)
@@ -228,13 +233,15 @@ def purchase(session: Session, actor: Principal, *, product_code: str, account_i
                                       details={"order_id": old.id})
         return _replayed(old)
     if product.status != "active":
-        raise Conflict("this product is closed to new purchases", details={"code": product.code})
+        raise Conflict("this product is closed to new purchases", reason="wealth.product_closed",
+                       details={"code": product.code})
     acct = _cash_account(session, cid, account_id, product.currency)
     if amount_minor < product.min_amount_minor:
-        raise ValidationFailed("the amount is below the product's minimum",
+        raise ValidationFailed("the amount is below the product's minimum", reason="wealth.below_minimum",
                                details={"min_amount_minor": product.min_amount_minor, "amount_minor": amount_minor})
     if product.step_minor > 1 and amount_minor % product.step_minor:
         raise ValidationFailed("the amount must be a multiple of the product's step",
+                               reason="wealth.not_a_step_multiple",
                                details={"step_minor": product.step_minor, "amount_minor": amount_minor})
     session.refresh(acct)
     limit = acct.overdraft_limit_minor
@@ -287,7 +294,7 @@ def redeem(session: Session, actor: Principal, *, product_code: str, units_micro
     cid = _customer(actor)
     if units_micro is not None and (not isinstance(units_micro, int) or isinstance(units_micro, bool)
                                     or not 0 < units_micro <= 10**18):
-        raise ValidationFailed("units must be a positive whole number of millionths",
+        raise ValidationFailed("units must be a positive whole number of millionths", reason="wealth.bad_units",
                                details={"units_micro": units_micro})
     k = _key(actor, idempotency_key)
     product = products.get_product(session, product_code)
@@ -304,16 +311,19 @@ def redeem(session: Session, actor: Principal, *, product_code: str, units_micro
     acct = _cash_account(session, cid, account_id, product.currency)
     if product.kind == "time_deposit":
         raise Conflict("a time deposit is paid back automatically at maturity and cannot be redeemed before",
+                       reason="wealth.time_deposit_not_redeemable",
                        details={"code": product.code,
                                 "maturities": [d.isoformat() for d in _maturities(session, cid, product)]})
     h = _holding(session, cid, product.id, lock=True)
     free = (h.units_micro - h.pending_units_micro) if h is not None else 0
     if free <= 0:
-        raise ValidationFailed("you hold no units of this product to redeem", details={"code": product.code})
+        raise ValidationFailed("you hold no units of this product to redeem", reason="wealth.nothing_to_redeem",
+                               details={"code": product.code})
     units = free if units_micro is None else units_micro
     if units > free:
-        raise ValidationFailed("that is more units than you hold", details={"available_units_micro": free,
-                                                                           "units_micro": units})
+        raise ValidationFailed("that is more units than you hold", reason="wealth.more_than_held",
+                               details={"available_units_micro": free, "units_micro": units,
+                                        "available_units": free / 1_000_000})
     assert h is not None
     trade = today(now)
     order = WealthOrder(idempotency_key=k, customer_id=cid, product_id=product.id, account_id=acct.id,
@@ -332,11 +342,11 @@ def cancel(session: Session, actor: Principal, order_id: int, *, now: datetime |
     cid = _customer(actor)
     order = session.get(WealthOrder, order_id)
     if order is None or order.customer_id != cid:
-        raise NotFound("order not found", details={"order_id": order_id})
+        raise NotFound("order not found", reason="wealth.order_not_found", details={"order_id": order_id})
     if order.status == "cancelled":
         return order
     if order.status != "pending" or order.trade_date != today(now):
-        raise Conflict("only a pending order can be cancelled, on its trade date",
+        raise Conflict("only a pending order can be cancelled, on its trade date", reason="wealth.not_cancellable",
                        details={"status": order.status, "trade_date": order.trade_date.isoformat()})
     product = session.get(WealthProduct, order.product_id)
     assert product is not None
@@ -553,7 +563,7 @@ def _reader_customer(actor: Principal, customer_id: int | None) -> int:
     if actor.is_staff:
         actor.require_role(*ORDER_READERS)
         if customer_id is None:
-            raise ValidationFailed("which customer?")
+            raise ValidationFailed("which customer?", reason="wealth.customer_required")
         return customer_id
     if actor.customer_id is None or (customer_id is not None and customer_id != actor.customer_id):
         raise NotFound("customer not found", details={"customer_id": customer_id})
@@ -576,11 +586,11 @@ def list_orders(session: Session, actor: Principal, customer_id: int | None = No
 def get_order(session: Session, actor: Principal, order_id: int) -> dict[str, Any]:
     o = session.get(WealthOrder, order_id)
     if o is None:
-        raise NotFound("order not found", details={"order_id": order_id})
+        raise NotFound("order not found", reason="wealth.order_not_found", details={"order_id": order_id})
     if actor.is_staff:
         actor.require_role(*ORDER_READERS)
     elif actor.customer_id is None or o.customer_id != actor.customer_id:
-        raise NotFound("order not found", details={"order_id": order_id})
+        raise NotFound("order not found", reason="wealth.order_not_found", details={"order_id": order_id})
     security.audit_reads(session, actor, action="wealth_order.read", customer_ids=[o.customer_id],
                          shown={"order_id": o.id})
     return order_view(o, session.get(WealthProduct, o.product_id))

@@ -100,14 +100,14 @@ def fixed_nav(rate_bps: int, launched_on: date, day: date) -> int:
 def get_product(session: Session, code: str) -> WealthProduct:
     p = session.scalars(select(WealthProduct).where(WealthProduct.code == (code or "").strip().upper())).first()
     if p is None:
-        raise NotFound("product not found", details={"code": code})
+        raise NotFound("product not found", reason="wealth.product_not_found", details={"code": code})
     return p
 
 
 def get_product_by_id(session: Session, product_id: int) -> WealthProduct:
     p = session.get(WealthProduct, product_id)
     if p is None:
-        raise NotFound("product not found", details={"product_id": product_id})
+        raise NotFound("product not found", reason="wealth.product_not_found", details={"product_id": product_id})
     return p
 
 
@@ -172,9 +172,11 @@ def list_products(session: Session, *, kind: str | None = None, risk_level: str 
     """The catalogue (``status`` None: every product), ordered by kind, risk and code, each with its latest
     NAV (``nav_day``, ``nav_micro``)."""
     if kind is not None and kind not in PRODUCT_KINDS:
-        raise ValidationFailed("unknown product kind", details={"kind": kind, "kinds": list(PRODUCT_KINDS)})
+        raise ValidationFailed("unknown product kind", reason="wealth.unknown_kind",
+                               details={"kind": kind, "kinds": list(PRODUCT_KINDS)})
     if risk_level is not None and risk_level not in RISK_LEVELS:
-        raise ValidationFailed("unknown risk level", details={"risk_level": risk_level})
+        raise ValidationFailed("unknown risk level", reason="wealth.unknown_risk_level",
+                               details={"risk_level": risk_level})
     stmt = select(WealthProduct)
     if kind:
         stmt = stmt.where(WealthProduct.kind == kind)
@@ -291,20 +293,24 @@ def _manager(actor: Principal) -> None:
 
 def _int(name: str, value: Any, lo: int, hi: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ValidationFailed(f"{name} must be a whole number from {lo} to {hi}", details={name: value})
+        raise ValidationFailed(f"{name} must be a whole number from {lo} to {hi}", reason="wealth.number_out_of_range",
+                               details={name: value, "field": name, "low": lo, "high": hi})
     return value
 
 
 def _check_fields(f: dict[str, Any]) -> None:
     if f.get("kind") not in PRODUCT_KINDS:
-        raise ValidationFailed("unknown product kind", details={"kind": f.get("kind")})
+        raise ValidationFailed("unknown product kind", reason="wealth.unknown_kind", details={"kind": f.get("kind")})
     if f.get("risk_level") not in RISK_LEVELS:
-        raise ValidationFailed("unknown risk level", details={"risk_level": f.get("risk_level")})
+        raise ValidationFailed("unknown risk level", reason="wealth.unknown_risk_level",
+                               details={"risk_level": f.get("risk_level")})
     if f.get("asset_class") not in ASSET_CLASSES:
-        raise ValidationFailed("unknown asset class", details={"asset_class": f.get("asset_class")})
+        raise ValidationFailed("unknown asset class", reason="wealth.unknown_asset_class",
+                               details={"asset_class": f.get("asset_class")})
     for name in ("name_en", "name_zh"):
         if not isinstance(f.get(name), str) or not f[name].strip() or len(f[name]) > 160:
-            raise ValidationFailed(f"{name} is required (up to 160 characters)")
+            raise ValidationFailed(f"{name} is required (up to 160 characters)", reason="wealth.name_required",
+                                   details={"field": name, "limit": 160})
     _int("min_amount_minor", f.get("min_amount_minor"), 1, MAX_MINOR)
     _int("step_minor", f.get("step_minor", 1), 1, MAX_MINOR)
     for name in ("subscription_fee_bps", "redemption_fee_bps", "management_fee_bps"):
@@ -315,14 +321,15 @@ def _check_fields(f: dict[str, Any]) -> None:
     if f.get("rate_bps") is not None:
         _int("rate_bps", f["rate_bps"], 0, 2000)
     if f.get("kind") == "time_deposit" and (f.get("term_days") is None or f.get("rate_bps") is None):
-        raise ValidationFailed("a time deposit needs a term and a rate")
+        raise ValidationFailed("a time deposit needs a term and a rate", reason="wealth.time_deposit_terms")
     tags = f.get("tags")
     if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags)):
-        raise ValidationFailed("tags are a list of words")
+        raise ValidationFailed("tags are a list of words", reason="wealth.bad_tags")
     if f.get("money_market") and (f.get("kind") not in ("fund", "wmp") or f.get("asset_class") != "cash"
                                   or f.get("rate_bps") is not None or f.get("term_days") is not None):
         raise ValidationFailed("a money-market product is an open-ended fund or wealth product in the cash class, "
-                               "without a fixed rate or term", code="bad_money_market")
+                               "without a fixed rate or term", code="bad_money_market",
+                               reason="wealth.bad_money_market")
 
 
 def custody_account(session: Session, product: WealthProduct) -> int:
@@ -341,16 +348,18 @@ def add_product(session: Session, fields: dict[str, Any]) -> WealthProduct:
     f = dict(fields)
     f["code"] = str(f.get("code", "")).strip().upper()
     if not f["code"] or len(f["code"]) > 32 or not all(c.isalnum() or c in "-_" for c in f["code"]):
-        raise ValidationFailed("a product code is 1-32 letters, digits, '-' or '_'", details={"code": f["code"]})
+        raise ValidationFailed("a product code is 1-32 letters, digits, '-' or '_'", reason="wealth.bad_product_code",
+                               details={"code": f["code"]})
     f.setdefault("currency", "CNY")
     check_currency(f["currency"])
     _check_fields(f)
     if session.scalars(select(WealthProduct.id).where(WealthProduct.code == f["code"])).first() is not None:
-        raise Conflict("a product with this code exists", details={"code": f["code"]})
+        raise Conflict("a product with this code exists", reason="wealth.product_exists", details={"code": f["code"]})
     known = {c.key for c in WealthProduct.__table__.columns} - {"id", "created_at", "custody_account_id"}
     unknown = set(f) - known
     if unknown:
-        raise ValidationFailed("unknown product fields", details={"fields": sorted(unknown)})
+        raise ValidationFailed("unknown product fields", reason="wealth.unknown_fields",
+                               details={"fields": sorted(unknown)})
     p = WealthProduct(**f)
     p.status = f.get("status", "active")
     session.add(p)
@@ -373,7 +382,8 @@ def update_product(session: Session, actor: Principal, code: str, changes: dict[
     p = get_product(session, code)
     bad = set(changes) - set(EDITABLE)
     if bad:
-        raise ValidationFailed("these fields cannot be changed", details={"fields": sorted(bad),
+        raise ValidationFailed("these fields cannot be changed", reason="wealth.fields_not_editable",
+                               details={"fields": sorted(bad),
                                                                           "editable": list(EDITABLE)})
     before = {k: getattr(p, k) for k in changes}
     merged = {c.key: getattr(p, c.key) for c in WealthProduct.__table__.columns} | changes
@@ -424,29 +434,36 @@ def publish_nav(session: Session, actor: Principal, code: str, *, day: date, nav
     if p.money_market:
         if nav_micro is not None and nav_micro != STABLE_NAV:
             raise ValidationFailed("a money-market product's NAV stays 1.000000: publish its income per 10,000 "
-                                   "units instead", code="money_market_nav_fixed", details={"nav_micro": nav_micro})
+                                   "units instead", code="money_market_nav_fixed",
+                                   reason="wealth.money_market_nav_fixed",
+                                   details={"nav_micro": nav_micro})
         if income_per_10k_micro is None:
             raise ValidationFailed("a money-market product publishes its income per 10,000 units",
-                                   code="money_market_income_required")
+                                   code="money_market_income_required",
+                                   reason="wealth.money_market_income_required")
         _int("income_per_10k_micro", income_per_10k_micro, 0, TEN_K * UNIT // 100)  # at most 100 yuan a day
         nav_micro = STABLE_NAV
     else:
         if income_per_10k_micro is not None:
             raise ValidationFailed("only a money-market product publishes an income per 10,000 units",
+                                   reason="wealth.income_only_money_market",
                                    details={"code": p.code})
         if nav_micro is None:
-            raise ValidationFailed("nav_micro is required", details={"field": "nav_micro"})
+            raise ValidationFailed("nav_micro is required", reason="wealth.nav_required",
+                                   details={"field": "nav_micro"})
         _int("nav_micro", nav_micro, 1, 10**12)
     old = session.scalars(select(ProductNav).where(ProductNav.product_id == p.id, ProductNav.day == day)).first()
     if old is not None:
         if old.nav_micro == nav_micro and old.income_per_10k_micro == income_per_10k_micro:
             return old
-        raise Conflict("this product already has a NAV for that day", details={"day": day.isoformat(),
+        raise Conflict("this product already has a NAV for that day", reason="wealth.nav_exists",
+                       details={"day": day.isoformat(),
                                                                                "nav_micro": old.nav_micro})
     if p.money_market:
         last = session.scalar(select(func.max(ProductNav.day)).where(ProductNav.product_id == p.id))
         if last is not None and last > day:  # the 7-day yields after it would be wrong
             raise Conflict("a money-market income is published in order: a later day is already published",
+                           reason="wealth.income_out_of_order",
                            details={"day": day.isoformat(), "latest": last.isoformat()})
         row = _money_market_row(session, p, day, int(income_per_10k_micro or 0))
     else:

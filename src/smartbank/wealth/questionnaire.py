@@ -120,34 +120,42 @@ def _utc(d: datetime) -> datetime:
 
 def validate_definition(questions: Any, bands: Any, valid_days: Any) -> None:
     if not isinstance(questions, list) or not questions:
-        raise ValidationFailed("a questionnaire needs at least one question")
+        raise ValidationFailed("a questionnaire needs at least one question", reason="wealth.q_no_questions")
     ids = set()
     for q in questions:
         if not isinstance(q, dict) or not isinstance(q.get("id"), str) or not q["id"].strip():
-            raise ValidationFailed("every question needs an id")
+            raise ValidationFailed("every question needs an id", reason="wealth.q_id_required")
         if q["id"] in ids:
-            raise ValidationFailed("question ids must be unique", details={"id": q["id"]})
+            raise ValidationFailed("question ids must be unique", reason="wealth.q_id_repeated",
+                                   details={"id": q["id"]})
         ids.add(q["id"])
         if not q.get("zh") or not q.get("en"):
-            raise ValidationFailed("every question needs its text in zh and en", details={"id": q["id"]})
+            raise ValidationFailed("every question needs its text in zh and en", reason="wealth.q_text_required",
+                                   details={"id": q["id"]})
         opts = q.get("options")
         if not isinstance(opts, list) or len(opts) < 2:
-            raise ValidationFailed("every question needs at least two options", details={"id": q["id"]})
+            raise ValidationFailed("every question needs at least two options", reason="wealth.q_two_options",
+                                   details={"id": q["id"]})
         for o in opts:
             if (not isinstance(o, dict) or not o.get("zh") or not o.get("en") or not isinstance(o.get("score"), int)
                     or isinstance(o.get("score"), bool) or o["score"] < 0):
-                raise ValidationFailed("every option needs zh, en and a score of 0 or more", details={"id": q["id"]})
+                raise ValidationFailed("every option needs zh, en and a score of 0 or more",
+                                       reason="wealth.q_bad_option", details={"id": q["id"]})
         if q["id"] == "age" and _age_ranges(q) is None:
             raise ValidationFailed("each option of the age question needs its ages [from, to] (to: null for "
                                    "'and over'), so the answer can be checked against the ID",
+                                   reason="wealth.q_age_ranges",
                                    details={"id": q["id"]})
     if not isinstance(bands, list) or [b.get("grade") for b in bands if isinstance(b, dict)] != list(GRADES):
-        raise ValidationFailed("bands must list the grades C1-C5 in order", details={"grades": list(GRADES)})
+        raise ValidationFailed("bands must list the grades C1-C5 in order", reason="wealth.q_bad_bands",
+                               details={"grades": list(GRADES)})
     mins = [b.get("min_score") for b in bands]
     if mins[0] != 0 or any(not isinstance(m, int) for m in mins) or mins != sorted(set(mins)):
-        raise ValidationFailed("band minimum scores must start at 0 and rise strictly")
+        raise ValidationFailed("band minimum scores must start at 0 and rise strictly",
+                               reason="wealth.q_bad_band_scores")
     if not isinstance(valid_days, int) or isinstance(valid_days, bool) or not 1 <= valid_days <= 3650:
-        raise ValidationFailed("valid_days is a whole number of days from 1 to 3650")
+        raise ValidationFailed("valid_days is a whole number of days from 1 to 3650", reason="wealth.q_bad_valid_days",
+                               details={"low": 1, "high": 3650})
 
 
 def ensure_seeded(session: Session) -> RiskQuestionnaire:
@@ -166,7 +174,7 @@ def active(session: Session, *, required: bool = True) -> RiskQuestionnaire | No
     q = session.scalars(select(RiskQuestionnaire).where(RiskQuestionnaire.active.is_(True))
                         .order_by(RiskQuestionnaire.version.desc()).limit(1)).first()
     if q is None and required:
-        raise NotFound("no risk questionnaire is published")
+        raise NotFound("no risk questionnaire is published", reason="wealth.no_questionnaire")
     return q
 
 
@@ -186,19 +194,21 @@ def score(questions: list[dict[str, Any]], answers: Any) -> int:
     """The score of a complete, valid set of answers (question id -> option index), or a ValidationFailed
     naming what is missing or wrong."""
     if not isinstance(answers, dict):
-        raise ValidationFailed("answers are a mapping of question id to option index")
+        raise ValidationFailed("answers are a mapping of question id to option index", reason="wealth.bad_answers")
     ids = {q["id"] for q in questions}
     unknown = sorted(set(answers) - ids)
     if unknown:
-        raise ValidationFailed("unknown questions in the answers", details={"unknown": unknown})
+        raise ValidationFailed("unknown questions in the answers", reason="wealth.unknown_questions",
+                               details={"unknown": unknown})
     missing = [q["id"] for q in questions if q["id"] not in answers]
     if missing:
-        raise ValidationFailed("please answer every question", details={"missing": missing})
+        raise ValidationFailed("please answer every question", reason="wealth.unanswered",
+                               details={"missing": missing, "count": len(missing)})
     total = 0
     for q in questions:
         a = answers[q["id"]]
         if not isinstance(a, int) or isinstance(a, bool) or not 0 <= a < len(q["options"]):
-            raise ValidationFailed("an answer is not one of the question's options",
+            raise ValidationFailed("an answer is not one of the question's options", reason="wealth.bad_answer",
                                    details={"question": q["id"], "answer": a})
         total += int(q["options"][a]["score"])
     return total
@@ -247,7 +257,8 @@ def with_age_from_id(session: Session, customer_id: int, questions: list[dict[st
 
 def _customer(actor: Principal) -> int:
     if actor.is_staff or actor.customer_id is None:
-        raise Forbidden("the risk assessment is taken by the customer themselves", details={"role": actor.role})
+        raise Forbidden("the risk assessment is taken by the customer themselves", reason="wealth.customer_only",
+                        details={"role": actor.role})
     return actor.customer_id
 
 
@@ -364,7 +375,8 @@ def publish(session: Session, actor: Principal, *, questions: list[dict[str, Any
             valid_days: int = DEFAULT_VALID_DAYS) -> RiskQuestionnaire:
     """Admins: a new questionnaire version, active from now on (older versions are kept, inactive)."""
     if not actor.can("wealth.questionnaire.publish"):
-        raise Forbidden("only an administrator publishes a questionnaire", details={"role": actor.role})
+        raise Forbidden("only an administrator publishes a questionnaire", reason="wealth.questionnaire_admin_only",
+                        details={"role": actor.role})
     validate_definition(questions, bands, valid_days)
     version = int(session.scalar(select(func.coalesce(func.max(RiskQuestionnaire.version), 0))) or 0) + 1
     before = active(session, required=False)

@@ -102,7 +102,8 @@ def budget(grade: str, horizon_months: int) -> tuple[dict[str, float], float]:
     grade's and the horizon's. ``caps["growth_floor"]`` is the least share of growth assets: the grade's
     floor, none under a year, at most a quarter under three years, never above the growth cap."""
     if grade not in GRADE_CLASS_CAPS:
-        raise ValidationFailed(f"unknown grade {grade!r}", details={"grades": list(GRADES)})
+        raise ValidationFailed(f"unknown grade {grade!r}", reason="wealth.unknown_grade",
+                               details={"grade": grade, "grades": list(GRADES)})
     caps = dict(GRADE_CLASS_CAPS[grade])
     growth = GRADE_GROWTH_CAPS[grade]
     floor = GRADE_GROWTH_FLOORS[grade]
@@ -339,6 +340,7 @@ def fit_amounts(returns: pd.DataFrame, assets: dict[str, Asset], amount_minor: i
                 "products' minimum purchase amounts" if dropped else
                 "the catalogue has too few products for your grade and horizon to build a portfolio",
                 code="robo_amount_too_small" if dropped else "robo_infeasible",
+                reason="wealth.robo_amount_too_small" if dropped else "wealth.robo_infeasible",
                 details={"amount_minor": amount_minor, "smallest_minimum_minor": need, "dropped": dropped})
         w = optimise(returns[codes], classes, method=method, caps=caps, growth_cap=growth_cap, max_weight=mw)
         amounts, uninvested = split_amount(amount_minor, w, steps)
@@ -487,10 +489,10 @@ def _customer(actor: Principal, customer_id: int | None) -> int:
     if actor.is_staff:
         actor.require_role(*ADVISERS)
         if customer_id is None:
-            raise ValidationFailed("which customer?")
+            raise ValidationFailed("which customer?", reason="wealth.customer_required")
         return customer_id
     if actor.customer_id is None:
-        raise Forbidden("robo-advice is for customers")
+        raise Forbidden("robo-advice is for customers", reason="wealth.customer_only")
     if customer_id is not None and customer_id != actor.customer_id:
         raise NotFound("customer not found", details={"customer_id": customer_id})
     return actor.customer_id
@@ -499,11 +501,11 @@ def _customer(actor: Principal, customer_id: int | None) -> int:
 def _own_plan(session: Session, actor: Principal, plan_id: int) -> PortfolioPlan:
     plan = session.get(PortfolioPlan, plan_id)
     if plan is None:
-        raise NotFound("plan not found", details={"plan_id": plan_id})
+        raise NotFound("plan not found", reason="wealth.plan_not_found", details={"plan_id": plan_id})
     if actor.is_staff:
         actor.require_role(*ADVISERS)
     elif actor.customer_id is None or plan.customer_id != actor.customer_id:
-        raise NotFound("plan not found", details={"plan_id": plan_id})
+        raise NotFound("plan not found", reason="wealth.plan_not_found", details={"plan_id": plan_id})
     return plan
 
 
@@ -512,11 +514,13 @@ def _own_plan(session: Session, actor: Principal, plan_id: int) -> PortfolioPlan
 
 def _validate(amount_minor: int, horizon_months: int) -> None:
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or not 0 < amount_minor <= MAX_MINOR:
-        raise ValidationFailed("the amount must be a positive whole number of fen", details={"field": "amount_minor"})
+        raise ValidationFailed("the amount must be a positive whole number of fen", reason="wealth.robo_bad_amount",
+                               details={"field": "amount_minor", "min_minor": 1, "max_minor": MAX_MINOR})
     if isinstance(horizon_months, bool) or not isinstance(horizon_months, int) \
             or not MIN_HORIZON <= horizon_months <= MAX_HORIZON:
         raise ValidationFailed(f"the horizon must be {MIN_HORIZON} to {MAX_HORIZON} months",
-                               details={"field": "horizon_months"})
+                               reason="wealth.bad_horizon",
+                               details={"field": "horizon_months", "low": MIN_HORIZON, "high": MAX_HORIZON})
 
 
 def _build(session: Session, grade: str, amount_minor: int, horizon_months: int, until: date,
@@ -585,7 +589,8 @@ def propose_for_grade(session: Session, *, grade: str, horizon_months: int, amou
     for the ``smartbank wealth robo backtest`` command and the docs)."""
     _validate(amount_minor, horizon_months)
     if grade not in GRADE_CLASS_CAPS:
-        raise ValidationFailed(f"unknown grade {grade!r}", details={"grades": list(GRADES)})
+        raise ValidationFailed(f"unknown grade {grade!r}", reason="wealth.unknown_grade",
+                               details={"grade": grade, "grades": list(GRADES)})
     return _build(session, grade, amount_minor, horizon_months, (now or clock.now()).date(),
                   with_backtest=with_backtest)
 
@@ -671,7 +676,7 @@ def drift(session: Session, actor: Principal, plan_id: int | None = None, *, cus
                  or session.scalars(select(PortfolioPlan).where(PortfolioPlan.customer_id == cid)
                                     .order_by(PortfolioPlan.id.desc()).limit(1)).first())
         if found is None:
-            raise NotFound("no plan yet", details={"customer_id": cid})
+            raise NotFound("no plan yet", reason="wealth.no_plan", details={"customer_id": cid})
         plan = found
     security.audit_reads(session, actor, action="robo_drift.read", customer_ids=[plan.customer_id],
                          shown={"plan_id": plan.id})
@@ -746,13 +751,15 @@ def follow(session: Session, actor: Principal, plan_id: int, *, account_id: int,
     account, minimums, balance and suitability again, and any refusal leaves nothing written."""
     plan = _own_plan(session, actor, plan_id)
     if actor.is_staff or actor.customer_id is None:
-        raise Forbidden("a plan is followed by the customer who owns it", details={"role": actor.role})
+        raise Forbidden("a plan is followed by the customer who owns it", reason="wealth.customer_only",
+                        details={"role": actor.role})
     if plan.status == "superseded":
         raise ValidationFailed("this plan was replaced by a newer one", code="plan_superseded",
                                details={"plan_id": plan_id})
     key = (idempotency_key or "").strip()
     if not key or len(key) > 100:
         raise ValidationFailed("an idempotency key of 1 to 100 characters is required",
+                               reason="wealth.bad_idempotency_key",
                                details={"field": "idempotency_key"})
     lines = [(code, int(amount)) for code, amount in sorted((plan.amounts or {}).items()) if int(amount) > 0]
     keys = {code: f"robo{plan.id}:{key}:{code}" for code, _ in lines}

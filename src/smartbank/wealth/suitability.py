@@ -60,7 +60,8 @@ def assess_purchase(session: Session, actor: Principal, product: WealthProduct, 
     write it and raise :class:`Unsuitable` (refused). ``acknowledgement`` must be the exact warning text (zh
     or en) when the verdict asks for one."""
     if actor.is_staff or actor.customer_id is None:
-        raise Forbidden("purchases are made by the customer", details={"role": actor.role})
+        raise Forbidden("purchases are made by the customer", reason="wealth.customer_only",
+                        details={"role": actor.role})
     cid = actor.customer_id
     assessment = grades.current(session, cid, now)
     grade = assessment.grade if assessment is not None else None
@@ -69,10 +70,12 @@ def assess_purchase(session: Session, actor: Principal, product: WealthProduct, 
     if verdict.outcome == "needs_acknowledgement":
         if ack is None:
             raise AcknowledgementRequired("this fund is riskier than your grade: confirm the text to buy it",
+                                          reason="wealth.acknowledgement_required",
                                           details=_details(product, verdict, grade)
                                           | {"acknowledgement_en": verdict.en, "acknowledgement_zh": verdict.zh})
         if ack not in (verdict.en.strip(), verdict.zh.strip()):
             raise ValidationFailed("the acknowledgement must be the exact text shown",
+                                   reason="wealth.acknowledgement_mismatch",
                                    details={"acknowledgement_en": verdict.en, "acknowledgement_zh": verdict.zh})
         outcome = "acknowledged"
     else:
@@ -87,7 +90,9 @@ def assess_purchase(session: Session, actor: Principal, product: WealthProduct, 
     session.add(row)
     session.flush()
     if outcome == "refused":
-        raise Unsuitable(verdict.en, details=_details(product, verdict, grade) | {"check_id": row.id})
+        raise Unsuitable(verdict.en, reason="wealth.unsuitable_no_assessment" if grade is None
+                         else "wealth.unsuitable_above_grade",
+                         details=_details(product, verdict, grade) | {"check_id": row.id})
     return row
 
 
@@ -104,7 +109,8 @@ def checks_log(session: Session, actor: Principal, *, outcome: str | None = None
     """Staff (risk officers, administrators): the checks, newest first, filtered by outcome or customer."""
     actor.require_role(*LOG_READERS)
     if outcome is not None and outcome not in SUITABILITY_OUTCOMES:
-        raise ValidationFailed("unknown outcome", details={"outcome": outcome, "outcomes": list(SUITABILITY_OUTCOMES)})
+        raise ValidationFailed("unknown outcome", reason="wealth.unknown_outcome",
+                               details={"outcome": outcome, "outcomes": list(SUITABILITY_OUTCOMES)})
     stmt = select(SuitabilityCheck, WealthProduct).join(WealthProduct, WealthProduct.id == SuitabilityCheck.product_id)
     if outcome:
         stmt = stmt.where(SuitabilityCheck.outcome == outcome)

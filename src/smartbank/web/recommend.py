@@ -16,7 +16,7 @@ from smartbank.recommend import service as recommend
 from smartbank.recommend.service import parse_item_key
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
-from smartbank.web.forms import message
+from smartbank.web.forms import FormError, message
 from smartbank.web.i18n import lang_of, register_messages
 from smartbank.web.nav import register_console_page, register_portal_page
 from smartbank.web.render import render
@@ -67,7 +67,7 @@ def _target(item_key: str) -> str:
 
 def _served_id(raw: str) -> int:
     if not raw.isdigit() or not 1 <= int(raw) < 2**63:
-        raise ValidationFailed("served_id")
+        raise ValidationFailed("served_id", reason="recommend.served_id_required")
     return int(raw)
 
 
@@ -98,11 +98,11 @@ def _bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Geometry of a grouped horizontal bar chart (CTR and conversion rate per slot x model), drawn as
     inline SVG by the template."""
     top = max([r["ctr"] or 0.0 for r in rows] + [r["conversion_rate"] or 0.0 for r in rows] + [1e-9])
-    width = 360.0
+    width = 340.0
     bars = []
     for k, r in enumerate(rows):
         y = 8 + k * 44
-        bars.append({"label": f"{r['slot']} · {r['model_version']}", "y": y,
+        bars.append({"slot": r["slot"], "model": str(r["model_version"]), "y": y,
                      "ctr_w": round(width * (r["ctr"] or 0.0) / top, 1),
                      "cvr_w": round(width * (r["conversion_rate"] or 0.0) / top, 1),
                      "ctr": r["ctr"], "cvr": r["conversion_rate"]})
@@ -118,7 +118,7 @@ def report_page(request: Request, actor: Staff, date_from: str = "", date_to: st
         d1 = date.fromisoformat(date_to) if date_to else None
     except ValueError:
         d0 = d1 = None
-        error = message(ValidationFailed("dates are YYYY-MM-DD"), lang_of(request))
+        error = message(FormError("form.bad_date"), lang_of(request))
     try:
         out = db.run_in_transaction(lambda s: recommend.report(s, actor, date_from=d0, date_to=d1))
     except ValidationFailed as exc:

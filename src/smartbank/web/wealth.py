@@ -8,10 +8,12 @@ Charts are inline SVG polylines drawn on the server (no script, no CDN). Every r
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Form, Request
+from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
 from smartbank import clock, db
@@ -19,7 +21,7 @@ from smartbank.errors import NotFound, SmartbankError
 from smartbank.ledger import service as ledger
 from smartbank.security.service import Principal
 from smartbank.wealth import service as wealth
-from smartbank.web import forms
+from smartbank.web import fmt, forms
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
 from smartbank.web.i18n import lang_of, register_messages, translate
@@ -77,7 +79,7 @@ register_messages("zh", {
         "navday": "最新净值日",
         "publish": "发布净值", "day": "日期", "nav_micro": "单位净值（×1,000,000）", "publish_btn": "发布",
         "income_micro": "万份收益（元×1,000,000）",
-        "customer": "客户", "product": "产品", "outcome": "结果", "reason": "原因代码", "ack": "确认文本", "at": "时间",
+        "customer": "客户", "product": "产品", "outcome": "结果", "reason": "原因", "ack": "确认文本", "at": "时间",
         "grade": "客户等级", "outcomes": {"pass": "通过", "refused": "拒绝", "acknowledged": "已确认风险"},
         "none": "没有记录。", "closed": "已停售",
     },
@@ -133,7 +135,7 @@ register_messages("en", {
         "navday": "Latest NAV day", "publish": "Publish a NAV", "day": "Day", "nav_micro": "NAV (x 1,000,000)",
         "income_micro": "Income per 10,000 units (yuan x 1,000,000)",
         "publish_btn": "Publish", "customer": "Customer", "product": "Product", "outcome": "Outcome",
-        "reason": "Reason code", "ack": "Confirmed text", "at": "When", "grade": "Grade",
+        "reason": "Reason", "ack": "Confirmed text", "at": "When", "grade": "Grade",
         "outcomes": {"pass": "Passed", "refused": "Refused", "acknowledged": "Risk acknowledged"},
         "none": "No records.", "closed": "Closed",
     },
@@ -146,16 +148,85 @@ register_messages("en", {
 F = Annotated[str, Form()]
 
 
-def svg_points(series: list[tuple[Any, int]], width: int = 320, height: int = 120) -> str:
-    """``x,y`` pairs of an SVG polyline scaled into ``width`` x ``height`` (y grows downwards)."""
+def _tick(value: float, kind: str, lang: str) -> str:
+    """An axis label: yuan without fen for a value, four decimals for a NAV, a percentage for a yield (ppm)."""
+    if kind == "value":
+        return "¥" + fmt.number(round(value / 100), lang)
+    if kind == "yield":
+        return fmt.percent(value / 1_000_000, lang, 2)
+    return f"{value / 1_000_000:.4f}"
+
+
+def line_chart(series: list[tuple[Any, int]], *, kind: str, title: str, lang: str, chart_id: str,
+               w: int = 360, h: int = 190) -> Markup:
+    """A line chart as inline SVG drawn on the server: the y axis with three labelled ticks (lowest, middle,
+    highest, in the ``kind``'s unit: ``value`` fen, ``nav`` millionths of a yuan, ``yield`` ppm), the x axis with
+    the first, middle and last dates, axis titles in the page's language and a text description for screen
+    readers. Empty for fewer than two points."""
+    if len(series) < 2:
+        return Markup("")
     values = [float(v) for _, v in series]
-    if len(values) < 2:
-        return ""
+    days = [fmt.day(d, lang) for d, _ in series]
     lo, hi = min(values), max(values)
-    span = (hi - lo) or 1.0
+    if hi == lo:
+        lo, hi = lo - 1, hi + 1
+    left, right, top, bottom = 62, 10, 22, 34
+    pw, ph = w - left - right, h - top - bottom
     n = len(values) - 1
-    return " ".join(f"{i * width / n:.1f},{height - (v - lo) / span * (height - 4) - 2:.1f}"
-                    for i, v in enumerate(values))
+
+    def x(i: int) -> float:
+        return left + pw * i / n
+
+    def y(v: float) -> float:
+        return top + ph * (hi - v) / (hi - lo)
+
+    esc = Markup.escape
+    axis_y = {"value": "wealth.axis_value", "nav": "wealth.axis_nav", "yield": "wealth.axis_yield"}[kind]
+    parts = [f'<text x="2" y="12" class="axis-title">{esc(translate(lang, axis_y))}</text>']
+    for v in (lo, (lo + hi) / 2, hi):
+        yy = y(v)
+        parts.append(f'<line x1="{left}" x2="{w - right}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
+                     f'<text x="{left - 4}" y="{yy + 3.5:.1f}" text-anchor="end" class="tick">'
+                     f'{esc(_tick(v, kind, lang))}</text>')
+    for i, anchor in ((0, "start"), (n // 2, "middle"), (n, "end")):
+        parts.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{top + ph}" y2="{top + ph + 4}" class="axis"/>'
+                     f'<text x="{x(i):.1f}" y="{top + ph + 16}" text-anchor="{anchor}" class="tick">'
+                     f'{esc(days[i])}</text>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{h - 2}" text-anchor="middle" class="axis-title">'
+                 f'{esc(translate(lang, "wealth.axis_date"))}</text>')
+    parts.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" class="axis"/>'
+                 f'<line x1="{left}" x2="{w - right}" y1="{top + ph}" y2="{top + ph}" class="axis"/>')
+    pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    parts.append(f'<polyline fill="none" class="line" stroke-width="2" points="{pts}"/>')
+    desc = translate(lang, "wealth.chart_desc", title=title, start=days[0], end=days[-1],
+                     low=_tick(min(values), kind, lang), high=_tick(max(values), kind, lang),
+                     last=_tick(values[-1], kind, lang))
+    return Markup(f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" class="wealth-chart" id="{chart_id}" '
+                  f'aria-label="{esc(desc)}"><title>{esc(title)}</title>{"".join(parts)}</svg>')
+
+
+def _value_chart(data: dict[str, Any], lang: str) -> Markup:
+    return line_chart(data["series"], kind="value", title=translate(lang, "wealth.chart"), lang=lang,
+                      chart_id="portfolio-chart")
+
+
+def _product_chart(page: dict[str, Any], lang: str) -> Markup:
+    if page.get("chart_kind") == "yield_7d":
+        return line_chart(page["chart"], kind="yield", title=translate(lang, "wealth.yield_chart"), lang=lang,
+                          chart_id="yield-chart")
+    return line_chart(page["chart"], kind="nav", title=translate(lang, "wealth.nav_chart"), lang=lang,
+                      chart_id="nav-chart")
+
+
+_ZH_THEN_EN = re.compile(r"^([^A-Za-z]*[\u4e00-\u9fff][^A-Za-z]*?)\s+([A-Za-z].*)$")
+
+
+def in_language(text: str | None, lang: str) -> str:
+    """A name the data holds in both languages ("汇通基金 Huitong Fund Management") in the page's language."""
+    m = _ZH_THEN_EN.match((text or "").strip())
+    if not m:
+        return text or ""
+    return m.group(1) if lang == "zh" else m.group(2)
 
 
 def _cash_accounts(session: Any, customer_id: int) -> list[dict[str, Any]]:
@@ -175,7 +246,7 @@ def my_wealth(request: Request, actor: Customer) -> Response:
         at = datetime.fromisoformat(str(status["next_retake_at"])).astimezone(clock.BANK_TZ)
         status["next_retake_local"] = f"{at:%Y-%m-%d %H:%M}"
     return render(request, "portal/wealth.html", data=data, status=status, accounts=accounts,
-                  points=svg_points(data["series"]), key=forms.new_key())
+                  chart=_value_chart(data, lang_of(request)), key=forms.new_key())
 
 
 @router.get("/wealth/assessment")
@@ -224,7 +295,7 @@ def product_list(request: Request, actor: Customer, kind: str = "") -> Response:
 
 
 def _product_page(request: Request, actor: Principal, code: str, *, error: str | None = None,
-                  refused: dict[str, Any] | None = None, status_code: int = 200,
+                  error_field: str | None = None, refused: dict[str, Any] | None = None, status_code: int = 200,
                   values: dict[str, str] | None = None) -> Response:
     lang = lang_of(request)
 
@@ -237,9 +308,11 @@ def _product_page(request: Request, actor: Principal, code: str, *, error: str |
     page, verdict, grade, accounts = db.run_in_transaction(work)
     v = {"amount": "", "account_id": "", "idempotency_key": forms.new_key()}
     v.update(values or {})
+    page["issuer_shown"] = in_language(page.get("issuer"), lang)
     return render(request, "portal/wealth_product.html", status_code=status_code, p=page, verdict=verdict,
                   ack_text=verdict.zh if lang == "zh" else verdict.en, grade=grade, accounts=accounts, values=v,
-                  points=svg_points(page["chart"]), error=error, refused=refused, here="/wealth/products")
+                  chart=_product_chart(page, lang), error=error, error_field=error_field, refused=refused,
+                  here="/wealth/products")
 
 
 @router.get("/wealth/products/{code}")
@@ -265,10 +338,27 @@ def buy(request: Request, code: str, actor: Customer, amount: F = "", account_id
     except NotFound as exc:
         if exc.details.get("code"):
             raise
-        return _product_page(request, actor, code, error=forms.message(exc, lang), status_code=422, values=values)
+        return _product_page(request, actor, code, error=forms.message(exc, lang), error_field="account_id",
+                             status_code=422, values=values)
     except SmartbankError as exc:
-        return _product_page(request, actor, code, error=forms.message(exc, lang), status_code=422, values=values)
+        return _product_page(request, actor, code, error=forms.message(exc, lang), error_field=_buy_field(exc),
+                             status_code=422, values=values)
     return RedirectResponse("/wealth?notice=wealth_bought", status_code=303)
+
+
+# refusals about what was typed in the purchase form's amount, shown beside it
+_AMOUNT_REASONS = {"wealth.bad_amount", "wealth.below_minimum", "wealth.not_a_step_multiple"}
+
+
+def _buy_field(exc: SmartbankError) -> str | None:
+    if isinstance(exc, forms.FormError) and exc.key.startswith("form.") and "amount" in exc.key:
+        return "amount"
+    if exc.reason in _AMOUNT_REASONS:
+        return "amount"
+    if exc.code == "insufficient_funds" or exc.reason in ("wealth.account_not_open", "wealth.currency_mismatch",
+                                                          "wealth.not_a_deposit_account"):
+        return "account_id"
+    return None
 
 
 @router.post("/wealth/redeem")
@@ -293,7 +383,7 @@ def redeem(request: Request, actor: Customer, product_code: F = "", units: F = "
 
         data, status, accounts = db.run_in_transaction(work)
         return render(request, "portal/wealth.html", status_code=422, data=data, status=status, accounts=accounts,
-                      points=svg_points(data["series"]), key=forms.new_key(),
+                      chart=_value_chart(data, lang_of(request)), key=forms.new_key(),
                       error=forms.message(exc, lang_of(request)), here="/wealth")
     return RedirectResponse("/wealth?notice=wealth_redeemed", status_code=303)
 
@@ -311,12 +401,15 @@ def cancel(request: Request, order_id: int, actor: Customer) -> Response:
 def console_products(request: Request, actor: Staff) -> Response:
     require_page(actor, CATALOGUE)
     items = db.run_in_transaction(lambda s: wealth.list_products(s, status=None))
-    return render(request, "console/wealth_products.html", items=items, today=wealth.trade_date().isoformat())
+    return render(request, "console/wealth_products.html", items=items, today=wealth.trade_date().isoformat(),
+                  error_code=None, nav_values={})
 
 
 @router.post(CATALOGUE + "/{code}/nav")
-def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", nav_micro: F = "",
-                        income_per_10k_micro: F = "") -> Response:
+def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", nav: F = "", income_per_10k: F = "",
+                        nav_micro: F = "", income_per_10k_micro: F = "") -> Response:
+    """Publish a day's NAV (or a money-market product's income per 10,000 units), typed in yuan with up to six
+    decimals (``nav``, ``income_per_10k``); the older fields in millionths are still read."""
     require_page(actor, CATALOGUE)
 
     def number(text: str) -> int:
@@ -325,15 +418,34 @@ def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", 
 
     try:
         d = forms.required_date(day)
-        n = number(nav_micro) if nav_micro.strip() or not income_per_10k_micro.strip() else None
-        income = number(income_per_10k_micro) if income_per_10k_micro.strip() else None
+        n = micro(nav) if nav.strip() else None
+        income = micro(income_per_10k) if income_per_10k.strip() else None
+        if n is None and nav_micro.strip():
+            n = number(nav_micro)
+        if income is None and income_per_10k_micro.strip():
+            income = number(income_per_10k_micro)
+        if n is None and income is None:
+            n = 0
         db.run_in_transaction(lambda s: wealth.publish_nav(s, actor, code, day=d, nav_micro=n,
                                                              income_per_10k_micro=income))
     except SmartbankError as exc:
         items = db.run_in_transaction(lambda s: wealth.list_products(s, status=None))
+        # shown beside the product's form; at the top if there is no such product on the page
+        row = code.upper() if any(p["code"] == code.upper() for p in items) else None
         return render(request, "console/wealth_products.html", status_code=422, items=items,
-                      today=clock.today().isoformat(), error=forms.message(exc, lang_of(request)))
+                      today=clock.today().isoformat(), error=forms.message(exc, lang_of(request)),
+                      error_field="nav" if row else None, error_code=row,
+                      nav_values={"nav": nav, "income_per_10k": income_per_10k, "day": day})
     return RedirectResponse(CATALOGUE + "?notice=wealth_nav", status_code=303)
+
+
+def micro(text: str) -> int:
+    """A figure typed in yuan with up to six decimals ("1.0289", "0.4512") as millionths."""
+    t = text.strip().replace(",", "")
+    whole, _, frac = t.partition(".")
+    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 6)):
+        raise forms.FormError("cwealth.bad_nav")
+    return int(whole) * 1_000_000 + int((frac or "0").ljust(6, "0"))
 
 
 @router.get(SUITABILITY)

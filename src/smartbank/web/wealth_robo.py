@@ -117,8 +117,10 @@ register_messages("zh", ZH)
 register_messages("en", EN)
 
 F = Annotated[str, Form()]
-COLOURS = ("#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#d4a72c", "#6e7781", "#e16f24",
-           "#0969da", "#57ab5a", "#a475f9")
+# sixteen distinct colours (a plan rarely has more lines; beyond them the colours repeat, the legend still names
+# every line)
+COLOURS = ("#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#e16f24", "#6e7781", "#bc4c00",
+           "#0a3069", "#57ab5a", "#a475f9", "#d4a72c", "#ec6547", "#116329", "#8c1d5a")
 
 
 def donut(lines: list[dict[str, Any]], size: int = 160) -> Markup:
@@ -132,40 +134,50 @@ def donut(lines: list[dict[str, Any]], size: int = 160) -> Markup:
                      f'stroke-width="{stroke:.2f}" stroke-dasharray="{seg:.3f} {circ - seg:.3f}" '
                      f'stroke-dashoffset="{-offset:.3f}" transform="rotate(-90 {c:.2f} {c:.2f})"/>')
         offset += seg
-    return Markup(f'<svg viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" class="robo-donut" '
+    return Markup(f'<svg viewBox="0 0 {size} {size}" width="{size}" height="{size}" class="robo-donut" '
                   f'id="robo-donut" aria-hidden="true">{"".join(parts)}</svg>')
 
 
-def curve_chart(curve: dict[str, Any], labels: tuple[str, str], w: int = 320, h: int = 160) -> Markup:
-    """Cumulative return of the plan (solid) and equal weight (dashed), with a zero line."""
+def curve_chart(curve: dict[str, Any], labels: tuple[str, str], w: int = 340, h: int = 180) -> Markup:
+    """Cumulative return of the plan (solid) and equal weight (dashed): a y axis in percent (lowest, zero,
+    highest), the first and last dates, and the two lines named with their final figures."""
     plan, ew = curve.get("plan") or [], curve.get("equal_weight") or []
     if len(plan) < 2:
         return Markup("")
     lo, hi = min(0.0, *plan, *ew), max(0.0, *plan, *ew)
     span = (hi - lo) or 1.0
-    pad = 18
+    left, right, top, bottom = 44, 10, 26, 22
+    pw, ph = w - left - right, h - top - bottom
+
+    def y(v: float) -> float:
+        return top + ph * (hi - v) / span
 
     def pts(ys: list[float]) -> str:
         n = len(ys) - 1
-        return " ".join(f"{pad + (w - 2 * pad) * i / n:.1f},{pad + (h - 2 * pad) * (hi - y) / span:.1f}"
-                        for i, y in enumerate(ys))
+        return " ".join(f"{left + pw * i / n:.1f},{y(v):.1f}" for i, v in enumerate(ys))
 
-    zero = pad + (h - 2 * pad) * hi / span
+    ticks = "".join(
+        f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#d8dee4" stroke-width="0.6"/>'
+        f'<text x="{left - 4}" y="{y(v) + 3.5:.1f}" font-size="10" fill="#57606a" text-anchor="end">'
+        f'{v * 100:.1f}%</text>'
+        for v in sorted({lo, 0.0, hi}) if v == 0.0 or abs(y(v) - y(0.0)) > 12)
     esc = [Markup.escape(s) for s in labels]
     return Markup(
-        f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" class="robo-curve" id="robo-curve">'
-        f'<line x1="{pad}" x2="{w - pad}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#8c959f" stroke-width="0.5"/>'
+        f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" class="robo-curve" id="robo-curve" '
+        f'aria-label="{esc[0]} {plan[-1] * 100:.1f}%, {esc[1]} {ew[-1] * 100:.1f}%">{ticks}'
+        f'<line x1="{left}" x2="{w - right}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" stroke="#57606a" stroke-width="1"/>'
+        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" stroke="#57606a" stroke-width="1"/>'
         f'<polyline fill="none" stroke="#1f6feb" stroke-width="2" points="{pts(plan)}"/>'
-        f'<polyline fill="none" stroke="#6e7781" stroke-width="1.5" stroke-dasharray="4 3" points="{pts(ew)}"/>'
-        f'<text x="{pad}" y="12" font-size="10" fill="#1f6feb">— {esc[0]} {plan[-1] * 100:.1f}%</text>'
-        f'<text x="{w / 2:.0f}" y="12" font-size="10" fill="#6e7781">- - {esc[1]} {ew[-1] * 100:.1f}%</text>'
-        f'<text x="{pad}" y="{h - 4}" font-size="9" fill="#6e7781">{Markup.escape(curve["dates"][0])}</text>'
-        f'<text x="{w - pad}" y="{h - 4}" font-size="9" fill="#6e7781" text-anchor="end">'
+        f'<polyline fill="none" stroke="#57606a" stroke-width="1.5" stroke-dasharray="4 3" points="{pts(ew)}"/>'
+        f'<text x="{left}" y="12" font-size="10" fill="#0a58ca">— {esc[0]} {plan[-1] * 100:.1f}%</text>'
+        f'<text x="{left + pw / 2:.0f}" y="12" font-size="10" fill="#57606a">- - {esc[1]} {ew[-1] * 100:.1f}%</text>'
+        f'<text x="{left}" y="{h - 4}" font-size="10" fill="#57606a">{Markup.escape(curve["dates"][0])}</text>'
+        f'<text x="{w - right}" y="{h - 4}" font-size="10" fill="#57606a" text-anchor="end">'
         f'{Markup.escape(curve["dates"][-1])}</text></svg>')
 
 
 def _page(request: Request, actor: Principal, *, plan_id: int | None = None, error: str | None = None,
-          status_code: int = 200, values: dict[str, str] | None = None) -> Response:
+          error_field: str | None = None, status_code: int = 200, values: dict[str, str] | None = None) -> Response:
     lang = lang_of(request)
 
     def work(s: Any) -> tuple[Any, Any, Any, Any]:
@@ -193,8 +205,11 @@ def _page(request: Request, actor: Principal, *, plan_id: int | None = None, err
         if plan["backtest"] and plan["backtest"].get("curve"):
             charts["curve"] = curve_chart(plan["backtest"]["curve"],
                                           (translate(lang, "robo.ours"), translate(lang, "robo.equal")))
+    if error_field == "from_account" and not funding["accounts"]:
+        error_field = None  # no account field on the page: the error goes to the top
     return render(request, "portal/robo.html", status_code=status_code, plans=plans, plan=plan, drift=d,
-                  accounts=accounts, funding=funding, values=v, error=error, charts=charts, lang=lang,
+                  accounts=accounts, funding=funding, values=v, error=error, error_field=error_field, charts=charts,
+                  lang=lang,
                   here=PAGE)
 
 
@@ -216,8 +231,20 @@ def propose(request: Request, actor: Customer, amount: F = "", horizon: F = "") 
     except (Forbidden, NotFound):
         raise
     except SmartbankError as exc:
-        return _page(request, actor, error=forms.message(exc, lang_of(request)), status_code=422, values=values)
+        return _page(request, actor, error=forms.message(exc, lang_of(request)), error_field=_propose_field(exc),
+                     status_code=422, values=values)
     return RedirectResponse(f"{PAGE}?plan={plan_id}&notice=robo_proposed", status_code=303)
+
+
+def _propose_field(exc: SmartbankError) -> str | None:
+    """The proposal form's field a refusal is about (shown beside it), or None (shown at the top)."""
+    if isinstance(exc, forms.FormError):
+        return "horizon" if exc.key == "robo.bad_horizon" else "amount"
+    if exc.reason in ("wealth.robo_bad_amount", "wealth.robo_amount_too_small"):
+        return "amount"
+    if exc.reason == "wealth.bad_horizon":
+        return "horizon"
+    return None
 
 
 @router.post(PAGE + "/{plan_id}/follow")
@@ -232,6 +259,8 @@ def follow(request: Request, plan_id: int, actor: Customer, from_account: F = ""
     except (Forbidden, NotFound):
         raise
     except SmartbankError as exc:
-        return _page(request, actor, plan_id=plan_id, error=forms.message(exc, lang_of(request)), status_code=422,
-                     values=values)
+        # the account field is drawn only when an account can pay for the plan: other refusals go to the top
+        field = "from_account" if isinstance(exc, forms.FormError) else None
+        return _page(request, actor, plan_id=plan_id, error=forms.message(exc, lang_of(request)), error_field=field,
+                     status_code=422, values=values)
     return RedirectResponse(f"{PAGE}?plan={plan_id}&notice=robo_followed", status_code=303)
