@@ -50,10 +50,15 @@ def test_every_key_the_pages_use_is_translated(lang):
     assert labels - set(known) == set()
 
 
+# parameters in English words (a Python construct's name, a value as written) that the Chinese text leaves out
+_ZH_LEAVES_OUT = {"errors.expr.construct_not_allowed": {"construct"}, "errors.expr.value_not_allowed": {"value"}}
+
+
 def test_placeholders_match_between_languages():
     zh, en = i18n.load_file("zh"), i18n.load_file("en")
     for k in zh:
-        assert set(re.findall(r"{(\w+)}", zh[k])) == set(re.findall(r"{(\w+)}", en[k])), k
+        want = set(re.findall(r"{(\w+)}", en[k])) - _ZH_LEAVES_OUT.get(k, set())
+        assert set(re.findall(r"{(\w+)}", zh[k])) == want, k
 
 
 def test_service_errors_are_translated_by_message_then_code():

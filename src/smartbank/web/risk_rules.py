@@ -136,7 +136,7 @@ def describe_condition(expression: str, lang: str) -> str | None:
 
     def walk(node: ast.AST) -> str:
         if isinstance(node, ast.BoolOp):
-            word = translate(lang, "risk_rules.word." + ("and" if isinstance(node.op, ast.And) else "or"))
+            word = translate(lang, "risk_rules.word.and" if isinstance(node.op, ast.And) else "risk_rules.word.or")
             return f" {word} ".join(f"（{walk(v)}）" if isinstance(v, ast.BoolOp) and lang == "zh"
                                     else f"({walk(v)})" if isinstance(v, ast.BoolOp) else walk(v)
                                     for v in node.values)
@@ -155,7 +155,7 @@ def describe_condition(expression: str, lang: str) -> str | None:
             for op, right in zip(node.ops, node.comparators, strict=True):
                 money_of = unit(left) or unit(right)
                 if isinstance(op, ast.In | ast.NotIn) and isinstance(right, ast.List | ast.Tuple | ast.Set):
-                    word = translate(lang, "risk_rules.word." + ("in" if isinstance(op, ast.In) else "not_in"))
+                    word = translate(lang, "risk_rules.word.in" if isinstance(op, ast.In) else "risk_rules.word.not_in")
                     items = ("、" if lang == "zh" else ", ").join(value(e, money_of) for e in right.elts)
                     parts.append(f"{walk(left)} {word} {items}")
                 elif type(op) in _SYMBOLS:
