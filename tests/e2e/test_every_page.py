@@ -37,44 +37,6 @@ from tests.web.conftest import PASSWORD, account_number, make_user
 
 pytestmark = pytest.mark.e2e
 
-# Findings on pages other parts of issue 17 are fixing on their own branches: (page pattern or "*", kind,
-# a piece of the finding's text or "") -> whose part it is. Only findings matching an entry are tolerated; the
-# lead empties this after merging those branches.
-XFAIL_UNTIL_MERGED: dict[tuple[str, str, str], str] = {
-    ("*", "axe", "#elder-toggle"): "shell: aria-pressed on a link (the header's elderly-mode switch)",
-    ("/", "", ""): "shell: portal home",
-    ("/for-you", "", ""): "shell/wealth: risk levels and recommendation reasons",
-    ("/accounts/*", "", ""): "payments: posting kinds and system memos in the history",
-    ("/transfer*", "", ""): "payments", ("/payees*", "", ""): "payments", ("/scheduled*", "", ""): "payments",
-    ("/bills*", "", ""): "payments", ("/topup*", "", ""): "payments",
-    ("/insights*", "", ""): "shell: insights", ("/assistant*", "", ""): "assistant",
-    ("/loans*", "", ""): "lending", ("/wealth*", "", ""): "wealth",
-    ("/notifications", "format", ""): "lending: notification texts write amounts as 50000.00 CNY (servicing.py)",
-    ("/console", "", ""): "shell: console home per role", ("/console/customers*", "", ""): "shell: teller",
-    ("/console/lending*", "", ""): "lending", ("/console/reversals*", "", ""): "payments",
-    ("/console/risk*", "", ""): "risk", ("/console/insight*", "", ""): "risk/shell: insight pages",
-    ("/console/wealth*", "", ""): "wealth", ("/console/recommend*", "", ""): "wealth",
-    ("/console/assistant*", "", ""): "assistant",
-}
-# the elderly-mode home: the shell part builds it
-ELDER_HOME_UNTIL_MERGED = "shell: the elderly-mode home (four to six tiles)"
-# the common refusals whose words other parts are writing (their catalogue entries)
-ERRORS_UNTIL_MERGED = {
-    "wealth_below_minimum": "wealth: the minimum in the words (errors.wealth.*), the issuer's name in both languages",
-}
-
-
-def _tolerated(f: page_audit.Finding) -> str | None:
-    """Whose part a finding waits for (an entry of XFAIL_UNTIL_MERGED: its page pattern exactly, or as a prefix
-    when it ends with *), or None."""
-    k = page_audit.pattern(f.url).split("?")[0]
-    for (where, kind, piece), why in XFAIL_UNTIL_MERGED.items():
-        page_ok = where == "*" or k == where or (where.endswith("*") and k.startswith(where[:-1]))
-        if page_ok and kind in ("", f.kind) and piece in f.detail:
-            return why
-    return None
-
-
 STAFF = {"teller": "teller1", "loan_officer": "loan1", "risk_officer": "risk1", "marketer": "market1",
          "service_agent": "agent1", "admin": "admin1"}
 
@@ -146,21 +108,17 @@ def test_every_page_in_both_languages(browser, live_server, small_bank):
               page_audit.Person("alice (customer)", "alice", PASSWORD, False)]
     people += [page_audit.Person(f"{name} ({role})", name, PASSWORD, True) for role, name in STAFF.items()]
     rep = page_audit.audit(browser, live_server, people, small_bank["allow"], totp=_totp, depth=2, max_pages=40)
-    left = [f for f in rep.findings if _tolerated(f) is None]
-    if os.environ.get("SMARTBANK_AUDIT_REPORT"):  # the whole report, tolerated findings included
+    if os.environ.get("SMARTBANK_AUDIT_REPORT"):  # the whole report
         Path(os.environ["SMARTBANK_AUDIT_REPORT"]).write_text(rep.text() + "\n", encoding="utf-8")
-    tolerated = len(rep.findings) - len(left)
     assert len(rep.pages) > 40, rep.text()
-    assert not left, (f"{len(left)} findings on {len(rep.pages)} page views ({tolerated} more on pages other parts "
-                      "are fixing, see XFAIL_UNTIL_MERGED):\n" + "\n".join(f.line() for f in left))
+    assert not rep.findings, (f"{len(rep.findings)} findings on {len(rep.pages)} page views:\n"
+                              + "\n".join(f.line() for f in rep.findings))
 
 
 def test_elderly_home_has_at_most_six_primary_actions_and_fits_a_phone(browser, live_server, small_bank):
     person = page_audit.Person("alice (customer)", "alice", PASSWORD, False)
     home = page_audit.elder_home(browser, live_server, person)
     actions, scroll = home["actions"], home["scroll"]
-    if (len(actions) > 6 or scroll) and ELDER_HOME_UNTIL_MERGED:
-        pytest.xfail(f"{ELDER_HOME_UNTIL_MERGED}: {len(actions)} actions {actions}; sideways scroll: {scroll}")
     assert 1 <= len(actions) <= 6, actions
     assert not scroll, scroll
 
@@ -238,12 +196,8 @@ def test_common_refusals_in_both_languages(browser, live_server, small_bank, eng
             problems.setdefault("not_found", []).extend(nf)
         finally:
             ctx.close()
-    left = [p for k, ps in problems.items() if k not in ERRORS_UNTIL_MERGED for p in ps]
-    waiting = {k: ps for k, ps in problems.items() if k in ERRORS_UNTIL_MERGED and ps}
-    assert not left, "\n".join(left) + (f"\n(and, until merged: {waiting})" if waiting else "")
-    if waiting:
-        pytest.xfail("until merged: " + "; ".join(f"{k} ({ERRORS_UNTIL_MERGED[k]}): {ps[:2]}"
-                                                  for k, ps in waiting.items()))
+    left = [p for ps in problems.values() for p in ps]
+    assert not left, "\n".join(left)
 
 
 def test_the_audit_finds_what_it_looks_for():
