@@ -49,6 +49,11 @@ def format_minor(minor: int, currency: str = "CNY", *, grouping: bool = False, s
     return f"{sign}¥{text}" if currency == "CNY" else f"{sign}{text} {currency}"
 
 
+def format_money(minor: int, currency: str = "CNY") -> str:
+    """An amount as a customer reads it in a message: grouped, with its currency (¥1,234.50, 1,234.50 USD)."""
+    return format_minor(minor, currency, grouping=True, symbol=True)
+
+
 def format_mean_minor(value: float | None, currency: str = "CNY", **options: bool) -> str:
     """A statistic in minor units that is not itself an amount of money (a mean, a forecast error: a float),
     rounded once to whole minor units (half-even) and then formatted by :func:`format_minor`; "-" when there is

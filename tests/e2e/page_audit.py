@@ -49,8 +49,9 @@ SKIP_SUFFIX = re.compile(r"\.(csv|pdf|json|xlsx|zip|png|jpg|svg)$|/(download|exp
 # an English word (letters, maybe joined by _ - . or ') and a run of Chinese characters or full-width punctuation
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_\-.'’][A-Za-z0-9]+)*")
 SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$")
-# product codes of the catalogue: capitals and digits joined by hyphens (F-BOND, WMP-FI)
-PRODUCT_CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
+# codes and acronyms, all in capitals (a word in a sentence has small letters): product codes of the catalogue
+# (F-BOND, TD1Y, PERSONAL), a share class or a score band (汇通货币A, A 级), file formats (PDF), LPR, PSI
+PRODUCT_CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$")
 # risk grades as the regulator writes them (products R1-R5, customers C1-C5) and reference numbers (capitals
 # and at least six digits: LN2026120800000001, LA..., a payment's reference)
 GRADE_OR_REFERENCE = re.compile(r"^(?:[RC][1-5]|[A-Z]{1,4}\d{6,})$")

@@ -55,7 +55,7 @@ from smartbank.lending.models import (
     LoanRepayment,
     LoanStatusHistory,
 )
-from smartbank.money import MAX_MINOR, format_minor, round_minor
+from smartbank.money import MAX_MINOR, format_minor, format_money, round_minor
 from smartbank.notifications import service as notifications
 from smartbank.risk import service as risk
 from smartbank.security import service as security
@@ -224,14 +224,14 @@ def disburse(session: Session, app: LoanApplication, *, actor_id: int | None = N
     app.loan_id = loan.id
     states.transition(session, app, "disbursed", actor_id=actor_id, note=f"loan {number}")
     first = rows[0]
-    amt, cur = format_minor(int(principal), app.currency), app.currency
+    amt, cur = format_money(int(principal), app.currency), app.currency
     notifications.notify(
         session, customer_id=app.customer_id, kind="loan_disbursed", ref=f"loan:{loan.id}",
-        title_en=f"Your loan of {amt} {cur} has been paid out",
-        title_zh=f"您的贷款 {amt} {cur} 已发放",
-        body_en=f"Loan {number}: {amt} {cur} is in your account. First payment "
-                f"{format_minor(first.payment_minor, cur)} {cur} is due on {first.due_date:%Y-%m-%d}.",
-        body_zh=f"贷款 {number}：{amt} {cur} 已存入您的账户。首期还款 {format_minor(first.payment_minor, cur)} {cur}，"
+        title_en=f"Your loan of {amt} has been paid out",
+        title_zh=f"您的贷款 {amt} 已发放",
+        body_en=f"Loan {number}: {amt} is in your account. First payment "
+                f"{format_money(first.payment_minor, cur)} is due on {first.due_date:%Y-%m-%d}.",
+        body_zh=f"贷款 {number}：{amt} 已存入您的账户。首期还款 {format_money(first.payment_minor, cur)}，"
                 f"还款日 {first.due_date:%Y-%m-%d}。")
     session.flush()
     return loan
@@ -632,13 +632,13 @@ def run_day(session: Session, day: date) -> dict[str, int]:
 
 
 def _notify_missed(session: Session, loan: Loan, i: LoanInstallment) -> None:
-    left, cur = format_minor(_owed(i), loan.currency), loan.currency
+    left = format_money(_owed(i), loan.currency)
     notifications.notify(
         session, customer_id=loan.customer_id, kind="loan_payment_missed", ref=f"loan_installment:{i.id}",
-        title_en=f"Loan payment missed: {left} {cur}", title_zh=f"贷款还款未足额扣收：{left} {cur}",
-        body_en=f"Instalment {i.seq} of loan {loan.number} was due on {i.due_date:%Y-%m-%d}; {left} {cur} is still "
+        title_en=f"Loan payment missed: {left}", title_zh=f"贷款还款未足额扣收：{left}",
+        body_en=f"Instalment {i.seq} of loan {loan.number} was due on {i.due_date:%Y-%m-%d}; {left} is still "
                 "unpaid. Penalty interest accrues daily until it is paid: please top up your account.",
-        body_zh=f"贷款 {loan.number} 第 {i.seq} 期应于 {i.due_date:%Y-%m-%d} 还款，尚欠 {left} {cur}。"
+        body_zh=f"贷款 {loan.number} 第 {i.seq} 期应于 {i.due_date:%Y-%m-%d} 还款，尚欠 {left}。"
                 "逾期部分每日计收罚息，请尽快向账户存入资金。")
 
 
@@ -717,23 +717,23 @@ def _plain(loan: Loan, next_due: dict[str, Any] | None, due_now: int, lang: str)
         if due_now == 0:
             return "该贷款已核销，尚欠款项已全部还清。" if lang == "zh" else (
                 "This loan was written off; nothing more is owed on it.")
-        amt = format_minor(due_now, cur)
-        return f"该贷款已核销，您仍欠 {amt} {cur}，可在此还款或与本行联系。" if lang == "zh" else (
-            f"This loan has been written off; {amt} {cur} is still owed. You can pay it here or contact the bank.")
+        amt = format_money(due_now, cur)
+        return f"该贷款已核销，您仍欠 {amt}，可在此还款或与本行联系。" if lang == "zh" else (
+            f"This loan has been written off; {amt} is still owed. You can pay it here or contact the bank.")
     if loan.status != "active":
         return "贷款已还清。" if lang == "zh" else "This loan is repaid."
     if loan.days_past_due > 0:
-        amt = format_minor(due_now, cur)
+        amt = format_money(due_now, cur)
         if lang == "zh":
-            return f"您有 {amt} {cur} 已逾期 {loan.days_past_due} 天，逾期部分每日计收罚息，请尽快还款。"
-        return (f"{amt} {cur} is {loan.days_past_due} days overdue. Penalty interest is added every day until it "
+            return f"您有 {amt} 已逾期 {loan.days_past_due} 天，逾期部分每日计收罚息，请尽快还款。"
+        return (f"{amt} is {loan.days_past_due} days overdue. Penalty interest is added every day until it "
                 "is paid: please pay as soon as you can.")
     if next_due is None:
         return ""
-    amt = format_minor(next_due["amount_minor"], cur)
+    amt = format_money(next_due["amount_minor"], cur)
     if lang == "zh":
-        return f"下次还款 {amt} {cur}，还款日 {next_due['due_date']:%Y-%m-%d}，将从您的账户自动扣款。"
-    return (f"Next payment {amt} {cur} on {next_due['due_date']:%Y-%m-%d}, debited from your account "
+        return f"下次还款 {amt}，还款日 {next_due['due_date']:%Y-%m-%d}，将从您的账户自动扣款。"
+    return (f"Next payment {amt} on {next_due['due_date']:%Y-%m-%d}, debited from your account "
             "automatically.")
 
 

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from smartbank.ledger import service as ledger
 from smartbank.lending.models import Loan, LoanInstallment, LoanWarning
-from smartbank.money import format_minor
+from smartbank.money import format_money
 from smartbank.risk import service as risk
 
 __all__ = ["BASE_POINTS", "HORIZON_DAYS", "REASONS", "THRESHOLD", "hit_rate", "run", "score"]
@@ -122,14 +122,14 @@ def run(session: Session, day: date, *, horizon_days: int = HORIZON_DAYS, thresh
                            late_before=_late_before(session, loan.id, day), days_to_due=(inst.due_date - day).days)
         if p < threshold:
             continue
-        amt, cur = format_minor(owed, loan.currency), loan.currency
+        amt = format_money(owed, loan.currency)
         why_en = "; ".join(r["en"] for r in reasons[:3])
         why_zh = "；".join(r["zh"] for r in reasons[:3])
         rid = risk.raise_warning(
             session, source="lending", level="breach" if p >= BREACH else "warning", value=round(p, 4),
-            message_en=f"Loan {loan.number}: instalment {inst.seq} of {amt} {cur} due {inst.due_date:%Y-%m-%d} "
+            message_en=f"Loan {loan.number}: instalment {inst.seq} of {amt} due {inst.due_date:%Y-%m-%d} "
                        f"likely to be missed ({p:.0%}): {why_en}",
-            message_zh=f"贷款 {loan.number} 第 {inst.seq} 期 {amt} {cur}（{inst.due_date:%Y-%m-%d} 到期）"
+            message_zh=f"贷款 {loan.number} 第 {inst.seq} 期 {amt}（{inst.due_date:%Y-%m-%d} 到期）"
                        f"可能逾期（{p:.0%}）：{why_zh}")
         session.add(LoanWarning(loan_id=loan.id, customer_id=loan.customer_id, installment_id=inst.id,
                                 due_date=inst.due_date, probability=p, reasons=reasons, risk_warning_id=rid,

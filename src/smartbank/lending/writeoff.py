@@ -32,7 +32,7 @@ from smartbank.errors import Conflict, IdempotencyConflict, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.lending import servicing, states
 from smartbank.lending.models import Loan, LoanApplication
-from smartbank.money import MAX_MINOR, format_minor
+from smartbank.money import MAX_MINOR, format_money
 from smartbank.notifications import service as notifications
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -122,7 +122,7 @@ def write_off(
     if app is not None and states.can_move(app.status, "written_off"):
         states.transition(session, app, "written_off", actor_id=actor.user_id or None,
                           note=f"loan {loan.number} written off")
-    amt, cur, owed_text = format_minor(amount, loan.currency), loan.currency, format_minor(owed, loan.currency)
+    amt, owed_text = format_money(amount, loan.currency), format_money(owed, loan.currency)
     notifications.notify(
         session,
         customer_id=loan.customer_id,
@@ -130,12 +130,12 @@ def write_off(
         ref=f"loan:{loan.id}",
         title_en=f"Loan {loan.number} has been written off",
         title_zh=f"贷款 {loan.number} 已核销",
-        body_en=f"The bank has written off loan {loan.number} ({amt} {cur} of principal unpaid) after a long "
+        body_en=f"The bank has written off loan {loan.number} ({amt} of principal unpaid) after a long "
         "period without repayment. No more automatic debits, interest or penalty interest are charged on it. "
-        f"{owed_text} {cur} is still owed: you can pay it on the loan's page or contact the bank.",
-        body_zh=f"因长期未还款，本行已将贷款 {loan.number}（未还本金 {amt} {cur}）核销，"
+        f"{owed_text} is still owed: you can pay it on the loan's page or contact the bank.",
+        body_zh=f"因长期未还款，本行已将贷款 {loan.number}（未还本金 {amt}）核销，"
         "此后不再自动扣款、计息或计收罚息。"
-        f"您仍欠 {owed_text} {cur}，可在贷款页面还款或与本行联系。",
+        f"您仍欠 {owed_text}，可在贷款页面还款或与本行联系。",
     )
     after = _snapshot(loan) | {
         "written_off_minor": amount,
