@@ -81,6 +81,21 @@ def test_portal_my_insights(client, world, lang):
     assert client.get("/console/insight/tags").status_code in (303, 200)
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_tag_rules_are_code_beside_words_in_the_page_language(client, world, lang):
+    """Tag codes, expressions and feature names are code (not translated) beside their words; a description
+    written in one language is declared in it."""
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "marketer1", console=True)
+    page = client.get("/console/insight/tags/bill_payer").text
+    assert '<code translate="no" class="mono">bill_payer</code>' in page
+    assert '<code translate="no" class="mono">bill_payments_365d &gt;= 3</code>' in page
+    assert '<code translate="no">or</code>' + ("（或）" if lang == "zh" else ",") in page
+    assert '<li><code translate="no" class="mono">age</code> — ' in page
+    assert ("第 1 版" if lang == "zh" else ">v1<") in page
+    assert '<textarea name="description" lang="en"' in page  # the demo tags' descriptions are in English
+
+
 def test_tag_editor_create_test_edit_retire(client, world, engine):
     sign_in(client, "marketer1", console=True)
     page = client.get("/console/insight/tags").text

@@ -35,6 +35,26 @@ def test_officer_pages_render(client, people, lang):
     assert 'id="rule-large_to_new_account"' in client.get(PAGE).text
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_expressions_are_code_beside_words_in_the_page_language(client, people, lang):
+    """What staff type (expressions, field names, and/or/not, rule codes) is shown as code (not translated), each
+    beside its words; the customer messages in the other language are declared in it."""
+    client.cookies.set("sb_lang", lang)
+    sign_in(client, "risk_officer1", console=True)
+    page = client.get(f"{PAGE}/large_to_new_account").text
+    assert '<code translate="no" class="mono">large_to_new_account</code>' in page
+    assert '<code translate="no">and</code>' + ("（且）" if lang == "zh" else "") in page
+    assert '<li><code translate="no" class="mono">channel</code> — ' in page
+    assert ('渠道，取值：<code translate="no">web</code>（网上银行）' if lang == "zh"
+            else 'channel, one of: <code translate="no">web</code> (online banking)') in page
+    assert "第 1 版" in page if lang == "zh" else ">v1<" in page
+    assert 'name="reason_zh" lang="zh-CN"' in page and 'name="reason_en" lang="en"' in page
+    assert ("读作：" if lang == "zh" else "Reads: ") in page
+    confirm = client.get(f"{PAGE}/large_to_new_account/mode?mode=shadow").text
+    assert '<code translate="no">large_to_new_account</code>（向新开账户的超大额付款）' in confirm if lang == "zh" \
+        else '<code translate="no">large_to_new_account</code> (' in confirm
+
+
 @pytest.mark.parametrize("who", ["teller1", "marketer1"])
 def test_other_staff_are_refused(client, people, who):
     sign_in(client, who, console=True)
@@ -79,7 +99,7 @@ def test_editor_test_save_version_and_mode(client, people, engine):
     assert rows == [(1, "shadow", 'channel == "api" and amount_minor >= 100'), (2, "shadow", "amount_minor >= 5"),
                     (3, "active", "amount_minor >= 5")]
     page = client.get(f"{PAGE}/api_big").text
-    assert 'id="versions"' in page and page.count("v3") >= 1
+    assert 'id="versions"' in page and page.count("第 3 版") >= 1
     assert client.post(f"{PAGE}/api_big/mode", data={"mode": "retired"}).status_code == 403  # no CSRF token
     r = client.post(f"{PAGE}/api_big/mode",
                     data={"csrf_token": token, "mode": "active", "change_reason": "tested in shadow"})
@@ -158,5 +178,5 @@ def test_a_condition_reads_in_words_with_amounts_in_yuan():
     assert describe_condition(rule, "zh") == "首次向该收款方付款 = 1 且 金额 ≥ ¥50,000.00"
     assert describe_condition(rule, "en") == "first payment to this payee = 1 and amount ≥ ¥50,000.00"
     assert describe_condition('channel in ["web", "api"] or amount > 3000.5', "zh") == \
-        "渠道 属于 “web”、“api” 或 金额 > ¥3,000.50"
+        "渠道 属于 “网上银行”、“开放接口” 或 金额 > ¥3,000.50"
     assert describe_condition("amount_minor >=", "zh") is None  # not well formed: the expression alone is shown

@@ -64,7 +64,9 @@ from smartbank.risk.hooks import on_payment_voided, provide_metric
 from smartbank.risk.limits import ACTIONS as LIMIT_ACTIONS
 from smartbank.risk.limits import MAX_AMOUNT as MAX_LIMIT_AMOUNT
 from smartbank.risk.limits import MAX_COUNT as MAX_LIMIT_COUNT
+from smartbank.risk.limits import PRODUCTS as LIMIT_PRODUCTS
 from smartbank.risk.limits import create_limit, deactivate_limit, edit_limit, get_limit, list_breaches, list_limits
+from smartbank.risk.models import CHANNELS as LIMIT_CHANNELS
 from smartbank.risk.models import RISK_CATEGORIES
 from smartbank.risk.monitor import (
     PSI_DRIFT,
@@ -117,8 +119,8 @@ __all__ = [
     "file_frame", "get_rule", "history_frame", "list_rules", "rule_stats", "rule_versions", "set_rule_mode",
     "test_rule",
     # limits
-    "LIMIT_ACTIONS", "MAX_LIMIT_AMOUNT", "MAX_LIMIT_COUNT", "create_limit", "deactivate_limit", "edit_limit",
-    "get_limit", "list_breaches", "list_limits",
+    "LIMIT_ACTIONS", "LIMIT_CHANNELS", "LIMIT_PRODUCTS", "MAX_LIMIT_AMOUNT", "MAX_LIMIT_COUNT", "create_limit",
+    "deactivate_limit", "edit_limit", "get_limit", "list_breaches", "list_limits",
     # monitoring, KRIs and early warnings
     "PSI_DRIFT", "PSI_WARNING", "acknowledge_warning", "dashboard", "list_kris", "list_model_monitor",
     "list_warnings", "raise_warning", "run_monitor",

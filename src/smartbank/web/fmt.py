@@ -96,3 +96,14 @@ def params(details: dict[str, Any] | None, lang: str) -> dict[str, Any]:
     d = details or {}
     currency = str(d.get("currency") or "CNY")
     return {k: param(k, v, lang, currency) for k, v in d.items()}
+
+
+def code_marks(text: str) -> Any:
+    """Catalogue text with code a person types between backticks (``and``, a field's name, an example
+    expression) as HTML: the text escaped, each `code` in ``<code translate="no">`` (monospace, not to be
+    translated), so a page in Chinese shows the expression as it is typed beside its words."""
+    from markupsafe import Markup, escape
+
+    parts = str(text).split("`")
+    return Markup("").join(Markup('<code translate="no">{}</code>').format(p) if i % 2 else escape(p)
+                           for i, p in enumerate(parts))

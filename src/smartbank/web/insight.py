@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import warnings
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from smartbank.errors import Forbidden, SmartbankError
 from smartbank.insight import service as insight
 from smartbank.money import format_minor
 from smartbank.security import service as security
+from smartbank.web import fmt
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
@@ -27,6 +29,7 @@ from smartbank.web.nav import register_console_page, register_portal_page
 from smartbank.web.render import render
 from smartbank.web.routing import web_router
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
 router = web_router()
 
 READERS = insight.PROFILE_READERS
@@ -204,8 +207,13 @@ def _tags_page(request: Request, actor, *, form: dict[str, Any] | None = None, e
     lang = lang_of(request)
     catalogue = [{"name": f.name, "label": f.zh if lang == "zh" else f.en, "audience": f.audience}
                  for f in insight.CATALOGUE]
+    # the description is one text in the language its author wrote it in: declared, so that a reader (and a
+    # screen reader) takes it as that language
+    text = str(form.get("description") or "")
+    form = {**form, "description_lang": ("zh-CN" if _CJK.search(text) else "en") if text.strip() else ""}
     return render(request, "console/insight/tags.html", status_code=status_code, tags=tags, form=form, error=error,
-                  error_field=error_field, result=result, editing=editing, versions=versions, catalogue=catalogue)
+                  error_field=error_field, result=result, editing=editing, versions=versions, catalogue=catalogue,
+                  rule_help=fmt.code_marks(translate(lang, "insight.rule_help")))
 
 
 def _require_manager(actor) -> None:

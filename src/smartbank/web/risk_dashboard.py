@@ -62,7 +62,7 @@ register_messages("zh", {
         "decision": {"allow": "放行", "challenge": "加验", "review": "挂起复核", "block": "拦截"},
         "limits_title": "风险限额", "new_limit": "新增限额", "scope_label": "范围", "scope_value": "范围值",
         "scope": {"customer": "客户", "product": "产品", "channel": "渠道"},
-        "scope_help": "客户填客户号；产品填 demand（活期）或 savings（储蓄）；渠道填 web、api、assistant 或 schedule。",
+        "scope_help": "选择付款渠道或付款账户产品；限额只针对某位客户时，选“指定客户”并填写客户号。",
         "daily_amount": "每日金额（元）", "daily_count": "每日笔数", "action_label": "超限处理",
         "action": {"challenge": "加验", "review": "挂起复核", "block": "拦截"},
         "note": "备注", "active": "启用", "inactive": "已停用", "save": "保存", "deactivate": "停用",
@@ -105,7 +105,7 @@ register_messages("en", {
         "decision": {"allow": "Allowed", "challenge": "Challenged", "review": "Held", "block": "Blocked"},
         "limits_title": "Risk limits", "new_limit": "New limit", "scope_label": "Scope", "scope_value": "Applies to",
         "scope": {"customer": "Customer", "product": "Product", "channel": "Channel"},
-        "scope_help": "A customer id; a product: demand or savings; a channel: web, api, assistant or schedule.",
+        "scope_help": "Choose a channel or the paying account's product, or one customer by id.",
         "daily_amount": "Daily amount (yuan)", "daily_count": "Daily count", "action_label": "When exceeded",
         "action": {"challenge": "Challenge", "review": "Hold for review", "block": "Block"},
         "note": "Note", "active": "Active", "inactive": "Inactive", "save": "Save", "deactivate": "Deactivate",
@@ -337,10 +337,11 @@ def _limits_page(request: Request, actor: Any, *, form: dict[str, Any] | None = 
     rows, breaches = db.run_in_transaction(work)
     for r in rows:
         r["amount_text"] = "" if r["daily_amount_minor"] is None else forms.plain_amount(r["daily_amount_minor"])
-    form = form or {"scope": "channel", "scope_value": "", "daily_amount": "", "daily_count": "",
+    form = form or {"target": "channel:web", "customer_id": "", "daily_amount": "", "daily_count": "",
                     "action": "challenge", "note": ""}
     return render(request, "console/risk/limits.html", status_code=status_code, limits=rows, breaches=breaches,
-                  form=form, error=error, scopes=("customer", "product", "channel"), actions=risk.LIMIT_ACTIONS)
+                  form=form, error=error, channels=risk.LIMIT_CHANNELS, products=risk.LIMIT_PRODUCTS,
+                  actions=risk.LIMIT_ACTIONS)
 
 
 def _count(text: str) -> int | None:
@@ -360,10 +361,21 @@ def limits_page(request: Request, actor: Staff) -> Response:
 
 @router.post("/console/risk/limits")
 def limit_create(request: Request, actor: Staff, scope: Text = "", scope_value: Text = "", daily_amount: Text = "",
-                 daily_count: Text = "", action: Text = "challenge", note: Text = "", reason: Text = "") -> Response:
-    """Propose a new limit: it applies once a second risk officer or administrator approves it."""
+                 daily_count: Text = "", action: Text = "challenge", note: Text = "", reason: Text = "",
+                 target: Text = "", customer_id: Text = "") -> Response:
+    """Propose a new limit: it applies once a second risk officer or administrator approves it. The page's form
+    chooses what the limit applies to in one list (``target``: ``channel:web``, ``product:demand`` or
+    ``customer`` with ``customer_id``); ``scope`` and ``scope_value`` name it directly. The service validates
+    either way."""
     _page(actor, "/console/risk/limits")
-    form = {"scope": scope, "scope_value": scope_value, "daily_amount": daily_amount, "daily_count": daily_count,
+    if target:
+        scope, _, scope_value = target.partition(":")
+        if scope == "customer":
+            scope_value = customer_id.strip()
+    else:
+        target = f"{scope}:{scope_value}" if scope != "customer" else "customer"
+        customer_id = scope_value if scope == "customer" else customer_id
+    form = {"target": target, "customer_id": customer_id, "daily_amount": daily_amount, "daily_count": daily_count,
             "action": action, "note": note}
     try:
         amount = forms.optional_amount(daily_amount)

@@ -126,11 +126,17 @@ def describe_condition(expression: str, lang: str) -> str | None:
                 return fmt.money(round(v * 100), "CNY", lang)
             if isinstance(v, int | float):
                 return fmt.number(v, lang)
+            if isinstance(v, str) and money_of and money_of.startswith("values:"):
+                key = f"risk_rules.value.{money_of[7:]}.{v}"
+                if has(lang, key):
+                    return f"“{translate(lang, key)}”"
             return f"“{v}”" if isinstance(v, str) else repr(v)
         return walk(node)
 
     def unit(node: ast.AST) -> str | None:
         if isinstance(node, ast.Name):
+            if node.id in FIELD_VALUES:
+                return f"values:{node.id}"
             return "minor" if node.id.endswith("_minor") else "major" if node.id == "amount" else None
         return None
 
@@ -172,6 +178,26 @@ def describe_condition(expression: str, lang: str) -> str | None:
         return None
 
 
+RULE_EXAMPLE = "new_terminal == 1 and saved_payee == 0 and amount_minor >= 5000000"
+# the fields whose values are codes from the data: each value is listed as it is typed, beside its words
+FIELD_VALUES = {"channel": ("web", "api", "assistant", "schedule"), "kind": ("transfer", "bill_payment", "top_up"),
+                "product": ("demand", "savings")}
+
+
+def field_text(name: str, lang: str) -> Any:
+    """What a field of the rules means in the page's language; for a field whose values are codes, the codes
+    (as typed, in ``<code>``) each with its words."""
+    key = f"risk_rules.field.{name}"
+    text = translate(lang, key) if has(lang, key) else name
+    values = FIELD_VALUES.get(name)
+    if not values:
+        return text
+    items = translate(lang, "risk_rules.value_sep").join(
+        translate(lang, "risk_rules.value_item", code=v, word=translate(lang, f"risk_rules.value.{name}.{v}"))
+        for v in values)
+    return fmt.code_marks(translate(lang, "risk_rules.values_line", field=text, values=items))
+
+
 def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, error: str | None = None,
           result: dict[str, Any] | None = None, editing: str | None = None, status_code: int = 200,
           error_field: str | None = None, confirm: dict[str, Any] | None = None) -> Response:
@@ -192,7 +218,9 @@ def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, e
     for v in versions:
         v["reads"] = describe_condition(v["expression"], lang)
     if confirm is not None:
-        confirm["old"] = next((r["mode"] for r in listed if r["code"] == confirm["code"]), "")
+        rule = next((r for r in listed if r["code"] == confirm["code"]), None)
+        confirm["old"] = rule["mode"] if rule else ""
+        confirm["name"] = (rule["name_zh"] if lang == "zh" else rule["name_en"]) if rule else confirm["code"]
     today = clock.today()
     if form is None:
         form = {k: "" for k in _FIELDS} | {"action": "challenge"}
@@ -202,13 +230,14 @@ def _page(request: Request, actor: Any, *, form: dict[str, Any] | None = None, e
     if result is not None:
         result = {**result, "hit_rate_pct": _pct(result["hit_rate"]), "recall_pct": _pct(result["recall"]),
                   "precision_pct": _pct(result["precision"])}
-    names = [{"name": n, "text": translate(lang, f"risk_rules.field.{n}") if has(lang, f"risk_rules.field.{n}")
-              else n} for n in risk.RULE_CONTEXT]
+    names = [{"name": n, "text": field_text(n, lang)} for n in risk.RULE_CONTEXT]
+    rule_help = fmt.code_marks(translate(lang, "risk_rules.rule_help", example=RULE_EXAMPLE,
+                                         reads=describe_condition(RULE_EXAMPLE, lang) or ""))
     return render(request, "console/risk/rules.html", status_code=status_code, rules=listed, form=form, error=error,
                   error_field=error_field, confirm=confirm, reads=describe_condition(form.get("expression") or "", lang)
                   if form.get("expression") else None,
-                  result=result, editing=editing, versions=versions, names=names,
-                  actions=("flag", "challenge", "review", "block"))
+                  result=result, editing=editing, versions=versions, names=names, rule_help=rule_help,
+                  code_marks=fmt.code_marks, actions=("flag", "challenge", "review", "block"))
 
 
 def _error(exc: SmartbankError, lang: str) -> str:
