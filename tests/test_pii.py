@@ -107,3 +107,9 @@ def test_redaction_never_leaves_a_finding_and_is_idempotent(parts):
     once = pii.redact(text)
     assert pii.find(once) == []
     assert pii.redact(once) == once
+
+
+def test_digits_inside_a_hexadecimal_id_are_no_phone_number():
+    # a request id or a hash can hold eleven digits in a row that look like a mobile number
+    assert pii.find('"request_id": "ab16578568220cd9aa"') == []
+    assert [f.text for f in pii.find("电话16578568220，请回电")] == ["16578568220"]

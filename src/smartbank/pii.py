@@ -113,10 +113,11 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         _valid_card, 0.9),
     Recognizer("CN_USCC", re.compile(_NBW + r"[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{2}[0-9]{6}"
                                      r"[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}" + _NAW), _valid_uscc, 0.9),
+    # (not beside a hexadecimal letter either: eleven digits inside a request id or a hash are no phone number)
     Recognizer("CN_MOBILE", re.compile(
-        r"(?<![0-9.¥￥$])(?<!CNY)(?<!RMB)(?<!CNY )(?<!RMB )"
+        r"(?<![0-9a-fA-F.¥￥$])(?<!CNY)(?<!RMB)(?<!CNY )(?<!RMB )"
         r"(?P<v>(?:(?:\+|00)86" + _SEP + r")?1[3-9][0-9]" + _SEP + r"[0-9]{4}" + _SEP + r"[0-9]{4})"
-        r"(?![0-9])(?!\.[0-9])"), _always, 0.7),
+        r"(?![0-9a-fA-F])(?!\.[0-9])"), _always, 0.7),
     Recognizer("EMAIL", re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
                                    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"), _always, 1.0),
 )
