@@ -89,7 +89,8 @@ def _world(client, bank, engine) -> World:
                                                            credit_account_id=fees, amount_minor=100, currency="CNY",
                                                            kind="fee")).id
         officer = Principal(user_id=risk1, username="risk1", role="risk_officer", customer_id=None)
-        w.reversal = backoffice.request_reversal(s, officer, transfer_id=credit, key="setup-reversal")[0].id
+        w.reversal = backoffice.request_reversal(s, officer, transfer_id=credit, key="setup-reversal",
+                                               memo="paid twice")[0].id
         w.change = backoffice.propose_change(s, officer, kind="customer.daily_limit", target=alice,
                                              payload={"daily_limit_minor": 20_000_00}).id
     w.teller = int(_scalar(engine, "SELECT id FROM users WHERE username = 'teller1'"))
@@ -242,8 +243,10 @@ CASES: list[Case] = [
          # the hold was posted by the previous control: voiding it now is refused, exactly once
          lambda w: ("teller1", f"{API}/holds/{w.hold}/void", {"idempotency_key": "v1"}, 409)),
     Case("post", "/api/v1/transfers/{transfer_id}/reverse",
-         lambda w: (f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "r1"}), "customer",
-         lambda w: ("risk1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "r1"}, 201)),
+         lambda w: (f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "r1", "memo": "paid twice"}),
+         "customer",
+         lambda w: ("risk1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "r1", "memo": "paid twice"},
+                    201)),
     Case("get", "/api/v1/reversals/{reversal_request_id}", lambda w: (f"{API}/reversals/{w.reversal}", None),
          "customer", lambda w: ("risk1", f"{API}/reversals/{w.reversal}", None, 200)),
     Case("post", "/api/v1/reversals/{reversal_request_id}/approve",
@@ -665,10 +668,10 @@ def test_staff_roles(client, bank, engine):
         ("mark1", f"{API}/cash/withdrawals", {"account_id": w.a1, "amount_minor": 100, "idempotency_key": "m2"}),
         ("mark1", f"{API}/holds", {"from_account_id": w.a1, "to_account_id": w.b1, "amount_minor": 1,
                                    "idempotency_key": "m3"}),
-        ("mark1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "m4"}),
+        ("mark1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "m4", "memo": "paid twice"}),
         ("mark1", f"{API}/customers/{w.alice}/accounts", {}),
         ("mark1", f"{API}/users", {"username": "eve", "password": "passw0rd!x", "role": "admin"}),
-        ("teller1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "t1"}),
+        ("teller1", f"{API}/transfers/{w.transfer}/reverse", {"idempotency_key": "t1", "memo": "paid twice"}),
         ("teller1", f"{API}/users", {"username": "eve", "password": "passw0rd!x", "role": "admin"}),
         ("risk1", f"{API}/cash/deposits", {"account_id": w.a1, "amount_minor": 100, "idempotency_key": "r1"}),
         ("risk1", f"{API}/users", {"username": "eve", "password": "passw0rd!x", "role": "teller"}),
@@ -691,9 +694,9 @@ def test_staff_roles(client, bank, engine):
                                                              "idempotency_key": "d1"})
     assert r.status_code == 201 and r.json()["kind"] == "deposit"
     assert _post(client, w, "risk1", f"{API}/transfers/{w.transfer}/reverse",
-                 {"idempotency_key": "rv"}).status_code == 201
+                 {"idempotency_key": "rv", "memo": "paid twice"}).status_code == 201
     assert _post(client, w, "admin1", f"{API}/transfers/{r.json()['id']}/reverse",
-                 {"idempotency_key": "rv2"}).status_code == 201
+                 {"idempotency_key": "rv2", "memo": "paid twice"}).status_code == 201
     r = _post(client, w, "admin1", f"{API}/users", {"username": "teller2", "password": "passw0rd!x",
                                                     "role": "teller"})
     assert r.status_code == 201 and r.json()["role"] == "teller"

@@ -30,7 +30,8 @@ def _world(client, bank, engine):
 
 
 def _ask(client, w, tid, key, who="h1", **body):
-    return client.post(f"{API}/transfers/{tid}/reverse", json={"idempotency_key": key, **body}, headers=w[who])
+    body = {"idempotency_key": key, "memo": "paid twice", **body}
+    return client.post(f"{API}/transfers/{tid}/reverse", json=body, headers=w[who])
 
 
 def test_a_reversal_that_would_overdraw_is_refused_unless_asked_for_and_approved(client, bank, engine):
@@ -43,7 +44,7 @@ def test_a_reversal_that_would_overdraw_is_refused_unless_asked_for_and_approved
     before = state(engine)
     body = assert_error(_ask(client, w, incoming, "r1"), 422, "insufficient_funds")
     assert body["details"] == {"account_id": w["a"], "shortfall_minor": 10_000}
-    assert_error(_ask(client, w, incoming, "r2", overdraw=True), 422, "validation_error")  # no reason given
+    assert_error(_ask(client, w, incoming, "r2", overdraw=True, memo=""), 422, "validation_error")  # no reason
     assert state(engine) == before
 
     r = _ask(client, w, incoming, "r3", overdraw=True, memo="credited by mistake; the customer spent it")
@@ -173,3 +174,14 @@ def test_console_reversal_queue(client, bank, engine, lang):
     client.cookies.clear()
     sign_in(client, "teller1", console=True)
     assert client.get("/console/reversals").status_code == 403
+
+
+def test_asking_for_a_reversal_needs_its_reason(client, bank, engine):
+    w = _world(client, bank, engine)
+    tid = _move(engine, "in", w["b"], w["a"], 10_000)
+    before = state(engine)
+    for memo in ("", "   "):
+        body = assert_error(_ask(client, w, tid, f"k{len(memo)}", memo=memo), 422, "validation_error")
+        assert body["reason"] == "backoffice.reversal_reason_required"
+    assert state(engine) == before
+    assert _ask(client, w, tid, "k9", memo="paid to the wrong account").status_code == 201

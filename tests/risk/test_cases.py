@@ -264,7 +264,8 @@ def test_fraud_on_a_posted_payment_is_reversed_by_two_officers(engine, bank, w):
     assert bank.balance(w.a) == 100_000 - AMOUNT
     case = run(engine, lambda s: cases.get_case(s, w.officer, aid))
     assert case["payment_state"] == "posted" and case["allowed"]["fraud"] == ["reverse", "none"]
-    out = run(engine, lambda s: cases.resolve(s, w.officer, aid, resolution="fraud", action="reverse"))
+    out = run(engine, lambda s: cases.resolve(s, w.officer, aid, resolution="fraud", action="reverse",
+                                               note="reported by the customer"))
     assert out["action"] == "reverse_pending" and out["ledger_transfer_id"] is None
     rid = out["reversal_request_id"]
     # nothing moved yet, and the customer is not told of a reversal that has not happened
@@ -289,7 +290,8 @@ def test_a_rejected_case_reversal_moves_nothing(engine, bank, w):
     from smartbank.backoffice import service as backoffice
 
     aid, _ = posted(engine, w)
-    rid = run(engine, lambda s: cases.resolve(s, w.officer, aid, resolution="fraud", action="reverse"))[
+    rid = run(engine, lambda s: cases.resolve(s, w.officer, aid, resolution="fraud", action="reverse",
+                                               note="reported by the customer"))[
         "reversal_request_id"]
     run(engine, lambda s: backoffice.reject_reversal(s, w.officer2, rid, note="the payee returned it already"))
     assert bank.balance(w.a) == 100_000 - AMOUNT
@@ -434,3 +436,10 @@ def test_a_resolution_rolled_back_tells_the_online_features_nothing(engine, bank
         cases.resolve(s, w.officer, aid, resolution="fraud", action="void")
         raise RuntimeError("the commit never happens")
     assert seen == [] and bank.count("risk_labels") == 0
+
+
+def test_reversing_from_a_case_needs_the_officers_reason(engine, bank, w):
+    aid, _ = posted(engine, w)
+    with pytest.raises(ValidationFailed) as exc:
+        run(engine, lambda s: cases.resolve(s, w.officer, aid, resolution="fraud", action="reverse"))
+    assert exc.value.reason == "risk.reverse_reason_required"

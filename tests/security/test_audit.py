@@ -147,17 +147,20 @@ def test_replays_and_failed_writes_leave_no_audit_record(client, bank, engine):
     n = _audit_count(engine)
     again = client.post(f"{API}/cash/deposits", json=dep, headers=ht)
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
-    rev = client.post(f"{API}/transfers/{first.json()['id']}/reverse", json={"idempotency_key": "rv"}, headers=hr)
+    rev = client.post(f"{API}/transfers/{first.json()['id']}/reverse", json={"idempotency_key": "rv",
+                                                                          "memo": "paid twice"}, headers=hr)
     assert rev.status_code == 201
     n += 1
-    assert client.post(f"{API}/transfers/{first.json()['id']}/reverse", json={"idempotency_key": "rv"},
+    assert client.post(f"{API}/transfers/{first.json()['id']}/reverse", json={"idempotency_key": "rv",
+                                                                          "memo": "paid twice"},
                        headers=hr).status_code == 200
     assert client.post(f"{API}/accounts/{closed}/close", json={}, headers=ht).status_code == 200
     n += 1
     assert _audit_count(engine) == n
     # failures: a closed account cannot be frozen, a reversal twice, cash into the bank's own books
     assert_error(client.post(f"{API}/accounts/{closed}/freeze", json={}, headers=ht), 422)
-    assert_error(client.post(f"{API}/transfers/{first.json()['id']}/reverse", json={"idempotency_key": "rv-2"},
+    assert_error(client.post(f"{API}/transfers/{first.json()['id']}/reverse", json={"idempotency_key": "rv-2",
+                                                                          "memo": "paid twice"},
                              headers=hr), 409)
     assert_error(client.post(f"{API}/cash/withdrawals", json={"account_id": a1, "amount_minor": 10**9,
                                                                "idempotency_key": "big"}, headers=ht),

@@ -193,6 +193,9 @@ def request_reversal(session: Session, actor: Principal, *, transfer_id: int, ke
     """Ask for a reversal (the maker). Nothing moves until a different officer approves it. Returns the request
     and whether it replays an earlier call with the same key."""
     actor.require("transfer.reverse")
+    memo = clean_text(memo, "the reason", ledger.MAX_REVERSAL_REASON, required=False)
+    if not memo:  # undoing a customer's payment is asked for with its reason, which the approver reads
+        raise ValidationFailed("a reversal needs its reason", reason="backoffice.reversal_reason_required")
     req, replayed = ledger.request_reversal(session, transfer_id=transfer_id, key=f"u{actor.user_id}:{key}",
                                             requested_by=actor.user_id, reason=memo, overdraw=overdraw)
     if not replayed:

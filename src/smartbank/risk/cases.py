@@ -412,6 +412,8 @@ def resolve(session: Session, actor: Principal, alert_id: int, *, resolution: st
     if action not in ACTIONS:
         raise ValidationFailed("action is release, void, reverse or none", details={"action": action})
     note = clean_text(note, "the note", MAX_NOTE, required=False)
+    if action == "reverse" and not note:  # undoing a paid-out payment: the officer says why (the approver reads it)
+        raise ValidationFailed("a reversal needs its reason in the note", reason="risk.reverse_reason_required")
     alert = _load(session, alert_id, lock=True)
     if alert.status == "closed":
         raise Conflict("the alert is already resolved",
