@@ -29,7 +29,8 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#22
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {"title": "Credit model report", "none": "No credit model has been trained yet: run "
-           "<code translate='no'>smartbank lending train</code>.", "model": "Model", "version": "Version", "created": "Trained",
+           "<code translate='no'>smartbank lending train</code>.", "model": "Model", "version": "Version",
+           "created": "Trained",
            "data": "Training data", "fast": "Fast (demo) training", "description": "What was fitted",
            "rows": "Rows (train / held out)", "bad_rate": "Bad rate",
            "discrimination": "Discrimination (held-out rows)",
@@ -45,7 +46,8 @@ LABELS: dict[str, dict[str, str]] = {
            "missing": "missing", "yes": "yes", "no": "no", "days": "days", "status": "Status",
            "stable": "stable", "shift": "some shift", "drift": "significant shift",
            "too_few": "too few applications to judge (fewer than 50)", "mean_pd": "Mean PD"},
-    "zh": {"title": "信用评分模型报告", "none": "尚未训练信用评分模型：请运行 <code translate='no'>smartbank lending train</code>。",
+    "zh": {"title": "信用评分模型报告",
+           "none": "尚未训练信用评分模型：请运行 <code translate='no'>smartbank lending train</code>。",
            "model": "模型", "version": "版本", "created": "训练时间", "data": "训练数据", "fast": "快速（演示）训练",
            "description": "模型构成", "rows": "样本数（训练 / 留出）", "bad_rate": "坏样本率",
            "discrimination": "区分能力（留出样本）", "compare": "冠军模型与挑战者模型", "which": "模型",
