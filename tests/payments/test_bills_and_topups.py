@@ -102,7 +102,7 @@ def test_overdue_bills_can_be_paid_and_a_failed_payment_leaves_the_bill_unpaid(c
 
 def _reverse(client, transfer_id, key):
     """A reversal through the back-office API: risk1 asks, risk2 approves."""
-    asked = client.post(f"{API}/transfers/{transfer_id}/reverse", json={"idempotency_key": key},
+    asked = client.post(f"{API}/transfers/{transfer_id}/reverse", json={"idempotency_key": key, "memo": "paid twice"},
                         headers=login(client, "risk1"))
     assert asked.status_code == 201, asked.text
     return client.post(f"{API}/reversals/{asked.json()['id']}/approve", json={}, headers=login(client, "risk2"))
