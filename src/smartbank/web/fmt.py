@@ -12,14 +12,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from smartbank.money import format_minor
+from smartbank.money import format_money
 
 
 def money(minor: Any, currency: str = "CNY", lang: str = "zh") -> str:
     """¥1,234.50 (CNY), 1,234.50 USD otherwise; empty for no amount."""
     if minor is None or minor == "":
         return ""
-    return format_minor(int(minor), currency or "CNY", grouping=True, symbol=True)
+    return format_money(int(minor), currency or "CNY")
 
 
 def percent(fraction: Any, lang: str = "zh", digits: int | None = None) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from smartbank import pii
-from smartbank.money import format_minor
 from smartbank.security import service as security
 from smartbank.web import csrf, fmt, nav
 from smartbank.web.i18n import HTML_LANG, has, lang_of, translate
@@ -28,9 +26,7 @@ env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesca
 
 
 def money(minor: int | None, currency: str = "CNY") -> str:
-    if minor is None:
-        return ""
-    return format_minor(int(minor), currency, grouping=True, symbol=True)
+    return fmt.money(minor, currency)
 
 
 def account_number(number: str | None) -> str:
@@ -53,11 +49,7 @@ def redact(value: str | None) -> str:
 
 
 def show_date(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value or "")[:16].replace("T", " ")
+    return fmt.moment(value)
 
 
 @pass_context
