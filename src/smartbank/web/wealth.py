@@ -441,11 +441,10 @@ def console_publish_nav(request: Request, code: str, actor: Staff, day: F = "", 
 
 def micro(text: str) -> int:
     """A figure typed in yuan with up to six decimals ("1.0289", "0.4512") as millionths."""
-    t = text.strip().replace(",", "")
-    whole, _, frac = t.partition(".")
-    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 6)):
+    m = re.fullmatch(r"([0-9]{1,9})(?:\.([0-9]{0,6}))?", text.strip().replace(",", ""))  # ASCII digits only
+    if m is None:
         raise forms.FormError("cwealth.bad_nav")
-    return int(whole) * 1_000_000 + int((frac or "0").ljust(6, "0"))
+    return int(m.group(1)) * 1_000_000 + int((m.group(2) or "0").ljust(6, "0"))
 
 
 @router.get(SUITABILITY)
