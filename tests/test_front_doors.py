@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 DOMAINS = ("customers", "security", "notifications", "ledger", "payments", "statements", "risk", "ml", "insight",
-           "lending", "wealth", "recommend", "assistant", "backoffice", "ops", "synth", "privacy")
+           "lending", "wealth", "recommend", "assistant", "backoffice", "ops", "synth", "privacy",
+           "marketing")
 
 
 @pytest.mark.parametrize("domain", DOMAINS)

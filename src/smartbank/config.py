@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     datasets_dir: Path = Path("../shared/datasets")
     # how often the worker folds new transactions into customer profiles and tags (0 = never)
     insight_refresh_seconds: float = 5.0
+    # how often the worker runs marketing's due work: campaign sends, journey steps, attribution, points expiry,
+    # opinion spikes (0 = never)
+    marketing_interval_seconds: float = 60.0
     # how often the worker looks for a finished business day to close, and closes every one not yet closed
     # (interest, scheduled transfers, bills, loans, risk indicators, wealth settlement; 0 = never: run
     # ``smartbank close-of-day`` yourself)

@@ -12,7 +12,10 @@ import smartbank.customers.models as _m_customers
 import smartbank.insight.models as _m_insight
 import smartbank.ledger.models as _m_ledger
 import smartbank.lending.models as _m_lending
+import smartbank.loyalty.models as _m_loyalty
+import smartbank.marketing.models as _m_marketing
 import smartbank.notifications.models as _m_notifications
+import smartbank.opinion.models as _m_opinion
 import smartbank.ops.models as _m_ops
 import smartbank.payments.models as _m_payments
 import smartbank.recommend.models as _m_recommend
@@ -112,8 +115,8 @@ __all__ = [
 # "none" for what is not personal information at all
 PI_CLASSES = ("C3", "C2", "C1", "none")
 _MODULES: tuple[ModuleType, ...] = (_m_assistant, _m_backoffice, _m_customers, _m_insight, _m_ledger, _m_lending,
-                                    _m_notifications, _m_ops, _m_payments, _m_recommend, _m_risk, _m_security,
-                                    _m_wealth)
+                                    _m_loyalty, _m_marketing, _m_notifications, _m_opinion, _m_ops, _m_payments,
+                                    _m_recommend, _m_risk, _m_security, _m_wealth)
 # column names that hold personal data wherever they appear (a catalogue's name_zh/name_en is not one)
 _PERSONAL_NAME = re.compile(
     r"(^|_)(id_number|id_no|idcard|phone|mobile|email|e_mail|address|addr|name|account_number|acct_no|card_no|"

@@ -31,7 +31,7 @@ def test_worker_once_runs_every_job_and_prints_how_each_went(database_url, bank,
     r = CliRunner().invoke(app, ["worker", "--once", "--database-url", database_url])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output.strip().splitlines()[-1]) == {
-        "jobs": {"seal": "ok", "insight": "ok", "close-of-day": "ok"}, "ok": True}
+        "jobs": {"seal": "ok", "insight": "ok", "close-of-day": "ok", "marketing": "ok"}, "ok": True}
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM ledger_unsealed")).scalar() == 0
         assert c.execute(text("SELECT count(*) FROM customer_profiles")).scalar() == 1

@@ -238,7 +238,7 @@ def test_one_tick_seals_refreshes_insight_and_closes_yesterday_with_its_schedule
         assert c.execute(text("SELECT count(*) FROM ledger_unsealed")).scalar() > 0
 
     w = Worker(jobs.default_jobs(), guard=NoLock(), clock=clock.FixedClock(TEST_NOW))
-    assert w.tick() == {"seal": "ok", "insight": "ok", "close-of-day": "ok"}
+    assert w.tick() == {"seal": "ok", "insight": "ok", "close-of-day": "ok", "marketing": "ok"}
 
     assert w.last["close-of-day"].result == {"closed": [yesterday.isoformat()]}
     assert bank.balance(dst) == 2_500  # yesterday's scheduled transfer ran in yesterday's close of day

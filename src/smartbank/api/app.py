@@ -31,7 +31,15 @@ from smartbank.api.routers import (
     insight,
     lending_apply,
     lending_loans,
+    loyalty,
+    marketing_campaigns,
+    marketing_contact,
+    marketing_experiments,
+    marketing_journeys,
+    marketing_measure,
+    marketing_uplift,
     notifications,
+    opinion,
     payments,
     privacy,
     recommend,
@@ -192,7 +200,9 @@ def create_app(*, warm_engines: bool = False) -> FastAPI:
     for r in (auth.router, accounts.router, payments.router, backoffice.router, changes.router, insight.router,
               risk.router, risk_rules.router, risk_cases.router, risk_monitor.router, notifications.router,
               lending_apply.router, lending_loans.router, wealth.router, wealth_robo.router, recommend.router,
-              assistant.router, assistant_agent.router, privacy.router):
+              assistant.router, assistant_agent.router, privacy.router, marketing_contact.router,
+              marketing_campaigns.router, marketing_experiments.router, marketing_uplift.router,
+              marketing_measure.router, marketing_journeys.router, loyalty.router, opinion.router):
         api.include_router(r)
     app.include_router(api)
 

@@ -20,6 +20,7 @@ from smartbank.cli import (
     insight,
     keys,
     lending,
+    marketing,
     privacy,
     recommend,
     risk,
@@ -116,6 +117,7 @@ app.add_typer(assistant.app, name="assistant")
 app.add_typer(importing.app, name="import")
 app.add_typer(keys.app, name="keys")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(marketing.app, name="marketing")
 
 
 def main() -> None:  # pragma: no cover

@@ -12,6 +12,9 @@ close-of-day   closes every finished business day not     ``SMARTBANK_CLOSE_OF_D
                yet closed, in order: interest, scheduled  (300)
                transfers, overdue bills, loan servicing,
                risk indicators, wealth settlement
+marketing      due campaign sends, journey steps,         ``SMARTBANK_MARKETING_INTERVAL_SECONDS``
+               attribution, points expiry, opinion        (60)
+               spikes (each part in its own transaction)
 =============  =========================================  ==========================================
 
 Each run owns its transactions (like a CLI command): a failure rolls back its own work only. Close of day
@@ -31,12 +34,13 @@ from smartbank import clock, db
 from smartbank.config import Settings, get_settings
 from smartbank.insight import service as insight
 from smartbank.ledger import service as ledger
+from smartbank.marketing import service as marketing
 from smartbank.ops import close_of_day
 from smartbank.ops.worker import Job
 
 log = logging.getLogger("smartbank.worker")
 
-JOB_NAMES = ("seal", "insight", "close-of-day")
+JOB_NAMES = ("seal", "insight", "close-of-day", "marketing")
 
 
 def seal_journal(stopping: Callable[[], bool] = lambda: False) -> int:
@@ -63,12 +67,18 @@ def close_finished_days(stopping: Callable[[], bool] = lambda: False) -> dict[st
     return {"closed": closed}
 
 
+def run_marketing(stopping: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """The marketing domain's due work (and the loyalty and public-opinion parts it registers)."""
+    return marketing.run_marketing_tasks(db.run_in_transaction)
+
+
 def default_jobs(settings: Settings | None = None, *, only: Sequence[str] | None = None) -> list[Job]:
     """The worker's jobs with their intervals from ``settings``; ``only``: these jobs alone (by name)."""
     s = settings or get_settings()
     jobs = [Job("seal", s.seal_interval_seconds, seal_journal),
             Job("insight", s.insight_refresh_seconds, refresh_insight),
-            Job("close-of-day", s.close_of_day_check_seconds, close_finished_days)]
+            Job("close-of-day", s.close_of_day_check_seconds, close_finished_days),
+            Job("marketing", s.marketing_interval_seconds, run_marketing)]
     if only:
         unknown = sorted(set(only) - set(JOB_NAMES))
         if unknown:
@@ -77,4 +87,4 @@ def default_jobs(settings: Settings | None = None, *, only: Sequence[str] | None
     return jobs
 
 
-__all__ = ["JOB_NAMES", "close_finished_days", "default_jobs", "refresh_insight", "seal_journal"]
+__all__ = ["JOB_NAMES", "close_finished_days", "default_jobs", "refresh_insight", "run_marketing", "seal_journal"]

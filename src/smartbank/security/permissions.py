@@ -81,6 +81,22 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "assistant.handoff": (A, ADMIN),
     "assistant.faq.manage": (A, ADMIN),
     "assistant.analytics.read": (A, M, ADMIN),
+    # marketing: a campaign is drafted by a marketer and approved by a second marketer or an administrator (the
+    # service refuses the maker as approver)
+    "marketing.campaigns.manage": (M, ADMIN),
+    "marketing.campaigns.approve": (M, ADMIN),
+    "marketing.reports.read": (M, ADMIN),  # results, experiments, uplift, attribution and ROI
+    "marketing.policy.manage": (M, ADMIN),  # the contact policy: frequency caps, quiet hours, channel costs
+    # why a customer was (not) contacted, and putting one on do-not-disturb after a call or at the counter
+    "marketing.contacts.read": (M, A, T, ADMIN),
+    "marketing.suppress": (M, A, T, ADMIN),
+    # loyalty (客户激励): the programme's rules and rewards; a customer's points and their history
+    "loyalty.manage": (M, ADMIN),
+    "loyalty.read": (M, A, T, ADMIN),
+    # public opinion (舆情): reputational risk is watched by marketing (communications) and risk
+    "opinion.read": (M, R, ADMIN),
+    "opinion.respond": (M, R, ADMIN),
+    "opinion.ingest": (M, ADMIN),
 }.items()}
 
 PUBLIC = ("public",)
@@ -469,6 +485,40 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "GET /console/privacy/corrections": ("privacy.requests.resolve",),
     "POST /console/privacy/corrections/{request_id}/resolve": ("privacy.requests.resolve",),
 }
+
+# --- marketing, loyalty and public opinion: one block per part (API and pages) -------------------------------
+
+# contact policy, channels, deliveries, do-not-disturb
+ROUTES.update({
+})
+
+# campaigns, audiences, approvals
+ROUTES.update({
+})
+
+# experiments
+ROUTES.update({
+})
+
+# uplift models
+ROUTES.update({
+})
+
+# attribution, ROI, dashboards
+ROUTES.update({
+})
+
+# journeys
+ROUTES.update({
+})
+
+# loyalty
+ROUTES.update({
+})
+
+# public opinion
+ROUTES.update({
+})
 
 
 def roles_for(permission: str) -> tuple[str, ...]:

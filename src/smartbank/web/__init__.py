@@ -46,6 +46,14 @@ MODULES = (
     "smartbank.web.assistant",
     "smartbank.web.assistant_agent",
     "smartbank.web.privacy",
+    "smartbank.web.marketing_contact",
+    "smartbank.web.marketing_campaigns",
+    "smartbank.web.marketing_experiments",
+    "smartbank.web.marketing_uplift",
+    "smartbank.web.marketing_measure",
+    "smartbank.web.marketing_journeys",
+    "smartbank.web.loyalty",
+    "smartbank.web.opinion",
 )
 
 __all__ = ["MODULES", "mount", "register_console_page", "register_messages", "register_portal_page"]

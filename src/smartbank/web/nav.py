@@ -117,6 +117,7 @@ CONSOLE_GROUPS = (
     ("risk", ("risk", "changes", "reversals")),
     ("lending", ("lending",)),
     ("wealth", ("wealth",)),
+    ("marketing", ("marketing", "loyalty", "opinion")),
     ("service", ("assistant", "privacy")),
 )
 

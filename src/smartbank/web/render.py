@@ -73,7 +73,7 @@ env.filters.update(money=money, account_number=account_number, mask=mask, redact
 # Stylesheets every page links, in order: the shell's, then one per area of the product (each area keeps
 # its rules in its own file).
 STYLESHEETS = ("app.css", "portal.css", "console.css", "elder.css", "payments.css", "lending.css", "wealth.css",
-               "risk.css", "assistant.css")
+               "risk.css", "assistant.css", "marketing.css", "loyalty.css", "opinion.css")
 
 
 def is_elder(request: Request) -> bool:

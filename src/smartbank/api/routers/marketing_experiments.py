@@ -1,0 +1,7 @@
+"""API: marketing experiments."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

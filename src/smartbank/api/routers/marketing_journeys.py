@@ -1,0 +1,7 @@
+"""API: marketing journeys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,7 @@
+"""API: opinion."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

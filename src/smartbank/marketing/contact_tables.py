@@ -1,0 +1,5 @@
+"""Tables of the marketing domain's contact part (see :mod:`smartbank.marketing.models`)."""
+
+from __future__ import annotations
+
+PERSONAL_DATA: dict[str, dict[str, str]] = {}

@@ -1,0 +1,7 @@
+"""Pages: marketing measure."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
