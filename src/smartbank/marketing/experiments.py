@@ -122,15 +122,15 @@ def _arms(session: Session, campaign_id: int) -> tuple[str, list[str]]:
 
 def arm_counts(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
     """Per arm: customers assigned (``n``) and those of them with at least one conversion (``conversions``)."""
-    n = dict(session.execute(select(CampaignAssignment.arm, func.count())
-                             .where(CampaignAssignment.campaign_id == campaign_id)
-                             .group_by(CampaignAssignment.arm)).tuples())
-    conv = dict(session.execute(
+    n = {arm: k for arm, k in session.execute(select(CampaignAssignment.arm, func.count())
+                                              .where(CampaignAssignment.campaign_id == campaign_id)
+                                              .group_by(CampaignAssignment.arm))}
+    conv = {arm: k for arm, k in session.execute(
         select(CampaignAssignment.arm, func.count(distinct(Conversion.customer_id)))
         .join(Conversion, (Conversion.campaign_id == CampaignAssignment.campaign_id)
               & (Conversion.customer_id == CampaignAssignment.customer_id))
         .where(CampaignAssignment.campaign_id == campaign_id)
-        .group_by(CampaignAssignment.arm)).tuples())
+        .group_by(CampaignAssignment.arm))}
     return {arm: {"n": int(n.get(arm, 0)), "conversions": int(conv.get(arm, 0))} for arm in sorted(set(n) | set(conv))}
 
 
