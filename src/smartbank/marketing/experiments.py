@@ -159,11 +159,12 @@ def _pause(session: Session, actor: Principal, campaign: Campaign, why: list[dic
     return True
 
 
-def evaluate_experiment(session: Session, campaign_id: int, *, actor: Principal | None = None,
+def evaluate_experiment(session: Session, campaign_id: int | str, *, actor: Principal | None = None,
                         alpha: float = ALPHA, min_per_arm: int = MIN_PER_ARM,
                         tau: float = sequential.DEFAULT_TAU) -> dict[str, Any]:
     """Read the campaign's experiment now, store the read and decide (see the module). ``actor``: the staff
-    member asking (``marketing.campaigns.manage``: the read may pause the campaign); None for the worker."""
+    member asking (``marketing.campaigns.manage``: the read may pause the campaign); None for the worker.
+    ``campaign_id``: the campaign's id, or its code (a string)."""
     who = actor or SYSTEM
     if actor is not None:
         actor.require("marketing.campaigns.manage")
@@ -171,7 +172,8 @@ def evaluate_experiment(session: Session, campaign_id: int, *, actor: Principal 
         raise ValidationFailed("alpha must lie in (0, 1) and the minimum sample be positive",
                                reason="marketing.experiment_bad_parameters",
                                details={"alpha": alpha, "min_per_arm": min_per_arm})
-    campaign = _campaign(session, campaign_id)
+    campaign = _find(session, campaign_id)
+    campaign_id = campaign.id
     control, others = _arms(session, campaign_id)
     counts = arm_counts(session, campaign_id)
     for arm in [control, *others]:
@@ -250,7 +252,7 @@ def evaluate_experiment(session: Session, campaign_id: int, *, actor: Principal 
 
 
 def _find(session: Session, campaign: int | str) -> Campaign:
-    if isinstance(campaign, int):
+    if not isinstance(campaign, str):
         return _campaign(session, campaign)
     c = session.scalars(select(Campaign).where(Campaign.code == campaign)).first()
     if c is None:
