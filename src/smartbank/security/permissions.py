@@ -499,8 +499,8 @@ ROUTES.update({
 # experiments
 ROUTES.update({
     "GET /api/v1/marketing/experiments": ("marketing.reports.read",),
-    "GET /api/v1/marketing/experiments/{code}": ("marketing.reports.read",),
-    "POST /api/v1/marketing/experiments/{code}/evaluate": ("marketing.campaigns.manage",),
+    "GET /api/v1/marketing/experiments/{campaign_id}": ("marketing.reports.read",),
+    "POST /api/v1/marketing/experiments/{campaign_id}/evaluate": ("marketing.campaigns.manage",),
     "GET /console/marketing/experiments": ("marketing.reports.read",),
     "GET /console/marketing/experiments/{campaign_id}": ("marketing.reports.read",),
     "POST /console/marketing/experiments/{campaign_id}/evaluate": ("marketing.campaigns.manage",),
