@@ -26,3 +26,9 @@ def test_evaluate_then_show(database_url, engine):
     assert shown["last"]["id"] == read["id"] and "history" not in shown
     missing = _run("marketing", "experiment", "show", "--campaign", "NONE", "--database-url", database_url, code=1)
     assert missing["reason"] == "marketing.experiment_not_found"
+
+
+def test_simulate_shows_the_naive_test_failing():
+    out = _run("marketing", "experiment", "simulate", "--experiments", "300", "--looks", "10", "--seed", "3")
+    assert out["msprt_declared"] <= 0.05 + 2.33 * (0.05 * 0.95 / 300) ** 0.5
+    assert out["naive_declared"] > 0.1 and out["coverage"] >= 0.9

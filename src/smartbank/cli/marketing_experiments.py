@@ -65,3 +65,23 @@ def evaluate(campaign: Code, alpha: Annotated[float, typer.Option(min=0.0001, ma
     out = _run(lambda s: marketing.evaluate_experiment(s, campaign, actor=SYSTEM, alpha=alpha), database_url)
     _print(out)
     emit(out)
+
+
+@app.command("simulate")
+def simulate(experiments: Annotated[int, typer.Option(min=10, max=100_000)] = 400,
+             looks: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+             step: Annotated[int, typer.Option(min=1, max=1_000_000, help="customers added per arm per look")] = 250,
+             p_control: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.10,
+             p_arm: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.10,
+             alpha: Annotated[float, typer.Option(min=0.0001, max=0.5)] = 0.05,
+             seed: int = 0) -> None:
+    """Simulated experiments (no database): how often the sequential test and the naive repeated z-test
+    declare a difference when looked at repeatedly (equal rates: the false-positive rate), and the coverage of
+    the confidence sequence."""
+    from smartbank.marketing import sequential
+
+    out = sequential.simulate(experiments=experiments, looks=looks, step=step, p_control=p_control, p_arm=p_arm,
+                              alpha=alpha, seed=seed)
+    print(f"declared: sequential {out['msprt_declared']:.3f}, naive repeated z-test {out['naive_declared']:.3f}; "
+          f"coverage {out['coverage']:.3f}", file=sys.stderr)
+    emit(out)

@@ -58,10 +58,12 @@ def register_guardrail(name: str, fn: Guardrail) -> None:
     GUARDRAILS[name] = fn
 
 
-def _utc(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
+def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return _utc(at).isoformat() if at is not None else None
 
 
 def opt_outs(session: Session, campaign_id: int, arm: str) -> int:
@@ -79,7 +81,7 @@ def opt_outs(session: Session, campaign_id: int, arm: str) -> int:
         .where(MarketingMessage.campaign_id == campaign_id, MarketingMessage.arm == arm,
                MarketingMessage.status.in_(_SENT))
         .group_by(MarketingMessage.customer_id))
-    contacted = {cid: _utc(at) for cid, at in first}
+    contacted = {cid: _utc(at) for cid, at in first if at is not None}
     holdout = session.scalar(select(CampaignArm.is_holdout).where(CampaignArm.campaign_id == campaign_id,
                                                                   CampaignArm.code == arm))
     count = 0
@@ -88,9 +90,8 @@ def opt_outs(session: Session, campaign_id: int, arm: str) -> int:
         if start is None:
             continue
         for state in customers.consent_state(session, cid).values():
-            at = _utc(state.at)
             if (state.purpose.startswith("marketing_") and state.source == "recorded" and not state.granted
-                    and at is not None and at >= start):
+                    and state.at is not None and _utc(state.at) >= start):
                 count += 1
                 break
     return count
@@ -140,7 +141,7 @@ def _last_read(session: Session, campaign_id: int) -> ExperimentRead | None:
 
 
 def _read_dict(r: ExperimentRead) -> dict[str, Any]:
-    return {"id": r.id, "campaign_id": r.campaign_id, "at": _utc(r.at).isoformat() if r.at else None,
+    return {"id": r.id, "campaign_id": r.campaign_id, "at": _iso(r.at),
             "control": r.control, "arms": r.arms, "comparisons": r.comparisons, "guardrails": r.guardrails,
             "alpha": r.alpha, "method": r.method, "decision": r.decision, "winner": r.winner,
             "confidence": r.confidence, "effect": r.effect, "reasons": r.reasons, "evaluated_by": r.evaluated_by}
@@ -296,7 +297,7 @@ def list_experiments(session: Session, actor: Principal) -> list[dict[str, Any]]
         last = _last_read(session, c.id)
         out.append({"id": c.id, "code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "status": c.status,
                     "arms": int(k), "decision": last.decision if last else None,
-                    "winner": last.winner if last else None, "at": _utc(last.at).isoformat() if last else None})
+                    "winner": last.winner if last else None, "at": _iso(last.at) if last else None})
     return out
 
 

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["METHOD", "Comparison", "compare", "confidence_sequence", "msprt_p_value", "msprt_statistic"]
+__all__ = ["METHOD", "Comparison", "compare", "confidence_sequence", "msprt_p_value", "msprt_statistic", "simulate"]
 
 METHOD = "msprt-normal-mixture/1"
 # default mixing standard deviation on the absolute difference of rates: effects of about two points are the
@@ -139,3 +139,27 @@ def compare(arm: str, control: str, *, n_control: int, conversions_control: int,
                       n_arm=n_arm, conversions_arm=conversions_arm, rate_control=rc, rate_arm=ra, effect=effect,
                       lift=(effect / rc) if rc > 0 else None, p_value=p, ci_low=low, ci_high=high, alpha=alpha,
                       significant=p < alpha)
+
+
+def simulate(*, experiments: int = 400, looks: int = 20, step: int = 250, p_control: float = 0.10,
+             p_arm: float = 0.10, alpha: float = 0.05, tau: float = DEFAULT_TAU, seed: int = 0) -> dict[str, Any]:
+    """Simulated experiments looked at ``looks`` times, ``step`` more customers per arm each time: the share
+    that ever declares a difference with this test and with the naive fixed-sample z-test repeated at every
+    look (under ``p_arm == p_control`` that share is the false-positive rate; otherwise the power), and the
+    share whose confidence sequence held the true effect at every look."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    n = np.arange(1, looks + 1) * step
+    x_a = rng.binomial(step, p_control, size=(experiments, looks)).cumsum(axis=1)
+    x_b = rng.binomial(step, p_arm, size=(experiments, looks)).cumsum(axis=1)
+    ever = (msprt_p_value(n, x_a, n, x_b, tau=tau).min(axis=1) < alpha).mean()
+    pooled = (x_a + x_b) / (2 * n)
+    z = (x_b - x_a) / n / np.sqrt(np.maximum(pooled * (1 - pooled), 1e-12) * 2 / n)
+    naive = (2 * stats.norm.sf(np.abs(z)).min(axis=1) < alpha).mean()
+    low, high = confidence_sequence(n, x_a, n, x_b, alpha=alpha, tau=tau)
+    truth = p_arm - p_control
+    covered = ((low <= truth) & (high >= truth)).all(axis=1).mean()
+    return {"experiments": experiments, "looks": looks, "per_arm_at_end": int(n[-1]), "p_control": p_control,
+            "p_arm": p_arm, "alpha": alpha, "tau": tau, "method": METHOD, "msprt_declared": float(ever),
+            "naive_declared": float(naive), "coverage": float(covered)}

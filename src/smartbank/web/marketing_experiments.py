@@ -50,7 +50,7 @@ def decision_text(lang: str, read: dict[str, Any] | None) -> str:
     if not read:
         return translate(lang, "mkt_exp.no_reads")
     if read["decision"] == "winner":
-        win = next((c for c in read["comparisons"] if c["arm"] == read["winner"]), {})
+        win: dict[str, Any] = next((c for c in read["comparisons"] if c["arm"] == read["winner"]), {})
         return translate(lang, "mkt_exp.winner_words", arm=read["winner"],
                          effect=fmt.percent(read["effect"], lang, 2),
                          lift=fmt.percent(win.get("lift"), lang, 1),
