@@ -121,17 +121,21 @@ def _arms(session: Session, campaign_id: int) -> tuple[str, list[str]]:
     return control, [a.code for a in rows if a.code != control]
 
 
-def arm_counts(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
-    """Per arm: customers assigned (``n``) and those of them with at least one conversion (``conversions``)."""
+def arm_counts(session: Session, campaign_id: int, *, as_of: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Per arm: customers assigned (``n``) and those of them with at least one conversion (``conversions``);
+    ``as_of``: only what had happened by then (assignments and conversions)."""
+    assigned = [CampaignAssignment.campaign_id == campaign_id]
+    if as_of is not None:
+        assigned.append(CampaignAssignment.assigned_at <= as_of)
     n = {arm: k for arm, k in session.execute(select(CampaignAssignment.arm, func.count())
-                                              .where(CampaignAssignment.campaign_id == campaign_id)
-                                              .group_by(CampaignAssignment.arm))}
-    conv = {arm: k for arm, k in session.execute(
-        select(CampaignAssignment.arm, func.count(distinct(Conversion.customer_id)))
-        .join(Conversion, (Conversion.campaign_id == CampaignAssignment.campaign_id)
-              & (Conversion.customer_id == CampaignAssignment.customer_id))
-        .where(CampaignAssignment.campaign_id == campaign_id)
-        .group_by(CampaignAssignment.arm))}
+                                              .where(*assigned).group_by(CampaignAssignment.arm))}
+    conv_q = (select(CampaignAssignment.arm, func.count(distinct(Conversion.customer_id)))
+              .join(Conversion, (Conversion.campaign_id == CampaignAssignment.campaign_id)
+                    & (Conversion.customer_id == CampaignAssignment.customer_id))
+              .where(*assigned))
+    if as_of is not None:
+        conv_q = conv_q.where(Conversion.occurred_at <= as_of)
+    conv = {arm: k for arm, k in session.execute(conv_q.group_by(CampaignAssignment.arm))}
     return {arm: {"n": int(n.get(arm, 0)), "conversions": int(conv.get(arm, 0))} for arm in sorted(set(n) | set(conv))}
 
 
@@ -162,10 +166,11 @@ def _pause(session: Session, actor: Principal, campaign: Campaign, why: list[dic
 
 def evaluate_experiment(session: Session, campaign_id: int | str, *, actor: Principal | None = None,
                         alpha: float = ALPHA, min_per_arm: int = MIN_PER_ARM,
-                        tau: float = sequential.DEFAULT_TAU) -> dict[str, Any]:
+                        tau: float = sequential.DEFAULT_TAU, as_of: datetime | None = None) -> dict[str, Any]:
     """Read the campaign's experiment now, store the read and decide (see the module). ``actor``: the staff
     member asking (``marketing.campaigns.manage``: the read may pause the campaign); None for the worker.
-    ``campaign_id``: the campaign's id, or its code (a string)."""
+    ``campaign_id``: the campaign's id, or its code (a string). ``as_of``: read the counts as they stood then
+    (a replay of a campaign's history, e.g. for the demo; the guardrails are read as they stand now)."""
     who = actor or SYSTEM
     if actor is not None:
         actor.require("marketing.campaigns.manage")
@@ -176,7 +181,7 @@ def evaluate_experiment(session: Session, campaign_id: int | str, *, actor: Prin
     campaign = _find(session, campaign_id)
     campaign_id = campaign.id
     control, others = _arms(session, campaign_id)
-    counts = arm_counts(session, campaign_id)
+    counts = arm_counts(session, campaign_id, as_of=as_of)
     for arm in [control, *others]:
         counts.setdefault(arm, {"n": 0, "conversions": 0})
     prev = _last_read(session, campaign_id)
@@ -237,7 +242,7 @@ def evaluate_experiment(session: Session, campaign_id: int | str, *, actor: Prin
     arms_out = [{"arm": a, "n": counts[a]["n"], "conversions": counts[a]["conversions"],
                  "rate": counts[a]["conversions"] / counts[a]["n"] if counts[a]["n"] else None,
                  "is_control": a == control} for a in [control, *others]]
-    read = ExperimentRead(campaign_id=campaign_id, at=clock.now(), control=control, arms=arms_out,
+    read = ExperimentRead(campaign_id=campaign_id, at=as_of or clock.now(), control=control, arms=arms_out,
                           comparisons=[c.as_dict() for c in comparisons], guardrails=guard_rows, alpha=alpha,
                           method=f"{sequential.METHOD};tau={tau:g};bonferroni;min_per_arm={min_per_arm}",
                           decision=decision, winner=winner.arm if winner else None,

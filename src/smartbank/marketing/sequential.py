@@ -45,7 +45,7 @@ METHOD = "msprt-normal-mixture/1"
 # default mixing standard deviation on the absolute difference of rates: effects of about two points are the
 # ones the test is tuned to find soonest (the test stays valid for any tau)
 DEFAULT_TAU = 0.02
-ArrayLike = float | npt.NDArray[np.float64]
+ArrayLike = float | npt.NDArray[Any]
 
 
 def _variance(n_a: ArrayLike, x_a: ArrayLike, n_b: ArrayLike, x_b: ArrayLike) -> Any:
