@@ -10,7 +10,6 @@ from smartbank.insight.models import CustomerProfile
 from smartbank.security import service as security
 from smartbank.security.service import Principal
 
-
 _D = "一二三四五六七八九十"
 _G = "甲乙丙丁戊己庚辛壬癸"
 

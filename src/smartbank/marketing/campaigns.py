@@ -590,11 +590,11 @@ def campaign_results(session: Session, actor: Principal, ref: int | str) -> dict
             CampaignAssignment.campaign_id == c.id).group_by(CampaignAssignment.arm)):
         arm_row(a)["assigned"] = int(n)
     reasons: Counter[str] = Counter()
-    for a, status, reason, n in session.execute(
+    for arm, status, reason, n in session.execute(
             select(MarketingMessage.arm, MarketingMessage.status, MarketingMessage.suppressed_reason, func.count())
             .where(MarketingMessage.campaign_id == c.id)
             .group_by(MarketingMessage.arm, MarketingMessage.status, MarketingMessage.suppressed_reason)):
-        r = arm_row(a)
+        r = arm_row(arm)
         r["messages"] += int(n)
         if status in ("sent", "delivered"):
             r["sent"] += int(n)
