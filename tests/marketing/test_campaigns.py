@@ -247,3 +247,50 @@ def test_assignment_matches_the_weights():
     for arm, share in (("holdout", 0.1), ("A", 0.9 * 0.25), ("B", 0.9 * 0.75)):
         sd = (share * (1 - share) / n) ** 0.5
         assert abs(got[arm] / n - share) < 4 * sd, (arm, got)
+
+
+def test_a_large_audience_runs_in_batches(bank, session, people, bank_clock, monkeypatch):
+    from smartbank.marketing import campaigns as C
+
+    monkeypatch.setattr(C, "BATCH", 4)
+    maker, checker, *_ = people
+    ids = arrange(bank, 11)
+    c = _approved(session, maker, checker, holdout_bp=0)
+    out = mkt.run_campaign(session, c["id"])
+    assert out["assigned"] == 11 and out["sent"] == 11
+    assert sorted(m.customer_id for m in session.scalars(select(MarketingMessage))) == sorted(ids)
+
+
+@pytest.mark.commits
+def test_two_workers_at_once_send_each_message_once(bank, engine, bank_clock):
+    """Two workers run the due campaigns at the same moment: the campaign's row lock makes the second wait and
+    find the run done (PostgreSQL: SELECT ... FOR UPDATE; SQLite: the write lock)."""
+    import threading
+
+    from smartbank import db
+
+    ids = arrange(bank, 10)
+    with db.session_scope(engine) as s:
+        maker, checker = principal(s, "mk_a"), principal(s, "mk_b")
+        c = _approved(s, maker, checker, holdout_bp=0)
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def work() -> None:
+        barrier.wait()
+        try:
+            results.append(db.run_in_transaction(mkt.run_due_campaigns, engine=engine))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with db.session_scope(engine) as s:
+        msgs = list(s.scalars(select(MarketingMessage).where(MarketingMessage.campaign_id == c["id"])))
+        assigned = s.scalar(select(func.count()).select_from(CampaignAssignment))
+    assert not errors and sorted(r["campaigns"] for r in results) == [0, 1]
+    assert sorted(m.customer_id for m in msgs) == sorted(ids), (results, errors)
+    assert assigned == len(ids)
+    assert sum(r["sent"] for r in results) == len(ids)

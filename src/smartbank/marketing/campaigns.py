@@ -489,13 +489,15 @@ def run_campaign(session: Session, ref: int | str, *, actor: Principal | None = 
         actor.require("marketing.campaigns.manage")
     c = _get(session, ref, lock=True)
     now = clock.now()
+    due = _utc(c.next_run_at)
+    if not force and (c.status not in ("approved", "running") or due is None or due > now):
+        # not due (or no longer: another worker ran it while this one waited for the campaign's lock)
+        return {"campaign": c.code, "ran": False, "status": c.status,
+                "next_run_at": due.isoformat() if due else None}
     rerun = force and c.status == "completed" and c.last_run_at is not None  # its last run again
     if c.status not in ("approved", "running") and not rerun:
         raise Conflict("only an approved campaign runs", reason="marketing.bad_state",
                        details={"status": c.status, "action": "run"})
-    due = _utc(c.next_run_at)
-    if not force and (due is None or due > now):
-        return {"campaign": c.code, "ran": False, "next_run_at": due.isoformat() if due else None}
     slot = _slot(c, now)
     arms = [a for a in _arms(session, c.id) if not a.is_holdout]
     content = {a.code: a.content for a in arms}
@@ -557,7 +559,7 @@ def run_due_campaigns(session: Session) -> dict[str, Any]:
     now = clock.now()
     due = list(session.scalars(select(Campaign.id).where(Campaign.status.in_(("approved", "running")),
                                                          Campaign.next_run_at <= now).order_by(Campaign.id)))
-    runs = [run_campaign(session, cid) for cid in due]
+    runs = [r for r in (run_campaign(session, cid) for cid in due) if r["ran"]]
     return {"campaigns": len(runs), "sent": sum(r.get("sent", 0) for r in runs),
             "suppressed": sum(r.get("suppressed", 0) for r in runs)}
 
