@@ -294,3 +294,23 @@ def test_two_workers_at_once_send_each_message_once(bank, engine, bank_clock):
     assert sorted(m.customer_id for m in msgs) == sorted(ids), (results, errors)
     assert assigned == len(ids)
     assert sum(r["sent"] for r in results) == len(ids)
+
+
+def test_a_forced_rerun_keeps_the_schedule(bank, session, people, bank_clock):
+    maker, checker, *_ = people
+    ids = arrange(bank, 3)
+    start = clock.now() + timedelta(minutes=5)
+    c = _approved(session, maker, checker, holdout_bp=0,
+                  schedule={"kind": "recurring", "start_at": start.isoformat(), "every_days": 7})
+    early = mkt.run_campaign(session, c["id"], actor=maker, force=True)  # ahead of the schedule
+    assert early["mode"] == "early" and early["sent"] == len(ids)
+    assert clock.parse_instant(mkt.get_campaign(session, maker, c["id"])["next_run_at"]) == start
+    again = mkt.run_campaign(session, c["id"], actor=maker, force=True)
+    assert again["mode"] == "rerun" and again.get("sent", 0) == 0 and again["already_messaged"] == len(ids)
+    bank_clock.advance(timedelta(minutes=10))
+    due = mkt.run_due_campaigns(session)
+    assert due["campaigns"] == 1 and due["sent"] == len(ids)  # the scheduled run is a new run
+    nxt = clock.parse_instant(mkt.get_campaign(session, maker, c["id"])["next_run_at"])
+    assert nxt == start + timedelta(days=7)
+    mkt.run_campaign(session, c["id"], actor=maker, force=True)
+    assert clock.parse_instant(mkt.get_campaign(session, maker, c["id"])["next_run_at"]) == nxt

@@ -445,12 +445,14 @@ def personalise(content: dict[str, dict[str, str]], values: dict[str, str]) -> d
     return {lang: {k: (v or "").format_map(safe) for k, v in parts.items()} for lang, parts in content.items()}
 
 
-def _slot(c: Campaign, now: datetime) -> datetime:
+def _slot(c: Campaign, now: datetime) -> tuple[datetime, str]:
+    """Which run this is and when it began: the due run (``next_run_at`` has come), else the last run again
+    (a forced rerun), else a first run ahead of the schedule."""
     due = _utc(c.next_run_at)
     if due is not None and due <= now:
-        return due
+        return due, "due"
     last = _utc(c.last_run_at)
-    return last if last is not None else now
+    return (last, "rerun") if last is not None else (now, "early")
 
 
 def _advance(c: Campaign, slot: datetime, now: datetime) -> None:
@@ -494,11 +496,11 @@ def run_campaign(session: Session, ref: int | str, *, actor: Principal | None = 
         # not due (or no longer: another worker ran it while this one waited for the campaign's lock)
         return {"campaign": c.code, "ran": False, "status": c.status,
                 "next_run_at": due.isoformat() if due else None}
-    rerun = force and c.status == "completed" and c.last_run_at is not None  # its last run again
+    slot, mode = _slot(c, now)
+    rerun = mode == "rerun" and c.status == "completed"  # a completed campaign's last run again
     if c.status not in ("approved", "running") and not rerun:
         raise Conflict("only an approved campaign runs", reason="marketing.bad_state",
                        details={"status": c.status, "action": "run"})
-    slot = _slot(c, now)
     arms = [a for a in _arms(session, c.id) if not a.is_holdout]
     content = {a.code: a.content for a in arms}
     weights = [(a.code, a.weight) for a in arms]
@@ -543,11 +545,17 @@ def run_campaign(session: Session, ref: int | str, *, actor: Principal | None = 
             counts[msg.status] += 1
         session.flush()
     before_status = c.status
-    if not rerun:
+    if mode == "due":
         _advance(c, slot, now)
+    elif mode == "early":  # an extra run ahead of the schedule: the scheduled runs stay as they were
+        c.last_run_at = now
+        if (c.schedule or {}).get("kind") != "recurring":
+            c.status, c.next_run_at = "completed", None
+        else:
+            c.status = "running"
     session.flush()
-    out = {"campaign": c.code, "ran": True, "slot": slot.isoformat(), "in_audience": len(aud.customer_ids),
-           "model_version": aud.model_version, **dict(counts), "status": c.status,
+    out = {"campaign": c.code, "ran": True, "slot": slot.isoformat(), "mode": mode,
+           "in_audience": len(aud.customer_ids), "model_version": aud.model_version, **dict(counts), "status": c.status,
            "next_run_at": _utc(c.next_run_at).isoformat() if c.next_run_at else None}  # type: ignore[union-attr]
     security.audit(session, who, action="marketing.campaign.run", object_type="campaign", object_id=c.id,
                    before={"status": before_status}, after=out)
