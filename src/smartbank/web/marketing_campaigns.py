@@ -7,6 +7,7 @@ maker). Every action calls :mod:`smartbank.marketing.service`, which checks the 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -208,9 +209,16 @@ def detail_page(request: Request, actor: Staff, code: str) -> Response:
     return _detail_page(request, actor, d)
 
 
+def _parts(text: str) -> list[tuple[str, bool]]:
+    """A content split into plain text and its personalisation fields (shown as code)."""
+    return [(p, bool(re.fullmatch(r"\{\w+\}", p))) for p in re.split(r"(\{\w+\})", text or "") if p]
+
+
 def _detail_page(request: Request, actor: Any, d: dict[str, Any], error: str | None = None,
                  status_code: int = 200) -> Response:
     c = d["c"]
+    for a in c["arms"]:
+        a["view"] = {lang: {k: _parts(v) for k, v in parts.items()} for lang, parts in (a["content"] or {}).items()}
     maker = actor.username in (c["created_by"], c["submitted_by"])
     may = {"manage": actor.can("marketing.campaigns.manage"),
            "decide": actor.can("marketing.campaigns.approve") and not maker and c["status"] == "submitted"}
