@@ -124,6 +124,17 @@ def test_reject_needs_a_note_and_editing_an_approved_campaign_sends_it_back(sess
     assert _reason(e) == "marketing.not_editable"
 
 
+def test_who_edited_this_version_does_not_approve_it(session, people):
+    maker, checker, admin, _ = people
+    c = mkt.create_campaign(session, maker, spec())
+    mkt.edit_campaign(session, checker, c["id"], spec(name_en="Changed by the checker"))
+    mkt.submit_campaign(session, maker, c["id"])
+    with pytest.raises(Conflict) as e:
+        mkt.approve_campaign(session, checker, c["id"])
+    assert _reason(e) == "marketing.same_maker"
+    assert mkt.approve_campaign(session, admin, c["id"])["status"] == "approved"
+
+
 def _approved(session, maker, checker, **over):
     c = mkt.create_campaign(session, maker, spec(**over))
     mkt.submit_campaign(session, maker, c["id"])

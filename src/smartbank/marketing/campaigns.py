@@ -8,7 +8,8 @@ The lifecycle (``Campaign.status``)::
 
 Editing a submitted, approved, paused or rejected campaign sends it back to ``draft`` with ``version + 1``: what
 was approved is never what runs after a change. The approver holds ``marketing.campaigns.approve`` and is
-neither the campaign's maker nor the person who submitted it (``marketing.same_maker``). Every step writes an
+neither the campaign's maker, nor who edited it into its present version, nor who submitted it
+(``marketing.same_maker``). Every step writes an
 audit record with the campaign before and after.
 
 A run (:func:`run_campaign`, and the worker's task ``campaigns`` for the campaigns whose ``next_run_at`` has come)
@@ -374,13 +375,26 @@ def submit_campaign(session: Session, actor: Principal, ref: int | str) -> dict[
     return _done(session, actor, c, before, "submit")
 
 
+def _is_maker(session: Session, actor: Principal, c: Campaign) -> bool:
+    """Whether ``actor`` made this version of the campaign: created it, edited it into this version or
+    submitted it (read from the campaign's audit trail, and its maker and submitter)."""
+    if actor.username in (c.created_by, c.submitted_by):
+        return True
+    for row in security.audit_trail(session, object_type="campaign", object_id=str(c.id), limit=500):
+        if (row.action in ("marketing.campaign.create", "marketing.campaign.edit", "marketing.campaign.submit")
+                and (row.after or {}).get("version") == c.version and row.actor_user_id == actor.user_id
+                and actor.user_id):
+            return True
+    return False
+
+
 def approve_campaign(session: Session, actor: Principal, ref: int | str, *, note: str | None = None
                      ) -> dict[str, Any]:
     """Approve a submitted campaign: by a holder of ``marketing.campaigns.approve`` who neither made nor
     submitted it. Its first run is due at the schedule's start (or now, when that has passed)."""
     actor.require("marketing.campaigns.approve")
     c = _get(session, ref, lock=True)
-    if actor.username in (c.created_by, c.submitted_by):
+    if _is_maker(session, actor, c):
         raise Conflict("a campaign is approved by someone other than its maker", reason="marketing.same_maker",
                        details={"maker": c.created_by})
     c, before = _step(session, actor, ref, action="approve", allowed=("submitted",), to="approved")
@@ -395,7 +409,7 @@ def reject_campaign(session: Session, actor: Principal, ref: int | str, *, note:
     if not note:
         raise _bad("a rejection needs a note for the maker", "note_required")
     c = _get(session, ref, lock=True)
-    if actor.username in (c.created_by, c.submitted_by):
+    if _is_maker(session, actor, c):
         raise Conflict("a campaign is decided by someone other than its maker", reason="marketing.same_maker",
                        details={"maker": c.created_by})
     c, before = _step(session, actor, ref, action="reject", allowed=("submitted",), to="rejected")
