@@ -142,7 +142,8 @@ def _seed(client: TestClient, bank: Bank) -> Matrix:
 
 
 CODES = (("/insight/tags", "bill_payer"), ("/risk/rules", "large_to_new_account"), ("/lending/products", "PERSONAL"),
-         ("/wealth/products", "F-BOND"), ("/bills", "BJPOWER"), ("/billers", "BJPOWER"))
+         ("/wealth/products", "F-BOND"), ("/bills", "BJPOWER"), ("/billers", "BJPOWER"),
+         ("/marketing/campaigns", "NO-SUCH"))
 # operations that need the customer named (staff) to reach their service
 NAMES_CUSTOMER = ("/api/v1/accounts", "/api/v1/payees", "/api/v1/scheduled-transfers", "/api/v1/lending/loans",
                   "/api/v1/wealth/orders", "/api/v1/wealth/holdings", "/api/v1/wealth/robo/plans")

@@ -80,6 +80,8 @@ __all__ = [
     # tags and segments
     "DEFAULT_TAGS", "TAG_MANAGERS", "assign_tags", "create_tag", "edit_tag", "list_segments", "list_tags",
     "preview_tag", "profile_chart_svg", "retire_tag", "tag_history",
+    # the same tag language over the stored profiles, for another domain's audience (no actor: the caller checks)
+    "check_expression", "expression_matches", "tagged_customers",
     # the extract (read model), the feature catalogue and the models
     "ACTIVITY_SCHEMA", "CATALOGUE", "CATEGORY_NAMES", "CUSTOMER_SCHEMA", "HOLDINGS_SCHEMA", "NON_SPENDING_KINDS",
     "SYSTEM_KINDS", "build_model_report", "compute_features", "load_activity", "load_customers", "load_holdings",
@@ -502,6 +504,25 @@ def preview_tag(session: Session, actor: Principal, *, expression: str, audience
             "sample": [{"customer_id": int(i),
                         "name": security.present(actor.role, "marketing", "name", names.get(i, ""))}
                        for i in sample_ids]}
+
+
+def check_expression(expression: str) -> list[str]:
+    """Check a staff tag rule (the tag language) without evaluating it; the features it reads."""
+    return sorted(T.compile_expression(expression, audience="staff").features)
+
+
+def expression_matches(profiles: pl.DataFrame, expression: str) -> pl.Series:
+    """The customer ids of ``profiles`` (:func:`load_profiles`) matching ``expression``, a staff tag rule (the
+    tag language; its refusals are the tag rules' own)."""
+    return T.matches(profiles, T.compile_expression(expression, audience="staff"))
+
+
+def tagged_customers(session: Session, codes: Sequence[str]) -> set[int]:
+    """The customers carrying any of the tags ``codes`` now."""
+    if not codes:
+        return set()
+    return {int(c) for c in session.scalars(select(CustomerTag.customer_id)
+                                            .where(CustomerTag.code.in_(list(codes))))}
 
 
 def list_segments(session: Session, actor: Principal) -> list[dict[str, Any]]:

@@ -493,7 +493,35 @@ ROUTES.update({
 })
 
 # campaigns, audiences, approvals
+_MC, _MCA = ("marketing.campaigns.manage",), ("marketing.campaigns.approve",)
+_MCR = ("marketing.campaigns.manage", "marketing.campaigns.approve", "marketing.reports.read")
 ROUTES.update({
+    "GET /api/v1/marketing/campaigns": _MCR,
+    "POST /api/v1/marketing/campaigns": _MC,
+    "POST /api/v1/marketing/campaigns/preview": _MC,
+    "GET /api/v1/marketing/campaigns/{code}": _MCR,
+    "PUT /api/v1/marketing/campaigns/{code}": _MC,
+    "GET /api/v1/marketing/campaigns/{code}/results": _MCR,
+    "POST /api/v1/marketing/campaigns/{code}/submit": _MC,
+    "POST /api/v1/marketing/campaigns/{code}/approve": _MCA,
+    "POST /api/v1/marketing/campaigns/{code}/reject": _MCA,
+    "POST /api/v1/marketing/campaigns/{code}/pause": _MC,
+    "POST /api/v1/marketing/campaigns/{code}/resume": _MC,
+    "POST /api/v1/marketing/campaigns/{code}/cancel": _MC,
+    "POST /api/v1/marketing/campaigns/{code}/run": _MC,
+    "GET /console/marketing/campaigns": _MCR,
+    "GET /console/marketing/campaigns/new": _MC,
+    "POST /console/marketing/campaigns": _MC,
+    "GET /console/marketing/campaigns/{code}": _MCR,
+    "GET /console/marketing/campaigns/{code}/edit": _MC,
+    "POST /console/marketing/campaigns/{code}": _MC,
+    "POST /console/marketing/campaigns/{code}/submit": _MC,
+    "POST /console/marketing/campaigns/{code}/approve": _MCA,
+    "POST /console/marketing/campaigns/{code}/reject": _MCA,
+    "POST /console/marketing/campaigns/{code}/pause": _MC,
+    "POST /console/marketing/campaigns/{code}/resume": _MC,
+    "POST /console/marketing/campaigns/{code}/cancel": _MC,
+    "POST /console/marketing/campaigns/{code}/run": _MC,
 })
 
 # experiments
