@@ -479,10 +479,10 @@ def why_not_contacted(session: Session, actor: Principal, customer_number: str, 
 def contact_summary(session: Session, campaign_id: int) -> dict[str, Any]:
     """A campaign's attempts: counts per status, per suppression reason, per channel; opens, clicks and cost."""
     base = select(MarketingMessage).where(MarketingMessage.campaign_id == campaign_id).subquery()
-    by_status = dict(session.execute(select(base.c.status, func.count()).group_by(base.c.status)).tuples().all())
+    by_status = dict(session.execute(select(base.c.status, func.count()).group_by(base.c.status)).all())
     by_reason = dict(session.execute(select(base.c.suppressed_reason, func.count())
                                      .where(base.c.suppressed_reason.is_not(None))
-                                     .group_by(base.c.suppressed_reason)).tuples().all())
+                                     .group_by(base.c.suppressed_reason)).all())
     by_channel = {ch: {"attempts": int(n), "sent": int(s or 0), "cost_micro": int(cost or 0)}
                   for ch, n, s, cost in session.execute(select(
                       base.c.channel, func.count(),
