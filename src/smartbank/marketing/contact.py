@@ -47,7 +47,7 @@ from smartbank.text import clean_text
 
 __all__ = [
     "CONTACT_REASONS", "DEFAULT_POLICY", "Outgoing", "POLICY_SCOPES", "SUPPRESSIONS", "active_banners",
-    "add_do_not_disturb", "click_url", "contact_history", "contact_policy", "contact_summary", "dismiss_banner",
+    "add_do_not_disturb", "click_url", "contact_history", "contact_policy", "contact_report", "contact_summary", "dismiss_banner",
     "list_do_not_disturb", "record_click", "record_impression", "register_suppression", "remove_do_not_disturb",
     "send", "send_deferred", "set_contact_policy", "why_not_contacted",
 ]
@@ -307,7 +307,9 @@ def _check(session: Session, customer_id: int, channel: str, purpose: str) -> tu
 
 def _deliver(session: Session, msg: MarketingMessage, content: dict[str, dict[str, str]],
              extra: dict[str, Any]) -> None:
-    msg.suppressed_reason, msg.reason_details = None, None
+    # a message on its way keeps only its link's target in the details (a banner is drawn with it)
+    msg.suppressed_reason = None
+    msg.reason_details = {"target": extra["target"]} if extra.get("target") else None
     msg.sent_at = clock.now()
     CHANNEL_SENDERS[msg.channel](session, msg, content, extra)
     if msg.status in _COUNTED:
@@ -401,7 +403,8 @@ def active_banners(session: Session, actor: Principal, *, limit: int = 2) -> lis
         if m.opened_at is None:
             m.opened_at = now
     session.flush()
-    return [{"id": m.id, "title": m.title, "body": m.body, "lang": m.lang} for m in rows]
+    return [{"id": m.id, "title": m.title, "body": m.body, "lang": m.lang,
+             "url": click_url(m.id, (m.reason_details or {}).get("target"))} for m in rows]
 
 
 def record_impression(session: Session, actor: Principal, message_id: int) -> None:
@@ -495,3 +498,9 @@ def contact_summary(session: Session, campaign_id: int) -> dict[str, Any]:
             "by_status": {k: int(v) for k, v in by_status.items()},
             "by_reason": {k: int(v) for k, v in by_reason.items()}, "by_channel": by_channel}
 
+
+
+def contact_report(session: Session, actor: Principal, campaign_id: int) -> dict[str, Any]:
+    """:func:`contact_summary` for staff who may read marketing reports."""
+    actor.require("marketing.reports.read")
+    return contact_summary(session, campaign_id)
