@@ -218,7 +218,8 @@ def test_why_not_contacted_and_the_campaign_summary(alice, engine, bank):
         assert summ["by_status"] == {"sent": 2, "suppressed": 2}
         assert summ["by_channel"]["sms"] == {"attempts": 3, "sent": 2, "cost_micro": 100_000}
         with pytest.raises(Forbidden):
-            marketing.why_not_contacted(s, Principal(user_id=0, username="r", role="risk_officer", customer_id=None), number)
+            risk = Principal(user_id=0, username="r", role="risk_officer", customer_id=None)
+            marketing.why_not_contacted(s, risk, number)
         with pytest.raises(ValidationFailed):
             marketing.why_not_contacted(s, MARKETER, "'; drop")
 

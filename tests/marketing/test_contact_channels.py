@@ -21,7 +21,8 @@ class _Inbox:
         self.messages: list[tuple[str, list[str], bytes]] = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler name
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        raw = envelope.original_content or envelope.content
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), raw))
         return "250 OK"
 
 

@@ -157,5 +157,6 @@ def dnd_list(customer_number: Annotated[str | None, typer.Argument(help="only th
 
     items = _run(database_url, None, work)
     for d in items:
-        print(f"{d['id']:>6} customer {d['customer_id']} {d['channel']:<6} until {d['until'] or 'removed'}  {d['reason']}")
+        until = d["until"] or "removed"
+        print(f"{d['id']:>6} customer {d['customer_id']} {d['channel']:<6} until {until}  {d['reason']}")
     emit({"items": items})

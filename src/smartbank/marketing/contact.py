@@ -47,9 +47,9 @@ from smartbank.text import clean_text
 
 __all__ = [
     "CONTACT_REASONS", "DEFAULT_POLICY", "Outgoing", "POLICY_SCOPES", "SUPPRESSIONS", "active_banners",
-    "add_do_not_disturb", "click_url", "contact_history", "contact_policy", "contact_report", "contact_summary", "dismiss_banner",
-    "list_do_not_disturb", "record_click", "record_impression", "register_suppression", "remove_do_not_disturb",
-    "send", "send_deferred", "set_contact_policy", "why_not_contacted",
+    "add_do_not_disturb", "click_url", "contact_history", "contact_policy", "contact_report", "contact_summary",
+    "dismiss_banner", "list_do_not_disturb", "record_click", "record_impression", "register_suppression",
+    "remove_do_not_disturb", "send", "send_deferred", "set_contact_policy", "why_not_contacted",
 ]
 
 # the consent registry's channel for each marketing channel (in-app messages and banners are "push")
@@ -482,8 +482,8 @@ def why_not_contacted(session: Session, actor: Principal, customer_number: str, 
 def contact_summary(session: Session, campaign_id: int) -> dict[str, Any]:
     """A campaign's attempts: counts per status, per suppression reason, per channel; opens, clicks and cost."""
     base = select(MarketingMessage).where(MarketingMessage.campaign_id == campaign_id).subquery()
-    by_status = dict(session.execute(select(base.c.status, func.count()).group_by(base.c.status)).all())
-    by_reason = dict(session.execute(select(base.c.suppressed_reason, func.count())
+    by_status: dict[str, int] = dict(session.execute(select(base.c.status, func.count()).group_by(base.c.status)).all())
+    by_reason: dict[str, int] = dict(session.execute(select(base.c.suppressed_reason, func.count())
                                      .where(base.c.suppressed_reason.is_not(None))
                                      .group_by(base.c.suppressed_reason)).all())
     by_channel = {ch: {"attempts": int(n), "sent": int(s or 0), "cost_micro": int(cost or 0)}
