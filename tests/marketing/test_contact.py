@@ -261,3 +261,20 @@ def test_unknown_channel_is_refused_and_writes_nothing(alice, engine):
         marketing.send(s, marketing.Outgoing(customer_id=alice, channel="fax", content=CONTENT))
     with db.session_scope(engine) as s:
         assert s.scalar(select(marketing.MarketingMessage.id)) is None
+
+
+def test_an_inapp_message_is_opened_when_its_notification_is_read(alice, engine, bank_clock):
+    _, _, _, mid = send(engine, alice, "inapp")
+    _, _, _, other = send(engine, alice, "inapp")
+    me = Principal(user_id=0, username="c", role="customer", customer_id=alice)
+    bank_clock.advance(timedelta(hours=1))
+    with db.session_scope(engine) as s:
+        n = s.get(marketing.MarketingMessage, mid).external_id.split(":")[1]
+        notifications.mark_read(s, me, int(n))
+        assert marketing.record_inapp_opens(s) == {"opened": 1}
+        assert s.get(marketing.MarketingMessage, mid).opened_at == s.get(notifications.Notification, int(n)).read_at
+        assert s.get(marketing.MarketingMessage, other).opened_at is None
+        assert marketing.record_inapp_opens(s) == {"opened": 0}
+        from smartbank.marketing.jobs import MARKETING_TASKS
+
+        assert {"contact_deferred", "contact_inapp_opens"} <= set(MARKETING_TASKS)

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import String, case, cast, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from smartbank import clock
@@ -40,6 +40,7 @@ from smartbank.marketing.channels import CHANNEL_SENDERS, click_url, read_click_
 from smartbank.marketing.contact_tables import ContactPolicy, DoNotDisturb
 from smartbank.marketing.jobs import register_task
 from smartbank.marketing.models import CHANNELS, MarketingMessage
+from smartbank.notifications import service as notifications
 from smartbank.risk import service as risk
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -49,7 +50,7 @@ __all__ = [
     "CONTACT_REASONS", "DEFAULT_POLICY", "Outgoing", "POLICY_SCOPES", "SUPPRESSIONS", "active_banners",
     "add_do_not_disturb", "click_url", "contact_history", "contact_policy", "contact_report", "contact_summary",
     "dismiss_banner", "list_do_not_disturb", "record_click", "record_impression", "register_suppression",
-    "remove_do_not_disturb", "send", "send_deferred", "set_contact_policy", "why_not_contacted",
+    "record_inapp_opens", "remove_do_not_disturb", "send", "send_deferred", "set_contact_policy", "why_not_contacted",
 ]
 
 # the consent registry's channel for each marketing channel (in-app messages and banners are "push")
@@ -377,6 +378,25 @@ def send_deferred(session: Session, *, limit: int = 500) -> dict[str, Any]:
 
 
 register_task("contact_deferred", send_deferred)
+
+
+def record_inapp_opens(session: Session, *, limit: int = 5000) -> dict[str, Any]:
+    """The worker's task: an in-app message is opened when the customer has read its notification (the
+    notification carries ``mkt:<message id>``); its ``opened_at`` is the time it was read."""
+    note = notifications.Notification
+    ref = literal("mkt:", String) + cast(MarketingMessage.id, String)
+    rows = session.execute(
+        select(MarketingMessage, note.read_at).join(note, note.ref == ref)
+        .where(MarketingMessage.channel == "inapp", MarketingMessage.opened_at.is_(None),
+               MarketingMessage.status.in_(_COUNTED), note.read_at.is_not(None))
+        .limit(limit)).all()
+    for m, read_at in rows:
+        m.opened_at = read_at
+    session.flush()
+    return {"opened": len(rows)}
+
+
+register_task("contact_inapp_opens", record_inapp_opens)
 
 
 # ----------------------------------------------------------------------------------------------
