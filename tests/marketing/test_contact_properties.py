@@ -7,7 +7,7 @@ import random
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -20,6 +20,7 @@ SH = ZoneInfo("Asia/Shanghai")
 hhmm = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59))
 
 
+@settings(max_examples=300, deadline=None)
 @given(at=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)),
        start=hhmm, end=hhmm)
 def test_quiet_until_ends_at_the_window_end_within_a_day(at, start, end):

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import clock, db
 from smartbank.errors import Forbidden, SmartbankError
 from smartbank.marketing import service as marketing
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.web import forms
 from smartbank.web.auth import Customer, Staff
@@ -28,9 +28,9 @@ router = web_router()
 
 PAGE = "/console/marketing/contacts"
 POLICY = "/console/marketing/contacts/policy"
-register_console_page(PAGE, "nav.console.marketing_contacts", roles=permissions.roles_for("marketing.contacts.read"),
+register_console_page(PAGE, "nav.console.marketing_contacts", roles=security.roles_for("marketing.contacts.read"),
                       order=112)
-register_console_page(POLICY, "nav.console.marketing_policy", roles=permissions.roles_for("marketing.contacts.read"),
+register_console_page(POLICY, "nav.console.marketing_policy", roles=security.roles_for("marketing.contacts.read"),
                       order=113)
 
 F = Annotated[str, Form()]
