@@ -27,7 +27,8 @@ def test_why_page_shows_each_attempt_with_its_reason_in_words(client, people, en
     consent(engine, people.alice, "sms")
     with db.session_scope(engine) as s:
         for _ in range(3):
-            marketing.send(s, marketing.Outgoing(customer_id=people.alice, channel="sms", content=CONTENT))
+            marketing.send(s, marketing.Outgoing(customer_id=people.alice, channel="sms", content=CONTENT,
+                                                 campaign_id=9))
         number = customers.get_customer(s, people.alice).number
     sign_in(client, "market1", console=True)
     client.cookies.set("sb_lang", lang)
@@ -37,6 +38,9 @@ def test_why_page_shows_each_attempt_with_its_reason_in_words(client, people, en
     assert not raw_keys(r.text)
     if lang == "zh":
         assert _zh_body_has_no_english(r.text) == []
+    summary = client.get("/console/marketing/contacts", params={"campaign": "9"})
+    assert summary.status_code == 200 and 'id="reason-frequency_cap"' in summary.text and reason in summary.text
+    assert client.get("/console/marketing/contacts", params={"campaign": "x9"}).status_code == 422
     # DND through the form, then removal
     resp = post_form(client, f"/console/marketing/contacts?number={number}", "/console/marketing/contacts/dnd",
                      {"number": number, "channel": "all", "reason": "客户要求", "until": ""})

@@ -71,8 +71,16 @@ def dismiss(request: Request, message_id: int, actor: Customer) -> Response:
 # why (not) contacted, do-not-disturb
 
 def _contacts(request: Request, actor: Principal, number: str, *, error: str | None = None,
-              error_field: str | None = None, form: dict[str, str] | None = None, status_code: int = 200) -> Response:
-    out = None
+              error_field: str | None = None, form: dict[str, str] | None = None, status_code: int = 200,
+              campaign: str = "") -> Response:
+    out = summary = None
+    campaign = (campaign or "").strip()[:19]
+    if campaign:
+        if not campaign.isascii() or not campaign.isdigit() or not 1 <= int(campaign) < 2**63:
+            error, error_field, status_code = forms.message(forms.FormError("mcontact.bad_number", field="campaign"),
+                                                            lang_of(request)), "campaign", 422
+        else:
+            summary = db.run_in_transaction(lambda s: marketing.contact_report(s, actor, int(campaign)))
     number = (number or "").strip()[:20]
     if number:
         try:
@@ -84,13 +92,14 @@ def _contacts(request: Request, actor: Principal, number: str, *, error: str | N
     return render(request, "console/marketing/contact/contacts.html", status_code=status_code, out=out,
                   number=number, channels=("all", *marketing.CHANNELS), reasons=marketing.CONTACT_REASONS,
                   may_suppress=actor.can("marketing.suppress"), error=error, error_field=error_field,
+                  summary=summary, campaign=campaign, may_report=actor.can("marketing.reports.read"),
                   form=form or {"channel": "all", "reason": "", "until": ""})
 
 
 @router.get(PAGE)
-def contacts_page(request: Request, actor: Staff, number: str = "") -> Response:
+def contacts_page(request: Request, actor: Staff, number: str = "", campaign: str = "") -> Response:
     require_page(actor, PAGE)
-    return _contacts(request, actor, number)
+    return _contacts(request, actor, number, campaign=campaign if actor.can("marketing.reports.read") else "")
 
 
 def _until(raw: str) -> datetime | None:
