@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     step_up_new_payee_minor: int = 5_000_00
     # where the development text-message sink writes one-time codes (default: <var_dir>/sms-outbox.jsonl)
     sms_outbox: Path | None = None
+    # marketing e-mail goes out through this SMTP server (username and password only when it asks for them)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "marketing@smartbank.example"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 10.0
+    # the address customers reach the portal at, for the links in marketing e-mail and text messages
+    public_base_url: str = "http://127.0.0.1:8000"
 
 
 class InsecureSecretKey(RuntimeError):

@@ -131,7 +131,9 @@ def _seed(client: TestClient, bank: Bank) -> Matrix:
             "reversal_request_id": 1, "request_id": 1, "change_id": 10**6,  # none exists: an admitted role gets 404
             "campaign_id": 10**6,  # none exists: an admitted role gets 404
             "session_id": "0" * 16, "user_id": 1,
-            "_handed": handed, "_chat": chat}
+            "_handed": handed, "_chat": chat,
+            # marketing contact: none exists (an admitted role gets 404); a policy scope
+            "dnd_id": 10**6, "message_id": 10**6, "token": "1.0", "channel": "sms"}
     body = {"from_account_id": w.a1, "to_account_number": w.nb1, "amount_minor": 100, "currency": "CNY",
             "idempotency_key": "matrix"}
     return Matrix(client, tokens, spare, subs, body)

@@ -490,6 +490,20 @@ ROUTES: dict[str, tuple[str, ...]] = {
 
 # contact policy, channels, deliveries, do-not-disturb
 ROUTES.update({
+    "GET /api/v1/marketing/contact/policy": ("marketing.contacts.read",),
+    "PUT /api/v1/marketing/contact/policy/{channel}": ("marketing.policy.manage",),
+    "GET /api/v1/marketing/contact/why": ("marketing.contacts.read",),
+    "GET /api/v1/marketing/contact/campaigns/{campaign_id}/summary": ("marketing.reports.read",),
+    "GET /api/v1/marketing/contact/dnd": ("marketing.contacts.read",),
+    "POST /api/v1/marketing/contact/dnd": ("marketing.suppress",),
+    "DELETE /api/v1/marketing/contact/dnd/{dnd_id}": ("marketing.suppress",),
+    "GET /console/marketing/contacts": ("marketing.contacts.read",),
+    "POST /console/marketing/contacts/dnd": ("marketing.suppress",),
+    "POST /console/marketing/contacts/dnd/{dnd_id}/remove": ("marketing.suppress",),
+    "GET /console/marketing/contacts/policy": ("marketing.contacts.read",),
+    "POST /console/marketing/contacts/policy/{channel}": ("marketing.policy.manage",),
+    "GET /m/{token}": PUBLIC,  # a tracked link in a message: the token is signed
+    "POST /banners/{message_id}/dismiss": _SELF,
 })
 
 # campaigns, audiences, approvals
