@@ -556,7 +556,8 @@ def run_campaign(session: Session, ref: int | str, *, actor: Principal | None = 
             channel = (consent.get(cid) or c.channels)[0]
             msg = send(session, Outgoing(customer_id=cid, channel=channel, content=filled, campaign_id=c.id,
                                          arm=row.arm, purpose=c.purpose or "marketing", lang=lang))
-            counts[msg.status] += 1
+            # "sent": handed to its channel (an in-app message or a banner is delivered at once)
+            counts["sent" if msg.status in ("sent", "delivered") else msg.status] += 1
         session.flush()
     before_status = c.status
     if mode == "due":
