@@ -87,7 +87,7 @@ from smartbank.wealth import service as wealth
 __all__ = [
     "DEFAULT_MARGIN_RULES", "MEASURED_STATUSES", "MarginRule", "REPORT_DIMENSIONS", "campaign_report",
     "find_all_conversions", "find_conversions", "margin_for", "margin_rules", "marketing_overview",
-    "roi_report",
+    "roi_report", "run_attribution",
 ]
 
 MICRO_PER_MINOR = 10_000  # cost_micro is in 1e-6 yuan, a fen is 1e-2
@@ -221,7 +221,7 @@ def _touch_at(m: MarketingMessage, before: datetime) -> datetime | None:
 def _get_campaign(session: Session, campaign_id: int) -> Campaign:
     c = session.get(Campaign, campaign_id)
     if c is None:
-        raise NotFound("campaign not found", reason="marketing.campaign_not_found",
+        raise NotFound("campaign not found", reason="marketing.report_campaign_not_found",
                        details={"campaign_id": campaign_id})
     return c
 
@@ -288,6 +288,16 @@ def find_all_conversions(session: Session) -> dict[str, Any]:
 
 
 register_task("attribution", find_all_conversions)
+
+
+def run_attribution(session: Session, actor: Principal, campaign_id: int | None = None) -> dict[str, Any]:
+    """A marketer asks for the conversions now (one campaign or every measured one) instead of waiting for the
+    worker; recorded in the audit log."""
+    actor.require("marketing.campaigns.manage")
+    out = find_conversions(session, campaign_id) if campaign_id is not None else find_all_conversions(session)
+    security.audit(session, actor, action="marketing.attribution.run", object_type="campaign",
+                   object_id=campaign_id, after={"new": out["new"]})
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -422,7 +432,7 @@ def _require_reader(actor: Principal) -> None:
 def _campaign_by_code(session: Session, code: str) -> Campaign:
     c = session.scalars(select(Campaign).where(Campaign.code == code)).first()
     if c is None:
-        raise NotFound("campaign not found", reason="marketing.campaign_code_not_found", details={"code": code})
+        raise NotFound("campaign not found", reason="marketing.report_campaign_code", details={"code": code})
     return c
 
 
@@ -480,7 +490,8 @@ def _sum_rows(rows: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
     for r in rows:
         k = str(r["key"])
         g = out.setdefault(k, {"key": k, "incremental_margin_micro": 0, "cost_micro": 0, "conversions": 0,
-                               "incremental_conversions": 0.0})
+                               "incremental_conversions": 0.0, "customers": 0})
+        g["customers"] += int(r["customers"])
         g["incremental_margin_micro"] += int(r["incremental_margin_micro"])
         g["cost_micro"] += int(r["cost_micro"])
         g["conversions"] += int(r["conversions"])
