@@ -129,7 +129,7 @@ def _seed(client: TestClient, bank: Bank) -> Matrix:
             "year": today.year, "month": today.month, "lang": "zh", "state": "off",
             "_review": lending["review"], "_application": lending["accept"], "_faq": faq, "_risk": w.risk,
             "reversal_request_id": 1, "request_id": 1, "change_id": 10**6,  # none exists: an admitted role gets 404
-            "session_id": "0" * 16, "user_id": 1,
+            "session_id": "0" * 16, "user_id": 1, "campaign_id": 10**6,
             "_handed": handed, "_chat": chat}
     body = {"from_account_id": w.a1, "to_account_number": w.nb1, "amount_minor": 100, "currency": "CNY",
             "idempotency_key": "matrix"}

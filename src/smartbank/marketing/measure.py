@@ -173,9 +173,9 @@ def _events(session: Session, goal: str, customer_ids: Sequence[int], since: dat
             out += [(f"wealth_order:{r[0]}", int(r[1]), r[2], int(r[3] or 0)) for r in rows]
         elif goal == "loan_application":
             L = lending.LoanApplication
-            rows = session.execute(select(L.id, L.customer_id, L.created_at, L.amount_minor).where(
+            apps = session.execute(select(L.id, L.customer_id, L.created_at, L.amount_minor).where(
                 L.customer_id.in_(chunk), L.created_at >= since, L.created_at <= until))
-            out += [(f"loan_application:{r[0]}", int(r[1]), r[2], int(r[3])) for r in rows]
+            out += [(f"loan_application:{r[0]}", int(r[1]), r[2], int(r[3])) for r in apps]
         elif goal in ("top_up", "bill_payment", "deposit"):
             T, A = ledger.Transfer, ledger.Account
             side = T.credit_account_id if goal == "deposit" else T.debit_account_id
@@ -187,9 +187,9 @@ def _events(session: Session, goal: str, customer_ids: Sequence[int], since: dat
                 cond += [T.kind == "bill_payment", T.reference.like("topup:%")]
             else:
                 cond += [T.kind == "bill_payment", (T.reference.is_(None)) | ~T.reference.like("topup:%")]
-            rows = session.execute(select(T.id, A.customer_id, T.created_at, T.amount_minor)
+            moves = session.execute(select(T.id, A.customer_id, T.created_at, T.amount_minor)
                                    .join(A, A.id == side).where(and_(*cond)))
-            out += [(f"transfer:{r[0]}", int(r[1]), r[2], int(r[3])) for r in rows]
+            out += [(f"transfer:{r[0]}", int(r[1] or 0), r[2], int(r[3])) for r in moves]
         # digital_login: no record of it yet
     return out
 
@@ -261,16 +261,15 @@ def find_conversions(session: Session, campaign_id: int) -> dict[str, Any]:
         found += 1
         if ref in known:
             continue
-        touch: MarketingMessage | None = None
-        touch_at: datetime | None = None
+        best: tuple[datetime, int] | None = None  # (touched at, message id) of the last touch
         if arm != "holdout":
             for m in messages.get(cid, ()):
                 t = _touch_at(m, at)
-                if t is not None and at - t <= window and (touch_at is None or (t, m.id) > (touch_at, touch.id)):
-                    touch, touch_at = m, t
+                if t is not None and at - t <= window and (best is None or (t, m.id) > best):
+                    best = (t, m.id)
         session.add(Conversion(campaign_id=c.id, customer_id=cid, arm=arm, goal=c.goal, event_ref=ref,
                                occurred_at=at, amount_minor=amount, margin_minor=margin_for(c.goal, amount, rules),
-                               message_id=touch.id if touch is not None else None, found_at=now))
+                               message_id=best[1] if best is not None else None, found_at=now))
         known.add(ref)
         new += 1
     session.flush()
