@@ -4,9 +4,12 @@ through the ledger, every figure checked against a hand computation."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from smartbank import clock, db
@@ -159,3 +162,17 @@ def marketing_errors():
 ])
 def test_margin_rules(goal, amount, margin):
     assert marketing.margin_for(goal, amount) == margin
+
+
+@settings(max_examples=200, deadline=None)
+@given(amount=st.integers(min_value=0, max_value=10**12), rate=st.integers(min_value=0, max_value=5000),
+       months=st.integers(min_value=0, max_value=120), share=st.integers(min_value=0, max_value=10_000),
+       fixed=st.integers(min_value=0, max_value=10_000))
+def test_margin_is_the_exact_rule_rounded_half_to_even(amount, rate, months, share, fixed):
+    rule = marketing.MarginRule(rate_bp=rate, months=months, share_bp=share, fixed_minor=fixed)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = Decimal(amount) * rate * months * share / (Decimal(10_000) * 12 * 10_000)
+        want = fixed + int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    assert marketing.margin_for("deposit", amount, {"deposit": rule}) == want
+    assert marketing.margin_for("deposit", amount, {"deposit": rule}) >= fixed
