@@ -132,8 +132,9 @@ def test_report_known_answer(history, engine):
 
 
 def test_roi_rows_and_refusals(history, engine):
-    with db.session_scope(engine) as s:
-        marketing.find_all_conversions(s)
+    # the worker's marketing job runs the task "attribution"
+    done = marketing.run_marketing_tasks(lambda fn: db.run_in_transaction(fn, engine=engine))
+    assert done["attribution"] == {"campaigns": 1, "new": 6}
     with db.session_scope(engine) as s:
         rows = marketing.roi_report(s, MARKETER, campaign="DEP1", by="channel")
         assert {r["key"] for r in rows} == {"inapp", "sms", "email", "none"}
