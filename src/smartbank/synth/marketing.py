@@ -11,7 +11,7 @@ the customer, which needs the customer's marketing consent on the channel - abou
 20 %, arms A and B of equal weight; the product: the money-market fund ``F-MMF``)
     base probability of a purchase within the window: :data:`WEALTH_BASE` = 3 % for everyone (the holdout too);
     added when contacted, by the balance at assignment ("high" = at least :data:`HIGH_BALANCE_MINOR`,
-    50 000 yuan) and arm (B's message is better: two more points everywhere):
+    20 000 yuan, about a third of the demo's customers) and arm (B's message is better: two more points everywhere):
 
     ======= ====== ======
     arm     high   other
@@ -70,7 +70,7 @@ WEALTH_CODE = "DEMO-WEALTH"
 TOPUP_CODE = "DEMO-TOPUP"
 WEALTH_PRODUCT = "F-MMF"
 WEALTH_BASE = 0.03
-HIGH_BALANCE_MINOR = 5_000_000
+HIGH_BALANCE_MINOR = 2_000_000
 # added probability when contacted: arm -> (high balance, other)
 WEALTH_EFFECT = {"A": (0.08, 0.01), "B": (0.10, 0.03)}
 TOPUP_EFFECT = 0.06
@@ -311,7 +311,7 @@ def _run_topup(run: Callable[..., Any], people: list[tuple[int, int, int]], star
             with clock.use(clock.FixedClock(at)):
                 payments.top_up(s, me, from_account_id=aid, biller_code=biller, phone=phone,
                                 amount_minor=rng.choice((30_00, 50_00, 100_00)),
-                                idempotency_key=f"synth-mkt-topup:{seed}:{cid}", channel="app")
+                                idempotency_key=f"synth-mkt-topup:{seed}:{cid}", channel="web")
             return True
 
         try:
