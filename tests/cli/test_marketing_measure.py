@@ -30,3 +30,8 @@ def test_attribute_and_roi(database_url, history):  # noqa: F811
     assert [r["key"] for r in res["rows"]] == ["email", "inapp", "none", "sms"]
     _, err = _run("marketing", "report", "roi", "--by", "weekday", "--database-url", database_url, code=2)
     assert err["error"] == "marketing.report_dimension"
+
+
+def test_unknown_campaign_is_refused(database_url):
+    _, err = _run("marketing", "report", "attribute", "--campaign", "NOPE", "--database-url", database_url, code=2)
+    assert err["error"] == "marketing.report_campaign_code" and err["details"] == {"code": "NOPE"}

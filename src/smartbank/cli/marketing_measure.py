@@ -38,7 +38,19 @@ def report_attribute(campaign: Annotated[str | None, typer.Option("--campaign", 
                            details={"code": campaign})
         return marketing.find_conversions(s, cid)
 
-    emit(db.run_in_transaction(work, engine=db.get_engine(database_url)))
+    emit(_emit_or_refuse(lambda: db.run_in_transaction(work, engine=db.get_engine(database_url))))
+
+
+def _emit_or_refuse(fn: Any) -> Any:
+    """Run ``fn``; a refusal is printed and ends the command with status 2 (its JSON as the last line)."""
+    from smartbank.errors import SmartbankError
+
+    try:
+        return fn()
+    except SmartbankError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        emit({"error": exc.reason, "message": str(exc), "details": exc.details})
+        raise typer.Exit(2) from None
 
 
 @app.command("roi")
@@ -50,18 +62,12 @@ def report_roi(campaign: Annotated[str | None, typer.Option("--campaign", help="
     the rows as the last line's JSON. Money in yuan in the table, exact integers (fen; cost in 1e-6 yuan) in the
     JSON."""
     from smartbank import db
-    from smartbank.errors import SmartbankError
     from smartbank.marketing import service as marketing
     from smartbank.security.service import SYSTEM
 
-    try:
-        rows = db.run_in_transaction(
-            lambda s: marketing.roi_report(s, SYSTEM, campaign=campaign, by=by, goal=goal),
-            engine=db.get_engine(database_url))
-    except SmartbankError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        emit({"error": getattr(exc, "reason", None), "message": str(exc), "details": getattr(exc, "details", {})})
-        raise typer.Exit(2) from None
+    rows = _emit_or_refuse(lambda: db.run_in_transaction(
+        lambda s: marketing.roi_report(s, SYSTEM, campaign=campaign, by=by, goal=goal),
+        engine=db.get_engine(database_url)))
     head = f"{'campaign':<14} {by if by != 'campaign' else 'goal':<18} {'cust':>6} {'hold':>5} {'conv':>5} " \
            f"{'incr':>7} {'incr margin':>14} {'cost':>12} {'ROI':>9}"
     print(head)
