@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from smartbank import clock, db
 from smartbank.marketing import service as marketing
+from smartbank.payments import service as payments
 from smartbank.security.service import Principal
 from smartbank.synth.marketing import WEALTH_CODE, seed_marketing
 from smartbank.wealth import seed
@@ -20,16 +21,20 @@ MARKETER = Principal(user_id=0, username="m1", role="marketer", customer_id=None
 def test_demo_campaign_effect_is_recovered(bank, engine):
     with db.session_scope(engine) as s:
         seed.seed(s, codes=["F-MMF"], years=1)
+        payments.add_biller(s, code="MOB-CM", name_zh="中国移动话费充值", name_en="China Mobile top-up",
+                            category="mobile", requires_bill=False)
     rng = random.Random(5)
     for i in range(260):
         cid = bank.customer(f"客户{i}")
         bank.account(cid, balance=rng.choice((800_000, 2_000_000, 6_000_000, 20_000_000)))
     out = seed_marketing(engine, seed=11, skip_first=0)
-    assert "topup" not in out  # no mobile billers in this bank
-    w = out["wealth"]
+    w, top = out["wealth"], out["topup"]
+    assert top["top_ups"] > 0 and top["refused"] == 0  # every customer here is on China Mobile (138...)
+    assert top["found"]["new"] == top["top_ups"]  # no other top-up in this bank
     with db.session_scope(engine) as s:
         rep = marketing.campaign_report(s, MARKETER, w["campaign_id"])
-        orders = s.scalar(select(func.count()).select_from(marketing.Conversion))
+        orders = s.scalar(select(func.count()).select_from(marketing.Conversion)
+                          .where(marketing.Conversion.campaign_id == w["campaign_id"]))
         holdout_msgs = s.scalar(select(func.count()).select_from(marketing.MarketingMessage)
                                 .where(marketing.MarketingMessage.arm == "holdout"))
         last_sent = s.scalar(select(func.max(marketing.MarketingMessage.sent_at)))
