@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # how often the worker runs marketing's due work: campaign sends, journey steps, attribution, points expiry,
     # opinion spikes (0 = never)
     marketing_interval_seconds: float = 60.0
+    # the margin rules of attribution, per goal, over the defaults (marketing.measure.DEFAULT_MARGIN_RULES), e.g.
+    # {"wealth_purchase": {"rate_bp": 60, "months": 9}}
+    marketing_margin_rules: dict[str, dict[str, int]] = {}
     # how often the worker looks for a finished business day to close, and closes every one not yet closed
     # (interest, scheduled transfers, bills, loans, risk indicators, wealth settlement; 0 = never: run
     # ``smartbank close-of-day`` yourself)

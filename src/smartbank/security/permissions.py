@@ -554,6 +554,12 @@ ROUTES.update({
 
 # attribution, ROI, dashboards
 ROUTES.update({
+    "GET /api/v1/marketing/reports/overview": ("marketing.reports.read",),
+    "GET /api/v1/marketing/reports/roi": ("marketing.reports.read",),
+    "GET /api/v1/marketing/reports/campaigns/{campaign_id}": ("marketing.reports.read",),
+    "POST /api/v1/marketing/reports/attribution": ("marketing.campaigns.manage",),
+    "GET /console/marketing": ("marketing.reports.read",),
+    "GET /console/marketing/results/{campaign_id}": ("marketing.reports.read",),
 })
 
 # journeys
