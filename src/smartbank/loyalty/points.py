@@ -54,8 +54,8 @@ __all__ = [
     "EXPIRY_MONTHS", "POINT_VALUE_MINOR", "REWARD_KINDS", "TRANSFER_KIND",
     "LoyaltyEntry", "LoyaltyLot", "LoyaltyRedemption", "LoyaltyReward", "LoyaltyRule",
     "adjust_points", "balance", "customer_points", "earn", "ensure_defaults", "expire_due", "list_rewards",
-    "list_rules", "liability_summary", "points_by_number", "reconcile", "redeem", "run_due", "set_rule",
-    "use_voucher",
+    "list_rules", "liability_summary", "points_by_number", "reconcile", "reconciliation", "redeem", "run_due",
+    "set_rule", "use_voucher",
 ]
 
 POINT_VALUE_MINOR = 1  # one point = 1 fen = ¥0.01, exactly
@@ -464,6 +464,7 @@ def customer_points(session: Session, actor: Principal, customer_id: int | None 
     reds = list(session.scalars(select(LoyaltyRedemption).where(LoyaltyRedemption.customer_id == customer_id)
                                 .order_by(LoyaltyRedemption.id.desc()).limit(50)))
     bal = balance(session, customer_id)
+    names = {r.code: (r.name_zh, r.name_en) for r in _current_rules(session)}
     return {
         "customer_id": customer_id, "balance": bal, "value_minor": bal * POINT_VALUE_MINOR,
         "point_value_minor": POINT_VALUE_MINOR, "currency": CURRENCY,
@@ -473,6 +474,8 @@ def customer_points(session: Session, actor: Principal, customer_id: int | None 
                   "expires_at": lot.expires_at} for lot in lots],
         "history": [{"id": e.id, "kind": e.kind, "points": e.points, "rule_code": e.rule_code,
                      "rule_version": e.rule_version, "source_ref": e.source_ref, "note": e.note,
+                     "rule_name_zh": names.get(e.rule_code or "", ("", ""))[0],
+                     "rule_name_en": names.get(e.rule_code or "", ("", ""))[1],
                      "created_at": e.created_at} for e in entries],
         "redemptions": [_redemption_view(r) for r in reds],
         "rewards": list_rewards(session),
@@ -533,6 +536,12 @@ def reconcile(session: Session) -> dict[str, Any]:
             "difference_minor": liability - entries * POINT_VALUE_MINOR, "customers_mismatched": len(mismatched),
             "mismatches": [m.__dict__ for m in mismatched[:20]], "bad_lots": bad_lots, "unposted_entries": unposted,
             "point_value_minor": POINT_VALUE_MINOR, "currency": CURRENCY}
+
+
+def reconciliation(session: Session, actor: Principal) -> dict[str, Any]:
+    """Staff (``loyalty.read``): the reconciliation and the programme's figures."""
+    actor.require("loyalty.read")
+    return {**reconcile(session), "summary": liability_summary(session)}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from smartbank.loyalty.points import (
     on_wealth_purchase,
     points_by_number,
     reconcile,
+    reconciliation,
     redeem,
     run_due,
     set_rule,
@@ -49,5 +50,6 @@ __all__ = [
     "EXPIRY_MONTHS", "POINT_VALUE_MINOR", "REWARD_KINDS", "TRANSFER_KIND",
     "LoyaltyEntry", "LoyaltyLot", "LoyaltyRedemption", "LoyaltyReward", "LoyaltyRule",
     "adjust_points", "balance", "customer_points", "earn", "ensure_defaults", "expire_due", "liability_summary",
-    "list_rewards", "list_rules", "points_by_number", "reconcile", "redeem", "run_due", "set_rule", "use_voucher",
+    "list_rewards", "list_rules", "points_by_number", "reconcile", "reconciliation",
+    "redeem", "run_due", "set_rule", "use_voucher",
 ]
