@@ -12,8 +12,8 @@ from smartbank import db
 from smartbank.errors import Forbidden, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.loyalty import service as loyalty
-from smartbank.wealth import service as wealth
 from smartbank.loyalty.points import on_wealth_purchase
+from smartbank.wealth import service as wealth
 from tests.loyalty.conftest import post
 
 

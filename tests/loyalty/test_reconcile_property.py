@@ -10,9 +10,10 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smartbank import db
+from smartbank import clock, db
 from smartbank.errors import ValidationFailed
 from smartbank.loyalty import service as loyalty
+from smartbank.loyalty.points import _add_months, _utc
 
 _refs = itertools.count(1)
 
@@ -32,7 +33,6 @@ def test_liability_lots_and_entries_always_agree(engine, bank, member, staff, ba
     lots: list[list] = []  # [remaining, expires_at] in earn order: the model of FIFO
 
     def now():
-        from smartbank import clock
         return clock.now()
 
     def expire_model():
@@ -50,9 +50,9 @@ def test_liability_lots_and_entries_always_agree(engine, bank, member, staff, ba
 
     for kind, arg in steps:
         if kind == "earn":
-            db.run_in_transaction(lambda s: loyalty.adjust_points(s, admin, m.customer_id, arg, reason="test",
-                                                                  source_ref=f"prop:{next(_refs)}"), engine=engine)
-            from smartbank.loyalty.points import _add_months, _utc
+            db.run_in_transaction(lambda s, a=arg: loyalty.adjust_points(s, admin, m.customer_id, a, reason="test",
+                                                                         source_ref=f"prop:{next(_refs)}"),
+                                  engine=engine)
             lots.append([arg, _add_months(_utc(now()), loyalty.EXPIRY_MONTHS)])
             expected += arg
         elif kind in ("redeem", "take"):
@@ -60,9 +60,10 @@ def test_liability_lots_and_entries_always_agree(engine, bank, member, staff, ba
             live = sum(lot[0] for lot in lots if lot[1] > now())
             try:
                 if kind == "redeem":
-                    db.run_in_transaction(lambda s: loyalty.redeem(s, m.actor, arg), engine=engine)
+                    db.run_in_transaction(lambda s, a=arg: loyalty.redeem(s, m.actor, a), engine=engine)
                 else:
-                    db.run_in_transaction(lambda s: loyalty.adjust_points(s, admin, m.customer_id, -arg, reason="t"),
+                    db.run_in_transaction(lambda s, a=arg: loyalty.adjust_points(s, admin, m.customer_id, -a,
+                                                                                  reason="t"),
                                           engine=engine)
             except ValidationFailed as exc:
                 assert exc.reason == "loyalty.insufficient_points" and live < cost

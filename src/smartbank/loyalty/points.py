@@ -361,6 +361,7 @@ def redeem(session: Session, actor: Principal, reward_code: str, *, account_id: 
                                details={"needed": reward.cost_points, "available": available})
     target: int
     acct_id: int | None = None
+    acct: ledger.Account | None
     if reward.kind == "cashback":
         if account_id is not None:
             acct = payments.paying_account(session, actor, account_id)
@@ -568,7 +569,7 @@ def _scan_transfers(session: Session, name: str, kind: str, side: str) -> list[t
         .order_by(T.id).limit(_BATCH)).all()
     if rows:
         wm.last_id = int(rows[-1][0])
-    return [(int(i), int(c), at) for i, c, at in rows]
+    return [(int(i), int(c), at) for i, c, at in rows if c is not None]
 
 
 def run_due(session: Session) -> dict[str, Any]:
