@@ -124,7 +124,7 @@ class LoyaltyWatermark(Base):
 PERSONAL_DATA: dict[str, dict[str, str]] = {
     "loy_rules": {"*": "none"},
     "loy_rewards": {"*": "none"},
-    "loy_watermarks": {"*": "none"},
+    "loy_watermarks": {"*": "none", "name": "none"},
     "loy_entries": {"*": "C2", "id": "C1"},
     "loy_lots": {"*": "C2", "id": "C1"},
     "loy_redemptions": {"*": "C2", "id": "C1"},

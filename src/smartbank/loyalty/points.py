@@ -453,6 +453,7 @@ def customer_points(session: Session, actor: Principal, customer_id: int | None 
         actor.require("loyalty.read")
         if customer_id is None:
             raise ValidationFailed("which customer?", reason="loyalty.customer_required")
+        customers.get_customer(session, customer_id)  # not found: 404
         security.audit_reads(session, actor, action="loyalty.points.read", customer_ids=[customer_id])
     else:
         customer_id = _customer_only(actor)

@@ -517,7 +517,7 @@ ROUTES.update({
     "GET /api/v1/loyalty/me": _SELF,
     "POST /api/v1/loyalty/redemptions": _SELF,
     "POST /api/v1/loyalty/vouchers/use": _SELF,
-    "GET /api/v1/loyalty/customers/{customer_number}": ("loyalty.read",),
+    "GET /api/v1/loyalty/customers/{customer_id}": ("loyalty.read",),
     "GET /api/v1/loyalty/rules": ("loyalty.read",),
     "POST /api/v1/loyalty/rules": ("loyalty.manage",),
     "GET /api/v1/loyalty/reconcile": ("loyalty.read",),

@@ -2,7 +2,7 @@
 
 ``GET /loyalty/me`` (the signed-in customer's balance, lots, history, vouchers and the rewards),
 ``POST /loyalty/redemptions`` (spend points on a reward), ``POST /loyalty/vouchers/use`` (a payment consumes a
-voucher); staff: ``GET /loyalty/customers/{number}`` (``loyalty.read``), ``GET /loyalty/rules``,
+voucher); staff: ``GET /loyalty/customers/{customer_id}`` (``loyalty.read``), ``GET /loyalty/rules``,
 ``POST /loyalty/rules`` (``loyalty.manage``), ``GET /loyalty/reconcile`` (``loyalty.read``). Authorisation lives
 in ``smartbank.loyalty``.
 """
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import Field
 
-from smartbank.api.deps import Actor, uow
+from smartbank.api.deps import Actor, PathId, uow
 from smartbank.api.schemas import MAX_ID, In
 from smartbank.loyalty import service as loyalty
 
@@ -60,10 +60,10 @@ def use_voucher(body: VoucherIn, actor: Actor) -> dict[str, Any]:
     return uow(lambda s: loyalty.use_voucher(s, actor, body.voucher_code, used_ref=body.used_ref))
 
 
-@router.get("/customers/{customer_number}")
-def customer_points(customer_number: str, actor: Actor) -> dict[str, Any]:
-    """Staff: a customer's points by customer number (the read is audited)."""
-    return uow(lambda s: loyalty.points_by_number(s, actor, customer_number[:40]))
+@router.get("/customers/{customer_id}")
+def customer_points(customer_id: PathId, actor: Actor) -> dict[str, Any]:
+    """Staff: a customer's points (the read is audited)."""
+    return uow(lambda s: loyalty.customer_points(s, actor, customer_id))
 
 
 @router.get("/rules")
