@@ -54,8 +54,8 @@ __all__ = [
     "EXPIRY_MONTHS", "POINT_VALUE_MINOR", "REWARD_KINDS", "TRANSFER_KIND",
     "LoyaltyEntry", "LoyaltyLot", "LoyaltyRedemption", "LoyaltyReward", "LoyaltyRule",
     "adjust_points", "balance", "customer_points", "earn", "ensure_defaults", "expire_due", "list_rewards",
-    "list_rules", "liability_summary", "points_by_number", "reconcile", "reconciliation", "redeem", "run_due",
-    "set_rule", "use_voucher",
+    "list_rules", "liability_summary", "point_holders", "points_by_number", "reconcile", "reconciliation",
+    "redeem", "run_due", "set_rule", "use_voucher",
 ]
 
 POINT_VALUE_MINOR = 1  # one point = 1 fen = ¥0.01, exactly
@@ -271,6 +271,14 @@ def balance(session: Session, customer_id: int) -> int:
     """The customer's points: the sum of their entries."""
     return int(session.scalar(select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
                               .where(LoyaltyEntry.customer_id == customer_id)) or 0)
+
+
+def point_holders(session: Session) -> list[tuple[int, int]]:
+    """(customer id, balance) of every customer holding points, by customer id."""
+    rows = session.execute(select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+                           .group_by(LoyaltyEntry.customer_id).having(func.sum(LoyaltyEntry.points) > 0)
+                           .order_by(LoyaltyEntry.customer_id)).all()
+    return [(int(c), int(b)) for c, b in rows]
 
 
 def _rule_for(session: Session, behaviour: str) -> list[LoyaltyRule]:
@@ -577,7 +585,7 @@ def run_due(session: Session) -> dict[str, Any]:
     """The worker's task: award points for the records since the watermarks (bill payments, salary credits,
     scheduled transfers set up, first wealth purchases), then expire what is due. Idempotent by ``source_ref``."""
     ensure_defaults(session)
-    out: dict[str, Any] = {"awarded": 0, "points": 0}
+    out: dict[str, Any] = {"scanned": 0, "awarded": 0, "points": 0}
 
     def award(behaviour: str, customer_id: int, ref: str, at: datetime) -> None:
         for rule in _rule_for(session, behaviour):
@@ -586,9 +594,11 @@ def run_due(session: Session) -> dict[str, Any]:
                 out["awarded"] += 1
                 out["points"] += e.points
 
-    for tid, cid, at in _scan_transfers(session, "bill_payment", "bill_payment", "debit"):
+    bills = _scan_transfers(session, "bill_payment", "bill_payment", "debit")
+    for tid, cid, at in bills:
         award("bill_payment", cid, f"t{tid}", at)
-    for tid, cid, at in _scan_transfers(session, "salary", "salary", "credit"):
+    salaries = _scan_transfers(session, "salary", "salary", "credit")
+    for tid, cid, at in salaries:
         award("salary_credit", cid, f"t{tid}", at)
     wm = _mark(session, "scheduled")
     S = payments.ScheduledTransfer
@@ -597,6 +607,7 @@ def run_due(session: Session) -> dict[str, Any]:
     for sid, cid, at in sched:
         award("scheduled_transfer", int(cid), f"s{sid}", at)
         wm.last_id = int(sid)
+    out["scanned"] = len(bills) + len(salaries) + len(sched)
     seen: set[int] = set()
     for cid, _product, at, _rec in wealth.purchase_orders(session):
         if cid not in seen:

@@ -33,6 +33,7 @@ from smartbank.loyalty.points import (
     list_rewards,
     list_rules,
     on_wealth_purchase,
+    point_holders,
     points_by_number,
     reconcile,
     reconciliation,
@@ -50,6 +51,6 @@ __all__ = [
     "EXPIRY_MONTHS", "POINT_VALUE_MINOR", "REWARD_KINDS", "TRANSFER_KIND",
     "LoyaltyEntry", "LoyaltyLot", "LoyaltyRedemption", "LoyaltyReward", "LoyaltyRule",
     "adjust_points", "balance", "customer_points", "earn", "ensure_defaults", "expire_due", "liability_summary",
-    "list_rewards", "list_rules", "points_by_number", "reconcile", "reconciliation",
+    "list_rewards", "list_rules", "point_holders", "points_by_number", "reconcile", "reconciliation",
     "redeem", "run_due", "set_rule", "use_voucher",
 ]
