@@ -3,8 +3,8 @@
 Value: **one point is worth exactly 1 fen (¥0.01)** (:data:`POINT_VALUE_MINOR`), so the liability is integer money.
 
 Every change of points is an entry of ``loy_entries`` (append-only, unique ``source_ref``) and, for its money
-side, one ledger transfer of kind ``loyalty`` between the bank's internal accounts (and the customer's account
-for a cash-back):
+side, a ledger transfer of kind ``loyalty`` between the bank's internal accounts (and the customer's account
+for a cash-back): one per entry, or one per run for the earning task's and expiry's batches (each entry names it):
 
 - earn / positive adjustment: ``loyalty_expense`` -> ``loyalty_liability`` (points x value);
 - redeem: ``loyalty_liability`` -> the customer's account (cash-back) or ``fees`` (a fee waiver or top-up
@@ -213,7 +213,11 @@ def _post(session: Session, source_ref: str, debit_id: int, credit_id: int, amou
 
 
 def _internal(session: Session, purpose: str) -> int:
-    return ledger.internal_account(session, purpose, CURRENCY).id
+    """The internal account's id (remembered for the session: a batch of earnings looks it up once)."""
+    cache = session.info.setdefault("loyalty_internal", {})
+    if purpose not in cache:
+        cache[purpose] = ledger.internal_account(session, purpose, CURRENCY).id
+    return int(cache[purpose])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -233,16 +237,34 @@ def _add_entry(session: Session, *, customer_id: int, kind: str, points: int, so
 
 
 def _credit(session: Session, customer_id: int, points: int, *, kind: str, source_ref: str,
-            rule: LoyaltyRule | None, at: datetime, note: str | None, by: str = "system") -> LoyaltyEntry:
-    """A positive entry, its lot, and expense -> liability."""
+            rule: LoyaltyRule | None, at: datetime, note: str | None, by: str = "system",
+            batch: list[LoyaltyEntry] | None = None) -> LoyaltyEntry:
+    """A positive entry, its lot, and expense -> liability (or, with ``batch``, left for one posting of the
+    batch's sum: :func:`_post_batch`)."""
     e = _add_entry(session, customer_id=customer_id, kind=kind, points=points, source_ref=source_ref, rule=rule,
                    note=note, by=by, at=at)
     session.add(LoyaltyLot(customer_id=customer_id, entry_id=e.id, points=points, remaining=points, earned_at=at,
                            expires_at=_add_months(_utc(at), EXPIRY_MONTHS)))
-    e.transfer_id = _post(session, source_ref, _internal(session, EXPENSE), _internal(session, LIABILITY),
-                          points * POINT_VALUE_MINOR, f"loyalty {kind} customer {customer_id}")
+    if batch is not None:
+        batch.append(e)
+    else:
+        e.transfer_id = _post(session, source_ref, _internal(session, EXPENSE), _internal(session, LIABILITY),
+                              points * POINT_VALUE_MINOR, f"loyalty {kind} customer {customer_id}")
     session.flush()
     return e
+
+
+def _post_batch(session: Session, entries: list[LoyaltyEntry], kind: str, debit_id: int, credit_id: int) -> None:
+    """One ledger posting for a batch of entries of the same direction (a run of the earning task, of expiry):
+    the sum of their points x value; each entry names it."""
+    if not entries:
+        return
+    total = sum(abs(e.points) for e in entries) * POINT_VALUE_MINOR
+    tid = _post(session, f"{kind}-batch:{entries[0].id}-{entries[-1].id}", debit_id, credit_id, total,
+                f"loyalty {kind} x{len(entries)}")
+    for e in entries:
+        e.transfer_id = tid
+    session.flush()
 
 
 def _live_lots(session: Session, customer_id: int, now: datetime) -> list[LoyaltyLot]:
@@ -286,7 +308,7 @@ def _rule_for(session: Session, behaviour: str) -> list[LoyaltyRule]:
 
 
 def earn(session: Session, customer_id: int, rule: LoyaltyRule, *, source_ref: str,
-         at: datetime | None = None) -> LoyaltyEntry | None:
+         at: datetime | None = None, batch: list[LoyaltyEntry] | None = None) -> LoyaltyEntry | None:
     """Award ``rule``'s points for one event (``source_ref``: once only). A once-per-customer rule awards once per
     customer whatever the event; a monthly cap trims the award to what is left of it this month (nothing when
     used up). Returns the entry, or None when nothing was awarded."""
@@ -308,17 +330,22 @@ def earn(session: Session, customer_id: int, rule: LoyaltyRule, *, source_ref: s
             return None
         if points < rule.points:
             note = f"capped: {points} of {rule.points} (cap {rule.cap_per_month} a month)"
-    return _credit(session, customer_id, points, kind="earn", source_ref=source_ref, rule=rule, at=at, note=note)
+    return _credit(session, customer_id, points, kind="earn", source_ref=source_ref, rule=rule, at=at, note=note,
+                   batch=batch)
 
 
 def _debit(session: Session, customer_id: int, points: int, *, kind: str, source_ref: str,
            lots: list[LoyaltyLot], credit_account: int, redemption_id: int | None = None,
-           note: str | None = None, by: str = "system", at: datetime | None = None) -> LoyaltyEntry:
+           note: str | None = None, by: str = "system", at: datetime | None = None,
+           batch: list[LoyaltyEntry] | None = None) -> LoyaltyEntry:
     _consume(lots, points)
     e = _add_entry(session, customer_id=customer_id, kind=kind, points=-points, source_ref=source_ref,
                    redemption_id=redemption_id, note=note, by=by, at=at)
-    e.transfer_id = _post(session, source_ref, _internal(session, LIABILITY), credit_account,
-                          points * POINT_VALUE_MINOR, f"loyalty {kind} customer {customer_id}")
+    if batch is not None:
+        batch.append(e)
+    else:
+        e.transfer_id = _post(session, source_ref, _internal(session, LIABILITY), credit_account,
+                              points * POINT_VALUE_MINOR, f"loyalty {kind} customer {customer_id}")
     session.flush()
     return e
 
@@ -333,11 +360,15 @@ def expire_due(session: Session, *, customer_id: int | None = None) -> dict[str,
     lots = list(session.scalars(stmt.order_by(LoyaltyLot.id)))
     points = 0
     breakage = _internal(session, BREAKAGE) if lots else 0
+    batch: list[LoyaltyEntry] = []
     for lot in lots:
         n = lot.remaining
         _debit(session, lot.customer_id, n, kind="expire", source_ref=f"expire:lot{lot.id}", lots=[lot],
-               credit_account=breakage, note=f"lot {lot.id} expired {_utc(lot.expires_at).date().isoformat()}")
+               credit_account=breakage, note=f"lot {lot.id} expired {_utc(lot.expires_at).date().isoformat()}",
+               batch=batch)
         points += n
+    if batch:
+        _post_batch(session, batch, "expire", _internal(session, LIABILITY), breakage)
     return {"lots": len(lots), "points": points}
 
 
@@ -587,9 +618,12 @@ def run_due(session: Session) -> dict[str, Any]:
     ensure_defaults(session)
     out: dict[str, Any] = {"scanned": 0, "awarded": 0, "points": 0}
 
+    rules = [r for r in _current_rules(session) if r.active]
+    batch: list[LoyaltyEntry] = []
+
     def award(behaviour: str, customer_id: int, ref: str, at: datetime) -> None:
-        for rule in _rule_for(session, behaviour):
-            e = earn(session, customer_id, rule, source_ref=f"{rule.code}:{ref}", at=at)
+        for rule in (r for r in rules if r.behaviour == behaviour):
+            e = earn(session, customer_id, rule, source_ref=f"{rule.code}:{ref}", at=at, batch=batch)
             if e is not None:
                 out["awarded"] += 1
                 out["points"] += e.points
@@ -613,6 +647,7 @@ def run_due(session: Session) -> dict[str, Any]:
         if cid not in seen:
             seen.add(cid)
             award("first_wealth_purchase", cid, "first", at)
+    _post_batch(session, batch, "earn", _internal(session, EXPENSE), _internal(session, LIABILITY))
     out["expired"] = expire_due(session)
     session.flush()
     return out
