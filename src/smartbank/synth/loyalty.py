@@ -41,8 +41,11 @@ def seed_loyalty(engine: Engine, *, seed: int = 42, redeem_share: float = 0.3, m
             continue
         reward = rng.choice(affordable)
         actor = Principal(user_id=0, username=f"customer{cid}", role="customer", customer_id=cid)
+        def spend(s: Any, a: Principal = actor, code: str = reward["code"]) -> dict[str, Any]:
+            return loyalty.redeem(s, a, code)
+
         try:
-            db.run_in_transaction(lambda s, a=actor, code=reward["code"]: loyalty.redeem(s, a, code), engine=engine)
+            db.run_in_transaction(spend, engine=engine)
         except SmartbankError:  # no account to pay a cash-back into, and the like: this customer does not redeem
             continue
         redeemed[reward["code"]] = redeemed.get(reward["code"], 0) + 1
