@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank import clock
@@ -112,17 +113,25 @@ def _customer_only(actor: Principal) -> int:
 
 
 def ensure_defaults(session: Session) -> None:
-    """Write the default rules and rewards the first time the programme is used (idempotent)."""
-    if session.scalar(select(func.count()).select_from(LoyaltyRule)) == 0:
-        for code, behaviour, points, cap, once, zh, en in DEFAULT_RULES:
-            session.add(LoyaltyRule(code=code, version=1, behaviour=behaviour, points=points, cap_per_month=cap,
-                                    once_per_customer=once, active=True, name_zh=zh, name_en=en,
-                                    created_by="system", created_at=clock.now()))
-    if session.scalar(select(func.count()).select_from(LoyaltyReward)) == 0:
-        for code, kind, cost, value, days, zh, en in DEFAULT_REWARDS:
-            session.add(LoyaltyReward(code=code, kind=kind, cost_points=cost, value_minor=value, valid_days=days,
-                                      name_zh=zh, name_en=en, active=True))
-    session.flush()
+    """Write the default rules and rewards the first time the programme is used (idempotent; two first uses at
+    once: the second finds the first's rows, in a savepoint)."""
+    if (session.scalar(select(func.count()).select_from(LoyaltyRule)) and
+            session.scalar(select(func.count()).select_from(LoyaltyReward))):
+        return
+    try:
+        with session.begin_nested():
+            if session.scalar(select(func.count()).select_from(LoyaltyRule)) == 0:
+                for code, behaviour, points, cap, once, zh, en in DEFAULT_RULES:
+                    session.add(LoyaltyRule(code=code, version=1, behaviour=behaviour, points=points,
+                                            cap_per_month=cap, once_per_customer=once, active=True, name_zh=zh,
+                                            name_en=en, created_by="system", created_at=clock.now()))
+            if session.scalar(select(func.count()).select_from(LoyaltyReward)) == 0:
+                for code, kind, cost, value, days, zh, en in DEFAULT_REWARDS:
+                    session.add(LoyaltyReward(code=code, kind=kind, cost_points=cost, value_minor=value,
+                                              valid_days=days, name_zh=zh, name_en=en, active=True))
+            session.flush()
+    except IntegrityError:
+        pass  # written by a concurrent first use
 
 
 def _rule_view(r: LoyaltyRule) -> dict[str, Any]:
