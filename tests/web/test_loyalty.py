@@ -84,3 +84,14 @@ def test_console_page_for_readers_and_rule_editor_for_managers(client, people, e
 def test_customer_cannot_open_the_console_page(client, people):
     sign_in(client, "alice")
     assert client.get("/console/loyalty", follow_redirects=False).status_code in (302, 303, 401, 403)
+
+
+def test_points_page_in_elderly_mode_and_the_cash_back_in_the_history(client, people, engine, bank_clock):
+    _give(engine, people.alice, 2000)
+    sign_in(client, "alice")
+    client.cookies.set("sb_elder", "1")
+    assert post_form(client, "/loyalty", "/loyalty/redeem", {"reward_code": "CASHBACK_20"}).status_code == 303
+    r = client.get("/loyalty")
+    assert r.status_code == 200 and 'id="loyalty-points">0<' in r.text
+    page = client.get(f"/accounts/{people.alice_acct}").text
+    assert "积分奖励" in page  # the cash-back's kind, in words
