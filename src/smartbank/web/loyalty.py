@@ -12,7 +12,6 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import db
 from smartbank.errors import SmartbankError, ValidationFailed
 from smartbank.loyalty import service as loyalty
-from smartbank.security.permissions import roles_for
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
@@ -26,7 +25,7 @@ router = web_router()
 PORTAL = "/loyalty"
 PAGE = "/console/loyalty"
 register_portal_page(PORTAL, "nav.portal.loyalty", order=47)
-register_console_page(PAGE, "nav.console.loyalty", roles=roles_for("loyalty.read"), order=72)
+register_console_page(PAGE, "nav.console.loyalty", order=72)
 
 Text = Annotated[str, Form()]
 
