@@ -37,13 +37,13 @@ from smartbank.db import Base, BigId
 ACCOUNT_KINDS = ("demand", "savings", "internal", "loan")
 INTERNAL_PURPOSES = ("settlement", "fees", "interest_expense", "biller_settlement", "suspense",
                      "loan_interest_income", "loan_penalty_income", "loan_provision_expense", "loan_loss_allowance",
-                     "wealth_custody")
+                     "wealth_custody", "loyalty_liability", "loyalty_expense", "loyalty_breakage")
 ACCOUNT_STATUSES = ("open", "frozen", "closed")
 TRANSFER_KINDS = (
     "transfer", "bill_payment", "deposit", "withdrawal", "salary", "interest", "fee",
     "card_payment", "reversal", "scheduled", "opening", "post_pending", "void_pending",
     "loan_disbursement", "loan_repayment", "loan_provision", "loan_writeoff", "loan_recovery",
-    "wealth_purchase", "wealth_redemption", "wealth_fee",
+    "wealth_purchase", "wealth_redemption", "wealth_fee", "loyalty",
 )
 
 

@@ -568,6 +568,17 @@ ROUTES.update({
 
 # loyalty
 ROUTES.update({
+    "GET /api/v1/loyalty/me": _SELF,
+    "POST /api/v1/loyalty/redemptions": _SELF,
+    "POST /api/v1/loyalty/vouchers/use": _SELF,
+    "GET /api/v1/loyalty/customers/{customer_id}": ("loyalty.read",),
+    "GET /api/v1/loyalty/rules": ("loyalty.read",),
+    "POST /api/v1/loyalty/rules": ("loyalty.manage",),
+    "GET /api/v1/loyalty/reconcile": ("loyalty.read",),
+    "GET /loyalty": _SELF,
+    "POST /loyalty/redeem": _SELF,
+    "GET /console/loyalty": ("loyalty.read",),
+    "POST /console/loyalty/rules": ("loyalty.manage",),
 })
 
 # public opinion
