@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from smartbank.marketing.uplift_learners import evaluate_uplift, qini_curve, uplift_metrics
+
+__all__: list[str] = ["evaluate_uplift", "qini_curve", "uplift_metrics"]
