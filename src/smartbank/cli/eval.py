@@ -336,19 +336,24 @@ def eval_campaign(
     seed: Annotated[int, typer.Option(help="seed of the models and the inner folds")] = 0,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline",
                                            help="also fit a default LGBMClassifier")] = True,
+    cv: Annotated[int, typer.Option("--cv", min=0, max=10, help="also k-fold cross-validate on --train (0: no)")]
+    = 0,
 ) -> None:
     """Fit the response model on --train (never the call's duration), AUC on --test; the last line is one
     JSON object."""
     from rich.console import Console
 
     from smartbank.errors import SmartbankError
-    from smartbank.marketing.service import evaluate_campaign
+    from smartbank.marketing.service import cross_validate_campaign, evaluate_campaign
 
     console = Console(stderr=True)
     tr, te = _read_csv(train, sep), _read_csv(test, sep)
     try:
         with console.status("inner-fold early stopping, fitting, scoring (and the default LightGBM)"):
             res = evaluate_campaign(tr, te, target=target, seed=seed, baseline=baseline)
+        if cv >= 2:
+            with console.status(f"{cv}-fold cross-validation on the training file"):
+                res.update(cross_validate_campaign(tr, target=target, folds=cv, seed=seed))
     except SmartbankError as exc:
         console.print(f"[red]{exc.message}[/] {exc.details}")
         raise typer.Exit(2) from None
@@ -358,4 +363,7 @@ def eval_campaign(
                   f"{res['n_estimators']} trees)")
     if baseline:
         console.print(f"default LightGBM:   AUC {res['baseline_auc']:.4f}")
+    if "cv_auc_mean" in res:
+        console.print(f"{cv}-fold CV on train: ours {res['cv_auc_mean']:.4f} ± {res['cv_auc_sd']:.4f}, "
+                      f"default LightGBM {res['cv_baseline_auc_mean']:.4f} ± {res['cv_baseline_auc_sd']:.4f}")
     print(json.dumps(json_safe(res)))

@@ -4,7 +4,7 @@ system user; the last line of each is one JSON object."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,11 +45,12 @@ def uplift_report(code: Annotated[str | None, typer.Option("--campaign", help="o
     from smartbank.marketing import service as marketing
     from smartbank.security.service import SYSTEM
 
+    out: Any
     try:
         if code:
-            out: object = db.run_in_transaction(lambda s: marketing.uplift_report(s, SYSTEM, code),
-                                                engine=db.get_engine(database_url))
-            rows = [out]
+            out = db.run_in_transaction(lambda s: marketing.uplift_report(s, SYSTEM, code),
+                                        engine=db.get_engine(database_url))
+            rows: list[dict[str, Any]] = [out]
         else:
             rows = db.run_in_transaction(lambda s: marketing.list_uplift_models(s, SYSTEM),
                                          engine=db.get_engine(database_url))
@@ -57,7 +58,7 @@ def uplift_report(code: Annotated[str | None, typer.Option("--campaign", help="o
     except SmartbankError as exc:
         print(f"{exc.message}: {exc.details}", file=sys.stderr)
         raise typer.Exit(2) from None
-    for r in rows:  # type: ignore[union-attr]
+    for r in rows:
         q, a = r.get("qini"), r.get("auuc")
         print(f"{r['campaign'] or '-':<20} {r['version']:<24} customers {r.get('customers', 0):>7}  "
               f"Qini {q if q is None else round(q, 4)}  AUUC {a if a is None else round(a, 4)}", file=sys.stderr)

@@ -67,7 +67,8 @@ def two_model_uplift(x_train: np.ndarray, y: np.ndarray, t: np.ndarray, x_test: 
     t = np.asarray(t).astype(bool)
     a = lgb.LGBMClassifier(verbose=-1, n_jobs=1, random_state=seed, **params).fit(x_train[t], y[t])
     b = lgb.LGBMClassifier(verbose=-1, n_jobs=1, random_state=seed, **params).fit(x_train[~t], y[~t])
-    return np.asarray(a.predict_proba(x_test)[:, 1] - b.predict_proba(x_test)[:, 1], dtype=float)
+    return np.asarray(np.asarray(a.predict_proba(x_test))[:, 1] - np.asarray(b.predict_proba(x_test))[:, 1],
+                      dtype=float)
 
 
 def uplift_metrics(y: np.ndarray, uplift: np.ndarray, t: np.ndarray) -> dict[str, float]:
@@ -82,10 +83,11 @@ def uplift_metrics(y: np.ndarray, uplift: np.ndarray, t: np.ndarray) -> dict[str
         return {"qini": float(qini_auc_score(y, uplift, t)), "auuc": float(uplift_auc_score(y, uplift, t))}
 
 
-def qini_curve(y: np.ndarray, uplift: np.ndarray, t: np.ndarray, *, points: int = 50) -> dict[str, list[float]]:
+def qini_curve(y: np.ndarray, uplift: np.ndarray, t: np.ndarray, *, points: int = 50) -> dict[str, Any]:
     """The Qini curve (incremental conversions among the top ``k`` scored, control scaled to the treated count),
     thinned to about ``points`` points, with the random line's end and the perfect curve for the same data."""
-    from sklift.metrics import perfect_qini_curve, qini_curve as _qc
+    from sklift.metrics import perfect_qini_curve
+    from sklift.metrics import qini_curve as _qc
 
     y, t = np.asarray(y, dtype=int), np.asarray(t, dtype=int)
     with warnings.catch_warnings():
@@ -111,7 +113,7 @@ def _treatment(df: Any, col: str) -> np.ndarray:
     from smartbank.errors import ValidationFailed
 
     s = df[col]
-    if set(s.dropna().unique().tolist()) <= {0, 1, "0", "1", True, False}:
+    if set(s.dropna().unique().tolist()) <= {0, 1, "0", "1"}:
         return s.astype(int).to_numpy()
     if col == "segment" or "No E-Mail" in set(s.unique().tolist()):
         return (s != "No E-Mail").astype(int).to_numpy()

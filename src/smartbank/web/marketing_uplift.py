@@ -82,7 +82,7 @@ def train(request: Request, actor: Staff, campaign: Annotated[str, Form()] = "")
     code = (campaign or "").strip()
     try:
         db.run_in_transaction(lambda s: marketing.train_campaign_uplift(s, actor, code))
-    except (Forbidden,):
+    except Forbidden:
         raise
     except SmartbankError as exc:
         models = db.run_in_transaction(lambda s: marketing.list_uplift_models(s, actor))
