@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from smartbank import db
 from smartbank.errors import ValidationFailed
@@ -25,10 +26,11 @@ def seed_uplift(engine: Engine | None = None, *, seed: int = 0, model_dir: Path 
     trained: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
     for code in codes:
+        def work(s: Session, c: str = code) -> dict[str, Any]:
+            return marketing.train_campaign_uplift(s, SYSTEM, c, seed=seed, model_dir=model_dir)
+
         try:
-            res = db.run_in_transaction(
-                lambda s, c=code: marketing.train_campaign_uplift(s, SYSTEM, c, seed=seed, model_dir=model_dir),
-                engine=eng)
+            res = db.run_in_transaction(work, engine=eng)
         except ValidationFailed as exc:
             skipped[code] = exc.reason or exc.message
             continue
