@@ -280,3 +280,90 @@ def eval_qmatch(
     if res.get("zero_shot_auc") is not None:
         console.print(f"zero-shot: AUC {res['zero_shot_auc']:.4f}  ({res['zero_shot_model']})")
     print(json.dumps(res))
+
+
+def _read_csv(path: Path, sep: str | None) -> object:
+    import pandas as pd
+
+    s = "\t" if sep in ("\\t", "tab") else sep
+    return pd.read_csv(path, sep=s) if s else pd.read_csv(path, sep=None, engine="python")
+
+
+@app.command("uplift")
+def eval_uplift(
+    train: Annotated[Path, typer.Option("--train", exists=True, dir_okay=False, help="CSV of a randomised "
+                                        "experiment (e.g. Hillstrom)")],
+    test: Annotated[Path, typer.Option("--test", exists=True, dir_okay=False, help="CSV, same columns")],
+    treatment: Annotated[str, typer.Option("--treatment", help="0/1 column, or Hillstrom's segment (any e-mail "
+                                           "vs 'No E-Mail')")] = "segment",
+    outcome: Annotated[str, typer.Option("--outcome", help="0/1 outcome column")] = "visit",
+    sep: Annotated[str | None, typer.Option("--sep", help="field separator (default: guessed)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of both models")] = 0,
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline",
+                                           help="also fit the two-model LightGBM baseline")] = True,
+) -> None:
+    """Fit the uplift model on --train, score --test (Qini, AUUC) against a two-model LightGBM; the last line
+    is one JSON object."""
+    from rich.console import Console
+
+    from smartbank.errors import SmartbankError
+    from smartbank.marketing.service import evaluate_uplift
+
+    console = Console(stderr=True)
+    tr, te = _read_csv(train, sep), _read_csv(test, sep)
+    try:
+        with console.status("fitting the uplift model and the baseline, scoring"):
+            res = evaluate_uplift(tr, te, treatment=treatment, outcome=outcome, seed=seed, baseline=baseline)
+    except SmartbankError as exc:
+        console.print(f"[red]{exc.message}[/] {exc.details}")
+        raise typer.Exit(2) from None
+    console.print(f"train {res['n_train']:,} rows (treated {res['treated_rate']:.1%}), test {res['n_test']:,}; "
+                  f"outcome {outcome!r}, test average effect {res['ate_test']:+.4f}")
+    console.print(f"{'model':<28}{'Qini':>9}{'AUUC':>9}")
+    console.print(f"{res['model']:<28}{res['qini']:>9.4f}{res['auuc']:>9.4f}")
+    if baseline:
+        console.print(f"{res['baseline_model']:<28}{res['baseline_qini']:>9.4f}{res['baseline_auuc']:>9.4f}")
+    console.print(f"({res['metrics']})")
+    print(json.dumps(json_safe(res)))
+
+
+@app.command("campaign")
+def eval_campaign(
+    train: Annotated[Path, typer.Option("--train", exists=True, dir_okay=False, help="bank-marketing CSV")],
+    test: Annotated[Path, typer.Option("--test", exists=True, dir_okay=False, help="CSV, same columns")],
+    target: Annotated[str, typer.Option("--target", help="target column (yes/no or 0/1)")] = "y",
+    sep: Annotated[str | None, typer.Option("--sep", help="field separator (default: guessed)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the models and the inner folds")] = 0,
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline",
+                                           help="also fit a default LGBMClassifier")] = True,
+    cv: Annotated[int, typer.Option("--cv", min=0, max=10, help="also k-fold cross-validate on --train (0: no)")]
+    = 0,
+) -> None:
+    """Fit the response model on --train (never the call's duration), AUC on --test; the last line is one
+    JSON object."""
+    from rich.console import Console
+
+    from smartbank.errors import SmartbankError
+    from smartbank.marketing.service import cross_validate_campaign, evaluate_campaign
+
+    console = Console(stderr=True)
+    tr, te = _read_csv(train, sep), _read_csv(test, sep)
+    try:
+        with console.status("inner-fold early stopping, fitting, scoring (and the default LightGBM)"):
+            res = evaluate_campaign(tr, te, target=target, seed=seed, baseline=baseline)
+        if cv >= 2:
+            with console.status(f"{cv}-fold cross-validation on the training file"):
+                res.update(cross_validate_campaign(tr, target=target, folds=cv, seed=seed))
+    except SmartbankError as exc:
+        console.print(f"[red]{exc.message}[/] {exc.details}")
+        raise typer.Exit(2) from None
+    console.print(f"train {res['n_train']:,} rows (positive {res['positive_rate_train']:.1%}), "
+                  f"test {res['n_test']:,}; dropped: {', '.join(res['dropped']) or 'none'}")
+    console.print(f"ours ({res['model']}): AUC {res['auc']:.4f}  ({res['train_seconds']:.1f} s, "
+                  f"{res['n_estimators']} trees)")
+    if baseline:
+        console.print(f"default LightGBM:   AUC {res['baseline_auc']:.4f}")
+    if "cv_auc_mean" in res:
+        console.print(f"{cv}-fold CV on train: ours {res['cv_auc_mean']:.4f} ± {res['cv_auc_sd']:.4f}, "
+                      f"default LightGBM {res['cv_baseline_auc_mean']:.4f} ± {res['cv_baseline_auc_sd']:.4f}")
+    print(json.dumps(json_safe(res)))

@@ -15,6 +15,7 @@ from smartbank.marketing import experiments as _experiments
 from smartbank.marketing import jobs as _jobs
 from smartbank.marketing import journeys as _journeys
 from smartbank.marketing import measure as _measure
+from smartbank.marketing import response as _response
 from smartbank.marketing import scores as _scores
 from smartbank.marketing import uplift as _uplift
 from smartbank.marketing.assignment import *  # noqa: F403
@@ -36,6 +37,7 @@ from smartbank.marketing.models import (
     Conversion,
     MarketingMessage,
 )
+from smartbank.marketing.response import *  # noqa: F403
 from smartbank.marketing.scores import *  # noqa: F403
 from smartbank.marketing.uplift import *  # noqa: F403
 
@@ -44,4 +46,5 @@ __all__ = [
     "Campaign", "CampaignArm", "CampaignAssignment", "Conversion", "MarketingMessage",
     *_assignment.__all__, *_scores.__all__, *_contact.__all__, *_audience.__all__, *_campaigns.__all__,
     *_experiments.__all__, *_uplift.__all__, *_measure.__all__, *_journeys.__all__, *_jobs.__all__,
+    *_response.__all__,
 ]

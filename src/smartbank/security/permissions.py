@@ -550,6 +550,11 @@ ROUTES.update({
 
 # uplift models
 ROUTES.update({
+    "GET /api/v1/marketing/uplift/models": ("marketing.reports.read",),
+    "GET /api/v1/marketing/uplift/report": ("marketing.reports.read",),
+    "POST /api/v1/marketing/uplift/train": ("marketing.campaigns.manage",),
+    "GET /console/marketing/uplift": ("marketing.reports.read",),
+    "POST /console/marketing/uplift/train": ("marketing.campaigns.manage",),
 })
 
 # attribution, ROI, dashboards
