@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # how often the worker runs marketing's due work: campaign sends, journey steps, attribution, points expiry,
     # opinion spikes (0 = never)
     marketing_interval_seconds: float = 60.0
+    # the shared secret of the public-opinion webhook (HMAC-SHA256 of the body); unset: the webhook refuses all
+    opinion_webhook_secret: str | None = None
     # how often the worker looks for a finished business day to close, and closes every one not yet closed
     # (interest, scheduled transfers, bills, loans, risk indicators, wealth settlement; 0 = never: run
     # ``smartbank close-of-day`` yourself)
