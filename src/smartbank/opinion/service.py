@@ -40,7 +40,18 @@ from smartbank.opinion.ingest import (
     verify_signature,
 )
 from smartbank.opinion.models import ALERT_STATUSES, SEVERITIES, OpinionAlert
-from smartbank.opinion.spikes import ALPHA, HOUR, METHOD, SLA, WEEKS, detect, hour_floor, test_count
+from smartbank.opinion.spikes import (
+    ALPHA,
+    HOUR,
+    METHOD,
+    SLA,
+    WEEKS,
+    detect,
+    hour_floor,
+    hourly_counts,
+    sla_due,
+    test_count,
+)
 from smartbank.opinion.understand import (
     BANK_NAMES,
     add_watch_term,
@@ -55,12 +66,13 @@ from smartbank.opinion.understand import (
 from smartbank.risk import service as risk
 from smartbank.security.service import Principal
 
-__all__ = ["ALERT_STATUSES", "ALPHA", "BANK_NAMES", "LOOKBACK_HOURS", "METHOD", "OPEN_STATUSES", "SEVERITIES",
+__all__ = ["ALERT_STATUSES", "ALPHA", "BANK_NAMES", "HOUR", "LOOKBACK_HOURS", "METHOD", "OPEN_STATUSES", "SEVERITIES",
            "SIGNATURE_HEADER", "SLA", "WEEKS", "acknowledge", "add_watch_term", "alert_view", "analyse", "assign",
-           "close", "detect", "detect_range", "escalate", "get_alert", "ingest_file", "ingest_rows", "ingest_webhook",
-           "list_alerts", "list_mentions", "list_topics", "list_watch_terms", "parse_text", "reputational_risk",
-           "respond", "run_due", "save_topic", "seed_understanding", "sentiment_label", "sign", "sla_breaches",
-           "summary", "sync_products", "test_count", "verify_signature", "volume_series"]
+           "close", "detect", "detect_range", "escalate", "get_alert", "hour_floor", "hourly_counts", "ingest_file",
+           "ingest_rows", "ingest_webhook", "list_alerts", "list_mentions", "list_topics", "list_watch_terms",
+           "parse_text", "reputational_risk", "respond", "run_due", "save_topic", "seed_understanding",
+           "sentiment_label", "sign", "sla_breaches", "sla_due", "summary", "sync_products", "test_count",
+           "verify_signature", "volume_series"]
 
 LOOKBACK_HOURS = 6  # run_due re-tests the last complete hours (mentions arrive late; an hour alerts once)
 
