@@ -175,6 +175,8 @@ class Vocabulary:
     """The active watch list and topics, read once per batch."""
 
     def __init__(self, session: Session):
+        if session.scalars(select(WatchTerm.id).limit(1)).first() is None:  # a new bank: the defaults first
+            seed_understanding(session)
         self.terms = [(w.kind, w.term, w.term.lower(), w.ref) for w in session.scalars(
             select(WatchTerm).where(WatchTerm.active.is_(True)))]
         self.topics = [(t.code, list(t.keywords_zh), [k.lower() for k in t.keywords_en]) for t in session.scalars(
