@@ -25,7 +25,8 @@ def _spike(engine) -> int:
         return s.query(OpinionAlert).filter(OpinionAlert.kind == "negative").one().id
 
 
-@pytest.mark.parametrize("lang, title, step_word", [("zh", "舆情监测", "确认"), ("en", "Public opinion", "Acknowledge")])
+@pytest.mark.parametrize("lang, title, step_word",
+                         [("zh", "舆情监测", "确认"), ("en", "Public opinion", "Acknowledge")])
 def test_overview_and_alert_workflow(client, engine, lang, title, step_word):
     aid = _spike(engine)
     make_user(engine, "market1", role="marketer")
