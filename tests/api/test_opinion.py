@@ -93,7 +93,8 @@ def test_ingest_mentions_alerts_workflow_and_roles(client, bank, engine):
     view = client.get(f"{API}/opinion/alerts/{aid}", headers=hm).json()
     assert view["status"] == "closed" and [e["action"] for e in view["events"]][-1] == "close"
     # topics are editable
-    r = client.put(f"{API}/opinion/topics/branch_queue", json={"name_zh": "排队", "name_en": "Queues",
-                                                                 "keywords_zh": ["排队"]}, headers=hm)
+    r = client.post(f"{API}/opinion/topics", json={"code": "branch_queue", "name_zh": "排队", "name_en": "Queues",
+                                                    "keywords_zh": ["排队"]}, headers=hm)
     assert r.status_code == 200, r.text
-    assert_error(client.put(f"{API}/opinion/topics/x", json={"bogus": 1}, headers=hm), 422)
+    assert_error(client.post(f"{API}/opinion/topics", json={"code": "x", "bogus": 1}, headers=hm), 422)
+    assert_error(client.post(f"{API}/opinion/topics", json={"code": "new_one"}, headers=hm), 422)  # names needed

@@ -532,12 +532,16 @@ ROUTES.update({
     "POST /api/v1/opinion/alerts/{alert_id}/close": ("opinion.respond",),
     "POST /api/v1/opinion/alerts/{alert_id}/escalate": ("opinion.respond",),
     "GET /api/v1/opinion/topics": ("opinion.read",),
-    "PUT /api/v1/opinion/topics/{code}": ("opinion.respond",),
+    "POST /api/v1/opinion/topics": ("opinion.respond",),
     "GET /api/v1/opinion/watch-terms": ("opinion.read",),
     "POST /api/v1/opinion/watch-terms": ("opinion.ingest",),
     "GET /console/opinion": ("opinion.read",),
     "GET /console/opinion/alerts/{alert_id}": ("opinion.read",),
-    "POST /console/opinion/alerts/{alert_id}/{step}": ("opinion.respond",),
+    "POST /console/opinion/alerts/{alert_id}/acknowledge": ("opinion.respond",),
+    "POST /console/opinion/alerts/{alert_id}/assign": ("opinion.respond",),
+    "POST /console/opinion/alerts/{alert_id}/respond": ("opinion.respond",),
+    "POST /console/opinion/alerts/{alert_id}/close": ("opinion.respond",),
+    "POST /console/opinion/alerts/{alert_id}/escalate": ("opinion.respond",),
 })
 
 

@@ -130,11 +130,9 @@ def alert_page(request: Request, alert_id: int, actor: Staff) -> Response:
     return _alert_page(request, actor, alert_id)
 
 
-@router.post(PAGE + "/alerts/{alert_id}/{step}")
-def alert_step(request: Request, alert_id: int, step: str, actor: Staff, note: Text = "",
-               assignee: Text = "") -> Response:
+def _do_step(request: Request, actor: Any, alert_id: int, step: str, note: str, assignee: str) -> Response:
     require_page(actor, PAGE)
-    if step not in STEPS or not 1 <= alert_id <= 2**53:
+    if not 1 <= alert_id <= 2**53:
         raise NotFound("no such opinion alert", reason="opinion.alert_not_found", details={"alert_id": alert_id})
     try:
         def work(s: Any) -> Any:
@@ -150,3 +148,28 @@ def alert_step(request: Request, alert_id: int, step: str, actor: Staff, note: T
         return _alert_page(request, actor, alert_id, error=message(exc, lang_of(request)),
                            status_code=exc.status_code if exc.status_code in (409, 422) else 422)
     return RedirectResponse(f"{PAGE}/alerts/{alert_id}?notice=opinion_{step}", status_code=303)
+
+
+@router.post(PAGE + "/alerts/{alert_id}/acknowledge")
+def alert_acknowledge(request: Request, alert_id: int, actor: Staff, note: Text = "") -> Response:
+    return _do_step(request, actor, alert_id, "acknowledge", note, "")
+
+
+@router.post(PAGE + "/alerts/{alert_id}/assign")
+def alert_assign(request: Request, alert_id: int, actor: Staff, note: Text = "", assignee: Text = "") -> Response:
+    return _do_step(request, actor, alert_id, "assign", note, assignee)
+
+
+@router.post(PAGE + "/alerts/{alert_id}/respond")
+def alert_respond(request: Request, alert_id: int, actor: Staff, note: Text = "") -> Response:
+    return _do_step(request, actor, alert_id, "respond", note, "")
+
+
+@router.post(PAGE + "/alerts/{alert_id}/close")
+def alert_close(request: Request, alert_id: int, actor: Staff, note: Text = "") -> Response:
+    return _do_step(request, actor, alert_id, "close", note, "")
+
+
+@router.post(PAGE + "/alerts/{alert_id}/escalate")
+def alert_escalate(request: Request, alert_id: int, actor: Staff, note: Text = "") -> Response:
+    return _do_step(request, actor, alert_id, "escalate", note, "")

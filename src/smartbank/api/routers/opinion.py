@@ -49,6 +49,7 @@ class DetectIn(In):
 
 
 class TopicIn(In):
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")
     name_zh: str | None = Field(None, min_length=1, max_length=80)
     name_en: str | None = Field(None, min_length=1, max_length=80)
     keywords_zh: list[str] | None = Field(None, max_length=100)
@@ -152,13 +153,12 @@ def topics(actor: Actor) -> list[dict[str, Any]]:
     return uow(lambda s: opinion.list_topics(s, actor))
 
 
-@router.put("/topics/{code}")
-def save_topic(code: str, body: TopicIn, actor: Actor) -> dict[str, Any]:
-    """Create a topic or change its names, keywords or ``active``."""
-    if len(code) > 40:
-        raise ValidationFailed("a topic code is 1-40 letters, digits or _", reason="opinion.bad_topic_code",
-                               details={"max_length": 40})
-    return uow(lambda s: opinion.save_topic(s, actor, code, **body.model_dump(exclude_unset=True)))
+@router.post("/topics")
+def save_topic(body: TopicIn, actor: Actor) -> dict[str, Any]:
+    """Create a topic (by its ``code``) or change its names, keywords or ``active``."""
+    fields = body.model_dump(exclude_unset=True)
+    code = fields.pop("code")
+    return uow(lambda s: opinion.save_topic(s, actor, code, **fields))
 
 
 @router.get("/watch-terms")
