@@ -295,7 +295,7 @@ def eval_opinion(
 
     from smartbank.config import get_settings
     from smartbank.errors import SmartbankError
-    from smartbank.opinion.evaluate import choose_dataset, evaluate
+    from smartbank.opinion.service import choose_dataset, evaluate_sentiment
 
     console = Console(stderr=True)
     why = "given"
@@ -306,7 +306,7 @@ def eval_opinion(
             raise typer.Exit(2)
     try:
         with console.status(f"scoring {data.name}"):
-            res = evaluate(data, model_dir=model_dir, limit=limit)
+            res = evaluate_sentiment(data, model_dir=model_dir, limit=limit)
     except SmartbankError as exc:
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(2) from None

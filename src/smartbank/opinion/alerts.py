@@ -11,7 +11,7 @@ not wait for office hours). :func:`sla_breaches` stamps ``ack_breached_at`` / ``
 with an event, when a due time passes before the step is done.
 
 **KRI** ``reputational_risk``: high-severity opinion alerts open at the end of the window (raised before it and
-not closed by then): a point in time, like the fraud alert backlog.
+not closed by then): a point in time, like the fraud alert backlog; no data before any mention was ingested.
 """
 
 from __future__ import annotations
@@ -190,7 +190,10 @@ def sla_breaches(session: Session, *, now: datetime | None = None) -> int:
 
 
 def reputational_risk(session: Session, start: datetime, end: datetime) -> float | None:
-    """High-severity opinion alerts open at ``end`` (raised before it, not closed by then)."""
+    """High-severity opinion alerts open at ``end`` (raised before it, not closed by then); None (no data)
+    while no mention was ever ingested (monitoring not running)."""
+    if session.scalars(select(Mention.id).where(Mention.ingested_at < end).limit(1)).first() is None:
+        return None
     n = session.execute(select(func.count(OpinionAlert.id)).where(
         OpinionAlert.severity == "high", OpinionAlert.created_at < end,
         or_(OpinionAlert.closed_at.is_(None), OpinionAlert.closed_at >= end))).scalar()

@@ -30,6 +30,8 @@ from smartbank.opinion.alerts import (
     sla_breaches,
     volume_series,
 )
+from smartbank.opinion.evaluate import choose_dataset
+from smartbank.opinion.evaluate import evaluate as evaluate_sentiment
 from smartbank.opinion.ingest import (
     SIGNATURE_HEADER,
     ingest_file,
@@ -68,11 +70,11 @@ from smartbank.security.service import Principal
 
 __all__ = ["ALERT_STATUSES", "ALPHA", "BANK_NAMES", "HOUR", "LOOKBACK_HOURS", "METHOD", "OPEN_STATUSES", "SEVERITIES",
            "SIGNATURE_HEADER", "SLA", "WEEKS", "acknowledge", "add_watch_term", "alert_view", "analyse", "assign",
-           "close", "detect", "detect_range", "escalate", "get_alert", "hour_floor", "hourly_counts", "ingest_file",
-           "ingest_rows", "ingest_webhook", "list_alerts", "list_mentions", "list_topics", "list_watch_terms",
-           "parse_text", "reputational_risk", "respond", "run_due", "save_topic", "seed_understanding",
-           "sentiment_label", "sign", "sla_breaches", "sla_due", "summary", "sync_products", "test_count",
-           "verify_signature", "volume_series"]
+           "choose_dataset", "close", "detect", "detect_range", "escalate", "evaluate_sentiment", "get_alert",
+           "hour_floor", "hourly_counts", "ingest_file", "ingest_rows", "ingest_webhook", "list_alerts",
+           "list_mentions", "list_topics", "list_watch_terms", "parse_text", "reputational_risk", "respond", "run_due",
+           "save_topic", "seed_understanding", "sentiment_label", "sign", "sla_breaches", "sla_due", "summary",
+           "sync_products", "test_count", "verify_signature", "volume_series"]
 
 LOOKBACK_HOURS = 6  # run_due re-tests the last complete hours (mentions arrive late; an hour alerts once)
 

@@ -19,7 +19,7 @@ data", never zero). Every metric reads the window ``[start, end)``:
 * ``delinquency_rate`` - share of active loans' outstanding principal that is 1+ days past due, as of the
   last loan close of day (a point in time, not the window); ``None`` when there are no active loans.
 * ``reputational_risk`` - high-severity public-opinion alerts open at ``end`` (a point in time); provided by
-  the opinion domain, ``None`` without it.
+  the opinion domain; ``None`` without it or before any mention was ingested.
 
 **KRIs** (``risk_kris``) bind a register entry to a metric over a trailing window of ``window_days``
 with a warning and a breach threshold (``direction`` ``above``: higher is worse; ``below``: lower is
@@ -433,7 +433,7 @@ DEFAULT_KRIS: tuple[dict[str, Any], ...] = (
     {"code": "KRI-DELINQUENCY", "risk": "CR-01", "metric": "delinquency_rate", "warn_threshold": 0.02,
      "breach_threshold": 0.05, "window_days": 30, "name_en": "Loans past due (30 days)",
      "name_zh": "贷款逾期率（30天）"},
-    {"code": "KRI-REPUTATION", "risk": None, "metric": "reputational_risk", "warn_threshold": 1,
+    {"code": "KRI-REPUTATION", "risk": "OP-04", "metric": "reputational_risk", "warn_threshold": 1,
      "breach_threshold": 3, "window_days": 1, "name_en": "Open high public-opinion alerts",
      "name_zh": "未结高级别舆情预警"},
 )
