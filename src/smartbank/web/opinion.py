@@ -30,6 +30,8 @@ PAGE = "/console/opinion"
 register_console_page(PAGE, "nav.console.opinion", roles=roles_for("opinion.read"), order=80)
 STEPS = ("acknowledge", "assign", "respond", "close", "escalate")
 Text = Annotated[str, Form()]
+NOTICES = {"acknowledge": "notice=opinion_acknowledge", "assign": "notice=opinion_assign",
+           "respond": "notice=opinion_respond", "close": "notice=opinion_close", "escalate": "notice=opinion_escalate"}
 
 
 def volume_svg(series: dict[str, Any], lang: str) -> str | None:
@@ -147,7 +149,7 @@ def _do_step(request: Request, actor: Any, alert_id: int, step: str, note: str, 
             raise
         return _alert_page(request, actor, alert_id, error=message(exc, lang_of(request)),
                            status_code=exc.status_code if exc.status_code in (409, 422) else 422)
-    return RedirectResponse(f"{PAGE}/alerts/{alert_id}?notice=opinion_{step}", status_code=303)
+    return RedirectResponse(f"{PAGE}/alerts/{alert_id}?{NOTICES[step]}", status_code=303)
 
 
 @router.post(PAGE + "/alerts/{alert_id}/acknowledge")
