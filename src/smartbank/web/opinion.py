@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import clock, db
 from smartbank.errors import Forbidden, NotFound, SmartbankError
 from smartbank.opinion import service as opinion
-from smartbank.security.permissions import roles_for
+from smartbank.security.service import roles_for
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
