@@ -9,7 +9,7 @@ import pytest
 
 DOMAINS = ("customers", "security", "notifications", "ledger", "payments", "statements", "risk", "ml", "insight",
            "lending", "wealth", "recommend", "assistant", "backoffice", "ops", "synth", "privacy",
-           "marketing", "loyalty")
+           "marketing", "loyalty", "opinion")
 
 
 @pytest.mark.parametrize("domain", DOMAINS)

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # the margin rules of attribution, per goal, over the defaults (marketing.measure.DEFAULT_MARGIN_RULES), e.g.
     # {"wealth_purchase": {"rate_bp": 60, "months": 9}}
     marketing_margin_rules: dict[str, dict[str, int]] = {}
+    # the shared secret of the public-opinion webhook (HMAC-SHA256 of the body); unset: the webhook refuses all
+    opinion_webhook_secret: str | None = None
     # how often the worker looks for a finished business day to close, and closes every one not yet closed
     # (interest, scheduled transfers, bills, loans, risk indicators, wealth settlement; 0 = never: run
     # ``smartbank close-of-day`` yourself)

@@ -116,6 +116,8 @@ IMPLEMENTED_BY = {
     ("OP-01", "limits"): "smartbank.risk.limits:check",
     ("OP-02", "close-of-day runs exactly once"): "smartbank.ops.close_of_day:mark_closed_through",
     ("OP-03", "Score-distribution monitoring (PSI)"): "smartbank.risk.monitor:model_psi",
+    ("OP-04", "Public-opinion monitoring with spike alerts"): "smartbank.opinion.service:detect",
+    ("OP-04", "alert response workflow with deadlines"): "smartbank.opinion.service:sla_breaches",
     ("OP-03", "retraining with confirmed labels"): "smartbank.risk.rules:history_frame",
     ("CP-02", "masking of ID numbers and phone numbers on staff pages"): "smartbank.web.render:mask",
     ("CP-02", "audit log of staff actions"): "smartbank.security.service:audit",

@@ -28,7 +28,9 @@ API_PREFIX = "/api/v1"
 # the API operations a caller without a session may use
 PUBLIC_API_PATHS = frozenset({f"{API_PREFIX}/auth/login", f"{API_PREFIX}/auth/signup", f"{API_PREFIX}/openapi.json",
                               f"{API_PREFIX}/auth/login/mfa", f"{API_PREFIX}/auth/login/enrol",
-                              f"{API_PREFIX}/auth/password-reset", f"{API_PREFIX}/auth/password-reset/confirm"})
+                              f"{API_PREFIX}/auth/password-reset", f"{API_PREFIX}/auth/password-reset/confirm",
+                              # signed with a shared secret instead (checked by the opinion service)
+                              f"{API_PREFIX}/opinion/webhook"})
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 

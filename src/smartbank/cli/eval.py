@@ -367,3 +367,37 @@ def eval_campaign(
         console.print(f"{cv}-fold CV on train: ours {res['cv_auc_mean']:.4f} ± {res['cv_auc_sd']:.4f}, "
                       f"default LightGBM {res['cv_baseline_auc_mean']:.4f} ± {res['cv_baseline_auc_sd']:.4f}")
     print(json.dumps(json_safe(res)))
+@app.command("opinion")
+def eval_opinion(
+    data: Annotated[Path | None, typer.Option("--data", help="labelled CSV (text,label) or TSV (label, text_a); "  # noqa: UP007
+                                              "default: a weibo folder under datasets_dir, else a set the "
+                                              "sentiment model was not trained on")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="model registry (default: model_dir)")] = None,  # noqa: UP007
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N texts")] = None,  # noqa: UP007
+) -> None:
+    """Accuracy of the opinion monitor's sentiment on labelled public texts; the last line is one JSON object."""
+    from rich.console import Console
+
+    from smartbank.config import get_settings
+    from smartbank.errors import SmartbankError
+    from smartbank.opinion.service import choose_dataset, evaluate_sentiment
+
+    console = Console(stderr=True)
+    why = "given"
+    if data is None:
+        data, why = choose_dataset(Path(get_settings().datasets_dir), model_dir)
+        if data is None:
+            console.print(f"[red]no dataset to evaluate on: {why}; give --data[/]")
+            raise typer.Exit(2)
+    try:
+        with console.status(f"scoring {data.name}"):
+            res = evaluate_sentiment(data, model_dir=model_dir, limit=limit)
+    except SmartbankError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from None
+    res["chosen"] = why
+    console.print(f"{res['dataset']} ({why}): n={res['n']:,} accuracy {res['accuracy']:.4f}  negative recall "
+                  f"{res['negative_recall']}  precision {res['negative_precision']}  "
+                  f"with {', '.join(res['model_versions'])}")
+    print(json.dumps(res, ensure_ascii=False))
+

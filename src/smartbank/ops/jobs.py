@@ -34,7 +34,9 @@ from smartbank import clock, db
 from smartbank.config import Settings, get_settings
 from smartbank.insight import service as insight
 from smartbank.ledger import service as ledger
+from smartbank.loyalty import service as loyalty
 from smartbank.marketing import service as marketing
+from smartbank.opinion import service as opinion
 from smartbank.ops import close_of_day
 from smartbank.ops.worker import Job
 
@@ -68,8 +70,16 @@ def close_finished_days(stopping: Callable[[], bool] = lambda: False) -> dict[st
 
 
 def run_marketing(stopping: Callable[[], bool] = lambda: False) -> dict[str, Any]:
-    """The marketing domain's due work (and the loyalty and public-opinion parts it registers)."""
-    return marketing.run_marketing_tasks(db.run_in_transaction)
+    """The marketing domain's due work, then the loyalty programme's (points earned and expired) and public-opinion
+    monitoring's (spikes, SLA breaches), each in its own transaction: one failing does not hold up the others."""
+    out = marketing.run_marketing_tasks(db.run_in_transaction)
+    for name, fn in (("loyalty", loyalty.run_due), ("opinion", opinion.run_due)):
+        try:
+            out[name] = db.run_in_transaction(fn)
+        except Exception as exc:  # noqa: BLE001 - reported, the next run retries
+            log.exception("marketing job: %s failed", name)
+            out[name] = {"error": type(exc).__name__}
+    return out
 
 
 def default_jobs(settings: Settings | None = None, *, only: Sequence[str] | None = None) -> list[Job]:

@@ -8,7 +8,8 @@ hook here and they register with it when their module is imported (through :mod:
   (the hold is voided; nothing was paid). Payments registers :func:`smartbank.payments.service.reopen_bill_paid_by`
   so that a stopped bill payment leaves its bill unpaid. Listeners run in the resolution's transaction.
 - **provided metrics** (:func:`provide_metric`): a KRI metric another domain computes from its own tables.
-  Lending provides ``delinquency_rate``; until a provider is registered the metric has no data (``None``).
+  Lending provides ``delinquency_rate``, opinion ``reputational_risk``; until a provider is registered the
+  metric has no data (``None``).
 
 An entry point that runs risk work depending on such a hook imports the providing domain (the API and web
 apps import every domain; close of day imports lending and payments; ``smartbank risk monitor`` imports
@@ -30,7 +31,7 @@ PaymentVoided = Callable[[Session, int], object]
 Metric = Callable[[Session, datetime, datetime], float | None]
 
 # the metrics of risk.monitor.METRICS that another domain computes
-PROVIDED_METRICS = frozenset({"delinquency_rate"})
+PROVIDED_METRICS = frozenset({"delinquency_rate", "reputational_risk"})
 
 _lock = threading.Lock()
 _voided: list[PaymentVoided] = []

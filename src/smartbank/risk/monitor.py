@@ -18,6 +18,8 @@ data", never zero). Every metric reads the window ``[start, end)``:
   model versions).
 * ``delinquency_rate`` - share of active loans' outstanding principal that is 1+ days past due, as of the
   last loan close of day (a point in time, not the window); ``None`` when there are no active loans.
+* ``reputational_risk`` - high-severity public-opinion alerts open at ``end`` (a point in time); provided by
+  the opinion domain; ``None`` without it or before any mention was ingested.
 
 **KRIs** (``risk_kris``) bind a register entry to a metric over a trailing window of ``window_days``
 with a warning and a breach threshold (``direction`` ``above``: higher is worse; ``below``: lower is
@@ -162,6 +164,12 @@ def delinquency_rate(session: Session, start: datetime, end: datetime) -> float 
     return None if provider is None else provider(session, start, end)
 
 
+def reputational_risk(session: Session, start: datetime, end: datetime) -> float | None:
+    """High-severity public-opinion alerts open at ``end``; the opinion domain provides it."""
+    provider = hooks.metric_provider("reputational_risk")
+    return None if provider is None else provider(session, start, end)
+
+
 METRICS: dict[str, Metric] = {
     "fraud_rate": fraud_rate,
     "alert_backlog": alert_backlog,
@@ -173,6 +181,7 @@ METRICS: dict[str, Metric] = {
     "false_alarm_share": false_alarm_share,
     "model_psi": model_psi,
     "delinquency_rate": delinquency_rate,
+    "reputational_risk": reputational_risk,
 }
 
 # name -> (unit, English, Chinese); unit: share (0-1, shown as %), count, hours, index
@@ -187,6 +196,7 @@ METRIC_INFO: dict[str, tuple[str, str, str]] = {
     "false_alarm_share": ("share", "Share of closed alerts that were false alarms", "误报占已结预警比例"),
     "model_psi": ("index", "Fraud model score drift (PSI)", "欺诈模型分数漂移（PSI）"),
     "delinquency_rate": ("share", "Loan principal 1+ days past due", "贷款逾期率（逾期1天以上本金占比）"),
+    "reputational_risk": ("count", "Open high-severity public-opinion alerts", "未结高级别舆情预警数"),
 }
 
 
@@ -423,6 +433,9 @@ DEFAULT_KRIS: tuple[dict[str, Any], ...] = (
     {"code": "KRI-DELINQUENCY", "risk": "CR-01", "metric": "delinquency_rate", "warn_threshold": 0.02,
      "breach_threshold": 0.05, "window_days": 30, "name_en": "Loans past due (30 days)",
      "name_zh": "贷款逾期率（30天）"},
+    {"code": "KRI-REPUTATION", "risk": "OP-04", "metric": "reputational_risk", "warn_threshold": 1,
+     "breach_threshold": 3, "window_days": 1, "name_en": "Open high public-opinion alerts",
+     "name_zh": "未结高级别舆情预警"},
 )
 
 

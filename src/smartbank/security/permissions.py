@@ -588,6 +588,30 @@ ROUTES.update({
 
 # public opinion
 ROUTES.update({
+    "POST /api/v1/opinion/webhook": PUBLIC,  # the service checks the body's HMAC signature
+    "POST /api/v1/opinion/ingest": ("opinion.ingest",),
+    "GET /api/v1/opinion/mentions": ("opinion.read",),
+    "GET /api/v1/opinion/series": ("opinion.read",),
+    "GET /api/v1/opinion/summary": ("opinion.read",),
+    "POST /api/v1/opinion/detect": ("opinion.respond",),
+    "GET /api/v1/opinion/alerts": ("opinion.read",),
+    "GET /api/v1/opinion/alerts/{alert_id}": ("opinion.read",),
+    "POST /api/v1/opinion/alerts/{alert_id}/acknowledge": ("opinion.respond",),
+    "POST /api/v1/opinion/alerts/{alert_id}/assign": ("opinion.respond",),
+    "POST /api/v1/opinion/alerts/{alert_id}/respond": ("opinion.respond",),
+    "POST /api/v1/opinion/alerts/{alert_id}/close": ("opinion.respond",),
+    "POST /api/v1/opinion/alerts/{alert_id}/escalate": ("opinion.respond",),
+    "GET /api/v1/opinion/topics": ("opinion.read",),
+    "POST /api/v1/opinion/topics": ("opinion.respond",),
+    "GET /api/v1/opinion/watch-terms": ("opinion.read",),
+    "POST /api/v1/opinion/watch-terms": ("opinion.ingest",),
+    "GET /console/opinion": ("opinion.read",),
+    "GET /console/opinion/alerts/{alert_id}": ("opinion.read",),
+    "POST /console/opinion/alerts/{alert_id}/acknowledge": ("opinion.respond",),
+    "POST /console/opinion/alerts/{alert_id}/assign": ("opinion.respond",),
+    "POST /console/opinion/alerts/{alert_id}/respond": ("opinion.respond",),
+    "POST /console/opinion/alerts/{alert_id}/close": ("opinion.respond",),
+    "POST /console/opinion/alerts/{alert_id}/escalate": ("opinion.respond",),
 })
 
 

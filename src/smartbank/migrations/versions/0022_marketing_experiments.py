@@ -1,7 +1,7 @@
 """Marketing experiments: every evaluation of a campaign as an experiment (counts, statistics, decision).
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0020
 """
 
 from __future__ import annotations
