@@ -78,9 +78,9 @@ def simulate(experiments: Annotated[int, typer.Option(min=10, max=100_000)] = 40
     """Simulated experiments (no database): how often the sequential test and the naive repeated z-test
     declare a difference when looked at repeatedly (equal rates: the false-positive rate), and the coverage of
     the confidence sequence."""
-    from smartbank.marketing import sequential
+    from smartbank.marketing import service as marketing
 
-    out = sequential.simulate(experiments=experiments, looks=looks, step=step, p_control=p_control, p_arm=p_arm,
+    out = marketing.simulate_sequential(experiments=experiments, looks=looks, step=step, p_control=p_control, p_arm=p_arm,
                               alpha=alpha, seed=seed)
     print(f"declared: sequential {out['msprt_declared']:.3f}, naive repeated z-test {out['naive_declared']:.3f}; "
           f"coverage {out['coverage']:.3f}", file=sys.stderr)

@@ -39,11 +39,12 @@ from smartbank.marketing.models import (
 )
 from smartbank.marketing.response import *  # noqa: F403
 from smartbank.marketing.scores import *  # noqa: F403
+from smartbank.marketing.sequential import simulate as simulate_sequential
 from smartbank.marketing.uplift import *  # noqa: F403
 
 __all__ = [
     "CAMPAIGN_STATUSES", "CHANNELS", "GOALS", "MESSAGE_STATUSES",
-    "Campaign", "CampaignArm", "CampaignAssignment", "Conversion", "MarketingMessage",
+    "Campaign", "CampaignArm", "CampaignAssignment", "Conversion", "MarketingMessage", "simulate_sequential",
     *_assignment.__all__, *_scores.__all__, *_contact.__all__, *_audience.__all__, *_campaigns.__all__,
     *_experiments.__all__, *_uplift.__all__, *_measure.__all__, *_journeys.__all__, *_jobs.__all__,
     *_response.__all__,
