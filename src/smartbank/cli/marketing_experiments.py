@@ -80,8 +80,8 @@ def simulate(experiments: Annotated[int, typer.Option(min=10, max=100_000)] = 40
     the confidence sequence."""
     from smartbank.marketing import service as marketing
 
-    out = marketing.simulate_sequential(experiments=experiments, looks=looks, step=step, p_control=p_control, p_arm=p_arm,
-                              alpha=alpha, seed=seed)
+    out = marketing.simulate_sequential(experiments=experiments, looks=looks, step=step, p_control=p_control,
+                                        p_arm=p_arm, alpha=alpha, seed=seed)
     print(f"declared: sequential {out['msprt_declared']:.3f}, naive repeated z-test {out['naive_declared']:.3f}; "
           f"coverage {out['coverage']:.3f}", file=sys.stderr)
     emit(out)

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from smartbank import db
 from smartbank.marketing import service as marketing
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.web import fmt
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
@@ -25,7 +25,7 @@ from smartbank.web.routing import web_router
 router = web_router()
 
 PAGE = "/console/marketing/experiments"
-register_console_page(PAGE, "nav.console.mkt_experiments", roles=permissions.roles_for("marketing.reports.read"),
+register_console_page(PAGE, "nav.console.mkt_experiments", roles=security.roles_for("marketing.reports.read"),
                       order=72)
 
 # chart geometry (SVG user units; the chart scales down to the page's width)
@@ -108,7 +108,7 @@ def detail_page(request: Request, actor: Staff, campaign_id: int) -> Response:
     return render(request, "console/marketing/experiments/detail.html", rep=rep, last=last, charts=charts,
                   decision_words=decision_text(lang, last),
                   reasons=[reason_text(lang, r) for r in (last or {}).get("reasons", [])],
-                  may_evaluate=permissions.allows(actor.role, "marketing.campaigns.manage"))
+                  may_evaluate=actor.can("marketing.campaigns.manage"))
 
 
 @router.post(PAGE + "/{campaign_id}/evaluate")
