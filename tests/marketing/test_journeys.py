@@ -14,7 +14,7 @@ from smartbank.marketing import contact
 from smartbank.marketing import service as marketing
 from smartbank.marketing.journeys_tables import JourneyEvent, JourneyRun, JourneyStep
 from smartbank.marketing.models import MarketingMessage
-from smartbank.security.service import SYSTEM, Principal
+from smartbank.security.service import Principal
 
 M1 = Principal(user_id=0, username="market1", role="marketer", customer_id=None)
 M2 = Principal(user_id=0, username="market2", role="marketer", customer_id=None)

@@ -57,11 +57,11 @@ from smartbank.security.service import Principal
 from smartbank.wealth import service as wealth
 
 __all__ = [
-    "CONDITIONS", "EVENT_KINDS", "JOURNEY_STATUSES", "RUN_STATUSES", "STEP_TYPES", "Journey", "JourneyEvent",
-    "JourneyQuiet", "JourneyRun", "JourneyStep", "advance_runs", "approve_journey", "create_journey",
+    "CONDITIONS", "EVENT_KINDS", "JOURNEY_STATUSES", "MAX_JOURNEY_STEPS", "RUN_STATUSES", "STEP_TYPES", "Journey",
+    "JourneyEvent", "JourneyQuiet", "JourneyRun", "JourneyStep", "advance_runs", "approve_journey", "create_journey",
     "detect_events", "disable_journey", "emit_event", "get_journey", "in_quiet_period", "journey_stats",
-    "list_journeys", "quiet_until", "request_enable", "run_history", "run_journeys_task", "seed_journeys",
-    "validate_definition",
+    "list_journeys", "quiet_until", "record_event", "request_enable", "run_history", "run_journeys_task",
+    "seed_default_journeys", "seed_journeys", "validate_definition",
 ]
 
 EVENT_KINDS = ("account_opened", "dormant", "maturity_soon", "salary_credited", "loan_paid_off", "complaint_closed")
@@ -70,6 +70,7 @@ CONDITIONS = ("opened", "clicked", "converted", "expression", "tag")
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 STEP_ID = re.compile(r"^[a-z0-9_]{1,40}$")
 MAX_STEPS = 30
+MAX_JOURNEY_STEPS = MAX_STEPS
 MAX_STEPS_PER_ADVANCE = 50  # a run executes at most this many steps in one go (a wait ends a go anyway)
 DORMANT_DAYS = 90
 MATURITY_NOTICE_DAYS = 7
@@ -444,6 +445,16 @@ def emit_event(session: Session, kind: str, customer_id: int, ref: str, at: date
     return {"event_id": ev.id, "created": True, "runs_started": started}
 
 
+def record_event(session: Session, actor: Principal, *, kind: str, customer_id: int, ref: str) -> dict[str, Any]:
+    """:func:`emit_event` on a member of staff's word (the API and the CLI), audited."""
+    actor.require("marketing.campaigns.manage")
+    out = emit_event(session, kind, customer_id, ref)
+    if out["created"]:
+        security.audit(session, actor, action="marketing.journey.event", object_type="mkt_journey_event",
+                       object_id=out["event_id"], after={"kind": kind, "customer_id": customer_id, "ref": ref})
+    return out
+
+
 def _start_run(session: Session, j: Journey, customer_id: int, event_id: int) -> JourneyRun | None:
     prev = session.scalars(select(JourneyRun).where(JourneyRun.journey_code == j.code,
                                                     JourneyRun.customer_id == customer_id)
@@ -633,7 +644,7 @@ def _detect_salary(session: Session) -> int:
             .where(ledger.Transfer.id > w.value, ledger.Transfer.kind == "salary", ledger.Transfer.flags == "posted",
                    ledger.Account.customer_id.is_not(None)).order_by(ledger.Transfer.id).limit(5000)):
         w.value = t.id
-        n += emit_event(session, "salary_credited", int(cid), f"transfer:{t.id}", at=t.created_at)["created"]
+        n += emit_event(session, "salary_credited", int(cid or 0), f"transfer:{t.id}", at=t.created_at)["created"]
     w.updated_at = _now()
     return n
 
@@ -657,7 +668,7 @@ def _detect_maturities(session: Session) -> int:
             .where(wealth.WealthOrder.kind == "purchase", wealth.WealthOrder.status == "settled",
                    wealth.WealthProduct.term_days.is_not(None),
                    wealth.WealthOrder.settle_date >= today - timedelta(days=3660))):
-        maturity = order.settle_date + timedelta(days=int(term))
+        maturity = order.settle_date + timedelta(days=int(term or 0))
         if today <= maturity <= today + timedelta(days=MATURITY_NOTICE_DAYS):
             n += emit_event(session, "maturity_soon", order.customer_id, f"wealth_order:{order.id}")["created"]
     return n
@@ -788,3 +799,9 @@ def seed_journeys(session: Session, *, enable: bool = False, actor: Principal | 
                        after={"code": j.code, "status": j.status})
         made += 1
     return {"created": made}
+
+
+def seed_default_journeys(session: Session, actor: Principal) -> dict[str, int]:
+    """:func:`seed_journeys` on a marketer's word: drafts, each waiting for a second person's approval."""
+    actor.require("marketing.campaigns.manage")
+    return seed_journeys(session, actor=actor)
