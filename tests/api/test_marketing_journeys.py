@@ -21,7 +21,8 @@ def test_create_approve_emit_and_explain(client, bank):
                                          "trigger": "salary_credited", "steps": STEPS, "reentry_days": 0})
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "draft"
-    assert_error(client.post(f"{J}/hello/approve", headers=h1), 403)
+    own = assert_error(client.post(f"{J}/hello/approve", headers=h1), 409)
+    assert own["reason"] == "marketing.journey_self_approval"
     h2 = login(client, "mkt2")
     assert client.post(f"{J}/hello/approve", headers=h2).json()["status"] == "enabled"
     ev = client.post(f"{J}/events", headers=h1, json={"kind": "salary_credited", "customer_id": cid, "ref": "t:1"})

@@ -220,7 +220,7 @@ def test_approval_is_maker_checker_and_audited(session):
 
     marketing.create_journey(session, M1, code="promo", name_zh="推广", name_en="Promo", trigger="dormant",
                              steps=GOOD, reentry_days=30)
-    with pytest.raises(Forbidden) as e:
+    with pytest.raises(Conflict) as e:
         marketing.approve_journey(session, M1, "promo")
     assert e.value.reason == "marketing.journey_self_approval"
     with pytest.raises(Forbidden):
@@ -237,7 +237,7 @@ def test_approval_is_maker_checker_and_audited(session):
     assert marketing.approve_journey(session, M1, "promo")["version"] == 2
     marketing.disable_journey(session, M1, "promo")
     assert marketing.request_enable(session, M1, "promo")["status"] == "draft"
-    with pytest.raises(Forbidden):
+    with pytest.raises(Conflict):
         marketing.approve_journey(session, M1, "promo")
     actions = [a.action for a in session.scalars(select(AuditLog).where(AuditLog.object_type == "mkt_journey"))]
     assert actions.count("marketing.journey.approve") == 2 and "marketing.journey.disable" in actions

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank import clock, expr
-from smartbank.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.insight import service as insight
 from smartbank.ledger import service as ledger
 from smartbank.lending import service as lending
@@ -300,7 +300,7 @@ def approve_journey(session: Session, actor: Principal, code: str, *, note: str 
         raise Conflict("the journey has nothing waiting for approval", reason="marketing.journey_not_pending",
                        details={"code": code, "status": j.status})
     if j.requested_by == actor.username:
-        raise Forbidden("a journey is approved by a second person, not the one who asked for it",
+        raise Conflict("a journey is approved by a second person, not the one who asked for it",
                         reason="marketing.journey_self_approval", details={"code": code})
     for old in session.scalars(select(Journey).where(Journey.code == code, Journey.status == "enabled",
                                                      Journey.id != j.id)):
