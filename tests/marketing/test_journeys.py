@@ -266,3 +266,49 @@ def test_detectors_on_constructed_records(session, bank, bank_clock, engine):
     assert marketing.detect_events(session)["dormant"] == 0
     out = marketing.run_journeys_task(session)
     assert out["events"]["dormant"] == 0 and out["runs"] >= 1
+
+
+def test_maturity_and_loan_detectors_on_constructed_records(session, bank):
+    from datetime import date as _date
+
+    from smartbank.lending.models import Loan
+    from smartbank.wealth.models import WealthOrder, WealthProduct
+
+    cid = bank.customer()
+    today = clock.today()
+    td = WealthProduct(code="TD-90", name_en="90-day deposit", name_zh="90天定期", kind="time_deposit",
+                       risk_level="R1", asset_class="cash", min_amount_minor=100, term_days=90)
+    fund = WealthProduct(code="F-OPEN", name_en="Open fund", name_zh="开放式基金", kind="fund", risk_level="R3",
+                         asset_class="mixed", min_amount_minor=100)
+    session.add_all([td, fund])
+    session.flush()
+
+    def order(product, settled_days_ago, status="settled"):
+        settle = today - timedelta(days=settled_days_ago)
+        o = WealthOrder(idempotency_key=f"o-{product.code}-{settled_days_ago}", customer_id=cid,
+                        product_id=product.id, account_id=1, kind="purchase", status=status, amount_minor=10_000,
+                        trade_date=settle, settle_date=settle)
+        session.add(o)
+        return o
+
+    due = order(td, 85)  # matures in 5 days
+    order(td, 40)  # in 50 days: not yet
+    order(td, 95)  # matured 5 days ago
+    order(td, 88, status="pending")  # not settled
+    order(fund, 85)  # no term
+    loan = Loan(number="L1", application_id=1, customer_id=cid, product_id=1, account_id=1, loan_account_id=99,
+                principal_minor=100_000, currency="CNY", rate_bps=500, penalty_rate_bps=750, term_months=12,
+                method="equal_installment", start_date=_date(2025, 1, 1), status="closed", outstanding_minor=0,
+                closed_at=clock.now() - timedelta(days=2))
+    old = Loan(number="L2", application_id=2, customer_id=cid, product_id=1, account_id=1, loan_account_id=98,
+               principal_minor=100_000, currency="CNY", rate_bps=500, penalty_rate_bps=750, term_months=12,
+               method="equal_installment", start_date=_date(2025, 1, 1), status="written_off", outstanding_minor=0,
+               closed_at=clock.now() - timedelta(days=2))
+    session.add_all([loan, old])
+    session.flush()
+    out = marketing.detect_events(session)
+    assert out["maturity_soon"] == 1 and out["loan_paid_off"] == 1
+    refs = sorted(e.ref for e in session.scalars(select(JourneyEvent)))
+    assert refs == [f"loan:{loan.id}", f"wealth_order:{due.id}"]
+    again = marketing.detect_events(session)
+    assert again["maturity_soon"] == 0 and again["loan_paid_off"] == 0
