@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import db
 from smartbank.errors import Forbidden, NotFound, SmartbankError
 from smartbank.marketing import service as marketing
-from smartbank.security import permissions
+from smartbank.security import service as security
 from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
@@ -26,7 +26,7 @@ from smartbank.web.routing import web_router
 router = web_router()
 
 PAGE = "/console/marketing/journeys"
-register_console_page(PAGE, "nav.console.marketing_journeys", roles=permissions.roles_for("marketing.reports.read"),
+register_console_page(PAGE, "nav.console.marketing_journeys", roles=security.roles_for("marketing.reports.read"),
                       order=75)
 
 
