@@ -26,13 +26,20 @@ def test_list_and_detail_in_both_languages(client, people, engine, bank, lang, t
     with db.session_scope(engine) as s:
         marketing.seed_journeys(s)
         marketing.emit_event(s, "account_opened", people.alice, "account:1")  # nothing enabled: no run
+        from smartbank.security.service import Principal
+
+        marketing.approve_journey(s, Principal(user_id=0, username="market2", role="marketer", customer_id=None),
+                                  "welcome")
+        marketing.emit_event(s, "account_opened", people.bob, "account:2")
+        marketing.advance_runs(s)
     sign_in(client, "market1", console=True)
     client.cookies.set("sb_lang", lang)
     r = client.get("/console/marketing/journeys")
     assert r.status_code == 200 and title in r.text and words in r.text
     assert 'class="list sortable' in r.text and not raw_keys(r.text)
     d = client.get("/console/marketing/journeys/welcome")
-    assert d.status_code == 200 and "<svg" in d.text and 'id="step-clicked"' in d.text
+    assert d.status_code == 200 and "<svg" in d.text and 'id="step-clicked"' in d.text and 'id="run-1"' in d.text
+    assert ("客户未同意营销" if lang == "zh" else "no marketing consent") in d.text
     assert not raw_keys(d.text)
     text = _visible(d.text)
     if lang == "en":

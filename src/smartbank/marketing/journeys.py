@@ -60,7 +60,7 @@ __all__ = [
     "CONDITIONS", "EVENT_KINDS", "JOURNEY_STATUSES", "MAX_JOURNEY_STEPS", "RUN_STATUSES", "STEP_TYPES", "Journey",
     "JourneyEvent", "JourneyQuiet", "JourneyRun", "JourneyStep", "advance_runs", "approve_journey", "create_journey",
     "detect_events", "disable_journey", "emit_event", "get_journey", "in_quiet_period", "journey_stats",
-    "list_journeys", "quiet_until", "record_event", "request_enable", "run_history", "run_journeys_task",
+    "list_journeys", "quiet_until", "recent_runs", "record_event", "request_enable", "run_history", "run_journeys_task",
     "seed_default_journeys", "seed_journeys", "validate_definition",
 ]
 
@@ -406,6 +406,24 @@ def run_history(session: Session, actor: Principal, run_id: int) -> dict[str, An
             "wake_at": run.wake_at.isoformat() if run.wake_at else None,
             "history": [{"step": s.step_id, "type": s.step_type, "outcome": s.outcome, "details": s.details,
                          "at": s.at.isoformat()} for s in steps]}
+
+
+def recent_runs(session: Session, actor: Principal, code: str, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The journey's latest runs, each with its steps and why (the reads of these customers are audited)."""
+    actor.require("marketing.contacts.read")
+    runs = list(session.scalars(select(JourneyRun).where(JourneyRun.journey_code == code)
+                                .order_by(JourneyRun.id.desc()).limit(max(1, min(limit, 50)))))
+    if not runs:
+        return []
+    security.audit_reads(session, actor, action="marketing.journey.runs", customer_ids=[r.customer_id for r in runs])
+    steps: dict[int, list[dict[str, Any]]] = {}
+    for st in session.scalars(select(JourneyStep).where(JourneyStep.run_id.in_([r.id for r in runs]))
+                              .order_by(JourneyStep.id)):
+        steps.setdefault(st.run_id, []).append({"step": st.step_id, "type": st.step_type, "outcome": st.outcome,
+                                                "details": st.details or {}, "at": _aware(st.at)})
+    return [{"id": r.id, "customer_id": r.customer_id, "status": r.status, "step": r.step,
+             "wake_at": _aware(r.wake_at) if r.wake_at else None, "started_at": _aware(r.started_at),
+             "history": steps.get(r.id, [])} for r in runs]
 
 
 # ------------------------------------------------------------------------------------------ events and runs

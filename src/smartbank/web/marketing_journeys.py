@@ -18,7 +18,7 @@ from smartbank.security.service import Principal
 from smartbank.web.auth import Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
-from smartbank.web.i18n import lang_of
+from smartbank.web.i18n import has, lang_of, translate
 from smartbank.web.nav import register_console_page
 from smartbank.web.render import render
 from smartbank.web.routing import web_router
@@ -58,6 +58,13 @@ def _flow(journey: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     return out
 
 
+def _reason(code: str | None, lang: str) -> str | None:
+    """Why a message was not sent, in words (the contact policy's reasons that journeys meet most)."""
+    if not code:
+        return None
+    return translate(lang, f"mj.reason.{code}" if has(lang, f"mj.reason.{code}") else "mj.reason.other")
+
+
 def _list(request: Request, actor: Principal, *, error: str | None = None, status_code: int = 200) -> Response:
     require_page(actor, PAGE)
     items = db.run_in_transaction(lambda s: marketing.list_journeys(s, actor))
@@ -73,9 +80,17 @@ def journeys_page(request: Request, actor: Staff) -> Response:
 def _detail(request: Request, actor: Principal, code: str, *, error: str | None = None,
             status_code: int = 200) -> Response:
     require_page(actor, PAGE)
-    j = db.run_in_transaction(lambda s: marketing.get_journey(s, actor, code))
-    return render(request, "console/marketing/journeys/detail.html", j=j, chart=_funnel_chart(j), error=error,
-                  flow=_flow(j, lang_of(request)),
+    def read(s: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        j = marketing.get_journey(s, actor, code)
+        runs = marketing.recent_runs(s, actor, code) if actor.can("marketing.contacts.read") else []
+        for r in runs:
+            for h in r["history"]:
+                h["reason"] = _reason(h["details"].get("suppressed_reason"), lang_of(request))
+        return j, runs
+
+    j, runs = db.run_in_transaction(read)
+    return render(request, "console/marketing/journeys/detail.html", j=j, runs=runs, chart=_funnel_chart(j),
+                  error=error, flow=_flow(j, lang_of(request)),
                   lang=lang_of(request), me=actor.username, may_manage=actor.can("marketing.campaigns.manage"),
                   may_approve=actor.can("marketing.campaigns.approve"), status_code=status_code)
 
