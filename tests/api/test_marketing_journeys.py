@@ -29,6 +29,8 @@ def test_create_approve_emit_and_explain(client, bank):
     assert ev.status_code == 201 and len(ev.json()["runs_started"]) == 1
     again = client.post(f"{J}/events", headers=h1, json={"kind": "salary_credited", "customer_id": cid, "ref": "t:1"})
     assert again.json()["created"] is False and again.json()["runs_started"] == []
+    assert_error(client.post(f"{J}/events", headers=h1, json={"kind": "salary_credited", "customer_id": 10**6,
+                                                              "ref": "t:2"}), 404)
     run_id = ev.json()["runs_started"][0]
     run = client.get(f"{J}/runs/{run_id}", headers=h1).json()
     assert run["status"] == "active" and run["step"] == "hi" and run["history"] == []

@@ -314,3 +314,20 @@ def test_maturity_and_loan_detectors_on_constructed_records(session, bank):
     assert refs == [f"loan:{loan.id}", f"wealth_order:{due.id}"]
     again = marketing.detect_events(session)
     assert again["maturity_soon"] == 0 and again["loan_paid_off"] == 0
+
+
+def test_a_new_version_keeps_a_version_that_ran(session, bank):
+    cid = bank.customer()
+    marketing.create_journey(session, M1, code="promo", name_zh="推广", name_en="Promo", trigger="dormant",
+                             steps=GOOD, reentry_days=0)
+    marketing.approve_journey(session, M2, "promo")
+    run_id = marketing.emit_event(session, "dormant", cid, "dormant:1")["runs_started"][0]
+    marketing.disable_journey(session, M1, "promo")
+    marketing.request_enable(session, M1, "promo")
+    v2 = marketing.create_journey(session, M1, code="promo", name_zh="推广", name_en="Promo", trigger="dormant",
+                                  steps=GOOD, reentry_days=0)
+    assert v2["version"] == 2
+    versions = {v["version"]: v["status"] for v in marketing.get_journey(session, M1, "promo")["versions"]}
+    assert versions == {1: "disabled", 2: "draft"}
+    marketing.advance_runs(session)  # the run still has its definition
+    assert session.get(JourneyRun, run_id).step == "b"

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smartbank import clock, expr
+from smartbank.customers import service as customers
 from smartbank.errors import Conflict, NotFound, ValidationFailed
 from smartbank.insight import service as insight
 from smartbank.ledger import service as ledger
@@ -276,11 +277,15 @@ def create_journey(session: Session, actor: Principal, *, code: str, name_zh: st
     checked = validate_definition(trigger, steps)
     prev = session.scalars(select(Journey).where(Journey.code == code).order_by(Journey.version.desc())
                            .limit(1).with_for_update()).first()
-    if prev is not None and prev.status == "draft":
-        session.delete(prev)  # an unapproved draft is replaced by the newer one
+    ran = prev is not None and session.scalars(select(JourneyRun.id).where(JourneyRun.journey_id == prev.id)
+                                               .limit(1)).first() is not None
+    if prev is not None and prev.status == "draft" and not ran:
+        session.delete(prev)  # a draft that never ran is replaced by the newer one
         session.flush()
         version = prev.version
     else:
+        if prev is not None and prev.status == "draft":
+            prev.status = "disabled"  # a version waiting to be enabled again gives way to the newer one
         version = (prev.version + 1) if prev else 1
     j = Journey(code=code, version=version, name_zh=name_zh.strip(), name_en=name_en.strip(), trigger=trigger,
                 steps=checked, reentry_days=reentry_days, status="draft", created_by=actor.username,
@@ -466,6 +471,7 @@ def emit_event(session: Session, kind: str, customer_id: int, ref: str, at: date
 def record_event(session: Session, actor: Principal, *, kind: str, customer_id: int, ref: str) -> dict[str, Any]:
     """:func:`emit_event` on a member of staff's word (the API and the CLI), audited."""
     actor.require("marketing.campaigns.manage")
+    customers.get_customer(session, customer_id)  # an unknown customer is a 404
     out = emit_event(session, kind, customer_id, ref)
     if out["created"]:
         security.audit(session, actor, action="marketing.journey.event", object_type="mkt_journey_event",
