@@ -75,6 +75,7 @@ MAX_JOURNEY_STEPS = MAX_STEPS
 MAX_STEPS_PER_ADVANCE = 50  # a run executes at most this many steps in one go (a wait ends a go anyway)
 DORMANT_DAYS = 90
 MATURITY_NOTICE_DAYS = 7
+FRESH_DAYS = 7  # an account opening or a salary older than this when first read starts nothing (a backfill)
 QUIET_REASON = "journey_quiet"
 # the goals a ``converted`` branch can read from the bank's records: goal -> ledger transfer kinds
 _GOAL_TRANSFER_KINDS = {"wealth_purchase": ("wealth_purchase",), "bill_payment": ("bill_payment",),
@@ -653,7 +654,8 @@ def _detect_accounts(session: Session) -> int:
             ledger.Account.id > w.value, ledger.Account.customer_id.is_not(None),
             ledger.Account.kind.in_(("demand", "savings"))).order_by(ledger.Account.id).limit(5000)):
         w.value = a.id
-        assert a.customer_id is not None
+        if a.customer_id is None or _aware(a.created_at) < _now() - timedelta(days=FRESH_DAYS):
+            continue
         n += emit_event(session, "account_opened", a.customer_id, f"account:{a.id}", at=a.created_at)["created"]
     w.updated_at = _now()
     return n
@@ -668,6 +670,8 @@ def _detect_salary(session: Session) -> int:
             .where(ledger.Transfer.id > w.value, ledger.Transfer.kind == "salary", ledger.Transfer.flags == "posted",
                    ledger.Account.customer_id.is_not(None)).order_by(ledger.Transfer.id).limit(5000)):
         w.value = t.id
+        if _aware(t.created_at) < _now() - timedelta(days=FRESH_DAYS):
+            continue
         n += emit_event(session, "salary_credited", int(cid or 0), f"transfer:{t.id}", at=t.created_at)["created"]
     w.updated_at = _now()
     return n
