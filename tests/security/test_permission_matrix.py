@@ -133,7 +133,7 @@ def _seed(client: TestClient, bank: Bank) -> Matrix:
             "_review": lending["review"], "_application": lending["accept"], "_faq": faq, "_risk": w.risk,
             "reversal_request_id": 1, "request_id": 1, "change_id": 10**6,  # none exists: an admitted role gets 404
             "campaign_id": 10**6,  # none exists: an admitted role gets 404
-            "session_id": "0" * 16, "user_id": 1,
+            "session_id": "0" * 16, "user_id": 1, "run_id": 10**6,
             "_handed": handed, "_chat": chat,
             # marketing contact: none exists (an admitted role gets 404); a policy scope
             "dnd_id": 10**6, "message_id": 10**6, "token": "1.0", "channel": "sms"}
@@ -148,7 +148,7 @@ def _seed(client: TestClient, bank: Bank) -> Matrix:
 
 CODES = (("/insight/tags", "bill_payer"), ("/risk/rules", "large_to_new_account"), ("/lending/products", "PERSONAL"),
          ("/wealth/products", "F-BOND"), ("/bills", "BJPOWER"), ("/billers", "BJPOWER"),
-         ("/marketing/campaigns", "NO-SUCH"))
+         ("/marketing/campaigns", "NO-SUCH"), ("/marketing/journeys", "welcome"))
 # operations that need the customer named (staff) to reach their service
 NAMES_CUSTOMER = ("/api/v1/accounts", "/api/v1/payees", "/api/v1/scheduled-transfers", "/api/v1/lending/loans",
                   "/api/v1/wealth/orders", "/api/v1/wealth/holdings", "/api/v1/wealth/robo/plans")

@@ -569,6 +569,21 @@ ROUTES.update({
 
 # journeys
 ROUTES.update({
+    "GET /api/v1/marketing/journeys": ("marketing.reports.read", "marketing.campaigns.manage"),
+    "POST /api/v1/marketing/journeys": ("marketing.campaigns.manage",),
+    "POST /api/v1/marketing/journeys/seed": ("marketing.campaigns.manage",),
+    "POST /api/v1/marketing/journeys/events": ("marketing.campaigns.manage",),
+    "GET /api/v1/marketing/journeys/runs/{run_id}": ("marketing.contacts.read",),
+    "GET /api/v1/marketing/journeys/{code}": ("marketing.reports.read", "marketing.campaigns.manage"),
+    "POST /api/v1/marketing/journeys/{code}/approve": ("marketing.campaigns.approve",),
+    "POST /api/v1/marketing/journeys/{code}/disable": ("marketing.campaigns.manage",),
+    "POST /api/v1/marketing/journeys/{code}/request-enable": ("marketing.campaigns.manage",),
+    "GET /console/marketing/journeys": ("marketing.reports.read",),
+    "GET /console/marketing/journeys/{code}": ("marketing.reports.read",),
+    "POST /console/marketing/journeys/seed": ("marketing.campaigns.manage",),
+    "POST /console/marketing/journeys/{code}/approve": ("marketing.campaigns.approve",),
+    "POST /console/marketing/journeys/{code}/disable": ("marketing.campaigns.manage",),
+    "POST /console/marketing/journeys/{code}/request": ("marketing.campaigns.manage",),
 })
 
 # loyalty

@@ -1,7 +1,7 @@
 """Loyalty: rules, the points entries and lots, rewards, redemptions and the earning watermarks.
 
 Revision ID: 0026
-Revises: 0022
+Revises: 0025
 Create Date: 2026-12-08 00:45:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0022"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
