@@ -52,7 +52,7 @@ def uplift_model_name(code: str) -> str:
 def _campaign(session: Session, code: str) -> Campaign:
     c = session.scalar(select(Campaign).where(Campaign.code == code))
     if c is None:
-        raise NotFound("no such campaign", reason="marketing.campaign_not_found", details={"code": code})
+        raise NotFound("no such campaign", reason="marketing.uplift_campaign_not_found", details={"code": code})
     return c
 
 
