@@ -72,6 +72,7 @@ def demo(
 
         faq = db.run_in_transaction(lambda s: assistant.seed_faq(s, SYSTEM))
         console.print(f"assistant: knowledge base {faq}")
+        _demo_marketing(seed)
     s = get_settings()
     base = f"http://{s.host}:{s.port}"
     console.print(f"\n[bold green]smartbank is ready[/] at {base}  (API docs: {base}/docs)\n")
@@ -238,4 +239,40 @@ def _demo_insight(seed: int) -> None:
     with console.status("building customer profiles and tags ..."):
         res = insight.refresh_all(engine)
     console.print(f"insight: models trained, {res.get('customers', 0)} profiles built "
+                  f"({time.perf_counter() - t0:.1f} s)")
+
+
+def _demo_marketing(seed: int) -> None:
+    """Campaigns with a known effect run in the past (real purchases and top-ups follow them), their experiments
+    read over their life and their uplift models trained; the default journeys switched on; loyalty points
+    earned from the whole history; a public-opinion feed with a spike. Each step says what it did."""
+    import time
+
+    from smartbank import db
+    from smartbank.synth.campaigns import seed_campaigns
+    from smartbank.synth.experiments import seed_experiments
+    from smartbank.synth.journeys import seed_journeys
+    from smartbank.synth.loyalty import seed_loyalty
+    from smartbank.synth.marketing import seed_marketing
+    from smartbank.synth.opinion import seed_opinion
+    from smartbank.synth.uplift import seed_uplift
+
+    engine = db.get_engine()
+    t0 = time.perf_counter()
+    with console.status("running the demo campaigns ..."):
+        planted = seed_marketing(engine, seed)
+        weekly = seed_campaigns(engine, seed=seed)
+        reads = db.run_in_transaction(seed_experiments)
+        models = seed_uplift(engine, seed=seed)
+    found = {k: v.get("found") for k, v in planted.items() if isinstance(v, dict)}
+    console.print(f"marketing: demo campaigns with their conversions {found}, "
+                  f"{len(weekly.get('campaigns', []))} more campaigns, experiments read {reads}, "
+                  f"{len(models.get('trained', []))} uplift models ({time.perf_counter() - t0:.1f} s)")
+    t0 = time.perf_counter()
+    with console.status("journeys, loyalty points and the opinion feed ..."):
+        journeys = seed_journeys(engine)
+        points = seed_loyalty(engine, seed=seed)
+        feed = seed_opinion(engine)
+    console.print(f"journeys: {journeys.get('task')}; loyalty: reconciled {points.get('reconciled')}; "
+                  f"opinion: {feed.get('mentions')} mentions, {len(feed.get('alerts', []))} alerts "
                   f"({time.perf_counter() - t0:.1f} s)")
