@@ -23,11 +23,16 @@ from smartbank.backoffice import service as backoffice
 from smartbank.lending import decision
 from smartbank.lending import seed as lending_seed
 from smartbank.lending import service as lending
+from smartbank.loyalty import service as loyalty
+from smartbank.marketing import service as marketing
 from smartbank.payments import service as payments
 from smartbank.privacy import service as privacy
 from smartbank.recommend import items as rec_items
 from smartbank.security import service as security
 from smartbank.security.service import SYSTEM, Principal
+from smartbank.synth.campaigns import seed_campaigns
+from smartbank.synth.experiments import seed_experiments
+from smartbank.synth.opinion import seed_opinion
 from smartbank.wealth import seed as wealth_seed
 from smartbank.wealth import service as wealth
 from tests.e2e import page_audit
@@ -91,6 +96,13 @@ def small_bank(bank, engine, monkeypatch):
                                   payload={"daily_limit_minor": 2_000_000}, reason="客户申请提高限额")
     apply(me, acct, 3_000_000, 2_000_000, "every-page:alice")
     apply(him, bob_acct, 25_000_000, 6_000_000, "every-page:bob")
+    # marketing: a campaign approved and run, one waiting for approval, the journeys switched on, an experiment
+    # read, points earned, an opinion feed with a spike and its alert
+    seed_campaigns(engine, maker=STAFF["marketer"], approver=STAFF["admin"], opt_in_share=1.0)
+    db.run_in_transaction(lambda s: marketing.seed_journeys(s, enable=True))
+    db.run_in_transaction(seed_experiments)
+    db.run_in_transaction(loyalty.run_due)
+    seed_opinion(engine, weeks=2, spike=20)
     allow = page_audit.Allow.load()
     allow.add_data("王芳", "李娜", "妈妈", "装修", "杭州", "搬家了", "客户申请提高限额", "alice", "bob",
                    *STAFF.values())
