@@ -385,6 +385,7 @@ class Report:
     def text(self) -> str:
         lines = [f"{len(self.pages)} pages looked at in {self.seconds:.0f} s; {len(self.findings)} findings"]
         lines += [f.line() for f in self.findings]
+        lines += ["", "pages:"] + [f"  {who}: {url}" for who, url in self.pages]
         return "\n".join(lines)
 
 
