@@ -30,7 +30,7 @@ PASSWORD = "demo1234"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1440, "height": 900}, "device_scale_factor": 1}
 PORTAL = [("home", "/"), ("transfer", "/transfer"), ("wealth", "/wealth"), ("loans", "/loans"), ("me", "/me"),
-          ("assistant", "/assistant"), ("history", "/accounts/")]
+          ("assistant", "/assistant"), ("history", "/accounts/"), ("loyalty", "/loyalty")]
 
 
 def _free_port() -> int:
@@ -139,7 +139,16 @@ def shoot(base: str, out: Path, env: dict) -> list[Path]:
                         ("loan", [("loan-officer-case", "/console/lending/reviews", "/console/lending/reviews/")]),
                         ("risk", [("risk-dashboard", "/console/risk", None),
                                   ("risk-rules", "/console/risk/rules", None)]),
-                        ("agent", [("assistant-queue", "/console/assistant/queue", None)])):
+                        ("agent", [("assistant-queue", "/console/assistant/queue", None)]),
+                        ("marketer", [("marketing-home", "/console/marketing", None),
+                                      ("marketing-campaign", "/console/marketing/campaigns",
+                                       "/console/marketing/campaigns/"),
+                                      ("marketing-experiment", "/console/marketing/experiments",
+                                       "/console/marketing/experiments/"),
+                                      ("marketing-uplift", "/console/marketing/uplift", None),
+                                      ("marketing-journeys", "/console/marketing/journeys", None),
+                                      ("loyalty", "/console/loyalty", None),
+                                      ("opinion", "/console/opinion", None)])):
                     ctx = context(browser, lang, DESKTOP)
                     page = ctx.new_page()
                     _sign_in(page, user, console=True, env=env)
@@ -161,8 +170,8 @@ def shoot(base: str, out: Path, env: dict) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    ap.add_argument("--customers", type=int, default=40)
-    ap.add_argument("--months", type=int, default=2)
+    ap.add_argument("--customers", type=int, default=300)  # enough for the demo campaigns' uplift models
+    ap.add_argument("--months", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="build (or reuse) the demo bank in this folder and keep it")
     a = ap.parse_args(argv)
     work = a.keep or Path(tempfile.mkdtemp(prefix="smartbank-shots-"))

@@ -4,20 +4,21 @@ through the services (wealth purchases, mobile top-ups) drawn from known probabi
 experiments, uplift and ROI then have real figures to show, and a test can check that attribution finds the
 planted effect.
 
-True effects (what the simulation draws from; "contacted" = at least one message of the campaign was sent to
+The effects are larger than a real campaign's (a few points) so that a demo bank of a few hundred customers
+shows them above the sampling noise. True effects (what the simulation draws from; "contacted" = at least one message of the campaign was sent to
 the customer, which needs the customer's marketing consent on the channel - about 90 % of the audience give it):
 
 ``DEMO-WEALTH`` (goal ``wealth_purchase``, in-app on day 0 and an SMS reminder on day 2, window 14 days, holdout
 20 %, arms A and B of equal weight; the product: the money-market fund ``F-MMF``)
     base probability of a purchase within the window: :data:`WEALTH_BASE` = 3 % for everyone (the holdout too);
     added when contacted, by the balance at assignment ("high" = at least :data:`HIGH_BALANCE_MINOR`,
-    20 000 yuan, about a third of the demo's customers) and arm (B's message is better: two more points everywhere):
+    20 000 yuan, about a third of the demo's customers) and arm (B's message is better: seven and four more points):
 
     ======= ====== ======
     arm     high   other
     ======= ====== ======
-    A       +8 pts +1 pt
-    B       +10    +3
+    A       +15pts +4 pts
+    B       +22    +8
     ======= ====== ======
 
     So the effect is heterogeneous (what uplift targeting should find), and B beats A (what the experiment
@@ -25,7 +26,7 @@ the customer, which needs the customer's marketing consent on the channel - abou
     held), the day after the last message or up to 12 days after the first.
 
 ``DEMO-TOPUP`` (goal ``top_up``, SMS on day 0, window 7 days, holdout 15 %, one arm; only when the bank has the
-mobile carriers' billers): +6 points of a top-up within the window when contacted, over the customers' own
+mobile carriers' billers): +10 points of a top-up within the window when contacted, over the customers' own
 top-up habits in the synthetic history (the baseline the holdout measures).
 
 The simulation's own tally of the planted effect (:func:`seed_marketing`'s ``planted``) is the exact expected
@@ -72,8 +73,8 @@ WEALTH_PRODUCT = "F-MMF"
 WEALTH_BASE = 0.03
 HIGH_BALANCE_MINOR = 2_000_000
 # added probability when contacted: arm -> (high balance, other)
-WEALTH_EFFECT = {"A": (0.08, 0.01), "B": (0.10, 0.03)}
-TOPUP_EFFECT = 0.06
+WEALTH_EFFECT = {"A": (0.15, 0.04), "B": (0.22, 0.08)}
+TOPUP_EFFECT = 0.10
 MIN_PURCHASE_MINOR = 10_000  # a purchase smaller than 100 yuan is not made (the account held too little)
 CONSENT_SHARE = 0.9
 # what a message costs in the demo when the channel left it at zero (1e-6 yuan): 5 fen an SMS, 0.2 fen in-app
