@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from smartbank import clock, db
 from smartbank.backoffice import service as backoffice
+from smartbank.config import get_settings
 from smartbank.lending import decision
 from smartbank.lending import seed as lending_seed
 from smartbank.lending import service as lending
@@ -47,10 +48,12 @@ STAFF = {"teller": "teller1", "loan_officer": "loan1", "risk_officer": "risk1", 
 
 
 @pytest.fixture
-def small_bank(bank, engine, monkeypatch):
+def small_bank(bank, engine, monkeypatch, credit_model):
     """王芳 (alice) with a current and a savings account, a saved payee 李娜, a transfer, a wealth holding (graded
     C3), a consumer loan paid out (and its notifications); 李娜 (bob) with a large loan application waiting for
-    the loan officers; one sign-in per staff role."""
+    the loan officers; one sign-in per staff role; a credit model trained (fast) in a model folder of its own, so
+    the credit model page and its report show a model (decisions still use a fixed scorer)."""
+    monkeypatch.setattr(get_settings(), "model_dir", credit_model["models"])
     monkeypatch.setattr(decision, "get_scorer", lambda: FakeScorer(pd=0.01))
     with db.session_scope(engine) as s:
         wealth_seed.seed(s, years=1)

@@ -4,6 +4,7 @@ the HTML report and the ``eval credit`` / ``lending train`` / ``lending report``
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from smartbank.lending.credit.evaluate import auc, evaluate_credit
 from smartbank.lending.credit.model import CreditModel, points_of_pd
-from smartbank.lending.credit.report import load_latest, report_document
+from smartbank.lending.credit.report import LABELS, bin_label, composition, load_latest, report_document
 from smartbank.lending.credit.scorer import (
     FEATURES,
     TARGET,
@@ -130,6 +131,36 @@ def test_report_sections(production):
     recent = {"days": 7, "n": 3, "pd": [0.01, 0.2, 0.5], "points": []}
     doc = report_document(lm, recent, lang="zh")
     assert "id='psi'" in doc and "信用评分模型报告" in doc
+
+
+def test_bins_read_as_intervals():
+    assert bin_label("(-inf, 3304.00)", money=True) == "(−∞, ¥3,304.00)"
+    assert bin_label("[3304.00, 16486.00)", money=True) == "[¥3,304.00, ¥16,486.00)"
+    assert bin_label("[16486.00, inf)", money=True) == "[¥16,486.00, +∞)"
+    assert bin_label("[0.13, 0.50)") == "[0.13, 0.5)" and bin_label("[61.50, inf)") == "[61.5, +∞)"
+    assert bin_label("[A, B]") == "[A, B]"
+
+
+def test_composition_in_words_from_the_models_facts():
+    model = {"weight_lgbm": 0.8, "rounds": 1043, "description": "blend 0.8 LightGBM + 0.2 scorecard",
+             "summary": {"cv": {"folds": 3}, "scorecard_features": ["age"] * 10}}
+    zh = composition(model, LABELS["zh"])
+    assert "权重 0.8" in zh and "权重 0.2" in zh and "3 折交叉验证" in zh and "1,043 棵树" in zh and "10 个特征" in zh
+    assert "blend" not in zh and "<span translate='no'>LightGBM</span>" in zh
+    en = composition({**model, "weight_lgbm": 0.0}, LABELS["en"])
+    assert en.startswith("The scorecard alone") and "trees" not in en
+
+
+def test_report_pages_words(production):
+    lm = load_latest(production["models"])
+    for lang in ("zh", "en"):
+        doc = report_document(lm, {"days": 30, "n": 0, "pd": [], "points": []}, lang=lang)
+        text = re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>|<span translate='no'>[^<]*</span>|<code[^>]*>[^<]*</code>",
+                                              " ", doc))
+        assert "inf" not in text.split() and "-inf" not in doc and not re.search(r"\b\d{4,}\.\d\d\b", text)
+        assert "¥" in doc and "role='region' tabindex='0' aria-label=" in doc
+        if lang == "zh":
+            assert not re.search(r"\b(blend|scorecard|trees|features|Gini|Brier|WoE)\b", text)
 
 
 def test_cli_commands(production, tmp_path, monkeypatch):
