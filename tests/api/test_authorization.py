@@ -898,9 +898,52 @@ def _alice_session(w: World) -> str:
                    " WHERE u.username = 'alice' AND s.revoked = :f ORDER BY s.created_at LIMIT 1", f=False)[:16]
 
 
+# --- marketing, loyalty and public opinion: staff-only operations (a customer is refused by role, whatever the
+# object); the loyalty redemption is the customer's own and the cash-back account must be theirs ---------------
+def _staff_case(method: str, route: str, url: str, body: Any = None) -> Case:
+    """A staff-only operation tried by a customer: ``url`` with ``{customer}`` for alice's id, ``body`` a dict or
+    a function of the world."""
+    return Case(method, route, lambda w: (url.format(customer=w.alice), body(w) if callable(body) else body),
+                "customer")
+
+
+_M = f"{API}/marketing"
+CASES += [
+    _staff_case("get", "/api/v1/loyalty/customers/{customer_id}", f"{API}/loyalty/customers/{{customer}}"),
+    _staff_case("get", "/api/v1/marketing/campaigns/{code}", f"{_M}/campaigns/C1"),
+    _staff_case("put", "/api/v1/marketing/campaigns/{code}", f"{_M}/campaigns/C1", {}),
+    *[_staff_case("post", f"/api/v1/marketing/campaigns/{{code}}/{step}", f"{_M}/campaigns/C1/{step}", {})
+      for step in ("approve", "cancel", "pause", "reject", "resume", "run", "submit")],
+    _staff_case("get", "/api/v1/marketing/campaigns/{code}/results", f"{_M}/campaigns/C1/results"),
+    _staff_case("get", "/api/v1/marketing/contact/campaigns/{campaign_id}/summary",
+                f"{_M}/contact/campaigns/1/summary"),
+    _staff_case("delete", "/api/v1/marketing/contact/dnd/{dnd_id}", f"{_M}/contact/dnd/1"),
+    _staff_case("put", "/api/v1/marketing/contact/policy/{channel}", f"{_M}/contact/policy/sms", {"max_count": 1}),
+    _staff_case("get", "/api/v1/marketing/experiments/{campaign_id}", f"{_M}/experiments/1"),
+    _staff_case("post", "/api/v1/marketing/experiments/{campaign_id}/evaluate", f"{_M}/experiments/1/evaluate", {}),
+    _staff_case("post", "/api/v1/marketing/journeys/events", f"{_M}/journeys/events",
+                lambda w: {"kind": "account_opened", "customer_id": w.alice, "ref": "attack"}),
+    _staff_case("get", "/api/v1/marketing/journeys/runs/{run_id}", f"{_M}/journeys/runs/1"),
+    _staff_case("get", "/api/v1/marketing/journeys/{code}", f"{_M}/journeys/welcome"),
+    *[_staff_case("post", f"/api/v1/marketing/journeys/{{code}}/{step}", f"{_M}/journeys/welcome/{step}", {})
+      for step in ("approve", "disable", "request-enable")],
+    _staff_case("post", "/api/v1/marketing/reports/attribution", f"{_M}/reports/attribution", {"campaign_id": 1}),
+    _staff_case("get", "/api/v1/marketing/reports/campaigns/{campaign_id}", f"{_M}/reports/campaigns/1"),
+    _staff_case("get", "/api/v1/opinion/alerts/{alert_id}", f"{API}/opinion/alerts/1"),
+    *[_staff_case("post", f"/api/v1/opinion/alerts/{{alert_id}}/{step}", f"{API}/opinion/alerts/1/{step}",
+                  {"note": "x"})
+      for step in ("acknowledge", "assign", "close", "escalate", "respond")],
+]
+CASES += [
+    Case("post", "/api/v1/loyalty/redemptions",
+         lambda w: (f"{API}/loyalty/redemptions", {"reward_code": "CASHBACK_20", "account_id": w.a1}), "bob"),
+]
+
+
 CASES += [
     # last: the control ends alice's (only) session
     Case("delete", "/api/v1/auth/sessions/{session_id}",
          lambda w: (f"{API}/auth/sessions/{_alice_session(w)}", None), "bob",
          lambda w: ("alice", f"{API}/auth/sessions/{_alice_session(w)}", None, 204)),
 ]
+

@@ -401,6 +401,8 @@ def redeem(session: Session, actor: Principal, reward_code: str, *, account_id: 
                                                          LoyaltyReward.active.is_(True))).first()
     if reward is None:
         raise NotFound("no such reward", reason="loyalty.reward_not_found", details={"reward": str(reward_code)[:32]})
+    # the account named is the customer's own before anything else is said (another's is "not found")
+    named = payments.paying_account(session, actor, account_id) if account_id is not None else None
     now = clock.now()
     lots = _live_lots(session, cid, now)
     available = sum(lot.remaining for lot in lots)
@@ -411,8 +413,8 @@ def redeem(session: Session, actor: Principal, reward_code: str, *, account_id: 
     acct_id: int | None = None
     acct: ledger.Account | None
     if reward.kind == "cashback":
-        if account_id is not None:
-            acct = payments.paying_account(session, actor, account_id)
+        if named is not None:
+            acct = named
         else:
             acct = next((a for a in ledger.customer_accounts(session, cid)
                          if a.kind in ("demand", "savings") and a.status == "open" and a.currency == CURRENCY), None)
