@@ -5,8 +5,9 @@ experiments, uplift and ROI then have real figures to show, and a test can check
 planted effect.
 
 The effects are larger than a real campaign's (a few points) so that a demo bank of a few hundred customers
-shows them above the sampling noise. True effects (what the simulation draws from; "contacted" = at least one message of the campaign was sent to
-the customer, which needs the customer's marketing consent on the channel - about 90 % of the audience give it):
+shows them above the sampling noise. True effects (what the simulation draws from; "contacted" = at least one
+message of the campaign was sent to the customer, which needs the customer's marketing consent on the channel -
+about 90 % of the audience give it):
 
 ``DEMO-WEALTH`` (goal ``wealth_purchase``, in-app on day 0 and an SMS reminder on day 2, window 14 days, holdout
 20 %, arms A and B of equal weight; the product: the money-market fund ``F-MMF``)
