@@ -264,8 +264,9 @@ def _demo_marketing(seed: int) -> None:
         weekly = seed_campaigns(engine, seed=seed)
         reads = db.run_in_transaction(seed_experiments)
         models = seed_uplift(engine, seed=seed)
-    found = {k: v.get("found") for k, v in planted.items() if isinstance(v, dict)}
-    console.print(f"marketing: demo campaigns with their conversions {found}, "
+    found = ", ".join(f"{v['found'].get('campaign')} {v['found'].get('found')} conversions"
+                      for v in planted.values() if isinstance(v, dict) and isinstance(v.get("found"), dict))
+    console.print(f"marketing: {found or 'demo campaigns exist already'}, "
                   f"{len(weekly.get('campaigns', []))} more campaigns, experiments read {reads}, "
                   f"{len(models.get('trained', []))} uplift models ({time.perf_counter() - t0:.1f} s)")
     t0 = time.perf_counter()

@@ -40,6 +40,7 @@ __all__ = [
 
 MIN_TRAINING_CUSTOMERS = 200  # fewer assignments (or no holdout / no conversions) cannot support a model
 MIN_PER_ARM = 20
+MIN_GROUP_CONVERSIONS = 3  # conversions among the contacted and among the holdout, each
 VALIDATION_SHARE = 0.3
 MAX_LEVELS = 20
 PREFIX = "uplift_"
@@ -136,9 +137,12 @@ def train_campaign_uplift(session: Session, actor: Principal, code: str, *, seed
     campaign = _campaign(session, code)
     frame, t, y = _training_rows(session, campaign)
     n = len(t)
-    counts = {"customers": n, "treated": int(t.sum()), "holdout": int(n - t.sum()), "conversions": int(y.sum())}
+    counts = {"customers": n, "treated": int(t.sum()), "holdout": int(n - t.sum()), "conversions": int(y.sum()),
+              "treated_conversions": int((t * y).sum()), "holdout_conversions": int(((1 - t) * y).sum())}
+    # each group needs conversions of its own: the model's two sides and the stratified validation split
     if (n < MIN_TRAINING_CUSTOMERS or counts["treated"] < MIN_PER_ARM or counts["holdout"] < MIN_PER_ARM
-            or counts["conversions"] < MIN_PER_ARM // 2 or counts["conversions"] == n):
+            or counts["conversions"] < MIN_PER_ARM // 2 or counts["conversions"] == n
+            or min(counts["treated_conversions"], counts["holdout_conversions"]) < MIN_GROUP_CONVERSIONS):
         raise ValidationFailed("not enough data to train an uplift model", reason="marketing.uplift_not_enough_data",
                                details={"code": code, **counts, "minimum": MIN_TRAINING_CUSTOMERS})
     enc = _encoding(frame)
