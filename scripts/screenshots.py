@@ -89,7 +89,7 @@ def _sign_in(page, username: str, *, console: bool, env: dict) -> None:
 
 def _first_link(page, prefix: str) -> str | None:
     hrefs = page.eval_on_selector_all(f"main a[href^='{prefix}']", "els => els.map(e => e.getAttribute('href'))")
-    return next((h for h in hrefs if re.match(re.escape(prefix) + r"[^/?]+$", h)), None)
+    return next((h for h in hrefs if re.match(re.escape(prefix) + r"[^/?]+$", h) and not h.endswith("/new")), None)
 
 
 def shoot(base: str, out: Path, env: dict) -> list[Path]:

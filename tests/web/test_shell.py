@@ -117,6 +117,15 @@ def test_console_side_bar_is_grouped_by_area(client, people, engine):
     assert 'id="role">柜员<' in html and raw_keys(html) == []
 
 
+def test_console_side_bar_marks_only_the_deepest_entry(client, people):
+    """/console/marketing (the marketing results) is above every marketing page: on the experiments page only
+    the experiments entry is current."""
+    sign_in(client, "market1", console=True)
+    side = client.get("/console/marketing/experiments").text.split('<nav class="side"', 1)[1].split("</nav>", 1)[0]
+    current = re.findall(r'<a href="([^"]+)" aria-current="(page|true)"', side)
+    assert current == [("/console/marketing/experiments", "page")]
+
+
 def test_console_groups_cover_every_console_page():
     for item in nav.all_items():
         if item.path.startswith("/console"):
