@@ -333,7 +333,7 @@ def eval_campaign(
     test: Annotated[Path, typer.Option("--test", exists=True, dir_okay=False, help="CSV, same columns")],
     target: Annotated[str, typer.Option("--target", help="target column (yes/no or 0/1)")] = "y",
     sep: Annotated[str | None, typer.Option("--sep", help="field separator (default: guessed)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the models and the inner folds")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the models")] = 0,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline",
                                            help="also fit a default LGBMClassifier")] = True,
     cv: Annotated[int, typer.Option("--cv", min=0, max=10, help="also k-fold cross-validate on --train (0: no)")]
@@ -349,7 +349,7 @@ def eval_campaign(
     console = Console(stderr=True)
     tr, te = _read_csv(train, sep), _read_csv(test, sep)
     try:
-        with console.status("inner-fold early stopping, fitting, scoring (and the default LightGBM)"):
+        with console.status("fitting LightGBM and CatBoost, scoring (and the default LightGBM)"):
             res = evaluate_campaign(tr, te, target=target, seed=seed, baseline=baseline)
         if cv >= 2:
             with console.status(f"{cv}-fold cross-validation on the training file"):
