@@ -249,13 +249,15 @@ def _demo_marketing(seed: int) -> None:
     import time
 
     from smartbank import db
-    from smartbank.synth.campaigns import seed_campaigns
-    from smartbank.synth.experiments import seed_experiments
-    from smartbank.synth.journeys import seed_journeys
-    from smartbank.synth.loyalty import seed_loyalty
-    from smartbank.synth.marketing import seed_marketing
-    from smartbank.synth.opinion import seed_opinion
-    from smartbank.synth.uplift import seed_uplift
+    from smartbank.synth.service import (
+        seed_campaigns,
+        seed_experiments,
+        seed_journeys,
+        seed_loyalty,
+        seed_marketing,
+        seed_opinion,
+        seed_uplift,
+    )
 
     engine = db.get_engine()
     t0 = time.perf_counter()

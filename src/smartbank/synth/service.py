@@ -24,14 +24,24 @@ from smartbank.ops import service as ops
 from smartbank.security import service as security
 from smartbank.synth import bulk as bulk_loader
 from smartbank.synth import through_services
+from smartbank.synth.campaigns import seed_campaigns
 from smartbank.synth.catalog import Catalog, seed_catalog
+from smartbank.synth.experiments import seed_experiments
+from smartbank.synth.journeys import seed_journeys
 from smartbank.synth.loans import seed_loan_book
+from smartbank.synth.loyalty import seed_loyalty
+from smartbank.synth.marketing import seed_marketing
+from smartbank.synth.opinion import seed_opinion
 from smartbank.synth.progress import Progress
 from smartbank.synth.render import run_tag
+from smartbank.synth.uplift import seed_uplift
 from smartbank.synth.wealth import seed_wealth_book
 from smartbank.synth.world import build_world
 
-__all__ = ["Catalog", "run", "seed_catalog", "seed_loan_book", "seed_wealth_book"]
+__all__ = ["Catalog", "run", "seed_catalog", "seed_loan_book", "seed_wealth_book",
+           # the demo's marketing: campaigns with a known effect, experiments, uplift models, journeys, points, opinion
+           "seed_campaigns", "seed_experiments", "seed_journeys", "seed_loyalty", "seed_marketing", "seed_opinion",
+           "seed_uplift"]
 
 # customer-months above which ``bulk=None`` picks the bulk loader (about 20,000 transfers)
 BULK_THRESHOLD = 600
