@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from smartbank import db
-from smartbank.errors import Forbidden, ValidationFailed
+from smartbank.errors import Conflict, Forbidden, ValidationFailed
 from smartbank.ledger import service as ledger
 from smartbank.loyalty import service as loyalty
 from smartbank.loyalty.points import on_wealth_purchase
@@ -123,6 +123,27 @@ def test_cash_back_credits_the_account_through_the_ledger(engine, bank, member, 
         t = ledger.get_transfer(s, out["transfer_id"])
         assert (t["kind"], t["amount_minor"], t["credit_account_id"]) == ("loyalty", 2000, m.account_id)
     bank.assert_invariants()
+    assert _run(engine, loyalty.reconcile)["ok"] is True
+
+
+def test_the_same_key_redeems_once(engine, bank, member, staff, bank_clock):
+    """A form sent twice (or a retried API call) with the same key answers the first redemption and spends nothing
+    more; the key for another reward is refused."""
+    m = member(balance=10_000)
+    _run(engine, lambda s: loyalty.adjust_points(s, staff("admin"), m.customer_id, 5000, reason="gift"))
+    first = _run(engine, lambda s: loyalty.redeem(s, m.actor, "CASHBACK_20", idempotency_key="form-key-0001"))
+    again = _run(engine, lambda s: loyalty.redeem(s, m.actor, "CASHBACK_20", idempotency_key="form-key-0001"))
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    assert again["id"] == first["id"] and again["balance"] == 3000
+    assert bank.balance(m.account_id) == 12_000
+    with pytest.raises(Conflict) as exc:
+        _run(engine, lambda s: loyalty.redeem(s, m.actor, "TOPUP_10", idempotency_key="form-key-0001"))
+    assert exc.value.reason == "loyalty.key_reused"
+    with pytest.raises(ValidationFailed) as bad:
+        _run(engine, lambda s: loyalty.redeem(s, m.actor, "TOPUP_10", idempotency_key="a b"))
+    assert bad.value.reason == "loyalty.bad_key"
+    other = _run(engine, lambda s: loyalty.redeem(s, m.actor, "CASHBACK_20", idempotency_key="form-key-0002"))
+    assert other["balance"] == 1000 and bank.balance(m.account_id) == 14_000
     assert _run(engine, loyalty.reconcile)["ok"] is True
 
 

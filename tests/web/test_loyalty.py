@@ -55,6 +55,18 @@ def test_portal_redeem_and_refusal_when_short(client, people, engine, bank_clock
     assert r.status_code == 422 and "积分不足" in r.text and 'id="loyalty-points">100<' in r.text
 
 
+def test_a_redeem_form_sent_twice_redeems_once(client, people, engine, bank_clock):
+    _give(engine, people.alice, 1200)
+    sign_in(client, "alice")
+    html = client.get("/loyalty").text
+    form = html.split('value="FEE_WAIVER_5"', 1)[1].split("</form>", 1)[0]
+    key = re.search(r'name="idempotency_key" value="([A-Za-z0-9_-]{8,})"', form).group(1)
+    data = {"reward_code": "FEE_WAIVER_5", "idempotency_key": key}
+    for _ in range(2):  # the button pressed twice: the same drawn form, the same key
+        assert post_form(client, "/loyalty", "/loyalty/redeem", data).status_code == 303
+    assert 'id="loyalty-points">700<' in client.get("/loyalty").text
+
+
 def test_console_page_for_readers_and_rule_editor_for_managers(client, people, engine, bank_clock):
     _give(engine, people.alice, 300)
     with db.session_scope(engine) as s:

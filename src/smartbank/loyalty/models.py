@@ -96,7 +96,8 @@ class LoyaltyReward(Base):
 
 class LoyaltyRedemption(Base):
     __tablename__ = "loy_redemptions"
-    __table_args__ = (Index("ix_loy_redemptions_customer", "customer_id", "id"),)
+    __table_args__ = (Index("ix_loy_redemptions_customer", "customer_id", "id"),
+                      UniqueConstraint("customer_id", "idempotency_key", name="uq_loy_redemptions_key"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(BigInteger)
@@ -111,6 +112,8 @@ class LoyaltyRedemption(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     used_ref: Mapped[str | None] = mapped_column(String(80))
+    # the customer's key for this request: the same key again answers the first redemption (a form sent twice)
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, server_default=func.now())
 
 

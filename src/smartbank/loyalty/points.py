@@ -21,6 +21,7 @@ sum, overall and per customer.
 from __future__ import annotations
 
 import calendar
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -390,12 +391,16 @@ def _voucher_code() -> str:
     return "LY" + "".join(secrets.choice(alphabet) for _ in range(10))
 
 
-def redeem(session: Session, actor: Principal, reward_code: str, *, account_id: int | None = None
-           ) -> dict[str, Any]:
+def redeem(session: Session, actor: Principal, reward_code: str, *, account_id: int | None = None,
+           idempotency_key: str | None = None) -> dict[str, Any]:
     """The customer spends points on a reward. Refused, with nothing written, when the balance is short. A
     cash-back is paid into the customer's account (``account_id``, else their first demand or savings account);
-    a voucher gets a code and an expiry."""
+    a voucher gets a code and an expiry. With ``idempotency_key``, the same key again answers the first
+    redemption (``replayed``) and spends nothing; the same key for another reward is a conflict."""
     cid = _customer_only(actor)
+    key = None if idempotency_key is None else str(idempotency_key).strip()
+    if key is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]{8,80}", key):
+        raise ValidationFailed("an idempotency key is 8-80 letters, digits or _.:-", reason="loyalty.bad_key")
     ensure_defaults(session)
     reward = session.scalars(select(LoyaltyReward).where(LoyaltyReward.code == (reward_code or "").strip().upper(),
                                                          LoyaltyReward.active.is_(True))).first()
@@ -404,7 +409,15 @@ def redeem(session: Session, actor: Principal, reward_code: str, *, account_id: 
     # the account named is the customer's own before anything else is said (another's is "not found")
     named = payments.paying_account(session, actor, account_id) if account_id is not None else None
     now = clock.now()
-    lots = _live_lots(session, cid, now)
+    lots = _live_lots(session, cid, now)  # locked: a second request of the customer waits here (PostgreSQL)
+    if key is not None:
+        first = session.scalars(select(LoyaltyRedemption).where(LoyaltyRedemption.customer_id == cid,
+                                                                LoyaltyRedemption.idempotency_key == key)).first()
+        if first is not None:
+            if first.reward_code != reward.code:
+                raise Conflict("this key was used for another reward", reason="loyalty.key_reused",
+                               details={"reward": first.reward_code})
+            return {**_redemption_view(first), "balance": balance(session, cid), "replayed": True}
     available = sum(lot.remaining for lot in lots)
     if available < reward.cost_points:
         raise ValidationFailed("not enough points for this reward", reason="loyalty.insufficient_points",
@@ -428,7 +441,7 @@ def redeem(session: Session, actor: Principal, reward_code: str, *, account_id: 
     expire_due(session, customer_id=cid)  # lots already due are breakage, not spendable
     red = LoyaltyRedemption(customer_id=cid, reward_code=reward.code, kind=reward.kind, points=reward.cost_points,
                             value_minor=reward.value_minor, status="paid" if reward.kind == "cashback" else "issued",
-                            account_id=acct_id, created_at=now,
+                            account_id=acct_id, created_at=now, idempotency_key=key,
                             voucher_code=None if reward.kind == "cashback" else _voucher_code(),
                             expires_at=None if reward.kind == "cashback" else now + timedelta(days=reward.valid_days))
     session.add(red)
@@ -437,7 +450,7 @@ def redeem(session: Session, actor: Principal, reward_code: str, *, account_id: 
                    credit_account=target, redemption_id=red.id, note=reward.code, by=_actor_name(actor), at=now)
     red.transfer_id = entry.transfer_id
     session.flush()
-    return {**_redemption_view(red), "balance": balance(session, cid)}
+    return {**_redemption_view(red), "balance": balance(session, cid), "replayed": False}
 
 
 def _redemption_view(r: LoyaltyRedemption) -> dict[str, Any]:

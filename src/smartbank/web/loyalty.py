@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from smartbank import db
 from smartbank.errors import SmartbankError, ValidationFailed
 from smartbank.loyalty import service as loyalty
+from smartbank.web import forms
 from smartbank.web.auth import Customer, Staff
 from smartbank.web.console import require_page
 from smartbank.web.forms import message
@@ -33,7 +34,7 @@ Text = Annotated[str, Form()]
 def _portal(request: Request, actor: Any, *, error: str | None = None, status_code: int = 200) -> Response:
     pts = db.run_in_transaction(lambda s: loyalty.customer_points(s, actor))
     return render(request, "portal/loyalty.html", pts=pts, error=error, status_code=status_code,
-                  lang=lang_of(request))
+                  lang=lang_of(request), new_key=forms.new_key)
 
 
 @router.get(PORTAL)
@@ -42,9 +43,10 @@ def portal_page(request: Request, actor: Customer) -> Response:
 
 
 @router.post(PORTAL + "/redeem")
-def portal_redeem(request: Request, actor: Customer, reward_code: Text = "") -> Response:
+def portal_redeem(request: Request, actor: Customer, reward_code: Text = "", idempotency_key: Text = "") -> Response:
+    key = forms.key_or_new(idempotency_key)  # made when the page was drawn: a second click redeems nothing more
     try:
-        db.run_in_transaction(lambda s: loyalty.redeem(s, actor, reward_code[:32]))
+        db.run_in_transaction(lambda s: loyalty.redeem(s, actor, reward_code[:32], idempotency_key=key))
     except SmartbankError as exc:
         if exc.status_code not in (404, 409, 422):
             raise

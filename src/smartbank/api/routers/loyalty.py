@@ -24,6 +24,8 @@ router = APIRouter(prefix="/loyalty", tags=["loyalty"])
 class RedeemIn(In):
     reward_code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")
     account_id: int | None = Field(None, ge=1, le=MAX_ID, strict=True)
+    # the same key again answers the first redemption and spends nothing (a request sent twice)
+    idempotency_key: str | None = Field(None, min_length=8, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class VoucherIn(In):
@@ -51,7 +53,8 @@ def my_points(actor: Actor) -> dict[str, Any]:
 @router.post("/redemptions", status_code=201)
 def redeem(body: RedeemIn, actor: Actor) -> dict[str, Any]:
     """Spend points on a reward: a voucher with a code and an expiry, or cash-back into the customer's account."""
-    return uow(lambda s: loyalty.redeem(s, actor, body.reward_code, account_id=body.account_id))
+    return uow(lambda s: loyalty.redeem(s, actor, body.reward_code, account_id=body.account_id,
+                                            idempotency_key=body.idempotency_key))
 
 
 @router.post("/vouchers/use")
