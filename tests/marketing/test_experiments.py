@@ -101,8 +101,9 @@ def test_guardrail_stops_the_test_and_pauses_the_campaign(session, monkeypatch):
     assert [(g["name"], g["arm"]) for g in worse] == [("complaints", "A")]
     assert {"code": "campaign_paused"} in out["reasons"]
     assert session.get(Campaign, cid).status == "paused"
-    audit = session.scalars(select(AuditLog).where(AuditLog.action == "marketing.experiment.paused")).one()
-    assert audit.object_id == str(cid) and audit.after["status"] == "paused"
+    # paused through the campaign's lifecycle (its state check and audit), saying which guardrail
+    audit = session.scalars(select(AuditLog).where(AuditLog.action == "marketing.campaign.pause")).one()
+    assert audit.object_id == str(cid) and audit.after["status"] == "paused" and "complaints" in audit.note
 
 
 def test_opt_outs_count_withdrawals_after_the_contact(session, bank):

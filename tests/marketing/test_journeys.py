@@ -153,6 +153,7 @@ def test_quiet_period_blocks_journey_and_campaign_messages(session, bank, bank_c
 
 def test_branch_on_conversion_from_the_ledger(session, bank):
     from smartbank.ledger import service as ledger
+    from smartbank.wealth import service as wealth
 
     cid = bank.customer()
     _consent(session, cid, "push")
@@ -161,9 +162,14 @@ def test_branch_on_conversion_from_the_ledger(session, bank):
     run_a = marketing.emit_event(session, "salary_credited", cid, "transfer:a")["runs_started"][0]
     marketing.advance_runs(session)
     assert _steps(session, run_a)[0] == ("saved", "no")
+    # a wealth purchase as the bank records it: the order (what attribution counts too) and its payment
     custody = ledger.internal_account(session, "wealth_custody", "CNY")
-    ledger.transfer(session, ledger.TransferCommand(key="wp-1", debit_account_id=acct, credit_account_id=custody.id,
-                                                    amount_minor=5_000, currency="CNY", kind="wealth_purchase"))
+    paid = ledger.transfer(session, ledger.TransferCommand(key="wp-1", debit_account_id=acct,
+                                                           credit_account_id=custody.id, amount_minor=5_000,
+                                                           currency="CNY", kind="wealth_purchase"))
+    session.add(wealth.WealthOrder(idempotency_key="wp-1", customer_id=cid, product_id=1, account_id=acct,
+                                   kind="purchase", status="pending", amount_minor=5_000, trade_date=clock.today(),
+                                   settle_date=clock.today(), transfer_ids=[paid.id]))
     other = bank.customer("李娜")
     assert other != cid
     run_b = session.scalars(select(JourneyRun).where(JourneyRun.id == run_a)).one()

@@ -517,12 +517,14 @@ def expression_matches(profiles: pl.DataFrame, expression: str) -> pl.Series:
     return T.matches(profiles, T.compile_expression(expression, audience="staff"))
 
 
-def tagged_customers(session: Session, codes: Sequence[str]) -> set[int]:
-    """The customers carrying any of the tags ``codes`` now."""
+def tagged_customers(session: Session, codes: Sequence[str], *, among: Sequence[int] | None = None) -> set[int]:
+    """The customers carrying any of the tags ``codes`` now (only those ``among`` these, when given)."""
     if not codes:
         return set()
-    return {int(c) for c in session.scalars(select(CustomerTag.customer_id)
-                                            .where(CustomerTag.code.in_(list(codes))))}
+    stmt = select(CustomerTag.customer_id).where(CustomerTag.code.in_(list(codes)))
+    if among is not None:
+        stmt = stmt.where(CustomerTag.customer_id.in_(list(among)))
+    return {int(c) for c in session.scalars(stmt)}
 
 
 def list_segments(session: Session, actor: Principal) -> list[dict[str, Any]]:

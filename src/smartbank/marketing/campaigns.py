@@ -417,10 +417,11 @@ def reject_campaign(session: Session, actor: Principal, ref: int | str, *, note:
     return _done(session, actor, c, before, "reject", note[:500])
 
 
-def pause_campaign(session: Session, actor: Principal, ref: int | str) -> dict[str, Any]:
+def pause_campaign(session: Session, actor: Principal, ref: int | str, *, note: str | None = None
+                   ) -> dict[str, Any]:
     actor.require("marketing.campaigns.manage")
     c, before = _step(session, actor, ref, action="pause", allowed=("approved", "running"), to="paused")
-    return _done(session, actor, c, before, "pause")
+    return _done(session, actor, c, before, "pause", note)
 
 
 def resume_campaign(session: Session, actor: Principal, ref: int | str) -> dict[str, Any]:

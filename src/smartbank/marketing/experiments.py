@@ -31,6 +31,7 @@ from smartbank import clock
 from smartbank.customers import service as customers
 from smartbank.errors import NotFound, ValidationFailed
 from smartbank.marketing import sequential
+from smartbank.marketing.campaigns import pause_campaign
 from smartbank.marketing.experiments_tables import EXPERIMENT_DECISIONS, ExperimentRead
 from smartbank.marketing.jobs import register_task
 from smartbank.marketing.models import Campaign, CampaignArm, CampaignAssignment, Conversion, MarketingMessage
@@ -152,15 +153,12 @@ def _read_dict(r: ExperimentRead) -> dict[str, Any]:
 
 
 def _pause(session: Session, actor: Principal, campaign: Campaign, why: list[dict[str, Any]]) -> bool:
+    """Stop a running campaign through its lifecycle (the same pause, state check and audit as a marketer's),
+    saying which guardrails were worse."""
     if campaign.status != "running":
         return False
-    before = {"status": campaign.status}
-    campaign.status = "paused"
-    campaign.updated_at = clock.now()
-    session.flush()
-    security.audit(session, actor, action="marketing.experiment.paused", object_type="mkt_campaign",
-                   object_id=campaign.id, before=before, after={"status": "paused", "guardrails": why},
-                   note="guardrail significantly worse than control")
+    names = ", ".join(sorted({f"{w['guardrail']} ({w['arm']})" for w in why}))
+    pause_campaign(session, actor, campaign.id, note=f"guardrail significantly worse than control: {names}")
     return True
 
 

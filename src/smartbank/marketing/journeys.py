@@ -52,6 +52,7 @@ from smartbank.marketing.journeys_tables import (
     JourneyStep,
     JourneyWatermark,
 )
+from smartbank.marketing.measure import goal_events
 from smartbank.marketing.models import CHANNELS, GOALS, MarketingMessage
 from smartbank.security import service as security
 from smartbank.security.service import Principal
@@ -78,9 +79,8 @@ MATURITY_NOTICE_DAYS = 7
 FRESH_DAYS = 7  # an account opening or a salary older than this when first read starts nothing (a backfill)
 QUIET_REASON = "journey_quiet"
 # the goals a ``converted`` branch can read from the bank's records: goal -> ledger transfer kinds
-_GOAL_TRANSFER_KINDS = {"wealth_purchase": ("wealth_purchase",), "bill_payment": ("bill_payment",),
-                        "deposit": ("deposit", "salary"), "top_up": ("deposit",)}
-_CONVERSION_GOALS = (*_GOAL_TRANSFER_KINDS, "loan_application")
+# the goals the bank's records can show (attribution's definition, measure.goal_events); digital_login has none
+_CONVERSION_GOALS = ("wealth_purchase", "loan_application", "top_up", "bill_payment", "deposit")
 
 
 def _now() -> datetime:
@@ -518,17 +518,8 @@ def _log(session: Session, run: JourneyRun, step: dict[str, Any], outcome: str, 
 
 
 def _converted(session: Session, customer_id: int, goal: str, since: datetime) -> dict[str, Any]:
-    if goal == "loan_application":
-        n = session.scalar(select(func.count()).select_from(lending.LoanApplication).where(
-            lending.LoanApplication.customer_id == customer_id, lending.LoanApplication.created_at >= since))
-        return {"events": int(n or 0), "source": "loan_applications"}
-    kinds = _GOAL_TRANSFER_KINDS[goal]
-    accounts = select(ledger.Account.id).where(ledger.Account.customer_id == customer_id)
-    side = (ledger.Transfer.credit_account_id if goal in ("deposit", "top_up") else ledger.Transfer.debit_account_id)
-    n = session.scalar(select(func.count()).select_from(ledger.Transfer).where(
-        ledger.Transfer.kind.in_(kinds), ledger.Transfer.flags == "posted", side.in_(accounts),
-        ledger.Transfer.created_at >= since))
-    return {"events": int(n or 0), "source": "transfers", "kinds": list(kinds)}
+    events = goal_events(session, goal, [customer_id], since, _now())
+    return {"events": len(events), "refs": [e[0] for e in events[:5]]}
 
 
 def _evaluate(session: Session, run: JourneyRun, cond: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
@@ -544,8 +535,7 @@ def _evaluate(session: Session, run: JourneyRun, cond: dict[str, Any]) -> tuple[
         found = _converted(session, run.customer_id, cond["goal"], run.started_at)
         return found["events"] > 0, {"condition": kind, "goal": cond["goal"], **found}
     if kind == "tag":
-        has = session.scalar(select(func.count()).select_from(insight.CustomerTag).where(
-            insight.CustomerTag.customer_id == run.customer_id, insight.CustomerTag.code == cond["tag"]))
+        has = run.customer_id in insight.tagged_customers(session, [cond["tag"]], among=[run.customer_id])
         return bool(has), {"condition": kind, "tag": cond["tag"]}
     profile = insight.stored_profile(session, run.customer_id)
     if profile is None:

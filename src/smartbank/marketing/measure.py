@@ -157,8 +157,10 @@ def margin_for(goal: str, amount_minor: int, rules: dict[str, MarginRule] | None
 Event = tuple[str, int, datetime, int]
 
 
-def _events(session: Session, goal: str, customer_ids: Sequence[int], since: datetime, until: datetime
-            ) -> list[Event]:
+def goal_events(session: Session, goal: str, customer_ids: Sequence[int], since: datetime, until: datetime
+                ) -> list[Event]:
+    """The goal's events of these customers between ``since`` and ``until``, from the bank's records (the one
+    definition of a conversion: attribution and the journeys' "converted" branch both ask here)."""
     if not customer_ids:
         return []
     ids = list(customer_ids)
@@ -245,7 +247,7 @@ def find_conversions(session: Session, campaign_id: int) -> dict[str, Any]:
         opens[int(cid)] = (arm, o)
     since = min(o for _, o in opens.values())
     until = min(max(o for _, o in opens.values()) + window, now)
-    events = _events(session, c.goal, list(opens), since, until)
+    events = goal_events(session, c.goal, list(opens), since, until)
     messages: dict[int, list[MarketingMessage]] = defaultdict(list)
     for m in session.scalars(select(MarketingMessage).where(MarketingMessage.campaign_id == c.id,
                                                             MarketingMessage.status.in_(_SENT))):
